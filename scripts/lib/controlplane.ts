@@ -1,0 +1,248 @@
+// A local Kubernetes control plane for tests and the demo: etcd, kube-apiserver (TLS, RBAC,
+// client CA, ServiceAccount issuer) and kube-controller-manager, on free loopback ports.
+// `make cluster` and the test suites both use this module.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { loadConnection } from "../../src/kube/config.ts";
+import { Transport } from "../../src/kube/transport.ts";
+
+const repoRoot = resolve(import.meta.dir, "../..");
+export const DEFAULT_CLUSTER_DIR = join(repoRoot, ".cluster");
+
+export interface ClusterState {
+  dir: string;
+  binDir: string;
+  server: string;
+  kubeconfig: string;
+  ports: { etcd: number; etcdPeer: number; apiserver: number };
+  pids: Record<Component, number>;
+}
+
+type Component = "etcd" | "kube-apiserver" | "kube-controller-manager";
+const COMPONENTS: Component[] = ["etcd", "kube-apiserver", "kube-controller-manager"];
+
+const log = (msg: string) => process.stderr.write(`cluster: ${msg}\n`);
+
+/** Builds (or finds in the cache) the control-plane binaries and returns their directory. */
+export function controlPlaneBinDir(): string {
+  const script = join(repoRoot, "scripts", "build-control-plane.sh");
+  const result = spawnSync("bash", [script], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`${script} failed with exit code ${result.status}`);
+  return result.stdout.trim().split("\n").at(-1)!;
+}
+
+export function readState(dir: string): ClusterState | undefined {
+  const file = join(dir, "state.json");
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, "utf8")) as ClusterState;
+}
+
+/** True when the process `pid` is alive and runs the binary we started. */
+function isOurs(pid: number, binary: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return cmdline.split("\0")[0] === binary;
+  } catch {
+    return false;
+  }
+}
+
+export function isRunning(state: ClusterState): boolean {
+  return COMPONENTS.every((c) => isOurs(state.pids[c], join(state.binDir, c)));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? ok(address.port) : fail(new Error("no port"))));
+    });
+  });
+}
+
+function openssl(cwd: string, ...args: string[]): void {
+  const result = spawnSync("openssl", args, { cwd, encoding: "utf8" });
+  if (result.error) throw new Error(`openssl is needed to make the cluster's certificates: ${result.error.message}`);
+  if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${result.stderr}`);
+}
+
+/** CA, serving certificate, an admin client certificate in system:masters, ServiceAccount keys. */
+function makePki(pki: string): void {
+  mkdirSync(pki, { recursive: true });
+  openssl(pki, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+    "-days", "3650", "-subj", "/CN=podlogreader-local-ca",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  const leaf = (name: string, subject: string, ext: string) => {
+    writeFileSync(join(pki, `${name}.ext`), ext);
+    openssl(pki, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
+    openssl(pki, "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+      "-out", `${name}.crt`, "-days", "365", "-extfile", `${name}.ext`);
+  };
+  leaf("apiserver", "/CN=kube-apiserver",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n" +
+      "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
+  leaf("admin", "/O=system:masters/CN=podlogreader-admin",
+    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
+  openssl(pki, "genrsa", "-out", "sa.key", "2048");
+  openssl(pki, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
+}
+
+export function kubeconfigYaml(server: string, caPem: string, user: { certPem?: string; keyPem?: string; token?: string }, namespace?: string): string {
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  const userLines = user.token
+    ? `    token: ${user.token}\n`
+    : `    client-certificate-data: ${b64(user.certPem!)}\n    client-key-data: ${b64(user.keyPem!)}\n`;
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: ${server}
+    certificate-authority-data: ${b64(caPem)}
+users:
+- name: user
+  user:
+${userLines}contexts:
+- name: local
+  context:
+    cluster: local
+    user: user
+${namespace ? `    namespace: ${namespace}\n` : ""}current-context: local
+`;
+}
+
+function startProcess(dir: string, binDir: string, name: Component, args: string[]): number {
+  mkdirSync(join(dir, "logs"), { recursive: true });
+  const out = openSync(join(dir, "logs", `${name}.log`), "a");
+  const child = spawn(join(binDir, name), args, { detached: true, stdio: ["ignore", out, out] });
+  closeSync(out);
+  child.unref();
+  if (!child.pid) throw new Error(`could not start ${name}`);
+  return child.pid;
+}
+
+async function waitFor(what: string, deadlineMs: number, check: () => Promise<boolean>, logFile?: string): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  let lastError = "";
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    await Bun.sleep(200);
+  }
+  const tail = logFile && existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").slice(-20).join("\n") : "";
+  throw new Error(`${what} did not become ready within ${deadlineMs / 1000}s${lastError ? ` (${lastError})` : ""}${tail ? `\n--- ${logFile}\n${tail}` : ""}`);
+}
+
+/** Starts a new control plane in `dir`. The caller must not have one running there. */
+export async function startCluster(dir: string, binDir = controlPlaneBinDir()): Promise<ClusterState> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const pki = join(dir, "pki");
+  makePki(pki);
+  const ports = { etcd: await freePort(), etcdPeer: await freePort(), apiserver: await freePort() };
+  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const kubeconfig = join(dir, "admin.kubeconfig");
+  const ca = readFileSync(join(pki, "ca.crt"), "utf8");
+  writeFileSync(kubeconfig, kubeconfigYaml(server, ca, {
+    certPem: readFileSync(join(pki, "admin.crt"), "utf8"),
+    keyPem: readFileSync(join(pki, "admin.key"), "utf8"),
+  }), { mode: 0o600 });
+
+  const state: ClusterState = { dir, binDir, server, kubeconfig, ports, pids: { etcd: 0, "kube-apiserver": 0, "kube-controller-manager": 0 } };
+  const save = () => writeFileSync(join(dir, "state.json"), JSON.stringify(state, null, 2));
+  try {
+    const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
+    const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
+    state.pids.etcd = startProcess(dir, binDir, "etcd", [
+      "--name=default", `--data-dir=${join(dir, "etcd")}`,
+      `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=default=${peerUrl}`, "--unsafe-no-fsync", "--log-level=warn",
+    ]);
+    save();
+    await waitFor("etcd", 30_000, async () => (await fetch(`${etcdUrl}/health`)).ok, join(dir, "logs", "etcd.log"));
+
+    state.pids["kube-apiserver"] = startProcess(dir, binDir, "kube-apiserver", [
+      `--etcd-servers=${etcdUrl}`,
+      "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${ports.apiserver}`,
+      `--tls-cert-file=${join(pki, "apiserver.crt")}`, `--tls-private-key-file=${join(pki, "apiserver.key")}`,
+      `--client-ca-file=${join(pki, "ca.crt")}`,
+      "--authorization-mode=RBAC",
+      "--service-account-issuer=https://kubernetes.default.svc",
+      `--service-account-key-file=${join(pki, "sa.pub")}`,
+      `--service-account-signing-key-file=${join(pki, "sa.key")}`,
+      "--service-cluster-ip-range=10.0.0.0/24",
+      "--allow-privileged=true", "--profiling=false", "--v=1",
+    ]);
+    save();
+    const admin = new Transport(loadConnection({ kubeconfig }));
+    await waitFor("kube-apiserver", 90_000, async () => {
+      const text = await (await admin.request({ path: "/readyz" })).text();
+      return text.trim() === "ok";
+    }, join(dir, "logs", "kube-apiserver.log"));
+
+    state.pids["kube-controller-manager"] = startProcess(dir, binDir, "kube-controller-manager", [
+      `--kubeconfig=${kubeconfig}`, "--leader-elect=false", "--secure-port=0",
+      `--service-account-private-key-file=${join(pki, "sa.key")}`, `--root-ca-file=${join(pki, "ca.crt")}`,
+      "--use-service-account-credentials=false", "--profiling=false", "--v=1",
+    ]);
+    save();
+    // The ServiceAccount controller creating "default" shows the controller-manager is working.
+    await waitFor("kube-controller-manager", 60_000, async () => {
+      await admin.request({ path: "/api/v1/namespaces/default/serviceaccounts/default" });
+      return true;
+    }, join(dir, "logs", "kube-controller-manager.log"));
+
+    writeFileSync(join(dir, "env"),
+      `# Written by the podlogreader cluster harness; source it to use the local cluster.\n` +
+        `export KUBECONFIG='${kubeconfig}'\nexport PATH='${binDir}':"$PATH"\n`);
+    return state;
+  } catch (err) {
+    stopCluster(dir);
+    throw err;
+  }
+}
+
+/** Stops exactly the processes recorded in `dir`, by PID, and removes the directory. Synchronous so it can run on exit. */
+export function stopCluster(dir: string): void {
+  const state = readState(dir);
+  if (state) {
+    for (const c of [...COMPONENTS].reverse()) {
+      const pid = state.pids[c];
+      if (pid && isOurs(pid, join(state.binDir, c))) {
+        try {
+          process.kill(pid, "SIGTERM");
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    const deadline = Date.now() + 10_000;
+    for (const c of COMPONENTS) {
+      const pid = state.pids[c];
+      while (pid && isOurs(pid, join(state.binDir, c)) && !isZombie(pid)) {
+        if (Date.now() > deadline) {
+          process.kill(pid, "SIGKILL");
+          break;
+        }
+        Bun.sleepSync(50);
+      }
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.startsWith("Z") ?? false;
+  } catch {
+    return true;
+  }
+}

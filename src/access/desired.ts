@@ -1,0 +1,95 @@
+import type { V1OwnerReference, V1PolicyRule, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, WORKLOAD_ANNOTATION } from "./marks.ts";
+import { managedName } from "./names.ts";
+
+/** A workload that opted in, as far as access decisions need to know it. */
+export interface Workload {
+  kind: "Deployment";
+  apiVersion: "apps/v1";
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export interface AccessOptions {
+  /** Grant `list pods` in the namespace, which `kubectl logs deploy/X` and `-l` need. */
+  listPods: boolean;
+  /** Also keep a ServiceAccount and a RoleBinding of the same name. */
+  createServiceAccountAndRoleBinding: boolean;
+}
+
+/** The metadata podlogreader sets on everything it creates. */
+export interface ManagedMetadata {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  ownerReferences: V1OwnerReference[];
+}
+
+type Managed<T> = T & { apiVersion: string; kind: string; metadata: ManagedMetadata };
+
+export interface DesiredAccess {
+  role: Managed<V1Role> & { rules: V1PolicyRule[] };
+  serviceAccount?: Managed<V1ServiceAccount>;
+  roleBinding?: Managed<V1RoleBinding>;
+}
+
+const RBAC_GROUP = "rbac.authorization.k8s.io";
+
+export function workloadRef(workload: Workload): string {
+  return `${workload.kind}/${workload.name}`;
+}
+
+function ownerReference(workload: Workload): V1OwnerReference {
+  return { apiVersion: workload.apiVersion, kind: workload.kind, name: workload.name, uid: workload.uid, controller: true };
+}
+
+function metadata(workload: Workload, name: string): ManagedMetadata {
+  return {
+    name,
+    namespace: workload.namespace,
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+    annotations: { [WORKLOAD_ANNOTATION]: workloadRef(workload) },
+    ownerReferences: [ownerReference(workload)],
+  };
+}
+
+/**
+ * The rules that let a workload's ServiceAccount read exactly its pods' logs. With no pods there is
+ * no rule naming pods at all: an empty resourceNames would grant every pod in the namespace.
+ */
+export function roleRules(workload: Workload, podNames: Iterable<string>, options: Pick<AccessOptions, "listPods">): V1PolicyRule[] {
+  const pods = [...new Set(podNames)].sort();
+  const rules: V1PolicyRule[] = [];
+  if (pods.length > 0) {
+    rules.push({ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: pods });
+  }
+  rules.push({ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: [workload.name] });
+  if (options.listPods) rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["list"] });
+  return rules;
+}
+
+/** Everything podlogreader keeps for one opted-in workload. Pure: no I/O. */
+export function desiredAccess(workload: Workload, podNames: Iterable<string>, options: AccessOptions): DesiredAccess {
+  const name = managedName(workload.name);
+  const desired: DesiredAccess = {
+    role: {
+      apiVersion: `${RBAC_GROUP}/v1`,
+      kind: "Role",
+      metadata: metadata(workload, name),
+      rules: roleRules(workload, podNames, options),
+    },
+  };
+  if (options.createServiceAccountAndRoleBinding) {
+    desired.serviceAccount = { apiVersion: "v1", kind: "ServiceAccount", metadata: metadata(workload, name) };
+    desired.roleBinding = {
+      apiVersion: `${RBAC_GROUP}/v1`,
+      kind: "RoleBinding",
+      metadata: metadata(workload, name),
+      roleRef: { apiGroup: RBAC_GROUP, kind: "Role", name },
+      subjects: [{ kind: "ServiceAccount", name, namespace: workload.namespace }],
+    };
+  }
+  return desired;
+}

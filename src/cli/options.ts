@@ -1,0 +1,165 @@
+// Command-line flags: one table drives parsing, validation (valibot) and --help.
+import * as v from "valibot";
+import { parseDuration } from "../util/duration.ts";
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+type Kind = "string" | "bool" | "list";
+
+interface Flag {
+  name: string;
+  kind: Kind;
+  value?: string;
+  help: string;
+  default?: string;
+}
+
+export const FLAGS: Flag[] = [
+  { name: "kubeconfig", kind: "string", value: "PATH", help: "Kubeconfig file to use. Without it: $KUBECONFIG, then in-cluster config, then ~/.kube/config." },
+  { name: "namespace", kind: "list", value: "NS", help: "Only watch this namespace. Repeat the flag (or separate with commas) for several. Default: all namespaces." },
+  { name: "create-sa-and-rolebinding", kind: "bool", default: "false", help: "Also keep a ServiceAccount and a RoleBinding named like the Role, binding the Role to that ServiceAccount. An existing ServiceAccount of that name is used as it is. Accepts =true or =false." },
+  { name: "list-pods", kind: "bool", default: "true", help: "Also grant 'list pods' in the namespace, which 'kubectl logs deploy/NAME' and 'kubectl logs -l SELECTOR' need. Listing shows the spec of every pod in the namespace; --list-pods=false is the strict mode in which only 'kubectl logs POD' works." },
+  { name: "debounce", kind: "string", value: "DURATION", default: "1s", help: "How long pod arrivals for one workload are gathered before its Role is written, so a scale-up becomes one write. Pod removals are written at once. 0 disables." },
+  { name: "resync", kind: "string", value: "DURATION", default: "10m", help: "How often every opted-in workload is checked again without an event. Checking writes nothing when all is in sync." },
+  { name: "workers", kind: "string", value: "N", default: "4", help: "How many workloads are reconciled at the same time." },
+  { name: "log-level", kind: "string", value: "LEVEL", default: "info", help: "debug, info, warn or error." },
+  { name: "log-format", kind: "string", value: "FORMAT", default: "text", help: "text (readable) or json (one object per line)." },
+  { name: "help", kind: "bool", help: "Show this help and exit." },
+  { name: "version", kind: "bool", help: "Print the version and exit." },
+];
+
+const duration = (flag: string) =>
+  v.pipe(
+    v.string(),
+    v.transform((s) => parseDuration(s)),
+    v.check((ms): ms is number => ms !== undefined, `--${flag} must be a duration such as 500ms, 2s, 1m or 1h`),
+    v.transform((ms) => ms as number),
+  );
+
+const bool = (flag: string) =>
+  v.pipe(
+    v.string(),
+    v.picklist(["true", "false"], `--${flag} must be true or false`),
+    v.transform((s) => s === "true"),
+  );
+
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export const OptionsSchema = v.object({
+  kubeconfig: v.optional(v.pipe(v.string(), v.minLength(1, "--kubeconfig needs a path"))),
+  namespace: v.pipe(
+    v.array(v.string()),
+    v.transform((values) => values.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean)),
+    v.check((list) => list.every((ns) => ns.length <= 63 && dns1123Label.test(ns)), "--namespace must be a valid namespace name (lowercase letters, digits and '-', at most 63)"),
+    v.transform((list) => [...new Set(list)]),
+  ),
+  "create-sa-and-rolebinding": bool("create-sa-and-rolebinding"),
+  "list-pods": bool("list-pods"),
+  debounce: duration("debounce"),
+  resync: v.pipe(duration("resync"), v.minValue(1000, "--resync must be at least 1s")),
+  workers: v.pipe(
+    v.string(),
+    v.regex(/^[1-9][0-9]*$/, "--workers must be a whole number of at least 1"),
+    v.transform(Number),
+    v.maxValue(256, "--workers must be at most 256"),
+  ),
+  "log-level": v.picklist(["debug", "info", "warn", "error"], "--log-level must be debug, info, warn or error"),
+  "log-format": v.picklist(["text", "json"], "--log-format must be text or json"),
+  help: bool("help"),
+  version: bool("version"),
+});
+
+export interface Options {
+  kubeconfig?: string;
+  namespaces: string[];
+  createServiceAccountAndRoleBinding: boolean;
+  listPods: boolean;
+  debounceMs: number;
+  resyncMs: number;
+  workers: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+  logFormat: "text" | "json";
+  help: boolean;
+  version: boolean;
+}
+
+/** Parses argv into validated Options; throws UsageError with a one-line message naming the flag. */
+export function parseOptions(argv: string[]): Options {
+  const raw: Record<string, string | string[]> = { namespace: [] };
+  for (const f of FLAGS) if (f.default !== undefined) raw[f.name] = f.default;
+  raw.help = "false";
+  raw.version = "false";
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--") || arg === "--") {
+      throw new UsageError(arg.startsWith("-") && arg !== "--" ? `unknown flag ${arg}` : `unexpected argument ${JSON.stringify(arg)}`);
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const flag = FLAGS.find((f) => f.name === name);
+    if (!flag) throw new UsageError(`unknown flag --${name}`);
+    let value: string | undefined = eq < 0 ? undefined : arg.slice(eq + 1);
+    if (value === undefined) {
+      if (flag.kind === "bool") value = "true";
+      else {
+        value = argv[++i];
+        if (value === undefined) throw new UsageError(`--${name} needs a value (${flag.value})`);
+      }
+    }
+    if (flag.kind === "list") (raw[name] as string[]).push(value);
+    else raw[name] = value;
+  }
+
+  const result = v.safeParse(OptionsSchema, raw);
+  if (!result.success) throw new UsageError(result.issues[0].message);
+  const o = result.output;
+  return {
+    kubeconfig: o.kubeconfig,
+    namespaces: o.namespace,
+    createServiceAccountAndRoleBinding: o["create-sa-and-rolebinding"],
+    listPods: o["list-pods"],
+    debounceMs: o.debounce,
+    resyncMs: o.resync,
+    workers: o.workers,
+    logLevel: o["log-level"],
+    logFormat: o["log-format"],
+    help: o.help,
+    version: o.version,
+  };
+}
+
+export function helpText(): string {
+  const lines = [
+    "podlogreader keeps, for every workload whose pod template carries the label",
+    "podlogreader-affiliate: enable, a Role podlogreader-<name> in its namespace that grants",
+    "'get pods/log' on exactly that workload's current pods.",
+    "",
+    "Usage: podlogreader [flags]",
+    "",
+    "Flags:",
+  ];
+  for (const f of FLAGS) {
+    const head = `  --${f.name}${f.kind === "bool" ? (f.default !== undefined ? "[=true|false]" : "") : ` ${f.value}`}`;
+    const def = f.default !== undefined ? ` (default ${f.default})` : "";
+    lines.push(head);
+    lines.push(...wrap(f.help + def, 72).map((l) => `      ${l}`));
+  }
+  lines.push("", "Exit codes: 0 after SIGTERM or SIGINT, 1 on a fatal error, 2 on a bad flag.");
+  return lines.join("\n");
+}
+
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out;
+}

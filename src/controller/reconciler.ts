@@ -1,0 +1,222 @@
+// Makes the managed objects of one workload match what it should have. Level-based: it reads the
+// caches, computes the desired state with a pure function, and writes only what differs.
+import { isDeepStrictEqual } from "node:util";
+import { desiredAccess, workloadRef, type AccessOptions, type DesiredAccess, type ManagedMetadata, type Workload } from "../access/desired.ts";
+import { MANAGED_BY_LABEL, WORKLOAD_ANNOTATION } from "../access/marks.ts";
+import { managedName } from "../access/names.ts";
+import { isManagedFor, type WorkloadIdentity } from "../access/ownership.ts";
+import type { KubeApi, KubeObject } from "../kube/api.ts";
+import type { InformerGroup } from "../kube/informer.ts";
+import { controllerOf, Metadata, parseObject, Role, RoleBinding, type ObjectMeta } from "../kube/objects.ts";
+import { RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube/resources.ts";
+import { isConflict, isNotFound } from "../kube/transport.ts";
+import type { Logger } from "../log.ts";
+import { Reasons, type EventRecorder } from "./events.ts";
+import { splitKey, type DeploymentRef, type World } from "./world.ts";
+
+/** A same-named object exists that podlogreader did not create; it is left alone and retried later. */
+export class ForeignObjectError extends Error {
+  override name = "ForeignObjectError";
+}
+
+export interface Caches {
+  deployments: InformerGroup<DeploymentRef>;
+  roles: InformerGroup<Role>;
+  roleBindings: InformerGroup<RoleBinding>;
+  serviceAccounts: InformerGroup<Metadata>;
+  world: World;
+}
+
+const DEPLOYMENT: WorkloadIdentity = { kind: "Deployment", apiVersion: "apps/v1", name: "" };
+
+export class Reconciler {
+  /** ServiceAccounts found to exist without our marks: used as they are, never created or changed. */
+  private readonly foreignServiceAccounts = new Set<string>();
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly caches: Caches,
+    private readonly options: AccessOptions,
+    private readonly events: EventRecorder,
+    private readonly log: Logger,
+  ) {}
+
+  /** Forget what was learned about foreign ServiceAccounts, so the next pass looks again. */
+  resync(): void {
+    this.foreignServiceAccounts.clear();
+  }
+
+  async reconcile(key: string): Promise<void> {
+    const { namespace, name } = splitKey(key);
+    const d = this.caches.deployments.get(namespace, name);
+    if (!d || !d.optedIn) {
+      await this.removeAccess(namespace, name, d ? "opted out" : "is gone");
+      return;
+    }
+    const workload: Workload = { kind: "Deployment", apiVersion: "apps/v1", namespace, name, uid: d.uid };
+    const desired = desiredAccess(workload, this.caches.world.podNamesOf(d), this.options);
+    await this.ensureRole(workload, desired.role);
+    if (desired.serviceAccount) await this.ensureServiceAccount(workload, desired.serviceAccount);
+    if (desired.roleBinding) await this.ensureRoleBinding(workload, desired.roleBinding);
+    else await this.deleteIfManaged(RoleBindings, this.caches.roleBindings, namespace, managedName(name), name, "ServiceAccount and RoleBinding creation is off");
+  }
+
+  private async ensureRole(workload: Workload, desired: DesiredAccess["role"]): Promise<void> {
+    const { namespace, name } = desired.metadata;
+    const live = this.caches.roles.get(namespace, name);
+    const pods = podCount(desired.rules);
+    if (!live) {
+      const created = await this.create(Roles, workload, desired, (r) => parseObject(Role, r, "Role"));
+      {
+        this.caches.roles.remember(created);
+        this.log.info(`Created Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s)`);
+      }
+      return;
+    }
+    await this.refuseForeign(Roles, workload, live.metadata);
+    if (metadataMatches(live.metadata, desired.metadata, workload) && isDeepStrictEqual(normalizeRules(live.rules), normalizeRules(desired.rules))) return;
+    const before = new Set(podNames(live.rules));
+    const after = podNames(desired.rules);
+    const applied = parseObject(Role, await this.api.apply(Roles, namespace, withVersion(desired, live.metadata)), "Role");
+    this.caches.roles.remember(applied);
+    const added = after.filter((p) => !before.has(p)).length;
+    const removed = before.size - (after.length - added);
+    this.log.info(`Updated Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s) (+${added} -${removed})`);
+  }
+
+  private async ensureRoleBinding(workload: Workload, desired: NonNullable<DesiredAccess["roleBinding"]>): Promise<void> {
+    const { namespace, name } = desired.metadata;
+    const live = this.caches.roleBindings.get(namespace, name);
+    if (live) {
+      await this.refuseForeign(RoleBindings, workload, live.metadata);
+      const sameRef = isDeepStrictEqual(live.roleRef, desired.roleRef);
+      if (sameRef && metadataMatches(live.metadata, desired.metadata, workload) && isDeepStrictEqual(normalizeSubjects(live.subjects), normalizeSubjects(desired.subjects))) return;
+      if (sameRef) {
+        const applied = parseObject(RoleBinding, await this.api.apply(RoleBindings, namespace, withVersion(desired, live.metadata)), "RoleBinding");
+        this.caches.roleBindings.remember(applied);
+        this.log.info(`Updated RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`);
+        return;
+      }
+      // roleRef cannot change in place.
+      await this.delete(RoleBindings, this.caches.roleBindings, live.metadata, "its roleRef was wrong");
+    }
+    const created = await this.create(RoleBindings, workload, desired, (r) => parseObject(RoleBinding, r, "RoleBinding"));
+    {
+      this.caches.roleBindings.remember(created);
+      this.log.info(`Created RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`);
+    }
+  }
+
+  private async ensureServiceAccount(workload: Workload, desired: NonNullable<DesiredAccess["serviceAccount"]>): Promise<void> {
+    const { namespace, name } = desired.metadata;
+    const key = `${namespace}/${name}`;
+    // Any ServiceAccount of this name is used as it is: never updated, only created when missing.
+    if (this.caches.serviceAccounts.get(namespace, name) || this.foreignServiceAccounts.has(key)) return;
+    try {
+      const created = parseObject(Metadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount");
+      this.caches.serviceAccounts.remember(created);
+      this.log.info(`Created ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}`);
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      this.foreignServiceAccounts.add(key);
+      this.log.info(`Using the existing ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}; podlogreader did not create it and will not change it`);
+    }
+  }
+
+  /** Creates the object, or, if a same-named one appeared, decides whether it is ours. */
+  private async create<T>(rt: ResourceType, workload: Workload, desired: KubeObject & { metadata: ManagedMetadata }, parse: (raw: unknown) => T): Promise<T> {
+    try {
+      return parse(await this.api.create(rt, desired.metadata.namespace, desired));
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      const existing = parseObject(Metadata, await this.api.get(rt, desired.metadata.namespace, desired.metadata.name), rt.kind);
+      await this.refuseForeign(rt, workload, existing.metadata);
+      // Ours, but not yet in the cache: try again once the watch has caught up.
+      throw err;
+    }
+  }
+
+  private async refuseForeign(rt: ResourceType, workload: Workload, meta: ObjectMeta): Promise<void> {
+    if (isManagedFor(meta, workload)) return;
+    const message = `${rt.kind} ${meta.namespace}/${meta.name} already exists and was not created by podlogreader for ${workloadRef(workload)}; leaving it alone`;
+    this.log.warn(message);
+    await this.events.warn(
+      { apiVersion: workload.apiVersion, kind: workload.kind, namespace: workload.namespace, name: workload.name, uid: workload.uid },
+      Reasons.ResourceExists,
+      message,
+    );
+    throw new ForeignObjectError(message);
+  }
+
+  /** Deletes what podlogreader keeps for a workload that opted out or is gone. */
+  private async removeAccess(namespace: string, workloadName: string, why: string): Promise<void> {
+    const name = managedName(workloadName);
+    const reason = `Deployment ${namespace}/${workloadName} ${why}`;
+    // The binding first, so access ends before the Role it points to goes.
+    await this.deleteIfManaged(RoleBindings, this.caches.roleBindings, namespace, name, workloadName, reason);
+    await this.deleteIfManaged(Roles, this.caches.roles, namespace, name, workloadName, reason);
+    await this.deleteIfManaged(ServiceAccounts, this.caches.serviceAccounts, namespace, name, workloadName, reason);
+  }
+
+  private async deleteIfManaged<T extends { metadata: ObjectMeta }>(
+    rt: ResourceType, cache: InformerGroup<T>, namespace: string, name: string, workloadName: string, reason: string,
+  ): Promise<void> {
+    const live = cache.get(namespace, name);
+    if (!live || !isManagedFor(live.metadata, { ...DEPLOYMENT, name: workloadName })) return;
+    await this.delete(rt, cache, live.metadata, reason);
+  }
+
+  private async delete<T>(rt: ResourceType, cache: InformerGroup<T>, meta: ObjectMeta, reason: string): Promise<void> {
+    try {
+      await this.api.delete(rt, meta.namespace, meta.name, { uid: meta.uid, resourceVersion: meta.resourceVersion });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    cache.forget(meta.namespace, meta.name);
+    this.log.info(`Deleted ${rt.kind} ${meta.namespace}/${meta.name}: ${reason}`);
+  }
+}
+
+function withVersion<T extends { metadata: ManagedMetadata }>(desired: T, live: ObjectMeta): T {
+  return { ...desired, metadata: { ...desired.metadata, resourceVersion: live.resourceVersion } };
+}
+
+/** Our label, annotation and controller reference are in place; other people's additions are kept. */
+function metadataMatches(live: ObjectMeta, desired: ManagedMetadata, workload: Workload): boolean {
+  const owner = controllerOf(live);
+  return (
+    live.labels?.[MANAGED_BY_LABEL] === desired.labels[MANAGED_BY_LABEL] &&
+    live.annotations?.[WORKLOAD_ANNOTATION] === desired.annotations[WORKLOAD_ANNOTATION] &&
+    owner?.uid === workload.uid
+  );
+}
+
+interface RuleLike {
+  apiGroups?: string[] | null;
+  resources?: string[] | null;
+  verbs: string[];
+  resourceNames?: string[] | null;
+  nonResourceURLs?: string[] | null;
+}
+
+function normalizeRules(rules: RuleLike[] | null | undefined) {
+  return (rules ?? []).map((r) => ({
+    apiGroups: r.apiGroups ?? [],
+    resources: r.resources ?? [],
+    verbs: r.verbs,
+    resourceNames: r.resourceNames ?? [],
+    nonResourceURLs: r.nonResourceURLs ?? [],
+  }));
+}
+
+function normalizeSubjects(subjects: { kind: string; name: string; namespace?: string | null; apiGroup?: string | null }[] | null | undefined) {
+  return (subjects ?? []).map((s) => ({ kind: s.kind, name: s.name, namespace: s.namespace ?? "", apiGroup: s.apiGroup ?? "" }));
+}
+
+function podNames(rules: RuleLike[] | null | undefined): string[] {
+  return (rules ?? []).find((r) => r.resources?.includes("pods/log"))?.resourceNames ?? [];
+}
+
+function podCount(rules: RuleLike[] | null | undefined): number {
+  return podNames(rules).length;
+}

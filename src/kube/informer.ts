@@ -1,0 +1,215 @@
+import type { Logger } from "../log.ts";
+import { Backoff } from "../util/backoff.ts";
+import { sleep } from "../util/sleep.ts";
+import type { KubeApi } from "./api.ts";
+import type { ResourceType } from "./resources.ts";
+import { ApiError, TlsVerificationError } from "./transport.ts";
+
+export interface InformerOptions<T> {
+  api: KubeApi;
+  resource: ResourceType;
+  namespace?: string;
+  labelSelector?: string;
+  /** Receive PartialObjectMetadata only. */
+  metadataOnly?: boolean;
+  /** Validates and projects an API object; throws when it is malformed. */
+  parse(raw: unknown): T;
+  key(obj: T): string;
+  /** Called for each change, after the store was updated. `old`/`current` undefined mean added/deleted. */
+  onChange(old: T | undefined, current: T | undefined): void;
+  log: Logger;
+  /** Server-side watch timeout range, seconds; a new watch resumes from the last resourceVersion. */
+  watchTimeoutSeconds?: [number, number];
+}
+
+/**
+ * Keeps a local copy of a set of objects: list, then watch with bookmarks from the last
+ * resourceVersion; relist on 410 Gone; restart the watch after any error, with backoff.
+ * Unlike client-node's informer it never stops on its own and reports every failure.
+ */
+export class Informer<T> {
+  readonly store = new Map<string, T>();
+  private resourceVersion: string | undefined;
+  private syncedOnce = false;
+  private resolveSynced!: () => void;
+  /** Resolves after the first complete list. */
+  readonly synced = new Promise<void>((resolve) => (this.resolveSynced = resolve));
+  readonly description: string;
+
+  constructor(private readonly opts: InformerOptions<T>) {
+    const scope = opts.namespace ? ` in namespace ${opts.namespace}` : "";
+    const selector = opts.labelSelector ? ` (${opts.labelSelector})` : "";
+    this.description = `${opts.resource.plural}${scope}${selector}`;
+  }
+
+  get hasSynced(): boolean {
+    return this.syncedOnce;
+  }
+
+  /** Records an object the controller just wrote, so the next read does not see the older copy. */
+  remember(obj: T): void {
+    this.store.set(this.opts.key(obj), obj);
+  }
+
+  forget(key: string): void {
+    this.store.delete(key);
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff(500, 30_000);
+    const { log } = this.opts;
+    while (!signal.aborted) {
+      try {
+        if (this.resourceVersion === undefined) await this.relist();
+        await this.watch(signal);
+        backoff.reset();
+      } catch (err) {
+        if (signal.aborted) break;
+        if (err instanceof ApiError && err.status === 410) {
+          log.info(`Watch of ${this.description} expired (410 Gone); listing again`);
+          this.resourceVersion = undefined;
+          continue;
+        }
+        const delay = backoff.next();
+        const message = (err as Error).message;
+        if (err instanceof TlsVerificationError || (err instanceof ApiError && (err.status === 401 || err.status === 403))) {
+          log.error(`Cannot watch ${this.description}: ${message}; retrying in ${(delay / 1000).toFixed(1)}s`);
+        } else {
+          log.warn(`Watch of ${this.description} failed: ${message}; retrying in ${(delay / 1000).toFixed(1)}s`);
+        }
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  private async relist(): Promise<void> {
+    const { api, resource, namespace, labelSelector, metadataOnly } = this.opts;
+    const { items, resourceVersion } = await api.list(resource, { namespace, labelSelector, metadataOnly });
+    const fresh = new Map<string, T>();
+    for (const raw of items) {
+      const obj = this.tryParse(raw);
+      if (obj !== undefined) fresh.set(this.opts.key(obj), obj);
+    }
+    const previous = new Map(this.store);
+    this.store.clear();
+    for (const [k, v] of fresh) this.store.set(k, v);
+    for (const [k, old] of previous) if (!fresh.has(k)) this.notify(old, undefined);
+    for (const [k, obj] of fresh) this.notify(previous.get(k), obj);
+    this.resourceVersion = resourceVersion;
+    if (!this.syncedOnce) {
+      this.syncedOnce = true;
+      this.resolveSynced();
+    }
+  }
+
+  private async watch(signal: AbortSignal): Promise<void> {
+    const { api, resource, namespace, labelSelector, metadataOnly } = this.opts;
+    const [min, max] = this.opts.watchTimeoutSeconds ?? [300, 600];
+    const timeoutSeconds = Math.floor(min + Math.random() * (max - min));
+    const events = api.watch(resource, {
+      namespace, labelSelector, metadataOnly, timeoutSeconds, signal,
+      resourceVersion: this.resourceVersion!,
+    });
+    for await (const event of events) {
+      const meta = (event.object as { metadata?: { resourceVersion?: string } } | undefined)?.metadata;
+      switch (event.type) {
+        case "BOOKMARK":
+          break;
+        case "ERROR": {
+          const status = event.object as { code?: number; reason?: string; message?: string };
+          throw new ApiError("WATCH", this.description, status.code ?? 500, status.reason, status.message ?? "watch error");
+        }
+        case "ADDED":
+        case "MODIFIED": {
+          const obj = this.tryParse(event.object);
+          if (obj !== undefined) {
+            const key = this.opts.key(obj);
+            const old = this.store.get(key);
+            this.store.set(key, obj);
+            this.notify(old, obj);
+          }
+          break;
+        }
+        case "DELETED": {
+          const obj = this.tryParse(event.object);
+          if (obj !== undefined) {
+            const key = this.opts.key(obj);
+            const old = this.store.get(key);
+            this.store.delete(key);
+            if (old !== undefined) this.notify(old, undefined);
+          }
+          break;
+        }
+      }
+      if (meta?.resourceVersion) this.resourceVersion = meta.resourceVersion;
+    }
+  }
+
+  private tryParse(raw: unknown): T | undefined {
+    try {
+      return this.opts.parse(raw);
+    } catch (err) {
+      this.opts.log.warn(`Ignored a malformed object from ${this.description}: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  private notify(old: T | undefined, current: T | undefined): void {
+    try {
+      this.opts.onChange(old, current);
+    } catch (err) {
+      this.opts.log.error(`Handling a change of ${this.description} failed: ${(err as Error).stack ?? err}`);
+    }
+  }
+}
+
+/** One informer per watched namespace (or a single cluster-wide one), read as one store. */
+export class InformerGroup<T> {
+  private readonly informers = new Map<string, Informer<T>>();
+  private readonly clusterWide: Informer<T> | undefined;
+
+  constructor(
+    namespaces: readonly string[],
+    make: (namespace: string | undefined) => Informer<T>,
+    private readonly namespaceOf: (obj: T) => string,
+  ) {
+    if (namespaces.length === 0) this.clusterWide = make(undefined);
+    else for (const ns of namespaces) this.informers.set(ns, make(ns));
+  }
+
+  private all(): Informer<T>[] {
+    return this.clusterWide ? [this.clusterWide] : [...this.informers.values()];
+  }
+
+  private for(namespace: string): Informer<T> | undefined {
+    return this.clusterWide ?? this.informers.get(namespace);
+  }
+
+  get(namespace: string, name: string): T | undefined {
+    return this.for(namespace)?.store.get(`${namespace}/${name}`);
+  }
+
+  *values(): Iterable<T> {
+    for (const informer of this.all()) yield* informer.store.values();
+  }
+
+  remember(obj: T): void {
+    this.for(this.namespaceOf(obj))?.remember(obj);
+  }
+
+  forget(namespace: string, name: string): void {
+    this.for(namespace)?.forget(`${namespace}/${name}`);
+  }
+
+  get synced(): Promise<void> {
+    return Promise.all(this.all().map((i) => i.synced)).then(() => undefined);
+  }
+
+  get hasSynced(): boolean {
+    return this.all().every((i) => i.hasSynced);
+  }
+
+  run(signal: AbortSignal): Promise<void>[] {
+    return this.all().map((i) => i.run(signal));
+  }
+}

@@ -1,0 +1,105 @@
+// The local control plane is real: the controller-manager runs Deployments, the apiserver's RBAC
+// authorizer decides log access for a real ServiceAccount token, and TLS is verified.
+import { describe, expect, test, beforeAll } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { V1Pod } from "@kubernetes/client-node";
+import { KubeApi } from "../../src/kube/api.ts";
+import { loadConnection } from "../../src/kube/config.ts";
+import { ApiError, TlsVerificationError, Transport } from "../../src/kube/transport.ts";
+import { Deployments, RoleBindings, Roles, ServiceAccounts, objectPath, Pods } from "../../src/kube/resources.ts";
+import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { deployment, podsOf } from "../support/fixtures.ts";
+
+/** The HTTP status of GET pods/<pod>/log as the given identity. */
+async function logStatus(api: KubeApi, namespace: string, pod: string): Promise<number> {
+  try {
+    const response = await api.transport.request({ path: objectPath(Pods, namespace, pod, "log") });
+    await response.body?.cancel();
+    return response.status;
+  } catch (err) {
+    if (err instanceof ApiError) return err.status;
+    throw err;
+  }
+}
+
+describe("the local control plane", () => {
+  let c: TestCluster;
+  let ns: string;
+  let pods: V1Pod[];
+
+  beforeAll(async () => {
+    c = await testCluster();
+    ns = await useNamespace("harness");
+    await c.admin.create(Deployments, ns, deployment(ns, "web", { replicas: 2 }));
+    pods = await eventually("2 pods of Deployment web", async () => {
+      const found = await podsOf(c.admin, ns, "app=web");
+      return found.length === 2 ? found : undefined;
+    });
+  });
+
+  test("runs Deployments: the controller-manager creates a ReplicaSet and pods owned through it", async () => {
+    const rsOwners = pods.map((p) => p.metadata?.ownerReferences?.find((o) => o.controller));
+    expect(rsOwners.every((o) => o?.kind === "ReplicaSet")).toBe(true);
+    const rs = (await c.admin.get({ group: "apps", version: "v1", plural: "replicasets", kind: "ReplicaSet" }, ns, rsOwners[0]!.name)) as {
+      metadata: { ownerReferences: { kind: string; name: string; controller?: boolean }[] };
+    };
+    expect(rs.metadata.ownerReferences.find((o) => o.controller)).toMatchObject({ kind: "Deployment", name: "web" });
+  });
+
+  test("a ServiceAccount's log access is decided by RBAC resourceNames, through a real token", async () => {
+    await c.admin.create(ServiceAccounts, ns, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "reader" } });
+    const token = await serviceAccountToken(ns, "reader");
+    const reader = new KubeApi(new Transport(tokenConnection(c, token)));
+    const [first, second] = pods.map((p) => p.metadata!.name!);
+
+    expect(await logStatus(reader, ns, first!)).toBe(403);
+
+    await c.admin.create(Roles, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: "read-first" },
+      rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: [first!] }],
+    });
+    await c.admin.create(RoleBindings, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "read-first" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "read-first" },
+      subjects: [{ kind: "ServiceAccount", name: "reader", namespace: ns }],
+    });
+
+    // Authorized now; the pod has no node, so the apiserver answers 400 instead of 403.
+    const allowed = await eventually("the first pod's log to be authorized", async () => {
+      const status = await logStatus(reader, ns, first!);
+      return status === 403 ? undefined : status;
+    });
+    expect(allowed).not.toBe(403);
+    expect(await logStatus(reader, ns, second!)).toBe(403);
+  });
+
+  test("a kubeconfig whose CA did not sign the server's certificate fails with a clear TLS error", async () => {
+    const dir = join(tmpdir(), `podlogreader-badca-${process.pid}`);
+    spawnSync("mkdir", ["-p", dir]);
+    const made = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "k"), "-out", join(dir, "c"),
+      "-days", "1", "-subj", "/CN=some-other-ca"]);
+    expect(made.status).toBe(0);
+    const otherCa = await Bun.file(join(dir, "c")).text();
+    const file = join(dir, "kubeconfig");
+    writeFileSync(file, kubeconfigYaml(c.server, otherCa, { token: "irrelevant" }));
+
+    const api = new KubeApi(new Transport(loadConnection({ kubeconfig: file })));
+    const error = await api.list(Pods).then(() => undefined, (err: unknown) => err);
+    expect(error).toBeInstanceOf(TlsVerificationError);
+    expect((error as Error).message).toContain("does not verify against the CA");
+    expect((error as Error).message).toContain(file);
+  });
+
+  test("kubectl built from source reports v1.37.2", () => {
+    const out = spawnSync(join(c.binDir, "kubectl"), ["version", "--client", "-o", "json"], { encoding: "utf8" });
+    expect(JSON.parse(out.stdout).clientVersion.gitVersion).toBe("v1.37.2");
+  });
+});

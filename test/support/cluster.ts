@@ -1,0 +1,91 @@
+// The control plane a test suite runs against: the one `make cluster` started, if it runs,
+// or a private one started here and stopped when the test process exits.
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll } from "bun:test";
+import { DEFAULT_CLUSTER_DIR, isRunning, readState, startCluster, stopCluster, type ClusterState } from "../../scripts/lib/controlplane.ts";
+import { KubeApi } from "../../src/kube/api.ts";
+import { loadConnection, type Connection } from "../../src/kube/config.ts";
+import { Transport } from "../../src/kube/transport.ts";
+import { Namespaces } from "../../src/kube/resources.ts";
+
+export interface TestCluster extends ClusterState {
+  caPem: string;
+  admin: KubeApi;
+}
+
+let cluster: Promise<TestCluster> | undefined;
+
+export function testCluster(): Promise<TestCluster> {
+  cluster ??= open();
+  return cluster;
+}
+
+async function open(): Promise<TestCluster> {
+  let state = readState(DEFAULT_CLUSTER_DIR);
+  if (!state || !isRunning(state)) {
+    const dir = mkdtempSync(join(tmpdir(), "podlogreader-test-cluster-"));
+    const stop = () => stopCluster(dir);
+    process.once("exit", stop);
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      process.once(signal, () => {
+        stop();
+        process.exit(130);
+      });
+    }
+    state = await startCluster(dir);
+  }
+  const caPem = readFileSync(join(state.dir, "pki", "ca.crt"), "utf8");
+  return { ...state, caPem, admin: new KubeApi(new Transport(loadConnection({ kubeconfig: state.kubeconfig }))) };
+}
+
+let counter = 0;
+/** A fresh namespace for the calling suite, deleted after it. */
+export async function useNamespace(prefix = "t"): Promise<string> {
+  const { admin } = await testCluster();
+  const name = `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`.slice(0, 63);
+  await admin.create(Namespaces, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  afterAll(async () => {
+    await admin.transport.request({ method: "DELETE", path: `/api/v1/namespaces/${name}` }).catch(() => {});
+  });
+  return name;
+}
+
+/** A connection that authenticates with a bearer token, verifying the cluster's CA. */
+export function tokenConnection(c: TestCluster, token: string): Connection {
+  return {
+    server: c.server,
+    ca: c.caPem,
+    authorization: async () => `Bearer ${token}`,
+    invalidate() {},
+    source: "test token",
+  };
+}
+
+/** A real token for a ServiceAccount, from the TokenRequest API. */
+export async function serviceAccountToken(namespace: string, serviceAccount: string, expirationSeconds = 3600): Promise<string> {
+  const { admin } = await testCluster();
+  const response = (await admin.transport.json({
+    method: "POST",
+    path: `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
+    body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds } },
+  })) as { status: { token: string } };
+  return response.status.token;
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails with the last reason. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await Bun.sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
