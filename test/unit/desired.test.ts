@@ -1,0 +1,77 @@
+import { describe, expect, test } from "bun:test";
+import { desiredAccess, roleRules, type Workload } from "../../src/access/desired.ts";
+
+const web: Workload = { kind: "Deployment", apiVersion: "apps/v1", namespace: "shop", name: "web", uid: "uid-web" };
+const both = { listPods: true, createServiceAccountAndRoleBinding: true };
+
+describe("roleRules", () => {
+  test("grants get on exactly the named pods and their logs, the Deployment, and list pods", () => {
+    expect(roleRules(web, ["web-b", "web-a"], { listPods: true })).toEqual([
+      { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: ["web-a", "web-b"] },
+      { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+    ]);
+  });
+
+  test("strict mode leaves out list pods", () => {
+    const rules = roleRules(web, ["web-a"], { listPods: false });
+    expect(rules.some((r) => r.verbs.includes("list"))).toBe(false);
+  });
+
+  test.each([[true], [false]])("with no pods, no rule names pods at all (listPods=%p)", (listPods) => {
+    const rules = roleRules(web, [], { listPods });
+    for (const rule of rules) {
+      if (rule.resources?.includes("pods/log")) throw new Error("a pods/log rule remained");
+      if (rule.verbs.includes("get") && rule.resources?.includes("pods")) throw new Error("a get pods rule remained");
+      if (rule.resourceNames !== undefined) expect(rule.resourceNames.length).toBeGreaterThan(0);
+    }
+  });
+
+  test("every rule that has resourceNames has at least one", () => {
+    for (const pods of [[], ["a"], ["a", "b", "c"]]) {
+      for (const rule of roleRules(web, pods, { listPods: true })) {
+        if (rule.resourceNames) expect(rule.resourceNames.length).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  test("duplicate pod names are listed once", () => {
+    expect(roleRules(web, ["a", "a"], { listPods: false })[0]!.resourceNames).toEqual(["a"]);
+  });
+});
+
+describe("desiredAccess", () => {
+  test("marks everything with the managed-by label, the workload annotation and a controller reference", () => {
+    const desired = desiredAccess(web, ["web-a"], both);
+    for (const obj of [desired.role, desired.serviceAccount!, desired.roleBinding!]) {
+      expect(obj.metadata).toMatchObject({
+        name: "podlogreader-web",
+        namespace: "shop",
+        labels: { "app.kubernetes.io/managed-by": "podlogreader" },
+        annotations: { "podlogreader.dev/workload": "Deployment/web" },
+        ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: "uid-web", controller: true }],
+      });
+    }
+  });
+
+  test("binds the Role to the ServiceAccount of the same name", () => {
+    const { roleBinding } = desiredAccess(web, [], both);
+    expect(roleBinding!.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-web" });
+    expect(roleBinding!.subjects).toEqual([{ kind: "ServiceAccount", name: "podlogreader-web", namespace: "shop" }]);
+  });
+
+  test("without --create-sa-and-rolebinding only the Role is kept", () => {
+    const desired = desiredAccess(web, ["web-a"], { listPods: true, createServiceAccountAndRoleBinding: false });
+    expect(desired.serviceAccount).toBeUndefined();
+    expect(desired.roleBinding).toBeUndefined();
+  });
+
+  test("a long Deployment name gets one shortened name for all three objects, and its full name in the annotation", () => {
+    const name = "x".repeat(253);
+    const desired = desiredAccess({ ...web, name }, [], both);
+    expect(desired.role.metadata.name.length).toBeLessThanOrEqual(253);
+    expect(desired.serviceAccount!.metadata.name).toBe(desired.role.metadata.name);
+    expect(desired.roleBinding!.roleRef.name).toBe(desired.role.metadata.name);
+    expect(desired.role.metadata.annotations["podlogreader.dev/workload"]).toBe(`Deployment/${name}`);
+  });
+});

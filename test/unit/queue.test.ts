@@ -1,0 +1,98 @@
+import { describe, expect, test } from "bun:test";
+import { WorkQueue } from "../../src/controller/queue.ts";
+
+function recorder(fail: (key: string, n: number) => boolean = () => false) {
+  const runs: string[] = [];
+  const errors: string[] = [];
+  const counts = new Map<string, number>();
+  const queue = new WorkQueue({
+    concurrency: 2,
+    retryBaseMs: 5,
+    retryMaxMs: 20,
+    async process(key) {
+      const n = (counts.get(key) ?? 0) + 1;
+      counts.set(key, n);
+      runs.push(key);
+      await Bun.sleep(1);
+      if (fail(key, n)) throw new Error(`failed ${key}`);
+    },
+    onError(key) {
+      errors.push(key);
+    },
+  });
+  return { queue, runs, errors };
+}
+
+async function until(check: () => boolean) {
+  for (let i = 0; i < 500 && !check(); i++) await Bun.sleep(5);
+}
+
+describe("WorkQueue", () => {
+  test("events for one key within the window become one run", async () => {
+    const { queue, runs } = recorder();
+    for (let i = 0; i < 50; i++) queue.add("shop/web", 50);
+    await until(() => runs.length > 0);
+    await Bun.sleep(80);
+    expect(runs).toEqual(["shop/web"]);
+  });
+
+  test("an immediate add overrides a pending debounce", async () => {
+    const { queue, runs } = recorder();
+    queue.add("k", 10_000);
+    queue.add("k", 0);
+    await until(() => runs.length > 0);
+    expect(runs).toEqual(["k"]);
+    await queue.shutdown();
+  });
+
+  test("a key added while it runs runs again afterwards, never twice at once", async () => {
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    let runs = 0;
+    const queue = new WorkQueue({
+      concurrency: 4,
+      async process() {
+        concurrent++;
+        maxConcurrent = Math.max(maxConcurrent, concurrent);
+        runs++;
+        await Bun.sleep(20);
+        concurrent--;
+      },
+      onError() {},
+    });
+    queue.add("k");
+    await Bun.sleep(5);
+    queue.add("k");
+    queue.add("k");
+    await until(() => runs === 2);
+    await queue.idle();
+    expect(runs).toBe(2);
+    expect(maxConcurrent).toBe(1);
+  });
+
+  test("failures are retried with backoff until they succeed", async () => {
+    const { queue, runs, errors } = recorder((_, n) => n < 4);
+    queue.add("k");
+    await until(() => runs.length === 4);
+    await queue.idle();
+    expect(runs.length).toBe(4);
+    expect(errors.length).toBe(3);
+  });
+
+  test("shutdown waits for work in flight and drops what has not started", async () => {
+    let finished = 0;
+    const queue = new WorkQueue({
+      concurrency: 1,
+      async process() {
+        await Bun.sleep(30);
+        finished++;
+      },
+      onError() {},
+    });
+    queue.add("a");
+    queue.add("b", 1000);
+    await Bun.sleep(5);
+    await queue.shutdown();
+    expect(finished).toBe(1);
+  });
+});
