@@ -125,10 +125,14 @@ function startProcess(dir: string, binDir: string, name: Component, args: string
   return child.pid;
 }
 
-async function waitFor(what: string, deadlineMs: number, check: () => Promise<boolean>, logFile?: string): Promise<void> {
+async function waitFor(what: string, deadlineMs: number, check: () => Promise<boolean>, logFile: string, pid: number): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   let lastError = "";
   while (Date.now() < deadline) {
+    if (isZombie(pid)) {
+      lastError = "the process exited";
+      break;
+    }
     try {
       if (await check()) return;
     } catch (err) {
@@ -137,7 +141,7 @@ async function waitFor(what: string, deadlineMs: number, check: () => Promise<bo
     await Bun.sleep(200);
   }
   const tail = logFile && existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").slice(-20).join("\n") : "";
-  throw new Error(`${what} did not become ready within ${deadlineMs / 1000}s${lastError ? ` (${lastError})` : ""}${tail ? `\n--- ${logFile}\n${tail}` : ""}`);
+  throw new Error(`${what} did not become ready${lastError === "the process exited" ? "" : ` within ${deadlineMs / 1000}s`}${lastError ? ` (${lastError})` : ""}${tail ? `\n--- ${logFile}\n${tail}` : ""}`);
 }
 
 /** Starts a new control plane in `dir`. The caller must not have one running there. */
@@ -167,7 +171,7 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir()): 
       `--initial-cluster=default=${peerUrl}`, "--unsafe-no-fsync", "--log-level=warn",
     ]);
     save();
-    await waitFor("etcd", 30_000, async () => (await fetch(`${etcdUrl}/health`)).ok, join(dir, "logs", "etcd.log"));
+    await waitFor("etcd", 30_000, async () => (await fetch(`${etcdUrl}/health`)).ok, join(dir, "logs", "etcd.log"), state.pids.etcd);
 
     state.pids["kube-apiserver"] = startProcess(dir, binDir, "kube-apiserver", [
       `--etcd-servers=${etcdUrl}`,
@@ -179,6 +183,8 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir()): 
       `--service-account-key-file=${join(pki, "sa.pub")}`,
       `--service-account-signing-key-file=${join(pki, "sa.key")}`,
       "--service-cluster-ip-range=10.0.0.0/24",
+      // A loopback advertise address is refused by the endpoint reconciler; nothing here needs the kubernetes Service endpoints.
+      "--endpoint-reconciler-type=none",
       "--allow-privileged=true", "--profiling=false", "--v=1",
     ]);
     save();
@@ -186,7 +192,7 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir()): 
     await waitFor("kube-apiserver", 90_000, async () => {
       const text = await (await admin.request({ path: "/readyz" })).text();
       return text.trim() === "ok";
-    }, join(dir, "logs", "kube-apiserver.log"));
+    }, join(dir, "logs", "kube-apiserver.log"), state.pids["kube-apiserver"]);
 
     state.pids["kube-controller-manager"] = startProcess(dir, binDir, "kube-controller-manager", [
       `--kubeconfig=${kubeconfig}`, "--leader-elect=false", "--secure-port=0",
@@ -198,7 +204,7 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir()): 
     await waitFor("kube-controller-manager", 60_000, async () => {
       await admin.request({ path: "/api/v1/namespaces/default/serviceaccounts/default" });
       return true;
-    }, join(dir, "logs", "kube-controller-manager.log"));
+    }, join(dir, "logs", "kube-controller-manager.log"), state.pids["kube-controller-manager"]);
 
     writeFileSync(join(dir, "env"),
       `# Written by the podlogreader cluster harness; source it to use the local cluster.\n` +

@@ -1,5 +1,5 @@
 import { controllerOf, type ObjectMeta } from "../kube/objects.ts";
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "./marks.ts";
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, WORKLOAD_ANNOTATION } from "./marks.ts";
 
 export interface WorkloadIdentity {
   kind: string;
@@ -8,20 +8,31 @@ export interface WorkloadIdentity {
 }
 
 /**
- * True when an object carries podlogreader's marks for this workload: the managed-by label and
- * a controller ownerReference to a workload of that kind and name. Only such objects are ever
+ * The workload a managed object belongs to, or undefined when it does not carry podlogreader's
+ * marks: the managed-by label, and a controller ownerReference or (when garbage collection
+ * orphaned it and removed the reference) the workload annotation.
+ */
+export function managedOwner(meta: ObjectMeta): { kind: string; name: string; apiVersion?: string } | undefined {
+  if (meta.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return undefined;
+  const owner = controllerOf(meta);
+  if (owner) return { kind: owner.kind, name: owner.name, apiVersion: owner.apiVersion };
+  const annotation = meta.annotations?.[WORKLOAD_ANNOTATION];
+  const slash = annotation?.indexOf("/") ?? -1;
+  if (!annotation || slash <= 0) return undefined;
+  return { kind: annotation.slice(0, slash), name: annotation.slice(slash + 1) };
+}
+
+/**
+ * True when an object carries podlogreader's marks for this workload. Only such objects are ever
  * changed or deleted. The owner's UID may be stale (the workload was deleted and created again);
  * the next write points it at the current one.
  */
 export function isManagedFor(meta: ObjectMeta, workload: WorkloadIdentity): boolean {
-  if (meta.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return false;
-  const owner = controllerOf(meta);
-  return owner !== undefined && owner.kind === workload.kind && owner.apiVersion === workload.apiVersion && owner.name === workload.name;
-}
-
-/** The workload a managed object says it belongs to, from its controller ownerReference. */
-export function managedOwner(meta: ObjectMeta): WorkloadIdentity | undefined {
-  if (meta.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return undefined;
-  const owner = controllerOf(meta);
-  return owner ? { kind: owner.kind, apiVersion: owner.apiVersion, name: owner.name } : undefined;
+  const owner = managedOwner(meta);
+  return (
+    owner !== undefined &&
+    owner.kind === workload.kind &&
+    owner.name === workload.name &&
+    (owner.apiVersion === undefined || owner.apiVersion === workload.apiVersion)
+  );
 }

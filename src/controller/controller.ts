@@ -65,7 +65,10 @@ export class Controller {
     this.caches = { deployments, roles, roleBindings, serviceAccounts, world: this.world };
     this.informers = [deployments, replicaSets, pods, roles, roleBindings, serviceAccounts] as InformerGroup<unknown>[];
     this.reconciler = new Reconciler(api, this.caches, options, new EventRecorder(api, log), log);
+    // Nothing is reconciled before every cache has synced: a half-filled cache would make present
+    // workloads look gone and present pods look absent.
     this.queue = new WorkQueue({
+      startPaused: true,
       concurrency: options.workers,
       process: (key) => this.reconciler.reconcile(key),
       onError: (key, err, retryInMs, failures) => {
@@ -90,6 +93,7 @@ export class Controller {
     if (!signal.aborted) {
       this.log.info("Caches synced; checking every opted-in Deployment");
       this.enqueueAll();
+      this.queue.start();
       resync = setInterval(() => {
         this.reconciler.resync();
         this.enqueueAll();
@@ -121,7 +125,9 @@ export class Controller {
     this.world.updateDeployment(old, current);
     if (old && current && old.optedIn === current.optedIn && old.uid === current.uid) return;
     if (!(old?.optedIn || current?.optedIn)) return;
-    this.queue.add(keyOf((current ?? old)!));
+    // Opting in waits for the first pods to gather; opting out and deletion take effect at once.
+    const optingIn = current?.optedIn === true;
+    this.queue.add(keyOf((current ?? old)!), optingIn ? this.options.debounceMs : 0);
   }
 
   private onReplicaSet(old: OwnedRef | undefined, current: OwnedRef | undefined): void {

@@ -27,8 +27,17 @@ export class WorkQueue {
   private readonly idleWaiters: (() => void)[] = [];
   private active = 0;
   private stopped = false;
+  private started: boolean;
 
-  constructor(private readonly opts: WorkQueueOptions) {}
+  constructor(private readonly opts: WorkQueueOptions & { startPaused?: boolean }) {
+    this.started = !opts.startPaused;
+  }
+
+  /** Begins processing keys; keys added before are kept until then. */
+  start(): void {
+    this.started = true;
+    this.pump();
+  }
 
   get length(): number {
     return this.due.size + this.ready.length + this.again.size;
@@ -83,7 +92,7 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (!this.stopped && this.active < this.opts.concurrency && this.ready.length > 0) {
+    while (this.started && !this.stopped && this.active < this.opts.concurrency && this.ready.length > 0) {
       const key = this.ready.shift()!;
       this.readySet.delete(key);
       this.active++;

@@ -3,7 +3,6 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll } from "bun:test";
 import { DEFAULT_CLUSTER_DIR, isRunning, readState, startCluster, stopCluster, type ClusterState } from "../../scripts/lib/controlplane.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection, type Connection } from "../../src/kube/config.ts";
@@ -41,15 +40,22 @@ async function open(): Promise<TestCluster> {
 }
 
 let counter = 0;
-/** A fresh namespace for the calling suite, deleted after it. */
+const namespaces: string[] = [];
+
+/** A fresh namespace for the calling suite; test/setup.ts deletes it after the run. */
 export async function useNamespace(prefix = "t"): Promise<string> {
   const { admin } = await testCluster();
   const name = `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`.slice(0, 63);
   await admin.create(Namespaces, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
-  afterAll(async () => {
-    await admin.transport.request({ method: "DELETE", path: `/api/v1/namespaces/${name}` }).catch(() => {});
-  });
+  namespaces.push(name);
   return name;
+}
+
+/** Deletes the namespaces the run created (a reused cluster keeps running, so it must be left clean). */
+export async function deleteTestNamespaces(): Promise<void> {
+  if (!cluster || namespaces.length === 0) return;
+  const { admin } = await cluster;
+  await Promise.all(namespaces.splice(0).map((name) => admin.transport.request({ method: "DELETE", path: `/api/v1/namespaces/${name}` })));
 }
 
 /** A connection that authenticates with a bearer token, verifying the cluster's CA. */

@@ -14,6 +14,8 @@ export function deployment(namespace: string, name: string, opts: { replicas?: n
     spec: {
       replicas: opts.replicas ?? 1,
       selector: { matchLabels: app },
+      // Pods never become ready without nodes; let rollouts replace them all at once anyway.
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "100%", maxUnavailable: "100%" } },
       template: {
         metadata: { labels: { ...app, ...opts.templateLabels } },
         spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },

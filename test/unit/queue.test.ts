@@ -79,6 +79,18 @@ describe("WorkQueue", () => {
     expect(errors.length).toBe(3);
   });
 
+  test("a queue started paused holds its keys until start", async () => {
+    const runs: string[] = [];
+    const queue = new WorkQueue({ startPaused: true, concurrency: 1, async process(k) { runs.push(k); }, onError() {} });
+    queue.add("a");
+    queue.add("b");
+    await Bun.sleep(20);
+    expect(runs).toEqual([]);
+    queue.start();
+    await until(() => runs.length === 2);
+    expect(runs).toEqual(["a", "b"]);
+  });
+
   test("shutdown waits for work in flight and drops what has not started", async () => {
     let finished = 0;
     const queue = new WorkQueue({

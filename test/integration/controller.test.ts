@@ -1,0 +1,284 @@
+// The controller against the real control plane. Every access claim is checked through the
+// apiserver's authorizer (SubjectAccessReview) for the generated ServiceAccount.
+import type { V1OwnerReference, V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Deployments, Events, Pods, RoleBindings, Roles, ServiceAccounts, objectPath } from "../../src/kube/resources.ts";
+import { isNotFound } from "../../src/kube/transport.ts";
+import { managedName } from "../../src/access/names.ts";
+import { canReadLog, serviceAccountCan } from "../support/access.ts";
+import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { startController, type RunningController } from "../support/controller.ts";
+import { OPT_IN } from "../support/fixtures.ts";
+import { createDeployment, expectReadable, patchDeployment, rollout, scale, waitForPods } from "../support/workloads.ts";
+
+let c: TestCluster;
+beforeAll(async () => {
+  c = await testCluster();
+});
+
+async function gone(rt: Parameters<TestCluster["admin"]["get"]>[0], namespace: string, name: string): Promise<true | undefined> {
+  try {
+    await c.admin.get(rt, namespace, name);
+    return undefined;
+  } catch (err) {
+    if (isNotFound(err)) return true;
+    throw err;
+  }
+}
+
+async function getRole(namespace: string, name: string) {
+  return (await c.admin.get(Roles, namespace, name)) as { metadata: { resourceVersion: string }; rules?: { resources?: string[]; resourceNames?: string[] }[] };
+}
+
+describe("a Deployment's ServiceAccount follows its pods", () => {
+  let ns: string;
+  let controller: RunningController;
+  const sa = "podlogreader-web";
+
+  beforeAll(async () => {
+    ns = await useNamespace("follow");
+    controller = await startController([ns]);
+    await createDeployment(ns, "web", { replicas: 2 });
+    await createDeployment(ns, "other", { replicas: 1, optIn: false });
+  });
+  afterAll(() => controller.stop());
+
+  test("reads its 2 pods and not the pod of another Deployment", async () => {
+    const pods = await waitForPods(ns, "web", 2);
+    const [otherPod] = await waitForPods(ns, "other", 1);
+    await expectReadable(ns, sa, pods);
+    expect(await canReadLog(c.admin, ns, sa, otherPod!)).toBe(false);
+  });
+
+  test("has what kubectl logs needs: get pods and the Deployment, list pods", async () => {
+    const [pod] = await waitForPods(ns, "web", 2);
+    expect(await serviceAccountCan(c.admin, ns, sa, { verb: "get", resource: "pods", name: pod })).toBe(true);
+    expect(await serviceAccountCan(c.admin, ns, sa, { verb: "get", resource: "deployments", group: "apps", name: "web" })).toBe(true);
+    expect(await serviceAccountCan(c.admin, ns, sa, { verb: "get", resource: "deployments", group: "apps", name: "other" })).toBe(false);
+    expect(await serviceAccountCan(c.admin, ns, sa, { verb: "list", resource: "pods" })).toBe(true);
+    expect(await serviceAccountCan(c.admin, ns, sa, { verb: "list", resource: "secrets" })).toBe(false);
+  });
+
+  test("scale up: the new pods become readable", async () => {
+    await scale(ns, "web", 5);
+    await expectReadable(ns, sa, await waitForPods(ns, "web", 5));
+  });
+
+  test("scale down: the removed pods are no longer readable", async () => {
+    const before = await waitForPods(ns, "web", 5);
+    await scale(ns, "web", 1);
+    const after = await waitForPods(ns, "web", 1);
+    await expectReadable(ns, sa, after);
+    for (const pod of before.filter((p) => !after.includes(p))) expect(await canReadLog(c.admin, ns, sa, pod)).toBe(false);
+  });
+
+  test("scale to zero: no pod at all is readable, and no rule names pods", async () => {
+    await scale(ns, "web", 0);
+    await waitForPods(ns, "web", 0);
+    await expectReadable(ns, sa, []);
+    const role = await getRole(ns, sa);
+    for (const rule of role.rules ?? []) {
+      if (rule.resourceNames !== undefined) expect(rule.resourceNames.length).toBeGreaterThan(0);
+      expect(rule.resources).not.toContain("pods/log");
+    }
+  });
+
+  test("scale back from zero: access returns", async () => {
+    await scale(ns, "web", 2);
+    await expectReadable(ns, sa, await waitForPods(ns, "web", 2));
+  });
+
+  test("rollout: the new ReplicaSet's pods are readable and the old ones' are not", async () => {
+    const before = await waitForPods(ns, "web", 2);
+    await rollout(ns, "web");
+    const after = await eventually("the rollout to replace every pod", async () => {
+      const now = await waitForPods(ns, "web", 2);
+      return now.every((p) => !before.includes(p)) ? now : undefined;
+    });
+    await expectReadable(ns, sa, after);
+    for (const pod of before) expect(await canReadLog(c.admin, ns, sa, pod)).toBe(false);
+  });
+
+  test("pod deletion: the deleted pod's name stops being readable, its replacement becomes readable", async () => {
+    const [victim] = await waitForPods(ns, "web", 2);
+    await c.admin.transport.request({ method: "DELETE", path: objectPath(Pods, ns, victim!) });
+    const after = await eventually("a replacement pod", async () => {
+      const now = await waitForPods(ns, "web", 2);
+      return now.includes(victim!) ? undefined : now;
+    });
+    await expectReadable(ns, sa, after);
+    expect(await canReadLog(c.admin, ns, sa, victim!)).toBe(false);
+  });
+
+  test("drift: a hand edit that adds another pod's name is reverted", async () => {
+    const [otherPod] = await waitForPods(ns, "other", 1);
+    const pods = await waitForPods(ns, "web", 2);
+    const role = await getRole(ns, sa);
+    const tampered = (role.rules ?? []).map((r) => (r.resources?.includes("pods/log") ? { ...r, resourceNames: [...(r.resourceNames ?? []), otherPod!] } : r));
+    await c.admin.transport.request({
+      method: "PATCH",
+      path: objectPath(Roles, ns, sa),
+      contentType: "application/merge-patch+json",
+      body: { rules: tampered },
+    });
+    await expectReadable(ns, sa, pods);
+    expect(await canReadLog(c.admin, ns, sa, otherPod!)).toBe(false);
+  });
+
+  test("opt-out: the Role, RoleBinding and the ServiceAccount it created are deleted", async () => {
+    await patchDeployment(ns, "web", { spec: { template: { metadata: { labels: { "podlogreader-affiliate": null } } } } });
+    for (const rt of [Roles, RoleBindings, ServiceAccounts]) {
+      await eventually(`${rt.kind} ${sa} to be deleted`, () => gone(rt, ns, sa));
+    }
+  });
+
+  test("opting in again brings access back, to the pods of the new template", async () => {
+    const before = await waitForPods(ns, "web", 2);
+    await patchDeployment(ns, "web", { spec: { template: { metadata: { labels: OPT_IN } } } });
+    const after = await eventually("the rollout to replace every pod", async () => {
+      const now = await waitForPods(ns, "web", 2);
+      return now.every((p) => !before.includes(p)) ? now : undefined;
+    });
+    await expectReadable(ns, sa, after);
+  });
+
+  test("Deployment deletion: garbage collection removes everything it owned", async () => {
+    await c.admin.transport.request({ method: "DELETE", path: objectPath(Deployments, ns, "web"), body: { propagationPolicy: "Background" } });
+    for (const rt of [Roles, RoleBindings, ServiceAccounts]) {
+      await eventually(`${rt.kind} ${sa} to be deleted`, () => gone(rt, ns, sa));
+    }
+  });
+});
+
+describe("several workloads and their boundaries", () => {
+  let ns: string;
+  let controller: RunningController;
+
+  beforeAll(async () => {
+    ns = await useNamespace("bounds");
+    controller = await startController([ns]);
+  });
+  afterAll(() => controller.stop());
+
+  test("two opted-in Deployments in one namespace each read only their own pods", async () => {
+    await createDeployment(ns, "alpha", { replicas: 2 });
+    await createDeployment(ns, "beta", { replicas: 2 });
+    const alpha = await waitForPods(ns, "alpha", 2);
+    const beta = await waitForPods(ns, "beta", 2);
+    await expectReadable(ns, "podlogreader-alpha", alpha);
+    await expectReadable(ns, "podlogreader-beta", beta);
+  });
+
+  test("a label value other than exactly 'enable' does not opt in", async () => {
+    await createDeployment(ns, "almost", { replicas: 1, optIn: false, templateLabels: { "podlogreader-affiliate": "enabled" } });
+    await createDeployment(ns, "witness", { replicas: 1 });
+    await waitForPods(ns, "almost", 1);
+    // Once the witness, created after it, has its Role, the controller has seen both.
+    await eventually("the witness Role", async () => ((await gone(Roles, ns, "podlogreader-witness")) ? undefined : true));
+    expect(await gone(Roles, ns, "podlogreader-almost")).toBe(true);
+    expect(await gone(ServiceAccounts, ns, "podlogreader-almost")).toBe(true);
+  });
+
+  test("bare and forged pods are never granted, even with the opt-in label", async () => {
+    await createDeployment(ns, "plain", { replicas: 1, optIn: false });
+    const [plainPod] = await waitForPods(ns, "plain", 1);
+    const plain = (await c.admin.get(Pods, ns, plainPod!)) as V1Pod;
+    const pod = (name: string, ownerReferences?: V1OwnerReference[]) => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, labels: { ...OPT_IN, app: "stray" }, ownerReferences },
+      spec: { containers: [{ name: "c", image: "registry.invalid/x:1" }] },
+    });
+    await c.admin.create(Pods, ns, pod("bare-labelled"));
+    // Claims the ReplicaSet of a Deployment that did not opt in.
+    await c.admin.create(Pods, ns, pod("forged-owner", plain.metadata?.ownerReferences));
+    await scale(ns, "alpha", 3);
+    const alpha = await waitForPods(ns, "alpha", 3);
+    await expectReadable(ns, "podlogreader-alpha", alpha);
+    for (const name of ["bare-labelled", "forged-owner", plainPod!]) {
+      expect(await canReadLog(c.admin, ns, "podlogreader-alpha", name)).toBe(false);
+      expect(await canReadLog(c.admin, ns, "podlogreader-beta", name)).toBe(false);
+    }
+    expect(await gone(Roles, ns, "podlogreader-plain")).toBe(true);
+  });
+
+  test("a long name gets a shortened, hashed name that works", async () => {
+    // 242 characters: the longest whose ReplicaSet name still fits, and too long for podlogreader-<name>.
+    const name = `long-${"x".repeat(237)}`;
+    const short = managedName(name);
+    expect(short).not.toBe(`podlogreader-${name}`);
+    await createDeployment(ns, name, { replicas: 1 });
+    const pods = await waitForPods(ns, name, 1);
+    await expectReadable(ns, short, pods);
+  });
+
+  test("a foreign Role of the same name is left alone, with a Warning Event", async () => {
+    const foreign = {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: "podlogreader-taken", labels: { team: "someone-else" } },
+      rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }],
+    };
+    const created = (await c.admin.create(Roles, ns, foreign)) as { metadata: { resourceVersion: string } };
+    await createDeployment(ns, "taken", { replicas: 1 });
+    const [pod] = await waitForPods(ns, "taken", 1);
+    await eventually("a ResourceExists Warning Event on the Deployment", async () => {
+      const { items } = await c.admin.list(Events, { namespace: ns });
+      return (items as { reason?: string; involvedObject?: { name?: string } }[]).some(
+        (e) => e.reason === "ResourceExists" && e.involvedObject?.name === "taken",
+      ) || undefined;
+    });
+    const after = (await c.admin.get(Roles, ns, "podlogreader-taken")) as { metadata: { resourceVersion: string } };
+    expect(after.metadata.resourceVersion).toBe(created.metadata.resourceVersion);
+    expect(await canReadLog(c.admin, ns, "podlogreader-taken", pod!)).toBe(false);
+  });
+});
+
+describe("after the controller was down", () => {
+  let ns: string;
+
+  test("it corrects everything that changed meanwhile, and a restart with nothing changed writes nothing", async () => {
+    ns = await useNamespace("restart");
+    let controller = await startController([ns]);
+    await createDeployment(ns, "grow", { replicas: 1 });
+    await createDeployment(ns, "leave", { replicas: 1 });
+    await createDeployment(ns, "vanish", { replicas: 1 });
+    await createDeployment(ns, "steady", { replicas: 1 });
+    for (const d of ["grow", "leave", "vanish", "steady"]) await expectReadable(ns, `podlogreader-${d}`, await waitForPods(ns, d, 1));
+    await controller.stop();
+
+    await scale(ns, "grow", 3);
+    await patchDeployment(ns, "leave", { spec: { template: { metadata: { labels: { "podlogreader-affiliate": null } } } } });
+    // Orphan: the Deployment goes without garbage collection, so only the controller can clean up.
+    await c.admin.transport.request({ method: "DELETE", path: objectPath(Deployments, ns, "vanish"), body: { propagationPolicy: "Orphan" } });
+    const steadyVersion = (await getRole(ns, "podlogreader-steady")).metadata.resourceVersion;
+    await waitForPods(ns, "grow", 3);
+
+    controller = await startController([ns]);
+    try {
+      await expectReadable(ns, "podlogreader-grow", await waitForPods(ns, "grow", 3));
+      await eventually("the opted-out Role to be deleted", () => gone(Roles, ns, "podlogreader-leave"));
+      await eventually("the Role of the deleted Deployment to be deleted", () => gone(Roles, ns, "podlogreader-vanish"));
+      await expectReadable(ns, "podlogreader-leave", []);
+      expect((await getRole(ns, "podlogreader-steady")).metadata.resourceVersion).toBe(steadyVersion);
+    } finally {
+      await controller.stop();
+    }
+
+    const versions = await Promise.all(["grow", "steady"].map(async (d) => (await getRole(ns, `podlogreader-${d}`)).metadata.resourceVersion));
+    controller = await startController([ns]);
+    // The new controller has caught up once it reverts a drift made after it started.
+    await c.admin.transport.request({
+      method: "PATCH",
+      path: objectPath(Roles, ns, "podlogreader-steady"),
+      contentType: "application/merge-patch+json",
+      body: { metadata: { annotations: { "podlogreader.dev/workload": "tampered" } } },
+    });
+    await eventually("the tampered annotation to be reverted", async () => {
+      const role = (await c.admin.get(Roles, ns, "podlogreader-steady")) as { metadata: { annotations: Record<string, string> } };
+      return role.metadata.annotations["podlogreader.dev/workload"] === "Deployment/steady" || undefined;
+    });
+    await controller.stop();
+    expect((await getRole(ns, "podlogreader-grow")).metadata.resourceVersion).toBe(versions[0]!);
+  });
+});

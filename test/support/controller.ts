@@ -1,0 +1,31 @@
+// Runs the controller from its TypeScript sources inside the test process, scoped to the
+// test's namespaces, against the test cluster.
+import { Controller, type ControllerOptions } from "../../src/controller/controller.ts";
+import { createLogger } from "../../src/log.ts";
+import { testCluster } from "./cluster.ts";
+
+export interface RunningController {
+  stop(): Promise<void>;
+}
+
+export async function startController(namespaces: string[], overrides: Partial<ControllerOptions> = {}): Promise<RunningController> {
+  const { admin } = await testCluster();
+  const options: ControllerOptions = {
+    namespaces,
+    debounceMs: 200,
+    resyncMs: 60_000,
+    workers: 4,
+    listPods: true,
+    createServiceAccountAndRoleBinding: true,
+    ...overrides,
+  };
+  const log = createLogger(process.env.PODLOGREADER_TEST_LOG === "debug" ? "debug" : "warn", "text");
+  const abort = new AbortController();
+  const done = new Controller(admin, options, log).run(abort.signal);
+  return {
+    async stop() {
+      abort.abort();
+      await done;
+    },
+  };
+}
