@@ -220,22 +220,16 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir()): 
 export function stopCluster(dir: string): void {
   const state = readState(dir);
   if (state) {
+    // Dependents first, each given 10 s to exit before SIGKILL: the apiserver needs etcd to shut down cleanly.
     for (const c of [...COMPONENTS].reverse()) {
       const pid = state.pids[c];
-      if (pid && isOurs(pid, join(state.binDir, c))) {
-        try {
-          process.kill(pid, "SIGTERM");
-        } catch {
-          // Already gone.
-        }
-      }
-    }
-    const deadline = Date.now() + 10_000;
-    for (const c of COMPONENTS) {
-      const pid = state.pids[c];
-      while (pid && isOurs(pid, join(state.binDir, c)) && !isZombie(pid)) {
+      const binary = join(state.binDir, c);
+      if (!pid || !isOurs(pid, binary)) continue;
+      signal(pid, "SIGTERM");
+      const deadline = Date.now() + 10_000;
+      while (isOurs(pid, binary) && !isZombie(pid)) {
         if (Date.now() > deadline) {
-          process.kill(pid, "SIGKILL");
+          signal(pid, "SIGKILL");
           break;
         }
         Bun.sleepSync(50);
@@ -243,6 +237,14 @@ export function stopCluster(dir: string): void {
     }
   }
   rmSync(dir, { recursive: true, force: true });
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // Already gone.
+  }
 }
 
 function isZombie(pid: number): boolean {

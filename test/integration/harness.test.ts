@@ -1,7 +1,7 @@
 // The local control plane is real: the controller-manager runs Deployments, the apiserver's RBAC
 // authorizer decides log access for a real ServiceAccount token, and TLS is verified.
 import { describe, expect, test, beforeAll } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,8 +82,7 @@ describe("the local control plane", () => {
   });
 
   test("a kubeconfig whose CA did not sign the server's certificate fails with a clear TLS error", async () => {
-    const dir = join(tmpdir(), `podlogreader-badca-${process.pid}`);
-    spawnSync("mkdir", ["-p", dir]);
+    const dir = mkdtempSync(join(tmpdir(), "podlogreader-badca-"));
     const made = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "k"), "-out", join(dir, "c"),
       "-days", "1", "-subj", "/CN=some-other-ca"]);
     expect(made.status).toBe(0);
@@ -96,6 +95,7 @@ describe("the local control plane", () => {
     expect(error).toBeInstanceOf(TlsVerificationError);
     expect((error as Error).message).toContain("does not verify against the CA");
     expect((error as Error).message).toContain(file);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test("kubectl built from source reports v1.37.2", () => {

@@ -15,6 +15,8 @@ export interface TestCluster extends ClusterState {
 }
 
 let cluster: Promise<TestCluster> | undefined;
+/** Set when this process started its own control plane, which it must then stop. */
+let privateDir: string | undefined;
 
 export function testCluster(): Promise<TestCluster> {
   cluster ??= open();
@@ -25,6 +27,7 @@ async function open(): Promise<TestCluster> {
   let state = readState(DEFAULT_CLUSTER_DIR);
   if (!state || !isRunning(state)) {
     const dir = mkdtempSync(join(tmpdir(), "podlogreader-test-cluster-"));
+    privateDir = dir;
     const stop = () => stopCluster(dir);
     process.once("exit", stop);
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -51,9 +54,16 @@ export async function useNamespace(prefix = "t"): Promise<string> {
   return name;
 }
 
-/** Deletes the namespaces the run created (a reused cluster keeps running, so it must be left clean). */
-export async function deleteTestNamespaces(): Promise<void> {
-  if (!cluster || namespaces.length === 0) return;
+/**
+ * After the run: stops the control plane this process started, or, on the cluster that
+ * `make cluster` keeps running, deletes the namespaces the run created.
+ */
+export async function cleanUpTestCluster(): Promise<void> {
+  if (!cluster) return;
+  if (privateDir) {
+    stopCluster(privateDir);
+    return;
+  }
   const { admin } = await cluster;
   await Promise.all(namespaces.splice(0).map((name) => admin.transport.request({ method: "DELETE", path: `/api/v1/namespaces/${name}` })));
 }
