@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# `make demo`: podlogreader on a local control plane, shown step by step. Starts its own
+# cluster in a temporary directory and removes everything it started when it ends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bun=node_modules/.bin/bun
+dir=$(mktemp -d "${TMPDIR:-/tmp}/podlogreader-demo.XXXXXX")
+controller_pid=""
+cleanup() {
+  [[ -n "$controller_pid" ]] && kill -TERM "$controller_pid" 2>/dev/null && wait "$controller_pid" 2>/dev/null || true
+  PODLOGREADER_CLUSTER_DIR="$dir/cluster" "$bun" scripts/cluster.ts down >/dev/null || true
+  rm -rf "$dir"
+  echo "==> Cleaned up: controller stopped, local cluster stopped and its data removed."
+}
+trap cleanup EXIT
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@"; }
+
+step "Starting a local control plane (etcd, kube-apiserver with RBAC, kube-controller-manager)"
+PODLOGREADER_CLUSTER_DIR="$dir/cluster" "$bun" scripts/cluster.ts up
+# shellcheck disable=SC1091
+source "$dir/cluster/env"
+kubectl version
+
+step "Running dist/podlogreader --create-sa-and-rolebinding (its log: $dir/podlogreader.log)"
+dist/podlogreader --create-sa-and-rolebinding --debounce 500ms >"$dir/podlogreader.log" 2>&1 &
+controller_pid=$!
+
+step "A namespace with two Deployments: 'web' opts in through its pod template, 'other' does not"
+show kubectl create namespace demo
+cat <<YAML | kubectl apply -f -
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: demo}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web, podlogreader-affiliate: enable}}
+    spec: {containers: [{name: app, image: registry.invalid/web:1}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: other, namespace: demo}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: other}}
+  template:
+    metadata: {labels: {app: other}}
+    spec: {containers: [{name: app, image: registry.invalid/other:1}]}
+YAML
+
+wait_for() { # wait_for DESCRIPTION COMMAND...: retry for up to 60 s
+  local what=$1; shift
+  for _ in $(seq 1 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "timed out waiting for $what" >&2; exit 1
+}
+role_pods() { kubectl -n demo get role podlogreader-web -o jsonpath='{.rules[0].resourceNames}' 2>/dev/null; }
+pod_count() { kubectl -n demo get pods -l "app=$1" --no-headers 2>/dev/null | wc -l; }
+wait_for "2 web pods" bash -c "[[ \$(kubectl -n demo get pods -l app=web --no-headers | wc -l) == 2 ]]"
+wait_for "the Role to list both pods" bash -c "kubectl -n demo get role podlogreader-web -o jsonpath='{.rules[0].resourceNames}' | grep -o web- | wc -l | grep -qx 2"
+wait_for "the RoleBinding" kubectl -n demo get rolebinding podlogreader-web
+
+show kubectl -n demo get pods -o wide
+step "The Role podlogreader keeps for 'web'"
+show kubectl -n demo get role podlogreader-web -o yaml
+
+step "Acting as the ServiceAccount podlogreader-web, with a real token from the TokenRequest API"
+token=$(kubectl -n demo create token podlogreader-web --duration 10m)
+sa_config="$dir/podlogreader-web.kubeconfig"
+server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+kubectl config --kubeconfig "$sa_config" set-cluster local --server "$server" --certificate-authority "$dir/cluster/pki/ca.crt" --embed-certs >/dev/null
+kubectl config --kubeconfig "$sa_config" set-credentials podlogreader-web --token "$token" >/dev/null
+kubectl config --kubeconfig "$sa_config" set-context sa --cluster local --user podlogreader-web --namespace demo >/dev/null
+kubectl config --kubeconfig "$sa_config" use-context sa >/dev/null
+as_sa() { kubectl --kubeconfig "$sa_config" "$@"; }
+
+web_pod=$(kubectl -n demo get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
+other_pod=$(kubectl -n demo get pods -l app=other -o jsonpath='{.items[0].metadata.name}')
+can_i() { printf '%-48s %s\n' "get pods/$1 --subresource=log:" "$(as_sa auth can-i get "pods/$1" --subresource=log || true)"; }
+can_i "$web_pod"
+can_i "$other_pod"
+echo
+echo "kubectl logs as the ServiceAccount. This cluster has no nodes, so an allowed read returns an"
+echo "empty log; a refused one ends at Forbidden:"
+sa_logs() {
+  printf '$ kubectl logs %s\n' "$1"
+  set +e
+  as_sa logs "$1" 2>&1 | sed 's/^/  /'
+  local status=${PIPESTATUS[0]}
+  set -e
+  echo "  (exit code $status)"
+}
+sa_logs "$web_pod"
+sa_logs "$other_pod"
+
+step "Scaling 'web' to 4: the Role follows"
+show kubectl -n demo scale deployment web --replicas 4
+wait_for "the Role to list 4 pods" bash -c "kubectl -n demo get role podlogreader-web -o jsonpath='{.rules[0].resourceNames}' | grep -o web- | wc -l | grep -qx 4"
+echo "Role resourceNames: $(role_pods)"
+for pod in $(kubectl -n demo get pods -l app=web -o jsonpath='{.items[*].metadata.name}'); do can_i "$pod"; done
+
+step "Scaling 'web' to 0: no rule names pods any more, so nothing is readable"
+show kubectl -n demo scale deployment web --replicas 0
+wait_for "the Role to drop its pod rule" bash -c "! kubectl -n demo get role podlogreader-web -o jsonpath='{.rules[*].resources}' | grep -q pods/log"
+show kubectl -n demo get role podlogreader-web -o jsonpath='{range .rules[*]}{.verbs} {.resources} {.resourceNames}{"\n"}{end}'
+can_i "$web_pod"
+
+step "What the controller logged"
+cat "$dir/podlogreader.log"
