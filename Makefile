@@ -7,7 +7,7 @@ BUN := node_modules/.bin/bun
 TSC := node_modules/.bin/tsc
 SOURCES := $(shell find src -name '*.ts') package.json package-lock.json
 
-.PHONY: help deps system-deps control-plane typecheck build test unit cluster cluster-down demo clean
+.PHONY: help deps system-deps control-plane typecheck build test unit cluster cluster-down demo bench clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,3 +49,6 @@ demo: deps control-plane build ## Run podlogreader on a local cluster and show w
 
 clean: ## Remove build output
 	rm -rf dist
+
+bench: deps control-plane build ## Measure Role writes and latency for a 0->50->0 scale (BENCH_OUT, default bench/results.json)
+	$(BUN) scripts/bench.ts
