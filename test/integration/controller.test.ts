@@ -234,6 +234,60 @@ describe("several workloads and their boundaries", () => {
   });
 });
 
+describe("an existing ServiceAccount of the same name", () => {
+  test("is bound and used as it is: never modified, and not deleted on opt-out", async () => {
+    const ns = await useNamespace("ownsa");
+    const existing = (await c.admin.create(ServiceAccounts, ns, {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: "podlogreader-web", labels: { team: "payments" } },
+    })) as { metadata: { resourceVersion: string; uid: string } };
+    const controller = await startController([ns]);
+    try {
+      await createDeployment(ns, "web", { replicas: 2 });
+      await expectReadable(ns, "podlogreader-web", await waitForPods(ns, "web", 2));
+      await patchDeployment(ns, "web", { spec: { template: { metadata: { labels: { "podlogreader-affiliate": null } } } } });
+      await eventually("the Role to be deleted", () => gone(Roles, ns, "podlogreader-web"));
+      await eventually("the RoleBinding to be deleted", () => gone(RoleBindings, ns, "podlogreader-web"));
+      const after = (await c.admin.get(ServiceAccounts, ns, "podlogreader-web")) as { metadata: { resourceVersion: string; uid: string } };
+      expect(after.metadata).toMatchObject({ uid: existing.metadata.uid, resourceVersion: existing.metadata.resourceVersion });
+    } finally {
+      await controller.stop();
+    }
+  });
+});
+
+describe("namespaces", () => {
+  test("Deployments of the same name in two watched namespaces never interfere", async () => {
+    const [a, b] = [await useNamespace("twin"), await useNamespace("twin")];
+    const controller = await startController([a!, b!]);
+    try {
+      await createDeployment(a!, "web", { replicas: 1 });
+      await createDeployment(b!, "web", { replicas: 2 });
+      await expectReadable(a!, "podlogreader-web", await waitForPods(a!, "web", 1));
+      await expectReadable(b!, "podlogreader-web", await waitForPods(b!, "web", 2));
+      await scale(a!, "web", 0);
+      await expectReadable(a!, "podlogreader-web", []);
+      await expectReadable(b!, "podlogreader-web", await waitForPods(b!, "web", 2));
+    } finally {
+      await controller.stop();
+    }
+  });
+
+  test("a namespace that is not watched is left alone", async () => {
+    const [watched, other] = [await useNamespace("watched"), await useNamespace("unwatched")];
+    const controller = await startController([watched!]);
+    try {
+      await createDeployment(other!, "web", { replicas: 1 });
+      await createDeployment(watched!, "web", { replicas: 1 });
+      await expectReadable(watched!, "podlogreader-web", await waitForPods(watched!, "web", 1));
+      expect(await gone(Roles, other!, "podlogreader-web")).toBe(true);
+    } finally {
+      await controller.stop();
+    }
+  });
+});
+
 describe("after the controller was down", () => {
   let ns: string;
 
