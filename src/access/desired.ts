@@ -1,11 +1,11 @@
 import type { V1OwnerReference, V1PolicyRule, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, WORKLOAD_ANNOTATION } from "./marks.ts";
+import { KINDS, type WorkloadKind } from "./kinds.ts";
 import { managedName } from "./names.ts";
 
 /** A workload that opted in, as far as access decisions need to know it. */
 export interface Workload {
-  kind: "Deployment";
-  apiVersion: "apps/v1";
+  kind: WorkloadKind;
   namespace: string;
   name: string;
   uid: string;
@@ -42,7 +42,7 @@ export function workloadRef(workload: Workload): string {
 }
 
 function ownerReference(workload: Workload): V1OwnerReference {
-  return { apiVersion: workload.apiVersion, kind: workload.kind, name: workload.name, uid: workload.uid, controller: true };
+  return { apiVersion: KINDS[workload.kind].apiVersion, kind: workload.kind, name: workload.name, uid: workload.uid, controller: true };
 }
 
 function metadata(workload: Workload, name: string): ManagedMetadata {
@@ -56,7 +56,8 @@ function metadata(workload: Workload, name: string): ManagedMetadata {
 }
 
 /**
- * The rules that let a workload's ServiceAccount read exactly its pods' logs. With no pods there is
+ * The rules that let a workload's ServiceAccount read exactly its pods' logs, and run
+ * `kubectl logs <kind>/<name>` where kubectl supports the kind. With no pods there is
  * no rule naming pods at all: an empty resourceNames would grant every pod in the namespace.
  */
 export function roleRules(workload: Workload, podNames: Iterable<string>, options: Pick<AccessOptions, "listPods">): V1PolicyRule[] {
@@ -65,14 +66,15 @@ export function roleRules(workload: Workload, podNames: Iterable<string>, option
   if (pods.length > 0) {
     rules.push({ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: pods });
   }
-  rules.push({ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: [workload.name] });
+  const { resource, kubectlLogs } = KINDS[workload.kind];
+  if (kubectlLogs) rules.push({ apiGroups: [resource.group], resources: [resource.plural], verbs: ["get"], resourceNames: [workload.name] });
   if (options.listPods) rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["list"] });
   return rules;
 }
 
 /** Everything podlogreader keeps for one opted-in workload. Pure: no I/O. */
 export function desiredAccess(workload: Workload, podNames: Iterable<string>, options: AccessOptions): DesiredAccess {
-  const name = managedName(workload.name);
+  const name = managedName(workload.kind, workload.name);
   const desired: DesiredAccess = {
     role: {
       apiVersion: `${RBAC_GROUP}/v1`,

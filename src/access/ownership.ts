@@ -1,9 +1,9 @@
 import { controllerOf, type ObjectMeta } from "../kube/objects.ts";
+import { KINDS, type WorkloadKind } from "./kinds.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, WORKLOAD_ANNOTATION } from "./marks.ts";
 
 export interface WorkloadIdentity {
-  kind: string;
-  apiVersion: string;
+  kind: WorkloadKind;
   name: string;
 }
 
@@ -33,6 +33,6 @@ export function isManagedFor(meta: ObjectMeta, workload: WorkloadIdentity): bool
     owner !== undefined &&
     owner.kind === workload.kind &&
     owner.name === workload.name &&
-    (owner.apiVersion === undefined || owner.apiVersion === workload.apiVersion)
+    (owner.apiVersion === undefined || owner.apiVersion === KINDS[workload.kind].apiVersion)
   );
 }

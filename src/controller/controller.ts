@@ -1,18 +1,19 @@
-// Wires the watches to the work queue: every event is reduced to "which Deployment should be
+// Wires the watches to the work queue: every event is reduced to "which workload should be
 // looked at, and how soon", and the reconciler does the rest.
-//   pod event -> ReplicaSet -> Deployment key -> debounce -> reconcile -> create/apply/delete
+//   pod event -> owner chain -> workload key -> debounce -> reconcile -> create/apply/delete
 import type { AccessOptions } from "../access/desired.ts";
 import { MANAGED_SELECTOR, OPT_IN_SELECTOR } from "../access/marks.ts";
 import { managedOwner } from "../access/ownership.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { Informer, InformerGroup, type InformerOptions } from "../kube/informer.ts";
 import { Metadata, parseObject, Role, RoleBinding } from "../kube/objects.ts";
-import { Deployments, Pods, ReplicaSets, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube/resources.ts";
+import { Pods, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube/resources.ts";
 import type { Logger } from "../log.ts";
 import { EventRecorder } from "./events.ts";
 import { WorkQueue } from "./queue.ts";
 import { ForeignObjectError, Reconciler, type Caches } from "./reconciler.ts";
-import { keyOf, parseDeployment, parsePod, parseReplicaSet, World, type DeploymentRef, type OwnedRef } from "./world.ts";
+import { isWorkloadKind, KINDS, WORKLOAD_KINDS } from "../access/kinds.ts";
+import { keyOf, keyOfWorkload, parsePod, parseWorkload, workloadKey, World, type OwnedRef, type WorkloadRef } from "./world.ts";
 
 export interface ControllerOptions extends AccessOptions {
   /** Namespaces to watch; empty means all. */
@@ -54,16 +55,15 @@ export class Controller {
       );
     };
 
-    const deployments = group(Deployments, parseDeployment, (o, c) => this.onDeployment(o, c));
-    const replicaSets = group(ReplicaSets, parseReplicaSet, (o, c) => this.onReplicaSet(o, c), { metadataOnly: true });
+    const workloads = WORKLOAD_KINDS.map((kind) => group(KINDS[kind].resource, parseWorkload(kind), (o, c) => this.onWorkload(o, c)));
     const pods = group(Pods, parsePod, (o, c) => this.onPod(o, c), { metadataOnly: true, labelSelector: OPT_IN_SELECTOR });
     const managed = { labelSelector: MANAGED_SELECTOR };
     const roles = group(Roles, (r) => parseObject(Role, r, "Role"), (o, c) => this.onManaged(o ?? c), managed);
     const roleBindings = group(RoleBindings, (r) => parseObject(RoleBinding, r, "RoleBinding"), (o, c) => this.onManaged(o ?? c), managed);
     const serviceAccounts = group(ServiceAccounts, (r) => parseObject(Metadata, r, "ServiceAccount"), (o, c) => this.onManaged(o ?? c), { ...managed, metadataOnly: true });
 
-    this.caches = { deployments, roles, roleBindings, serviceAccounts, world: this.world };
-    this.informers = [deployments, replicaSets, pods, roles, roleBindings, serviceAccounts] as InformerGroup<unknown>[];
+    this.caches = { world: this.world, roles, roleBindings, serviceAccounts };
+    this.informers = [...workloads, pods, roles, roleBindings, serviceAccounts] as InformerGroup<unknown>[];
     this.reconciler = new Reconciler(api, this.caches, options, new EventRecorder(api, log), log);
     // Nothing is reconciled before every cache has synced: a half-filled cache would make present
     // workloads look gone and present pods look absent.
@@ -73,8 +73,8 @@ export class Controller {
       process: (key) => this.reconciler.reconcile(key),
       onError: (key, err, retryInMs, failures) => {
         const retry = `retrying in ${(retryInMs / 1000).toFixed(1)}s (attempt ${failures})`;
-        if (err instanceof ForeignObjectError) this.log.debug(`Deployment ${key} is blocked by a foreign object; ${retry}`);
-        else this.log.warn(`Reconciling Deployment ${key} failed: ${(err as Error).message}; ${retry}`);
+        if (err instanceof ForeignObjectError) this.log.debug(`${key} is blocked by a foreign object; ${retry}`);
+        else this.log.warn(`Reconciling ${key} failed: ${(err as Error).message}; ${retry}`);
       },
     });
   }
@@ -91,7 +91,7 @@ export class Controller {
     await Promise.race([synced, stopped]);
     let resync: Timer | undefined;
     if (!signal.aborted) {
-      this.log.info("Caches synced; checking every opted-in Deployment");
+      this.log.info("Caches synced; checking every opted-in workload");
       this.enqueueAll();
       this.queue.start();
       resync = setInterval(() => {
@@ -108,52 +108,54 @@ export class Controller {
     await Promise.allSettled(running);
   }
 
-  /** Every opted-in Deployment, and every workload that still has managed objects. */
+  /** Every opted-in workload, and every workload that still has managed objects. */
   private enqueueAll(): void {
     const keys = new Set<string>();
-    for (const d of this.caches.deployments.values()) if (d.optedIn) keys.add(keyOf(d));
+    for (const w of this.world.all()) if (w.optedIn && this.world.resolve(w) === w) keys.add(keyOfWorkload(w));
     for (const cache of [this.caches.roles, this.caches.roleBindings, this.caches.serviceAccounts]) {
       for (const obj of cache.values()) {
         const owner = managedOwner(obj.metadata);
-        if (owner?.kind === "Deployment") keys.add(`${obj.metadata.namespace}/${owner.name}`);
+        if (owner && isWorkloadKind(owner.kind)) keys.add(workloadKey(owner.kind, obj.metadata.namespace, owner.name));
       }
     }
     for (const key of keys) this.queue.add(key);
   }
 
-  private onDeployment(old: DeploymentRef | undefined, current: DeploymentRef | undefined): void {
-    this.world.updateDeployment(old, current);
-    if (old && current && old.optedIn === current.optedIn && old.uid === current.uid) return;
-    if (!(old?.optedIn || current?.optedIn)) return;
-    // Opting in waits for the first pods to gather; opting out and deletion take effect at once.
-    const optingIn = current?.optedIn === true;
-    this.queue.add(keyOf((current ?? old)!), optingIn ? this.options.debounceMs : 0);
-  }
-
-  private onReplicaSet(old: OwnedRef | undefined, current: OwnedRef | undefined): void {
-    this.world.updateReplicaSet(old, current);
-    if (old && current && old.controllerUid === current.controllerUid) return;
-    for (const rs of [old, current]) {
-      const d = rs && this.world.deploymentOfReplicaSet(rs);
-      if (d?.optedIn) this.queue.add(keyOf(d), this.options.debounceMs);
+  /**
+   * A workload object changed: look again at the workload it is, or belongs to, before and after.
+   * Opting in waits out the debounce so the first pods gather; everything else goes at once.
+   */
+  private onWorkload(old: WorkloadRef | undefined, current: WorkloadRef | undefined): void {
+    const before = old && this.world.resolve(old);
+    this.world.updateWorkload(old, current);
+    if (old && current && old.optedIn === current.optedIn && old.uid === current.uid && old.controllerUid === current.controllerUid) return;
+    const after = current && this.world.resolve(current);
+    const beforeKey = before && keyOfWorkload(before);
+    const afterKey = after && keyOfWorkload(after);
+    if (before && beforeKey !== afterKey && (before.optedIn || old?.optedIn)) this.queue.add(beforeKey!);
+    if (after?.optedIn || (after && old?.optedIn)) {
+      const arriving = after.optedIn && (!old || !old.optedIn || beforeKey !== afterKey);
+      this.queue.add(afterKey!, arriving ? this.options.debounceMs : 0);
     }
   }
 
   private onPod(old: OwnedRef | undefined, current: OwnedRef | undefined): void {
     if (old && current && old.controllerUid === current.controllerUid && old.uid === current.uid) return;
     // Resolve the old owner before the index forgets the pod.
-    const before = old && this.world.deploymentOfPod(old);
+    const before = old && this.world.workloadOfPod(old);
     this.world.updatePod(old, current);
-    const after = current && this.world.deploymentOfPod(current);
+    const after = current && this.world.workloadOfPod(current);
+    const beforeKey = before && keyOfWorkload(before);
+    const afterKey = after && keyOfWorkload(after);
     // A pod that leaves takes its grant with it at once; arrivals are gathered for the debounce window.
-    if (before?.optedIn) this.queue.add(keyOf(before), after && keyOf(after) === keyOf(before) && old?.uid === current?.uid ? this.options.debounceMs : 0);
-    if (after?.optedIn && (!before || keyOf(before) !== keyOf(after))) this.queue.add(keyOf(after), this.options.debounceMs);
+    if (before?.optedIn) this.queue.add(beforeKey!, afterKey === beforeKey && old?.uid === current?.uid ? this.options.debounceMs : 0);
+    if (after?.optedIn && afterKey !== beforeKey) this.queue.add(afterKey!, this.options.debounceMs);
   }
 
   /** A change to a managed object, including a hand edit: look at its workload again now. */
   private onManaged(obj: { metadata: { namespace: string; labels?: Record<string, string> | null } } | undefined): void {
     if (!obj) return;
     const owner = managedOwner(obj.metadata as Metadata["metadata"]);
-    if (owner?.kind === "Deployment") this.queue.add(`${obj.metadata.namespace}/${owner.name}`);
+    if (owner && isWorkloadKind(owner.kind)) this.queue.add(workloadKey(owner.kind, obj.metadata.namespace, owner.name));
   }
 }

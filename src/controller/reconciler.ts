@@ -4,7 +4,8 @@ import { isDeepStrictEqual } from "node:util";
 import { desiredAccess, workloadRef, type AccessOptions, type DesiredAccess, type ManagedMetadata, type Workload } from "../access/desired.ts";
 import { MANAGED_BY_LABEL, WORKLOAD_ANNOTATION } from "../access/marks.ts";
 import { managedName } from "../access/names.ts";
-import { isManagedFor, type WorkloadIdentity } from "../access/ownership.ts";
+import { isManagedFor } from "../access/ownership.ts";
+import { isWorkloadKind, KINDS } from "../access/kinds.ts";
 import type { KubeApi, KubeObject } from "../kube/api.ts";
 import type { InformerGroup } from "../kube/informer.ts";
 import { controllerOf, Metadata, parseObject, Role, RoleBinding, type ObjectMeta } from "../kube/objects.ts";
@@ -12,7 +13,7 @@ import { RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube
 import { isConflict, isNotFound } from "../kube/transport.ts";
 import type { Logger } from "../log.ts";
 import { Reasons, type EventRecorder } from "./events.ts";
-import { splitKey, type DeploymentRef, type World } from "./world.ts";
+import { splitWorkloadKey, type World } from "./world.ts";
 
 /** A same-named object exists that podlogreader did not create; it is left alone and retried later. */
 export class ForeignObjectError extends Error {
@@ -20,14 +21,11 @@ export class ForeignObjectError extends Error {
 }
 
 export interface Caches {
-  deployments: InformerGroup<DeploymentRef>;
+  world: World;
   roles: InformerGroup<Role>;
   roleBindings: InformerGroup<RoleBinding>;
   serviceAccounts: InformerGroup<Metadata>;
-  world: World;
 }
-
-const DEPLOYMENT: WorkloadIdentity = { kind: "Deployment", apiVersion: "apps/v1", name: "" };
 
 export class Reconciler {
   /** ServiceAccounts found to exist without our marks: used as they are, never created or changed. */
@@ -46,19 +44,28 @@ export class Reconciler {
     this.foreignServiceAccounts.clear();
   }
 
+  /** Makes the managed objects of the workload `Kind/namespace/name` match what it should have. */
   async reconcile(key: string): Promise<void> {
-    const { namespace, name } = splitKey(key);
-    const d = this.caches.deployments.get(namespace, name);
-    if (!d || !d.optedIn) {
-      await this.removeAccess(namespace, name, d ? "opted out" : "is gone");
+    const { kind, namespace, name } = splitWorkloadKey(key);
+    if (!isWorkloadKind(kind)) throw new Error(`not a workload key: ${key}`);
+    const found = this.caches.world.get(kind, namespace, name);
+    const self = found && this.caches.world.resolve(found) === found ? found : undefined;
+    if (!self?.optedIn) {
+      const why = !found ? "is gone" : !self ? `is controlled by its ${found.controllerKind}` : "opted out";
+      await this.removeAccess({ kind, namespace, name }, why);
       return;
     }
-    const workload: Workload = { kind: "Deployment", apiVersion: "apps/v1", namespace, name, uid: d.uid };
-    const desired = desiredAccess(workload, this.caches.world.podNamesOf(d), this.options);
+    const workload: Workload = { kind, namespace, name, uid: self.uid };
+    const desired = desiredAccess(workload, this.caches.world.podNamesOf(self), this.options);
     await this.ensureRole(workload, desired.role);
     if (desired.serviceAccount) await this.ensureServiceAccount(workload, desired.serviceAccount);
-    if (desired.roleBinding) await this.ensureRoleBinding(workload, desired.roleBinding);
-    else await this.deleteIfManaged(RoleBindings, this.caches.roleBindings, namespace, managedName(name), name, "ServiceAccount and RoleBinding creation is off");
+    if (desired.roleBinding) {
+      await this.ensureRoleBinding(workload, desired.roleBinding);
+    } else {
+      const off = "ServiceAccount and RoleBinding creation is off";
+      await this.deleteIfManaged(RoleBindings, this.caches.roleBindings, workload, off);
+      await this.deleteIfManaged(ServiceAccounts, this.caches.serviceAccounts, workload, off);
+    }
   }
 
   private async ensureRole(workload: Workload, desired: DesiredAccess["role"]): Promise<void> {
@@ -141,7 +148,7 @@ export class Reconciler {
     const message = `${rt.kind} ${meta.namespace}/${meta.name} already exists and was not created by podlogreader for ${workloadRef(workload)}; leaving it alone`;
     this.log.warn(message);
     await this.events.warn(
-      { apiVersion: workload.apiVersion, kind: workload.kind, namespace: workload.namespace, name: workload.name, uid: workload.uid },
+      { apiVersion: KINDS[workload.kind].apiVersion, kind: workload.kind, namespace: workload.namespace, name: workload.name, uid: workload.uid },
       Reasons.ResourceExists,
       message,
     );
@@ -149,20 +156,19 @@ export class Reconciler {
   }
 
   /** Deletes what podlogreader keeps for a workload that opted out or is gone. */
-  private async removeAccess(namespace: string, workloadName: string, why: string): Promise<void> {
-    const name = managedName(workloadName);
-    const reason = `Deployment ${namespace}/${workloadName} ${why}`;
+  private async removeAccess(workload: Omit<Workload, "uid">, why: string): Promise<void> {
+    const reason = `${workload.kind} ${workload.namespace}/${workload.name} ${why}`;
     // The binding first, so access ends before the Role it points to goes.
-    await this.deleteIfManaged(RoleBindings, this.caches.roleBindings, namespace, name, workloadName, reason);
-    await this.deleteIfManaged(Roles, this.caches.roles, namespace, name, workloadName, reason);
-    await this.deleteIfManaged(ServiceAccounts, this.caches.serviceAccounts, namespace, name, workloadName, reason);
+    await this.deleteIfManaged(RoleBindings, this.caches.roleBindings, workload, reason);
+    await this.deleteIfManaged(Roles, this.caches.roles, workload, reason);
+    await this.deleteIfManaged(ServiceAccounts, this.caches.serviceAccounts, workload, reason);
   }
 
   private async deleteIfManaged<T extends { metadata: ObjectMeta }>(
-    rt: ResourceType, cache: InformerGroup<T>, namespace: string, name: string, workloadName: string, reason: string,
+    rt: ResourceType, cache: InformerGroup<T>, workload: Omit<Workload, "uid">, reason: string,
   ): Promise<void> {
-    const live = cache.get(namespace, name);
-    if (!live || !isManagedFor(live.metadata, { ...DEPLOYMENT, name: workloadName })) return;
+    const live = cache.get(workload.namespace, managedName(workload.kind, workload.name));
+    if (!live || !isManagedFor(live.metadata, workload)) return;
     await this.delete(rt, cache, live.metadata, reason);
   }
 

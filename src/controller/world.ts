@@ -1,18 +1,10 @@
-// The controller's view of the cluster: compact projections of Deployments, ReplicaSets and
-// opted-in pods, indexed by controller ownerReference UID so a workload's pods are found without
-// any API call, plus the objects podlogreader manages.
+// The controller's view of the cluster: compact projections of workload objects and opted-in pods,
+// indexed by controller ownerReference UID, so a workload's pods are found without any API call.
+import { KINDS, POD_OWNER_KINDS, type WorkloadKind } from "../access/kinds.ts";
 import { OPT_IN_LABEL, OPT_IN_VALUE } from "../access/marks.ts";
-import { controllerOf, Deployment, Metadata, parseObject, type ObjectMeta } from "../kube/objects.ts";
+import { controllerOf, Metadata, parseObject, WorkloadObject as WorkloadSchema, type ObjectMeta } from "../kube/objects.ts";
 
-export interface DeploymentRef {
-  namespace: string;
-  name: string;
-  uid: string;
-  /** Decided by the Deployment's own pod template, and nothing else. */
-  optedIn: boolean;
-}
-
-/** A ReplicaSet or Pod: who it is and which object controls it, by UID. */
+/** Who an object is and which object controls it, by UID. */
 export interface OwnedRef {
   namespace: string;
   name: string;
@@ -21,17 +13,21 @@ export interface OwnedRef {
   controllerUid?: string;
 }
 
-export const keyOf = (o: { namespace: string; name: string }) => `${o.namespace}/${o.name}`;
-
-export function splitKey(key: string): { namespace: string; name: string } {
-  const slash = key.indexOf("/");
-  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+/** A Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob. */
+export interface WorkloadRef extends OwnedRef {
+  kind: WorkloadKind;
+  /** Decided by the object's own pod template, and nothing else. */
+  optedIn: boolean;
 }
 
-export function parseDeployment(raw: unknown): DeploymentRef {
-  const d = parseObject(Deployment, raw, "Deployment");
-  const labels = d.spec.template.metadata?.labels;
-  return { namespace: d.metadata.namespace, name: d.metadata.name, uid: d.metadata.uid, optedIn: labels?.[OPT_IN_LABEL] === OPT_IN_VALUE };
+export const keyOf = (o: { namespace: string; name: string }) => `${o.namespace}/${o.name}`;
+/** The work-queue key of a workload: `Kind/namespace/name`. */
+export const workloadKey = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
+export const keyOfWorkload = (w: WorkloadRef) => workloadKey(w.kind, w.namespace, w.name);
+
+export function splitWorkloadKey(key: string): { kind: string; namespace: string; name: string } {
+  const [kind = "", namespace = "", ...rest] = key.split("/");
+  return { kind, namespace, name: rest.join("/") };
 }
 
 function owned(meta: ObjectMeta): OwnedRef {
@@ -39,8 +35,13 @@ function owned(meta: ObjectMeta): OwnedRef {
   return { namespace: meta.namespace, name: meta.name, uid: meta.uid, controllerKind: controller?.kind, controllerUid: controller?.uid };
 }
 
-export function parseReplicaSet(raw: unknown): OwnedRef {
-  return owned(parseObject(Metadata, raw, "ReplicaSet metadata").metadata);
+/** Reads a workload object; a CronJob's pod template is the one inside its job template. */
+export function parseWorkload(kind: WorkloadKind): (raw: unknown) => WorkloadRef {
+  return (raw) => {
+    const w = parseObject(WorkloadSchema, raw, kind);
+    const template = kind === "CronJob" ? w.spec.jobTemplate?.spec?.template : w.spec.template;
+    return { ...owned(w.metadata), kind, optedIn: template?.metadata?.labels?.[OPT_IN_LABEL] === OPT_IN_VALUE };
+  };
 }
 
 /** A pod is kept only when it carries the opt-in label itself; the watch's selector already asks for that. */
@@ -51,10 +52,10 @@ export function parsePod(raw: unknown): OwnedRef {
 }
 
 /** Children indexed by the UID of their controller. */
-class ControllerIndex {
-  private readonly byController = new Map<string, Map<string, OwnedRef>>();
+class ControllerIndex<T extends OwnedRef> {
+  private readonly byController = new Map<string, Map<string, T>>();
 
-  update(old: OwnedRef | undefined, current: OwnedRef | undefined): void {
+  update(old: T | undefined, current: T | undefined): void {
     if (old?.controllerUid) {
       const children = this.byController.get(old.controllerUid);
       children?.delete(keyOf(old));
@@ -67,62 +68,85 @@ class ControllerIndex {
     }
   }
 
-  childrenOf(uid: string): Iterable<OwnedRef> {
+  childrenOf(uid: string): Iterable<T> {
     return this.byController.get(uid)?.values() ?? [];
   }
 }
 
-/** Membership by controller ownerReferences: Pod -> ReplicaSet -> Deployment, each by UID. */
+/**
+ * Membership by controller ownerReferences, each followed by UID within one namespace:
+ *   Pod -> ReplicaSet -> Deployment      Pod -> StatefulSet      Pod -> DaemonSet
+ *   Pod -> Job -> CronJob                Pod -> ReplicaSet or Job with no controller of its own
+ * A ReplicaSet or Job that has a controller belongs to it (if it is a Deployment or CronJob that
+ * exists) and is never a workload by itself.
+ */
 export class World {
-  readonly deploymentsByUid = new Map<string, DeploymentRef>();
-  readonly replicaSetsByUid = new Map<string, OwnedRef>();
-  private readonly replicaSetsByDeployment = new ControllerIndex();
-  private readonly podsByReplicaSet = new ControllerIndex();
+  private readonly byUid = new Map<string, WorkloadRef>();
+  private readonly byKey = new Map<string, WorkloadRef>();
+  private readonly linksByParent = new ControllerIndex<WorkloadRef>();
+  private readonly podsByOwner = new ControllerIndex<OwnedRef>();
 
-  updateDeployment(old: DeploymentRef | undefined, current: DeploymentRef | undefined): void {
-    if (old) this.deploymentsByUid.delete(old.uid);
-    if (current) this.deploymentsByUid.set(current.uid, current);
-  }
-
-  updateReplicaSet(old: OwnedRef | undefined, current: OwnedRef | undefined): void {
-    if (old) this.replicaSetsByUid.delete(old.uid);
-    if (current) this.replicaSetsByUid.set(current.uid, current);
-    this.replicaSetsByDeployment.update(
-      old?.controllerKind === "Deployment" ? old : undefined,
-      current?.controllerKind === "Deployment" ? current : undefined,
-    );
+  updateWorkload(old: WorkloadRef | undefined, current: WorkloadRef | undefined): void {
+    if (old) {
+      this.byUid.delete(old.uid);
+      this.byKey.delete(keyOfWorkload(old));
+    }
+    if (current) {
+      this.byUid.set(current.uid, current);
+      this.byKey.set(keyOfWorkload(current), current);
+    }
+    this.linksByParent.update(old && isLink(old) ? old : undefined, current && isLink(current) ? current : undefined);
   }
 
   updatePod(old: OwnedRef | undefined, current: OwnedRef | undefined): void {
-    this.podsByReplicaSet.update(
-      old?.controllerKind === "ReplicaSet" ? old : undefined,
-      current?.controllerKind === "ReplicaSet" ? current : undefined,
-    );
+    const ownedByWorkload = (p: OwnedRef | undefined) => (p?.controllerKind && POD_OWNER_KINDS.has(p.controllerKind) ? p : undefined);
+    this.podsByOwner.update(ownedByWorkload(old), ownedByWorkload(current));
   }
 
-  /** The Deployment a pod belongs to, if its owner chain is Pod -> ReplicaSet -> Deployment in one namespace. */
-  deploymentOfPod(pod: OwnedRef): DeploymentRef | undefined {
-    if (pod.controllerKind !== "ReplicaSet" || !pod.controllerUid) return undefined;
-    const rs = this.replicaSetsByUid.get(pod.controllerUid);
-    if (!rs || rs.namespace !== pod.namespace) return undefined;
-    return this.deploymentOfReplicaSet(rs);
+  get(kind: string, namespace: string, name: string): WorkloadRef | undefined {
+    return this.byKey.get(workloadKey(kind, namespace, name));
   }
 
-  deploymentOfReplicaSet(rs: OwnedRef): DeploymentRef | undefined {
-    if (rs.controllerKind !== "Deployment" || !rs.controllerUid) return undefined;
-    const d = this.deploymentsByUid.get(rs.controllerUid);
-    return d && d.namespace === rs.namespace ? d : undefined;
+  all(): Iterable<WorkloadRef> {
+    return this.byKey.values();
   }
 
-  /** Names of the pods that belong to `d` now. */
-  podNamesOf(d: DeploymentRef): string[] {
+  /** The workload that `obj` is, or belongs to; undefined when the chain ends anywhere else. */
+  resolve(obj: WorkloadRef): WorkloadRef | undefined {
+    const parentKind = KINDS[obj.kind].parentKind;
+    // Deployments, StatefulSets, DaemonSets and CronJobs are workloads whoever controls them;
+    // a ReplicaSet or Job is one only when nothing controls it.
+    if (!parentKind || !obj.controllerUid) return obj;
+    if (obj.controllerKind !== parentKind) return undefined;
+    const parent = this.byUid.get(obj.controllerUid);
+    return parent && parent.kind === parentKind && parent.namespace === obj.namespace ? parent : undefined;
+  }
+
+  /** The workload a pod belongs to, if any. */
+  workloadOfPod(pod: OwnedRef): WorkloadRef | undefined {
+    if (!pod.controllerUid || !pod.controllerKind || !POD_OWNER_KINDS.has(pod.controllerKind)) return undefined;
+    const owner = this.byUid.get(pod.controllerUid);
+    if (!owner || owner.kind !== pod.controllerKind || owner.namespace !== pod.namespace) return undefined;
+    return this.resolve(owner);
+  }
+
+  /** Names of the pods that belong to workload `w` now. */
+  podNamesOf(w: WorkloadRef): string[] {
     const names: string[] = [];
-    for (const rs of this.replicaSetsByDeployment.childrenOf(d.uid)) {
-      if (rs.namespace !== d.namespace) continue;
-      for (const pod of this.podsByReplicaSet.childrenOf(rs.uid)) {
-        if (pod.namespace === d.namespace) names.push(pod.name);
+    const addPodsOf = (owner: WorkloadRef) => {
+      for (const pod of this.podsByOwner.childrenOf(owner.uid)) {
+        if (pod.namespace === w.namespace && pod.controllerKind === owner.kind) names.push(pod.name);
       }
+    };
+    if (POD_OWNER_KINDS.has(w.kind)) addPodsOf(w);
+    for (const link of this.linksByParent.childrenOf(w.uid)) {
+      if (link.namespace === w.namespace && KINDS[link.kind].parentKind === w.kind && link.controllerKind === w.kind) addPodsOf(link);
     }
     return names;
   }
+}
+
+/** A ReplicaSet or Job controlled by something: a possible middle link of a chain. */
+function isLink(w: WorkloadRef): boolean {
+  return KINDS[w.kind].parentKind !== undefined && w.controllerUid !== undefined;
 }

@@ -32,15 +32,19 @@ export function controllerOf(meta: ObjectMeta): OwnerReference | undefined {
   return meta.ownerReferences?.find((o) => o.controller === true);
 }
 
-export const Deployment = v.object({
+const PodTemplate = v.optional(v.nullable(v.object({
+  metadata: v.optional(v.nullable(v.object({ labels: StringMap }))),
+})));
+
+/** Any pod-owning workload: only its metadata and its pod template's labels are kept. */
+export const WorkloadObject = v.object({
   metadata: ObjectMeta,
   spec: v.object({
-    template: v.object({
-      metadata: v.optional(v.nullable(v.object({ labels: StringMap }))),
-    }),
+    template: PodTemplate,
+    jobTemplate: v.optional(v.nullable(v.object({ spec: v.optional(v.nullable(v.object({ template: PodTemplate }))) }))),
   }),
 });
-export type Deployment = v.InferOutput<typeof Deployment>;
+export type WorkloadObject = v.InferOutput<typeof WorkloadObject>;
 
 const PolicyRule = v.object({
   apiGroups: v.optional(v.nullable(v.array(v.string()))),

@@ -205,7 +205,7 @@ describe("several workloads and their boundaries", () => {
   test("a long name gets a shortened, hashed name that works", async () => {
     // 242 characters: the longest whose ReplicaSet name still fits, and too long for podlogreader-<name>.
     const name = `long-${"x".repeat(237)}`;
-    const short = managedName(name);
+    const short = managedName("Deployment", name);
     expect(short).not.toBe(`podlogreader-${name}`);
     await createDeployment(ns, name, { replicas: 1 });
     const pods = await waitForPods(ns, name, 1);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { desiredAccess, roleRules, type Workload } from "../../src/access/desired.ts";
 
-const web: Workload = { kind: "Deployment", apiVersion: "apps/v1", namespace: "shop", name: "web", uid: "uid-web" };
+const web: Workload = { kind: "Deployment", namespace: "shop", name: "web", uid: "uid-web" };
 const both = { listPods: true, createServiceAccountAndRoleBinding: true };
 
 describe("roleRules", () => {
@@ -73,5 +73,29 @@ describe("desiredAccess", () => {
     expect(desired.serviceAccount!.metadata.name).toBe(desired.role.metadata.name);
     expect(desired.roleBinding!.roleRef.name).toBe(desired.role.metadata.name);
     expect(desired.role.metadata.annotations["podlogreader.dev/workload"]).toBe(`Deployment/${name}`);
+  });
+});
+
+describe("rules per kind", () => {
+  test.each([
+    ["StatefulSet", "apps", "statefulsets"],
+    ["DaemonSet", "apps", "daemonsets"],
+    ["ReplicaSet", "apps", "replicasets"],
+    ["Job", "batch", "jobs"],
+  ] as const)("a %s's Role lets kubectl logs %s/NAME get the workload", (kind, group, plural) => {
+    const rules = roleRules({ ...web, kind }, ["p"], { listPods: false });
+    expect(rules).toContainEqual({ apiGroups: [group], resources: [plural], verbs: ["get"], resourceNames: ["web"] });
+  });
+
+  test("a CronJob's Role grants no get on the CronJob: kubectl logs does not support it", () => {
+    const rules = roleRules({ ...web, kind: "CronJob" }, ["p"], { listPods: true });
+    expect(rules.some((r) => r.resources?.includes("cronjobs"))).toBe(false);
+    expect(rules[0]).toEqual({ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: ["p"] });
+  });
+
+  test("the controller reference carries the kind's API version", () => {
+    const { role } = desiredAccess({ ...web, kind: "CronJob" }, [], both);
+    expect(role.metadata.ownerReferences[0]).toMatchObject({ apiVersion: "batch/v1", kind: "CronJob", name: "web" });
+    expect(role.metadata.name).toBe("podlogreader-cronjob-web");
   });
 });

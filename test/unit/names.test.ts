@@ -10,11 +10,11 @@ describe("managedName", () => {
     ["api.v2", "podlogreader-api.v2"],
     [long(240), `podlogreader-${long(240)}`],
   ])("keeps podlogreader-<name> when it is a valid name: %s", (name, expected) => {
-    expect(managedName(name)).toBe(expected);
+    expect(managedName("Deployment", name)).toBe(expected);
   });
 
   test.each([241, 250, 253])("shortens a %i-character name to a valid 253-character name with a hash", (n) => {
-    const name = managedName(long(n));
+    const name = managedName("Deployment", long(n));
     expect(name.length).toBeLessThanOrEqual(253);
     expect(name).toMatch(dns1123Subdomain);
     expect(name.startsWith("podlogreader-aaaa")).toBe(true);
@@ -22,19 +22,40 @@ describe("managedName", () => {
   });
 
   test("is deterministic", () => {
-    expect(managedName(long(253))).toBe(managedName(long(253)));
+    expect(managedName("Deployment", long(253))).toBe(managedName("Deployment", long(253)));
   });
 
   test("gives distinct long names that share a prefix distinct results", () => {
-    const a = managedName(`${long(245)}-one`);
-    const b = managedName(`${long(245)}-two`);
+    const a = managedName("Deployment", `${long(245)}-one`);
+    const b = managedName("Deployment", `${long(245)}-two`);
     expect(a).not.toBe(b);
   });
 
   test("never ends the kept part with '-' or '.' before the hash", () => {
-    const name = managedName(`${long(238)}.-${long(20)}`.replace(".-", ".b-").slice(0, 253));
+    const name = managedName("Deployment", `${long(238)}.-${long(20)}`.replace(".-", ".b-").slice(0, 253));
     expect(name).toMatch(dns1123Subdomain);
-    const dotted = managedName(`${long(228)}.${long(30)}`.slice(0, 253));
+    const dotted = managedName("Deployment", `${long(228)}.${long(30)}`.slice(0, 253));
     expect(dotted).toMatch(dns1123Subdomain);
+  });
+});
+
+describe("names of the other kinds", () => {
+  test.each([
+    ["Deployment", "web", "podlogreader-web"],
+    ["StatefulSet", "web", "podlogreader-sts-web"],
+    ["DaemonSet", "web", "podlogreader-ds-web"],
+    ["ReplicaSet", "web", "podlogreader-rs-web"],
+    ["Job", "web", "podlogreader-job-web"],
+    ["CronJob", "web", "podlogreader-cronjob-web"],
+  ] as const)("a %s called %s gets %s", (kind, name, expected) => {
+    expect(managedName(kind, name)).toBe(expected);
+  });
+
+  test("workloads of different kinds with the same name never share a name, even when shortened", () => {
+    for (const name of ["web", long(253)]) {
+      const names = (["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"] as const).map((k) => managedName(k, name));
+      expect(new Set(names).size).toBe(6);
+      for (const n of names) expect(n).toMatch(dns1123Subdomain);
+    }
   });
 });

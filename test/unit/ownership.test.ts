@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { isManagedFor } from "../../src/access/ownership.ts";
 import type { ObjectMeta } from "../../src/kube/objects.ts";
 
-const web = { kind: "Deployment", apiVersion: "apps/v1", name: "web" };
+const web = { kind: "Deployment", name: "web" } as const;
 const label = { "app.kubernetes.io/managed-by": "podlogreader" };
 const owner = (over: object = {}) => [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: "u1", controller: true, ...over }];
 const meta = (m: Partial<ObjectMeta>): ObjectMeta => ({ name: "podlogreader-web", namespace: "ns", uid: "x", resourceVersion: "1", ...m });

@@ -1,72 +1,140 @@
 import { describe, expect, test } from "bun:test";
-import { parseDeployment, parsePod, World, type OwnedRef } from "../../src/controller/world.ts";
+import type { WorkloadKind } from "../../src/access/kinds.ts";
+import { parsePod, parseWorkload, World, type OwnedRef, type WorkloadRef } from "../../src/controller/world.ts";
 
-const deployment = (name: string, uid: string, optedIn = true) => ({ namespace: "ns", name, uid, optedIn });
-const rs = (name: string, uid: string, ownerUid?: string, kind = "Deployment"): OwnedRef => ({ namespace: "ns", name, uid, controllerKind: ownerUid ? kind : undefined, controllerUid: ownerUid });
-const pod = (name: string, ownerUid?: string, kind = "ReplicaSet", namespace = "ns"): OwnedRef => ({ namespace, name, uid: `uid-${name}`, controllerKind: ownerUid ? kind : undefined, controllerUid: ownerUid });
+const w = (kind: WorkloadKind, name: string, uid: string, owner?: { kind: string; uid: string }, optedIn = true): WorkloadRef => ({
+  kind, namespace: "ns", name, uid, optedIn, controllerKind: owner?.kind, controllerUid: owner?.uid,
+});
+const pod = (name: string, owner?: { kind: string; uid: string }, namespace = "ns"): OwnedRef => ({
+  namespace, name, uid: `uid-${name}`, controllerKind: owner?.kind, controllerUid: owner?.uid,
+});
 
+/** A namespace with one workload of each kind, and the middle links of the two-step chains. */
 function world() {
-  const w = new World();
-  w.updateDeployment(undefined, deployment("web", "d1"));
-  w.updateDeployment(undefined, deployment("api", "d2"));
-  w.updateReplicaSet(undefined, rs("web-1", "r1", "d1"));
-  w.updateReplicaSet(undefined, rs("web-2", "r2", "d1"));
-  w.updateReplicaSet(undefined, rs("api-1", "r3", "d2"));
-  return w;
+  const d = w("Deployment", "web", "d1");
+  const cj = w("CronJob", "nightly", "c1");
+  const objects = [
+    d,
+    w("ReplicaSet", "web-1", "r1", { kind: "Deployment", uid: "d1" }),
+    w("ReplicaSet", "web-2", "r2", { kind: "Deployment", uid: "d1" }),
+    w("ReplicaSet", "solo", "r3"),
+    w("StatefulSet", "web", "s1"),
+    w("DaemonSet", "agent", "a1"),
+    w("Job", "once", "j1"),
+    cj,
+    w("Job", "nightly-1", "j2", { kind: "CronJob", uid: "c1" }),
+    w("Job", "nightly-2", "j3", { kind: "CronJob", uid: "c1" }),
+  ];
+  const world = new World();
+  for (const o of objects) world.updateWorkload(undefined, o);
+  const pods = [
+    pod("web-1-a", { kind: "ReplicaSet", uid: "r1" }),
+    pod("web-2-b", { kind: "ReplicaSet", uid: "r2" }),
+    pod("solo-c", { kind: "ReplicaSet", uid: "r3" }),
+    pod("web-0", { kind: "StatefulSet", uid: "s1" }),
+    pod("agent-x", { kind: "DaemonSet", uid: "a1" }),
+    pod("once-y", { kind: "Job", uid: "j1" }),
+    pod("nightly-1-z", { kind: "Job", uid: "j2" }),
+    pod("nightly-2-z", { kind: "Job", uid: "j3" }),
+  ];
+  for (const p of pods) world.updatePod(undefined, p);
+  const get = (kind: WorkloadKind, name: string) => world.get(kind, "ns", name)!;
+  return { world, get, pods };
 }
 
 describe("membership follows controller ownerReferences by UID", () => {
-  test("a Deployment's pods are those of all its ReplicaSets", () => {
-    const w = world();
-    for (const p of [pod("web-1-a", "r1"), pod("web-2-b", "r2"), pod("api-1-c", "r3")]) w.updatePod(undefined, p);
-    expect(w.podNamesOf(deployment("web", "d1")).sort()).toEqual(["web-1-a", "web-2-b"]);
-    expect(w.podNamesOf(deployment("api", "d2"))).toEqual(["api-1-c"]);
+  test.each([
+    ["Deployment", "web", ["web-1-a", "web-2-b"]],
+    ["ReplicaSet", "solo", ["solo-c"]],
+    ["StatefulSet", "web", ["web-0"]],
+    ["DaemonSet", "agent", ["agent-x"]],
+    ["Job", "once", ["once-y"]],
+    ["CronJob", "nightly", ["nightly-1-z", "nightly-2-z"]],
+  ] as const)("a %s %s has exactly its pods", (kind, name, expected) => {
+    const { world, get } = world_();
+    expect(world.podNamesOf(get(kind, name)).sort()).toEqual([...expected]);
+  });
+
+  test("a Deployment and a StatefulSet of the same name keep their pods apart", () => {
+    const { world, get } = world_();
+    expect(world.podNamesOf(get("Deployment", "web"))).not.toContain("web-0");
+    expect(world.podNamesOf(get("StatefulSet", "web"))).toEqual(["web-0"]);
+  });
+
+  test("a ReplicaSet a Deployment owns belongs to the Deployment and is not a workload itself", () => {
+    const { world, get } = world_();
+    expect(world.resolve(get("ReplicaSet", "web-1"))?.kind).toBe("Deployment");
+    expect(world.workloadOfPod(pod("x", { kind: "ReplicaSet", uid: "r1" }))?.name).toBe("web");
+  });
+
+  test("a Job a CronJob owns belongs to the CronJob", () => {
+    const { world, get } = world_();
+    expect(world.resolve(get("Job", "nightly-1"))).toMatchObject({ kind: "CronJob", name: "nightly" });
   });
 
   test.each([
     ["no owner", pod("bare")],
-    ["an owner that is not a ReplicaSet", pod("job-pod", "r1", "Job")],
-    ["a ReplicaSet UID nobody has", pod("forged", "r-unknown")],
-    ["a ReplicaSet in another namespace", pod("elsewhere", "r1", "ReplicaSet", "other")],
-  ])("a pod with %s belongs to no Deployment", (_, p) => {
-    const w = world();
-    w.updatePod(undefined, p);
-    expect(w.deploymentOfPod(p)).toBeUndefined();
-    expect(w.podNamesOf(deployment("web", "d1"))).toEqual([]);
+    ["an owner kind that owns no pods", pod("odd", { kind: "Deployment", uid: "d1" })],
+    ["a UID nobody has", pod("forged", { kind: "ReplicaSet", uid: "nope" })],
+    ["the right UID under the wrong kind", pod("liar", { kind: "StatefulSet", uid: "r1" })],
+    ["an owner in another namespace", pod("elsewhere", { kind: "ReplicaSet", uid: "r1" }, "other")],
+  ])("a pod with %s belongs to no workload", (_, p) => {
+    const { world } = world_();
+    expect(world.workloadOfPod(p)).toBeUndefined();
   });
 
-  test("a ReplicaSet without a Deployment owner puts its pods in no Deployment", () => {
-    const w = world();
-    w.updateReplicaSet(undefined, rs("standalone", "r9"));
-    const p = pod("standalone-x", "r9");
-    w.updatePod(undefined, p);
-    expect(w.deploymentOfPod(p)).toBeUndefined();
+  test("a Job with only a stray non-controller reference is a workload of its own, not the CronJob's", () => {
+    const { world } = world_();
+    // parseWorkload keeps controller references only; a non-controller one leaves no trace.
+    const job = parseWorkload("Job")({
+      metadata: {
+        name: "stray", namespace: "ns", uid: "j9", resourceVersion: "1",
+        ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: "nightly", uid: "c1", controller: false }],
+      },
+      spec: { template: { metadata: { labels: { "podlogreader-affiliate": "enable" } } } },
+    });
+    world.updateWorkload(undefined, job);
+    world.updatePod(undefined, pod("stray-p", { kind: "Job", uid: "j9" }));
+    expect(world.resolve(job)).toBe(job);
+    expect(world.podNamesOf(world.get("CronJob", "ns", "nightly")!)).not.toContain("stray-p");
   });
 
-  test("a deleted pod leaves its Deployment", () => {
-    const w = world();
-    const p = pod("web-1-a", "r1");
-    w.updatePod(undefined, p);
-    w.updatePod(p, undefined);
-    expect(w.podNamesOf(deployment("web", "d1"))).toEqual([]);
+  test("a ReplicaSet whose Deployment was deleted counts for nothing until it is orphaned", () => {
+    const { world, get } = world_();
+    const d = get("Deployment", "web");
+    world.updateWorkload(d, undefined);
+    const rs = get("ReplicaSet", "web-1");
+    expect(world.resolve(rs)).toBeUndefined();
+    expect(world.workloadOfPod(pod("web-1-a", { kind: "ReplicaSet", uid: "r1" }))).toBeUndefined();
   });
 
-  test("a pod adopted by another ReplicaSet moves with it", () => {
-    const w = world();
-    const before = pod("p", "r1");
-    const after = pod("p", "r3");
-    w.updatePod(undefined, before);
-    w.updatePod(before, after);
-    expect(w.podNamesOf(deployment("web", "d1"))).toEqual([]);
-    expect(w.podNamesOf(deployment("api", "d2"))).toEqual(["p"]);
+  test("a ReplicaSet controlled by something other than a Deployment belongs to nothing", () => {
+    const { world } = world_();
+    const rs = w("ReplicaSet", "rollout-1", "r7", { kind: "Rollout", uid: "x" });
+    world.updateWorkload(undefined, rs);
+    expect(world.resolve(rs)).toBeUndefined();
+  });
+
+  test("a deleted pod leaves its workload; an adopted pod moves", () => {
+    const { world, get } = world_();
+    const p = pod("web-1-a", { kind: "ReplicaSet", uid: "r1" });
+    world.updatePod(p, undefined);
+    expect(world.podNamesOf(get("Deployment", "web"))).toEqual(["web-2-b"]);
+    const q = pod("web-2-b", { kind: "ReplicaSet", uid: "r2" });
+    world.updatePod(q, pod("web-2-b", { kind: "ReplicaSet", uid: "r3" }));
+    expect(world.podNamesOf(get("Deployment", "web"))).toEqual([]);
+    expect(world.podNamesOf(get("ReplicaSet", "solo")).sort()).toEqual(["solo-c", "web-2-b"]);
   });
 });
 
-describe("opting in", () => {
-  const d = (labels: Record<string, string> | undefined, metaLabels: Record<string, string> = {}) => ({
-    metadata: { name: "web", namespace: "ns", uid: "u", resourceVersion: "1", labels: metaLabels },
-    spec: { template: { metadata: { labels } } },
+const world_ = world;
+
+describe("opting in is decided by the workload's own pod template", () => {
+  const raw = (spec: object, metaLabels: Record<string, string> = {}) => ({
+    metadata: { name: "w", namespace: "ns", uid: "u", resourceVersion: "1", labels: metaLabels },
+    spec,
   });
+  const template = (labels?: Record<string, string>) => ({ template: { metadata: { labels } } });
 
   test.each([
     [{ "podlogreader-affiliate": "enable" }, true],
@@ -76,15 +144,22 @@ describe("opting in", () => {
     [{}, false],
     [undefined, false],
   ])("template labels %p opt in: %p", (labels, expected) => {
-    expect(parseDeployment(d(labels)).optedIn).toBe(expected);
+    for (const kind of ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"] as const) {
+      expect(parseWorkload(kind)(raw(template(labels))).optedIn).toBe(expected);
+    }
   });
 
-  test("the label on the Deployment's own metadata does not opt it in", () => {
-    expect(parseDeployment(d({}, { "podlogreader-affiliate": "enable" })).optedIn).toBe(false);
+  test("a CronJob opts in through .spec.jobTemplate.spec.template", () => {
+    expect(parseWorkload("CronJob")(raw({ jobTemplate: { spec: template({ "podlogreader-affiliate": "enable" }) } })).optedIn).toBe(true);
+    expect(parseWorkload("CronJob")(raw(template({ "podlogreader-affiliate": "enable" }))).optedIn).toBe(false);
+  });
+
+  test("the label on the workload's own metadata does not opt it in", () => {
+    expect(parseWorkload("Deployment")(raw(template({}), { "podlogreader-affiliate": "enable" })).optedIn).toBe(false);
   });
 
   test("a pod without the exact label value is refused", () => {
-    const raw = { metadata: { name: "p", namespace: "ns", uid: "u", resourceVersion: "1", labels: { "podlogreader-affiliate": "yes" } } };
-    expect(() => parsePod(raw)).toThrow("lacks podlogreader-affiliate=enable");
+    const pod = { metadata: { name: "p", namespace: "ns", uid: "u", resourceVersion: "1", labels: { "podlogreader-affiliate": "yes" } } };
+    expect(() => parsePod(pod)).toThrow("lacks podlogreader-affiliate=enable");
   });
 });
