@@ -134,8 +134,12 @@ export function parseOptions(argv: string[]): Options {
 export function helpText(): string {
   const lines = [
     "podlogreader keeps, for every workload whose pod template carries the label",
-    "podlogreader-affiliate: enable, a Role podlogreader-<name> in its namespace that grants",
-    "'get pods/log' on exactly that workload's current pods.",
+    "podlogreader-affiliate: enable, a Role in its namespace that grants 'get pods/log' on",
+    "exactly that workload's current pods. Workloads and the names they get:",
+    "  Deployment podlogreader-<name>      StatefulSet podlogreader-sts-<name>",
+    "  DaemonSet  podlogreader-ds-<name>   ReplicaSet  podlogreader-rs-<name> (if no Deployment owns it)",
+    "  Job        podlogreader-job-<name>  CronJob     podlogreader-cronjob-<name>",
+    "                                      (a Job a CronJob owns counts for the CronJob)",
     "",
     "Usage: podlogreader [flags]",
     "",
