@@ -54,7 +54,7 @@ async function scenario(api: KubeApi, kubeconfig: string, debounce: string): Pro
     const watching = new AbortController();
     const role = await until(async () => (await api.get(Roles, ns, "podlogreader-web").catch(() => undefined)) as { metadata: { resourceVersion: string } } | undefined);
     void (async () => {
-      for await (const ev of api.watch(Roles, { namespace: ns, resourceVersion: role.metadata.resourceVersion, timeoutSeconds: 600, signal: watching.signal })) {
+      for await (const ev of await api.watch(Roles, { namespace: ns, resourceVersion: role.metadata.resourceVersion, timeoutSeconds: 600, signal: watching.signal })) {
         if (ev.type !== "MODIFIED") continue;
         const rules = (ev.object as { rules?: { resources?: string[]; resourceNames?: string[] }[] }).rules ?? [];
         snapshots.push({ at: performance.now(), pods: rules.find((r) => r.resources?.includes("pods/log"))?.resourceNames?.length ?? 0 });

@@ -1,11 +1,18 @@
+import { hostname } from "node:os";
 import { helpText, parseOptions, UsageError, type Options } from "./cli/options.ts";
 import { Controller } from "./controller/controller.ts";
 import { KubeApi } from "./kube/api.ts";
 import { loadConnection } from "./kube/config.ts";
+import { LeaderElector } from "./kube/lease.ts";
 import { waitForServer } from "./kube/server.ts";
 import { Transport } from "./kube/transport.ts";
 import { createLogger } from "./log.ts";
+import { Metrics } from "./telemetry/metrics.ts";
+import { serveTelemetry } from "./telemetry/server.ts";
 import { VERSION } from "./version.ts";
+
+/** After SIGTERM, how long in-flight writes may take before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 20_000;
 
 async function main(argv: string[]): Promise<number> {
   let options: Options;
@@ -27,24 +34,52 @@ async function main(argv: string[]): Promise<number> {
 
   const log = createLogger(options.logLevel, options.logFormat);
   const stop = new AbortController();
+  let exitCode = 0;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
       if (stop.signal.aborted) process.exit(1);
-      log.info(`Received ${signal}`);
+      log.info(`Received ${signal}; shutting down`);
       stop.abort();
+      setTimeout(() => {
+        log.error(`Shutdown took longer than ${SHUTDOWN_GRACE_MS / 1000}s; exiting`);
+        process.exit(1);
+      }, SHUTDOWN_GRACE_MS).unref();
     });
   }
 
   try {
     const connection = loadConnection({ kubeconfig: options.kubeconfig });
-    const api = new KubeApi(new Transport(connection));
+    const metrics = new Metrics();
+    const api = new KubeApi(new Transport(connection, (verb, code) => metrics.apiRequests.inc({ verb, code })));
     log.info(`podlogreader ${VERSION} connecting to ${connection.server} (${connection.source})`);
+    const controller = new Controller(api, options, log, metrics);
+    const telemetry = options.httpAddr
+      ? serveTelemetry(options.httpAddr, { healthy: () => controller.healthy(), ready: () => controller.ready }, metrics, log)
+      : undefined;
+
     const serverVersion = await waitForServer(api, log, stop.signal);
-    if (serverVersion === undefined) return 0;
-    log.info(`Connected to Kubernetes ${serverVersion}`);
-    await new Controller(api, { ...options }, log).run(stop.signal);
+    if (serverVersion !== undefined) {
+      log.info(`Connected to Kubernetes ${serverVersion}`);
+      let elector: LeaderElector | undefined;
+      let leadership: Promise<unknown> = Promise.resolve();
+      if (options.leaderElect) {
+        elector = new LeaderElector(api, {
+          namespace: options.leaderElectionNamespace ?? connection.namespace ?? "default",
+          name: options.leaderElectionId,
+          identity: `${hostname()}_${crypto.randomUUID().slice(0, 8)}`,
+        }, log);
+        leadership = elector.lead(stop.signal, () => {
+          // Another replica may be writing now: stop at once and let the process be restarted.
+          exitCode = 1;
+          stop.abort();
+        });
+      }
+      await controller.run(stop.signal, leadership.then(() => undefined));
+      await elector?.release();
+    }
+    await telemetry?.stop();
     log.info("Stopped");
-    return 0;
+    return exitCode;
   } catch (err) {
     log.error((err as Error).message);
     return 1;

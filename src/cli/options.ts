@@ -24,6 +24,10 @@ export const FLAGS: Flag[] = [
   { name: "debounce", kind: "string", value: "DURATION", default: "1s", help: "How long pod arrivals for one workload are gathered before its Role is written, so a scale-up becomes one write. Pod removals are written at once. 0 disables." },
   { name: "resync", kind: "string", value: "DURATION", default: "10m", help: "How often every opted-in workload is checked again without an event. Checking writes nothing when all is in sync." },
   { name: "workers", kind: "string", value: "N", default: "4", help: "How many workloads are reconciled at the same time." },
+  { name: "leader-elect", kind: "bool", default: "false", help: "Run for leadership on a coordination.k8s.io Lease before writing anything, so several replicas can run and only the leader writes. Standbys keep their caches warm." },
+  { name: "leader-election-namespace", kind: "string", value: "NS", help: "Namespace of the Lease. Default: the namespace of the in-cluster ServiceAccount, or of the kubeconfig's context, or default." },
+  { name: "leader-election-id", kind: "string", value: "NAME", default: "podlogreader", help: "Name of the Lease." },
+  { name: "http-addr", kind: "string", value: "HOST:PORT", help: "Serve /healthz (alive, watches running), /readyz (initial sync done) and /metrics (Prometheus) here, e.g. :8080. Default: not served." },
   { name: "log-level", kind: "string", value: "LEVEL", default: "info", help: "debug, info, warn or error." },
   { name: "log-format", kind: "string", value: "FORMAT", default: "text", help: "text (readable) or json (one object per line)." },
   { name: "help", kind: "bool", help: "Show this help and exit." },
@@ -65,6 +69,17 @@ export const OptionsSchema = v.object({
     v.transform(Number),
     v.maxValue(256, "--workers must be at most 256"),
   ),
+  "leader-elect": bool("leader-elect"),
+  "leader-election-namespace": v.optional(v.pipe(v.string(), v.regex(dns1123Label, "--leader-election-namespace must be a valid namespace name"), v.maxLength(63, "--leader-election-namespace must be at most 63 characters"))),
+  "leader-election-id": v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "--leader-election-id must be a valid object name"), v.maxLength(253, "--leader-election-id must be at most 253 characters")),
+  "http-addr": v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^[^:\s]*:\d{1,5}$/, "--http-addr must be HOST:PORT or :PORT, e.g. :8080"),
+      v.transform((s) => ({ host: s.slice(0, s.lastIndexOf(":")), port: Number(s.slice(s.lastIndexOf(":") + 1)) })),
+      v.check((a) => a.port <= 65535, "--http-addr port must be at most 65535"),
+    ),
+  ),
   "log-level": v.picklist(["debug", "info", "warn", "error"], "--log-level must be debug, info, warn or error"),
   "log-format": v.picklist(["text", "json"], "--log-format must be text or json"),
   help: bool("help"),
@@ -79,6 +94,10 @@ export interface Options {
   debounceMs: number;
   resyncMs: number;
   workers: number;
+  leaderElect: boolean;
+  leaderElectionNamespace?: string;
+  leaderElectionId: string;
+  httpAddr?: { host: string; port: number };
   logLevel: "debug" | "info" | "warn" | "error";
   logFormat: "text" | "json";
   help: boolean;
@@ -124,6 +143,10 @@ export function parseOptions(argv: string[]): Options {
     debounceMs: o.debounce,
     resyncMs: o.resync,
     workers: o.workers,
+    leaderElect: o["leader-elect"],
+    leaderElectionNamespace: o["leader-election-namespace"],
+    leaderElectionId: o["leader-election-id"],
+    httpAddr: o["http-addr"],
     logLevel: o["log-level"],
     logFormat: o["log-format"],
     help: o.help,

@@ -9,11 +9,12 @@ import { Informer, InformerGroup, type InformerOptions } from "../kube/informer.
 import { Metadata, parseObject, Role, RoleBinding } from "../kube/objects.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube/resources.ts";
 import type { Logger } from "../log.ts";
-import { EventRecorder } from "./events.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
+import { EventRecorder, Reasons } from "./events.ts";
 import { WorkQueue } from "./queue.ts";
-import { ForeignObjectError, Reconciler, type Caches } from "./reconciler.ts";
+import { ForeignObjectError, involved, Reconciler, type Caches } from "./reconciler.ts";
 import { isWorkloadKind, KINDS, WORKLOAD_KINDS } from "../access/kinds.ts";
-import { keyOf, keyOfWorkload, parsePod, parseWorkload, workloadKey, World, type OwnedRef, type WorkloadRef } from "./world.ts";
+import { keyOf, keyOfWorkload, parsePod, parseWorkload, splitWorkloadKey, workloadKey, World, type OwnedRef, type WorkloadRef } from "./world.ts";
 
 export interface ControllerOptions extends AccessOptions {
   /** Namespaces to watch; empty means all. */
@@ -35,8 +36,10 @@ export class Controller {
   private readonly informers: InformerGroup<unknown>[];
   private readonly queue: WorkQueue;
   private readonly reconciler: Reconciler;
+  private readonly events: EventRecorder;
+  private readonly pods: InformerGroup<OwnedRef>;
 
-  constructor(api: KubeApi, private readonly options: ControllerOptions, private readonly log: Logger) {
+  constructor(api: KubeApi, private readonly options: ControllerOptions, private readonly log: Logger, private readonly metrics?: Metrics) {
     const group = <T extends Identified>(
       resource: ResourceType,
       parse: (raw: unknown) => T,
@@ -49,6 +52,7 @@ export class Controller {
         (namespace) => new Informer<T>({
           api, resource, namespace, parse, onChange, log,
           key: (o) => keyOf(identity(o)),
+          onRestart: () => metrics?.watchRestarts.inc({ resource: resource.plural }),
           ...extra,
         }),
         namespaceOf,
@@ -59,28 +63,71 @@ export class Controller {
     const pods = group(Pods, parsePod, (o, c) => this.onPod(o, c), { metadataOnly: true, labelSelector: OPT_IN_SELECTOR });
     const managed = { labelSelector: MANAGED_SELECTOR };
     const roles = group(Roles, (r) => parseObject(Role, r, "Role"), (o, c) => this.onManaged(o ?? c), managed);
-    const roleBindings = group(RoleBindings, (r) => parseObject(RoleBinding, r, "RoleBinding"), (o, c) => this.onManaged(o ?? c), managed);
-    const serviceAccounts = group(ServiceAccounts, (r) => parseObject(Metadata, r, "ServiceAccount"), (o, c) => this.onManaged(o ?? c), { ...managed, metadataOnly: true });
+    const withSa = options.createServiceAccountAndRoleBinding;
+    const roleBindings = withSa ? group(RoleBindings, (r) => parseObject(RoleBinding, r, "RoleBinding"), (o, c) => this.onManaged(o ?? c), managed) : undefined;
+    const serviceAccounts = withSa
+      ? group(ServiceAccounts, (r) => parseObject(Metadata, r, "ServiceAccount"), (o, c) => this.onManaged(o ?? c), { ...managed, metadataOnly: true })
+      : undefined;
 
     this.caches = { world: this.world, roles, roleBindings, serviceAccounts };
-    this.informers = [...workloads, pods, roles, roleBindings, serviceAccounts] as InformerGroup<unknown>[];
-    this.reconciler = new Reconciler(api, this.caches, options, new EventRecorder(api, log), log);
+    this.informers = [...workloads, pods, roles, ...(withSa ? [roleBindings!, serviceAccounts!] : [])] as InformerGroup<unknown>[];
+    this.pods = pods;
+    this.events = new EventRecorder(api, log);
+    this.reconciler = new Reconciler(api, this.caches, options, this.events, log, metrics);
     // Nothing is reconciled before every cache has synced: a half-filled cache would make present
     // workloads look gone and present pods look absent.
     this.queue = new WorkQueue({
       startPaused: true,
       concurrency: options.workers,
-      process: (key) => this.reconciler.reconcile(key),
+      process: (key) => this.reconcile(key),
       onError: (key, err, retryInMs, failures) => {
         const retry = `retrying in ${(retryInMs / 1000).toFixed(1)}s (attempt ${failures})`;
-        if (err instanceof ForeignObjectError) this.log.debug(`${key} is blocked by a foreign object; ${retry}`);
-        else this.log.warn(`Reconciling ${key} failed: ${(err as Error).message}; ${retry}`);
+        if (err instanceof ForeignObjectError) {
+          this.log.debug(`${key} is blocked by a foreign object; ${retry}`);
+          return;
+        }
+        const message = (err as Error).message;
+        this.log.warn(`Reconciling ${key} failed: ${message}; ${retry}`);
+        const { kind, namespace, name } = splitWorkloadKey(key);
+        const w = this.world.get(kind, namespace, name);
+        if (w) void this.events.warn(involved(w), Reasons.SyncFailed, `${message.slice(0, 900)}; retrying`);
       },
+    });
+    metrics?.track({
+      queueDepth: () => this.queue.length,
+      managedWorkloads: () => [...this.world.all()].filter((w) => w.optedIn && this.world.resolve(w) === w).length,
+      trackedPods: () => this.pods.size,
     });
   }
 
-  /** Runs until `signal` aborts, then lets in-flight writes finish. */
-  async run(signal: AbortSignal): Promise<void> {
+  private async reconcile(key: string): Promise<void> {
+    const done = this.metrics?.reconcileDuration.startTimer();
+    try {
+      await this.reconciler.reconcile(key);
+      this.metrics?.reconciles.inc({ result: "success" });
+    } catch (err) {
+      this.metrics?.reconciles.inc({ result: err instanceof ForeignObjectError ? "conflict" : "error" });
+      throw err;
+    } finally {
+      done?.();
+    }
+  }
+
+  /** Every watch has listed once. */
+  get ready(): boolean {
+    return this.informers.every((g) => g.hasSynced);
+  }
+
+  /** No watch has been failing for longer than `limitMs` without a break. */
+  healthy(limitMs = 120_000): boolean {
+    return this.informers.every((g) => g.failingForMs() < limitMs);
+  }
+
+  /**
+   * Runs until `signal` aborts, then lets in-flight writes finish. The watches start at once; no
+   * write is made before `leadership` resolves (leader election), so a standby has warm caches.
+   */
+  async run(signal: AbortSignal, leadership: Promise<void> = Promise.resolve()): Promise<void> {
     const watches = new AbortController();
     const running = this.informers.flatMap((g) => g.run(watches.signal));
     const scope = this.options.namespaces.length ? `namespaces ${this.options.namespaces.join(", ")}` : "all namespaces";
@@ -89,9 +136,11 @@ export class Controller {
     const stopped = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
     const synced = Promise.all(this.informers.map((g) => g.synced));
     await Promise.race([synced, stopped]);
+    if (!signal.aborted) this.log.info("Caches synced");
+    await Promise.race([leadership, stopped]);
     let resync: Timer | undefined;
     if (!signal.aborted) {
-      this.log.info("Caches synced; checking every opted-in workload");
+      this.log.info("Checking every opted-in workload");
       this.enqueueAll();
       this.queue.start();
       resync = setInterval(() => {
@@ -113,7 +162,7 @@ export class Controller {
     const keys = new Set<string>();
     for (const w of this.world.all()) if (w.optedIn && this.world.resolve(w) === w) keys.add(keyOfWorkload(w));
     for (const cache of [this.caches.roles, this.caches.roleBindings, this.caches.serviceAccounts]) {
-      for (const obj of cache.values()) {
+      for (const obj of cache?.values() ?? []) {
         const owner = managedOwner(obj.metadata);
         if (owner && isWorkloadKind(owner.kind)) keys.add(workloadKey(owner.kind, obj.metadata.namespace, owner.name));
       }

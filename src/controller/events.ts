@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { KubeApi } from "../kube/api.ts";
-import { Events } from "../kube/resources.ts";
+import { Events, objectPath } from "../kube/resources.ts";
+import { isNotFound } from "../kube/transport.ts";
 import type { Logger } from "../log.ts";
 
 export interface InvolvedObject {
@@ -11,36 +12,73 @@ export interface InvolvedObject {
   uid: string;
 }
 
-/** Stable reasons, for people who filter Events. */
+/** Stable reasons, for people and alerts that filter Events. */
 export const Reasons = {
-  ResourceExists: "ResourceExists",
+  /** The workload's Role was created or changed to list its current pods. */
+  RoleSynced: "RoleSynced",
+  /** An object with podlogreader's name for this workload exists without its marks; it is left alone. */
+  NameConflict: "NameConflict",
+  /** Reconciling the workload failed; it is retried with backoff. */
+  SyncFailed: "SyncFailed",
 } as const;
 
-const REPEAT_AFTER_MS = 10 * 60_000;
+const AGGREGATE_FOR_MS = 10 * 60_000;
+const MAX_REMEMBERED = 5000;
+
+interface Recorded {
+  name: string;
+  namespace: string;
+  count: number;
+  lastSent: number;
+}
 
 /**
- * Records Warning Events on workloads. The same event is sent at most once per ten minutes;
- * Events are best effort, so a failure is logged, not retried (the log line already says it).
+ * Records Events on workloads, aggregated like kubectl shows them: a repeat of the same reason on
+ * the same object within ten minutes updates the existing Event's count, message and last time
+ * instead of adding one. Events are best effort: a failure is logged, not retried.
  */
 export class EventRecorder {
-  private readonly lastSent = new Map<string, number>();
+  private readonly recent = new Map<string, Recorded>();
   private readonly instance = hostname();
 
   constructor(private readonly api: KubeApi, private readonly log: Logger) {}
 
-  async warn(on: InvolvedObject, reason: string, message: string): Promise<void> {
-    const dedupe = `${on.uid}\0${reason}\0${message}`;
+  normal(on: InvolvedObject, reason: string, message: string): Promise<void> {
+    return this.record(on, "Normal", reason, message);
+  }
+
+  warn(on: InvolvedObject, reason: string, message: string): Promise<void> {
+    return this.record(on, "Warning", reason, message);
+  }
+
+  private async record(on: InvolvedObject, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    const key = `${on.uid}\0${type}\0${reason}`;
     const now = Date.now();
-    if (now - (this.lastSent.get(dedupe) ?? 0) < REPEAT_AFTER_MS) return;
-    this.lastSent.set(dedupe, now);
     const time = new Date(now).toISOString();
+    const previous = this.recent.get(key);
     try {
+      if (previous && now - previous.lastSent < AGGREGATE_FOR_MS) {
+        previous.count++;
+        previous.lastSent = now;
+        try {
+          await this.api.transport.request({
+            method: "PATCH",
+            path: objectPath(Events, previous.namespace, previous.name),
+            contentType: "application/merge-patch+json",
+            body: { count: previous.count, lastTimestamp: time, message },
+          });
+          return;
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      }
+      const name = `${on.name.slice(0, 200)}.${now.toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
       await this.api.create(Events, on.namespace, {
         apiVersion: "v1",
         kind: "Event",
-        metadata: { name: `${on.name.slice(0, 200)}.${now.toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`, namespace: on.namespace },
+        metadata: { name, namespace: on.namespace },
         involvedObject: on,
-        type: "Warning",
+        type,
         reason,
         message,
         source: { component: "podlogreader" },
@@ -50,8 +88,19 @@ export class EventRecorder {
         lastTimestamp: time,
         count: 1,
       });
+      this.remember(key, { name, namespace: on.namespace, count: 1, lastSent: now });
     } catch (err) {
       this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${(err as Error).message}`);
+    }
+  }
+
+  private remember(key: string, recorded: Recorded): void {
+    this.recent.delete(key);
+    this.recent.set(key, recorded);
+    // Oldest first in insertion order; forget beyond the bound.
+    for (const k of this.recent.keys()) {
+      if (this.recent.size <= MAX_REMEMBERED) break;
+      this.recent.delete(k);
     }
   }
 }

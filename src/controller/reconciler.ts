@@ -12,7 +12,8 @@ import { controllerOf, Metadata, parseObject, Role, RoleBinding, type ObjectMeta
 import { RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube/resources.ts";
 import { isConflict, isNotFound } from "../kube/transport.ts";
 import type { Logger } from "../log.ts";
-import { Reasons, type EventRecorder } from "./events.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
+import { Reasons, type EventRecorder, type InvolvedObject } from "./events.ts";
 import { splitWorkloadKey, type World } from "./world.ts";
 
 /** A same-named object exists that podlogreader did not create; it is left alone and retried later. */
@@ -23,8 +24,9 @@ export class ForeignObjectError extends Error {
 export interface Caches {
   world: World;
   roles: InformerGroup<Role>;
-  roleBindings: InformerGroup<RoleBinding>;
-  serviceAccounts: InformerGroup<Metadata>;
+  /** Only with --create-sa-and-rolebinding; without it they are neither read nor written. */
+  roleBindings?: InformerGroup<RoleBinding>;
+  serviceAccounts?: InformerGroup<Metadata>;
 }
 
 export class Reconciler {
@@ -37,7 +39,12 @@ export class Reconciler {
     private readonly options: AccessOptions,
     private readonly events: EventRecorder,
     private readonly log: Logger,
+    private readonly metrics?: Metrics,
   ) {}
+
+  private wrote(kind: string, operation: "create" | "update" | "delete"): void {
+    this.metrics?.writes.inc({ kind, operation });
+  }
 
   /** Forget what was learned about foreign ServiceAccounts, so the next pass looks again. */
   resync(): void {
@@ -58,14 +65,9 @@ export class Reconciler {
     const workload: Workload = { kind, namespace, name, uid: self.uid };
     const desired = desiredAccess(workload, this.caches.world.podNamesOf(self), this.options);
     await this.ensureRole(workload, desired.role);
-    if (desired.serviceAccount) await this.ensureServiceAccount(workload, desired.serviceAccount);
-    if (desired.roleBinding) {
-      await this.ensureRoleBinding(workload, desired.roleBinding);
-    } else {
-      const off = "ServiceAccount and RoleBinding creation is off";
-      await this.deleteIfManaged(RoleBindings, this.caches.roleBindings, workload, off);
-      await this.deleteIfManaged(ServiceAccounts, this.caches.serviceAccounts, workload, off);
-    }
+    const { serviceAccounts, roleBindings } = this.caches;
+    if (desired.serviceAccount && serviceAccounts) await this.ensureServiceAccount(serviceAccounts, workload, desired.serviceAccount);
+    if (desired.roleBinding && roleBindings) await this.ensureRoleBinding(roleBindings, workload, desired.roleBinding);
   }
 
   private async ensureRole(workload: Workload, desired: DesiredAccess["role"]): Promise<void> {
@@ -76,7 +78,9 @@ export class Reconciler {
       const created = await this.create(Roles, workload, desired, (r) => parseObject(Role, r, "Role"));
       {
         this.caches.roles.remember(created);
+        this.wrote("Role", "create");
         this.log.info(`Created Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s)`);
+        await this.events.normal(involved(workload), Reasons.RoleSynced, `Role ${name} grants the logs of ${pods} pod(s)`);
       }
       return;
     }
@@ -88,40 +92,45 @@ export class Reconciler {
     this.caches.roles.remember(applied);
     const added = after.filter((p) => !before.has(p)).length;
     const removed = before.size - (after.length - added);
+    this.wrote("Role", "update");
     this.log.info(`Updated Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s) (+${added} -${removed})`);
+    await this.events.normal(involved(workload), Reasons.RoleSynced, `Role ${name} grants the logs of ${pods} pod(s)`);
   }
 
-  private async ensureRoleBinding(workload: Workload, desired: NonNullable<DesiredAccess["roleBinding"]>): Promise<void> {
+  private async ensureRoleBinding(cache: InformerGroup<RoleBinding>, workload: Workload, desired: NonNullable<DesiredAccess["roleBinding"]>): Promise<void> {
     const { namespace, name } = desired.metadata;
-    const live = this.caches.roleBindings.get(namespace, name);
+    const live = cache.get(namespace, name);
     if (live) {
       await this.refuseForeign(RoleBindings, workload, live.metadata);
       const sameRef = isDeepStrictEqual(live.roleRef, desired.roleRef);
       if (sameRef && metadataMatches(live.metadata, desired.metadata, workload) && isDeepStrictEqual(normalizeSubjects(live.subjects), normalizeSubjects(desired.subjects))) return;
       if (sameRef) {
         const applied = parseObject(RoleBinding, await this.api.apply(RoleBindings, namespace, withVersion(desired, live.metadata)), "RoleBinding");
-        this.caches.roleBindings.remember(applied);
+        cache.remember(applied);
+        this.wrote("RoleBinding", "update");
         this.log.info(`Updated RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`);
         return;
       }
       // roleRef cannot change in place.
-      await this.delete(RoleBindings, this.caches.roleBindings, live.metadata, "its roleRef was wrong");
+      await this.delete(RoleBindings, cache, live.metadata, "its roleRef was wrong");
     }
     const created = await this.create(RoleBindings, workload, desired, (r) => parseObject(RoleBinding, r, "RoleBinding"));
     {
-      this.caches.roleBindings.remember(created);
+      cache.remember(created);
+      this.wrote("RoleBinding", "create");
       this.log.info(`Created RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`);
     }
   }
 
-  private async ensureServiceAccount(workload: Workload, desired: NonNullable<DesiredAccess["serviceAccount"]>): Promise<void> {
+  private async ensureServiceAccount(cache: InformerGroup<Metadata>, workload: Workload, desired: NonNullable<DesiredAccess["serviceAccount"]>): Promise<void> {
     const { namespace, name } = desired.metadata;
     const key = `${namespace}/${name}`;
     // Any ServiceAccount of this name is used as it is: never updated, only created when missing.
-    if (this.caches.serviceAccounts.get(namespace, name) || this.foreignServiceAccounts.has(key)) return;
+    if (cache.get(namespace, name) || this.foreignServiceAccounts.has(key)) return;
     try {
       const created = parseObject(Metadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount");
-      this.caches.serviceAccounts.remember(created);
+      cache.remember(created);
+      this.wrote("ServiceAccount", "create");
       this.log.info(`Created ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}`);
     } catch (err) {
       if (!isConflict(err)) throw err;
@@ -148,8 +157,8 @@ export class Reconciler {
     const message = `${rt.kind} ${meta.namespace}/${meta.name} already exists and was not created by podlogreader for ${workloadRef(workload)}; leaving it alone`;
     this.log.warn(message);
     await this.events.warn(
-      { apiVersion: KINDS[workload.kind].apiVersion, kind: workload.kind, namespace: workload.namespace, name: workload.name, uid: workload.uid },
-      Reasons.ResourceExists,
+      involved(workload),
+      Reasons.NameConflict,
       message,
     );
     throw new ForeignObjectError(message);
@@ -159,9 +168,10 @@ export class Reconciler {
   private async removeAccess(workload: Omit<Workload, "uid">, why: string): Promise<void> {
     const reason = `${workload.kind} ${workload.namespace}/${workload.name} ${why}`;
     // The binding first, so access ends before the Role it points to goes.
-    await this.deleteIfManaged(RoleBindings, this.caches.roleBindings, workload, reason);
-    await this.deleteIfManaged(Roles, this.caches.roles, workload, reason);
-    await this.deleteIfManaged(ServiceAccounts, this.caches.serviceAccounts, workload, reason);
+    const { roleBindings, roles, serviceAccounts } = this.caches;
+    if (roleBindings) await this.deleteIfManaged(RoleBindings, roleBindings, workload, reason);
+    await this.deleteIfManaged(Roles, roles, workload, reason);
+    if (serviceAccounts) await this.deleteIfManaged(ServiceAccounts, serviceAccounts, workload, reason);
   }
 
   private async deleteIfManaged<T extends { metadata: ObjectMeta }>(
@@ -179,8 +189,13 @@ export class Reconciler {
       if (!isNotFound(err)) throw err;
     }
     cache.forget(meta.namespace, meta.name);
+    this.wrote(rt.kind, "delete");
     this.log.info(`Deleted ${rt.kind} ${meta.namespace}/${meta.name}: ${reason}`);
   }
+}
+
+export function involved(workload: Workload): InvolvedObject {
+  return { apiVersion: KINDS[workload.kind].apiVersion, kind: workload.kind, namespace: workload.namespace, name: workload.name, uid: workload.uid };
 }
 
 function withVersion<T extends { metadata: ManagedMetadata }>(desired: T, live: ObjectMeta): T {

@@ -60,8 +60,8 @@ export class KubeApi {
     return { items, resourceVersion };
   }
 
-  /** Opens a watch and yields its events until the server ends it or `signal` aborts. */
-  async *watch(rt: ResourceType, opts: WatchOptions): AsyncGenerator<RawWatchEvent> {
+  /** Opens a watch; resolves once the server accepted it, to its events until the server ends it or `signal` aborts. */
+  async watch(rt: ResourceType, opts: WatchOptions): Promise<AsyncIterable<RawWatchEvent>> {
     const response = await this.transport.request({
       path: collectionPath(rt, opts.namespace),
       query: {
@@ -75,8 +75,8 @@ export class KubeApi {
       signal: opts.signal,
       streaming: true,
     });
-    if (!response.body) return;
-    yield* ndjson(response.body, `${rt.plural} watch`);
+    if (!response.body) throw new ApiError("WATCH", rt.plural, 500, "EmptyBody", "the watch response had no body");
+    return ndjson(response.body, `${rt.plural} watch`);
   }
 
   create<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, body: T): Promise<unknown> {

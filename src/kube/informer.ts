@@ -20,6 +20,8 @@ export interface InformerOptions<T> {
   log: Logger;
   /** Server-side watch timeout range, seconds; a new watch resumes from the last resourceVersion. */
   watchTimeoutSeconds?: [number, number];
+  /** Told each time the watch has to be started again after an error or expiry. */
+  onRestart?: () => void;
 }
 
 /**
@@ -31,6 +33,8 @@ export class Informer<T> {
   readonly store = new Map<string, T>();
   private resourceVersion: string | undefined;
   private syncedOnce = false;
+  /** When the current run of failures began; undefined while the watch works. */
+  private failingSince: number | undefined;
   private resolveSynced!: () => void;
   /** Resolves after the first complete list. */
   readonly synced = new Promise<void>((resolve) => (this.resolveSynced = resolve));
@@ -44,6 +48,11 @@ export class Informer<T> {
 
   get hasSynced(): boolean {
     return this.syncedOnce;
+  }
+
+  /** How long list and watch have been failing without a break; 0 while they work. */
+  failingForMs(now = Date.now()): number {
+    return this.failingSince === undefined ? 0 : now - this.failingSince;
   }
 
   /** Records an object the controller just wrote, so the next read does not see the older copy. */
@@ -65,11 +74,13 @@ export class Informer<T> {
         backoff.reset();
       } catch (err) {
         if (signal.aborted) break;
+        this.opts.onRestart?.();
         if (err instanceof ApiError && err.status === 410) {
           log.info(`Watch of ${this.description} expired (410 Gone); listing again`);
           this.resourceVersion = undefined;
           continue;
         }
+        this.failingSince ??= Date.now();
         const delay = backoff.next();
         const message = (err as Error).message;
         if (err instanceof TlsVerificationError || (err instanceof ApiError && (err.status === 401 || err.status === 403))) {
@@ -96,6 +107,7 @@ export class Informer<T> {
     for (const [k, old] of previous) if (!fresh.has(k)) this.notify(old, undefined);
     for (const [k, obj] of fresh) this.notify(previous.get(k), obj);
     this.resourceVersion = resourceVersion;
+    this.failingSince = undefined;
     if (!this.syncedOnce) {
       this.syncedOnce = true;
       this.resolveSynced();
@@ -106,10 +118,11 @@ export class Informer<T> {
     const { api, resource, namespace, labelSelector, metadataOnly } = this.opts;
     const [min, max] = this.opts.watchTimeoutSeconds ?? [300, 600];
     const timeoutSeconds = Math.floor(min + Math.random() * (max - min));
-    const events = api.watch(resource, {
+    const events = await api.watch(resource, {
       namespace, labelSelector, metadataOnly, timeoutSeconds, signal,
       resourceVersion: this.resourceVersion!,
     });
+    this.failingSince = undefined;
     for await (const event of events) {
       const meta = (event.object as { metadata?: { resourceVersion?: string } } | undefined)?.metadata;
       switch (event.type) {
@@ -207,6 +220,16 @@ export class InformerGroup<T> {
 
   get hasSynced(): boolean {
     return this.all().every((i) => i.hasSynced);
+  }
+
+  failingForMs(now = Date.now()): number {
+    return Math.max(0, ...this.all().map((i) => i.failingForMs(now)));
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const i of this.all()) n += i.store.size;
+    return n;
   }
 
   run(signal: AbortSignal): Promise<void>[] {

@@ -61,7 +61,11 @@ export interface Request {
 export class Transport {
   private readonly tls: { ca?: string; cert?: string; key?: string } | undefined;
 
-  constructor(readonly connection: Connection) {
+  /** `onResponse` is told the verb and status code (or "error") of every request, for metrics. */
+  constructor(
+    readonly connection: Connection,
+    private readonly onResponse?: (verb: string, code: string) => void,
+  ) {
     const { ca, cert, key } = connection;
     this.tls = ca || cert || key ? { ca, cert, key } : undefined;
   }
@@ -101,8 +105,9 @@ export class Transport {
       headers["Content-Type"] = req.contentType ?? "application/json";
     }
     const url = this.url(req.path, req.query);
+    const verb = req.query?.watch ? "WATCH" : method;
     try {
-      return await fetch(url, {
+      const response = await fetch(url, {
         method,
         headers,
         body,
@@ -111,7 +116,10 @@ export class Transport {
         timeout: req.streaming ? false : undefined,
         redirect: "error",
       });
+      this.onResponse?.(verb, String(response.status));
+      return response;
     } catch (err) {
+      this.onResponse?.(verb, "error");
       throw this.wrapFetchError(err, method, url);
     }
   }

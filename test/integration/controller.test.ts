@@ -222,10 +222,10 @@ describe("several workloads and their boundaries", () => {
     const created = (await c.admin.create(Roles, ns, foreign)) as { metadata: { resourceVersion: string } };
     await createDeployment(ns, "taken", { replicas: 1 });
     const [pod] = await waitForPods(ns, "taken", 1);
-    await eventually("a ResourceExists Warning Event on the Deployment", async () => {
+    await eventually("a NameConflict Warning Event on the Deployment", async () => {
       const { items } = await c.admin.list(Events, { namespace: ns });
       return (items as { reason?: string; involvedObject?: { name?: string } }[]).some(
-        (e) => e.reason === "ResourceExists" && e.involvedObject?.name === "taken",
+        (e) => e.reason === "NameConflict" && e.involvedObject?.name === "taken",
       ) || undefined;
     });
     const after = (await c.admin.get(Roles, ns, "podlogreader-taken")) as { metadata: { resourceVersion: string } };

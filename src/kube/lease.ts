@@ -1,0 +1,154 @@
+// Leader election on a coordination.k8s.io/v1 Lease, with client-go's semantics: a lease is taken
+// over only after it went unrenewed for its whole duration, as seen by this process's own clock
+// (never by comparing clocks), every write is guarded by the resourceVersion read, and the leader
+// gives the lease up on shutdown so a standby need not wait for it to expire.
+// Written here because client-node's leader election builds on its own HTTP layer, which does not
+// carry our TLS settings under Bun.
+import type { Logger } from "../log.ts";
+import { sleep } from "../util/sleep.ts";
+import type { KubeApi } from "./api.ts";
+import { objectPath, type ResourceType } from "./resources.ts";
+import { isConflict, isNotFound } from "./transport.ts";
+
+export const Leases: ResourceType = { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease" };
+
+export interface LeaseOptions {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+interface LeaseObject {
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec?: { holderIdentity?: string | null; leaseDurationSeconds?: number | null; acquireTime?: string | null; renewTime?: string | null; leaseTransitions?: number | null };
+}
+
+/** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+export class LeaderElector {
+  private readonly leaseDurationMs: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryPeriodMs: number;
+  private observed: { record: string; at: number } | undefined;
+  private leading = false;
+  private lastRenew = 0;
+
+  constructor(private readonly api: KubeApi, private readonly opts: LeaseOptions, private readonly log: Logger) {
+    this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
+    this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
+    this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  private get path(): string {
+    return objectPath(Leases, this.opts.namespace, this.opts.name);
+  }
+
+  /**
+   * Waits until this process holds the lease, then keeps renewing it in the background until
+   * `signal` aborts. `onLost` is called if renewing fails for longer than the renew deadline.
+   * Resolves true once leading, false if `signal` aborted first.
+   */
+  async lead(signal: AbortSignal, onLost: () => void): Promise<boolean> {
+    const where = `Lease ${this.opts.namespace}/${this.opts.name}`;
+    this.log.info(`Waiting to become the leader (${where}, identity ${this.opts.identity})`);
+    while (!signal.aborted && !(await this.tryAcquireOrRenew())) {
+      await sleep(this.retryPeriodMs * (1 + Math.random() * 0.2), signal);
+    }
+    if (signal.aborted) return false;
+    this.leading = true;
+    this.log.info(`Became the leader (${where})`);
+    void this.renewLoop(signal, onLost);
+    return true;
+  }
+
+  private async renewLoop(signal: AbortSignal, onLost: () => void): Promise<void> {
+    while (!signal.aborted && this.leading) {
+      await sleep(this.retryPeriodMs, signal);
+      if (signal.aborted) return;
+      if (await this.tryAcquireOrRenew()) continue;
+      if (Date.now() - this.lastRenew > this.renewDeadlineMs) {
+        this.leading = false;
+        this.log.error(`Lost the leadership of Lease ${this.opts.namespace}/${this.opts.name}: not renewed for ${this.renewDeadlineMs / 1000}s`);
+        onLost();
+        return;
+      }
+    }
+  }
+
+  /** Gives the lease up, if held, so a standby takes over at once. */
+  async release(): Promise<void> {
+    if (!this.leading) return;
+    this.leading = false;
+    try {
+      const lease = (await this.api.transport.json({ path: this.path })) as LeaseObject;
+      if (lease.spec?.holderIdentity !== this.opts.identity) return;
+      await this.api.transport.request({
+        method: "PUT",
+        path: this.path,
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(Date.now()) } },
+      });
+      this.log.info(`Released Lease ${this.opts.namespace}/${this.opts.name}`);
+    } catch (err) {
+      this.log.warn(`Could not release Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}; it expires on its own`);
+    }
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const now = Date.now();
+    const durationSeconds = Math.ceil(this.leaseDurationMs / 1000);
+    try {
+      let lease: LeaseObject;
+      try {
+        lease = (await this.api.transport.json({ path: this.path })) as LeaseObject;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        await this.api.create(Leases, this.opts.namespace, {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name: this.opts.name, namespace: this.opts.namespace },
+          spec: { holderIdentity: this.opts.identity, leaseDurationSeconds: durationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+        });
+        this.lastRenew = now;
+        return true;
+      }
+      const spec = lease.spec ?? {};
+      const holder = spec.holderIdentity ?? "";
+      const record = `${holder}\0${spec.renewTime ?? ""}\0${spec.leaseDurationSeconds ?? ""}`;
+      if (this.observed?.record !== record) this.observed = { record, at: now };
+      const mine = holder === this.opts.identity;
+      if (holder && !mine) {
+        const held = (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
+        if (now < this.observed.at + held) return false;
+      }
+      await this.api.transport.request({
+        method: "PUT",
+        path: this.path,
+        body: {
+          ...lease,
+          spec: {
+            holderIdentity: this.opts.identity,
+            leaseDurationSeconds: durationSeconds,
+            acquireTime: mine ? spec.acquireTime : microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
+          },
+        },
+      });
+      this.lastRenew = now;
+      return true;
+    } catch (err) {
+      if (!isConflict(err)) this.log.warn(`Leader election on Lease ${this.opts.namespace}/${this.opts.name} failed: ${(err as Error).message}`);
+      return false;
+    }
+  }
+}
