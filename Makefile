@@ -7,7 +7,7 @@ BUN := node_modules/.bin/bun
 TSC := node_modules/.bin/tsc
 SOURCES := $(shell find src -name '*.ts') package.json package-lock.json
 
-.PHONY: help deps system-deps control-plane typecheck build test unit cluster cluster-down demo bench clean
+.PHONY: help deps system-deps control-plane helm typecheck build test unit cluster cluster-down demo bench clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ system-deps: ## Install openssl (for the local cluster's certificates) when miss
 control-plane: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl (cached outside the tree)
 	@scripts/build-control-plane.sh >/dev/null
 
+helm: ## Build helm for the chart tests (cached outside the tree)
+	@scripts/build-helm.sh >/dev/null
+
 typecheck: deps ## Type-check everything with tsc --noEmit
 	$(TSC) --noEmit -p tsconfig.json
 
@@ -35,7 +38,7 @@ build: dist/podlogreader ## Compile the controller into the single executable di
 unit: deps ## Run the unit tests only (no cluster needed)
 	$(BUN) test --timeout 20000 test/unit
 
-test: deps control-plane typecheck build ## Type-check, then run unit and integration tests against a real local control plane
+test: deps control-plane helm typecheck build ## Type-check, then run unit and integration tests against a real local control plane
 	$(BUN) test --timeout 180000
 
 cluster: deps control-plane ## Start a local control plane in the background; then: source .cluster/env

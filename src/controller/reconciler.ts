@@ -139,15 +139,18 @@ export class Reconciler {
     }
   }
 
-  /** Creates the object, or, if a same-named one appeared, decides whether it is ours. */
+  /**
+   * Creates the object. A 409 means a same-named object exists that the label-selected cache does
+   * not hold, so it does not carry our marks: it is refused like any foreign object. (Reading it
+   * back would need `get` permission for no gain: the retry sees it in the cache if it is ours.)
+   */
   private async create<T>(rt: ResourceType, workload: Workload, desired: KubeObject & { metadata: ManagedMetadata }, parse: (raw: unknown) => T): Promise<T> {
     try {
       return parse(await this.api.create(rt, desired.metadata.namespace, desired));
     } catch (err) {
       if (!isConflict(err)) throw err;
-      const existing = parseObject(Metadata, await this.api.get(rt, desired.metadata.namespace, desired.metadata.name), rt.kind);
-      await this.refuseForeign(rt, workload, existing.metadata);
-      // Ours, but not yet in the cache: try again once the watch has caught up.
+      const { namespace, name } = desired.metadata;
+      await this.refuseForeign(rt, workload, { namespace, name, uid: "", resourceVersion: "" });
       throw err;
     }
   }
