@@ -25,6 +25,8 @@ const ClusterRoleBindings: ResourceType = { group: "rbac.authorization.k8s.io", 
 
 let c: TestCluster;
 let system: string;
+/** Release names carry the run, so ClusterRoles left by a killed run never collide. */
+const run = process.pid.toString(36);
 const clusterScoped: [ResourceType, string][] = [];
 
 beforeAll(async () => {
@@ -200,7 +202,7 @@ describe("the chart's RBAC", () => {
   let chartPermissions: { role: string; permission: string }[] = [];
 
   test("is sufficient: the scenario passes as the chart's ServiceAccount, with the chart's arguments", async () => {
-    const release = "full";
+    const release = `full${run}`;
     const ns = await useNamespace("chart-full");
     const args = await install(release);
     await prepare(ns);
@@ -225,8 +227,8 @@ describe("the chart's RBAC", () => {
     const queue = chartPermissions.map((p, i) => ({ ...p, index: i }));
     const worker = async () => {
       for (let next = queue.shift(); next; next = queue.shift()) {
-        const release = `m${next.index}`;
-        const role = next.role.replace(/^full-/, `${release}-`);
+        const release = `m${next.index}x${run}`;
+        const role = next.role.replace(/^full[a-z0-9]*-/, `${release}-`);
         const ns = await useNamespace(`chart-min${next.index}`);
         const args = await install(release, { role, permission: next.permission });
         await prepare(ns);
