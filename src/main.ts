@@ -10,11 +10,18 @@ import { createLogger } from "./log.ts";
 import { Metrics } from "./telemetry/metrics.ts";
 import { serveTelemetry } from "./telemetry/server.ts";
 import { VERSION } from "./version.ts";
+import { runAdmin } from "./cli/run-admin.ts";
 
 /** After SIGTERM, how long in-flight writes may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 20_000;
 
 async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === "kubeconfig" || first === "audit" || first === "status") return runAdmin(first, rest);
+  return runController(first === "run" ? rest : argv);
+}
+
+async function runController(argv: string[]): Promise<number> {
   let options: Options;
   try {
     options = parseOptions(argv);

@@ -2,19 +2,9 @@
 import * as v from "valibot";
 import { parseDuration } from "../util/duration.ts";
 
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+import { flagHelp, parseFlags, UsageError, type Flag } from "./flags.ts";
 
-type Kind = "string" | "bool" | "list";
-
-interface Flag {
-  name: string;
-  kind: Kind;
-  value?: string;
-  help: string;
-  default?: string;
-}
+export { UsageError };
 
 export const FLAGS: Flag[] = [
   { name: "kubeconfig", kind: "string", value: "PATH", help: "Kubeconfig file to use. Without it: $KUBECONFIG, then in-cluster config, then ~/.kube/config." },
@@ -106,32 +96,7 @@ export interface Options {
 
 /** Parses argv into validated Options; throws UsageError with a one-line message naming the flag. */
 export function parseOptions(argv: string[]): Options {
-  const raw: Record<string, string | string[]> = { namespace: [] };
-  for (const f of FLAGS) if (f.default !== undefined) raw[f.name] = f.default;
-  raw.help = "false";
-  raw.version = "false";
-
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("--") || arg === "--") {
-      throw new UsageError(arg.startsWith("-") && arg !== "--" ? `unknown flag ${arg}` : `unexpected argument ${JSON.stringify(arg)}`);
-    }
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const flag = FLAGS.find((f) => f.name === name);
-    if (!flag) throw new UsageError(`unknown flag --${name}`);
-    let value: string | undefined = eq < 0 ? undefined : arg.slice(eq + 1);
-    if (value === undefined) {
-      if (flag.kind === "bool") value = "true";
-      else {
-        value = argv[++i];
-        if (value === undefined) throw new UsageError(`--${name} needs a value (${flag.value})`);
-      }
-    }
-    if (flag.kind === "list") (raw[name] as string[]).push(value);
-    else raw[name] = value;
-  }
-
+  const { values: raw } = parseFlags(FLAGS, argv);
   const result = v.safeParse(OptionsSchema, raw);
   if (!result.success) throw new UsageError(result.issues[0].message);
   const o = result.output;
@@ -164,29 +129,16 @@ export function helpText(): string {
     "  Job        podlogreader-job-<name>  CronJob     podlogreader-cronjob-<name>",
     "                                      (a Job a CronJob owns counts for the CronJob)",
     "",
-    "Usage: podlogreader [flags]",
+    "Usage: podlogreader [run] [flags]      run the controller (the default)",
+    "       podlogreader kubeconfig ...     hand out a short-lived kubeconfig of a workload's ServiceAccount",
+    "       podlogreader audit ...          check through the apiserver's authorizer that every managed",
+    "                                       ServiceAccount reads exactly its workload's pods",
+    "       podlogreader status ...         list the opted-in workloads and their Roles",
+    "Run 'podlogreader COMMAND --help' for a command's flags.",
     "",
-    "Flags:",
+    "Flags of run:",
   ];
-  for (const f of FLAGS) {
-    const head = `  --${f.name}${f.kind === "bool" ? (f.default !== undefined ? "[=true|false]" : "") : ` ${f.value}`}`;
-    const def = f.default !== undefined ? ` (default ${f.default})` : "";
-    lines.push(head);
-    lines.push(...wrap(f.help + def, 72).map((l) => `      ${l}`));
-  }
+  lines.push(...flagHelp(FLAGS));
   lines.push("", "Exit codes: 0 after SIGTERM or SIGINT, 1 on a fatal error, 2 on a bad flag.");
   return lines.join("\n");
-}
-
-function wrap(text: string, width: number): string[] {
-  const out: string[] = [];
-  let line = "";
-  for (const word of text.split(/\s+/)) {
-    if (line && line.length + 1 + word.length > width) {
-      out.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) out.push(line);
-  return out;
 }

@@ -1,0 +1,96 @@
+// `podlogreader kubeconfig`: a short-lived kubeconfig for a workload's managed ServiceAccount.
+import { KINDS, type WorkloadKind } from "../access/kinds.ts";
+import { managedName } from "../access/names.ts";
+import { isManagedFor } from "../access/ownership.ts";
+import { parseWorkload } from "../controller/world.ts";
+import type { KubeApi } from "../kube/api.ts";
+import type { Connection } from "../kube/config.ts";
+import { Metadata, parseObject } from "../kube/objects.ts";
+import { ServiceAccounts, objectPath } from "../kube/resources.ts";
+import { ApiError, isNotFound } from "../kube/transport.ts";
+import { AdminError } from "./errors.ts";
+
+export interface KubeconfigRequest {
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+  durationSeconds: number;
+}
+
+/** Tolerated difference between the asked and the granted expiry (clocks, rounding). */
+const EXPIRY_SLACK_SECONDS = 60;
+
+export async function issueKubeconfig(api: KubeApi, connection: Connection, req: KubeconfigRequest): Promise<{ yaml: string; serviceAccount: string; expires: string }> {
+  const { namespace, kind, name } = req;
+  const ref = `${kind} ${namespace}/${name}`;
+  let raw: unknown;
+  try {
+    raw = await api.get(KINDS[kind].resource, namespace, name);
+  } catch (err) {
+    if (isNotFound(err)) throw new AdminError(`${ref} does not exist`);
+    throw err;
+  }
+  const workload = parseWorkload(kind)(raw);
+  if (!workload.optedIn) throw new AdminError(`${ref} has not opted in: its pod template lacks the label podlogreader-affiliate: enable`);
+  if (KINDS[kind].parentKind && workload.controllerKind === KINDS[kind].parentKind) {
+    throw new AdminError(`${ref} belongs to its ${workload.controllerKind}; ask for that workload instead`);
+  }
+
+  const serviceAccount = managedName(kind, name);
+  let sa: Metadata;
+  try {
+    sa = parseObject(Metadata, await api.get(ServiceAccounts, namespace, serviceAccount), "ServiceAccount");
+  } catch (err) {
+    if (isNotFound(err)) {
+      throw new AdminError(`ServiceAccount ${namespace}/${serviceAccount} does not exist: podlogreader creates it when run with --create-sa-and-rolebinding`);
+    }
+    throw err;
+  }
+  if (!isManagedFor(sa.metadata, { kind, name })) {
+    throw new AdminError(`ServiceAccount ${namespace}/${serviceAccount} was not created by podlogreader for ${kind}/${name}; refusing to hand out its token`);
+  }
+
+  const asked = Date.now() + req.durationSeconds * 1000;
+  let review: { status?: { token?: string; expirationTimestamp?: string } };
+  try {
+    review = (await api.transport.json({
+      method: "POST",
+      path: objectPath(ServiceAccounts, namespace, serviceAccount, "token"),
+      body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: req.durationSeconds } },
+    })) as typeof review;
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 400 || err.status === 422)) {
+      throw new AdminError(`the apiserver refused a token valid for ${req.durationSeconds}s: ${err.message}`);
+    }
+    throw err;
+  }
+  const token = review.status?.token;
+  const expires = review.status?.expirationTimestamp;
+  if (!token || !expires) throw new AdminError("the apiserver returned no token");
+  if (Math.abs(Date.parse(expires) - asked) > EXPIRY_SLACK_SECONDS * 1000) {
+    throw new AdminError(`the apiserver would only issue a token valid until ${expires}, not for the ${req.durationSeconds}s asked; ask for a duration within its limit (--service-account-max-token-expiration)`);
+  }
+
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  const caLine = connection.ca ? `    certificate-authority-data: ${b64(connection.ca)}\n` : "";
+  const yaml = `apiVersion: v1
+kind: Config
+# Read-only access to the logs of ${kind} ${namespace}/${name}'s pods, as ServiceAccount ${serviceAccount}; expires ${expires}.
+clusters:
+- name: cluster
+  cluster:
+    server: ${connection.server}
+${caLine}users:
+- name: ${serviceAccount}
+  user:
+    token: ${token}
+contexts:
+- name: ${serviceAccount}
+  context:
+    cluster: cluster
+    user: ${serviceAccount}
+    namespace: ${namespace}
+current-context: ${serviceAccount}
+`;
+  return { yaml, serviceAccount, expires };
+}

@@ -1,0 +1,160 @@
+// The admin commands of the compiled binary against the real control plane: a scoped kubeconfig
+// that the built kubectl uses, an audit through the authorizer, and the status table.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
+import { testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { startController, type RunningController } from "../support/controller.ts";
+import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
+
+const binary = resolve(import.meta.dir, "../../dist/podlogreader");
+
+let c: TestCluster;
+let ns: string;
+let dir: string;
+let controller: RunningController;
+let webPods: string[];
+let otherPod: string;
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig, ...env } });
+  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  return { code, stdout, stderr };
+}
+
+async function kubectl(kubeconfig: string, args: string[]) {
+  const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", kubeconfig, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  return { code, stdout, stderr };
+}
+
+beforeAll(async () => {
+  c = await testCluster();
+  ns = await useNamespace("admin");
+  dir = mkdtempSync(join(tmpdir(), "podlogreader-admin-"));
+  // A ServiceAccount of podlogreader's name that it did not create, before its workload opts in.
+  await c.admin.create(ServiceAccounts, ns, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "podlogreader-borrowed" } });
+  controller = await startController([ns]);
+  await createDeployment(ns, "web", { replicas: 2 });
+  await createDeployment(ns, "other", { replicas: 1, optIn: false });
+  await createDeployment(ns, "borrowed", { replicas: 1 });
+  webPods = await waitForPods(ns, "web", 2);
+  [otherPod] = await waitForPods(ns, "other", 1) as [string];
+  await expectReadable(ns, "podlogreader-web", webPods);
+  await expectReadable(ns, "podlogreader-borrowed", await waitForPods(ns, "borrowed", 1));
+});
+afterAll(async () => {
+  await controller.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("podlogreader kubeconfig", () => {
+  test("writes a 0600 kubeconfig that kubectl uses to read the workload's pods, and only those", async () => {
+    const file = join(dir, "web.kubeconfig");
+    const r = await run(["kubeconfig", "-n", ns, "deploy/web", "--duration", "15m", "-o", file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`ServiceAccount ${ns}/podlogreader-web`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    for (const pod of webPods) {
+      const can = await kubectl(file, ["auth", "can-i", "get", `pods/${pod}`, "--subresource=log"]);
+      expect(can.stdout.trim()).toBe("yes");
+      // No node runs the pod, so the log is empty; what matters is that it is not Forbidden.
+      const logs = await kubectl(file, ["logs", pod]);
+      expect(logs.stderr).not.toContain("Forbidden");
+      expect(logs.code).toBe(0);
+    }
+    const refused = await kubectl(file, ["logs", otherPod]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("Forbidden");
+    expect((await kubectl(file, ["get", "secrets"])).stderr).toContain("Forbidden");
+  });
+
+  test("its token expires after the duration asked for", async () => {
+    const r = await run(["kubeconfig", "-n", ns, "deploy/web", "--duration", "20m"]);
+    expect(r.code).toBe(0);
+    const token = r.stdout.match(/token: (\S+)/)![1]!;
+    const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number; iat: number; sub: string };
+    expect(claims.exp - claims.iat).toBe(20 * 60);
+    expect(claims.sub).toBe(`system:serviceaccount:${ns}:podlogreader-web`);
+    expect(r.stdout).toContain(`namespace: ${ns}`);
+  });
+
+  test.each([
+    [["deploy/other"], "has not opted in"],
+    [["deploy/missing"], "does not exist"],
+    [["deploy/borrowed"], "was not created by podlogreader"],
+    [["deploy/web", "--duration", "1m"], "refused a token"],
+  ])("refuses %p with a clear error and exit code 1", async (args, message) => {
+    const r = await run(["kubeconfig", "-n", ns, ...args]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(message);
+    expect(r.stdout).toBe("");
+  });
+
+  test.each([
+    [["kubeconfig", "-n", "x"], "needs a workload"],
+    [["kubeconfig", "-n", "x", "pod/web"], "is not KIND/NAME"],
+    [["kubeconfig", "-n", "x", "deploy/web", "--duration", "soon"], "--duration"],
+    [["audit", "--output", "yaml"], "--output must be table or json"],
+    [["status", "--bogus"], "unknown flag --bogus"],
+  ])("bad flags %p exit 2", async (args, message) => {
+    const r = await run(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+});
+
+describe("podlogreader audit", () => {
+  test("passes when every ServiceAccount reads exactly its workload's pods", async () => {
+    const r = await run(["audit", "-n", ns, "--output", "json"]);
+    const report = JSON.parse(r.stdout) as { ok: boolean; entries: { serviceAccount: string; readable: string[]; overGrants: string[] }[] };
+    expect(report.ok).toBe(true);
+    expect(r.code).toBe(0);
+    const web = report.entries.find((e) => e.serviceAccount === "podlogreader-web")!;
+    expect(web.readable).toEqual(webPods);
+    const table = await run(["audit", "-n", ns]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/podlogreader-web\s+2\s+2\s+0\s+0\s+ok/);
+  });
+
+  test("fails on an over-grant made by a RoleBinding someone else added", async () => {
+    await c.admin.create(Roles, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "all-logs" },
+      rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"] }],
+    });
+    await c.admin.create(RoleBindings, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "too-generous" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "all-logs" },
+      subjects: [{ kind: "ServiceAccount", name: "podlogreader-web", namespace: ns }],
+    });
+    const r = await run(["audit", "-n", ns, "--output", "json"]);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { ok: boolean; entries: { serviceAccount: string; overGrants: string[]; namespaceWide: boolean }[] };
+    expect(report.ok).toBe(false);
+    const web = report.entries.find((e) => e.serviceAccount === "podlogreader-web")!;
+    expect(web.overGrants).toContain(otherPod);
+    expect(web.namespaceWide).toBe(true);
+    const table = await run(["audit", "-n", ns]);
+    expect(table.code).toBe(1);
+    expect(table.stdout).toContain(`OVER-GRANT  ${ns}/podlogreader-web can read the logs of pod ${otherPod}`);
+    await c.admin.transport.request({ method: "DELETE", path: `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/too-generous` });
+  });
+});
+
+describe("podlogreader status", () => {
+  test("lists the opted-in workloads, their pods and Roles, in sync", async () => {
+    const r = await run(["status", "-n", ns, "--output", "json"]);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout) as { kind: string; name: string; pods: number; role: string; state: string; lastSynced?: string }[];
+    expect(rows.map((x) => x.name)).toEqual(["borrowed", "web"]);
+    const web = rows.find((x) => x.name === "web")!;
+    expect(web).toMatchObject({ kind: "Deployment", pods: 2, role: "podlogreader-web", state: "in-sync" });
+    expect(Date.parse(web.lastSynced!)).toBeGreaterThan(0);
+    const table = await run(["status", "-n", ns]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^NAMESPACE\s+KIND\s+NAME\s+PODS\s+ROLE\s+STATE\s+LAST-SYNCED$/);
+    expect(table.stdout).toMatch(new RegExp(`${ns}\\s+Deployment\\s+web\\s+2\\s+podlogreader-web\\s+in-sync`));
+  });
+});
