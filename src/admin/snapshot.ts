@@ -4,8 +4,8 @@ import { KINDS, WORKLOAD_KINDS, type WorkloadKind } from "../access/kinds.ts";
 import { MANAGED_SELECTOR, OPT_IN_SELECTOR } from "../access/marks.ts";
 import { parsePod, parseWorkload, World, type WorkloadRef } from "../controller/world.ts";
 import { FIELD_MANAGER, type KubeApi } from "../kube/api.ts";
-import { Metadata, parseObject, Role, RoleBinding } from "../kube/objects.ts";
-import { Pods, RoleBindings, Roles, ServiceAccounts } from "../kube/resources.ts";
+import { Metadata, parseObject, Role } from "../kube/objects.ts";
+import { Pods, Roles, ServiceAccounts } from "../kube/resources.ts";
 
 export interface Snapshot {
   world: World;
@@ -14,7 +14,6 @@ export interface Snapshot {
   roles: Role[];
   /** When podlogreader last wrote each managed Role (`namespace/name`), from its managedFields. */
   roleWrittenAt: Map<string, string>;
-  roleBindings: RoleBinding[];
   serviceAccounts: Metadata[];
 }
 
@@ -24,7 +23,7 @@ export async function snapshot(api: KubeApi, namespace?: string): Promise<Snapsh
   for (const [kind, items] of lists) for (const raw of items) world.updateWorkload(undefined, parseWorkload(kind as WorkloadKind)(raw));
   for (const raw of (await api.list(Pods, { namespace, labelSelector: OPT_IN_SELECTOR, metadataOnly: true })).items) world.updatePod(undefined, parsePod(raw));
   const roleWrittenAt = new Map<string, string>();
-  const [roles, roleBindings, serviceAccounts] = await Promise.all([
+  const [roles, serviceAccounts] = await Promise.all([
     api.list(Roles, { namespace, labelSelector: MANAGED_SELECTOR }).then((l) =>
       l.items.map((raw) => {
         const role = parseObject(Role, raw, "Role");
@@ -34,11 +33,10 @@ export async function snapshot(api: KubeApi, namespace?: string): Promise<Snapsh
         return role;
       }),
     ),
-    api.list(RoleBindings, { namespace, labelSelector: MANAGED_SELECTOR }).then((l) => l.items.map((r) => parseObject(RoleBinding, r, "RoleBinding"))),
     api.list(ServiceAccounts, { namespace, labelSelector: MANAGED_SELECTOR, metadataOnly: true }).then((l) => l.items.map((r) => parseObject(Metadata, r, "ServiceAccount"))),
   ]);
   const optedIn = [...world.all()]
     .filter((w) => w.optedIn && world.resolve(w) === w)
     .sort((a, b) => `${a.namespace}/${a.kind}/${a.name}`.localeCompare(`${b.namespace}/${b.kind}/${b.name}`));
-  return { world, optedIn, roles, roleWrittenAt, roleBindings, serviceAccounts };
+  return { world, optedIn, roles, roleWrittenAt, serviceAccounts };
 }

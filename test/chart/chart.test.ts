@@ -1,6 +1,6 @@
 // The Helm chart as code: lint, schema, and what each combination of values renders.
 import { describe, expect, test } from "bun:test";
-import type { V1ClusterRole, V1Deployment, V1Role } from "@kubernetes/client-node";
+import type { V1ClusterRole, V1CronJob, V1Deployment, V1Role } from "@kubernetes/client-node";
 import { chartDir, find, permissions, render, runHelm } from "../support/chart.ts";
 
 const args = (manifests: ReturnType<typeof render>) => find<V1Deployment>(manifests, "Deployment")[0]!.spec!.template.spec!.containers[0]!.args!;
@@ -96,5 +96,31 @@ describe("values.schema.json refuses bad values", () => {
     [{ unknownKey: true }],
   ])("%p", (values) => {
     expect(() => render("pl", "ops", values)).toThrow("helm template failed");
+  });
+});
+
+describe("the optional audit CronJob", () => {
+  test("is off by default", () => {
+    expect(find(render("pl", "ops"), "CronJob")).toEqual([]);
+  });
+
+  test("runs `audit --output json` as its own ServiceAccount, which may only create reviews and list", () => {
+    const m = render("pl", "ops", { audit: { enabled: true, schedule: "0 * * * *" } });
+    const [job] = find<V1CronJob>(m, "CronJob");
+    expect(job!.spec!.schedule).toBe("0 * * * *");
+    const pod = job!.spec!.jobTemplate.spec!.template.spec!;
+    expect(pod.serviceAccountName).toBe("pl-podlogreader-audit");
+    expect(pod.containers[0]!.args).toEqual(["audit", "--output", "json"]);
+    const reviews = find<V1ClusterRole>(m, "ClusterRole", "pl-podlogreader-audit-reviews")[0]!;
+    expect(permissions(reviews.rules!)).toEqual(["authorization.k8s.io/subjectaccessreviews:create"]);
+    const reads = find<V1ClusterRole>(m, "ClusterRole", "pl-podlogreader-audit-reads")[0]!;
+    expect(permissions(reads.rules!).every((p) => p.endsWith(":list"))).toBe(true);
+  });
+
+  test("with watched namespaces, one CronJob and one reading Role per namespace", () => {
+    const m = render("pl", "ops", { audit: { enabled: true }, watchNamespaces: ["a", "b"] });
+    expect(find(m, "CronJob").map((j) => j.metadata.name).sort()).toEqual(["pl-podlogreader-audit-a", "pl-podlogreader-audit-b"]);
+    expect(find(m, "Role", "pl-podlogreader-audit-reads").map((r) => r.metadata.namespace).sort()).toEqual(["a", "b"]);
+    expect(find(m, "ClusterRole", "pl-podlogreader-audit-reads")).toEqual([]);
   });
 });
