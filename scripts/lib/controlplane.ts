@@ -23,8 +23,6 @@ export interface ClusterState {
 type Component = "etcd" | "kube-apiserver" | "kube-controller-manager";
 const COMPONENTS: Component[] = ["etcd", "kube-apiserver", "kube-controller-manager"];
 
-const log = (msg: string) => process.stderr.write(`cluster: ${msg}\n`);
-
 /** Builds (or finds in the cache) the control-plane binaries and returns their directory. */
 export function controlPlaneBinDir(): string {
   const script = join(repoRoot, "scripts", "build-control-plane.sh");

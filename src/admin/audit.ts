@@ -3,6 +3,7 @@
 // Bindings podlogreader did not make count too: that is the point.
 import { isWorkloadKind } from "../access/kinds.ts";
 import { managedOwner } from "../access/ownership.ts";
+import { serviceAccountCan } from "../kube/access-review.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { Pods } from "../kube/resources.ts";
 import { snapshot } from "./snapshot.ts";
@@ -81,21 +82,8 @@ export async function audit(api: KubeApi, namespace?: string): Promise<AuditRepo
   };
 }
 
-async function canGetLog(api: KubeApi, namespace: string, serviceAccount: string, pod: string | undefined): Promise<boolean> {
-  const review = (await api.transport.json({
-    method: "POST",
-    path: "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-    body: {
-      apiVersion: "authorization.k8s.io/v1",
-      kind: "SubjectAccessReview",
-      spec: {
-        user: `system:serviceaccount:${namespace}:${serviceAccount}`,
-        groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"],
-        resourceAttributes: { namespace, verb: "get", resource: "pods", subresource: "log", ...(pod ? { name: pod } : {}) },
-      },
-    },
-  })) as { status?: { allowed?: boolean } };
-  return review.status?.allowed === true;
+function canGetLog(api: KubeApi, namespace: string, serviceAccount: string, pod: string | undefined): Promise<boolean> {
+  return serviceAccountCan(api, namespace, serviceAccount, { verb: "get", resource: "pods", subresource: "log", ...(pod ? { name: pod } : {}) });
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

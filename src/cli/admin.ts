@@ -9,6 +9,12 @@ const kubeconfigFlag: Flag = { name: "kubeconfig", kind: "string", value: "PATH"
 const helpFlag: Flag = { name: "help", short: "h", kind: "bool", help: "Show this help and exit." };
 const namespaceName = v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "-n must be a valid namespace name"), v.maxLength(63, "-n must be at most 63 characters"));
 const outputFormat = v.picklist(["table", "json"], "--output must be table or json");
+const listFlags: Flag[] = [
+  { name: "namespace", short: "n", kind: "string", value: "NS", help: "Only this namespace. Default: all." },
+  { name: "output", short: "o", kind: "string", value: "FORMAT", default: "table", help: "table or json." },
+  kubeconfigFlag,
+  helpFlag,
+];
 
 export const COMMANDS = {
   kubeconfig: {
@@ -25,22 +31,12 @@ export const COMMANDS = {
   audit: {
     usage: "podlogreader audit [-n NAMESPACE] [--output table|json]",
     summary: "For every ServiceAccount podlogreader manages, ask the apiserver's authorizer which pod logs it can read, and compare with its workload's pods. Exit code 1 on any over-grant (a readable pod outside the workload), 0 otherwise; under-grants (pods not yet readable) are reported.",
-    flags: [
-      { name: "namespace", short: "n", kind: "string", value: "NS", help: "Only this namespace. Default: all." },
-      { name: "output", short: "o", kind: "string", value: "FORMAT", default: "table", help: "table or json." },
-      kubeconfigFlag,
-      helpFlag,
-    ] as Flag[],
+    flags: listFlags,
   },
   status: {
     usage: "podlogreader status [-n NAMESPACE] [--output table|json]",
     summary: "List the opted-in workloads: namespace, kind and name, pod count, Role, whether the Role lists exactly the current pods, and when podlogreader last wrote it.",
-    flags: [
-      { name: "namespace", short: "n", kind: "string", value: "NS", help: "Only this namespace. Default: all." },
-      { name: "output", short: "o", kind: "string", value: "FORMAT", default: "table", help: "table or json." },
-      kubeconfigFlag,
-      helpFlag,
-    ] as Flag[],
+    flags: listFlags,
   },
 } as const;
 

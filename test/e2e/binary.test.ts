@@ -4,9 +4,8 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { KubeApi } from "../../src/kube/api.ts";
-import { Pods, objectPath } from "../../src/kube/resources.ts";
-import { ApiError, Transport } from "../../src/kube/transport.ts";
-import { serviceAccountCan } from "../support/access.ts";
+import { Transport } from "../../src/kube/transport.ts";
+import { logStatus, serviceAccountCan } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
 
@@ -32,16 +31,6 @@ function lines(proc: Subprocess<"ignore", "pipe", "pipe">): string[] {
   return out;
 }
 
-async function logStatus(api: KubeApi, namespace: string, pod: string): Promise<number> {
-  try {
-    const response = await api.transport.request({ path: objectPath(Pods, namespace, pod, "log") });
-    await response.body?.cancel();
-    return response.status;
-  } catch (err) {
-    if (err instanceof ApiError) return err.status;
-    throw err;
-  }
-}
 
 test("the binary was built", () => {
   expect(existsSync(binary)).toBe(true);

@@ -11,11 +11,10 @@ import type { Subprocess } from "bun";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { KINDS } from "../../src/access/kinds.ts";
 import { Leases } from "../../src/kube/lease.ts";
-import { Deployments, Events, Namespaces, RoleBindings, Roles, ServiceAccounts, objectPath, type ResourceType } from "../../src/kube/resources.ts";
-import { isNotFound } from "../../src/kube/transport.ts";
+import { Events, RoleBindings, Roles, ServiceAccounts, objectPath, type ResourceType } from "../../src/kube/resources.ts";
 import { canReadLog } from "../support/access.ts";
 import { find, permissions, render, type Manifest } from "../support/chart.ts";
-import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { eventually, exists, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, patchDeployment, scale, waitForPods } from "../support/workloads.ts";
 
@@ -111,15 +110,6 @@ async function prepare(ns: string): Promise<void> {
   await waitForPods(ns, "web", 1);
 }
 
-async function exists(rt: ResourceType, ns: string, name: string): Promise<boolean> {
-  try {
-    await c.admin.get(rt, ns, name);
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
-}
 
 async function events(ns: string, reason: string, name: string) {
   const { items } = await c.admin.list(Events, { namespace: ns });

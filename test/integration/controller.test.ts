@@ -3,10 +3,9 @@
 import type { V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Deployments, Events, Pods, RoleBindings, Roles, ServiceAccounts, objectPath } from "../../src/kube/resources.ts";
-import { isNotFound } from "../../src/kube/transport.ts";
 import { managedName } from "../../src/access/names.ts";
 import { canReadLog, serviceAccountCan } from "../support/access.ts";
-import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { eventually, exists, testCluster, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, expectReadable, patchDeployment, rollout, scale, waitForPods } from "../support/workloads.ts";
@@ -16,15 +15,6 @@ beforeAll(async () => {
   c = await testCluster();
 });
 
-async function gone(rt: Parameters<TestCluster["admin"]["get"]>[0], namespace: string, name: string): Promise<true | undefined> {
-  try {
-    await c.admin.get(rt, namespace, name);
-    return undefined;
-  } catch (err) {
-    if (isNotFound(err)) return true;
-    throw err;
-  }
-}
 
 async function getRole(namespace: string, name: string) {
   return (await c.admin.get(Roles, namespace, name)) as { metadata: { resourceVersion: string }; rules?: { resources?: string[]; resourceNames?: string[] }[] };
@@ -128,7 +118,7 @@ describe("a Deployment's ServiceAccount follows its pods", () => {
   test("opt-out: the Role, RoleBinding and the ServiceAccount it created are deleted", async () => {
     await patchDeployment(ns, "web", { spec: { template: { metadata: { labels: { "podlogreader-affiliate": null } } } } });
     for (const rt of [Roles, RoleBindings, ServiceAccounts]) {
-      await eventually(`${rt.kind} ${sa} to be deleted`, () => gone(rt, ns, sa));
+      await waitUntilGone(rt, ns, sa);
     }
   });
 
@@ -145,7 +135,7 @@ describe("a Deployment's ServiceAccount follows its pods", () => {
   test("Deployment deletion: garbage collection removes everything it owned", async () => {
     await c.admin.transport.request({ method: "DELETE", path: objectPath(Deployments, ns, "web"), body: { propagationPolicy: "Background" } });
     for (const rt of [Roles, RoleBindings, ServiceAccounts]) {
-      await eventually(`${rt.kind} ${sa} to be deleted`, () => gone(rt, ns, sa));
+      await waitUntilGone(rt, ns, sa);
     }
   });
 });
@@ -174,9 +164,9 @@ describe("several workloads and their boundaries", () => {
     await createDeployment(ns, "witness", { replicas: 1 });
     await waitForPods(ns, "almost", 1);
     // Once the witness, created after it, has its Role, the controller has seen both.
-    await eventually("the witness Role", async () => ((await gone(Roles, ns, "podlogreader-witness")) ? undefined : true));
-    expect(await gone(Roles, ns, "podlogreader-almost")).toBe(true);
-    expect(await gone(ServiceAccounts, ns, "podlogreader-almost")).toBe(true);
+    await eventually("the witness Role", async () => (await exists(Roles, ns, "podlogreader-witness")) || undefined);
+    expect(await exists(Roles, ns, "podlogreader-almost")).toBe(false);
+    expect(await exists(ServiceAccounts, ns, "podlogreader-almost")).toBe(false);
   });
 
   test("bare and forged pods are never granted, even with the opt-in label", async () => {
@@ -199,7 +189,7 @@ describe("several workloads and their boundaries", () => {
       expect(await canReadLog(c.admin, ns, "podlogreader-alpha", name)).toBe(false);
       expect(await canReadLog(c.admin, ns, "podlogreader-beta", name)).toBe(false);
     }
-    expect(await gone(Roles, ns, "podlogreader-plain")).toBe(true);
+    expect(await exists(Roles, ns, "podlogreader-plain")).toBe(false);
   });
 
   test("a long name gets a shortened, hashed name that works", async () => {
@@ -247,8 +237,8 @@ describe("an existing ServiceAccount of the same name", () => {
       await createDeployment(ns, "web", { replicas: 2 });
       await expectReadable(ns, "podlogreader-web", await waitForPods(ns, "web", 2));
       await patchDeployment(ns, "web", { spec: { template: { metadata: { labels: { "podlogreader-affiliate": null } } } } });
-      await eventually("the Role to be deleted", () => gone(Roles, ns, "podlogreader-web"));
-      await eventually("the RoleBinding to be deleted", () => gone(RoleBindings, ns, "podlogreader-web"));
+      await waitUntilGone(Roles, ns, "podlogreader-web");
+      await waitUntilGone(RoleBindings, ns, "podlogreader-web");
       const after = (await c.admin.get(ServiceAccounts, ns, "podlogreader-web")) as { metadata: { resourceVersion: string; uid: string } };
       expect(after.metadata).toMatchObject({ uid: existing.metadata.uid, resourceVersion: existing.metadata.resourceVersion });
     } finally {
@@ -281,7 +271,7 @@ describe("namespaces", () => {
       await createDeployment(other!, "web", { replicas: 1 });
       await createDeployment(watched!, "web", { replicas: 1 });
       await expectReadable(watched!, "podlogreader-web", await waitForPods(watched!, "web", 1));
-      expect(await gone(Roles, other!, "podlogreader-web")).toBe(true);
+      expect(await exists(Roles, other!, "podlogreader-web")).toBe(false);
     } finally {
       await controller.stop();
     }
@@ -311,8 +301,8 @@ describe("after the controller was down", () => {
     controller = await startController([ns]);
     try {
       await expectReadable(ns, "podlogreader-grow", await waitForPods(ns, "grow", 3));
-      await eventually("the opted-out Role to be deleted", () => gone(Roles, ns, "podlogreader-leave"));
-      await eventually("the Role of the deleted Deployment to be deleted", () => gone(Roles, ns, "podlogreader-vanish"));
+      await waitUntilGone(Roles, ns, "podlogreader-leave");
+      await waitUntilGone(Roles, ns, "podlogreader-vanish");
       await expectReadable(ns, "podlogreader-leave", []);
       expect((await getRole(ns, "podlogreader-steady")).metadata.resourceVersion).toBe(steadyVersion);
     } finally {

@@ -8,23 +8,13 @@ import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection } from "../../src/kube/config.ts";
-import { ApiError, TlsVerificationError, Transport } from "../../src/kube/transport.ts";
-import { Deployments, RoleBindings, Roles, ServiceAccounts, objectPath, Pods } from "../../src/kube/resources.ts";
+import { TlsVerificationError, Transport } from "../../src/kube/transport.ts";
+import { Deployments, RoleBindings, Roles, ServiceAccounts, Pods } from "../../src/kube/resources.ts";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { logStatus } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { deployment, podsOf } from "../support/fixtures.ts";
 
-/** The HTTP status of GET pods/<pod>/log as the given identity. */
-async function logStatus(api: KubeApi, namespace: string, pod: string): Promise<number> {
-  try {
-    const response = await api.transport.request({ path: objectPath(Pods, namespace, pod, "log") });
-    await response.body?.cancel();
-    return response.status;
-  } catch (err) {
-    if (err instanceof ApiError) return err.status;
-    throw err;
-  }
-}
 
 describe("the local control plane", () => {
   let c: TestCluster;

@@ -8,7 +8,7 @@ import { managedName } from "../../src/access/names.ts";
 import { Pods, Roles, objectPath, type ResourceType } from "../../src/kube/resources.ts";
 import { isNotFound } from "../../src/kube/transport.ts";
 import { canReadLog, serviceAccountCan } from "../support/access.ts";
-import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { eventually, testCluster, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
@@ -52,17 +52,6 @@ async function markSucceeded(namespace: string, pod: string) {
   await patch(Pods, namespace, pod, { status: { phase: "Succeeded", conditions: [{ type: "Ready", status: "False", reason: "PodCompleted" }] } }, "status");
 }
 
-async function roleGone(namespace: string, name: string) {
-  return eventually(`Role ${name} to be deleted`, async () => {
-    try {
-      await c.admin.get(Roles, namespace, name);
-      return undefined;
-    } catch (err) {
-      if (isNotFound(err)) return true;
-      throw err;
-    }
-  });
-}
 
 /** A namespace with the kind under test and an opted-in Deployment of the same name, and a controller. */
 function kindSuite(kind: WorkloadKind, body: (ctx: { ns: () => string; sa: string }) => void) {
@@ -122,7 +111,7 @@ kindSuite("StatefulSet", ({ ns, sa }) => {
 
   test("the Role is removed with the StatefulSet", async () => {
     await remove(KINDS.StatefulSet.resource, ns(), "web");
-    await roleGone(ns(), sa);
+    await waitUntilGone(Roles, ns(), sa);
   });
 });
 
@@ -160,7 +149,7 @@ kindSuite("DaemonSet", ({ ns, sa }) => {
 
   test("the Role is removed with the DaemonSet", async () => {
     await remove(KINDS.DaemonSet.resource, ns(), "web");
-    await roleGone(ns(), sa);
+    await waitUntilGone(Roles, ns(), sa);
   });
 });
 
@@ -179,7 +168,7 @@ kindSuite("Job", ({ ns, sa }) => {
 
   test("the Role is removed with the Job", async () => {
     await remove(KINDS.Job.resource, ns(), "web");
-    await roleGone(ns(), sa);
+    await waitUntilGone(Roles, ns(), sa);
   });
 });
 
@@ -221,7 +210,7 @@ kindSuite("CronJob", ({ ns, sa }) => {
 
   test("the Role is removed with the CronJob", async () => {
     await remove(KINDS.CronJob.resource, ns(), "web");
-    await roleGone(ns(), sa);
+    await waitUntilGone(Roles, ns(), sa);
   });
 });
 
@@ -235,11 +224,11 @@ kindSuite("ReplicaSet", ({ ns, sa }) => {
   test("a ReplicaSet a Deployment owns gets no Role of its own", async () => {
     const [pod] = await waitForPods(ns(), "web", 1);
     const owner = ((await c.admin.get(Pods, ns(), pod!)) as V1Pod).metadata!.ownerReferences![0]!.name;
-    await roleGone(ns(), managedName("ReplicaSet", owner));
+    await waitUntilGone(Roles, ns(), managedName("ReplicaSet", owner));
   });
 
   test("the Role is removed with the ReplicaSet", async () => {
     await remove(KINDS.ReplicaSet.resource, ns(), "web");
-    await roleGone(ns(), sa);
+    await waitUntilGone(Roles, ns(), sa);
   });
 });

@@ -1,32 +1,11 @@
 // Questions to the apiserver's own authorizer (SubjectAccessReview), asked as admin on behalf
 // of a ServiceAccount. Reading a Role back proves nothing; this is what RBAC actually decides.
+import { serviceAccountCan } from "../../src/kube/access-review.ts";
 import type { KubeApi } from "../../src/kube/api.ts";
-import { Pods } from "../../src/kube/resources.ts";
+import { Pods, objectPath } from "../../src/kube/resources.ts";
+import { ApiError } from "../../src/kube/transport.ts";
 
-export interface Access {
-  verb: string;
-  resource: string;
-  subresource?: string;
-  name?: string;
-  group?: string;
-}
-
-export async function serviceAccountCan(api: KubeApi, namespace: string, serviceAccount: string, access: Access): Promise<boolean> {
-  const review = (await api.transport.json({
-    method: "POST",
-    path: "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-    body: {
-      apiVersion: "authorization.k8s.io/v1",
-      kind: "SubjectAccessReview",
-      spec: {
-        user: `system:serviceaccount:${namespace}:${serviceAccount}`,
-        groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"],
-        resourceAttributes: { namespace, ...access },
-      },
-    },
-  })) as { status?: { allowed?: boolean } };
-  return review.status?.allowed === true;
-}
+export { serviceAccountCan } from "../../src/kube/access-review.ts";
 
 export function canReadLog(api: KubeApi, namespace: string, serviceAccount: string, pod: string): Promise<boolean> {
   return serviceAccountCan(api, namespace, serviceAccount, { verb: "get", resource: "pods", subresource: "log", name: pod });
@@ -43,4 +22,16 @@ export async function readablePods(api: KubeApi, namespace: string, serviceAccou
 /** A name no pod has: readable only if some rule grants every pod (an empty resourceNames). */
 export function canReadAnyPod(api: KubeApi, namespace: string, serviceAccount: string): Promise<boolean> {
   return canReadLog(api, namespace, serviceAccount, `no-such-pod-${Math.random().toString(36).slice(2)}`);
+}
+
+/** The HTTP status of GET pods/<pod>/log as the identity `api` authenticates with. */
+export async function logStatus(api: KubeApi, namespace: string, pod: string): Promise<number> {
+  try {
+    const response = await api.transport.request({ path: objectPath(Pods, namespace, pod, "log") });
+    await response.body?.cancel();
+    return response.status;
+  } catch (err) {
+    if (err instanceof ApiError) return err.status;
+    throw err;
+  }
 }

@@ -7,7 +7,8 @@ import { DEFAULT_CLUSTER_DIR, isRunning, readState, startCluster, stopCluster, t
 import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection, type Connection } from "../../src/kube/config.ts";
 import { Transport } from "../../src/kube/transport.ts";
-import { Namespaces } from "../../src/kube/resources.ts";
+import { Namespaces, type ResourceType } from "../../src/kube/resources.ts";
+import { isNotFound } from "../../src/kube/transport.ts";
 
 export interface TestCluster extends ClusterState {
   caPem: string;
@@ -104,4 +105,21 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     await Bun.sleep(100);
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
+
+/** Whether the object exists, as admin. */
+export async function exists(rt: ResourceType, namespace: string | undefined, name: string): Promise<boolean> {
+  const { admin } = await testCluster();
+  try {
+    await admin.get(rt, namespace, name);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** Waits until the object is gone. */
+export function waitUntilGone(rt: ResourceType, namespace: string | undefined, name: string, timeoutMs?: number): Promise<true> {
+  return eventually(`${rt.kind} ${name} to be deleted`, async () => (!(await exists(rt, namespace, name)) ? true : undefined), timeoutMs);
 }
