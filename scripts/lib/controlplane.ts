@@ -18,6 +18,8 @@ export interface ClusterState {
   kubeconfig: string;
   ports: { etcd: number; etcdPeer: number; apiserver: number };
   pids: Record<Component, number>;
+  /** The arguments each component was started with, so it can be restarted the same way. */
+  args: Record<Component, string[]>;
 }
 
 type Component = "etcd" | "kube-apiserver" | "kube-controller-manager";
@@ -157,12 +159,20 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir()): 
     keyPem: readFileSync(join(pki, "admin.key"), "utf8"),
   }), { mode: 0o600 });
 
-  const state: ClusterState = { dir, binDir, server, kubeconfig, ports, pids: { etcd: 0, "kube-apiserver": 0, "kube-controller-manager": 0 } };
+  const state: ClusterState = {
+    dir, binDir, server, kubeconfig, ports,
+    pids: { etcd: 0, "kube-apiserver": 0, "kube-controller-manager": 0 },
+    args: { etcd: [], "kube-apiserver": [], "kube-controller-manager": [] },
+  };
   const save = () => writeFileSync(join(dir, "state.json"), JSON.stringify(state, null, 2));
+  const start = (c: Component, args: string[]) => {
+    state.args[c] = args;
+    return startProcess(dir, binDir, c, args);
+  };
   try {
     const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
     const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
-    state.pids.etcd = startProcess(dir, binDir, "etcd", [
+    state.pids.etcd = start("etcd", [
       "--name=default", `--data-dir=${join(dir, "etcd")}`,
       `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
       `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
@@ -171,7 +181,7 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir()): 
     save();
     await waitFor("etcd", 30_000, async () => (await fetch(`${etcdUrl}/health`)).ok, join(dir, "logs", "etcd.log"), state.pids.etcd);
 
-    state.pids["kube-apiserver"] = startProcess(dir, binDir, "kube-apiserver", [
+    state.pids["kube-apiserver"] = start("kube-apiserver", [
       `--etcd-servers=${etcdUrl}`,
       "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${ports.apiserver}`,
       `--tls-cert-file=${join(pki, "apiserver.crt")}`, `--tls-private-key-file=${join(pki, "apiserver.key")}`,
@@ -187,12 +197,9 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir()): 
     ]);
     save();
     const admin = new Transport(loadConnection({ kubeconfig }));
-    await waitFor("kube-apiserver", 90_000, async () => {
-      const text = await (await admin.request({ path: "/readyz" })).text();
-      return text.trim() === "ok";
-    }, join(dir, "logs", "kube-apiserver.log"), state.pids["kube-apiserver"]);
+    await waitForApiserver(state, admin);
 
-    state.pids["kube-controller-manager"] = startProcess(dir, binDir, "kube-controller-manager", [
+    state.pids["kube-controller-manager"] = start("kube-controller-manager", [
       `--kubeconfig=${kubeconfig}`, "--leader-elect=false", "--secure-port=0",
       `--service-account-private-key-file=${join(pki, "sa.key")}`, `--root-ca-file=${join(pki, "ca.crt")}`,
       "--use-service-account-credentials=false", "--profiling=false", "--v=1",
@@ -214,25 +221,43 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir()): 
   }
 }
 
+async function waitForApiserver(state: ClusterState, admin: Transport): Promise<void> {
+  await waitFor("kube-apiserver", 90_000, async () => {
+    const text = await (await admin.request({ path: "/readyz" })).text();
+    return text.trim() === "ok";
+  }, join(state.dir, "logs", "kube-apiserver.log"), state.pids["kube-apiserver"]);
+}
+
+/** Stops kube-apiserver and starts it again with the same arguments and port; etcd keeps the data. */
+export async function restartApiserver(state: ClusterState): Promise<void> {
+  if (!state.args?.["kube-apiserver"]?.length) throw new Error(`the cluster in ${state.dir} predates restarts; run make cluster-down && make cluster`);
+  stopComponent(state, "kube-apiserver");
+  state.pids["kube-apiserver"] = startProcess(state.dir, state.binDir, "kube-apiserver", state.args["kube-apiserver"]);
+  writeFileSync(join(state.dir, "state.json"), JSON.stringify(state, null, 2));
+  await waitForApiserver(state, new Transport(loadConnection({ kubeconfig: state.kubeconfig })));
+}
+
+function stopComponent(state: ClusterState, c: Component): void {
+  const pid = state.pids[c];
+  const binary = join(state.binDir, c);
+  if (!pid || !isOurs(pid, binary)) return;
+  signal(pid, "SIGTERM");
+  const deadline = Date.now() + 10_000;
+  while (isOurs(pid, binary) && !isZombie(pid)) {
+    if (Date.now() > deadline) {
+      signal(pid, "SIGKILL");
+      break;
+    }
+    Bun.sleepSync(50);
+  }
+}
+
 /** Stops exactly the processes recorded in `dir`, by PID, and removes the directory. Synchronous so it can run on exit. */
 export function stopCluster(dir: string): void {
   const state = readState(dir);
   if (state) {
     // Dependents first, each given 10 s to exit before SIGKILL: the apiserver needs etcd to shut down cleanly.
-    for (const c of [...COMPONENTS].reverse()) {
-      const pid = state.pids[c];
-      const binary = join(state.binDir, c);
-      if (!pid || !isOurs(pid, binary)) continue;
-      signal(pid, "SIGTERM");
-      const deadline = Date.now() + 10_000;
-      while (isOurs(pid, binary) && !isZombie(pid)) {
-        if (Date.now() > deadline) {
-          signal(pid, "SIGKILL");
-          break;
-        }
-        Bun.sleepSync(50);
-      }
-    }
+    for (const c of [...COMPONENTS].reverse()) stopComponent(state, c);
   }
   rmSync(dir, { recursive: true, force: true });
 }

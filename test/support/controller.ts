@@ -6,6 +6,8 @@ import { testCluster } from "./cluster.ts";
 
 export interface RunningController {
   stop(): Promise<void>;
+  /** The controller's own liveness answer (/healthz). */
+  healthy(): boolean;
 }
 
 export async function startController(namespaces: string[], overrides: Partial<ControllerOptions> = {}): Promise<RunningController> {
@@ -21,8 +23,10 @@ export async function startController(namespaces: string[], overrides: Partial<C
   };
   const log = createLogger(process.env.PODLOGREADER_TEST_LOG === "debug" ? "debug" : "warn", "text");
   const abort = new AbortController();
-  const done = new Controller(admin, options, log).run(abort.signal);
+  const controller = new Controller(admin, options, log);
+  const done = controller.run(abort.signal);
   return {
+    healthy: () => controller.healthy(),
     async stop() {
       abort.abort();
       await done;
