@@ -53,5 +53,5 @@ demo: deps control-plane build ## Run podlogreader on a local cluster and show w
 clean: ## Remove build output
 	rm -rf dist
 
-bench: deps control-plane build ## Measure Role writes and latency for a 0->50->0 scale (BENCH_OUT, default bench/results.json)
-	$(BUN) scripts/bench.ts
+bench: deps control-plane build ## Benchmarks on fresh local control planes: latency, writes, memory, startup, throughput (BENCH_OUT, default bench/results.json)
+	$(BUN) scripts/bench/main.ts

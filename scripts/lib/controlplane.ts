@@ -203,6 +203,8 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir()): 
       `--kubeconfig=${kubeconfig}`, "--leader-elect=false", "--secure-port=0",
       `--service-account-private-key-file=${join(pki, "sa.key")}`, `--root-ca-file=${join(pki, "ca.crt")}`,
       "--use-service-account-credentials=false", "--profiling=false", "--v=1",
+      // The default 20 requests/s would make the controller-manager, not podlogreader, the bottleneck of every burst.
+      "--kube-api-qps=300", "--kube-api-burst=600", "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10",
     ]);
     save();
     // The ServiceAccount controller creating "default" shows the controller-manager is working.

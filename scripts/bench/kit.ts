@@ -1,0 +1,184 @@
+// Tools the benchmark scenarios share: a fresh control plane, the compiled controller as a child
+// process (its own RSS, its own /metrics), and watchers that timestamp what the apiserver reports.
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import { KubeApi } from "../../src/kube/api.ts";
+import { loadConnection } from "../../src/kube/config.ts";
+import { Deployments, Namespaces, Pods, Roles, objectPath } from "../../src/kube/resources.ts";
+import { Transport } from "../../src/kube/transport.ts";
+import { startCluster, stopCluster, type ClusterState } from "../lib/controlplane.ts";
+
+export const binary = resolve(import.meta.dir, "../../dist/podlogreader");
+export const OPT_IN = { "podlogreader-affiliate": "enable" };
+
+export interface Env {
+  cluster: ClusterState;
+  api: KubeApi;
+}
+
+/** Runs `fn` against a control plane of its own, stopped afterwards. */
+export async function withCluster<T>(fn: (env: Env) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), "podlogreader-bench-"));
+  const cluster = await startCluster(dir);
+  try {
+    return await fn({ cluster, api: new KubeApi(new Transport(loadConnection({ kubeconfig: cluster.kubeconfig }))) });
+  } finally {
+    stopCluster(dir);
+  }
+}
+
+export async function namespace(api: KubeApi, name: string): Promise<string> {
+  await api.create(Namespaces, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  return name;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+export interface Controller {
+  proc: Subprocess;
+  startedAt: number;
+  /** Resident and peak resident memory of the controller process alone, in bytes. */
+  memory(): { rss: number; peak: number };
+  /** Sum of a counter over all its label sets, from /metrics. */
+  counter(name: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startController(env: Env, args: string[]): Promise<Controller> {
+  const port = await freePort();
+  const startedAt = performance.now();
+  const proc = Bun.spawn([binary, "--kubeconfig", env.cluster.kubeconfig, "--http-addr", `127.0.0.1:${port}`, "--log-level", "warn", ...args], {
+    stdin: "ignore", stdout: "inherit", stderr: "inherit",
+  });
+  const status = (field: string) => Number(readFileSync(`/proc/${proc.pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0) * 1024;
+  const controller: Controller = {
+    proc,
+    startedAt,
+    memory: () => ({ rss: status("VmRSS"), peak: status("VmHWM") }),
+    async counter(name) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return text.split("\n").filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+    },
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    },
+  };
+  await until("the controller's /readyz", async () => (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) || undefined, 60_000);
+  return controller;
+}
+
+export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await Bun.sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export function deployment(name: string, replicas: number) {
+  return {
+    apiVersion: "apps/v1", kind: "Deployment", metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "100%", maxUnavailable: "100%" } },
+      template: { metadata: { labels: { app: name, ...OPT_IN } }, spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 } },
+    },
+  };
+}
+
+export async function scale(api: KubeApi, ns: string, name: string, replicas: number): Promise<void> {
+  await api.transport.request({ method: "PATCH", path: objectPath(Deployments, ns, name), contentType: "application/merge-patch+json", body: { spec: { replicas } } });
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+/** Watches a namespace's Roles: which pods each names, when a name first appeared or left, and how many writes it saw. */
+export class RoleWatch {
+  readonly pods = new Map<string, Set<string>>();
+  readonly listedAt = new Map<string, number>();
+  readonly unlistedAt = new Map<string, number>();
+  writes = 0;
+  private readonly abort = new AbortController();
+
+  static async start(api: KubeApi, ns: string): Promise<RoleWatch> {
+    const w = new RoleWatch();
+    const { items, resourceVersion } = await api.list(Roles, { namespace: ns });
+    for (const r of items) w.observe(r, false);
+    void (async () => {
+      for await (const ev of await api.watch(Roles, { namespace: ns, resourceVersion, timeoutSeconds: 3600, signal: w.abort.signal })) {
+        if (ev.type === "ADDED" || ev.type === "MODIFIED") w.observe(ev.object, true);
+        if (ev.type === "DELETED") w.pods.delete((ev.object as { metadata: { name: string } }).metadata.name);
+      }
+    })().catch(() => {});
+    return w;
+  }
+
+  private observe(raw: unknown, isWrite: boolean): void {
+    const now = performance.now();
+    const role = raw as { metadata: { name: string }; rules?: { resources?: string[]; resourceNames?: string[] }[] };
+    const names = new Set(role.rules?.find((r) => r.resources?.includes("pods/log"))?.resourceNames ?? []);
+    const before = this.pods.get(role.metadata.name) ?? new Set<string>();
+    for (const p of names) if (!before.has(p) && !this.listedAt.has(p)) this.listedAt.set(p, now);
+    for (const p of before) if (!names.has(p) && !this.unlistedAt.has(p)) this.unlistedAt.set(p, now);
+    this.pods.set(role.metadata.name, names);
+    if (isWrite) this.writes++;
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+}
+
+/** Watches a namespace's opted-in pods: when each was first seen, and when it was deleted. */
+export class PodWatch {
+  readonly seenAt = new Map<string, number>();
+  readonly deletedAt = new Map<string, number>();
+  private readonly abort = new AbortController();
+
+  static async start(api: KubeApi, ns: string): Promise<PodWatch> {
+    const w = new PodWatch();
+    const { resourceVersion } = await api.list(Pods, { namespace: ns, metadataOnly: true, labelSelector: "podlogreader-affiliate=enable" });
+    void (async () => {
+      for await (const ev of await api.watch(Pods, { namespace: ns, resourceVersion, timeoutSeconds: 3600, metadataOnly: true, labelSelector: "podlogreader-affiliate=enable", signal: w.abort.signal })) {
+        const name = (ev.object as { metadata?: { name?: string } }).metadata?.name;
+        if (!name) continue;
+        if (ev.type === "ADDED" && !w.seenAt.has(name)) w.seenAt.set(name, performance.now());
+        if (ev.type === "DELETED" && !w.deletedAt.has(name)) w.deletedAt.set(name, performance.now());
+      }
+    })().catch(() => {});
+    return w;
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+export const MiB = (bytes: number) => round(bytes / 2 ** 20, 2);

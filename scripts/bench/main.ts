@@ -1,0 +1,106 @@
+// `make bench`: runs every scenario on a fresh control plane with the compiled binary, prints a
+// table, and writes the figures as JSON ($BENCH_OUT, default bench/results.json) and a latency CDF
+// as SVG beside it. BENCH_ONLY=latency,writes,... runs a subset.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { latency, memory, startup, throughput, writes, type LatencyResult } from "./scenarios.ts";
+
+const repo = resolve(import.meta.dir, "../..");
+const out = process.env.BENCH_OUT ?? join(repo, "bench", "results.json");
+const only = process.env.BENCH_ONLY?.split(",");
+const want = (name: string) => !only || only.includes(name);
+const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+
+const results: Record<string, unknown> = {
+  machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), cpu: cpus()[0]?.model },
+  kubernetes: "v1.37.2",
+  debounce: "1s (default)",
+  date: new Date().toISOString(),
+};
+
+if (want("latency")) {
+  const runs: LatencyResult[] = [];
+  for (const [n, rounds] of [[1, 20], [10, 10], [100, 5]] as const) {
+    log(`latency: ${n} Deployment(s), ${rounds} rounds`);
+    runs.push(await latency(n, rounds));
+  }
+  results.latency = runs.map(({ upSamples: _u, downSamples: _d, ...r }) => r);
+  writeCdf(join(dirname(out), "latency-cdf.svg"), runs.at(-1)!);
+}
+if (want("writes")) {
+  log("writes: 0 -> 100 -> 0, resync, restart");
+  results.writes = await writes();
+}
+if (want("memory")) {
+  log("memory: idle, 10,000 foreign pods, 1,000 opted-in pods");
+  results.memory = await memory();
+}
+if (want("startup")) {
+  log("startup: 500 Deployments x 4 pods");
+  results.startup = await startup();
+}
+if (want("throughput")) {
+  log("throughput: rising pod change rates");
+  results.throughput = await throughput();
+}
+
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+printTable(results);
+log(`written to ${out}`);
+
+function printTable(r: Record<string, any>): void {
+  const rows: [string, string][] = [];
+  for (const l of r.latency ?? []) {
+    rows.push([`latency up, ${l.deployments} Deployment(s) (p50/p95/p99 ms)`, `${l.upMs.p50} / ${l.upMs.p95} / ${l.upMs.p99}  (${l.upMs.samples} pods)`]);
+    rows.push([`latency down, ${l.deployments} Deployment(s) (p50/p95/p99 ms)`, `${l.downMs.p50} / ${l.downMs.p95} / ${l.downMs.p99}  (${l.downMs.samples} pods)`]);
+  }
+  if (r.writes) {
+    rows.push(["Role writes, 0 -> 100 (API requests)", `${r.writes.scaleUp.roleWrites} (${r.writes.scaleUp.apiRequests})`]);
+    rows.push(["Role writes, 100 -> 0 (API requests)", `${r.writes.scaleDown.roleWrites} (${r.writes.scaleDown.apiRequests})`]);
+    rows.push(["Role writes, 5 resyncs / a restart, nothing changed", `${r.writes.resyncWrites} / ${r.writes.restartWrites}`]);
+  }
+  if (r.memory) {
+    rows.push(["RSS idle / peak (MiB)", `${r.memory.idleMiB} / ${r.memory.peakMiB}`]);
+    rows.push(["RSS added by 10,000 pods not opted in (MiB)", `${r.memory.extraFor10kForeignPodsMiB}`]);
+    rows.push(["RSS per 1,000 opted-in pods (MiB)", `${r.memory.perThousandOptedInPodsMiB}`]);
+  }
+  if (r.startup) rows.push([`startup, ${r.startup.pods} pods in ${r.startup.deployments} Deployments (s)`, `${r.startup.seconds}`]);
+  for (const t of r.throughput ?? []) {
+    rows.push([`throughput ${t.targetPerSecond}/s: achieved, lag p99, settle`, `${t.achievedPerSecond}/s, ${t.lagP99Ms} ms, ${t.settleSeconds} s${t.bounded ? "" : "  (unbounded)"}`]);
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}\n`);
+  for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+}
+
+/** An SVG of the cumulative distribution of up and down latencies. */
+function writeCdf(file: string, run: LatencyResult): void {
+  const [w, h, pad] = [640, 360, 48];
+  const all = [...run.upSamples, ...run.downSamples];
+  const maxX = Math.max(1, ...all) * 1.05;
+  const x = (ms: number) => pad + (ms / maxX) * (w - 2 * pad);
+  const y = (q: number) => h - pad - q * (h - 2 * pad);
+  const path = (samples: number[]) => {
+    const s = [...samples].sort((a, b) => a - b);
+    return s.map((v, i) => `${i ? "L" : "M"}${x(v).toFixed(1)},${y((i + 1) / s.length).toFixed(1)}`).join(" ");
+  };
+  const ticks = Array.from({ length: 6 }, (_, i) => (maxX / 5) * i);
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${w / 2}" y="20" text-anchor="middle" font-size="14">Pod event to Role, ${run.deployments} Deployments changing at once (debounce 1 s)</text>
+<line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="black"/>
+<line x1="${pad}" y1="${pad}" x2="${pad}" y2="${h - pad}" stroke="black"/>
+${ticks.map((t) => `<text x="${x(t)}" y="${h - pad + 16}" text-anchor="middle">${Math.round(t)}</text>`).join("\n")}
+${[0, 0.5, 0.99, 1].map((q) => `<text x="${pad - 6}" y="${y(q) + 4}" text-anchor="end">${q}</text><line x1="${pad}" y1="${y(q)}" x2="${w - pad}" y2="${y(q)}" stroke="#ddd"/>`).join("\n")}
+<text x="${w / 2}" y="${h - 10}" text-anchor="middle">milliseconds</text>
+<path d="${path(run.upSamples)}" fill="none" stroke="#1f77b4" stroke-width="2"/>
+<path d="${path(run.downSamples)}" fill="none" stroke="#d62728" stroke-width="2"/>
+<text x="${w - pad - 150}" y="${pad + 10}" fill="#1f77b4">up: pod seen → name listed</text>
+<text x="${w - pad - 150}" y="${pad + 26}" fill="#d62728">down: pod deleted → name gone</text>
+</svg>
+`;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, svg);
+}
