@@ -9,9 +9,9 @@ import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection } from "../../src/kube/config.ts";
 import { Deployments, Namespaces, Pods, Roles, objectPath } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
-import { startCluster, stopCluster, type ClusterState } from "../lib/controlplane.ts";
+import { startCluster, stopCluster, type ClusterOptions, type ClusterState } from "../lib/controlplane.ts";
 
-export const binary = resolve(import.meta.dir, "../../dist/podlogreader");
+export const binary = process.env.PODLOGREADER_BENCH_BINARY ?? resolve(import.meta.dir, "../../dist/podlogreader");
 export const OPT_IN = { "podlogreader-affiliate": "enable" };
 
 export interface Env {
@@ -20,9 +20,9 @@ export interface Env {
 }
 
 /** Runs `fn` against a control plane of its own, stopped afterwards. */
-export async function withCluster<T>(fn: (env: Env) => Promise<T>): Promise<T> {
+export async function withCluster<T>(fn: (env: Env) => Promise<T>, options: ClusterOptions = {}): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "podlogreader-bench-"));
-  const cluster = await startCluster(dir);
+  const cluster = await startCluster(dir, undefined, options);
   try {
     return await fn({ cluster, api: new KubeApi(new Transport(loadConnection({ kubeconfig: cluster.kubeconfig }))) });
   } finally {

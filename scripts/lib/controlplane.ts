@@ -145,7 +145,12 @@ async function waitFor(what: string, deadlineMs: number, check: () => Promise<bo
 }
 
 /** Starts a new control plane in `dir`. The caller must not have one running there. */
-export async function startCluster(dir: string, binDir = controlPlaneBinDir()): Promise<ClusterState> {
+export interface ClusterOptions {
+  /** kube-controller-manager's --controllers, e.g. "*,-deployment,-replicaset" when a benchmark plays those controllers itself. */
+  controllers?: string;
+}
+
+export async function startCluster(dir: string, binDir = controlPlaneBinDir(), options: ClusterOptions = {}): Promise<ClusterState> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const pki = join(dir, "pki");
@@ -200,7 +205,7 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir()): 
     await waitForApiserver(state, admin);
 
     state.pids["kube-controller-manager"] = start("kube-controller-manager", [
-      `--kubeconfig=${kubeconfig}`, "--leader-elect=false", "--secure-port=0",
+      `--kubeconfig=${kubeconfig}`, "--leader-elect=false", "--secure-port=0", `--controllers=${options.controllers ?? "*"}`,
       `--service-account-private-key-file=${join(pki, "sa.key")}`, `--root-ca-file=${join(pki, "ca.crt")}`,
       "--use-service-account-credentials=false", "--profiling=false", "--v=1",
       // The default 20 requests/s would make the controller-manager, not podlogreader, the bottleneck of every burst.

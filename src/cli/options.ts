@@ -13,7 +13,7 @@ export const FLAGS: Flag[] = [
   { name: "list-pods", kind: "bool", default: "true", help: "Also grant 'list pods' in the namespace, which 'kubectl logs deploy/NAME' and 'kubectl logs -l SELECTOR' need. Listing shows the spec of every pod in the namespace; --list-pods=false is the strict mode in which only 'kubectl logs POD' works." },
   { name: "debounce", kind: "string", value: "DURATION", default: "1s", help: "How long pod arrivals for one workload are gathered before its Role is written, so a scale-up becomes one write. Pod removals are written at once. 0 disables." },
   { name: "resync", kind: "string", value: "DURATION", default: "10m", help: "How often every opted-in workload is checked again without an event. Checking writes nothing when all is in sync." },
-  { name: "workers", kind: "string", value: "N", default: "4", help: "How many workloads are reconciled at the same time." },
+  { name: "workers", kind: "string", value: "N", default: "16", help: "How many workloads are reconciled at the same time. The work is waiting on the apiserver, so more than the cores helps." },
   { name: "leader-elect", kind: "bool", default: "false", help: "Run for leadership on a coordination.k8s.io Lease before writing anything, so several replicas can run and only the leader writes. Standbys keep their caches warm." },
   { name: "leader-election-namespace", kind: "string", value: "NS", help: "Namespace of the Lease. Default: the namespace of the in-cluster ServiceAccount, or of the kubeconfig's context, or default." },
   { name: "leader-election-id", kind: "string", value: "NAME", default: "podlogreader", help: "Name of the Lease." },

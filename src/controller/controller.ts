@@ -79,6 +79,7 @@ export class Controller {
     this.queue = new WorkQueue({
       startPaused: true,
       concurrency: options.workers,
+      onIdle: () => this.collectGarbageSoon(),
       process: (key) => this.reconcile(key),
       onError: (key, err, retryInMs, failures) => {
         const retry = `retrying in ${(retryInMs / 1000).toFixed(1)}s (attempt ${failures})`;
@@ -98,6 +99,20 @@ export class Controller {
       managedWorkloads: () => [...this.world.all()].filter((w) => w.optedIn && this.world.resolve(w) === w).length,
       trackedPods: () => this.pods.size,
     });
+  }
+
+  private lastCollection = 0;
+
+  /**
+   * After a burst of work, once the queue is idle, ask for one full garbage collection (at most
+   * once a minute), so the memory a burst of watch events and writes used is given back instead of
+   * being held as heap. What the controller keeps is far smaller than what a burst allocates.
+   */
+  private collectGarbageSoon(): void {
+    const now = Date.now();
+    if (now - this.lastCollection < 60_000) return;
+    this.lastCollection = now;
+    setTimeout(() => Bun.gc(true), 1000).unref();
   }
 
   private async reconcile(key: string): Promise<void> {

@@ -23,6 +23,8 @@ export const Reasons = {
 } as const;
 
 const AGGREGATE_FOR_MS = 10 * 60_000;
+/** A repeat within this long is folded into the next update of the same Event, not sent at once. */
+const COALESCE_MS = 10_000;
 const MAX_REMEMBERED = 5000;
 
 interface Recorded {
@@ -30,12 +32,16 @@ interface Recorded {
   namespace: string;
   count: number;
   lastSent: number;
+  /** Repeats not yet written, with the latest message; flushed by `timer`. */
+  pending?: { count: number; message: string; timer: Timer };
 }
 
 /**
  * Records Events on workloads, aggregated like kubectl shows them: a repeat of the same reason on
  * the same object within ten minutes updates the existing Event's count, message and last time
- * instead of adding one. Events are best effort: a failure is logged, not retried.
+ * instead of adding one, and repeats within ten seconds of the last update are folded into one
+ * later update, so a busy workload costs at most one Event write per ten seconds. Events are best
+ * effort: a failure is logged, not retried.
  */
 export class EventRecorder {
   private readonly recent = new Map<string, Recorded>();
@@ -58,19 +64,20 @@ export class EventRecorder {
     const previous = this.recent.get(key);
     try {
       if (previous && now - previous.lastSent < AGGREGATE_FOR_MS) {
+        if (previous.pending) {
+          previous.pending.count++;
+          previous.pending.message = message;
+          return;
+        }
+        if (now - previous.lastSent < COALESCE_MS) {
+          const timer = setTimeout(() => void this.flush(on, reason, previous), previous.lastSent + COALESCE_MS - now);
+          timer.unref?.();
+          previous.pending = { count: 1, message, timer };
+          return;
+        }
         previous.count++;
         previous.lastSent = now;
-        try {
-          await this.api.transport.request({
-            method: "PATCH",
-            path: objectPath(Events, previous.namespace, previous.name),
-            contentType: "application/merge-patch+json",
-            body: { count: previous.count, lastTimestamp: time, message },
-          });
-          return;
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
-        }
+        if (await this.update(previous, time, message)) return;
       }
       const name = `${on.name.slice(0, 200)}.${now.toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
       await this.api.create(Events, on.namespace, {
@@ -91,6 +98,35 @@ export class EventRecorder {
       this.remember(key, { name, namespace: on.namespace, count: 1, lastSent: now });
     } catch (err) {
       this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${(err as Error).message}`);
+    }
+  }
+
+  private async flush(on: InvolvedObject, reason: string, recorded: Recorded): Promise<void> {
+    const pending = recorded.pending;
+    if (!pending) return;
+    recorded.pending = undefined;
+    recorded.count += pending.count;
+    recorded.lastSent = Date.now();
+    try {
+      await this.update(recorded, new Date(recorded.lastSent).toISOString(), pending.message);
+    } catch (err) {
+      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Updates the existing Event; false if it is gone (expired or deleted). */
+  private async update(recorded: Recorded, time: string, message: string): Promise<boolean> {
+    try {
+      await this.api.transport.request({
+        method: "PATCH",
+        path: objectPath(Events, recorded.namespace, recorded.name),
+        contentType: "application/merge-patch+json",
+        body: { count: recorded.count, lastTimestamp: time, message },
+      });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
     }
   }
 

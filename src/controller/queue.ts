@@ -6,6 +6,8 @@ export interface WorkQueueOptions {
   /** Told about each failure and the delay before the retry. */
   onError(key: string, err: unknown, retryInMs: number, failures: number): void;
   concurrency: number;
+  /** Called when the last running key finishes and nothing is ready to run. */
+  onIdle?: () => void;
   retryBaseMs?: number;
   retryMaxMs?: number;
 }
@@ -119,7 +121,10 @@ export class WorkQueue {
       if (retryIn !== undefined) this.add(key, again === undefined ? retryIn : Math.min(retryIn, Math.max(0, again - Date.now())));
       else if (again !== undefined) this.add(key, again - Date.now());
       this.pump();
-      if (this.active === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      if (this.active === 0) {
+        for (const resolve of this.idleWaiters.splice(0)) resolve();
+        if (this.ready.length === 0) this.opts.onIdle?.();
+      }
     }
   }
 }

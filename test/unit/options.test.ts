@@ -9,7 +9,7 @@ describe("parseOptions", () => {
       createServiceAccountAndRoleBinding: false,
       debounceMs: 1000,
       resyncMs: 600_000,
-      workers: 4,
+      workers: 16,
       logLevel: "info",
       logFormat: "text",
     });

@@ -91,6 +91,15 @@ describe("WorkQueue", () => {
     expect(runs).toEqual(["a", "b"]);
   });
 
+  test("onIdle is told once the last key has finished", async () => {
+    let idle = 0;
+    const queue = new WorkQueue({ concurrency: 2, async process() { await Bun.sleep(5); }, onError() {}, onIdle: () => idle++ });
+    queue.add("a");
+    queue.add("b");
+    await until(() => idle > 0);
+    expect(idle).toBe(1);
+  });
+
   test("shutdown waits for work in flight and drops what has not started", async () => {
     let finished = 0;
     const queue = new WorkQueue({
