@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { latency, memory, startup, throughput, writes, type LatencyResult } from "./scenarios.ts";
+import { latency, memory, startup, throughput, writes, type LatencyResult, type MemoryResult, type StartupResult, type ThroughputStep, type WritesResult } from "./scenarios.ts";
 
 const repo = resolve(import.meta.dir, "../..");
 const out = process.env.BENCH_OUT ?? join(repo, "bench", "results.json");
@@ -12,7 +12,20 @@ const only = process.env.BENCH_ONLY?.split(",");
 const want = (name: string) => !only || only.includes(name);
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
-const results: Record<string, unknown> = {
+type LatencySummary = Omit<LatencyResult, "upSamples" | "downSamples">;
+interface Results {
+  machine: { cores: number; memoryGiB: number; cpu?: string };
+  kubernetes: string;
+  debounce: string;
+  date: string;
+  latency?: LatencySummary[];
+  writes?: WritesResult;
+  memory?: MemoryResult;
+  startup?: StartupResult;
+  throughput?: ThroughputStep[];
+}
+
+const results: Results = {
   machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), cpu: cpus()[0]?.model },
   kubernetes: "v1.37.2",
   debounce: "1s (default)",
@@ -50,7 +63,7 @@ writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 printTable(results);
 log(`written to ${out}`);
 
-function printTable(r: Record<string, any>): void {
+function printTable(r: Results): void {
   const rows: [string, string][] = [];
   for (const l of r.latency ?? []) {
     rows.push([`latency up, ${l.deployments} Deployment(s) (p50/p95/p99 ms)`, `${l.upMs.p50} / ${l.upMs.p95} / ${l.upMs.p99}  (${l.upMs.samples} pods)`]);
@@ -64,11 +77,12 @@ function printTable(r: Record<string, any>): void {
   if (r.memory) {
     rows.push(["RSS idle / peak (MiB)", `${r.memory.idleMiB} / ${r.memory.peakMiB}`]);
     rows.push(["RSS added by 10,000 pods not opted in (MiB)", `${r.memory.extraFor10kForeignPodsMiB}`]);
-    rows.push(["RSS per 1,000 opted-in pods (MiB)", `${r.memory.perThousandOptedInPodsMiB}`]);
+    rows.push(["RSS per 1,000 opted-in pods, first / each further (MiB)", `${r.memory.firstThousandOptedInPodsMiB} / ${r.memory.perThousandOptedInPodsMiB}`]);
   }
   if (r.startup) rows.push([`startup, ${r.startup.pods} pods in ${r.startup.deployments} Deployments (s)`, `${r.startup.seconds}`]);
   for (const t of r.throughput ?? []) {
-    rows.push([`throughput ${t.targetPerSecond}/s: achieved, lag p99, settle`, `${t.achievedPerSecond}/s, ${t.lagP99Ms} ms, ${t.settleSeconds} s${t.bounded ? "" : "  (unbounded)"}`]);
+    const errors = Object.entries(t.generatorErrors ?? {}).map(([k, n]) => `${n}x ${k}`).join(", ");
+    rows.push([`throughput ${t.targetPerSecond}/s: achieved, lag p99, settle`, `${t.achievedPerSecond}/s, ${t.lagP99Ms} ms, ${t.settleSeconds} s${t.bounded ? "" : "  (unbounded)"}${errors ? `  generator errors: ${errors}` : ""}`]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}\n`);

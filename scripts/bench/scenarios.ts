@@ -109,11 +109,18 @@ export interface MemoryResult {
   after10kForeignPodsMiB: number;
   extraFor10kForeignPodsMiB: number;
   after1000OptedInPodsMiB: number;
+  /** The first 1,000 opted-in pods: their data plus one-time costs (code compiled on first use, heap growth). */
+  firstThousandOptedInPodsMiB: number;
+  after2000OptedInPodsMiB: number;
+  /** What each further 1,000 opted-in pods cost: the steady figure. */
   perThousandOptedInPodsMiB: number;
   peakMiB: number;
 }
 
-/** RSS of the controller process alone: idle, with 10,000 pods that did not opt in, with 1,000 that did. */
+/**
+ * RSS of the controller process alone: idle, with 10,000 pods that did not opt in, with 1,000 that
+ * did (100 Deployments of 10), and with 2,000 (the same Deployments at 20).
+ */
 export function memory(): Promise<MemoryResult> {
   return withCluster(async (env) => {
     const ns = await namespace(env.api, "memory");
@@ -128,8 +135,12 @@ export function memory(): Promise<MemoryResult> {
     const list = names("d", 100);
     await createDeployments(env, ns, list, 10);
     await allListed(roles, list, 10, 300_000);
-    await Bun.sleep(5000);
-    const optedIn = ctl.memory().rss;
+    await Bun.sleep(15_000);
+    const thousand = ctl.memory().rss;
+    await forEachLimit(list, 32, (d) => scale(env.api, ns, d, 20));
+    await allListed(roles, list, 20, 300_000);
+    await Bun.sleep(15_000);
+    const twoThousand = ctl.memory().rss;
     const peak = ctl.memory().peak;
     await ctl.stop();
     roles.stop();
@@ -137,8 +148,10 @@ export function memory(): Promise<MemoryResult> {
       idleMiB: MiB(idle),
       after10kForeignPodsMiB: MiB(foreign),
       extraFor10kForeignPodsMiB: MiB(foreign - idle),
-      after1000OptedInPodsMiB: MiB(optedIn),
-      perThousandOptedInPodsMiB: MiB(optedIn - foreign),
+      after1000OptedInPodsMiB: MiB(thousand),
+      firstThousandOptedInPodsMiB: MiB(thousand - foreign),
+      after2000OptedInPodsMiB: MiB(twoThousand),
+      perThousandOptedInPodsMiB: MiB(twoThousand - thousand),
       peakMiB: MiB(peak),
     };
   });
@@ -175,6 +188,8 @@ export interface ThroughputStep {
   lagP99LastThirdMs: number;
   settleSeconds: number;
   bounded: boolean;
+  /** Pod creates and deletes of the load generator that the apiserver failed or refused, by status. */
+  generatorErrors: Record<string, number>;
 }
 
 /**
@@ -228,12 +243,16 @@ export function throughput(rates = [50, 100, 200, 400, 800], windowMs = 15_000):
       const perTick = rate / (1000 / tickMs);
       let owed = 0;
       const inflight: Promise<unknown>[] = [];
+      const generatorErrors: Record<string, number> = {};
       while (performance.now() - start < windowMs) {
         const tick = performance.now();
         owed += perTick;
         for (; owed >= 1; owed--) {
           const d = list[next++ % list.length]!;
-          inflight.push((live.get(d)!.length > 1 ? deletePod(d) : createPod(d)).catch(() => {}));
+          inflight.push((live.get(d)!.length > 1 ? deletePod(d) : createPod(d)).catch((err: Error & { status?: number }) => {
+            const key = String(err.status ?? err.name);
+            generatorErrors[key] = (generatorErrors[key] ?? 0) + 1;
+          }));
         }
         await Bun.sleep(Math.max(0, tickMs - (performance.now() - tick)));
       }
@@ -263,6 +282,7 @@ export function throughput(rates = [50, 100, 200, 400, 800], windowMs = 15_000):
         lagP99LastThirdMs: p99(last),
         settleSeconds,
         bounded: settled && p99(last) <= p99(first) + 1000,
+        generatorErrors,
       });
       if (!settled) break;
     }

@@ -105,12 +105,12 @@ export class Controller {
 
   /**
    * After a burst of work, once the queue is idle, ask for one full garbage collection (at most
-   * once a minute), so the memory a burst of watch events and writes used is given back instead of
+   * once every ten seconds), so the memory a burst of watch events and writes used is given back instead of
    * being held as heap. What the controller keeps is far smaller than what a burst allocates.
    */
   private collectGarbageSoon(): void {
     const now = Date.now();
-    if (now - this.lastCollection < 60_000) return;
+    if (now - this.lastCollection < 10_000) return;
     this.lastCollection = now;
     setTimeout(() => Bun.gc(true), 1000).unref();
   }
