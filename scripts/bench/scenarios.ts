@@ -79,7 +79,7 @@ export function writes(): Promise<WritesResult> {
       await scale(env.api, ns, "web", replicas);
       await allListed(roles, ["web"], replicas);
       await Bun.sleep(3000); // late writes still count
-      return { roleWrites: roles.writes - w0, apiRequests: (await ctl.counter("podlogreader_api_requests_total")) - r0 - 1 };
+      return { roleWrites: roles.writes - w0, apiRequests: (await ctl.counter("podlogreader_api_requests_total")) - r0 };
     };
     const scaleUp = await measure(100);
     const scaleDown = await measure(0);
