@@ -77,7 +77,7 @@ export class Reconciler {
     if (!live) {
       const created = await this.create(Roles, workload, desired, (r) => parseObject(Role, r, "Role"));
       {
-        this.caches.roles.remember(created, created.metadata.resourceVersion);
+        this.caches.roles.remember(created);
         this.wrote("Role", "create");
         this.log.info(`Created Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s)`);
         await this.events.normal(involved(workload), Reasons.RoleSynced, `Role ${name} grants the logs of ${pods} pod(s)`);
@@ -89,7 +89,7 @@ export class Reconciler {
     const before = new Set(podNames(live.rules));
     const after = podNames(desired.rules);
     const applied = parseObject(Role, await this.api.apply(Roles, namespace, withVersion(desired, live.metadata)), "Role");
-    this.caches.roles.remember(applied, applied.metadata.resourceVersion);
+    this.caches.roles.remember(applied);
     const added = after.filter((p) => !before.has(p)).length;
     const removed = before.size - (after.length - added);
     this.wrote("Role", "update");
@@ -106,7 +106,7 @@ export class Reconciler {
       if (sameRef && metadataMatches(live.metadata, desired.metadata, workload) && isDeepStrictEqual(normalizeSubjects(live.subjects), normalizeSubjects(desired.subjects))) return;
       if (sameRef) {
         const applied = parseObject(RoleBinding, await this.api.apply(RoleBindings, namespace, withVersion(desired, live.metadata)), "RoleBinding");
-        cache.remember(applied, applied.metadata.resourceVersion);
+        cache.remember(applied);
         this.wrote("RoleBinding", "update");
         this.log.info(`Updated RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`);
         return;
@@ -116,7 +116,7 @@ export class Reconciler {
     }
     const created = await this.create(RoleBindings, workload, desired, (r) => parseObject(RoleBinding, r, "RoleBinding"));
     {
-      cache.remember(created, created.metadata.resourceVersion);
+      cache.remember(created);
       this.wrote("RoleBinding", "create");
       this.log.info(`Created RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`);
     }
@@ -129,7 +129,7 @@ export class Reconciler {
     if (cache.get(namespace, name) || this.foreignServiceAccounts.has(key)) return;
     try {
       const created = parseObject(Metadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount");
-      cache.remember(created, created.metadata.resourceVersion);
+      cache.remember(created);
       this.wrote("ServiceAccount", "create");
       this.log.info(`Created ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}`);
     } catch (err) {

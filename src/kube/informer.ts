@@ -55,23 +55,13 @@ export class Informer<T> {
     return this.failingSince === undefined ? 0 : now - this.failingSince;
   }
 
-  /**
-   * Objects the controller wrote, by key, with the resourceVersion its write returned, until the
-   * watch delivers that version: events from before the write are then old news and are skipped,
-   * so a following reconcile never works from a copy older than its own write.
-   */
-  private readonly ownWrites = new Map<string, string>();
-
   /** Records an object the controller just wrote, so the next read does not see the older copy. */
-  remember(obj: T, resourceVersion: string): void {
-    const key = this.opts.key(obj);
-    this.store.set(key, obj);
-    this.ownWrites.set(key, resourceVersion);
+  remember(obj: T): void {
+    this.store.set(this.opts.key(obj), obj);
   }
 
   forget(key: string): void {
     this.store.delete(key);
-    this.ownWrites.delete(key);
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -113,7 +103,6 @@ export class Informer<T> {
     }
     const previous = new Map(this.store);
     this.store.clear();
-    this.ownWrites.clear();
     for (const [k, v] of fresh) this.store.set(k, v);
     for (const [k, old] of previous) if (!fresh.has(k)) this.notify(old, undefined);
     for (const [k, obj] of fresh) this.notify(previous.get(k), obj);
@@ -148,12 +137,6 @@ export class Informer<T> {
           const obj = this.tryParse(event.object);
           if (obj !== undefined) {
             const key = this.opts.key(obj);
-            const written = this.ownWrites.get(key);
-            if (written !== undefined) {
-              // Until our own write comes by, what comes is older than what we hold.
-              if (meta?.resourceVersion === written) this.ownWrites.delete(key);
-              break;
-            }
             const old = this.store.get(key);
             this.store.set(key, obj);
             this.notify(old, obj);
@@ -164,7 +147,6 @@ export class Informer<T> {
           const obj = this.tryParse(event.object);
           if (obj !== undefined) {
             const key = this.opts.key(obj);
-            this.ownWrites.delete(key);
             const old = this.store.get(key);
             this.store.delete(key);
             if (old !== undefined) this.notify(old, undefined);
@@ -224,8 +206,8 @@ export class InformerGroup<T> {
     for (const informer of this.all()) yield* informer.store.values();
   }
 
-  remember(obj: T, resourceVersion: string): void {
-    this.for(this.namespaceOf(obj))?.remember(obj, resourceVersion);
+  remember(obj: T): void {
+    this.for(this.namespaceOf(obj))?.remember(obj);
   }
 
   forget(namespace: string, name: string): void {
