@@ -61,12 +61,12 @@ export class Controller {
 
     const workloads = WORKLOAD_KINDS.map((kind) => group(KINDS[kind].resource, parseWorkload(kind), (o, c) => this.onWorkload(o, c)));
     const pods = group(Pods, parsePod, (o, c) => this.onPod(o, c), { metadataOnly: true, labelSelector: OPT_IN_SELECTOR });
-    const managed = { labelSelector: MANAGED_SELECTOR };
-    const roles = group(Roles, (r) => parseObject(Role, r, "Role"), (o, c) => this.onManaged(o ?? c), managed);
+    const managed = <T extends { metadata: { resourceVersion: string } }>() => ({ labelSelector: MANAGED_SELECTOR, versionOf: (o: T) => o.metadata.resourceVersion });
+    const roles = group(Roles, (r) => parseObject(Role, r, "Role"), (o, c) => this.onManaged(o ?? c), managed<Role>());
     const withSa = options.createServiceAccountAndRoleBinding;
-    const roleBindings = withSa ? group(RoleBindings, (r) => parseObject(RoleBinding, r, "RoleBinding"), (o, c) => this.onManaged(o ?? c), managed) : undefined;
+    const roleBindings = withSa ? group(RoleBindings, (r) => parseObject(RoleBinding, r, "RoleBinding"), (o, c) => this.onManaged(o ?? c), managed<RoleBinding>()) : undefined;
     const serviceAccounts = withSa
-      ? group(ServiceAccounts, (r) => parseObject(Metadata, r, "ServiceAccount"), (o, c) => this.onManaged(o ?? c), { ...managed, metadataOnly: true })
+      ? group(ServiceAccounts, (r) => parseObject(Metadata, r, "ServiceAccount"), (o, c) => this.onManaged(o ?? c), { ...managed<Metadata>(), metadataOnly: true })
       : undefined;
 
     this.caches = { world: this.world, roles, roleBindings, serviceAccounts };

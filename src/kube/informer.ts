@@ -22,7 +22,15 @@ export interface InformerOptions<T> {
   watchTimeoutSeconds?: [number, number];
   /** Told each time the watch has to be started again after an error or expiry. */
   onRestart?: () => void;
+  /**
+   * The resourceVersion of an object. Given, `remember` keeps the controller's own writes from
+   * being replaced by older events that the watch delivers after the write.
+   */
+  versionOf?: (obj: T) => string;
 }
+
+/** How many recent resourceVersions are kept per object, to tell whether the watch is past a write. */
+const VERSION_HISTORY = 8;
 
 /**
  * Keeps a local copy of a set of objects: list, then watch with bookmarks from the last
@@ -55,13 +63,49 @@ export class Informer<T> {
     return this.failingSince === undefined ? 0 : now - this.failingSince;
   }
 
-  /** Records an object the controller just wrote, so the next read does not see the older copy. */
+  /** Recent resourceVersions the watch delivered, per key (only with `versionOf`). */
+  private readonly seen = new Map<string, string[]>();
+  /** The controller's own writes the watch has not delivered yet: key to resourceVersion. */
+  private readonly ownWrites = new Map<string, string>();
+
+  /**
+   * Records an object the controller just wrote, so the next read does not see the older copy.
+   * Watch events are ordered: until the write's own version comes by, what comes is older, and is
+   * not let over it. If the watch already delivered that version (it can beat the write's
+   * response), the store is at or past it and is left alone.
+   */
   remember(obj: T): void {
-    this.store.set(this.opts.key(obj), obj);
+    const key = this.opts.key(obj);
+    const version = this.opts.versionOf?.(obj);
+    if (version === undefined) {
+      this.store.set(key, obj);
+      return;
+    }
+    if (this.seen.get(key)?.includes(version)) return;
+    this.store.set(key, obj);
+    this.ownWrites.set(key, version);
   }
 
   forget(key: string): void {
     this.store.delete(key);
+    this.ownWrites.delete(key);
+    this.seen.delete(key);
+  }
+
+  /** Notes a delivered version; true when the event is older than the controller's own write. */
+  private older(key: string, version: string | undefined): boolean {
+    if (!this.opts.versionOf || version === undefined) return false;
+    const history = this.seen.get(key) ?? [];
+    history.push(version);
+    if (history.length > VERSION_HISTORY) history.shift();
+    this.seen.set(key, history);
+    const written = this.ownWrites.get(key);
+    if (written === undefined) return false;
+    if (written === version) {
+      this.ownWrites.delete(key);
+      return false;
+    }
+    return true;
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -103,6 +147,8 @@ export class Informer<T> {
     }
     const previous = new Map(this.store);
     this.store.clear();
+    this.ownWrites.clear();
+    this.seen.clear();
     for (const [k, v] of fresh) this.store.set(k, v);
     for (const [k, old] of previous) if (!fresh.has(k)) this.notify(old, undefined);
     for (const [k, obj] of fresh) this.notify(previous.get(k), obj);
@@ -137,6 +183,7 @@ export class Informer<T> {
           const obj = this.tryParse(event.object);
           if (obj !== undefined) {
             const key = this.opts.key(obj);
+            if (this.older(key, meta?.resourceVersion)) break;
             const old = this.store.get(key);
             this.store.set(key, obj);
             this.notify(old, obj);
@@ -147,6 +194,8 @@ export class Informer<T> {
           const obj = this.tryParse(event.object);
           if (obj !== undefined) {
             const key = this.opts.key(obj);
+            this.ownWrites.delete(key);
+            this.seen.delete(key);
             const old = this.store.get(key);
             this.store.delete(key);
             if (old !== undefined) this.notify(old, undefined);

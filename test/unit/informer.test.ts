@@ -30,13 +30,14 @@ function scripted(listings: { items: unknown[]; resourceVersion: string }[], ste
   return { api, calls };
 }
 
-function run(api: KubeApi) {
+function run(api: KubeApi, withVersions = false) {
   const changes: string[] = [];
   const informer = new Informer<{ name: string; rv: string }>({
     api, resource: Roles, log: createLogger("error", "text"),
     parse: (raw) => ({ name: (raw as ReturnType<typeof obj>).metadata.name, rv: (raw as ReturnType<typeof obj>).metadata.resourceVersion }),
     key: (o) => `ns/${o.name}`,
     onChange: (old, cur) => changes.push(cur ? `${old ? "modified" : "added"} ${cur.name}@${cur.rv}` : `deleted ${old!.name}`),
+    versionOf: withVersions ? (o) => o.rv : undefined,
   });
   const stop = new AbortController();
   const done = informer.run(stop.signal);
@@ -46,6 +47,74 @@ function run(api: KubeApi) {
 const settle = async (check: () => boolean) => {
   for (let i = 0; i < 400 && !check(); i++) await Bun.sleep(5);
 };
+
+/** A watch the test feeds event by event. */
+function fed(listing: { items: unknown[]; resourceVersion: string }) {
+  const queue: RawWatchEvent[] = [];
+  let wake: (() => void) | undefined;
+  const api = {
+    async list() {
+      return listing;
+    },
+    async watch(_rt: unknown, opts: WatchOptions) {
+      return (async function* () {
+        while (!opts.signal?.aborted) {
+          const next = queue.shift();
+          if (next) yield next;
+          else await new Promise<void>((r) => {
+            wake = r;
+            opts.signal?.addEventListener("abort", () => r());
+          });
+        }
+      })();
+    },
+  } as unknown as KubeApi;
+  return { api, push: (e: RawWatchEvent) => { queue.push(e); wake?.(); } };
+}
+
+describe("the controller's own writes", () => {
+  test("events from before a write that arrive after it do not replace it", async () => {
+    const { api, push } = fed({ items: [obj("r", "1")], resourceVersion: "1" });
+    const r = run(api, true);
+    await r.informer.synced;
+    r.informer.remember({ name: "r", rv: "3" });
+    push({ type: "MODIFIED", object: obj("r", "2") }); // someone else's change, from before the write
+    await Bun.sleep(20);
+    expect(r.informer.store.get("ns/r")?.rv).toBe("3");
+    push({ type: "MODIFIED", object: obj("r", "3") }); // the write itself
+    push({ type: "MODIFIED", object: obj("r", "4") }); // a hand edit after it
+    await settle(() => r.informer.store.get("ns/r")?.rv === "4");
+    expect(r.informer.store.get("ns/r")?.rv).toBe("4");
+    expect(r.changes).toEqual(["added r@1", "modified r@3", "modified r@4"]);
+    await r.stop();
+  });
+
+  test("a write whose event beat its response leaves the newer state alone, and later edits still count", async () => {
+    const { api, push } = fed({ items: [obj("r", "1")], resourceVersion: "1" });
+    const r = run(api, true);
+    await r.informer.synced;
+    push({ type: "MODIFIED", object: obj("r", "3") }); // the write, seen on the watch first
+    push({ type: "MODIFIED", object: obj("r", "4") }); // and a hand edit after it
+    await settle(() => r.informer.store.get("ns/r")?.rv === "4");
+    r.informer.remember({ name: "r", rv: "3" }); // the write's response, late
+    expect(r.informer.store.get("ns/r")?.rv).toBe("4");
+    push({ type: "MODIFIED", object: obj("r", "5") });
+    await settle(() => r.informer.store.get("ns/r")?.rv === "5");
+    expect(r.informer.store.get("ns/r")?.rv).toBe("5");
+    await r.stop();
+  });
+
+  test("a deletion always counts", async () => {
+    const { api, push } = fed({ items: [obj("r", "1")], resourceVersion: "1" });
+    const r = run(api, true);
+    await r.informer.synced;
+    r.informer.remember({ name: "r", rv: "3" });
+    push({ type: "DELETED", object: obj("r", "4") });
+    await settle(() => !r.informer.store.has("ns/r"));
+    expect(r.informer.store.has("ns/r")).toBe(false);
+    await r.stop();
+  });
+});
 
 describe("Informer", () => {
   test("lists, then watches from the list's resourceVersion and applies events in order", async () => {
