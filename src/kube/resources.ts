@@ -18,10 +18,6 @@ const rbac = (plural: string, kind: string): ResourceType => ({ group: "rbac.aut
 export const Roles = rbac("roles", "Role");
 export const RoleBindings = rbac("rolebindings", "RoleBinding");
 
-export function apiVersion(rt: ResourceType): string {
-  return rt.group ? `${rt.group}/${rt.version}` : rt.version;
-}
-
 /** The collection path, namespaced when `namespace` is given, cluster-wide otherwise. */
 export function collectionPath(rt: ResourceType, namespace?: string): string {
   const base = rt.group ? `/apis/${rt.group}/${rt.version}` : `/api/${rt.version}`;

@@ -153,13 +153,6 @@ async function apiError(req: Request, response: Response): Promise<ApiError> {
   return new ApiError(method, req.path, response.status, reason, message);
 }
 
-/** Errors that a later attempt may not see: network trouble, throttling, server-side failures, conflicts. */
-export function isRetryable(err: unknown): boolean {
-  if (err instanceof NetworkError) return true;
-  if (err instanceof ApiError) return err.status === 409 || err.status === 429 || err.status >= 500;
-  return false;
-}
-
 export function isNotFound(err: unknown): boolean {
   return err instanceof ApiError && err.status === 404;
 }
