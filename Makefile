@@ -21,11 +21,12 @@ deps: node_modules/.package-lock.json system-deps ## Install the npm packages (n
 system-deps: ## Install openssl (for the local cluster's certificates) when missing
 	@command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
 
-control-plane: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl (cached outside the tree)
+control-plane: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok (cached outside the tree)
 	@scripts/build-control-plane.sh >/dev/null
+	@scripts/build-tool.sh kwok >/dev/null
 
 helm: ## Build helm for the chart tests (cached outside the tree)
-	@scripts/build-helm.sh >/dev/null
+	@scripts/build-tool.sh helm >/dev/null
 
 typecheck: deps ## Type-check everything with tsc --noEmit
 	$(TSC) --noEmit -p tsconfig.json

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver, kube-controller-manager and kubectl from the pinned Go
+# Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from the pinned Go
 # module in scripts/controlplane into a cache outside the work tree, and prints the
 # directory holding them. A second run with the same versions reuses the cache.
 #
@@ -9,7 +9,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 module="$here/controlplane"
-binaries=(etcd kube-apiserver kube-controller-manager kubectl)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
 log() { echo "build-control-plane: $*" >&2; }
 
@@ -58,6 +58,7 @@ export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath"
 go build -ldflags "$ldflags" -o "$tmp/" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kube-scheduler \
   k8s.io/kubernetes/cmd/kubectl
 go build -ldflags "-s -w" -o "$tmp/etcd" ./etcd
 

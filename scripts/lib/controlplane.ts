@@ -1,12 +1,13 @@
-// A local Kubernetes control plane for tests and the demo: etcd, kube-apiserver (TLS, RBAC,
-// client CA, ServiceAccount issuer) and kube-controller-manager, on free loopback ports.
-// `make cluster` and the test suites both use this module.
+// A local Kubernetes cluster for tests and the demo: etcd, kube-apiserver (TLS, RBAC, client CA,
+// ServiceAccount issuer), kube-controller-manager, kube-scheduler and kwok simulating the nodes'
+// kubelets, on free loopback ports. `make cluster` and the test suites both use this module.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { loadConnection } from "../../src/kube/config.ts";
 import { Transport } from "../../src/kube/transport.ts";
+import { createNode, installLogsResources, kwokArgs, kwokBinary, nodeIsReady, setDefaultLog, writeKwokConfig } from "./simulated-nodes.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
 export const DEFAULT_CLUSTER_DIR = join(repoRoot, ".cluster");
@@ -16,14 +17,19 @@ export interface ClusterState {
   binDir: string;
   server: string;
   kubeconfig: string;
-  ports: { etcd: number; etcdPeer: number; apiserver: number };
+  ports: { etcd: number; etcdPeer: number; apiserver: number; kubelet: number };
+  /** The executable of each component; kwok lives apart from the Kubernetes binaries. */
+  binaries: Record<Component, string>;
+  /** The simulated nodes made at start (more can be added with createNode). */
+  nodes: string[];
   pids: Record<Component, number>;
   /** The arguments each component was started with, so it can be restarted the same way. */
   args: Record<Component, string[]>;
 }
 
-type Component = "etcd" | "kube-apiserver" | "kube-controller-manager";
-const COMPONENTS: Component[] = ["etcd", "kube-apiserver", "kube-controller-manager"];
+type Component = "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok";
+/** In start order; stopped in reverse. */
+const COMPONENTS: Component[] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
 
 /** Builds (or finds in the cache) the control-plane binaries and returns their directory. */
 export function controlPlaneBinDir(): string {
@@ -50,7 +56,7 @@ function isOurs(pid: number, binary: string): boolean {
 }
 
 export function isRunning(state: ClusterState): boolean {
-  return COMPONENTS.every((c) => isOurs(state.pids[c], join(state.binDir, c)));
+  return state.binaries !== undefined && COMPONENTS.every((c) => !state.pids[c] || isOurs(state.pids[c], state.binaries[c]));
 }
 
 async function freePort(): Promise<number> {
@@ -70,7 +76,11 @@ function openssl(cwd: string, ...args: string[]): void {
   if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${result.stderr}`);
 }
 
-/** CA, serving certificate, an admin client certificate in system:masters, ServiceAccount keys. */
+/**
+ * CA, the apiserver's serving certificate, an admin client certificate in system:masters, the
+ * simulated kubelet's serving certificate and the apiserver's client certificate for it,
+ * ServiceAccount keys.
+ */
 function makePki(pki: string): void {
   mkdirSync(pki, { recursive: true });
   openssl(pki, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
@@ -86,6 +96,10 @@ function makePki(pki: string): void {
     "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n" +
       "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
   leaf("admin", "/O=system:masters/CN=podlogreader-admin",
+    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
+  leaf("kubelet", "/CN=kwok-kubelet",
+    "subjectAltName=IP:127.0.0.1\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
+  leaf("apiserver-kubelet-client", "/CN=kube-apiserver-kubelet-client",
     "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
   openssl(pki, "genrsa", "-out", "sa.key", "2048");
   openssl(pki, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
@@ -115,10 +129,10 @@ ${namespace ? `    namespace: ${namespace}\n` : ""}current-context: local
 `;
 }
 
-function startProcess(dir: string, binDir: string, name: Component, args: string[]): number {
+function startProcess(dir: string, binary: string, name: Component, args: string[]): number {
   mkdirSync(join(dir, "logs"), { recursive: true });
   const out = openSync(join(dir, "logs", `${name}.log`), "a");
-  const child = spawn(join(binDir, name), args, { detached: true, stdio: ["ignore", out, out] });
+  const child = spawn(binary, args, { detached: true, stdio: ["ignore", out, out] });
   closeSync(out);
   child.unref();
   if (!child.pid) throw new Error(`could not start ${name}`);
@@ -144,18 +158,27 @@ async function waitFor(what: string, deadlineMs: number, check: () => Promise<bo
   throw new Error(`${what} did not become ready${lastError === "the process exited" ? "" : ` within ${deadlineMs / 1000}s`}${lastError ? ` (${lastError})` : ""}${tail ? `\n--- ${logFile}\n${tail}` : ""}`);
 }
 
-/** Starts a new control plane in `dir`. The caller must not have one running there. */
 export interface ClusterOptions {
   /** kube-controller-manager's --controllers, e.g. "*,-deployment,-replicaset" when a benchmark plays those controllers itself. */
   controllers?: string;
+  /**
+   * Simulated nodes to make (default 1). 0 runs neither kube-scheduler nor kwok, so pods stay
+   * Pending: benchmarks use it to measure podlogreader rather than the simulation.
+   */
+  nodes?: number;
 }
 
+/** The default log line of a pod that was given no log of its own. */
+export const DEFAULT_POD_LOG = "this pod has no log content of its own in the local cluster";
+
+/** Starts a new cluster in `dir`. The caller must not have one running there. */
 export async function startCluster(dir: string, binDir = controlPlaneBinDir(), options: ClusterOptions = {}): Promise<ClusterState> {
+  const nodeCount = options.nodes ?? 1;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const pki = join(dir, "pki");
   makePki(pki);
-  const ports = { etcd: await freePort(), etcdPeer: await freePort(), apiserver: await freePort() };
+  const ports = { etcd: await freePort(), etcdPeer: await freePort(), apiserver: await freePort(), kubelet: await freePort() };
   const server = `https://127.0.0.1:${ports.apiserver}`;
   const kubeconfig = join(dir, "admin.kubeconfig");
   const ca = readFileSync(join(pki, "ca.crt"), "utf8");
@@ -164,15 +187,21 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
     keyPem: readFileSync(join(pki, "admin.key"), "utf8"),
   }), { mode: 0o600 });
 
+  const none = { etcd: 0, "kube-apiserver": 0, "kube-controller-manager": 0, "kube-scheduler": 0, kwok: 0 };
   const state: ClusterState = {
-    dir, binDir, server, kubeconfig, ports,
-    pids: { etcd: 0, "kube-apiserver": 0, "kube-controller-manager": 0 },
-    args: { etcd: [], "kube-apiserver": [], "kube-controller-manager": [] },
+    dir, binDir, server, kubeconfig, ports, nodes: [],
+    binaries: {
+      etcd: join(binDir, "etcd"), "kube-apiserver": join(binDir, "kube-apiserver"),
+      "kube-controller-manager": join(binDir, "kube-controller-manager"), "kube-scheduler": join(binDir, "kube-scheduler"),
+      kwok: nodeCount > 0 ? kwokBinary() : "",
+    },
+    pids: { ...none },
+    args: { etcd: [], "kube-apiserver": [], "kube-controller-manager": [], "kube-scheduler": [], kwok: [] },
   };
   const save = () => writeFileSync(join(dir, "state.json"), JSON.stringify(state, null, 2));
   const start = (c: Component, args: string[]) => {
     state.args[c] = args;
-    return startProcess(dir, binDir, c, args);
+    return startProcess(dir, state.binaries[c], c, args);
   };
   try {
     const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
@@ -196,6 +225,9 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
       `--service-account-key-file=${join(pki, "sa.pub")}`,
       `--service-account-signing-key-file=${join(pki, "sa.key")}`,
       "--service-cluster-ip-range=10.0.0.0/24",
+      // The simulated kubelets serve logs on 127.0.0.1 with a certificate from the cluster CA.
+      "--kubelet-preferred-address-types=InternalIP", `--kubelet-certificate-authority=${join(pki, "ca.crt")}`,
+      `--kubelet-client-certificate=${join(pki, "apiserver-kubelet-client.crt")}`, `--kubelet-client-key=${join(pki, "apiserver-kubelet-client.key")}`,
       // A loopback advertise address is refused by the endpoint reconciler; nothing here needs the kubernetes Service endpoints.
       "--endpoint-reconciler-type=none",
       "--allow-privileged=true", "--profiling=false", "--v=1",
@@ -218,6 +250,30 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
       return true;
     }, join(dir, "logs", "kube-controller-manager.log"), state.pids["kube-controller-manager"]);
 
+    if (nodeCount > 0) {
+      state.pids["kube-scheduler"] = start("kube-scheduler", [
+        `--kubeconfig=${kubeconfig}`, "--leader-elect=false", "--secure-port=0", "--profiling=false", "--v=1",
+        "--kube-api-qps=300", "--kube-api-burst=600",
+      ]);
+      save();
+      await installLogsResources(admin);
+      await setDefaultLog(admin, dir, [DEFAULT_POD_LOG]);
+      state.pids.kwok = start("kwok", kwokArgs({
+        kubeconfig, config: writeKwokConfig(dir), port: ports.kubelet,
+        cert: join(pki, "kubelet.crt"), key: join(pki, "kubelet.key"),
+      }));
+      save();
+      for (let i = 0; i < nodeCount; i++) {
+        const name = `node-${i}`;
+        await createNode(admin, name);
+        state.nodes.push(name);
+      }
+      save();
+      for (const name of state.nodes) {
+        await waitFor(`simulated node ${name}`, 60_000, () => nodeIsReady(admin, name), join(dir, "logs", "kwok.log"), state.pids.kwok);
+      }
+    }
+
     writeFileSync(join(dir, "env"),
       `# Written by the podlogreader cluster harness; source it to use the local cluster.\n` +
         `export KUBECONFIG='${kubeconfig}'\nexport PATH='${binDir}':"$PATH"\n`);
@@ -239,15 +295,15 @@ async function waitForApiserver(state: ClusterState, admin: Transport): Promise<
 export async function restartApiserver(state: ClusterState): Promise<void> {
   if (!state.args?.["kube-apiserver"]?.length) throw new Error(`the cluster in ${state.dir} predates restarts; run make cluster-down && make cluster`);
   stopComponent(state, "kube-apiserver");
-  state.pids["kube-apiserver"] = startProcess(state.dir, state.binDir, "kube-apiserver", state.args["kube-apiserver"]);
+  state.pids["kube-apiserver"] = startProcess(state.dir, state.binaries["kube-apiserver"], "kube-apiserver", state.args["kube-apiserver"]);
   writeFileSync(join(state.dir, "state.json"), JSON.stringify(state, null, 2));
   await waitForApiserver(state, new Transport(loadConnection({ kubeconfig: state.kubeconfig })));
 }
 
 function stopComponent(state: ClusterState, c: Component): void {
   const pid = state.pids[c];
-  const binary = join(state.binDir, c);
-  if (!pid || !isOurs(pid, binary)) return;
+  const binary = state.binaries?.[c] ?? join(state.binDir, c);
+  if (!pid || !binary || !isOurs(pid, binary)) return;
   signal(pid, "SIGTERM");
   const deadline = Date.now() + 10_000;
   while (isOurs(pid, binary) && !isZombie(pid)) {

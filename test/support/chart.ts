@@ -1,4 +1,4 @@
-// Rendering the Helm chart with helm built from the pinned module (scripts/build-helm.sh).
+// Rendering the Helm chart with helm built from the pinned module (scripts/build-tool.sh).
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import type { V1ClusterRole, V1PolicyRule, V1Role } from "@kubernetes/client-node";
@@ -9,8 +9,8 @@ export const chartDir = resolve(repo, "chart");
 let helmPath: string | undefined;
 export function helm(): string {
   if (!helmPath) {
-    const built = spawnSync("bash", [resolve(repo, "scripts/build-helm.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-    if (built.status !== 0) throw new Error("scripts/build-helm.sh failed");
+    const built = spawnSync("bash", [resolve(repo, "scripts/build-tool.sh"), "helm"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    if (built.status !== 0) throw new Error("scripts/build-tool.sh failed");
     helmPath = built.stdout.trim().split("\n").at(-1)!;
   }
   return helmPath;

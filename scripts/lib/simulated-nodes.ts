@@ -1,0 +1,201 @@
+// Simulated nodes for the local cluster: kwok plays the kubelet of every node annotated
+// `kwok.x-k8s.io/node: fake`, so scheduled pods reach Running and the apiserver can fetch their
+// logs. Log content comes from CRI-format files named by kwok's Logs/ClusterLogs objects.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Transport } from "../../src/kube/transport.ts";
+
+const repoRoot = resolve(import.meta.dir, "../..");
+export const KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node";
+const KWOK_GROUP = "kwok.x-k8s.io";
+const KWOK_VERSION = "v1alpha1";
+
+/** Builds (or finds in the cache) kwok and returns the binary's path. */
+export function kwokBinary(): string {
+  const script = join(repoRoot, "scripts", "build-tool.sh");
+  const result = spawnSync("bash", [script, "kwok"], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`${script} kwok failed with exit code ${result.status}`);
+  return result.stdout.trim().split("\n").at(-1)!;
+}
+
+/**
+ * The lifecycle kwok applies: a node becomes Ready with the kubelet endpoint kwok serves; a pod
+ * bound to one of its nodes goes from Pending to Running; a pod being deleted is removed (there
+ * is no kubelet to confirm it). Job pods are not completed on their own: tests decide when.
+ */
+function stages(): object[] {
+  const stage = (name: string, kind: string, selector: object, next: object) => ({
+    apiVersion: `${KWOK_GROUP}/${KWOK_VERSION}`, kind: "Stage", metadata: { name },
+    spec: { resourceRef: { apiGroup: "v1", kind }, selector, next },
+  });
+  const nodeReady = [
+    "conditions:",
+    "- type: Ready",
+    "  status: \"True\"",
+    "  reason: KubeletReady",
+    "  message: simulated by kwok",
+    "  lastHeartbeatTime: {{ Now | Quote }}",
+    "  lastTransitionTime: {{ Now | Quote }}",
+    "addresses:",
+    "- type: InternalIP",
+    "  address: {{ NodeIP | Quote }}",
+    "daemonEndpoints:",
+    "  kubeletEndpoint:",
+    "    Port: {{ NodePort }}",
+    "capacity: {cpu: \"1k\", memory: 1Ti, pods: \"1M\"}",
+    "allocatable: {cpu: \"1k\", memory: 1Ti, pods: \"1M\"}",
+    "nodeInfo: {architecture: amd64, operatingSystem: linux, kubeletVersion: kwok}",
+    "phase: Running",
+  ].join("\n");
+  const podRunning = [
+    "conditions:",
+    "- {type: Initialized, status: \"True\", lastTransitionTime: {{ Now | Quote }}}",
+    "- {type: ContainersReady, status: \"True\", lastTransitionTime: {{ Now | Quote }}}",
+    "- {type: Ready, status: \"True\", lastTransitionTime: {{ Now | Quote }}}",
+    "containerStatuses:",
+    "{{ range .spec.containers }}",
+    "- name: {{ .name | Quote }}",
+    "  image: {{ .image | Quote }}",
+    "  ready: true",
+    "  started: true",
+    "  restartCount: 0",
+    "  state: {running: {startedAt: {{ Now | Quote }}}}",
+    "{{ end }}",
+    "hostIP: {{ NodeIP | Quote }}",
+    "phase: Running",
+    "startTime: {{ Now | Quote }}",
+  ].join("\n");
+  return [
+    stage("node-ready", "Node",
+      { matchExpressions: [{ key: '.status.conditions.[] | select( .type == "Ready" ) | .status', operator: "NotIn", values: ["True"] }] },
+      { statusTemplate: nodeReady }),
+    stage("pod-running", "Pod",
+      { matchExpressions: [
+        { key: ".metadata.deletionTimestamp", operator: "DoesNotExist" },
+        { key: ".status.phase", operator: "In", values: ["Pending"] },
+      ] },
+      { statusTemplate: podRunning }),
+    stage("pod-delete", "Pod",
+      { matchExpressions: [{ key: ".metadata.deletionTimestamp", operator: "Exists" }] },
+      { delete: true }),
+  ];
+}
+
+/** kwok's Logs and ClusterLogs resources, so the harness can set log files while kwok runs. */
+function logsCrds(): object[] {
+  const crd = (kind: string, plural: string, scope: "Namespaced" | "Cluster") => ({
+    apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition",
+    metadata: { name: `${plural}.${KWOK_GROUP}` },
+    spec: {
+      group: KWOK_GROUP, scope,
+      names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
+      versions: [{
+        name: KWOK_VERSION, served: true, storage: true, subresources: { status: {} },
+        schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+      }],
+    },
+  });
+  return [crd("Logs", "logs", "Namespaced"), crd("ClusterLogs", "clusterlogs", "Cluster")];
+}
+
+/** Writes kwok's configuration (the stages) into `dir` and returns its path. */
+export function writeKwokConfig(dir: string): string {
+  const file = join(dir, "kwok.yaml");
+  writeFileSync(file, stages().map((s) => JSON.stringify(s, null, 2)).join("\n---\n") + "\n");
+  return file;
+}
+
+export function kwokArgs(opts: { kubeconfig: string; config: string; port: number; cert: string; key: string }): string[] {
+  return [
+    `--kubeconfig=${opts.kubeconfig}`, `--config=${opts.config}`,
+    `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
+    "--node-ip=127.0.0.1", `--node-port=${opts.port}`, `--server-address=127.0.0.1:${opts.port}`,
+    `--tls-cert-file=${opts.cert}`, `--tls-private-key-file=${opts.key}`,
+    "--enable-crds=Logs,ClusterLogs",
+  ];
+}
+
+const CRDS = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions" };
+
+/** Installs the Logs/ClusterLogs resources and waits until the apiserver serves them. */
+export async function installLogsResources(admin: Transport): Promise<void> {
+  for (const crd of logsCrds()) {
+    const res = await admin.request({ method: "POST", path: `/apis/${CRDS.group}/${CRDS.version}/${CRDS.plural}`, body: crd });
+    if (!res.ok && res.status !== 409) throw new Error(`creating ${(crd as { metadata: { name: string } }).metadata.name}: HTTP ${res.status} ${await res.text()}`);
+  }
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const res = await admin.request({ path: `/apis/${KWOK_GROUP}/${KWOK_VERSION}/clusterlogs` }).catch(() => undefined);
+    if (res?.ok) return;
+    if (Date.now() > deadline) throw new Error("the kwok Logs resources were not served within 30s");
+    await Bun.sleep(200);
+  }
+}
+
+/** A simulated node: kwok manages it because of the annotation; no taints, so any pod may land on it. */
+export function simulatedNode(name: string, labels: Record<string, string> = {}): object {
+  return {
+    apiVersion: "v1", kind: "Node",
+    metadata: { name, annotations: { [KWOK_NODE_ANNOTATION]: "fake" }, labels: { "kubernetes.io/hostname": name, type: "kwok", ...labels } },
+  };
+}
+
+export async function createNode(admin: Transport, name: string, labels: Record<string, string> = {}): Promise<void> {
+  const res = await admin.request({ method: "POST", path: "/api/v1/nodes", body: simulatedNode(name, labels) });
+  if (!res.ok && res.status !== 409) throw new Error(`creating node ${name}: HTTP ${res.status} ${await res.text()}`);
+}
+
+export async function nodeIsReady(admin: Transport, name: string): Promise<boolean> {
+  const res = await admin.request({ path: `/api/v1/nodes/${name}` });
+  if (!res.ok) return false;
+  const node = (await res.json()) as { status?: { conditions?: { type: string; status: string }[] } };
+  return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+}
+
+/** One line of a container log file in the CRI format kubelets write and kwok reads. */
+export function criLogLine(text: string, time = new Date(), stream: "stdout" | "stderr" = "stdout"): string {
+  return `${time.toISOString().replace(/Z$/, "000000Z")} ${stream} F ${text}\n`;
+}
+
+export function podLogDir(clusterDir: string): string {
+  return join(clusterDir, "pod-logs");
+}
+
+/**
+ * Makes every pod of the cluster that has no log of its own print `lines`, so a log read that is
+ * authorized always succeeds. Per-pod logs (setPodLog) take precedence.
+ */
+export async function setDefaultLog(admin: Transport, clusterDir: string, lines: string[]): Promise<void> {
+  const file = join(podLogDir(clusterDir), "default.log");
+  mkdirSync(podLogDir(clusterDir), { recursive: true });
+  writeFileSync(file, lines.map((l) => criLogLine(l)).join(""));
+  await upsert(admin, `/apis/${KWOK_GROUP}/${KWOK_VERSION}/clusterlogs`, "default", {
+    apiVersion: `${KWOK_GROUP}/${KWOK_VERSION}`, kind: "ClusterLogs", metadata: { name: "default" },
+    spec: { logs: [{ logsFile: file }] },
+  });
+}
+
+/** Points kwok at a CRI log file for one pod (all its containers) and returns the file's path. */
+export async function setPodLog(admin: Transport, clusterDir: string, namespace: string, pod: string, lines: string[]): Promise<string> {
+  const dir = join(podLogDir(clusterDir), namespace);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${pod}.log`);
+  writeFileSync(file, lines.map((l) => criLogLine(l)).join(""));
+  await upsert(admin, `/apis/${KWOK_GROUP}/${KWOK_VERSION}/namespaces/${namespace}/logs`, pod, {
+    apiVersion: `${KWOK_GROUP}/${KWOK_VERSION}`, kind: "Logs", metadata: { name: pod, namespace },
+    spec: { logs: [{ logsFile: file }] },
+  });
+  return file;
+}
+
+async function upsert(admin: Transport, collection: string, name: string, body: object): Promise<void> {
+  const created = await admin.request({ method: "POST", path: collection, body });
+  if (created.ok) return;
+  if (created.status !== 409) throw new Error(`creating ${collection}/${name}: HTTP ${created.status} ${await created.text()}`);
+  const replaced = await admin.request({
+    method: "PATCH", path: `${collection}/${name}`, body: { spec: (body as { spec: object }).spec },
+    contentType: "application/merge-patch+json",
+  });
+  if (!replaced.ok) throw new Error(`updating ${collection}/${name}: HTTP ${replaced.status} ${await replaced.text()}`);
+}
