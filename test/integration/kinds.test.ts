@@ -10,6 +10,7 @@ import { isNotFound } from "../../src/kube/transport.ts";
 import { canReadLog, serviceAccountCan } from "../support/access.ts";
 import { eventually, testCluster, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
+import { createNode } from "../../scripts/lib/simulated-nodes.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
 
@@ -119,7 +120,8 @@ kindSuite("DaemonSet", ({ ns, sa }) => {
   const nodes: string[] = [];
   const addNode = async (pool: string) => {
     const name = `node-${pool}-${nodes.length}`;
-    await c.admin.create(Nodes, undefined, { apiVersion: "v1", kind: "Node", metadata: { name, labels: { "podlogreader-test/pool": pool } } });
+    // A simulated node (kwok plays its kubelet), so the DaemonSet's pod is scheduled and runs there.
+    await createNode(c.admin.transport, name, { "podlogreader-test/pool": pool });
     nodes.push(name);
     return name;
   };
@@ -133,7 +135,7 @@ kindSuite("DaemonSet", ({ ns, sa }) => {
     await addNode(pool);
     await create("DaemonSet", ns(), {
       selector: { matchLabels: { app: "ds-web" } },
-      template: podTemplate("ds-web", { nodeSelector: { "podlogreader-test/pool": pool }, tolerations: [{ operator: "Exists" }] }),
+      template: podTemplate("ds-web", { nodeSelector: { "podlogreader-test/pool": pool } }),
     });
     await expectSeparate(ns(), sa, await waitForApp(ns(), "ds-web", 2));
   });
@@ -143,7 +145,7 @@ kindSuite("DaemonSet", ({ ns, sa }) => {
     await addNode(pool);
     await expectReadable(ns(), sa, await waitForApp(ns(), "ds-web", 3));
     await remove(Nodes, undefined, nodes.shift()!);
-    // The DaemonSet controller removes the pod of a deleted node on a later sync, up to a minute on.
+    // The pod garbage collector removes the pod of a deleted node after its 40 s quarantine.
     await expectReadable(ns(), sa, await waitForApp(ns(), "ds-web", 2, undefined, 150_000));
   });
 
