@@ -1,8 +1,9 @@
 // The benchmark scenarios. Each runs against a fresh control plane and the compiled binary.
+import { managedName } from "../../src/access/names.ts";
 import { Deployments, Pods, ReplicaSets, objectPath } from "../../src/kube/resources.ts";
 import { deployment, forEachLimit, MiB, namespace, OPT_IN, percentile, PodWatch, RoleWatch, round, scale, startController, until, withCluster, type Env } from "./kit.ts";
 
-const role = (d: string) => `podlogreader-${d}`;
+const role = (d: string) => managedName("Deployment", d);
 const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 async function createDeployments(env: Env, ns: string, list: string[], replicas: number): Promise<void> {

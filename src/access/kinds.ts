@@ -7,7 +7,7 @@ export interface KindInfo {
   kind: WorkloadKind;
   resource: ResourceType;
   apiVersion: string;
-  /** Inserted into managed names (`podlogreader-<infix>-<name>`); none for Deployments. */
+  /** Inserted into managed names (`podlogreader-<infix>-<name>`); none for Deployments (see managedName). */
   nameInfix: string | undefined;
   /** `kubectl logs <kind>/<name>` works for this kind, so the Role grants `get` on the workload. */
   kubectlLogs: boolean;

@@ -128,6 +128,8 @@ export function helpText(): string {
     "  DaemonSet  podlogreader-ds-<name>   ReplicaSet  podlogreader-rs-<name> (if no Deployment owns it)",
     "  Job        podlogreader-job-<name>  CronJob     podlogreader-cronjob-<name>",
     "                                      (a Job a CronJob owns counts for the CronJob)",
+    "  A Deployment whose name begins with sts-, ds-, rs-, job-, cronjob- or deploy- gets",
+    "  podlogreader-deploy-<name>, so it never asks for the name of a workload of another kind.",
     "",
     "Usage: podlogreader [run] [flags]      run the controller (the default)",
     "       podlogreader kubeconfig ...     hand out a short-lived kubeconfig of a workload's ServiceAccount",

@@ -51,20 +51,23 @@ export function parsePod(raw: unknown): OwnedRef {
   return owned(metadata);
 }
 
-/** Children indexed by the UID of their controller. */
+/**
+ * Children indexed by the UID of their controller, each child by its own UID: a ReplicaSet and a
+ * Job of the same name can point at the same controller UID, and must not replace each other.
+ */
 class ControllerIndex<T extends OwnedRef> {
   private readonly byController = new Map<string, Map<string, T>>();
 
   update(old: T | undefined, current: T | undefined): void {
     if (old?.controllerUid) {
       const children = this.byController.get(old.controllerUid);
-      children?.delete(keyOf(old));
+      children?.delete(old.uid);
       if (children?.size === 0) this.byController.delete(old.controllerUid);
     }
     if (current?.controllerUid) {
       let children = this.byController.get(current.controllerUid);
       if (!children) this.byController.set(current.controllerUid, (children = new Map()));
-      children.set(keyOf(current), current);
+      children.set(current.uid, current);
     }
   }
 

@@ -10,6 +10,7 @@ import type { V1ClusterRole, V1Deployment, V1PolicyRule, V1Role } from "@kuberne
 import type { Subprocess } from "bun";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { KINDS } from "../../src/access/kinds.ts";
+import { managedName } from "../../src/access/names.ts";
 import { Leases } from "../../src/kube/lease.ts";
 import { Events, RoleBindings, Roles, ServiceAccounts, objectPath, type ResourceType } from "../../src/kube/resources.ts";
 import { canReadLog } from "../support/access.ts";
@@ -99,7 +100,7 @@ async function createKinds(ns: string, name: string): Promise<void> {
   await create("CronJob", { schedule: "0 0 1 1 *", jobTemplate: { spec: { template: template(`${name}-cj`, { restartPolicy: "Never" }) } } });
 }
 
-const kindRoles = (name: string) => ["sts", "ds", "rs", "job", "cronjob"].map((infix) => `podlogreader-${infix}-${name}`);
+const kindRoles = (name: string) => (["StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"] as const).map((kind) => managedName(kind, name));
 
 /** Workloads of every kind, and a foreign Role in the way of one of them, before the controller starts. */
 async function prepare(ns: string): Promise<void> {

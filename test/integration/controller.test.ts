@@ -288,7 +288,7 @@ describe("after the controller was down", () => {
     await createDeployment(ns, "leave", { replicas: 1 });
     await createDeployment(ns, "vanish", { replicas: 1 });
     await createDeployment(ns, "steady", { replicas: 1 });
-    for (const d of ["grow", "leave", "vanish", "steady"]) await expectReadable(ns, `podlogreader-${d}`, await waitForPods(ns, d, 1));
+    for (const d of ["grow", "leave", "vanish", "steady"]) await expectReadable(ns, managedName("Deployment", d), await waitForPods(ns, d, 1));
     await controller.stop();
 
     await scale(ns, "grow", 3);
@@ -309,7 +309,7 @@ describe("after the controller was down", () => {
       await controller.stop();
     }
 
-    const versions = await Promise.all(["grow", "steady"].map(async (d) => (await getRole(ns, `podlogreader-${d}`)).metadata.resourceVersion));
+    const versions = await Promise.all(["grow", "steady"].map(async (d) => (await getRole(ns, managedName("Deployment", d))).metadata.resourceVersion));
     controller = await startController([ns]);
     // The new controller has caught up once it reverts a drift made after it started.
     await c.admin.transport.request({

@@ -51,6 +51,44 @@ describe("names of the other kinds", () => {
     expect(managedName(kind, name)).toBe(expected);
   });
 
+  test.each([
+    ["sts-web", "podlogreader-deploy-sts-web"],
+    ["ds-agent", "podlogreader-deploy-ds-agent"],
+    ["rs-1", "podlogreader-deploy-rs-1"],
+    ["job-runner", "podlogreader-deploy-job-runner"],
+    ["cronjob-x", "podlogreader-deploy-cronjob-x"],
+    ["deploy-api", "podlogreader-deploy-deploy-api"],
+    ["sts", "podlogreader-sts"],
+    ["sts.web", "podlogreader-sts.web"],
+    ["stsweb", "podlogreader-stsweb"],
+    ["deployer", "podlogreader-deployer"],
+    ["jobs-api", "podlogreader-jobs-api"],
+    ["web-sts-1", "podlogreader-web-sts-1"],
+  ])("a Deployment called %s gets %s: `deploy-` comes first exactly when the name begins with a kind infix and '-'", (name, expected) => {
+    expect(managedName("Deployment", name)).toBe(expected);
+  });
+
+  test.each([
+    ["Deployment", "sts-web", "StatefulSet", "web"],
+    ["Deployment", "ds-web", "DaemonSet", "web"],
+    ["Deployment", "rs-web", "ReplicaSet", "web"],
+    ["Deployment", "job-web", "Job", "web"],
+    ["Deployment", "cronjob-web", "CronJob", "web"],
+    ["Deployment", "deploy-sts-web", "Deployment", "sts-web"],
+    ["Deployment", "deploy-web", "Deployment", "web"],
+    ["Job", "cronjob-web", "CronJob", "job-web"],
+  ] as const)("a %s %s and a %s %s get different names", (k1, n1, k2, n2) => {
+    expect(managedName(k1, n1)).not.toBe(managedName(k2, n2));
+  });
+
+  test("a long Deployment name that begins with an infix keeps `deploy-` in its shortened name", () => {
+    const name = managedName("Deployment", `sts-${long(249)}`);
+    expect(name.length).toBe(253);
+    expect(name).toMatch(dns1123Subdomain);
+    expect(name.startsWith("podlogreader-deploy-sts-aaaa")).toBe(true);
+    expect(name).not.toBe(managedName("StatefulSet", long(249)));
+  });
+
   test("workloads of different kinds with the same name never share a name, even when shortened", () => {
     for (const name of ["web", long(253)]) {
       const names = (["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"] as const).map((k) => managedName(k, name));

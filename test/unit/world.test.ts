@@ -115,6 +115,24 @@ describe("membership follows controller ownerReferences by UID", () => {
     expect(world.resolve(rs)).toBeUndefined();
   });
 
+  test.each([["ReplicaSet first"], ["Job first"]])(
+    "a ReplicaSet and a Job of the same name pointing at the same controller UID do not replace each other (%s)",
+    (order) => {
+      // The Job's reference is forged: it names the Deployment's UID. The ReplicaSet's pods stay the Deployment's.
+      const world = new World();
+      const d = w("Deployment", "web", "d1");
+      const rs = w("ReplicaSet", "x", "r1", { kind: "Deployment", uid: "d1" });
+      const job = w("Job", "x", "j1", { kind: "Deployment", uid: "d1" });
+      world.updateWorkload(undefined, d);
+      for (const o of order === "ReplicaSet first" ? [rs, job] : [job, rs]) world.updateWorkload(undefined, o);
+      world.updatePod(undefined, pod("x-a", { kind: "ReplicaSet", uid: "r1" }));
+      world.updatePod(undefined, pod("x-b", { kind: "Job", uid: "j1" }));
+      expect(world.podNamesOf(d)).toEqual(["x-a"]);
+      world.updateWorkload(job, undefined);
+      expect(world.podNamesOf(d)).toEqual(["x-a"]);
+    },
+  );
+
   test("a deleted pod leaves its workload; an adopted pod moves", () => {
     const { world, get } = world_();
     const p = pod("web-1-a", { kind: "ReplicaSet", uid: "r1" });
