@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Transport } from "../../src/kube/transport.ts";
+import { isConflict, type Transport } from "../../src/kube/transport.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
 export const KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node";
@@ -120,14 +120,11 @@ const CRDS = { group: "apiextensions.k8s.io", version: "v1", plural: "customreso
 
 /** Installs the Logs/ClusterLogs resources and waits until the apiserver serves them. */
 export async function installLogsResources(admin: Transport): Promise<void> {
-  for (const crd of logsCrds()) {
-    const res = await admin.request({ method: "POST", path: `/apis/${CRDS.group}/${CRDS.version}/${CRDS.plural}`, body: crd });
-    if (!res.ok && res.status !== 409) throw new Error(`creating ${(crd as { metadata: { name: string } }).metadata.name}: HTTP ${res.status} ${await res.text()}`);
-  }
+  for (const crd of logsCrds()) await createUnlessExists(admin, `/apis/${CRDS.group}/${CRDS.version}/${CRDS.plural}`, crd);
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const res = await admin.request({ path: `/apis/${KWOK_GROUP}/${KWOK_VERSION}/clusterlogs` }).catch(() => undefined);
-    if (res?.ok) return;
+    const served = await admin.request({ path: `/apis/${KWOK_GROUP}/${KWOK_VERSION}/clusterlogs` }).then(() => true, () => false);
+    if (served) return;
     if (Date.now() > deadline) throw new Error("the kwok Logs resources were not served within 30s");
     await Bun.sleep(200);
   }
@@ -142,14 +139,11 @@ export function simulatedNode(name: string, labels: Record<string, string> = {})
 }
 
 export async function createNode(admin: Transport, name: string, labels: Record<string, string> = {}): Promise<void> {
-  const res = await admin.request({ method: "POST", path: "/api/v1/nodes", body: simulatedNode(name, labels) });
-  if (!res.ok && res.status !== 409) throw new Error(`creating node ${name}: HTTP ${res.status} ${await res.text()}`);
+  await createUnlessExists(admin, "/api/v1/nodes", simulatedNode(name, labels));
 }
 
 export async function nodeIsReady(admin: Transport, name: string): Promise<boolean> {
-  const res = await admin.request({ path: `/api/v1/nodes/${name}` });
-  if (!res.ok) return false;
-  const node = (await res.json()) as { status?: { conditions?: { type: string; status: string }[] } };
+  const node = (await admin.json({ path: `/api/v1/nodes/${name}` })) as { status?: { conditions?: { type: string; status: string }[] } };
   return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }
 
@@ -190,12 +184,20 @@ export async function setPodLog(admin: Transport, clusterDir: string, namespace:
 }
 
 async function upsert(admin: Transport, collection: string, name: string, body: object): Promise<void> {
-  const created = await admin.request({ method: "POST", path: collection, body });
-  if (created.ok) return;
-  if (created.status !== 409) throw new Error(`creating ${collection}/${name}: HTTP ${created.status} ${await created.text()}`);
-  const replaced = await admin.request({
+  if (await createUnlessExists(admin, collection, body)) return;
+  await admin.request({
     method: "PATCH", path: `${collection}/${name}`, body: { spec: (body as { spec: object }).spec },
     contentType: "application/merge-patch+json",
   });
-  if (!replaced.ok) throw new Error(`updating ${collection}/${name}: HTTP ${replaced.status} ${await replaced.text()}`);
+}
+
+/** POSTs the object; false when one of its name already exists. Other failures throw. */
+async function createUnlessExists(admin: Transport, collection: string, body: object): Promise<boolean> {
+  try {
+    await admin.request({ method: "POST", path: collection, body });
+    return true;
+  } catch (err) {
+    if (isConflict(err)) return false;
+    throw err;
+  }
 }
