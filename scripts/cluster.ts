@@ -1,6 +1,9 @@
-// `bun scripts/cluster.ts up|down|status` — the local control plane behind `make cluster`.
+// `bun scripts/cluster.ts up|down|status|pod-log` — the local cluster behind `make cluster`.
 import { join } from "node:path";
+import { loadConnection } from "../src/kube/config.ts";
+import { Transport } from "../src/kube/transport.ts";
 import { DEFAULT_CLUSTER_DIR, isRunning, readState, startCluster, stopCluster } from "./lib/controlplane.ts";
+import { setPodLog } from "./lib/simulated-nodes.ts";
 
 const dir = process.env.PODLOGREADER_CLUSTER_DIR ?? DEFAULT_CLUSTER_DIR;
 const command = process.argv[2];
@@ -32,7 +35,23 @@ switch (command) {
     console.log(state && isRunning(state) ? `running at ${state.server}` : "not running");
     process.exit(state && isRunning(state) ? 0 : 1);
   }
+  case "pod-log": {
+    // pod-log NAMESPACE POD LINE...: what `kubectl logs` prints for the pod from now on.
+    const [namespace, pod, ...lines] = process.argv.slice(3);
+    const state = readState(dir);
+    if (!namespace || !pod || lines.length === 0) {
+      console.error("usage: bun scripts/cluster.ts pod-log NAMESPACE POD LINE...");
+      process.exit(2);
+    }
+    if (!state || !isRunning(state)) {
+      console.error(`no local cluster is running in ${dir}`);
+      process.exit(1);
+    }
+    const admin = new Transport(loadConnection({ kubeconfig: state.kubeconfig }));
+    console.log(`${namespace}/${pod} logs from ${await setPodLog(admin, dir, namespace, pod, lines)}`);
+    break;
+  }
   default:
-    console.error("usage: bun scripts/cluster.ts up|down|status");
+    console.error("usage: bun scripts/cluster.ts up|down|status|pod-log NAMESPACE POD LINE...");
     process.exit(2);
 }

@@ -18,7 +18,7 @@ trap cleanup EXIT
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
-step "Starting a local control plane (etcd, kube-apiserver with RBAC, kube-controller-manager)"
+step "Starting a local cluster (etcd, kube-apiserver with RBAC, kube-controller-manager, kube-scheduler, one node simulated by kwok)"
 PODLOGREADER_CLUSTER_DIR="$dir/cluster" "$bun" scripts/cluster.ts up
 # shellcheck disable=SC1091
 source "$dir/cluster/env"
@@ -59,11 +59,20 @@ wait_for() { # wait_for DESCRIPTION COMMAND...: retry for up to 60 s
 }
 role_pods() { kubectl -n demo get role podlogreader-web -o jsonpath='{.rules[0].resourceNames}' 2>/dev/null; }
 pod_count() { kubectl -n demo get pods -l "app=$1" --no-headers 2>/dev/null | wc -l; }
-wait_for "2 web pods" bash -c "[[ \$(kubectl -n demo get pods -l app=web --no-headers | wc -l) == 2 ]]"
+wait_for "2 running web pods" bash -c "[[ \$(kubectl -n demo get pods -l app=web --field-selector=status.phase=Running --no-headers | wc -l) == 2 ]]"
+wait_for "1 running other pod" bash -c "[[ \$(kubectl -n demo get pods -l app=other --field-selector=status.phase=Running --no-headers | wc -l) == 1 ]]"
 wait_for "the Role to list both pods" bash -c "kubectl -n demo get role podlogreader-web -o jsonpath='{.rules[0].resourceNames}' | grep -o web- | wc -l | grep -qx 2"
 wait_for "the RoleBinding" kubectl -n demo get rolebinding podlogreader-web
 
 show kubectl -n demo get pods -o wide
+
+step "Giving each pod log lines (CRI log files that the simulated kubelet serves)"
+pod_log() { PODLOGREADER_CLUSTER_DIR="$dir/cluster" "$bun" scripts/cluster.ts pod-log demo "$@"; }
+for pod in $(kubectl -n demo get pods -l app=web -o jsonpath='{.items[*].metadata.name}'); do
+  pod_log "$pod" "$pod: listening on :8080" "$pod: GET /healthz 200" "$pod: GET /api/orders 200"
+done
+other_pod=$(kubectl -n demo get pods -l app=other -o jsonpath='{.items[0].metadata.name}')
+pod_log "$other_pod" "$other_pod: charging card 4242-4242 (another team's private line)"
 step "The Role podlogreader keeps for 'web'"
 show kubectl -n demo get role podlogreader-web -o yaml
 
@@ -78,22 +87,24 @@ kubectl config --kubeconfig "$sa_config" use-context sa >/dev/null
 as_sa() { kubectl --kubeconfig "$sa_config" "$@"; }
 
 web_pod=$(kubectl -n demo get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
-other_pod=$(kubectl -n demo get pods -l app=other -o jsonpath='{.items[0].metadata.name}')
 can_i() { printf '%-48s %s\n' "get pods/$1 --subresource=log:" "$(as_sa auth can-i get "pods/$1" --subresource=log || true)"; }
 can_i "$web_pod"
 can_i "$other_pod"
 echo
-echo "kubectl logs as the ServiceAccount. This cluster has no nodes, so an allowed read returns an"
-echo "empty log; a refused one ends at Forbidden:"
+echo "kubectl logs as the ServiceAccount: web's lines are printed; the other Deployment's pod is"
+echo "Forbidden and none of its lines are:"
 sa_logs() {
-  printf '$ kubectl logs %s\n' "$1"
+  printf '$ kubectl logs %s\n' "$*"
   set +e
-  as_sa logs "$1" 2>&1 | sed 's/^/  /'
+  as_sa logs "$@" 2>&1 | sed 's/^/  /'
   local status=${PIPESTATUS[0]}
   set -e
   echo "  (exit code $status)"
 }
-sa_logs "$web_pod"
+# kwok picks up a new log file within moments; wait until the first read prints it.
+wait_for "the web pod's log lines" bash -c "kubectl --kubeconfig '$sa_config' logs '$web_pod' | grep -q healthz"
+sa_logs deploy/web
+sa_logs -l app=web --prefix
 sa_logs "$other_pod"
 
 step "Scaling 'web' to 4: the Role follows"
