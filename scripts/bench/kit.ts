@@ -19,10 +19,13 @@ export interface Env {
   api: KubeApi;
 }
 
-/** Runs `fn` against a control plane of its own, stopped afterwards. */
+/**
+ * Runs `fn` against a control plane of its own, stopped afterwards. Without simulated nodes by
+ * default: scheduling and kwok's status updates would share the 2 cores with what is measured.
+ */
 export async function withCluster<T>(fn: (env: Env) => Promise<T>, options: ClusterOptions = {}): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "podlogreader-bench-"));
-  const cluster = await startCluster(dir, undefined, options);
+  const cluster = await startCluster(dir, undefined, { nodes: 0, ...options });
   try {
     return await fn({ cluster, api: new KubeApi(new Transport(loadConnection({ kubeconfig: cluster.kubeconfig }))) });
   } finally {
