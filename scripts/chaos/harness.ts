@@ -38,6 +38,8 @@ export interface ChaosOptions {
   /** Where the controller replicas' logs go. */
   logDir?: string;
   log?: (line: string) => void;
+  /** End the run after the first burst whose checks found a violation (for the test suite). */
+  stopOnViolation?: boolean;
 }
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
@@ -140,6 +142,7 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
       if (result.timedOut) timeouts++;
       log(`burst ${burstCount}: ops ${burst[0]!.index}-${last}, settled in ${(result.settleMs / 1000).toFixed(1)}s, ${result.violations.length} violation(s)${result.violations.length ? `: ${result.violations.slice(0, 3).map((v) => `${v.type} ${v.namespace ?? ""} ${v.serviceAccount ?? ""} ${v.pod ?? ""} ${v.detail}`).join("; ")}` : ""}`);
       burstCount++;
+      if (options.stopOnViolation && violations.length) break;
     }
   } finally {
     windows = await monitor.stop();
