@@ -7,7 +7,7 @@ BUN := node_modules/.bin/bun
 TSC := node_modules/.bin/tsc
 SOURCES := $(shell find src -name '*.ts') package.json package-lock.json
 
-.PHONY: help deps system-deps control-plane helm typecheck build test unit cluster cluster-down demo bench clean
+.PHONY: help deps system-deps control-plane helm typecheck build test unit cluster cluster-down demo bench chaos clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,3 +56,9 @@ clean: ## Remove build output
 
 bench: deps control-plane build ## Benchmarks on fresh local control planes: latency, writes, memory, startup, throughput (BENCH_OUT, default bench/results.json)
 	$(BUN) scripts/bench/main.ts
+
+CHAOS_SEED ?=
+CHAOS_DURATION ?= 10m
+CHAOS_OPS ?= 2000
+chaos: deps control-plane build ## Randomized abuse of two controller replicas on a fresh control plane, judged by SubjectAccessReview (CHAOS_SEED, CHAOS_DURATION=10m, CHAOS_OPS=2000, CHAOS_OUT=chaos/report.json)
+	CHAOS_SEED='$(CHAOS_SEED)' CHAOS_DURATION='$(CHAOS_DURATION)' CHAOS_OPS='$(CHAOS_OPS)' $(BUN) scripts/chaos/main.ts

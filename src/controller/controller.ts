@@ -3,6 +3,7 @@
 //   pod event -> owner chain -> workload key -> debounce -> reconcile -> create/apply/delete
 import type { AccessOptions } from "../access/desired.ts";
 import { MANAGED_SELECTOR, OPT_IN_SELECTOR } from "../access/marks.ts";
+import { managedName } from "../access/names.ts";
 import { managedOwner } from "../access/ownership.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { Informer, InformerGroup, type InformerOptions } from "../kube/informer.ts";
@@ -65,8 +66,12 @@ export class Controller {
     const roles = group(Roles, (r) => parseObject(Role, r, "Role"), (o, c) => this.onManaged(o ?? c), managed<Role>());
     const withSa = options.createServiceAccountAndRoleBinding;
     const roleBindings = withSa ? group(RoleBindings, (r) => parseObject(RoleBinding, r, "RoleBinding"), (o, c) => this.onManaged(o ?? c), managed<RoleBinding>()) : undefined;
+    // Every ServiceAccount, not only ours: a foreign one of a managed name is used as it is, and
+    // when it is deleted the workload needs its own at once. Few per namespace, metadata only.
     const serviceAccounts = withSa
-      ? group(ServiceAccounts, (r) => parseObject(Metadata, r, "ServiceAccount"), (o, c) => this.onManaged(o ?? c), { ...managed<Metadata>(), metadataOnly: true })
+      ? group(ServiceAccounts, (r) => parseObject(Metadata, r, "ServiceAccount"), (o, c) => this.onServiceAccount(o, c), {
+        versionOf: (o: Metadata) => o.metadata.resourceVersion, metadataOnly: true,
+      })
       : undefined;
 
     this.caches = { world: this.world, roles, roleBindings, serviceAccounts };
@@ -158,10 +163,7 @@ export class Controller {
       this.log.info("Checking every opted-in workload");
       this.enqueueAll();
       this.queue.start();
-      resync = setInterval(() => {
-        this.reconciler.resync();
-        this.enqueueAll();
-      }, this.options.resyncMs);
+      resync = setInterval(() => this.enqueueAll(), this.options.resyncMs);
     }
 
     await stopped;
@@ -214,6 +216,21 @@ export class Controller {
     // A pod that leaves takes its grant with it at once; arrivals are gathered for the debounce window.
     if (before?.optedIn) this.queue.add(beforeKey!, afterKey === beforeKey && old?.uid === current?.uid ? this.options.debounceMs : 0);
     if (after?.optedIn && afterKey !== beforeKey) this.queue.add(afterKey!, this.options.debounceMs);
+  }
+
+  /**
+   * A ServiceAccount changed. Ours is a managed object; a foreign one that appears or goes away
+   * changes what the opted-in workload of that name needs.
+   */
+  private onServiceAccount(old: Metadata | undefined, current: Metadata | undefined): void {
+    const obj = old ?? current;
+    if (!obj) return;
+    if (managedOwner(obj.metadata)) return this.onManaged(obj);
+    if (old && current) return;
+    const { namespace, name } = obj.metadata;
+    for (const w of this.world.all()) {
+      if (w.namespace === namespace && w.optedIn && managedName(w.kind, w.name) === name && this.world.resolve(w) === w) this.queue.add(keyOfWorkload(w));
+    }
   }
 
   /** A change to a managed object, including a hand edit: look at its workload again now. */

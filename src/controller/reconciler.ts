@@ -30,9 +30,6 @@ export interface Caches {
 }
 
 export class Reconciler {
-  /** ServiceAccounts found to exist without our marks: used as they are, never created or changed. */
-  private readonly foreignServiceAccounts = new Set<string>();
-
   constructor(
     private readonly api: KubeApi,
     private readonly caches: Caches,
@@ -44,11 +41,6 @@ export class Reconciler {
 
   private wrote(kind: string, operation: "create" | "update" | "delete"): void {
     this.metrics?.writes.inc({ kind, operation });
-  }
-
-  /** Forget what was learned about foreign ServiceAccounts, so the next pass looks again. */
-  resync(): void {
-    this.foreignServiceAccounts.clear();
   }
 
   /** Makes the managed objects of the workload `Kind/namespace/name` match what it should have. */
@@ -124,9 +116,9 @@ export class Reconciler {
 
   private async ensureServiceAccount(cache: InformerGroup<Metadata>, workload: Workload, desired: NonNullable<DesiredAccess["serviceAccount"]>): Promise<void> {
     const { namespace, name } = desired.metadata;
-    const key = `${namespace}/${name}`;
     // Any ServiceAccount of this name is used as it is: never updated, only created when missing.
-    if (cache.get(namespace, name) || this.foreignServiceAccounts.has(key)) return;
+    // The cache holds every ServiceAccount, ours or not, so one that goes away is seen to be missing.
+    if (cache.get(namespace, name)) return;
     try {
       const created = parseObject(Metadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount");
       cache.remember(created);
@@ -134,7 +126,7 @@ export class Reconciler {
       this.log.info(`Created ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}`);
     } catch (err) {
       if (!isConflict(err)) throw err;
-      this.foreignServiceAccounts.add(key);
+      // The cache has not seen it yet; its watch event brings it, and a later deletion brings us back.
       this.log.info(`Using the existing ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}; podlogreader did not create it and will not change it`);
     }
   }

@@ -247,6 +247,35 @@ describe("an existing ServiceAccount of the same name", () => {
   });
 });
 
+describe("a foreign ServiceAccount that goes away", () => {
+  // Found by the chaos harness (seed 20260217, op 1584): the controller remembered the foreign
+  // ServiceAccount and did not create its own until the next resync, leaving the RoleBinding
+  // pointing at a ServiceAccount that did not exist.
+  test("is replaced by podlogreader's own ServiceAccount at once, not at the next resync", async () => {
+    const ns = await useNamespace("gonesa");
+    const existing = (await c.admin.create(ServiceAccounts, ns, {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: "podlogreader-web", labels: { team: "payments" } },
+    })) as { metadata: { resourceVersion: string; uid: string } };
+    const controller = await startController([ns], { resyncMs: 3_600_000 });
+    try {
+      await createDeployment(ns, "web", { replicas: 1 });
+      const pods = await waitForPods(ns, "web", 1);
+      await expectReadable(ns, "podlogreader-web", pods);
+      await c.admin.delete(ServiceAccounts, ns, "podlogreader-web", { uid: existing.metadata.uid, resourceVersion: existing.metadata.resourceVersion });
+      const own = await eventually("podlogreader's own ServiceAccount", async () => {
+        const sa = (await c.admin.get(ServiceAccounts, ns, "podlogreader-web").catch(() => undefined)) as { metadata: { labels?: Record<string, string> } } | undefined;
+        return sa?.metadata.labels?.["app.kubernetes.io/managed-by"] === "podlogreader" ? sa : undefined;
+      }, 20_000);
+      expect(own.metadata.labels?.team).toBeUndefined();
+      await expectReadable(ns, "podlogreader-web", pods);
+    } finally {
+      await controller.stop();
+    }
+  });
+});
+
 describe("namespaces", () => {
   test("Deployments of the same name in two watched namespaces never interfere", async () => {
     const [a, b] = [await useNamespace("twin"), await useNamespace("twin")];

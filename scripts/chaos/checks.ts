@@ -1,0 +1,126 @@
+// The checks at quiescence: wait (bounded) until the controller should have caught up, then ask
+// the authorizer about every (ServiceAccount, pod) pair, and look for orphans, Roles that name no
+// pods in a pod rule, missing ServiceAccounts and changed foreign objects.
+import type { KubeApi } from "../../src/kube/api.ts";
+import { Pods } from "../../src/kube/resources.ts";
+import type { Authorizer } from "./authorizer.ts";
+import type { ForeignRecord } from "./foreign.ts";
+import { listObjects } from "./kube.ts";
+import { expectations, orphans, predictedReadable, unboundedRoles, type Expectation, type Snapshot } from "./model.ts";
+import { loadSnapshot } from "./snapshot.ts";
+
+export type ViolationType = "over-grant" | "under-grant" | "orphan" | "foreign-changed" | "unbounded-role" | "missing-service-account";
+export const CHECK_TYPES: ViolationType[] = ["over-grant", "under-grant", "orphan", "foreign-changed", "unbounded-role", "missing-service-account"];
+
+export interface Violation {
+  type: ViolationType;
+  seed: number;
+  /** The last operation before the check that found it; replaying the seed up to here reproduces the state. */
+  opIndex: number;
+  burst: number;
+  namespace?: string;
+  serviceAccount?: string;
+  pod?: string;
+  detail: string;
+}
+
+export interface CheckContext {
+  api: KubeApi;
+  authorizer: Authorizer;
+  namespaces: string[];
+  /** The ServiceAccount names to ask about in a namespace, besides those the snapshot shows. */
+  serviceAccountsOf: (namespace: string, snapshot: Snapshot) => string[];
+  nameOf: Parameters<typeof expectations>[2];
+  foreign: ForeignRecord;
+  settleTimeoutMs: number;
+  seed: number;
+}
+
+export interface CheckResult {
+  violations: Violation[];
+  checks: Record<ViolationType, number>;
+  settleMs: number;
+  timedOut: boolean;
+}
+
+type Found = Omit<Violation, "seed" | "opIndex" | "burst">;
+
+/** What the Roles and RoleBindings suggest is still wrong: the cheap test for "settled". */
+function looksWrong(s: Snapshot, exp: Map<string, Expectation>): number {
+  let wrong = orphans(s).length + unboundedRoles(s).length;
+  const sas = new Set(s.serviceAccounts.map((a) => a.metadata!.name!));
+  for (const e of exp.values()) {
+    const p = predictedReadable(s, e.serviceAccount);
+    if (p.all) wrong++;
+    for (const n of p.names) if (!e.mayRead.has(n) && s.pods.some((x) => x.metadata!.name === n)) wrong++;
+    for (const n of e.mustRead) if (!p.names.has(n)) wrong++;
+    if (e.owner && !e.blocked && !sas.has(e.serviceAccount)) wrong++;
+  }
+  return wrong;
+}
+
+export async function settleAndCheck(ctx: CheckContext, at: { opIndex: number; burst: number }): Promise<CheckResult> {
+  const started = Date.now();
+  const deadline = started + ctx.settleTimeoutMs;
+  for (;;) {
+    const snaps = await Promise.all(ctx.namespaces.map((ns) => loadSnapshot(ctx.api, ns)));
+    const exps = snaps.map((s) => expectations(s, ctx.serviceAccountsOf(s.namespace, s), ctx.nameOf));
+    const timedOut = Date.now() > deadline;
+    if (timedOut || snaps.every((s, i) => looksWrong(s, exps[i]!) === 0)) {
+      const checks = {} as Record<ViolationType, number>;
+      const found = await judge(ctx, snaps, exps, checks, at.opIndex);
+      if (found.length === 0 || timedOut) {
+        const violations = found.map((f) => ({ ...f, seed: ctx.seed, ...at }));
+        return { violations, checks, settleMs: Date.now() - started, timedOut: timedOut && found.length > 0 };
+      }
+    }
+    await Bun.sleep(500);
+  }
+}
+
+async function judge(ctx: CheckContext, snaps: Snapshot[], exps: Map<string, Expectation>[], checks: Record<ViolationType, number>, opIndex: number): Promise<Found[]> {
+  const found: Found[] = [];
+  for (const t of CHECK_TYPES) checks[t] = 0;
+  for (const [i, s] of snaps.entries()) {
+    const ns = s.namespace;
+    const exp = exps[i]!;
+    const pods = s.pods.map((p) => p.metadata!.name!);
+    const sas = [...exp.keys()];
+    // A name no pod has: readable only through a rule that grants every pod.
+    const probe = `chaos-no-such-pod-${Date.now().toString(36)}`;
+    const answers = await ctx.authorizer.matrix(ns, sas, [...pods, probe]);
+    // Verdicts count only for pods that stayed the same pod while the questions were asked.
+    const before = new Map(s.pods.map((p) => [p.metadata!.name!, p.metadata!.uid!]));
+    const after = new Map((await listObjects<{ metadata: { name: string; uid: string } }>(ctx.api, Pods, ns)).map((p) => [p.metadata.name, p.metadata.uid]));
+    const stable = new Set(pods.filter((p) => before.get(p) === after.get(p)));
+    for (const e of exp.values()) {
+      const sa = e.serviceAccount;
+      checks["over-grant"] += pods.length + 1;
+      if (answers.get(`${sa}\0${probe}`)) found.push({ type: "over-grant", namespace: ns, serviceAccount: sa, pod: "(any pod)", detail: "may read the log of a pod that does not exist: some rule grants every pod" });
+      for (const pod of pods) {
+        if (!stable.has(pod)) continue;
+        const allowed = answers.get(`${sa}\0${pod}`) === true;
+        if (allowed && !e.mayRead.has(pod)) {
+          found.push({ type: "over-grant", namespace: ns, serviceAccount: sa, pod, detail: e.owner ? `pod is not of ${e.owner.kind}/${e.owner.name}` : "no opted-in workload has this name" });
+        }
+        if (e.mustRead.has(pod)) {
+          checks["under-grant"]++;
+          if (!allowed) found.push({ type: "under-grant", namespace: ns, serviceAccount: sa, pod, detail: `pod of ${e.owner!.kind}/${e.owner!.name} is not readable` });
+        }
+      }
+      if (e.owner && !e.blocked) {
+        checks["missing-service-account"]++;
+        if (!s.serviceAccounts.some((a) => a.metadata!.name === sa)) found.push({ type: "missing-service-account", namespace: ns, serviceAccount: sa, detail: `${e.owner.kind}/${e.owner.name} opted in but its ServiceAccount does not exist` });
+      }
+    }
+    checks.orphan += s.roles.length + s.roleBindings.length + s.serviceAccounts.length;
+    for (const o of orphans(s)) found.push({ type: "orphan", namespace: ns, detail: `${o.kind} ${o.name} (${o.workload}): ${o.why}` });
+    checks["unbounded-role"] += s.roles.length;
+    for (const r of unboundedRoles(s)) found.push({ type: "unbounded-role", namespace: ns, detail: `Role ${r} grants pods/log with no resourceNames` });
+  }
+  // Changes are kept by the record itself (a delete-foreign operation finds them too); the harness reports them.
+  const before = ctx.foreign.checks;
+  await ctx.foreign.changed(ctx.api, opIndex);
+  checks["foreign-changed"] += ctx.foreign.checks - before;
+  return found;
+}

@@ -1,0 +1,173 @@
+// The chaos run as a function: a fresh control plane, two replicas of the compiled controller,
+// bursts of seeded operations, and the checks at quiescence after each burst. Everything it
+// starts is stopped when it returns or throws, and on SIGINT/SIGTERM.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { managedName } from "../../src/access/names.ts";
+import { KubeApi } from "../../src/kube/api.ts";
+import { loadConnection } from "../../src/kube/config.ts";
+import { Leases } from "../../src/kube/lease.ts";
+import { Namespaces } from "../../src/kube/resources.ts";
+import { Transport } from "../../src/kube/transport.ts";
+import { startCluster, stopCluster } from "../lib/controlplane.ts";
+import { Authorizer } from "./authorizer.ts";
+import { CHECK_TYPES, settleAndCheck, type Violation, type ViolationType } from "./checks.ts";
+import { ForeignRecord } from "./foreign.ts";
+import { create, getObject } from "./kube.ts";
+import { isManaged, type Snapshot } from "./model.ts";
+import { Monitor, type Window } from "./monitor.ts";
+import { execute, INTRUDER, type OpContext } from "./ops.ts";
+import { ALL_KINDS, bursts, universe, type OpType } from "./plan.ts";
+import { Random } from "./random.ts";
+import { Replicas } from "./replicas.ts";
+import type { ChaosReport, OpCounts } from "./report.ts";
+
+const repo = resolve(import.meta.dir, "../..");
+
+export interface ChaosOptions {
+  seed: number;
+  /** Run at least this many operations... */
+  ops: number;
+  /** ...and for at least this long. The run ends at the first burst boundary after both. */
+  durationMs: number;
+  settleTimeoutMs?: number;
+  /** Upper bound on one SIGSTOP pause of a replica. */
+  maxPauseSeconds?: number;
+  binary?: string;
+  /** Where the controller replicas' logs go. */
+  logDir?: string;
+  log?: (line: string) => void;
+  /** End the run after the first burst whose checks found a violation (for the test suite). */
+  stopOnViolation?: boolean;
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`chaos: ${line}\n`));
+  const logDir = options.logDir ?? join(repo, "chaos", "logs");
+  rmSync(logDir, { recursive: true, force: true });
+  mkdirSync(logDir, { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), "podlogreader-chaos-"));
+  let replicas: Replicas | undefined;
+  const cleanUp = () => {
+    replicas?.killAllNow();
+    stopCluster(dir);
+  };
+  const onSignal = () => {
+    cleanUp();
+    process.exit(130);
+  };
+  process.once("exit", cleanUp);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    log(`seed ${options.seed}: starting a control plane in ${dir}`);
+    const cluster = await startCluster(dir);
+    const api = new KubeApi(new Transport(loadConnection({ kubeconfig: cluster.kubeconfig })));
+    const namespaces = ["chaos-0", "chaos-1"];
+    const lease = { namespace: "chaos-system", name: "podlogreader" };
+    for (const name of [...namespaces, lease.namespace]) await create(api, Namespaces, "", { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    replicas = new Replicas({
+      binary: options.binary ?? join(repo, "dist", "podlogreader"), kubeconfig: cluster.kubeconfig, namespaces,
+      leaseNamespace: lease.namespace, leaseName: lease.name, logDir,
+    });
+    await waitForLeader(api, lease);
+    return await runBursts(options, { api, cluster, replicas, namespaces, lease, log });
+  } finally {
+    process.off("exit", cleanUp);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await replicas?.stop();
+    stopCluster(dir);
+  }
+}
+
+async function waitForLeader(api: KubeApi, lease: { namespace: string; name: string }): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const held = await getObject<{ spec?: { holderIdentity?: string } }>(api, Leases, lease.namespace, lease.name).then((l) => l.spec?.holderIdentity, () => undefined);
+    if (held) return;
+    await Bun.sleep(250);
+  }
+  throw new Error("no controller replica became the leader within 60s; see the replica logs");
+}
+
+interface Env {
+  api: KubeApi;
+  cluster: OpContext["cluster"];
+  replicas: Replicas;
+  namespaces: string[];
+  lease: { namespace: string; name: string };
+  log: (line: string) => void;
+}
+
+async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> {
+  const { api, replicas, namespaces, log } = env;
+  const started = Date.now();
+  const u = universe(namespaces);
+  const poolNames = ALL_KINDS.flatMap((k) => u.names.map((n) => managedName(k, n)));
+  const serviceAccountsOf = (_ns: string, s?: Snapshot) => [...poolNames, INTRUDER, ...(s?.serviceAccounts.filter((a) => isManaged(a.metadata)).map((a) => a.metadata!.name!) ?? [])];
+  const authorizer = new Authorizer(api);
+  const foreign = new ForeignRecord();
+  const monitor = new Monitor(api, authorizer, namespaces, (ns) => serviceAccountsOf(ns), managedName);
+  await monitor.start();
+  const ctx: OpContext = { api, cluster: env.cluster, replicas, foreign, lease: env.lease, maxPauseSeconds: options.maxPauseSeconds ?? 60 };
+  const checkCtx = { api, authorizer, namespaces, serviceAccountsOf, nameOf: managedName, foreign, settleTimeoutMs: options.settleTimeoutMs ?? 120_000, seed: options.seed };
+
+  const counts: Partial<Record<OpType, OpCounts>> = {};
+  const checks = Object.fromEntries(CHECK_TYPES.map((t) => [t, 0])) as Record<ViolationType, number>;
+  const violations: Violation[] = [];
+  const failures: ChaosReport["failures"] = [];
+  const settles: number[] = [];
+  let timeouts = 0;
+  let operations = 0;
+  let burstCount = 0;
+  let windows: Window[] = [];
+  try {
+    for (const burst of bursts(new Random(options.seed), u)) {
+      if (operations >= options.ops && Date.now() - started >= options.durationMs) break;
+      for (const op of burst) {
+        monitor.opIndex = op.index;
+        const outcome = await execute(ctx, op);
+        const c = (counts[op.type] ??= { done: 0, skipped: 0, failed: 0 });
+        c[outcome.status]++;
+        if (outcome.status === "failed" && failures.length < 20) failures.push({ opIndex: op.index, type: op.type, detail: outcome.detail ?? "" });
+        operations++;
+      }
+      const last = burst.at(-1)!.index;
+      const result = await settleAndCheck(checkCtx, { opIndex: last, burst: burstCount });
+      for (const t of CHECK_TYPES) checks[t] += result.checks[t] ?? 0;
+      violations.push(...result.violations);
+      settles.push(result.settleMs);
+      if (result.timedOut) timeouts++;
+      log(`burst ${burstCount}: ops ${burst[0]!.index}-${last}, settled in ${(result.settleMs / 1000).toFixed(1)}s, ${result.violations.length} violation(s)${result.violations.length ? `: ${result.violations.slice(0, 3).map((v) => `${v.type} ${v.namespace ?? ""} ${v.serviceAccount ?? ""} ${v.pod ?? ""} ${v.detail}`).join("; ")}` : ""}`);
+      burstCount++;
+      if (options.stopOnViolation && violations.length) break;
+    }
+  } finally {
+    windows = await monitor.stop();
+  }
+  for (const c of foreign.changes) {
+    violations.push({ type: "foreign-changed", seed: options.seed, opIndex: c.opIndex, burst: -1, namespace: c.object.namespace,
+      detail: `${c.object.objectKind} ${c.object.name} (made by op ${c.object.createdByOp}) ${c.found === undefined ? "was deleted" : `changed: ${c.found.slice(0, 400)}`}` });
+  }
+  const longest = (kind: Window["kind"]) => windows.filter((w) => w.kind === kind).sort((a, b) => (b.durationMs ?? 0) - (a.durationMs ?? 0));
+  const over = longest("over-grant");
+  const under = longest("under-grant");
+  return {
+    seed: options.seed,
+    requested: { ops: options.ops, durationSeconds: options.durationMs / 1000 },
+    startedAt: new Date(started).toISOString(),
+    durationSeconds: (Date.now() - started) / 1000,
+    operations,
+    bursts: burstCount,
+    operationCounts: counts,
+    checks,
+    authorizerReviews: authorizer.reviews,
+    violations,
+    transient: { overGrantWindows: over.length, underGrantWindows: under.length, longestOverGrant: over[0], longestUnderGrant: under[0], overGrants: over.slice(0, 10) },
+    settle: { longestSeconds: Math.max(0, ...settles) / 1000, meanSeconds: settles.reduce((a, b) => a + b, 0) / Math.max(1, settles.length) / 1000, timeouts },
+    controller: { replicaStarts: replicas.starts, unexpectedExits: replicas.unexpectedExits.length, monitorWatchRestarts: monitor.watchRestarts },
+    failures,
+  };
+}

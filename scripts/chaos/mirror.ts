@@ -1,0 +1,77 @@
+// A cluster-wide list-and-watch of one resource, kept as a map, for the monitor. Written here
+// rather than borrowed from the controller, so a fault in the controller's informer cannot hide
+// itself: relists on 410 Gone, resumes from the last resourceVersion on anything else.
+import type { KubeApi } from "../../src/kube/api.ts";
+import type { ResourceType } from "../../src/kube/resources.ts";
+import { ApiError } from "../../src/kube/transport.ts";
+
+interface Meta {
+  metadata?: { namespace?: string; name?: string; resourceVersion?: string };
+}
+
+export class Mirror {
+  private readonly objects = new Map<string, Map<string, unknown>>();
+  restarts = 0;
+
+  constructor(private readonly api: KubeApi, private readonly rt: ResourceType, private readonly namespaces: ReadonlySet<string>) {}
+
+  /** Objects of one namespace. */
+  in(namespace: string): unknown[] {
+    return [...(this.objects.get(namespace)?.values() ?? [])];
+  }
+
+  private put(raw: unknown): void {
+    const m = (raw as Meta).metadata;
+    if (!m?.namespace || !m.name || !this.namespaces.has(m.namespace)) return;
+    let ns = this.objects.get(m.namespace);
+    if (!ns) this.objects.set(m.namespace, (ns = new Map()));
+    ns.set(m.name, raw);
+  }
+
+  private drop(raw: unknown): void {
+    const m = (raw as Meta).metadata;
+    if (m?.namespace && m.name) this.objects.get(m.namespace)?.delete(m.name);
+  }
+
+  /** Lists once (resolves when it has), then keeps watching until `signal` aborts. */
+  async start(signal: AbortSignal): Promise<void> {
+    let resourceVersion = await this.relist(signal);
+    void (async () => {
+      while (!signal.aborted) {
+        try {
+          if (!resourceVersion) resourceVersion = await this.relist(signal);
+          const events = await this.api.watch(this.rt, { resourceVersion, timeoutSeconds: 240, signal });
+          for await (const ev of events) {
+            if (ev.type === "ERROR") {
+              const code = (ev.object as { code?: number }).code;
+              throw new ApiError("WATCH", this.rt.plural, code ?? 500, undefined, "watch error event");
+            }
+            const rv = (ev.object as Meta).metadata?.resourceVersion;
+            if (rv) resourceVersion = rv;
+            if (ev.type === "ADDED" || ev.type === "MODIFIED") this.put(ev.object);
+            else if (ev.type === "DELETED") this.drop(ev.object);
+          }
+        } catch (err) {
+          if (signal.aborted) return;
+          this.restarts++;
+          if (err instanceof ApiError && err.status === 410) resourceVersion = "";
+          await Bun.sleep(500);
+        }
+      }
+    })();
+  }
+
+  private async relist(signal: AbortSignal): Promise<string> {
+    for (;;) {
+      try {
+        const { items, resourceVersion } = await this.api.list(this.rt, {});
+        this.objects.clear();
+        for (const item of items) this.put(item);
+        return resourceVersion;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        await Bun.sleep(1000);
+      }
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// Watches the chaos namespaces while operations run, and records every window in which a
+// ServiceAccount could read the log of a pod outside its workload (over-grant), and in which it
+// could not read one of its workload's pods (under-grant). The watched Roles and RoleBindings only
+// say where to look: an over-grant window opens when SubjectAccessReview says allowed and closes
+// when it says denied or the pod is gone. Under-grant windows are measured from the watched
+// objects (a pod owed, and the Role not yet naming it), which is what a reader would experience.
+import type { KubeApi } from "../../src/kube/api.ts";
+import type { Authorizer } from "./authorizer.ts";
+import { Mirror } from "./mirror.ts";
+import { expectations, predictedReadable } from "./model.ts";
+import { RESOURCES, snapshotOf, type Objects, type ResourceName } from "./snapshot.ts";
+
+export interface Window {
+  kind: "over-grant" | "under-grant";
+  namespace: string;
+  serviceAccount: string;
+  pod: string;
+  podUid: string;
+  /** The last operation started before the window opened. */
+  opIndex: number;
+  startedAt: number;
+  endedAt?: number;
+  /** Milliseconds; for a window still open at the end, until the end of the run. */
+  durationMs?: number;
+}
+
+const TICK_MS = 250;
+
+export class Monitor {
+  private readonly mirrors: Map<ResourceName, Mirror>;
+  private readonly abort = new AbortController();
+  private readonly open = new Map<string, Window>();
+  readonly closed: Window[] = [];
+  /** The operation index the harness is at; windows are tagged with it. */
+  opIndex = -1;
+  private loop: Promise<void> | undefined;
+  ticks = 0;
+
+  constructor(
+    api: KubeApi,
+    private readonly authorizer: Authorizer,
+    private readonly namespaces: string[],
+    private readonly serviceAccounts: (namespace: string) => string[],
+    private readonly nameOf: Parameters<typeof expectations>[2],
+  ) {
+    const scope = new Set(namespaces);
+    this.mirrors = new Map((Object.keys(RESOURCES) as ResourceName[]).map((n) => [n, new Mirror(api, RESOURCES[n], scope)]));
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([...this.mirrors.values()].map((m) => m.start(this.abort.signal)));
+    this.loop = (async () => {
+      while (!this.abort.signal.aborted) {
+        try {
+          await this.tick();
+        } catch {
+          // An authorizer question that failed after retries: the next tick asks again.
+        }
+        await Bun.sleep(TICK_MS);
+      }
+    })();
+  }
+
+  get watchRestarts(): number {
+    return [...this.mirrors.values()].reduce((n, m) => n + m.restarts, 0);
+  }
+
+  private async tick(): Promise<void> {
+    this.ticks++;
+    const now = () => Date.now();
+    const seen = new Set<string>();
+    for (const ns of this.namespaces) {
+      const objects = Object.fromEntries([...this.mirrors].map(([n, m]) => [n, m.in(ns)])) as Objects;
+      const snap = snapshotOf(ns, objects);
+      const podUid = new Map(snap.pods.map((p) => [p.metadata!.name!, p.metadata!.uid!]));
+      for (const e of expectations(snap, this.serviceAccounts(ns), this.nameOf).values()) {
+        const predicted = predictedReadable(snap, e.serviceAccount);
+        for (const [pod, uid] of podUid) {
+          const readable = predicted.all || predicted.names.has(pod);
+          const over = readable && !e.mayRead.has(pod);
+          const under = !readable && e.mustRead.has(pod);
+          for (const [kind, suspected] of [["over-grant", over], ["under-grant", under]] as const) {
+            const key = `${kind}\0${ns}\0${e.serviceAccount}\0${pod}\0${uid}`;
+            const window = this.open.get(key);
+            if (kind === "over-grant" && (suspected || window)) {
+              // Opened and closed only on the authorizer's word.
+              const allowed = await this.authorizer.canReadLog(ns, e.serviceAccount, pod);
+              if (allowed && !e.mayRead.has(pod)) {
+                seen.add(key);
+                if (!window) this.open.set(key, { kind, namespace: ns, serviceAccount: e.serviceAccount, pod, podUid: uid, opIndex: this.opIndex, startedAt: now() });
+              }
+              continue;
+            }
+            if (suspected) {
+              seen.add(key);
+              if (!window) this.open.set(key, { kind, namespace: ns, serviceAccount: e.serviceAccount, pod, podUid: uid, opIndex: this.opIndex, startedAt: now() });
+            }
+          }
+        }
+      }
+    }
+    for (const [key, w] of this.open) {
+      if (seen.has(key)) continue;
+      this.open.delete(key);
+      this.closed.push({ ...w, endedAt: now(), durationMs: now() - w.startedAt });
+    }
+  }
+
+  /** Stops watching; windows still open are closed at this moment. */
+  async stop(): Promise<Window[]> {
+    this.abort.abort();
+    await this.loop;
+    const end = Date.now();
+    for (const w of this.open.values()) this.closed.push({ ...w, durationMs: end - w.startedAt });
+    this.open.clear();
+    return this.closed;
+  }
+}

@@ -1,0 +1,132 @@
+// The operation sequence, drawn from the seeded PRNG and nothing else: the same seed always gives
+// the same operations in the same order, in the same bursts. Each operation type draws a fixed
+// count of numbers, so what the cluster answers (a target missing, a name taken) never shifts the
+// stream; such operations are recorded as skipped.
+import type { WorkloadKind } from "../../src/access/kinds.ts";
+import type { Random } from "./random.ts";
+
+export interface Universe {
+  namespaces: string[];
+  /** Workload names, reused by every kind, so objects are deleted and made again under the same names. */
+  names: string[];
+  /** Names for bare and forged pods: some a StatefulSet would give its pods. */
+  podNames: string[];
+}
+
+export function universe(namespaces: string[]): Universe {
+  const names = ["w0", "w1", "w2"];
+  return { namespaces, names, podNames: [...names.flatMap((n) => [0, 1, 2].map((i) => `${n}-${i}`)), "bare-0", "bare-1", "bare-2"] };
+}
+
+export const ALL_KINDS: WorkloadKind[] = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"];
+const SCALABLE: WorkloadKind[] = ["Deployment", "StatefulSet", "ReplicaSet", "Job"];
+const ROLLABLE: WorkloadKind[] = ["Deployment", "StatefulSet", "DaemonSet", "CronJob"];
+// A Job's pod template cannot change after creation.
+const RELABELABLE: WorkloadKind[] = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJob"];
+const ADOPTERS: WorkloadKind[] = ["ReplicaSet", "StatefulSet", "DaemonSet"];
+type ObjectKind = "Role" | "RoleBinding" | "ServiceAccount";
+const OBJECT_KINDS: ObjectKind[] = ["Role", "RoleBinding", "ServiceAccount"];
+
+interface Target {
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+}
+
+export type Op = { index: number } & (
+  | ({ type: "create"; replicas: number; optIn: boolean } & Target)
+  | ({ type: "scale"; replicas: number } & Target)
+  | ({ type: "rollout" } & Target)
+  | ({ type: "opt-in" } & Target)
+  | ({ type: "opt-out" } & Target)
+  | ({ type: "delete-workload"; orphan: boolean } & Target)
+  | { type: "cronjob-run"; namespace: string; name: string; run: number }
+  | { type: "delete-pod"; namespace: string; pick: number }
+  | { type: "bare-pod"; namespace: string; pod: string; adoptableBy?: { kind: WorkloadKind; name: string } }
+  | ({ type: "forged-pod"; pod: string; controller: boolean; realUid: boolean } & Target)
+  | ({ type: "edit-role"; edit: "add-pod" | "remove-pod" | "empty-rules"; pod: string } & Target)
+  | ({ type: "edit-rolebinding" } & Target)
+  | ({ type: "foreign-object"; objectKind: ObjectKind } & Target)
+  | ({ type: "delete-foreign"; objectKind: ObjectKind } & Target)
+  | { type: "sweep-bare-pods"; namespace: string }
+  | { type: "kill-replica"; replica: number }
+  | { type: "kill-leader" }
+  | { type: "pause-replica"; replica: number; seconds: number }
+  | { type: "restart-apiserver" }
+  | { type: "compact-etcd" }
+);
+export type OpType = Op["type"];
+
+const WEIGHTS: [OpType, number][] = [
+  ["create", 14], ["scale", 12], ["rollout", 6], ["opt-in", 6], ["opt-out", 5], ["delete-workload", 7],
+  ["cronjob-run", 4], ["delete-pod", 8], ["bare-pod", 5], ["forged-pod", 7], ["edit-role", 6],
+  ["edit-rolebinding", 3], ["foreign-object", 3], ["delete-foreign", 3], ["sweep-bare-pods", 1],
+  ["kill-replica", 1], ["kill-leader", 1], ["pause-replica", 1], ["restart-apiserver", 0.7], ["compact-etcd", 1.5],
+];
+export const OP_TYPES: OpType[] = WEIGHTS.map(([t]) => t);
+
+function target(rng: Random, u: Universe, kinds: WorkloadKind[]): Target {
+  return { namespace: rng.pick(u.namespaces), kind: rng.pick(kinds), name: rng.pick(u.names) };
+}
+
+export function drawOp(rng: Random, u: Universe, index: number): Op {
+  const type = rng.weighted(WEIGHTS);
+  switch (type) {
+    case "create":
+      return { index, type, ...target(rng, u, ALL_KINDS), replicas: rng.between(0, 3), optIn: rng.chance(0.7) };
+    case "scale":
+      return { index, type, ...target(rng, u, SCALABLE), replicas: rng.between(0, 3) };
+    case "rollout":
+      return { index, type, ...target(rng, u, ROLLABLE) };
+    case "opt-in":
+    case "opt-out":
+      return { index, type, ...target(rng, u, RELABELABLE) };
+    case "delete-workload": {
+      const t = target(rng, u, ALL_KINDS);
+      // Orphaning a StatefulSet leaves its pods behind under names it will reuse.
+      return { index, type, ...t, orphan: rng.chance(0.4) && t.kind === "StatefulSet" };
+    }
+    case "cronjob-run":
+      return { index, type, namespace: rng.pick(u.namespaces), name: rng.pick(u.names), run: rng.int(3) };
+    case "delete-pod":
+      return { index, type, namespace: rng.pick(u.namespaces), pick: rng.int(1000) };
+    case "bare-pod": {
+      const namespace = rng.pick(u.namespaces);
+      const pod = rng.pick(u.podNames);
+      const adoptable = rng.chance(0.4);
+      const kind = rng.pick(ADOPTERS);
+      const name = rng.pick(u.names);
+      return { index, type, namespace, pod, ...(adoptable ? { adoptableBy: { kind, name } } : {}) };
+    }
+    case "forged-pod":
+      return { index, type, ...target(rng, u, ALL_KINDS), pod: rng.pick(u.podNames), controller: rng.chance(0.6), realUid: rng.chance(0.6) };
+    case "edit-role":
+      return { index, type, ...target(rng, u, ALL_KINDS), edit: rng.pick(["add-pod", "remove-pod", "empty-rules"] as const), pod: rng.pick(u.podNames) };
+    case "edit-rolebinding":
+      return { index, type, ...target(rng, u, ALL_KINDS) };
+    case "foreign-object":
+    case "delete-foreign":
+      return { index, type, ...target(rng, u, ALL_KINDS), objectKind: rng.pick(OBJECT_KINDS) };
+    case "sweep-bare-pods":
+      return { index, type, namespace: rng.pick(u.namespaces) };
+    case "kill-replica":
+      return { index, type, replica: rng.int(2) };
+    case "pause-replica":
+      return { index, type, replica: rng.int(2), seconds: rng.between(20, 60) };
+    case "kill-leader":
+    case "restart-apiserver":
+    case "compact-etcd":
+      return { index, type };
+  }
+}
+
+/** Bursts of 5 to 25 operations, forever; the caller decides when to stop. */
+export function* bursts(rng: Random, u: Universe): Generator<Op[]> {
+  let index = 0;
+  for (;;) {
+    const size = rng.between(5, 25);
+    const ops: Op[] = [];
+    for (let i = 0; i < size; i++) ops.push(drawOp(rng, u, index++));
+    yield ops;
+  }
+}

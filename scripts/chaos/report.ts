@@ -1,0 +1,64 @@
+// The run's report: what was done, what was checked, what was wrong, and the longest windows.
+import type { ViolationType, Violation } from "./checks.ts";
+import type { Window } from "./monitor.ts";
+import type { OpType } from "./plan.ts";
+
+export interface OpCounts {
+  done: number;
+  skipped: number;
+  failed: number;
+}
+
+export interface ChaosReport {
+  seed: number;
+  requested: { ops: number; durationSeconds: number };
+  startedAt: string;
+  durationSeconds: number;
+  operations: number;
+  bursts: number;
+  /** By operation type; "skipped" means the target was missing or the name taken when it ran. */
+  operationCounts: Partial<Record<OpType, OpCounts>>;
+  /** Questions asked per check type, summed over every quiescence. */
+  checks: Record<ViolationType, number>;
+  authorizerReviews: number;
+  violations: Violation[];
+  transient: {
+    overGrantWindows: number;
+    underGrantWindows: number;
+    longestOverGrant?: Window;
+    longestUnderGrant?: Window;
+    /** The ten longest over-grant windows. */
+    overGrants: Window[];
+  };
+  settle: { longestSeconds: number; meanSeconds: number; timeouts: number };
+  controller: { replicaStarts: number; unexpectedExits: number; monitorWatchRestarts: number };
+  /** Operations that failed after retries, first 20, for diagnosis. */
+  failures: { opIndex: number; type: OpType; detail: string }[];
+}
+
+const s = (ms: number | undefined) => (ms === undefined ? "-" : `${(ms / 1000).toFixed(2)}s`);
+const describeWindow = (w: Window | undefined) =>
+  w ? `${s(w.durationMs)}  ${w.namespace} ${w.serviceAccount} -> pod ${w.pod} (after op ${w.opIndex})` : "none";
+
+export function formatReport(r: ChaosReport): string {
+  const lines: string[] = [];
+  lines.push(`chaos: seed ${r.seed}, ${r.operations} operations in ${r.bursts} bursts, ${r.durationSeconds.toFixed(0)}s (asked: ${r.requested.ops} ops, ${r.requested.durationSeconds}s)`);
+  lines.push("", "operations (done / skipped / failed):");
+  for (const [type, c] of Object.entries(r.operationCounts).sort()) lines.push(`  ${type.padEnd(20)} ${String(c!.done).padStart(5)} / ${String(c!.skipped).padStart(4)} / ${String(c!.failed).padStart(3)}`);
+  lines.push("", `checks (${r.authorizerReviews} SubjectAccessReviews in all):`);
+  for (const [type, n] of Object.entries(r.checks)) lines.push(`  ${type.padEnd(24)} ${n}`);
+  lines.push("", `settling: longest ${r.settle.longestSeconds.toFixed(1)}s, mean ${r.settle.meanSeconds.toFixed(1)}s, ${r.settle.timeouts} timed out`);
+  lines.push(`controller: ${r.controller.replicaStarts} replica starts, ${r.controller.unexpectedExits} exits the harness did not cause; monitor watch restarts ${r.controller.monitorWatchRestarts}`);
+  lines.push("", `transient over-grant windows: ${r.transient.overGrantWindows}, longest: ${describeWindow(r.transient.longestOverGrant)}`);
+  lines.push(`transient under-grant windows: ${r.transient.underGrantWindows}, longest: ${describeWindow(r.transient.longestUnderGrant)}`);
+  lines.push("", `violations: ${r.violations.length}`);
+  for (const v of r.violations.slice(0, 50)) {
+    lines.push(`  ${v.type} seed=${v.seed} op=${v.opIndex} burst=${v.burst} ${v.namespace ?? ""} ${v.serviceAccount ?? ""}${v.pod ? ` pod ${v.pod}` : ""}: ${v.detail}`);
+  }
+  if (r.violations.length > 50) lines.push(`  ... ${r.violations.length - 50} more in the JSON report`);
+  if (r.failures.length) {
+    lines.push("", "failed operations (first 20):");
+    for (const f of r.failures) lines.push(`  op ${f.opIndex} ${f.type}: ${f.detail}`);
+  }
+  return lines.join("\n");
+}
