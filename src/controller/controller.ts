@@ -3,7 +3,7 @@
 //   pod event -> owner chain -> workload key -> debounce -> reconcile -> create/apply/delete
 import type { AccessOptions } from "../access/desired.ts";
 import { MANAGED_SELECTOR, OPT_IN_SELECTOR } from "../access/marks.ts";
-import { managedName } from "../access/names.ts";
+import { managedName, NAME_PREFIX } from "../access/names.ts";
 import { managedOwner } from "../access/ownership.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { Informer, InformerGroup, type InformerOptions } from "../kube/informer.ts";
@@ -226,8 +226,9 @@ export class Controller {
     const obj = old ?? current;
     if (!obj) return;
     if (managedOwner(obj.metadata)) return this.onManaged(obj);
-    if (old && current) return;
     const { namespace, name } = obj.metadata;
+    // Most ServiceAccounts cannot be one of ours; only a foreign one of a managed name needs the scan.
+    if ((old && current) || !name.startsWith(NAME_PREFIX)) return;
     for (const w of this.world.all()) {
       if (w.namespace === namespace && w.optedIn && managedName(w.kind, w.name) === name && this.world.resolve(w) === w) this.queue.add(keyOfWorkload(w));
     }
