@@ -4,11 +4,6 @@ import type { KubeApi } from "../../src/kube/api.ts";
 import { collectionPath, objectPath, type ResourceType } from "../../src/kube/resources.ts";
 import { ApiError, NetworkError } from "../../src/kube/transport.ts";
 
-export const CronJobs: ResourceType = { group: "batch", version: "v1", plural: "cronjobs", kind: "CronJob" };
-export const Jobs: ResourceType = { group: "batch", version: "v1", plural: "jobs", kind: "Job" };
-export const StatefulSets: ResourceType = { group: "apps", version: "v1", plural: "statefulsets", kind: "StatefulSet" };
-export const DaemonSets: ResourceType = { group: "apps", version: "v1", plural: "daemonsets", kind: "DaemonSet" };
-
 /** Worth trying again: no answer at all, the apiserver (re)starting, or throttling. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof NetworkError) return true;

@@ -10,7 +10,7 @@ import { Pods, RoleBindings, Roles, ServiceAccounts, objectPath, type ResourceTy
 import { restartApiserver, type ClusterState } from "../lib/controlplane.ts";
 import { compact } from "./etcd.ts";
 import { ForeignRecord } from "./foreign.ts";
-import { CronJobs, Jobs, create, createRaw, getObject, listObjects, mergePatch, remove, retrying, statusOf } from "./kube.ts";
+import { create, createRaw, getObject, listObjects, mergePatch, remove, retrying, statusOf } from "./kube.ts";
 import { appLabel, barePod, workload } from "./manifests.ts";
 import { controllerRef, isManaged } from "./model.ts";
 import type { Op } from "./plan.ts";
@@ -91,9 +91,9 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
       return done(op.orphan ? "orphaned its pods" : undefined);
     case "cronjob-run": {
       // What `kubectl create job --from=cronjob/NAME` makes.
-      const cron = await getObject<V1CronJob>(api, CronJobs, op.namespace, op.name);
+      const cron = await getObject<V1CronJob>(api, KINDS.CronJob.resource, op.namespace, op.name);
       const template = cron.spec!.jobTemplate;
-      await create(api, Jobs, op.namespace, {
+      await create(api, KINDS.Job.resource, op.namespace, {
         apiVersion: "batch/v1", kind: "Job",
         metadata: {
           name: `${op.name}-run${op.run}`, labels: template.metadata?.labels, annotations: { "cronjob.kubernetes.io/instantiate": "manual" },
