@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection } from "../../src/kube/config.ts";
-import { Leases } from "../../src/kube/lease.ts";
+import { Leases } from "../../src/kube/resources.ts";
 import { Namespaces } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
 import { startCluster, stopCluster } from "../lib/controlplane.ts";

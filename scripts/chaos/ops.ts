@@ -5,7 +5,7 @@ import type { V1CronJob, V1OwnerReference, V1Pod, V1PolicyRule, V1Role, V1RoleBi
 import { KINDS } from "../../src/access/kinds.ts";
 import { managedName } from "../../src/access/names.ts";
 import type { KubeApi } from "../../src/kube/api.ts";
-import { Leases } from "../../src/kube/lease.ts";
+import { Leases } from "../../src/kube/resources.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts, objectPath, type ResourceType } from "../../src/kube/resources.ts";
 import { restartApiserver, type ClusterState } from "../lib/controlplane.ts";
 import { compact } from "./etcd.ts";

@@ -57,7 +57,7 @@ export async function audit(api: KubeApi, namespace?: string): Promise<AuditRepo
   const entries: AuditEntry[] = [];
   for (const s of [...subjects.values()].sort((a, b) => `${a.namespace}/${a.serviceAccount}`.localeCompare(`${b.namespace}/${b.serviceAccount}`))) {
     const w = snap.world.get(s.kind, s.namespace, s.name);
-    const current = w && w.optedIn && snap.world.resolve(w) === w ? snap.world.podNamesOf(w).sort() : [];
+    const current = w && snap.world.isManaged(w) ? snap.world.podNamesOf(w).sort() : [];
     const all = await podsIn(s.namespace);
     const can = (name?: string) => canGetLog(api, s.namespace, s.serviceAccount, name);
     const readable = (await mapLimit(all, CONCURRENCY, async (p) => ((await can(p)) ? p : undefined))).filter((p): p is string => !!p);

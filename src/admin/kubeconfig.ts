@@ -2,11 +2,11 @@
 import { KINDS, type WorkloadKind } from "../access/kinds.ts";
 import { managedName } from "../access/names.ts";
 import { isManagedFor } from "../access/ownership.ts";
-import { parseWorkload } from "../controller/world.ts";
-import type { KubeApi } from "../kube/api.ts";
+import { parseWorkload } from "../access/membership.ts";
+import type { KubeApi, KubeObject } from "../kube/api.ts";
 import type { Connection } from "../kube/config.ts";
 import { Metadata, parseObject } from "../kube/objects.ts";
-import { ServiceAccounts, objectPath } from "../kube/resources.ts";
+import { ServiceAccounts } from "../kube/resources.ts";
 import { ApiError, isNotFound } from "../kube/transport.ts";
 import { AdminError } from "./errors.ts";
 
@@ -53,11 +53,9 @@ export async function issueKubeconfig(api: KubeApi, connection: Connection, req:
   const asked = Date.now() + req.durationSeconds * 1000;
   let review: { status?: { token?: string; expirationTimestamp?: string } };
   try {
-    review = (await api.transport.json({
-      method: "POST",
-      path: objectPath(ServiceAccounts, namespace, serviceAccount, "token"),
-      body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: req.durationSeconds } },
-    })) as typeof review;
+    review = (await api.createSubresource(ServiceAccounts, namespace, serviceAccount, "token", {
+      apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: req.durationSeconds },
+    } as KubeObject)) as typeof review;
   } catch (err) {
     if (err instanceof ApiError && (err.status === 400 || err.status === 422)) {
       throw new AdminError(`the apiserver refused a token valid for ${req.durationSeconds}s: ${err.message}`);

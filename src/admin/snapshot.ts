@@ -2,7 +2,7 @@
 // (through the same membership rules as the controller) and the objects podlogreader manages.
 import { KINDS, WORKLOAD_KINDS, type WorkloadKind } from "../access/kinds.ts";
 import { MANAGED_SELECTOR, OPT_IN_SELECTOR } from "../access/marks.ts";
-import { parsePod, parseWorkload, World, type WorkloadRef } from "../controller/world.ts";
+import { parsePod, parseWorkload, World, type WorkloadRef } from "../access/membership.ts";
 import { FIELD_MANAGER, type KubeApi } from "../kube/api.ts";
 import { Metadata, parseObject, Role } from "../kube/objects.ts";
 import { Pods, Roles, ServiceAccounts } from "../kube/resources.ts";
@@ -35,8 +35,7 @@ export async function snapshot(api: KubeApi, namespace?: string): Promise<Snapsh
     ),
     api.list(ServiceAccounts, { namespace, labelSelector: MANAGED_SELECTOR, metadataOnly: true }).then((l) => l.items.map((r) => parseObject(Metadata, r, "ServiceAccount"))),
   ]);
-  const optedIn = [...world.all()]
-    .filter((w) => w.optedIn && world.resolve(w) === w)
+  const optedIn = [...world.managedWorkloads()]
     .sort((a, b) => `${a.namespace}/${a.kind}/${a.name}`.localeCompare(`${b.namespace}/${b.kind}/${b.name}`));
   return { world, optedIn, roles, roleWrittenAt, serviceAccounts };
 }

@@ -15,7 +15,7 @@ import { EventRecorder, Reasons } from "./events.ts";
 import { WorkQueue } from "./queue.ts";
 import { ForeignObjectError, involved, Reconciler, type Caches } from "./reconciler.ts";
 import { isWorkloadKind, KINDS, WORKLOAD_KINDS } from "../access/kinds.ts";
-import { keyOf, keyOfWorkload, parsePod, parseWorkload, splitWorkloadKey, workloadKey, World, type OwnedRef, type WorkloadRef } from "./world.ts";
+import { keyOf, keyOfWorkload, parsePod, parseWorkload, splitWorkloadKey, workloadKey, World, type OwnedRef, type WorkloadRef } from "../access/membership.ts";
 
 export interface ControllerOptions extends AccessOptions {
   /** Namespaces to watch; empty means all. */
@@ -101,7 +101,7 @@ export class Controller {
     });
     metrics?.track({
       queueDepth: () => this.queue.length,
-      managedWorkloads: () => [...this.world.all()].filter((w) => w.optedIn && this.world.resolve(w) === w).length,
+      managedWorkloads: () => [...this.world.managedWorkloads()].length,
       trackedPods: () => this.pods.size,
     });
   }
@@ -177,7 +177,7 @@ export class Controller {
   /** Every opted-in workload, and every workload that still has managed objects. */
   private enqueueAll(): void {
     const keys = new Set<string>();
-    for (const w of this.world.all()) if (w.optedIn && this.world.resolve(w) === w) keys.add(keyOfWorkload(w));
+    for (const w of this.world.managedWorkloads()) keys.add(keyOfWorkload(w));
     for (const cache of [this.caches.roles, this.caches.roleBindings, this.caches.serviceAccounts]) {
       for (const obj of cache?.values() ?? []) {
         const owner = managedOwner(obj.metadata);
@@ -230,7 +230,7 @@ export class Controller {
     // Most ServiceAccounts cannot be one of ours; only a foreign one of a managed name needs the scan.
     if ((old && current) || !name.startsWith(NAME_PREFIX)) return;
     for (const w of this.world.all()) {
-      if (w.namespace === namespace && w.optedIn && managedName(w.kind, w.name) === name && this.world.resolve(w) === w) this.queue.add(keyOfWorkload(w));
+      if (w.namespace === namespace && managedName(w.kind, w.name) === name && this.world.isManaged(w)) this.queue.add(keyOfWorkload(w));
     }
   }
 

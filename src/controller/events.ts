@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import type { KubeApi } from "../kube/api.ts";
-import { Events, objectPath } from "../kube/resources.ts";
+import { Events } from "../kube/resources.ts";
 import { isNotFound } from "../kube/transport.ts";
 import type { Logger } from "../log.ts";
 
@@ -117,12 +117,7 @@ export class EventRecorder {
   /** Updates the existing Event; false if it is gone (expired or deleted). */
   private async update(recorded: Recorded, time: string, message: string): Promise<boolean> {
     try {
-      await this.api.transport.request({
-        method: "PATCH",
-        path: objectPath(Events, recorded.namespace, recorded.name),
-        contentType: "application/merge-patch+json",
-        body: { count: recorded.count, lastTimestamp: time, message },
-      });
+      await this.api.mergePatch(Events, recorded.namespace, recorded.name, { count: recorded.count, lastTimestamp: time, message });
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;

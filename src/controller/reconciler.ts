@@ -14,7 +14,7 @@ import { isConflict, isNotFound } from "../kube/transport.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { Reasons, type EventRecorder, type InvolvedObject } from "./events.ts";
-import { splitWorkloadKey, type World } from "./world.ts";
+import { splitWorkloadKey, type World } from "../access/membership.ts";
 
 /** A same-named object exists that podlogreader did not create; it is left alone and retried later. */
 export class ForeignObjectError extends Error {
@@ -48,8 +48,8 @@ export class Reconciler {
     const { kind, namespace, name } = splitWorkloadKey(key);
     if (!isWorkloadKind(kind)) throw new Error(`not a workload key: ${key}`);
     const found = this.caches.world.get(kind, namespace, name);
-    const self = found && this.caches.world.resolve(found) === found ? found : undefined;
-    if (!self?.optedIn) {
+    const self = this.caches.world.managed(kind, namespace, name);
+    if (!self) {
       const why = !found ? "is gone" : !self ? `is controlled by its ${found.controllerKind}` : "opted out";
       await this.removeAccess({ kind, namespace, name }, why);
       return;

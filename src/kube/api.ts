@@ -38,8 +38,24 @@ export interface KubeObject {
 export class KubeApi {
   constructor(readonly transport: Transport) {}
 
-  get(rt: ResourceType, namespace: string | undefined, name: string): Promise<unknown> {
-    return this.transport.json({ path: objectPath(rt, namespace, name) });
+  get(rt: ResourceType, namespace: string | undefined, name: string, subresource?: string): Promise<unknown> {
+    return this.transport.json({ path: objectPath(rt, namespace, name, subresource) });
+  }
+
+  /** GET /version: the server's `gitVersion`. */
+  async serverVersion(signal?: AbortSignal): Promise<string> {
+    const version = (await this.transport.json({ path: "/version", signal })) as { gitVersion?: string };
+    return version.gitVersion ?? "unknown";
+  }
+
+  /**
+   * A streamed GET of a subresource (pods/log with follow=true): the response body, read as it
+   * comes, with no idle timeout.
+   */
+  async stream(rt: ResourceType, namespace: string, name: string, subresource: string, query: Record<string, string | number | boolean | undefined>, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.transport.request({ path: objectPath(rt, namespace, name, subresource), query, signal, streaming: true });
+    if (!response.body) throw new ApiError("GET", objectPath(rt, namespace, name, subresource), 500, "EmptyBody", "the response had no body");
+    return response.body;
   }
 
   /** Lists every page and returns the items with the list's resourceVersion. */
@@ -79,11 +95,47 @@ export class KubeApi {
     return ndjson(response.body, `${rt.plural} watch`);
   }
 
-  create<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, body: T): Promise<unknown> {
+  create<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, body: T, fieldManager = FIELD_MANAGER): Promise<unknown> {
     return this.transport.json({
       method: "POST",
       path: collectionPath(rt, namespace),
-      query: { fieldManager: FIELD_MANAGER },
+      query: { fieldManager },
+      body,
+    });
+  }
+
+  /** POST to a subresource of one object, e.g. serviceaccounts/token (TokenRequest). */
+  createSubresource(rt: ResourceType, namespace: string | undefined, name: string, subresource: string, body: KubeObject): Promise<unknown> {
+    return this.transport.json({ method: "POST", path: objectPath(rt, namespace, name, subresource), body });
+  }
+
+  /**
+   * Asks a review API (SubjectAccessReview, SelfSubjectAccessReview, TokenReview...): the server
+   * answers in the returned object's status and stores nothing.
+   */
+  review(rt: ResourceType, body: KubeObject & { spec: unknown }): Promise<unknown> {
+    return this.transport.json({ method: "POST", path: collectionPath(rt), body });
+  }
+
+  /** PUT of a whole object; its `metadata.resourceVersion`, when set, is a precondition. */
+  update<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, body: T, options: { subresource?: string; fieldManager?: string } = {}): Promise<unknown> {
+    const name = body.metadata?.name;
+    if (!name) throw new Error(`update of a ${rt.kind} without metadata.name`);
+    return this.transport.json({
+      method: "PUT",
+      path: objectPath(rt, namespace, name, options.subresource),
+      query: { fieldManager: options.fieldManager ?? FIELD_MANAGER },
+      body,
+    });
+  }
+
+  /** A JSON merge patch (RFC 7386), optionally of a subresource such as status. */
+  mergePatch(rt: ResourceType, namespace: string | undefined, name: string, body: unknown, options: { subresource?: string; fieldManager?: string } = {}): Promise<unknown> {
+    return this.transport.json({
+      method: "PATCH",
+      path: objectPath(rt, namespace, name, options.subresource),
+      query: { fieldManager: options.fieldManager ?? FIELD_MANAGER },
+      contentType: "application/merge-patch+json",
       body,
     });
   }
@@ -104,13 +156,23 @@ export class KubeApi {
     });
   }
 
-  /** Deletes exactly the version that was read: fails with 409 if uid or resourceVersion changed. */
-  async delete(rt: ResourceType, namespace: string, name: string, preconditions: { uid: string; resourceVersion: string }): Promise<void> {
-    await this.transport.request({
+  /**
+   * Deletes an object. With `preconditions` exactly the version that was read is deleted: the
+   * call fails with 409 if its uid or resourceVersion changed.
+   */
+  async delete(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    preconditions?: { uid?: string; resourceVersion?: string },
+    propagationPolicy: "Background" | "Foreground" | "Orphan" = "Background",
+  ): Promise<void> {
+    const response = await this.transport.request({
       method: "DELETE",
       path: objectPath(rt, namespace, name),
-      body: { apiVersion: "v1", kind: "DeleteOptions", preconditions, propagationPolicy: "Background" },
+      body: { apiVersion: "v1", kind: "DeleteOptions", ...(preconditions ? { preconditions } : {}), propagationPolicy },
     });
+    await response.body?.cancel();
   }
 }
 

@@ -7,10 +7,9 @@
 import type { Logger } from "../log.ts";
 import { sleep } from "../util/sleep.ts";
 import type { KubeApi } from "./api.ts";
-import { objectPath, type ResourceType } from "./resources.ts";
+import { Leases } from "./resources.ts";
 import { isConflict, isNotFound } from "./transport.ts";
 
-export const Leases: ResourceType = { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease" };
 
 export interface LeaseOptions {
   namespace: string;
@@ -49,8 +48,8 @@ export class LeaderElector {
     return this.leading;
   }
 
-  private get path(): string {
-    return objectPath(Leases, this.opts.namespace, this.opts.name);
+  private read(): Promise<LeaseObject> {
+    return this.api.get(Leases, this.opts.namespace, this.opts.name) as Promise<LeaseObject>;
   }
 
   /**
@@ -90,13 +89,9 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     try {
-      const lease = (await this.api.transport.json({ path: this.path })) as LeaseObject;
+      const lease = await this.read();
       if (lease.spec?.holderIdentity !== this.opts.identity) return;
-      await this.api.transport.request({
-        method: "PUT",
-        path: this.path,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(Date.now()) } },
-      });
+      await this.api.update(Leases, this.opts.namespace, { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(Date.now()) } });
       this.log.info(`Released Lease ${this.opts.namespace}/${this.opts.name}`);
     } catch (err) {
       this.log.warn(`Could not release Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}; it expires on its own`);
@@ -109,7 +104,7 @@ export class LeaderElector {
     try {
       let lease: LeaseObject;
       try {
-        lease = (await this.api.transport.json({ path: this.path })) as LeaseObject;
+        lease = await this.read();
       } catch (err) {
         if (!isNotFound(err)) throw err;
         await this.api.create(Leases, this.opts.namespace, {
@@ -130,10 +125,7 @@ export class LeaderElector {
         const held = (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
         if (now < this.observed.at + held) return false;
       }
-      await this.api.transport.request({
-        method: "PUT",
-        path: this.path,
-        body: {
+      await this.api.update(Leases, this.opts.namespace, {
           ...lease,
           spec: {
             holderIdentity: this.opts.identity,
@@ -142,7 +134,6 @@ export class LeaderElector {
             renewTime: microTime(now),
             leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
           },
-        },
       });
       this.lastRenew = now;
       return true;

@@ -13,8 +13,7 @@ export async function waitForServer(api: KubeApi, log: Logger, signal: AbortSign
   const backoff = new Backoff(500, 30_000);
   while (!signal.aborted) {
     try {
-      const version = (await api.transport.json({ path: "/version", signal })) as { gitVersion?: string };
-      return version.gitVersion ?? "unknown";
+      return await api.serverVersion(signal);
     } catch (err) {
       if (signal.aborted) return undefined;
       if (err instanceof TlsVerificationError) throw err;

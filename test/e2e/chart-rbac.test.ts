@@ -11,7 +11,7 @@ import type { Subprocess } from "bun";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { KINDS } from "../../src/access/kinds.ts";
 import { managedName } from "../../src/access/names.ts";
-import { Leases } from "../../src/kube/lease.ts";
+import { Leases } from "../../src/kube/resources.ts";
 import { Events, RoleBindings, Roles, ServiceAccounts, objectPath, type ResourceType } from "../../src/kube/resources.ts";
 import { canReadLog } from "../support/access.ts";
 import { find, permissions, render, type Manifest } from "../support/chart.ts";

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { Leases } from "../../src/kube/lease.ts";
+import { Leases } from "../../src/kube/resources.ts";
 import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment, expectReadable, scale, waitForPods } from "../support/workloads.ts";
 

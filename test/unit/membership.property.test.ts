@@ -1,4 +1,4 @@
-// Which pods belong to which workload, as a property of the membership index (src/controller/world.ts)
+// Which pods belong to which workload, as a property of the membership index (src/access/membership.ts)
 // checked against a reference model written here from the rules alone:
 //
 //   A pod belongs to workload W when W opted in (its own pod template carries
@@ -21,7 +21,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { desiredAccess } from "../../src/access/desired.ts";
 import { KINDS, type WorkloadKind } from "../../src/access/kinds.ts";
-import { keyOf, parsePod, parseWorkload, World, type OwnedRef, type WorkloadRef } from "../../src/controller/world.ts";
+import { keyOf, parsePod, parseWorkload, World, type OwnedRef, type WorkloadRef } from "../../src/access/membership.ts";
 import { ALL_KINDS, kind } from "../support/arbitraries.ts";
 
 const NAMESPACES = ["a", "b"];
@@ -272,11 +272,9 @@ function build(spec: WorldSpec) {
   return { world, podCache };
 }
 
-/** What the reconciler does with a workload key: act only for a workload that is itself one, and opted in. */
+/** What the reconciler does with a workload key: act only for a managed workload. */
 function managedByController(world: World, kind: WorkloadKind, namespace: string, name: string): WorkloadRef | undefined {
-  const found = world.get(kind, namespace, name);
-  const self = found && world.resolve(found) === found ? found : undefined;
-  return self?.optedIn ? self : undefined;
+  return world.managed(kind, namespace, name);
 }
 
 const runs = { numRuns: 500 };

@@ -1,7 +1,7 @@
 // The controller's view of the cluster: compact projections of workload objects and opted-in pods,
 // indexed by controller ownerReference UID, so a workload's pods are found without any API call.
-import { KINDS, POD_OWNER_KINDS, type WorkloadKind } from "../access/kinds.ts";
-import { OPT_IN_LABEL, OPT_IN_VALUE } from "../access/marks.ts";
+import { KINDS, POD_OWNER_KINDS, type WorkloadKind } from "./kinds.ts";
+import { OPT_IN_LABEL, OPT_IN_VALUE } from "./marks.ts";
 import { controllerOf, Metadata, parseObject, WorkloadObject as WorkloadSchema, type ObjectMeta } from "../kube/objects.ts";
 
 /** Who an object is and which object controls it, by UID. */
@@ -112,6 +112,25 @@ export class World {
 
   all(): Iterable<WorkloadRef> {
     return this.byKey.values();
+  }
+
+  /**
+   * True when `w` is a workload podlogreader keeps access for: it opted in through its own pod
+   * template, and it is a workload of its own (not a Deployment's ReplicaSet or a CronJob's Job).
+   */
+  isManaged(w: WorkloadRef): boolean {
+    return w.optedIn && this.resolve(w) === w;
+  }
+
+  /** The managed workload `kind/namespace/name`, if it is one. */
+  managed(kind: string, namespace: string, name: string): WorkloadRef | undefined {
+    const w = this.get(kind, namespace, name);
+    return w && this.isManaged(w) ? w : undefined;
+  }
+
+  /** Every managed workload. */
+  *managedWorkloads(): Iterable<WorkloadRef> {
+    for (const w of this.byKey.values()) if (this.isManaged(w)) yield w;
   }
 
   /** The workload that `obj` is, or belongs to; undefined when the chain ends anywhere else. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { WorkloadKind } from "../../src/access/kinds.ts";
-import { parsePod, parseWorkload, World, type OwnedRef, type WorkloadRef } from "../../src/controller/world.ts";
+import { parsePod, parseWorkload, World, type OwnedRef, type WorkloadRef } from "../../src/access/membership.ts";
 
 const w = (kind: WorkloadKind, name: string, uid: string, owner?: { kind: string; uid: string }, optedIn = true): WorkloadRef => ({
   kind, namespace: "ns", name, uid, optedIn, controllerKind: owner?.kind, controllerUid: owner?.uid,
