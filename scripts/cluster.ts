@@ -1,5 +1,6 @@
 // `bun scripts/cluster.ts up|down|status|pod-log` — the local cluster behind `make cluster`.
 import { join } from "node:path";
+import { KubeApi } from "../src/kube/api.ts";
 import { loadConnection } from "../src/kube/config.ts";
 import { Transport } from "../src/kube/transport.ts";
 import { DEFAULT_CLUSTER_DIR, isRunning, readState, startCluster, stopCluster } from "./lib/controlplane.ts";
@@ -47,7 +48,7 @@ switch (command) {
       console.error(`no local cluster is running in ${dir}`);
       process.exit(1);
     }
-    const admin = new Transport(loadConnection({ kubeconfig: state.kubeconfig }));
+    const admin = new KubeApi(new Transport(loadConnection({ kubeconfig: state.kubeconfig })));
     console.log(`${namespace}/${pod} logs from ${await setPodLog(admin, dir, namespace, pod, lines)}`);
     break;
   }

@@ -1,18 +1,24 @@
 // Tools the benchmark scenarios share: a fresh control plane, the compiled controller as a child
 // process (its own RSS, its own /metrics), and watchers that timestamp what the apiserver reports.
 import { mkdtempSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection } from "../../src/kube/config.ts";
-import { Deployments, Namespaces, Pods, Roles, objectPath } from "../../src/kube/resources.ts";
+import { OPT_IN_SELECTOR } from "../../src/access/marks.ts";
+import { Deployments, Namespaces, Pods, Roles } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
 import { startCluster, stopCluster, type ClusterOptions, type ClusterState } from "../lib/controlplane.ts";
+import { freePort } from "../lib/net.ts";
+import { eventually } from "../lib/poll.ts";
+import { deployment as deploymentOf, OPT_IN } from "../lib/workloads.ts";
+
+export { OPT_IN };
 
 export const binary = process.env.PODLOGREADER_BENCH_BINARY ?? resolve(import.meta.dir, "../../dist/podlogreader");
-export const OPT_IN = { "podlogreader-affiliate": "enable" };
+/** The field manager of the benchmark's own edits. */
+const FIELD_MANAGER = "podlogreader-bench";
 
 export interface Env {
   cluster: ClusterState;
@@ -36,15 +42,6 @@ export async function withCluster<T>(fn: (env: Env) => Promise<T>, options: Clus
 export async function namespace(api: KubeApi, name: string): Promise<string> {
   await api.create(Namespaces, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
   return name;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-  });
 }
 
 export interface Controller {
@@ -81,30 +78,16 @@ export async function startController(env: Env, args: string[]): Promise<Control
   return controller;
 }
 
-export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await Bun.sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** Polls every `everyMs` (20 by default: latencies are measured with it) until `check` answers. */
+export function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000, everyMs = 20): Promise<T> {
+  return eventually(what, check, timeoutMs, everyMs);
 }
 
-export function deployment(name: string, replicas: number) {
-  return {
-    apiVersion: "apps/v1", kind: "Deployment", metadata: { name },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "100%", maxUnavailable: "100%" } },
-      template: { metadata: { labels: { app: name, ...OPT_IN } }, spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 } },
-    },
-  };
-}
+/** An opted-in Deployment of `replicas` pods labelled app=<name>. */
+export const deployment = (name: string, replicas: number) => deploymentOf(undefined, name, { replicas, templateLabels: OPT_IN });
 
 export async function scale(api: KubeApi, ns: string, name: string, replicas: number): Promise<void> {
-  await api.transport.request({ method: "PATCH", path: objectPath(Deployments, ns, name), contentType: "application/merge-patch+json", body: { spec: { replicas } } });
+  await api.mergePatch(Deployments, ns, name, { spec: { replicas } }, { fieldManager: FIELD_MANAGER });
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
@@ -160,9 +143,9 @@ export class PodWatch {
 
   static async start(api: KubeApi, ns: string): Promise<PodWatch> {
     const w = new PodWatch();
-    const { resourceVersion } = await api.list(Pods, { namespace: ns, metadataOnly: true, labelSelector: "podlogreader-affiliate=enable" });
+    const { resourceVersion } = await api.list(Pods, { namespace: ns, metadataOnly: true, labelSelector: OPT_IN_SELECTOR });
     void (async () => {
-      for await (const ev of await api.watch(Pods, { namespace: ns, resourceVersion, timeoutSeconds: 3600, metadataOnly: true, labelSelector: "podlogreader-affiliate=enable", signal: w.abort.signal })) {
+      for await (const ev of await api.watch(Pods, { namespace: ns, resourceVersion, timeoutSeconds: 3600, metadataOnly: true, labelSelector: OPT_IN_SELECTOR, signal: w.abort.signal })) {
         const name = (ev.object as { metadata?: { name?: string } }).metadata?.name;
         if (!name) continue;
         if (ev.type === "ADDED" && !w.seenAt.has(name)) w.seenAt.set(name, performance.now());

@@ -1,6 +1,6 @@
 // The benchmark scenarios. Each runs against a fresh control plane and the compiled binary.
 import { managedName } from "../../src/access/names.ts";
-import { Deployments, Pods, ReplicaSets, objectPath } from "../../src/kube/resources.ts";
+import { Deployments, Pods, ReplicaSets } from "../../src/kube/resources.ts";
 import { deployment, forEachLimit, MiB, namespace, OPT_IN, percentile, PodWatch, RoleWatch, round, scale, startController, until, withCluster, type Env } from "./kit.ts";
 
 const role = (d: string) => managedName("Deployment", d);
@@ -211,7 +211,7 @@ export function throughput(rates = [50, 100, 200, 400, 800], windowMs = 15_000):
       const rs = (await env.api.create(ReplicaSets, ns, {
         apiVersion: "apps/v1", kind: "ReplicaSet",
         metadata: { name: `${d}-rs`, labels: { app: d }, ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: d, uid: dep.metadata.uid, controller: true }] },
-        spec: { replicas: 0, selector: { matchLabels: { app: d } }, template: deployment(d, 0).spec.template },
+        spec: { replicas: 0, selector: { matchLabels: { app: d } }, template: deployment(d, 0).spec!.template },
       })) as { metadata: { uid: string } };
       owners.set(d, { apiVersion: "apps/v1", kind: "ReplicaSet", name: `${d}-rs`, uid: rs.metadata.uid, controller: true });
     });
@@ -228,7 +228,7 @@ export function throughput(rates = [50, 100, 200, 400, 800], windowMs = 15_000):
     };
     const deletePod = async (d: string) => {
       const name = live.get(d)!.shift();
-      if (name) await env.api.transport.request({ method: "DELETE", path: objectPath(Pods, ns, name) });
+      if (name) await env.api.delete(Pods, ns, name);
     };
     await forEachLimit(list, 32, createPod);
     const roles = await RoleWatch.start(env.api, ns);

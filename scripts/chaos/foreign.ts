@@ -1,14 +1,14 @@
 // Objects the harness made under names podlogreader would use, without podlogreader's marks.
 // Each is kept exactly as the apiserver returned it at creation; podlogreader must never change it.
 import type { KubeApi } from "../../src/kube/api.ts";
-import { RoleBindings, Roles, ServiceAccounts, objectPath } from "../../src/kube/resources.ts";
+import { RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { getRaw, retrying } from "./kube.ts";
 
 export interface ForeignObject {
   objectKind: "Role" | "RoleBinding" | "ServiceAccount";
   namespace: string;
   name: string;
-  /** The full JSON of the object as created, byte for byte. */
+  /** The full JSON of the object as created, field for field. */
   raw: string;
   createdByOp: number;
 }
@@ -67,10 +67,7 @@ export class ForeignRecord {
     const change = await this.compare(api, o, opIndex);
     if (change) return change;
     const { metadata } = JSON.parse(o.raw) as { metadata: { uid: string; resourceVersion: string } };
-    await retrying(() => api.transport.request({
-      method: "DELETE", path: objectPath(resourceOf(o.objectKind), o.namespace, o.name),
-      body: { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid: metadata.uid, resourceVersion: metadata.resourceVersion } },
-    }));
+    await retrying(() => api.delete(resourceOf(o.objectKind), o.namespace, o.name, { uid: metadata.uid, resourceVersion: metadata.resourceVersion }));
     this.objects.delete(keyOf(o.objectKind, o.namespace, o.name));
     return undefined;
   }

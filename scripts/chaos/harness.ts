@@ -7,10 +7,10 @@ import { join, resolve } from "node:path";
 import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection } from "../../src/kube/config.ts";
-import { Leases } from "../../src/kube/resources.ts";
-import { Namespaces } from "../../src/kube/resources.ts";
+import { Leases, Namespaces } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
 import { startCluster, stopCluster } from "../lib/controlplane.ts";
+import { eventually } from "../lib/poll.ts";
 import { Authorizer } from "./authorizer.ts";
 import { CHECK_TYPES, settleAndCheck, type Violation, type ViolationType } from "./checks.ts";
 import { ForeignRecord } from "./foreign.ts";
@@ -66,7 +66,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const api = new KubeApi(new Transport(loadConnection({ kubeconfig: cluster.kubeconfig })));
     const namespaces = ["chaos-0", "chaos-1"];
     const lease = { namespace: "chaos-system", name: "podlogreader" };
-    for (const name of [...namespaces, lease.namespace]) await create(api, Namespaces, "", { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    for (const name of [...namespaces, lease.namespace]) await create(api, Namespaces, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
     replicas = new Replicas({
       binary: options.binary ?? join(repo, "dist", "podlogreader"), kubeconfig: cluster.kubeconfig, namespaces,
       leaseNamespace: lease.namespace, leaseName: lease.name, logDir,
@@ -83,13 +83,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 }
 
 async function waitForLeader(api: KubeApi, lease: { namespace: string; name: string }): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const held = await getObject<{ spec?: { holderIdentity?: string } }>(api, Leases, lease.namespace, lease.name).then((l) => l.spec?.holderIdentity, () => undefined);
-    if (held) return;
-    await Bun.sleep(250);
-  }
-  throw new Error("no controller replica became the leader within 60s; see the replica logs");
+  await eventually("a controller replica to become the leader (see the replica logs)",
+    async () => (await getObject<{ spec?: { holderIdentity?: string } }>(api, Leases, lease.namespace, lease.name)).spec?.holderIdentity, 60_000, 250);
 }
 
 interface Env {

@@ -1,7 +1,7 @@
 // API helpers for the harness: every call is retried through an apiserver restart, and what is
 // left after the retries is returned as an outcome the caller counts.
-import type { KubeApi } from "../../src/kube/api.ts";
-import { collectionPath, objectPath, type ResourceType } from "../../src/kube/resources.ts";
+import type { KubeApi, KubeObject } from "../../src/kube/api.ts";
+import type { ResourceType } from "../../src/kube/resources.ts";
 import { ApiError, NetworkError } from "../../src/kube/transport.ts";
 
 /** Worth trying again: no answer at all, the apiserver (re)starting, or throttling. */
@@ -28,15 +28,16 @@ export async function retrying<T>(fn: () => Promise<T>, budgetMs = 60_000): Prom
   }
 }
 
+/** The field manager of everything the harness writes (never podlogreader's). */
+export const CHAOS_FIELD_MANAGER = "chaos";
+
 export function mergePatch(api: KubeApi, rt: ResourceType, namespace: string, name: string, body: object): Promise<unknown> {
-  return retrying(() => api.transport.json({ method: "PATCH", path: objectPath(rt, namespace, name), contentType: "application/merge-patch+json", body }));
+  return retrying(() => api.mergePatch(rt, namespace, name, body, { fieldManager: CHAOS_FIELD_MANAGER }));
 }
 
+/** Deletes with the given propagation; pods go at once, as every pod the harness makes has a grace period of 0. */
 export async function remove(api: KubeApi, rt: ResourceType, namespace: string, name: string, propagationPolicy: "Background" | "Orphan" = "Background"): Promise<void> {
-  await retrying(() => api.transport.request({
-    method: "DELETE", path: objectPath(rt, namespace, name),
-    body: { apiVersion: "v1", kind: "DeleteOptions", propagationPolicy, gracePeriodSeconds: rt.kind === "Pod" ? 0 : undefined },
-  }));
+  await retrying(() => api.delete(rt, namespace, name, undefined, propagationPolicy));
 }
 
 export function getObject<T>(api: KubeApi, rt: ResourceType, namespace: string, name: string): Promise<T> {
@@ -47,15 +48,15 @@ export async function listObjects<T>(api: KubeApi, rt: ResourceType, namespace: 
   return retrying(async () => (await api.list(rt, { namespace })).items as T[]);
 }
 
-/** Creates the object and returns the apiserver's answer as it was sent, byte for byte. */
-export async function createRaw(api: KubeApi, rt: ResourceType, namespace: string, body: object): Promise<string> {
-  return retrying(async () => (await api.transport.request({ method: "POST", path: collectionPath(rt, namespace), query: { fieldManager: "chaos" }, body })).text());
+/** Creates the object and returns the apiserver's answer as JSON text, every field in the order it was sent. */
+export async function createRaw<B extends KubeObject>(api: KubeApi, rt: ResourceType, namespace: string | undefined, body: B): Promise<string> {
+  return JSON.stringify(await retrying(() => api.create(rt, namespace, body, CHAOS_FIELD_MANAGER)));
 }
 
-/** The object as the apiserver serialises it now, byte for byte; undefined when it is gone. */
+/** The object as the apiserver serialises it now, as JSON text like createRaw's; undefined when it is gone. */
 export async function getRaw(api: KubeApi, rt: ResourceType, namespace: string, name: string): Promise<string | undefined> {
   try {
-    return await retrying(async () => (await api.transport.request({ path: objectPath(rt, namespace, name) })).text());
+    return JSON.stringify(await retrying(() => api.get(rt, namespace, name)));
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
     throw err;
@@ -63,6 +64,6 @@ export async function getRaw(api: KubeApi, rt: ResourceType, namespace: string, 
 }
 
 /** Creates the object as field manager "chaos" (never as podlogreader). */
-export async function create<T>(api: KubeApi, rt: ResourceType, namespace: string, body: object): Promise<T> {
-  return JSON.parse(await createRaw(api, rt, namespace, body)) as T;
+export async function create<B extends KubeObject>(api: KubeApi, rt: ResourceType, namespace: string | undefined, body: B): Promise<unknown> {
+  return retrying(() => api.create(rt, namespace, body, CHAOS_FIELD_MANAGER));
 }

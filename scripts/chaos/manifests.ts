@@ -3,6 +3,7 @@
 import type { V1CronJob, V1DaemonSet, V1Deployment, V1Job, V1ObjectMeta, V1OwnerReference, V1Pod, V1PodTemplateSpec, V1ReplicaSet, V1StatefulSet } from "@kubernetes/client-node";
 import { OPT_IN_LABEL, OPT_IN_VALUE } from "../../src/access/marks.ts";
 import type { WorkloadKind } from "../../src/access/kinds.ts";
+import { deployment } from "../lib/workloads.ts";
 
 export const CHAOS_LABEL = "chaos.podlogreader.dev/app";
 export const SHORT: Record<WorkloadKind, string> = { Deployment: "deploy", StatefulSet: "sts", DaemonSet: "ds", ReplicaSet: "rs", Job: "job", CronJob: "cron" };
@@ -30,9 +31,7 @@ export function workload(kind: WorkloadKind, name: string, replicas: number, opt
   const template = podTemplate(kind, name, optedIn);
   switch (kind) {
     case "Deployment":
-      return { apiVersion: "apps/v1", kind, metadata, spec: { replicas, selector, template,
-        // Pods may never become ready: let rollouts replace them all at once anyway.
-        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "100%", maxUnavailable: "100%" } } } };
+      return deployment(undefined, name, { replicas, selector: selector.matchLabels, template });
     case "StatefulSet":
       // Parallel and OnDelete: pods that never become ready must not stall scaling; rollouts delete pods themselves.
       return { apiVersion: "apps/v1", kind, metadata, spec: { replicas, selector, template, serviceName: name, podManagementPolicy: "Parallel", updateStrategy: { type: "OnDelete" } } };

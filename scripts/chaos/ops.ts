@@ -4,9 +4,10 @@
 import type { V1CronJob, V1OwnerReference, V1Pod, V1PolicyRule, V1Role, V1RoleBinding } from "@kubernetes/client-node";
 import { KINDS } from "../../src/access/kinds.ts";
 import { managedName } from "../../src/access/names.ts";
-import type { KubeApi } from "../../src/kube/api.ts";
+import { OPT_IN_LABEL, OPT_IN_VALUE } from "../../src/access/marks.ts";
+import type { KubeApi, KubeObject } from "../../src/kube/api.ts";
 import { Leases } from "../../src/kube/resources.ts";
-import { Pods, RoleBindings, Roles, ServiceAccounts, objectPath, type ResourceType } from "../../src/kube/resources.ts";
+import { Pods, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { restartApiserver, type ClusterState } from "../lib/controlplane.ts";
 import { compact } from "./etcd.ts";
 import { ForeignRecord } from "./foreign.ts";
@@ -84,7 +85,7 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
     case "opt-in":
     case "opt-out":
       await mergePatch(api, KINDS[op.kind].resource, op.namespace, op.name,
-        templateMetadataPatch(op.kind, { labels: { "podlogreader-affiliate": op.type === "opt-in" ? "enable" : null } }));
+        templateMetadataPatch(op.kind, { labels: { [OPT_IN_LABEL]: op.type === "opt-in" ? OPT_IN_VALUE : null } }));
       return done();
     case "delete-workload":
       await remove(api, KINDS[op.kind].resource, op.namespace, op.name, op.orphan ? "Orphan" : "Background");
@@ -129,7 +130,7 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
       const rb = await getObject<V1RoleBinding>(api, RoleBindings, op.namespace, name);
       if (!isManaged(rb.metadata)) return skipped("not managed");
       rb.subjects = [...(rb.subjects ?? []), { kind: "ServiceAccount", name: INTRUDER, namespace: op.namespace }];
-      await put(api, RoleBindings, op.namespace, name, rb);
+      await put(api, RoleBindings, op.namespace, rb);
       return done();
     }
     case "foreign-object":
@@ -182,8 +183,8 @@ async function deletePod(api: KubeApi, namespace: string, name: string): Promise
   }
 }
 
-async function put(api: KubeApi, rt: ResourceType, namespace: string, name: string, body: object): Promise<void> {
-  await retrying(() => api.transport.request({ method: "PUT", path: objectPath(rt, namespace, name), query: { fieldManager: "chaos-hand-edit" }, body }));
+async function put(api: KubeApi, rt: ResourceType, namespace: string, body: KubeObject): Promise<void> {
+  await retrying(() => api.update(rt, namespace, body, { fieldManager: "chaos-hand-edit" }));
 }
 
 const isPodRule = (r: V1PolicyRule) => (r.resources ?? []).includes("pods/log");
@@ -213,7 +214,7 @@ async function editRole(ctx: OpContext, op: Extract<Op, { type: "edit-role" }>):
       role.rules = [];
       break;
   }
-  await put(ctx.api, Roles, op.namespace, name, role);
+  await put(ctx.api, Roles, op.namespace, role);
   return done(op.edit === "add-pod" ? op.pod : undefined);
 }
 

@@ -3,10 +3,12 @@
 // kubelets, on free loopback ports. `make cluster` and the test suites both use this module.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from "node:fs";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
+import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection } from "../../src/kube/config.ts";
+import { ServiceAccounts } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
+import { freePort } from "./net.ts";
 import { createNode, installLogsResources, kwokArgs, kwokBinary, nodeIsReady, setDefaultLog, writeKwokConfig } from "./simulated-nodes.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
@@ -57,17 +59,6 @@ function isOurs(pid: number, binary: string): boolean {
 
 export function isRunning(state: ClusterState): boolean {
   return state.binaries !== undefined && COMPONENTS.every((c) => !state.pids[c] || isOurs(state.pids[c], state.binaries[c]));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? ok(address.port) : fail(new Error("no port"))));
-    });
-  });
 }
 
 function openssl(cwd: string, ...args: string[]): void {
@@ -233,8 +224,9 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
       "--allow-privileged=true", "--profiling=false", "--v=1",
     ]);
     save();
-    const admin = new Transport(loadConnection({ kubeconfig }));
-    await waitForApiserver(state, admin);
+    const transport = new Transport(loadConnection({ kubeconfig }));
+    const admin = new KubeApi(transport);
+    await waitForApiserver(state, transport);
 
     state.pids["kube-controller-manager"] = start("kube-controller-manager", [
       `--kubeconfig=${kubeconfig}`, "--leader-elect=false", "--secure-port=0", `--controllers=${options.controllers ?? "*"}`,
@@ -246,7 +238,7 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
     save();
     // The ServiceAccount controller creating "default" shows the controller-manager is working.
     await waitFor("kube-controller-manager", 60_000, async () => {
-      await admin.request({ path: "/api/v1/namespaces/default/serviceaccounts/default" });
+      await admin.get(ServiceAccounts, "default", "default");
       return true;
     }, join(dir, "logs", "kube-controller-manager.log"), state.pids["kube-controller-manager"]);
 
@@ -284,6 +276,7 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
   }
 }
 
+/** /readyz answers in plain text, which no KubeApi verb reads: this one probe talks to the transport. */
 async function waitForApiserver(state: ClusterState, admin: Transport): Promise<void> {
   await waitFor("kube-apiserver", 90_000, async () => {
     const text = await (await admin.request({ path: "/readyz" })).text();

@@ -4,12 +4,20 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { isConflict, type Transport } from "../../src/kube/transport.ts";
+import type { KubeApi, KubeObject } from "../../src/kube/api.ts";
+import { Nodes, type ResourceType } from "../../src/kube/resources.ts";
+import { isConflict } from "../../src/kube/transport.ts";
+import { eventually } from "./poll.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
 export const KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node";
 const KWOK_GROUP = "kwok.x-k8s.io";
 const KWOK_VERSION = "v1alpha1";
+const Logs: ResourceType = { group: KWOK_GROUP, version: KWOK_VERSION, plural: "logs", kind: "Logs" };
+const ClusterLogs: ResourceType = { group: KWOK_GROUP, version: KWOK_VERSION, plural: "clusterlogs", kind: "ClusterLogs" };
+const CustomResourceDefinitions: ResourceType = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition" };
+/** The field manager of what the local cluster's harness writes. */
+const FIELD_MANAGER = "podlogreader-local-cluster";
 
 /** Builds (or finds in the cache) kwok and returns the binary's path. */
 export function kwokBinary(): string {
@@ -83,7 +91,7 @@ function stages(): object[] {
 }
 
 /** kwok's Logs and ClusterLogs resources, so the harness can set log files while kwok runs. */
-function logsCrds(): object[] {
+function logsCrds(): KubeObject[] {
   const crd = (kind: string, plural: string, scope: "Namespaced" | "Cluster") => ({
     apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition",
     metadata: { name: `${plural}.${KWOK_GROUP}` },
@@ -116,34 +124,26 @@ export function kwokArgs(opts: { kubeconfig: string; config: string; port: numbe
   ];
 }
 
-const CRDS = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions" };
-
 /** Installs the Logs/ClusterLogs resources and waits until the apiserver serves them. */
-export async function installLogsResources(admin: Transport): Promise<void> {
-  for (const crd of logsCrds()) await createUnlessExists(admin, `/apis/${CRDS.group}/${CRDS.version}/${CRDS.plural}`, crd);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const served = await admin.request({ path: `/apis/${KWOK_GROUP}/${KWOK_VERSION}/clusterlogs` }).then(() => true, () => false);
-    if (served) return;
-    if (Date.now() > deadline) throw new Error("the kwok Logs resources were not served within 30s");
-    await Bun.sleep(200);
-  }
+export async function installLogsResources(admin: KubeApi): Promise<void> {
+  for (const crd of logsCrds()) await createUnlessExists(admin, CustomResourceDefinitions, undefined, crd);
+  await eventually("the kwok Logs resources to be served", async () => (await admin.list(ClusterLogs, { pageSize: 1 }), true), 30_000, 200);
 }
 
 /** A simulated node: kwok manages it because of the annotation; no taints, so any pod may land on it. */
-export function simulatedNode(name: string, labels: Record<string, string> = {}): object {
+export function simulatedNode(name: string, labels: Record<string, string> = {}): KubeObject {
   return {
     apiVersion: "v1", kind: "Node",
     metadata: { name, annotations: { [KWOK_NODE_ANNOTATION]: "fake" }, labels: { "kubernetes.io/hostname": name, type: "kwok", ...labels } },
   };
 }
 
-export async function createNode(admin: Transport, name: string, labels: Record<string, string> = {}): Promise<void> {
-  await createUnlessExists(admin, "/api/v1/nodes", simulatedNode(name, labels));
+export async function createNode(admin: KubeApi, name: string, labels: Record<string, string> = {}): Promise<void> {
+  await createUnlessExists(admin, Nodes, undefined, simulatedNode(name, labels));
 }
 
-export async function nodeIsReady(admin: Transport, name: string): Promise<boolean> {
-  const node = (await admin.json({ path: `/api/v1/nodes/${name}` })) as { status?: { conditions?: { type: string; status: string }[] } };
+export async function nodeIsReady(admin: KubeApi, name: string): Promise<boolean> {
+  const node = (await admin.get(Nodes, undefined, name)) as { status?: { conditions?: { type: string; status: string }[] } };
   return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }
 
@@ -160,41 +160,38 @@ export function podLogDir(clusterDir: string): string {
  * Makes every pod of the cluster that has no log of its own print `lines`, so a log read that is
  * authorized always succeeds. Per-pod logs (setPodLog) take precedence.
  */
-export async function setDefaultLog(admin: Transport, clusterDir: string, lines: string[]): Promise<void> {
+export async function setDefaultLog(admin: KubeApi, clusterDir: string, lines: string[]): Promise<void> {
   const file = join(podLogDir(clusterDir), "default.log");
   mkdirSync(podLogDir(clusterDir), { recursive: true });
   writeFileSync(file, lines.map((l) => criLogLine(l)).join(""));
-  await upsert(admin, `/apis/${KWOK_GROUP}/${KWOK_VERSION}/clusterlogs`, "default", {
+  await upsert(admin, ClusterLogs, undefined, {
     apiVersion: `${KWOK_GROUP}/${KWOK_VERSION}`, kind: "ClusterLogs", metadata: { name: "default" },
     spec: { logs: [{ logsFile: file }] },
   });
 }
 
 /** Points kwok at a CRI log file for one pod (all its containers) and returns the file's path. */
-export async function setPodLog(admin: Transport, clusterDir: string, namespace: string, pod: string, lines: string[]): Promise<string> {
+export async function setPodLog(admin: KubeApi, clusterDir: string, namespace: string, pod: string, lines: string[]): Promise<string> {
   const dir = join(podLogDir(clusterDir), namespace);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${pod}.log`);
   writeFileSync(file, lines.map((l) => criLogLine(l)).join(""));
-  await upsert(admin, `/apis/${KWOK_GROUP}/${KWOK_VERSION}/namespaces/${namespace}/logs`, pod, {
+  await upsert(admin, Logs, namespace, {
     apiVersion: `${KWOK_GROUP}/${KWOK_VERSION}`, kind: "Logs", metadata: { name: pod, namespace },
     spec: { logs: [{ logsFile: file }] },
   });
   return file;
 }
 
-async function upsert(admin: Transport, collection: string, name: string, body: object): Promise<void> {
-  if (await createUnlessExists(admin, collection, body)) return;
-  await admin.request({
-    method: "PATCH", path: `${collection}/${name}`, body: { spec: (body as { spec: object }).spec },
-    contentType: "application/merge-patch+json",
-  });
+async function upsert(admin: KubeApi, rt: ResourceType, namespace: string | undefined, body: KubeObject & { spec: object }): Promise<void> {
+  if (await createUnlessExists(admin, rt, namespace, body)) return;
+  await admin.mergePatch(rt, namespace, body.metadata!.name!, { spec: body.spec }, { fieldManager: FIELD_MANAGER });
 }
 
-/** POSTs the object; false when one of its name already exists. Other failures throw. */
-async function createUnlessExists(admin: Transport, collection: string, body: object): Promise<boolean> {
+/** Creates the object; false when one of its name already exists. Other failures throw. */
+async function createUnlessExists(admin: KubeApi, rt: ResourceType, namespace: string | undefined, body: KubeObject): Promise<boolean> {
   try {
-    await admin.request({ method: "POST", path: collection, body });
+    await admin.create(rt, namespace, body, FIELD_MANAGER);
     return true;
   } catch (err) {
     if (isConflict(err)) return false;

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { writeFileSync } from "node:fs";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
-import { RoleBindings, Roles, ServiceAccounts, objectPath } from "../../src/kube/resources.ts";
+import { RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { render } from "../support/chart.ts";
 import { serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
@@ -143,7 +143,7 @@ describe("podlogreader audit", () => {
     const table = await run(["audit", "-n", ns]);
     expect(table.code).toBe(1);
     expect(table.stdout).toContain(`OVER-GRANT  ${ns}/podlogreader-web can read the logs of pod ${otherPod}`);
-    await c.admin.transport.request({ method: "DELETE", path: `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/too-generous` });
+    await c.admin.delete(RoleBindings, ns, "too-generous");
   });
 });
 
@@ -167,14 +167,14 @@ describe("the chart's audit CronJob identity", () => {
     const system = await useNamespace("audit-system");
     const release = `au${process.pid.toString(36)}`;
     const manifests = render(release, system, { audit: { enabled: true } });
-    const created: string[] = [];
+    const created: [ResourceType, string][] = [];
     try {
       for (const m of manifests.filter((m) => m.metadata.name.startsWith(`${release}-podlogreader-audit`) && m.kind !== "CronJob")) {
         const group = m.kind === "ServiceAccount" ? "" : "rbac.authorization.k8s.io";
         const rt = { group, version: "v1", plural: `${m.kind.toLowerCase()}s`, kind: m.kind };
         const namespaced = !m.kind.startsWith("Cluster");
         await c.admin.create(rt, namespaced ? system : undefined, m);
-        if (!namespaced) created.push(objectPath(rt, undefined, m.metadata.name));
+        if (!namespaced) created.push([rt, m.metadata.name]);
       }
       const token = await serviceAccountToken(system, `${release}-podlogreader-audit`);
       const kubeconfig = join(dir, "audit.kubeconfig");
@@ -184,7 +184,7 @@ describe("the chart's audit CronJob identity", () => {
       expect(r.code).toBe(0);
       expect((JSON.parse(r.stdout) as { entries: unknown[] }).entries.length).toBeGreaterThan(0);
     } finally {
-      for (const path of created) await c.admin.transport.request({ method: "DELETE", path });
+      for (const [rt, name] of created) await c.admin.delete(rt, undefined, name);
     }
   });
 });

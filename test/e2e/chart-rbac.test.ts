@@ -12,10 +12,10 @@ import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { KINDS } from "../../src/access/kinds.ts";
 import { managedName } from "../../src/access/names.ts";
 import { Leases } from "../../src/kube/resources.ts";
-import { Events, RoleBindings, Roles, ServiceAccounts, objectPath, type ResourceType } from "../../src/kube/resources.ts";
+import { Events, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { canReadLog } from "../support/access.ts";
 import { find, permissions, render, type Manifest } from "../support/chart.ts";
-import { eventually, exists, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { eventually, exists, serviceAccountToken, TEST_FIELD_MANAGER, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, patchDeployment, scale, waitForPods } from "../support/workloads.ts";
 
@@ -34,7 +34,7 @@ beforeAll(async () => {
   system = await useNamespace("podlogreader-system");
 });
 afterAll(async () => {
-  for (const [rt, name] of clusterScoped) await c.admin.transport.request({ method: "DELETE", path: objectPath(rt, undefined, name) }).catch(() => {});
+  for (const [rt, name] of clusterScoped) await c.admin.delete(rt, undefined, name).catch(() => {});
 });
 
 const TYPES: Record<string, ResourceType> = { ServiceAccount: ServiceAccounts, ClusterRole: ClusterRoles, ClusterRoleBinding: ClusterRoleBindings, Role: Roles, RoleBinding: RoleBindings };
@@ -141,27 +141,25 @@ async function scenario(ns: string, release: string, timeoutMs: number): Promise
   await wait("the scale to be followed", async () => (await Promise.all(pods.map((p) => canReadLog(c.admin, ns, "podlogreader-web", p)))).every(Boolean) || undefined);
   await wait("RoleSynced Events aggregated", async () => ((await events(ns, "RoleSynced", "web"))[0]?.count ?? 0) >= 2 || undefined);
 
-  await c.admin.transport.request({
-    method: "PATCH", path: objectPath(RoleBindings, ns, "podlogreader-web"), contentType: "application/merge-patch+json",
-    body: { subjects: [{ kind: "ServiceAccount", name: "podlogreader-web", namespace: ns }, { kind: "ServiceAccount", name: "default", namespace: ns }] },
-  });
+  await c.admin.mergePatch(RoleBindings, ns, "podlogreader-web", {
+    subjects: [{ kind: "ServiceAccount", name: "podlogreader-web", namespace: ns }, { kind: "ServiceAccount", name: "default", namespace: ns }],
+  }, { fieldManager: TEST_FIELD_MANAGER });
   await wait("the hand-edited RoleBinding to be reverted", async () => {
     const rb = (await c.admin.get(RoleBindings, ns, "podlogreader-web")) as { subjects?: unknown[] };
     return rb.subjects?.length === 1 || undefined;
   });
 
   const role = (await c.admin.get(Roles, ns, "podlogreader-web")) as { rules: object[] };
-  await c.admin.transport.request({
-    method: "PATCH", path: objectPath(Roles, ns, "podlogreader-web"), contentType: "application/merge-patch+json",
-    body: { rules: [...role.rules, { apiGroups: [""], resources: ["secrets"], verbs: ["get"] }] },
-  });
+  await c.admin.mergePatch(Roles, ns, "podlogreader-web", {
+    rules: [...role.rules, { apiGroups: [""], resources: ["secrets"], verbs: ["get"] }],
+  }, { fieldManager: TEST_FIELD_MANAGER });
   await wait("the hand-edited Role to be reverted", async () => {
     const now = (await c.admin.get(Roles, ns, "podlogreader-web")) as { rules: object[] };
     return now.rules.length === role.rules.length || undefined;
   });
 
   const sa = (await c.admin.get(ServiceAccounts, ns, "podlogreader-sts-w")) as { metadata: { uid: string } };
-  await c.admin.transport.request({ method: "DELETE", path: objectPath(ServiceAccounts, ns, "podlogreader-sts-w") });
+  await c.admin.delete(ServiceAccounts, ns, "podlogreader-sts-w");
   await wait("a deleted ServiceAccount to be created again", async () => {
     const now = (await c.admin.get(ServiceAccounts, ns, "podlogreader-sts-w").catch(() => undefined)) as { metadata: { uid: string } } | undefined;
     return (now && now.metadata.uid !== sa.metadata.uid) || undefined;
@@ -169,7 +167,7 @@ async function scenario(ns: string, release: string, timeoutMs: number): Promise
 
   // Deleted with --cascade=orphan: garbage collection leaves the Roles, so only podlogreader removes them.
   for (const kind of ["StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"] as const) {
-    await c.admin.transport.request({ method: "DELETE", path: objectPath(KINDS[kind].resource, ns, "w"), body: { propagationPolicy: "Orphan" } });
+    await c.admin.delete(KINDS[kind].resource, ns, "w", undefined, "Orphan");
   }
   for (const r of roles.slice(1)) await wait(`Role ${r} to be deleted with its workload`, async () => (!(await exists(Roles, ns, r))) || undefined);
 

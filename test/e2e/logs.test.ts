@@ -38,7 +38,7 @@ async function withLogs(pods: string[], lines: (pod: string) => string[]): Promi
       const p = (await c.admin.get(Pods, ns, pod)) as { status?: { phase?: string } };
       return p.status?.phase === "Running" || undefined;
     });
-    await setPodLog(c.admin.transport, c.dir, ns, pod, lines(pod));
+    await setPodLog(c.admin, c.dir, ns, pod, lines(pod));
   }
 }
 
@@ -93,7 +93,7 @@ describe("kubectl logs as the workload's ServiceAccount", () => {
 
   test("kubectl logs -f <pod> streams lines as they are written", async () => {
     const [pod] = webPods as [string];
-    const file = await setPodLog(c.admin.transport, c.dir, ns, pod, linesOf(pod));
+    const file = await setPodLog(c.admin, c.dir, ns, pod, linesOf(pod));
     const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", kubeconfig, "logs", "-f", pod], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const reader = proc.stdout.getReader();
     let seen = "";

@@ -8,11 +8,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { objectPath } from "../../src/kube/resources.ts";
+import { freePort } from "../../scripts/lib/net.ts";
+import { Secrets, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { render, find } from "../support/chart.ts";
 import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
@@ -27,16 +27,7 @@ let system: string;
 let proc: Subprocess<"ignore", "pipe", "pipe"> | undefined;
 const log: string[] = [];
 const release = `ic${process.pid.toString(36)}`;
-const clusterScoped: string[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-  });
-}
+const clusterScoped: [ResourceType, string][] = [];
 
 /** The binary and exactly the shared libraries it links, nothing else. */
 function buildRoot(): string {
@@ -63,11 +54,10 @@ async function boundToken(serviceAccount: string, secret: string): Promise<strin
   const created = (await c.admin.create({ group: "", version: "v1", plural: "secrets", kind: "Secret" }, system, {
     apiVersion: "v1", kind: "Secret", metadata: { name: secret }, type: "Opaque",
   })) as { metadata: { uid: string } };
-  const review = (await c.admin.transport.json({
-    method: "POST",
-    path: `/api/v1/namespaces/${system}/serviceaccounts/${serviceAccount}/token`,
-    body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600, boundObjectRef: { apiVersion: "v1", kind: "Secret", name: secret, uid: created.metadata.uid } } },
-  })) as { status: { token: string } };
+  const tokenRequest = {
+    apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600, boundObjectRef: { apiVersion: "v1", kind: "Secret", name: secret, uid: created.metadata.uid } },
+  };
+  const review = (await c.admin.createSubresource(ServiceAccounts, system, serviceAccount, "token", tokenRequest)) as { status: { token: string } };
   return review.status.token;
 }
 
@@ -86,7 +76,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (proc && proc.exitCode === null) proc.kill("SIGKILL");
   if (root) rmSync(root, { recursive: true, force: true });
-  for (const path of clusterScoped) await c.admin.transport.request({ method: "DELETE", path });
+  for (const [rt, name] of clusterScoped) await c.admin.delete(rt, undefined, name);
 });
 
 describe("in a reduced environment with in-cluster configuration", () => {
@@ -103,7 +93,7 @@ describe("in a reduced environment with in-cluster configuration", () => {
       const rt = { group: m.kind === "ServiceAccount" ? "" : "rbac.authorization.k8s.io", version: "v1", plural, kind: m.kind };
       const namespaced = !m.kind.startsWith("Cluster");
       await c.admin.create(rt, namespaced ? system : undefined, m);
-      if (!namespaced) clusterScoped.push(objectPath(rt, undefined, m.metadata.name));
+      if (!namespaced) clusterScoped.push([rt, m.metadata.name]);
     }
     const args = find<V1Deployment>(manifests, "Deployment")[0]!.spec!.template.spec!.containers[0]!.args!;
 
@@ -144,7 +134,7 @@ describe("in a reduced environment with in-cluster configuration", () => {
 
   test("keeps working after its token is rotated and the old token is revoked", async () => {
     mountToken(await boundToken(`${release}-podlogreader`, "token-b"));
-    await c.admin.transport.request({ method: "DELETE", path: `/api/v1/namespaces/${system}/secrets/token-a` });
+    await c.admin.delete(Secrets, system, "token-a");
     await createDeployment(ns, "second", { replicas: 1 });
     await expectReadable(ns, "podlogreader-second", await waitForPods(ns, "second", 1));
   });

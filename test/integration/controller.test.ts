@@ -2,10 +2,10 @@
 // apiserver's authorizer (SubjectAccessReview) for the generated ServiceAccount.
 import type { V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Deployments, Events, Pods, RoleBindings, Roles, ServiceAccounts, objectPath } from "../../src/kube/resources.ts";
+import { Deployments, Events, Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { managedName } from "../../src/access/names.ts";
 import { canReadLog, serviceAccountCan } from "../support/access.ts";
-import { eventually, exists, testCluster, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
+import { eventually, exists, TEST_FIELD_MANAGER, testCluster, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, expectReadable, patchDeployment, rollout, scale, waitForPods } from "../support/workloads.ts";
@@ -91,7 +91,7 @@ describe("a Deployment's ServiceAccount follows its pods", () => {
 
   test("pod deletion: the deleted pod's name stops being readable, its replacement becomes readable", async () => {
     const [victim] = await waitForPods(ns, "web", 2);
-    await c.admin.transport.request({ method: "DELETE", path: objectPath(Pods, ns, victim!) });
+    await c.admin.delete(Pods, ns, victim!);
     const after = await eventually("a replacement pod", async () => {
       const now = await waitForPods(ns, "web", 2);
       return now.includes(victim!) ? undefined : now;
@@ -105,12 +105,7 @@ describe("a Deployment's ServiceAccount follows its pods", () => {
     const pods = await waitForPods(ns, "web", 2);
     const role = await getRole(ns, sa);
     const tampered = (role.rules ?? []).map((r) => (r.resources?.includes("pods/log") ? { ...r, resourceNames: [...(r.resourceNames ?? []), otherPod!] } : r));
-    await c.admin.transport.request({
-      method: "PATCH",
-      path: objectPath(Roles, ns, sa),
-      contentType: "application/merge-patch+json",
-      body: { rules: tampered },
-    });
+    await c.admin.mergePatch(Roles, ns, sa, { rules: tampered }, { fieldManager: TEST_FIELD_MANAGER });
     await expectReadable(ns, sa, pods);
     expect(await canReadLog(c.admin, ns, sa, otherPod!)).toBe(false);
   });
@@ -133,7 +128,7 @@ describe("a Deployment's ServiceAccount follows its pods", () => {
   });
 
   test("Deployment deletion: garbage collection removes everything it owned", async () => {
-    await c.admin.transport.request({ method: "DELETE", path: objectPath(Deployments, ns, "web"), body: { propagationPolicy: "Background" } });
+    await c.admin.delete(Deployments, ns, "web");
     for (const rt of [Roles, RoleBindings, ServiceAccounts]) {
       await waitUntilGone(rt, ns, sa);
     }
@@ -323,7 +318,7 @@ describe("after the controller was down", () => {
     await scale(ns, "grow", 3);
     await patchDeployment(ns, "leave", { spec: { template: { metadata: { labels: { "podlogreader-affiliate": null } } } } });
     // Orphan: the Deployment goes without garbage collection, so only the controller can clean up.
-    await c.admin.transport.request({ method: "DELETE", path: objectPath(Deployments, ns, "vanish"), body: { propagationPolicy: "Orphan" } });
+    await c.admin.delete(Deployments, ns, "vanish", undefined, "Orphan");
     const steadyVersion = (await getRole(ns, "podlogreader-steady")).metadata.resourceVersion;
     await waitForPods(ns, "grow", 3);
 
@@ -341,12 +336,7 @@ describe("after the controller was down", () => {
     const versions = await Promise.all(["grow", "steady"].map(async (d) => (await getRole(ns, managedName("Deployment", d))).metadata.resourceVersion));
     controller = await startController([ns]);
     // The new controller has caught up once it reverts a drift made after it started.
-    await c.admin.transport.request({
-      method: "PATCH",
-      path: objectPath(Roles, ns, "podlogreader-steady"),
-      contentType: "application/merge-patch+json",
-      body: { metadata: { annotations: { "podlogreader.dev/workload": "tampered" } } },
-    });
+    await c.admin.mergePatch(Roles, ns, "podlogreader-steady", { metadata: { annotations: { "podlogreader.dev/workload": "tampered" } } }, { fieldManager: TEST_FIELD_MANAGER });
     await eventually("the tampered annotation to be reverted", async () => {
       const role = (await c.admin.get(Roles, ns, "podlogreader-steady")) as { metadata: { annotations: Record<string, string> } };
       return role.metadata.annotations["podlogreader.dev/workload"] === "Deployment/steady" || undefined;

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { V1Pod } from "@kubernetes/client-node";
 import { KINDS, type WorkloadKind } from "../../src/access/kinds.ts";
 import { managedName } from "../../src/access/names.ts";
-import { Pods, Roles, objectPath, type ResourceType } from "../../src/kube/resources.ts";
+import { Pods, Roles, type ResourceType } from "../../src/kube/resources.ts";
 import { isNotFound } from "../../src/kube/transport.ts";
 import { canReadLog, serviceAccountCan } from "../support/access.ts";
-import { eventually, testCluster, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
+import { eventually, TEST_FIELD_MANAGER, testCluster, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { createNode } from "../../scripts/lib/simulated-nodes.ts";
 import { OPT_IN } from "../support/fixtures.ts";
@@ -39,11 +39,11 @@ function waitForApp(namespace: string, app: string, count: number, accept: (p: V
 }
 
 async function patch(rt: ResourceType, namespace: string | undefined, name: string, body: object, subresource?: string) {
-  await c.admin.transport.request({ method: "PATCH", path: objectPath(rt, namespace, name, subresource), contentType: "application/merge-patch+json", body });
+  await c.admin.mergePatch(rt, namespace, name, body, { subresource, fieldManager: TEST_FIELD_MANAGER });
 }
 
 async function remove(rt: ResourceType, namespace: string | undefined, name: string) {
-  await c.admin.transport.request({ method: "DELETE", path: objectPath(rt, namespace, name), body: { propagationPolicy: "Background" } }).catch((e) => {
+  await c.admin.delete(rt, namespace, name).catch((e) => {
     if (!isNotFound(e)) throw e;
   });
 }
@@ -102,7 +102,7 @@ kindSuite("StatefulSet", ({ ns, sa }) => {
 
   test("a pod deleted and recreated under the same name stays readable", async () => {
     const before = (await c.admin.get(Pods, ns(), "web-0")) as V1Pod;
-    await c.admin.transport.request({ method: "DELETE", path: objectPath(Pods, ns(), "web-0") });
+    await c.admin.delete(Pods, ns(), "web-0");
     await eventually("web-0 to come back as a new pod", async () => {
       const now = (await c.admin.get(Pods, ns(), "web-0").catch(() => undefined)) as V1Pod | undefined;
       return now && now.metadata?.uid !== before.metadata?.uid ? true : undefined;
@@ -121,7 +121,7 @@ kindSuite("DaemonSet", ({ ns, sa }) => {
   const addNode = async (pool: string) => {
     const name = `node-${pool}-${nodes.length}`;
     // A simulated node (kwok plays its kubelet), so the DaemonSet's pod is scheduled and runs there.
-    await createNode(c.admin.transport, name, { "podlogreader-test/pool": pool });
+    await createNode(c.admin, name, { "podlogreader-test/pool": pool });
     nodes.push(name);
     return name;
   };

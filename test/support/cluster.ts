@@ -6,9 +6,14 @@ import { join } from "node:path";
 import { DEFAULT_CLUSTER_DIR, isRunning, readState, startCluster, stopCluster, type ClusterState } from "../../scripts/lib/controlplane.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection, type Connection } from "../../src/kube/config.ts";
-import { Transport } from "../../src/kube/transport.ts";
-import { Namespaces, type ResourceType } from "../../src/kube/resources.ts";
-import { isNotFound } from "../../src/kube/transport.ts";
+import { Namespaces, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
+import { isNotFound, Transport } from "../../src/kube/transport.ts";
+import { eventually } from "../../scripts/lib/poll.ts";
+
+export { eventually } from "../../scripts/lib/poll.ts";
+
+/** The field manager of the edits tests make by hand, so they are never taken for podlogreader's. */
+export const TEST_FIELD_MANAGER = "podlogreader-test";
 
 export interface TestCluster extends ClusterState {
   caPem: string;
@@ -66,7 +71,7 @@ export async function cleanUpTestCluster(): Promise<void> {
     return;
   }
   const { admin } = await cluster;
-  await Promise.all(namespaces.splice(0).map((name) => admin.transport.request({ method: "DELETE", path: `/api/v1/namespaces/${name}` })));
+  await Promise.all(namespaces.splice(0).map((name) => admin.delete(Namespaces, undefined, name)));
 }
 
 /** A connection that authenticates with a bearer token, verifying the cluster's CA. */
@@ -83,28 +88,9 @@ export function tokenConnection(c: TestCluster, token: string): Connection {
 /** A real token for a ServiceAccount, from the TokenRequest API. */
 export async function serviceAccountToken(namespace: string, serviceAccount: string, expirationSeconds = 3600): Promise<string> {
   const { admin } = await testCluster();
-  const response = (await admin.transport.json({
-    method: "POST",
-    path: `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
-    body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds } },
-  })) as { status: { token: string } };
+  const request = { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds } };
+  const response = (await admin.createSubresource(ServiceAccounts, namespace, serviceAccount, "token", request)) as { status: { token: string } };
   return response.status.token;
-}
-
-/** Polls `check` until it returns a value other than undefined, or fails with the last reason. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await Bun.sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
 /** Whether the object exists, as admin. */

@@ -1,9 +1,9 @@
 // Acting on Deployments as an admin would, and waiting for what the authorizer then says.
 import { expect } from "bun:test";
 import type { V1Deployment } from "@kubernetes/client-node";
-import { Deployments, objectPath } from "../../src/kube/resources.ts";
+import { Deployments } from "../../src/kube/resources.ts";
 import { readablePods, canReadAnyPod } from "./access.ts";
-import { eventually, testCluster } from "./cluster.ts";
+import { eventually, TEST_FIELD_MANAGER, testCluster } from "./cluster.ts";
 import { deployment, OPT_IN, podsOf } from "./fixtures.ts";
 
 export async function createDeployment(namespace: string, name: string, opts: { replicas?: number; optIn?: boolean; templateLabels?: Record<string, string> } = {}): Promise<V1Deployment> {
@@ -14,12 +14,7 @@ export async function createDeployment(namespace: string, name: string, opts: { 
 
 export async function patchDeployment(namespace: string, name: string, patch: object): Promise<void> {
   const { admin } = await testCluster();
-  await admin.transport.request({
-    method: "PATCH",
-    path: objectPath(Deployments, namespace, name),
-    contentType: "application/merge-patch+json",
-    body: patch,
-  });
+  await admin.mergePatch(Deployments, namespace, name, patch, { fieldManager: TEST_FIELD_MANAGER });
 }
 
 export const scale = (namespace: string, name: string, replicas: number) => patchDeployment(namespace, name, { spec: { replicas } });
