@@ -1,16 +1,31 @@
 // The checks at quiescence: wait (bounded) until the controller should have caught up, then ask
 // the authorizer about every (ServiceAccount, pod) pair, and look for orphans, Roles that name no
-// pods in a pod rule, missing ServiceAccounts and changed foreign objects.
+// pods in a pod rule, names of pods that are gone, missing ServiceAccounts and changed foreign
+// objects. While the apiserver refuses writes to managed Roles, what no controller could mend
+// without those writes is not asked of it; what it can mend otherwise (a binding deleted) still is.
 import type { KubeApi } from "../../src/kube/api.ts";
 import { Pods } from "../../src/kube/resources.ts";
 import type { Authorizer } from "./authorizer.ts";
 import type { ForeignRecord } from "./foreign.ts";
 import { listObjects } from "./kube.ts";
-import { expectations, orphans, predictedReadable, unboundedRoles, type Expectation, type Snapshot } from "./model.ts";
+import type { Refusal } from "./admission.ts";
+import { expectations, orphans, predictedReadable, staleNames, unboundedRoles, type Expectation, type Snapshot } from "./model.ts";
 import { loadSnapshot } from "./snapshot.ts";
 
-export type ViolationType = "over-grant" | "under-grant" | "orphan" | "foreign-changed" | "unbounded-role" | "missing-service-account";
-export const CHECK_TYPES: ViolationType[] = ["over-grant", "under-grant", "orphan", "foreign-changed", "unbounded-role", "missing-service-account"];
+export type ViolationType =
+  | "over-grant" | "under-grant" | "orphan" | "foreign-changed" | "unbounded-role" | "missing-service-account"
+  | "stale-name" | "foreign-role-grant" | "deposed-leader-write";
+export const CHECK_TYPES: ViolationType[] = [
+  "over-grant", "under-grant", "orphan", "foreign-changed", "unbounded-role", "missing-service-account",
+  "stale-name", "foreign-role-grant", "deposed-leader-write",
+];
+
+/** What a refusal period excuses: "growth" keeps pods from being added; "all" keeps every Role as it is. */
+function excused(refusal: Refusal | undefined): Set<ViolationType> {
+  if (refusal === "growth") return new Set(["under-grant"]);
+  if (refusal === "all") return new Set(["under-grant", "stale-name", "orphan", "missing-service-account"]);
+  return new Set();
+}
 
 export interface Violation {
   type: ViolationType;
@@ -34,6 +49,8 @@ export interface CheckContext {
   foreign: ForeignRecord;
   settleTimeoutMs: number;
   seed: number;
+  /** The refusal of writes to managed Roles in force, if any. */
+  refusal: () => Refusal | undefined;
 }
 
 export interface CheckResult {
@@ -46,29 +63,35 @@ export interface CheckResult {
 type Found = Omit<Violation, "seed" | "opIndex" | "burst">;
 
 /** What the Roles and RoleBindings suggest is still wrong: the cheap test for "settled". */
-function looksWrong(s: Snapshot, exp: Map<string, Expectation>): number {
-  let wrong = orphans(s).length + unboundedRoles(s).length;
+function looksWrong(s: Snapshot, exp: Map<string, Expectation>, excuse: Set<ViolationType>): number {
+  let wrong = orphansOf(s, excuse).length + unboundedRoles(s).length + (excuse.has("stale-name") ? 0 : staleNames(s).length);
   const sas = new Set(s.serviceAccounts.map((a) => a.metadata!.name!));
   for (const e of exp.values()) {
     const p = predictedReadable(s, e.serviceAccount);
     if (p.all) wrong++;
     for (const n of p.names) if (!e.mayRead.has(n) && s.pods.some((x) => x.metadata!.name === n)) wrong++;
-    for (const n of e.mustRead) if (!p.names.has(n)) wrong++;
-    if (e.owner && !e.blocked && !sas.has(e.serviceAccount)) wrong++;
+    if (!excuse.has("under-grant")) for (const n of e.mustRead) if (!p.names.has(n)) wrong++;
+    if (e.owner && !e.blocked && !excuse.has("missing-service-account") && !sas.has(e.serviceAccount)) wrong++;
   }
   return wrong;
+}
+
+/** Orphans, less the Roles that a refusal of every Role write keeps from being deleted. */
+function orphansOf(s: Snapshot, excuse: Set<ViolationType>) {
+  return orphans(s).filter((o) => !(excuse.has("orphan") && o.kind === "Role"));
 }
 
 export async function settleAndCheck(ctx: CheckContext, at: { opIndex: number; burst: number }): Promise<CheckResult> {
   const started = Date.now();
   const deadline = started + ctx.settleTimeoutMs;
+  const excuse = excused(ctx.refusal());
   for (;;) {
     const snaps = await Promise.all(ctx.namespaces.map((ns) => loadSnapshot(ctx.api, ns)));
     const exps = snaps.map((s) => expectations(s, ctx.serviceAccountsOf(s.namespace, s), ctx.nameOf));
     const timedOut = Date.now() > deadline;
-    if (timedOut || snaps.every((s, i) => looksWrong(s, exps[i]!) === 0)) {
+    if (timedOut || snaps.every((s, i) => looksWrong(s, exps[i]!, excuse) === 0)) {
       const checks = {} as Record<ViolationType, number>;
-      const found = await judge(ctx, snaps, exps, checks, at.opIndex);
+      const found = await judge(ctx, snaps, exps, checks, at.opIndex, excuse);
       if (found.length === 0 || timedOut) {
         const violations = found.map((f) => ({ ...f, seed: ctx.seed, ...at }));
         return { violations, checks, settleMs: Date.now() - started, timedOut: timedOut && found.length > 0 };
@@ -78,7 +101,7 @@ export async function settleAndCheck(ctx: CheckContext, at: { opIndex: number; b
   }
 }
 
-async function judge(ctx: CheckContext, snaps: Snapshot[], exps: Map<string, Expectation>[], checks: Record<ViolationType, number>, opIndex: number): Promise<Found[]> {
+async function judge(ctx: CheckContext, snaps: Snapshot[], exps: Map<string, Expectation>[], checks: Record<ViolationType, number>, opIndex: number, excuse: Set<ViolationType>): Promise<Found[]> {
   const found: Found[] = [];
   for (const t of CHECK_TYPES) checks[t] = 0;
   for (const [i, s] of snaps.entries()) {
@@ -97,24 +120,31 @@ async function judge(ctx: CheckContext, snaps: Snapshot[], exps: Map<string, Exp
       const sa = e.serviceAccount;
       checks["over-grant"] += pods.length + 1;
       if (answers.get(`${sa}\0${probe}`)) found.push({ type: "over-grant", namespace: ns, serviceAccount: sa, pod: "(any pod)", detail: "may read the log of a pod that does not exist: some rule grants every pod" });
+      if (e.roleForeign) checks["foreign-role-grant"] += pods.length;
       for (const pod of pods) {
         if (!stable.has(pod)) continue;
         const allowed = answers.get(`${sa}\0${pod}`) === true;
-        if (allowed && !e.mayRead.has(pod)) {
+        if (allowed && e.roleForeign) {
+          found.push({ type: "foreign-role-grant", namespace: ns, serviceAccount: sa, pod, detail: `Role ${sa} is not podlogreader's, yet ${sa} may read this pod: a binding still points at it` });
+        } else if (allowed && !e.mayRead.has(pod)) {
           found.push({ type: "over-grant", namespace: ns, serviceAccount: sa, pod, detail: e.owner ? `pod is not of ${e.owner.kind}/${e.owner.name}` : "no opted-in workload has this name" });
         }
-        if (e.mustRead.has(pod)) {
+        if (e.mustRead.has(pod) && !excuse.has("under-grant")) {
           checks["under-grant"]++;
           if (!allowed) found.push({ type: "under-grant", namespace: ns, serviceAccount: sa, pod, detail: `pod of ${e.owner!.kind}/${e.owner!.name} is not readable` });
         }
       }
-      if (e.owner && !e.blocked) {
+      if (e.owner && !e.blocked && !excuse.has("missing-service-account")) {
         checks["missing-service-account"]++;
         if (!s.serviceAccounts.some((a) => a.metadata!.name === sa)) found.push({ type: "missing-service-account", namespace: ns, serviceAccount: sa, detail: `${e.owner.kind}/${e.owner.name} opted in but its ServiceAccount does not exist` });
       }
     }
     checks.orphan += s.roles.length + s.roleBindings.length + s.serviceAccounts.length;
-    for (const o of orphans(s)) found.push({ type: "orphan", namespace: ns, detail: `${o.kind} ${o.name} (${o.workload}): ${o.why}` });
+    for (const o of orphansOf(s, excuse)) found.push({ type: "orphan", namespace: ns, detail: `${o.kind} ${o.name} (${o.workload}): ${o.why}` });
+    if (!excuse.has("stale-name")) {
+      checks["stale-name"] += s.roles.length;
+      for (const n of staleNames(s)) found.push({ type: "stale-name", namespace: ns, pod: n.pod, detail: `Role ${n.role} still names pod ${n.pod}, which is gone` });
+    }
     checks["unbounded-role"] += s.roles.length;
     for (const r of unboundedRoles(s)) found.push({ type: "unbounded-role", namespace: ns, detail: `Role ${r} grants pods/log with no resourceNames` });
   }

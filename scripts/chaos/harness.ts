@@ -106,8 +106,11 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
   const foreign = new ForeignRecord();
   const monitor = new Monitor(api, authorizer, namespaces, (ns) => serviceAccountsOf(ns), managedName);
   await monitor.start();
-  const ctx: OpContext = { api, cluster: env.cluster, replicas, foreign, lease: env.lease, maxPauseSeconds: options.maxPauseSeconds ?? 60 };
-  const checkCtx = { api, authorizer, namespaces, serviceAccountsOf, nameOf: managedName, foreign, settleTimeoutMs: options.settleTimeoutMs ?? 120_000, seed: options.seed };
+  const ctx: OpContext = { api, cluster: env.cluster, replicas, foreign, lease: env.lease, maxPauseSeconds: options.maxPauseSeconds ?? 60, namespaces, findings: [] };
+  const checkCtx = {
+    api, authorizer, namespaces, serviceAccountsOf, nameOf: managedName, foreign, settleTimeoutMs: options.settleTimeoutMs ?? 120_000, seed: options.seed,
+    refusal: () => ctx.refusal,
+  };
 
   const counts: Partial<Record<OpType, OpCounts>> = {};
   const checks = Object.fromEntries(CHECK_TYPES.map((t) => [t, 0])) as Record<ViolationType, number>;
@@ -126,12 +129,15 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
         const outcome = await execute(ctx, op);
         const c = (counts[op.type] ??= { done: 0, skipped: 0, failed: 0 });
         c[outcome.status]++;
+        // Each completed leader pause is one look for a deposed leader's write.
+        if (op.type === "pause-leader-mid-write" && outcome.status === "done") checks["deposed-leader-write"]++;
         if (outcome.status === "failed" && failures.length < 20) failures.push({ opIndex: op.index, type: op.type, detail: outcome.detail ?? "" });
         operations++;
       }
       const last = burst.at(-1)!.index;
       const result = await settleAndCheck(checkCtx, { opIndex: last, burst: burstCount });
       for (const t of CHECK_TYPES) checks[t] += result.checks[t] ?? 0;
+      for (const f of ctx.findings.splice(0)) result.violations.push({ ...f, seed: options.seed, burst: burstCount });
       violations.push(...result.violations);
       settles.push(result.settleMs);
       if (result.timedOut) timeouts++;

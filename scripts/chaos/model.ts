@@ -9,6 +9,8 @@
 //   - a pod counts for as long as it exists: terminating (deletionTimestamp set), Succeeded and
 //     Failed pods are members until they are gone, as the controller's cache keeps them.
 // A pod whose chain leads to the workload but lacks the label is neither owed nor forbidden.
+// A Role under the workload's managed name that lacks podlogreader's label is someone else's: the
+// workload's ServiceAccount then reads nothing at all (no binding of podlogreader's may point there).
 import type { V1ObjectMeta, V1OwnerReference, V1Pod, V1PodTemplateSpec, V1PolicyRule, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
 import type { WorkloadKind } from "../../src/access/kinds.ts";
 
@@ -76,6 +78,8 @@ export interface Expectation {
   owner?: WorkloadFact;
   /** A Role or RoleBinding of this name without podlogreader's label: the controller must leave it and grant nothing. */
   blocked: boolean;
+  /** The Role of this name is without podlogreader's label: this ServiceAccount may read no pod at all. */
+  roleForeign: boolean;
   /** Pods (by name) whose logs it must be able to read once settled. */
   mustRead: Set<string>;
   /** Pods whose controller chain leads to the owner: the only ones it may read. */
@@ -97,18 +101,20 @@ export function expectations(s: Snapshot, serviceAccounts: Iterable<string>, nam
     chainOf.set(p.metadata!.name!, { uid: owner?.uid, member: owner !== undefined && hasOptIn(p.metadata?.labels) });
   }
   const foreign = new Set([...s.roles, ...s.roleBindings].filter((o) => !isManaged(o.metadata)).map((o) => o.metadata!.name!));
+  const foreignRoles = new Set(s.roles.filter((o) => !isManaged(o.metadata)).map((o) => o.metadata!.name!));
   const result = new Map<string, Expectation>();
   for (const sa of new Set([...serviceAccounts, ...owners.keys()])) {
     const owner = owners.get(sa);
     const blocked = foreign.has(sa);
+    const roleForeign = foreignRoles.has(sa);
     const mayRead = new Set<string>();
     const mustRead = new Set<string>();
     for (const [pod, c] of chainOf) {
-      if (!owner || c.uid !== owner.uid) continue;
+      if (!owner || c.uid !== owner.uid || roleForeign) continue;
       mayRead.add(pod);
       if (c.member && !blocked) mustRead.add(pod);
     }
-    result.set(sa, { serviceAccount: sa, owner, blocked, mustRead, mayRead });
+    result.set(sa, { serviceAccount: sa, owner, blocked, roleForeign, mustRead, mayRead });
   }
   return result;
 }
@@ -138,6 +144,24 @@ export function orphans(s: Snapshot): Orphan[] {
   for (const r of s.roles) check("Role", r.metadata);
   for (const b of s.roleBindings) check("RoleBinding", b.metadata);
   for (const a of s.serviceAccounts) check("ServiceAccount", a.metadata);
+  return out;
+}
+
+/** A pod name listed by a managed Role's pod rule when no pod of that name exists. */
+export interface StaleName {
+  role: string;
+  pod: string;
+}
+
+/** Every name a managed Role's pods or pods/log rule lists that no pod in the namespace has: a grant waiting for the name's next owner. */
+export function staleNames(s: Snapshot): StaleName[] {
+  const pods = new Set(s.pods.map((p) => p.metadata!.name!));
+  const out: StaleName[] = [];
+  for (const r of s.roles) {
+    if (!isManaged(r.metadata)) continue;
+    const listed = new Set((r.rules ?? []).filter((rule) => (rule.resources ?? []).some((x) => x === "pods" || x === "pods/log")).flatMap((rule) => rule.resourceNames ?? []));
+    for (const pod of listed) if (!pods.has(pod)) out.push({ role: r.metadata!.name!, pod });
+  }
   return out;
 }
 

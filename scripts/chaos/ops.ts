@@ -4,17 +4,19 @@
 import type { V1CronJob, V1OwnerReference, V1Pod, V1PolicyRule, V1Role, V1RoleBinding } from "@kubernetes/client-node";
 import { KINDS } from "../../src/access/kinds.ts";
 import { managedName } from "../../src/access/names.ts";
-import { OPT_IN_LABEL, OPT_IN_VALUE } from "../../src/access/marks.ts";
+import { MANAGED_BY_LABEL, OPT_IN_LABEL, OPT_IN_VALUE } from "../../src/access/marks.ts";
 import type { KubeApi, KubeObject } from "../../src/kube/api.ts";
 import { Leases } from "../../src/kube/resources.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { restartApiserver, type ClusterState } from "../lib/controlplane.ts";
+import { eventually } from "../lib/poll.ts";
+import { endRefusal, startRefusal, type Refusal } from "./admission.ts";
 import { compact } from "./etcd.ts";
 import { ForeignRecord } from "./foreign.ts";
 import { create, createRaw, getObject, listObjects, mergePatch, remove, retrying, statusOf } from "./kube.ts";
 import { appLabel, barePod, workload } from "./manifests.ts";
 import { controllerRef, isManaged } from "./model.ts";
-import type { Op } from "./plan.ts";
+import { SCALABLE, type Op } from "./plan.ts";
 import type { Replicas } from "./replicas.ts";
 
 export type Outcome = { status: "done" | "skipped" | "failed"; detail?: string };
@@ -32,6 +34,19 @@ export interface OpContext {
   lease: { namespace: string; name: string };
   /** Upper bound on SIGSTOP pauses, from the options (not from the clock, so runs stay reproducible). */
   maxPauseSeconds: number;
+  /** The namespaces the run uses (a refusal policy applies to these only). */
+  namespaces: string[];
+  /** The refusal of writes to managed Roles in force, if any. */
+  refusal?: Refusal;
+  /** What an operation itself saw go wrong, for the report (the judge at quiescence sees the rest). */
+  findings: Finding[];
+}
+
+export interface Finding {
+  type: "deposed-leader-write";
+  opIndex: number;
+  namespace: string;
+  detail: string;
 }
 
 const templatePath = (kind: string) => (kind === "CronJob" ? ["jobTemplate", "spec", "template"] : ["template"]);
@@ -167,6 +182,23 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
       return done();
     case "compact-etcd":
       return done(`to revision ${await compact(ctx.cluster.ports.etcd)}`);
+    case "refuse-role-writes": {
+      if (ctx.refusal) return skipped(`a refusal (${ctx.refusal}) is already in force`);
+      if (!(await startRefusal(api, op.refusal, ctx.namespaces))) return skipped("a refusal policy already exists");
+      ctx.refusal = op.refusal;
+      return done(`${op.refusal}, for ${op.bursts} burst(s)`);
+    }
+    case "lift-refusal": {
+      const ended = await endRefusal(api);
+      ctx.refusal = undefined;
+      return ended ? done(ended) : skipped("no refusal in force");
+    }
+    case "take-role":
+      return takeRole(ctx, op);
+    case "write-storm":
+      return writeStorm(ctx, op);
+    case "pause-leader-mid-write":
+      return pauseLeaderMidWrite(ctx, op);
   }
 }
 
@@ -217,6 +249,119 @@ async function editRole(ctx: OpContext, op: Extract<Op, { type: "edit-role" }>):
   await put(ctx.api, Roles, op.namespace, role);
   return done(op.edit === "add-pod" ? op.pod : undefined);
 }
+
+/**
+ * Someone else takes a managed Role: removes podlogreader's label (and the ownerReference, so the
+ * Role outlives the workload, as an owner taking it over would), or deletes it and makes one of the
+ * same name and rules without the marks. Either way it is recorded as foreign from then on.
+ */
+async function takeRole(ctx: OpContext, op: Extract<Op, { type: "take-role" }>): Promise<Outcome> {
+  const name = managedName(op.kind, op.name);
+  const role = await getObject<V1Role>(ctx.api, Roles, op.namespace, name);
+  if (!isManaged(role.metadata)) return skipped("not managed");
+  let raw: string;
+  if (op.how === "unlabel") {
+    const patch = { metadata: { resourceVersion: role.metadata!.resourceVersion, labels: { [MANAGED_BY_LABEL]: null }, ownerReferences: null } };
+    raw = JSON.stringify(await mergePatch(ctx.api, Roles, op.namespace, name, patch));
+  } else {
+    await retrying(() => ctx.api.delete(Roles, op.namespace, name, { uid: role.metadata!.uid, resourceVersion: role.metadata!.resourceVersion }));
+    // Made at once: podlogreader, seeing its Role gone, may take the name first (then: skipped, 409).
+    raw = await createRaw(ctx.api, Roles, op.namespace, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name, labels: FOREIGN_LABEL }, rules: role.rules });
+  }
+  ctx.foreign.add({ objectKind: "Role", namespace: op.namespace, name, raw, createdByOp: op.index });
+  return done(`${op.how}: Role ${name}`);
+}
+
+/** The scalable workloads of a namespace with their current replicas (parallelism for a Job), sorted. */
+async function scalables(api: KubeApi, namespace: string): Promise<{ kind: (typeof SCALABLE)[number]; name: string; replicas: number }[]> {
+  const lists = await Promise.all(SCALABLE.map(async (kind) =>
+    (await listObjects<{ metadata: { name: string }; spec?: { replicas?: number; parallelism?: number } }>(api, KINDS[kind].resource, namespace))
+      .map((w) => ({ kind, name: w.metadata.name, replicas: (kind === "Job" ? w.spec?.parallelism : w.spec?.replicas) ?? 1 }))));
+  return lists.flat().sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+}
+
+function scaleTo(api: KubeApi, namespace: string, w: { kind: (typeof SCALABLE)[number]; name: string }, replicas: number): Promise<unknown> {
+  return mergePatch(api, KINDS[w.kind].resource, namespace, w.name, { spec: { [w.kind === "Job" ? "parallelism" : "replicas"]: replicas } }).catch((err) => {
+    if (statusOf(err) !== 404) throw err;
+  });
+}
+
+/** Scales every scalable workload at once, then restarts the apiserver while the controller writes, so its watches relist. */
+async function writeStorm(ctx: OpContext, op: Extract<Op, { type: "write-storm" }>): Promise<Outcome> {
+  const targets = await scalables(ctx.api, op.namespace);
+  if (targets.length === 0) return skipped("no scalable workloads");
+  const writes = Promise.all(targets.map((w) => scaleTo(ctx.api, op.namespace, w, op.replicas)));
+  await Bun.sleep(op.delayMs);
+  // Compacted first, the watches that resume after the restart are answered 410 Gone and relist.
+  const revision = op.relist === "compact-restart" ? await compact(ctx.cluster.ports.etcd) : undefined;
+  await restartApiserver(ctx.cluster);
+  await writes;
+  return done(`${targets.length} workload(s) to ${op.replicas}${revision ? `, compacted to ${revision}` : ""}, apiserver restarted after ${op.delayMs}ms`);
+}
+
+async function leaseHolder(ctx: OpContext): Promise<string | undefined> {
+  const lease = await getObject<{ spec?: { holderIdentity?: string } }>(ctx.api, Leases, ctx.lease.namespace, ctx.lease.name).catch(() => undefined);
+  return lease?.spec?.holderIdentity;
+}
+
+async function managedRoleNames(api: KubeApi, namespace: string): Promise<Map<string, Set<string>>> {
+  const roles = (await listObjects<V1Role>(api, Roles, namespace)).filter((r) => isManaged(r.metadata));
+  return new Map(roles.map((r) => [r.metadata!.name!, new Set((r.rules ?? []).filter(isPodRule).flatMap((rule) => rule.resourceNames ?? []))]));
+}
+
+/**
+ * The leader is stopped with pod arrivals queued; while it is stopped its Lease expires, the standby
+ * takes over, and the workloads are scaled back so the pods it queued are gone. Once the new leader
+ * has removed their names, the old one is continued: a Role that names one of those pods again was
+ * written by a leader that no longer held the Lease.
+ */
+async function pauseLeaderMidWrite(ctx: OpContext, op: Extract<Op, { type: "pause-leader-mid-write" }>): Promise<Outcome> {
+  const holder = await leaseHolder(ctx);
+  const index = holder ? ctx.replicas.indexOf(holder) : undefined;
+  if (index === undefined) return skipped("no known leader");
+  if (ctx.replicas.pausedIndex !== undefined) return skipped("a replica is already paused");
+  const targets = (await scalables(ctx.api, op.namespace)).filter((w) => w.replicas < op.replicas);
+  if (targets.length === 0) return skipped("nothing to scale up");
+  await Promise.all(targets.map((w) => scaleTo(ctx.api, op.namespace, w, op.replicas)));
+  await Bun.sleep(op.delayMs);
+  const podsBefore = new Set((await listObjects<V1Pod>(ctx.api, Pods, op.namespace)).map((p) => p.metadata!.name!));
+  if (!ctx.replicas.pause(index, ctx.maxPauseSeconds * 1000)) return skipped("a replica is already paused");
+  try {
+    const takenOver = await holdsWithin(40_000, async () => {
+      const now = await leaseHolder(ctx);
+      return now !== undefined && now !== holder;
+    });
+    if (!takenOver) return done(`replica ${index} paused, but no standby took the Lease within 40s`);
+    await Promise.all(targets.map((w) => scaleTo(ctx.api, op.namespace, w, w.replicas)));
+    // Gone: the pods that were there when the leader stopped and are not now.
+    const gone = async () => {
+      const now = new Set((await listObjects<V1Pod>(ctx.api, Pods, op.namespace)).map((p) => p.metadata!.name!));
+      return [...podsBefore].filter((p) => !now.has(p));
+    };
+    await holdsWithin(15_000, async () => (await gone()).length > 0);
+    const removed = new Set(await gone());
+    const listsRemoved = async () => [...(await managedRoleNames(ctx.api, op.namespace))].flatMap(([role, names]) => [...names].filter((n) => removed.has(n)).map((n) => `${role}: ${n}`));
+    await holdsWithin(20_000, async () => (await listsRemoved()).length === 0);
+    const before = new Set(await listsRemoved());
+    ctx.replicas.resume();
+    let again: string[] = [];
+    await holdsWithin(8_000, async () => {
+      again = (await listsRemoved()).filter((x) => !before.has(x));
+      return again.length > 0;
+    });
+    if (again.length) {
+      ctx.findings.push({ type: "deposed-leader-write", opIndex: op.index, namespace: op.namespace,
+        detail: `after replica ${index} lost the Lease while stopped and was continued, Roles named pods deleted meanwhile again: ${again.slice(0, 5).join(", ")}` });
+    }
+    return done(`replica ${index} paused until the standby led; ${removed.size} pod(s) removed meanwhile; ${again.length} name(s) written back`);
+  } finally {
+    ctx.replicas.resume();
+  }
+}
+
+/** Whether `check` comes to hold within `ms` (polled every 250 ms). */
+const holdsWithin = (ms: number, check: () => Promise<boolean>): Promise<boolean> =>
+  eventually("", async () => (await check()) || undefined, ms, 250).then(() => true, () => false);
 
 async function createForeign(ctx: OpContext, op: Extract<Op, { type: "foreign-object" }>): Promise<Outcome> {
   const name = managedName(op.kind, op.name);

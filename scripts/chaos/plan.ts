@@ -1,7 +1,8 @@
 // The operation sequence, drawn from the seeded PRNG and nothing else: the same seed always gives
 // the same operations in the same order, in the same bursts. Each operation type draws a fixed
 // count of numbers, so what the cluster answers (a target missing, a name taken) never shifts the
-// stream; such operations are recorded as skipped.
+// stream; such operations are recorded as skipped. The one operation that draws nothing,
+// lift-refusal, is placed by the plan itself: first in the burst where a refusal period ends.
 import type { WorkloadKind } from "../../src/access/kinds.ts";
 import type { Random } from "./random.ts";
 
@@ -19,7 +20,7 @@ export function universe(namespaces: string[]): Universe {
 }
 
 export const ALL_KINDS: WorkloadKind[] = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"];
-const SCALABLE: WorkloadKind[] = ["Deployment", "StatefulSet", "ReplicaSet", "Job"];
+export const SCALABLE: WorkloadKind[] = ["Deployment", "StatefulSet", "ReplicaSet", "Job"];
 const ROLLABLE: WorkloadKind[] = ["Deployment", "StatefulSet", "DaemonSet", "CronJob"];
 // A Job's pod template cannot change after creation.
 const RELABELABLE: WorkloadKind[] = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJob"];
@@ -54,6 +55,17 @@ export type Op = { index: number } & (
   | { type: "pause-replica"; replica: number; seconds: number }
   | { type: "restart-apiserver" }
   | { type: "compact-etcd" }
+  // A period in which writes to managed Roles are refused, until lift-refusal `bursts` bursts later.
+  | { type: "refuse-role-writes"; refusal: "growth" | "all"; bursts: number }
+  | { type: "lift-refusal" }
+  // A managed Role made someone else's: its marks removed, or deleted and made again without them.
+  | ({ type: "take-role"; how: "unlabel" | "recreate" } & Target)
+  // Every scalable workload of the namespace scaled at once; `delayMs` later the apiserver restarts
+  // (after an etcd compaction, with "compact-restart"), so watches relist while writes are in flight.
+  | { type: "write-storm"; namespace: string; replicas: number; relist: "compact-restart" | "restart"; delayMs: number }
+  // The leader SIGSTOPped `delayMs` after a scale-up, with pod arrivals queued; its Lease expires and
+  // the standby takes over; the workloads are scaled back; then the old leader is SIGCONTed.
+  | { type: "pause-leader-mid-write"; namespace: string; replicas: number; delayMs: number }
 );
 export type OpType = Op["type"];
 
@@ -62,15 +74,16 @@ const WEIGHTS: [OpType, number][] = [
   ["cronjob-run", 4], ["delete-pod", 8], ["bare-pod", 5], ["forged-pod", 7], ["edit-role", 6],
   ["edit-rolebinding", 3], ["foreign-object", 3], ["delete-foreign", 3], ["sweep-bare-pods", 1],
   ["kill-replica", 1], ["kill-leader", 1], ["pause-replica", 1], ["restart-apiserver", 0.7], ["compact-etcd", 1.5],
+  ["refuse-role-writes", 1.2], ["take-role", 2], ["write-storm", 0.8], ["pause-leader-mid-write", 0.6],
 ];
-export const OP_TYPES: OpType[] = WEIGHTS.map(([t]) => t);
+export const OP_TYPES: OpType[] = [...WEIGHTS.map(([t]) => t), "lift-refusal"];
 
 function target(rng: Random, u: Universe, kinds: WorkloadKind[]): Target {
   return { namespace: rng.pick(u.namespaces), kind: rng.pick(kinds), name: rng.pick(u.names) };
 }
 
 export function drawOp(rng: Random, u: Universe, index: number): Op {
-  const type = rng.weighted(WEIGHTS);
+  const type = rng.weighted(WEIGHTS) as Exclude<OpType, "lift-refusal">;
   switch (type) {
     case "create":
       return { index, type, ...target(rng, u, ALL_KINDS), replicas: rng.between(0, 3), optIn: rng.chance(0.7) };
@@ -117,16 +130,35 @@ export function drawOp(rng: Random, u: Universe, index: number): Op {
     case "restart-apiserver":
     case "compact-etcd":
       return { index, type };
+    case "refuse-role-writes":
+      return { index, type, refusal: rng.pick(["growth", "all"] as const), bursts: rng.between(1, 2) };
+    case "take-role":
+      return { index, type, ...target(rng, u, ALL_KINDS), how: rng.pick(["unlabel", "recreate"] as const) };
+    case "write-storm":
+      return { index, type, namespace: rng.pick(u.namespaces), replicas: rng.between(0, 3), relist: rng.pick(["compact-restart", "restart"] as const), delayMs: rng.between(0, 2000) };
+    case "pause-leader-mid-write":
+      return { index, type, namespace: rng.pick(u.namespaces), replicas: rng.between(2, 3), delayMs: rng.between(0, 600) };
   }
 }
 
 /** Bursts of 5 to 25 operations, forever; the caller decides when to stop. */
 export function* bursts(rng: Random, u: Universe): Generator<Op[]> {
   let index = 0;
-  for (;;) {
+  /** The burst that begins by ending the refusal period in force. */
+  let liftAt: number | undefined;
+  for (let burst = 0; ; burst++) {
     const size = rng.between(5, 25);
     const ops: Op[] = [];
-    for (let i = 0; i < size; i++) ops.push(drawOp(rng, u, index++));
+    if (liftAt === burst) {
+      ops.push({ index: index++, type: "lift-refusal" });
+      liftAt = undefined;
+    }
+    for (let i = 0; i < size; i++) {
+      const op = drawOp(rng, u, index++);
+      // A refusal drawn while one is in force is skipped when it runs and ends with it.
+      if (op.type === "refuse-role-writes" && liftAt === undefined) liftAt = burst + op.bursts;
+      ops.push(op);
+    }
     yield ops;
   }
 }

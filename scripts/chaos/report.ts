@@ -44,7 +44,7 @@ export function formatReport(r: ChaosReport): string {
   const lines: string[] = [];
   lines.push(`chaos: seed ${r.seed}, ${r.operations} operations in ${r.bursts} bursts, ${r.durationSeconds.toFixed(0)}s (asked: ${r.requested.ops} ops, ${r.requested.durationSeconds}s)`);
   lines.push("", "operations (done / skipped / failed):");
-  for (const [type, c] of Object.entries(r.operationCounts).sort()) lines.push(`  ${type.padEnd(20)} ${String(c!.done).padStart(5)} / ${String(c!.skipped).padStart(4)} / ${String(c!.failed).padStart(3)}`);
+  for (const [type, c] of Object.entries(r.operationCounts).sort()) lines.push(`  ${type.padEnd(24)} ${String(c!.done).padStart(5)} / ${String(c!.skipped).padStart(4)} / ${String(c!.failed).padStart(3)}`);
   lines.push("", `checks (${r.authorizerReviews} SubjectAccessReviews in all):`);
   for (const [type, n] of Object.entries(r.checks)) lines.push(`  ${type.padEnd(24)} ${n}`);
   lines.push("", `settling: longest ${r.settle.longestSeconds.toFixed(1)}s, mean ${r.settle.meanSeconds.toFixed(1)}s, ${r.settle.timeouts} timed out`);
