@@ -52,6 +52,11 @@ function binding() {
   };
 }
 
+/** Whether the apiserver refused a write because of the chaos policy. */
+export function isRefusal(err: unknown): boolean {
+  return statusOf(err) === 403 && (err as Error).message.includes(NAME);
+}
+
 /** Installs the policy and its binding; false when a refusal is already in force. */
 export async function startRefusal(api: KubeApi, refusal: Refusal, namespaces: string[]): Promise<boolean> {
   try {

@@ -10,7 +10,7 @@ import { Leases } from "../../src/kube/resources.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { restartApiserver, type ClusterState } from "../lib/controlplane.ts";
 import { eventually } from "../lib/poll.ts";
-import { endRefusal, startRefusal, type Refusal } from "./admission.ts";
+import { endRefusal, isRefusal, startRefusal, type Refusal } from "./admission.ts";
 import { compact } from "./etcd.ts";
 import { ForeignRecord } from "./foreign.ts";
 import { create, createRaw, getObject, listObjects, mergePatch, remove, retrying, statusOf } from "./kube.ts";
@@ -70,6 +70,7 @@ export async function execute(ctx: OpContext, op: Op): Promise<Outcome> {
     return await run(ctx, op);
   } catch (err) {
     const status = statusOf(err);
+    if (isRefusal(err)) return skipped("refused by the chaos admission policy");
     if (status === 404) return skipped("target not found");
     if (status === 409) return skipped("name taken or object changed");
     return { status: "failed", detail: (err as Error).message.slice(0, 300) };
