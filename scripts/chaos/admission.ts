@@ -12,8 +12,9 @@ export type Refusal = "growth" | "all";
 const NAME = "chaos-refuse-role-writes";
 const MANAGED_BY = { "app.kubernetes.io/managed-by": "podlogreader" };
 
-// The pod names a Role's pods/log rules list, old and new; CEL over object/oldObject.
-const names = (o: string) => `(has(${o}.rules) ? ${o}.rules.filter(r, has(r.resources) && r.resources.exists(x, x == 'pods/log') && has(r.resourceNames)) : [])`;
+// The pods/log rules with names of a Role, old or new; CEL over object/oldObject. A Role without
+// rules carries `rules: null`, which has() does not rule out.
+const names = (o: string) => `(has(${o}.rules) && ${o}.rules != null ? ${o}.rules.filter(r, has(r.resources) && r.resources.exists(x, x == "pods/log") && has(r.resourceNames)) : [])`;
 const GROWS = `variables.newRules.exists(r, r.resourceNames.exists(n, !variables.oldRules.exists(o, n in o.resourceNames)))`;
 
 export function policy(refusal: Refusal, namespaces: string[]) {
@@ -54,7 +55,8 @@ function binding() {
 
 /** Whether the apiserver refused a write because of the chaos policy. */
 export function isRefusal(err: unknown): boolean {
-  return statusOf(err) === 403 && (err as Error).message.includes(NAME);
+  const status = statusOf(err);
+  return (status === 403 || status === 422) && (err as Error).message.includes(NAME);
 }
 
 /** Installs the policy and its binding; false when a refusal is already in force. */

@@ -1,7 +1,7 @@
 // The chaos run as a function: a fresh control plane, two replicas of the compiled controller,
 // bursts of seeded operations, and the checks at quiescence after each burst. Everything it
 // starts is stopped when it returns or throws, and on SIGINT/SIGTERM.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { managedName } from "../../src/access/names.ts";
@@ -72,7 +72,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       leaseNamespace: lease.namespace, leaseName: lease.name, logDir,
     });
     await waitForLeader(api, lease);
-    return await runBursts(options, { api, cluster, replicas, namespaces, lease, log });
+    return await runBursts(options, { api, cluster, replicas, namespaces, lease, log, opLog: join(logDir, "ops.log") });
   } finally {
     process.off("exit", cleanUp);
     process.off("SIGINT", onSignal);
@@ -94,6 +94,8 @@ interface Env {
   namespaces: string[];
   lease: { namespace: string; name: string };
   log: (line: string) => void;
+  /** Every operation, its outcome and detail, one a line. */
+  opLog: string;
 }
 
 async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> {
@@ -129,6 +131,7 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
         const outcome = await execute(ctx, op);
         const c = (counts[op.type] ??= { done: 0, skipped: 0, failed: 0 });
         c[outcome.status]++;
+        appendFileSync(env.opLog, `${new Date().toISOString()} burst ${burstCount} op ${op.index} ${JSON.stringify(op)} -> ${outcome.status}${outcome.detail ? `: ${outcome.detail}` : ""}\n`);
         // Each completed leader pause is one look for a deposed leader's write.
         if (op.type === "pause-leader-mid-write" && outcome.status === "done") checks["deposed-leader-write"]++;
         if (outcome.status === "failed" && failures.length < 20) failures.push({ opIndex: op.index, type: op.type, detail: outcome.detail ?? "" });

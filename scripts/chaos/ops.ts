@@ -257,9 +257,10 @@ async function editRole(ctx: OpContext, op: Extract<Op, { type: "edit-role" }>):
  * same name and rules without the marks. Either way it is recorded as foreign from then on.
  */
 async function takeRole(ctx: OpContext, op: Extract<Op, { type: "take-role" }>): Promise<Outcome> {
-  const name = managedName(op.kind, op.name);
-  const role = await getObject<V1Role>(ctx.api, Roles, op.namespace, name);
-  if (!isManaged(role.metadata)) return skipped("not managed");
+  const managed = (await listObjects<V1Role>(ctx.api, Roles, op.namespace)).filter((r) => isManaged(r.metadata)).sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+  if (managed.length === 0) return skipped("no managed Roles");
+  const role = managed[op.pick % managed.length]!;
+  const name = role.metadata!.name!;
   let raw: string;
   if (op.how === "unlabel") {
     const patch = { metadata: { resourceVersion: role.metadata!.resourceVersion, labels: { [MANAGED_BY_LABEL]: null }, ownerReferences: null } };
@@ -321,9 +322,9 @@ async function pauseLeaderMidWrite(ctx: OpContext, op: Extract<Op, { type: "paus
   const index = holder ? ctx.replicas.indexOf(holder) : undefined;
   if (index === undefined) return skipped("no known leader");
   if (ctx.replicas.pausedIndex !== undefined) return skipped("a replica is already paused");
-  const targets = (await scalables(ctx.api, op.namespace)).filter((w) => w.replicas < op.replicas);
-  if (targets.length === 0) return skipped("nothing to scale up");
-  await Promise.all(targets.map((w) => scaleTo(ctx.api, op.namespace, w, op.replicas)));
+  const targets = await scalables(ctx.api, op.namespace);
+  if (targets.length === 0) return skipped("no scalable workloads");
+  await Promise.all(targets.map((w) => scaleTo(ctx.api, op.namespace, w, w.replicas + op.add)));
   await Bun.sleep(op.delayMs);
   const podsBefore = new Set((await listObjects<V1Pod>(ctx.api, Pods, op.namespace)).map((p) => p.metadata!.name!));
   if (!ctx.replicas.pause(index, ctx.maxPauseSeconds * 1000)) return skipped("a replica is already paused");

@@ -58,14 +58,16 @@ export type Op = { index: number } & (
   // A period in which writes to managed Roles are refused, until lift-refusal `bursts` bursts later.
   | { type: "refuse-role-writes"; refusal: "growth" | "all"; bursts: number }
   | { type: "lift-refusal" }
-  // A managed Role made someone else's: its marks removed, or deleted and made again without them.
-  | ({ type: "take-role"; how: "unlabel" | "recreate" } & Target)
+  // A managed Role (the pick-th of the namespace's, by name) made someone else's: its marks
+  // removed, or deleted and made again without them.
+  | { type: "take-role"; namespace: string; pick: number; how: "unlabel" | "recreate" }
   // Every scalable workload of the namespace scaled at once; `delayMs` later the apiserver restarts
   // (after an etcd compaction, with "compact-restart"), so watches relist while writes are in flight.
   | { type: "write-storm"; namespace: string; replicas: number; relist: "compact-restart" | "restart"; delayMs: number }
-  // The leader SIGSTOPped `delayMs` after a scale-up, with pod arrivals queued; its Lease expires and
-  // the standby takes over; the workloads are scaled back; then the old leader is SIGCONTed.
-  | { type: "pause-leader-mid-write"; namespace: string; replicas: number; delayMs: number }
+  // The leader SIGSTOPped `delayMs` after every scalable workload of the namespace grew by `add`,
+  // with pod arrivals queued; its Lease expires and the standby takes over; the workloads are
+  // scaled back; then the old leader is SIGCONTed.
+  | { type: "pause-leader-mid-write"; namespace: string; add: number; delayMs: number }
 );
 export type OpType = Op["type"];
 
@@ -133,11 +135,11 @@ export function drawOp(rng: Random, u: Universe, index: number): Op {
     case "refuse-role-writes":
       return { index, type, refusal: rng.pick(["growth", "all"] as const), bursts: rng.between(1, 2) };
     case "take-role":
-      return { index, type, ...target(rng, u, ALL_KINDS), how: rng.pick(["unlabel", "recreate"] as const) };
+      return { index, type, namespace: rng.pick(u.namespaces), pick: rng.int(1000), how: rng.pick(["unlabel", "recreate"] as const) };
     case "write-storm":
       return { index, type, namespace: rng.pick(u.namespaces), replicas: rng.between(0, 3), relist: rng.pick(["compact-restart", "restart"] as const), delayMs: rng.between(0, 2000) };
     case "pause-leader-mid-write":
-      return { index, type, namespace: rng.pick(u.namespaces), replicas: rng.between(2, 3), delayMs: rng.between(0, 600) };
+      return { index, type, namespace: rng.pick(u.namespaces), add: rng.between(1, 2), delayMs: rng.between(0, 600) };
   }
 }
 
