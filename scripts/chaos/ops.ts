@@ -326,7 +326,8 @@ async function pauseLeaderMidWrite(ctx: OpContext, op: Extract<Op, { type: "paus
   if (targets.length === 0) return skipped("no scalable workloads");
   await Promise.all(targets.map((w) => scaleTo(ctx.api, op.namespace, w, w.replicas + op.add)));
   await Bun.sleep(op.delayMs);
-  const podsBefore = new Set((await listObjects<V1Pod>(ctx.api, Pods, op.namespace)).map((p) => p.metadata!.name!));
+  const podNames = async () => (await listObjects<V1Pod>(ctx.api, Pods, op.namespace)).map((p) => p.metadata!.name!);
+  const seen = new Set(await podNames());
   if (!ctx.replicas.pause(index, ctx.maxPauseSeconds * 1000)) return skipped("a replica is already paused");
   try {
     const takenOver = await holdsWithin(40_000, async () => {
@@ -334,11 +335,12 @@ async function pauseLeaderMidWrite(ctx: OpContext, op: Extract<Op, { type: "paus
       return now !== undefined && now !== holder;
     });
     if (!takenOver) return done(`replica ${index} paused, but no standby took the Lease within 40s`);
+    for (const p of await podNames()) seen.add(p);
     await Promise.all(targets.map((w) => scaleTo(ctx.api, op.namespace, w, w.replicas)));
-    // Gone: the pods that were there when the leader stopped and are not now.
+    // Gone: the pods seen since the scale-up that are not there now.
     const gone = async () => {
-      const now = new Set((await listObjects<V1Pod>(ctx.api, Pods, op.namespace)).map((p) => p.metadata!.name!));
-      return [...podsBefore].filter((p) => !now.has(p));
+      const now = new Set(await podNames());
+      return [...seen].filter((p) => !now.has(p));
     };
     await holdsWithin(15_000, async () => (await gone()).length > 0);
     const removed = new Set(await gone());
