@@ -1,10 +1,12 @@
 // Periods in which the apiserver refuses writes to managed Roles, as an admission policy in a real
 // cluster would (Kyverno, Gatekeeper, a ValidatingAdmissionPolicy, a quota): a
 // ValidatingAdmissionPolicy and its binding, scoped to the chaos namespaces, installed by one
-// operation and removed at the start of a later burst.
+// operation and removed at the start of a later burst. A policy takes a moment to be enforced and
+// to stop being enforced; a probe Role in a namespace podlogreader does not watch tells when.
 import type { KubeApi } from "../../src/kube/api.ts";
-import { ValidatingAdmissionPolicies, ValidatingAdmissionPolicyBindings } from "../../src/kube/resources.ts";
-import { create, retrying, statusOf } from "./kube.ts";
+import { Roles, ValidatingAdmissionPolicies, ValidatingAdmissionPolicyBindings } from "../../src/kube/resources.ts";
+import { eventually } from "../lib/poll.ts";
+import { create, mergePatch, retrying, statusOf } from "./kube.ts";
 
 /** "growth": an UPDATE may not add a pod name to a managed Role; "all": no write to a managed Role at all. */
 export type Refusal = "growth" | "all";
@@ -59,20 +61,43 @@ export function isRefusal(err: unknown): boolean {
   return (status === 403 || status === 422) && (err as Error).message.includes(NAME);
 }
 
-/** Installs the policy and its binding; false when a refusal is already in force. */
-export async function startRefusal(api: KubeApi, refusal: Refusal, namespaces: string[]): Promise<boolean> {
+const PROBE = "chaos-refusal-probe";
+let probes = 0;
+
+/** Whether a write that adds a pod name to the probe Role (refused by either policy) is refused now. */
+async function probeRefused(api: KubeApi, probeNamespace: string): Promise<boolean> {
   try {
-    await create(api, ValidatingAdmissionPolicies, undefined, policy(refusal, namespaces));
+    await mergePatch(api, Roles, probeNamespace, PROBE, { rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: [`probe-${probes++}`] }] });
+    return false;
+  } catch (err) {
+    if (isRefusal(err)) return true;
+    throw err;
+  }
+}
+
+/**
+ * Installs the policy and its binding over `namespaces` and the probe's namespace, and waits until
+ * the apiserver enforces it; false when a refusal is already in force.
+ */
+export async function startRefusal(api: KubeApi, refusal: Refusal, namespaces: string[], probeNamespace: string): Promise<boolean> {
+  try {
+    await create(api, Roles, probeNamespace, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: PROBE, labels: MANAGED_BY } });
+  } catch (err) {
+    if (statusOf(err) !== 409) throw err;
+  }
+  try {
+    await create(api, ValidatingAdmissionPolicies, undefined, policy(refusal, [...namespaces, probeNamespace]));
   } catch (err) {
     if (statusOf(err) === 409) return false;
     throw err;
   }
   await create(api, ValidatingAdmissionPolicyBindings, undefined, binding());
+  await eventually("the refusal policy to be enforced", async () => (await probeRefused(api, probeNamespace)) || undefined, 30_000, 200);
   return true;
 }
 
-/** Removes the binding and the policy; the refusal that was in force, if any. */
-export async function endRefusal(api: KubeApi): Promise<Refusal | undefined> {
+/** Removes the binding and the policy and waits until writes pass again; the refusal that was in force, if any. */
+export async function endRefusal(api: KubeApi, probeNamespace: string): Promise<Refusal | undefined> {
   let refusal: Refusal | undefined;
   try {
     const p = (await retrying(() => api.get(ValidatingAdmissionPolicies, undefined, NAME))) as { metadata?: { labels?: Record<string, string> } };
@@ -87,5 +112,6 @@ export async function endRefusal(api: KubeApi): Promise<Refusal | undefined> {
       if (statusOf(err) !== 404) throw err;
     }
   }
+  if (refusal) await eventually("the refusal policy to be lifted", async () => !(await probeRefused(api, probeNamespace)) || undefined, 30_000, 200);
   return refusal;
 }

@@ -185,12 +185,16 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
       return done(`to revision ${await compact(ctx.cluster.ports.etcd)}`);
     case "refuse-role-writes": {
       if (ctx.refusal) return skipped(`a refusal (${ctx.refusal}) is already in force`);
-      if (!(await startRefusal(api, op.refusal, ctx.namespaces))) return skipped("a refusal policy already exists");
+      // In force from the moment the policy may be, so no check runs unexcused while it is.
       ctx.refusal = op.refusal;
+      if (!(await startRefusal(api, op.refusal, ctx.namespaces, ctx.lease.namespace))) {
+        ctx.refusal = undefined;
+        return skipped("a refusal policy already exists");
+      }
       return done(`${op.refusal}, for ${op.bursts} burst(s)`);
     }
     case "lift-refusal": {
-      const ended = await endRefusal(api);
+      const ended = await endRefusal(api, ctx.lease.namespace);
       ctx.refusal = undefined;
       return ended ? done(ended) : skipped("no refusal in force");
     }
