@@ -31,13 +31,15 @@ type Managed<T> = T & { apiVersion: string; kind: string; metadata: ManagedMetad
 
 export interface DesiredAccess {
   role: Managed<V1Role> & { rules: V1PolicyRule[] };
+  /** The workload's pods that do not fit in one Role and are left out (see podsThatFit). */
+  podsLeftOut: string[];
   serviceAccount?: Managed<V1ServiceAccount>;
   roleBinding?: Managed<V1RoleBinding>;
 }
 
 const RBAC_GROUP = "rbac.authorization.k8s.io";
 
-export function workloadRef(workload: Workload): string {
+export function workloadRef(workload: Pick<Workload, "kind" | "name">): string {
   return `${workload.kind}/${workload.name}`;
 }
 
@@ -53,6 +55,29 @@ function metadata(workload: Workload, name: string): ManagedMetadata {
     annotations: { [WORKLOAD_ANNOTATION]: workloadRef(workload) },
     ownerReferences: [ownerReference(workload)],
   };
+}
+
+/**
+ * The most bytes of pod names one Role carries, counted as they are sent (each name with its quotes
+ * and comma). The apiserver refuses a request body over 3 MiB and etcd an object over 1.5 MiB;
+ * a Role at this budget is about 1 MiB, so it is written and stored with room to spare. That is
+ * 4,000 pods with the longest names (253 characters) and 15,000 with the longest names a
+ * ReplicaSet or Job generates (63).
+ */
+export const ROLE_POD_NAMES_BUDGET_BYTES = 1_000_000;
+
+/**
+ * The pods one Role can name: all of them when they fit the budget, else the first in name order
+ * that do. The rest are left out (an under-grant the caller must report), never granted otherwise.
+ */
+export function podsThatFit(podNames: Iterable<string>): { granted: string[]; leftOut: string[] } {
+  const sorted = [...new Set(podNames)].sort();
+  let bytes = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    bytes += sorted[i]!.length + 3;
+    if (bytes > ROLE_POD_NAMES_BUDGET_BYTES) return { granted: sorted.slice(0, i), leftOut: sorted.slice(i) };
+  }
+  return { granted: sorted, leftOut: [] };
 }
 
 /**
@@ -72,16 +97,23 @@ export function roleRules(workload: Workload, podNames: Iterable<string>, option
   return rules;
 }
 
+/** The pods whose logs a Role's rules grant by name. */
+export function grantedPods(rules: readonly { resources?: string[] | null; resourceNames?: string[] | null }[] | null | undefined): string[] {
+  return (rules ?? []).find((r) => r.resources?.includes("pods/log"))?.resourceNames ?? [];
+}
+
 /** Everything podlogreader keeps for one opted-in workload. Pure: no I/O. */
 export function desiredAccess(workload: Workload, podNames: Iterable<string>, options: AccessOptions): DesiredAccess {
   const name = managedName(workload.kind, workload.name);
+  const { granted, leftOut } = podsThatFit(podNames);
   const desired: DesiredAccess = {
     role: {
       apiVersion: `${RBAC_GROUP}/v1`,
       kind: "Role",
       metadata: metadata(workload, name),
-      rules: roleRules(workload, podNames, options),
+      rules: roleRules(workload, granted, options),
     },
+    podsLeftOut: leftOut,
   };
   if (options.createServiceAccountAndRoleBinding) {
     desired.serviceAccount = { apiVersion: "v1", kind: "ServiceAccount", metadata: metadata(workload, name) };

@@ -39,6 +39,7 @@ export class Controller {
   private readonly reconciler: Reconciler;
   private readonly events: EventRecorder;
   private readonly pods: InformerGroup<OwnedRef>;
+  private readonly managedObjects: ({ values(): Iterable<Metadata> } | undefined)[];
 
   constructor(api: KubeApi, private readonly options: ControllerOptions, private readonly log: Logger, private readonly metrics?: Metrics) {
     const group = <T extends Identified>(
@@ -47,7 +48,6 @@ export class Controller {
       onChange: (old: T | undefined, current: T | undefined) => void,
       extra: Partial<InformerOptions<T>> = {},
     ) => {
-      const namespaceOf = (o: T) => identity(o).namespace;
       return new InformerGroup<T>(
         options.namespaces,
         (namespace) => new Informer<T>({
@@ -56,7 +56,6 @@ export class Controller {
           onRestart: () => metrics?.watchRestarts.inc({ resource: resource.plural }),
           ...extra,
         }),
-        namespaceOf,
       );
     };
 
@@ -75,6 +74,7 @@ export class Controller {
       : undefined;
 
     this.caches = { world: this.world, roles, roleBindings, serviceAccounts };
+    this.managedObjects = [roles, roleBindings, serviceAccounts];
     this.informers = [...workloads, pods, roles, ...(withSa ? [roleBindings!, serviceAccounts!] : [])] as InformerGroup<unknown>[];
     this.pods = pods;
     this.events = new EventRecorder(api, log);
@@ -178,7 +178,7 @@ export class Controller {
   private enqueueAll(): void {
     const keys = new Set<string>();
     for (const w of this.world.managedWorkloads()) keys.add(keyOfWorkload(w));
-    for (const cache of [this.caches.roles, this.caches.roleBindings, this.caches.serviceAccounts]) {
+    for (const cache of this.managedObjects) {
       for (const obj of cache?.values() ?? []) {
         const owner = managedOwner(obj.metadata);
         if (owner && isWorkloadKind(owner.kind)) keys.add(workloadKey(owner.kind, obj.metadata.namespace, owner.name));

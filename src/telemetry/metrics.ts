@@ -25,6 +25,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly roleWritesRefused = new Counter({
+    name: "podlogreader_role_writes_refused_total",
+    help: "Role updates the apiserver refused (admission, quota, size); each one is followed by a write that only removes names, or by deleting the Role.",
+    labelNames: ["namespace"] as const,
+    registers: [this.registry],
+  });
+
+  readonly podsLeftOut = new Gauge({
+    name: "podlogreader_pods_left_out",
+    help: "Pods of a workload that do not fit in its Role and whose logs are therefore not granted.",
+    labelNames: ["namespace", "workload"] as const,
+    registers: [this.registry],
+  });
+
   readonly watchRestarts = new Counter({
     name: "podlogreader_watch_restarts_total",
     help: "Watches that ended in an error or expired (410 Gone) and were started again, by resource.",
