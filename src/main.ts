@@ -59,7 +59,15 @@ async function runController(argv: string[]): Promise<number> {
     const metrics = new Metrics();
     const api = new KubeApi(new Transport(connection, (verb, code) => metrics.apiRequests.inc({ verb, code })));
     log.info(`podlogreader ${VERSION} connecting to ${connection.server} (${connection.source})`);
-    const controller = new Controller(api, options, log, metrics);
+    const elector = options.leaderElect
+      ? new LeaderElector(api, {
+        namespace: options.leaderElectionNamespace ?? connection.namespace ?? "default",
+        name: options.leaderElectionId,
+        identity: `${hostname()}_${crypto.randomUUID().slice(0, 8)}`,
+      }, log)
+      : undefined;
+    // With leader election, no write of the controller starts unless the lease is held and fresh.
+    const controller = new Controller(elector ? api.withWriteFence(() => elector.assertLeading()) : api, options, log, metrics);
     const telemetry = options.httpAddr
       ? serveTelemetry(options.httpAddr, { healthy: () => controller.healthy(), ready: () => controller.ready }, metrics, log)
       : undefined;
@@ -67,14 +75,8 @@ async function runController(argv: string[]): Promise<number> {
     const serverVersion = await waitForServer(api, log, stop.signal);
     if (serverVersion !== undefined) {
       log.info(`Connected to Kubernetes ${serverVersion}`);
-      let elector: LeaderElector | undefined;
       let leadership: Promise<unknown> = Promise.resolve();
-      if (options.leaderElect) {
-        elector = new LeaderElector(api, {
-          namespace: options.leaderElectionNamespace ?? connection.namespace ?? "default",
-          name: options.leaderElectionId,
-          identity: `${hostname()}_${crypto.randomUUID().slice(0, 8)}`,
-        }, log);
+      if (elector) {
         leadership = elector.lead(stop.signal, () => {
           // Another replica may be writing now: stop at once and let the process be restarted.
           exitCode = 1;

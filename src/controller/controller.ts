@@ -13,7 +13,8 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { EventRecorder, Reasons } from "./events.ts";
 import { WorkQueue } from "./queue.ts";
-import { ForeignObjectError, involved, Reconciler, type Caches } from "./reconciler.ts";
+import { ForeignObjectError, involved, Reconciler, RoleWriteRefusedError, type Caches } from "./reconciler.ts";
+import { NotLeaderError } from "../kube/lease.ts";
 import { isWorkloadKind, KINDS, WORKLOAD_KINDS } from "../access/kinds.ts";
 import { keyOf, keyOfWorkload, parsePod, parseWorkload, splitWorkloadKey, workloadKey, World, type OwnedRef, type WorkloadRef } from "../access/membership.ts";
 
@@ -88,8 +89,13 @@ export class Controller {
       process: (key) => this.reconcile(key),
       onError: (key, err, retryInMs, failures) => {
         const retry = `retrying in ${(retryInMs / 1000).toFixed(1)}s (attempt ${failures})`;
-        if (err instanceof ForeignObjectError) {
-          this.log.debug(`${key} is blocked by a foreign object; ${retry}`);
+        if (err instanceof ForeignObjectError || err instanceof RoleWriteRefusedError) {
+          // Already reported with a Warning Event and a log line by the reconciler.
+          this.log.debug(`${key}: ${(err as Error).message}; ${retry}`);
+          return;
+        }
+        if (err instanceof NotLeaderError) {
+          this.log.debug(`${key} not written: ${err.message}; ${retry}`);
           return;
         }
         const message = (err as Error).message;
