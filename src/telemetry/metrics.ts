@@ -6,7 +6,7 @@ export class Metrics {
 
   readonly reconciles = new Counter({
     name: "podlogreader_reconciles_total",
-    help: "Reconciles of one workload, by result (success, error, conflict: a same-named object podlogreader did not create).",
+    help: "Reconciles of one workload, by result (success; conflict: a same-named object podlogreader did not create; refused: the apiserver refused the Role's update; error).",
     labelNames: ["result"] as const,
     registers: [this.registry],
   });
