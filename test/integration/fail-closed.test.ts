@@ -21,16 +21,19 @@ beforeAll(async () => {
 
 const RBAC = "rbac.authorization.k8s.io";
 
-/** A ValidatingAdmissionPolicy, bound to one namespace, that refuses Role updates failing `expression`. */
-async function refuseRoleUpdates(namespace: string, name: string, expression: string): Promise<() => Promise<void>> {
+/** A ValidatingAdmissionPolicy, bound to one namespace, that refuses Role writes (`operations`) failing `expression`. */
+async function refuseRoleWrites(namespace: string, name: string, expression: string, operations = ["UPDATE"]): Promise<() => Promise<void>> {
   const policy = `${name}-${namespace}`.slice(0, 253);
+  // A Role to probe the policy with, made before the policy can refuse it.
+  const probe = `probe-${name}`;
+  await c.admin.create(Roles, namespace, { apiVersion: `${RBAC}/v1`, kind: "Role", metadata: { name: probe, namespace }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"], resourceNames: ["a"] }] } as never);
   await c.admin.create(ValidatingAdmissionPolicies, undefined, {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "ValidatingAdmissionPolicy",
     metadata: { name: policy },
     spec: {
       failurePolicy: "Fail",
-      matchConstraints: { resourceRules: [{ apiGroups: [RBAC], apiVersions: ["v1"], operations: ["UPDATE"], resources: ["roles"] }] },
+      matchConstraints: { resourceRules: [{ apiGroups: [RBAC], apiVersions: ["v1"], operations, resources: ["roles"] }] },
       validations: [{ expression, message: `refused by ${name}` }],
     },
   } as never);
@@ -45,8 +48,6 @@ async function refuseRoleUpdates(namespace: string, name: string, expression: st
     },
   } as never);
   // The policy takes effect once the apiserver has loaded it: wait until a probe update is refused.
-  const probe = `probe-${name}`;
-  await c.admin.create(Roles, namespace, { apiVersion: `${RBAC}/v1`, kind: "Role", metadata: { name: probe, namespace }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"], resourceNames: ["a"] }] } as never);
   await eventually(`${name} to refuse updates`, async () => {
     try {
       await c.admin.mergePatch(Roles, namespace, probe, { rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"], resourceNames: ["a", `b${Date.now()}`] }] });
@@ -93,7 +94,7 @@ describe("a Role update the apiserver refuses", () => {
   test("when writes that add names are refused, the name of a pod that left is still removed", async () => {
     const [gone, stays] = await waitForPods(ns, "web", 2);
     await expectReadable(ns, sa, [gone!, stays!]);
-    const allow = await refuseRoleUpdates(ns, "no-growth", NO_NEW_NAMES);
+    const allow = await refuseRoleWrites(ns, "no-growth", NO_NEW_NAMES);
     try {
       // The ReplicaSet replaces the pod: the Role should lose one name and gain another in one
       // write, which the policy refuses because of the name it gains.
@@ -109,16 +110,17 @@ describe("a Role update the apiserver refuses", () => {
     await expectReadable(ns, sa, await waitForPods(ns, "web", 2));
   });
 
-  test("when every update is refused, the binding and the Role are deleted rather than left naming a pod that left", async () => {
+  test("when every write of Roles is refused, the binding and the Role are deleted rather than left naming a pod that left", async () => {
     const [gone, stays] = await waitForPods(ns, "web", 2);
     await expectReadable(ns, sa, [gone!, stays!]);
-    const allow = await refuseRoleUpdates(ns, "no-update", "false");
+    const allow = await refuseRoleWrites(ns, "no-write", "false", ["UPDATE", "CREATE"]);
     try {
       await deletePod(ns, gone!);
       await eventually(`${gone} to stop being readable`, async () => (!(await canReadLog(c.admin, ns, sa, gone!)) ? true : undefined));
       // Under-granted, never over-granted: nothing is readable while the Role cannot be written.
       expect(await canReadLog(c.admin, ns, sa, stays!)).toBe(false);
       await waitUntilGone(RoleBindings, ns, sa);
+      await waitUntilGone(Roles, ns, sa);
     } finally {
       await allow();
     }
