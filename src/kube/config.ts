@@ -6,7 +6,7 @@ import { KubeconfigError, readKubeconfigs, type Entry, type Kubeconfig, type Kub
 
 /** Where the credentials of a connection come from, and how to read them. */
 export interface Connection {
-  /** The apiserver's base URL, without a trailing slash. */
+  /** The apiserver's base URL (always https), without a trailing slash. */
   server: string;
   /** PEM bundle that the server's certificate must chain to; undefined means the system roots. */
   ca?: string;
@@ -157,11 +157,18 @@ function clusterTls(entry: Entry<KubeconfigCluster>): Pick<Connection, "server" 
   };
 }
 
-function serverUrl(server: string, where: string): string {
+/** The server URL, which must be https: a bearer token or password must never cross the network in clear text. */
+export function serverUrl(server: string, where: string): string {
+  let url: URL;
   try {
-    new URL(server);
+    url = new URL(server);
   } catch {
     throw new ConfigError(`${where} "${server}" is not a URL; write it as https://host:port`);
+  }
+  if (url.protocol !== "https:") {
+    throw new ConfigError(
+      `${where} "${server}" is not https; podlogreader sends credentials only over verified TLS. Use the apiserver's https:// address`,
+    );
   }
   return server.replace(/\/+$/, "");
 }

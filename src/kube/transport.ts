@@ -1,4 +1,4 @@
-import type { Connection } from "./config.ts";
+import { serverUrl, type Connection } from "./config.ts";
 
 /** A response from the apiserver with a non-2xx status. */
 export class ApiError extends Error {
@@ -53,8 +53,9 @@ export interface Request {
   streaming?: boolean;
 }
 
-/** Bun's fetch TLS options. */
+/** Bun's fetch TLS options. `rejectUnauthorized` is always true: set per request, it wins over NODE_TLS_REJECT_UNAUTHORIZED. */
 interface TlsOptions {
+  rejectUnauthorized: true;
   ca?: string;
   cert?: string;
   key?: string;
@@ -64,14 +65,18 @@ interface TlsOptions {
 /**
  * The one way podlogreader talks to the apiserver: Bun's fetch with the connection's CA and
  * client certificate passed as Bun TLS options (client-node's own TLS settings are ignored
- * under Bun), and the Authorization header read per request so rotated tokens are picked up.
+ * under Bun), certificate verification stated in every request so that no environment variable
+ * can turn it off, and the Authorization header read per request so rotated tokens are picked up.
  */
 export class Transport {
   /** `onResponse` is told the verb and status code (or "error") of every request, for metrics. */
   constructor(
     readonly connection: Connection,
     private readonly onResponse?: (verb: string, code: string) => void,
-  ) {}
+  ) {
+    // Connections built in code, not read from a kubeconfig, are held to the same rule.
+    serverUrl(connection.server, `${connection.source}: server`);
+  }
 
   url(path: string, query?: Request["query"]): string {
     const url = new URL(this.connection.server + path);
@@ -134,7 +139,7 @@ export class Transport {
     const { ca, serverName } = this.connection;
     let { cert, key } = this.connection;
     if (!cert) ({ cert, key } = (await this.connection.clientCertificate?.()) ?? {});
-    return { ca, cert, key, serverName };
+    return { rejectUnauthorized: true, ca, cert, key, serverName };
   }
 
   private wrapFetchError(err: unknown, method: string, url: string): Error {
