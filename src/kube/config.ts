@@ -21,14 +21,23 @@ export interface Connection {
   headers?: [string, string][];
   /** The Authorization header value for the next request, if any. Called per request. */
   authorization(): Promise<string | undefined>;
-  /** A client certificate obtained per request (from an exec plugin); `cert`/`key` win over it. */
-  clientCertificate?(): Promise<{ cert: string; key: string } | undefined>;
+  /**
+   * When set, called once per request instead of authorization(): a credential that may also
+   * carry a client certificate (exec plugins). The connection's own `cert`/`key` win over it.
+   */
+  credentials?(): Promise<Credentials>;
   /** Forget any cached credential, e.g. after a 401, so the next call reads it afresh. */
   invalidate(): void;
   /** The namespace of the kubeconfig's context, or of the in-cluster ServiceAccount. */
   namespace?: string;
   /** Where the configuration came from, for messages. */
   source: string;
+}
+
+export interface Credentials {
+  authorization?: string;
+  cert?: string;
+  key?: string;
 }
 
 export class ConfigError extends Error {
@@ -131,7 +140,11 @@ export function kubeconfigConnection(kc: Kubeconfig, source: string, options: Co
     ...tls,
     cert,
     key,
-    headers: [...(user ? impersonationHeaders(user) : []), ...(cluster.value["disable-compression"] ? [["Accept-Encoding", "identity"] as [string, string]] : [])],
+    headers: [
+      ...(user ? impersonationHeaders(user) : []),
+      // disable-compression: client-go then stops asking for gzip.
+      ...(cluster.value["disable-compression"] ? [["Accept-Encoding", "identity"] satisfies [string, string]] : []),
+    ],
     ...auth,
     namespace: context.value.namespace || undefined,
     source,
@@ -199,13 +212,21 @@ function clientCertificate(entry: Entry<KubeconfigUser>): { cert?: string; key?:
 function impersonationHeaders(entry: Entry<KubeconfigUser>): [string, string][] {
   const u = entry.value;
   const at = (field: string) => `${entry.file}: users["${entry.name}"].user.${field}`;
+  const groups = u["as-groups"] ?? [];
+  const extra = Object.entries(u["as-user-extra"] ?? {});
+  if ((u["as-uid"] || groups.length > 0 || extra.length > 0) && !u.as) {
+    throw new ConfigError(`${at("as")} is required with as-uid, as-groups or as-user-extra`);
+  }
+  // The apiserver reads each value from its own header line, and Bun's fetch joins repeated
+  // headers into one line with commas, which would name a single group "a, b".
+  if (groups.length > 1) throw new ConfigError(`${at("as-groups")} lists ${groups.length} groups; podlogreader can impersonate one group only`);
+  const multiValued = extra.find(([, values]) => (values ?? []).length > 1);
+  if (multiValued) throw new ConfigError(`${at("as-user-extra")}["${multiValued[0]}"] has several values; podlogreader can send one value per key only`);
   const headers: [string, string][] = [];
-  const impersonatesMore = u["as-uid"] || u["as-groups"]?.length || Object.keys(u["as-user-extra"] ?? {}).length;
-  if (impersonatesMore && !u.as) throw new ConfigError(`${at("as")} is required with as-uid, as-groups or as-user-extra`);
   if (u.as) headers.push(["Impersonate-User", u.as]);
   if (u["as-uid"]) headers.push(["Impersonate-Uid", u["as-uid"]]);
-  for (const group of u["as-groups"] ?? []) headers.push(["Impersonate-Group", group]);
-  for (const [k, values] of Object.entries(u["as-user-extra"] ?? {})) {
+  for (const group of groups) headers.push(["Impersonate-Group", group]);
+  for (const [k, values] of extra) {
     for (const v of values ?? []) headers.push([`Impersonate-Extra-${escapeHeaderKey(k)}`, v]);
   }
   return headers;
@@ -244,7 +265,7 @@ function readPem(data: string | undefined, file: string | undefined, what: strin
   }
 }
 
-type Authorization = Pick<Connection, "authorization" | "invalidate" | "clientCertificate">;
+type Authorization = Pick<Connection, "authorization" | "invalidate" | "credentials">;
 
 const noAuthorization: Authorization = { authorization: async () => undefined, invalidate() {} };
 
@@ -292,15 +313,13 @@ function execAuthorization(
     if (err instanceof ExecCredentialError) throw new ConfigError(err.message);
     throw err;
   }
+  const credentials = async (): Promise<Credentials> => {
+    const { token, clientCertificateData, clientKeyData } = await plugin.credential();
+    return { authorization: token ? `Bearer ${token}` : undefined, cert: clientCertificateData, key: clientKeyData };
+  };
   return {
-    async authorization() {
-      const { token } = await plugin.credential();
-      return token ? `Bearer ${token}` : undefined;
-    },
-    async clientCertificate() {
-      const { clientCertificateData: cert, clientKeyData: key } = await plugin.credential();
-      return cert && key ? { cert, key } : undefined;
-    },
+    credentials,
+    authorization: async () => (await credentials()).authorization,
     invalidate: () => plugin.invalidate(),
   };
 }

@@ -1,4 +1,4 @@
-import { serverUrl, type Connection } from "./config.ts";
+import { serverUrl, type Connection, type Credentials } from "./config.ts";
 
 /** A response from the apiserver with a non-2xx status. */
 export class ApiError extends Error {
@@ -106,14 +106,16 @@ export class Transport {
     const method = req.method ?? "GET";
     const headers = new Headers(this.connection.headers);
     headers.set("Accept", req.accept ?? "application/json");
-    const authorization = await this.connection.authorization();
-    if (authorization) headers.set("Authorization", authorization);
+    const credentials = this.connection.credentials
+      ? await this.connection.credentials()
+      : { authorization: await this.connection.authorization() };
+    if (credentials.authorization) headers.set("Authorization", credentials.authorization);
     let body: string | undefined;
     if (req.body !== undefined) {
       body = JSON.stringify(req.body);
       headers.set("Content-Type", req.contentType ?? "application/json");
     }
-    const tls = await this.tlsOptions();
+    const tls = this.tlsOptions(credentials);
     const url = this.url(req.path, req.query);
     const verb = req.query?.watch ? "WATCH" : method;
     try {
@@ -135,10 +137,10 @@ export class Transport {
     }
   }
 
-  private async tlsOptions(): Promise<TlsOptions> {
+  private tlsOptions(credentials: Credentials): TlsOptions {
     const { ca, serverName } = this.connection;
-    let { cert, key } = this.connection;
-    if (!cert) ({ cert, key } = (await this.connection.clientCertificate?.()) ?? {});
+    // A client certificate in the kubeconfig wins over one from an exec plugin, as in client-go.
+    const { cert, key } = this.connection.cert ? this.connection : credentials;
     return { rejectUnauthorized: true, ca, cert, key, serverName };
   }
 
