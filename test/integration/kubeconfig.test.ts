@@ -271,6 +271,22 @@ describe("exec credential plugins", () => {
     expect(plugin.calls()).toBe(2);
   });
 
+  test("a plugin that is not installed fails the request with its installHint", async () => {
+    const file = writeKubeconfig({
+      exec: { apiVersion: "client.authentication.k8s.io/v1", command: "./no-such-plugin", interactiveMode: "Never", installHint: "Install no-such-plugin from example.com" },
+    });
+    const err = await rejection(whoAmI(load({ kubeconfig: file })));
+    expect(err.message).toContain(`users["someone"].user.exec: cannot run ${join(dir, "no-such-plugin")}`);
+    expect(err.message).toContain("Install no-such-plugin from example.com");
+  });
+
+  test("interactiveMode Always without a terminal is an error, not a hang", async () => {
+    const plugin = testExecPlugin([{ token: robotToken }], { interactiveMode: "Always" });
+    const err = await rejection(whoAmI(load({ kubeconfig: writeKubeconfig({ exec: plugin.exec }) })));
+    expect(err.message).toContain("interactiveMode is Always but stdin is not a terminal");
+    expect(plugin.calls()).toBe(0);
+  });
+
   test("an exec stanza without apiVersion is refused, naming the field", () => {
     const plugin = testExecPlugin([{ token: robotToken }], { apiVersion: undefined });
     const file = writeKubeconfig({ exec: plugin.exec });
