@@ -229,6 +229,14 @@ describe("exec credential plugins", () => {
     expect(plugin.calls()).toBe(1);
   });
 
+  test("concurrent first requests share one run of the plugin", async () => {
+    const plugin = testExecPlugin([{ token: robotToken }]);
+    const connection = load({ kubeconfig: writeKubeconfig({ exec: plugin.exec }) });
+    const users = await Promise.all(Array.from({ length: 5 }, () => whoAmI(connection)));
+    expect(users.map((u) => u.username)).toEqual(Array(5).fill(robot()));
+    expect(plugin.calls()).toBe(1);
+  });
+
   test("a plugin's client certificate and key are presented; provideClusterInfo hands it the cluster", async () => {
     const { cert, key } = clientCertificate("exec-cert-user");
     const plugin = testExecPlugin([{ clientCertificateData: cert, clientKeyData: key }], { provideClusterInfo: true });
