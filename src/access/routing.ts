@@ -6,9 +6,12 @@ import { keyOfWorkload, type OwnedRef, type World, type WorkloadRef } from "./me
 /**
  * `now`: a pod left the workload, or it stopped being managed. A name left in a Role after its pod
  * is gone is a live grant if the name comes back, so this never waits.
- * `batch`: only pods arrived, or the workload became managed; such changes may be gathered.
+ * `batch`: only pods arrived (or the workload became managed with pods); such changes may be
+ * gathered, but a lone one should be written at once.
+ * `later`: the workload became managed and has no pods yet; nothing is granted by writing it now,
+ * and waiting lets its first Role name its first pods.
  */
-export type Urgency = "now" | "batch";
+export type Urgency = "now" | "batch" | "later";
 
 export interface Touched {
   /** The work-queue key of the workload: `Kind/namespace/name`. */
@@ -28,7 +31,7 @@ function desiredState(world: World, w: WorkloadRef | undefined): DesiredState {
 
 /** How the desired state went from `before` to `after`; undefined when it did not change. */
 function change(before: DesiredState, after: DesiredState): Urgency | undefined {
-  if (!before.managed) return after.managed ? "batch" : undefined;
+  if (!before.managed) return after.managed ? (after.pods.size > 0 ? "batch" : "later") : undefined;
   if (!after.managed) return "now";
   for (const p of before.pods) if (!after.pods.has(p)) return "now";
   return after.pods.size !== before.pods.size ? "batch" : undefined;

@@ -21,7 +21,7 @@ import { openWatches, type Watches } from "./watches.ts";
 export interface ControllerOptions extends AccessOptions {
   /** Namespaces to watch; empty means all. */
   namespaces: string[];
-  /** How long pod arrivals for one workload are gathered before its Role is written. */
+  /** Pod arrivals that follow a write of a workload within this window are gathered into its next write; a lone arrival is written at once. */
   debounceMs: number;
   /** How often every workload is checked again, even without events. */
   resyncMs: number;
@@ -117,8 +117,13 @@ export class Controller {
     await Promise.allSettled(running);
   }
 
+  /** Removals at once; arrivals at once when lone, gathered within the debounce window in a burst. */
   private enqueue(touched: Touched[]): void {
-    for (const { key, urgency } of touched) this.queue.add(key, urgency === "now" ? 0 : this.options.debounceMs);
+    for (const { key, urgency } of touched) {
+      if (urgency === "now") this.queue.add(key, 0);
+      else if (urgency === "batch") this.queue.addBatched(key, this.options.debounceMs);
+      else this.queue.add(key, this.options.debounceMs);
+    }
   }
 
   /** Every managed workload, and every workload that still has managed objects. */

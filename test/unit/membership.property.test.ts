@@ -400,7 +400,8 @@ describe("routing: a watch event names exactly the workloads whose desired state
             const a = after.get(key) ?? null;
             if (b === a) continue;
             const left = b !== null && (a === null || (JSON.parse(b) as string[]).some((p) => !(JSON.parse(a) as string[]).includes(p)));
-            expected.set(key, left ? "now" : "batch");
+            const bornEmpty = b === null && a === "[]";
+            expected.set(key, left ? "now" : bornEmpty ? "later" : "batch");
           }
           expect(new Map(touched.map((t) => [t.key, t.urgency]))).toEqual(expected);
           expect(touched.length).toBe(expected.size);
