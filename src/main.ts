@@ -67,7 +67,7 @@ async function runController(argv: string[]): Promise<number> {
       }, log)
       : undefined;
     // With leader election, no write of the controller starts unless the lease is held and fresh.
-    const controller = new Controller(elector ? api.withWriteFence(() => elector.assertLeading()) : api, options, log, metrics);
+    const controller = new Controller(elector ? api.withWriteFence(() => elector.assertLeading()) : api, { ...options, podVisibility: options.listPods ? "namespace" : "own" }, log, metrics);
     const telemetry = options.httpAddr
       ? serveTelemetry(options.httpAddr, { healthy: () => controller.healthy(), ready: () => controller.ready }, metrics, log)
       : undefined;

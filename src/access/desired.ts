@@ -11,9 +11,17 @@ export interface Workload {
   uid: string;
 }
 
+/**
+ * `own`: the ServiceAccount sees and reads only its workload's pods, by name.
+ * `namespace`: it may also get, list and watch every pod of the namespace (which `kubectl logs
+ * deploy/X`, `-l`, stern and k9s need): their specs, environment variables written in the spec,
+ * and the log tails that FallbackToLogsOnError copies into termination messages. Never their logs.
+ */
+export type PodVisibility = "own" | "namespace";
+export const POD_VISIBILITIES: readonly PodVisibility[] = ["own", "namespace"];
+
 export interface AccessOptions {
-  /** Grant `list pods` in the namespace, which `kubectl logs deploy/X` and `-l` need. */
-  listPods: boolean;
+  podVisibility: PodVisibility;
   /** Also keep a ServiceAccount and a RoleBinding of the same name. */
   createServiceAccountAndRoleBinding: boolean;
 }
@@ -81,19 +89,29 @@ export function podsThatFit(podNames: Iterable<string>): { granted: string[]; le
 }
 
 /**
- * The rules that let a workload's ServiceAccount read exactly its pods' logs, and run
- * `kubectl logs <kind>/<name>` where kubectl supports the kind. With no pods there is
- * no rule naming pods at all: an empty resourceNames would grant every pod in the namespace.
+ * The rules that let a workload's ServiceAccount read exactly its pods' logs:
+ * - get, list and watch on its pods by name, and get on their logs (one rule, so the names are
+ *   written once; list and watch mean nothing on pods/log). A list or watch of pods works under
+ *   resourceNames when it selects one name with `fieldSelector=metadata.name=`;
+ * - get on the workload, for `kubectl logs <kind>/<name>` where kubectl supports the kind;
+ * - get on this Role itself, so a client can learn which pods it may read;
+ * - for a CronJob, get on its current Jobs by name (`kubectl logs job/<name>`);
+ * - in `namespace` visibility, get, list and watch on every pod of the namespace.
+ * With no pods there is no rule naming pods at all: an empty resourceNames would grant every pod
+ * in the namespace. The same holds for Jobs.
  */
-export function roleRules(workload: Workload, podNames: Iterable<string>, options: Pick<AccessOptions, "listPods">): V1PolicyRule[] {
+export function roleRules(workload: Workload, podNames: Iterable<string>, options: Pick<AccessOptions, "podVisibility">, jobNames: Iterable<string> = []): V1PolicyRule[] {
   const pods = [...new Set(podNames)].sort();
+  const jobs = [...new Set(jobNames)].sort();
   const rules: V1PolicyRule[] = [];
   if (pods.length > 0) {
-    rules.push({ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: pods });
+    rules.push({ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"], resourceNames: pods });
   }
   const { resource, kubectlLogs } = KINDS[workload.kind];
   if (kubectlLogs) rules.push({ apiGroups: [resource.group], resources: [resource.plural], verbs: ["get"], resourceNames: [workload.name] });
-  if (options.listPods) rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["list"] });
+  if (workload.kind === "CronJob" && jobs.length > 0) rules.push({ apiGroups: ["batch"], resources: ["jobs"], verbs: ["get"], resourceNames: jobs });
+  rules.push({ apiGroups: [RBAC_GROUP], resources: ["roles"], verbs: ["get"], resourceNames: [managedName(workload.kind, workload.name)] });
+  if (options.podVisibility === "namespace") rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] });
   return rules;
 }
 
@@ -103,7 +121,7 @@ export function grantedPods(rules: readonly { resources?: string[] | null; resou
 }
 
 /** Everything podlogreader keeps for one opted-in workload. Pure: no I/O. */
-export function desiredAccess(workload: Workload, podNames: Iterable<string>, options: AccessOptions): DesiredAccess {
+export function desiredAccess(workload: Workload, podNames: Iterable<string>, options: AccessOptions, jobNames: Iterable<string> = []): DesiredAccess {
   const name = managedName(workload.kind, workload.name);
   const { granted, leftOut } = podsThatFit(podNames);
   const desired: DesiredAccess = {
@@ -111,7 +129,7 @@ export function desiredAccess(workload: Workload, podNames: Iterable<string>, op
       apiVersion: `${RBAC_GROUP}/v1`,
       kind: "Role",
       metadata: metadata(workload, name),
-      rules: roleRules(workload, granted, options),
+      rules: roleRules(workload, granted, options, jobNames),
     },
     podsLeftOut: leftOut,
   };

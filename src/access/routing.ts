@@ -19,22 +19,25 @@ export interface Touched {
   urgency: Urgency;
 }
 
-/** What podlogreader keeps for a workload: nothing, or a Role naming these pods. */
-type DesiredState = { managed: false } | { managed: true; pods: Set<string> };
+/** What podlogreader keeps for a workload: nothing, or a Role naming these pods (and a CronJob's Jobs). */
+type DesiredState = { managed: false } | { managed: true; names: Set<string> };
 
 function desiredState(world: World, w: WorkloadRef | undefined): DesiredState {
   if (!w) return { managed: false };
   const current = world.get(w.kind, w.namespace, w.name);
   if (!current || !world.isManaged(current)) return { managed: false };
-  return { managed: true, pods: new Set(world.podNamesOf(current)) };
+  // Pod and Job names cannot be told apart here, nor need they be: both are names the Role grants.
+  const names = new Set(world.podNamesOf(current).map((p) => `pod/${p}`));
+  for (const j of world.jobNamesOf(current)) names.add(`job/${j}`);
+  return { managed: true, names };
 }
 
 /** How the desired state went from `before` to `after`; undefined when it did not change. */
 function change(before: DesiredState, after: DesiredState): Urgency | undefined {
-  if (!before.managed) return after.managed ? (after.pods.size > 0 ? "batch" : "later") : undefined;
+  if (!before.managed) return after.managed ? ([...after.names].some((n) => n.startsWith("pod/")) ? "batch" : "later") : undefined;
   if (!after.managed) return "now";
-  for (const p of before.pods) if (!after.pods.has(p)) return "now";
-  return after.pods.size !== before.pods.size ? "batch" : undefined;
+  for (const n of before.names) if (!after.names.has(n)) return "now";
+  return after.names.size !== before.names.size ? "batch" : undefined;
 }
 
 /** Applies a workload event (added: no `old`; deleted: no `current`) and says whom it concerns. */

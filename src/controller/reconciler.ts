@@ -78,7 +78,7 @@ export class Reconciler {
       return;
     }
     const workload: Workload = { kind, namespace, name, uid: self.uid };
-    const desired = desiredAccess(workload, this.caches.world.podNamesOf(self), this.options);
+    const desired = desiredAccess(workload, this.caches.world.podNamesOf(self), this.options, this.caches.world.jobNamesOf(self));
     if (desired.podsLeftOut.length > 0) await this.reportLeftOut(workload, desired);
     else this.metrics?.podsLeftOut.remove({ namespace, workload: workloadRef(workload) });
     await this.ensureRole(workload, desired.role);
@@ -279,15 +279,22 @@ function isRefusal(err: unknown): boolean {
 }
 
 /**
- * The desired rules, naming only those pods that the live Role already names: a Role written with
- * them grants nothing the live one does not, so a policy that refuses growth lets it through.
+ * The desired rules, each naming only what the live Role already names for the same resources: a
+ * Role written with them grants nothing the live one does not, so a policy that refuses growth
+ * lets it through. A rule left with no names is dropped: an empty resourceNames grants everything.
  */
 export function shrinkRules(desired: PolicyRule[], live: PolicyRule[] | null | undefined): PolicyRule[] {
-  const alreadyGranted = new Set(grantedPods(live));
+  const granted = new Map<string, Set<string>>();
+  const scope = (r: PolicyRule) => JSON.stringify([r.apiGroups ?? [], [...(r.resources ?? [])].sort()]);
+  for (const r of live ?? []) {
+    const names = granted.get(scope(r)) ?? new Set<string>();
+    for (const n of r.resourceNames ?? []) names.add(n);
+    granted.set(scope(r), names);
+  }
   return desired.flatMap((rule) => {
-    if (!rule.resources?.includes("pods/log")) return [rule];
-    const names = (rule.resourceNames ?? []).filter((n) => alreadyGranted.has(n));
-    // Never a rule on pods without names: an empty resourceNames grants every pod.
+    if (!rule.resourceNames?.length) return [rule];
+    const already = granted.get(scope(rule));
+    const names = rule.resourceNames.filter((n) => already?.has(n));
     return names.length > 0 ? [{ ...rule, resourceNames: names }] : [];
   });
 }

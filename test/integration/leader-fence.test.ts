@@ -43,7 +43,7 @@ function replica(c: TestCluster, namespace: string): Replica {
   const api = new KubeApi(transport);
   const log = createLogger(process.env.PODLOGREADER_TEST_LOG === "debug" ? "debug" : "error", "text");
   const elector = new LeaderElector(api, { namespace, name: "fence", identity: crypto.randomUUID(), ...TIMINGS }, log);
-  const options: ControllerOptions = { namespaces: [namespace], debounceMs: 100, resyncMs: 60_000, workers: 4, listPods: true, createServiceAccountAndRoleBinding: true };
+  const options: ControllerOptions = { namespaces: [namespace], debounceMs: 100, resyncMs: 60_000, workers: 4, podVisibility: "namespace", createServiceAccountAndRoleBinding: true };
   // Wired as the binary wires it: the controller's writes go through the leader's fence.
   const controller = new Controller(api.withWriteFence(() => elector.assertLeading()), options, log);
   const abort = new AbortController();

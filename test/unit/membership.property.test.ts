@@ -309,7 +309,7 @@ describe("membership: a workload's pods are exactly those whose controller chain
           const pods = world.podNamesOf(self!);
           expect([...pods].sort()).toEqual(members);
           // Computed as the reconciler computes it.
-          const { role } = desiredAccess({ kind: self!.kind, namespace: self!.namespace, name: self!.name, uid: self!.uid }, pods, { listPods: true, createServiceAccountAndRoleBinding: true });
+          const { role } = desiredAccess({ kind: self!.kind, namespace: self!.namespace, name: self!.name, uid: self!.uid }, pods, { podVisibility: "namespace", createServiceAccountAndRoleBinding: true });
           const named = role.rules.filter((r) => r.resources?.includes("pods/log")).flatMap((r) => r.resourceNames ?? []);
           for (const p of named) expect(members).toContain(p);
           expect(named.length).toBe(members.length);
@@ -365,6 +365,7 @@ function modelDesired(workloads: Map<string, { kind: WorkloadKind; raw: RawObjec
     const parent = follow(o);
     return parent?.kind === parentKind ? parent : undefined;
   };
+  // What a managed workload's Role names: its pods, and a CronJob's Jobs (those it controls).
   const members = new Map<ModelObject, string[]>();
   for (const w of objects) if (w.optedIn && workloadOf(w) === w) members.set(w, []);
   for (const raw of pods.values()) {
@@ -372,7 +373,11 @@ function modelDesired(workloads: Map<string, { kind: WorkloadKind; raw: RawObjec
     const pod: ModelObject = { kind: "Pod", namespace: raw.metadata.namespace, name: raw.metadata.name, uid: raw.metadata.uid, optedIn: false, controller: controllerOf(raw) };
     const owner = follow(pod);
     const w = owner && POD_OWNERS.includes(owner.kind) ? workloadOf(owner) : undefined;
-    if (w) members.get(w)?.push(pod.name);
+    if (w) members.get(w)?.push(`pod/${pod.name}`);
+  }
+  for (const job of objects) {
+    const cron = job.kind === "Job" ? follow(job) : undefined;
+    if (cron?.kind === "CronJob") members.get(cron)?.push(`job/${job.name}`);
   }
   const state = new Map<string, string | null>();
   for (const w of objects) state.set(`${w.kind}/${w.namespace}/${w.name}`, members.has(w) ? JSON.stringify(members.get(w)!.sort()) : null);
@@ -400,7 +405,7 @@ describe("routing: a watch event names exactly the workloads whose desired state
             const a = after.get(key) ?? null;
             if (b === a) continue;
             const left = b !== null && (a === null || (JSON.parse(b) as string[]).some((p) => !(JSON.parse(a) as string[]).includes(p)));
-            const bornEmpty = b === null && a === "[]";
+            const bornEmpty = b === null && !(JSON.parse(a!) as string[]).some((n) => n.startsWith("pod/"));
             expected.set(key, left ? "now" : bornEmpty ? "later" : "batch");
           }
           expect(new Map(touched.map((t) => [t.key, t.urgency]))).toEqual(expected);

@@ -39,7 +39,7 @@ describe("managed names are valid names for every object they are given to", () 
     fc.assert(
       fc.property(namedWorkload, ({ kind, name }) => {
         const workload = { kind, name, namespace: "ns", uid: "u" };
-        const { role, roleBinding, serviceAccount } = desiredAccess(workload, [], { listPods: true, createServiceAccountAndRoleBinding: true });
+        const { role, roleBinding, serviceAccount } = desiredAccess(workload, [], { podVisibility: "namespace", createServiceAccountAndRoleBinding: true });
         const managed = managedName(kind, name);
         expect([role.metadata.name, roleBinding!.metadata.name, serviceAccount!.metadata.name, roleBinding!.roleRef.name]).toEqual(Array(4).fill(managed));
         expect(roleBinding!.subjects).toEqual([{ kind: "ServiceAccount", name: managed, namespace: "ns" }]);

@@ -16,7 +16,7 @@ import { createLogger } from "../../src/log.ts";
 const NS = "shop";
 const WEB_UID = "uid-web";
 const NAME = managedName("Deployment", "web");
-const OPTIONS = { listPods: true, createServiceAccountAndRoleBinding: true };
+const OPTIONS = { podVisibility: "namespace" as const, createServiceAccountAndRoleBinding: true };
 
 /** A world with the Deployment web (opted in or not) and its pods through one ReplicaSet. */
 function worldWith(pods: string[], opts: { optedIn?: boolean; exists?: boolean } = {}): World {
