@@ -10,6 +10,8 @@ const METADATA_OBJECT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io
 export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
+  /** e.g. `metadata.name=web-0`: a list or watch of one name, which RBAC resourceNames can allow. */
+  fieldSelector?: string;
   /** Ask for PartialObjectMetadata: only metadata crosses the wire. */
   metadataOnly?: boolean;
   pageSize?: number;
@@ -75,7 +77,7 @@ export class KubeApi {
     do {
       const page = (await this.transport.json({
         path: collectionPath(rt, opts.namespace),
-        query: { labelSelector: opts.labelSelector, limit: opts.pageSize ?? 500, continue: cont },
+        query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.pageSize ?? 500, continue: cont },
         accept: opts.metadataOnly ? METADATA_LIST : undefined,
       })) as { items?: unknown[]; metadata?: { continue?: string; resourceVersion?: string } };
       items.push(...(page.items ?? []));
@@ -95,6 +97,7 @@ export class KubeApi {
         resourceVersion: opts.resourceVersion,
         timeoutSeconds: opts.timeoutSeconds,
         labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
       },
       accept: opts.metadataOnly ? METADATA_OBJECT : undefined,
       signal: opts.signal,
