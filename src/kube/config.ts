@@ -33,6 +33,8 @@ const TOKEN_FILE_MAX_AGE_MS = 60_000;
 export interface LoadOptions {
   /** --kubeconfig; wins over everything else. */
   kubeconfig?: string;
+  /** --context; the kubeconfig context to use instead of its current-context. */
+  context?: string;
   env?: Record<string, string | undefined>;
   /** Directory of the in-cluster ServiceAccount files; overridable for tests. */
   inClusterDir?: string;
@@ -68,6 +70,10 @@ export function loadConnection(options: LoadOptions = {}): Connection {
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot read kubeconfig ${describeSource(options, env)}: ${(err as Error).message}`);
+  }
+  if (options.context !== undefined) {
+    if (!kc.getContextObject(options.context)) throw new ConfigError(`${source}: context "${options.context}" does not exist`);
+    kc.setCurrentContext(options.context);
   }
   return kubeconfigConnection(kc, source);
 }
