@@ -57,7 +57,7 @@ export function loadConnection(options: LoadOptions = {}): Connection {
     } else if (env.KUBECONFIG) {
       source = `KUBECONFIG=${env.KUBECONFIG}`;
       kc.loadFromDefault();
-    } else if (env.KUBERNETES_SERVICE_HOST && existsSync(join(inClusterDir, "token"))) {
+    } else if (env.KUBERNETES_SERVICE_HOST && options.context === undefined && existsSync(join(inClusterDir, "token"))) {
       return inClusterConnection(env, inClusterDir);
     } else if (existsSync(join(homedir(), ".kube", "config"))) {
       source = join(homedir(), ".kube", "config");
