@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { commandHelp, parseAdmin } from "../../src/cli/admin.ts";
 import { FLAGS, helpText, parseOptions, UsageError } from "../../src/cli/options.ts";
+import { DurationError, parseGoDuration } from "../../src/cli/go-duration.ts";
 import { programName, splitCommand } from "../../src/cli/program.ts";
 
 describe("parseOptions", () => {
@@ -121,5 +122,20 @@ describe("invocation", () => {
     expect(programName(["/usr/local/bin/podlogreader"])).toBe("podlogreader");
     expect(helpText("kubectl podlogreader")).toContain("Usage: kubectl podlogreader [run] [flags]");
     expect(commandHelp("status", "kubectl podlogreader")).toStartWith("Usage: kubectl podlogreader status");
+  });
+});
+
+describe("parseGoDuration reads what Go's time.ParseDuration reads", () => {
+  test.each([
+    ["0", 0], ["1.5h", 5_400_000], ["2h45m", 9_900_000], ["300ms", 300], ["-1m", -60_000], ["+2s", 2000], ["1us", 0.001], ["1µs", 0.001], [".5s", 500], ["1.s", 1000],
+  ])("%p is %p ms", (text, ms) => {
+    expect(parseGoDuration(text)).toBe(ms);
+  });
+
+  test.each([
+    ["", 'time: invalid duration ""'], ["-", 'time: invalid duration "-"'], [".s", 'time: invalid duration ".s"'], ["1", 'time: missing unit in duration "1"'],
+    ["1d", 'time: unknown unit "d" in duration "1d"'], ["1h 2m", 'time: unknown unit "h " in duration "1h 2m"'], ["3000000h", 'time: invalid duration "3000000h"'],
+  ])("%p is refused: %s", (text, message) => {
+    expect(() => parseGoDuration(text)).toThrow(new DurationError(message));
   });
 });
