@@ -41,8 +41,7 @@ export function outputFlag<const F extends readonly [string, ...string[]]>(forma
   );
 }
 
-export const helpFlag = boolFlag("help", "Show this help and exit.");
-helpFlag.short = "h";
+export const helpFlag: TypedFlag<boolean> = { ...boolFlag("help", "Show this help and exit."), short: "h" };
 
 /** The flags every command that talks to a cluster takes, as kubectl's global flags do. */
 export const connectionFlags = { kubeconfig: kubeconfigFlag, context: contextFlag };
