@@ -10,28 +10,31 @@ import { createLogger } from "./log.ts";
 import { Metrics } from "./telemetry/metrics.ts";
 import { serveTelemetry } from "./telemetry/server.ts";
 import { VERSION } from "./version.ts";
+import { isAdminCommand } from "./cli/admin.ts";
+import { programName, splitCommand } from "./cli/program.ts";
 import { runAdmin } from "./cli/run-admin.ts";
 
 /** After SIGTERM, how long in-flight writes may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 20_000;
 
 async function main(argv: string[]): Promise<number> {
-  const [first, ...rest] = argv;
-  if (first === "kubeconfig" || first === "audit" || first === "status") return runAdmin(first, rest);
-  return runController(first === "run" ? rest : argv);
+  const { command, args } = splitCommand(argv);
+  if (isAdminCommand(command)) return runAdmin(command, args);
+  return runController(args);
 }
 
 async function runController(argv: string[]): Promise<number> {
+  const program = programName();
   let options: Options;
   try {
     options = parseOptions(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`podlogreader: ${err.message}\nRun 'podlogreader --help' for the flags.\n`);
+    process.stderr.write(`${program}: ${err.message}\nRun '${program} --help' for the flags.\n`);
     return 2;
   }
   if (options.help) {
-    process.stdout.write(`${helpText()}\n`);
+    process.stdout.write(`${helpText(program)}\n`);
     return 0;
   }
   if (options.version) {
@@ -55,7 +58,7 @@ async function runController(argv: string[]): Promise<number> {
   }
 
   try {
-    const connection = loadConnection({ kubeconfig: options.kubeconfig });
+    const connection = loadConnection({ kubeconfig: options.kubeconfig, context: options.context });
     const metrics = new Metrics();
     const api = new KubeApi(new Transport(connection, (verb, code) => metrics.apiRequests.inc({ verb, code })));
     log.info(`podlogreader ${VERSION} connecting to ${connection.server} (${connection.source})`);
