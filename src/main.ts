@@ -43,6 +43,7 @@ async function runController(argv: string[]): Promise<number> {
   }
 
   const log = createLogger(options.logLevel, options.logFormat);
+  for (const deprecation of options.deprecations) log.warn(deprecation);
   const stop = new AbortController();
   let exitCode = 0;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -70,7 +71,7 @@ async function runController(argv: string[]): Promise<number> {
       }, log)
       : undefined;
     // With leader election, no write of the controller starts unless the lease is held and fresh.
-    const controller = new Controller(elector ? api.withWriteFence(() => elector.assertLeading()) : api, { ...options, podVisibility: options.listPods ? "namespace" : "own" }, log, metrics);
+    const controller = new Controller(elector ? api.withWriteFence(() => elector.assertLeading()) : api, options, log, metrics);
     const telemetry = options.httpAddr
       ? serveTelemetry(options.httpAddr, { healthy: () => controller.healthy(), ready: () => controller.ready }, metrics, log)
       : undefined;

@@ -4,6 +4,7 @@ import * as v from "valibot";
 import { connectionFlags, helpFlag, isNamespaceName, NAMESPACE_RULE } from "./common-flags.ts";
 import { boolFlag, durationFlag, flag, flagSetHelp, parseFlagSet, type ValuesOf } from "./flag-set.ts";
 import { UsageError, type Flag } from "./flags.ts";
+import { POD_VISIBILITIES } from "../access/desired.ts";
 
 export { UsageError };
 
@@ -19,8 +20,15 @@ export const RUN_FLAGS = {
     ),
   ),
   createServiceAccountAndRoleBinding: boolFlag("create-sa-and-rolebinding", "Also keep a ServiceAccount and a RoleBinding named like the Role, binding the Role to that ServiceAccount. An existing ServiceAccount of that name is used as it is. Accepts =true or =false.", "false"),
-  listPods: boolFlag("list-pods", "Also grant 'list pods' in the namespace, which 'kubectl logs deploy/NAME' and 'kubectl logs -l SELECTOR' need. Listing shows the spec of every pod in the namespace; --list-pods=false is the strict mode in which only 'kubectl logs POD' works.", "true"),
-  debounceMs: durationFlag({ name: "debounce", default: "1s", help: "How long pod arrivals for one workload are gathered before its Role is written, so a scale-up becomes one write. Pod removals are written at once. 0 disables." }),
+  podVisibility: flag(
+    {
+      name: "pod-visibility", kind: "string", value: "MODE", default: "own",
+      help: "What a workload's ServiceAccount may see of pods. own: only its workload's pods, by name (get, list and watch with a metadata.name field selector; get on their logs); 'kubectl logs POD', 'kubectl logs -f POD' and 'podlogreader logs' work. namespace: also get, list and watch on every pod of the namespace, which 'kubectl logs deploy/NAME', 'kubectl logs -l SELECTOR', stern and k9s need; that shows every pod's spec, the environment variables written in it, and the tail of a failed container's log that terminationMessagePolicy FallbackToLogsOnError copies into its status. Never other pods' logs.",
+    },
+    v.picklist(POD_VISIBILITIES, "--pod-visibility must be own or namespace"),
+  ),
+  listPods: boolFlag("list-pods", "Deprecated, removed in the next release: --list-pods=true is --pod-visibility=namespace, --list-pods=false is --pod-visibility=own."),
+  debounceMs: durationFlag({ name: "debounce", default: "250ms", help: "A lone pod arrival is written to its workload's Role at once; arrivals that follow a write within this window are gathered into the next one, so a scale-up becomes a few writes. Pod removals are always written at once. 0 disables the gathering." }),
   resyncMs: durationFlag({ name: "resync", default: "10m", help: "How often every opted-in workload is checked again without an event. Checking writes nothing when all is in sync." }, (ms) => (ms < 1000 ? "--resync must be at least 1s" : undefined)),
   workers: flag(
     { name: "workers", kind: "string", value: "N", default: "16", help: "How many workloads are reconciled at the same time. The work is waiting on the apiserver, so more than the cores helps." },
@@ -55,11 +63,25 @@ export const RUN_FLAGS = {
 /** Every flag of run, for --help and for tests that check each one is documented. */
 export const FLAGS: Flag[] = Object.values(RUN_FLAGS);
 
-export type Options = ValuesOf<typeof RUN_FLAGS>;
+export type Options = ValuesOf<typeof RUN_FLAGS> & {
+  /** Flags that still work but are on their way out; said once at start-up. */
+  deprecations: string[];
+};
 
 /** Parses argv into validated Options; throws UsageError with a one-line message naming the flag. */
 export function parseOptions(argv: string[]): Options {
-  return parseFlagSet(RUN_FLAGS, argv).values;
+  const values = parseFlagSet(RUN_FLAGS, argv).values;
+  const given = (name: string) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  const deprecations: string[] = [];
+  if (given("list-pods")) {
+    const meant = values.listPods ? "namespace" : "own";
+    if (given("pod-visibility") && values.podVisibility !== meant) {
+      throw new UsageError(`--list-pods=${values.listPods} contradicts --pod-visibility=${values.podVisibility}; use --pod-visibility alone`);
+    }
+    deprecations.push(`--list-pods is deprecated and will be removed in the next release; use --pod-visibility=${meant}`);
+    return { ...values, podVisibility: meant, deprecations };
+  }
+  return { ...values, deprecations };
 }
 
 export function helpText(program = "podlogreader"): string {
@@ -71,8 +93,9 @@ export function helpText(program = "podlogreader"): string {
     "  DaemonSet  podlogreader-ds-<name>   ReplicaSet  podlogreader-rs-<name> (if no Deployment owns it)",
     "  Job        podlogreader-job-<name>  CronJob     podlogreader-cronjob-<name>",
     "                                      (a Job a CronJob owns counts for the CronJob)",
-    "  A Deployment whose name begins with sts-, ds-, rs-, job-, cronjob- or deploy- gets",
+    "  A Deployment whose name begins with sts-, ds-, rs-, job-, cronjob-, deploy- or hashed- gets",
     "  podlogreader-deploy-<name>, so it never asks for the name of a workload of another kind.",
+    "  A name longer than 253 characters becomes podlogreader-hashed-<its beginning>-<hash>.",
     "",
     ...usageLines(program),
     "",

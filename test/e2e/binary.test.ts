@@ -65,7 +65,7 @@ describe("bad input", () => {
     const proc = run(["--help"]);
     const [code, stdout] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
     expect(code).toBe(0);
-    for (const flag of ["--kubeconfig", "--namespace", "--create-sa-and-rolebinding", "--list-pods", "--debounce", "--resync", "--workers", "--log-level", "--log-format"]) {
+    for (const flag of ["--kubeconfig", "--namespace", "--create-sa-and-rolebinding", "--pod-visibility", "--debounce", "--resync", "--workers", "--log-level", "--log-format"]) {
       expect(stdout).toContain(flag);
     }
   });
@@ -113,11 +113,11 @@ describe("running against the cluster", () => {
   });
 });
 
-describe("strict mode", () => {
-  test("--list-pods=false grants no list, so only kubectl logs POD works", async () => {
+describe("strict by default", () => {
+  test("without flags a ServiceAccount sees only its own pods: no list of the namespace's pods", async () => {
     const c = await testCluster();
     const ns = await useNamespace("strict");
-    const proc = run(["--namespace", ns, "--create-sa-and-rolebinding=true", "--list-pods=false", "--debounce", "0"], { KUBECONFIG: c.kubeconfig });
+    const proc = run(["--namespace", ns, "--create-sa-and-rolebinding=true", "--debounce", "0"], { KUBECONFIG: c.kubeconfig });
     try {
       await createDeployment(ns, "web", { replicas: 1 });
       const pods = await waitForPods(ns, "web", 1);

@@ -5,12 +5,13 @@ import { DurationError, parseGoDuration } from "../../src/cli/go-duration.ts";
 import { programName, splitCommand } from "../../src/cli/program.ts";
 
 describe("parseOptions", () => {
-  test("defaults: all namespaces, list pods granted, no ServiceAccount, 1s debounce, 10m resync", () => {
+  test("defaults: all namespaces, own pod visibility, no ServiceAccount, 250ms batching window, 10m resync", () => {
     expect(parseOptions([])).toMatchObject({
       namespaces: [],
-      listPods: true,
+      podVisibility: "own",
+      deprecations: [],
       createServiceAccountAndRoleBinding: false,
-      debounceMs: 1000,
+      debounceMs: 250,
       resyncMs: 600_000,
       workers: 16,
       logLevel: "info",
@@ -31,8 +32,23 @@ describe("parseOptions", () => {
   });
 
   test("values come as --flag value or --flag=value", () => {
-    const o = parseOptions(["--debounce", "250ms", "--resync=1m", "--kubeconfig", "/k", "--log-format=json", "--list-pods=false"]);
-    expect(o).toMatchObject({ debounceMs: 250, resyncMs: 60_000, kubeconfig: "/k", logFormat: "json", listPods: false });
+    const o = parseOptions(["--debounce", "100ms", "--resync=1m", "--kubeconfig", "/k", "--log-format=json", "--pod-visibility=namespace"]);
+    expect(o).toMatchObject({ debounceMs: 100, resyncMs: 60_000, kubeconfig: "/k", logFormat: "json", podVisibility: "namespace" });
+  });
+
+  test.each([
+    [["--list-pods"], "namespace"],
+    [["--list-pods=true"], "namespace"],
+    [["--list-pods=false"], "own"],
+  ])("the deprecated %p still works, as --pod-visibility=%s, and says it is deprecated", (argv, visibility) => {
+    const o = parseOptions(argv);
+    expect(o.podVisibility).toBe(visibility as "own" | "namespace");
+    expect(o.deprecations).toEqual([`--list-pods is deprecated and will be removed in the next release; use --pod-visibility=${visibility}`]);
+  });
+
+  test("--list-pods that contradicts --pod-visibility is refused", () => {
+    expect(() => parseOptions(["--list-pods=true", "--pod-visibility=own"])).toThrow("contradicts");
+    expect(parseOptions(["--list-pods=false", "--pod-visibility=own"]).podVisibility).toBe("own");
   });
 
   test.each([
@@ -41,6 +57,7 @@ describe("parseOptions", () => {
     [["--workers", "0"], "--workers must be a whole number"],
     [["--log-level", "loud"], "--log-level must be debug, info, warn or error"],
     [["--log-format", "xml"], "--log-format must be text or json"],
+    [["--pod-visibility", "all"], "--pod-visibility must be own or namespace"],
     [["--create-sa-and-rolebinding=yes"], "--create-sa-and-rolebinding must be true or false"],
     [["--namespace", "Not_Valid"], "--namespace must be a valid namespace name"],
     [["--nope"], "unknown flag --nope"],
