@@ -13,6 +13,7 @@ import { workloadId } from "./audit/members.ts";
 import { OTHER_PATHS, permissionText } from "./audit/paths.ts";
 import { describeBinding, grantingBindings, namedInRules, namespacesReached, ruleAllows, type RbacRole, type Request, type ServiceAccountRef } from "./audit/rbac.ts";
 import { readCluster, type AuditInput } from "./audit/reads.ts";
+import { retrying } from "./audit/retry.ts";
 
 export type { Finding, FindingKind } from "./audit/findings.ts";
 
@@ -71,7 +72,7 @@ export async function audit(api: KubeApi, options: AuditOptions = {}): Promise<A
     limit(() => {
       reviews++;
       const { namespace, verb, group, resource, subresource, name } = req;
-      return serviceAccountCan(api, sa.namespace, sa.name, { namespace, verb, group, resource, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}) });
+      return retrying(() => serviceAccountCan(api, sa.namespace, sa.name, { namespace, verb, group, resource, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}) }));
     });
   const subjects = subjectsOf(input).filter((s) => !options.serviceAccount || s.sa.name === options.serviceAccount);
   const results = await Promise.all(subjects.map((s) => auditOne(input, s, can)));

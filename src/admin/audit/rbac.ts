@@ -99,18 +99,45 @@ export interface BindingRef {
 export const describeBinding = (b: BindingRef) =>
   `${b.kind} ${b.namespace ? `${b.namespace}/` : ""}${b.name} (${b.role})`;
 
+interface RbacIndex {
+  clusterRole: Map<string, RbacRole>;
+  role: Map<string, RbacRole>;
+  roleBindingsIn: Map<string, RbacBinding[]>;
+}
+const indexes = new WeakMap<RbacState, RbacIndex>();
+
+/** Lookups by name and namespace, built once per state read. */
+function indexOf(rbac: RbacState): RbacIndex {
+  let index = indexes.get(rbac);
+  if (!index) {
+    const roleBindingsIn = new Map<string, RbacBinding[]>();
+    for (const b of rbac.roleBindings) {
+      const ns = b.metadata.namespace ?? "";
+      let list = roleBindingsIn.get(ns);
+      if (!list) roleBindingsIn.set(ns, (list = []));
+      list.push(b);
+    }
+    index = {
+      clusterRole: new Map(rbac.clusterRoles.map((r) => [r.metadata.name, r])),
+      role: new Map(rbac.roles.map((r) => [`${r.metadata.namespace}/${r.metadata.name}`, r])),
+      roleBindingsIn,
+    };
+    indexes.set(rbac, index);
+  }
+  return index;
+}
+
 /** The bindings reaching `sa` that apply to requests in `namespace` ("" for cluster-wide), each with its role's rules. */
 export function bindingsFor(rbac: RbacState, sa: ServiceAccountRef, namespace: string): { ref: BindingRef; rules: PolicyRule[] }[] {
-  const clusterRole = new Map(rbac.clusterRoles.map((r) => [r.metadata.name, r]));
-  const role = new Map(rbac.roles.map((r) => [`${r.metadata.namespace}/${r.metadata.name}`, r]));
+  const { clusterRole, role, roleBindingsIn } = indexOf(rbac);
   const out: { ref: BindingRef; rules: PolicyRule[] }[] = [];
   for (const b of rbac.clusterRoleBindings) {
     if (b.roleRef.kind !== "ClusterRole" || !bindingCovers(b, sa)) continue;
     out.push({ ref: { kind: "ClusterRoleBinding", name: b.metadata.name, role: `ClusterRole ${b.roleRef.name}` }, rules: clusterRole.get(b.roleRef.name)?.rules ?? [] });
   }
   if (namespace) {
-    for (const b of rbac.roleBindings) {
-      if (b.metadata.namespace !== namespace || !bindingCovers(b, sa)) continue;
+    for (const b of roleBindingsIn.get(namespace) ?? []) {
+      if (!bindingCovers(b, sa)) continue;
       const target = b.roleRef.kind === "ClusterRole" ? clusterRole.get(b.roleRef.name) : b.roleRef.kind === "Role" ? role.get(`${namespace}/${b.roleRef.name}`) : undefined;
       out.push({ ref: { kind: "RoleBinding", namespace, name: b.metadata.name, role: `${b.roleRef.kind} ${b.roleRef.name}` }, rules: target?.rules ?? [] });
     }
