@@ -138,7 +138,7 @@ describe("podlogreader audit", () => {
     try {
       const role = (await c.admin.get(Roles, ns, "podlogreader-web")) as { rules: { resources?: string[]; resourceNames?: string[] }[] };
       const rules = role.rules.map((r) => (r.resources?.includes("pods/log") ? { ...r, resourceNames: [...r.resourceNames!, "web-ghost", otherPod] } : r));
-      await c.admin.mergePatch(Roles, ns, "podlogreader-web", { rules });
+      await c.admin.mergePatch(Roles, ns, "podlogreader-web", { rules }, { fieldManager: "kubectl-edit" });
       const { code, report } = await audit();
       expect(code).toBe(1);
       const found = overGrants(report).map((f) => [f.kind, f.resourceName]);
