@@ -127,7 +127,6 @@ async function auditOne(input: AuditInput, s: Subject, can: (sa: ServiceAccountR
   const findings: Finding[] = [];
   const base = { namespace: own, serviceAccount: sa.name, workload };
   const grantedBy = (req: Request) => grantingBindings(rbac, sa, req).map(describeBinding);
-  const permissionOf = (req: Request) => permissionText(req);
 
   // The controller's view (the Role's names) against the audit's own membership.
   const reportedFromRole = new Set<string>();
@@ -179,7 +178,7 @@ async function auditOne(input: AuditInput, s: Subject, can: (sa: ServiceAccountR
   }
   const otherAllowed = await Promise.all(otherAsks.map((req) => can(sa, req)));
   otherAsks.forEach((req, i) => {
-    if (otherAllowed[i]) findings.push(finding({ ...base, kind: "other-path", source: "authorizer", permission: permissionOf(req), scope: req.namespace, resourceName: req.name, grantedBy: grantedBy(req) }));
+    if (otherAllowed[i]) findings.push(finding({ ...base, kind: "other-path", source: "authorizer", permission: permissionText(req), scope: req.namespace, resourceName: req.name, grantedBy: grantedBy(req) }));
   });
 
   const readable = [...new Set([...pods.filter((_, i) => memberReadable[i]), ...readableOthers.filter((n) => podsHere.has(n)), ...(namespaceWide ? podsHere : [])])].sort();
