@@ -2,6 +2,7 @@
 import { chmodSync, writeFileSync } from "node:fs";
 import { audit } from "../admin/audit.ts";
 import { auditJson, auditTable } from "../admin/audit/format.ts";
+import { writeStdout } from "../admin/output.ts";
 import { issueKubeconfig } from "../admin/kubeconfig.ts";
 import { status } from "../admin/status.ts";
 import { KubeApi } from "../kube/api.ts";
@@ -45,7 +46,7 @@ export async function runAdmin(command: AdminCommand, argv: string[]): Promise<n
       }
       case "audit": {
         const report = await audit(api, { namespace: opts.namespace });
-        out(opts.output === "json" ? auditJson(report) : auditTable(report));
+        await writeStdout(opts.output === "json" ? auditJson(report) : auditTable(report));
         return report.ok ? 0 : 1;
       }
       case "status": {
