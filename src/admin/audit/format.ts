@@ -25,7 +25,8 @@ export function auditTable(report: AuditReport): string {
       }),
     ),
   ];
-  for (const f of report.findings) lines.push(`${f.overGrant ? "OVER-GRANT " : "under-grant"} ${f.kind.padEnd(15)} ${f.message}`);
+  const kindWidth = Math.max(0, ...report.findings.map((f) => f.kind.length));
+  for (const f of report.findings) lines.push(`${(f.overGrant ? "OVER-GRANT" : "under-grant").padEnd(11)}  ${f.kind.padEnd(kindWidth)}  ${f.message}`);
   lines.push(`${report.entries.length} ServiceAccount(s) checked with ${report.reviews} access review(s): ${report.overGrants} over-grant(s), ${report.underGrants} under-grant(s).`);
   return lines.join("\n");
 }
