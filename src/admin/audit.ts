@@ -144,7 +144,12 @@ async function auditOne(input: AuditInput, s: Subject, can: (sa: ServiceAccountR
     Promise.all(candidates.map((n) => can(sa, logRequest(own, n)))),
   ]);
   const underGrants = pods.filter((_, i) => !memberReadable[i]);
-  for (const p of underGrants) findings.push(finding({ ...base, kind: "missing-name", source: "authorizer", permission: LOG_PERMISSION, scope: own, resourceName: p, grantedBy: [] }));
+  const named = new Set(roleNames);
+  const unreadable = new Set(underGrants);
+  for (const p of pods) {
+    if (!named.has(p)) findings.push(finding({ ...base, kind: "missing-name", source: "role", permission: LOG_PERMISSION, scope: own, resourceName: p, grantedBy: [] }));
+    else if (unreadable.has(p)) findings.push(finding({ ...base, kind: "missing-name", source: "authorizer", permission: LOG_PERMISSION, scope: own, resourceName: p, grantedBy: [] }));
+  }
   if (namespaceWide) findings.push(finding({ ...base, kind: "namespace-wide", source: "authorizer", permission: LOG_PERMISSION, scope: own, grantedBy: grantedBy(logRequest(own)) }));
   const readableOthers = candidates.filter((_, i) => candidateReadable[i]);
   for (const n of readableOthers) {

@@ -133,17 +133,18 @@ describe("podlogreader audit", () => {
     await undo();
   });
 
-  test("names planted in the managed Role while the controller is stopped: stale-name and foreign-member", async () => {
+  test("names changed in the managed Role while the controller is stopped: stale-name and foreign-member fail, missing-name is reported", async () => {
     await controller.stop();
     try {
       const role = (await c.admin.get(Roles, ns, "podlogreader-web")) as { rules: { resources?: string[]; resourceNames?: string[] }[] };
-      const rules = role.rules.map((r) => (r.resources?.includes("pods/log") ? { ...r, resourceNames: [...r.resourceNames!, "web-ghost", otherPod] } : r));
+      const rules = role.rules.map((r) => (r.resources?.includes("pods/log") ? { ...r, resourceNames: [...r.resourceNames!.filter((n) => n !== webPods[0]), "web-ghost", otherPod] } : r));
       await c.admin.mergePatch(Roles, ns, "podlogreader-web", { rules }, { fieldManager: "kubectl-edit" });
       const { code, report } = await audit();
       expect(code).toBe(1);
       const found = overGrants(report).map((f) => [f.kind, f.resourceName]);
       expect(found).toContainEqual(["stale-name", "web-ghost"]);
       expect(found).toContainEqual(["foreign-member", otherPod]);
+      expect(report.findings).toContainEqual(expect.objectContaining({ kind: "missing-name", overGrant: false, serviceAccount: "podlogreader-web", resourceName: webPods[0] }));
     } finally {
       controller = await startController([ns]);
     }

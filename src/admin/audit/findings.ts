@@ -8,7 +8,8 @@
  * - cross-namespace: it can read pod logs in another namespace.
  * - cluster-wide: it can read pod logs in every namespace.
  * - other-path: it holds another way to reach logs, identities or RBAC (nodes/proxy, exec, impersonate...).
- * - missing-name: a pod of its workload is not readable (yet): an under-grant, reported but not failed.
+ * - missing-name: a pod of its workload is not in its Role, or not readable (yet): an under-grant,
+ *   reported but not failed.
  */
 export type FindingKind = "stale-name" | "foreign-member" | "namespace-wide" | "cross-namespace" | "cluster-wide" | "other-path" | "missing-name";
 
@@ -60,6 +61,8 @@ function describe(f: Omit<Finding, "overGrant" | "message">): string {
     case "other-path":
       return `${who} may ${f.permission}${on} ${where}${by}`;
     case "missing-name":
-      return `${who} cannot read the logs of ${f.workload}'s pod ${f.resourceName}`;
+      return f.source === "role"
+        ? `the Role of ${who} does not name ${f.workload}'s pod ${f.resourceName}`
+        : `${who} cannot read the logs of ${f.workload}'s pod ${f.resourceName}`;
   }
 }
