@@ -8,6 +8,7 @@ import { Metadata, parseObject } from "../../kube/objects.ts";
 import { ClusterRoleBindings, ClusterRoles, Pods, RoleBindings, Roles, ServiceAccounts } from "../../kube/resources.ts";
 import { membership, type Membership } from "./members.ts";
 import { RbacBinding, RbacRole, type RbacState } from "./rbac.ts";
+import { retrying } from "./retry.ts";
 
 export interface AuditInput {
   membership: Membership;
@@ -20,7 +21,8 @@ export interface AuditInput {
 
 const parseAll = <S extends v.GenericSchema>(schema: S, what: string) => (l: { items: unknown[] }) => l.items.map((raw) => parseObject(schema, raw, what));
 
-export async function readCluster(api: KubeApi, namespace?: string): Promise<AuditInput> {
+export async function readCluster(kube: KubeApi, namespace?: string): Promise<AuditInput> {
+  const api = { list: (...args: Parameters<KubeApi["list"]>) => retrying(() => kube.list(...args)) };
   const [workloads, pods, roles, clusterRoles, roleBindings, clusterRoleBindings, serviceAccounts] = await Promise.all([
     Promise.all(WORKLOAD_KINDS.map(async (kind) => [kind, (await api.list(KINDS[kind].resource, { namespace })).items] as const)),
     api.list(Pods, { namespace, metadataOnly: true }),
