@@ -114,30 +114,62 @@ function roleLogNames(role: RbacRole | undefined, namespace: string): string[] {
   return [...names].sort();
 }
 
-async function auditOne(input: AuditInput, s: Subject, can: (sa: ServiceAccountRef, req: Request) => Promise<boolean>): Promise<{ entry: AuditEntry; findings: Finding[] }> {
-  const { sa } = s;
-  const { membership, rbac } = input;
-  const own = sa.namespace;
-  const w = s.workload && membership.workloads.get(workloadId(s.workload.kind, own, s.workload.name));
-  const pods = w && w.optedIn && w.standalone ? w.pods : [];
-  const members = new Set(pods);
-  const podsHere = membership.podsByNamespace.get(own) ?? new Set<string>();
-  const workload = s.workload ? `${s.workload.kind}/${s.workload.name}` : "unknown";
-  const roleNames = roleLogNames(s.role, own);
-  const findings: Finding[] = [];
-  const base = { namespace: own, serviceAccount: sa.name, workload };
-  const grantedBy = (req: Request) => grantingBindings(rbac, sa, req).map(describeBinding);
+type Ask = (sa: ServiceAccountRef, req: Request) => Promise<boolean>;
 
-  // The controller's view (the Role's names) against the audit's own membership.
-  const reportedFromRole = new Set<string>();
-  for (const name of roleNames) {
-    if (members.has(name)) continue;
-    reportedFromRole.add(name);
-    findings.push(finding({ ...base, kind: podsHere.has(name) ? "foreign-member" : "stale-name", source: "role", permission: LOG_PERMISSION, scope: own, resourceName: name, grantedBy: [] }));
+/** What every check of one ServiceAccount needs to know. */
+interface Context {
+  input: AuditInput;
+  sa: ServiceAccountRef;
+  can: Ask;
+  /** Its workload's pods, by the audit's own membership. */
+  members: Set<string>;
+  base: Pick<Finding, "namespace" | "serviceAccount" | "workload">;
+  grantedBy: (req: Request) => string[];
+}
+
+async function auditOne(input: AuditInput, s: Subject, can: Ask): Promise<{ entry: AuditEntry; findings: Finding[] }> {
+  const { sa } = s;
+  const own = sa.namespace;
+  const w = s.workload && input.membership.workloads.get(workloadId(s.workload.kind, own, s.workload.name));
+  const pods = w && w.optedIn && w.standalone ? w.pods : [];
+  const workload = s.workload ? `${s.workload.kind}/${s.workload.name}` : "unknown";
+  const ctx: Context = {
+    input, sa, can,
+    members: new Set(pods),
+    base: { namespace: own, serviceAccount: sa.name, workload },
+    grantedBy: (req) => grantingBindings(input.rbac, sa, req).map(describeBinding),
+  };
+  const roleNames = roleLogNames(s.role, own);
+  const reached = namespacesReached(input.rbac, sa);
+  const [inOwn, elsewhere, other] = await Promise.all([
+    ownNamespace(ctx, pods, roleNames),
+    logsElsewhere(ctx, reached),
+    otherPaths(ctx, [own, ...reached, ""]),
+  ]);
+  return {
+    entry: { ...ctx.base, pods, roleNames, ...inOwn.entry },
+    findings: [...inOwn.findings, ...elsewhere, ...other],
+  };
+}
+
+/**
+ * Its own namespace: the Role's names against the audit's membership (the controller's view
+ * against an independent one), then the authorizer about its pods, every pod, and each other name
+ * a bound rule singles out.
+ */
+async function ownNamespace(ctx: Context, pods: string[], roleNames: string[]) {
+  const { sa, can, members, base, grantedBy } = ctx;
+  const own = sa.namespace;
+  const podsHere = ctx.input.membership.podsByNamespace.get(own) ?? new Set<string>();
+  const findings: Finding[] = [];
+  const log = { permission: LOG_PERMISSION, scope: own };
+
+  const foreignInRole = roleNames.filter((n) => !members.has(n));
+  for (const name of foreignInRole) {
+    findings.push(finding({ ...base, ...log, kind: podsHere.has(name) ? "foreign-member" : "stale-name", source: "role", resourceName: name, grantedBy: [] }));
   }
 
-  // Its own namespace, asked of the authorizer: its pods, every pod, and each other name a bound rule singles out.
-  const candidates = [...new Set([...roleNames, ...namedInRules(rbac, sa, logRequest(own))])].filter((n) => !members.has(n));
+  const candidates = [...new Set([...foreignInRole, ...namedInRules(ctx.input.rbac, sa, logRequest(own))])].filter((n) => !members.has(n));
   const [memberReadable, namespaceWide, candidateReadable] = await Promise.all([
     Promise.all(pods.map((p) => can(sa, logRequest(own, p)))),
     can(sa, logRequest(own)),
@@ -147,52 +179,42 @@ async function auditOne(input: AuditInput, s: Subject, can: (sa: ServiceAccountR
   const named = new Set(roleNames);
   const unreadable = new Set(underGrants);
   for (const p of pods) {
-    if (!named.has(p)) findings.push(finding({ ...base, kind: "missing-name", source: "role", permission: LOG_PERMISSION, scope: own, resourceName: p, grantedBy: [] }));
-    else if (unreadable.has(p)) findings.push(finding({ ...base, kind: "missing-name", source: "authorizer", permission: LOG_PERMISSION, scope: own, resourceName: p, grantedBy: [] }));
+    if (!named.has(p)) findings.push(finding({ ...base, ...log, kind: "missing-name", source: "role", resourceName: p, grantedBy: [] }));
+    else if (unreadable.has(p)) findings.push(finding({ ...base, ...log, kind: "missing-name", source: "authorizer", resourceName: p, grantedBy: [] }));
   }
-  if (namespaceWide) findings.push(finding({ ...base, kind: "namespace-wide", source: "authorizer", permission: LOG_PERMISSION, scope: own, grantedBy: grantedBy(logRequest(own)) }));
+  if (namespaceWide) findings.push(finding({ ...base, ...log, kind: "namespace-wide", source: "authorizer", grantedBy: grantedBy(logRequest(own)) }));
   const readableOthers = candidates.filter((_, i) => candidateReadable[i]);
-  for (const n of readableOthers) {
-    if (reportedFromRole.has(n) || !podsHere.has(n)) continue;
-    findings.push(finding({ ...base, kind: "foreign-member", source: "authorizer", permission: LOG_PERMISSION, scope: own, resourceName: n, grantedBy: grantedBy(logRequest(own, n)) }));
+  const fromRole = new Set(foreignInRole);
+  // A name no pod has yet counts too: whoever creates that pod next is read.
+  for (const n of readableOthers.filter((n) => !fromRole.has(n))) {
+    findings.push(finding({ ...base, ...log, kind: "foreign-member", source: "authorizer", resourceName: n, grantedBy: grantedBy(logRequest(own, n)) }));
   }
 
-  // Everywhere else it is reached: other namespaces through RoleBindings, all of them through ClusterRoleBindings.
-  const reached = namespacesReached(rbac, sa);
-  const elsewhere = await Promise.all([...reached, ""].map(async (scope) => {
-    const kind = scope ? "cross-namespace" : "cluster-wide";
-    const out: Finding[] = [];
-    const asks = [logRequest(scope), ...namedInRules(rbac, sa, logRequest(scope)).map((n) => logRequest(scope, n))];
-    const allowed = await Promise.all(asks.map((req) => can(sa, req)));
-    asks.forEach((req, i) => {
-      if (allowed[i]) out.push(finding({ ...base, kind, source: "authorizer", permission: LOG_PERMISSION, scope, resourceName: req.name, grantedBy: grantedBy(req) }));
-    });
-    return out;
-  }));
-  findings.push(...elsewhere.flat());
+  const readable = [...new Set([...pods.filter((_, i) => memberReadable[i]), ...readableOthers.filter((n) => podsHere.has(n)), ...(namespaceWide ? podsHere : [])])].sort();
+  return { entry: { readable, overGrants: readable.filter((p) => !members.has(p)), underGrants, namespaceWide }, findings };
+}
 
-  // Every other path to logs, identities or RBAC, in each scope it could hold one.
-  const otherAsks: Request[] = [];
-  for (const scope of [own, ...reached, ""]) {
+/** Pod logs in each other namespace a RoleBinding reaches it from, and in all namespaces at once. */
+async function logsElsewhere(ctx: Context, reached: string[]): Promise<Finding[]> {
+  const asks = [...reached, ""].flatMap((scope) => [logRequest(scope), ...namedInRules(ctx.input.rbac, ctx.sa, logRequest(scope)).map((n) => logRequest(scope, n))]);
+  const allowed = await Promise.all(asks.map((req) => ctx.can(ctx.sa, req)));
+  return asks.filter((_, i) => allowed[i]).map((req) =>
+    finding({ ...ctx.base, kind: req.namespace ? "cross-namespace" : "cluster-wide", source: "authorizer", permission: LOG_PERMISSION, scope: req.namespace, resourceName: req.name, grantedBy: ctx.grantedBy(req) }));
+}
+
+/** Every other path to logs, identities or RBAC, in each scope it could hold one. */
+async function otherPaths(ctx: Context, scopes: string[]): Promise<Finding[]> {
+  const { sa, members } = ctx;
+  const asks: Request[] = [];
+  for (const scope of scopes) {
     for (const path of OTHER_PATHS) {
       if (path.clusterScoped && scope) continue;
       const unnamed: Request = { namespace: scope, verb: path.verb, group: path.group, resource: path.resource, subresource: path.subresource };
-      const mine = (n: string) => scope === own && ((path.ownNames === "workload-pods" && members.has(n)) || (path.ownNames === "itself" && n === sa.name));
-      otherAsks.push(unnamed, ...namedInRules(rbac, sa, unnamed).filter((n) => !mine(n)).map((name) => ({ ...unnamed, name })));
+      const mine = (n: string) => scope === sa.namespace && ((path.ownNames === "workload-pods" && members.has(n)) || (path.ownNames === "itself" && n === sa.name));
+      asks.push(unnamed, ...namedInRules(ctx.input.rbac, sa, unnamed).filter((n) => !mine(n)).map((name) => ({ ...unnamed, name })));
     }
   }
-  const otherAllowed = await Promise.all(otherAsks.map((req) => can(sa, req)));
-  otherAsks.forEach((req, i) => {
-    if (otherAllowed[i]) findings.push(finding({ ...base, kind: "other-path", source: "authorizer", permission: permissionText(req), scope: req.namespace, resourceName: req.name, grantedBy: grantedBy(req) }));
-  });
-
-  const readable = [...new Set([...pods.filter((_, i) => memberReadable[i]), ...readableOthers.filter((n) => podsHere.has(n)), ...(namespaceWide ? podsHere : [])])].sort();
-  return {
-    entry: {
-      namespace: own, workload, serviceAccount: sa.name, pods, roleNames, readable,
-      overGrants: readable.filter((p) => !members.has(p)),
-      underGrants, namespaceWide,
-    },
-    findings,
-  };
+  const allowed = await Promise.all(asks.map((req) => ctx.can(sa, req)));
+  return asks.filter((_, i) => allowed[i]).map((req) =>
+    finding({ ...ctx.base, kind: "other-path", source: "authorizer", permission: permissionText(req), scope: req.namespace, resourceName: req.name, grantedBy: ctx.grantedBy(req) }));
 }
