@@ -152,6 +152,16 @@ export class World {
     return this.resolve(owner);
   }
 
+  /** Names of the Jobs a CronJob controls now (none for other kinds). */
+  jobNamesOf(w: WorkloadRef): string[] {
+    if (w.kind !== "CronJob") return [];
+    const names: string[] = [];
+    for (const link of this.linksByParent.childrenOf(w.uid)) {
+      if (link.kind === "Job" && link.namespace === w.namespace && link.controllerKind === "CronJob") names.push(link.name);
+    }
+    return names;
+  }
+
   /** Names of the pods that belong to workload `w` now. */
   podNamesOf(w: WorkloadRef): string[] {
     const names: string[] = [];

@@ -6,7 +6,7 @@ export class Metrics {
 
   readonly reconciles = new Counter({
     name: "podlogreader_reconciles_total",
-    help: "Reconciles of one workload, by result (success, error, conflict: a same-named object podlogreader did not create).",
+    help: "Reconciles of one workload, by result (success; conflict: a same-named object podlogreader did not create; refused: the apiserver refused the Role's update; error).",
     labelNames: ["result"] as const,
     registers: [this.registry],
   });
@@ -22,6 +22,20 @@ export class Metrics {
     name: "podlogreader_object_writes_total",
     help: "Objects podlogreader created, updated or deleted, by kind and operation.",
     labelNames: ["kind", "operation"] as const,
+    registers: [this.registry],
+  });
+
+  readonly roleWritesRefused = new Counter({
+    name: "podlogreader_role_writes_refused_total",
+    help: "Role updates the apiserver refused (admission, quota, size); each one is followed by a write that only removes names, or by deleting the Role.",
+    labelNames: ["namespace"] as const,
+    registers: [this.registry],
+  });
+
+  readonly podsLeftOut = new Gauge({
+    name: "podlogreader_pods_left_out",
+    help: "Pods of a workload that do not fit in its Role and whose logs are therefore not granted.",
+    labelNames: ["namespace", "workload"] as const,
     registers: [this.registry],
   });
 

@@ -54,7 +54,7 @@ afterAll(async () => {
 describe("podlogreader kubeconfig", () => {
   test("writes a 0600 kubeconfig that kubectl uses to read the workload's pods, and only those", async () => {
     const file = join(dir, "web.kubeconfig");
-    const r = await run(["kubeconfig", "-n", ns, "deploy/web", "--duration", "15m", "-o", file]);
+    const r = await run(["kubeconfig", "-n", ns, "deploy/web", "--duration", "15m", "--output-file", file]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`ServiceAccount ${ns}/podlogreader-web`);
     expect(statSync(file).mode & 0o777).toBe(0o600);

@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { commandHelp, parseAdmin } from "../../src/cli/admin.ts";
 import { FLAGS, helpText, parseOptions, UsageError } from "../../src/cli/options.ts";
+import { DurationError, parseGoDuration } from "../../src/cli/go-duration.ts";
+import { programName, splitCommand } from "../../src/cli/program.ts";
 
 describe("parseOptions", () => {
   test("defaults: all namespaces, list pods granted, no ServiceAccount, 1s debounce, 10m resync", () => {
@@ -33,7 +36,7 @@ describe("parseOptions", () => {
   });
 
   test.each([
-    [["--debounce", "soon"], "--debounce must be a duration"],
+    [["--debounce", "soon"], 'invalid argument "soon" for "--debounce" flag: time: invalid duration "soon"'],
     [["--resync", "0"], "--resync must be at least 1s"],
     [["--workers", "0"], "--workers must be a whole number"],
     [["--log-level", "loud"], "--log-level must be debug, info, warn or error"],
@@ -41,7 +44,7 @@ describe("parseOptions", () => {
     [["--create-sa-and-rolebinding=yes"], "--create-sa-and-rolebinding must be true or false"],
     [["--namespace", "Not_Valid"], "--namespace must be a valid namespace name"],
     [["--nope"], "unknown flag --nope"],
-    [["-n", "x"], "unknown flag -n"],
+    [["-x", "y"], "unknown flag -x"],
     [["stray"], "unexpected argument"],
     [["--kubeconfig"], "--kubeconfig needs a value"],
   ])("rejects %p with a message naming the flag", (argv, message) => {
@@ -53,4 +56,86 @@ describe("parseOptions", () => {
 test("--help explains every flag", () => {
   const help = helpText();
   for (const flag of FLAGS) expect(help).toContain(`--${flag.name}`);
+});
+
+describe("kubectl conventions", () => {
+  test("-n is --namespace and -h is --help, as in kubectl", () => {
+    expect(parseOptions(["-n", "a", "-n", "b"]).namespaces).toEqual(["a", "b"]);
+    expect(parseOptions(["-h"]).help).toBe(true);
+  });
+
+  test("--context is passed on", () => {
+    expect(parseOptions(["--context", "staging"]).context).toBe("staging");
+  });
+
+  test.each([
+    ["1y", 'invalid argument "1y" for "--resync" flag: time: unknown unit "y" in duration "1y"'],
+    ["10", 'invalid argument "10" for "--resync" flag: time: missing unit in duration "10"'],
+    ["", 'invalid argument "" for "--resync" flag: time: invalid duration ""'],
+  ])("a duration %p is refused in kubectl's words", (value, message) => {
+    expect(() => parseOptions(["--resync", value])).toThrow(message);
+  });
+
+  test("Go durations parse as Go parses them", () => {
+    expect(parseOptions(["--resync", "1h2m3.5s", "--debounce", "1500us"])).toMatchObject({ resyncMs: 3_723_500, debounceMs: 1.5 });
+  });
+});
+
+describe("admin commands", () => {
+  test("-o is --output FORMAT in every command", () => {
+    expect(parseAdmin("status", ["-o", "json"])).toMatchObject({ output: "json" });
+    expect(parseAdmin("audit", ["-o", "json"])).toMatchObject({ output: "json" });
+    expect(parseAdmin("version", ["-o", "json"])).toMatchObject({ output: "json" });
+    expect(parseAdmin("kubeconfig", ["-n", "x", "deploy/web", "-o", "json"])).toMatchObject({ output: "json", kind: "Deployment", name: "web" });
+  });
+
+  test("kubeconfig writes a file with --output-file; -o FILE is a format error", () => {
+    expect(parseAdmin("kubeconfig", ["-n", "x", "deploy/web", "--output-file", "web.kubeconfig"])).toMatchObject({ outputFile: "web.kubeconfig", output: "yaml" });
+    expect(() => parseAdmin("kubeconfig", ["-n", "x", "deploy/web", "-o", "web.kubeconfig"])).toThrow("--output must be yaml or json");
+  });
+
+  test("kubeconfig --duration speaks kubectl's words", () => {
+    expect(() => parseAdmin("kubeconfig", ["-n", "x", "deploy/web", "--duration", "1y"])).toThrow('invalid argument "1y" for "--duration" flag: time: unknown unit "y" in duration "1y"');
+    expect(parseAdmin("kubeconfig", ["deploy/web", "--duration", "90m"])).toMatchObject({ durationMs: 5_400_000 });
+  });
+
+  test.each(["kubeconfig", "audit", "status"] as const)("%s shares --kubeconfig, --context, -n and -h", (command) => {
+    const args = ["--kubeconfig", "/k", "--context", "c", "-n", "ns", ...(command === "kubeconfig" ? ["deploy/web"] : [])];
+    expect(parseAdmin(command, args)).toMatchObject({ kubeconfig: "/k", context: "c", namespace: "ns" });
+    expect(parseAdmin(command, ["-h"])).toMatchObject({ help: true });
+    expect(() => parseAdmin(command, ["-n", "Not_Valid"])).toThrow("--namespace must be a valid namespace name");
+    for (const flag of ["--kubeconfig", "--context", "--namespace", "--help"]) expect(commandHelp(command)).toContain(flag);
+  });
+});
+
+describe("invocation", () => {
+  test("global flags before the command move behind it; no command word means run", () => {
+    expect(splitCommand(["--context", "c", "-n", "ns", "status", "-o", "json"])).toEqual({ command: "status", args: ["-o", "json", "--context", "c", "-n", "ns"] });
+    expect(splitCommand(["--kubeconfig=/k", "run", "--workers", "2"])).toEqual({ command: "run", args: ["--workers", "2", "--kubeconfig=/k"] });
+    expect(splitCommand(["-n", "ns", "--workers", "2"])).toEqual({ command: "run", args: ["-n", "ns", "--workers", "2"] });
+    expect(splitCommand(["version"])).toEqual({ command: "version", args: [] });
+  });
+
+  test("as kubectl-podlogreader it calls itself 'kubectl podlogreader'", () => {
+    expect(programName(["/usr/local/bin/kubectl-podlogreader"])).toBe("kubectl podlogreader");
+    expect(programName(["C:\\bin\\kubectl-podlogreader.exe"].map((p) => p.replaceAll("\\", "/")))).toBe("kubectl podlogreader");
+    expect(programName(["/usr/local/bin/podlogreader"])).toBe("podlogreader");
+    expect(helpText("kubectl podlogreader")).toContain("Usage: kubectl podlogreader [run] [flags]");
+    expect(commandHelp("status", "kubectl podlogreader")).toStartWith("Usage: kubectl podlogreader status");
+  });
+});
+
+describe("parseGoDuration reads what Go's time.ParseDuration reads", () => {
+  test.each([
+    ["0", 0], ["1.5h", 5_400_000], ["2h45m", 9_900_000], ["300ms", 300], ["-1m", -60_000], ["+2s", 2000], ["1us", 0.001], ["1µs", 0.001], [".5s", 500], ["1.s", 1000],
+  ])("%p is %p ms", (text, ms) => {
+    expect(parseGoDuration(text)).toBe(ms);
+  });
+
+  test.each([
+    ["", 'time: invalid duration ""'], ["-", 'time: invalid duration "-"'], [".s", 'time: invalid duration ".s"'], ["1", 'time: missing unit in duration "1"'],
+    ["1d", 'time: unknown unit "d" in duration "1d"'], ["1h 2m", 'time: unknown unit "h " in duration "1h 2m"'], ["3000000h", 'time: invalid duration "3000000h"'],
+  ])("%p is refused: %s", (text, message) => {
+    expect(() => parseGoDuration(text)).toThrow(new DurationError(message));
+  });
 });
