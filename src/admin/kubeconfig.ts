@@ -8,6 +8,7 @@ import type { Connection } from "../kube/config.ts";
 import { Metadata, parseObject } from "../kube/objects.ts";
 import { ServiceAccounts } from "../kube/resources.ts";
 import { ApiError, isNotFound } from "../kube/transport.ts";
+import { audit } from "./audit.ts";
 import { AdminError } from "./errors.ts";
 
 export interface KubeconfigRequest {
@@ -48,6 +49,14 @@ export async function issueKubeconfig(api: KubeApi, connection: Connection, req:
   }
   if (!isManagedFor(sa.metadata, { kind, name })) {
     throw new AdminError(`ServiceAccount ${namespace}/${serviceAccount} was not created by podlogreader for ${kind}/${name}; refusing to hand out its token`);
+  }
+
+  // The same checks as `podlogreader audit`, on this one ServiceAccount: a token is handed out only
+  // when it reaches the workload's logs and nothing more.
+  const report = await audit(api, { namespace, serviceAccount });
+  const wider = report.findings.filter((f) => f.overGrant);
+  if (wider.length > 0) {
+    throw new AdminError(`refusing to hand out ServiceAccount ${namespace}/${serviceAccount}'s token: it reaches more than ${kind}/${name}'s logs:\n${wider.map((f) => `  ${f.kind}: ${f.message}`).join("\n")}`);
   }
 
   const asked = Date.now() + req.durationSeconds * 1000;

@@ -49,7 +49,7 @@ export const COMMANDS = {
   } satisfies Command<typeof KUBECONFIG_FLAGS>,
   audit: {
     usage: "audit [-n NAMESPACE] [-o table|json]",
-    summary: "For every ServiceAccount podlogreader manages, ask the apiserver's authorizer which pod logs it can read, and compare with its workload's pods. Exit code 1 on any over-grant (a readable pod outside the workload), 0 otherwise; under-grants (pods not yet readable) are reported.",
+    summary: "For every ServiceAccount podlogreader manages: work out its workload's pods afresh (controller ownerReferences by UID), compare them with the names in its Role, find every RoleBinding and ClusterRoleBinding that reaches it (also through groups), and ask the apiserver's authorizer about pod logs in its namespace, in other namespaces and cluster-wide, and about other paths (nodes/proxy, exec, attach, port-forward, impersonation, tokens, secrets, escalate, bind). Each finding has a kind: stale-name, foreign-member, namespace-wide, cross-namespace, cluster-wide, other-path, missing-name. Exit code 1 on any over-grant, 0 otherwise; under-grants (missing-name) are reported.",
     flags: LIST_FLAGS,
     positionals: 0,
   } satisfies Command<typeof LIST_FLAGS>,

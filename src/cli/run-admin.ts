@@ -1,6 +1,8 @@
 // Runs the admin commands and prints their results for a terminal (tables) or a machine (JSON).
 import { chmodSync, writeFileSync } from "node:fs";
 import { audit } from "../admin/audit.ts";
+import { auditJson, auditTable } from "../admin/audit/format.ts";
+import { writeStdout } from "../admin/output.ts";
 import { issueKubeconfig } from "../admin/kubeconfig.ts";
 import { status } from "../admin/status.ts";
 import { KubeApi } from "../kube/api.ts";
@@ -53,26 +55,9 @@ export async function runAdmin(command: AdminCommand, argv: string[]): Promise<n
         return 0;
       }
       case "audit": {
-        const report = await audit(api, opts.namespace);
-        if (opts.output === "json") {
-          out(JSON.stringify({ ok: report.overGrants === 0, ...report }, null, 2));
-        } else {
-          out(table(
-            ["NAMESPACE", "WORKLOAD", "SERVICEACCOUNT", "PODS", "READABLE", "OVER-GRANTS", "UNDER-GRANTS", "RESULT"],
-            report.entries.map((e) => [
-              e.namespace, e.workload, e.serviceAccount, String(e.pods.length), String(e.readable.length),
-              String(e.overGrants.length + (e.namespaceWide ? 1 : 0)), String(e.underGrants.length),
-              e.overGrants.length || e.namespaceWide ? "OVER-GRANT" : e.underGrants.length ? "under-grant" : "ok",
-            ]),
-          ));
-          for (const e of report.entries) {
-            if (e.namespaceWide) out(`OVER-GRANT  ${e.namespace}/${e.serviceAccount} can read the logs of every pod in ${e.namespace}`);
-            for (const p of e.overGrants) out(`OVER-GRANT  ${e.namespace}/${e.serviceAccount} can read the logs of pod ${p}, which is not ${e.workload}'s`);
-            for (const p of e.underGrants) out(`under-grant ${e.namespace}/${e.serviceAccount} cannot read the logs of ${e.workload}'s pod ${p}`);
-          }
-          out(`${report.entries.length} ServiceAccount(s) checked: ${report.overGrants} over-grant(s), ${report.underGrants} under-grant(s).`);
-        }
-        return report.overGrants > 0 ? 1 : 0;
+        const report = await audit(api, { namespace: opts.namespace });
+        await writeStdout(opts.output === "json" ? auditJson(report) : auditTable(report));
+        return report.ok ? 0 : 1;
       }
       case "status": {
         const rows = await status(api, opts.namespace);
