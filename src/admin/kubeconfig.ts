@@ -79,7 +79,13 @@ export async function issueKubeconfig(api: KubeApi, connection: Connection, req:
   }
 
   const b64 = (s: string) => Buffer.from(s).toString("base64");
-  const caLine = connection.ca ? `    certificate-authority-data: ${b64(connection.ca)}\n` : "";
+  // How this host reaches the apiserver goes with the token: the CA, the name its certificate is
+  // checked against, and the proxy.
+  const caLine = [
+    connection.ca ? `    certificate-authority-data: ${b64(connection.ca)}\n` : "",
+    connection.serverName ? `    tls-server-name: ${connection.serverName}\n` : "",
+    connection.proxy ? `    proxy-url: ${connection.proxy}\n` : "",
+  ].join("");
   const yaml = `apiVersion: v1
 kind: Config
 # Read-only access to the logs of ${kind} ${namespace}/${name}'s pods, as ServiceAccount ${serviceAccount}; expires ${expires}.
