@@ -1,15 +1,11 @@
 import type { V1OwnerReference, V1PolicyRule, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, WORKLOAD_ANNOTATION } from "./marks.ts";
-import { KINDS, type WorkloadKind } from "./kinds.ts";
+import { KINDS } from "./kinds.ts";
+import type { Workload } from "./membership.ts";
 import { managedName } from "./names.ts";
 
-/** A workload that opted in, as far as access decisions need to know it. */
-export interface Workload {
-  kind: WorkloadKind;
-  namespace: string;
-  name: string;
-  uid: string;
-}
+/** As much of a workload as the access it gets depends on. */
+type Identified = Pick<Workload, "kind" | "namespace" | "name" | "uid">;
 
 /**
  * `own`: the ServiceAccount sees and reads only its workload's pods, by name.
@@ -51,11 +47,11 @@ export function workloadRef(workload: Pick<Workload, "kind" | "name">): string {
   return `${workload.kind}/${workload.name}`;
 }
 
-function ownerReference(workload: Workload): V1OwnerReference {
+function ownerReference(workload: Identified): V1OwnerReference {
   return { apiVersion: KINDS[workload.kind].apiVersion, kind: workload.kind, name: workload.name, uid: workload.uid, controller: true };
 }
 
-function metadata(workload: Workload, name: string): ManagedMetadata {
+function metadata(workload: Identified, name: string): ManagedMetadata {
   return {
     name,
     namespace: workload.namespace,
@@ -100,7 +96,7 @@ export function podsThatFit(podNames: Iterable<string>): { granted: string[]; le
  * With no pods there is no rule naming pods at all: an empty resourceNames would grant every pod
  * in the namespace. The same holds for Jobs.
  */
-export function roleRules(workload: Workload, podNames: Iterable<string>, options: Pick<AccessOptions, "podVisibility">, jobNames: Iterable<string> = []): V1PolicyRule[] {
+export function roleRules(workload: Identified, podNames: Iterable<string>, options: Pick<AccessOptions, "podVisibility">, jobNames: Iterable<string> = []): V1PolicyRule[] {
   const pods = [...new Set(podNames)].sort();
   const jobs = [...new Set(jobNames)].sort();
   const rules: V1PolicyRule[] = [];
@@ -121,7 +117,7 @@ export function grantedPods(rules: readonly { resources?: string[] | null; resou
 }
 
 /** Everything podlogreader keeps for one opted-in workload. Pure: no I/O. */
-export function desiredAccess(workload: Workload, podNames: Iterable<string>, options: AccessOptions, jobNames: Iterable<string> = []): DesiredAccess {
+export function desiredAccess(workload: Identified, podNames: Iterable<string>, options: AccessOptions, jobNames: Iterable<string> = []): DesiredAccess {
   const name = managedName(workload.kind, workload.name);
   const { granted, leftOut } = podsThatFit(podNames);
   const desired: DesiredAccess = {

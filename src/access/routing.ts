@@ -1,7 +1,7 @@
 // From a watch event to the workloads it concerns: the event is applied to the membership index,
 // and the answer is exactly the managed workloads whose desired state (managed or not, and which
 // pods) it changed, each with how soon it must be written.
-import { keyOfWorkload, type OwnedRef, type World, type WorkloadRef } from "./membership.ts";
+import { keyOfWorkload, type Owned, type World, type Workload } from "./membership.ts";
 
 /**
  * `now`: a pod left the workload, or it stopped being managed. A name left in a Role after its pod
@@ -22,7 +22,7 @@ export interface Touched {
 /** What podlogreader keeps for a workload: nothing, or a Role naming these pods (and a CronJob's Jobs). */
 type DesiredState = { managed: false } | { managed: true; names: Set<string> };
 
-function desiredState(world: World, w: WorkloadRef | undefined): DesiredState {
+function desiredState(world: World, w: Workload | undefined): DesiredState {
   if (!w) return { managed: false };
   const current = world.get(w.kind, w.namespace, w.name);
   if (!current || !world.isManaged(current)) return { managed: false };
@@ -41,7 +41,7 @@ function change(before: DesiredState, after: DesiredState): Urgency | undefined 
 }
 
 /** Applies a workload event (added: no `old`; deleted: no `current`) and says whom it concerns. */
-export function applyWorkloadEvent(world: World, old: WorkloadRef | undefined, current: WorkloadRef | undefined): Touched[] {
+export function applyWorkloadEvent(world: World, old: Workload | undefined, current: Workload | undefined): Touched[] {
   const sameMembership = old && current && old.optedIn === current.optedIn && old.uid === current.uid &&
     old.controllerKind === current.controllerKind && old.controllerUid === current.controllerUid;
   if (sameMembership) {
@@ -50,7 +50,7 @@ export function applyWorkloadEvent(world: World, old: WorkloadRef | undefined, c
   }
   // The object itself, and what it belongs to before and after: nothing else can change. (What
   // `current` will belong to is found before the update: its parent is another object.)
-  const candidates = new Map<string, WorkloadRef>();
+  const candidates = new Map<string, Workload>();
   for (const w of [old, current, old && world.resolve(old), current && world.resolve(current)]) if (w) candidates.set(keyOfWorkload(w), w);
   const before = new Map([...candidates].map(([key, w]) => [key, desiredState(world, w)]));
   world.updateWorkload(old, current);
@@ -63,8 +63,8 @@ export function applyWorkloadEvent(world: World, old: WorkloadRef | undefined, c
 }
 
 /** Applies a pod event (added: no `old`; deleted: no `current`) and says whom it concerns. */
-export function applyPodEvent(world: World, old: OwnedRef | undefined, current: OwnedRef | undefined): Touched[] {
-  const managedOwner = (pod: OwnedRef | undefined) => {
+export function applyPodEvent(world: World, old: Owned | undefined, current: Owned | undefined): Touched[] {
+  const managedOwner = (pod: Owned | undefined) => {
     const w = pod && world.workloadOfPod(pod);
     return w && world.isManaged(w) ? w : undefined;
   };

@@ -5,7 +5,7 @@ import { isManagedFor } from "../access/ownership.ts";
 import { parseWorkload } from "../access/membership.ts";
 import type { KubeApi, KubeObject } from "../kube/api.ts";
 import type { Connection } from "../kube/config.ts";
-import { Metadata, parseObject } from "../kube/objects.ts";
+import { PartialObjectMetadata, parseObject } from "../kube/objects.ts";
 import { ServiceAccounts } from "../kube/resources.ts";
 import { ApiError, isNotFound } from "../kube/transport.ts";
 import { audit } from "./audit.ts";
@@ -38,9 +38,9 @@ export async function issueKubeconfig(api: KubeApi, connection: Connection, req:
   }
 
   const serviceAccount = managedName(kind, name);
-  let sa: Metadata;
+  let sa: PartialObjectMetadata;
   try {
-    sa = parseObject(Metadata, await api.get(ServiceAccounts, namespace, serviceAccount), "ServiceAccount");
+    sa = parseObject(PartialObjectMetadata, await api.get(ServiceAccounts, namespace, serviceAccount), "ServiceAccount");
   } catch (err) {
     if (isNotFound(err)) {
       throw new AdminError(`ServiceAccount ${namespace}/${serviceAccount} does not exist: podlogreader creates it when run with --create-sa-and-rolebinding`);

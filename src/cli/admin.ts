@@ -79,9 +79,9 @@ export function commandHelp(command: AdminCommand, program = "podlogreader"): st
 }
 
 export type KubeconfigOptions = ValuesOf<typeof KUBECONFIG_FLAGS> & { command: "kubeconfig"; kind: WorkloadKind; name: string };
-export type ListOptions = ValuesOf<typeof LIST_FLAGS> & { command: "audit" | "status" };
+export type ListCommandOptions = ValuesOf<typeof LIST_FLAGS> & { command: "audit" | "status" };
 export type VersionOptions = ValuesOf<typeof VERSION_FLAGS> & { command: "version" };
-export type AdminOptions = KubeconfigOptions | ListOptions | VersionOptions;
+export type AdminOptions = KubeconfigOptions | ListCommandOptions | VersionOptions;
 
 export interface HelpRequest { command: AdminCommand; help: true }
 

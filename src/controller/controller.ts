@@ -8,7 +8,7 @@ import { managedName, NAME_PREFIX } from "../access/names.ts";
 import { managedOwner } from "../access/ownership.ts";
 import { applyPodEvent, applyWorkloadEvent, type Touched } from "../access/routing.ts";
 import type { KubeApi } from "../kube/api.ts";
-import type { Metadata } from "../kube/objects.ts";
+import type { PartialObjectMetadata } from "../kube/objects.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { EventRecorder } from "./events.ts";
@@ -144,7 +144,7 @@ export class Controller {
    * A ServiceAccount changed. Ours is a managed object; a foreign one that appears or goes away
    * changes what the managed workload of that name needs.
    */
-  private onServiceAccount(old: Metadata | undefined, current: Metadata | undefined): void {
+  private onServiceAccount(old: PartialObjectMetadata | undefined, current: PartialObjectMetadata | undefined): void {
     const obj = old ?? current;
     if (!obj) return;
     if (managedOwner(obj.metadata)) return this.onManaged(obj);
@@ -157,7 +157,7 @@ export class Controller {
   }
 
   /** A change to a managed object, including a hand edit: look at its workload again now. */
-  private onManaged(obj: Metadata): void {
+  private onManaged(obj: PartialObjectMetadata): void {
     const owner = managedOwner(obj.metadata);
     if (owner && isWorkloadKind(owner.kind)) this.queue.add(workloadKey(owner.kind, obj.metadata.namespace, owner.name));
   }

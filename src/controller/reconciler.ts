@@ -6,14 +6,14 @@
 // that left are taken out first (a write that can only shrink the Role), and if even that is
 // refused the binding and the Role are deleted. A grant never waits on a write that adds names.
 import { isDeepStrictEqual } from "node:util";
-import { desiredAccess, grantedPods, workloadRef, type AccessOptions, type DesiredAccess, type ManagedMetadata, type Workload } from "../access/desired.ts";
+import { desiredAccess, grantedPods, workloadRef, type AccessOptions, type DesiredAccess, type ManagedMetadata } from "../access/desired.ts";
 import { isWorkloadKind, KINDS } from "../access/kinds.ts";
 import { MANAGED_BY_LABEL, WORKLOAD_ANNOTATION } from "../access/marks.ts";
-import type { World } from "../access/membership.ts";
+import type { Workload, World } from "../access/membership.ts";
 import { managedName } from "../access/names.ts";
 import { isManagedFor } from "../access/ownership.ts";
 import type { KubeApi, KubeObject } from "../kube/api.ts";
-import { controllerOf, Metadata, parseObject, Role, RoleBinding, type ObjectMeta, type PolicyRule } from "../kube/objects.ts";
+import { controllerOf, PartialObjectMetadata, parseObject, Role, RoleBinding, type ObjectMeta, type PolicyRule } from "../kube/objects.ts";
 import { RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube/resources.ts";
 import { ApiError, isConflict, isNotFound } from "../kube/transport.ts";
 import type { Logger } from "../log.ts";
@@ -44,7 +44,7 @@ export interface Caches {
   roles: ObjectCache<Role>;
   /** Only with --create-sa-and-rolebinding; without it they are neither read nor written. */
   roleBindings?: ObjectCache<RoleBinding>;
-  serviceAccounts?: ObjectCache<Metadata>;
+  serviceAccounts?: ObjectCache<PartialObjectMetadata>;
 }
 
 /** The writes the reconciler makes. */
@@ -77,7 +77,7 @@ export class Reconciler {
       await this.removeAccess({ kind, namespace, name }, why);
       return;
     }
-    const workload: Workload = { kind, namespace, name, uid: self.uid };
+    const workload = self;
     const desired = desiredAccess(workload, this.caches.world.podNamesOf(self), this.options, this.caches.world.jobNamesOf(self));
     if (desired.podsLeftOut.length > 0) await this.reportLeftOut(workload, desired);
     else this.metrics?.podsLeftOut.remove({ namespace, workload: workloadRef(workload) });
@@ -209,13 +209,13 @@ export class Reconciler {
     this.log.info(`Created RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`);
   }
 
-  private async ensureServiceAccount(cache: ObjectCache<Metadata>, workload: Workload, desired: NonNullable<DesiredAccess["serviceAccount"]>): Promise<void> {
+  private async ensureServiceAccount(cache: ObjectCache<PartialObjectMetadata>, workload: Workload, desired: NonNullable<DesiredAccess["serviceAccount"]>): Promise<void> {
     const { namespace, name } = desired.metadata;
     // Any ServiceAccount of this name is used as it is: never updated, only created when missing.
     // The cache holds every ServiceAccount, ours or not, so one that goes away is seen to be missing.
     if (cache.get(namespace, name)) return;
     try {
-      await cache.write(namespace, name, async () => parseObject(Metadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount"));
+      await cache.write(namespace, name, async () => parseObject(PartialObjectMetadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount"));
       this.wrote("ServiceAccount", "create");
       this.log.info(`Created ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}`);
     } catch (err) {
@@ -235,7 +235,7 @@ export class Reconciler {
   }
 
   /** Deletes what podlogreader keeps for a workload that opted out or is gone. */
-  private async removeAccess(workload: Omit<Workload, "uid">, why: string): Promise<void> {
+  private async removeAccess(workload: Pick<Workload, "kind" | "namespace" | "name">, why: string): Promise<void> {
     const reason = `${workload.kind} ${workload.namespace}/${workload.name} ${why}`;
     // The binding first, so access ends before the Role it points to goes.
     const { roleBindings, roles, serviceAccounts } = this.caches;
@@ -246,7 +246,7 @@ export class Reconciler {
   }
 
   private async deleteIfManaged<T extends { metadata: ObjectMeta }>(
-    rt: ResourceType, cache: ObjectCache<T>, workload: Omit<Workload, "uid">, reason: string,
+    rt: ResourceType, cache: ObjectCache<T>, workload: Pick<Workload, "kind" | "namespace" | "name">, reason: string,
   ): Promise<void> {
     const live = cache.get(workload.namespace, managedName(workload.kind, workload.name));
     if (!live || !isManagedFor(live.metadata, workload)) return;
@@ -265,7 +265,7 @@ export class Reconciler {
   }
 }
 
-export function involved(workload: Workload): InvolvedObject {
+export function involved(workload: Pick<Workload, "kind" | "namespace" | "name" | "uid">): InvolvedObject {
   return { apiVersion: KINDS[workload.kind].apiVersion, kind: workload.kind, namespace: workload.namespace, name: workload.name, uid: workload.uid };
 }
 

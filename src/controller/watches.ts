@@ -2,10 +2,10 @@
 // told to call back the controller's handler for every change.
 import { KINDS, WORKLOAD_KINDS } from "../access/kinds.ts";
 import { MANAGED_SELECTOR, OPT_IN_SELECTOR } from "../access/marks.ts";
-import { keyOf, parsePod, parseWorkload, type OwnedRef, type WorkloadRef } from "../access/membership.ts";
+import { keyOf, parsePod, parseWorkload, type Owned, type Workload } from "../access/membership.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { Informer, InformerGroup, type InformerOptions } from "../kube/informer.ts";
-import { Metadata, parseObject, Role, RoleBinding } from "../kube/objects.ts";
+import { PartialObjectMetadata, parseObject, Role, RoleBinding } from "../kube/objects.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube/resources.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
@@ -13,23 +13,23 @@ import type { Metrics } from "../telemetry/metrics.ts";
 type Change<T> = (old: T | undefined, current: T | undefined) => void;
 
 export interface WatchHandlers {
-  workload: Change<WorkloadRef>;
-  pod: Change<OwnedRef>;
+  workload: Change<Workload>;
+  pod: Change<Owned>;
   /** A managed Role or RoleBinding: `old` or `current`, whichever exists. */
-  managed: (obj: Metadata) => void;
-  serviceAccount: Change<Metadata>;
+  managed: (obj: PartialObjectMetadata) => void;
+  serviceAccount: Change<PartialObjectMetadata>;
 }
 
 export interface Watches {
-  workloads: InformerGroup<WorkloadRef>[];
+  workloads: InformerGroup<Workload>[];
   /** Only pods labelled to opt in, metadata only: other pods never enter memory. */
-  pods: InformerGroup<OwnedRef>;
+  pods: InformerGroup<Owned>;
   /** Only objects labelled as podlogreader's. */
   roles: InformerGroup<Role>;
   /** Only with --create-sa-and-rolebinding. */
   roleBindings?: InformerGroup<RoleBinding>;
   /** Every ServiceAccount, metadata only: a foreign one of a managed name is used as it is. */
-  serviceAccounts?: InformerGroup<Metadata>;
+  serviceAccounts?: InformerGroup<PartialObjectMetadata>;
   all: InformerGroup<unknown>[];
 }
 
@@ -52,7 +52,7 @@ export function openWatches(
       onRestart: () => metrics?.watchRestarts.inc({ resource: resource.plural }),
       ...extra,
     }));
-  const versioned = <T extends Metadata>() => ({ versionOf: (o: T) => o.metadata.resourceVersion });
+  const versioned = <T extends PartialObjectMetadata>() => ({ versionOf: (o: T) => o.metadata.resourceVersion });
 
   const workloads = WORKLOAD_KINDS.map((kind) => group(KINDS[kind].resource, parseWorkload(kind), on.workload));
   const pods = group(Pods, parsePod, on.pod, { metadataOnly: true, labelSelector: OPT_IN_SELECTOR });
@@ -61,7 +61,7 @@ export function openWatches(
     ? group(RoleBindings, (r) => parseObject(RoleBinding, r, "RoleBinding"), (o, c) => on.managed((o ?? c)!), { labelSelector: MANAGED_SELECTOR, ...versioned<RoleBinding>() })
     : undefined;
   const serviceAccounts = scope.withServiceAccounts
-    ? group(ServiceAccounts, (r) => parseObject(Metadata, r, "ServiceAccount"), on.serviceAccount, { metadataOnly: true, ...versioned<Metadata>() })
+    ? group(ServiceAccounts, (r) => parseObject(PartialObjectMetadata, r, "ServiceAccount"), on.serviceAccount, { metadataOnly: true, ...versioned<PartialObjectMetadata>() })
     : undefined;
   const all = [...workloads, pods, roles, ...(roleBindings ? [roleBindings] : []), ...(serviceAccounts ? [serviceAccounts] : [])] as InformerGroup<unknown>[];
   return { workloads, pods, roles, roleBindings, serviceAccounts, all };

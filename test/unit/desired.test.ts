@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { desiredAccess, roleRules, type Workload } from "../../src/access/desired.ts";
+import { desiredAccess, roleRules } from "../../src/access/desired.ts";
+import type { Workload } from "../../src/access/membership.ts";
 
-const web: Workload = { kind: "Deployment", namespace: "shop", name: "web", uid: "uid-web" };
+const web: Pick<Workload, "kind" | "namespace" | "name" | "uid"> = { kind: "Deployment", namespace: "shop", name: "web", uid: "uid-web" };
 const both = { podVisibility: "namespace" as const, createServiceAccountAndRoleBinding: true };
 const ownRole = { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get"], resourceNames: ["podlogreader-web"] };
 

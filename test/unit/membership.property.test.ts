@@ -21,7 +21,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { desiredAccess } from "../../src/access/desired.ts";
 import { KINDS, type WorkloadKind } from "../../src/access/kinds.ts";
-import { keyOf, parsePod, parseWorkload, World, type OwnedRef, type WorkloadRef } from "../../src/access/membership.ts";
+import { keyOf, parsePod, parseWorkload, World, type Owned, type Workload } from "../../src/access/membership.ts";
 import { applyPodEvent, applyWorkloadEvent, type Touched, type Urgency } from "../../src/access/routing.ts";
 import { ALL_KINDS, kind } from "../support/arbitraries.ts";
 
@@ -221,8 +221,8 @@ function model(spec: WorldSpec) {
 
 function build(spec: WorldSpec) {
   const world = new World();
-  const workloadCache = new Map<string, WorkloadRef>();
-  const podCache = new Map<string, OwnedRef>();
+  const workloadCache = new Map<string, Workload>();
+  const podCache = new Map<string, Owned>();
   const queues: (() => void)[][] = [];
 
   spec.workloads.forEach((w, i) => {
@@ -244,7 +244,7 @@ function build(spec: WorldSpec) {
     const key = `${p.namespace}/${p.name}`;
     const deliver = (raw: unknown) => () => {
       // A label-selected watch delivers a pod that stops matching as deleted.
-      let current: OwnedRef | undefined;
+      let current: Owned | undefined;
       try {
         current = raw === undefined ? undefined : parsePod(raw);
       } catch {
@@ -274,13 +274,13 @@ function build(spec: WorldSpec) {
 }
 
 /** What the reconciler does with a workload key: act only for a managed workload. */
-function managedByController(world: World, kind: WorkloadKind, namespace: string, name: string): WorkloadRef | undefined {
+function managedByController(world: World, kind: WorkloadKind, namespace: string, name: string): Workload | undefined {
   return world.managed(kind, namespace, name);
 }
 
 const runs = { numRuns: 500 };
 const keyOfModel = (o: ModelObject | undefined) => o && `${o.kind}/${o.namespace}/${o.name}`;
-const keyOfRef = (o: WorkloadRef | undefined) => o && `${o.kind}/${o.namespace}/${o.name}`;
+const keyOfRef = (o: Workload | undefined) => o && `${o.kind}/${o.namespace}/${o.name}`;
 
 describe("membership: a workload's pods are exactly those whose controller chain reaches it", () => {
   test("the workloads podlogreader keeps access for are exactly the opted-in ones that belong to no other workload", () => {
@@ -391,8 +391,8 @@ describe("routing: a watch event names exactly the workloads whose desired state
         const world = new World();
         const rawWorkloads = new Map<string, { kind: WorkloadKind; raw: RawObject }>();
         const rawPods = new Map<string, RawObject>();
-        const workloadCache = new Map<string, WorkloadRef>();
-        const podCache = new Map<string, OwnedRef>();
+        const workloadCache = new Map<string, Workload>();
+        const podCache = new Map<string, Owned>();
 
         /** Runs one event and checks what it touched against the model's before and after. */
         const check = (apply: () => Touched[]) => {
@@ -433,7 +433,7 @@ describe("routing: a watch event names exactly the workloads whose desired state
         spec.pods.forEach((p, i) => {
           const key = `${p.namespace}/${p.name}`;
           const deliver = (raw: RawObject | undefined) => () => {
-            let current: OwnedRef | undefined;
+            let current: Owned | undefined;
             try {
               current = raw === undefined ? undefined : parsePod(raw);
             } catch {

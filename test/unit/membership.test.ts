@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import type { WorkloadKind } from "../../src/access/kinds.ts";
-import { parsePod, parseWorkload, World, type OwnedRef, type WorkloadRef } from "../../src/access/membership.ts";
+import { parsePod, parseWorkload, World, type Owned, type Workload } from "../../src/access/membership.ts";
 
-const w = (kind: WorkloadKind, name: string, uid: string, owner?: { kind: string; uid: string }, optedIn = true): WorkloadRef => ({
+const w = (kind: WorkloadKind, name: string, uid: string, owner?: { kind: string; uid: string }, optedIn = true): Workload => ({
   kind, namespace: "ns", name, uid, optedIn, controllerKind: owner?.kind, controllerUid: owner?.uid,
 });
-const pod = (name: string, owner?: { kind: string; uid: string }, namespace = "ns"): OwnedRef => ({
+const pod = (name: string, owner?: { kind: string; uid: string }, namespace = "ns"): Owned => ({
   namespace, name, uid: `uid-${name}`, controllerKind: owner?.kind, controllerUid: owner?.uid,
 });
 

@@ -4,11 +4,11 @@
 import { describe, expect, test } from "bun:test";
 import { desiredAccess, ROLE_POD_NAMES_BUDGET_BYTES } from "../../src/access/desired.ts";
 import type { WorkloadKind } from "../../src/access/kinds.ts";
-import { World, type WorkloadRef } from "../../src/access/membership.ts";
+import { World, type Workload } from "../../src/access/membership.ts";
 import { managedName } from "../../src/access/names.ts";
 import { ForeignObjectError, Reconciler, RoleWriteRefusedError, type ObjectCache, type ObjectWriter } from "../../src/controller/reconciler.ts";
 import type { KubeObject } from "../../src/kube/api.ts";
-import type { Metadata, Role, RoleBinding } from "../../src/kube/objects.ts";
+import type { PartialObjectMetadata, Role, RoleBinding } from "../../src/kube/objects.ts";
 import type { ResourceType } from "../../src/kube/resources.ts";
 import { ApiError } from "../../src/kube/transport.ts";
 import { createLogger } from "../../src/log.ts";
@@ -22,8 +22,8 @@ const OPTIONS = { podVisibility: "namespace" as const, createServiceAccountAndRo
 function worldWith(pods: string[], opts: { optedIn?: boolean; exists?: boolean } = {}): World {
   const world = new World();
   if (opts.exists === false) return world;
-  const deployment: WorkloadRef = { kind: "Deployment", namespace: NS, name: "web", uid: WEB_UID, optedIn: opts.optedIn ?? true };
-  const rs: WorkloadRef = { kind: "ReplicaSet", namespace: NS, name: "web-1", uid: "uid-rs", optedIn: opts.optedIn ?? true, controllerKind: "Deployment", controllerUid: WEB_UID };
+  const deployment: Workload = { kind: "Deployment", namespace: NS, name: "web", uid: WEB_UID, optedIn: opts.optedIn ?? true };
+  const rs: Workload = { kind: "ReplicaSet", namespace: NS, name: "web-1", uid: "uid-rs", optedIn: opts.optedIn ?? true, controllerKind: "Deployment", controllerUid: WEB_UID };
   world.updateWorkload(undefined, deployment);
   world.updateWorkload(undefined, rs);
   for (const p of pods) world.updatePod(undefined, { namespace: NS, name: p, uid: `uid-${p}`, controllerKind: "ReplicaSet", controllerUid: "uid-rs" });
@@ -43,14 +43,14 @@ const foreign = () => ({ name: NAME, namespace: NS, uid: "uid-foreign", resource
 function liveRole(pods: string[], meta: Role["metadata"] = ours()): Role {
   return { metadata: meta, rules: desiredAccess(WEB, pods, OPTIONS).role.rules };
 }
-function liveBinding(meta: Metadata["metadata"] = ours(), roleName = NAME): RoleBinding {
+function liveBinding(meta: PartialObjectMetadata["metadata"] = ours(), roleName = NAME): RoleBinding {
   return {
     metadata: meta,
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: roleName },
     subjects: [{ kind: "ServiceAccount", name: NAME, namespace: NS }],
   };
 }
-const liveServiceAccount = (): Metadata => ({ metadata: ours() });
+const liveServiceAccount = (): PartialObjectMetadata => ({ metadata: ours() });
 
 class MapCache<T extends { metadata: { namespace: string; name: string } }> implements ObjectCache<T> {
   readonly objects = new Map<string, T>();
@@ -106,7 +106,7 @@ interface Row {
   world: World;
   role?: Role;
   binding?: RoleBinding;
-  serviceAccount?: Metadata;
+  serviceAccount?: PartialObjectMetadata;
   answers?: Answer[];
   writes: Write[];
   events: string[];

@@ -4,7 +4,7 @@ import * as v from "valibot";
 import { KINDS, WORKLOAD_KINDS } from "../../access/kinds.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, MANAGED_SELECTOR } from "../../access/marks.ts";
 import type { KubeApi } from "../../kube/api.ts";
-import { Metadata, parseObject } from "../../kube/objects.ts";
+import { PartialObjectMetadata, parseObject } from "../../kube/objects.ts";
 import { ClusterRoleBindings, ClusterRoles, Pods, RoleBindings, Roles, ServiceAccounts } from "../../kube/resources.ts";
 import { membership, type Membership } from "./members.ts";
 import { RbacBinding, RbacRole, type RbacState } from "./rbac.ts";
@@ -14,9 +14,9 @@ export interface AuditInput {
   membership: Membership;
   rbac: RbacState;
   /** ServiceAccounts in scope that carry podlogreader's managed-by label. */
-  serviceAccounts: Metadata[];
+  serviceAccounts: PartialObjectMetadata[];
   /** Roles in scope that carry it, with their rules. */
-  managedRoles: { metadata: Metadata["metadata"]; role: RbacRole }[];
+  managedRoles: { metadata: PartialObjectMetadata["metadata"]; role: RbacRole }[];
 }
 
 const parseAll = <S extends v.GenericSchema>(schema: S, what: string) => (l: { items: unknown[] }) => l.items.map((raw) => parseObject(schema, raw, what));
@@ -30,14 +30,14 @@ export async function readCluster(kube: KubeApi, namespace?: string): Promise<Au
     api.list(ClusterRoles).then(parseAll(RbacRole, "ClusterRole")),
     api.list(RoleBindings).then(parseAll(RbacBinding, "RoleBinding")),
     api.list(ClusterRoleBindings).then(parseAll(RbacBinding, "ClusterRoleBinding")),
-    api.list(ServiceAccounts, { namespace, labelSelector: MANAGED_SELECTOR, metadataOnly: true }).then(parseAll(Metadata, "ServiceAccount")),
+    api.list(ServiceAccounts, { namespace, labelSelector: MANAGED_SELECTOR, metadataOnly: true }).then(parseAll(PartialObjectMetadata, "ServiceAccount")),
   ]);
   const managedRoles = roles.items
     .filter((raw) => {
       const meta = (raw as { metadata?: { namespace?: string; labels?: Record<string, string> } }).metadata;
       return meta?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && (!namespace || meta.namespace === namespace);
     })
-    .map((raw) => ({ metadata: parseObject(Metadata, raw, "Role").metadata, role: parseObject(RbacRole, raw, "Role") }));
+    .map((raw) => ({ metadata: parseObject(PartialObjectMetadata, raw, "Role").metadata, role: parseObject(RbacRole, raw, "Role") }));
   return {
     managedRoles,
     membership: membership(Object.fromEntries(workloads), pods.items),
