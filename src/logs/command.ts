@@ -20,7 +20,7 @@ export interface LogsIo {
   defaultNamespace?: string;
 }
 
-/** Runs `podlogreader logs` with the arguments after `logs`; returns the exit code (0, 1 error, 2 usage). */
+/** Runs `podlogreader logs` with the arguments after `logs`; returns the exit code (0; 1 error; 2 usage; 130 interrupted). */
 export async function runLogs(argv: string[], io: LogsIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   const fail = (message: string) => io.stderr.write(`podlogreader logs: ${message}\n`);
   let options;
@@ -51,7 +51,7 @@ export async function runLogs(argv: string[], io: LogsIo = { stdout: process.std
       line: (text) => io.stdout.write(`${text}\n`),
       note: (text) => io.stderr.write(`${text}\n`),
     };
-    return await printWorkloadLogs(api, {
+    const code = await printWorkloadLogs(api, {
       namespace: namespace ?? "default",
       kind: options.kind,
       name: options.name,
@@ -63,6 +63,8 @@ export async function runLogs(argv: string[], io: LogsIo = { stdout: process.std
       previous: options.previous,
       colour: useColour(io.stdout.isTTY, io.env),
     }, out, io.signal ? AbortSignal.any([io.signal, stop.signal]) : stop.signal);
+    // Interrupted by SIGINT or SIGTERM: the shell's convention for a command ended by a signal.
+    return stop.signal.aborted ? 130 : code;
   } catch (err) {
     // LogsError, ConfigError, TLS and network failures: one line for the person who ran it.
     fail(err instanceof Error ? err.message : String(err));

@@ -15,7 +15,8 @@ const SUMMARY =
   "pods and on their logs. That grant allows no watch, so with --follow the Role is read again every 2 s " +
   "(with backoff while the apiserver fails) and log streams start and stop as pods come and go: " +
   "scale-ups, rollouts, new Job runs. A stream whose access was removed ends with a note on standard error; " +
-  "other stream errors, and containers that have not started yet, are retried with backoff.";
+  "other stream errors, and containers that have not started yet, are retried with backoff. " +
+  "Exit code 1 on an error, or when the Role can no longer be read while following; 2 on a usage error.";
 
 export const LOGS_FLAGS: Flag[] = [
   { name: "namespace", short: "n", kind: "string", value: "NS", help: "The workload's namespace. Default: the kubeconfig context's namespace, else default." },
