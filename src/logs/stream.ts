@@ -35,7 +35,7 @@ export interface Output {
 export type StreamEnd = "stopped" | "finished" | "forbidden" | "gone" | "unavailable" | "failed";
 
 /** How a failed log request is handled. */
-export type Failure = "forbidden" | "gone" | "not-started" | "unavailable" | "retry";
+export type Failure = "forbidden" | "gone" | "not-started" | "unavailable" | "empty" | "retry";
 
 /** Without --follow, transient failures are tried this many times before giving up on the container. */
 const ATTEMPTS_WITHOUT_FOLLOW = 3;
@@ -43,6 +43,8 @@ const ATTEMPTS_WITHOUT_FOLLOW = 3;
 /** Classifies an error of a pods/log request (pure). */
 export function classifyFailure(err: unknown): Failure {
   if (!(err instanceof ApiError)) return "retry";
+  // KubeApi.stream's word for a 2xx answer without a body: a log with nothing in it yet.
+  if (err.reason === "EmptyBody") return "empty";
   if (err.status === 403) return "forbidden";
   if (err.status === 404) return "gone";
   if (err.status === 400) {
@@ -63,21 +65,31 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
   const prefix = linePrefix(pod, container, settings.colour);
   const errors = new Backoff(1000, 30_000);
   const waiting = new Backoff(500, 10_000);
-  /** The last printed line's timestamp, so a reopened stream neither repeats nor skips lines. */
-  let last: { timestamp: string; nanos: bigint } | undefined;
+  /**
+   * The last printed timestamp and how many lines carried it, so a reopened stream (asked for
+   * the lines since that time) neither repeats nor skips lines; lines can share a timestamp.
+   */
+  let last: { timestamp: string; nanos: bigint; count: number } | undefined;
   let attempts = 0;
   let failing = false;
 
-  const print = (raw: string) => {
+  const print = (raw: string, skip: { nanos: bigint; count: number } | undefined) => {
     const { timestamp, text } = splitTimestamp(raw);
     const nanos = timestamp ? timestampNanos(timestamp) : undefined;
-    if (last && nanos !== undefined && nanos <= last.nanos) return;
-    if (timestamp && nanos !== undefined) last = { timestamp, nanos };
+    if (skip && nanos !== undefined) {
+      if (nanos < skip.nanos) return;
+      if (nanos === skip.nanos && skip.count > 0) {
+        skip.count--;
+        return;
+      }
+    }
+    if (timestamp && nanos !== undefined) last = last?.nanos === nanos ? { ...last, count: last.count + 1 } : { timestamp, nanos, count: 1 };
     out.line(`${prefix}${settings.timestamps && timestamp ? `${timestamp} ` : ""}${text}`);
   };
 
   while (!signal.aborted) {
     attempts++;
+    const skip = last ? { nanos: last.nanos, count: last.count } : undefined;
     const query = {
       container,
       follow: settings.follow || undefined,
@@ -93,7 +105,7 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
         buffered += decoder.decode(chunk, { stream: true });
         let newline: number;
         while ((newline = buffered.indexOf("\n")) >= 0) {
-          print(buffered.slice(0, newline));
+          print(buffered.slice(0, newline), skip);
           buffered = buffered.slice(newline + 1);
         }
         if (failing) out.note(`${label}: streaming again`);
@@ -102,7 +114,7 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
         waiting.reset();
       }
       buffered += decoder.decode();
-      if (buffered) print(buffered);
+      if (buffered) print(buffered, skip);
       if (!settings.follow) return "finished";
       // The server ended a followed stream: the container exited or the connection was cut.
       const end = await podEnded(api, namespace, pod);
@@ -112,6 +124,10 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
       if (signal.aborted) break;
       const failure = classifyFailure(err);
       switch (failure) {
+        case "empty":
+          if (!settings.follow) return "finished";
+          await sleep(waiting.next(), signal);
+          break;
         case "forbidden":
           out.note(`${label}: access to its log was removed (Forbidden); stopped reading it`);
           return "forbidden";

@@ -135,6 +135,7 @@ describe("classifyFailure", () => {
     ["an unscheduled pod", api(400, "pod p does not have a host assigned", "BadRequest"), "not-started"],
     ["no previous container", api(400, "previous terminated container \"app\" in pod \"p\" not found", "BadRequest"), "unavailable"],
     ["an unknown container", api(400, "container nope is not valid for pod p", "BadRequest"), "unavailable"],
+    ["a 2xx answer without a body", new ApiError("GET", "/api/v1/namespaces/n/pods/p/log", 500, "EmptyBody", "the response had no body"), "empty"],
     ["500", api(500, "etcdserver: request timed out"), "retry"],
     ["503", api(503, "the server is shutting down"), "retry"],
     ["a network error", new Error("ECONNRESET"), "retry"],
