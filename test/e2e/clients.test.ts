@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { setPodLog } from "../../scripts/lib/simulated-nodes.ts";
-import { Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
+import { objectPath, Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment, scale, waitForPods } from "../support/workloads.ts";
 
@@ -56,7 +56,15 @@ async function reader(mode: "own" | "namespace", pods: string[]): Promise<string
   return file;
 }
 
-/** Waits until every pod runs, then gives it its own log lines. */
+/** Waits until kwok serves the pod's own log file (it picks up a new Logs object after a moment). */
+async function servesOwnLog(pod: string, firstLine: string): Promise<void> {
+  await eventually(`kwok to serve ${pod}'s own log`, async () => {
+    const response = await c.admin.transport.request({ path: objectPath(Pods, ns, pod, "log") });
+    return (await response.text()).includes(firstLine) || undefined;
+  });
+}
+
+/** Waits until every pod runs, then gives it its own log lines and waits until they are served. */
 async function withLogs(pods: string[], lines: (pod: string) => string[]): Promise<void> {
   for (const pod of pods) {
     await eventually(`${pod} to run`, async () => {
@@ -64,6 +72,7 @@ async function withLogs(pods: string[], lines: (pod: string) => string[]): Promi
       return p.status?.phase === "Running" || undefined;
     });
     await setPodLog(c.admin.transport, c.dir, ns, pod, lines(pod));
+    await servesOwnLog(pod, lines(pod)[0]!);
   }
 }
 
@@ -87,6 +96,15 @@ function startStern(kubeconfig: string, args: string[]) {
   };
 }
 
+/** Waits until stern's output satisfies `check`; on timeout the error shows what stern printed. */
+async function waitForOutput(run: ReturnType<typeof startStern>, what: string, check: (stdout: string) => boolean, timeoutMs?: number): Promise<void> {
+  try {
+    await eventually(what, async () => (check(run.seen.stdout) ? true : undefined), timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- stern stdout\n${run.seen.stdout}--- stern stderr\n${run.seen.stderr}`);
+  }
+}
+
 beforeAll(async () => {
   c = await testCluster();
   ns = await useNamespace("clients");
@@ -108,7 +126,7 @@ describe("stern as a ServiceAccount", () => {
     const kubeconfig = await reader("namespace", first);
     const run = startStern(kubeconfig, ["deploy/web"]);
     try {
-      await eventually("stern to print the first pod's lines", async () => (linesOf(first[0]!).every((l) => run.seen.stdout.includes(l)) ? true : undefined));
+      await waitForOutput(run, "stern to print the first pod's lines", (out) => linesOf(first[0]!).every((l) => out.includes(l)));
 
       await scale(ns, "web", 3);
       const all = await waitForPods(ns, "web", 3);
@@ -118,7 +136,7 @@ describe("stern as a ServiceAccount", () => {
       await c.admin.update(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "reader-namespace" }, rules: rules("namespace", all) });
 
       // stern retries a refused log request after up to 20 s (its rate limiter).
-      await eventually("stern to print the new pods' lines", async () => (added.flatMap(linesOf).every((l) => run.seen.stdout.includes(l)) ? true : undefined), 120_000);
+      await waitForOutput(run, "stern to print the new pods' lines", (out) => added.flatMap(linesOf).every((l) => out.includes(l)), 120_000);
       for (const pod of all) expect(run.seen.stdout).toContain(`${pod} app ${pod} starting`);
       expect(run.proc.exitCode).toBeNull();
     } finally {
@@ -154,7 +172,7 @@ describe("stern as a ServiceAccount", () => {
     const [pod] = (await waitForPods(ns, "web", 3)) as [string];
     const run = startStern(join(dir, "reader-own.kubeconfig"), ["--field-selector", `metadata.name=${pod}`, "."]);
     try {
-      await eventually(`stern to print ${pod}'s lines`, async () => (linesOf(pod).every((l) => run.seen.stdout.includes(`${pod} app ${l}`)) ? true : undefined));
+      await waitForOutput(run, `stern to print ${pod}'s lines`, (out) => linesOf(pod).every((l) => out.includes(`${pod} app ${l}`)));
       expect(run.proc.exitCode).toBeNull();
     } finally {
       await run.stop();

@@ -8,7 +8,7 @@ import type { V1PolicyRule } from "@kubernetes/client-node";
 import { criLogLine, setPodLog } from "../../scripts/lib/simulated-nodes.ts";
 import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
-import { collectionPath, Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
+import { collectionPath, objectPath, Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { ApiError, Transport } from "../../src/kube/transport.ts";
 import { runLogs } from "../../src/logs/command.ts";
 import { streamContainer, type StreamEnd } from "../../src/logs/stream.ts";
@@ -37,16 +37,27 @@ function ownRules(pods: string[]): V1PolicyRule[] {
 const setRole = (pods: string[]) =>
   c.admin.update(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: role }, rules: ownRules(pods) });
 
-async function withLogs(pods: string[], lines: (pod: string) => string[]): Promise<string[]> {
-  const files: string[] = [];
+/** Waits until kwok serves the pod's own log file (it picks up a new Logs object after a moment). */
+async function servesOwnLog(pod: string, firstLine: string): Promise<void> {
+  await eventually(`kwok to serve ${pod}'s own log`, async () => {
+    const response = await c.admin.transport.request({ path: objectPath(Pods, ns, pod, "log") });
+    return (await response.text()).includes(firstLine) || undefined;
+  });
+}
+
+/** The CRI log file of each pod given its own lines, to append to while following. */
+const logFiles = new Map<string, string>();
+
+/** Waits until every pod runs, then gives it its own log lines and waits until they are served. */
+async function withLogs(pods: string[], lines: (pod: string) => string[]): Promise<void> {
   for (const pod of pods) {
     await eventually(`${pod} to run`, async () => {
       const p = (await c.admin.get(Pods, ns, pod)) as { status?: { phase?: string } };
       return p.status?.phase === "Running" || undefined;
     });
-    files.push(await setPodLog(c.admin.transport, c.dir, ns, pod, lines(pod)));
+    logFiles.set(pod, await setPodLog(c.admin.transport, c.dir, ns, pod, lines(pod)));
+    await servesOwnLog(pod, lines(pod)[0]!);
   }
-  return files;
 }
 
 /** A ServiceAccount bound to the Role, and a client with a real token of it. */
@@ -112,8 +123,7 @@ describe("podlogreader logs with the own grant", () => {
     const run = startLogs(reader, ["deploy/web", "-n", ns, "-f"]);
     try {
       await eventually("the current pods' lines", async () => (webPods.flatMap(prefixed).every((l) => run.seen.stdout.includes(l)) ? true : undefined));
-      const files = await withLogs(webPods, linesOf);
-      appendFileSync(files[0]!, criLogLine(`${webPods[0]} appended while following`));
+      appendFileSync(logFiles.get(webPods[0]!)!, criLogLine(`${webPods[0]} appended while following`));
       await eventually("a line written while following", async () => (run.seen.stdout.includes(`${webPods[0]} appended while following`) ? true : undefined));
 
       await rollout(ns, "web");
@@ -143,6 +153,8 @@ describe("podlogreader logs with the own grant", () => {
       apiVersion: "v1", kind: "Pod", metadata: { name: "late" },
       spec: { schedulerName: "nobody", containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },
     });
+    // Its log is set before it runs, so the first stream that succeeds reads it.
+    await setPodLog(c.admin.transport, c.dir, ns, "late", ["late started at last"]);
     const notes: string[] = [];
     const lines: string[] = [];
     const out = { line: (s: string) => lines.push(s), note: (s: string) => notes.push(s) };
@@ -154,7 +166,6 @@ describe("podlogreader logs with the own grant", () => {
     expect(ended).toBeUndefined();
     const binding = { apiVersion: "v1", kind: "Binding", metadata: { name: "late" }, target: { apiVersion: "v1", kind: "Node", name: c.nodes[0]! } };
     await c.admin.createSubresource(Pods, ns, "late", "binding", binding);
-    await withLogs(["late"], () => ["late started at last"]);
     await eventually("the late pod's line", async () => (lines.includes("[pod/late/app] late started at last") ? true : undefined), 60_000);
     stop.abort();
     expect(await late).toBe("stopped");
@@ -169,14 +180,13 @@ describe("podlogreader logs with the own grant", () => {
 
   test("removing access ends the command with a note: a pod left out of the Role stops, a removed binding ends it", async () => {
     const run = startLogs(reader, ["deploy/web", "-n", ns, "--follow"]);
-    const files = await withLogs(webPods, linesOf);
     await eventually("the current pods' lines", async () => (webPods.flatMap(prefixed).every((l) => run.seen.stdout.includes(l)) ? true : undefined));
 
     const [kept, dropped] = webPods as [string, string];
     await setRole([kept]);
     await eventually("the dropped pod's stream to stop", async () => (run.seen.stderr.includes(`- pod/${dropped}: no longer in Role ${role}`) ? true : undefined));
-    appendFileSync(files[1]!, criLogLine(`${dropped} after its access was removed`));
-    appendFileSync(files[0]!, criLogLine(`${kept} still followed`));
+    appendFileSync(logFiles.get(dropped)!, criLogLine(`${dropped} after its access was removed`));
+    appendFileSync(logFiles.get(kept)!, criLogLine(`${kept} still followed`));
     await eventually("the kept pod's new line", async () => (run.seen.stdout.includes(`${kept} still followed`) ? true : undefined));
 
     await c.admin.delete(RoleBindings, ns, role);
