@@ -3,8 +3,11 @@
 // the Deployment across a rollout, never prints another workload's pod, and ends with a note
 // when access is removed.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { V1PolicyRule } from "@kubernetes/client-node";
+import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { criLogLine, setPodLog } from "../../scripts/lib/simulated-nodes.ts";
 import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
@@ -117,6 +120,27 @@ describe("podlogreader logs with the own grant", () => {
     for (const pod of webPods) for (const line of prefixed(pod)) expect(run.seen.stdout).toContain(`${line}\n`);
     expect(run.seen.stdout).not.toContain("SECRET");
     expect(run.seen.stdout).not.toContain("\u001b[");
+  });
+
+  test("with a kubeconfig holding the ServiceAccount's token, as `podlogreader kubeconfig` writes, -n defaults to its context's namespace", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "podlogreader-logs-command-"));
+    try {
+      const kubeconfig = join(dir, "web.kubeconfig");
+      writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token: await serviceAccountToken(ns, role) }, ns), { mode: 0o600 });
+      const seen = { stdout: "", stderr: "" };
+      const code = await runLogs(["deploy/web", "--kubeconfig", kubeconfig, "--timestamps"], {
+        stdout: { write: (s: string) => (seen.stdout += s), isTTY: true },
+        stderr: { write: (s: string) => (seen.stderr += s) },
+        env: { NO_COLOR: "1" },
+        signal: new AbortController().signal,
+      });
+      expect({ code, stderr: seen.stderr }).toEqual({ code: 0, stderr: "" });
+      for (const pod of webPods) {
+        for (const line of linesOf(pod)) expect(seen.stdout).toMatch(new RegExp(`^\\[pod/${pod}/app\\] \\d{4}-\\d\\d-\\d\\dT\\S+Z ${line}$`, "m"));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("--follow follows the Deployment across a rollout: the new pods' lines appear, the other workload's never", async () => {
