@@ -148,7 +148,8 @@ async function podSpec(api: KubeApi, request: LogsRequest, pod: string, out: Out
     } catch (err) {
       if (signal.aborted) return "stopped";
       const failure = classifyFailure(err);
-      if (failure === "gone") return "gone";
+      // Without follow a deleted pod is done; with it, a StatefulSet may bring the name back.
+      if (failure === "gone" && !request.follow) return "gone";
       if (failure === "forbidden") {
         out.note(`pod/${pod}: cannot read the pod (Forbidden); skipped`);
         return "forbidden";
@@ -157,7 +158,7 @@ async function podSpec(api: KubeApi, request: LogsRequest, pod: string, out: Out
         out.note(`pod/${pod}: ${(err as Error).message}`);
         return "failed";
       }
-      if (backoff.failures === 0) out.note(`pod/${pod}: ${(err as Error).message}; retrying with backoff`);
+      if (backoff.failures === 0 && failure !== "gone") out.note(`pod/${pod}: ${(err as Error).message}; retrying with backoff`);
       await sleep(backoff.next(), signal);
       if (signal.aborted) return "stopped";
     }

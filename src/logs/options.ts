@@ -14,7 +14,9 @@ const SUMMARY =
   "`podlogreader kubeconfig` writes: get on the workload's Role by name, to learn its pods; get on those " +
   "pods and on their logs. That grant allows no watch, so with --follow the Role is read again every 2 s " +
   "(with backoff while the apiserver fails) and log streams start and stop as pods come and go: " +
-  "scale-ups, rollouts, new Job runs. A stream whose access was removed ends with a note on standard error; " +
+  "scale-ups, rollouts, new Job runs. Each followed pod is read again every 5 s, so a stream that outlives " +
+  "its pod (a StatefulSet pod replaced under the same name, a lost node) is reopened. " +
+  "A stream whose access was removed ends with a note on standard error; " +
   "other stream errors, and containers that have not started yet, are retried with backoff. " +
   "Exit code 1 on an error, or when the Role can no longer be read while following; 2 on a usage error.";
 

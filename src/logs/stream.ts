@@ -1,7 +1,8 @@
 // One container's log, read from pods/log and printed line by line, with the retry policy:
-// Forbidden ends it with a note (access was removed), a container that has not started yet is
-// retried quietly, other failures are retried with backoff. A followed stream that the server
-// ends is reopened where it stopped, until the pod is finished or gone.
+// Forbidden ends it with a note (access was removed), a container that has not started yet (or a
+// pod whose name is still granted but deleted, which a StatefulSet brings back) is retried quietly,
+// other failures are retried with backoff. A followed stream that the server ends is reopened
+// where it stopped, until the pod has finished or the caller stops it.
 import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeApi } from "../kube/api.ts";
 import { Pods } from "../kube/resources.ts";
@@ -97,8 +98,13 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
       timestamps: true,
       ...(last ? { sinceTime: last.timestamp } : { sinceSeconds: settings.sinceSeconds, tailLines: settings.tailLines }),
     };
+    // While following, a stream that outlives its pod (replaced under the same name, or on a
+    // node that went away) is cut by the pod check, and reopened for the pod now under that name.
+    const attempt = new AbortController();
+    const attemptSignal = AbortSignal.any([signal, attempt.signal]);
+    const check = settings.follow ? checkPod(api, namespace, pod, attempt) : undefined;
     try {
-      const body = await api.stream(Pods, namespace, pod, "log", query, signal);
+      const body = await api.stream(Pods, namespace, pod, "log", query, attemptSignal);
       const decoder = new TextDecoder();
       let buffered = "";
       for await (const chunk of body) {
@@ -122,6 +128,10 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
       await sleep(waiting.next(), signal);
     } catch (err) {
       if (signal.aborted) break;
+      if (attempt.signal.aborted) {
+        await sleep(waiting.next(), signal);
+        continue;
+      }
       const failure = classifyFailure(err);
       switch (failure) {
         case "empty":
@@ -132,7 +142,10 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
           out.note(`${label}: access to its log was removed (Forbidden); stopped reading it`);
           return "forbidden";
         case "gone":
-          return "gone";
+          // A StatefulSet's pod comes back under the same name: wait while the name is granted.
+          if (!settings.follow) return "gone";
+          await sleep(waiting.next(), signal);
+          break;
         case "unavailable":
           out.note(`${label}: ${reason(err)}`);
           return "unavailable";
@@ -153,20 +166,40 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
           await sleep(errors.next(), signal);
           break;
       }
+    } finally {
+      attempt.abort();
+      await check;
     }
   }
   return "stopped";
 }
 
-/** After a followed stream ended: "finished" when the pod ran to completion, "gone" when deleted, else undefined (reopen). */
+/** How often a followed pod is read again, to notice it was deleted or replaced. */
+export const POD_CHECK_MS = 5000;
+
+/** Aborts `attempt` once the pod is deleted or another pod holds its name; returns when `attempt` ends. */
+async function checkPod(api: KubeApi, namespace: string, pod: string, attempt: AbortController): Promise<void> {
+  let uid: string | undefined;
+  while (!attempt.signal.aborted) {
+    try {
+      const current = ((await api.get(Pods, namespace, pod)) as V1Pod).metadata?.uid;
+      uid ??= current;
+      if (current !== uid) attempt.abort();
+    } catch (err) {
+      // Other failures tell nothing about the pod; the log request meets them too.
+      if (classifyFailure(err) === "gone") attempt.abort();
+    }
+    await sleep(POD_CHECK_MS, attempt.signal);
+  }
+}
+
+/** After a followed stream ended: "finished" when the pod ran to completion, else undefined (reopen). */
 async function podEnded(api: KubeApi, namespace: string, pod: string): Promise<StreamEnd | undefined> {
   try {
     const phase = ((await api.get(Pods, namespace, pod)) as V1Pod).status?.phase;
     return phase === "Succeeded" || phase === "Failed" ? "finished" : undefined;
-  } catch (err) {
-    const failure = classifyFailure(err);
-    if (failure === "gone") return "gone";
-    // Forbidden shows on the next log request, with its note; other errors are retried there too.
+  } catch {
+    // Deleted, refused or failing: the next log request meets the same answer and handles it.
     return undefined;
   }
 }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { criLogLine, setPodLog } from "../../scripts/lib/simulated-nodes.ts";
+import { KINDS } from "../../src/access/kinds.ts";
 import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { collectionPath, objectPath, Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
@@ -170,6 +171,45 @@ describe("podlogreader logs with the own grant", () => {
     }
     expect(await run.code).toBe(0);
   }, 180_000);
+
+  test("a StatefulSet's pod that comes back under the same name is followed again", async () => {
+    const sts = managedName("StatefulSet", "db");
+    await c.admin.create(KINDS.StatefulSet.resource, ns, {
+      apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "db" },
+      spec: {
+        replicas: 1, serviceName: "db", selector: { matchLabels: { app: "db" } },
+        template: { metadata: { labels: { app: "db" } }, spec: { containers: [{ name: "app", image: "registry.invalid/db:1" }], terminationGracePeriodSeconds: 0 } },
+      },
+    });
+    const uid = async () => ((await c.admin.get(Pods, ns, "db-0")) as { metadata: { uid: string } }).metadata.uid;
+    const firstUid = await eventually("db-0 to exist", uid);
+    await withLogs(["db-0"], () => ["db-0 first life"]);
+    await c.admin.create(Roles, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: sts },
+      rules: [
+        { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"], resourceNames: ["db-0"] },
+        { apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["db-0"] },
+        { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get"], resourceNames: [sts] },
+      ],
+    });
+    await c.admin.create(RoleBindings, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: sts },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: sts },
+      subjects: [{ kind: "ServiceAccount", name: role, namespace: ns }],
+    });
+    const run = startLogs(reader, ["sts/db", "-n", ns, "-f"]);
+    try {
+      await eventually("db-0's first life", async () => (run.seen.stdout.includes("[pod/db-0/app] db-0 first life") ? true : undefined));
+      await c.admin.delete(Pods, ns, "db-0");
+      await eventually("a new db-0", async () => ((await uid().catch(() => firstUid)) !== firstUid ? true : undefined));
+      await withLogs(["db-0"], () => ["db-0 second life"]);
+      await eventually("db-0's second life", async () => (run.seen.stdout.includes("[pod/db-0/app] db-0 second life") ? true : undefined));
+      expect(run.seen.stderr).toBe("");
+    } finally {
+      run.stop();
+    }
+    expect(await run.code).toBe(0);
+  }, 120_000);
 
   test("a container that has not started is retried until it runs; a refused log stream ends with a note and is not retried", async () => {
     // A pod no scheduler will place: the apiserver answers 400 (no host) until it is bound.
