@@ -37,7 +37,9 @@ export async function printWorkloadLogs(api: KubeApi, request: LogsRequest, out:
   const role = await readRole(api, request, roleName).catch((err: unknown) => {
     throw new LogsError(roleError(err, request, roleName));
   });
-  if (!request.follow) return printOnce(api, request, grantedPods(role), out, signal);
+  const pods = grantedPods(role);
+  if (pods.length === 0) out.note(`Role ${request.namespace}/${roleName} names no pods yet: ${request.kind}/${request.name} has none${request.follow ? "; waiting for some" : ""}`);
+  if (!request.follow) return printOnce(api, request, pods, out, signal);
   return follow(api, request, roleName, role, out, signal, pollMs);
 }
 
