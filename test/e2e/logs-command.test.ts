@@ -123,6 +123,12 @@ describe("podlogreader logs with the own grant", () => {
     expect(run.seen.stdout).not.toContain("\u001b[");
   });
 
+  test("--tail 1 prints each pod's last line only", async () => {
+    const run = startLogs(reader, ["deploy/web", "-n", ns, "--tail", "1"]);
+    expect(await run.code).toBe(0);
+    expect(run.seen.stdout.split("\n").filter(Boolean).sort()).toEqual(webPods.map((pod) => prefixed(pod).at(-1)!).sort());
+  });
+
   test("with a kubeconfig holding the ServiceAccount's token, as `podlogreader kubeconfig` writes, -n defaults to its context's namespace", async () => {
     const dir = mkdtempSync(join(tmpdir(), "podlogreader-logs-command-"));
     try {
