@@ -70,7 +70,7 @@ function stages(): object[] {
     "phase: Running",
     "startTime: {{ Now | Quote }}",
   ].join("\n");
-  // The Ready condition re-sent with a fresh heartbeat, as a kubelet reports its status.
+  // The node's conditions re-sent with a fresh heartbeat, as a kubelet reports its status.
   const nodeHeartbeat = [
     "conditions:",
     "{{ range .status.conditions }}",
@@ -135,8 +135,8 @@ export function kwokArgs(opts: { kubeconfig: string; config: string; port: numbe
     "--node-ip=127.0.0.1", `--node-port=${opts.port}`, `--server-address=127.0.0.1:${opts.port}`,
     `--tls-cert-file=${opts.cert}`, `--tls-private-key-file=${opts.key}`,
     "--enable-crds=Logs,ClusterLogs",
-    // Without a Lease kube-controller-manager's node monitor sees no heartbeat, marks the node
-    // NotReady after its grace period (and its pods not Ready), and the node-ready stage flips it back.
+    // Without a Lease kube-controller-manager's node monitor sees no heartbeat, sets the node's Ready
+    // to Unknown after its 50 s grace period (and its pods' Ready to False); the node-ready stage flips it back.
     // 40 s is kubelet's default; kwok renews every quarter of it.
     "--node-lease-duration-seconds=40",
   ];
