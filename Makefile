@@ -45,8 +45,9 @@ control-plane: ## Build etcd, kube-apiserver, kube-controller-manager, kube-sche
 	@scripts/build-control-plane.sh >/dev/null
 	@scripts/build-tool.sh kwok >/dev/null
 
-helm: ## Build helm for the chart tests (cached outside the tree)
+helm: ## Build helm for the chart tests, and stern for the client tests (cached outside the tree)
 	@scripts/build-tool.sh helm >/dev/null
+	@scripts/build-tool.sh stern >/dev/null
 
 typecheck: deps ## Type-check everything with tsc --noEmit
 	$(TSC) --noEmit -p tsconfig.json
