@@ -13,6 +13,7 @@ import { VERSION } from "./version.ts";
 import { isAdminCommand } from "./cli/admin.ts";
 import { programName, splitCommand } from "./cli/program.ts";
 import { runAdmin } from "./cli/run-admin.ts";
+import { runLogs } from "./logs/command.ts";
 
 /** After SIGTERM, how long in-flight writes may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -20,6 +21,7 @@ const SHUTDOWN_GRACE_MS = 20_000;
 async function main(argv: string[]): Promise<number> {
   const { command, args } = splitCommand(argv);
   if (isAdminCommand(command)) return runAdmin(command, args);
+  if (command === "logs") return runLogs(args);
   return runController(args);
 }
 

@@ -43,7 +43,7 @@ export async function runLogs(argv: string[], io: LogsIo = { stdout: process.std
     let api = io.api;
     let namespace = options.namespace ?? io.defaultNamespace;
     if (!api) {
-      const connection = loadConnection({ kubeconfig: options.kubeconfig });
+      const connection = loadConnection({ kubeconfig: options.kubeconfig, context: options.context });
       api = new KubeApi(new Transport(connection));
       namespace ??= connection.namespace;
     }

@@ -2,8 +2,9 @@
 import * as v from "valibot";
 import type { WorkloadKind } from "../access/kinds.ts";
 import { parseWorkloadRef } from "../admin/workload-ref.ts";
-import { flagHelp, parseFlags, UsageError, wrap, type Flag } from "../cli/flags.ts";
-import { parseDuration } from "../util/duration.ts";
+import { connectionFlags, helpFlag, namespaceFlag } from "../cli/common-flags.ts";
+import { boolFlag, durationFlag, flag, flagSetHelp, parseFlagSet, type TypedFlag, type ValuesOf } from "../cli/flag-set.ts";
+import { UsageError, wrap } from "../cli/flags.ts";
 
 export const LOGS_USAGE = "podlogreader logs KIND/NAME [-n NAMESPACE] [-f] [--since 10m] [--tail 20] [-c NAME | --all-containers]";
 
@@ -20,78 +21,50 @@ const SUMMARY =
   "other stream errors, and containers that have not started yet, are retried with backoff. " +
   "Exit code 1 on an error, or when the Role can no longer be read while following; 2 on a usage error.";
 
-export const LOGS_FLAGS: Flag[] = [
-  { name: "namespace", short: "n", kind: "string", value: "NS", help: "The workload's namespace. Default: the kubeconfig context's namespace, else default." },
-  { name: "follow", short: "f", kind: "bool", help: "Keep streaming, and follow the workload's pods as they change. Without it, print the current pods' logs and exit." },
-  { name: "since", kind: "string", value: "DURATION", help: "Only lines newer than this, e.g. 30s, 10m, 2h." },
-  { name: "tail", kind: "string", value: "LINES", default: "-1", help: "Lines of each container's recent log to print first; -1 prints all." },
-  { name: "timestamps", kind: "bool", help: "Print each line's timestamp (RFC 3339) after the prefix." },
-  { name: "container", short: "c", kind: "string", value: "NAME", help: "Only this container of each pod. Default: the pod's default container (annotation kubectl.kubernetes.io/default-container, else the first)." },
-  { name: "all-containers", kind: "bool", help: "Every container of each pod: init, app and ephemeral ones." },
-  { name: "previous", short: "p", kind: "bool", help: "The logs of each container's previous, terminated instance." },
-  { name: "kubeconfig", kind: "string", value: "PATH", help: "Kubeconfig file to use. Without it: $KUBECONFIG, then in-cluster config, then ~/.kube/config." },
-  { name: "help", short: "h", kind: "bool", help: "Show this help and exit." },
-];
+/** The same flag, absent unless given. */
+function optional<T>(f: TypedFlag<T>): TypedFlag<T | undefined> {
+  return { ...f, schema: v.optional(f.schema) };
+}
 
-export interface LogsOptions {
+export const LOGS_FLAGS = {
+  namespace: namespaceFlag("The workload's namespace. Default: the kubeconfig context's namespace, else default."),
+  follow: { ...boolFlag("follow", "Keep streaming, and follow the workload's pods as they change. Without it, print the current pods' logs and exit.", "false"), short: "f" },
+  sinceMs: optional(durationFlag({ name: "since", help: "Only lines newer than this, e.g. 30s, 10m, 2h." }, (ms) => (ms < 1000 ? "--since must be a duration of 1s or more, e.g. 30s, 10m or 2h" : undefined))),
+  tail: flag(
+    { name: "tail", kind: "string", value: "LINES", default: "-1", help: "Lines of each container's recent log to print first; -1 prints all." },
+    v.pipe(v.string(), v.regex(/^(-1|\d+)$/, "--tail must be a number of lines, or -1 for all"), v.transform((t) => (Number(t) < 0 ? undefined : Number(t)))),
+  ),
+  timestamps: boolFlag("timestamps", "Print each line's timestamp (RFC 3339) after the prefix.", "false"),
+  container: flag(
+    { name: "container", short: "c", kind: "string", value: "NAME", help: "Only this container of each pod. Default: the pod's default container (annotation kubectl.kubernetes.io/default-container, else the first)." },
+    v.optional(v.pipe(v.string(), v.minLength(1, "--container needs a value"))),
+  ),
+  allContainers: boolFlag("all-containers", "Every container of each pod: init, app and ephemeral ones.", "false"),
+  previous: { ...boolFlag("previous", "The logs of each container's previous, terminated instance.", "false"), short: "p" },
+  ...connectionFlags,
+  help: helpFlag,
+};
+
+export interface LogsOptions extends Omit<ValuesOf<typeof LOGS_FLAGS>, "help" | "sinceMs" | "tail"> {
   kind: WorkloadKind;
   name: string;
-  namespace?: string;
-  kubeconfig?: string;
-  follow: boolean;
   sinceSeconds?: number;
   /** Undefined prints all lines. */
   tailLines?: number;
-  timestamps: boolean;
-  container?: string;
-  allContainers: boolean;
-  previous: boolean;
 }
 
 export function logsHelp(): string {
-  return [`Usage: ${LOGS_USAGE}`, "", ...wrap(SUMMARY, 78), "", "Flags:", ...flagHelp(LOGS_FLAGS)].join("\n");
-}
-
-const namespaceName = v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "-n must be a valid namespace name"), v.maxLength(63, "-n must be at most 63 characters"));
-const nonEmpty = (flag: string) => v.pipe(v.string(), v.minLength(1, `${flag} needs a value`));
-
-function check<S extends v.GenericSchema>(schema: S, value: unknown): v.InferOutput<S> {
-  const r = v.safeParse(schema, value);
-  if (!r.success) throw new UsageError(r.issues[0].message);
-  return r.output;
+  return [`Usage: ${LOGS_USAGE}`, "", ...wrap(SUMMARY, 78), "", "Flags:", ...flagSetHelp(LOGS_FLAGS)].join("\n");
 }
 
 /** Parses the arguments after `logs`; `{ help: true }` when --help was asked. Throws UsageError. */
 export function parseLogsArgs(argv: string[]): LogsOptions | { help: true } {
-  const { values, positionals } = parseFlags(LOGS_FLAGS, argv, 1);
-  if (values.help === "true") return { help: true };
+  const { values, positionals } = parseFlagSet(LOGS_FLAGS, argv, 1);
+  if (values.help) return { help: true };
   if (positionals.length === 0) throw new UsageError("logs needs a workload, e.g. deploy/web");
   const ref = parseWorkloadRef(positionals[0]!);
   if (!ref) throw new UsageError(`${JSON.stringify(positionals[0])} is not KIND/NAME with KIND one of deploy, sts, ds, rs, job, cronjob`);
-
-  let sinceSeconds: number | undefined;
-  if (values.since !== undefined) {
-    const ms = parseDuration(String(values.since));
-    if (ms === undefined || ms < 1000) throw new UsageError("--since must be a duration of 1s or more, e.g. 30s, 10m or 2h");
-    sinceSeconds = Math.ceil(ms / 1000);
-  }
-  const tail = String(values.tail);
-  if (!/^-?\d+$/.test(tail) || Number(tail) < -1) throw new UsageError("--tail must be a number of lines, or -1 for all");
-  const container = check(v.optional(nonEmpty("--container")), values.container);
-  const allContainers = values["all-containers"] === "true";
-  if (container !== undefined && allContainers) throw new UsageError("--container and --all-containers cannot be used together");
-
-  return {
-    kind: ref.kind,
-    name: ref.name,
-    namespace: check(v.optional(namespaceName), values.namespace),
-    kubeconfig: check(v.optional(nonEmpty("--kubeconfig")), values.kubeconfig),
-    follow: values.follow === "true",
-    sinceSeconds,
-    tailLines: Number(tail) < 0 ? undefined : Number(tail),
-    timestamps: values.timestamps === "true",
-    container,
-    allContainers,
-    previous: values.previous === "true",
-  };
+  if (values.container !== undefined && values.allContainers) throw new UsageError("--container and --all-containers cannot be used together");
+  const { help: _help, sinceMs, tail, ...rest } = values;
+  return { ...rest, kind: ref.kind, name: ref.name, sinceSeconds: sinceMs === undefined ? undefined : Math.ceil(sinceMs / 1000), tailLines: tail };
 }

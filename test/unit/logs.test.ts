@@ -13,14 +13,14 @@ import { classifyFailure, type Failure } from "../../src/logs/stream.ts";
 describe("parseLogsArgs", () => {
   test("KIND/NAME with defaults: current pods once, all lines, default container", () => {
     expect(parseLogsArgs(["deploy/web"])).toEqual({
-      kind: "Deployment", name: "web", namespace: undefined, kubeconfig: undefined, follow: false,
+      kind: "Deployment", name: "web", namespace: undefined, kubeconfig: undefined, context: undefined, follow: false,
       sinceSeconds: undefined, tailLines: undefined, timestamps: false, container: undefined, allContainers: false, previous: false,
     });
   });
 
   test("every flag, short and long", () => {
-    expect(parseLogsArgs(["cronjob/nightly", "-n", "team", "-f", "--since=2m", "--tail", "20", "--timestamps", "-c", "app", "-p", "--kubeconfig", "/k"])).toMatchObject({
-      kind: "CronJob", name: "nightly", namespace: "team", follow: true, sinceSeconds: 120, tailLines: 20, timestamps: true, container: "app", previous: true, kubeconfig: "/k",
+    expect(parseLogsArgs(["cronjob/nightly", "-n", "team", "-f", "--since=2m", "--tail", "20", "--timestamps", "-c", "app", "-p", "--kubeconfig", "/k", "--context", "ops"])).toMatchObject({
+      kind: "CronJob", name: "nightly", namespace: "team", follow: true, sinceSeconds: 120, tailLines: 20, timestamps: true, container: "app", previous: true, kubeconfig: "/k", context: "ops",
     });
     expect(parseLogsArgs(["sts/db", "--all-containers", "--follow=false"])).toMatchObject({ kind: "StatefulSet", allContainers: true, follow: false });
   });
@@ -29,12 +29,12 @@ describe("parseLogsArgs", () => {
     [[], "logs needs a workload"],
     [["pod/x"], "is not KIND/NAME"],
     [["deploy/web", "deploy/api"], "unexpected argument"],
-    [["deploy/web", "--since", "soon"], "--since must be a duration"],
+    [["deploy/web", "--since", "soon"], 'invalid argument "soon" for "--since" flag'],
     [["deploy/web", "--since", "500ms"], "--since must be a duration of 1s or more"],
     [["deploy/web", "--tail", "-2"], "--tail must be a number"],
     [["deploy/web", "--tail", "ten"], "--tail must be a number"],
     [["deploy/web", "-c", "app", "--all-containers"], "cannot be used together"],
-    [["deploy/web", "-n", "Not_A_Namespace"], "-n must be a valid namespace name"],
+    [["deploy/web", "-n", "Not_A_Namespace"], "--namespace must be a valid namespace name"],
     [["deploy/web", "--colour"], "unknown flag --colour"],
   ])("%p is a usage error: %s", (argv, message) => {
     expect(() => parseLogsArgs(argv)).toThrow(UsageError);
@@ -43,7 +43,7 @@ describe("parseLogsArgs", () => {
 
   test("--help lists every flag", () => {
     const help = logsHelp();
-    for (const f of LOGS_FLAGS) expect(help).toContain(`--${f.name}`);
+    for (const f of Object.values(LOGS_FLAGS)) expect(help).toContain(`--${f.name}`);
     expect(parseLogsArgs(["--help"])).toEqual({ help: true });
   });
 });
