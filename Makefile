@@ -7,10 +7,23 @@ BUN := node_modules/.bin/bun
 TSC := node_modules/.bin/tsc
 SOURCES := $(shell find src -name '*.ts') package.json package-lock.json
 
-.PHONY: help deps system-deps control-plane helm typecheck build test unit cluster cluster-down demo bench chaos clean
+# Every binary that leaves this tree (image, release) is built with these flags.
+BUN_BUILD_FLAGS := --compile --minify --sourcemap
+VERSION := $(shell sed -n 's/^ *"version": *"\(.*\)",*$$/\1/p' package.json | head -1)
+REVISION := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Every timestamp in the image and the archives; the last commit's time keeps builds reproducible.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# Where the source lives (image label, SBOM) and where release archives are downloaded from (krew).
+SOURCE_URL ?= $(or $(shell git config --get remote.origin.url 2>/dev/null),https://example.com/podlogreader)
+RELEASE_URL ?= $(SOURCE_URL)/releases/download/v$(VERSION)
+RELEASE_TARGETS := linux-x64-baseline linux-x64-musl linux-arm64 darwin-x64 darwin-arm64 windows-x64
+ARTIFACT_TESTS := test/e2e/image.test.ts test/e2e/reduced-env.test.ts test/e2e/release.test.ts
+export VERSION REVISION SOURCE_DATE_EPOCH SOURCE_URL
+
+.PHONY: help deps system-deps image-deps release-test-deps control-plane helm typecheck build image release test test-artifacts unit cluster cluster-down demo bench chaos clean
 
 help: ## Show the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -21,12 +34,20 @@ deps: node_modules/.package-lock.json system-deps ## Install the npm packages (n
 system-deps: ## Install openssl (for the local cluster's certificates) when missing
 	@command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
 
+image-deps: ## Install umoci and dpkg-deb (to assemble the image without a Docker daemon) when missing
+	@command -v umoci >/dev/null && command -v dpkg-deb >/dev/null || { apt-get update -qq && apt-get install -y -qq umoci dpkg; }
+
+release-test-deps: ## Install qemu-user-static and the arm64 C library (to run the linux-arm64 binary in tests) when missing
+	@command -v qemu-aarch64-static >/dev/null && test -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 \
+	  || { apt-get update -qq && apt-get install -y -qq qemu-user-static libc6-arm64-cross; }
+
 control-plane: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok (cached outside the tree)
 	@scripts/build-control-plane.sh >/dev/null
 	@scripts/build-tool.sh kwok >/dev/null
 
-helm: ## Build helm for the chart tests (cached outside the tree)
+helm: ## Build helm for the chart tests, and stern for the client tests (cached outside the tree)
 	@scripts/build-tool.sh helm >/dev/null
+	@scripts/build-tool.sh stern >/dev/null
 
 typecheck: deps ## Type-check everything with tsc --noEmit
 	$(TSC) --noEmit -p tsconfig.json
@@ -36,11 +57,29 @@ dist/podlogreader: node_modules/.package-lock.json $(SOURCES)
 
 build: dist/podlogreader ## Compile the controller into the single executable dist/podlogreader
 
+# One binary per target; the image holds dist/bin/linux-x64-baseline/podlogreader as it is.
+dist/bin/%/podlogreader: node_modules/.package-lock.json $(SOURCES)
+	$(BUN) build $(BUN_BUILD_FLAGS) --target=bun-$* src/main.ts --outfile $@
+
+dist/bin/windows-x64/podlogreader.exe: node_modules/.package-lock.json $(SOURCES)
+	$(BUN) build $(BUN_BUILD_FLAGS) --target=bun-windows-x64 src/main.ts --outfile $@
+
+RELEASE_BINARIES := $(foreach t,$(filter-out windows-x64,$(RELEASE_TARGETS)),dist/bin/$(t)/podlogreader) dist/bin/windows-x64/podlogreader.exe
+
+image: deps image-deps dist/bin/linux-x64-baseline/podlogreader ## Build the OCI image (no Docker daemon) into dist/image: layout, .oci.tar, SBOM; prints its digest
+	BUN=$(BUN) scripts/image/build.sh dist/bin/linux-x64-baseline/podlogreader dist/image
+
+release: deps $(RELEASE_BINARIES) ## Build dist/release: an archive per OS/arch, SHA256SUMS and the krew manifest podlogreader.yaml (RELEASE_URL)
+	RELEASE_URL='$(RELEASE_URL)' scripts/release/package.sh dist/bin dist/release $(RELEASE_TARGETS)
+
 unit: deps ## Run the unit tests only (no cluster needed)
 	$(BUN) test --timeout 20000 test/unit
 
 test: deps control-plane helm typecheck build ## Type-check, then run unit and integration tests against a real local control plane
-	$(BUN) test --timeout 180000
+	$(BUN) test --timeout 180000 $(foreach t,$(ARTIFACT_TESTS),--path-ignore-patterns=$(t))
+
+test-artifacts: deps control-plane helm release-test-deps image release ## Test the image (run from its own root filesystem) and the release archives against a local control plane
+	$(BUN) test --timeout 180000 $(ARTIFACT_TESTS)
 
 cluster: deps control-plane ## Start a local control plane in the background; then: source .cluster/env
 	$(BUN) scripts/cluster.ts up
@@ -54,7 +93,7 @@ demo: deps control-plane build ## Run podlogreader on a local cluster and show w
 clean: ## Remove build output
 	rm -rf dist
 
-bench: deps control-plane build ## Benchmarks on fresh local control planes: latency, writes, memory, startup, throughput (BENCH_OUT, default bench/results.json)
+bench: deps control-plane build ## Benchmarks on fresh local control planes: latency, writes, memory, startup, throughput, audit (BENCH_OUT, default bench/results.json)
 	$(BUN) scripts/bench/main.ts
 
 CHAOS_SEED ?=

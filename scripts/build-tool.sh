@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds a Go tool the tests and the demo need (helm or kwok) from its pinned module in
+# Builds a Go tool the tests and the demo need (helm, kwok or stern) from its pinned module in
 # scripts/<tool>, into the same cache as the control plane, and prints the binary's path.
 # A second run with the same pins reuses the cache.
 #
 #   scripts/build-tool.sh helm     PODLOGREADER_HELM=/path/to/helm uses an existing binary
 #   scripts/build-tool.sh kwok     PODLOGREADER_KWOK=/path/to/kwok uses an existing binary
+#   scripts/build-tool.sh stern    PODLOGREADER_STERN=/path/to/stern uses an existing binary
 set -euo pipefail
 
 tool=${1:-}
@@ -13,7 +14,9 @@ case "$tool" in
         stamp="helm.sh/helm/v3/internal/version.version"; override=${PODLOGREADER_HELM:-} ;;
   kwok) main_module=sigs.k8s.io/kwok; package=sigs.k8s.io/kwok/cmd/kwok
         stamp=""; override=${PODLOGREADER_KWOK:-} ;;
-  *) echo "usage: $0 helm|kwok" >&2; exit 2 ;;
+  stern) main_module=github.com/stern/stern; package=github.com/stern/stern
+         stamp="github.com/stern/stern/cmd.version"; override=${PODLOGREADER_STERN:-} ;;
+  *) echo "usage: $0 helm|kwok|stern" >&2; exit 2 ;;
 esac
 log() { echo "build-$tool: $*" >&2; }
 

@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 bun=node_modules/.bin/bun
 dir=$(mktemp -d "${TMPDIR:-/tmp}/podlogreader-demo.XXXXXX")
 controller_pid=""
+follow_pid=""
 cleanup() {
+  [[ -n "$follow_pid" ]] && kill -TERM "$follow_pid" 2>/dev/null && wait "$follow_pid" 2>/dev/null || true
   [[ -n "$controller_pid" ]] && kill -TERM "$controller_pid" 2>/dev/null && wait "$controller_pid" 2>/dev/null || true
   PODLOGREADER_CLUSTER_DIR="$dir/cluster" "$bun" scripts/cluster.ts down >/dev/null || true
   rm -rf "$dir"
@@ -24,8 +26,8 @@ PODLOGREADER_CLUSTER_DIR="$dir/cluster" "$bun" scripts/cluster.ts up
 source "$dir/cluster/env"
 kubectl version
 
-step "Running dist/podlogreader --create-sa-and-rolebinding (its log: $dir/podlogreader.log)"
-dist/podlogreader --create-sa-and-rolebinding --debounce 500ms >"$dir/podlogreader.log" 2>&1 &
+step "Running dist/podlogreader --create-sa-and-rolebinding, with the default --pod-visibility=own (its log: $dir/podlogreader.log)"
+dist/podlogreader --create-sa-and-rolebinding >"$dir/podlogreader.log" 2>&1 &
 controller_pid=$!
 
 step "A namespace with two Deployments: 'web' opts in through its pod template, 'other' does not"
@@ -91,8 +93,8 @@ can_i() { printf '%-48s %s\n' "get pods/$1 --subresource=log:" "$(as_sa auth can
 can_i "$web_pod"
 can_i "$other_pod"
 echo
-echo "kubectl logs as the ServiceAccount: web's lines are printed; the other Deployment's pod is"
-echo "Forbidden and none of its lines are:"
+echo "kubectl logs as the ServiceAccount: a web pod's lines are printed; the other Deployment's pod"
+echo "is Forbidden and none of its lines are:"
 sa_logs() {
   printf '$ kubectl logs %s\n' "$*"
   set +e
@@ -103,15 +105,31 @@ sa_logs() {
 }
 # kwok picks up a new log file within moments; wait until the first read prints it.
 wait_for "the web pod's log lines" bash -c "kubectl --kubeconfig '$sa_config' logs '$web_pod' | grep -q healthz"
-sa_logs deploy/web
-sa_logs -l app=web --prefix
+sa_logs "$web_pod"
 sa_logs "$other_pod"
 
-step "Scaling 'web' to 4: the Role follows"
+step "podlogreader logs -f deploy/web, as the ServiceAccount, while 'web' scales to 4: it follows the Role"
+printf '$ podlogreader logs -f deploy/web --kubeconfig %s\n' "$sa_config"
+dist/podlogreader logs -f deploy/web --kubeconfig "$sa_config" >"$dir/follow.out" 2>"$dir/follow.err" &
+follow_pid=$!
+wait_for "podlogreader logs to print both pods" bash -c "[[ \$(grep -o '^\[pod/[^/]*' '$dir/follow.out' | sort -u | wc -l) -ge 2 ]]"
 show kubectl -n demo scale deployment web --replicas 4
 wait_for "the Role to list 4 pods" bash -c "kubectl -n demo get role podlogreader-web -o jsonpath='{.rules[0].resourceNames}' | grep -o web- | wc -l | grep -qx 4"
+wait_for "4 running web pods" bash -c "[[ \$(kubectl -n demo get pods -l app=web --field-selector=status.phase=Running --no-headers | wc -l) == 4 ]]"
+for pod in $(kubectl -n demo get pods -l app=web -o jsonpath='{.items[*].metadata.name}'); do
+  grep -q "$pod" "$dir/follow.out" || pod_log "$pod" "$pod: listening on :8080" "$pod: GET /healthz 200"
+done
+wait_for "podlogreader logs to print all 4 pods" bash -c "[[ \$(grep -o '^\[pod/[^/]*' '$dir/follow.out' | sort -u | wc -l) -ge 4 ]]"
+kill -TERM "$follow_pid"; wait "$follow_pid" 2>/dev/null || true; follow_pid=""
+sed 's/^/  /' "$dir/follow.out"
+sed 's/^/  (stderr) /' "$dir/follow.err"
 echo "Role resourceNames: $(role_pods)"
 for pod in $(kubectl -n demo get pods -l app=web -o jsonpath='{.items[*].metadata.name}'); do can_i "$pod"; done
+
+echo
+echo "In own mode kubectl logs deploy/, -l and stern are refused, because they list pods by label;"
+echo "--pod-visibility=namespace adds that list (and with it every pod's spec and termination message):"
+sa_logs deploy/web
 
 step "Scaling 'web' to 0: no rule names pods any more, so nothing is readable"
 show kubectl -n demo scale deployment web --replicas 0

@@ -10,28 +10,33 @@ import { createLogger } from "./log.ts";
 import { Metrics } from "./telemetry/metrics.ts";
 import { serveTelemetry } from "./telemetry/server.ts";
 import { VERSION } from "./version.ts";
+import { isAdminCommand } from "./cli/admin.ts";
+import { programName, splitCommand } from "./cli/program.ts";
 import { runAdmin } from "./cli/run-admin.ts";
+import { runLogs } from "./logs/command.ts";
 
 /** After SIGTERM, how long in-flight writes may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 20_000;
 
 async function main(argv: string[]): Promise<number> {
-  const [first, ...rest] = argv;
-  if (first === "kubeconfig" || first === "audit" || first === "status") return runAdmin(first, rest);
-  return runController(first === "run" ? rest : argv);
+  const { command, args } = splitCommand(argv);
+  if (isAdminCommand(command)) return runAdmin(command, args);
+  if (command === "logs") return runLogs(args);
+  return runController(args);
 }
 
 async function runController(argv: string[]): Promise<number> {
+  const program = programName();
   let options: Options;
   try {
     options = parseOptions(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`podlogreader: ${err.message}\nRun 'podlogreader --help' for the flags.\n`);
+    process.stderr.write(`${program}: ${err.message}\nRun '${program} --help' for the flags.\n`);
     return 2;
   }
   if (options.help) {
-    process.stdout.write(`${helpText()}\n`);
+    process.stdout.write(`${helpText(program)}\n`);
     return 0;
   }
   if (options.version) {
@@ -40,6 +45,7 @@ async function runController(argv: string[]): Promise<number> {
   }
 
   const log = createLogger(options.logLevel, options.logFormat);
+  for (const deprecation of options.deprecations) log.warn(deprecation);
   const stop = new AbortController();
   let exitCode = 0;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -55,11 +61,19 @@ async function runController(argv: string[]): Promise<number> {
   }
 
   try {
-    const connection = loadConnection({ kubeconfig: options.kubeconfig });
+    const connection = loadConnection({ kubeconfig: options.kubeconfig, context: options.context });
     const metrics = new Metrics();
     const api = new KubeApi(new Transport(connection, (verb, code) => metrics.apiRequests.inc({ verb, code })));
     log.info(`podlogreader ${VERSION} connecting to ${connection.server} (${connection.source})`);
-    const controller = new Controller(api, options, log, metrics);
+    const elector = options.leaderElect
+      ? new LeaderElector(api, {
+        namespace: options.leaderElectionNamespace ?? connection.namespace ?? "default",
+        name: options.leaderElectionId,
+        identity: `${hostname()}_${crypto.randomUUID().slice(0, 8)}`,
+      }, log)
+      : undefined;
+    // With leader election, no write of the controller starts unless the lease is held and fresh.
+    const controller = new Controller(elector ? api.withWriteFence(() => elector.assertLeading()) : api, options, log, metrics);
     const telemetry = options.httpAddr
       ? serveTelemetry(options.httpAddr, { healthy: () => controller.healthy(), ready: () => controller.ready }, metrics, log)
       : undefined;
@@ -67,14 +81,8 @@ async function runController(argv: string[]): Promise<number> {
     const serverVersion = await waitForServer(api, log, stop.signal);
     if (serverVersion !== undefined) {
       log.info(`Connected to Kubernetes ${serverVersion}`);
-      let elector: LeaderElector | undefined;
       let leadership: Promise<unknown> = Promise.resolve();
-      if (options.leaderElect) {
-        elector = new LeaderElector(api, {
-          namespace: options.leaderElectionNamespace ?? connection.namespace ?? "default",
-          name: options.leaderElectionId,
-          identity: `${hostname()}_${crypto.randomUUID().slice(0, 8)}`,
-        }, log);
+      if (elector) {
         leadership = elector.lead(stop.signal, () => {
           // Another replica may be writing now: stop at once and let the process be restarted.
           exitCode = 1;

@@ -44,18 +44,19 @@ holds everything it grants: get on pods and pods/log, list on pods, get on the w
 - apiGroups: ["batch"]
   resources: ["cronjobs"]
   verbs: ["list", "watch"]
-# Follow the opted-in pods; get and list: granted in each workload's Role.
+# Follow the opted-in pods; get, list and watch: granted in each workload's Role.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
-# Granted in each workload's Role.
+# Granted in each workload's Role (list and watch share the rule that names the pods).
 - apiGroups: [""]
   resources: ["pods/log"]
-  verbs: ["get"]
-# The Roles it keeps: created, applied (server-side apply is a patch), deleted on opt-out.
+  verbs: ["get", "list", "watch"]
+# The Roles it keeps: created, applied (server-side apply is a patch), deleted on opt-out;
+# get: each Role grants get on itself.
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles"]
-  verbs: ["list", "watch", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # Events on workloads; repeats update the count of the existing Event.
 - apiGroups: [""]
   resources: ["events"]
@@ -76,7 +77,7 @@ holds everything it grants: get on pods and pods/log, list on pods, get on the w
 - --leader-election-id={{ include "podlogreader.fullname" . }}
 - --http-addr=:8080
 - --create-sa-and-rolebinding={{ .Values.createServiceAccountAndRoleBinding }}
-- --list-pods={{ .Values.listPods }}
+- --pod-visibility={{ .Values.podVisibility }}
 - --debounce={{ .Values.debounce }}
 - --resync={{ .Values.resync }}
 - --log-level={{ .Values.logLevel }}

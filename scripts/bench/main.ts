@@ -1,9 +1,10 @@
 // `make bench`: runs every scenario on a fresh control plane with the compiled binary, prints a
 // table, and writes the figures as JSON ($BENCH_OUT, default bench/results.json) and a latency CDF
-// as SVG beside it. BENCH_ONLY=latency,writes,... runs a subset.
+// as SVG beside it. BENCH_ONLY=latency,writes,...,audit runs a subset.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { auditScale, type AuditBenchResult } from "./audit.ts";
 import { latency, memory, startup, throughput, writes, type LatencyResult, type MemoryResult, type StartupResult, type ThroughputStep, type WritesResult } from "./scenarios.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -23,6 +24,7 @@ interface Results {
   memory?: MemoryResult;
   startup?: StartupResult;
   throughput?: ThroughputStep[];
+  audit?: AuditBenchResult;
 }
 
 const results: Results = {
@@ -57,6 +59,10 @@ if (want("throughput")) {
   log("throughput: rising pod change rates");
   results.throughput = await throughput();
 }
+if (want("audit")) {
+  log("audit: 10,000 pods in 100 Deployments");
+  results.audit = await auditScale();
+}
 
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
@@ -84,6 +90,7 @@ function printTable(r: Results): void {
     const errors = Object.entries(t.generatorErrors ?? {}).map(([k, n]) => `${n}x ${k}`).join(", ");
     rows.push([`throughput ${t.targetPerSecond}/s: achieved, lag p99, settle`, `${t.achievedPerSecond}/s, ${t.lagP99Ms} ms, ${t.settleSeconds} s${t.bounded ? "" : "  (unbounded)"}${errors ? `  generator errors: ${errors}` : ""}`]);
   }
+  if (r.audit) rows.push([`audit, ${r.audit.pods} pods in ${r.audit.workloads} workloads (s, reviews)`, `${r.audit.seconds} (${r.audit.reviews}), exit ${r.audit.exitCode}`]);
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}\n`);
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);

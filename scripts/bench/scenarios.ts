@@ -211,7 +211,7 @@ export function throughput(rates = [50, 100, 200, 400, 800], windowMs = 15_000):
       const rs = (await env.api.create(ReplicaSets, ns, {
         apiVersion: "apps/v1", kind: "ReplicaSet",
         metadata: { name: `${d}-rs`, labels: { app: d }, ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: d, uid: dep.metadata.uid, controller: true }] },
-        spec: { replicas: 0, selector: { matchLabels: { app: d } }, template: deployment(d, 0).spec!.template },
+        spec: { replicas: 0, selector: { matchLabels: { app: d } }, template: deployment(d, 0).spec.template },
       })) as { metadata: { uid: string } };
       owners.set(d, { apiVersion: "apps/v1", kind: "ReplicaSet", name: `${d}-rs`, uid: rs.metadata.uid, controller: true });
     });

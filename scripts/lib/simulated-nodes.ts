@@ -28,14 +28,16 @@ export function kwokBinary(): string {
 }
 
 /**
- * The lifecycle kwok applies: a node becomes Ready with the kubelet endpoint kwok serves; a pod
- * bound to one of its nodes goes from Pending to Running; a pod being deleted is removed (there
- * is no kubelet to confirm it). Job pods are not completed on their own: tests decide when.
+ * The lifecycle kwok applies: a node becomes Ready with the kubelet endpoint kwok serves, and
+ * stays Ready because kwok renews its Lease (kwokArgs) and refreshes its conditions' heartbeat as a
+ * kubelet does; a pod bound to one of its nodes goes from Pending to Running with a container ID
+ * per container (log clients such as stern skip containers without one); a pod being deleted is
+ * removed (there is no kubelet to confirm it). Job pods are not completed on their own: tests decide when.
  */
 function stages(): object[] {
-  const stage = (name: string, kind: string, selector: object, next: object) => ({
+  const stage = (name: string, kind: string, selector: object, next: object, delay?: object) => ({
     apiVersion: `${KWOK_GROUP}/${KWOK_VERSION}`, kind: "Stage", metadata: { name },
-    spec: { resourceRef: { apiGroup: "v1", kind }, selector, next },
+    spec: { resourceRef: { apiGroup: "v1", kind }, selector, next, ...(delay ? { delay } : {}) },
   });
   const nodeReady = [
     "conditions:",
@@ -69,15 +71,35 @@ function stages(): object[] {
     "  started: true",
     "  restartCount: 0",
     "  state: {running: {startedAt: {{ Now | Quote }}}}",
+    // A kubelet reports the runtime's ID; a hash of pod UID and container name is unique and stable.
+    "  containerID: {{ printf \"containerd://%s\" (sha256sum (printf \"%s/%s\" $.metadata.uid .name)) | Quote }}",
     "{{ end }}",
     "hostIP: {{ NodeIP | Quote }}",
     "phase: Running",
     "startTime: {{ Now | Quote }}",
   ].join("\n");
+  // The node's conditions re-sent with a fresh heartbeat, as a kubelet reports its status.
+  const nodeHeartbeat = [
+    "conditions:",
+    "{{ range .status.conditions }}",
+    "- type: {{ .type | Quote }}",
+    "  status: {{ .status | Quote }}",
+    "  reason: {{ .reason | Quote }}",
+    "  message: {{ .message | Quote }}",
+    "  lastHeartbeatTime: {{ Now | Quote }}",
+    "  lastTransitionTime: {{ .lastTransitionTime | Quote }}",
+    "{{ end }}",
+  ].join("\n");
   return [
     stage("node-ready", "Node",
       { matchExpressions: [{ key: '.status.conditions.[] | select( .type == "Ready" ) | .status', operator: "NotIn", values: ["True"] }] },
       { statusTemplate: nodeReady }),
+    // Liveness itself is the Lease kwok renews every 10 s; this keeps the conditions' heartbeat
+    // within kubelet's 5 minute status report interval (delay is a random time between the two values).
+    stage("node-heartbeat", "Node",
+      { matchExpressions: [{ key: '.status.conditions.[] | select( .type == "Ready" ) | .status', operator: "In", values: ["True"] }] },
+      { statusTemplate: nodeHeartbeat },
+      { durationMilliseconds: 60_000, jitterDurationMilliseconds: 240_000 }),
     stage("pod-running", "Pod",
       { matchExpressions: [
         { key: ".metadata.deletionTimestamp", operator: "DoesNotExist" },
@@ -121,6 +143,10 @@ export function kwokArgs(opts: { kubeconfig: string; config: string; port: numbe
     "--node-ip=127.0.0.1", `--node-port=${opts.port}`, `--server-address=127.0.0.1:${opts.port}`,
     `--tls-cert-file=${opts.cert}`, `--tls-private-key-file=${opts.key}`,
     "--enable-crds=Logs,ClusterLogs",
+    // Without a Lease kube-controller-manager's node monitor sees no heartbeat, sets the node's Ready
+    // to Unknown after its 50 s grace period (and its pods' Ready to False); the node-ready stage flips it back.
+    // 40 s is kubelet's default; kwok renews every quarter of it.
+    "--node-lease-duration-seconds=40",
   ];
 }
 

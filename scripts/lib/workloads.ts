@@ -18,7 +18,10 @@ export interface DeploymentOptions {
   template?: V1PodTemplateSpec;
 }
 
-export function deployment(namespace: string | undefined, name: string, opts: DeploymentOptions = {}): V1Deployment {
+/** A Deployment whose spec is always there, so callers may build on its template. */
+export type DeploymentObject = V1Deployment & { spec: NonNullable<V1Deployment["spec"]> };
+
+export function deployment(namespace: string | undefined, name: string, opts: DeploymentOptions = {}): DeploymentObject {
   const selector = opts.selector ?? { app: name.slice(0, 63) };
   const template = opts.template ?? {
     metadata: { labels: { ...selector, ...opts.templateLabels } },

@@ -2,10 +2,10 @@
 // indexed by controller ownerReference UID, so a workload's pods are found without any API call.
 import { KINDS, POD_OWNER_KINDS, type WorkloadKind } from "./kinds.ts";
 import { OPT_IN_LABEL, OPT_IN_VALUE } from "./marks.ts";
-import { controllerOf, Metadata, parseObject, WorkloadObject as WorkloadSchema, type ObjectMeta } from "../kube/objects.ts";
+import { controllerOf, PartialObjectMetadata, parseObject, WorkloadSchema, type ObjectMeta } from "../kube/objects.ts";
 
 /** Who an object is and which object controls it, by UID. */
-export interface OwnedRef {
+export interface Owned {
   namespace: string;
   name: string;
   uid: string;
@@ -14,7 +14,7 @@ export interface OwnedRef {
 }
 
 /** A Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob. */
-export interface WorkloadRef extends OwnedRef {
+export interface Workload extends Owned {
   kind: WorkloadKind;
   /** Decided by the object's own pod template, and nothing else. */
   optedIn: boolean;
@@ -23,20 +23,20 @@ export interface WorkloadRef extends OwnedRef {
 export const keyOf = (o: { namespace: string; name: string }) => `${o.namespace}/${o.name}`;
 /** The work-queue key of a workload: `Kind/namespace/name`. */
 export const workloadKey = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
-export const keyOfWorkload = (w: WorkloadRef) => workloadKey(w.kind, w.namespace, w.name);
+export const keyOfWorkload = (w: Workload) => workloadKey(w.kind, w.namespace, w.name);
 
 export function splitWorkloadKey(key: string): { kind: string; namespace: string; name: string } {
   const [kind = "", namespace = "", ...rest] = key.split("/");
   return { kind, namespace, name: rest.join("/") };
 }
 
-function owned(meta: ObjectMeta): OwnedRef {
+function owned(meta: ObjectMeta): Owned {
   const controller = controllerOf(meta);
   return { namespace: meta.namespace, name: meta.name, uid: meta.uid, controllerKind: controller?.kind, controllerUid: controller?.uid };
 }
 
 /** Reads a workload object; a CronJob's pod template is the one inside its job template. */
-export function parseWorkload(kind: WorkloadKind): (raw: unknown) => WorkloadRef {
+export function parseWorkload(kind: WorkloadKind): (raw: unknown) => Workload {
   return (raw) => {
     const w = parseObject(WorkloadSchema, raw, kind);
     const template = kind === "CronJob" ? w.spec.jobTemplate?.spec?.template : w.spec.template;
@@ -45,8 +45,8 @@ export function parseWorkload(kind: WorkloadKind): (raw: unknown) => WorkloadRef
 }
 
 /** A pod is kept only when it carries the opt-in label itself; the watch's selector already asks for that. */
-export function parsePod(raw: unknown): OwnedRef {
-  const { metadata } = parseObject(Metadata, raw, "Pod metadata");
+export function parsePod(raw: unknown): Owned {
+  const { metadata } = parseObject(PartialObjectMetadata, raw, "Pod metadata");
   if (metadata.labels?.[OPT_IN_LABEL] !== OPT_IN_VALUE) throw new Error(`pod ${keyOf(metadata)} lacks ${OPT_IN_LABEL}=${OPT_IN_VALUE}`);
   return owned(metadata);
 }
@@ -55,7 +55,7 @@ export function parsePod(raw: unknown): OwnedRef {
  * Children indexed by the UID of their controller, each child by its own UID: a ReplicaSet and a
  * Job of the same name can point at the same controller UID, and must not replace each other.
  */
-class ControllerIndex<T extends OwnedRef> {
+class ControllerIndex<T extends Owned> {
   private readonly byController = new Map<string, Map<string, T>>();
 
   update(old: T | undefined, current: T | undefined): void {
@@ -84,12 +84,12 @@ class ControllerIndex<T extends OwnedRef> {
  * exists) and is never a workload by itself.
  */
 export class World {
-  private readonly byUid = new Map<string, WorkloadRef>();
-  private readonly byKey = new Map<string, WorkloadRef>();
-  private readonly linksByParent = new ControllerIndex<WorkloadRef>();
-  private readonly podsByOwner = new ControllerIndex<OwnedRef>();
+  private readonly byUid = new Map<string, Workload>();
+  private readonly byKey = new Map<string, Workload>();
+  private readonly linksByParent = new ControllerIndex<Workload>();
+  private readonly podsByOwner = new ControllerIndex<Owned>();
 
-  updateWorkload(old: WorkloadRef | undefined, current: WorkloadRef | undefined): void {
+  updateWorkload(old: Workload | undefined, current: Workload | undefined): void {
     if (old) {
       this.byUid.delete(old.uid);
       this.byKey.delete(keyOfWorkload(old));
@@ -101,16 +101,16 @@ export class World {
     this.linksByParent.update(old && isLink(old) ? old : undefined, current && isLink(current) ? current : undefined);
   }
 
-  updatePod(old: OwnedRef | undefined, current: OwnedRef | undefined): void {
-    const ownedByWorkload = (p: OwnedRef | undefined) => (p?.controllerKind && POD_OWNER_KINDS.has(p.controllerKind) ? p : undefined);
+  updatePod(old: Owned | undefined, current: Owned | undefined): void {
+    const ownedByWorkload = (p: Owned | undefined) => (p?.controllerKind && POD_OWNER_KINDS.has(p.controllerKind) ? p : undefined);
     this.podsByOwner.update(ownedByWorkload(old), ownedByWorkload(current));
   }
 
-  get(kind: string, namespace: string, name: string): WorkloadRef | undefined {
+  get(kind: string, namespace: string, name: string): Workload | undefined {
     return this.byKey.get(workloadKey(kind, namespace, name));
   }
 
-  all(): Iterable<WorkloadRef> {
+  all(): Iterable<Workload> {
     return this.byKey.values();
   }
 
@@ -118,23 +118,23 @@ export class World {
    * True when `w` is a workload podlogreader keeps access for: it opted in through its own pod
    * template, and it is a workload of its own (not a Deployment's ReplicaSet or a CronJob's Job).
    */
-  isManaged(w: WorkloadRef): boolean {
+  isManaged(w: Workload): boolean {
     return w.optedIn && this.resolve(w) === w;
   }
 
   /** The managed workload `kind/namespace/name`, if it is one. */
-  managed(kind: string, namespace: string, name: string): WorkloadRef | undefined {
+  managed(kind: string, namespace: string, name: string): Workload | undefined {
     const w = this.get(kind, namespace, name);
     return w && this.isManaged(w) ? w : undefined;
   }
 
   /** Every managed workload. */
-  *managedWorkloads(): Iterable<WorkloadRef> {
+  *managedWorkloads(): Iterable<Workload> {
     for (const w of this.byKey.values()) if (this.isManaged(w)) yield w;
   }
 
   /** The workload that `obj` is, or belongs to; undefined when the chain ends anywhere else. */
-  resolve(obj: WorkloadRef): WorkloadRef | undefined {
+  resolve(obj: Workload): Workload | undefined {
     const parentKind = KINDS[obj.kind].parentKind;
     // Deployments, StatefulSets, DaemonSets and CronJobs are workloads whoever controls them;
     // a ReplicaSet or Job is one only when nothing controls it.
@@ -145,17 +145,27 @@ export class World {
   }
 
   /** The workload a pod belongs to, if any. */
-  workloadOfPod(pod: OwnedRef): WorkloadRef | undefined {
+  workloadOfPod(pod: Owned): Workload | undefined {
     if (!pod.controllerUid || !pod.controllerKind || !POD_OWNER_KINDS.has(pod.controllerKind)) return undefined;
     const owner = this.byUid.get(pod.controllerUid);
     if (!owner || owner.kind !== pod.controllerKind || owner.namespace !== pod.namespace) return undefined;
     return this.resolve(owner);
   }
 
-  /** Names of the pods that belong to workload `w` now. */
-  podNamesOf(w: WorkloadRef): string[] {
+  /** Names of the Jobs a CronJob controls now (none for other kinds). */
+  jobNamesOf(w: Workload): string[] {
+    if (w.kind !== "CronJob") return [];
     const names: string[] = [];
-    const addPodsOf = (owner: WorkloadRef) => {
+    for (const link of this.linksByParent.childrenOf(w.uid)) {
+      if (link.kind === "Job" && link.namespace === w.namespace && link.controllerKind === "CronJob") names.push(link.name);
+    }
+    return names;
+  }
+
+  /** Names of the pods that belong to workload `w` now. */
+  podNamesOf(w: Workload): string[] {
+    const names: string[] = [];
+    const addPodsOf = (owner: Workload) => {
       for (const pod of this.podsByOwner.childrenOf(owner.uid)) {
         if (pod.namespace === w.namespace && pod.controllerKind === owner.kind) names.push(pod.name);
       }
@@ -169,6 +179,6 @@ export class World {
 }
 
 /** A ReplicaSet or Job controlled by something: a possible middle link of a chain. */
-function isLink(w: WorkloadRef): boolean {
+function isLink(w: Workload): boolean {
   return KINDS[w.kind].parentKind !== undefined && w.controllerUid !== undefined;
 }

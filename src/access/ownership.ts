@@ -1,11 +1,7 @@
 import { controllerOf, type ObjectMeta } from "../kube/objects.ts";
-import { KINDS, type WorkloadKind } from "./kinds.ts";
+import { KINDS } from "./kinds.ts";
+import type { Workload } from "./membership.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, WORKLOAD_ANNOTATION } from "./marks.ts";
-
-export interface WorkloadIdentity {
-  kind: WorkloadKind;
-  name: string;
-}
 
 /**
  * The workload a managed object belongs to, or undefined when it does not carry podlogreader's
@@ -27,7 +23,7 @@ export function managedOwner(meta: ObjectMeta): { kind: string; name: string; ap
  * changed or deleted. The owner's UID may be stale (the workload was deleted and created again);
  * the next write points it at the current one.
  */
-export function isManagedFor(meta: ObjectMeta, workload: WorkloadIdentity): boolean {
+export function isManagedFor(meta: ObjectMeta, workload: Pick<Workload, "kind" | "name">): boolean {
   const owner = managedOwner(meta);
   return (
     owner !== undefined &&

@@ -1,20 +1,31 @@
-// `podlogreader audit`: for every managed ServiceAccount, ask the apiserver's own authorizer
-// (SubjectAccessReview) which pods' logs it can read, and compare with its workload's pods.
-// Bindings podlogreader did not make count too: that is the point.
+// `podlogreader audit`: judges every managed ServiceAccount from fresh reads of the API, trusting
+// neither the controller's index nor the RBAC objects' own say. Who belongs to a workload is worked
+// out again here (./audit/members.ts); what a ServiceAccount may do is asked of the apiserver's
+// authorizer (SubjectAccessReview); the RBAC objects only name the binding that grants it, and the
+// resource names worth asking about.
 import { isWorkloadKind } from "../access/kinds.ts";
 import { managedOwner } from "../access/ownership.ts";
 import { serviceAccountCan } from "../kube/access-review.ts";
 import type { KubeApi } from "../kube/api.ts";
-import { Pods } from "../kube/resources.ts";
-import { snapshot } from "./snapshot.ts";
+import { finding, type Finding } from "./audit/findings.ts";
+import { limiter } from "./audit/limit.ts";
+import { workloadId } from "./audit/members.ts";
+import { OTHER_PATHS, permissionText } from "./audit/paths.ts";
+import { describeBinding, grantingBindings, namedInRules, namespacesReached, ruleAllows, type RbacRole, type Request, type ServiceAccountRef } from "./audit/rbac.ts";
+import { readCluster, type AuditInput } from "./audit/reads.ts";
+import { retrying } from "./audit/retry.ts";
+
+export type { Finding, FindingKind } from "./audit/findings.ts";
 
 export interface AuditEntry {
   namespace: string;
   workload: string;
   serviceAccount: string;
-  /** The workload's current pods. */
+  /** The workload's current pods, as the audit itself works them out. */
   pods: string[];
-  /** Pods in the namespace whose logs the ServiceAccount can get. */
+  /** The pod names its managed Role lists for pods/log: the controller's view. */
+  roleNames: string[];
+  /** Pods in its namespace whose logs the ServiceAccount can get. */
   readable: string[];
   /** Readable pods outside the workload. */
   overGrants: string[];
@@ -25,76 +36,185 @@ export interface AuditEntry {
 }
 
 export interface AuditReport {
+  ok: boolean;
   entries: AuditEntry[];
+  findings: Finding[];
+  /** Findings of access wider than the workload's logs. */
   overGrants: number;
+  /** Pods of a workload their ServiceAccount cannot read. */
   underGrants: number;
+  /** SubjectAccessReviews asked. */
+  reviews: number;
 }
 
-const CONCURRENCY = 16;
+export interface AuditOptions {
+  /** Only the managed ServiceAccounts of this namespace (bindings anywhere still count). */
+  namespace?: string;
+  /** Only this managed ServiceAccount (with `namespace`). */
+  serviceAccount?: string;
+  /** SubjectAccessReviews in flight at once. */
+  concurrency?: number;
+}
 
-export async function audit(api: KubeApi, namespace?: string): Promise<AuditReport> {
-  const snap = await snapshot(api, namespace);
-  // Every managed Role and ServiceAccount names an account to check, with the workload it serves.
-  const subjects = new Map<string, { namespace: string; serviceAccount: string; kind: string; name: string }>();
-  for (const obj of [...snap.roles, ...snap.serviceAccounts]) {
-    const owner = managedOwner(obj.metadata);
-    if (!owner || !isWorkloadKind(owner.kind)) continue;
-    const { namespace: ns, name } = obj.metadata;
-    subjects.set(`${ns}/${name}`, { namespace: ns, serviceAccount: name, kind: owner.kind, name: owner.name });
-  }
+export const DEFAULT_CONCURRENCY = 32;
 
-  const podsByNamespace = new Map<string, string[]>();
-  const podsIn = async (ns: string) => {
-    let pods = podsByNamespace.get(ns);
-    if (!pods) {
-      const { items } = await api.list(Pods, { namespace: ns, metadataOnly: true });
-      pods = items.map((p) => (p as { metadata: { name: string } }).metadata.name).sort();
-      podsByNamespace.set(ns, pods);
-    }
-    return pods;
-  };
+interface Subject {
+  sa: ServiceAccountRef;
+  workload?: { kind: string; name: string };
+  role?: RbacRole;
+}
 
-  const entries: AuditEntry[] = [];
-  for (const s of [...subjects.values()].sort((a, b) => `${a.namespace}/${a.serviceAccount}`.localeCompare(`${b.namespace}/${b.serviceAccount}`))) {
-    const w = snap.world.get(s.kind, s.namespace, s.name);
-    const current = w && snap.world.isManaged(w) ? snap.world.podNamesOf(w).sort() : [];
-    const all = await podsIn(s.namespace);
-    const can = (name?: string) => canGetLog(api, s.namespace, s.serviceAccount, name);
-    const readable = (await mapLimit(all, CONCURRENCY, async (p) => ((await can(p)) ? p : undefined))).filter((p): p is string => !!p);
-    const namespaceWide = (await can(undefined)) || (await can(`podlogreader-audit-no-such-pod-${crypto.randomUUID().slice(0, 8)}`));
-    const mine = new Set(current);
-    const readableSet = new Set(readable);
-    entries.push({
-      namespace: s.namespace,
-      workload: `${s.kind}/${s.name}`,
-      serviceAccount: s.serviceAccount,
-      pods: current,
-      readable,
-      overGrants: readable.filter((p) => !mine.has(p)),
-      underGrants: current.filter((p) => !readableSet.has(p)),
-      namespaceWide,
+export async function audit(api: KubeApi, options: AuditOptions = {}): Promise<AuditReport> {
+  const input = await readCluster(api, options.namespace);
+  const limit = limiter(options.concurrency ?? DEFAULT_CONCURRENCY);
+  let reviews = 0;
+  const can = (sa: ServiceAccountRef, req: Request) =>
+    limit(() => {
+      reviews++;
+      const { namespace, verb, group, resource, subresource, name } = req;
+      return retrying(() => serviceAccountCan(api, sa.namespace, sa.name, { namespace, verb, group, resource, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}) }));
     });
-  }
+  const subjects = subjectsOf(input).filter((s) => !options.serviceAccount || s.sa.name === options.serviceAccount);
+  const results = await Promise.all(subjects.map((s) => auditOne(input, s, can)));
+  const findings = results.flatMap((r) => r.findings);
+  const overGrants = findings.filter((f) => f.overGrant).length;
   return {
-    entries,
-    overGrants: entries.reduce((n, e) => n + e.overGrants.length + (e.namespaceWide ? 1 : 0), 0),
-    underGrants: entries.reduce((n, e) => n + e.underGrants.length, 0),
+    ok: overGrants === 0,
+    entries: results.map((r) => r.entry),
+    findings,
+    overGrants,
+    underGrants: findings.length - overGrants,
+    reviews,
   };
 }
 
-function canGetLog(api: KubeApi, namespace: string, serviceAccount: string, pod: string | undefined): Promise<boolean> {
-  return serviceAccountCan(api, namespace, serviceAccount, { verb: "get", resource: "pods", subresource: "log", ...(pod ? { name: pod } : {}) });
+/** Every managed Role and ServiceAccount names an account to check, with the workload it serves. */
+function subjectsOf(input: AuditInput): Subject[] {
+  const subjects = new Map<string, Subject>();
+  const add = (meta: { namespace: string; name: string } & Parameters<typeof managedOwner>[0], role?: RbacRole) => {
+    const key = `${meta.namespace}/${meta.name}`;
+    const owner = managedOwner(meta);
+    const s = subjects.get(key) ?? { sa: { namespace: meta.namespace, name: meta.name } };
+    if (owner && isWorkloadKind(owner.kind)) s.workload ??= { kind: owner.kind, name: owner.name };
+    if (role) s.role = role;
+    subjects.set(key, s);
+  };
+  for (const r of input.managedRoles) add(r.metadata, r.role);
+  for (const sa of input.serviceAccounts) add(sa.metadata);
+  return [...subjects.values()].sort((a, b) => `${a.sa.namespace}/${a.sa.name}`.localeCompare(`${b.sa.namespace}/${b.sa.name}`));
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
+const logRequest = (namespace: string, name?: string): Request => ({ namespace, verb: "get", group: "", resource: "pods", subresource: "log", ...(name ? { name } : {}) });
+const LOG_PERMISSION = "get pods/log";
+
+/** The pod names a managed Role lets its subjects read the logs of. */
+function roleLogNames(role: RbacRole | undefined, namespace: string): string[] {
+  const names = new Set<string>();
+  for (const rule of role?.rules ?? []) for (const n of rule.resourceNames ?? []) if (ruleAllows(rule, logRequest(namespace, n))) names.add(n);
+  return [...names].sort();
+}
+
+type Ask = (sa: ServiceAccountRef, req: Request) => Promise<boolean>;
+
+/** What every check of one ServiceAccount needs to know. */
+interface Context {
+  input: AuditInput;
+  sa: ServiceAccountRef;
+  can: Ask;
+  /** Its workload's pods, by the audit's own membership. */
+  members: Set<string>;
+  base: Pick<Finding, "namespace" | "serviceAccount" | "workload">;
+  grantedBy: (req: Request) => string[];
+}
+
+async function auditOne(input: AuditInput, s: Subject, can: Ask): Promise<{ entry: AuditEntry; findings: Finding[] }> {
+  const { sa } = s;
+  const own = sa.namespace;
+  const w = s.workload && input.membership.workloads.get(workloadId(s.workload.kind, own, s.workload.name));
+  const pods = w && w.optedIn && w.standalone ? w.pods : [];
+  const workload = s.workload ? `${s.workload.kind}/${s.workload.name}` : "unknown";
+  const ctx: Context = {
+    input, sa, can,
+    members: new Set(pods),
+    base: { namespace: own, serviceAccount: sa.name, workload },
+    grantedBy: (req) => grantingBindings(input.rbac, sa, req).map(describeBinding),
+  };
+  const roleNames = roleLogNames(s.role, own);
+  const reached = namespacesReached(input.rbac, sa);
+  const [inOwn, elsewhere, other] = await Promise.all([
+    ownNamespace(ctx, pods, roleNames),
+    logsElsewhere(ctx, reached),
+    otherPaths(ctx, [own, ...reached, ""]),
+  ]);
+  return {
+    entry: { ...ctx.base, pods, roleNames, ...inOwn.entry },
+    findings: [...inOwn.findings, ...elsewhere, ...other],
+  };
+}
+
+/**
+ * Its own namespace: the Role's names against the audit's membership (the controller's view
+ * against an independent one), then the authorizer about its pods, every pod, and each other name
+ * a bound rule singles out.
+ */
+async function ownNamespace(ctx: Context, pods: string[], roleNames: string[]) {
+  const { sa, can, members, base, grantedBy } = ctx;
+  const own = sa.namespace;
+  const podsHere = ctx.input.membership.podsByNamespace.get(own) ?? new Set<string>();
+  const findings: Finding[] = [];
+  const log = { permission: LOG_PERMISSION, scope: own };
+
+  const foreignInRole = roleNames.filter((n) => !members.has(n));
+  for (const name of foreignInRole) {
+    findings.push(finding({ ...base, ...log, kind: podsHere.has(name) ? "foreign-member" : "stale-name", source: "role", resourceName: name, grantedBy: [] }));
+  }
+
+  const candidates = [...new Set([...foreignInRole, ...namedInRules(ctx.input.rbac, sa, logRequest(own))])].filter((n) => !members.has(n));
+  const [memberReadable, namespaceWide, candidateReadable] = await Promise.all([
+    Promise.all(pods.map((p) => can(sa, logRequest(own, p)))),
+    can(sa, logRequest(own)),
+    Promise.all(candidates.map((n) => can(sa, logRequest(own, n)))),
+  ]);
+  const underGrants = pods.filter((_, i) => !memberReadable[i]);
+  const named = new Set(roleNames);
+  const unreadable = new Set(underGrants);
+  for (const p of pods) {
+    if (!named.has(p)) findings.push(finding({ ...base, ...log, kind: "missing-name", source: "role", resourceName: p, grantedBy: [] }));
+    else if (unreadable.has(p)) findings.push(finding({ ...base, ...log, kind: "missing-name", source: "authorizer", resourceName: p, grantedBy: [] }));
+  }
+  if (namespaceWide) findings.push(finding({ ...base, ...log, kind: "namespace-wide", source: "authorizer", grantedBy: grantedBy(logRequest(own)) }));
+  const readableOthers = candidates.filter((_, i) => candidateReadable[i]);
+  const fromRole = new Set(foreignInRole);
+  // A name no pod has yet counts too: whoever creates that pod next is read.
+  for (const n of readableOthers.filter((n) => !fromRole.has(n))) {
+    findings.push(finding({ ...base, ...log, kind: "foreign-member", source: "authorizer", resourceName: n, grantedBy: grantedBy(logRequest(own, n)) }));
+  }
+
+  const readable = [...new Set([...pods.filter((_, i) => memberReadable[i]), ...readableOthers.filter((n) => podsHere.has(n)), ...(namespaceWide ? podsHere : [])])].sort();
+  return { entry: { readable, overGrants: readable.filter((p) => !members.has(p)), underGrants, namespaceWide }, findings };
+}
+
+/** Pod logs in each other namespace a RoleBinding reaches it from, and in all namespaces at once. */
+async function logsElsewhere(ctx: Context, reached: string[]): Promise<Finding[]> {
+  const asks = [...reached, ""].flatMap((scope) => [logRequest(scope), ...namedInRules(ctx.input.rbac, ctx.sa, logRequest(scope)).map((n) => logRequest(scope, n))]);
+  const allowed = await Promise.all(asks.map((req) => ctx.can(ctx.sa, req)));
+  return asks.filter((_, i) => allowed[i]).map((req) =>
+    finding({ ...ctx.base, kind: req.namespace ? "cross-namespace" : "cluster-wide", source: "authorizer", permission: LOG_PERMISSION, scope: req.namespace, resourceName: req.name, grantedBy: ctx.grantedBy(req) }));
+}
+
+/** Every other path to logs, identities or RBAC, in each scope it could hold one. */
+async function otherPaths(ctx: Context, scopes: string[]): Promise<Finding[]> {
+  const { sa, members } = ctx;
+  const asks: Request[] = [];
+  for (const scope of scopes) {
+    for (const path of OTHER_PATHS) {
+      if (path.clusterScoped && scope) continue;
+      const unnamed: Request = { namespace: scope, verb: path.verb, group: path.group, resource: path.resource, subresource: path.subresource };
+      const mine = (n: string) => scope === sa.namespace && ((path.ownNames === "workload-pods" && members.has(n)) || (path.ownNames === "itself" && n === sa.name));
+      asks.push(unnamed, ...namedInRules(ctx.input.rbac, sa, unnamed).filter((n) => !mine(n)).map((name) => ({ ...unnamed, name })));
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+  }
+  const allowed = await Promise.all(asks.map((req) => ctx.can(sa, req)));
+  return asks.filter((_, i) => allowed[i]).map((req) =>
+    finding({ ...ctx.base, kind: "other-path", source: "authorizer", permission: permissionText(req), scope: req.namespace, resourceName: req.name, grantedBy: ctx.grantedBy(req) }));
 }

@@ -5,9 +5,10 @@ import { isManagedFor } from "../access/ownership.ts";
 import { parseWorkload } from "../access/membership.ts";
 import type { KubeApi, KubeObject } from "../kube/api.ts";
 import type { Connection } from "../kube/config.ts";
-import { Metadata, parseObject } from "../kube/objects.ts";
+import { PartialObjectMetadata, parseObject } from "../kube/objects.ts";
 import { ServiceAccounts } from "../kube/resources.ts";
 import { ApiError, isNotFound } from "../kube/transport.ts";
+import { audit } from "./audit.ts";
 import { AdminError } from "./errors.ts";
 
 export interface KubeconfigRequest {
@@ -37,9 +38,9 @@ export async function issueKubeconfig(api: KubeApi, connection: Connection, req:
   }
 
   const serviceAccount = managedName(kind, name);
-  let sa: Metadata;
+  let sa: PartialObjectMetadata;
   try {
-    sa = parseObject(Metadata, await api.get(ServiceAccounts, namespace, serviceAccount), "ServiceAccount");
+    sa = parseObject(PartialObjectMetadata, await api.get(ServiceAccounts, namespace, serviceAccount), "ServiceAccount");
   } catch (err) {
     if (isNotFound(err)) {
       throw new AdminError(`ServiceAccount ${namespace}/${serviceAccount} does not exist: podlogreader creates it when run with --create-sa-and-rolebinding`);
@@ -48,6 +49,14 @@ export async function issueKubeconfig(api: KubeApi, connection: Connection, req:
   }
   if (!isManagedFor(sa.metadata, { kind, name })) {
     throw new AdminError(`ServiceAccount ${namespace}/${serviceAccount} was not created by podlogreader for ${kind}/${name}; refusing to hand out its token`);
+  }
+
+  // The same checks as `podlogreader audit`, on this one ServiceAccount: a token is handed out only
+  // when it reaches the workload's logs and nothing more.
+  const report = await audit(api, { namespace, serviceAccount });
+  const wider = report.findings.filter((f) => f.overGrant);
+  if (wider.length > 0) {
+    throw new AdminError(`refusing to hand out ServiceAccount ${namespace}/${serviceAccount}'s token: it reaches more than ${kind}/${name}'s logs:\n${wider.map((f) => `  ${f.kind}: ${f.message}`).join("\n")}`);
   }
 
   const asked = Date.now() + req.durationSeconds * 1000;
@@ -70,7 +79,13 @@ export async function issueKubeconfig(api: KubeApi, connection: Connection, req:
   }
 
   const b64 = (s: string) => Buffer.from(s).toString("base64");
-  const caLine = connection.ca ? `    certificate-authority-data: ${b64(connection.ca)}\n` : "";
+  // How this host reaches the apiserver goes with the token: the CA, the name its certificate is
+  // checked against, and the proxy.
+  const caLine = [
+    connection.ca ? `    certificate-authority-data: ${b64(connection.ca)}\n` : "",
+    connection.serverName ? `    tls-server-name: ${connection.serverName}\n` : "",
+    connection.proxy ? `    proxy-url: ${connection.proxy}\n` : "",
+  ].join("");
   const yaml = `apiVersion: v1
 kind: Config
 # Read-only access to the logs of ${kind} ${namespace}/${name}'s pods, as ServiceAccount ${serviceAccount}; expires ${expires}.

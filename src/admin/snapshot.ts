@@ -2,19 +2,19 @@
 // (through the same membership rules as the controller) and the objects podlogreader manages.
 import { KINDS, WORKLOAD_KINDS, type WorkloadKind } from "../access/kinds.ts";
 import { MANAGED_SELECTOR, OPT_IN_SELECTOR } from "../access/marks.ts";
-import { parsePod, parseWorkload, World, type WorkloadRef } from "../access/membership.ts";
+import { parsePod, parseWorkload, World, type Workload } from "../access/membership.ts";
 import { FIELD_MANAGER, type KubeApi } from "../kube/api.ts";
-import { Metadata, parseObject, Role } from "../kube/objects.ts";
+import { PartialObjectMetadata, parseObject, Role } from "../kube/objects.ts";
 import { Pods, Roles, ServiceAccounts } from "../kube/resources.ts";
 
 export interface Snapshot {
   world: World;
   /** Workloads that opted in and are workloads of their own (not a Deployment's ReplicaSet). */
-  optedIn: WorkloadRef[];
+  optedIn: Workload[];
   roles: Role[];
   /** When podlogreader last wrote each managed Role (`namespace/name`), from its managedFields. */
   roleWrittenAt: Map<string, string>;
-  serviceAccounts: Metadata[];
+  serviceAccounts: PartialObjectMetadata[];
 }
 
 export async function snapshot(api: KubeApi, namespace?: string): Promise<Snapshot> {
@@ -33,7 +33,7 @@ export async function snapshot(api: KubeApi, namespace?: string): Promise<Snapsh
         return role;
       }),
     ),
-    api.list(ServiceAccounts, { namespace, labelSelector: MANAGED_SELECTOR, metadataOnly: true }).then((l) => l.items.map((r) => parseObject(Metadata, r, "ServiceAccount"))),
+    api.list(ServiceAccounts, { namespace, labelSelector: MANAGED_SELECTOR, metadataOnly: true }).then((l) => l.items.map((r) => parseObject(PartialObjectMetadata, r, "ServiceAccount"))),
   ]);
   const optedIn = [...world.managedWorkloads()]
     .sort((a, b) => `${a.namespace}/${a.kind}/${a.name}`.localeCompare(`${b.namespace}/${b.kind}/${b.name}`));

@@ -1,68 +1,63 @@
 // Runs the admin commands and prints their results for a terminal (tables) or a machine (JSON).
 import { chmodSync, writeFileSync } from "node:fs";
 import { audit } from "../admin/audit.ts";
+import { auditJson, auditTable } from "../admin/audit/format.ts";
+import { writeStdout } from "../admin/output.ts";
 import { issueKubeconfig } from "../admin/kubeconfig.ts";
 import { status } from "../admin/status.ts";
 import { KubeApi } from "../kube/api.ts";
 import { loadConnection } from "../kube/config.ts";
 import { Transport } from "../kube/transport.ts";
+import { dumpYaml, loadYaml } from "@kubernetes/client-node";
+import { VERSION } from "../version.ts";
 import { commandHelp, parseAdmin, type AdminCommand } from "./admin.ts";
 import { UsageError } from "./flags.ts";
+import { programName } from "./program.ts";
 import { table } from "./table.ts";
 
 const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
 export async function runAdmin(command: AdminCommand, argv: string[]): Promise<number> {
+  const program = programName();
   let opts;
   try {
     opts = parseAdmin(command, argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    err(`podlogreader ${command}: ${e.message}\nRun 'podlogreader ${command} --help' for the flags.`);
+    err(`${program} ${command}: ${e.message}\nRun '${program} ${command} --help' for the flags.`);
     return 2;
   }
   if (opts.help) {
-    out(commandHelp(command));
+    out(commandHelp(command, program));
+    return 0;
+  }
+  if (opts.command === "version") {
+    const version = { version: VERSION };
+    out(opts.output === "json" ? JSON.stringify(version, null, 2) : opts.output === "yaml" ? dumpYaml(version) : `podlogreader ${VERSION}`);
     return 0;
   }
   try {
-    const connection = loadConnection({ kubeconfig: opts.kubeconfig });
+    const connection = loadConnection({ kubeconfig: opts.kubeconfig, context: opts.context });
     const api = new KubeApi(new Transport(connection));
     switch (opts.command) {
       case "kubeconfig": {
         const namespace = opts.namespace ?? connection.namespace ?? "default";
-        const issued = await issueKubeconfig(api, connection, { namespace, kind: opts.kind, name: opts.name, durationSeconds: opts.durationSeconds });
-        if (!opts.output) {
-          out(issued.yaml);
+        const issued = await issueKubeconfig(api, connection, { namespace, kind: opts.kind, name: opts.name, durationSeconds: opts.durationMs / 1000 });
+        const text = opts.output === "json" ? JSON.stringify(loadYaml(issued.yaml), null, 2) : issued.yaml;
+        if (!opts.outputFile) {
+          out(text);
         } else {
-          writeFileSync(opts.output, issued.yaml, { mode: 0o600 });
-          chmodSync(opts.output, 0o600);
-          err(`Wrote ${opts.output}: ServiceAccount ${namespace}/${issued.serviceAccount}, valid until ${issued.expires}.`);
+          writeFileSync(opts.outputFile, text, { mode: 0o600 });
+          chmodSync(opts.outputFile, 0o600);
+          err(`Wrote ${opts.outputFile}: ServiceAccount ${namespace}/${issued.serviceAccount}, valid until ${issued.expires}.`);
         }
         return 0;
       }
       case "audit": {
-        const report = await audit(api, opts.namespace);
-        if (opts.output === "json") {
-          out(JSON.stringify({ ok: report.overGrants === 0, ...report }, null, 2));
-        } else {
-          out(table(
-            ["NAMESPACE", "WORKLOAD", "SERVICEACCOUNT", "PODS", "READABLE", "OVER-GRANTS", "UNDER-GRANTS", "RESULT"],
-            report.entries.map((e) => [
-              e.namespace, e.workload, e.serviceAccount, String(e.pods.length), String(e.readable.length),
-              String(e.overGrants.length + (e.namespaceWide ? 1 : 0)), String(e.underGrants.length),
-              e.overGrants.length || e.namespaceWide ? "OVER-GRANT" : e.underGrants.length ? "under-grant" : "ok",
-            ]),
-          ));
-          for (const e of report.entries) {
-            if (e.namespaceWide) out(`OVER-GRANT  ${e.namespace}/${e.serviceAccount} can read the logs of every pod in ${e.namespace}`);
-            for (const p of e.overGrants) out(`OVER-GRANT  ${e.namespace}/${e.serviceAccount} can read the logs of pod ${p}, which is not ${e.workload}'s`);
-            for (const p of e.underGrants) out(`under-grant ${e.namespace}/${e.serviceAccount} cannot read the logs of ${e.workload}'s pod ${p}`);
-          }
-          out(`${report.entries.length} ServiceAccount(s) checked: ${report.overGrants} over-grant(s), ${report.underGrants} under-grant(s).`);
-        }
-        return report.overGrants > 0 ? 1 : 0;
+        const report = await audit(api, { namespace: opts.namespace });
+        await writeStdout(opts.output === "json" ? auditJson(report) : auditTable(report));
+        return report.ok ? 0 : 1;
       }
       case "status": {
         const rows = await status(api, opts.namespace);
@@ -72,7 +67,7 @@ export async function runAdmin(command: AdminCommand, argv: string[]): Promise<n
       }
     }
   } catch (e) {
-    err(`podlogreader ${command}: ${(e as Error).message}`);
+    err(`${program} ${command}: ${(e as Error).message}`);
     return 1;
   }
 }

@@ -20,6 +20,10 @@ export const Reasons = {
   NameConflict: "NameConflict",
   /** Reconciling the workload failed; it is retried with backoff. */
   SyncFailed: "SyncFailed",
+  /** The apiserver refused to update the Role; names of pods that left were removed first, or the Role deleted. */
+  RoleWriteRefused: "RoleWriteRefused",
+  /** The workload has more pods than one Role can name; the rest are not granted. */
+  TooManyPods: "TooManyPods",
 } as const;
 
 const AGGREGATE_FOR_MS = 10 * 60_000;

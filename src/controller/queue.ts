@@ -25,6 +25,11 @@ export class WorkQueue {
   private readonly running = new Set<string>();
   /** Keys added while running, with when they were asked for. */
   private readonly again = new Map<string, number>();
+  /** Keys batched while running: run again one window after this run ends. */
+  private readonly againBatched = new Map<string, number>();
+  /** When each key's last run ended, for batching; entries older than any window are pruned. */
+  private readonly lastEnded = new Map<string, number>();
+  private longestWindowMs = 0;
   private readonly failures = new Map<string, Backoff>();
   private readonly idleWaiters: (() => void)[] = [];
   private active = 0;
@@ -69,6 +74,25 @@ export class WorkQueue {
     this.due.set(key, { at, timer });
   }
 
+  /**
+   * Asks for the key to be processed, gathering bursts: a key that is idle, and did not run in the
+   * last `windowMs`, is processed at once; one that is running, or ran within the window, runs
+   * again when the window after its last run has passed, with everything added meanwhile. So a
+   * lone change is handled at watch speed and a burst becomes a few runs.
+   */
+  addBatched(key: string, windowMs: number): void {
+    if (this.stopped) return;
+    this.longestWindowMs = Math.max(this.longestWindowMs, windowMs);
+    if (this.running.has(key)) {
+      const previous = this.againBatched.get(key);
+      if (previous === undefined || windowMs < previous) this.againBatched.set(key, windowMs);
+      return;
+    }
+    const ended = this.lastEnded.get(key);
+    const wait = ended === undefined ? 0 : ended + windowMs - Date.now();
+    this.add(key, wait);
+  }
+
   /** Stops taking work, drops what has not started, and resolves when running work has finished. */
   async shutdown(): Promise<void> {
     this.stopped = true;
@@ -77,6 +101,7 @@ export class WorkQueue {
     this.ready.length = 0;
     this.readySet.clear();
     this.again.clear();
+    this.againBatched.clear();
     await this.idle();
   }
 
@@ -84,6 +109,11 @@ export class WorkQueue {
   idle(): Promise<void> {
     if (this.active === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Forgets run times older than any batching window: they no longer hold anything back. */
+  private pruneLastEnded(now: number): void {
+    for (const [key, ended] of this.lastEnded) if (now - ended > this.longestWindowMs) this.lastEnded.delete(key);
   }
 
   private makeReady(key: string): void {
@@ -116,10 +146,16 @@ export class WorkQueue {
     } finally {
       this.running.delete(key);
       this.active--;
+      const now = Date.now();
+      this.lastEnded.set(key, now);
+      if (this.lastEnded.size > 10_000) this.pruneLastEnded(now);
       const again = this.again.get(key);
       this.again.delete(key);
-      if (retryIn !== undefined) this.add(key, again === undefined ? retryIn : Math.min(retryIn, Math.max(0, again - Date.now())));
-      else if (again !== undefined) this.add(key, again - Date.now());
+      const batched = this.againBatched.get(key);
+      this.againBatched.delete(key);
+      const wanted = Math.min(again === undefined ? Infinity : Math.max(0, again - now), batched ?? Infinity);
+      if (retryIn !== undefined) this.add(key, Math.min(retryIn, wanted));
+      else if (wanted !== Infinity) this.add(key, wanted);
       this.pump();
       if (this.active === 0) {
         for (const resolve of this.idleWaiters.splice(0)) resolve();

@@ -7,9 +7,16 @@ export interface ResourceAttributes {
   subresource?: string;
   name?: string;
   group?: string;
+  /** Where the request is made; "" asks about every namespace at once, or a cluster-scoped resource. */
+  namespace?: string;
 }
 
-/** Asks the apiserver's authorizer (SubjectAccessReview) whether a ServiceAccount may do something in its namespace. */
+/**
+ * Asks the apiserver's authorizer (SubjectAccessReview) whether a ServiceAccount may do something,
+ * as a token of that ServiceAccount would be judged: its user name and the groups every
+ * ServiceAccount token carries. The request is in the ServiceAccount's namespace unless
+ * `attributes.namespace` says otherwise.
+ */
 export async function serviceAccountCan(api: KubeApi, namespace: string, serviceAccount: string, attributes: ResourceAttributes): Promise<boolean> {
   const review = (await api.review(SubjectAccessReviews, {
     apiVersion: "authorization.k8s.io/v1",

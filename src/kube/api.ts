@@ -10,6 +10,8 @@ const METADATA_OBJECT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io
 export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
+  /** e.g. `metadata.name=web-0`: a list or watch of one name, which RBAC resourceNames can allow. */
+  fieldSelector?: string;
   /** Ask for PartialObjectMetadata: only metadata crosses the wire. */
   metadataOnly?: boolean;
   pageSize?: number;
@@ -36,10 +38,19 @@ export interface KubeObject {
 
 /** Thin REST verbs over the transport. Everything it returns is unvalidated JSON; callers parse it. */
 export class KubeApi {
-  constructor(readonly transport: Transport) {}
+  /** `beforeWrite` runs before every request that changes something, and throws to stop it. */
+  constructor(readonly transport: Transport, private readonly beforeWrite?: () => void) {}
 
-  get(rt: ResourceType, namespace: string | undefined, name: string, subresource?: string): Promise<unknown> {
-    return this.transport.json({ path: objectPath(rt, namespace, name, subresource) });
+  /**
+   * The same API, with every write first passing `check` (which throws to refuse it): the
+   * leader's fence, so that no write starts once the lease may have been taken over.
+   */
+  withWriteFence(check: () => void): KubeApi {
+    return new KubeApi(this.transport, check);
+  }
+
+  get(rt: ResourceType, namespace: string | undefined, name: string, subresource?: string, signal?: AbortSignal): Promise<unknown> {
+    return this.transport.json({ path: objectPath(rt, namespace, name, subresource), signal });
   }
 
   /** GET /version: the server's `gitVersion`. */
@@ -66,7 +77,7 @@ export class KubeApi {
     do {
       const page = (await this.transport.json({
         path: collectionPath(rt, opts.namespace),
-        query: { labelSelector: opts.labelSelector, limit: opts.pageSize ?? 500, continue: cont },
+        query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.pageSize ?? 500, continue: cont },
         accept: opts.metadataOnly ? METADATA_LIST : undefined,
       })) as { items?: unknown[]; metadata?: { continue?: string; resourceVersion?: string } };
       items.push(...(page.items ?? []));
@@ -86,6 +97,7 @@ export class KubeApi {
         resourceVersion: opts.resourceVersion,
         timeoutSeconds: opts.timeoutSeconds,
         labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
       },
       accept: opts.metadataOnly ? METADATA_OBJECT : undefined,
       signal: opts.signal,
@@ -96,6 +108,7 @@ export class KubeApi {
   }
 
   create<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, body: T, fieldManager = FIELD_MANAGER): Promise<unknown> {
+    this.beforeWrite?.();
     return this.transport.json({
       method: "POST",
       path: collectionPath(rt, namespace),
@@ -106,6 +119,7 @@ export class KubeApi {
 
   /** POST to a subresource of one object, e.g. serviceaccounts/token (TokenRequest). */
   createSubresource(rt: ResourceType, namespace: string | undefined, name: string, subresource: string, body: KubeObject): Promise<unknown> {
+    this.beforeWrite?.();
     return this.transport.json({ method: "POST", path: objectPath(rt, namespace, name, subresource), body });
   }
 
@@ -118,19 +132,22 @@ export class KubeApi {
   }
 
   /** PUT of a whole object; its `metadata.resourceVersion`, when set, is a precondition. */
-  update<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, body: T, options: { subresource?: string; fieldManager?: string } = {}): Promise<unknown> {
+  update<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, body: T, options: { subresource?: string; fieldManager?: string; signal?: AbortSignal } = {}): Promise<unknown> {
     const name = body.metadata?.name;
     if (!name) throw new Error(`update of a ${rt.kind} without metadata.name`);
+    this.beforeWrite?.();
     return this.transport.json({
       method: "PUT",
       path: objectPath(rt, namespace, name, options.subresource),
       query: { fieldManager: options.fieldManager ?? FIELD_MANAGER },
       body,
+      signal: options.signal,
     });
   }
 
   /** A JSON merge patch (RFC 7386), optionally of a subresource such as status. */
   mergePatch(rt: ResourceType, namespace: string | undefined, name: string, body: unknown, options: { subresource?: string; fieldManager?: string } = {}): Promise<unknown> {
+    this.beforeWrite?.();
     return this.transport.json({
       method: "PATCH",
       path: objectPath(rt, namespace, name, options.subresource),
@@ -147,6 +164,7 @@ export class KubeApi {
   apply<T extends KubeObject>(rt: ResourceType, namespace: string, body: T): Promise<unknown> {
     const name = body.metadata?.name;
     if (!name) throw new Error(`apply of a ${rt.kind} without metadata.name`);
+    this.beforeWrite?.();
     return this.transport.json({
       method: "PATCH",
       path: objectPath(rt, namespace, name),
@@ -167,6 +185,7 @@ export class KubeApi {
     preconditions?: { uid?: string; resourceVersion?: string },
     propagationPolicy: "Background" | "Foreground" | "Orphan" = "Background",
   ): Promise<void> {
+    this.beforeWrite?.();
     const response = await this.transport.request({
       method: "DELETE",
       path: objectPath(rt, namespace, name),

@@ -23,14 +23,23 @@ export interface InformerOptions<T> {
   /** Told each time the watch has to be started again after an error or expiry. */
   onRestart?: () => void;
   /**
-   * The resourceVersion of an object. Given, `remember` keeps the controller's own writes from
-   * being replaced by older events that the watch delivers after the write.
+   * The resourceVersion of an object. Given, `write` keeps the controller's own writes from being
+   * replaced by older events that the watch delivers after the write's response.
    */
   versionOf?: (obj: T) => string;
+  /** How long an own write may wait for its watch event before the watch's view wins again. */
+  ownWriteTtlMs?: number;
 }
 
-/** How many recent resourceVersions are kept per object, to tell whether the watch is past a write. */
-const VERSION_HISTORY = 8;
+/** Versions noted per write in flight; past this the write's result is not trusted over the watch. */
+const MAX_NOTED_VERSIONS = 1024;
+
+/** A write in flight: what the watch delivered for its object meanwhile, and whether a relist came. */
+interface InFlight {
+  writes: number;
+  delivered: Set<string>;
+  unsure: boolean;
+}
 
 /**
  * Keeps a local copy of a set of objects: list, then watch with bookmarks from the last
@@ -63,46 +72,60 @@ export class Informer<T> {
     return this.failingSince === undefined ? 0 : now - this.failingSince;
   }
 
-  /** Recent resourceVersions the watch delivered, per key (only with `versionOf`). */
-  private readonly seen = new Map<string, string[]>();
-  /** The controller's own writes the watch has not delivered yet: key to resourceVersion. */
-  private readonly ownWrites = new Map<string, string>();
+  /** Writes in flight, per key (only with `versionOf`). */
+  private readonly inFlight = new Map<string, InFlight>();
+  /** Own writes the watch has not delivered yet: the version written and when its response came. */
+  private readonly awaited = new Map<string, { version: string; at: number }>();
 
   /**
-   * Records an object the controller just wrote, so the next read does not see the older copy.
-   * Watch events are ordered: until the write's own version comes by, what comes is older, and is
-   * not let over it. If the watch already delivered that version (it can beat the write's
-   * response), the store is at or past it and is left alone.
+   * Sends a write of the object at `key` and keeps its result, so the next read does not see an
+   * older copy. Watch events come in order: once the response is in, an event of another version
+   * is older than the write until the write's own version comes by. What the watch delivered
+   * while the write was in flight tells whether it is already past the write: if it delivered the
+   * written version, or a relist came in between, the store is left to the watch. The store
+   * therefore never goes back behind the apiserver for long, in any order of events, relists and
+   * responses; and an own write not seen within `ownWriteTtlMs` stops holding back the watch.
    */
-  remember(obj: T): void {
-    const key = this.opts.key(obj);
-    const version = this.opts.versionOf?.(obj);
-    if (version === undefined) {
+  async write(key: string, send: () => Promise<T>): Promise<T> {
+    if (!this.opts.versionOf) {
+      const obj = await send();
       this.store.set(key, obj);
-      return;
+      return obj;
     }
-    if (this.seen.get(key)?.includes(version)) return;
-    this.store.set(key, obj);
-    this.ownWrites.set(key, version);
+    let flight = this.inFlight.get(key);
+    if (!flight) this.inFlight.set(key, (flight = { writes: 0, delivered: new Set(), unsure: false }));
+    flight.writes++;
+    try {
+      const obj = await send();
+      const version = this.opts.versionOf(obj);
+      if (!flight.unsure && !flight.delivered.has(version)) {
+        this.store.set(key, obj);
+        this.awaited.set(key, { version, at: Date.now() });
+      }
+      return obj;
+    } finally {
+      if (--flight.writes === 0 && this.inFlight.get(key) === flight) this.inFlight.delete(key);
+    }
   }
 
+  /** Drops an object the controller just deleted. */
   forget(key: string): void {
     this.store.delete(key);
-    this.ownWrites.delete(key);
-    this.seen.delete(key);
+    this.awaited.delete(key);
   }
 
-  /** Notes a delivered version; true when the event is older than the controller's own write. */
-  private older(key: string, version: string | undefined): boolean {
+  /** Notes a delivered version; true when the event is older than an own write and must not replace it. */
+  private olderThanOwnWrite(key: string, version: string | undefined): boolean {
     if (!this.opts.versionOf || version === undefined) return false;
-    const history = this.seen.get(key) ?? [];
-    history.push(version);
-    if (history.length > VERSION_HISTORY) history.shift();
-    this.seen.set(key, history);
-    const written = this.ownWrites.get(key);
-    if (written === undefined) return false;
-    if (written === version) {
-      this.ownWrites.delete(key);
+    const flight = this.inFlight.get(key);
+    if (flight && !flight.unsure) {
+      flight.delivered.add(version);
+      if (flight.delivered.size > MAX_NOTED_VERSIONS) flight.unsure = true;
+    }
+    const awaited = this.awaited.get(key);
+    if (!awaited) return false;
+    if (awaited.version === version || Date.now() - awaited.at > (this.opts.ownWriteTtlMs ?? 60_000)) {
+      this.awaited.delete(key);
       return false;
     }
     return true;
@@ -147,8 +170,10 @@ export class Informer<T> {
     }
     const previous = new Map(this.store);
     this.store.clear();
-    this.ownWrites.clear();
-    this.seen.clear();
+    // The list is the apiserver's state at or after every write that has had its response; a
+    // write still in flight may or may not be in it, so its result is not trusted over the watch.
+    this.awaited.clear();
+    for (const flight of this.inFlight.values()) flight.unsure = true;
     for (const [k, v] of fresh) this.store.set(k, v);
     for (const [k, old] of previous) if (!fresh.has(k)) this.notify(old, undefined);
     for (const [k, obj] of fresh) this.notify(previous.get(k), obj);
@@ -183,7 +208,7 @@ export class Informer<T> {
           const obj = this.tryParse(event.object);
           if (obj !== undefined) {
             const key = this.opts.key(obj);
-            if (this.older(key, meta?.resourceVersion)) break;
+            if (this.olderThanOwnWrite(key, meta?.resourceVersion)) break;
             const old = this.store.get(key);
             this.store.set(key, obj);
             this.notify(old, obj);
@@ -194,8 +219,8 @@ export class Informer<T> {
           const obj = this.tryParse(event.object);
           if (obj !== undefined) {
             const key = this.opts.key(obj);
-            this.ownWrites.delete(key);
-            this.seen.delete(key);
+            this.olderThanOwnWrite(key, meta?.resourceVersion);
+            this.awaited.delete(key);
             const old = this.store.get(key);
             this.store.delete(key);
             if (old !== undefined) this.notify(old, undefined);
@@ -233,7 +258,6 @@ export class InformerGroup<T> {
   constructor(
     namespaces: readonly string[],
     make: (namespace: string | undefined) => Informer<T>,
-    private readonly namespaceOf: (obj: T) => string,
   ) {
     if (namespaces.length === 0) this.clusterWide = make(undefined);
     else for (const ns of namespaces) this.informers.set(ns, make(ns));
@@ -255,8 +279,10 @@ export class InformerGroup<T> {
     for (const informer of this.all()) yield* informer.store.values();
   }
 
-  remember(obj: T): void {
-    this.for(this.namespaceOf(obj))?.remember(obj);
+  /** Sends a write of `namespace/name` through the informer that holds it (see Informer.write). */
+  write(namespace: string, name: string, send: () => Promise<T>): Promise<T> {
+    const informer = this.for(namespace);
+    return informer ? informer.write(`${namespace}/${name}`, send) : send();
   }
 
   forget(namespace: string, name: string): void {

@@ -30,6 +30,11 @@ export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
 
+/** A write was about to start without holding the lease; it is not sent. */
+export class NotLeaderError extends Error {
+  override name = "NotLeaderError";
+}
+
 export class LeaderElector {
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
@@ -44,12 +49,21 @@ export class LeaderElector {
     this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
   }
 
-  get isLeader(): boolean {
-    return this.leading;
+  /**
+   * The write fence: throws unless this process leads and renewed the lease within the renew
+   * deadline. The deadline is shorter than the lease, so no write starts once a standby may have
+   * taken over, even while the renewal itself hangs.
+   */
+  assertLeading(): void {
+    if (!this.leading) throw new NotLeaderError(`not the leader of Lease ${this.opts.namespace}/${this.opts.name}`);
+    const since = Date.now() - this.lastRenew;
+    if (since >= this.renewDeadlineMs) {
+      throw new NotLeaderError(`Lease ${this.opts.namespace}/${this.opts.name} not renewed for ${(since / 1000).toFixed(1)}s (renew deadline ${this.renewDeadlineMs / 1000}s)`);
+    }
   }
 
-  private read(): Promise<LeaseObject> {
-    return this.api.get(Leases, this.opts.namespace, this.opts.name) as Promise<LeaseObject>;
+  private read(signal?: AbortSignal): Promise<LeaseObject> {
+    return this.api.get(Leases, this.opts.namespace, this.opts.name, undefined, signal) as Promise<LeaseObject>;
   }
 
   /**
@@ -74,7 +88,9 @@ export class LeaderElector {
     while (!signal.aborted && this.leading) {
       await sleep(this.retryPeriodMs, signal);
       if (signal.aborted) return;
-      if (await this.tryAcquireOrRenew()) continue;
+      // A renewal that hangs must not outlast the deadline: the fence closes then anyway.
+      const left = Math.max(1, this.lastRenew + this.renewDeadlineMs - Date.now());
+      if (await this.tryAcquireOrRenew(AbortSignal.any([signal, AbortSignal.timeout(left)]))) continue;
       if (Date.now() - this.lastRenew > this.renewDeadlineMs) {
         this.leading = false;
         this.log.error(`Lost the leadership of Lease ${this.opts.namespace}/${this.opts.name}: not renewed for ${this.renewDeadlineMs / 1000}s`);
@@ -98,13 +114,13 @@ export class LeaderElector {
     }
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private async tryAcquireOrRenew(signal?: AbortSignal): Promise<boolean> {
     const now = Date.now();
     const durationSeconds = Math.ceil(this.leaseDurationMs / 1000);
     try {
       let lease: LeaseObject;
       try {
-        lease = await this.read();
+        lease = await this.read(signal);
       } catch (err) {
         if (!isNotFound(err)) throw err;
         await this.api.create(Leases, this.opts.namespace, {
@@ -134,7 +150,7 @@ export class LeaderElector {
             renewTime: microTime(now),
             leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
           },
-      });
+      }, { signal });
       this.lastRenew = now;
       return true;
     } catch (err) {

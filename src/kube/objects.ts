@@ -25,8 +25,8 @@ const ObjectMeta = v.object({
 export type ObjectMeta = v.InferOutput<typeof ObjectMeta>;
 
 /** The metadata of any object, enough to identify it and judge who owns it. */
-export const Metadata = v.object({ metadata: ObjectMeta });
-export type Metadata = v.InferOutput<typeof Metadata>;
+export const PartialObjectMetadata = v.object({ metadata: ObjectMeta });
+export type PartialObjectMetadata = v.InferOutput<typeof PartialObjectMetadata>;
 
 export function controllerOf(meta: ObjectMeta): OwnerReference | undefined {
   return meta.ownerReferences?.find((o) => o.controller === true);
@@ -37,14 +37,14 @@ const PodTemplate = v.optional(v.nullable(v.object({
 })));
 
 /** Any pod-owning workload: only its metadata and its pod template's labels are kept. */
-export const WorkloadObject = v.object({
+export const WorkloadSchema = v.object({
   metadata: ObjectMeta,
   spec: v.object({
     template: PodTemplate,
     jobTemplate: v.optional(v.nullable(v.object({ spec: v.optional(v.nullable(v.object({ template: PodTemplate }))) }))),
   }),
 });
-export type WorkloadObject = v.InferOutput<typeof WorkloadObject>;
+export type WorkloadSchema = v.InferOutput<typeof WorkloadSchema>;
 
 const PolicyRule = v.object({
   apiGroups: v.optional(v.nullable(v.array(v.string()))),

@@ -6,26 +6,36 @@ export interface ResourceType {
   kind: string;
 }
 
-const core = (plural: string, kind: string): ResourceType => ({ group: "", version: "v1", plural, kind });
+/** Resources of one API group and version. */
+type Group = (plural: string, kind: string) => ResourceType;
+const inGroup = (group: string, version = "v1"): Group => (plural, kind) => ({ group, version, plural, kind });
 
+const core: Group = inGroup("");
 export const Pods = core("pods", "Pod");
 export const ServiceAccounts = core("serviceaccounts", "ServiceAccount");
 export const Events = core("events", "Event");
 export const Namespaces = core("namespaces", "Namespace");
-export const Deployments: ResourceType = { group: "apps", version: "v1", plural: "deployments", kind: "Deployment" };
-export const ReplicaSets: ResourceType = { group: "apps", version: "v1", plural: "replicasets", kind: "ReplicaSet" };
-const rbac = (plural: string, kind: string): ResourceType => ({ group: "rbac.authorization.k8s.io", version: "v1", plural, kind });
+export const Leases = inGroup("coordination.k8s.io")("leases", "Lease");
+export const Nodes = core("nodes", "Node");
+export const Secrets = core("secrets", "Secret");
+
+const rbac: Group = inGroup("rbac.authorization.k8s.io");
 export const Roles = rbac("roles", "Role");
 export const RoleBindings = rbac("rolebindings", "RoleBinding");
 export const ClusterRoles = rbac("clusterroles", "ClusterRole");
 export const ClusterRoleBindings = rbac("clusterrolebindings", "ClusterRoleBinding");
-export const Nodes = core("nodes", "Node");
-export const Secrets = core("secrets", "Secret");
-export const Leases: ResourceType = { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease" };
-export const SubjectAccessReviews: ResourceType = { group: "authorization.k8s.io", version: "v1", plural: "subjectaccessreviews", kind: "SubjectAccessReview" };
-export const SelfSubjectAccessReviews: ResourceType = { group: "authorization.k8s.io", version: "v1", plural: "selfsubjectaccessreviews", kind: "SelfSubjectAccessReview" };
-export const ValidatingAdmissionPolicies: ResourceType = { group: "admissionregistration.k8s.io", version: "v1", plural: "validatingadmissionpolicies", kind: "ValidatingAdmissionPolicy" };
-export const ValidatingAdmissionPolicyBindings: ResourceType = { group: "admissionregistration.k8s.io", version: "v1", plural: "validatingadmissionpolicybindings", kind: "ValidatingAdmissionPolicyBinding" };
+
+const apps: Group = inGroup("apps");
+export const Deployments = apps("deployments", "Deployment");
+export const ReplicaSets = apps("replicasets", "ReplicaSet");
+
+const authorization: Group = inGroup("authorization.k8s.io");
+export const SubjectAccessReviews = authorization("subjectaccessreviews", "SubjectAccessReview");
+export const SelfSubjectAccessReviews = authorization("selfsubjectaccessreviews", "SelfSubjectAccessReview");
+
+const admission: Group = inGroup("admissionregistration.k8s.io");
+export const ValidatingAdmissionPolicies = admission("validatingadmissionpolicies", "ValidatingAdmissionPolicy");
+export const ValidatingAdmissionPolicyBindings = admission("validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding");
 
 /** The collection path, namespaced when `namespace` is given, cluster-wide otherwise. */
 export function collectionPath(rt: ResourceType, namespace?: string): string {

@@ -1,4 +1,4 @@
-import type { Connection } from "./config.ts";
+import { serverUrl, type Connection, type Credentials } from "./config.ts";
 
 /** A response from the apiserver with a non-2xx status. */
 export class ApiError extends Error {
@@ -53,21 +53,29 @@ export interface Request {
   streaming?: boolean;
 }
 
+/** Bun's fetch TLS options. `rejectUnauthorized` is always true: set per request, it wins over NODE_TLS_REJECT_UNAUTHORIZED. */
+interface TlsOptions {
+  rejectUnauthorized: true;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+}
+
 /**
  * The one way podlogreader talks to the apiserver: Bun's fetch with the connection's CA and
  * client certificate passed as Bun TLS options (client-node's own TLS settings are ignored
- * under Bun), and the Authorization header read per request so rotated tokens are picked up.
+ * under Bun), certificate verification stated in every request so that no environment variable
+ * can turn it off, and the Authorization header read per request so rotated tokens are picked up.
  */
 export class Transport {
-  private readonly tls: { ca?: string; cert?: string; key?: string } | undefined;
-
   /** `onResponse` is told the verb and status code (or "error") of every request, for metrics. */
   constructor(
     readonly connection: Connection,
     private readonly onResponse?: (verb: string, code: string) => void,
   ) {
-    const { ca, cert, key } = connection;
-    this.tls = ca || cert || key ? { ca, cert, key } : undefined;
+    // Connections built in code, not read from a kubeconfig, are held to the same rule.
+    serverUrl(connection.server, `${connection.source}: server`);
   }
 
   url(path: string, query?: Request["query"]): string {
@@ -96,14 +104,18 @@ export class Transport {
 
   private async send(req: Request): Promise<Response> {
     const method = req.method ?? "GET";
-    const headers: Record<string, string> = { Accept: req.accept ?? "application/json" };
-    const authorization = await this.connection.authorization();
-    if (authorization) headers.Authorization = authorization;
+    const headers = new Headers(this.connection.headers);
+    headers.set("Accept", req.accept ?? "application/json");
+    const credentials = this.connection.credentials
+      ? await this.connection.credentials()
+      : { authorization: await this.connection.authorization() };
+    if (credentials.authorization) headers.set("Authorization", credentials.authorization);
     let body: string | undefined;
     if (req.body !== undefined) {
       body = JSON.stringify(req.body);
-      headers["Content-Type"] = req.contentType ?? "application/json";
+      headers.set("Content-Type", req.contentType ?? "application/json");
     }
+    const tls = this.tlsOptions(credentials);
     const url = this.url(req.path, req.query);
     const verb = req.query?.watch ? "WATCH" : method;
     try {
@@ -112,7 +124,8 @@ export class Transport {
         headers,
         body,
         signal: req.signal,
-        tls: this.tls,
+        tls,
+        proxy: this.connection.proxy,
         timeout: req.streaming ? false : undefined,
         redirect: "error",
       });
@@ -124,10 +137,24 @@ export class Transport {
     }
   }
 
+  private tlsOptions(credentials: Credentials): TlsOptions {
+    const { ca, serverName } = this.connection;
+    // A client certificate in the kubeconfig wins over one from an exec plugin, as in client-go.
+    const { cert, key } = this.connection.cert ? this.connection : credentials;
+    return { rejectUnauthorized: true, ca, cert, key, serverName };
+  }
+
   private wrapFetchError(err: unknown, method: string, url: string): Error {
     if (err instanceof Error && err.name === "AbortError") return err;
     const code = (err as { code?: string }).code ?? "";
     const message = (err as Error).message ?? String(err);
+    if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") {
+      const name = this.connection.serverName ?? new URL(this.connection.server).hostname;
+      return new TlsVerificationError(
+        `TLS verification of ${this.connection.server} failed (${code}): the server's certificate is not valid for ` +
+          `the name "${name}". Check server and tls-server-name in ${this.connection.source}`,
+      );
+    }
     if (TLS_VERIFY_CODES.has(code)) {
       return new TlsVerificationError(
         `TLS verification of ${this.connection.server} failed (${code}): the server's certificate does not ` +

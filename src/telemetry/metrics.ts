@@ -4,38 +4,25 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly reconciles = new Counter({
-    name: "podlogreader_reconciles_total",
-    help: "Reconciles of one workload, by result (success, error, conflict: a same-named object podlogreader did not create).",
-    labelNames: ["result"] as const,
-    registers: [this.registry],
-  });
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]) {
+    return new Counter<L>({ name, help, labelNames, registers: [this.registry] });
+  }
 
+  readonly reconciles = this.counter("podlogreader_reconciles_total", "Reconciles of one workload, by result (success; conflict: a same-named object podlogreader did not create; refused: the apiserver refused the Role's update; error).", ["result"]);
   readonly reconcileDuration = new Histogram({
     name: "podlogreader_reconcile_duration_seconds",
     help: "How long reconciling one workload took, including its API writes.",
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-
-  readonly writes = new Counter({
-    name: "podlogreader_object_writes_total",
-    help: "Objects podlogreader created, updated or deleted, by kind and operation.",
-    labelNames: ["kind", "operation"] as const,
-    registers: [this.registry],
-  });
-
-  readonly watchRestarts = new Counter({
-    name: "podlogreader_watch_restarts_total",
-    help: "Watches that ended in an error or expired (410 Gone) and were started again, by resource.",
-    labelNames: ["resource"] as const,
-    registers: [this.registry],
-  });
-
-  readonly apiRequests = new Counter({
-    name: "podlogreader_api_requests_total",
-    help: "Requests sent to the Kubernetes API, by verb and HTTP status code (\"error\" when no answer came).",
-    labelNames: ["verb", "code"] as const,
+  readonly writes = this.counter("podlogreader_object_writes_total", "Objects podlogreader created, updated or deleted, by kind and operation.", ["kind", "operation"]);
+  readonly roleWritesRefused = this.counter("podlogreader_role_writes_refused_total", "Role updates the apiserver refused (admission, quota, size); each one is followed by a write that only removes names, or by deleting the Role.", ["namespace"]);
+  readonly watchRestarts = this.counter("podlogreader_watch_restarts_total", "Watches that ended in an error or expired (410 Gone) and were started again, by resource.", ["resource"]);
+  readonly apiRequests = this.counter("podlogreader_api_requests_total", "Requests sent to the Kubernetes API, by verb and HTTP status code (\"error\" when no answer came).", ["verb", "code"]);
+  readonly podsLeftOut = new Gauge({
+    name: "podlogreader_pods_left_out",
+    help: "Pods of a workload that do not fit in its Role and whose logs are therefore not granted.",
+    labelNames: ["namespace", "workload"] as const,
     registers: [this.registry],
   });
 

@@ -75,8 +75,8 @@ test("watched namespaces get a Role each instead of a ClusterRole", () => {
 });
 
 test("values reach the flags", () => {
-  const m = render("pl", "ops", { listPods: false, debounce: "250ms", resync: "5m", logLevel: "debug", logFormat: "text", replicas: 1 });
-  expect(args(m)).toEqual(expect.arrayContaining(["--list-pods=false", "--debounce=250ms", "--resync=5m", "--log-level=debug", "--log-format=text"]));
+  const m = render("pl", "ops", { podVisibility: "namespace", debounce: "100ms", resync: "5m", logLevel: "debug", logFormat: "text", replicas: 1 });
+  expect(args(m)).toEqual(expect.arrayContaining(["--pod-visibility=namespace", "--debounce=100ms", "--resync=5m", "--log-level=debug", "--log-format=text"]));
   expect(find<V1Deployment>(m, "Deployment")[0]!.spec!.replicas).toBe(1);
 });
 

@@ -1,6 +1,7 @@
 // The compiled executable, dist/podlogreader, as a user runs it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { KubeApi } from "../../src/kube/api.ts";
@@ -11,8 +12,8 @@ import { createDeployment, expectReadable, waitForPods } from "../support/worklo
 
 const binary = resolve(import.meta.dir, "../../dist/podlogreader");
 
-function run(args: string[], env: Record<string, string> = {}): Subprocess<"ignore", "pipe", "pipe"> {
-  return Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/", ...env } });
+function run(args: string[], env: Record<string, string> = {}, executable = binary): Subprocess<"ignore", "pipe", "pipe"> {
+  return Bun.spawn([executable, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/", ...env } });
 }
 
 /** Collects a process's stderr lines as they come. */
@@ -64,7 +65,7 @@ describe("bad input", () => {
     const proc = run(["--help"]);
     const [code, stdout] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
     expect(code).toBe(0);
-    for (const flag of ["--kubeconfig", "--namespace", "--create-sa-and-rolebinding", "--list-pods", "--debounce", "--resync", "--workers", "--log-level", "--log-format"]) {
+    for (const flag of ["--kubeconfig", "--namespace", "--create-sa-and-rolebinding", "--pod-visibility", "--debounce", "--resync", "--workers", "--log-level", "--log-format"]) {
       expect(stdout).toContain(flag);
     }
   });
@@ -112,11 +113,11 @@ describe("running against the cluster", () => {
   });
 });
 
-describe("strict mode", () => {
-  test("--list-pods=false grants no list, so only kubectl logs POD works", async () => {
+describe("strict by default", () => {
+  test("without flags a ServiceAccount sees only its own pods: no list of the namespace's pods", async () => {
     const c = await testCluster();
     const ns = await useNamespace("strict");
-    const proc = run(["--namespace", ns, "--create-sa-and-rolebinding=true", "--list-pods=false", "--debounce", "0"], { KUBECONFIG: c.kubeconfig });
+    const proc = run(["--namespace", ns, "--create-sa-and-rolebinding=true", "--debounce", "0"], { KUBECONFIG: c.kubeconfig });
     try {
       await createDeployment(ns, "web", { replicas: 1 });
       const pods = await waitForPods(ns, "web", 1);
@@ -140,5 +141,70 @@ describe("kubeconfig handling", () => {
     const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
     expect(code).toBe(1);
     expect(stderr).toContain("never turns TLS verification off");
+  });
+});
+
+async function result(proc: Subprocess<"ignore", "pipe", "pipe">): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  return { code, stdout, stderr };
+}
+
+describe("command-line conventions", () => {
+  test("version, --version and version -o json agree", async () => {
+    const plain = await result(run(["version"]));
+    const flag = await result(run(["--version"]));
+    const json = await result(run(["version", "-o", "json"]));
+    expect(plain).toMatchObject({ code: 0, stdout: flag.stdout });
+    expect(plain.stdout).toMatch(/^podlogreader \d+\.\d+\.\d+/);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ version: plain.stdout.trim().split(" ")[1] });
+  });
+
+  test.each([[["run", "-h"]], [["-h"]], [["run", "--help"]], [["status", "-h"]], [["audit", "--help"]], [["kubeconfig", "-h"]], [["version", "-h"]]])("%p prints help and exits 0", async (args) => {
+    const r = await result(run(args));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Usage: podlogreader");
+  });
+
+  test("a bad duration reads as kubectl's", async () => {
+    const r = await result(run(["kubeconfig", "-n", "x", "deploy/web", "--duration", "1y"]));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('invalid argument "1y" for "--duration" flag: time: unknown unit "y" in duration "1y"');
+  });
+
+  test("named kubectl-podlogreader, it is a kubectl plugin: kubectl finds it on PATH and its usage says so", async () => {
+    const bin = mkdtempSync(join(tmpdir(), "podlogreader-plugin-"));
+    try {
+      symlinkSync(binary, join(bin, "kubectl-podlogreader"));
+      const help = await result(run(["status", "--help"], {}, join(bin, "kubectl-podlogreader")));
+      expect(help.stdout).toStartWith("Usage: kubectl podlogreader status");
+      const c = await testCluster();
+      const ns = await useNamespace("plugin");
+      await createDeployment(ns, "web", { replicas: 1 });
+      // kubectl hands every argument after the plugin's name to the plugin, global flags included.
+      const kubectl = await result(Bun.spawn([join(c.binDir, "kubectl"), "podlogreader", "--kubeconfig", c.kubeconfig, "-n", ns, "status", "-o", "json"], {
+        stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: `${bin}:${process.env.PATH}`, HOME: process.env.HOME ?? "/" },
+      }));
+      expect(kubectl.stderr).toBe("");
+      expect(kubectl.code).toBe(0);
+      const rows = JSON.parse(kubectl.stdout) as { namespace: string; name: string }[];
+      expect(rows.map((r) => `${r.namespace}/${r.name}`)).toEqual([`${ns}/web`]);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
+  test("--context picks the kubeconfig's context, before or after the command; an unknown one is named", async () => {
+    const c = await testCluster();
+    const context = /current-context: *"?([^"\n]+)/.exec(await Bun.file(c.kubeconfig).text())![1]!;
+    for (const args of [["status", "--context", context, "-o", "json"], ["--context", context, "status", "-o", "json"]]) {
+      const r = await result(run(args, { KUBECONFIG: c.kubeconfig }));
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(Array.isArray(JSON.parse(r.stdout))).toBe(true);
+    }
+    const missing = await result(run(["status", "--context", "no-such-context"], { KUBECONFIG: c.kubeconfig }));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('context "no-such-context" does not exist');
   });
 });

@@ -9,11 +9,12 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection } from "../../src/kube/config.ts";
 import { TlsVerificationError, Transport } from "../../src/kube/transport.ts";
-import { Deployments, RoleBindings, Roles, ServiceAccounts, Pods } from "../../src/kube/resources.ts";
+import { Deployments, Leases, Nodes, RoleBindings, Roles, ServiceAccounts, Pods } from "../../src/kube/resources.ts";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { logStatus } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { deployment, podsOf } from "../support/fixtures.ts";
+import { rollout } from "../support/workloads.ts";
 
 
 describe("the local control plane", () => {
@@ -87,6 +88,51 @@ describe("the local control plane", () => {
     expect((error as Error).message).toContain(file);
     rmSync(dir, { recursive: true, force: true });
   });
+
+  test("simulated pods report a container ID per container, as a kubelet does (stern skips containers without one)", async () => {
+    const running = await eventually("the pods of web to run", async () => {
+      const found = await podsOf(c.admin, ns, "app=web");
+      return found.every((p) => p.status?.phase === "Running") ? found : undefined;
+    });
+    for (const pod of running) {
+      const statuses = pod.status?.containerStatuses ?? [];
+      expect(statuses.map((s) => s.name)).toEqual(pod.spec!.containers.map((c) => c.name));
+      for (const s of statuses) expect(s.containerID).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
+    }
+    const ids = running.flatMap((p) => p.status!.containerStatuses!.map((s) => s.containerID));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  test("the simulated node stays Ready for 90 s: kwok renews its Lease, so the node monitor never marks it NotReady", async () => {
+    const node = c.nodes[0]!;
+    const renewTime = async () => ((await c.admin.get(Leases, "kube-node-lease", node)) as { spec?: { renewTime?: string } }).spec?.renewTime;
+    const firstRenewal = await eventually(`the Lease of ${node}`, renewTime);
+    // kube-controller-manager's node-monitor-grace-period is 50 s: a node without heartbeats is marked
+    // Unknown within 90 s. kwok's node-ready stage sets it back at once, so only a watch sees every change.
+    const { resourceVersion } = await c.admin.list(Nodes);
+    const notReady: string[] = [];
+    const stop = AbortSignal.timeout(90_000);
+    const events = await c.admin.watch(Nodes, { resourceVersion, timeoutSeconds: 100, signal: stop });
+    try {
+      for await (const event of events) {
+        const n = event.object as { metadata?: { name?: string }; status?: { conditions?: { type: string; status: string; reason?: string }[] } };
+        const ready = n.status?.conditions?.find((x) => x.type === "Ready");
+        if (event.type !== "BOOKMARK" && ready?.status !== "True") notReady.push(`${n.metadata?.name} Ready=${ready?.status} ${ready?.reason}`);
+      }
+    } catch (err) {
+      if (!stop.aborted) throw err;
+    }
+    expect(notReady).toEqual([]);
+    expect(await renewTime()).not.toBe(firstRenewal);
+  }, 150_000);
+
+  test("kubectl rollout status follows a rollout to the end, as on a real cluster", async () => {
+    await rollout(ns, "web");
+    const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", c.kubeconfig, "-n", ns, "rollout", "status", "deploy/web", "--timeout=120s"], { stdout: "pipe", stderr: "pipe" });
+    const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+    expect(stdout).toContain(`deployment "web" successfully rolled out`);
+  }, 150_000);
 
   test("kubectl built from source reports v1.37.2", () => {
     const out = spawnSync(join(c.binDir, "kubectl"), ["version", "--client", "-o", "json"], { encoding: "utf8" });

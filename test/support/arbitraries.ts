@@ -11,7 +11,8 @@ export const KIND_INFIXES = [
   ["CronJob", "cronjob"],
 ] as const satisfies readonly (readonly [WorkloadKind, string])[];
 export const DEPLOYMENT_INFIX = "deploy";
-export const RESERVED_INFIXES = [DEPLOYMENT_INFIX, ...KIND_INFIXES.map(([, infix]) => infix)];
+export const SHORTENED_INFIX = "hashed";
+export const RESERVED_INFIXES = [DEPLOYMENT_INFIX, SHORTENED_INFIX, ...KIND_INFIXES.map(([, infix]) => infix)];
 
 export const ALL_KINDS: readonly WorkloadKind[] = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"];
 export const kind = fc.constantFrom(...ALL_KINDS);

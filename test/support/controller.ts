@@ -17,7 +17,7 @@ export async function startController(namespaces: string[], overrides: Partial<C
     debounceMs: 200,
     resyncMs: 60_000,
     workers: 4,
-    listPods: true,
+    podVisibility: "namespace",
     createServiceAccountAndRoleBinding: true,
     ...overrides,
   };

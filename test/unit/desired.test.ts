@@ -1,42 +1,47 @@
 import { describe, expect, test } from "bun:test";
-import { desiredAccess, roleRules, type Workload } from "../../src/access/desired.ts";
+import { desiredAccess, roleRules } from "../../src/access/desired.ts";
+import type { Workload } from "../../src/access/membership.ts";
 
-const web: Workload = { kind: "Deployment", namespace: "shop", name: "web", uid: "uid-web" };
-const both = { listPods: true, createServiceAccountAndRoleBinding: true };
+const web: Pick<Workload, "kind" | "namespace" | "name" | "uid"> = { kind: "Deployment", namespace: "shop", name: "web", uid: "uid-web" };
+const both = { podVisibility: "namespace" as const, createServiceAccountAndRoleBinding: true };
+const ownRole = { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get"], resourceNames: ["podlogreader-web"] };
 
 describe("roleRules", () => {
-  test("grants get on exactly the named pods and their logs, the Deployment, and list pods", () => {
-    expect(roleRules(web, ["web-b", "web-a"], { listPods: true })).toEqual([
-      { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: ["web-a", "web-b"] },
+  test("own visibility: get, list and watch on exactly the named pods and get on their logs, the Deployment, and its own Role", () => {
+    expect(roleRules(web, ["web-b", "web-a"], { podVisibility: "own" })).toEqual([
+      { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"], resourceNames: ["web-a", "web-b"] },
       { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] },
-      { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+      ownRole,
     ]);
   });
 
-  test("strict mode leaves out list pods", () => {
-    const rules = roleRules(web, ["web-a"], { listPods: false });
-    expect(rules.some((r) => r.verbs.includes("list"))).toBe(false);
+  test("namespace visibility adds get, list and watch on every pod of the namespace, and nothing on their logs", () => {
+    const rules = roleRules(web, ["web-a"], { podVisibility: "namespace" });
+    expect(rules.slice(0, 3)).toEqual(roleRules(web, ["web-a"], { podVisibility: "own" }));
+    expect(rules[3]).toEqual({ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] });
+    expect(rules).toHaveLength(4);
   });
 
-  test.each([[true], [false]])("with no pods, no rule names pods at all (listPods=%p)", (listPods) => {
-    const rules = roleRules(web, [], { listPods });
+  test.each([["own" as const], ["namespace" as const]])("with no pods, no rule names pods at all (%s visibility)", (podVisibility) => {
+    const rules = roleRules(web, [], { podVisibility });
     for (const rule of rules) {
       if (rule.resources?.includes("pods/log")) throw new Error("a pods/log rule remained");
-      if (rule.verbs.includes("get") && rule.resources?.includes("pods")) throw new Error("a get pods rule remained");
+      if (rule.resourceNames === undefined) continue;
+      if (rule.resources?.includes("pods")) throw new Error("a rule naming pods remained");
       if (rule.resourceNames !== undefined) expect(rule.resourceNames.length).toBeGreaterThan(0);
     }
   });
 
   test("every rule that has resourceNames has at least one", () => {
     for (const pods of [[], ["a"], ["a", "b", "c"]]) {
-      for (const rule of roleRules(web, pods, { listPods: true })) {
+      for (const rule of roleRules(web, pods, { podVisibility: "namespace" })) {
         if (rule.resourceNames) expect(rule.resourceNames.length).toBeGreaterThan(0);
       }
     }
   });
 
   test("duplicate pod names are listed once", () => {
-    expect(roleRules(web, ["a", "a"], { listPods: false })[0]!.resourceNames).toEqual(["a"]);
+    expect(roleRules(web, ["a", "a"], { podVisibility: "own" })[0]!.resourceNames).toEqual(["a"]);
   });
 });
 
@@ -61,7 +66,7 @@ describe("desiredAccess", () => {
   });
 
   test("without --create-sa-and-rolebinding only the Role is kept", () => {
-    const desired = desiredAccess(web, ["web-a"], { listPods: true, createServiceAccountAndRoleBinding: false });
+    const desired = desiredAccess(web, ["web-a"], { podVisibility: "own", createServiceAccountAndRoleBinding: false });
     expect(desired.serviceAccount).toBeUndefined();
     expect(desired.roleBinding).toBeUndefined();
   });
@@ -83,14 +88,20 @@ describe("rules per kind", () => {
     ["ReplicaSet", "apps", "replicasets"],
     ["Job", "batch", "jobs"],
   ] as const)("a %s's Role lets kubectl logs %s/NAME get the workload", (kind, group, plural) => {
-    const rules = roleRules({ ...web, kind }, ["p"], { listPods: false });
+    const rules = roleRules({ ...web, kind }, ["p"], { podVisibility: "own" });
     expect(rules).toContainEqual({ apiGroups: [group], resources: [plural], verbs: ["get"], resourceNames: ["web"] });
   });
 
   test("a CronJob's Role grants no get on the CronJob: kubectl logs does not support it", () => {
-    const rules = roleRules({ ...web, kind: "CronJob" }, ["p"], { listPods: true });
+    const rules = roleRules({ ...web, kind: "CronJob" }, ["p"], { podVisibility: "namespace" });
     expect(rules.some((r) => r.resources?.includes("cronjobs"))).toBe(false);
-    expect(rules[0]).toEqual({ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: ["p"] });
+    expect(rules[0]).toEqual({ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"], resourceNames: ["p"] });
+  });
+
+  test("a CronJob's Role grants get on its current Jobs by name, for kubectl logs job/NAME, and no Job rule when it has none", () => {
+    const cron = { ...web, kind: "CronJob" as const };
+    expect(roleRules(cron, ["p"], { podVisibility: "own" }, ["web-2", "web-1"])).toContainEqual({ apiGroups: ["batch"], resources: ["jobs"], verbs: ["get"], resourceNames: ["web-1", "web-2"] });
+    expect(roleRules(cron, ["p"], { podVisibility: "own" }, []).some((r) => r.resources?.includes("jobs"))).toBe(false);
   });
 
   test("the controller reference carries the kind's API version", () => {

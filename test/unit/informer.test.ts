@@ -77,7 +77,7 @@ describe("the controller's own writes", () => {
     const { api, push } = fed({ items: [obj("r", "1")], resourceVersion: "1" });
     const r = run(api, true);
     await r.informer.synced;
-    r.informer.remember({ name: "r", rv: "3" });
+    await r.informer.write("ns/r", async () => ({ name: "r", rv: "3" }));
     push({ type: "MODIFIED", object: obj("r", "2") }); // someone else's change, from before the write
     await Bun.sleep(20);
     expect(r.informer.store.get("ns/r")?.rv).toBe("3");
@@ -93,10 +93,13 @@ describe("the controller's own writes", () => {
     const { api, push } = fed({ items: [obj("r", "1")], resourceVersion: "1" });
     const r = run(api, true);
     await r.informer.synced;
+    let respond!: () => void;
+    const writing = r.informer.write("ns/r", () => new Promise((resolve) => (respond = () => resolve({ name: "r", rv: "3" }))));
     push({ type: "MODIFIED", object: obj("r", "3") }); // the write, seen on the watch first
     push({ type: "MODIFIED", object: obj("r", "4") }); // and a hand edit after it
     await settle(() => r.informer.store.get("ns/r")?.rv === "4");
-    r.informer.remember({ name: "r", rv: "3" }); // the write's response, late
+    respond(); // the write's response, late
+    await writing;
     expect(r.informer.store.get("ns/r")?.rv).toBe("4");
     push({ type: "MODIFIED", object: obj("r", "5") });
     await settle(() => r.informer.store.get("ns/r")?.rv === "5");
@@ -108,7 +111,7 @@ describe("the controller's own writes", () => {
     const { api, push } = fed({ items: [obj("r", "1")], resourceVersion: "1" });
     const r = run(api, true);
     await r.informer.synced;
-    r.informer.remember({ name: "r", rv: "3" });
+    await r.informer.write("ns/r", async () => ({ name: "r", rv: "3" }));
     push({ type: "DELETED", object: obj("r", "4") });
     await settle(() => !r.informer.store.has("ns/r"));
     expect(r.informer.store.has("ns/r")).toBe(false);

@@ -21,7 +21,8 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { desiredAccess } from "../../src/access/desired.ts";
 import { KINDS, type WorkloadKind } from "../../src/access/kinds.ts";
-import { keyOf, parsePod, parseWorkload, World, type OwnedRef, type WorkloadRef } from "../../src/access/membership.ts";
+import { keyOf, parsePod, parseWorkload, World, type Owned, type Workload } from "../../src/access/membership.ts";
+import { applyPodEvent, applyWorkloadEvent, type Touched, type Urgency } from "../../src/access/routing.ts";
 import { ALL_KINDS, kind } from "../support/arbitraries.ts";
 
 const NAMESPACES = ["a", "b"];
@@ -220,8 +221,8 @@ function model(spec: WorldSpec) {
 
 function build(spec: WorldSpec) {
   const world = new World();
-  const workloadCache = new Map<string, WorkloadRef>();
-  const podCache = new Map<string, OwnedRef>();
+  const workloadCache = new Map<string, Workload>();
+  const podCache = new Map<string, Owned>();
   const queues: (() => void)[][] = [];
 
   spec.workloads.forEach((w, i) => {
@@ -243,7 +244,7 @@ function build(spec: WorldSpec) {
     const key = `${p.namespace}/${p.name}`;
     const deliver = (raw: unknown) => () => {
       // A label-selected watch delivers a pod that stops matching as deleted.
-      let current: OwnedRef | undefined;
+      let current: Owned | undefined;
       try {
         current = raw === undefined ? undefined : parsePod(raw);
       } catch {
@@ -273,13 +274,13 @@ function build(spec: WorldSpec) {
 }
 
 /** What the reconciler does with a workload key: act only for a managed workload. */
-function managedByController(world: World, kind: WorkloadKind, namespace: string, name: string): WorkloadRef | undefined {
+function managedByController(world: World, kind: WorkloadKind, namespace: string, name: string): Workload | undefined {
   return world.managed(kind, namespace, name);
 }
 
 const runs = { numRuns: 500 };
 const keyOfModel = (o: ModelObject | undefined) => o && `${o.kind}/${o.namespace}/${o.name}`;
-const keyOfRef = (o: WorkloadRef | undefined) => o && `${o.kind}/${o.namespace}/${o.name}`;
+const keyOfRef = (o: Workload | undefined) => o && `${o.kind}/${o.namespace}/${o.name}`;
 
 describe("membership: a workload's pods are exactly those whose controller chain reaches it", () => {
   test("the workloads podlogreader keeps access for are exactly the opted-in ones that belong to no other workload", () => {
@@ -308,7 +309,7 @@ describe("membership: a workload's pods are exactly those whose controller chain
           const pods = world.podNamesOf(self!);
           expect([...pods].sort()).toEqual(members);
           // Computed as the reconciler computes it.
-          const { role } = desiredAccess({ kind: self!.kind, namespace: self!.namespace, name: self!.name, uid: self!.uid }, pods, { listPods: true, createServiceAccountAndRoleBinding: true });
+          const { role } = desiredAccess({ kind: self!.kind, namespace: self!.namespace, name: self!.name, uid: self!.uid }, pods, { podVisibility: "namespace", createServiceAccountAndRoleBinding: true });
           const named = role.rules.filter((r) => r.resources?.includes("pods/log")).flatMap((r) => r.resourceNames ?? []);
           for (const p of named) expect(members).toContain(p);
           expect(named.length).toBe(members.length);
@@ -327,6 +328,140 @@ describe("membership: a workload's pods are exactly those whose controller chain
         for (const p of m.pods) {
           expect(keyOfRef(world.workloadOfPod(podCache.get(keyOf(p))!))).toBe(keyOfModel(m.ownerOfPod(p)));
         }
+      }),
+      runs,
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Routing: each watch event, applied as the controller applies it, names exactly the workloads
+// whose desired state it changed. The expected answer is the reference model, read afresh from
+// the raw objects delivered so far, before and after the event.
+
+interface RawObject {
+  metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; ownerReferences?: Ref[] };
+  spec?: { template?: { metadata?: { labels?: Record<string, string> } }; jobTemplate?: { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } } };
+}
+
+/** The model's desired state of every workload key: its sorted pods, or null when it is not managed. */
+function modelDesired(workloads: Map<string, { kind: WorkloadKind; raw: RawObject }>, pods: Map<string, RawObject>): Map<string, string | null> {
+  const controllerOf = (o: RawObject) => {
+    const ref = o.metadata.ownerReferences?.find((r) => r.controller === true);
+    return ref && { kind: ref.kind, uid: ref.uid };
+  };
+  const objects: ModelObject[] = [...workloads.values()].map(({ kind, raw }) => {
+    const template = kind === "CronJob" ? raw.spec?.jobTemplate?.spec?.template : raw.spec?.template;
+    return { kind, namespace: raw.metadata.namespace, name: raw.metadata.name, uid: raw.metadata.uid, optedIn: template?.metadata?.labels?.[OPT_IN_LABEL] === "enable", controller: controllerOf(raw) };
+  });
+  const byUid = new Map(objects.map((w) => [w.uid, w]));
+  const follow = (from: ModelObject) => {
+    const target = from.controller && byUid.get(from.controller.uid);
+    return target && target.kind === from.controller!.kind && target.namespace === from.namespace ? target : undefined;
+  };
+  const workloadOf = (o: ModelObject): ModelObject | undefined => {
+    const parentKind = PARENT[o.kind];
+    if (!parentKind || !o.controller) return o;
+    const parent = follow(o);
+    return parent?.kind === parentKind ? parent : undefined;
+  };
+  // What a managed workload's Role names: its pods, and a CronJob's Jobs (those it controls).
+  const members = new Map<ModelObject, string[]>();
+  for (const w of objects) if (w.optedIn && workloadOf(w) === w) members.set(w, []);
+  for (const raw of pods.values()) {
+    if (raw.metadata.labels?.[OPT_IN_LABEL] !== "enable") continue;
+    const pod: ModelObject = { kind: "Pod", namespace: raw.metadata.namespace, name: raw.metadata.name, uid: raw.metadata.uid, optedIn: false, controller: controllerOf(raw) };
+    const owner = follow(pod);
+    const w = owner && POD_OWNERS.includes(owner.kind) ? workloadOf(owner) : undefined;
+    if (w) members.get(w)?.push(`pod/${pod.name}`);
+  }
+  for (const job of objects) {
+    const cron = job.kind === "Job" ? follow(job) : undefined;
+    if (cron?.kind === "CronJob") members.get(cron)?.push(`job/${job.name}`);
+  }
+  const state = new Map<string, string | null>();
+  for (const w of objects) state.set(`${w.kind}/${w.namespace}/${w.name}`, members.has(w) ? JSON.stringify(members.get(w)!.sort()) : null);
+  return state;
+}
+
+describe("routing: a watch event names exactly the workloads whose desired state it changed", () => {
+  test("in random worlds and random event orders, with how soon each must be written", () => {
+    fc.assert(
+      fc.property(worldSpec, (spec) => {
+        const world = new World();
+        const rawWorkloads = new Map<string, { kind: WorkloadKind; raw: RawObject }>();
+        const rawPods = new Map<string, RawObject>();
+        const workloadCache = new Map<string, Workload>();
+        const podCache = new Map<string, Owned>();
+
+        /** Runs one event and checks what it touched against the model's before and after. */
+        const check = (apply: () => Touched[]) => {
+          const before = modelDesired(rawWorkloads, rawPods);
+          const touched = apply();
+          const after = modelDesired(rawWorkloads, rawPods);
+          const expected = new Map<string, Urgency>();
+          for (const key of new Set([...before.keys(), ...after.keys()])) {
+            const b = before.get(key) ?? null;
+            const a = after.get(key) ?? null;
+            if (b === a) continue;
+            const left = b !== null && (a === null || (JSON.parse(b) as string[]).some((p) => !(JSON.parse(a) as string[]).includes(p)));
+            const bornEmpty = b === null && !(JSON.parse(a!) as string[]).some((n) => n.startsWith("pod/"));
+            expected.set(key, left ? "now" : bornEmpty ? "later" : "batch");
+          }
+          expect(new Map(touched.map((t) => [t.key, t.urgency]))).toEqual(expected);
+          expect(touched.length).toBe(expected.size);
+        };
+
+        const queues: (() => void)[][] = [];
+        spec.workloads.forEach((w, i) => {
+          const key = `${w.kind}/${w.namespace}/${w.name}`;
+          const deliver = (raw: RawObject | undefined) => () => check(() => {
+            const current = raw === undefined ? undefined : parseWorkload(w.kind)(raw);
+            const touched = applyWorkloadEvent(world, workloadCache.get(key), current);
+            if (current) workloadCache.set(key, current);
+            else workloadCache.delete(key);
+            if (raw) rawWorkloads.set(key, { kind: w.kind, raw });
+            else rawWorkloads.delete(key);
+            return touched;
+          });
+          const events = [];
+          if (w.earlier) events.push(deliver(rawWorkload(spec, w, w.earlier, uidOf("w", i, w.recreated)) as RawObject));
+          events.push(deliver(rawWorkload(spec, w, w.now, uidOf("w", i)) as RawObject));
+          if (w.ghost) events.push(deliver(undefined));
+          queues.push(events);
+        });
+        spec.pods.forEach((p, i) => {
+          const key = `${p.namespace}/${p.name}`;
+          const deliver = (raw: RawObject | undefined) => () => {
+            let current: Owned | undefined;
+            try {
+              current = raw === undefined ? undefined : parsePod(raw);
+            } catch {
+              current = undefined;
+            }
+            const old = podCache.get(key);
+            if (!old && !current) return;
+            check(() => {
+              const touched = applyPodEvent(world, old, current);
+              if (current) podCache.set(key, current);
+              else podCache.delete(key);
+              if (current && raw) rawPods.set(key, raw);
+              else rawPods.delete(key);
+              return touched;
+            });
+          };
+          const events = [];
+          if (p.earlier) events.push(deliver(rawPod(spec, p, p.earlier, uidOf("p", i, p.recreated)) as RawObject));
+          events.push(deliver(rawPod(spec, p, p.now, uidOf("p", i)) as RawObject));
+          if (p.ghost) events.push(deliver(undefined));
+          queues.push(events);
+        });
+        for (const pick of spec.order) {
+          const open = queues.filter((q) => q.length > 0);
+          if (open.length === 0) break;
+          open[pick % open.length]!.shift()!();
+        }
+        for (const q of queues) while (q.length > 0) q.shift()!();
       }),
       runs,
     );

@@ -1,16 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import type { WorkloadKind } from "../../src/access/kinds.ts";
-import { parsePod, parseWorkload, World, type OwnedRef, type WorkloadRef } from "../../src/access/membership.ts";
+import { parsePod, parseWorkload, World, type Owned, type Workload } from "../../src/access/membership.ts";
 
-const w = (kind: WorkloadKind, name: string, uid: string, owner?: { kind: string; uid: string }, optedIn = true): WorkloadRef => ({
+const w = (kind: WorkloadKind, name: string, uid: string, owner?: { kind: string; uid: string }, optedIn = true): Workload => ({
   kind, namespace: "ns", name, uid, optedIn, controllerKind: owner?.kind, controllerUid: owner?.uid,
 });
-const pod = (name: string, owner?: { kind: string; uid: string }, namespace = "ns"): OwnedRef => ({
+const pod = (name: string, owner?: { kind: string; uid: string }, namespace = "ns"): Owned => ({
   namespace, name, uid: `uid-${name}`, controllerKind: owner?.kind, controllerUid: owner?.uid,
 });
 
 /** A namespace with one workload of each kind, and the middle links of the two-step chains. */
-function world() {
+function sampleWorld() {
   const d = w("Deployment", "web", "d1");
   const cj = w("CronJob", "nightly", "c1");
   const objects = [
@@ -51,24 +51,24 @@ describe("membership follows controller ownerReferences by UID", () => {
     ["Job", "once", ["once-y"]],
     ["CronJob", "nightly", ["nightly-1-z", "nightly-2-z"]],
   ] as const)("a %s %s has exactly its pods", (kind, name, expected) => {
-    const { world, get } = world_();
+    const { world, get } = sampleWorld();
     expect(world.podNamesOf(get(kind, name)).sort()).toEqual([...expected]);
   });
 
   test("a Deployment and a StatefulSet of the same name keep their pods apart", () => {
-    const { world, get } = world_();
+    const { world, get } = sampleWorld();
     expect(world.podNamesOf(get("Deployment", "web"))).not.toContain("web-0");
     expect(world.podNamesOf(get("StatefulSet", "web"))).toEqual(["web-0"]);
   });
 
   test("a ReplicaSet a Deployment owns belongs to the Deployment and is not a workload itself", () => {
-    const { world, get } = world_();
+    const { world, get } = sampleWorld();
     expect(world.resolve(get("ReplicaSet", "web-1"))?.kind).toBe("Deployment");
     expect(world.workloadOfPod(pod("x", { kind: "ReplicaSet", uid: "r1" }))?.name).toBe("web");
   });
 
   test("a Job a CronJob owns belongs to the CronJob", () => {
-    const { world, get } = world_();
+    const { world, get } = sampleWorld();
     expect(world.resolve(get("Job", "nightly-1"))).toMatchObject({ kind: "CronJob", name: "nightly" });
   });
 
@@ -79,12 +79,12 @@ describe("membership follows controller ownerReferences by UID", () => {
     ["the right UID under the wrong kind", pod("liar", { kind: "StatefulSet", uid: "r1" })],
     ["an owner in another namespace", pod("elsewhere", { kind: "ReplicaSet", uid: "r1" }, "other")],
   ])("a pod with %s belongs to no workload", (_, p) => {
-    const { world } = world_();
+    const { world } = sampleWorld();
     expect(world.workloadOfPod(p)).toBeUndefined();
   });
 
   test("a Job with only a stray non-controller reference is a workload of its own, not the CronJob's", () => {
-    const { world } = world_();
+    const { world } = sampleWorld();
     // parseWorkload keeps controller references only; a non-controller one leaves no trace.
     const job = parseWorkload("Job")({
       metadata: {
@@ -100,7 +100,7 @@ describe("membership follows controller ownerReferences by UID", () => {
   });
 
   test("a ReplicaSet whose Deployment was deleted counts for nothing until it is orphaned", () => {
-    const { world, get } = world_();
+    const { world, get } = sampleWorld();
     const d = get("Deployment", "web");
     world.updateWorkload(d, undefined);
     const rs = get("ReplicaSet", "web-1");
@@ -109,7 +109,7 @@ describe("membership follows controller ownerReferences by UID", () => {
   });
 
   test("a ReplicaSet controlled by something other than a Deployment belongs to nothing", () => {
-    const { world } = world_();
+    const { world } = sampleWorld();
     const rs = w("ReplicaSet", "rollout-1", "r7", { kind: "Rollout", uid: "x" });
     world.updateWorkload(undefined, rs);
     expect(world.resolve(rs)).toBeUndefined();
@@ -134,7 +134,7 @@ describe("membership follows controller ownerReferences by UID", () => {
   );
 
   test("a deleted pod leaves its workload; an adopted pod moves", () => {
-    const { world, get } = world_();
+    const { world, get } = sampleWorld();
     const p = pod("web-1-a", { kind: "ReplicaSet", uid: "r1" });
     world.updatePod(p, undefined);
     expect(world.podNamesOf(get("Deployment", "web"))).toEqual(["web-2-b"]);
@@ -145,7 +145,6 @@ describe("membership follows controller ownerReferences by UID", () => {
   });
 });
 
-const world_ = world;
 
 describe("opting in is decided by the workload's own pod template", () => {
   const raw = (spec: object, metaLabels: Record<string, string> = {}) => ({

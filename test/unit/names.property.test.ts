@@ -5,7 +5,7 @@ import { desiredAccess } from "../../src/access/desired.ts";
 import type { WorkloadKind } from "../../src/access/kinds.ts";
 import { managedName } from "../../src/access/names.ts";
 import {
-  DEPLOYMENT_INFIX, isDns1123Subdomain, KIND_INFIXES, kind, likelyCollision, longSubdomain, namedWorkload, RESERVED_INFIXES,
+  DEPLOYMENT_INFIX, SHORTENED_INFIX, isDns1123Subdomain, KIND_INFIXES, kind, likelyCollision, longSubdomain, namedWorkload, RESERVED_INFIXES,
   workloadName, type Named,
 } from "../support/arbitraries.ts";
 
@@ -17,6 +17,7 @@ const sameWorkload = (a: Named, b: Named) => a.kind === b.kind && a.name === b.n
 function readBack(managed: string): Named {
   const rest = managed.slice(PREFIX.length);
   for (const [k, infix] of KIND_INFIXES) if (rest.startsWith(`${infix}-`)) return { kind: k, name: rest.slice(infix.length + 1) };
+  if (rest.startsWith(`${SHORTENED_INFIX}-`)) throw new Error(`${managed} was shortened`);
   if (rest.startsWith(`${DEPLOYMENT_INFIX}-`)) return { kind: "Deployment", name: rest.slice(DEPLOYMENT_INFIX.length + 1) };
   return { kind: "Deployment", name: rest };
 }
@@ -38,7 +39,7 @@ describe("managed names are valid names for every object they are given to", () 
     fc.assert(
       fc.property(namedWorkload, ({ kind, name }) => {
         const workload = { kind, name, namespace: "ns", uid: "u" };
-        const { role, roleBinding, serviceAccount } = desiredAccess(workload, [], { listPods: true, createServiceAccountAndRoleBinding: true });
+        const { role, roleBinding, serviceAccount } = desiredAccess(workload, [], { podVisibility: "namespace", createServiceAccountAndRoleBinding: true });
         const managed = managedName(kind, name);
         expect([role.metadata.name, roleBinding!.metadata.name, serviceAccount!.metadata.name, roleBinding!.roleRef.name]).toEqual(Array(4).fill(managed));
         expect(roleBinding!.subjects).toEqual([{ kind: "ServiceAccount", name: managed, namespace: "ns" }]);
@@ -102,10 +103,13 @@ describe("the shape of a managed name", () => {
     return `${PREFIX}${infix ? `${infix}-` : ""}${name}`;
   }
 
-  test("a workload of a kind other than Deployment gets podlogreader-<its infix>-, whatever its name", () => {
+  /** The part that tells the kind: after the prefix, and after `hashed-` in a shortened name. */
+  const afterMarks = (managed: string) => managed.slice(PREFIX.length).replace(new RegExp(`^${SHORTENED_INFIX}-`), "");
+
+  test("a workload of a kind other than Deployment gets podlogreader-[hashed-]<its infix>-, whatever its name", () => {
     fc.assert(
       fc.property(kind.filter((k) => k !== "Deployment"), workloadName, (k, name) => {
-        expect(managedName(k, name).startsWith(`${PREFIX}${infixOf(k)}-`)).toBe(true);
+        expect(afterMarks(managedName(k, name)).startsWith(`${infixOf(k)}-`)).toBe(true);
       }),
       runs,
     );
@@ -115,16 +119,16 @@ describe("the shape of a managed name", () => {
     fc.assert(
       fc.property(workloadName, (name) => {
         const reserved = RESERVED_INFIXES.some((infix) => name.startsWith(`${infix}-`));
-        const managed = managedName("Deployment", name);
-        if (reserved) expect(managed.startsWith(`${PREFIX}${DEPLOYMENT_INFIX}-`)).toBe(true);
+        const managed = afterMarks(managedName("Deployment", name));
+        if (reserved) expect(managed.startsWith(`${DEPLOYMENT_INFIX}-`)).toBe(true);
         // A plain Deployment name never begins with an infix and '-': that room is the other kinds'.
-        else expect(RESERVED_INFIXES.some((infix) => managed.startsWith(`${PREFIX}${infix}-`))).toBe(false);
+        else expect(RESERVED_INFIXES.some((infix) => managed.startsWith(`${infix}-`))).toBe(false);
       }),
       runs,
     );
   });
 
-  test("a name that fits is podlogreader-[<infix>-]<name>; a longer one keeps its first 242 characters (less a trailing '-' or '.'), then '-' and 10 hex digits", () => {
+  test("a name that fits is podlogreader-[<infix>-]<name>; a longer one is podlogreader-hashed- and the first 222 characters after the prefix (less a trailing '-' or '.'), then '-' and 10 hex digits", () => {
     fc.assert(
       fc.property(kind, fc.oneof(workloadName, longSubdomain), (k, name) => {
         const plain = plainName(k, name);
@@ -134,7 +138,35 @@ describe("the shape of a managed name", () => {
           return;
         }
         expect(managed).toMatch(/-[0-9a-f]{10}$/);
-        expect(managed.slice(0, -11)).toBe(plain.slice(0, 242).replace(/[-.]+$/, ""));
+        expect(managed.length).toBeLessThanOrEqual(253);
+        expect(managed.slice(0, -11)).toBe(`${PREFIX}${SHORTENED_INFIX}-${plain.slice(PREFIX.length, PREFIX.length + 222).replace(/[-.]+$/, "")}`);
+      }),
+      runs,
+    );
+  });
+
+  test("shortened names and names that fit are disjoint: only shortened names begin with podlogreader-hashed-", () => {
+    fc.assert(
+      fc.property(kind, fc.oneof(workloadName, longSubdomain), (k, name) => {
+        const shortened = plainName(k, name).length > 253;
+        expect(managedName(k, name).startsWith(`${PREFIX}${SHORTENED_INFIX}-`)).toBe(shortened);
+      }),
+      runs,
+    );
+  });
+
+  test("no workload's name that fits equals another workload's shortened name, even one built from it", () => {
+    fc.assert(
+      fc.property(kind, longSubdomain, kind, fc.nat(30), (k, long, other, cut) => {
+        const shortened = managedName(k, long);
+        fc.pre(shortened.startsWith(`${PREFIX}${SHORTENED_INFIX}-`));
+        // The names an attacker would try: the shortened name's tail, with and without the marker.
+        const tail = shortened.slice(PREFIX.length);
+        for (const candidate of [tail, tail.slice(SHORTENED_INFIX.length + 1), tail.slice(cut)]) {
+          if (!candidate || !isDns1123Subdomain(candidate)) continue;
+          if (other === k && candidate === long) continue;
+          expect(managedName(other, candidate)).not.toBe(shortened);
+        }
       }),
       runs,
     );

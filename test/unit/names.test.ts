@@ -17,7 +17,7 @@ describe("managedName", () => {
     const name = managedName("Deployment", long(n));
     expect(name.length).toBeLessThanOrEqual(253);
     expect(name).toMatch(dns1123Subdomain);
-    expect(name.startsWith("podlogreader-aaaa")).toBe(true);
+    expect(name.startsWith("podlogreader-hashed-aaaa")).toBe(true);
     expect(name).toMatch(/-[0-9a-f]{10}$/);
   });
 
@@ -29,6 +29,19 @@ describe("managedName", () => {
     const a = managedName("Deployment", `${long(245)}-one`);
     const b = managedName("Deployment", `${long(245)}-two`);
     expect(a).not.toBe(b);
+  });
+
+  test("a Deployment named like another's shortened name does not get that name", () => {
+    // A 250-character Deployment gets podlogreader-hashed-<cut>-<hash>. A second Deployment named
+    // hashed-<cut>-<hash> would have asked for the same name; it gets podlogreader-deploy-... .
+    const shortened = managedName("Deployment", long(250));
+    const impostor = shortened.slice("podlogreader-".length);
+    expect(managedName("Deployment", impostor)).not.toBe(shortened);
+    expect(managedName("Deployment", impostor).startsWith("podlogreader-hashed-deploy-hashed-")).toBe(true);
+    expect(managedName("Deployment", "hashed-web")).toBe("podlogreader-deploy-hashed-web");
+    // And before names were marked as shortened, the tail alone (<cut>-<hash>) was the clash.
+    const tail = impostor.slice("hashed-".length);
+    expect(managedName("Deployment", tail)).not.toBe(shortened);
   });
 
   test("never ends the kept part with '-' or '.' before the hash", () => {
@@ -85,7 +98,7 @@ describe("names of the other kinds", () => {
     const name = managedName("Deployment", `sts-${long(249)}`);
     expect(name.length).toBe(253);
     expect(name).toMatch(dns1123Subdomain);
-    expect(name.startsWith("podlogreader-deploy-sts-aaaa")).toBe(true);
+    expect(name.startsWith("podlogreader-hashed-deploy-sts-aaaa")).toBe(true);
     expect(name).not.toBe(managedName("StatefulSet", long(249)));
   });
 

@@ -27,6 +27,50 @@ async function until(check: () => boolean) {
   for (let i = 0; i < 500 && !check(); i++) await Bun.sleep(5);
 }
 
+describe("WorkQueue batching: a lone change at once, a burst in a few runs", () => {
+  test("a batched add on a key that has not run lately runs at once", async () => {
+    const { queue, runs } = recorder();
+    queue.addBatched("k", 60_000);
+    await until(() => runs.length > 0);
+    expect(runs).toEqual(["k"]);
+    await queue.shutdown();
+  });
+
+  test("adds that come while the key runs, and within the window after, become one more run", async () => {
+    const runs: number[] = [];
+    let release!: () => void;
+    const queue = new WorkQueue({
+      concurrency: 1,
+      async process() {
+        runs.push(Date.now());
+        if (runs.length === 1) await new Promise<void>((r) => (release = r));
+      },
+      onError() {},
+    });
+    queue.addBatched("k", 100);
+    await until(() => runs.length === 1);
+    for (let i = 0; i < 20; i++) queue.addBatched("k", 100);
+    release();
+    await Bun.sleep(20);
+    for (let i = 0; i < 20; i++) queue.addBatched("k", 100);
+    await until(() => runs.length === 2);
+    await Bun.sleep(250);
+    expect(runs.length).toBe(2);
+    await queue.shutdown();
+  });
+
+  test("an add that must not wait overrides a batching wait", async () => {
+    const { queue, runs } = recorder();
+    queue.addBatched("k", 60_000);
+    await until(() => runs.length === 1);
+    queue.addBatched("k", 60_000);
+    queue.add("k", 0);
+    await until(() => runs.length === 2);
+    expect(runs).toEqual(["k", "k"]);
+    await queue.shutdown();
+  });
+});
+
 describe("WorkQueue", () => {
   test("events for one key within the window become one run", async () => {
     const { queue, runs } = recorder();

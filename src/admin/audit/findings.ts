@@ -1,0 +1,68 @@
+// What the audit reports: one finding per thing wrong, each with a stable kind for machines and a
+// sentence for people.
+
+/**
+ * - stale-name: a managed Role names a pod that does not exist (a live grant should the name come back).
+ * - foreign-member: a managed Role names, or the ServiceAccount can read, a pod outside its workload.
+ * - namespace-wide: it can read the logs of every pod in its namespace.
+ * - cross-namespace: it can read pod logs in another namespace.
+ * - cluster-wide: it can read pod logs in every namespace.
+ * - other-path: it holds another way to reach logs, identities or RBAC (nodes/proxy, exec, impersonate...).
+ * - missing-name: a pod of its workload is not in its Role, or not readable (yet): an under-grant,
+ *   reported but not failed.
+ */
+export type FindingKind = "stale-name" | "foreign-member" | "namespace-wide" | "cross-namespace" | "cluster-wide" | "other-path" | "missing-name";
+
+export const OVER_GRANT_KINDS: ReadonlySet<FindingKind> = new Set(["stale-name", "foreign-member", "namespace-wide", "cross-namespace", "cluster-wide", "other-path"]);
+
+export interface Finding {
+  kind: FindingKind;
+  /** True for every kind but missing-name: access wider than the workload's logs. */
+  overGrant: boolean;
+  /** The ServiceAccount's namespace and name, and its workload (`Kind/name`). */
+  namespace: string;
+  serviceAccount: string;
+  workload: string;
+  /** The permission, as kubectl names it: `get pods/log`, `create pods/exec`. */
+  permission: string;
+  /** Where it holds it: a namespace, or "" for every namespace / cluster-scoped. */
+  scope: string;
+  /** The object it holds it on; absent when it holds it on every object. */
+  resourceName?: string;
+  /** Seen in the managed Role's own names, or allowed by the authorizer. */
+  source: "role" | "authorizer";
+  /** The bindings granting it, as read from the RBAC objects (`RoleBinding ns/name (Role r)`). */
+  grantedBy: string[];
+  message: string;
+}
+
+export function finding(f: Omit<Finding, "overGrant" | "message">): Finding {
+  return { ...f, overGrant: OVER_GRANT_KINDS.has(f.kind), message: describe(f) };
+}
+
+function describe(f: Omit<Finding, "overGrant" | "message">): string {
+  const who = `${f.namespace}/${f.serviceAccount}`;
+  const where = f.scope ? `in namespace ${f.scope}` : "cluster-wide";
+  const on = f.resourceName ? ` on ${f.resourceName}` : "";
+  const by = f.grantedBy.length ? `, granted by ${f.grantedBy.join(", ")}` : f.source === "role" || f.kind === "missing-name" ? "" : ", granted by no RBAC binding the audit could read";
+  switch (f.kind) {
+    case "stale-name":
+      return `the Role of ${who} names pod ${f.resourceName}, which does not exist: a pod created with that name would be readable`;
+    case "foreign-member":
+      return f.source === "role"
+        ? `the Role of ${who} names pod ${f.resourceName}, which is not ${f.workload}'s`
+        : `${who} can read the logs of pod ${f.resourceName}, which is not ${f.workload}'s${by}`;
+    case "namespace-wide":
+      return `${who} can read the logs of every pod in ${f.scope}${by}`;
+    case "cross-namespace":
+      return `${who} can read pod logs in namespace ${f.scope}${on}${by}`;
+    case "cluster-wide":
+      return `${who} can read pod logs in every namespace${on}${by}`;
+    case "other-path":
+      return `${who} may ${f.permission}${on} ${where}${by}`;
+    case "missing-name":
+      return f.source === "role"
+        ? `the Role of ${who} does not name ${f.workload}'s pod ${f.resourceName}`
+        : `${who} cannot read the logs of ${f.workload}'s pod ${f.resourceName}`;
+  }
+}

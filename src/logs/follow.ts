@@ -1,0 +1,168 @@
+// The logs of a workload's pods, as its `own` grant allows: the workload's Role (get by name)
+// names the pods; their log streams start and stop as the names in the Role change.
+import type { V1Pod, V1Role } from "@kubernetes/client-node";
+import type { WorkloadKind } from "../access/kinds.ts";
+import { managedName } from "../access/names.ts";
+import type { KubeApi } from "../kube/api.ts";
+import { Pods, Roles } from "../kube/resources.ts";
+import { ApiError } from "../kube/transport.ts";
+import { Backoff } from "../util/backoff.ts";
+import { sleep } from "../util/sleep.ts";
+import { containersToRead, type ContainerChoice } from "./containers.ts";
+import { grantedPods } from "./grant.ts";
+import { classifyFailure, streamContainer, type Output, type StreamEnd, type StreamSettings } from "./stream.ts";
+
+/** How often the Role is read again while following: a get-by-name grant allows no watch. */
+export const ROLE_POLL_MS = 2000;
+
+export interface LogsRequest extends StreamSettings {
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+  containers: ContainerChoice;
+}
+
+/** A failure the command reports as one line and exit code 1. */
+export class LogsError extends Error {
+  override name = "LogsError";
+}
+
+/**
+ * Prints the logs of the workload's pods to `out`. Without `follow`: the current pods, one after
+ * the other, then returns. With `follow`: until `signal` aborts (0) or access to the Role is lost (1).
+ * Returns the exit code; throws LogsError when the Role cannot be read at the start.
+ */
+export async function printWorkloadLogs(api: KubeApi, request: LogsRequest, out: Output, signal: AbortSignal, pollMs = ROLE_POLL_MS): Promise<number> {
+  const roleName = managedName(request.kind, request.name);
+  const role = await readRole(api, request, roleName).catch((err: unknown) => {
+    throw new LogsError(roleError(err, request, roleName));
+  });
+  const pods = grantedPods(role);
+  if (pods.length === 0) out.note(`Role ${request.namespace}/${roleName} names no pods yet: ${request.kind}/${request.name} has none${request.follow ? "; waiting for some" : ""}`);
+  if (!request.follow) return printOnce(api, request, pods, out, signal);
+  return follow(api, request, roleName, role, out, signal, pollMs);
+}
+
+function readRole(api: KubeApi, request: LogsRequest, roleName: string): Promise<V1Role> {
+  return api.get(Roles, request.namespace, roleName) as Promise<V1Role>;
+}
+
+function roleError(err: unknown, request: LogsRequest, roleName: string): string {
+  const where = `Role ${request.namespace}/${roleName}`;
+  if (err instanceof ApiError && err.status === 404) {
+    return `${where} does not exist: is ${request.kind}/${request.name} in namespace ${request.namespace} opted in to podlogreader?`;
+  }
+  if (err instanceof ApiError && err.status === 403) {
+    return `cannot read ${where} (Forbidden): this command needs get on the workload's Role, which podlogreader grants the workload's ServiceAccount`;
+  }
+  if (err instanceof ApiError && err.status === 401) return `the credentials were refused (401 Unauthorized): the token may have expired`;
+  return `cannot read ${where}: ${(err as Error).message}`;
+}
+
+async function printOnce(api: KubeApi, request: LogsRequest, pods: string[], out: Output, signal: AbortSignal): Promise<number> {
+  let failed = false;
+  for (const pod of pods) {
+    const ends = await readPod(api, request, pod, out, signal);
+    if (ends.includes("failed")) failed = true;
+  }
+  return failed ? 1 : 0;
+}
+
+async function follow(api: KubeApi, request: LogsRequest, roleName: string, first: V1Role, out: Output, signal: AbortSignal, pollMs: number): Promise<number> {
+  const streams = new Map<string, AbortController>();
+  const running = new Set<Promise<unknown>>();
+  const sync = (names: string[], announce: boolean) => {
+    const wanted = new Set(names);
+    for (const [pod, stop] of streams) {
+      if (wanted.has(pod)) continue;
+      stop.abort();
+      streams.delete(pod);
+      out.note(`- pod/${pod}: no longer in Role ${roleName}; stopped following it`);
+    }
+    for (const pod of wanted) {
+      if (streams.has(pod)) continue;
+      const stop = new AbortController();
+      streams.set(pod, stop);
+      if (announce) out.note(`+ pod/${pod}: now in Role ${roleName}; following it`);
+      const task = readPod(api, request, pod, out, AbortSignal.any([signal, stop.signal]));
+      running.add(task);
+      void task.finally(() => running.delete(task));
+    }
+  };
+
+  sync(grantedPods(first), false);
+  let version = first.metadata?.resourceVersion;
+  const failures = new Backoff(pollMs, 30_000);
+  let failing = false;
+  let code = 0;
+  while (!signal.aborted) {
+    await sleep(failing ? failures.next() : pollMs, signal);
+    if (signal.aborted) break;
+    let role: V1Role;
+    try {
+      role = await readRole(api, request, roleName);
+    } catch (err) {
+      if (signal.aborted) break;
+      const failure = classifyFailure(err);
+      if (failure === "forbidden" || failure === "gone" || (err instanceof ApiError && err.status === 401)) {
+        out.note(`${failure === "gone" ? `Role ${request.namespace}/${roleName} was deleted` : roleError(err, request, roleName)}; stopped following`);
+        code = 1;
+        break;
+      }
+      if (!failing) out.note(`cannot read Role ${request.namespace}/${roleName}: ${(err as Error).message}; retrying with backoff`);
+      failing = true;
+      continue;
+    }
+    if (failing) out.note(`read Role ${request.namespace}/${roleName} again`);
+    failing = false;
+    failures.reset();
+    if (role.metadata?.resourceVersion === version) continue;
+    version = role.metadata?.resourceVersion;
+    sync(grantedPods(role), true);
+  }
+  for (const stop of streams.values()) stop.abort();
+  await Promise.all(running);
+  return code;
+}
+
+/** Reads the pod's chosen containers: one after the other without follow, together with it. */
+async function readPod(api: KubeApi, request: LogsRequest, pod: string, out: Output, signal: AbortSignal): Promise<StreamEnd[]> {
+  const spec = await podSpec(api, request, pod, out, signal);
+  if (typeof spec === "string") return [spec];
+  const chosen = containersToRead(spec, request.containers);
+  if ("missing" in chosen) {
+    out.note(`pod/${pod}: has no container ${chosen.missing}`);
+    return ["unavailable"];
+  }
+  const read = (container: string) => streamContainer(api, { namespace: request.namespace, pod, container }, request, out, signal);
+  if (request.follow) return Promise.all(chosen.names.map(read));
+  const ends: StreamEnd[] = [];
+  for (const container of chosen.names) ends.push(await read(container));
+  return ends;
+}
+
+/** The pod, to learn its containers; retried with backoff while following. */
+async function podSpec(api: KubeApi, request: LogsRequest, pod: string, out: Output, signal: AbortSignal): Promise<V1Pod | StreamEnd> {
+  const backoff = new Backoff(1000, 30_000);
+  for (;;) {
+    try {
+      return (await api.get(Pods, request.namespace, pod)) as V1Pod;
+    } catch (err) {
+      if (signal.aborted) return "stopped";
+      const failure = classifyFailure(err);
+      // Without follow a deleted pod is done; with it, a StatefulSet may bring the name back.
+      if (failure === "gone" && !request.follow) return "gone";
+      if (failure === "forbidden") {
+        out.note(`pod/${pod}: cannot read the pod (Forbidden); skipped`);
+        return "forbidden";
+      }
+      if (!request.follow) {
+        out.note(`pod/${pod}: ${(err as Error).message}`);
+        return "failed";
+      }
+      if (backoff.failures === 0 && failure !== "gone") out.note(`pod/${pod}: ${(err as Error).message}; retrying with backoff`);
+      await sleep(backoff.next(), signal);
+      if (signal.aborted) return "stopped";
+    }
+  }
+}

@@ -1,0 +1,128 @@
+// The chart's audit identity is sufficient and minimal, as the apiserver enforces it: its
+// ServiceAccount and RBAC are applied from the rendered chart, and the compiled binary audits as a
+// real token of that ServiceAccount.
+//   sufficient: a healthy namespace passes, and a binding planted in another namespace is found;
+//   minimal:    with any single permission (one verb on one resource) taken out, the audit fails,
+//               because the apiserver refused it something.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { V1PolicyRule, V1Role } from "@kubernetes/client-node";
+import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { ClusterRoleBindings, ClusterRoles, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
+import { permissions, render, type Manifest } from "../support/chart.ts";
+import { serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { startController, type RunningController } from "../support/controller.ts";
+import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
+
+const binary = resolve(import.meta.dir, "../../dist/podlogreader");
+const TYPES: Record<string, ResourceType> = { ServiceAccount: ServiceAccounts, ClusterRole: ClusterRoles, ClusterRoleBinding: ClusterRoleBindings, Role: Roles, RoleBinding: RoleBindings };
+const run = process.pid.toString(36);
+
+let c: TestCluster;
+let system: string;
+let ns: string;
+let controller: RunningController;
+const clusterScoped: [ResourceType, string][] = [];
+
+beforeAll(async () => {
+  c = await testCluster();
+  system = await useNamespace("audit-system");
+  ns = await useNamespace("audit-rbac");
+  controller = await startController([ns]);
+  await createDeployment(ns, "web", { replicas: 1 });
+  await createDeployment(ns, "other", { replicas: 1, optIn: false });
+  await expectReadable(ns, "podlogreader-web", await waitForPods(ns, "web", 1));
+  await waitForPods(ns, "other", 1);
+});
+afterAll(async () => {
+  await controller.stop();
+  for (const [rt, name] of clusterScoped) await c.admin.delete(rt, undefined, name).catch(() => {});
+});
+
+const auditObjects = (release: string) =>
+  render(release, system, { audit: { enabled: true } }).filter((m) => m.metadata.name.startsWith(`${release}-podlogreader-audit`) && m.kind in TYPES);
+
+/** The rules with one "group/resource:verb" removed; a rule left without resources or verbs goes. */
+function without(rules: V1PolicyRule[], permission: string): V1PolicyRule[] {
+  const [groupResource, verb] = permission.split(":") as [string, string];
+  const slash = groupResource.indexOf("/");
+  const [group, resource] = [groupResource.slice(0, slash), groupResource.slice(slash + 1)];
+  return rules.flatMap((r) => {
+    if (!r.apiGroups?.includes(group) || !r.resources?.includes(resource) || !r.verbs.includes(verb)) return [r];
+    const split: V1PolicyRule[] = [];
+    const rest = r.resources.filter((x) => x !== resource);
+    if (rest.length) split.push({ ...r, resources: rest });
+    const verbs = r.verbs.filter((v) => v !== verb);
+    if (verbs.length) split.push({ ...r, resources: [resource], verbs });
+    return split;
+  });
+}
+
+/** Applies the release's audit identity (with one permission of one role taken out) and returns a kubeconfig of its token. */
+async function install(release: string, removed?: { role: string; permission: string }): Promise<string> {
+  for (const m of auditObjects(release)) {
+    const obj: Manifest = removed && m.metadata.name === removed.role && m.kind.endsWith("Role")
+      ? { ...m, rules: without((m as unknown as V1Role).rules ?? [], removed.permission) }
+      : m;
+    const namespaced = !m.kind.startsWith("Cluster");
+    await c.admin.create(TYPES[m.kind]!, namespaced ? system : undefined, obj);
+    if (!namespaced) clusterScoped.push([TYPES[m.kind]!, m.metadata.name]);
+  }
+  const token = await serviceAccountToken(system, `${release}-podlogreader-audit`);
+  const kubeconfig = join(c.dir, `${release}-${process.pid}.kubeconfig`);
+  writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }), { mode: 0o600 });
+  return kubeconfig;
+}
+
+async function audit(kubeconfig: string) {
+  const proc = Bun.spawn([binary, "audit", "-n", ns, "--output", "json"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
+  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  return { code, stdout, stderr };
+}
+
+describe("the chart's audit identity", () => {
+  let rolePermissions: { role: string; permission: string }[] = [];
+
+  test("is sufficient: a healthy namespace passes, and a RoleBinding in another namespace is found", async () => {
+    const release = `af${run}`;
+    const kubeconfig = await install(release);
+    const healthy = await audit(kubeconfig);
+    expect(healthy.stderr).toBe("");
+    expect(healthy.code).toBe(0);
+    const report = JSON.parse(healthy.stdout) as { ok: boolean; entries: unknown[] };
+    expect(report.ok).toBe(true);
+    expect(report.entries.length).toBeGreaterThan(0);
+
+    const far = await useNamespace("audit-rbac-far");
+    await c.admin.create(Roles, far, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "logs" }, rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"] }] });
+    await c.admin.create(RoleBindings, far, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "reach" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "logs" },
+      subjects: [{ kind: "ServiceAccount", name: "podlogreader-web", namespace: ns }],
+    });
+    const found = await audit(kubeconfig);
+    await c.admin.delete(RoleBindings, far, "reach");
+    expect(found.stderr).toBe("");
+    expect(found.code).toBe(1);
+    expect((JSON.parse(found.stdout) as { findings: { kind: string; scope: string }[] }).findings).toContainEqual(expect.objectContaining({ kind: "cross-namespace", scope: far }));
+
+    for (const m of auditObjects(release).filter((m) => m.kind === "ClusterRole" || m.kind === "Role")) {
+      for (const permission of permissions((m as unknown as V1Role).rules ?? [])) rolePermissions.push({ role: m.metadata.name.slice(release.length), permission });
+    }
+    expect(rolePermissions.length).toBeGreaterThan(10);
+  });
+
+  test("is minimal: without any single permission, the audit fails on a refusal", async () => {
+    expect(rolePermissions.length).toBeGreaterThan(0);
+    const unneeded: string[] = [];
+    for (const [i, p] of rolePermissions.entries()) {
+      const release = `am${i}x${run}`;
+      const kubeconfig = await install(release, { role: `${release}${p.role}`, permission: p.permission });
+      const r = await audit(kubeconfig);
+      if (r.code === 0) unneeded.push(`${p.role} ${p.permission}: the audit passed without it`);
+      else if (!/\b403\b/.test(r.stderr)) unneeded.push(`${p.role} ${p.permission}: the audit failed, but nothing was refused: ${r.stderr}`);
+    }
+    expect(unneeded).toEqual([]);
+  }, 300_000);
+});

@@ -1,0 +1,279 @@
+// `podlogreader logs` as a workload's ServiceAccount with a real token and only the `own`
+// grant (its pods and their logs by name, its Deployment and its own Role by name): it follows
+// the Deployment across a rollout, never prints another workload's pod, and ends with a note
+// when access is removed.
+import { beforeAll, describe, expect, test } from "bun:test";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { V1PolicyRule } from "@kubernetes/client-node";
+import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { criLogLine, setPodLog } from "../../scripts/lib/simulated-nodes.ts";
+import { KINDS } from "../../src/access/kinds.ts";
+import { managedName } from "../../src/access/names.ts";
+import { KubeApi } from "../../src/kube/api.ts";
+import { Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
+import { ApiError, Transport } from "../../src/kube/transport.ts";
+import { runLogs } from "../../src/logs/command.ts";
+import { streamContainer, type StreamEnd } from "../../src/logs/stream.ts";
+import { serviceAccountCan } from "../support/access.ts";
+import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { createDeployment, rollout, waitForPods } from "../support/workloads.ts";
+
+let c: TestCluster;
+let ns: string;
+let otherPod: string;
+const role = managedName("Deployment", "web");
+
+const linesOf = (pod: string) => [`${pod} starting`, `${pod} serving on :8080`];
+const prefixed = (pod: string) => linesOf(pod).map((l) => `[pod/${pod}/app] ${l}`);
+
+/** The `own` grant, written out as the controller keeps it for Deployment web and its pods. */
+function ownRules(pods: string[]): V1PolicyRule[] {
+  return [
+    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"], resourceNames: pods },
+    { apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: pods },
+    { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] },
+    { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get"], resourceNames: [role] },
+  ];
+}
+
+const setRole = (pods: string[]) =>
+  c.admin.update(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: role }, rules: ownRules(pods) });
+
+/** Waits until kwok serves the pod's own log file (it picks up a new Logs object after a moment). */
+async function servesOwnLog(pod: string, firstLine: string): Promise<void> {
+  await eventually(`kwok to serve ${pod}'s own log`, async () => {
+    const log = await c.admin.stream(Pods, ns, pod, "log", {});
+    return (await new Response(log).text()).includes(firstLine) || undefined;
+  });
+}
+
+/** The CRI log file of each pod given its own lines, to append to while following. */
+const logFiles = new Map<string, string>();
+
+/** Waits until every pod runs, then gives it its own log lines and waits until they are served. */
+async function withLogs(pods: string[], lines: (pod: string) => string[]): Promise<void> {
+  for (const pod of pods) {
+    await eventually(`${pod} to run`, async () => {
+      const p = (await c.admin.get(Pods, ns, pod)) as { status?: { phase?: string } };
+      return p.status?.phase === "Running" || undefined;
+    });
+    logFiles.set(pod, await setPodLog(c.admin, c.dir, ns, pod, lines(pod)));
+    await servesOwnLog(pod, lines(pod)[0]!);
+  }
+}
+
+/** A ServiceAccount bound to the Role, and a client with a real token of it. */
+async function bindReader(): Promise<KubeApi> {
+  await c.admin.create(ServiceAccounts, ns, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: role } });
+  await c.admin.create(RoleBindings, ns, {
+    apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: role },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role },
+    subjects: [{ kind: "ServiceAccount", name: role, namespace: ns }],
+  });
+  return new KubeApi(new Transport(tokenConnection(c, await serviceAccountToken(ns, role))));
+}
+
+/** runLogs in the test process, its output collected. */
+function startLogs(api: KubeApi, argv: string[]) {
+  const seen = { stdout: "", stderr: "" };
+  const stop = new AbortController();
+  const code = runLogs(argv, {
+    stdout: { write: (s: string) => (seen.stdout += s), isTTY: false },
+    stderr: { write: (s: string) => (seen.stderr += s) },
+    env: {},
+    signal: stop.signal,
+    api,
+  });
+  return { seen, code, stop: () => stop.abort() };
+}
+
+let reader: KubeApi;
+let webPods: string[];
+
+beforeAll(async () => {
+  c = await testCluster();
+  ns = await useNamespace("logscmd");
+  await createDeployment(ns, "web", { replicas: 2, optIn: false });
+  await createDeployment(ns, "other", { replicas: 1, optIn: false });
+  webPods = await waitForPods(ns, "web", 2);
+  [otherPod] = (await waitForPods(ns, "other", 1)) as [string];
+  await withLogs(webPods, linesOf);
+  await withLogs([otherPod], (pod) => [`${pod} SECRET other-team line`]);
+  await c.admin.create(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: role }, rules: ownRules(webPods) });
+  reader = await bindReader();
+});
+
+describe("podlogreader logs with the own grant", () => {
+  test("the grant lets it get its Role by name but not watch it, so the command polls", async () => {
+    expect(await serviceAccountCan(c.admin, ns, role, { verb: "get", group: "rbac.authorization.k8s.io", resource: "roles", name: role })).toBe(true);
+    expect(await serviceAccountCan(c.admin, ns, role, { verb: "watch", group: "rbac.authorization.k8s.io", resource: "roles", name: role })).toBe(false);
+    const watch = await reader.watch(Roles, { namespace: ns, fieldSelector: `metadata.name=${role}`, resourceVersion: "", timeoutSeconds: 1 })
+      .then(() => 200, (err: unknown) => (err instanceof ApiError ? err.status : err));
+    expect(watch).toBe(403);
+  });
+
+  test("without --follow it prints the current pods' lines, prefixed, and exits 0", async () => {
+    const run = startLogs(reader, ["deploy/web", "-n", ns]);
+    expect(await run.code).toBe(0);
+    for (const pod of webPods) for (const line of prefixed(pod)) expect(run.seen.stdout).toContain(`${line}\n`);
+    expect(run.seen.stdout).not.toContain("SECRET");
+    expect(run.seen.stdout).not.toContain("\u001b[");
+  });
+
+  test("--tail 1 prints each pod's last line only", async () => {
+    const run = startLogs(reader, ["deploy/web", "-n", ns, "--tail", "1"]);
+    expect(await run.code).toBe(0);
+    expect(run.seen.stdout.split("\n").filter(Boolean).sort()).toEqual(webPods.map((pod) => prefixed(pod).at(-1)!).sort());
+  });
+
+  test("with a kubeconfig holding the ServiceAccount's token, as `podlogreader kubeconfig` writes, -n defaults to its context's namespace", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "podlogreader-logs-command-"));
+    try {
+      const kubeconfig = join(dir, "web.kubeconfig");
+      writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token: await serviceAccountToken(ns, role) }, ns), { mode: 0o600 });
+      const seen = { stdout: "", stderr: "" };
+      const code = await runLogs(["deploy/web", "--kubeconfig", kubeconfig, "--timestamps"], {
+        stdout: { write: (s: string) => (seen.stdout += s), isTTY: true },
+        stderr: { write: (s: string) => (seen.stderr += s) },
+        env: { NO_COLOR: "1" },
+        signal: new AbortController().signal,
+      });
+      expect({ code, stderr: seen.stderr }).toEqual({ code: 0, stderr: "" });
+      for (const pod of webPods) {
+        for (const line of linesOf(pod)) expect(seen.stdout).toMatch(new RegExp(`^\\[pod/${pod}/app\\] \\d{4}-\\d\\d-\\d\\dT\\S+Z ${line}$`, "m"));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("--follow follows the Deployment across a rollout: the new pods' lines appear, the other workload's never", async () => {
+    const run = startLogs(reader, ["deploy/web", "-n", ns, "-f"]);
+    try {
+      await eventually("the current pods' lines", async () => (webPods.flatMap(prefixed).every((l) => run.seen.stdout.includes(l)) ? true : undefined));
+      appendFileSync(logFiles.get(webPods[0]!)!, criLogLine(`${webPods[0]} appended while following`));
+      await eventually("a line written while following", async () => (run.seen.stdout.includes(`${webPods[0]} appended while following`) ? true : undefined));
+
+      await rollout(ns, "web");
+      const fresh = await eventually("the rollout to replace both pods", async () => {
+        const pods = await waitForPods(ns, "web", 2).catch(() => undefined);
+        return pods && pods.every((p) => !webPods.includes(p)) ? pods : undefined;
+      }, 120_000);
+      await withLogs(fresh, linesOf);
+      // As the controller does: the new pods' names replace the old ones in the Role.
+      await setRole(fresh);
+
+      await eventually("the new pods' lines", async () => (fresh.flatMap(prefixed).every((l) => run.seen.stdout.includes(l)) ? true : undefined));
+      for (const pod of fresh) expect(run.seen.stderr).toContain(`+ pod/${pod}: now in Role ${role}; following it`);
+      for (const pod of webPods) expect(run.seen.stderr).toContain(`- pod/${pod}: no longer in Role ${role}; stopped following it`);
+      expect(run.seen.stdout).not.toContain("SECRET");
+      expect(run.seen.stdout).not.toContain(otherPod);
+      webPods = fresh;
+    } finally {
+      run.stop();
+    }
+    expect(await run.code).toBe(0);
+  }, 180_000);
+
+  test("a StatefulSet's pod that comes back under the same name is followed again", async () => {
+    const sts = managedName("StatefulSet", "db");
+    await c.admin.create(KINDS.StatefulSet.resource, ns, {
+      apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "db" },
+      spec: {
+        replicas: 1, serviceName: "db", selector: { matchLabels: { app: "db" } },
+        template: { metadata: { labels: { app: "db" } }, spec: { containers: [{ name: "app", image: "registry.invalid/db:1" }], terminationGracePeriodSeconds: 0 } },
+      },
+    });
+    const uid = async () => ((await c.admin.get(Pods, ns, "db-0")) as { metadata: { uid: string } }).metadata.uid;
+    const firstUid = await eventually("db-0 to exist", uid);
+    await withLogs(["db-0"], () => ["db-0 first life"]);
+    await c.admin.create(Roles, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: sts },
+      rules: [
+        { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"], resourceNames: ["db-0"] },
+        { apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["db-0"] },
+        { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get"], resourceNames: [sts] },
+      ],
+    });
+    await c.admin.create(RoleBindings, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: sts },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: sts },
+      subjects: [{ kind: "ServiceAccount", name: role, namespace: ns }],
+    });
+    const run = startLogs(reader, ["sts/db", "-n", ns, "-f"]);
+    try {
+      await eventually("db-0's first life", async () => (run.seen.stdout.includes("[pod/db-0/app] db-0 first life") ? true : undefined));
+      await c.admin.delete(Pods, ns, "db-0");
+      await eventually("a new db-0", async () => ((await uid().catch(() => firstUid)) !== firstUid ? true : undefined));
+      await withLogs(["db-0"], () => ["db-0 second life"]);
+      await eventually("db-0's second life", async () => (run.seen.stdout.includes("[pod/db-0/app] db-0 second life") ? true : undefined));
+      expect(run.seen.stderr).toBe("");
+    } finally {
+      run.stop();
+    }
+    expect(await run.code).toBe(0);
+  }, 120_000);
+
+  test("a container that has not started is retried until it runs; a refused log stream ends with a note and is not retried", async () => {
+    // A pod no scheduler will place: the apiserver answers 400 (no host) until it is bound.
+    await c.admin.create(Pods, ns, {
+      apiVersion: "v1", kind: "Pod", metadata: { name: "late" },
+      spec: { schedulerName: "nobody", containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },
+    });
+    // Its log is set before it runs, so the first stream that succeeds reads it.
+    await setPodLog(c.admin, c.dir, ns, "late", ["late started at last"]);
+    const notes: string[] = [];
+    const lines: string[] = [];
+    const out = { line: (s: string) => lines.push(s), note: (s: string) => notes.push(s) };
+    const stop = new AbortController();
+    const settings = { follow: true, timestamps: false, previous: false, colour: false };
+    let ended: StreamEnd | undefined;
+    const late = streamContainer(c.admin, { namespace: ns, pod: "late", container: "app" }, settings, out, stop.signal).then((e) => (ended = e));
+    await Bun.sleep(3000);
+    expect(ended).toBeUndefined();
+    const binding = { apiVersion: "v1", kind: "Binding", metadata: { name: "late" }, target: { apiVersion: "v1", kind: "Node", name: c.nodes[0]! } };
+    await c.admin.createSubresource(Pods, ns, "late", "binding", binding);
+    await eventually("the late pod's line", async () => (lines.includes("[pod/late/app] late started at last") ? true : undefined), 60_000);
+    stop.abort();
+    expect(await late).toBe("stopped");
+    expect(notes).toEqual([]);
+
+    // The reader's token may read web's pods only.
+    const refused = await streamContainer(reader, { namespace: ns, pod: otherPod, container: "app" }, settings, out, new AbortController().signal);
+    expect(refused).toBe("forbidden");
+    expect(notes).toEqual([`pod/${otherPod}/app: access to its log was removed (Forbidden); stopped reading it`]);
+    expect(lines.join("\n")).not.toContain("SECRET");
+  }, 120_000);
+
+  test("removing access ends the command with a note: a pod left out of the Role stops, a removed binding ends it", async () => {
+    const run = startLogs(reader, ["deploy/web", "-n", ns, "--follow"]);
+    await eventually("the current pods' lines", async () => (webPods.flatMap(prefixed).every((l) => run.seen.stdout.includes(l)) ? true : undefined));
+
+    const [kept, dropped] = webPods as [string, string];
+    await setRole([kept]);
+    await eventually("the dropped pod's stream to stop", async () => (run.seen.stderr.includes(`- pod/${dropped}: no longer in Role ${role}`) ? true : undefined));
+    appendFileSync(logFiles.get(dropped)!, criLogLine(`${dropped} after its access was removed`));
+    appendFileSync(logFiles.get(kept)!, criLogLine(`${kept} still followed`));
+    await eventually("the kept pod's new line", async () => (run.seen.stdout.includes(`${kept} still followed`) ? true : undefined));
+
+    await c.admin.delete(RoleBindings, ns, role);
+    const code = await Promise.race([run.code, Bun.sleep(30_000).then(() => "still running")]);
+    run.stop();
+    expect(code).toBe(1);
+    const lastNote = run.seen.stderr.trim().split("\n").at(-1);
+    expect(lastNote).toBe(`cannot read Role ${ns}/${role} (Forbidden): this command needs get on the workload's Role, which podlogreader grants the workload's ServiceAccount; stopped following`);
+    expect(run.seen.stdout).not.toContain("after its access was removed");
+  }, 120_000);
+
+  test("usage errors exit 2, a workload without a Role exits 1, each with one clear line", async () => {
+    const usage = startLogs(reader, ["deploy/web", "--tail", "many"]);
+    expect(await usage.code).toBe(2);
+    expect(usage.seen.stderr).toBe("podlogreader logs: --tail must be a number of lines, or -1 for all\nRun 'podlogreader logs --help' for the flags.\n");
+
+    const missing = startLogs(c.admin, ["sts/nothing", "-n", ns]);
+    expect(await missing.code).toBe(1);
+    expect(missing.seen.stderr).toBe(`podlogreader logs: Role ${ns}/${managedName("StatefulSet", "nothing")} does not exist: is StatefulSet/nothing in namespace ${ns} opted in to podlogreader?\n`);
+  });
+});

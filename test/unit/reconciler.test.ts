@@ -1,0 +1,316 @@
+// The reconciler as a table: the caches it reads, the answers the apiserver gives, and the writes
+// and Events that must follow. The apiserver is a fake at the KubeApi boundary that records every
+// write and answers each from the row's script.
+import { describe, expect, test } from "bun:test";
+import { desiredAccess, ROLE_POD_NAMES_BUDGET_BYTES } from "../../src/access/desired.ts";
+import type { WorkloadKind } from "../../src/access/kinds.ts";
+import { World, type Workload } from "../../src/access/membership.ts";
+import { managedName } from "../../src/access/names.ts";
+import { ForeignObjectError, Reconciler, RoleWriteRefusedError, type ObjectCache, type ObjectWriter } from "../../src/controller/reconciler.ts";
+import type { KubeObject } from "../../src/kube/api.ts";
+import type { PartialObjectMetadata, Role, RoleBinding } from "../../src/kube/objects.ts";
+import type { ResourceType } from "../../src/kube/resources.ts";
+import { ApiError } from "../../src/kube/transport.ts";
+import { createLogger } from "../../src/log.ts";
+
+const NS = "shop";
+const WEB_UID = "uid-web";
+const NAME = managedName("Deployment", "web");
+const OPTIONS = { podVisibility: "namespace" as const, createServiceAccountAndRoleBinding: true };
+
+/** A world with the Deployment web (opted in or not) and its pods through one ReplicaSet. */
+function worldWith(pods: string[], opts: { optedIn?: boolean; exists?: boolean } = {}): World {
+  const world = new World();
+  if (opts.exists === false) return world;
+  const deployment: Workload = { kind: "Deployment", namespace: NS, name: "web", uid: WEB_UID, optedIn: opts.optedIn ?? true };
+  const rs: Workload = { kind: "ReplicaSet", namespace: NS, name: "web-1", uid: "uid-rs", optedIn: opts.optedIn ?? true, controllerKind: "Deployment", controllerUid: WEB_UID };
+  world.updateWorkload(undefined, deployment);
+  world.updateWorkload(undefined, rs);
+  for (const p of pods) world.updatePod(undefined, { namespace: NS, name: p, uid: `uid-${p}`, controllerKind: "ReplicaSet", controllerUid: "uid-rs" });
+  return world;
+}
+
+const WEB = { kind: "Deployment" as WorkloadKind, namespace: NS, name: "web", uid: WEB_UID };
+const ours = (rv = "10") => ({
+  name: NAME, namespace: NS, uid: `uid-${rv}`, resourceVersion: rv,
+  labels: { "app.kubernetes.io/managed-by": "podlogreader" },
+  annotations: { "podlogreader.dev/workload": "Deployment/web" },
+  ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: WEB_UID, controller: true }],
+});
+const foreign = () => ({ name: NAME, namespace: NS, uid: "uid-foreign", resourceVersion: "7", labels: {} });
+
+/** The live Role podlogreader would have written for these pods. */
+function liveRole(pods: string[], meta: Role["metadata"] = ours()): Role {
+  return { metadata: meta, rules: desiredAccess(WEB, pods, OPTIONS).role.rules };
+}
+function liveBinding(meta: PartialObjectMetadata["metadata"] = ours(), roleName = NAME): RoleBinding {
+  return {
+    metadata: meta,
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: roleName },
+    subjects: [{ kind: "ServiceAccount", name: NAME, namespace: NS }],
+  };
+}
+const liveServiceAccount = (): PartialObjectMetadata => ({ metadata: ours() });
+
+class MapCache<T extends { metadata: { namespace: string; name: string } }> implements ObjectCache<T> {
+  readonly objects = new Map<string, T>();
+  constructor(initial: (T | undefined)[] = []) {
+    for (const o of initial) if (o) this.objects.set(`${o.metadata.namespace}/${o.metadata.name}`, o);
+  }
+  get(namespace: string, name: string) {
+    return this.objects.get(`${namespace}/${name}`);
+  }
+  async write(namespace: string, name: string, send: () => Promise<T>) {
+    const obj = await send();
+    this.objects.set(`${namespace}/${name}`, obj);
+    return obj;
+  }
+  forget(namespace: string, name: string) {
+    this.objects.delete(`${namespace}/${name}`);
+  }
+}
+
+type Answer = Error | undefined;
+interface Write { verb: "create" | "apply" | "delete"; kind: string; name: string; podNames?: string[]; resourceVersion?: string }
+
+/** Records every write; answers the n-th with `answers[n]` (an error to throw) or echoes the body back. */
+class FakeApi implements ObjectWriter {
+  readonly writes: Write[] = [];
+  constructor(private readonly answers: Answer[] = []) {}
+  private answer(w: Write, body?: KubeObject): unknown {
+    const n = this.writes.length;
+    this.writes.push(w);
+    const a = this.answers[n];
+    if (a) throw a;
+    return { ...body, metadata: { ...body?.metadata, uid: `uid-written-${n}`, resourceVersion: `${100 + n}` } };
+  }
+  async create(rt: ResourceType, _ns: string | undefined, body: KubeObject) {
+    return this.answer({ verb: "create", kind: rt.kind, name: body.metadata!.name!, podNames: podsIn(body) }, body);
+  }
+  async apply(rt: ResourceType, _ns: string, body: KubeObject) {
+    return this.answer({ verb: "apply", kind: rt.kind, name: body.metadata!.name!, podNames: podsIn(body), resourceVersion: body.metadata?.resourceVersion ?? undefined }, body);
+  }
+  async delete(rt: ResourceType, _ns: string | undefined, name: string, pre?: { resourceVersion?: string }) {
+    this.answer({ verb: "delete", kind: rt.kind, name, resourceVersion: pre?.resourceVersion });
+  }
+}
+
+function podsIn(body: KubeObject): string[] | undefined {
+  const rules = (body as { rules?: { resources?: string[]; resourceNames?: string[] }[] }).rules;
+  if (!rules) return undefined;
+  return rules.find((r) => r.resources?.includes("pods/log"))?.resourceNames ?? [];
+}
+
+interface Row {
+  name: string;
+  world: World;
+  role?: Role;
+  binding?: RoleBinding;
+  serviceAccount?: PartialObjectMetadata;
+  answers?: Answer[];
+  writes: Write[];
+  events: string[];
+  throws?: new (...args: never[]) => Error;
+}
+
+const refused = (status = 422) => new ApiError("PATCH", "/roles", status, "Invalid", "denied by policy");
+
+const rows: Row[] = [
+  {
+    name: "create: a new workload gets its Role, ServiceAccount and RoleBinding, the Role listing its pods",
+    world: worldWith(["web-a", "web-b"]),
+    writes: [
+      { verb: "create", kind: "Role", name: NAME, podNames: ["web-a", "web-b"] },
+      { verb: "create", kind: "ServiceAccount", name: NAME },
+      { verb: "create", kind: "RoleBinding", name: NAME },
+    ],
+    events: ["Normal RoleSynced"],
+  },
+  {
+    name: "no-op: everything in place writes nothing and records nothing",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    writes: [],
+    events: [],
+  },
+  {
+    name: "update: a Role naming a pod that left is applied anew, on the condition of the version read",
+    world: worldWith(["web-b", "web-c"]),
+    role: liveRole(["web-a", "web-b"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: ["web-b", "web-c"], resourceVersion: "10" }],
+    events: ["Normal RoleSynced"],
+  },
+  {
+    name: "update: no pods left means no rule naming pods at all",
+    world: worldWith([]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" }],
+    events: ["Normal RoleSynced"],
+  },
+  {
+    name: "foreign Role: left alone, and podlogreader's RoleBinding of that name is deleted",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"], foreign()), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    writes: [{ verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" }],
+    events: ["Warning NameConflict"],
+    throws: ForeignObjectError,
+  },
+  {
+    name: "foreign Role the cache does not hold (409 on create): the RoleBinding is deleted too",
+    world: worldWith(["web-a"]),
+    binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    answers: [new ApiError("POST", "/roles", 409, "AlreadyExists", "exists")],
+    writes: [
+      { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+    ],
+    events: ["Warning NameConflict"],
+    throws: ForeignObjectError,
+  },
+  {
+    name: "foreign RoleBinding: left alone with a Warning; the Role is still kept",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"]), binding: liveBinding(foreign()), serviceAccount: liveServiceAccount(),
+    writes: [],
+    events: ["Warning NameConflict"],
+    throws: ForeignObjectError,
+  },
+  {
+    name: "roleRef change: a RoleBinding pointing elsewhere is deleted and created again",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"]), binding: liveBinding(ours(), "something-else"), serviceAccount: liveServiceAccount(),
+    writes: [
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+      { verb: "create", kind: "RoleBinding", name: NAME },
+    ],
+    events: [],
+  },
+  {
+    name: "deletion: a workload that is gone loses its RoleBinding, Role and ServiceAccount, binding first",
+    world: worldWith([], { exists: false }),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    writes: [
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
+      { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
+    ],
+    events: [],
+  },
+  {
+    name: "opt-out: the same, and objects podlogreader did not create are not touched",
+    world: worldWith(["web-a"], { optedIn: false }),
+    role: liveRole(["web-a"]), binding: liveBinding(foreign()), serviceAccount: { metadata: foreign() },
+    writes: [{ verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" }],
+    events: [],
+  },
+  {
+    name: "failed write: an update refused for its new names is followed by one that only removes names",
+    world: worldWith(["web-b", "web-c"]),
+    role: liveRole(["web-a", "web-b"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    answers: [refused()],
+    writes: [
+      { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b", "web-c"], resourceVersion: "10" },
+      { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" },
+    ],
+    events: ["Warning RoleWriteRefused"],
+    throws: RoleWriteRefusedError,
+  },
+  {
+    name: "failed write: when the shrinking write is refused too, the binding and then the Role are deleted",
+    world: worldWith(["web-b", "web-c"]),
+    role: liveRole(["web-a", "web-b"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    answers: [refused(), refused(403)],
+    writes: [
+      { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b", "web-c"], resourceVersion: "10" },
+      { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" },
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
+    ],
+    events: ["Warning RoleWriteRefused"],
+    throws: RoleWriteRefusedError,
+  },
+  {
+    name: "failed write: a shrinking write that would leave no name drops the rule naming pods",
+    world: worldWith(["web-c"]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    answers: [refused()],
+    writes: [
+      { verb: "apply", kind: "Role", name: NAME, podNames: ["web-c"], resourceVersion: "10" },
+      { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
+    ],
+    events: ["Warning RoleWriteRefused"],
+    throws: RoleWriteRefusedError,
+  },
+  {
+    name: "failed write: a refused update that only adds names needs no second write, only the report",
+    world: worldWith(["web-a", "web-b"]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    answers: [refused(413)],
+    writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: ["web-a", "web-b"], resourceVersion: "10" }],
+    events: ["Warning RoleWriteRefused"],
+    throws: RoleWriteRefusedError,
+  },
+  {
+    name: "failed write: a 409 only means the cache was behind; it is retried as it is, not shrunk",
+    world: worldWith(["web-b"]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    answers: [new ApiError("PATCH", "/roles", 409, "Conflict", "modified")],
+    writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" }],
+    events: [],
+    throws: ApiError,
+  },
+  {
+    name: "failed write: a refused create binds nothing, and an old binding of ours goes",
+    world: worldWith(["web-a"]),
+    binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    answers: [refused()],
+    writes: [
+      { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+    ],
+    events: [],
+    throws: ApiError,
+  },
+];
+
+async function play(row: Row) {
+  const api = new FakeApi(row.answers);
+  const events: string[] = [];
+  const sink = {
+    normal: async (_on: unknown, reason: string) => void events.push(`Normal ${reason}`),
+    warn: async (_on: unknown, reason: string) => void events.push(`Warning ${reason}`),
+  };
+  const reconciler = new Reconciler(api, {
+    world: row.world,
+    roles: new MapCache([row.role]),
+    roleBindings: new MapCache([row.binding]),
+    serviceAccounts: new MapCache([row.serviceAccount]),
+  }, OPTIONS, sink, createLogger("error", "text"));
+  let error: unknown;
+  try {
+    await reconciler.reconcile(`Deployment/${NS}/web`);
+  } catch (err) {
+    error = err;
+  }
+  return { writes: api.writes, events, error };
+}
+
+describe("Reconciler", () => {
+  test.each(rows.map((r) => [r.name, r] as const))("%s", async (_name, row) => {
+    const { writes, events, error } = await play(row);
+    expect(writes).toEqual(row.writes.map((w) => ({ podNames: undefined, resourceVersion: undefined, ...w })) as Write[]);
+    expect(events).toEqual(row.events);
+    if (row.throws) expect(error).toBeInstanceOf(row.throws);
+    else expect(error).toBeUndefined();
+  });
+
+  test("a workload whose pods do not fit one Role gets the pods that fit, and a Warning that names how many are left out", async () => {
+    const pods = Array.from({ length: 4_100 }, (_, i) => `${String(i).padStart(5, "0")}-${"p".repeat(247)}`);
+    const { writes, events } = await play({ name: "", world: worldWith(pods), writes: [], events: [] });
+    const granted = writes[0]!.podNames!;
+    expect(granted.length).toBeLessThan(pods.length);
+    expect(granted.reduce((n, p) => n + p.length + 3, 0)).toBeLessThanOrEqual(ROLE_POD_NAMES_BUDGET_BYTES);
+    expect(granted).toEqual(pods.slice(0, granted.length));
+    expect(events).toEqual(["Warning TooManyPods", "Normal RoleSynced"]);
+  });
+});
