@@ -1,6 +1,7 @@
 import type { V1ObjectMeta } from "@kubernetes/client-node";
 import { ApiError, type Transport } from "./transport.ts";
 import { collectionPath, objectPath, type ResourceType } from "./resources.ts";
+import { lines } from "../util/lines.ts";
 
 export const FIELD_MANAGER = "podlogreader";
 
@@ -196,18 +197,7 @@ export class KubeApi {
 }
 
 async function* ndjson(body: ReadableStream<Uint8Array>, what: string): AsyncGenerator<RawWatchEvent> {
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of body) {
-    buffered += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, newline).trim();
-      buffered = buffered.slice(newline + 1);
-      if (line) yield parseEvent(line, what);
-    }
-  }
-  if (buffered.trim()) yield parseEvent(buffered.trim(), what);
+  for await (const line of lines(body)) if (line.trim()) yield parseEvent(line.trim(), what);
 }
 
 function parseEvent(line: string, what: string): RawWatchEvent {

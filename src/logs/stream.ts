@@ -5,6 +5,7 @@
 // where it stopped, until the pod has finished or the caller stops it.
 import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeApi } from "../kube/api.ts";
+import { lines } from "../util/lines.ts";
 import { Pods } from "../kube/resources.ts";
 import { ApiError } from "../kube/transport.ts";
 import { Backoff } from "../util/backoff.ts";
@@ -105,22 +106,13 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
     const check = settings.follow ? checkPod(api, namespace, pod, attempt) : undefined;
     try {
       const body = await api.stream(Pods, namespace, pod, "log", query, attemptSignal);
-      const decoder = new TextDecoder();
-      let buffered = "";
-      for await (const chunk of body) {
-        buffered += decoder.decode(chunk, { stream: true });
-        let newline: number;
-        while ((newline = buffered.indexOf("\n")) >= 0) {
-          print(buffered.slice(0, newline), skip);
-          buffered = buffered.slice(newline + 1);
-        }
+      for await (const line of lines(body)) {
+        print(line, skip);
         if (failing) out.note(`${label}: streaming again`);
         failing = false;
         errors.reset();
         waiting.reset();
       }
-      buffered += decoder.decode();
-      if (buffered) print(buffered, skip);
       if (!settings.follow) return "finished";
       // The server ended a followed stream: the container exited or the connection was cut.
       const end = await podEnded(api, namespace, pod);
