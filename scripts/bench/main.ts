@@ -30,7 +30,7 @@ interface Results {
 const results: Results = {
   machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), cpu: cpus()[0]?.model },
   kubernetes: "v1.37.2",
-  debounce: "1s (default)",
+  debounce: "250ms (default)",
   date: new Date().toISOString(),
 };
 
@@ -110,7 +110,7 @@ function writeCdf(file: string, run: LatencyResult): void {
   const ticks = Array.from({ length: 6 }, (_, i) => (maxX / 5) * i);
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
-<text x="${w / 2}" y="20" text-anchor="middle" font-size="14">Pod event to Role, ${run.deployments} Deployments changing at once (debounce 1 s)</text>
+<text x="${w / 2}" y="20" text-anchor="middle" font-size="14">Pod event to Role, ${run.deployments} Deployments changing at once (debounce 250 ms)</text>
 <line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="black"/>
 <line x1="${pad}" y1="${pad}" x2="${pad}" y2="${h - pad}" stroke="black"/>
 ${ticks.map((t) => `<text x="${x(t)}" y="${h - pad + 16}" text-anchor="middle">${Math.round(t)}</text>`).join("\n")}
