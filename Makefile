@@ -14,7 +14,10 @@ REVISION := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # Every timestamp in the image and the archives; the last commit's time keeps builds reproducible.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 # Where the source lives (image label, SBOM) and where release archives are downloaded from (krew).
-SOURCE_URL ?= $(or $(shell git config --get remote.origin.url 2>/dev/null),https://example.com/podlogreader)
+# The repository's URL for the image labels and the krew manifest: the git remote when it is a URL
+# (a clone of a local path is not one), else a placeholder to override with SOURCE_URL=.
+GIT_REMOTE := $(shell git config --get remote.origin.url 2>/dev/null)
+SOURCE_URL ?= $(or $(filter http://% https://% git://% ssh://% git@%,$(GIT_REMOTE)),https://example.com/podlogreader)
 RELEASE_URL ?= $(SOURCE_URL)/releases/download/v$(VERSION)
 RELEASE_TARGETS := linux-x64-baseline linux-x64-musl linux-arm64 darwin-x64 darwin-arm64 windows-x64
 ARTIFACT_TESTS := test/e2e/image.test.ts test/e2e/reduced-env.test.ts test/e2e/release.test.ts
