@@ -70,15 +70,14 @@ export class Reconciler {
   async reconcile(key: string): Promise<void> {
     const { kind, namespace, name } = splitWorkloadKey(key);
     if (!isWorkloadKind(kind)) throw new Error(`not a workload key: ${key}`);
-    const self = this.caches.world.managed(kind, namespace, name);
-    if (!self) {
+    const workload = this.caches.world.managed(kind, namespace, name);
+    if (!workload) {
       const found = this.caches.world.get(kind, namespace, name);
       const why = !found ? "is gone" : found.optedIn ? `is controlled by its ${found.controllerKind}` : "opted out";
       await this.removeAccess({ kind, namespace, name }, why);
       return;
     }
-    const workload = self;
-    const desired = desiredAccess(workload, this.caches.world.podNamesOf(self), this.options, this.caches.world.jobNamesOf(self));
+    const desired = desiredAccess(workload, this.caches.world.podNamesOf(workload), this.options, this.caches.world.jobNamesOf(workload));
     if (desired.podsLeftOut.length > 0) await this.reportLeftOut(workload, desired);
     else this.metrics?.podsLeftOut.remove({ namespace, workload: workloadRef(workload) });
     await this.ensureRole(workload, desired.role);
@@ -106,7 +105,7 @@ export class Reconciler {
         await roles.write(namespace, name, async () => parseObject(Role, await this.api.create(Roles, namespace, desired), "Role"));
       } catch (err) {
         // Not ours, or not written: either way nothing of ours may stay bound to this name.
-        await this.unbind(workload, name, `its Role could not be created`);
+        await this.unbind(workload, name, "its Role could not be created");
         // A 409 means a same-named Role exists that the label-selected cache does not hold: not ours.
         if (isConflict(err)) await this.refuseForeign(Roles, workload, { namespace, name, uid: "", resourceVersion: "" });
         throw err;
