@@ -15,7 +15,8 @@ import { UsageError } from "./flags.ts";
 import { programName } from "./program.ts";
 import { table } from "./table.ts";
 
-const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
+/** Everything a command prints goes out before the process exits, however slow the pipe. */
+const out = writeStdout;
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
 export async function runAdmin(command: AdminCommand, argv: string[]): Promise<number> {
@@ -29,12 +30,12 @@ export async function runAdmin(command: AdminCommand, argv: string[]): Promise<n
     return 2;
   }
   if (opts.help) {
-    out(commandHelp(command, program));
+    await out(commandHelp(command, program));
     return 0;
   }
   if (opts.command === "version") {
     const version = { version: VERSION };
-    out(opts.output === "json" ? JSON.stringify(version, null, 2) : opts.output === "yaml" ? dumpYaml(version) : `podlogreader ${VERSION}`);
+    await out(opts.output === "json" ? JSON.stringify(version, null, 2) : opts.output === "yaml" ? dumpYaml(version) : `podlogreader ${VERSION}`);
     return 0;
   }
   try {
@@ -46,7 +47,7 @@ export async function runAdmin(command: AdminCommand, argv: string[]): Promise<n
         const issued = await issueKubeconfig(api, connection, { namespace, kind: opts.kind, name: opts.name, durationSeconds: opts.durationMs / 1000 });
         const text = opts.output === "json" ? JSON.stringify(loadYaml(issued.yaml), null, 2) : issued.yaml;
         if (!opts.outputFile) {
-          out(text);
+          await out(text);
         } else {
           writeFileSync(opts.outputFile, text, { mode: 0o600 });
           chmodSync(opts.outputFile, 0o600);
@@ -56,13 +57,13 @@ export async function runAdmin(command: AdminCommand, argv: string[]): Promise<n
       }
       case "audit": {
         const report = await audit(api, { namespace: opts.namespace });
-        await writeStdout(opts.output === "json" ? auditJson(report) : auditTable(report));
+        await out(opts.output === "json" ? auditJson(report) : auditTable(report));
         return report.ok ? 0 : 1;
       }
       case "status": {
         const rows = await status(api, opts.namespace);
-        if (opts.output === "json") out(JSON.stringify(rows, null, 2));
-        else out(table(["NAMESPACE", "KIND", "NAME", "PODS", "ROLE", "STATE", "LAST-SYNCED"], rows.map((r) => [r.namespace, r.kind, r.name, String(r.pods), r.role, r.state, r.lastSynced ?? "-"])));
+        if (opts.output === "json") await out(JSON.stringify(rows, null, 2));
+        else await out(table(["NAMESPACE", "KIND", "NAME", "PODS", "ROLE", "STATE", "LAST-SYNCED"], rows.map((r) => [r.namespace, r.kind, r.name, String(r.pods), r.role, r.state, r.lastSynced ?? "-"])));
         return 0;
       }
     }
