@@ -10,7 +10,7 @@ import { Backoff } from "../util/backoff.ts";
 import { sleep } from "../util/sleep.ts";
 import { containersToRead, type ContainerChoice } from "./containers.ts";
 import { grantedPods } from "./grant.ts";
-import { classifyFailure, streamContainer, type Output, type StreamEnd, type StreamSettings } from "./stream.ts";
+import { classifyFailure, FORBIDDEN_ATTEMPTS, streamContainer, type Output, type StreamEnd, type StreamSettings } from "./stream.ts";
 
 /** How often the Role is read again while following: a get-by-name grant allows no watch. */
 export const ROLE_POLL_MS = 2000;
@@ -152,9 +152,14 @@ async function podSpec(api: KubeApi, request: LogsRequest, pod: string, out: Out
       const failure = classifyFailure(err);
       // Without follow a deleted pod is done; with it, a StatefulSet may bring the name back.
       if (failure === "gone" && !request.follow) return "gone";
-      if (failure === "forbidden") {
+      if (failure === "forbidden" && backoff.failures + 1 >= FORBIDDEN_ATTEMPTS) {
         out.note(`pod/${pod}: cannot read the pod (Forbidden); skipped`);
         return "forbidden";
+      }
+      if (failure === "forbidden") {
+        await sleep(backoff.next(), signal);
+        if (signal.aborted) return "stopped";
+        continue;
       }
       if (!request.follow) {
         out.note(`pod/${pod}: ${(err as Error).message}`);

@@ -1,8 +1,9 @@
-// One container's log, read from pods/log and printed line by line, with the retry policy:
-// Forbidden ends it with a note (access was removed), a container that has not started yet (or a
-// pod whose name is still granted but deleted, which a StatefulSet brings back) is retried quietly,
-// other failures are retried with backoff. A followed stream that the server ends is reopened
-// where it stopped, until the pod has finished or the caller stops it.
+// One container's log, read from pods/log and printed line by line, with the retry policy: a
+// Forbidden, believed on the third answer in a row, ends it with a note (access was removed); a
+// container that has not started yet (or a pod whose name is still granted but deleted, which a
+// StatefulSet brings back) is retried quietly; other failures are retried with backoff. A followed
+// stream that the server ends is reopened where it stopped, until the pod has finished or the
+// caller stops it.
 import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeApi } from "../kube/api.ts";
 import { lines } from "../util/lines.ts";
@@ -73,6 +74,7 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
    */
   let last: { timestamp: string; nanos: bigint; count: number } | undefined;
   let attempts = 0;
+  let forbidden = 0;
   let failing = false;
 
   const print = (raw: string, skip: { nanos: bigint; count: number } | undefined) => {
@@ -110,6 +112,7 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
         print(line, skip);
         if (failing) out.note(`${label}: streaming again`);
         failing = false;
+        forbidden = 0;
         errors.reset();
         waiting.reset();
       }
@@ -131,6 +134,10 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
           await sleep(waiting.next(), signal);
           break;
         case "forbidden":
+          if (++forbidden < FORBIDDEN_ATTEMPTS) {
+            await sleep(errors.next(), signal);
+            break;
+          }
           out.note(`${label}: access to its log was removed (Forbidden); stopped reading it`);
           return "forbidden";
         case "gone":
@@ -165,6 +172,12 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
   }
   return "stopped";
 }
+
+/**
+ * How many Forbidden answers in a row are believed. The apiserver's authorizer reads RBAC objects
+ * from a cache, so for a moment after a pod joins a Role its log can still be refused.
+ */
+export const FORBIDDEN_ATTEMPTS = 3;
 
 /** How often a followed pod is read again, to notice it was deleted or replaced. */
 export const POD_CHECK_MS = 5000;
