@@ -2,7 +2,7 @@
 // single entry drives parsing, validation, the typed result and --help.
 import * as v from "valibot";
 import { flagHelp, parseFlags, UsageError, type Flag } from "./flags.ts";
-import { DurationError, parseGoDuration } from "./go-duration.ts";
+import { DurationError, parseGoDuration } from "../util/go-duration.ts";
 
 /** A flag and the schema that turns its raw value (string, string[] or undefined) into T. */
 export interface TypedFlag<T> extends Flag {

@@ -30,6 +30,7 @@ export class WorkQueue {
   /** When each key's last run ended, for batching; entries older than any window are pruned. */
   private readonly lastEnded = new Map<string, number>();
   private longestWindowMs = 0;
+  private lastPruned = 0;
   private readonly failures = new Map<string, Backoff>();
   private readonly idleWaiters: (() => void)[] = [];
   private active = 0;
@@ -113,6 +114,7 @@ export class WorkQueue {
 
   /** Forgets run times older than any batching window: they no longer hold anything back. */
   private pruneLastEnded(now: number): void {
+    this.lastPruned = now;
     for (const [key, ended] of this.lastEnded) if (now - ended > this.longestWindowMs) this.lastEnded.delete(key);
   }
 
@@ -148,7 +150,7 @@ export class WorkQueue {
       this.active--;
       const now = Date.now();
       this.lastEnded.set(key, now);
-      if (this.lastEnded.size > 10_000) this.pruneLastEnded(now);
+      if (this.lastEnded.size > 10_000 && now - this.lastPruned > this.longestWindowMs) this.pruneLastEnded(now);
       const again = this.again.get(key);
       this.again.delete(key);
       const batched = this.againBatched.get(key);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { commandHelp, parseAdmin } from "../../src/cli/admin.ts";
 import { FLAGS, helpText, parseOptions, UsageError } from "../../src/cli/options.ts";
-import { DurationError, parseGoDuration } from "../../src/cli/go-duration.ts";
+import { DurationError, parseGoDuration } from "../../src/util/go-duration.ts";
 import { programName, splitCommand } from "../../src/cli/program.ts";
 
 describe("parseOptions", () => {
