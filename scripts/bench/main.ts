@@ -1,10 +1,11 @@
 // `make bench`: runs every scenario on a fresh control plane with the compiled binary, prints a
 // table, and writes the figures as JSON ($BENCH_OUT, default bench/results.json) and a latency CDF
-// as SVG beside it. BENCH_ONLY=latency,writes,...,audit runs a subset.
+// as SVG beside it. BENCH_ONLY=latency,writes,...,audit,replay,scale,clients,peer runs a subset.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { auditScale, type AuditBenchResult } from "./audit.ts";
+import { replay, type ReplayResult } from "./replay.ts";
 import { latency, memory, startup, throughput, writes, type LatencyResult, type MemoryResult, type StartupResult, type ThroughputStep, type WritesResult } from "./scenarios.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -25,6 +26,7 @@ interface Results {
   startup?: StartupResult;
   throughput?: ThroughputStep[];
   audit?: AuditBenchResult;
+  replay?: ReplayResult;
 }
 
 const results: Results = {
@@ -64,6 +66,11 @@ if (want("audit")) {
   results.audit = await auditScale();
 }
 
+if (want("replay")) {
+  log("replay: a recorded pod watch stream, replayed in-process against a fake apiserver");
+  results.replay = await replay();
+}
+
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 printTable(results);
@@ -91,6 +98,9 @@ function printTable(r: Results): void {
     rows.push([`throughput ${t.targetPerSecond}/s: achieved, lag p99, settle`, `${t.achievedPerSecond}/s, ${t.lagP99Ms} ms, ${t.settleSeconds} s${t.bounded ? "" : "  (unbounded)"}${errors ? `  generator errors: ${errors}` : ""}`]);
   }
   if (r.audit) rows.push([`audit, ${r.audit.pods} pods in ${r.audit.workloads} workloads (s, reviews)`, `${r.audit.seconds} (${r.audit.reviews}), exit ${r.audit.exitCode}`]);
+  for (const run of r.replay?.runs ?? []) {
+    rows.push([`replay ${run.mode}, ${run.offeredPerSecond ? `${run.offeredPerSecond}/s` : "all at once"}: CPU ms per 1,000 events, events per CPU-s`, `${run.cpuMsPer1000Events}, ${run.eventsPerCpuSecond}  (${run.events} events, ${JSON.stringify(run.writes)})`]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}\n`);
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
