@@ -6,6 +6,8 @@ import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { auditScale, type AuditBenchResult } from "./audit.ts";
 import { replay, type ReplayResult } from "./replay.ts";
+import { scaleScenarios, type ScaleResult } from "./scale.ts";
+import { clients, type ClientsResult } from "./clients.ts";
 import { latency, memory, startup, throughput, writes, type LatencyResult, type MemoryResult, type StartupResult, type ThroughputStep, type WritesResult } from "./scenarios.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -27,6 +29,8 @@ interface Results {
   throughput?: ThroughputStep[];
   audit?: AuditBenchResult;
   replay?: ReplayResult;
+  scale?: ScaleResult;
+  clients?: ClientsResult;
 }
 
 const results: Results = {
@@ -70,6 +74,11 @@ if (want("replay")) {
   log("replay: a recorded pod watch stream, replayed in-process against a fake apiserver");
   results.replay = await replay();
 }
+if (want("scale")) results.scale = await scaleScenarios(log);
+if (want("clients")) {
+  log("clients: kubectl logs -l as each workload's ServiceAccount during scale-ups and rollouts");
+  results.clients = await clients();
+}
 
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
@@ -101,6 +110,14 @@ function printTable(r: Results): void {
   for (const run of r.replay?.runs ?? []) {
     rows.push([`replay ${run.mode}, ${run.offeredPerSecond ? `${run.offeredPerSecond}/s` : "all at once"}: CPU ms per 1,000 events, events per CPU-s`, `${run.cpuMsPer1000Events}, ${run.eventsPerCpuSecond}  (${run.events} events, ${JSON.stringify(run.writes)})`]);
   }
+  const f = r.scale?.foreignPods;
+  if (f) rows.push([`scale: RSS before / after ${f.pods} pods not opted in (MiB)`, `${f.rssBeforeMiB} / ${f.rssAfterMiB} (+${f.extraMiB}), tracked pods ${f.trackedPods}`]);
+  const o = r.scale?.optedIn;
+  if (o) rows.push([`scale: ${o.pods} opted-in pods in ${o.workloads} workloads: cold sync (s), RSS (MiB), per 1,000`, `${o.coldSyncSeconds}, ${o.rssMiB} (idle ${o.idleRssMiB}, peak ${o.peakRssMiB}), ${o.rssPerThousandPodsMiB}`]);
+  const b = r.scale?.largestWorkload;
+  if (b) rows.push([`scale: one workload of ${b.pods} pods (${b.nameLength}-char names): live / cold (s), Role bytes`, `${b.liveSeconds} (${b.liveAfterLastCreateSeconds} after the last create, ${b.liveRoleWrites} writes) / ${b.coldSeconds}, ${b.roleBytes}`]);
+  const c = r.clients;
+  if (c) rows.push([`clients: kubectl logs -l refused with Forbidden / runs`, `${c.forbidden} / ${c.runs} (other failures ${c.otherFailures}; ${c.workloads} workloads, ${c.clients} clients, ${c.seconds} s)`]);
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}\n`);
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);

@@ -67,28 +67,41 @@ export function record(workloads: number): Promise<Recording> {
       })().catch(() => {}) };
     }));
     const list = Array.from({ length: workloads }, (_, i) => `w${i}`);
-    const podEvents = () => frames.filter((f) => f.resource === "pods").length;
-    const quiet = async (what: string) => {
-      // Settled when no pod frame has come for 3 s.
+    // Pods seen added, and pods live (added, not yet deleted), from the recorded pod frames.
+    const seen = () => {
+      const live = new Set<string>();
+      let added = 0;
+      for (const f of frames) {
+        if (f.resource !== "pods") continue;
+        const { type, object } = JSON.parse(f.line) as { type: string; object: { metadata: { name: string } } };
+        if (type === "ADDED") (added++, live.add(object.metadata.name));
+        if (type === "DELETED") live.delete(object.metadata.name);
+      }
+      return { added, live: live.size, frames: frames.length };
+    };
+    /** Until `added` pods were ever added and `live` are there, and no frame has come for 3 s. */
+    const settled = async (what: string, added: number, live: number) => {
       let last = -1;
       await until(what, async () => {
-        const n = podEvents();
-        if (n === last) return true;
-        last = n;
-        return undefined;
-      }, 600_000, 3000);
+        const now = seen();
+        const quiet = now.frames === last;
+        last = now.frames;
+        return quiet && now.added >= added && now.live === live ? true : undefined;
+      }, 900_000, 3000);
     };
     const patch = (d: string, body: unknown) => env.api.mergePatch(Deployments, ns, d, body, { fieldManager: "podlogreader-bench" });
+    const w = workloads;
     await forEachLimit(list, 16, (d) => env.api.create(Deployments, ns, deployment(undefined, d, { replicas: 3, templateLabels: OPT_IN })));
-    await quiet("the pods of the new Deployments");
+    await settled("the pods of the new Deployments", 3 * w, 3 * w);
     await forEachLimit(list, 16, (d) => patch(d, { spec: { replicas: 6 } }));
-    await quiet("the scale-up");
+    await settled("the scale-up", 6 * w, 6 * w);
     await forEachLimit(list, 16, (d) => patch(d, { spec: { template: { metadata: { annotations: { rollout: "2" } } } } }));
-    await quiet("the rollout");
+    await settled("the rollout", 12 * w, 6 * w);
     await forEachLimit(list, 16, (d) => patch(d, { spec: { replicas: 2 } }));
-    await quiet("the scale-down");
-    await forEachLimit(list.slice(0, workloads / 2), 16, (d) => env.api.delete(Deployments, ns, d));
-    await quiet("the deletions");
+    await settled("the scale-down", 12 * w, 2 * w);
+    const deleted = Math.floor(w / 2);
+    await forEachLimit(list.slice(0, deleted), 16, (d) => env.api.delete(Deployments, ns, d));
+    await settled("the deletions", 12 * w, 2 * (w - deleted));
     abort.abort();
     await Promise.allSettled(readers.map((r) => r.done));
     return { namespace: ns, workloads, frames };

@@ -1,0 +1,96 @@
+// What a real log client meets while workloads change: `kubectl logs -l app=NAME` run in loops,
+// each as its workload's own ServiceAccount (a real token from the TokenRequest API), while the
+// Deployments scale up and down and roll out. podlogreader runs with --create-sa-and-rolebinding
+// and --pod-visibility namespace (`-l` lists pods, which needs list pods in the namespace).
+// Counted: runs refused with Forbidden, apart from runs that failed otherwise (a pod that was
+// deleted between kubectl's list and its log read, a container not started yet).
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { managedName } from "../../src/access/names.ts";
+import { Deployments, ServiceAccounts } from "../../src/kube/resources.ts";
+import { kubeconfigYaml } from "../lib/controlplane.ts";
+import { deployment, forEachLimit, namespace, RoleWatch, scale, startController, until, withCluster } from "./kit.ts";
+
+export interface ClientsResult {
+  workloads: number;
+  clients: number;
+  seconds: number;
+  runs: number;
+  ok: number;
+  forbidden: number;
+  otherFailures: number;
+  /** A few distinct first lines of the failures, Forbidden and other. */
+  samples: string[];
+}
+
+/** kubectl's answer, sorted: Forbidden is the authorizer refusing; anything else is not about access. */
+function classify(exitCode: number, stderr: string): "ok" | "forbidden" | "other" {
+  if (exitCode === 0) return "ok";
+  return /forbidden|\(Forbidden\)/i.test(stderr) ? "forbidden" : "other";
+}
+
+export function clients(
+  workloads = Number(process.env.CLIENTS_WORKLOADS ?? 10),
+  parallel = Number(process.env.CLIENTS_PARALLEL ?? 4),
+  seconds = Number(process.env.CLIENTS_SECONDS ?? 90),
+): Promise<ClientsResult> {
+  return withCluster(async (env) => {
+    const ns = await namespace(env.api, "clients");
+    const list = Array.from({ length: workloads }, (_, i) => `app${i}`);
+    await forEachLimit(list, 16, (d) => env.api.create(Deployments, ns, deployment(d, 1)));
+    const roles = await RoleWatch.start(env.api, ns);
+    const ctl = await startController(env, ["--namespace", ns, "--create-sa-and-rolebinding", "--pod-visibility", "namespace"]);
+    await until("every Role to name its pod", async () => (list.every((d) => roles.pods.get(managedName("Deployment", d))?.size === 1) ? true : undefined), 180_000, 200);
+
+    const dir = mkdtempSync(join(tmpdir(), "podlogreader-clients-"));
+    const ca = readFileSync(join(env.cluster.dir, "pki", "ca.crt"), "utf8");
+    const kubeconfigs = new Map<string, string>();
+    const tokenRequest = { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } };
+    for (const d of list) {
+      const answer = (await env.api.createSubresource(ServiceAccounts, ns, managedName("Deployment", d), "token", tokenRequest)) as { status: { token: string } };
+      const token = answer.status.token;
+      const file = join(dir, `${d}.kubeconfig`);
+      writeFileSync(file, kubeconfigYaml(env.cluster.server, ca, { token }, ns));
+      kubeconfigs.set(d, file);
+    }
+    const kubectl = join(env.cluster.binDir, "kubectl");
+    const counts = { runs: 0, ok: 0, forbidden: 0, other: 0 };
+    const samples = new Set<string>();
+    const deadline = performance.now() + seconds * 1000;
+
+    // The changes: each workload in turn scales 1 -> 5 -> 1 and rolls out, over and over.
+    const changing = (async () => {
+      for (let round = 0; performance.now() < deadline; round++) {
+        await forEachLimit(list, 8, (d) => scale(env.api, ns, d, 5));
+        await Bun.sleep(3000);
+        await forEachLimit(list, 8, (d) => env.api.mergePatch(Deployments, ns, d, { spec: { template: { metadata: { annotations: { round: String(round) } } } } }, { fieldManager: "podlogreader-bench" }));
+        await Bun.sleep(3000);
+        await forEachLimit(list, 8, (d) => scale(env.api, ns, d, 1));
+        await Bun.sleep(3000);
+      }
+    })();
+    let next = 0;
+    const client = async () => {
+      while (performance.now() < deadline) {
+        const d = list[next++ % list.length]!;
+        const proc = Bun.spawn([kubectl, "--kubeconfig", kubeconfigs.get(d)!, "-n", ns, "logs", "-l", `app=${d}`, "--tail=1", "--request-timeout=20s"], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+        const [exitCode, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+        const kind = classify(exitCode, stderr);
+        counts.runs++;
+        if (kind === "ok") counts.ok++;
+        else {
+          if (kind === "forbidden") counts.forbidden++;
+          else counts.other++;
+          // Pod and ServiceAccount names vary; keep one sample per shape of message.
+          const line = stderr.trim().split("\n")[0]!.replace(/app\d+[-\w]*/g, "NAME");
+          if (samples.size < 8) samples.add(`${kind}: ${line.slice(0, 240)}`);
+        }
+      }
+    };
+    await Promise.all([changing, ...Array.from({ length: parallel }, client)]);
+    await ctl.stop();
+    roles.stop();
+    return { workloads, clients: parallel, seconds, runs: counts.runs, ok: counts.ok, forbidden: counts.forbidden, otherFailures: counts.other, samples: [...samples] };
+  }, { nodes: 1 });
+}
