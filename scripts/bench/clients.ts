@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { managedName } from "../../src/access/names.ts";
-import { Deployments, ServiceAccounts } from "../../src/kube/resources.ts";
+import { Deployments, Pods, ServiceAccounts } from "../../src/kube/resources.ts";
 import { kubeconfigYaml } from "../lib/controlplane.ts";
 import { deployment, forEachLimit, namespace, RoleWatch, scale, startController, until, withCluster } from "./kit.ts";
 
@@ -19,6 +19,8 @@ export interface ClientsResult {
   runs: number;
   ok: number;
   forbidden: number;
+  /** Of the Forbidden runs: the refused pod was being deleted or gone when the admin looked right after; the rest were live. */
+  forbiddenTerminating: number;
   otherFailures: number;
   /** A few distinct first lines of the failures, Forbidden and other. */
   samples: string[];
@@ -55,7 +57,14 @@ export function clients(
       kubeconfigs.set(d, file);
     }
     const kubectl = join(env.cluster.binDir, "kubectl");
-    const counts = { runs: 0, ok: 0, forbidden: 0, other: 0 };
+    const counts = { runs: 0, ok: 0, forbidden: 0, terminating: 0, other: 0 };
+    /** Whether a refused pod was on its way out (deleting or deleted) rather than new. */
+    const terminating = async (stderr: string) => {
+      const pod = /pods "([^"]+)" is forbidden/.exec(stderr)?.[1];
+      if (!pod) return false;
+      const live = (await env.api.get(Pods, ns, pod).catch(() => undefined)) as { metadata?: { deletionTimestamp?: string } } | undefined;
+      return !live || live.metadata?.deletionTimestamp !== undefined;
+    };
     const samples = new Set<string>();
     const deadline = performance.now() + seconds * 1000;
 
@@ -80,7 +89,10 @@ export function clients(
         counts.runs++;
         if (kind === "ok") counts.ok++;
         else {
-          if (kind === "forbidden") counts.forbidden++;
+          if (kind === "forbidden") {
+            counts.forbidden++;
+            if (await terminating(stderr)) counts.terminating++;
+          }
           else counts.other++;
           // Pod and ServiceAccount names vary; keep one sample per shape of message.
           const line = stderr.trim().split("\n")[0]!.replace(/app\d+[-\w]*/g, "NAME");
@@ -91,6 +103,6 @@ export function clients(
     await Promise.all([changing, ...Array.from({ length: parallel }, client)]);
     await ctl.stop();
     roles.stop();
-    return { workloads, clients: parallel, seconds, runs: counts.runs, ok: counts.ok, forbidden: counts.forbidden, otherFailures: counts.other, samples: [...samples] };
+    return { workloads, clients: parallel, seconds, runs: counts.runs, ok: counts.ok, forbidden: counts.forbidden, forbiddenTerminating: counts.terminating, otherFailures: counts.other, samples: [...samples] };
   }, { nodes: 1 });
 }

@@ -8,6 +8,7 @@ import { auditScale, type AuditBenchResult } from "./audit.ts";
 import { replay, type ReplayResult } from "./replay.ts";
 import { scaleScenarios, type ScaleResult } from "./scale.ts";
 import { clients, type ClientsResult } from "./clients.ts";
+import { peerComparison, type PeerResult } from "./peer.ts";
 import { latency, memory, startup, throughput, writes, type LatencyResult, type MemoryResult, type StartupResult, type ThroughputStep, type WritesResult } from "./scenarios.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -31,6 +32,7 @@ interface Results {
   replay?: ReplayResult;
   scale?: ScaleResult;
   clients?: ClientsResult;
+  peer?: PeerResult;
 }
 
 const results: Results = {
@@ -79,6 +81,7 @@ if (want("clients")) {
   log("clients: kubectl logs -l as each workload's ServiceAccount during scale-ups and rollouts");
   results.clients = await clients();
 }
+if (want("peer")) results.peer = await peerComparison(log);
 
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
@@ -117,7 +120,12 @@ function printTable(r: Results): void {
   const b = r.scale?.largestWorkload;
   if (b) rows.push([`scale: one workload of ${b.pods} pods (${b.nameLength}-char names): live / cold (s), Role bytes`, `${b.liveSeconds} (${b.liveAfterLastCreateSeconds} after the last create, ${b.liveRoleWrites} writes) / ${b.coldSeconds}, ${b.roleBytes}`]);
   const c = r.clients;
-  if (c) rows.push([`clients: kubectl logs -l refused with Forbidden / runs`, `${c.forbidden} / ${c.runs} (other failures ${c.otherFailures}; ${c.workloads} workloads, ${c.clients} clients, ${c.seconds} s)`]);
+  if (c) rows.push([`clients: kubectl logs -l refused with Forbidden / runs`, `${c.forbidden} / ${c.runs} (${c.forbiddenTerminating} of them pods being deleted; other failures ${c.otherFailures}; ${c.workloads} workloads, ${c.clients} clients, ${c.seconds} s)`]);
+  for (const [who, m] of Object.entries(r.peer?.medians ?? {})) {
+    const t = m.convergeSeconds;
+    rows.push([`peer, ${who} (medians): converge create/up/down/rollout (s)`, `${t.create} / ${t.scaleUp} / ${t.scaleDown} / ${t.rollout}`]);
+    rows.push([`peer, ${who} (medians): Role writes, roles requests (apiserver), all requests (client), CPU-s, peak RSS MiB`, `${m.roleWrites}, ${m.apiserverRoleRequests}, ${m.clientRequests}, ${m.cpuSeconds}, ${m.peakRssMiB}`]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}\n`);
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
