@@ -96,7 +96,7 @@ demo: deps control-plane build ## Run podlogreader on a local cluster and show w
 clean: ## Remove build output
 	rm -rf dist
 
-bench: deps control-plane build ## Benchmarks on fresh local control planes: latency, writes, memory, startup, throughput, audit (BENCH_OUT, default bench/results.json)
+bench: deps control-plane build ## Benchmarks on fresh local control planes: latency, writes, memory, startup, throughput, audit, replay, scale, clients, peer (BENCH_ONLY=a,b; BENCH_OUT, default bench/results.json)
 	$(BUN) scripts/bench/main.ts
 
 CHAOS_SEED ?=

@@ -51,43 +51,52 @@ export function record(workloads: number): Promise<Recording> {
   return withCluster(async (env) => {
     const ns = await namespace(env.api, "replay");
     const frames: Frame[] = [];
+    // Pods ever added and pods live, counted as their frames arrive.
+    const pods = { added: 0, live: new Set<string>() };
     const abort = new AbortController();
     const readers = await Promise.all(watched().map(async ({ resource, labelSelector, metadataOnly }) => {
-      const { resourceVersion } = await env.api.list(resource, { namespace: ns, labelSelector, metadataOnly });
-      const response = await env.api.transport.request({
+      let { resourceVersion } = await env.api.list(resource, { namespace: ns, labelSelector, metadataOnly });
+      const open = () => env.api.transport.request({
         path: collectionPath(resource, ns),
         query: { watch: true, allowWatchBookmarks: true, resourceVersion, timeoutSeconds: 3600, labelSelector },
         accept: metadataOnly ? METADATA_OBJECT : undefined,
         signal: abort.signal,
         streaming: true,
       });
-      // Wrapped, so that Promise.all waits for the watches to open, not to end.
+      let response = await open();
+      // Wrapped, so that Promise.all waits for the watches to open, not to end. A watch the
+      // apiserver ends (a slow reader is cut off) is opened again from the last version seen.
       return { done: (async () => {
-        for await (const line of lines(response.body!)) if (line.trim()) frames.push({ resource: resource.plural, line: line.trim() });
-      })().catch(() => {}) };
+        while (!abort.signal.aborted) {
+          for await (const raw of lines(response.body!)) {
+            const line = raw.trim();
+            if (!line) continue;
+            const { type, object } = JSON.parse(line) as { type: string; object: { metadata?: { name: string; resourceVersion: string } } };
+            if (type === "ERROR" || !object.metadata) throw new Error(`an ${type} event: ${line.slice(0, 200)}`);
+            resourceVersion = object.metadata.resourceVersion;
+            if (type === "BOOKMARK") continue;
+            frames.push({ resource: resource.plural, line });
+            if (resource !== Pods) continue;
+            if (type === "ADDED") (pods.added++, pods.live.add(object.metadata.name));
+            if (type === "DELETED") pods.live.delete(object.metadata.name);
+          }
+          if (!abort.signal.aborted) response = await open();
+        }
+      })().catch((err: Error) => {
+        if (!abort.signal.aborted) process.stderr.write(`bench: the recording's ${resource.plural} watch failed: ${err.message}\n`);
+      }) };
     }));
     const list = Array.from({ length: workloads }, (_, i) => `w${i}`);
-    // Pods seen added, and pods live (added, not yet deleted), from the recorded pod frames.
-    const seen = () => {
-      const live = new Set<string>();
-      let added = 0;
-      for (const f of frames) {
-        if (f.resource !== "pods") continue;
-        const { type, object } = JSON.parse(f.line) as { type: string; object: { metadata: { name: string } } };
-        if (type === "ADDED") (added++, live.add(object.metadata.name));
-        if (type === "DELETED") live.delete(object.metadata.name);
-      }
-      return { added, live: live.size, frames: frames.length };
-    };
     /** Until `added` pods were ever added and `live` are there, and no frame has come for 3 s. */
     const settled = async (what: string, added: number, live: number) => {
       let last = -1;
       await until(what, async () => {
-        const now = seen();
-        const quiet = now.frames === last;
-        last = now.frames;
-        return quiet && now.added >= added && now.live === live ? true : undefined;
-      }, 900_000, 3000);
+        const quiet = frames.length === last;
+        last = frames.length;
+        return quiet && pods.added >= added && pods.live.size === live ? true : undefined;
+      }, 900_000, 3000).catch((err: Error) => {
+        throw new Error(`${err.message} (pods added ${pods.added} of ${added}, live ${pods.live.size} of ${live})`);
+      });
     };
     const patch = (d: string, body: unknown) => env.api.mergePatch(Deployments, ns, d, body, { fieldManager: "podlogreader-bench" });
     const w = workloads;
