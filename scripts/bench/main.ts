@@ -111,7 +111,7 @@ function printTable(r: Results): void {
   }
   if (r.audit) rows.push([`audit, ${r.audit.pods} pods in ${r.audit.workloads} workloads (s, reviews)`, `${r.audit.seconds} (${r.audit.reviews}), exit ${r.audit.exitCode}`]);
   for (const run of r.replay?.runs ?? []) {
-    rows.push([`replay ${run.mode}, ${run.offeredPerSecond ? `${run.offeredPerSecond}/s` : "all at once"}: CPU ms per 1,000 events, events per CPU-s`, `${run.cpuMsPer1000Events}, ${run.eventsPerCpuSecond}  (${run.events} events, ${JSON.stringify(run.writes)})`]);
+    rows.push([`replay ${run.mode}, ${run.offeredPerSecond ? `${run.offeredPerSecond}/s` : "all at once"}: CPU ms per 1,000 pod events, pod events per CPU-s`, `${run.cpuMsPer1000PodEvents}, ${run.podEventsPerCpuSecond}  (${run.podEvents} of ${run.events} events, ${JSON.stringify(run.writes)})`]);
   }
   const f = r.scale?.foreignPods;
   if (f) rows.push([`scale: RSS before / after ${f.pods} pods not opted in (MiB)`, `${f.rssBeforeMiB} / ${f.rssAfterMiB} (+${f.extraMiB}), tracked pods ${f.trackedPods}`]);

@@ -256,6 +256,9 @@ export interface ReplayRun {
   podEvents: number;
   cpuMsPer1000Events: number;
   eventsPerCpuSecond: number;
+  /** The same CPU, divided among the pod events alone (the stream's workload events ride along). */
+  cpuMsPer1000PodEvents: number;
+  podEventsPerCpuSecond: number;
   wallSeconds: number;
   writes: Record<string, number>;
 }
@@ -318,13 +321,16 @@ async function replayOnce(rec: Recording, mode: ReplayRun["mode"], ratePerSecond
   stop.abort();
   await running;
   const events = rec.frames.length;
+  const podEvents = rec.frames.filter((f) => f.resource === "pods").length;
   return {
     mode,
     offeredPerSecond: ratePerSecond,
     events,
-    podEvents: rec.frames.filter((f) => f.resource === "pods").length,
+    podEvents,
     cpuMsPer1000Events: round((cpuMs / events) * 1000, 1),
     eventsPerCpuSecond: Math.round(events / (cpuMs / 1000)),
+    cpuMsPer1000PodEvents: round((cpuMs / podEvents) * 1000, 1),
+    podEventsPerCpuSecond: Math.round(podEvents / (cpuMs / 1000)),
     wallSeconds: round((writes.lastAt - t0) / 1000, 2),
     writes: writes.byVerb,
   };
