@@ -128,12 +128,13 @@ class Writes {
   lastAt = 0;
   lastCpu = process.cpuUsage();
 
+  /** `body` becomes the answer: callers pass a copy. */
   answer(method: string, resource: string, body: unknown): unknown {
     const key = `${method} ${resource}`;
     this.byVerb[key] = (this.byVerb[key] ?? 0) + 1;
     this.lastAt = performance.now();
     this.lastCpu = process.cpuUsage();
-    const obj = structuredClone(body ?? {}) as { metadata?: Record<string, unknown> };
+    const obj = (body ?? {}) as { metadata?: Record<string, unknown> };
     obj.metadata = { uid: `uid-${this.version}`, ...obj.metadata, resourceVersion: String(++this.version) };
     return obj;
   }
@@ -177,7 +178,9 @@ function fakeTransport(writes: Writes): { transport: Transport; feed: Feed } {
     },
     async json(req: Request): Promise<unknown> {
       if (!req.method || req.method === "GET") return { items: [], metadata: { resourceVersion: "1" } };
-      return writes.answer(req.method, writtenResource(req.path), req.body);
+      // The real transport serializes the body and parses the answer; one JSON.parse of the
+      // request's own text stands in for parsing the answer (of about the same size).
+      return writes.answer(req.method, writtenResource(req.path), JSON.parse(JSON.stringify(req.body)));
     },
   };
   const feed: Feed = {
@@ -218,16 +221,16 @@ function fakeParsedApi(writes: Writes, parsed: Map<Frame, RawWatchEvent>): { api
       })();
     },
     async create(rt: ResourceType, _ns: string, body: unknown) {
-      return writes.answer("POST", rt.plural, body);
+      return writes.answer("POST", rt.plural, structuredClone(body));
     },
     async apply(rt: ResourceType, _ns: string, body: unknown) {
-      return writes.answer("PATCH", rt.plural, body);
+      return writes.answer("PATCH", rt.plural, structuredClone(body));
     },
     async update(rt: ResourceType, _ns: string, body: unknown) {
-      return writes.answer("PUT", rt.plural, body);
+      return writes.answer("PUT", rt.plural, structuredClone(body));
     },
     async mergePatch(rt: ResourceType, _ns: string, _name: string, body: unknown) {
-      return writes.answer("PATCH", rt.plural, body);
+      return writes.answer("PATCH", rt.plural, structuredClone(body));
     },
     async delete(rt: ResourceType) {
       writes.answer("DELETE", rt.plural, undefined);
