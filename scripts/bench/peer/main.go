@@ -110,7 +110,23 @@ func optedInDeployment(d *appsv1.Deployment) bool {
 	return d.Spec.Template.Labels[optInLabel] == optInValue
 }
 
+// ownerUIDKey indexes pods and ReplicaSets by the UID of their controller (kubebuilder book style).
+const ownerUIDKey = ".metadata.controllerUID"
+
+func indexByController(o client.Object) []string {
+	if ref := metav1.GetControllerOfNoCopy(o); ref != nil {
+		return []string{string(ref.UID)}
+	}
+	return nil
+}
+
 func (r *RoleReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	ctx := context.Background()
+	for _, obj := range []client.Object{&corev1.Pod{}, &appsv1.ReplicaSet{}} {
+		if err := mgr.GetFieldIndexer().IndexField(ctx, obj, ownerUIDKey, indexByController); err != nil {
+			return err
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("podlogreader-peer").
 		For(&appsv1.Deployment{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
@@ -150,24 +166,19 @@ func (r *RoleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, nil
 	}
 	var sets appsv1.ReplicaSetList
-	if err := r.List(ctx, &sets, client.InNamespace(req.Namespace)); err != nil {
-		return ctrl.Result{}, err
-	}
-	owned := map[types.UID]bool{}
-	for i := range sets.Items {
-		if ref := metav1.GetControllerOfNoCopy(&sets.Items[i]); ref != nil && ref.UID == dep.UID {
-			owned[sets.Items[i].UID] = true
-		}
-	}
-	var pods corev1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(req.Namespace)); err != nil {
+	if err := r.List(ctx, &sets, client.InNamespace(req.Namespace), client.MatchingFields{ownerUIDKey: string(dep.UID)}); err != nil {
 		return ctrl.Result{}, err
 	}
 	var names []string
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if ref := metav1.GetControllerOfNoCopy(p); ref != nil && owned[ref.UID] && p.DeletionTimestamp == nil {
-			names = append(names, p.Name)
+	for i := range sets.Items {
+		var pods corev1.PodList
+		if err := r.List(ctx, &pods, client.InNamespace(req.Namespace), client.MatchingFields{ownerUIDKey: string(sets.Items[i].UID)}); err != nil {
+			return ctrl.Result{}, err
+		}
+		for j := range pods.Items {
+			if pods.Items[j].DeletionTimestamp == nil {
+				names = append(names, pods.Items[j].Name)
+			}
 		}
 	}
 	slices.Sort(names)
