@@ -19,7 +19,7 @@ export interface PeerRun {
   /** Seconds from the change until every Role is right: create, 1 -> 5, 5 -> 1, rollout. */
   convergeSeconds: { create: number; scaleUp: number; scaleDown: number; rollout: number };
   roleWrites: number;
-  /** Requests on roles as the apiserver counted them (apiserver_request_total), by verb. */
+  /** Requests on roles as the apiserver counted them (apiserver_request_total), by "VERB code". */
   apiserverRoleRequests: Record<string, number>;
   /** Every request the controller sent, by verb, as its own client counted them. */
   clientRequests: Record<string, number>;
@@ -83,14 +83,14 @@ async function start(who: Who, env: Env, ns: string, peer: string): Promise<Runn
   };
 }
 
-/** apiserver_request_total for roles, by verb. */
+/** apiserver_request_total for roles, by "VERB code". */
 async function apiserverRoleRequests(env: Env): Promise<Record<string, number>> {
   const text = await (await env.api.transport.request({ path: "/metrics", accept: "text/plain" })).text();
   const byVerb: Record<string, number> = {};
   for (const line of text.split("\n")) {
     if (!line.startsWith("apiserver_request_total{") || !line.includes('resource="roles"')) continue;
-    const verb = /verb="([^"]+)"/.exec(line)?.[1] ?? "?";
-    byVerb[verb] = (byVerb[verb] ?? 0) + Number(line.split(" ").at(-1));
+    const key = `${/verb="([^"]+)"/.exec(line)?.[1] ?? "?"} ${/code="([^"]+)"/.exec(line)?.[1] ?? "?"}`;
+    byVerb[key] = (byVerb[key] ?? 0) + Number(line.split(" ").at(-1));
   }
   return byVerb;
 }
