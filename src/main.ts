@@ -70,6 +70,9 @@ async function runController(argv: string[]): Promise<number> {
         namespace: options.leaderElectionNamespace ?? connection.namespace ?? "default",
         name: options.leaderElectionId,
         identity: `${hostname()}_${crypto.randomUUID().slice(0, 8)}`,
+        leaseDurationMs: options.leaseDurationMs,
+        renewDeadlineMs: options.renewDeadlineMs,
+        retryPeriodMs: options.retryPeriodMs,
       }, log)
       : undefined;
     // With leader election, no write of the controller starts unless the lease is held and fresh.

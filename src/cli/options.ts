@@ -43,6 +43,9 @@ export const RUN_FLAGS = {
     { name: "leader-election-id", kind: "string", value: "NAME", default: "podlogreader", help: "Name of the Lease." },
     v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "--leader-election-id must be a valid object name"), v.maxLength(253, "--leader-election-id must be at most 253 characters")),
   ),
+  leaseDurationMs: durationFlag({ name: "leader-elect-lease-duration", default: "15s", help: "How long a standby waits after the leader's last renewal before taking the Lease over. Written to the Lease in whole seconds." }, (ms) => (ms < 1000 ? "--leader-elect-lease-duration must be at least 1s" : undefined)),
+  renewDeadlineMs: durationFlag({ name: "leader-elect-renew-deadline", default: "10s", help: "How long the leader keeps trying to renew before it stops writing and exits. Must be shorter than the lease duration." }, (ms) => (ms <= 0 ? "--leader-elect-renew-deadline must be greater than 0" : undefined)),
+  retryPeriodMs: durationFlag({ name: "leader-elect-retry-period", default: "2s", help: "How often to try to take or renew the Lease. The renew deadline must exceed 1.2 times this (the retries' jitter)." }, (ms) => (ms <= 0 ? "--leader-elect-retry-period must be greater than 0" : undefined)),
   httpAddr: flag(
     { name: "http-addr", kind: "string", value: "HOST:PORT", help: "Serve /healthz (alive, watches running), /readyz (initial sync done) and /metrics (Prometheus) here, e.g. :8080. Default: not served." },
     v.optional(
@@ -73,6 +76,9 @@ export function parseOptions(argv: string[]): Options {
   const values = parseFlagSet(RUN_FLAGS, argv).values;
   const given = (name: string) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
   const deprecations: string[] = [];
+  // client-go's rules: a leader must give up before a standby may take over, with room for a retry.
+  if (values.renewDeadlineMs >= values.leaseDurationMs) throw new UsageError("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline");
+  if (values.renewDeadlineMs <= values.retryPeriodMs * 1.2) throw new UsageError("--leader-elect-renew-deadline must be greater than 1.2 times --leader-elect-retry-period");
   if (given("list-pods")) {
     const meant = values.listPods ? "namespace" : "own";
     if (given("pod-visibility") && values.podVisibility !== meant) {
