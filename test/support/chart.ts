@@ -24,20 +24,52 @@ export function runHelm(args: string[]): { status: number; stdout: string; stder
 export interface Manifest {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   [k: string]: unknown;
 }
 
-/** `helm template` of the chart, parsed; `values` become --set-json flags. */
-export function render(release: string, namespace: string, values: Record<string, unknown> = {}): Manifest[] {
-  const sets = Object.entries(values).flatMap(([k, v]) => ["--set-json", `${k}=${JSON.stringify(v)}`]);
-  const r = runHelm(["template", release, chartDir, "--namespace", namespace, ...sets]);
-  if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr}`);
-  return r.stdout
+/** The Kubernetes version charts are rendered for: the local control plane's. */
+export const KUBE_VERSION = "1.37.2";
+
+/** `--set-json` flags for a map of values (keys may be dotted paths). */
+export function setFlags(values: Record<string, unknown>): string[] {
+  return Object.entries(values).flatMap(([k, v]) => ["--set-json", `${k}=${JSON.stringify(v)}`]);
+}
+
+/** Splits a multi-document YAML stream into its objects. */
+export function parseManifests(yaml: string): Manifest[] {
+  return yaml
     .split(/^---$/m)
     .map((doc) => Bun.YAML.parse(doc) as Manifest | null)
     .filter((m): m is Manifest => m !== null && typeof m === "object" && "kind" in m);
 }
+
+/** `helm template` of a chart, as text, or the error helm gave. */
+export function template(release: string, namespace: string, values: Record<string, unknown> = {}, dir = chartDir): { ok: true; yaml: string } | { ok: false; error: string } {
+  const r = runHelm(["template", release, dir, "--namespace", namespace, "--kube-version", KUBE_VERSION, ...setFlags(values)]);
+  return r.status === 0 ? { ok: true, yaml: r.stdout } : { ok: false, error: r.stderr };
+}
+
+/** `helm template` of the chart, parsed; `values` become --set-json flags. */
+export function render(release: string, namespace: string, values: Record<string, unknown> = {}): Manifest[] {
+  const r = template(release, namespace, values);
+  if (!r.ok) throw new Error(`helm template failed: ${r.error}`);
+  return parseManifests(r.yaml);
+}
+
+/** Every optional part of the chart switched on. */
+export const EVERYTHING_ON = {
+  createServiceAccountAndRoleBinding: true,
+  "audit.enabled": true,
+  "tests.enabled": true,
+  "serviceMonitor.enabled": true,
+  "prometheusRule.enabled": true,
+  "grafanaDashboard.enabled": true,
+  cleanupOnUninstall: true,
+};
+
+/** The objects a helm hook makes, and the helm test Pod: not part of the installed release. */
+export const isHook = (m: Manifest): boolean => Boolean(m.metadata.annotations?.["helm.sh/hook"]);
 
 export function find<T = Manifest>(manifests: Manifest[], kind: string, name?: string): T[] {
   return manifests.filter((m) => m.kind === kind && (name === undefined || m.metadata.name === name)) as T[];
