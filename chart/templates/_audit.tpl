@@ -4,14 +4,14 @@
 */}}
 {{- define "podlogreader.auditPodSpec" -}}
 {{- $root := index . 0 -}}
-serviceAccountName: {{ include "podlogreader.auditServiceAccountName" $root }}
+serviceAccountName: {{ include "podlogreader.auditServiceAccountName" $root | quote }}
 restartPolicy: Never
 {{- with $root.Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- with $root.Values.priorityClassName }}
-priorityClassName: {{ . }}
+priorityClassName: {{ . | quote }}
 {{- end }}
 {{- with $root.Values.podSecurityContext }}
 securityContext:

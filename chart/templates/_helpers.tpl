@@ -93,8 +93,8 @@ default
 {{- end -}}
 
 {{- define "podlogreader.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "podlogreader.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "podlogreader.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end -}}
 
 {{- define "podlogreader.labels" -}}
@@ -109,9 +109,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{/* Labels of a pod that is not the controller (audit, cleanup, test): never picked by its Service or PDB. */}}
 {{- define "podlogreader.componentLabels" -}}
-app.kubernetes.io/name: {{ include "podlogreader.name" (index . 0) }}-{{ index . 1 }}
-app.kubernetes.io/instance: {{ (index . 0).Release.Name }}
-app.kubernetes.io/component: {{ index . 1 }}
+app.kubernetes.io/name: {{ include "podlogreader.cut" (list (printf "%s-%s" (include "podlogreader.name" (index . 0)) (index . 1)) 63) | quote }}
+app.kubernetes.io/instance: {{ (index . 0).Release.Name | quote }}
+app.kubernetes.io/component: {{ index . 1 | quote }}
 {{- with (index . 0).Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
