@@ -177,7 +177,8 @@ export class KubeApi {
 
   /**
    * Deletes an object. With `preconditions` exactly the version that was read is deleted: the
-   * call fails with 409 if its uid or resourceVersion changed.
+   * call fails with 409 if its uid or resourceVersion changed. With `dryRun` the apiserver
+   * authorizes and checks the request in full but deletes nothing.
    */
   async delete(
     rt: ResourceType,
@@ -185,11 +186,13 @@ export class KubeApi {
     name: string,
     preconditions?: { uid?: string; resourceVersion?: string },
     propagationPolicy: "Background" | "Foreground" | "Orphan" = "Background",
+    options: { dryRun?: boolean } = {},
   ): Promise<void> {
     this.beforeWrite?.();
     const response = await this.transport.request({
       method: "DELETE",
       path: objectPath(rt, namespace, name),
+      query: options.dryRun ? { dryRun: "All" } : undefined,
       body: { apiVersion: "v1", kind: "DeleteOptions", ...(preconditions ? { preconditions } : {}), propagationPolicy },
     });
     await response.body?.cancel();
