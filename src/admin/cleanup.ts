@@ -152,19 +152,24 @@ async function deleteAll(api: KubeApi, kind: CleanupKind, targets: Target[], dry
   const rt = CLEANUP_RESOURCES[kind];
   const limit = limiter(CONCURRENT_DELETES);
   const failures: string[] = [];
-  await Promise.all(targets.map((t) => limit(async () => {
+  const outcomes = await Promise.all(targets.map((t) => limit(async () => {
     try {
-      const outcome = await deleteMade(api, rt, t, dryRun);
-      if (outcome === "deleted") {
-        const removed: Removed = { kind, apiVersion: apiVersionOf(rt), namespace: t.namespace, name: t.name, uid: t.uid, workload: t.workload };
-        report.removed.push(removed);
-        progress.removed?.(removed);
-      } else if (outcome !== "gone") report.leftAlone.push(outcome);
+      return await deleteMade(api, rt, t, dryRun);
     } catch (err) {
       if (!(err instanceof CleanupError)) throw err;
       failures.push(err.message);
+      return "failed" as const;
     }
   })));
+  // Told in the planned order, not in the order the concurrent deletes finished.
+  outcomes.forEach((outcome, i) => {
+    const t = targets[i]!;
+    if (outcome === "deleted") {
+      const removed: Removed = { kind, apiVersion: apiVersionOf(rt), namespace: t.namespace, name: t.name, uid: t.uid, workload: t.workload };
+      report.removed.push(removed);
+      progress.removed?.(removed);
+    } else if (typeof outcome === "object") report.leftAlone.push(outcome);
+  });
   if (failures.length === 0) return;
   const later = CLEANUP_ORDER.slice(CLEANUP_ORDER.indexOf(kind) + 1);
   report.errors.push(...failures.slice(0, -1));

@@ -192,8 +192,8 @@ export class KubeApi {
     const response = await this.transport.request({
       method: "DELETE",
       path: objectPath(rt, namespace, name),
-      query: options.dryRun ? { dryRun: "All" } : undefined,
-      body: { apiVersion: "v1", kind: "DeleteOptions", ...(preconditions ? { preconditions } : {}), propagationPolicy },
+      // DeleteOptions in the body: with a body the apiserver ignores them in the query.
+      body: { apiVersion: "v1", kind: "DeleteOptions", ...(preconditions ? { preconditions } : {}), propagationPolicy, ...(options.dryRun ? { dryRun: ["All"] } : {}) },
     });
     await response.body?.cancel();
   }
