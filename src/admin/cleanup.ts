@@ -151,24 +151,24 @@ async function listInScope(api: KubeApi, namespaces: string[] | undefined): Prom
 async function deleteAll(api: KubeApi, kind: CleanupKind, targets: Target[], dryRun: boolean, report: CleanupReport, progress: CleanupProgress): Promise<void> {
   const rt = CLEANUP_RESOURCES[kind];
   const limit = limiter(CONCURRENT_DELETES);
-  const failures: string[] = [];
   const outcomes = await Promise.all(targets.map((t) => limit(async () => {
     try {
       return await deleteMade(api, rt, t, dryRun);
     } catch (err) {
       if (!(err instanceof CleanupError)) throw err;
-      failures.push(err.message);
-      return "failed" as const;
+      return err;
     }
   })));
   // Told in the planned order, not in the order the concurrent deletes finished.
+  const failures: string[] = [];
   outcomes.forEach((outcome, i) => {
     const t = targets[i]!;
-    if (outcome === "deleted") {
+    if (outcome instanceof CleanupError) failures.push(outcome.message);
+    else if (outcome === "deleted") {
       const removed: Removed = { kind, apiVersion: apiVersionOf(rt), namespace: t.namespace, name: t.name, uid: t.uid, workload: t.workload };
       report.removed.push(removed);
       progress.removed?.(removed);
-    } else if (typeof outcome === "object") report.leftAlone.push(outcome);
+    } else if (outcome !== "gone") report.leftAlone.push(outcome);
   });
   if (failures.length === 0) return;
   const later = CLEANUP_ORDER.slice(CLEANUP_ORDER.indexOf(kind) + 1);
