@@ -92,6 +92,15 @@ async function hookIdentity(name: string, without?: string): Promise<string> {
   return kubeconfig;
 }
 
+/** The compiled controller, leader-elected on LEASE, for the opted-in workloads of both namespaces. */
+function startController(): Subprocess<"ignore", "ignore", "pipe"> {
+  return Bun.spawn([binary, `--namespace=${nsA},${nsB}`, "--create-sa-and-rolebinding", "--leader-elect", `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "--debounce=100ms"], {
+    stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig },
+  });
+}
+
+const allMade = async () => ((await present(made)).length === made.length ? true : undefined);
+
 beforeAll(async () => {
   c = await testCluster();
   nsA = await useNamespace("cleanup-a");
@@ -119,9 +128,7 @@ beforeAll(async () => {
   } as KubeObject & Record<string, unknown> });
   for (const f of foreign) await c.admin.create(f.rt, f.ns(), f.body);
 
-  controller = Bun.spawn([binary, `--namespace=${nsA},${nsB}`, "--create-sa-and-rolebinding", "--leader-elect", `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "--debounce=100ms"], {
-    stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig },
-  });
+  controller = startController();
   await createDeployment(nsA, "web", { replicas: 2 });
   await createDeployment(nsA, "api", { replicas: 1 });
   await createDeployment(nsB, "worker", { replicas: 1 });
@@ -129,7 +136,7 @@ beforeAll(async () => {
   for (const [ns, name] of [[() => nsA, "podlogreader-web"], [() => nsA, "podlogreader-api"], [() => nsB, "podlogreader-worker"]] as const) {
     for (const rt of [RoleBindings, Roles, ServiceAccounts]) made.push([rt, ns, name]);
   }
-  await eventually("the controller to make every Role, RoleBinding and ServiceAccount", async () => ((await present(made)).length === made.length ? true : undefined), 60_000);
+  await eventually("the controller to make every Role, RoleBinding and ServiceAccount", allMade, 60_000);
   for (const f of foreign) f.rv = await rv(f.rt, f.ns(), f.name);
 });
 
@@ -226,6 +233,38 @@ describe("podlogreader cleanup", () => {
       expect(r.code).toBe(0);
       expect(r.stdout).not.toContain("deleted");
       expect(r.stderr).toContain(`No resources made by podlogreader found in namespace ${nsA}, ${nsB}.`);
+      await expectForeignIntact();
+    });
+  });
+
+  // As the chart's post-delete hook meets it: the controller's pods are going away and its RBAC is
+  // gone, so it cannot give its Lease up. Cleanup waits, as a standby would, until the Lease went
+  // unrenewed for its whole duration; a leader stops writing before that.
+  describe("--wait-for-lease", () => {
+    let kubeconfig: string;
+    const lease = () => [`--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`];
+    beforeAll(async () => {
+      kubeconfig = await hookIdentity("waiting-hook");
+      controller = startController();
+      await eventually("the controller to make everything again", allMade, 60_000);
+    });
+
+    test("warns when a live leader still holds the Lease after the wait", async () => {
+      const r = await run(["-n", `${nsA},${nsB}`, ...lease(), "--wait-for-lease=2s", "--dry-run"], kubeconfig);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain(`Warning: Lease ${system}/${LEASE} is still held by`);
+      expect(r.stderr).toContain("after waiting 2s");
+    });
+
+    test("waits out the Lease of a leader that stopped without releasing it, then removes everything", async () => {
+      controller.kill("SIGKILL");
+      await controller.exited;
+      const r = await run(["-n", `${nsA},${nsB}`, ...lease(), "--wait-for-lease=90s"], kubeconfig);
+      expect(r.stderr).not.toContain("Warning: Lease");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`lease.coordination.k8s.io "${LEASE}" deleted from ${system} namespace`);
+      expect(await present(made)).toEqual([]);
+      expect(await exists(Leases, system, LEASE)).toBe(false);
       await expectForeignIntact();
     });
   });
