@@ -121,6 +121,7 @@ export function usageLines(program: string): string[] {
     `       ${program} audit ...          check through the apiserver's authorizer that every managed`,
     `       ${pad}                    ServiceAccount reads exactly its workload's pods`,
     `       ${program} status ...         list the opted-in workloads and their Roles`,
+    `       ${program} cleanup ...        delete every Role, RoleBinding and ServiceAccount podlogreader made`,
     `       ${program} logs KIND/NAME ... print and follow the logs of a workload's pods, with only its own grant`,
     `       ${program} version            print the version (-o json for JSON)`,
     `--kubeconfig, --context and -n/--namespace may also come before the command, as kubectl's`,
