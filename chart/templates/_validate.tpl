@@ -50,3 +50,9 @@ number times its unit, summed, refused above 2^63-1 ns) and fail with the binary
 {{- fail "--leader-elect-renew-deadline must be greater than 1.2 times --leader-elect-retry-period" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Twice the lease duration, in whole seconds: time for a held Lease to go unrenewed for its whole duration. */}}
+{{- define "podlogreader.waitForLease" -}}
+{{- $ns := float64 (include "podlogreader.durationNanos" (list .Values.leaderElection.leaseDuration "leader-elect-lease-duration")) -}}
+{{- printf "%.0fs" (ceil (divf (mulf $ns 2.0) 1e9)) -}}
+{{- end -}}

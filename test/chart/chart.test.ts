@@ -261,11 +261,11 @@ describe("cleanup on uninstall", () => {
     for (const o of h.filter((o) => o !== job)) expect(weight(o)).toBeLessThan(weight(job));
     const pod = (job as unknown as V1Job).spec!.template.spec!;
     expect(pod.serviceAccountName).toBe("pl-podlogreader-cleanup");
-    expect(pod.containers[0]!.args).toEqual(["cleanup", "--all-namespaces", "--leader-election-namespace=ops", "--leader-election-id=pl-podlogreader"]);
+    expect(pod.containers[0]!.args).toEqual(["cleanup", "--all-namespaces", "--leader-election-namespace=ops", "--leader-election-id=pl-podlogreader", "--wait-for-lease=30s"]);
     expect(permissions(find<V1ClusterRole>(h, "ClusterRole")[0]!.rules!).sort()).toEqual([
-      "/serviceaccounts:delete", "/serviceaccounts:list",
-      "rbac.authorization.k8s.io/rolebindings:delete", "rbac.authorization.k8s.io/rolebindings:list",
-      "rbac.authorization.k8s.io/roles:delete", "rbac.authorization.k8s.io/roles:list",
+      "/serviceaccounts:delete", "/serviceaccounts:get", "/serviceaccounts:list",
+      "rbac.authorization.k8s.io/rolebindings:delete", "rbac.authorization.k8s.io/rolebindings:get", "rbac.authorization.k8s.io/rolebindings:list",
+      "rbac.authorization.k8s.io/roles:delete", "rbac.authorization.k8s.io/roles:get", "rbac.authorization.k8s.io/roles:list",
     ]);
     expect(find<V1Role>(h, "Role")[0]!.rules).toEqual([{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: ["pl-podlogreader"], verbs: ["get", "delete"] }]);
   });
@@ -275,7 +275,7 @@ describe("cleanup on uninstall", () => {
     expect(find(h, "ClusterRole")).toEqual([]);
     expect(find(h, "Role", "pl-podlogreader:cleanup").map((r) => r.metadata.namespace).sort()).toEqual(["a", "b"]);
     const job = find<V1Job>(h, "Job")[0]!;
-    expect(job.spec!.template.spec!.containers[0]!.args).toEqual(["cleanup", "--namespace=a", "--namespace=b", "--leader-election-namespace=ops", "--leader-election-id=pl-podlogreader"]);
+    expect(job.spec!.template.spec!.containers[0]!.args).toEqual(["cleanup", "--namespace=a", "--namespace=b", "--leader-election-namespace=ops", "--leader-election-id=pl-podlogreader", "--wait-for-lease=30s"]);
   });
 
   test("cleanupOnUninstall: false makes no hook", () => {
