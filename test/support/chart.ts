@@ -1,7 +1,8 @@
 // Rendering the Helm chart with helm built from the pinned module (scripts/build-tool.sh).
 import { spawnSync } from "node:child_process";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { V1ClusterRole, V1PolicyRule, V1Role } from "@kubernetes/client-node";
+import { testCluster } from "./cluster.ts";
 
 const repo = resolve(import.meta.dir, "../..");
 export const chartDir = resolve(repo, "chart");
@@ -83,3 +84,27 @@ export function permissions(rules: V1PolicyRule[]): string[] {
 }
 
 export type RoleLike = V1Role | V1ClusterRole;
+
+export interface Result {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function spawnText(argv: string[], stdin: string, env?: Record<string, string>): Promise<Result> {
+  const proc = Bun.spawn(argv, { stdin: new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe", ...(env ? { env } : {}) });
+  const [stdout, stderr, status] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { status, stdout, stderr };
+}
+
+/** kubectl of the local control plane, as admin; `stdin` is written to it. */
+export async function kubectl(args: string[], stdin = ""): Promise<Result> {
+  const c = await testCluster();
+  return spawnText([join(c.binDir, "kubectl"), "--kubeconfig", c.kubeconfig, ...args], stdin);
+}
+
+/** helm against the local control plane, as admin (helm talks to it through kubectl's kubeconfig). */
+export async function helmOnCluster(args: string[]): Promise<Result> {
+  const c = await testCluster();
+  return spawnText([helm(), "--kubeconfig", c.kubeconfig, ...args], "", { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" });
+}
