@@ -14,7 +14,7 @@ import { managedName } from "../../src/access/names.ts";
 import { Leases } from "../../src/kube/resources.ts";
 import { Events, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { canReadLog } from "../support/access.ts";
-import { find, permissions, render, type Manifest } from "../support/chart.ts";
+import { find, hostArgs, isHook, permissions, render, type Manifest } from "../support/chart.ts";
 import { eventually, exists, serviceAccountToken, TEST_FIELD_MANAGER, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, patchDeployment, scale, waitForPods } from "../support/workloads.ts";
@@ -42,7 +42,7 @@ const TYPES: Record<string, ResourceType> = { ServiceAccount: ServiceAccounts, C
 /** Applies the chart's identity and RBAC for `release`, with `without` taken out; returns the controller's arguments. */
 async function install(release: string, without?: { role: string; permission: string }): Promise<string[]> {
   const manifests = render(release, system, { createServiceAccountAndRoleBinding: true });
-  for (const m of manifests.filter((m) => m.kind in TYPES)) {
+  for (const m of manifests.filter((m) => m.kind in TYPES && !isHook(m))) {
     let obj: Manifest = m;
     if (without && m.metadata.name === without.role && (m.kind === "ClusterRole" || m.kind === "Role")) {
       obj = { ...m, rules: removePermission((m as unknown as V1Role).rules ?? [], without.permission) };
@@ -77,8 +77,8 @@ async function runAs(release: string, chartArgs: string[], ns: string): Promise<
   const token = await serviceAccountToken(system, `${release}-podlogreader`);
   const kubeconfig = join(c.dir, `${release}-${process.pid}.kubeconfig`);
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, system), { mode: 0o600 });
-  const args = chartArgs
-    .map((a) => (a.startsWith("--http-addr=") ? "--http-addr=127.0.0.1:0" : a.startsWith("--debounce=") ? "--debounce=0" : a))
+  const args = (await hostArgs(chartArgs))
+    .map((a) => (a.startsWith("--debounce=") ? "--debounce=0" : a))
     .concat([`--namespace=${ns}`, "--log-format=text"]);
   const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
   const log: string[] = [];
@@ -204,8 +204,8 @@ describe("the chart's RBAC", () => {
     }
     const manifests = render(release, system, { createServiceAccountAndRoleBinding: true });
     chartPermissions = [
-      ...permissions(find<V1ClusterRole>(manifests, "ClusterRole")[0]!.rules!).map((permission) => ({ role: `${release}-podlogreader`, permission })),
-      ...permissions(find<V1Role>(manifests, "Role", `${release}-podlogreader-leader-election`)[0]!.rules!).map((permission) => ({ role: `${release}-podlogreader-leader-election`, permission })),
+      ...permissions(find<V1ClusterRole>(manifests, "ClusterRole", `${release}-podlogreader:controller`)[0]!.rules!).map((permission) => ({ role: `${release}-podlogreader:controller`, permission })),
+      ...permissions(find<V1Role>(manifests, "Role", `${release}-podlogreader:leader-election`)[0]!.rules!).map((permission) => ({ role: `${release}-podlogreader:leader-election`, permission })),
     ];
     expect(chartPermissions.length).toBeGreaterThan(30);
   });

@@ -2,7 +2,10 @@
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import type { V1ClusterRole, V1PolicyRule, V1Role } from "@kubernetes/client-node";
-import { testCluster } from "./cluster.ts";
+import { writeFileSync } from "node:fs";
+import type { Subprocess } from "bun";
+import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { serviceAccountToken, testCluster } from "./cluster.ts";
 
 const repo = resolve(import.meta.dir, "../..");
 export const chartDir = resolve(repo, "chart");
@@ -25,7 +28,7 @@ export function runHelm(args: string[]): { status: number; stdout: string; stder
 export interface Manifest {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: { name: string; namespace?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   [k: string]: unknown;
 }
 
@@ -107,4 +110,74 @@ export async function kubectl(args: string[], stdin = ""): Promise<Result> {
 export async function helmOnCluster(args: string[]): Promise<Result> {
   const c = await testCluster();
   return spawnText([helm(), "--kubeconfig", c.kubeconfig, ...args], "", { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" });
+}
+
+export const binary = resolve(repo, "dist/podlogreader");
+
+let bindAddressFlags: Promise<boolean> | undefined;
+/** Whether the compiled binary has --metrics-bind-address and --health-probe-bind-address. */
+function hasBindAddressFlags(): Promise<boolean> {
+  bindAddressFlags ??= (async () => {
+    const proc = Bun.spawn([binary, "--help"], { stdout: "pipe", stderr: "pipe" });
+    const help = await new Response(proc.stdout).text();
+    await proc.exited;
+    return help.includes("--health-probe-bind-address");
+  })();
+  return bindAddressFlags;
+}
+
+/**
+ * The chart's controller arguments for a process on this host, where the pod's ports may be taken:
+ * metrics and probes on free loopback ports. A binary from before the bind-address flags serves
+ * both on the one address of --http-addr instead.
+ */
+export async function hostArgs(chartArgs: string[]): Promise<string[]> {
+  const bind = /^--(metrics|health-probe)-bind-address=/;
+  if (await hasBindAddressFlags()) return chartArgs.map((a) => (bind.test(a) ? a.replace(/=.*/, "=127.0.0.1:0") : a));
+  return [...chartArgs.filter((a) => !bind.test(a)), "--http-addr=127.0.0.1:0"];
+}
+
+export interface Running {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** stderr and stdout lines so far. */
+  log: string[];
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Runs the compiled binary with `args` as a ServiceAccount of the local cluster: a kubeconfig with
+ * a real token of it (TokenRequest), so the apiserver authorizes exactly that ServiceAccount's RBAC,
+ * as it does for a pod of it.
+ */
+export async function runAsServiceAccount(namespace: string, serviceAccount: string, args: string[]): Promise<Running> {
+  const c = await testCluster();
+  const token = await serviceAccountToken(namespace, serviceAccount);
+  const kubeconfig = join(c.dir, `${serviceAccount}-${process.pid}-${Date.now()}.kubeconfig`);
+  writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, namespace), { mode: 0o600 });
+  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
+  const log: string[] = [];
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) log.push(...decoder.decode(chunk).split("\n").filter(Boolean));
+  };
+  const done = Promise.all([collect(proc.stdout), collect(proc.stderr)]);
+  return {
+    proc,
+    log,
+    async stop() {
+      proc.kill("SIGTERM");
+      const code = await proc.exited;
+      await done;
+      return code;
+    },
+  };
+}
+
+/** Runs the binary as the ServiceAccount to completion; its exit code and output. */
+export async function runToEnd(namespace: string, serviceAccount: string, args: string[]): Promise<{ status: number; log: string[] }> {
+  const r = await runAsServiceAccount(namespace, serviceAccount, args);
+  const status = await r.proc.exited;
+  await r.stop();
+  return { status, log: r.log };
 }
