@@ -14,6 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { V1Deployment, V1Job, V1Pod } from "@kubernetes/client-node";
+import { DEFAULT_CLUSTER_DIR, isRunning, readState } from "../../scripts/lib/controlplane.ts";
 import { managedName } from "../../src/access/names.ts";
 import { Events, Leases, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { chartDir, helm, hostArgs, KUBE_VERSION, kubectl, parseManifests, runAsServiceAccount, runToEnd, setFlags, type Manifest, type Running } from "../support/chart.ts";
@@ -195,6 +196,42 @@ describe("installed with helm, watching two namespaces", () => {
     // Nothing of the release or of its hook is left either.
     expect(await everywhere("all,roles,rolebindings,clusterroles,clusterrolebindings,serviceaccounts,configmaps,poddisruptionbudgets,leases", `app.kubernetes.io/instance=${release}`)).toEqual([]);
   }, 180_000);
+});
+
+/** A cluster that `make cluster` keeps running is shared: a cluster-wide controller and `cleanup -A` there would act on other runs' workloads. */
+const shared = (() => {
+  const state = readState(DEFAULT_CLUSTER_DIR);
+  return state !== undefined && isRunning(state);
+})();
+
+describe.skipIf(shared)("installed cluster-wide (the default): uninstall cleans every namespace", () => {
+  test("the controller's objects in every namespace and its Lease are gone after helm uninstall and the hook", async () => {
+    const release = "plr-all";
+    const ns = await useNamespace("chart-all");
+    const teams = [await useNamespace("chart-all-a"), await useNamespace("chart-all-b")];
+    await helmOk(["install", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ "image.repository": "registry.invalid/podlogreader", createServiceAccountAndRoleBinding: true, leaderElection: { leaseDuration: "4s", renewDeadline: "3s", retryPeriod: "1s" } })]);
+    for (const team of teams) await createDeployment(team, "web", { replicas: 1 });
+    const controller = await runController(await releaseManifest(release, ns), ns);
+    try {
+      for (const team of teams) {
+        for (const rt of [Roles, RoleBindings, ServiceAccounts]) {
+          await eventually(`${rt.kind} ${team}/podlogreader-web`, async () => (await exists(rt, team, "podlogreader-web")) || undefined, 60_000);
+        }
+      }
+      expect(await exists(Leases, ns, `${release}-podlogreader`)).toBe(true);
+      const hooks = parseManifests(await helmOk(["get", "hooks", release, "-n", ns]));
+      expect(hooks.filter((h) => h.kind === "ClusterRole").length).toBe(1);
+      await helmOk(["uninstall", release, "-n", ns, "--no-hooks", "--wait"]);
+      await controller.stop();
+      const cleanup = await runCleanupHook(hooks, ns);
+      expect({ status: cleanup.status, log: cleanup.status === 0 ? [] : cleanup.log }).toEqual({ status: 0, log: [] });
+      expect(await everywhere("roles,rolebindings,serviceaccounts", MANAGED)).toEqual([]);
+      expect(await exists(Leases, ns, `${release}-podlogreader`)).toBe(false);
+      expect(await everywhere("all,roles,rolebindings,clusterroles,clusterrolebindings,serviceaccounts,configmaps,poddisruptionbudgets,leases", `app.kubernetes.io/instance=${release}`)).toEqual([]);
+    } finally {
+      await controller.stop();
+    }
+  }, 240_000);
 });
 
 async function managedObjects(namespaces: string[]): Promise<Manifest[]> {
