@@ -197,6 +197,7 @@ describe("values.schema.json refuses bad values", () => {
     [{ watchNamespaces: ["Not_A_Namespace"] }],
     [{ createServiceAccountAndRoleBinding: "yes" }],
     [{ "serviceAccount.name": "podlogreader-mine" }],
+    [{ "serviceAccount.create": false }],
     [{ "image.digest": "latest" }],
     [{ extraArgs: ["workers=3"] }],
     [{ "audit.schedule": "hourly" }],
