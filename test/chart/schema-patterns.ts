@@ -1,9 +1,9 @@
 // The patterns of values.schema.json that are too long to read there, built from their parts.
 // test/chart/schema.test.ts checks that the schema holds exactly these.
 
-/** Go's time.ParseDuration syntax, as src/util/go-duration.ts reads it: a sign, then 0, or numbers with units. */
 // Bun turns non-ASCII characters of a String.raw template into \u escapes, so the micro signs (U+00B5 and U+03BC) come from a plain string.
 const UNITS = ["ns", "us", "\u00b5s", "\u03bcs", "ms", "s", "m", "h"].join("|");
+/** Go's time.ParseDuration syntax, as src/util/go-duration.ts reads it: a sign, then 0, or numbers with units. */
 export const DURATION = String.raw`[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(` + UNITS + "))+)";
 
 const caseless = (word: string) => [...word].map((c) => `[${c.toUpperCase()}${c}]`).join("");
