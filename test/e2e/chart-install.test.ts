@@ -192,6 +192,7 @@ describe("installed with helm, watching two namespaces", () => {
     const cleanup = await runCleanupHook(hooks, ns);
     expect({ status: cleanup.status, log: cleanup.status === 0 ? [] : cleanup.log }).toEqual({ status: 0, log: [] });
     expect(await everywhere("roles,rolebindings,serviceaccounts", MANAGED)).toEqual([`Role ${ns}/podlogreader-foreign`]);
+    await c.admin.delete(Roles, ns, "podlogreader-foreign");
     expect(await exists(Leases, ns, release)).toBe(false);
     // Nothing of the release or of its hook is left either.
     expect(await everywhere("all,roles,rolebindings,clusterroles,clusterrolebindings,serviceaccounts,configmaps,poddisruptionbudgets,leases", `app.kubernetes.io/instance=${release}`)).toEqual([]);
