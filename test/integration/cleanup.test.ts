@@ -261,6 +261,7 @@ describe("podlogreader cleanup", () => {
       await controller.exited;
       const r = await run(["-n", `${nsA},${nsB}`, ...lease(), "--wait-for-lease=90s"], kubeconfig);
       expect(r.stderr).not.toContain("Warning: Lease");
+      expect(r.stderr).toContain(`Waiting up to 90s for Lease ${system}/${LEASE}`);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`lease.coordination.k8s.io "${LEASE}" deleted from ${system} namespace`);
       expect(await present(made)).toEqual([]);
