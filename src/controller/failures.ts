@@ -1,18 +1,10 @@
 // What happens when reconciling a workload fails: the work queue retries it with backoff; this
-// decides what a person hears about it, and how the metric counts it.
+// decides what a person hears about it.
 import { splitWorkloadKey, type World } from "../access/membership.ts";
 import { NotLeaderError } from "../kube/lease.ts";
 import type { Logger } from "../log.ts";
 import { Reasons, type EventRecorder } from "./events.ts";
 import { ForeignObjectError, involved, RoleWriteRefusedError } from "./reconciler.ts";
-
-/** The `result` label of the reconcile metric. */
-export function resultOf(err: unknown): "success" | "conflict" | "refused" | "error" {
-  if (err === undefined) return "success";
-  if (err instanceof ForeignObjectError) return "conflict";
-  if (err instanceof RoleWriteRefusedError) return "refused";
-  return "error";
-}
 
 /**
  * Reports a failed reconcile, once per failure. Conflicts and refused writes were already

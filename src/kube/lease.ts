@@ -18,6 +18,8 @@ export interface LeaseOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Told whether this process leads: false at first, then at each change (client-go's leader_election_master_status). */
+  onLeading?: (leading: boolean) => void;
 }
 
 interface LeaseObject {
@@ -47,6 +49,12 @@ export class LeaderElector {
     this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
+    opts.onLeading?.(false);
+  }
+
+  private setLeading(leading: boolean): void {
+    this.leading = leading;
+    this.opts.onLeading?.(leading);
   }
 
   /**
@@ -78,7 +86,7 @@ export class LeaderElector {
       await sleep(this.retryPeriodMs * (1 + Math.random() * 0.2), signal);
     }
     if (signal.aborted) return false;
-    this.leading = true;
+    this.setLeading(true);
     this.log.info(`Became the leader (${where})`);
     void this.renewLoop(signal, onLost);
     return true;
@@ -92,7 +100,7 @@ export class LeaderElector {
       const left = Math.max(1, this.lastRenew + this.renewDeadlineMs - Date.now());
       if (await this.tryAcquireOrRenew(AbortSignal.any([signal, AbortSignal.timeout(left)]))) continue;
       if (Date.now() - this.lastRenew > this.renewDeadlineMs) {
-        this.leading = false;
+        this.setLeading(false);
         this.log.error(`Lost the leadership of Lease ${this.opts.namespace}/${this.opts.name}: not renewed for ${this.renewDeadlineMs / 1000}s`);
         onLost();
         return;
@@ -103,7 +111,7 @@ export class LeaderElector {
   /** Gives the lease up, if held, so a standby takes over at once. */
   async release(): Promise<void> {
     if (!this.leading) return;
-    this.leading = false;
+    this.setLeading(false);
     try {
       const lease = await this.read();
       if (lease.spec?.holderIdentity !== this.opts.identity) return;
