@@ -49,7 +49,7 @@ export function openWatches(
     extra: Partial<InformerOptions<T>> = {},
   ) =>
     new InformerGroup<T>(scope.namespaces, (namespace) => new Informer<T>({
-      api, resource, namespace, parse, onChange, log,
+      api, resource, namespace, parse, onChange, log: log.with({ resource: resource.plural }),
       key: (o) => keyOf("metadata" in o ? o.metadata : o),
       onRestart: () => metrics?.watchRestarts.inc({ resource: resource.plural }),
       ...extra,

@@ -45,7 +45,10 @@ export class LeaderElector {
   private leading = false;
   private lastRenew = 0;
 
-  constructor(private readonly api: KubeApi, private readonly opts: LeaseOptions, private readonly log: Logger) {
+  private readonly log: Logger;
+
+  constructor(private readonly api: KubeApi, private readonly opts: LeaseOptions, log: Logger) {
+    this.log = log.with({ kind: "Lease", namespace: opts.namespace, name: opts.name });
     this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
@@ -81,13 +84,13 @@ export class LeaderElector {
    */
   async lead(signal: AbortSignal, onLost: () => void): Promise<boolean> {
     const where = `Lease ${this.opts.namespace}/${this.opts.name}`;
-    this.log.info(`Waiting to become the leader (${where}, identity ${this.opts.identity})`);
+    this.log.info(`Waiting to become the leader (${where}, identity ${this.opts.identity})`, { reason: "WaitingForLeadership", identity: this.opts.identity });
     while (!signal.aborted && !(await this.tryAcquireOrRenew())) {
       await sleep(this.retryPeriodMs * (1 + Math.random() * 0.2), signal);
     }
     if (signal.aborted) return false;
     this.setLeading(true);
-    this.log.info(`Became the leader (${where})`);
+    this.log.info(`Became the leader (${where})`, { reason: "BecameLeader", identity: this.opts.identity });
     void this.renewLoop(signal, onLost);
     return true;
   }
@@ -101,7 +104,7 @@ export class LeaderElector {
       if (await this.tryAcquireOrRenew(AbortSignal.any([signal, AbortSignal.timeout(left)]))) continue;
       if (Date.now() - this.lastRenew > this.renewDeadlineMs) {
         this.setLeading(false);
-        this.log.error(`Lost the leadership of Lease ${this.opts.namespace}/${this.opts.name}: not renewed for ${this.renewDeadlineMs / 1000}s`);
+        this.log.error(`Lost the leadership of Lease ${this.opts.namespace}/${this.opts.name}: not renewed for ${this.renewDeadlineMs / 1000}s`, { reason: "LeadershipLost" });
         onLost();
         return;
       }
@@ -116,9 +119,9 @@ export class LeaderElector {
       const lease = await this.read();
       if (lease.spec?.holderIdentity !== this.opts.identity) return;
       await this.api.update(Leases, this.opts.namespace, { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(Date.now()) } });
-      this.log.info(`Released Lease ${this.opts.namespace}/${this.opts.name}`);
+      this.log.info(`Released Lease ${this.opts.namespace}/${this.opts.name}`, { reason: "LeaseReleased" });
     } catch (err) {
-      this.log.warn(`Could not release Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}; it expires on its own`);
+      this.log.warn(`Could not release Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}; it expires on its own`, { reason: "LeaseNotReleased" });
     }
   }
 
@@ -162,7 +165,7 @@ export class LeaderElector {
       this.lastRenew = now;
       return true;
     } catch (err) {
-      if (!isConflict(err)) this.log.warn(`Leader election on Lease ${this.opts.namespace}/${this.opts.name} failed: ${(err as Error).message}`);
+      if (!isConflict(err)) this.log.warn(`Leader election on Lease ${this.opts.namespace}/${this.opts.name} failed: ${(err as Error).message}`, { reason: "LeaderElectionFailed" });
       return false;
     }
   }
