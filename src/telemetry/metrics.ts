@@ -53,6 +53,11 @@ export class Metrics {
     // Sampling the event loop's delay every 10 ms (prom-client's default) costs several ms of CPU
     // a second in an idle process; once a second is enough to see a stalled loop.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1000 });
+    // prom-client's nodejs_active_{handles,requests,resources}_total are gauges; by Prometheus'
+    // naming rules _total marks a counter, and the same counts remain without the suffix.
+    for (const m of this.registry.getMetricsAsArray()) {
+      if (m.name.endsWith("_total") && !(m instanceof Counter)) this.registry.removeSingleMetric(m.name);
+    }
     new Gauge({ name: "podlogreader_build_info", help: "Always 1; the labels say which build of podlogreader runs.", labelNames: ["version", "revision"] as const, registers: [this.registry] })
       .set(build, 1);
   }
