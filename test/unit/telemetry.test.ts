@@ -102,8 +102,8 @@ describe("metrics", () => {
     expect(samplesOf(s, "process_resident_memory_bytes")).toHaveLength(1);
     expect(s.some((x) => x.name.startsWith("podlogreader_process_"))).toBe(false);
     for (const m of await metrics.registry.getMetricsAsJSON()) {
-      expect(`${m.name} ${m.type}`).toBe(`${m.name} ${m.name.endsWith("_total") ? "counter" : m.type}`);
-      if (m.type === "counter") expect(m.name).toEndWith("_total");
+      // A counter ends in _total, and only a counter does.
+      expect(`${m.name} ${m.name.endsWith("_total")}`).toBe(`${m.name} ${String(m.type) === "counter"}`);
     }
     for (const gone of ["podlogreader_reconciles_total", "podlogreader_reconcile_duration_seconds", "podlogreader_api_requests_total", "podlogreader_queue_depth"]) {
       expect(samplesOf(s, gone)).toHaveLength(0);
