@@ -64,7 +64,7 @@ export function serveHttp(what: string, addr: ListenAddress, routes: Routes, log
     throw new Error(`cannot serve ${what} on ${addr.host}:${addr.port}: ${(err as Error).message}`);
   }
   const port = server.port ?? addr.port;
-  log.info(`Serving ${Object.keys(routes).filter((p) => p.split("/").length === 2).join(", ")} on ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`, { address: `${addr.host}:${port}` });
+  log.info(`Serving ${Object.keys(routes).filter((p) => p.split("/").length === 2).join(", ")} on ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);
   return {
     port,
     async stop() {
