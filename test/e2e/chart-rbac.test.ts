@@ -78,8 +78,10 @@ async function runAs(release: string, chartArgs: string[], ns: string): Promise<
   const kubeconfig = join(c.dir, `${release}-${process.pid}.kubeconfig`);
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, system), { mode: 0o600 });
   const args = chartArgs
-    .map((a) => (a.startsWith("--http-addr=") ? "--http-addr=127.0.0.1:0" : a.startsWith("--debounce=") ? "--debounce=0" : a))
-    .concat([`--namespace=${ns}`, "--log-format=text"]);
+    // The chart's listen addresses become loopback ports of the test's own.
+    .filter((a) => !/^--(http-addr|metrics-bind-address|health-probe-bind-address)=/.test(a))
+    .map((a) => (a.startsWith("--debounce=") ? "--debounce=0" : a))
+    .concat([`--namespace=${ns}`, "--log-format=text", "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"]);
   const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
   const log: string[] = [];
   void (async () => {
