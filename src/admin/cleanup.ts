@@ -49,6 +49,8 @@ export interface CleanupReport {
 export interface CleanupProgress {
   removed?(r: Removed): void;
   warn?(message: string): void;
+  /** What it is waiting for, so a long pause has a reason on the screen. */
+  note?(message: string): void;
 }
 
 const CONCURRENT_DELETES = 8;
@@ -81,7 +83,7 @@ export async function cleanup(api: KubeApi, req: CleanupRequest, progress: Clean
   };
   if (req.lease) report.lease = { ...req.lease, result: "not-reached" };
   try {
-    if (req.lease) await checkLease(api, req.lease, req.waitForLeaseMs, warn);
+    if (req.lease) await checkLease(api, req.lease, req.waitForLeaseMs, warn, progress.note ?? (() => {}));
     const plan = planCleanup(await listInScope(api, req.namespaces));
     report.leftAlone.push(...plan.leftAlone);
     for (const w of plan.warnings) warn(w);
@@ -105,11 +107,12 @@ async function readLease(api: KubeApi, lease: { namespace: string; name: string 
 }
 
 /** Warns when the Lease is held; first waits up to `waitMs` for it to be released or to expire. */
-async function checkLease(api: KubeApi, lease: { namespace: string; name: string }, waitMs: number, warn: (m: string) => void): Promise<void> {
+async function checkLease(api: KubeApi, lease: { namespace: string; name: string }, waitMs: number, warn: (m: string) => void, note: (m: string) => void): Promise<void> {
   let spec = (await readLease(api, lease))?.spec;
   if (waitMs > 0) {
     const observer = new LeaseObserver();
     const deadline = Date.now() + waitMs;
+    if (!observer.isFree(spec, Date.now())) note(`Waiting up to ${waitMs / 1000}s for Lease ${lease.namespace}/${lease.name}, held by ${holderOf(spec)}, to be released or to expire`);
     while (!observer.isFree(spec, Date.now())) {
       if (Date.now() >= deadline) {
         warn(`Lease ${lease.namespace}/${lease.name} is still held by ${holderOf(spec)} after waiting ${waitMs / 1000}s: podlogreader still runs and recreates what cleanup removes; stop it first (scale its Deployment to 0) and run cleanup again`);

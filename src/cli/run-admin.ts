@@ -81,6 +81,7 @@ export async function runAdmin(command: AdminCommand, argv: string[]): Promise<n
             if (text) printed = printed.then(() => out(deletedLine(resource(r.kind), r.namespace, r.name, opts.dryRun)));
           },
           warn: (message) => err(`Warning: ${message}`),
+          note: err,
         });
         await printed;
         if (text) {

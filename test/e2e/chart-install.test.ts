@@ -59,10 +59,8 @@ function freePort(): number {
 async function runController(manifests: Manifest[], ns: string): Promise<Running & { health: string }> {
   const d = manifests.find((m) => m.kind === "Deployment") as unknown as V1Deployment;
   const pod = d.spec!.template.spec!;
-  const args = await hostArgs(pod.containers[0]!.args!);
   const port = freePort();
-  // Probes where the health port's flag says; with the older binary, --http-addr serves them.
-  const local = args.map((a) => (a.startsWith("--health-probe-bind-address=") || a.startsWith("--http-addr=") ? a.replace(/=.*/, `=127.0.0.1:${port}`) : a));
+  const local = hostArgs(pod.containers[0]!.args!).map((a) => (a.startsWith("--health-probe-bind-address=") ? a.replace(/=.*/, `=127.0.0.1:${port}`) : a));
   const running = await runAsServiceAccount(ns, pod.serviceAccountName!, [...local, "--log-format=text"]);
   return { ...running, health: `http://127.0.0.1:${port}` };
 }

@@ -77,7 +77,7 @@ async function runAs(release: string, chartArgs: string[], ns: string): Promise<
   const token = await serviceAccountToken(system, `${release}-podlogreader`);
   const kubeconfig = join(c.dir, `${release}-${process.pid}.kubeconfig`);
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, system), { mode: 0o600 });
-  const args = (await hostArgs(chartArgs))
+  const args = hostArgs(chartArgs)
     .map((a) => (a.startsWith("--debounce=") ? "--debounce=0" : a))
     .concat([`--namespace=${ns}`, "--log-format=text"]);
   const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });

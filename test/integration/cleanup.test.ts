@@ -1,8 +1,10 @@
 // `podlogreader cleanup` as the compiled binary against the real control plane, after the compiled
 // controller (leader-elected, --create-sa-and-rolebinding) made objects for workloads in two
 // namespaces, next to look-alikes that someone else made. It runs as a ServiceAccount with a real
-// token and only the RBAC the chart's uninstall hook grants (HOOK_CLUSTER_RULES, HOOK_LEASE_RULES):
-// that RBAC is enough, and without `delete roles` the command fails and names that permission.
+// token and only the RBAC the chart's uninstall hook grants (HOOK_CLUSTER_RULES as a ClusterRole, or
+// as a Role in each cleaned namespace; HOOK_LEASE_RULES): that RBAC is enough, and without `delete
+// roles` the command fails and names that permission. `get` on the three kinds is used only when
+// an object changed between list and delete (test/unit/cleanup.test.ts).
 // Foreign objects are compared by resourceVersion: untouched, not just present.
 //
 // `cleanup -A` removes podlogreader's objects in every namespace of the test cluster; suites run
@@ -15,6 +17,7 @@ import type { V1PolicyRule } from "@kubernetes/client-node";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import type { KubeObject } from "../../src/kube/api.ts";
 import { ClusterRoleBindings, ClusterRoles, Leases, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
+import { serviceAccountCan } from "../support/access.ts";
 import { eventually, exists, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment, waitForPods } from "../support/workloads.ts";
 
@@ -22,7 +25,7 @@ const binary = resolve(import.meta.dir, "../../dist/podlogreader");
 const LEASE = "podlogreader-cleanup-test";
 const MANAGED = { "app.kubernetes.io/managed-by": "podlogreader" };
 
-/** What the chart's uninstall hook is granted cluster-wide (or in each watched namespace). */
+/** What the chart's uninstall hook is granted cluster-wide (a ClusterRole), or in each watched namespace (a Role). */
 const HOOK_CLUSTER_RULES: V1PolicyRule[] = [
   { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["list", "get", "delete"] },
   { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: ["list", "get", "delete"] },
@@ -62,8 +65,13 @@ async function present(list: typeof made): Promise<string[]> {
   return out;
 }
 
-/** A ServiceAccount in the system namespace with the hook's RBAC, less `without` (e.g. "roles:delete"); returns a kubeconfig of its token. */
-async function hookIdentity(name: string, without?: string): Promise<string> {
+/**
+ * A ServiceAccount in the system namespace with the hook's RBAC: cluster-wide, or in `namespaces`
+ * only (the chart's watchNamespaces), less `without` (e.g. "roles:delete"). Returns a kubeconfig
+ * of its token.
+ */
+async function hookIdentity(name: string, opts: { without?: string; namespaces?: string[] } = {}): Promise<string> {
+  const { without, namespaces } = opts;
   const strip = (rules: V1PolicyRule[]) => rules.flatMap((r) => {
     if (!without) return [r];
     const [resource, verb] = without.split(":") as [string, string];
@@ -72,23 +80,26 @@ async function hookIdentity(name: string, without?: string): Promise<string> {
     return [...(rest.length ? [{ ...r, resources: rest }] : []), { ...r, resources: [resource], verbs: r.verbs.filter((v) => v !== verb) }];
   });
   const sa = { kind: "ServiceAccount", name, namespace: system };
+  const grant = async (namespace: string | undefined, rules: V1PolicyRule[]) => {
+    const [roleType, bindingType, kind] = namespace ? [Roles, RoleBindings, "Role"] : [ClusterRoles, ClusterRoleBindings, "ClusterRole"];
+    const objectName = namespace ? name : `${system}-${name}`;
+    await c.admin.create(roleType, namespace, { apiVersion: "rbac.authorization.k8s.io/v1", kind, metadata: { name: objectName }, rules } as KubeObject);
+    await c.admin.create(bindingType, namespace, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: `${kind}Binding`, metadata: { name: objectName },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind, name: objectName }, subjects: [sa],
+    } as KubeObject);
+    if (!namespace) clusterScoped.push([ClusterRoles, objectName], [ClusterRoleBindings, objectName]);
+    // The authorizer reads RBAC from a cache: wait until it grants what was just bound.
+    const probe = namespace === system
+      ? { verb: "get", group: "coordination.k8s.io", resource: "leases", name: LEASE, namespace }
+      : { verb: "list", group: "rbac.authorization.k8s.io", resource: "roles", namespace: namespace ?? "" };
+    await eventually(`${name}'s ${kind} to be in effect`, async () => ((await serviceAccountCan(c.admin, system, name, probe)) ? true : undefined));
+  };
   await c.admin.create(ServiceAccounts, system, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name } });
-  await c.admin.create(ClusterRoles, undefined, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: `${system}-${name}` }, rules: strip(HOOK_CLUSTER_RULES) } as KubeObject);
-  clusterScoped.push([ClusterRoles, `${system}-${name}`]);
-  await c.admin.create(ClusterRoleBindings, undefined, {
-    apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name: `${system}-${name}` },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: `${system}-${name}` }, subjects: [sa],
-  } as KubeObject);
-  clusterScoped.push([ClusterRoleBindings, `${system}-${name}`]);
-  await c.admin.create(Roles, system, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name }, rules: strip(HOOK_LEASE_RULES) } as KubeObject);
-  await c.admin.create(RoleBindings, system, {
-    apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name }, subjects: [sa],
-  } as KubeObject);
+  for (const namespace of namespaces ?? [undefined]) await grant(namespace, strip(HOOK_CLUSTER_RULES));
+  await grant(system, strip(HOOK_LEASE_RULES));
   const kubeconfig = join(c.dir, `${system}-${name}.kubeconfig`);
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token: await serviceAccountToken(system, name) }), { mode: 0o600 });
-  // The authorizer reads RBAC from a cache: wait until it grants what was just bound.
-  await eventually(`${name}'s RBAC to be in effect`, async () => ((await run(["-n", system, "--dry-run"], kubeconfig)).code === 0 ? true : undefined));
   return kubeconfig;
 }
 
@@ -180,7 +191,7 @@ describe("podlogreader cleanup", () => {
   });
 
   test("without delete on roles it fails, names the permission, and stops before Roles", async () => {
-    const kubeconfig = await hookIdentity("no-delete-roles", "roles:delete");
+    const kubeconfig = await hookIdentity("no-delete-roles", { without: "roles:delete" });
     const r = await run(["-n", nsA], kubeconfig);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`missing permission: delete roles.rbac.authorization.k8s.io in namespace "${nsA}"`);
@@ -244,7 +255,8 @@ describe("podlogreader cleanup", () => {
     let kubeconfig: string;
     const lease = () => [`--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`];
     beforeAll(async () => {
-      kubeconfig = await hookIdentity("waiting-hook");
+      // The chart's watchNamespaces form: Roles in the cleaned namespaces only.
+      kubeconfig = await hookIdentity("waiting-hook", { namespaces: [nsA, nsB] });
       controller = startController();
       await eventually("the controller to make everything again", allMade, 60_000);
     });
@@ -261,6 +273,7 @@ describe("podlogreader cleanup", () => {
       await controller.exited;
       const r = await run(["-n", `${nsA},${nsB}`, ...lease(), "--wait-for-lease=90s"], kubeconfig);
       expect(r.stderr).not.toContain("Warning: Lease");
+      expect(r.stderr).toContain(`Waiting up to 90s for Lease ${system}/${LEASE}`);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`lease.coordination.k8s.io "${LEASE}" deleted from ${system} namespace`);
       expect(await present(made)).toEqual([]);

@@ -114,27 +114,9 @@ export async function helmOnCluster(args: string[]): Promise<Result> {
 
 export const binary = resolve(repo, "dist/podlogreader");
 
-let bindAddressFlags: Promise<boolean> | undefined;
-/** Whether the compiled binary has --metrics-bind-address and --health-probe-bind-address. */
-function hasBindAddressFlags(): Promise<boolean> {
-  bindAddressFlags ??= (async () => {
-    const proc = Bun.spawn([binary, "--help"], { stdout: "pipe", stderr: "pipe" });
-    const help = await new Response(proc.stdout).text();
-    await proc.exited;
-    return help.includes("--health-probe-bind-address");
-  })();
-  return bindAddressFlags;
-}
-
-/**
- * The chart's controller arguments for a process on this host, where the pod's ports may be taken:
- * metrics and probes on free loopback ports. A binary from before the bind-address flags serves
- * both on the one address of --http-addr instead.
- */
-export async function hostArgs(chartArgs: string[]): Promise<string[]> {
-  const bind = /^--(metrics|health-probe)-bind-address=/;
-  if (await hasBindAddressFlags()) return chartArgs.map((a) => (bind.test(a) ? a.replace(/=.*/, "=127.0.0.1:0") : a));
-  return [...chartArgs.filter((a) => !bind.test(a)), "--http-addr=127.0.0.1:0"];
+/** The chart's controller arguments for a process on this host, where the pod's ports may be taken: metrics and probes on free loopback ports. */
+export function hostArgs(chartArgs: string[]): string[] {
+  return chartArgs.map((a) => (/^--(metrics|health-probe)-bind-address=/.test(a) ? a.replace(/=.*/, "=127.0.0.1:0") : a));
 }
 
 export interface Running {
