@@ -75,6 +75,15 @@ async function everywhere(resources: string, selector: string): Promise<string[]
   return items.map((i) => `${i.kind} ${i.metadata.namespace ?? ""}/${i.metadata.name}`);
 }
 
+/**
+ * Objects in any namespace that carry podlogreader's label and were not there before. Earlier
+ * suites of the same run may have left some that carry the label without being podlogreader's,
+ * which cleanup rightly leaves; whatever this release's controller made must be gone.
+ */
+async function newSince(before: Set<string>): Promise<string[]> {
+  return (await everywhere("roles,rolebindings,serviceaccounts", MANAGED)).filter((o) => !before.has(o));
+}
+
 /** Runs the release's post-delete hook as helm would after `helm uninstall --no-hooks`: create by weight, run the Job's command as its ServiceAccount, delete. */
 async function runCleanupHook(hooks: Manifest[], ns: string): Promise<{ status: number; log: string[] }> {
   const postDelete = hooks
@@ -102,6 +111,8 @@ describe("installed with helm, watching two namespaces", () => {
   const lookalikes = ["audit", "cleanup", "controller", "leader-election", "audit-reads", "audit-reviews", "audit-rbac-reads", "cleanup-lease", "sa-audit", "sa-cleanup", "metrics", "test"];
   let values: Record<string, unknown>;
   let chartObjects: Manifest[] = [];
+  /** What carried podlogreader's label before its controller ran (other suites' objects, on a cluster they share). */
+  let before = new Set<string>();
 
   beforeAll(async () => {
     ns = await useNamespace("chart-inst");
@@ -124,6 +135,7 @@ describe("installed with helm, watching two namespaces", () => {
   }, 180_000);
 
   test("the controller runs with the Deployment's arguments as its ServiceAccount; its probes answer where the Deployment's probes look", async () => {
+    before = new Set(await everywhere("roles,rolebindings,serviceaccounts", MANAGED));
     for (const name of lookalikes) await createDeployment(ns, name, { replicas: 1 });
     await createDeployment(other, "audit-reads", { replicas: 1 });
     controller = await runController(chartObjects, ns);
@@ -182,14 +194,15 @@ describe("installed with helm, watching two namespaces", () => {
     // Not podlogreader's: it carries the label only, and must stay.
     await c.admin.create(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "podlogreader-foreign", labels: { "app.kubernetes.io/managed-by": "podlogreader" } }, rules: [] });
     expect(await exists(Leases, ns, release)).toBe(true);
-    expect((await everywhere("roles,rolebindings,serviceaccounts", MANAGED)).length).toBeGreaterThan(3 * lookalikes.length);
+    const ours = await newSince(before);
+    expect(ours.length).toBeGreaterThan(3 * lookalikes.length);
     const hooks = parseManifests(await helmOk(["get", "hooks", release, "-n", ns]));
     await helmOk(["uninstall", release, "-n", ns, "--no-hooks", "--wait"]);
     // The Deployment's pods stop once it is deleted.
     await controller!.stop();
     const cleanup = await runCleanupHook(hooks, ns);
     expect({ status: cleanup.status, log: cleanup.status === 0 ? [] : cleanup.log }).toEqual({ status: 0, log: [] });
-    expect(await everywhere("roles,rolebindings,serviceaccounts", MANAGED)).toEqual([`Role ${ns}/podlogreader-foreign`]);
+    expect(await newSince(before)).toEqual([`Role ${ns}/podlogreader-foreign`]);
     await c.admin.delete(Roles, ns, "podlogreader-foreign");
     expect(await exists(Leases, ns, release)).toBe(false);
     // Nothing of the release or of its hook is left either.
@@ -210,6 +223,7 @@ describe.skipIf(shared)("installed cluster-wide (the default): uninstall cleans 
     const teams = [await useNamespace("chart-all-a"), await useNamespace("chart-all-b")];
     await helmOk(["install", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ "image.repository": "registry.invalid/podlogreader", createServiceAccountAndRoleBinding: true, leaderElection: { leaseDuration: "4s", renewDeadline: "3s", retryPeriod: "1s" } })]);
     for (const team of teams) await createDeployment(team, "web", { replicas: 1 });
+    const before = new Set(await everywhere("roles,rolebindings,serviceaccounts", MANAGED));
     const controller = await runController(await releaseManifest(release, ns), ns);
     try {
       for (const team of teams) {
@@ -224,7 +238,7 @@ describe.skipIf(shared)("installed cluster-wide (the default): uninstall cleans 
       await controller.stop();
       const cleanup = await runCleanupHook(hooks, ns);
       expect({ status: cleanup.status, log: cleanup.status === 0 ? [] : cleanup.log }).toEqual({ status: 0, log: [] });
-      expect(await everywhere("roles,rolebindings,serviceaccounts", MANAGED)).toEqual([]);
+      expect(await newSince(before)).toEqual([]);
       expect(await exists(Leases, ns, `${release}-podlogreader`)).toBe(false);
       expect(await everywhere("all,roles,rolebindings,clusterroles,clusterrolebindings,serviceaccounts,configmaps,poddisruptionbudgets,leases", `app.kubernetes.io/instance=${release}`)).toEqual([]);
     } finally {
