@@ -120,7 +120,7 @@ async function events(ns: string, reason: string, name: string) {
 /**
  * What the controller must do, each step given `timeoutMs`: every kind gets its Role, whether
  * it existed at startup or appeared later, the
- * ServiceAccount reads its pods, conflicts and syncs become Events (repeats aggregated), a scale
+ * ServiceAccount reads its pods, a conflict becomes an Event (its repeat aggregated), a scale
  * is followed, hand edits of the RoleBinding and Role are reverted, a deleted ServiceAccount comes
  * back, workloads deleted without cascading lose their Roles, opting out deletes everything, and
  * the leader keeps renewing its Lease.
@@ -139,7 +139,9 @@ async function scenario(ns: string, release: string, timeoutMs: number): Promise
   await scale(ns, "web", 2);
   const pods = await waitForPods(ns, "web", 2);
   await wait("the scale to be followed", async () => (await Promise.all(pods.map((p) => canReadLog(c.admin, ns, "podlogreader-web", p)))).every(Boolean) || undefined);
-  await wait("RoleSynced Events aggregated", async () => ((await events(ns, "RoleSynced", "web"))[0]?.count ?? 0) >= 2 || undefined);
+  // A repeat of an Event updates its count (a patch) instead of adding one.
+  await scale(ns, "taken", 2);
+  await wait("the repeated NameConflict Event aggregated", async () => ((await events(ns, "NameConflict", "taken"))[0]?.count ?? 0) >= 2 || undefined);
 
   await c.admin.mergePatch(RoleBindings, ns, "podlogreader-web", {
     subjects: [{ kind: "ServiceAccount", name: "podlogreader-web", namespace: ns }, { kind: "ServiceAccount", name: "default", namespace: ns }],
