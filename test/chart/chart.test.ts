@@ -332,3 +332,13 @@ describe("monitoring", () => {
     expect(metricsIn("histogram_quantile(0.9, sum by (le) (rate(controller_runtime_reconcile_time_seconds_bucket[1m])))")).toEqual(["controller_runtime_reconcile_time_seconds"]);
   });
 });
+
+test("Chart.yaml names the Kubernetes versions, home, sources, and carries chart/icon.svg inline", () => {
+  const chart = Bun.YAML.parse(readFileSync(join(chartDir, "Chart.yaml"), "utf8")) as { kubeVersion: string; home: string; sources: string[]; icon: string };
+  expect(chart.kubeVersion).toBe(">=1.21.0-0");
+  expect(chart.home).toStartWith("https://");
+  expect(chart.sources.length).toBeGreaterThan(0);
+  expect(chart.icon).toBe(`data:image/svg+xml;base64,${readFileSync(join(chartDir, "icon.svg")).toString("base64")}`);
+  const lowest = runHelm(["template", "pl", chartDir, "--kube-version", "1.20.15"]);
+  expect(lowest.stderr).toContain("incompatible with Kubernetes v1.20.15");
+});
