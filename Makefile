@@ -8,7 +8,7 @@ TSC := node_modules/.bin/tsc
 SOURCES := $(shell find src -name '*.ts') package.json package-lock.json
 
 # Every binary that leaves this tree (image, release) is built with these flags.
-BUN_BUILD_FLAGS := --compile --minify --sourcemap
+BUN_BUILD_FLAGS = --compile --minify --sourcemap --define PODLOGREADER_REVISION='"$(REVISION)"'
 VERSION := $(shell sed -n 's/^ *"version": *"\(.*\)",*$$/\1/p' package.json | head -1)
 REVISION := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # Every timestamp in the image and the archives; the last commit's time keeps builds reproducible.
@@ -56,7 +56,7 @@ typecheck: deps ## Type-check everything with tsc --noEmit
 	$(TSC) --noEmit -p tsconfig.json
 
 dist/podlogreader: node_modules/.package-lock.json $(SOURCES)
-	$(BUN) build --compile --minify --sourcemap src/main.ts --outfile dist/podlogreader
+	$(BUN) build $(BUN_BUILD_FLAGS) src/main.ts --outfile dist/podlogreader
 
 build: dist/podlogreader ## Compile the controller into the single executable dist/podlogreader
 

@@ -8,7 +8,8 @@ import { waitForServer } from "./kube/server.ts";
 import { Transport } from "./kube/transport.ts";
 import { createLogger } from "./log.ts";
 import { Metrics } from "./telemetry/metrics.ts";
-import { serveTelemetry } from "./telemetry/server.ts";
+import { controllerChecks } from "./telemetry/health.ts";
+import { serveEndpoints } from "./telemetry/server.ts";
 import { VERSION } from "./version.ts";
 import { isAdminCommand } from "./cli/admin.ts";
 import { programName, splitCommand } from "./cli/program.ts";
@@ -63,20 +64,27 @@ async function runController(argv: string[]): Promise<number> {
   try {
     const connection = loadConnection({ kubeconfig: options.kubeconfig, context: options.context });
     const metrics = new Metrics();
-    const api = new KubeApi(new Transport(connection, (verb, code) => metrics.apiRequests.inc({ verb, code })));
+    const api = new KubeApi(new Transport(connection, (method, code, host) => metrics.countRequest(method, code, host)));
     log.info(`podlogreader ${VERSION} connecting to ${connection.server} (${connection.source})`);
     const elector = options.leaderElect
       ? new LeaderElector(api, {
         namespace: options.leaderElectionNamespace ?? connection.namespace ?? "default",
         name: options.leaderElectionId,
         identity: `${hostname()}_${crypto.randomUUID().slice(0, 8)}`,
+        leaseDurationMs: options.leaseDurationMs,
+        renewDeadlineMs: options.renewDeadlineMs,
+        retryPeriodMs: options.retryPeriodMs,
+        onLeading: (leading) => metrics.leaderElectionMasterStatus.set({ name: options.leaderElectionId }, leading ? 1 : 0),
       }, log)
       : undefined;
     // With leader election, no write of the controller starts unless the lease is held and fresh.
     const controller = new Controller(elector ? api.withWriteFence(() => elector.assertLeading()) : api, options, log, metrics);
-    const telemetry = options.httpAddr
-      ? serveTelemetry(options.httpAddr, { healthy: () => controller.healthy(), ready: () => controller.ready }, metrics, log)
-      : undefined;
+    const servers = serveEndpoints(
+      { metrics: options.metricsBindAddress, probes: options.healthProbeBindAddress, combined: options.httpAddr },
+      metrics,
+      controllerChecks(controller, stop.signal),
+      log,
+    );
 
     const serverVersion = await waitForServer(api, log, stop.signal);
     if (serverVersion !== undefined) {
@@ -92,7 +100,7 @@ async function runController(argv: string[]): Promise<number> {
       await controller.run(stop.signal, leadership.then(() => undefined));
       await elector?.release();
     }
-    await telemetry?.stop();
+    await Promise.all(servers.map((s) => s.stop()));
     log.info("Stopped");
     return exitCode;
   } catch (err) {

@@ -1,14 +1,100 @@
+{{- define "podlogreader.name" -}}
+{{- .Values.nameOverride | default .Chart.Name -}}
+{{- end -}}
+
+{{/*
+The release's full name, not cut to any limit: every object name is derived from it by
+podlogreader.cut, which knows the limit of the object's kind.
+*/}}
 {{- define "podlogreader.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
-{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- $name := include "podlogreader.name" . -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
+{{/*
+(list NAME MAX): NAME when it fits in MAX characters; else its beginning, without a trailing '-' or
+'.', then '-' and 8 hex digits of the SHA-256 of the whole NAME, so two long names never share a
+cut name by losing their differing ends.
+*/}}
+{{- define "podlogreader.cut" -}}
+{{- $name := index . 0 -}}
+{{- $max := index . 1 -}}
+{{- if le (len $name) $max -}}
+{{- $name -}}
+{{- else -}}
+{{- printf "%s-%s" (regexReplaceAll "[-.]+$" (trunc (int (sub $max 9)) $name) "") (sha256sum $name | trunc 8) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* (list . SUFFIX MAX): the full name and SUFFIX, cut to MAX (63 unless the kind's limit is lower). */}}
+{{- define "podlogreader.objectName" -}}
+{{- include "podlogreader.cut" (list (printf "%s%s" (include "podlogreader.fullname" (index . 0)) (index . 1)) (index . 2)) -}}
+{{- end -}}
+
+{{/*
+(list . PART): the name of a ClusterRole, ClusterRoleBinding, Role or RoleBinding of the chart:
+<fullname>:<part>. The controller names the Roles and RoleBindings it keeps podlogreader-<...>
+after workloads, whose names can hold no ':', so a chart RBAC object and a managed one can never
+have the same name, whatever the release is called.
+*/}}
+{{- define "podlogreader.rbacName" -}}
+{{- include "podlogreader.cut" (list (printf "%s:%s" (include "podlogreader.fullname" (index . 0)) (index . 1)) 253) -}}
+{{- end -}}
+
+{{/*
+(list . SUFFIX): a ServiceAccount of the chart, named after the full name and SUFFIX. A name that
+would begin with podlogreader- is one the controller may keep for a workload (a Deployment called
+audit gets podlogreader-audit), so it becomes podlogreader.sa-<rest> instead; dots are allowed in
+ServiceAccount names and never begin the rest of a managed name.
+*/}}
+{{- define "podlogreader.serviceAccountFor" -}}
+{{- $name := printf "%s%s" (include "podlogreader.fullname" (index . 0)) (index . 1) -}}
+{{- if hasPrefix "podlogreader-" $name -}}
+{{- $name = printf "podlogreader.sa%s" (trimPrefix "podlogreader" $name) -}}
+{{- end -}}
+{{- include "podlogreader.cut" (list $name 63) -}}
+{{- end -}}
+
+{{/* The controller's ServiceAccount: serviceAccount.name, or one named after the release. */}}
+{{- define "podlogreader.serviceAccountName" -}}
+{{- if .Values.serviceAccount.name -}}
+{{- .Values.serviceAccount.name -}}
+{{- else if .Values.serviceAccount.create -}}
+{{- include "podlogreader.serviceAccountFor" (list . "") -}}
+{{- else -}}
+default
+{{- end -}}
+{{- end -}}
+
+{{- define "podlogreader.auditServiceAccountName" -}}
+{{- include "podlogreader.serviceAccountFor" (list . "-audit") -}}
+{{- end -}}
+
+{{- define "podlogreader.cleanupServiceAccountName" -}}
+{{- include "podlogreader.serviceAccountFor" (list . "-cleanup") -}}
+{{- end -}}
+
+{{/* The Lease the replicas elect a leader on. */}}
+{{- define "podlogreader.leaseName" -}}
+{{- include "podlogreader.objectName" (list . "" 63) -}}
+{{- end -}}
+
+{{/* Service names are DNS-1035 labels: no dots. */}}
+{{- define "podlogreader.serviceName" -}}
+{{- include "podlogreader.cut" (list (printf "%s-metrics" (include "podlogreader.fullname" .) | replace "." "-") 63) -}}
+{{- end -}}
+
 {{- define "podlogreader.selectorLabels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "podlogreader.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end -}}
 
 {{- define "podlogreader.labels" -}}
@@ -16,6 +102,34 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Labels of a pod that is not the controller (audit, cleanup, test): never picked by its Service or PDB. */}}
+{{- define "podlogreader.componentLabels" -}}
+app.kubernetes.io/name: {{ include "podlogreader.cut" (list (printf "%s-%s" (include "podlogreader.name" (index . 0)) (index . 1)) 63) | quote }}
+app.kubernetes.io/instance: {{ (index . 0).Release.Name | quote }}
+app.kubernetes.io/component: {{ index . 1 | quote }}
+{{- with (index . 0).Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* registry/repository, then @digest when given (it wins over the tag), else :tag (default appVersion). */}}
+{{- define "podlogreader.image" -}}
+{{- $repo := .Values.image.repository -}}
+{{- with .Values.image.registry }}{{ $repo = printf "%s/%s" . $repo }}{{ end -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" $repo .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "podlogreader.podSecurityContext" -}}
+{{- toYaml .Values.podSecurityContext -}}
 {{- end -}}
 
 {{/*
@@ -74,8 +188,12 @@ holds everything it grants: get on pods and pods/log, list on pods, get on the w
 {{- define "podlogreader.args" -}}
 - --leader-elect
 - --leader-election-namespace={{ .Release.Namespace }}
-- --leader-election-id={{ include "podlogreader.fullname" . }}
-- --http-addr=:8080
+- --leader-election-id={{ include "podlogreader.leaseName" . }}
+- --leader-elect-lease-duration={{ .Values.leaderElection.leaseDuration }}
+- --leader-elect-renew-deadline={{ .Values.leaderElection.renewDeadline }}
+- --leader-elect-retry-period={{ .Values.leaderElection.retryPeriod }}
+- --metrics-bind-address=:{{ .Values.metrics.port }}
+- --health-probe-bind-address=:{{ .Values.healthProbe.port }}
 - --create-sa-and-rolebinding={{ .Values.createServiceAccountAndRoleBinding }}
 - --pod-visibility={{ .Values.podVisibility }}
 - --debounce={{ .Values.debounce }}
@@ -85,4 +203,12 @@ holds everything it grants: get on pods and pods/log, list on pods, get on the w
 {{- range .Values.watchNamespaces }}
 - --namespace={{ . }}
 {{- end }}
+{{- with .Values.extraArgs }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The namespaces a namespace-scoped object is made in for each watched namespace, or "" for cluster-wide. */}}
+{{- define "podlogreader.scopes" -}}
+{{- toJson (.Values.watchNamespaces | default (list "")) -}}
 {{- end -}}

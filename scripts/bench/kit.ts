@@ -55,9 +55,9 @@ export interface Controller {
 }
 
 export async function startController(env: Env, args: string[]): Promise<Controller> {
-  const port = await freePort();
+  const [port, probePort] = [await freePort(), await freePort()];
   const startedAt = performance.now();
-  const proc = Bun.spawn([binary, "--kubeconfig", env.cluster.kubeconfig, "--http-addr", `127.0.0.1:${port}`, "--log-level", "warn", ...args], {
+  const proc = Bun.spawn([binary, "--kubeconfig", env.cluster.kubeconfig, "--metrics-bind-address", `127.0.0.1:${port}`, "--health-probe-bind-address", `127.0.0.1:${probePort}`, "--log-level", "warn", ...args], {
     stdin: "ignore", stdout: "inherit", stderr: "inherit",
   });
   const status = (field: string) => Number(readFileSync(`/proc/${proc.pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0) * 1024;
@@ -74,7 +74,7 @@ export async function startController(env: Env, args: string[]): Promise<Control
       await proc.exited;
     },
   };
-  await until("the controller's /readyz", async () => (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) || undefined, 60_000);
+  await until("the controller's /readyz", async () => (await fetch(`http://127.0.0.1:${probePort}/readyz`).then((r) => r.ok, () => false)) || undefined, 60_000);
   return controller;
 }
 

@@ -76,11 +76,11 @@ export function writes(): Promise<WritesResult> {
     await until("the Role", async () => (roles.pods.has(role("web")) ? true : undefined));
     await Bun.sleep(2000);
     const measure = async (replicas: number) => {
-      const [w0, r0] = [roles.writes, await ctl.counter("podlogreader_api_requests_total")];
+      const [w0, r0] = [roles.writes, await ctl.counter("rest_client_requests_total")];
       await scale(env.api, ns, "web", replicas);
       await allListed(roles, ["web"], replicas);
       await Bun.sleep(3000); // late writes still count
-      return { roleWrites: roles.writes - w0, apiRequests: (await ctl.counter("podlogreader_api_requests_total")) - r0 };
+      return { roleWrites: roles.writes - w0, apiRequests: (await ctl.counter("rest_client_requests_total")) - r0 };
     };
     const scaleUp = await measure(100);
     const scaleDown = await measure(0);

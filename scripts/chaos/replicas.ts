@@ -39,6 +39,7 @@ export class Replicas {
     const args = [
       o.binary, "--kubeconfig", o.kubeconfig, "--leader-elect", `--leader-election-namespace=${o.leaseNamespace}`, `--leader-election-id=${o.leaseName}`,
       "--create-sa-and-rolebinding", ...o.namespaces.map((n) => `--namespace=${n}`), "--log-level=info",
+      "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0",
     ];
     const proc = Bun.spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     this.starts++;

@@ -1,9 +1,9 @@
-// Flags of the admin commands (kubeconfig, audit, status, version), each command one table.
+// Flags of the admin commands (kubeconfig, audit, status, cleanup, version), each command one table.
 import * as v from "valibot";
 import type { WorkloadKind } from "../access/kinds.ts";
 import { parseWorkloadRef } from "../admin/workload-ref.ts";
-import { connectionFlags, helpFlag, namespaceFlag, outputFlag } from "./common-flags.ts";
-import { durationFlag, flag, flagSetHelp, parseFlagSet, type FlagSet, type ValuesOf } from "./flag-set.ts";
+import { connectionFlags, helpFlag, isNamespaceName, NAMESPACE_RULE, namespaceFlag, namespaceSchema, outputFlag } from "./common-flags.ts";
+import { boolFlag, durationFlag, flag, flagSetHelp, parseFlagSet, type FlagSet, type ValuesOf } from "./flag-set.ts";
 import { UsageError, wrap } from "./flags.ts";
 
 const KUBECONFIG_FLAGS = {
@@ -25,6 +25,35 @@ const LIST_FLAGS = {
   ...connectionFlags,
   namespace: namespaceFlag("Only this namespace. Default: all."),
   output: outputFlag(["table", "json"], "table"),
+  help: helpFlag,
+};
+
+const CLEANUP_FLAGS = {
+  ...connectionFlags,
+  namespaces: flag(
+    { name: "namespace", short: "n", kind: "list", value: "NS", help: "Clean this namespace. Repeat the flag (or separate with commas) for several. Default: the kubeconfig context's namespace, as kubectl does." },
+    v.pipe(
+      v.array(v.string()),
+      v.transform((values) => values.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean)),
+      v.check((list) => list.every(isNamespaceName), `--namespace must be ${NAMESPACE_RULE}`),
+      v.transform((list) => [...new Set(list)]),
+    ),
+  ),
+  allNamespaces: { ...boolFlag("all-namespaces", "Clean every namespace."), short: "A" },
+  leaderElectionNamespace: flag(
+    { name: "leader-election-namespace", kind: "string", value: "NS", help: "Namespace of the controller's Lease (with --leader-election-id): it is checked before anything is deleted and deleted last." },
+    v.optional(namespaceSchema("leader-election-namespace")),
+  ),
+  leaderElectionId: flag(
+    { name: "leader-election-id", kind: "string", value: "NAME", help: "Name of the controller's Lease (with --leader-election-namespace). A Lease carries no mark of podlogreader's, so only the one named is deleted." },
+    v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "--leader-election-id must be a valid object name"), v.maxLength(253, "--leader-election-id must be at most 253 characters"))),
+  ),
+  waitForLeaseMs: durationFlag({
+    name: "wait-for-lease", default: "0s",
+    help: "Before deleting anything, wait up to this long for the Lease to be released, or to go unrenewed for its whole duration as a standby replica waits; a leader stops writing before that. If it is still held then, a warning is printed and cleanup goes on. 0 does not wait.",
+  }),
+  dryRun: boolFlag("dry-run", "Send every delete with the server's dryRun=All: the apiserver authorizes and checks each one, and deletes nothing. Prints what would be deleted."),
+  output: outputFlag(["json"]),
   help: helpFlag,
 };
 
@@ -59,6 +88,12 @@ export const COMMANDS = {
     flags: LIST_FLAGS,
     positionals: 0,
   } satisfies Command<typeof LIST_FLAGS>,
+  cleanup: {
+    usage: "cleanup [-n NAMESPACE | -A] [--leader-election-namespace NS --leader-election-id NAME] [--wait-for-lease 30s] [--dry-run] [-o json]",
+    summary: "Delete every RoleBinding, Role and ServiceAccount that podlogreader made, in that order, and the controller's Lease. Made by podlogreader means: the label app.kubernetes.io/managed-by=podlogreader, the annotation podlogreader.dev/workload and a controller ownerReference, all naming the same workload, and the name podlogreader gives that workload's objects. Anything else is left alone and said so. Each delete is of the version that was judged (uid and resourceVersion preconditions). Run it after the controller has stopped: a running leader recreates what it manages. Exit code 0 when everything was removed (also when there was nothing to remove), 1 on any failure, with the permission that was missing when the apiserver refused.",
+    flags: CLEANUP_FLAGS,
+    positionals: 0,
+  } satisfies Command<typeof CLEANUP_FLAGS>,
   version: {
     usage: "version [-o json|yaml]",
     summary: "Print the version of podlogreader.",
@@ -80,8 +115,9 @@ export function commandHelp(command: AdminCommand, program = "podlogreader"): st
 
 export type KubeconfigOptions = ValuesOf<typeof KUBECONFIG_FLAGS> & { command: "kubeconfig"; kind: WorkloadKind; name: string };
 export type ListCommandOptions = ValuesOf<typeof LIST_FLAGS> & { command: "audit" | "status" };
+export type CleanupOptions = ValuesOf<typeof CLEANUP_FLAGS> & { command: "cleanup"; lease?: { namespace: string; name: string } };
 export type VersionOptions = ValuesOf<typeof VERSION_FLAGS> & { command: "version" };
-export type AdminOptions = KubeconfigOptions | ListCommandOptions | VersionOptions;
+export type AdminOptions = KubeconfigOptions | ListCommandOptions | CleanupOptions | VersionOptions;
 
 export interface HelpRequest { command: AdminCommand; help: true }
 
@@ -98,7 +134,19 @@ export function parseAdmin(command: AdminCommand, argv: string[]): AdminOptions 
     case "audit":
     case "status":
       return { ...parseFlagSet(LIST_FLAGS, argv).values, command };
+    case "cleanup":
+      return parseCleanup(argv);
     case "version":
       return { ...parseFlagSet(VERSION_FLAGS, argv).values, command };
   }
+}
+
+function parseCleanup(argv: string[]): CleanupOptions | HelpRequest {
+  const values = parseFlagSet(CLEANUP_FLAGS, argv).values;
+  if (values.help) return { command: "cleanup", help: true };
+  if (values.allNamespaces && values.namespaces.length > 0) throw new UsageError("-n/--namespace and -A/--all-namespaces cannot go together");
+  const { leaderElectionNamespace: namespace, leaderElectionId: name } = values;
+  if ((namespace === undefined) !== (name === undefined)) throw new UsageError("--leader-election-namespace and --leader-election-id go together: give both or neither");
+  if (values.waitForLeaseMs > 0 && name === undefined) throw new UsageError("--wait-for-lease needs the Lease: --leader-election-namespace and --leader-election-id");
+  return { ...values, command: "cleanup", lease: namespace !== undefined && name !== undefined ? { namespace, name } : undefined };
 }

@@ -43,22 +43,38 @@ export const RUN_FLAGS = {
     { name: "leader-election-id", kind: "string", value: "NAME", default: "podlogreader", help: "Name of the Lease." },
     v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "--leader-election-id must be a valid object name"), v.maxLength(253, "--leader-election-id must be at most 253 characters")),
   ),
+  leaseDurationMs: durationFlag({ name: "leader-elect-lease-duration", default: "15s", help: "How long a standby waits after the leader's last renewal before taking the Lease over. Written to the Lease in whole seconds." }, (ms) => (ms < 1000 ? "--leader-elect-lease-duration must be at least 1s" : undefined)),
+  renewDeadlineMs: durationFlag({ name: "leader-elect-renew-deadline", default: "10s", help: "How long the leader keeps trying to renew before it stops writing and exits. Must be shorter than the lease duration." }, (ms) => (ms <= 0 ? "--leader-elect-renew-deadline must be greater than 0" : undefined)),
+  retryPeriodMs: durationFlag({ name: "leader-elect-retry-period", default: "2s", help: "How often to try to take or renew the Lease. The renew deadline must exceed 1.2 times this (the retries' jitter)." }, (ms) => (ms <= 0 ? "--leader-elect-retry-period must be greater than 0" : undefined)),
+  metricsBindAddress: bindAddressFlag("metrics-bind-address", ":8080", "Serve /metrics (Prometheus) on this address, as HOST:PORT or :PORT (every address); port 0 picks a free port. \"0\" turns it off."),
+  healthProbeBindAddress: bindAddressFlag("health-probe-bind-address", ":8081", "Serve /healthz (liveness: the event loop answers and the reconcile workers are not stuck; not whether the apiserver answers) and /readyz (readiness: every watch has listed once) on this address, as HOST:PORT or :PORT; port 0 picks a free port. Add ?verbose for one line per check. \"0\" turns it off."),
   httpAddr: flag(
-    { name: "http-addr", kind: "string", value: "HOST:PORT", help: "Serve /healthz (alive, watches running), /readyz (initial sync done) and /metrics (Prometheus) here, e.g. :8080. Default: not served." },
-    v.optional(
-      v.pipe(
-        v.string(),
-        v.regex(/^[^:\s]*:\d{1,5}$/, "--http-addr must be HOST:PORT or :PORT, e.g. :8080"),
-        v.transform((s) => ({ host: s.slice(0, s.lastIndexOf(":")), port: Number(s.slice(s.lastIndexOf(":") + 1)) })),
-        v.check((a) => a.port <= 65535, "--http-addr port must be at most 65535"),
-      ),
-    ),
+    { name: "http-addr", kind: "string", value: "HOST:PORT", help: "Deprecated, removed in a later release: serves /metrics, /healthz and /readyz together on this address. Given, --metrics-bind-address and --health-probe-bind-address are off unless given too." },
+    v.optional(listenAddress("http-addr")),
   ),
   logLevel: flag({ name: "log-level", kind: "string", value: "LEVEL", default: "info", help: "debug, info, warn or error." }, v.picklist(["debug", "info", "warn", "error"], "--log-level must be debug, info, warn or error")),
   logFormat: flag({ name: "log-format", kind: "string", value: "FORMAT", default: "text", help: "text (readable) or json (one object per line)." }, v.picklist(["text", "json"], "--log-format must be text or json")),
   help: helpFlag,
   version: boolFlag("version", "Print the version and exit."),
 };
+
+/** HOST:PORT, :PORT or [IPv6]:PORT, into a host (empty for every address) and a port. */
+function listenAddress(name: string) {
+  return v.pipe(
+    v.string(),
+    v.regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]*):\d{1,5}$/, `--${name} must be HOST:PORT or :PORT, e.g. :8080`),
+    v.transform((s) => ({ host: s.slice(0, s.lastIndexOf(":")).replace(/^\[(.*)\]$/, "$1"), port: Number(s.slice(s.lastIndexOf(":") + 1)) })),
+    v.check((a) => a.port <= 65535, `--${name} port must be at most 65535`),
+  );
+}
+
+/** An address to listen on, or "0" for none (controller-runtime's convention). */
+function bindAddressFlag(name: string, def: string, help: string) {
+  return flag(
+    { name, kind: "string", value: "ADDRESS", default: def, help },
+    v.union([v.pipe(v.literal("0"), v.transform(() => undefined)), listenAddress(name)], `--${name} must be HOST:PORT, :PORT or 0 (off), e.g. ${def}`),
+  );
+}
 
 /** Every flag of run, for --help and for tests that check each one is documented. */
 export const FLAGS: Flag[] = Object.values(RUN_FLAGS);
@@ -73,13 +89,21 @@ export function parseOptions(argv: string[]): Options {
   const values = parseFlagSet(RUN_FLAGS, argv).values;
   const given = (name: string) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
   const deprecations: string[] = [];
+  // client-go's rules: a leader must give up before a standby may take over, with room for a retry.
+  if (values.renewDeadlineMs >= values.leaseDurationMs) throw new UsageError("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline");
+  if (values.renewDeadlineMs <= values.retryPeriodMs * 1.2) throw new UsageError("--leader-elect-renew-deadline must be greater than 1.2 times --leader-elect-retry-period");
   if (given("list-pods")) {
     const meant = values.listPods ? "namespace" : "own";
     if (given("pod-visibility") && values.podVisibility !== meant) {
       throw new UsageError(`--list-pods=${values.listPods} contradicts --pod-visibility=${values.podVisibility}; use --pod-visibility alone`);
     }
     deprecations.push(`--list-pods is deprecated and will be removed in the next release; use --pod-visibility=${meant}`);
-    return { ...values, podVisibility: meant, deprecations };
+    values.podVisibility = meant;
+  }
+  if (given("http-addr")) {
+    deprecations.push("--http-addr is deprecated and will be removed in a later release; use --metrics-bind-address and --health-probe-bind-address");
+    if (!given("metrics-bind-address")) values.metricsBindAddress = undefined;
+    if (!given("health-probe-bind-address")) values.healthProbeBindAddress = undefined;
   }
   return { ...values, deprecations };
 }
@@ -115,6 +139,7 @@ export function usageLines(program: string): string[] {
     `       ${program} audit ...          check through the apiserver's authorizer that every managed`,
     `       ${pad}                    ServiceAccount reads exactly its workload's pods`,
     `       ${program} status ...         list the opted-in workloads and their Roles`,
+    `       ${program} cleanup ...        delete every Role, RoleBinding and ServiceAccount podlogreader made`,
     `       ${program} logs KIND/NAME ... print and follow the logs of a workload's pods, with only its own grant`,
     `       ${program} version            print the version (-o json for JSON)`,
     `--kubeconfig, --context and -n/--namespace may also come before the command, as kubectl's`,

@@ -1,12 +1,16 @@
 // Runs the admin commands and prints their results for a terminal (tables) or a machine (JSON).
 import { chmodSync, writeFileSync } from "node:fs";
 import { audit } from "../admin/audit.ts";
+import { cleanup } from "../admin/cleanup.ts";
+import { deletedLine, leftAloneLine } from "../admin/cleanup/format.ts";
+import { CLEANUP_RESOURCES, type CleanupKind } from "../admin/cleanup/plan.ts";
 import { auditJson, auditTable } from "../admin/audit/format.ts";
 import { writeStdout } from "../admin/output.ts";
 import { issueKubeconfig } from "../admin/kubeconfig.ts";
 import { status } from "../admin/status.ts";
 import { KubeApi } from "../kube/api.ts";
 import { loadConnection } from "../kube/config.ts";
+import { Leases } from "../kube/resources.ts";
 import { Transport } from "../kube/transport.ts";
 import { dumpYaml, loadYaml } from "@kubernetes/client-node";
 import { VERSION } from "../version.ts";
@@ -65,6 +69,29 @@ export async function runAdmin(command: AdminCommand, argv: string[]): Promise<n
         if (opts.output === "json") await out(JSON.stringify(rows, null, 2));
         else await out(table(["NAMESPACE", "KIND", "NAME", "PODS", "ROLE", "STATE", "LAST-SYNCED"], rows.map((r) => [r.namespace, r.kind, r.name, String(r.pods), r.role, r.state, r.lastSynced ?? "-"])));
         return 0;
+      }
+      case "cleanup": {
+        const namespaces = opts.allNamespaces ? undefined : opts.namespaces.length > 0 ? opts.namespaces : [connection.namespace ?? "default"];
+        const text = opts.output !== "json";
+        const resource = (kind: string) => (kind === "Lease" ? Leases : CLEANUP_RESOURCES[kind as CleanupKind]);
+        // Each deletion is printed as it happens, in order.
+        let printed = Promise.resolve();
+        const report = await cleanup(api, { namespaces, lease: opts.lease, waitForLeaseMs: opts.waitForLeaseMs, dryRun: opts.dryRun }, {
+          removed: (r) => {
+            if (text) printed = printed.then(() => out(deletedLine(resource(r.kind), r.namespace, r.name, opts.dryRun)));
+          },
+          warn: (message) => err(`Warning: ${message}`),
+          note: err,
+        });
+        await printed;
+        if (text) {
+          for (const l of report.leftAlone) await out(leftAloneLine(resource(l.kind), l.namespace, l.name, l.why));
+          if (report.ok && report.removed.length === 0) err(`No resources made by podlogreader found ${namespaces ? `in namespace ${namespaces.join(", ")}` : "in any namespace"}.`);
+        } else {
+          await out(JSON.stringify(report, null, 2));
+        }
+        for (const e of report.errors) err(`${program} cleanup: ${e}`);
+        return report.ok ? 0 : 1;
       }
     }
   } catch (e) {

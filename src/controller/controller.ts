@@ -10,9 +10,10 @@ import { applyPodEvent, applyWorkloadEvent, type Touched } from "../access/routi
 import type { KubeApi } from "../kube/api.ts";
 import type { PartialObjectMetadata } from "../kube/objects.ts";
 import type { Logger } from "../log.ts";
+import type { WorkerProgress } from "../telemetry/health.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { EventRecorder } from "./events.ts";
-import { reportFailure, resultOf } from "./failures.ts";
+import { reportFailure } from "./failures.ts";
 import { garbageCollectorHint } from "./housekeeping.ts";
 import { WorkQueue } from "./queue.ts";
 import { Reconciler } from "./reconciler.ts";
@@ -49,31 +50,22 @@ export class Controller {
     const { roles, roleBindings, serviceAccounts } = this.watches;
     const events = new EventRecorder(api, log);
     const reconciler = new Reconciler(api, { world: this.world, roles, roleBindings, serviceAccounts }, options, events, log, metrics);
+    const telemetry = metrics?.track({
+      queueDepth: () => this.queue.depth,
+      maxConcurrentReconciles: () => options.workers,
+      managedWorkloads: () => [...this.world.managedWorkloads()].length,
+      trackedPods: () => this.watches.pods.size,
+      watchFailing: () => new Map([...this.watches.byResource].map(([resource, g]) => [resource, g.failingForMs() > 0])),
+    });
     // Nothing is reconciled before every cache has synced: a half-filled cache would make present
     // workloads look gone and present pods look absent.
     this.queue = new WorkQueue({
       startPaused: true,
       concurrency: options.workers,
       onIdle: garbageCollectorHint(),
-      process: async (key) => {
-        const done = metrics?.reconcileDuration.startTimer();
-        let failure: unknown;
-        try {
-          await reconciler.reconcile(key);
-        } catch (err) {
-          failure = err;
-          throw err;
-        } finally {
-          metrics?.reconciles.inc({ result: resultOf(failure) });
-          done?.();
-        }
-      },
+      process: (key) => (telemetry ? telemetry.reconcile.track(() => reconciler.reconcile(key)) : reconciler.reconcile(key)),
       onError: reportFailure(this.world, events, log),
-    });
-    metrics?.track({
-      queueDepth: () => this.queue.length,
-      managedWorkloads: () => [...this.world.managedWorkloads()].length,
-      trackedPods: () => this.watches.pods.size,
+      observer: telemetry?.workqueue,
     });
   }
 
@@ -82,9 +74,9 @@ export class Controller {
     return this.watches.all.every((g) => g.hasSynced);
   }
 
-  /** No watch has been failing for longer than `limitMs` without a break. */
-  healthy(limitMs = 120_000): boolean {
-    return this.watches.all.every((g) => g.failingForMs() < limitMs);
+  /** Whether the reconcile workers move (for liveness). */
+  workerProgress(): WorkerProgress {
+    return this.queue.progress();
   }
 
   /**

@@ -101,7 +101,7 @@ export class EventRecorder {
       });
       this.remember(key, { name, namespace: on.namespace, count: 1, lastSent: now });
     } catch (err) {
-      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${(err as Error).message}`);
+      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${(err as Error).message}`, { kind: on.kind, namespace: on.namespace, name: on.name, reason: "EventNotRecorded", event: reason });
     }
   }
 
@@ -114,7 +114,7 @@ export class EventRecorder {
     try {
       await this.update(recorded, new Date(recorded.lastSent).toISOString(), pending.message);
     } catch (err) {
-      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${(err as Error).message}`);
+      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${(err as Error).message}`, { kind: on.kind, namespace: on.namespace, name: on.name, reason: "EventNotRecorded", event: reason });
     }
   }
 

@@ -1,18 +1,11 @@
 // What happens when reconciling a workload fails: the work queue retries it with backoff; this
-// decides what a person hears about it, and how the metric counts it.
+// decides what a person hears about it.
 import { splitWorkloadKey, type World } from "../access/membership.ts";
 import { NotLeaderError } from "../kube/lease.ts";
 import type { Logger } from "../log.ts";
 import { Reasons, type EventRecorder } from "./events.ts";
+import { about, LogReasons } from "./log-fields.ts";
 import { ForeignObjectError, involved, RoleWriteRefusedError } from "./reconciler.ts";
-
-/** The `result` label of the reconcile metric. */
-export function resultOf(err: unknown): "success" | "conflict" | "refused" | "error" {
-  if (err === undefined) return "success";
-  if (err instanceof ForeignObjectError) return "conflict";
-  if (err instanceof RoleWriteRefusedError) return "refused";
-  return "error";
-}
 
 /**
  * Reports a failed reconcile, once per failure. Conflicts and refused writes were already
@@ -22,17 +15,19 @@ export function resultOf(err: unknown): "success" | "conflict" | "refused" | "er
 export function reportFailure(world: World, events: Pick<EventRecorder, "warn">, log: Logger) {
   return (key: string, err: unknown, retryInMs: number, failures: number): void => {
     const retry = `retrying in ${(retryInMs / 1000).toFixed(1)}s (attempt ${failures})`;
+    const workload = splitWorkloadKey(key);
+    const fields = (reason: string) => about(workload, reason, { attempt: failures });
     if (err instanceof ForeignObjectError || err instanceof RoleWriteRefusedError) {
-      log.debug(`${key}: ${err.message}; ${retry}`);
+      log.debug(`${key}: ${err.message}; ${retry}`, fields(err instanceof ForeignObjectError ? LogReasons.NameConflict : LogReasons.RoleWriteRefused));
       return;
     }
     if (err instanceof NotLeaderError) {
-      log.debug(`${key} not written: ${err.message}; ${retry}`);
+      log.debug(`${key} not written: ${err.message}; ${retry}`, fields(LogReasons.NotLeader));
       return;
     }
     const message = (err as Error).message;
-    log.warn(`Reconciling ${key} failed: ${message}; ${retry}`);
-    const { kind, namespace, name } = splitWorkloadKey(key);
+    log.warn(`Reconciling ${key} failed: ${message}; ${retry}`, fields(LogReasons.SyncFailed));
+    const { kind, namespace, name } = workload;
     const w = world.get(kind, namespace, name);
     if (w) void events.warn(involved(w), Reasons.SyncFailed, `${message.slice(0, 900)}; retrying`);
   };

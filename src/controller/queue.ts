@@ -1,5 +1,19 @@
 import { Backoff } from "../util/backoff.ts";
 
+/** What the queue tells its metrics, at the points where client-go's work queue counts. */
+export interface QueueObserver {
+  /** The key became ready to run (it was not ready already). */
+  added(key: string): void;
+  /** A worker took the key. */
+  started(key: string): void;
+  /** The key's run ended, failed or not. */
+  finished(key: string): void;
+  /** The key failed and was scheduled again with backoff. */
+  retried(key: string): void;
+  /** A ready key was dropped at shutdown without running. */
+  dropped(key: string): void;
+}
+
 export interface WorkQueueOptions {
   /** Reconciles one key. A rejection requeues the key with backoff. */
   process(key: string): Promise<void>;
@@ -10,6 +24,7 @@ export interface WorkQueueOptions {
   onIdle?: () => void;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  observer?: QueueObserver;
 }
 
 /**
@@ -22,7 +37,8 @@ export class WorkQueue {
   private readonly due = new Map<string, { at: number; timer: Timer }>();
   private readonly ready: string[] = [];
   private readonly readySet = new Set<string>();
-  private readonly running = new Set<string>();
+  /** Keys being processed, with when their run began. */
+  private readonly running = new Map<string, number>();
   /** Keys added while running, with when they were asked for. */
   private readonly again = new Map<string, number>();
   /** Keys batched while running: run again one window after this run ends. */
@@ -36,6 +52,8 @@ export class WorkQueue {
   private active = 0;
   private stopped = false;
   private started: boolean;
+  /** When a worker last took or finished a key (Date.now()); 0 before the queue starts. */
+  private lastProgressAt = 0;
 
   constructor(private readonly opts: WorkQueueOptions & { startPaused?: boolean }) {
     this.started = !opts.startPaused;
@@ -44,11 +62,28 @@ export class WorkQueue {
   /** Begins processing keys; keys added before are kept until then. */
   start(): void {
     this.started = true;
+    this.lastProgressAt = Date.now();
     this.pump();
   }
 
   get length(): number {
     return this.due.size + this.ready.length + this.again.size;
+  }
+
+  /** Keys ready to run and waiting for a worker (client-go's depth: delayed keys are not in it). */
+  get depth(): number {
+    return this.ready.length;
+  }
+
+  /**
+   * Whether the workers move: while keys wait for a worker, some worker must take or finish one
+   * now and then, and no one key may run for ever. Nothing waits before the queue starts.
+   */
+  progress(now = Date.now()): { waiting: number; running: number; sinceProgressMs: number; longestRunningMs: number } {
+    const waiting = this.started && !this.stopped ? this.ready.length : 0;
+    let longestRunningMs = 0;
+    for (const since of this.running.values()) longestRunningMs = Math.max(longestRunningMs, now - since);
+    return { waiting, running: this.active, sinceProgressMs: this.started ? now - this.lastProgressAt : 0, longestRunningMs };
   }
 
   add(key: string, delayMs = 0): void {
@@ -99,6 +134,7 @@ export class WorkQueue {
     this.stopped = true;
     for (const { timer } of this.due.values()) clearTimeout(timer);
     this.due.clear();
+    for (const key of this.ready) this.opts.observer?.dropped(key);
     this.ready.length = 0;
     this.readySet.clear();
     this.again.clear();
@@ -122,6 +158,7 @@ export class WorkQueue {
     if (this.stopped || this.readySet.has(key)) return;
     this.ready.push(key);
     this.readySet.add(key);
+    this.opts.observer?.added(key);
     this.pump();
   }
 
@@ -130,7 +167,9 @@ export class WorkQueue {
       const key = this.ready.shift()!;
       this.readySet.delete(key);
       this.active++;
-      this.running.add(key);
+      this.lastProgressAt = Date.now();
+      this.running.set(key, this.lastProgressAt);
+      this.opts.observer?.started(key);
       void this.runOne(key);
     }
   }
@@ -144,11 +183,14 @@ export class WorkQueue {
       let backoff = this.failures.get(key);
       if (!backoff) this.failures.set(key, (backoff = new Backoff(this.opts.retryBaseMs ?? 250, this.opts.retryMaxMs ?? 120_000)));
       retryIn = backoff.next();
+      this.opts.observer?.retried(key);
       this.opts.onError(key, err, retryIn, backoff.failures);
     } finally {
       this.running.delete(key);
       this.active--;
+      this.opts.observer?.finished(key);
       const now = Date.now();
+      this.lastProgressAt = now;
       this.lastEnded.set(key, now);
       if (this.lastEnded.size > 10_000 && now - this.lastPruned > this.longestWindowMs) this.pruneLastEnded(now);
       const again = this.again.get(key);

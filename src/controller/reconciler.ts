@@ -16,10 +16,11 @@ import type { KubeApi, KubeObject } from "../kube/api.ts";
 import { controllerOf, PartialObjectMetadata, parseObject, Role, RoleBinding, type ObjectMeta, type PolicyRule } from "../kube/objects.ts";
 import { RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube/resources.ts";
 import { ApiError, isConflict, isNotFound } from "../kube/transport.ts";
-import type { Logger } from "../log.ts";
+import type { LogFields, Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { Reasons, type EventRecorder, type InvolvedObject } from "./events.ts";
 import { splitWorkloadKey } from "../access/membership.ts";
+import { about, LogReasons } from "./log-fields.ts";
 
 /** A same-named object exists that podlogreader did not create; it is left alone and retried later. */
 export class ForeignObjectError extends Error {
@@ -90,7 +91,7 @@ export class Reconciler {
     const granted = grantedPods(desired.role.rules).length;
     const message = `${workloadRef(workload)} has ${granted + desired.podsLeftOut.length} pods, more than one Role can name; ` +
       `the logs of ${desired.podsLeftOut.length} of them are not granted`;
-    this.log.warn(`${message} (in namespace ${workload.namespace})`);
+    this.log.warn(`${message} (in namespace ${workload.namespace})`, about(workload, LogReasons.TooManyPods));
     this.metrics?.podsLeftOut.set({ namespace: workload.namespace, workload: workloadRef(workload) }, desired.podsLeftOut.length);
     await this.events.warn(involved(workload), Reasons.TooManyPods, message);
   }
@@ -111,7 +112,7 @@ export class Reconciler {
         throw err;
       }
       this.wrote("Role", "create");
-      this.log.info(`Created Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s)`);
+      this.log.info(`Created Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s)`, about(workload, LogReasons.RoleSynced, { object: `Role/${name}` }));
       await this.events.normal(involved(workload), Reasons.RoleSynced, `Role ${name} grants the logs of ${pods} pod(s)`);
       return;
     }
@@ -132,7 +133,7 @@ export class Reconciler {
     const kept = new Set(after);
     const added = after.filter((p) => !before.includes(p)).length;
     const removed = before.filter((p) => !kept.has(p)).length;
-    this.log.info(`Updated Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s) (+${added} -${removed})`);
+    this.log.info(`Updated Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s) (+${added} -${removed})`, about(workload, LogReasons.RoleSynced, { object: `Role/${name}` }));
     await this.events.normal(involved(workload), Reasons.RoleSynced, `Role ${name} grants the logs of ${pods} pod(s)`);
   }
 
@@ -163,12 +164,12 @@ export class Reconciler {
       } catch (err) {
         if (!isRefusal(err)) throw err;
         await this.unbind(workload, name, "its Role could not be updated");
-        await this.delete(Roles, this.caches.roles, live.metadata, `its update was refused and ${stale.length} pod(s) that left were still named`);
+        await this.delete(Roles, this.caches.roles, live.metadata, `its update was refused and ${stale.length} pod(s) that left were still named`, about(workload, LogReasons.RoleWriteRefused));
         outcome = "even a write that only shrinks it was refused, so the Role was deleted";
       }
     }
     const message = `The apiserver refused to update Role ${name}: ${refusal.message.slice(0, 600)}; ${outcome}; retrying`;
-    this.log.warn(`${message} (${workloadRef(workload)} in ${namespace})`);
+    this.log.warn(`${message} (${workloadRef(workload)} in ${namespace})`, about(workload, LogReasons.RoleWriteRefused, { object: `Role/${name}` }));
     this.metrics?.roleWritesRefused.inc({ namespace });
     await this.events.warn(involved(workload), Reasons.RoleWriteRefused, message);
     throw new RoleWriteRefusedError(message);
@@ -179,7 +180,7 @@ export class Reconciler {
     const cache = this.caches.roleBindings;
     const live = cache?.get(workload.namespace, name);
     if (!cache || !live || !isManagedFor(live.metadata, workload)) return;
-    await this.delete(RoleBindings, cache, live.metadata, why);
+    await this.delete(RoleBindings, cache, live.metadata, why, about(workload, LogReasons.Unbound));
   }
 
   private async ensureRoleBinding(cache: ObjectCache<RoleBinding>, workload: Workload, desired: NonNullable<DesiredAccess["roleBinding"]>): Promise<void> {
@@ -192,11 +193,11 @@ export class Reconciler {
       if (sameRef) {
         await cache.write(namespace, name, async () => parseObject(RoleBinding, await this.api.apply(RoleBindings, namespace, withVersion(desired, live.metadata)), "RoleBinding"));
         this.wrote("RoleBinding", "update");
-        this.log.info(`Updated RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`);
+        this.log.info(`Updated RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`, about(workload, LogReasons.RoleBindingSynced, { object: `RoleBinding/${name}` }));
         return;
       }
       // roleRef cannot change in place.
-      await this.delete(RoleBindings, cache, live.metadata, "its roleRef was wrong");
+      await this.delete(RoleBindings, cache, live.metadata, "its roleRef was wrong", about(workload, LogReasons.RoleBindingReplaced));
     }
     try {
       await cache.write(namespace, name, async () => parseObject(RoleBinding, await this.api.create(RoleBindings, namespace, desired), "RoleBinding"));
@@ -205,7 +206,7 @@ export class Reconciler {
       throw err;
     }
     this.wrote("RoleBinding", "create");
-    this.log.info(`Created RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`);
+    this.log.info(`Created RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`, about(workload, LogReasons.RoleBindingSynced, { object: `RoleBinding/${name}` }));
   }
 
   private async ensureServiceAccount(cache: ObjectCache<PartialObjectMetadata>, workload: Workload, desired: NonNullable<DesiredAccess["serviceAccount"]>): Promise<void> {
@@ -216,11 +217,11 @@ export class Reconciler {
     try {
       await cache.write(namespace, name, async () => parseObject(PartialObjectMetadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount"));
       this.wrote("ServiceAccount", "create");
-      this.log.info(`Created ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}`);
+      this.log.info(`Created ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}`, about(workload, LogReasons.ServiceAccountCreated, { object: `ServiceAccount/${name}` }));
     } catch (err) {
       if (!isConflict(err)) throw err;
       // The cache has not seen it yet; its watch event brings it, and a later deletion brings us back.
-      this.log.info(`Using the existing ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}; podlogreader did not create it and will not change it`);
+      this.log.info(`Using the existing ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}; podlogreader did not create it and will not change it`, about(workload, LogReasons.ServiceAccountInUse, { object: `ServiceAccount/${name}` }));
     }
   }
 
@@ -228,7 +229,7 @@ export class Reconciler {
   private async refuseForeign(rt: ResourceType, workload: Workload, meta: ObjectMeta): Promise<void> {
     if (isManagedFor(meta, workload)) return;
     const message = `${rt.kind} ${meta.namespace}/${meta.name} already exists and was not created by podlogreader for ${workloadRef(workload)}; leaving it alone`;
-    this.log.warn(message);
+    this.log.warn(message, about(workload, LogReasons.NameConflict, { object: `${rt.kind}/${meta.name}` }));
     await this.events.warn(involved(workload), Reasons.NameConflict, message);
     throw new ForeignObjectError(message);
   }
@@ -249,10 +250,10 @@ export class Reconciler {
   ): Promise<void> {
     const live = cache.get(workload.namespace, managedName(workload.kind, workload.name));
     if (!live || !isManagedFor(live.metadata, workload)) return;
-    await this.delete(rt, cache, live.metadata, reason);
+    await this.delete(rt, cache, live.metadata, reason, about(workload, LogReasons.AccessRemoved));
   }
 
-  private async delete<T>(rt: ResourceType, cache: ObjectCache<T>, meta: ObjectMeta, reason: string): Promise<void> {
+  private async delete<T>(rt: ResourceType, cache: ObjectCache<T>, meta: ObjectMeta, reason: string, fields: LogFields): Promise<void> {
     try {
       await this.api.delete(rt, meta.namespace, meta.name, { uid: meta.uid, resourceVersion: meta.resourceVersion });
     } catch (err) {
@@ -260,7 +261,7 @@ export class Reconciler {
     }
     cache.forget(meta.namespace, meta.name);
     this.wrote(rt.kind, "delete");
-    this.log.info(`Deleted ${rt.kind} ${meta.namespace}/${meta.name}: ${reason}`);
+    this.log.info(`Deleted ${rt.kind} ${meta.namespace}/${meta.name}: ${reason}`, { ...fields, object: `${rt.kind}/${meta.name}` });
   }
 }
 

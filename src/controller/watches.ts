@@ -31,6 +31,8 @@ export interface Watches {
   /** Every ServiceAccount, metadata only: a foreign one of a managed name is used as it is. */
   serviceAccounts?: InformerGroup<PartialObjectMetadata>;
   all: InformerGroup<unknown>[];
+  /** Every group by the resource it watches (its plural), for the watch-failing metric. */
+  byResource: ReadonlyMap<string, InformerGroup<unknown>>;
 }
 
 export function openWatches(
@@ -47,7 +49,7 @@ export function openWatches(
     extra: Partial<InformerOptions<T>> = {},
   ) =>
     new InformerGroup<T>(scope.namespaces, (namespace) => new Informer<T>({
-      api, resource, namespace, parse, onChange, log,
+      api, resource, namespace, parse, onChange, log: log.with({ resource: resource.plural }),
       key: (o) => keyOf("metadata" in o ? o.metadata : o),
       onRestart: () => metrics?.watchRestarts.inc({ resource: resource.plural }),
       ...extra,
@@ -64,5 +66,7 @@ export function openWatches(
     ? group(ServiceAccounts, (r) => parseObject(PartialObjectMetadata, r, "ServiceAccount"), on.serviceAccount, { metadataOnly: true, ...versioned<PartialObjectMetadata>() })
     : undefined;
   const all = [...workloads, pods, roles, ...(roleBindings ? [roleBindings] : []), ...(serviceAccounts ? [serviceAccounts] : [])] as InformerGroup<unknown>[];
-  return { workloads, pods, roles, roleBindings, serviceAccounts, all };
+  const resources = [...WORKLOAD_KINDS.map((kind) => KINDS[kind].resource), Pods, Roles, ...(roleBindings ? [RoleBindings] : []), ...(serviceAccounts ? [ServiceAccounts] : [])];
+  const byResource = new Map(resources.map((rt, i) => [rt.plural, all[i]!]));
+  return { workloads, pods, roles, roleBindings, serviceAccounts, all, byResource };
 }

@@ -177,7 +177,8 @@ export class KubeApi {
 
   /**
    * Deletes an object. With `preconditions` exactly the version that was read is deleted: the
-   * call fails with 409 if its uid or resourceVersion changed.
+   * call fails with 409 if its uid or resourceVersion changed. With `dryRun` the apiserver
+   * authorizes and checks the request in full but deletes nothing.
    */
   async delete(
     rt: ResourceType,
@@ -185,12 +186,14 @@ export class KubeApi {
     name: string,
     preconditions?: { uid?: string; resourceVersion?: string },
     propagationPolicy: "Background" | "Foreground" | "Orphan" = "Background",
+    options: { dryRun?: boolean } = {},
   ): Promise<void> {
     this.beforeWrite?.();
     const response = await this.transport.request({
       method: "DELETE",
       path: objectPath(rt, namespace, name),
-      body: { apiVersion: "v1", kind: "DeleteOptions", ...(preconditions ? { preconditions } : {}), propagationPolicy },
+      // DeleteOptions in the body: with a body the apiserver ignores them in the query.
+      body: { apiVersion: "v1", kind: "DeleteOptions", ...(preconditions ? { preconditions } : {}), propagationPolicy, ...(options.dryRun ? { dryRun: ["All"] } : {}) },
     });
     await response.body?.cancel();
   }

@@ -18,6 +18,8 @@ export interface LeaseOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Told whether this process leads: false at first, then at each change (client-go's leader_election_master_status). */
+  onLeading?: (leading: boolean) => void;
 }
 
 interface LeaseObject {
@@ -43,10 +45,19 @@ export class LeaderElector {
   private leading = false;
   private lastRenew = 0;
 
-  constructor(private readonly api: KubeApi, private readonly opts: LeaseOptions, private readonly log: Logger) {
+  private readonly log: Logger;
+
+  constructor(private readonly api: KubeApi, private readonly opts: LeaseOptions, log: Logger) {
+    this.log = log.with({ kind: "Lease", namespace: opts.namespace, name: opts.name });
     this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
+    opts.onLeading?.(false);
+  }
+
+  private setLeading(leading: boolean): void {
+    this.leading = leading;
+    this.opts.onLeading?.(leading);
   }
 
   /**
@@ -73,13 +84,13 @@ export class LeaderElector {
    */
   async lead(signal: AbortSignal, onLost: () => void): Promise<boolean> {
     const where = `Lease ${this.opts.namespace}/${this.opts.name}`;
-    this.log.info(`Waiting to become the leader (${where}, identity ${this.opts.identity})`);
+    this.log.info(`Waiting to become the leader (${where}, identity ${this.opts.identity})`, { reason: "WaitingForLeadership", identity: this.opts.identity });
     while (!signal.aborted && !(await this.tryAcquireOrRenew())) {
       await sleep(this.retryPeriodMs * (1 + Math.random() * 0.2), signal);
     }
     if (signal.aborted) return false;
-    this.leading = true;
-    this.log.info(`Became the leader (${where})`);
+    this.setLeading(true);
+    this.log.info(`Became the leader (${where})`, { reason: "BecameLeader", identity: this.opts.identity });
     void this.renewLoop(signal, onLost);
     return true;
   }
@@ -92,8 +103,8 @@ export class LeaderElector {
       const left = Math.max(1, this.lastRenew + this.renewDeadlineMs - Date.now());
       if (await this.tryAcquireOrRenew(AbortSignal.any([signal, AbortSignal.timeout(left)]))) continue;
       if (Date.now() - this.lastRenew > this.renewDeadlineMs) {
-        this.leading = false;
-        this.log.error(`Lost the leadership of Lease ${this.opts.namespace}/${this.opts.name}: not renewed for ${this.renewDeadlineMs / 1000}s`);
+        this.setLeading(false);
+        this.log.error(`Lost the leadership of Lease ${this.opts.namespace}/${this.opts.name}: not renewed for ${this.renewDeadlineMs / 1000}s`, { reason: "LeadershipLost" });
         onLost();
         return;
       }
@@ -103,14 +114,14 @@ export class LeaderElector {
   /** Gives the lease up, if held, so a standby takes over at once. */
   async release(): Promise<void> {
     if (!this.leading) return;
-    this.leading = false;
+    this.setLeading(false);
     try {
       const lease = await this.read();
       if (lease.spec?.holderIdentity !== this.opts.identity) return;
       await this.api.update(Leases, this.opts.namespace, { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(Date.now()) } });
-      this.log.info(`Released Lease ${this.opts.namespace}/${this.opts.name}`);
+      this.log.info(`Released Lease ${this.opts.namespace}/${this.opts.name}`, { reason: "LeaseReleased" });
     } catch (err) {
-      this.log.warn(`Could not release Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}; it expires on its own`);
+      this.log.warn(`Could not release Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}; it expires on its own`, { reason: "LeaseNotReleased" });
     }
   }
 
@@ -154,7 +165,7 @@ export class LeaderElector {
       this.lastRenew = now;
       return true;
     } catch (err) {
-      if (!isConflict(err)) this.log.warn(`Leader election on Lease ${this.opts.namespace}/${this.opts.name} failed: ${(err as Error).message}`);
+      if (!isConflict(err)) this.log.warn(`Leader election on Lease ${this.opts.namespace}/${this.opts.name} failed: ${(err as Error).message}`, { reason: "LeaderElectionFailed" });
       return false;
     }
   }

@@ -69,13 +69,18 @@ interface TlsOptions {
  * can turn it off, and the Authorization header read per request so rotated tokens are picked up.
  */
 export class Transport {
-  /** `onResponse` is told the verb and status code (or "error") of every request, for metrics. */
+  private readonly host: string;
+
+  /**
+   * `onResponse` is told of every request sent, for client-go's rest_client_requests_total: the
+   * HTTP method, the status code ("<error>" when no answer came) and the server's host:port.
+   */
   constructor(
     readonly connection: Connection,
-    private readonly onResponse?: (verb: string, code: string) => void,
+    private readonly onResponse?: (method: string, code: string, host: string) => void,
   ) {
     // Connections built in code, not read from a kubeconfig, are held to the same rule.
-    serverUrl(connection.server, `${connection.source}: server`);
+    this.host = new URL(serverUrl(connection.server, `${connection.source}: server`)).host;
   }
 
   url(path: string, query?: Request["query"]): string {
@@ -117,7 +122,6 @@ export class Transport {
     }
     const tls = this.tlsOptions(credentials);
     const url = this.url(req.path, req.query);
-    const verb = req.query?.watch ? "WATCH" : method;
     try {
       const response = await fetch(url, {
         method,
@@ -129,10 +133,10 @@ export class Transport {
         timeout: req.streaming ? false : undefined,
         redirect: "error",
       });
-      this.onResponse?.(verb, String(response.status));
+      this.onResponse?.(method, String(response.status), this.host);
       return response;
     } catch (err) {
-      this.onResponse?.(verb, "error");
+      this.onResponse?.(method, "<error>", this.host);
       throw this.wrapFetchError(err, method, url);
     }
   }

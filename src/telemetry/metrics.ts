@@ -1,6 +1,25 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+// The controller's Prometheus metrics, on a registry of their own. Where controller-runtime and
+// client-go have a metric for the same thing, it has their name, labels and meaning, so the
+// dashboards and alerts written for Kubebuilder controllers work unchanged; what only podlogreader
+// has is podlogreader_*.
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { REVISION, VERSION } from "../version.ts";
+import { ReconcileMetrics } from "./reconcile.ts";
+import { WorkQueueMetrics } from "./workqueue.ts";
 
-/** The controller's Prometheus metrics, on a registry of their own. */
+/** The controller label of controller_runtime_* and the name label of workqueue_*. */
+export const CONTROLLER_NAME = "podlogreader";
+
+/** Read when scraped. */
+export interface ControllerGauges {
+  queueDepth(): number;
+  maxConcurrentReconciles(): number;
+  managedWorkloads(): number;
+  trackedPods(): number;
+  /** Per watched resource, whether its watch is failing now. */
+  watchFailing(): Map<string, boolean>;
+}
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -8,34 +27,61 @@ export class Metrics {
     return new Counter<L>({ name, help, labelNames, registers: [this.registry] });
   }
 
-  readonly reconciles = this.counter("podlogreader_reconciles_total", "Reconciles of one workload, by result (success; conflict: a same-named object podlogreader did not create; refused: the apiserver refused the Role's update; error).", ["result"]);
-  readonly reconcileDuration = new Histogram({
-    name: "podlogreader_reconcile_duration_seconds",
-    help: "How long reconciling one workload took, including its API writes.",
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  private gauge(name: string, help: string, read: () => number): void {
+    new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+  }
+
+  /** client-go's, counted at the transport: every request sent, by status code ("<error>" when no answer came), HTTP method and host. */
+  readonly restClientRequests = this.counter("rest_client_requests_total", "Number of HTTP requests, partitioned by status code, method, and host.", ["code", "method", "host"]);
+  /** client-go's: 1 while this replica holds the Lease `name`, 0 otherwise. */
+  readonly leaderElectionMasterStatus = new Gauge({
+    name: "leader_election_master_status",
+    help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name.",
+    labelNames: ["name"] as const,
     registers: [this.registry],
   });
   readonly writes = this.counter("podlogreader_object_writes_total", "Objects podlogreader created, updated or deleted, by kind and operation.", ["kind", "operation"]);
   readonly roleWritesRefused = this.counter("podlogreader_role_writes_refused_total", "Role updates the apiserver refused (admission, quota, size); each one is followed by a write that only removes names, or by deleting the Role.", ["namespace"]);
   readonly watchRestarts = this.counter("podlogreader_watch_restarts_total", "Watches that ended in an error or expired (410 Gone) and were started again, by resource.", ["resource"]);
-  readonly apiRequests = this.counter("podlogreader_api_requests_total", "Requests sent to the Kubernetes API, by verb and HTTP status code (\"error\" when no answer came).", ["verb", "code"]);
   readonly podsLeftOut = new Gauge({
     name: "podlogreader_pods_left_out",
     help: "Pods of a workload that do not fit in its Role and whose logs are therefore not granted.",
     labelNames: ["namespace", "workload"] as const,
     registers: [this.registry],
   });
-
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "podlogreader_" });
+  constructor(build: { version: string; revision: string } = { version: VERSION, revision: REVISION }) {
+    // Sampling the event loop's delay every 10 ms (prom-client's default) costs several ms of CPU
+    // a second in an idle process; once a second is enough to see a stalled loop.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1000 });
+    // prom-client's nodejs_active_{handles,requests,resources}_total are gauges; by Prometheus'
+    // naming rules _total marks a counter, and the same counts remain without the suffix.
+    for (const m of this.registry.getMetricsAsArray()) {
+      if (m.name.endsWith("_total") && !(m instanceof Counter)) this.registry.removeSingleMetric(m.name);
+    }
+    new Gauge({ name: "podlogreader_build_info", help: "Always 1; the labels say which build of podlogreader runs.", labelNames: ["version", "revision"] as const, registers: [this.registry] })
+      .set(build, 1);
   }
 
-  /** Gauges read when scraped. */
-  track(gauges: { queueDepth: () => number; managedWorkloads: () => number; trackedPods: () => number }): void {
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
-    gauge("podlogreader_queue_depth", "Workloads waiting to be reconciled.", gauges.queueDepth);
-    gauge("podlogreader_managed_workloads", "Opted-in workloads podlogreader keeps a Role for.", gauges.managedWorkloads);
-    gauge("podlogreader_tracked_pods", "Opted-in pods held in memory.", gauges.trackedPods);
+  /** The controller's own metrics: reconciles, its work queue, and gauges read when scraped. */
+  track(gauges: ControllerGauges): { reconcile: ReconcileMetrics; workqueue: WorkQueueMetrics } {
+    const reconcile = new ReconcileMetrics(this.registry, CONTROLLER_NAME, gauges.maxConcurrentReconciles);
+    const workqueue = new WorkQueueMetrics(this.registry, CONTROLLER_NAME, gauges.queueDepth);
+    this.gauge("podlogreader_managed_workloads", "Opted-in workloads podlogreader keeps a Role for.", gauges.managedWorkloads);
+    this.gauge("podlogreader_tracked_pods", "Opted-in pods held in memory.", gauges.trackedPods);
+    new Gauge({
+      name: "podlogreader_watch_failing",
+      help: "1 while the list or watch of a resource has been failing (it is retried with backoff), 0 while it works.",
+      labelNames: ["resource"] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [resource, failing] of gauges.watchFailing()) this.set({ resource }, failing ? 1 : 0);
+      },
+    });
+    return { reconcile, workqueue };
+  }
+
+  /** The transport's hook: counts one request. */
+  countRequest(method: string, code: string, host: string): void {
+    this.restClientRequests.inc({ code, method, host });
   }
 }

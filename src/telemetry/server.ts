@@ -1,42 +1,99 @@
+// The HTTP endpoints: /metrics on the metrics address, /healthz and /readyz on the health probe
+// address (controller-runtime's --metrics-bind-address and --health-probe-bind-address), or all
+// three on one address (the deprecated --http-addr).
 import type { Logger } from "../log.ts";
+import { runChecks, type HealthCheck } from "./health.ts";
 import type { Metrics } from "./metrics.ts";
 
-export interface Probes {
-  /** The process is alive and its watches are running. */
-  healthy(): boolean;
-  /** The initial sync is done. */
-  ready(): boolean;
+export interface ListenAddress {
+  /** Empty: every IPv4 address. */
+  host: string;
+  /** 0: any free port. */
+  port: number;
 }
 
-export interface TelemetryServer {
+export interface HttpServer {
+  /** The port actually bound (useful with port 0). */
   port: number;
   stop(): Promise<void>;
 }
 
-/** Serves /healthz, /readyz and /metrics on `host:port` (an empty host means every address). */
-export function serveTelemetry(addr: { host: string; port: number }, probes: Probes, metrics: Metrics, log: Logger): TelemetryServer {
-  const text = (body: string, status = 200) => new Response(`${body}\n`, { status, headers: { "Content-Type": "text/plain; charset=utf-8" } });
-  const server = Bun.serve({
-    hostname: addr.host || "0.0.0.0",
-    port: addr.port,
-    async fetch(req) {
-      switch (new URL(req.url).pathname) {
-        case "/healthz":
-          return probes.healthy() ? text("ok") : text("a watch has been failing for over two minutes", 503);
-        case "/readyz":
-          return probes.ready() ? text("ok") : text("initial sync not done", 503);
-        case "/metrics":
-          return new Response(await metrics.registry.metrics(), { headers: { "Content-Type": metrics.registry.contentType } });
-        default:
-          return text("not found", 404);
-      }
-    },
-  });
-  log.info(`Serving /healthz, /readyz and /metrics on ${addr.host || "0.0.0.0"}:${server.port}`);
+export type Routes = Record<string, (req: Request) => Response | Promise<Response>>;
+
+const text = (body: string, status = 200) => new Response(`${body}\n`, { status, headers: { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" } });
+
+export function metricsRoutes(metrics: Metrics): Routes {
   return {
-    port: server.port ?? addr.port,
+    "/metrics": async () => new Response(await metrics.registry.metrics(), { headers: { "Content-Type": metrics.registry.contentType } }),
+  };
+}
+
+/**
+ * /healthz runs the liveness checks and /readyz the readiness checks; each answers 200 "ok" or 500
+ * with the list of checks. `?verbose` lists them always; `?exclude=NAME` skips one, and
+ * /healthz/NAME or /readyz/NAME runs one alone, as in Kubernetes components.
+ */
+export function probeRoutes(checks: { liveness: HealthCheck[]; readiness: HealthCheck[] }): Routes {
+  const routes: Routes = {};
+  for (const [endpoint, list] of [["healthz", checks.liveness], ["readyz", checks.readiness]] as const) {
+    const handler = (only: readonly HealthCheck[]) => async (req: Request) => {
+      const query = new URL(req.url).searchParams;
+      const report = await runChecks(only, endpoint, query.has("verbose"), query.getAll("exclude"));
+      return text(report.body, report.ok ? 200 : 500);
+    };
+    routes[`/${endpoint}`] = handler(list);
+    for (const c of list) routes[`/${endpoint}/${c.name}`] = handler([c]);
+  }
+  return routes;
+}
+
+/** Serves `routes` on `addr`; throws with the address in the message when it cannot bind. */
+export function serveHttp(what: string, addr: ListenAddress, routes: Routes, log: Logger): HttpServer {
+  const hostname = addr.host || "0.0.0.0";
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname,
+      port: addr.port,
+      fetch(req) {
+        const route = routes[new URL(req.url).pathname];
+        return route ? route(req) : text("not found", 404);
+      },
+    });
+  } catch (err) {
+    throw new Error(`cannot serve ${what} on ${addr.host}:${addr.port}: ${(err as Error).message}`);
+  }
+  const port = server.port ?? addr.port;
+  log.info(`Serving ${Object.keys(routes).filter((p) => p.split("/").length === 2).join(", ")} on ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);
+  return {
+    port,
     async stop() {
       await server.stop(true);
     },
   };
+}
+
+/**
+ * Starts the servers the flags ask for: metrics and probes each on its own address, and all of
+ * them on `combined` (the deprecated --http-addr). Stops what started if one cannot bind.
+ */
+export function serveEndpoints(
+  addresses: { metrics?: ListenAddress; probes?: ListenAddress; combined?: ListenAddress },
+  metrics: Metrics,
+  checks: { liveness: HealthCheck[]; readiness: HealthCheck[] },
+  log: Logger,
+): HttpServer[] {
+  const wanted: [string, ListenAddress | undefined, Routes][] = [
+    ["metrics", addresses.metrics, metricsRoutes(metrics)],
+    ["health probes", addresses.probes, probeRoutes(checks)],
+    ["metrics and health probes", addresses.combined, { ...metricsRoutes(metrics), ...probeRoutes(checks) }],
+  ];
+  const servers: HttpServer[] = [];
+  try {
+    for (const [what, addr, routes] of wanted) if (addr) servers.push(serveHttp(what, addr, routes, log));
+  } catch (err) {
+    for (const s of servers) void s.stop();
+    throw err;
+  }
+  return servers;
 }

@@ -80,7 +80,7 @@ describe("running against the cluster", () => {
   beforeAll(async () => {
     c = await testCluster();
     ns = await useNamespace("binary");
-    proc = run(["--namespace", ns, "--create-sa-and-rolebinding", "--debounce", "200ms", "--log-format", "json"], { KUBECONFIG: c.kubeconfig });
+    proc = run(["--namespace", ns, "--create-sa-and-rolebinding", "--debounce", "200ms", "--log-format", "json", "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"], { KUBECONFIG: c.kubeconfig });
     log = lines(proc);
   });
   afterAll(() => {
@@ -117,7 +117,7 @@ describe("strict by default", () => {
   test("without flags a ServiceAccount sees only its own pods: no list of the namespace's pods", async () => {
     const c = await testCluster();
     const ns = await useNamespace("strict");
-    const proc = run(["--namespace", ns, "--create-sa-and-rolebinding=true", "--debounce", "0"], { KUBECONFIG: c.kubeconfig });
+    const proc = run(["--namespace", ns, "--create-sa-and-rolebinding=true", "--debounce", "0", "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"], { KUBECONFIG: c.kubeconfig });
     try {
       await createDeployment(ns, "web", { replicas: 1 });
       const pods = await waitForPods(ns, "web", 1);

@@ -21,7 +21,7 @@ let ns: string;
 const replicas: Replica[] = [];
 
 function start(name: string): Replica {
-  const proc = Bun.spawn([binary, "--leader-elect", `--leader-election-namespace=${ns}`, "--leader-election-id=podlogreader", `--namespace=${ns}`, "--debounce=200ms", "--create-sa-and-rolebinding"], {
+  const proc = Bun.spawn([binary, "--leader-elect", `--leader-election-namespace=${ns}`, "--leader-election-id=podlogreader", `--namespace=${ns}`, "--debounce=200ms", "--create-sa-and-rolebinding", "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"], {
     stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig },
   });
   const log: string[] = [];

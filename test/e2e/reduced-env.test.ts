@@ -124,6 +124,7 @@ describe("in a reduced environment with in-cluster configuration", () => {
     mountToken(await boundToken(`${release}-podlogreader`, "token-a"));
 
     port = await freePort();
+    const metricsPort = await freePort();
     const server = new URL(c.server);
     const PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
     const [unshare, chroot] = [Bun.which("unshare", { PATH }), Bun.which("chroot", { PATH })];
@@ -133,8 +134,9 @@ describe("in a reduced environment with in-cluster configuration", () => {
     const imageEnv = Object.fromEntries(spec.process.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
     proc = Bun.spawn(
       [unshare!, "--mount", "--pid", "--fork", "--propagation", "private", "/bin/sh", "-c", CONTAINER, "container", chroot!, root, secrets, user, ...spec.process.args,
-        ...args.map((a) => (a.startsWith("--http-addr=") ? `--http-addr=127.0.0.1:${port}` : a.startsWith("--debounce=") ? "--debounce=0" : a)),
-        `--namespace=${ns}`, "--log-format=text"],
+        // The chart's listen addresses become loopback ports of the test's own.
+        ...args.filter((a) => !/^--(http-addr|metrics-bind-address|health-probe-bind-address)=/.test(a)).map((a) => (a.startsWith("--debounce=") ? "--debounce=0" : a)),
+        `--namespace=${ns}`, "--log-format=text", `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${port}`],
       { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...imageEnv, KUBERNETES_SERVICE_HOST: server.hostname, KUBERNETES_SERVICE_PORT: server.port } },
     );
     void (async () => {
@@ -149,8 +151,8 @@ describe("in a reduced environment with in-cluster configuration", () => {
       throw new Error(`${err.message}\n${log.join("\n")}`);
     });
     expect(log.some((l) => l.includes("in-cluster ServiceAccount"))).toBe(true);
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toContain("podlogreader_api_requests_total");
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toContain(`rest_client_requests_total{code="200",method="GET",host="${server.host}"}`);
 
     await createDeployment(ns, "first", { replicas: 1 });
     await expectReadable(ns, "podlogreader-first", await waitForPods(ns, "first", 1));

@@ -26,6 +26,6 @@ describe("when the apiserver restarts", () => {
     await scale(ns, "web", 1);
     const [left] = await waitForPods(ns, "web", 1);
     await expectReadable(ns, "podlogreader-web", [left!]);
-    expect(controller.healthy()).toBe(true);
+    expect((await controller.liveness()).ok).toBe(true);
   });
 });

@@ -1,7 +1,11 @@
 // Rendering the Helm chart with helm built from the pinned module (scripts/build-tool.sh).
 import { spawnSync } from "node:child_process";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { V1ClusterRole, V1PolicyRule, V1Role } from "@kubernetes/client-node";
+import { writeFileSync } from "node:fs";
+import type { Subprocess } from "bun";
+import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { serviceAccountToken, testCluster } from "./cluster.ts";
 
 const repo = resolve(import.meta.dir, "../..");
 export const chartDir = resolve(repo, "chart");
@@ -24,20 +28,52 @@ export function runHelm(args: string[]): { status: number; stdout: string; stder
 export interface Manifest {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  metadata: { name: string; namespace?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   [k: string]: unknown;
 }
 
-/** `helm template` of the chart, parsed; `values` become --set-json flags. */
-export function render(release: string, namespace: string, values: Record<string, unknown> = {}): Manifest[] {
-  const sets = Object.entries(values).flatMap(([k, v]) => ["--set-json", `${k}=${JSON.stringify(v)}`]);
-  const r = runHelm(["template", release, chartDir, "--namespace", namespace, ...sets]);
-  if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr}`);
-  return r.stdout
+/** The Kubernetes version charts are rendered for: the local control plane's. */
+export const KUBE_VERSION = "1.37.2";
+
+/** `--set-json` flags for a map of values (keys may be dotted paths). */
+export function setFlags(values: Record<string, unknown>): string[] {
+  return Object.entries(values).flatMap(([k, v]) => ["--set-json", `${k}=${JSON.stringify(v)}`]);
+}
+
+/** Splits a multi-document YAML stream into its objects. */
+export function parseManifests(yaml: string): Manifest[] {
+  return yaml
     .split(/^---$/m)
     .map((doc) => Bun.YAML.parse(doc) as Manifest | null)
     .filter((m): m is Manifest => m !== null && typeof m === "object" && "kind" in m);
 }
+
+/** `helm template` of a chart, as text, or the error helm gave. */
+export function template(release: string, namespace: string, values: Record<string, unknown> = {}, dir = chartDir): { ok: true; yaml: string } | { ok: false; error: string } {
+  const r = runHelm(["template", release, dir, "--namespace", namespace, "--kube-version", KUBE_VERSION, ...setFlags(values)]);
+  return r.status === 0 ? { ok: true, yaml: r.stdout } : { ok: false, error: r.stderr };
+}
+
+/** `helm template` of the chart, parsed; `values` become --set-json flags. */
+export function render(release: string, namespace: string, values: Record<string, unknown> = {}): Manifest[] {
+  const r = template(release, namespace, values);
+  if (!r.ok) throw new Error(`helm template failed: ${r.error}`);
+  return parseManifests(r.yaml);
+}
+
+/** Every optional part of the chart switched on. */
+export const EVERYTHING_ON = {
+  createServiceAccountAndRoleBinding: true,
+  "audit.enabled": true,
+  "tests.enabled": true,
+  "serviceMonitor.enabled": true,
+  "prometheusRule.enabled": true,
+  "grafanaDashboard.enabled": true,
+  cleanupOnUninstall: true,
+};
+
+/** The objects a helm hook makes, and the helm test Pod: not part of the installed release. */
+export const isHook = (m: Manifest): boolean => Boolean(m.metadata.annotations?.["helm.sh/hook"]);
 
 export function find<T = Manifest>(manifests: Manifest[], kind: string, name?: string): T[] {
   return manifests.filter((m) => m.kind === kind && (name === undefined || m.metadata.name === name)) as T[];
@@ -51,3 +87,79 @@ export function permissions(rules: V1PolicyRule[]): string[] {
 }
 
 export type RoleLike = V1Role | V1ClusterRole;
+
+export interface Result {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function spawnText(argv: string[], stdin: string, env?: Record<string, string>): Promise<Result> {
+  const proc = Bun.spawn(argv, { stdin: new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe", ...(env ? { env } : {}) });
+  const [stdout, stderr, status] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { status, stdout, stderr };
+}
+
+/** kubectl of the local control plane, as admin; `stdin` is written to it. */
+export async function kubectl(args: string[], stdin = ""): Promise<Result> {
+  const c = await testCluster();
+  return spawnText([join(c.binDir, "kubectl"), "--kubeconfig", c.kubeconfig, ...args], stdin);
+}
+
+/** helm against the local control plane, as admin (helm talks to it through kubectl's kubeconfig). */
+export async function helmOnCluster(args: string[]): Promise<Result> {
+  const c = await testCluster();
+  return spawnText([helm(), "--kubeconfig", c.kubeconfig, ...args], "", { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" });
+}
+
+export const binary = resolve(repo, "dist/podlogreader");
+
+/** The chart's controller arguments for a process on this host, where the pod's ports may be taken: metrics and probes on free loopback ports. */
+export function hostArgs(chartArgs: string[]): string[] {
+  return chartArgs.map((a) => (/^--(metrics|health-probe)-bind-address=/.test(a) ? a.replace(/=.*/, "=127.0.0.1:0") : a));
+}
+
+export interface Running {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** stderr and stdout lines so far. */
+  log: string[];
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Runs the compiled binary with `args` as a ServiceAccount of the local cluster: a kubeconfig with
+ * a real token of it (TokenRequest), so the apiserver authorizes exactly that ServiceAccount's RBAC,
+ * as it does for a pod of it.
+ */
+export async function runAsServiceAccount(namespace: string, serviceAccount: string, args: string[]): Promise<Running> {
+  const c = await testCluster();
+  const token = await serviceAccountToken(namespace, serviceAccount);
+  const kubeconfig = join(c.dir, `${serviceAccount}-${process.pid}-${Date.now()}.kubeconfig`);
+  writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, namespace), { mode: 0o600 });
+  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
+  const log: string[] = [];
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) log.push(...decoder.decode(chunk).split("\n").filter(Boolean));
+  };
+  const done = Promise.all([collect(proc.stdout), collect(proc.stderr)]);
+  return {
+    proc,
+    log,
+    async stop() {
+      proc.kill("SIGTERM");
+      const code = await proc.exited;
+      await done;
+      return code;
+    },
+  };
+}
+
+/** Runs the binary as the ServiceAccount to completion; its exit code and output. */
+export async function runToEnd(namespace: string, serviceAccount: string, args: string[]): Promise<{ status: number; log: string[] }> {
+  const r = await runAsServiceAccount(namespace, serviceAccount, args);
+  const status = await r.proc.exited;
+  await r.stop();
+  return { status, log: r.log };
+}

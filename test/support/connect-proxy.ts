@@ -8,13 +8,20 @@ export interface ConnectProxy {
   url: string;
   /** "host:port" of every tunnel opened, in order. */
   tunnels: string[];
+  /** Cut: every open tunnel is reset and new connections are refused, until restored. */
+  setCut(cut: boolean): void;
   close(): Promise<void>;
 }
 
 export async function startConnectProxy(options: { tls?: { cert: string; key: string } } = {}): Promise<ConnectProxy> {
   const tunnels: string[] = [];
   const sockets = new Set<Socket>();
+  let cut = false;
   const handle = (client: Socket) => {
+    if (cut) {
+      client.destroy();
+      return;
+    }
     sockets.add(client);
     client.on("close", () => sockets.delete(client));
     client.on("error", () => client.destroy());
@@ -51,6 +58,10 @@ export async function startConnectProxy(options: { tls?: { cert: string; key: st
   return {
     url: `${options.tls ? "https" : "http"}://127.0.0.1:${port}`,
     tunnels,
+    setCut(on) {
+      cut = on;
+      if (on) for (const s of sockets) s.destroy();
+    },
     close: () =>
       new Promise<void>((ok) => {
         for (const s of sockets) s.destroy();

@@ -2,12 +2,13 @@
 // test's namespaces, against the test cluster.
 import { Controller, type ControllerOptions } from "../../src/controller/controller.ts";
 import { createLogger } from "../../src/log.ts";
+import { controllerChecks, runChecks, type HealthReport } from "../../src/telemetry/health.ts";
 import { testCluster } from "./cluster.ts";
 
 export interface RunningController {
   stop(): Promise<void>;
-  /** The controller's own liveness answer (/healthz). */
-  healthy(): boolean;
+  /** The controller's own liveness answer, as /healthz?verbose gives it. */
+  liveness(): Promise<HealthReport>;
 }
 
 export async function startController(namespaces: string[], overrides: Partial<ControllerOptions> = {}): Promise<RunningController> {
@@ -26,7 +27,7 @@ export async function startController(namespaces: string[], overrides: Partial<C
   const controller = new Controller(admin, options, log);
   const done = controller.run(abort.signal);
   return {
-    healthy: () => controller.healthy(),
+    liveness: () => runChecks(controllerChecks(controller, abort.signal).liveness, "healthz", true),
     async stop() {
       abort.abort();
       await done;

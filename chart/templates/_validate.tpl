@@ -1,0 +1,58 @@
+{{/*
+Checks the binary makes of its duration flags that a JSON schema cannot express: the range of a
+duration and how two of them compare. values.schema.json checks the syntax (Go's
+time.ParseDuration); these compute the value as the binary does (src/util/go-duration.ts: each
+number times its unit, summed, refused above 2^63-1 ns) and fail with the binary's own message.
+*/}}
+
+{{/* (list VALUE FLAG): the duration in nanoseconds, rounded, as a string; negative stays negative. */}}
+{{- define "podlogreader.durationNanos" -}}
+{{- $text := index . 0 -}}
+{{- $flag := index . 1 -}}
+{{- $scale := dict "ns" 1.0 "us" 1e3 "µs" 1e3 "μs" 1e3 "ms" 1e6 "s" 1e9 "m" 60e9 "h" 3600e9 -}}
+{{- $rest := trimPrefix "+" (trimPrefix "-" $text) -}}
+{{- $sum := 0.0 -}}
+{{- range regexFindAll "([0-9]*(\\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)" $rest -1 -}}
+{{- $unit := regexFind "(ns|us|µs|μs|ms|s|m|h)$" . -}}
+{{- $sum = addf $sum (mulf (float64 (printf "0%s" (trimSuffix $unit .))) (get $scale $unit)) -}}
+{{- if gt $sum 9223372036854775807.0 -}}
+{{- fail (printf "invalid argument %q for \"--%s\" flag: time: invalid duration %q" $text $flag $text) -}}
+{{- end -}}
+{{- end -}}
+{{- $sum = floor (addf $sum 0.5) -}}
+{{- if hasPrefix "-" $text }}{{ $sum = mulf $sum -1.0 }}{{ end -}}
+{{- printf "%.0f" $sum -}}
+{{- end -}}
+
+{{/* (list VALUE FLAG MIN_NANOS MESSAGE): the nanoseconds; fails if negative or below MIN_NANOS. */}}
+{{- define "podlogreader.checkDuration" -}}
+{{- $ns := float64 (include "podlogreader.durationNanos" (list (index . 0) (index . 1))) -}}
+{{- if lt $ns 0.0 -}}
+{{- fail (printf "--%s must not be negative" (index . 1)) -}}
+{{- end -}}
+{{- if lt $ns (index . 2) -}}
+{{- fail (index . 3) -}}
+{{- end -}}
+{{- printf "%.0f" $ns -}}
+{{- end -}}
+
+{{- define "podlogreader.validate" -}}
+{{- $_ := include "podlogreader.checkDuration" (list .Values.debounce "debounce" 0.0 "") -}}
+{{- $_ = include "podlogreader.checkDuration" (list .Values.resync "resync" 1e9 "--resync must be at least 1s") -}}
+{{- $le := .Values.leaderElection -}}
+{{- $lease := float64 (include "podlogreader.checkDuration" (list $le.leaseDuration "leader-elect-lease-duration" 1e9 "--leader-elect-lease-duration must be at least 1s")) -}}
+{{- $renew := float64 (include "podlogreader.checkDuration" (list $le.renewDeadline "leader-elect-renew-deadline" 1.0 "--leader-elect-renew-deadline must be greater than 0")) -}}
+{{- $retry := float64 (include "podlogreader.checkDuration" (list $le.retryPeriod "leader-elect-retry-period" 1.0 "--leader-elect-retry-period must be greater than 0")) -}}
+{{- if ge $renew $lease -}}
+{{- fail "--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline" -}}
+{{- end -}}
+{{- if le $renew (mulf $retry 1.2) -}}
+{{- fail "--leader-elect-renew-deadline must be greater than 1.2 times --leader-elect-retry-period" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Twice the lease duration, in whole seconds: time for a held Lease to go unrenewed for its whole duration. */}}
+{{- define "podlogreader.waitForLease" -}}
+{{- $ns := float64 (include "podlogreader.durationNanos" (list .Values.leaderElection.leaseDuration "leader-elect-lease-duration")) -}}
+{{- printf "%.0fs" (ceil (divf (mulf $ns 2.0) 1e9)) -}}
+{{- end -}}
