@@ -52,11 +52,15 @@ interface Running {
 
 async function start(who: Who, env: Env, ns: string, peer: string): Promise<Running> {
   const [metrics, probes] = [await freePort(), await freePort()];
-  const args = who === "podlogreader"
-    ? [binary, "--kubeconfig", env.cluster.kubeconfig, "--namespace", ns, "--http-addr", `127.0.0.1:${metrics}`, "--log-level", "warn"]
-    : [peer, "--kubeconfig", env.cluster.kubeconfig, "--namespace", ns, "--metrics-bind-address", `127.0.0.1:${metrics}`, "--health-probe-bind-address", `127.0.0.1:${probes}`, "--zap-log-level", "error"];
+  // The same flags for both, controller-runtime's.
+  const args = [
+    who === "podlogreader" ? binary : peer,
+    "--kubeconfig", env.cluster.kubeconfig, "--namespace", ns,
+    "--metrics-bind-address", `127.0.0.1:${metrics}`, "--health-probe-bind-address", `127.0.0.1:${probes}`,
+    ...(who === "podlogreader" ? ["--log-level", "warn"] : ["--zap-log-level", "error"]),
+  ];
   const proc = Bun.spawn(args, { stdin: "ignore", stdout: "inherit", stderr: "inherit" });
-  const ready = `http://127.0.0.1:${who === "podlogreader" ? metrics : probes}/readyz`;
+  const ready = `http://127.0.0.1:${probes}/readyz`;
   await until(`${who}'s /readyz`, async () => ((await fetch(ready).then((r) => r.ok, () => false)) || undefined), 60_000);
   const stat = () => readFileSync(`/proc/${proc.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   const status = (field: string) => Number(readFileSync(`/proc/${proc.pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0) * 1024;
@@ -67,11 +71,10 @@ async function start(who: Who, env: Env, ns: string, peer: string): Promise<Runn
     peakRss: () => status("VmHWM"),
     async requests() {
       const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
-      const [metric, label] = who === "podlogreader" ? ["podlogreader_api_requests_total", "verb"] : ["rest_client_requests_total", "method"];
       const byVerb: Record<string, number> = {};
       for (const line of text.split("\n")) {
-        if (!line.startsWith(`${metric}{`)) continue;
-        const verb = new RegExp(`${label}="([^"]+)"`).exec(line)?.[1] ?? "?";
+        if (!line.startsWith("rest_client_requests_total{")) continue;
+        const verb = /method="([^"]+)"/.exec(line)?.[1] ?? "?";
         byVerb[verb] = (byVerb[verb] ?? 0) + Number(line.split(" ").at(-1));
       }
       return byVerb;
