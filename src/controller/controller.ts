@@ -22,7 +22,7 @@ import { openWatches, type Watches } from "./watches.ts";
 export interface ControllerOptions extends AccessOptions {
   /** Namespaces to watch; empty means all. */
   namespaces: string[];
-  /** Pod arrivals that follow a write of a workload within this window are gathered into its next write; a lone arrival is written at once. */
+  /** Pod arrivals that follow a write of arrivals within this window are gathered into the next write; a lone arrival is written at once. */
   debounceMs: number;
   /** How often every workload is checked again, even without events. */
   resyncMs: number;

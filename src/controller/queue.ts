@@ -41,9 +41,13 @@ export class WorkQueue {
   private readonly running = new Map<string, number>();
   /** Keys added while running, with when they were asked for. */
   private readonly again = new Map<string, number>();
-  /** Keys batched while running: run again one window after this run ends. */
+  /** Keys batched while running: run again one window after their last batched run ended. */
   private readonly againBatched = new Map<string, number>();
-  /** When each key's last run ended, for batching; entries older than any window are pruned. */
+  /** Keys whose next run carries a batched add; only such a run opens a batching window. */
+  private readonly carriesBatch = new Set<string>();
+  /** Keys running with a batched add. */
+  private readonly runningBatch = new Set<string>();
+  /** When each key's last batched run ended; entries older than any window are pruned. */
   private readonly lastEnded = new Map<string, number>();
   private longestWindowMs = 0;
   private lastPruned = 0;
@@ -111,10 +115,11 @@ export class WorkQueue {
   }
 
   /**
-   * Asks for the key to be processed, gathering bursts: a key that is idle, and did not run in the
-   * last `windowMs`, is processed at once; one that is running, or ran within the window, runs
-   * again when the window after its last run has passed, with everything added meanwhile. So a
-   * lone change is handled at watch speed and a burst becomes a few runs.
+   * Asks for the key to be processed, gathering bursts: a key that is idle, and had no batched run
+   * in the last `windowMs`, is processed at once; one that is running runs again when it ends, and
+   * one whose last batched run ended within the window runs when that window has passed, with
+   * everything added meanwhile. Runs for plain adds (removals) open no window. So a lone change
+   * is handled at watch speed and a burst becomes a few runs.
    */
   addBatched(key: string, windowMs: number): void {
     if (this.stopped) return;
@@ -124,9 +129,14 @@ export class WorkQueue {
       if (previous === undefined || windowMs < previous) this.againBatched.set(key, windowMs);
       return;
     }
+    this.carriesBatch.add(key);
+    this.add(key, this.batchWait(key, windowMs, Date.now()));
+  }
+
+  /** How long a batched add must wait for the window after the key's last batched run. */
+  private batchWait(key: string, windowMs: number, now: number): number {
     const ended = this.lastEnded.get(key);
-    const wait = ended === undefined ? 0 : ended + windowMs - Date.now();
-    this.add(key, wait);
+    return ended === undefined ? 0 : Math.max(0, ended + windowMs - now);
   }
 
   /** Stops taking work, drops what has not started, and resolves when running work has finished. */
@@ -139,6 +149,7 @@ export class WorkQueue {
     this.readySet.clear();
     this.again.clear();
     this.againBatched.clear();
+    this.carriesBatch.clear();
     await this.idle();
   }
 
@@ -169,6 +180,7 @@ export class WorkQueue {
       this.active++;
       this.lastProgressAt = Date.now();
       this.running.set(key, this.lastProgressAt);
+      if (this.carriesBatch.delete(key)) this.runningBatch.add(key);
       this.opts.observer?.started(key);
       void this.runOne(key);
     }
@@ -191,13 +203,15 @@ export class WorkQueue {
       this.opts.observer?.finished(key);
       const now = Date.now();
       this.lastProgressAt = now;
-      this.lastEnded.set(key, now);
+      if (this.runningBatch.delete(key)) this.lastEnded.set(key, now);
       if (this.lastEnded.size > 10_000 && now - this.lastPruned > this.longestWindowMs) this.pruneLastEnded(now);
       const again = this.again.get(key);
       this.again.delete(key);
-      const batched = this.againBatched.get(key);
+      const windowMs = this.againBatched.get(key);
       this.againBatched.delete(key);
-      const wanted = Math.min(again === undefined ? Infinity : Math.max(0, again - now), batched ?? Infinity);
+      if (windowMs !== undefined) this.carriesBatch.add(key);
+      const batched = windowMs === undefined ? Infinity : this.batchWait(key, windowMs, now);
+      const wanted = Math.min(again === undefined ? Infinity : Math.max(0, again - now), batched);
       if (retryIn !== undefined) this.add(key, Math.min(retryIn, wanted));
       else if (wanted !== Infinity) this.add(key, wanted);
       this.pump();

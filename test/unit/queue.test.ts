@@ -59,6 +59,51 @@ describe("WorkQueue batching: a lone change at once, a burst in a few runs", () 
     await queue.shutdown();
   });
 
+  test("a run for a plain add (a removal) opens no window: a batched add after it runs at once", async () => {
+    const { queue, runs } = recorder();
+    queue.add("k", 0);
+    await until(() => runs.length === 1);
+    await Bun.sleep(5);
+    queue.addBatched("k", 60_000);
+    await until(() => runs.length === 2);
+    expect(runs).toEqual(["k", "k"]);
+    await queue.shutdown();
+  });
+
+  test("a batched add while a plain run is in flight runs as soon as that run ends", async () => {
+    const runs: string[] = [];
+    let release!: () => void;
+    const queue = new WorkQueue({
+      concurrency: 1,
+      async process(key) {
+        runs.push(key);
+        if (runs.length === 1) await new Promise<void>((r) => (release = r));
+      },
+      onError() {},
+    });
+    queue.add("k", 0);
+    await until(() => runs.length === 1);
+    queue.addBatched("k", 60_000);
+    release();
+    await until(() => runs.length === 2);
+    expect(runs).toEqual(["k", "k"]);
+    await queue.shutdown();
+  });
+
+  test("the window is kept from the last batched run, even when a plain run came between", async () => {
+    const { queue, runs } = recorder();
+    queue.addBatched("k", 60_000);
+    await until(() => runs.length === 1);
+    await Bun.sleep(5);
+    queue.add("k", 0);
+    await until(() => runs.length === 2);
+    await Bun.sleep(5);
+    queue.addBatched("k", 60_000);
+    await Bun.sleep(100);
+    expect(runs.length).toBe(2);
+    await queue.shutdown();
+  });
+
   test("an add that must not wait overrides a batching wait", async () => {
     const { queue, runs } = recorder();
     queue.addBatched("k", 60_000);
