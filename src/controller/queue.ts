@@ -27,6 +27,35 @@ export interface WorkQueueOptions {
   observer?: QueueObserver;
 }
 
+interface Burst {
+  ended: number;
+  runs: number;
+}
+
+/** Batched adds gathered for one run: the shortest window asked for, and how many there were. */
+interface Gathered {
+  windowMs: number;
+  adds: number;
+}
+
+function gather(into: Map<string, Gathered>, key: string, more: Gathered): void {
+  const had = into.get(key);
+  into.set(key, had ? { windowMs: Math.min(had.windowMs, more.windowMs), adds: had.adds + more.adds } : more);
+}
+
+/** Enough doublings for any window to reach its full length. */
+const MAX_BURST_RUNS = 32;
+
+/**
+ * The window after a burst's `runs`-th batched run: an eighth of the full window after the first,
+ * doubling after each run that gathered more than one add, up to the full window. Adds that come
+ * one at a time are run almost as they come, and a long burst is still gathered into one run per
+ * full window.
+ */
+export function burstWindow(windowMs: number, runs: number): number {
+  return Math.min(windowMs, (windowMs / 8) * 2 ** Math.max(0, runs - 1));
+}
+
 /**
  * A keyed, delaying work queue. `add(key, delay)` asks for the key to be processed no later than
  * `delay` from now, so events arriving within a window share one run (the per-workload
@@ -42,13 +71,13 @@ export class WorkQueue {
   /** Keys added while running, with when they were asked for. */
   private readonly again = new Map<string, number>();
   /** Keys batched while running: run again one window after their last batched run ended. */
-  private readonly againBatched = new Map<string, number>();
-  /** Keys whose next run carries a batched add; only such a run opens a batching window. */
-  private readonly carriesBatch = new Set<string>();
-  /** Keys running with a batched add. */
-  private readonly runningBatch = new Set<string>();
-  /** When each key's last batched run ended; entries older than any window are pruned. */
-  private readonly lastEnded = new Map<string, number>();
+  private readonly againBatched = new Map<string, Gathered>();
+  /** Keys whose next run carries batched adds; only such a run opens a window. */
+  private readonly carriesBatch = new Map<string, Gathered>();
+  /** Keys running with batched adds. */
+  private readonly runningBatch = new Map<string, Gathered>();
+  /** Each key's burst: when its last batched run ended and how many batched runs it has had. */
+  private readonly bursts = new Map<string, Burst>();
   private longestWindowMs = 0;
   private lastPruned = 0;
   private readonly failures = new Map<string, Backoff>();
@@ -115,28 +144,38 @@ export class WorkQueue {
   }
 
   /**
-   * Asks for the key to be processed, gathering bursts: a key that is idle, and had no batched run
-   * in the last `windowMs`, is processed at once; one that is running runs again when it ends, and
-   * one whose last batched run ended within the window runs when that window has passed, with
-   * everything added meanwhile. Runs for plain adds (removals) open no window. So a lone change
-   * is handled at watch speed and a burst becomes a few runs.
+   * Asks for the key to be processed, gathering bursts: a key that is idle and not in a burst is
+   * processed at once; one that is running runs again when it ends, and one whose last batched run
+   * ended within the burst's current window (burstWindow: from an eighth of `windowMs`, doubling
+   * after each run that gathered several adds, up to all of it) runs when that window has passed, with everything added meanwhile. A burst is over
+   * once the key has been quiet for twice its window. Runs for plain adds (removals) open no
+   * window. So a lone change is handled at watch speed and a burst becomes a few runs.
    */
   addBatched(key: string, windowMs: number): void {
     if (this.stopped) return;
     this.longestWindowMs = Math.max(this.longestWindowMs, windowMs);
     if (this.running.has(key)) {
-      const previous = this.againBatched.get(key);
-      if (previous === undefined || windowMs < previous) this.againBatched.set(key, windowMs);
+      gather(this.againBatched, key, { windowMs, adds: 1 });
       return;
     }
-    this.carriesBatch.add(key);
+    gather(this.carriesBatch, key, { windowMs, adds: 1 });
     this.add(key, this.batchWait(key, windowMs, Date.now()));
+  }
+
+  /** The key's burst, unless it is over: quiet for twice the window after its last batched run. */
+  private liveBurst(key: string, windowMs: number, now: number): Burst | undefined {
+    const burst = this.bursts.get(key);
+    if (burst && now - burst.ended > 2 * burstWindow(windowMs, burst.runs)) {
+      this.bursts.delete(key);
+      return undefined;
+    }
+    return burst;
   }
 
   /** How long a batched add must wait for the window after the key's last batched run. */
   private batchWait(key: string, windowMs: number, now: number): number {
-    const ended = this.lastEnded.get(key);
-    return ended === undefined ? 0 : Math.max(0, ended + windowMs - now);
+    const burst = this.liveBurst(key, windowMs, now);
+    return burst ? Math.max(0, burst.ended + burstWindow(windowMs, burst.runs) - now) : 0;
   }
 
   /** Stops taking work, drops what has not started, and resolves when running work has finished. */
@@ -159,10 +198,10 @@ export class WorkQueue {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Forgets run times older than any batching window: they no longer hold anything back. */
-  private pruneLastEnded(now: number): void {
+  /** Forgets bursts that are over under any window: they no longer hold anything back. */
+  private pruneBursts(now: number): void {
     this.lastPruned = now;
-    for (const [key, ended] of this.lastEnded) if (now - ended > this.longestWindowMs) this.lastEnded.delete(key);
+    for (const [key, burst] of this.bursts) if (now - burst.ended > 2 * this.longestWindowMs) this.bursts.delete(key);
   }
 
   private makeReady(key: string): void {
@@ -180,7 +219,11 @@ export class WorkQueue {
       this.active++;
       this.lastProgressAt = Date.now();
       this.running.set(key, this.lastProgressAt);
-      if (this.carriesBatch.delete(key)) this.runningBatch.add(key);
+      const gathered = this.carriesBatch.get(key);
+      if (gathered) {
+        this.carriesBatch.delete(key);
+        this.runningBatch.set(key, gathered);
+      }
       this.opts.observer?.started(key);
       void this.runOne(key);
     }
@@ -203,14 +246,19 @@ export class WorkQueue {
       this.opts.observer?.finished(key);
       const now = Date.now();
       this.lastProgressAt = now;
-      if (this.runningBatch.delete(key)) this.lastEnded.set(key, now);
-      if (this.lastEnded.size > 10_000 && now - this.lastPruned > this.longestWindowMs) this.pruneLastEnded(now);
+      const ran = this.runningBatch.get(key);
+      if (ran) {
+        this.runningBatch.delete(key);
+        const runs = ran.adds > 1 ? (this.liveBurst(key, ran.windowMs, now)?.runs ?? 0) + 1 : 1;
+        this.bursts.set(key, { ended: now, runs: Math.min(runs, MAX_BURST_RUNS) });
+      }
+      if (this.bursts.size > 10_000 && now - this.lastPruned > this.longestWindowMs) this.pruneBursts(now);
       const again = this.again.get(key);
       this.again.delete(key);
-      const windowMs = this.againBatched.get(key);
+      const batchedAgain = this.againBatched.get(key);
       this.againBatched.delete(key);
-      if (windowMs !== undefined) this.carriesBatch.add(key);
-      const batched = windowMs === undefined ? Infinity : this.batchWait(key, windowMs, now);
+      if (batchedAgain) gather(this.carriesBatch, key, batchedAgain);
+      const batched = batchedAgain ? this.batchWait(key, batchedAgain.windowMs, now) : Infinity;
       const wanted = Math.min(again === undefined ? Infinity : Math.max(0, again - now), batched);
       if (retryIn !== undefined) this.add(key, Math.min(retryIn, wanted));
       else if (wanted !== Infinity) this.add(key, wanted);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { WorkQueue } from "../../src/controller/queue.ts";
+import { burstWindow, WorkQueue } from "../../src/controller/queue.ts";
 
 function recorder(fail: (key: string, n: number) => boolean = () => false) {
   const runs: string[] = [];
@@ -36,7 +36,7 @@ describe("WorkQueue batching: a lone change at once, a burst in a few runs", () 
     await queue.shutdown();
   });
 
-  test("adds that come while the key runs, and within the window after, become one more run", async () => {
+  test("adds that come while the key runs become one more run, after the burst's first window", async () => {
     const runs: number[] = [];
     let release!: () => void;
     const queue = new WorkQueue({
@@ -47,15 +47,61 @@ describe("WorkQueue batching: a lone change at once, a burst in a few runs", () 
       },
       onError() {},
     });
-    queue.addBatched("k", 100);
+    queue.addBatched("k", 800);
     await until(() => runs.length === 1);
-    for (let i = 0; i < 20; i++) queue.addBatched("k", 100);
+    for (let i = 0; i < 20; i++) queue.addBatched("k", 800);
+    const released = Date.now();
     release();
-    await Bun.sleep(20);
-    for (let i = 0; i < 20; i++) queue.addBatched("k", 100);
     await until(() => runs.length === 2);
-    await Bun.sleep(250);
+    expect(runs[1]! - released).toBeGreaterThanOrEqual(burstWindow(800, 1) - 2);
+    await Bun.sleep(50);
     expect(runs.length).toBe(2);
+    await queue.shutdown();
+  });
+
+  test("the windows of a burst grow from an eighth of the window to all of it", () => {
+    expect([1, 2, 3, 4, 5, 6].map((runs) => burstWindow(240, runs))).toEqual([30, 60, 120, 240, 240, 240]);
+  });
+
+  test("in a steady stream of adds, each run waits at least its burst's window after the last", async () => {
+    const spans: { start: number; end: number }[] = [];
+    const queue = new WorkQueue({
+      concurrency: 1,
+      async process() {
+        spans.push({ start: Date.now(), end: Date.now() });
+      },
+      onError() {},
+    });
+    const until = Date.now() + 600;
+    while (Date.now() < until) {
+      queue.addBatched("k", 100);
+      await Bun.sleep(3);
+    }
+    await queue.shutdown();
+    for (let i = 1; i < spans.length; i++) expect(spans[i]!.start - spans[i - 1]!.end).toBeGreaterThanOrEqual(burstWindow(100, i) - 2);
+    // 600 ms of adds: at most the runs of the growing windows (12.5 + 25 + 50 ms) and one per 100 ms.
+    expect(spans.length).toBeLessThanOrEqual(4 + 6 + 1);
+  });
+
+  test("adds that come one at a time, each after the first window, do not grow it: each runs at once", async () => {
+    const { queue, runs } = recorder();
+    for (let i = 1; i <= 5; i++) {
+      queue.addBatched("k", 160);
+      expect(runs.length).toBe(i); // started synchronously: no timer stood between
+      await until(() => queue.length === 0);
+      await Bun.sleep(burstWindow(160, 1) + 5);
+    }
+    await queue.shutdown();
+  });
+
+  test("a burst is over once the key has been quiet for twice its window: the next add runs at once", async () => {
+    const { queue, runs } = recorder();
+    queue.addBatched("k", 80);
+    await until(() => runs.length === 1);
+    await Bun.sleep(2 * burstWindow(80, 1) + 10);
+    queue.addBatched("k", 80);
+    expect(runs).toEqual(["k", "k"]); // started synchronously: no timer stood between
+
     await queue.shutdown();
   });
 
@@ -65,8 +111,7 @@ describe("WorkQueue batching: a lone change at once, a burst in a few runs", () 
     await until(() => runs.length === 1);
     await Bun.sleep(5);
     queue.addBatched("k", 60_000);
-    await until(() => runs.length === 2);
-    expect(runs).toEqual(["k", "k"]);
+    expect(runs).toEqual(["k", "k"]); // started synchronously: no timer stood between
     await queue.shutdown();
   });
 
