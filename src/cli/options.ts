@@ -28,7 +28,7 @@ export const RUN_FLAGS = {
     v.picklist(POD_VISIBILITIES, "--pod-visibility must be own or namespace"),
   ),
   listPods: boolFlag("list-pods", "Deprecated, removed in the next release: --list-pods=true is --pod-visibility=namespace, --list-pods=false is --pod-visibility=own."),
-  debounceMs: durationFlag({ name: "debounce", default: "250ms", help: "A lone pod arrival is written to its workload's Role at once; arrivals that come while a write is in flight, or within this window after the last write of arrivals, are gathered into the next one, so a scale-up becomes a few writes. Pod removals are always written at once. 0 disables the gathering." }),
+  debounceMs: durationFlag({ name: "debounce", default: "250ms", help: "A lone pod arrival is written to its workload's Role at once. In a burst, arrivals that come while a write is in flight, or within a window after the last write of arrivals, are gathered into the next one, so a scale-up becomes a few writes; the window starts at an eighth of this value and doubles after each write that gathered several arrivals, up to this value. Pod removals are always written at once. 0 disables the gathering." }),
   resyncMs: durationFlag({ name: "resync", default: "10m", help: "How often every opted-in workload is checked again without an event. Checking writes nothing when all is in sync." }, (ms) => (ms < 1000 ? "--resync must be at least 1s" : undefined)),
   workers: flag(
     { name: "workers", kind: "string", value: "N", default: "16", help: "How many workloads are reconciled at the same time. The work is waiting on the apiserver, so more than the cores helps." },
