@@ -112,7 +112,7 @@ export class Reconciler {
       }
       this.wrote("Role", "create");
       this.log.info(`Created Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s)`);
-      await this.events.normal(involved(workload), Reasons.RoleSynced, `Role ${name} grants the logs of ${pods} pod(s)`);
+      await this.events.normal(involved(workload), Reasons.AccessGranted, `Created Role ${name}, which grants the logs of ${pods} pod(s) of this ${workload.kind}`);
       return;
     }
     if (!isManagedFor(live.metadata, workload)) {
@@ -132,8 +132,8 @@ export class Reconciler {
     const kept = new Set(after);
     const added = after.filter((p) => !before.includes(p)).length;
     const removed = before.filter((p) => !kept.has(p)).length;
+    // Routine: a log line and the writes metric, no Event.
     this.log.info(`Updated Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s) (+${added} -${removed})`);
-    await this.events.normal(involved(workload), Reasons.RoleSynced, `Role ${name} grants the logs of ${pods} pod(s)`);
   }
 
   /** Server-side apply of the Role, on the condition that it is still the version read. */
