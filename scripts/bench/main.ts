@@ -1,10 +1,11 @@
 // `make bench`: runs every scenario on a fresh control plane with the compiled binary, prints a
 // table, and writes the figures as JSON ($BENCH_OUT, default bench/results.json) and a latency CDF
-// as SVG beside it. BENCH_ONLY=latency,writes,...,audit runs a subset.
+// as SVG beside it. BENCH_ONLY=latency,writes,...,audit,idle runs a subset.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { auditScale, type AuditBenchResult } from "./audit.ts";
+import { idle, type IdleResult } from "./idle.ts";
 import { latency, memory, startup, throughput, writes, type LatencyResult, type MemoryResult, type StartupResult, type ThroughputStep, type WritesResult } from "./scenarios.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -25,6 +26,7 @@ interface Results {
   startup?: StartupResult;
   throughput?: ThroughputStep[];
   audit?: AuditBenchResult;
+  idle?: IdleResult;
 }
 
 const results: Results = {
@@ -63,6 +65,10 @@ if (want("audit")) {
   log("audit: 10,000 pods in 100 Deployments");
   results.audit = await auditScale();
 }
+if (want("idle")) {
+  log("idle: 100 opted-in Deployments in sync, 60 s of nothing, without and with --leader-elect");
+  results.idle = await idle();
+}
 
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
@@ -91,6 +97,9 @@ function printTable(r: Results): void {
     rows.push([`throughput ${t.targetPerSecond}/s: achieved, lag p99, settle`, `${t.achievedPerSecond}/s, ${t.lagP99Ms} ms, ${t.settleSeconds} s${t.bounded ? "" : "  (unbounded)"}${errors ? `  generator errors: ${errors}` : ""}`]);
   }
   if (r.audit) rows.push([`audit, ${r.audit.pods} pods in ${r.audit.workloads} workloads (s, reviews)`, `${r.audit.seconds} (${r.audit.reviews}), exit ${r.audit.exitCode}`]);
+  for (const i of r.idle?.runs ?? []) {
+    rows.push([`idle, ${r.idle!.deployments} Deployments${i.leaderElect ? ", --leader-elect" : ""}: CPU ms/s, wake-ups/s, API requests, RSS MiB`, `${i.cpuMsPerSecond}, ${i.wakeupsPerSecond}, ${i.apiRequests} in ${i.seconds} s, ${i.rssMiB}`]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}\n`);
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
