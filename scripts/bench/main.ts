@@ -1,6 +1,6 @@
 // `make bench`: runs every scenario on a fresh control plane with the compiled binary, prints a
 // table, and writes the figures as JSON ($BENCH_OUT, default bench/results.json) and a latency CDF
-// as SVG beside it. BENCH_ONLY=latency,writes,...,audit,replay,scale,clients,peer runs a subset.
+// as SVG beside it. BENCH_ONLY=latency,writes,...,audit,idle,replay,scale,clients,peer runs a subset.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -9,6 +9,7 @@ import { replay, type ReplayResult } from "./replay.ts";
 import { scaleScenarios, type ScaleResult } from "./scale.ts";
 import { clients, type ClientsResult } from "./clients.ts";
 import { peerComparison, type PeerResult } from "./peer.ts";
+import { idle, type IdleResult } from "./idle.ts";
 import { latency, memory, startup, throughput, writes, type LatencyResult, type MemoryResult, type StartupResult, type ThroughputStep, type WritesResult } from "./scenarios.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -33,6 +34,7 @@ interface Results {
   scale?: ScaleResult;
   clients?: ClientsResult;
   peer?: PeerResult;
+  idle?: IdleResult;
 }
 
 const results: Results = {
@@ -70,6 +72,10 @@ if (want("throughput")) {
 if (want("audit")) {
   log("audit: 10,000 pods in 100 Deployments");
   results.audit = await auditScale();
+}
+if (want("idle")) {
+  log("idle: 100 opted-in Deployments in sync, 60 s of nothing, without and with --leader-elect");
+  results.idle = await idle();
 }
 
 if (want("replay")) {
@@ -125,6 +131,9 @@ function printTable(r: Results): void {
     const t = m.convergeSeconds;
     rows.push([`peer, ${who} (medians): converge create/up/down/rollout (s)`, `${t.create} / ${t.scaleUp} / ${t.scaleDown} / ${t.rollout}`]);
     rows.push([`peer, ${who} (medians): Role writes, roles requests (apiserver), all requests (client), CPU-s, peak RSS MiB`, `${m.roleWrites}, ${m.apiserverRoleRequests}, ${m.clientRequests}, ${m.cpuSeconds}, ${m.peakRssMiB}`]);
+  }
+  for (const i of r.idle?.runs ?? []) {
+    rows.push([`idle, ${r.idle!.deployments} Deployments${i.leaderElect ? ", --leader-elect" : ""}: CPU ms/s, wake-ups/s, API requests, RSS MiB`, `${i.cpuMsPerSecond}, ${i.wakeupsPerSecond}, ${i.apiRequests} in ${i.seconds} s, ${i.rssMiB}`]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}\n`);

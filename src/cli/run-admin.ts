@@ -12,7 +12,7 @@ import { KubeApi } from "../kube/api.ts";
 import { loadConnection } from "../kube/config.ts";
 import { Leases } from "../kube/resources.ts";
 import { Transport } from "../kube/transport.ts";
-import { dumpYaml, loadYaml } from "@kubernetes/client-node";
+import { dump as dumpYaml, load as loadYaml } from "js-yaml";
 import { VERSION } from "../version.ts";
 import { commandHelp, parseAdmin, type AdminCommand } from "./admin.ts";
 import { UsageError } from "./flags.ts";

@@ -12,10 +12,14 @@ export interface InvolvedObject {
   uid: string;
 }
 
-/** Stable reasons, for people and alerts that filter Events. */
+/**
+ * Stable reasons, for people and alerts that filter Events. Events mark what a person looking at
+ * the workload should know: access was granted for the first time, or something is wrong. A
+ * routine update of the Role (its pods changed) is a log line and a metric, not an Event.
+ */
 export const Reasons = {
-  /** The workload's Role was created or changed to list its current pods. */
-  RoleSynced: "RoleSynced",
+  /** The workload's Role was created: its pods' logs can be read from now on. */
+  AccessGranted: "AccessGranted",
   /** An object with podlogreader's name for this workload exists without its marks; it is left alone. */
   NameConflict: "NameConflict",
   /** Reconciling the workload failed; it is retried with backoff. */

@@ -6,6 +6,8 @@ import { Reasons } from "./events.ts";
 /** Stable words for the `reason` field of log lines about a workload. */
 export const LogReasons = {
   ...Reasons,
+  /** The workload's Role was updated (a routine change of its pods: a log line, no Event). */
+  RoleUpdated: "RoleUpdated",
   /** The workload's RoleBinding was created or updated. */
   RoleBindingSynced: "RoleBindingSynced",
   /** A ServiceAccount was created for the workload. */

@@ -112,8 +112,8 @@ export class Reconciler {
         throw err;
       }
       this.wrote("Role", "create");
-      this.log.info(`Created Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s)`, about(workload, LogReasons.RoleSynced, { object: `Role/${name}` }));
-      await this.events.normal(involved(workload), Reasons.RoleSynced, `Role ${name} grants the logs of ${pods} pod(s)`);
+      this.log.info(`Created Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s)`, about(workload, LogReasons.AccessGranted, { object: `Role/${name}` }));
+      await this.events.normal(involved(workload), Reasons.AccessGranted, `Created Role ${name}, which grants the logs of ${pods} pod(s) of this ${workload.kind}`);
       return;
     }
     if (!isManagedFor(live.metadata, workload)) {
@@ -133,8 +133,8 @@ export class Reconciler {
     const kept = new Set(after);
     const added = after.filter((p) => !before.includes(p)).length;
     const removed = before.filter((p) => !kept.has(p)).length;
-    this.log.info(`Updated Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s) (+${added} -${removed})`, about(workload, LogReasons.RoleSynced, { object: `Role/${name}` }));
-    await this.events.normal(involved(workload), Reasons.RoleSynced, `Role ${name} grants the logs of ${pods} pod(s)`);
+    // Routine: a log line and the writes metric, no Event.
+    this.log.info(`Updated Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s) (+${added} -${removed})`, about(workload, LogReasons.RoleUpdated, { object: `Role/${name}` }));
   }
 
   /** Server-side apply of the Role, on the condition that it is still the version read. */

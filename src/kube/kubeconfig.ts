@@ -6,7 +6,9 @@
 // throws on a name two files share and takes current-context from the last file, not the first.
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
-import { loadYaml } from "@kubernetes/client-node";
+// js-yaml itself, the parser client-node's loadYaml wraps: importing client-node at run time loads
+// its whole generated API, about 7 MiB of resident memory for one function.
+import { load as loadYaml } from "js-yaml";
 
 /** A cluster entry, with the kubeconfig's own field names (clientcmd/api/v1 Cluster). */
 export interface KubeconfigCluster {

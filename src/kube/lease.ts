@@ -44,6 +44,8 @@ export class LeaderElector {
   private observed: { record: string; at: number } | undefined;
   private leading = false;
   private lastRenew = 0;
+  /** The Lease as this process last wrote it, while it holds it: a renewal updates it without reading first. */
+  private held: LeaseObject | undefined;
 
   private readonly log: Logger;
 
@@ -101,7 +103,7 @@ export class LeaderElector {
       if (signal.aborted) return;
       // A renewal that hangs must not outlast the deadline: the fence closes then anyway.
       const left = Math.max(1, this.lastRenew + this.renewDeadlineMs - Date.now());
-      if (await this.tryAcquireOrRenew(AbortSignal.any([signal, AbortSignal.timeout(left)]))) continue;
+      if (await this.renew(AbortSignal.any([signal, AbortSignal.timeout(left)]))) continue;
       if (Date.now() - this.lastRenew > this.renewDeadlineMs) {
         this.setLeading(false);
         this.log.error(`Lost the leadership of Lease ${this.opts.namespace}/${this.opts.name}: not renewed for ${this.renewDeadlineMs / 1000}s`, { reason: "LeadershipLost" });
@@ -115,6 +117,7 @@ export class LeaderElector {
   async release(): Promise<void> {
     if (!this.leading) return;
     this.setLeading(false);
+    this.held = undefined;
     try {
       const lease = await this.read();
       if (lease.spec?.holderIdentity !== this.opts.identity) return;
@@ -123,6 +126,27 @@ export class LeaderElector {
     } catch (err) {
       this.log.warn(`Could not release Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}; it expires on its own`, { reason: "LeaseNotReleased" });
     }
+  }
+
+  /**
+   * As client-go does: the leader first updates the Lease it last wrote, one request, on the
+   * condition of its resourceVersion; only if that fails does it read the Lease and decide again.
+   */
+  private async renew(signal: AbortSignal): Promise<boolean> {
+    const held = this.held;
+    if (held) {
+      const now = Date.now();
+      try {
+        this.held = (await this.api.update(Leases, this.opts.namespace, { ...held, spec: { ...held.spec, renewTime: microTime(now) } }, { signal })) as LeaseObject;
+        this.lastRenew = now;
+        return true;
+      } catch (err) {
+        this.held = undefined;
+        if (signal.aborted) return false;
+        if (!isConflict(err)) this.log.warn(`Renewing Lease ${this.opts.namespace}/${this.opts.name} failed: ${(err as Error).message}; reading it again`);
+      }
+    }
+    return this.tryAcquireOrRenew(signal);
   }
 
   private async tryAcquireOrRenew(signal?: AbortSignal): Promise<boolean> {
@@ -134,12 +158,12 @@ export class LeaderElector {
         lease = await this.read(signal);
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        await this.api.create(Leases, this.opts.namespace, {
+        this.held = await this.api.create(Leases, this.opts.namespace, {
           apiVersion: "coordination.k8s.io/v1",
           kind: "Lease",
           metadata: { name: this.opts.name, namespace: this.opts.namespace },
           spec: { holderIdentity: this.opts.identity, leaseDurationSeconds: durationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
-        });
+        }) as LeaseObject;
         this.lastRenew = now;
         return true;
       }
@@ -152,7 +176,7 @@ export class LeaderElector {
         const held = (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
         if (now < this.observed.at + held) return false;
       }
-      await this.api.update(Leases, this.opts.namespace, {
+      this.held = await this.api.update(Leases, this.opts.namespace, {
           ...lease,
           spec: {
             holderIdentity: this.opts.identity,
@@ -161,7 +185,7 @@ export class LeaderElector {
             renewTime: microTime(now),
             leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
           },
-      }, { signal });
+      }, { signal }) as LeaseObject;
       this.lastRenew = now;
       return true;
     } catch (err) {

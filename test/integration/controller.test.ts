@@ -78,6 +78,14 @@ describe("a Deployment's ServiceAccount follows its pods", () => {
     await expectReadable(ns, sa, await waitForPods(ns, "web", 2));
   });
 
+  test("Events are for people: one when access was granted, none for the routine Role updates of each scale", async () => {
+    const { items } = await c.admin.list(Events, { namespace: ns });
+    const onWeb = (items as { type?: string; reason?: string; count?: number; message?: string; reportingComponent?: string; involvedObject?: { kind?: string; name?: string } }[])
+      .filter((e) => e.reportingComponent === "podlogreader" && e.involvedObject?.kind === "Deployment" && e.involvedObject.name === "web");
+    expect(onWeb.map((e) => [e.type, e.reason, e.count])).toEqual([["Normal", "AccessGranted", 1]]);
+    expect(onWeb[0]!.message).toContain(`Created Role ${sa}`);
+  });
+
   test("rollout: the new ReplicaSet's pods are readable and the old ones' are not", async () => {
     const before = await waitForPods(ns, "web", 2);
     await rollout(ns, "web");

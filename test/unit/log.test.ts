@@ -13,11 +13,11 @@ function captured(level: "debug" | "info", format: "json" | "text") {
 describe("JSON lines", () => {
   test("time, level and msg, then the fields as top-level keys; an undefined field is left out", () => {
     const { log, lines } = captured("info", "json");
-    log.warn("Created Role shop/podlogreader-web", { kind: "Deployment", namespace: "shop", name: "web", reason: "RoleSynced", attempt: 2, unset: undefined });
+    log.warn("Created Role shop/podlogreader-web", { kind: "Deployment", namespace: "shop", name: "web", reason: "AccessGranted", attempt: 2, unset: undefined });
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0]!);
     expect(Object.keys(line)).toEqual(["time", "level", "msg", "kind", "namespace", "name", "reason", "attempt"]);
-    expect(line).toMatchObject({ level: "warn", msg: "Created Role shop/podlogreader-web", kind: "Deployment", namespace: "shop", name: "web", reason: "RoleSynced", attempt: 2 });
+    expect(line).toMatchObject({ level: "warn", msg: "Created Role shop/podlogreader-web", kind: "Deployment", namespace: "shop", name: "web", reason: "AccessGranted", attempt: 2 });
     expect(new Date(line.time).toISOString()).toBe(line.time);
   });
 
@@ -89,7 +89,7 @@ test("every line the reconciler writes about a workload carries its kind, namesp
 
   const parsed = lines.map((l) => JSON.parse(l));
   expect(parsed.map((l) => [l.msg.split(" ")[0], l.object, l.reason])).toEqual([
-    ["Created", "Role/podlogreader-web", "RoleSynced"],
+    ["Created", "Role/podlogreader-web", "AccessGranted"],
     ["Created", "ServiceAccount/podlogreader-web", "ServiceAccountCreated"],
     ["Created", "RoleBinding/podlogreader-web", "RoleBindingSynced"],
     ["Deleted", "RoleBinding/podlogreader-web", "AccessRemoved"],

@@ -12,6 +12,7 @@ import type { PartialObjectMetadata, Role, RoleBinding } from "../../src/kube/ob
 import type { ResourceType } from "../../src/kube/resources.ts";
 import { ApiError } from "../../src/kube/transport.ts";
 import { createLogger } from "../../src/log.ts";
+import { Metrics } from "../../src/telemetry/metrics.ts";
 
 const NS = "shop";
 const WEB_UID = "uid-web";
@@ -124,7 +125,7 @@ const rows: Row[] = [
       { verb: "create", kind: "ServiceAccount", name: NAME },
       { verb: "create", kind: "RoleBinding", name: NAME },
     ],
-    events: ["Normal RoleSynced"],
+    events: ["Normal AccessGranted"],
   },
   {
     name: "no-op: everything in place writes nothing and records nothing",
@@ -138,14 +139,15 @@ const rows: Row[] = [
     world: worldWith(["web-b", "web-c"]),
     role: liveRole(["web-a", "web-b"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
     writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: ["web-b", "web-c"], resourceVersion: "10" }],
-    events: ["Normal RoleSynced"],
+    // A routine update is for the log and the metrics; Events are for what a person should know.
+    events: [],
   },
   {
     name: "update: no pods left means no rule naming pods at all",
     world: worldWith([]),
     role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
     writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" }],
-    events: ["Normal RoleSynced"],
+    events: [],
   },
   {
     name: "foreign Role: left alone, and podlogreader's RoleBinding of that name is deleted",
@@ -273,7 +275,7 @@ const rows: Row[] = [
   },
 ];
 
-async function play(row: Row) {
+async function play(row: Row, extra: { log?: ReturnType<typeof createLogger>; metrics?: Metrics } = {}) {
   const api = new FakeApi(row.answers);
   const events: string[] = [];
   const sink = {
@@ -285,7 +287,7 @@ async function play(row: Row) {
     roles: new MapCache([row.role]),
     roleBindings: new MapCache([row.binding]),
     serviceAccounts: new MapCache([row.serviceAccount]),
-  }, OPTIONS, sink, createLogger("error", "text"));
+  }, OPTIONS, sink, extra.log ?? createLogger("error", "text"), extra.metrics);
   let error: unknown;
   try {
     await reconciler.reconcile(`Deployment/${NS}/web`);
@@ -311,6 +313,19 @@ describe("Reconciler", () => {
     expect(granted.length).toBeLessThan(pods.length);
     expect(granted.reduce((n, p) => n + p.length + 3, 0)).toBeLessThanOrEqual(ROLE_POD_NAMES_BUDGET_BYTES);
     expect(granted).toEqual(pods.slice(0, granted.length));
-    expect(events).toEqual(["Warning TooManyPods", "Normal RoleSynced"]);
+    expect(events).toEqual(["Warning TooManyPods", "Normal AccessGranted"]);
+  });
+
+  test("a routine update of the Role is a log line and a count of writes, not an Event", async () => {
+    const lines: string[] = [];
+    const log = createLogger("info", "json", (line) => void lines.push(JSON.parse(line).msg));
+    const metrics = new Metrics();
+    const row = rows.find((r) => r.name.startsWith("update: a Role naming a pod that left"))!;
+    const { writes, events } = await play(row, { log, metrics });
+    expect(writes.map((w) => w.verb)).toEqual(["apply"]);
+    expect(events).toEqual([]);
+    expect(lines).toContain(`Updated Role ${NS}/${NAME} for Deployment/web: 2 pod(s) (+1 -1)`);
+    const counted = (await metrics.registry.getSingleMetric("podlogreader_object_writes_total")!.get()).values;
+    expect(counted).toEqual([expect.objectContaining({ labels: { kind: "Role", operation: "update" }, value: 1 })]);
   });
 });
