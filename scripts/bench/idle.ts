@@ -16,7 +16,7 @@ export interface IdleRun {
   cpuMsPerSecond: number;
   /** Voluntary and involuntary context switches of all its threads, per second: how often it wakes. */
   wakeupsPerSecond: number;
-  /** API requests the controller sent during the window (podlogreader_api_requests_total). */
+  /** API requests the controller sent during the window (rest_client_requests_total). */
   apiRequests: number;
   rssMiB: number;
 }
@@ -74,12 +74,12 @@ export function idle(deployments = 100, windowMs = 60_000, settleMs = 15_000): P
       await until(`${deployments} Roles to list their pod`, async () => (list.every((d) => roles.pods.get(managedName("Deployment", d))?.size === 1) ? true : undefined), 180_000);
       await Bun.sleep(settleMs);
       const pid = ctl.proc.pid;
-      const requests0 = await ctl.counter("podlogreader_api_requests_total");
+      const requests0 = await ctl.counter("rest_client_requests_total");
       const [ticks0, switches0, t0] = [cpuTicks(pid), contextSwitches(pid), performance.now()];
       await Bun.sleep(windowMs);
       const [ticks1, switches1, t1] = [cpuTicks(pid), contextSwitches(pid), performance.now()];
       // Read after the window: the scrape itself must not count as idle work.
-      const requests1 = await ctl.counter("podlogreader_api_requests_total");
+      const requests1 = await ctl.counter("rest_client_requests_total");
       const seconds = (t1 - t0) / 1000;
       runs.push({
         leaderElect,
