@@ -68,7 +68,7 @@ export async function startController(env: Env, args: string[]): Promise<Control
     async counter(name) {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       // A name the controller does not export is a mistake in the benchmark, not a zero.
-      if (!text.includes(`# TYPE ${name} counter`)) throw new Error(`the controller exports no counter ${name}`);
+      if (!text.includes(`# TYPE ${name} `)) throw new Error(`the controller exports no metric ${name}`);
       return text.split("\n").filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
     },
     async stop() {
