@@ -2,8 +2,9 @@
 // and the reconciler's lines about a workload carrying its kind, namespace, name and reason.
 import { describe, expect, test } from "bun:test";
 import { World, type Workload } from "../../src/access/membership.ts";
-import { Reconciler, type ObjectCache, type ObjectWriter } from "../../src/controller/reconciler.ts";
+import { Reconciler, type ObjectWriter } from "../../src/controller/reconciler.ts";
 import { createLogger, formatFields } from "../../src/log.ts";
+import { MapCache } from "../support/map-cache.ts";
 
 function captured(level: "debug" | "info", format: "json" | "text") {
   const lines: string[] = [];
@@ -53,22 +54,6 @@ describe("text lines", () => {
     expect(formatFields({ a: "x y", b: 'say "hi"', c: "", d: 1, e: true, f: undefined, g: "k=v" })).toBe('a="x y" b="say \\"hi\\"" c="" d=1 e=true g="k=v"');
   });
 });
-
-/** A cache over a Map whose writes keep what the fake apiserver answered. */
-class MapCache<T> implements ObjectCache<T> {
-  readonly objects = new Map<string, T>();
-  get(namespace: string, name: string) {
-    return this.objects.get(`${namespace}/${name}`);
-  }
-  async write(namespace: string, name: string, send: () => Promise<T>) {
-    const obj = await send();
-    this.objects.set(`${namespace}/${name}`, obj);
-    return obj;
-  }
-  forget(namespace: string, name: string) {
-    this.objects.delete(`${namespace}/${name}`);
-  }
-}
 
 test("every line the reconciler writes about a workload carries its kind, namespace, name and reason", async () => {
   const world = new World();

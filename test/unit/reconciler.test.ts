@@ -6,13 +6,14 @@ import { desiredAccess, ROLE_POD_NAMES_BUDGET_BYTES } from "../../src/access/des
 import type { WorkloadKind } from "../../src/access/kinds.ts";
 import { World, type Workload } from "../../src/access/membership.ts";
 import { managedName } from "../../src/access/names.ts";
-import { ForeignObjectError, Reconciler, RoleWriteRefusedError, type ObjectCache, type ObjectWriter } from "../../src/controller/reconciler.ts";
+import { ForeignObjectError, Reconciler, RoleWriteRefusedError, type ObjectWriter } from "../../src/controller/reconciler.ts";
 import type { KubeObject } from "../../src/kube/api.ts";
 import type { PartialObjectMetadata, Role, RoleBinding } from "../../src/kube/objects.ts";
 import type { ResourceType } from "../../src/kube/resources.ts";
 import { ApiError } from "../../src/kube/transport.ts";
 import { createLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/telemetry/metrics.ts";
+import { MapCache } from "../support/map-cache.ts";
 
 const NS = "shop";
 const WEB_UID = "uid-web";
@@ -52,24 +53,6 @@ function liveBinding(meta: PartialObjectMetadata["metadata"] = ours(), roleName 
   };
 }
 const liveServiceAccount = (): PartialObjectMetadata => ({ metadata: ours() });
-
-class MapCache<T extends { metadata: { namespace: string; name: string } }> implements ObjectCache<T> {
-  readonly objects = new Map<string, T>();
-  constructor(initial: (T | undefined)[] = []) {
-    for (const o of initial) if (o) this.objects.set(`${o.metadata.namespace}/${o.metadata.name}`, o);
-  }
-  get(namespace: string, name: string) {
-    return this.objects.get(`${namespace}/${name}`);
-  }
-  async write(namespace: string, name: string, send: () => Promise<T>) {
-    const obj = await send();
-    this.objects.set(`${namespace}/${name}`, obj);
-    return obj;
-  }
-  forget(namespace: string, name: string) {
-    this.objects.delete(`${namespace}/${name}`);
-  }
-}
 
 type Answer = Error | undefined;
 interface Write { verb: "create" | "apply" | "delete"; kind: string; name: string; podNames?: string[]; resourceVersion?: string }
