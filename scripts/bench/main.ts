@@ -130,6 +130,8 @@ function printTable(r: Results): void {
   for (const [who, m] of Object.entries(r.peer?.medians ?? {})) {
     const t = m.convergeSeconds;
     rows.push([`peer, ${who} (medians): converge create/up/down/rollout (s)`, `${t.create} / ${t.scaleUp} / ${t.scaleDown} / ${t.rollout}`]);
+    const w = m.roleWritesBy;
+    rows.push([`peer, ${who} (medians): Role writes in create/up/down/rollout`, `${w.create} / ${w.scaleUp} / ${w.scaleDown} / ${w.rollout}`]);
     rows.push([`peer, ${who} (medians): Role writes, roles requests (apiserver), all requests (client), CPU-s, peak RSS MiB`, `${m.roleWrites}, ${m.apiserverRoleRequests}, ${m.clientRequests}, ${m.cpuSeconds}, ${m.peakRssMiB}`]);
   }
   for (const i of r.idle?.runs ?? []) {

@@ -19,6 +19,8 @@ export interface PeerRun {
   /** Seconds from the change until every Role is right: create, 1 -> 5, 5 -> 1, rollout. */
   convergeSeconds: { create: number; scaleUp: number; scaleDown: number; rollout: number };
   roleWrites: number;
+  /** Role writes during each step, from its change until every Role is right (late writes are in none). */
+  roleWritesBy: { create: number; scaleUp: number; scaleDown: number; rollout: number };
   /** Requests on roles as the apiserver counted them (apiserver_request_total), by "VERB code". */
   apiserverRoleRequests: Record<string, number>;
   /** Every request the controller sent, by verb, as its own client counted them. */
@@ -30,7 +32,7 @@ export interface PeerRun {
 export interface PeerResult {
   deployments: number;
   runs: PeerRun[];
-  medians: Record<Who, Omit<PeerRun, "controller" | "apiserverRoleRequests" | "clientRequests"> & { apiserverRoleRequests: number; clientRequests: number }>;
+  medians: Partial<Record<Who, Omit<PeerRun, "controller" | "apiserverRoleRequests" | "clientRequests"> & { apiserverRoleRequests: number; clientRequests: number }>>;
 }
 
 /** Builds the peer (cached) and returns its path. */
@@ -57,7 +59,7 @@ async function start(who: Who, env: Env, ns: string, peer: string): Promise<Runn
     who === "podlogreader" ? binary : peer,
     "--kubeconfig", env.cluster.kubeconfig, "--namespace", ns,
     "--metrics-bind-address", `127.0.0.1:${metrics}`, "--health-probe-bind-address", `127.0.0.1:${probes}`,
-    ...(who === "podlogreader" ? ["--log-level", "warn"] : ["--zap-log-level", "error"]),
+    ...(who === "podlogreader" ? ["--log-level", process.env.PEER_LOG_LEVEL ?? "warn"] : ["--zap-log-level", "error"]),
   ];
   const proc = Bun.spawn(args, { stdin: "ignore", stdout: "inherit", stderr: "inherit" });
   const ready = `http://127.0.0.1:${probes}/readyz`;
@@ -109,10 +111,13 @@ function runOnce(who: Who, deployments: number, peer: string): Promise<PeerRun> 
     const before = await apiserverRoleRequests(env);
     const ctl = await start(who, env, ns, peer);
     const role = (d: string) => managedName("Deployment", d);
+    const writesBy: Record<string, number> = {};
     const converge = async (what: string, change: () => Promise<void>, done: (d: string) => boolean) => {
       const t0 = performance.now();
+      const w0 = roles.writes;
       await change();
       await until(what, async () => (list.every(done) ? true : undefined), 600_000, 50);
+      writesBy[what] = roles.writes - w0;
       return round((performance.now() - t0) / 1000, 2);
     };
     const listing = (n: number) => (d: string) => roles.pods.get(role(d))?.size === n;
@@ -130,6 +135,10 @@ function runOnce(who: Who, deployments: number, peer: string): Promise<PeerRun> 
       controller: who,
       convergeSeconds: { create, scaleUp, scaleDown, rollout },
       roleWrites: roles.writes,
+      roleWritesBy: {
+        create: writesBy["the Roles of the new Deployments"]!, scaleUp: writesBy["the scale-up"]!,
+        scaleDown: writesBy["the scale-down"]!, rollout: writesBy["the rollout"]!,
+      },
       apiserverRoleRequests: minus(await apiserverRoleRequests(env), before),
       clientRequests: await ctl.requests(),
       cpuSeconds: ctl.cpuSeconds(),
@@ -151,9 +160,11 @@ const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a
 export async function peerComparison(log: (msg: string) => void, deployments = Number(process.env.PEER_DEPLOYMENTS ?? 100), runs = Number(process.env.PEER_RUNS ?? 3)): Promise<PeerResult> {
   const peer = peerBinary();
   const all: PeerRun[] = [];
+  // PEER_CONTROLLERS=podlogreader (or peer) runs one side only, to try a change quickly.
+  const only = process.env.PEER_CONTROLLERS?.split(",");
   for (let i = 0; i < runs; i++) {
     const order: Who[] = i % 2 ? ["peer", "podlogreader"] : ["podlogreader", "peer"];
-    for (const who of order) {
+    for (const who of order.filter((w) => !only || only.includes(w))) {
       log(`peer: run ${i + 1}/${runs}, ${who}`);
       all.push(await runOnce(who, deployments, peer));
     }
@@ -164,11 +175,13 @@ export async function peerComparison(log: (msg: string) => void, deployments = N
     return {
       convergeSeconds: { create: m((r) => r.convergeSeconds.create), scaleUp: m((r) => r.convergeSeconds.scaleUp), scaleDown: m((r) => r.convergeSeconds.scaleDown), rollout: m((r) => r.convergeSeconds.rollout) },
       roleWrites: m((r) => r.roleWrites),
+      roleWritesBy: { create: m((r) => r.roleWritesBy.create), scaleUp: m((r) => r.roleWritesBy.scaleUp), scaleDown: m((r) => r.roleWritesBy.scaleDown), rollout: m((r) => r.roleWritesBy.rollout) },
       apiserverRoleRequests: m((r) => total(r.apiserverRoleRequests)),
       clientRequests: m((r) => total(r.clientRequests)),
       cpuSeconds: m((r) => r.cpuSeconds),
       peakRssMiB: m((r) => r.peakRssMiB),
     };
   };
-  return { deployments, runs: all, medians: { podlogreader: summary("podlogreader"), peer: summary("peer") } };
+  const ran = (["podlogreader", "peer"] as const).filter((who) => all.some((r) => r.controller === who));
+  return { deployments, runs: all, medians: Object.fromEntries(ran.map((who) => [who, summary(who)])) as PeerResult["medians"] };
 }

@@ -29,6 +29,15 @@ export interface ControllerOptions extends AccessOptions {
   workers: number;
 }
 
+/**
+ * How long a workload that opted in before it had pods waits for them before its first Role, which
+ * names none, is written. Its first pod ends the wait, so that the Role is born naming it; a
+ * workload that stays empty (scaled to 0, a CronJob between runs) gets its Role when the wait ends.
+ */
+export function firstPodsWaitMs(debounceMs: number): number {
+  return Math.min(20 * debounceMs, 5000);
+}
+
 export class Controller {
   private readonly world = new World();
   private readonly watches: Watches;
@@ -109,12 +118,12 @@ export class Controller {
     await Promise.allSettled(running);
   }
 
-  /** Removals at once; arrivals at once when lone, gathered within the debounce window in a burst. */
+  /** Removals at once; arrivals at once when lone, gathered within the debounce window in a burst; a workload with no pods yet waits for its first. */
   private enqueue(touched: Touched[]): void {
     for (const { key, urgency } of touched) {
       if (urgency === "now") this.queue.add(key, 0);
       else if (urgency === "batch") this.queue.addBatched(key, this.options.debounceMs);
-      else this.queue.add(key, this.options.debounceMs);
+      else this.queue.add(key, firstPodsWaitMs(this.options.debounceMs));
     }
   }
 

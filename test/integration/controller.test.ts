@@ -310,6 +310,56 @@ describe("namespaces", () => {
   });
 });
 
+describe("a workload that opts in before it has pods", () => {
+  let ns: string;
+  let controller: RunningController;
+
+  beforeAll(async () => {
+    ns = await useNamespace("born");
+    controller = await startController([ns]);
+    // Once this is readable the controller is past its first pass, which writes every workload at once.
+    await createDeployment(ns, "warm", { replicas: 1 });
+    await expectReadable(ns, "podlogreader-warm", await waitForPods(ns, "warm", 1));
+  });
+  afterAll(() => controller.stop());
+
+  test("gets its first Role when its first pod comes, naming it: one write, not an empty Role and then an update", async () => {
+    const roleEvents: { type: string; name: string; pods: string[] }[] = [];
+    const watching = new AbortController();
+    try {
+      const { resourceVersion } = await c.admin.list(Roles, { namespace: ns });
+      const events = await c.admin.watch(Roles, { namespace: ns, resourceVersion, timeoutSeconds: 120, signal: watching.signal });
+      const collected = (async () => {
+        for await (const ev of events) {
+          const role = ev.object as { metadata?: { name?: string }; rules?: { resources?: string[]; resourceNames?: string[] }[] };
+          const pods = role.rules?.find((r) => r.resources?.includes("pods/log"))?.resourceNames ?? [];
+          roleEvents.push({ type: ev.type, name: role.metadata?.name ?? "", pods });
+        }
+      })().catch(() => {});
+      // A paused Deployment makes no ReplicaSet, so it is managed with no pods until it is resumed.
+      await createDeployment(ns, "late", { replicas: 1, paused: true });
+      await Bun.sleep(1000); // well past --debounce (200 ms), within the wait for a first pod
+      await patchDeployment(ns, "late", { spec: { paused: false } });
+      const pods = await waitForPods(ns, "late", 1);
+      await expectReadable(ns, "podlogreader-late", pods);
+      await Bun.sleep(500); // a late write would show
+      watching.abort();
+      await collected;
+      expect(roleEvents.filter((e) => e.type !== "BOOKMARK")).toEqual([{ type: "ADDED", name: "podlogreader-late", pods }]);
+    } finally {
+      watching.abort();
+    }
+  });
+
+  test("still gets its Role, naming no pods, when none comes", async () => {
+    await createDeployment(ns, "idle", { replicas: 0 });
+    await eventually("the Role of a Deployment with no pods", async () => (await exists(Roles, ns, "podlogreader-idle")) || undefined);
+    const role = await getRole(ns, "podlogreader-idle");
+    expect(role.rules?.some((r) => r.resources?.includes("pods/log"))).toBe(false);
+    await expectReadable(ns, "podlogreader-idle", []);
+  });
+});
+
 describe("after the controller was down", () => {
   let ns: string;
 

@@ -6,10 +6,12 @@ import { readablePods, canReadAnyPod } from "./access.ts";
 import { eventually, TEST_FIELD_MANAGER, testCluster } from "./cluster.ts";
 import { deployment, OPT_IN, podsOf } from "./fixtures.ts";
 
-export async function createDeployment(namespace: string, name: string, opts: { replicas?: number; optIn?: boolean; templateLabels?: Record<string, string> } = {}): Promise<V1Deployment> {
+export async function createDeployment(namespace: string, name: string, opts: { replicas?: number; optIn?: boolean; templateLabels?: Record<string, string>; paused?: boolean } = {}): Promise<V1Deployment> {
   const { admin } = await testCluster();
   const templateLabels = { ...(opts.optIn === false ? {} : OPT_IN), ...opts.templateLabels };
-  return (await admin.create(Deployments, namespace, deployment(namespace, name, { replicas: opts.replicas, templateLabels }))) as V1Deployment;
+  const d = deployment(namespace, name, { replicas: opts.replicas, templateLabels });
+  if (opts.paused) d.spec = { ...d.spec!, paused: true };
+  return (await admin.create(Deployments, namespace, d)) as V1Deployment;
 }
 
 export async function patchDeployment(namespace: string, name: string, patch: object): Promise<void> {

@@ -13,7 +13,7 @@ describe("parseOptions", () => {
       createServiceAccountAndRoleBinding: false,
       debounceMs: 250,
       resyncMs: 600_000,
-      workers: 16,
+      workers: 4,
       logLevel: "info",
       logFormat: "text",
     });
