@@ -18,6 +18,8 @@ export interface Workload extends Owned {
   kind: WorkloadKind;
   /** Decided by the object's own pod template, and nothing else. */
   optedIn: boolean;
+  /** A ReplicaSet's `spec.replicas`: how many pods it is making. Only a hint of what is coming, never a grant. */
+  replicas?: number;
 }
 
 export const keyOf = (o: { namespace: string; name: string }) => `${o.namespace}/${o.name}`;
@@ -40,7 +42,9 @@ export function parseWorkload(kind: WorkloadKind): (raw: unknown) => Workload {
   return (raw) => {
     const w = parseObject(WorkloadSchema, raw, kind);
     const template = kind === "CronJob" ? w.spec.jobTemplate?.spec?.template : w.spec.template;
-    return { ...owned(w.metadata), kind, optedIn: template?.metadata?.labels?.[OPT_IN_LABEL] === OPT_IN_VALUE };
+    const workload: Workload = { ...owned(w.metadata), kind, optedIn: template?.metadata?.labels?.[OPT_IN_LABEL] === OPT_IN_VALUE };
+    if (kind === "ReplicaSet") workload.replicas = w.spec.replicas ?? 1;
+    return workload;
   };
 }
 
@@ -69,6 +73,10 @@ class ControllerIndex<T extends Owned> {
       if (!children) this.byController.set(current.controllerUid, (children = new Map()));
       children.set(current.uid, current);
     }
+  }
+
+  countOf(uid: string): number {
+    return this.byController.get(uid)?.size ?? 0;
   }
 
   childrenOf(uid: string): Iterable<T> {
@@ -150,6 +158,18 @@ export class World {
     const owner = this.byUid.get(pod.controllerUid);
     if (!owner || owner.kind !== pod.controllerKind || owner.namespace !== pod.namespace) return undefined;
     return this.resolve(owner);
+  }
+
+  /**
+   * True when the pod's ReplicaSet has fewer pods than its `spec.replicas`: more of its pods are
+   * being made (a scale-up or a rollout), so a write now would soon be followed by another.
+   */
+  moreOnTheWay(pod: Owned): boolean {
+    if (pod.controllerKind !== "ReplicaSet" || !pod.controllerUid) return false;
+    const owner = this.byUid.get(pod.controllerUid);
+    if (owner?.kind !== "ReplicaSet" || owner.replicas === undefined) return false;
+    // Every pod that names this UID as its controller counts; a forged one only makes a write come sooner.
+    return this.podsByOwner.countOf(owner.uid) < owner.replicas;
   }
 
   /** Names of the Jobs a CronJob controls now (none for other kinds). */

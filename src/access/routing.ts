@@ -8,10 +8,13 @@ import { keyOfWorkload, type Owned, type World, type Workload } from "./membersh
  * is gone is a live grant if the name comes back, so this never waits.
  * `batch`: only pods arrived (or the workload became managed with pods); such changes may be
  * gathered, but a lone one should be written at once.
+ * `gather`: a pod arrived and more of its ReplicaSet's pods are being made (it has fewer than its
+ * `spec.replicas`); the arrival may wait for them, up to the window, and the one that completes
+ * the ReplicaSet is a `batch`.
  * `later`: the workload became managed and has no pods yet; nothing is granted by writing it now,
  * and waiting lets its first Role name its first pods.
  */
-export type Urgency = "now" | "batch" | "later";
+export type Urgency = "now" | "batch" | "gather" | "later";
 
 export interface Touched {
   /** The work-queue key of the workload: `Kind/namespace/name`. */
@@ -76,6 +79,6 @@ export function applyPodEvent(world: World, old: Owned | undefined, current: Own
   if (beforeKey === afterKey) return [];
   const touched: Touched[] = [];
   if (beforeKey) touched.push({ key: beforeKey, urgency: "now" });
-  if (afterKey && afterKey !== beforeKey) touched.push({ key: afterKey, urgency: "batch" });
+  if (afterKey && afterKey !== beforeKey) touched.push({ key: afterKey, urgency: world.moreOnTheWay(current!) ? "gather" : "batch" });
   return touched;
 }

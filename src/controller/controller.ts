@@ -118,11 +118,15 @@ export class Controller {
     await Promise.allSettled(running);
   }
 
-  /** Removals at once; arrivals at once when lone, gathered within the debounce window in a burst; a workload with no pods yet waits for its first. */
+  /**
+   * Removals at once; arrivals at once when lone, gathered within the debounce window in a burst,
+   * and while more pods of their ReplicaSet are being made; a workload with no pods yet waits for its first.
+   */
   private enqueue(touched: Touched[]): void {
     for (const { key, urgency } of touched) {
       if (urgency === "now") this.queue.add(key, 0);
       else if (urgency === "batch") this.queue.addBatched(key, this.options.debounceMs);
+      else if (urgency === "gather") this.queue.add(key, this.options.debounceMs);
       else this.queue.add(key, firstPodsWaitMs(this.options.debounceMs));
     }
   }

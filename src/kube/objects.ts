@@ -40,6 +40,7 @@ const PodTemplate = v.optional(v.nullable(v.object({
 export const WorkloadSchema = v.object({
   metadata: ObjectMeta,
   spec: v.object({
+    replicas: v.optional(v.nullable(v.number())),
     template: PodTemplate,
     jobTemplate: v.optional(v.nullable(v.object({ spec: v.optional(v.nullable(v.object({ template: PodTemplate }))) }))),
   }),

@@ -69,6 +69,8 @@ interface Entry<L> {
 }
 interface WorkloadEntry extends Entry<OptIn> {
   kind: WorkloadKind;
+  /** `spec.replicas`, absent as often as not (a ReplicaSet then makes 1). */
+  replicas: number | null;
 }
 
 const refSpec: fc.Arbitrary<RefSpec> = fc.record({
@@ -104,7 +106,7 @@ const podLabel: fc.Arbitrary<PodLabel> = fc.oneof(
 );
 
 const worldSpec = fc.record({
-  workloads: fc.uniqueArray(fc.record({ kind, ...entry(optIn, NAMES) }), { minLength: 2, maxLength: 16, selector: (w) => `${w.kind}/${w.namespace}/${w.name}` }),
+  workloads: fc.uniqueArray(fc.record({ kind, replicas: fc.option(fc.nat(3)), ...entry(optIn, NAMES) }), { minLength: 2, maxLength: 16, selector: (w) => `${w.kind}/${w.namespace}/${w.name}` }),
   pods: fc.uniqueArray(fc.record(entry(podLabel, POD_NAMES)), { minLength: 3, maxLength: 24, selector: (p) => `${p.namespace}/${p.name}` }),
   /** Decides the order in which the informers deliver the events. */
   order: fc.array(fc.nat(), { maxLength: 80 }),
@@ -158,7 +160,7 @@ function rawWorkload(spec: WorldSpec, w: WorkloadEntry, v: Version<OptIn>, uid: 
       // A ReplicaSet or Job points at a Deployment or CronJob more often than not, any other object otherwise.
       ownerReferences: references(spec, w.namespace, v.refs, PARENT[w.kind] ? ["Deployment", "CronJob"] : ALL_KINDS),
     },
-    spec: placed,
+    spec: w.replicas === null ? placed : { ...placed, replicas: w.replicas },
   };
 }
 
@@ -394,8 +396,26 @@ describe("routing: a watch event names exactly the workloads whose desired state
         const workloadCache = new Map<string, Workload>();
         const podCache = new Map<string, Owned>();
 
+        /**
+         * The model of "more of its ReplicaSet's pods are on the way" for an opted-in pod: its
+         * controller is a ReplicaSet that exists under that UID, and fewer pods name that UID as their
+         * controller (with a kind that owns pods) than the ReplicaSet's spec.replicas (1 when absent).
+         */
+        const moreOnTheWay = (pod: RawObject) => {
+          const ref = pod.metadata.ownerReferences?.find((r) => r.controller === true);
+          if (ref?.kind !== "ReplicaSet") return false;
+          const owner = [...rawWorkloads.values()].find((w) => w.raw.metadata.uid === ref.uid);
+          if (owner?.kind !== "ReplicaSet") return false;
+          const replicas = (owner.raw as { spec?: { replicas?: number } }).spec?.replicas ?? 1;
+          const siblings = [...rawPods.values()].filter((p) => {
+            const r = p.metadata.ownerReferences?.find((x) => x.controller === true);
+            return r?.uid === ref.uid && ["ReplicaSet", "StatefulSet", "DaemonSet", "Job"].includes(r.kind);
+          });
+          return siblings.length < replicas;
+        };
+
         /** Runs one event and checks what it touched against the model's before and after. */
-        const check = (apply: () => Touched[]) => {
+        const check = (apply: () => Touched[], arrived?: () => RawObject | undefined) => {
           const before = modelDesired(rawWorkloads, rawPods);
           const touched = apply();
           const after = modelDesired(rawWorkloads, rawPods);
@@ -406,7 +426,8 @@ describe("routing: a watch event names exactly the workloads whose desired state
             if (b === a) continue;
             const left = b !== null && (a === null || (JSON.parse(b) as string[]).some((p) => !(JSON.parse(a) as string[]).includes(p)));
             const bornEmpty = b === null && !(JSON.parse(a!) as string[]).some((n) => n.startsWith("pod/"));
-            expected.set(key, left ? "now" : bornEmpty ? "later" : "batch");
+            const pod = arrived?.();
+            expected.set(key, left ? "now" : bornEmpty ? "later" : pod && moreOnTheWay(pod) ? "gather" : "batch");
           }
           expect(new Map(touched.map((t) => [t.key, t.urgency]))).toEqual(expected);
           expect(touched.length).toBe(expected.size);
@@ -448,7 +469,7 @@ describe("routing: a watch event names exactly the workloads whose desired state
               if (current && raw) rawPods.set(key, raw);
               else rawPods.delete(key);
               return touched;
-            });
+            }, () => (current ? raw : undefined));
           };
           const events = [];
           if (p.earlier) events.push(deliver(rawPod(spec, p, p.earlier, uidOf("p", i, p.recreated)) as RawObject));

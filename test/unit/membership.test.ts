@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { WorkloadKind } from "../../src/access/kinds.ts";
 import { parsePod, parseWorkload, World, type Owned, type Workload } from "../../src/access/membership.ts";
+import { applyPodEvent } from "../../src/access/routing.ts";
 
 const w = (kind: WorkloadKind, name: string, uid: string, owner?: { kind: string; uid: string }, optedIn = true): Workload => ({
   kind, namespace: "ns", name, uid, optedIn, controllerKind: owner?.kind, controllerUid: owner?.uid,
@@ -178,5 +179,48 @@ describe("opting in is decided by the workload's own pod template", () => {
   test("a pod without the exact label value is refused", () => {
     const pod = { metadata: { name: "p", namespace: "ns", uid: "u", resourceVersion: "1", labels: { "podlogreader-affiliate": "yes" } } };
     expect(() => parsePod(pod)).toThrow("lacks podlogreader-affiliate=enable");
+  });
+});
+
+describe("arrivals while a ReplicaSet is still making pods", () => {
+  const rs = (replicas: number | undefined) => ({ ...w("ReplicaSet", "web-1", "r1", { kind: "Deployment", uid: "d1" }), replicas });
+  const world = (replicas: number | undefined) => {
+    const world = new World();
+    world.updateWorkload(undefined, w("Deployment", "web", "d1"));
+    world.updateWorkload(undefined, rs(replicas));
+    return world;
+  };
+  const arrive = (world: World, name: string) => applyPodEvent(world, undefined, pod(name, { kind: "ReplicaSet", uid: "r1" }));
+
+  test("are gathered until the ReplicaSet has as many pods as its spec.replicas; the one that completes it is a batch", () => {
+    const w3 = world(3);
+    expect(arrive(w3, "a")).toEqual([{ key: "Deployment/ns/web", urgency: "gather" }]);
+    expect(arrive(w3, "b")).toEqual([{ key: "Deployment/ns/web", urgency: "gather" }]);
+    expect(arrive(w3, "c")).toEqual([{ key: "Deployment/ns/web", urgency: "batch" }]);
+  });
+
+  test("a lone replacement in a full ReplicaSet is a batch, written at once", () => {
+    const w1 = world(1);
+    expect(arrive(w1, "a")).toEqual([{ key: "Deployment/ns/web", urgency: "batch" }]);
+  });
+
+  test("a ReplicaSet whose watch has not yet shown its new size is taken at its word", () => {
+    const w2 = world(2);
+    arrive(w2, "a");
+    arrive(w2, "b");
+    expect(arrive(w2, "c")).toEqual([{ key: "Deployment/ns/web", urgency: "batch" }]);
+  });
+
+  test("the hint is for ReplicaSets only: a StatefulSet's pods come one by one and are each written at once", () => {
+    const s = new World();
+    s.updateWorkload(undefined, w("StatefulSet", "db", "s1"));
+    expect(applyPodEvent(s, undefined, pod("db-0", { kind: "StatefulSet", uid: "s1" }))).toEqual([{ key: "StatefulSet/ns/db", urgency: "batch" }]);
+  });
+
+  test("parseWorkload reads a ReplicaSet's spec.replicas, 1 when absent, and no other kind's", () => {
+    const raw = (kind: string, spec: object) => ({ kind, metadata: { name: "x", namespace: "ns", uid: "u", resourceVersion: "1" }, spec: { template: { metadata: {} }, ...spec } });
+    expect(parseWorkload("ReplicaSet")(raw("ReplicaSet", { replicas: 4 })).replicas).toBe(4);
+    expect(parseWorkload("ReplicaSet")(raw("ReplicaSet", {})).replicas).toBe(1);
+    expect(parseWorkload("StatefulSet")(raw("StatefulSet", { replicas: 4 })).replicas).toBeUndefined();
   });
 });
