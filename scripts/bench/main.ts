@@ -122,7 +122,10 @@ function printTable(r: Results): void {
   const f = r.scale?.foreignPods;
   if (f) rows.push([`scale: RSS before / after ${f.pods} pods not opted in (MiB)`, `${f.rssBeforeMiB} / ${f.rssAfterMiB} (+${f.extraMiB}), tracked pods ${f.trackedPods}`]);
   const o = r.scale?.optedIn;
-  if (o) rows.push([`scale: ${o.pods} opted-in pods in ${o.workloads} workloads: cold sync (s), RSS (MiB), per 1,000`, `${o.coldSyncSeconds}, ${o.rssMiB} (idle ${o.idleRssMiB}, peak ${o.peakRssMiB}), ${o.rssPerThousandPodsMiB}`]);
+  if (o) {
+    rows.push([`scale: ${o.pods} opted-in pods in ${o.workloads} workloads: cold sync (s), RSS (MiB), per 1,000`, `${o.coldSyncSeconds}, ${o.rssMiB} (idle ${o.idleRssMiB}, peak ${o.peakRssMiB}), ${o.rssPerThousandPodsMiB}`]);
+    rows.push([`scale: RSS with the first tenth of those pods (MiB), per further 1,000`, `${o.firstTenthRssMiB}, ${o.rssPerFurtherThousandPodsMiB}`]);
+  }
   const b = r.scale?.largestWorkload;
   if (b) rows.push([`scale: one workload of ${b.pods} pods (${b.nameLength}-char names): live / cold (s), Role bytes`, `${b.liveSeconds} (${b.liveAfterLastCreateSeconds} after the last create, ${b.liveRoleWrites} writes) / ${b.coldSeconds}, ${b.roleBytes}`]);
   const c = r.clients;

@@ -83,12 +83,21 @@ export interface OptedInResult {
   /** From process start until every Role lists its pods (read from the Roles' watch). */
   coldSyncSeconds: number;
   idleRssMiB: number;
+  /** RSS with the first tenth of the workloads and their pods (1,000 pods by default). */
+  firstTenthRssMiB: number;
   rssMiB: number;
   peakRssMiB: number;
+  /** (RSS with every pod - idle RSS) / thousands of pods: the first 1,000 pods included. */
   rssPerThousandPodsMiB: number;
+  /** (RSS with every pod - RSS with the first tenth) / thousands of pods added: the cost of each further 1,000. */
+  rssPerFurtherThousandPodsMiB: number;
 }
 
-/** 1,000 opted-in Deployments with 10 pods each exist before the controller starts. */
+/**
+ * 1,000 opted-in Deployments with 10 pods each. The controller runs three times, each from a cold
+ * start: with nothing (idle), with the first 100 Deployments and their 1,000 pods, and with all of
+ * them, whose cold sync is timed. RSS is read 15 s after every Role is right.
+ */
 export function optedIn(workloads = sizeFromEnv("SCALE_WORKLOADS", 1000), podsPerWorkload = sizeFromEnv("SCALE_PODS_PER_WORKLOAD", 10)): Promise<OptedInResult> {
   return withCluster(async (env) => {
     const ns = await namespace(env.api, "optedin");
@@ -97,16 +106,32 @@ export function optedIn(workloads = sizeFromEnv("SCALE_WORKLOADS", 1000), podsPe
     const idle = ctl.memory().rss;
     await ctl.stop();
     const list = Array.from({ length: workloads }, (_, i) => `d${i}`);
+    const tenth = Math.max(1, Math.floor(workloads / 10));
     const owners = new Map<string, OwnerRef>();
-    await forEachLimit(list, 16, async (d) => owners.set(d, await workloadWithReplicaSet(env.api, ns, d)));
-    const pods = workloads * podsPerWorkload;
-    const createsPerSecond = await createMany(pods, (i) => {
-      const d = list[i % workloads]!;
-      return env.api.create(Pods, ns, ownedPod(`${d}-p${Math.floor(i / workloads)}`, d, owners.get(d)!));
-    });
     const roles = await RoleWatch.start(env.api, ns);
+    /** Makes the Deployments `from` (inclusive) to `to` (exclusive) and their pods; returns creates per second. */
+    const make = async (from: number, to: number) => {
+      const some = list.slice(from, to);
+      await forEachLimit(some, 16, async (d) => owners.set(d, await workloadWithReplicaSet(env.api, ns, d)));
+      return createMany(some.length * podsPerWorkload, (i) => {
+        const d = some[i % some.length]!;
+        return env.api.create(Pods, ns, ownedPod(`${d}-p${Math.floor(i / some.length)}`, d, owners.get(d)!));
+      });
+    };
+    const synced = (some: string[]) =>
+      until(`${some.length} Roles to list ${podsPerWorkload} pods`, async () => (some.every((d) => roles.pods.get(managedName("Deployment", d))?.size === podsPerWorkload) ? true : undefined), 900_000, 100);
+
+    await make(0, tenth);
     ctl = await startController(env, ["--namespace", ns]);
-    await until(`${workloads} Roles to list ${podsPerWorkload} pods`, async () => (list.every((d) => roles.pods.get(managedName("Deployment", d))?.size === podsPerWorkload) ? true : undefined), 900_000, 100);
+    await synced(list.slice(0, tenth));
+    await Bun.sleep(15_000);
+    const firstTenth = ctl.memory().rss;
+    await ctl.stop();
+
+    const createsPerSecond = await make(tenth, workloads);
+    const pods = workloads * podsPerWorkload;
+    ctl = await startController(env, ["--namespace", ns]);
+    await synced(list);
     const coldSyncSeconds = round((performance.now() - ctl.startedAt) / 1000, 2);
     await Bun.sleep(15_000);
     const { rss, peak } = ctl.memory();
@@ -114,8 +139,9 @@ export function optedIn(workloads = sizeFromEnv("SCALE_WORKLOADS", 1000), podsPe
     roles.stop();
     return {
       workloads, pods, createsPerSecond, coldSyncSeconds,
-      idleRssMiB: MiB(idle), rssMiB: MiB(rss), peakRssMiB: MiB(peak),
+      idleRssMiB: MiB(idle), firstTenthRssMiB: MiB(firstTenth), rssMiB: MiB(rss), peakRssMiB: MiB(peak),
       rssPerThousandPodsMiB: round(MiB(rss - idle) / (pods / 1000), 2),
+      rssPerFurtherThousandPodsMiB: round(MiB(rss - firstTenth) / ((pods - tenth * podsPerWorkload) / 1000), 2),
     };
   }, { controllers: "*,-deployment,-replicaset" });
 }

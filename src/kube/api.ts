@@ -18,6 +18,14 @@ export interface ListOptions {
   pageSize?: number;
 }
 
+export interface PagedListOptions extends ListOptions {
+  /**
+   * Takes each page's items as they come; the result then holds none of them, so a large list is
+   * never whole in memory at once.
+   */
+  onPage?: (items: unknown[]) => void;
+}
+
 export interface WatchOptions extends ListOptions {
   resourceVersion: string;
   timeoutSeconds: number;
@@ -70,8 +78,8 @@ export class KubeApi {
     return response.body;
   }
 
-  /** Lists every page and returns the items with the list's resourceVersion. */
-  async list(rt: ResourceType, opts: ListOptions = {}): Promise<{ items: unknown[]; resourceVersion: string }> {
+  /** Lists every page and returns the items (or hands each page to `onPage`) with the list's resourceVersion. */
+  async list(rt: ResourceType, opts: PagedListOptions = {}): Promise<{ items: unknown[]; resourceVersion: string }> {
     const items: unknown[] = [];
     let cont: string | undefined;
     let resourceVersion = "";
@@ -81,7 +89,8 @@ export class KubeApi {
         query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.pageSize ?? 500, continue: cont },
         accept: opts.metadataOnly ? METADATA_LIST : undefined,
       })) as { items?: unknown[]; metadata?: { continue?: string; resourceVersion?: string } };
-      items.push(...(page.items ?? []));
+      if (opts.onPage) opts.onPage(page.items ?? []);
+      else items.push(...(page.items ?? []));
       cont = page.metadata?.continue || undefined;
       resourceVersion = page.metadata?.resourceVersion ?? "";
     } while (cont);

@@ -162,12 +162,16 @@ export class Informer<T> {
 
   private async relist(): Promise<void> {
     const { api, resource, namespace, labelSelector, metadataOnly } = this.opts;
-    const { items, resourceVersion } = await api.list(resource, { namespace, labelSelector, metadataOnly });
     const fresh = new Map<string, T>();
-    for (const raw of items) {
-      const obj = this.tryParse(raw);
-      if (obj !== undefined) fresh.set(this.opts.key(obj), obj);
-    }
+    const take = (raws: unknown[]) => {
+      for (const raw of raws) {
+        const obj = this.tryParse(raw);
+        if (obj !== undefined) fresh.set(this.opts.key(obj), obj);
+      }
+    };
+    // Each page is parsed as it comes, so the raw objects of a large list are never all held at once.
+    const { items, resourceVersion } = await api.list(resource, { namespace, labelSelector, metadataOnly, onPage: take });
+    take(items);
     const previous = new Map(this.store);
     this.store.clear();
     // The list is the apiserver's state at or after every write that has had its response; a

@@ -43,3 +43,19 @@ describe("in-cluster configuration", () => {
     }
   });
 });
+
+describe("lists", () => {
+  test("a list of several pages hands each page to onPage as it comes, the same objects as one whole list", async () => {
+    const { admin } = await testCluster();
+    const ns = await useNamespace("pages");
+    for (let i = 0; i < 5; i++) await admin.create(ServiceAccounts, ns, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: `sa-${i}` } });
+    const whole = await admin.list(ServiceAccounts, { namespace: ns });
+    const pages: string[][] = [];
+    const paged = await admin.list(ServiceAccounts, { namespace: ns, pageSize: 2, onPage: (items) => pages.push(items.map((o) => (o as { metadata: { name: string } }).metadata.name)) });
+    expect(paged.items).toEqual([]);
+    expect(pages.length).toBeGreaterThanOrEqual(3);
+    for (const page of pages) expect(page.length).toBeLessThanOrEqual(2);
+    expect(pages.flat().sort()).toEqual(whole.items.map((o) => (o as { metadata: { name: string } }).metadata.name).sort());
+    expect(Number(paged.resourceVersion)).toBeGreaterThan(0);
+  });
+});

@@ -1,7 +1,7 @@
 // The list-and-watch loop against a scripted stand-in for the apiserver: resumes from the last
 // resourceVersion (bookmarks included), relists on 410 Gone, and reports what changed meanwhile.
 import { describe, expect, test } from "bun:test";
-import type { KubeApi, RawWatchEvent, WatchOptions } from "../../src/kube/api.ts";
+import type { KubeApi, PagedListOptions, RawWatchEvent, WatchOptions } from "../../src/kube/api.ts";
 import { Informer } from "../../src/kube/informer.ts";
 import { Roles } from "../../src/kube/resources.ts";
 import { ApiError, NetworkError } from "../../src/kube/transport.ts";
@@ -129,6 +129,24 @@ describe("Informer", () => {
     expect(calls.watchesFrom[0]).toBe("5");
     expect(r.changes).toEqual(["added a@1", "added b@6", "modified a@7", "deleted b"]);
     expect([...r.informer.store.keys()]).toEqual(["ns/a"]);
+    await r.stop();
+  });
+
+  test("a list is taken page by page as it comes, and every page's objects are in the store", async () => {
+    const pages = [[obj("a", "1"), obj("b", "2")], [obj("c", "3")]];
+    const api = {
+      async list(_rt: unknown, opts: PagedListOptions) {
+        expect(opts.onPage).toBeInstanceOf(Function);
+        for (const page of pages) opts.onPage!(page);
+        return { items: [], resourceVersion: "5" };
+      },
+      watch: (_rt: unknown, opts: WatchOptions) => (async function* () {
+        await new Promise<void>((r) => opts.signal?.addEventListener("abort", () => r()));
+      })(),
+    } as unknown as KubeApi;
+    const r = run(api);
+    await settle(() => r.changes.length === 3);
+    expect([...r.informer.store.keys()].sort()).toEqual(["ns/a", "ns/b", "ns/c"]);
     await r.stop();
   });
 
