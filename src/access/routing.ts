@@ -9,8 +9,8 @@ import { keyOfWorkload, type Owned, type World, type Workload } from "./membersh
  * `batch`: only pods arrived (or the workload became managed with pods); such changes may be
  * gathered, but a lone one should be written at once.
  * `gather`: a pod arrived and more of its ReplicaSet's pods are being made (it has fewer than its
- * `spec.replicas`); the arrival may wait for them, up to the window, and the one that completes
- * the ReplicaSet is a `batch`.
+ * `spec.replicas`); written at once if the workload is idle, else it may wait for them, up to the
+ * window; the arrival that completes the ReplicaSet is a `batch`.
  * `later`: the workload became managed and has no pods yet; nothing is granted by writing it now,
  * and waiting lets its first Role name its first pods.
  */

@@ -126,7 +126,7 @@ export class Controller {
     for (const { key, urgency } of touched) {
       if (urgency === "now") this.queue.add(key, 0);
       else if (urgency === "batch") this.queue.addBatched(key, this.options.debounceMs);
-      else if (urgency === "gather") this.queue.add(key, this.options.debounceMs);
+      else if (urgency === "gather") this.queue.addGathering(key, this.options.debounceMs);
       else this.queue.add(key, firstPodsWaitMs(this.options.debounceMs));
     }
   }

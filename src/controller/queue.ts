@@ -162,6 +162,21 @@ export class WorkQueue {
     this.add(key, this.batchWait(key, windowMs, Date.now()));
   }
 
+  /**
+   * For an add known to be followed by more (pods of a ReplicaSet still being made; the one that
+   * completes them comes with addBatched): an idle key is run at once, as addBatched would; a key
+   * that is running, waiting, or had a batched run within the last `windowMs` is run no later than
+   * `windowMs` from now, so that what follows joins the same run.
+   */
+  addGathering(key: string, windowMs: number): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    const burst = this.bursts.get(key);
+    const busy = this.running.has(key) || this.readySet.has(key) || this.due.has(key) || (burst !== undefined && now - burst.ended < windowMs);
+    if (busy) this.add(key, windowMs);
+    else this.addBatched(key, windowMs);
+  }
+
   /** The key's burst, unless it is over: quiet for twice the window after its last batched run. */
   private liveBurst(key: string, windowMs: number, now: number): Burst | undefined {
     const burst = this.bursts.get(key);

@@ -192,7 +192,7 @@ describe("arrivals while a ReplicaSet is still making pods", () => {
   };
   const arrive = (world: World, name: string) => applyPodEvent(world, undefined, pod(name, { kind: "ReplicaSet", uid: "r1" }));
 
-  test("are gathered until the ReplicaSet has as many pods as its spec.replicas; the one that completes it is a batch", () => {
+  test("are marked to gather while the ReplicaSet has fewer pods than its spec.replicas; the one that completes it is a batch", () => {
     const w3 = world(3);
     expect(arrive(w3, "a")).toEqual([{ key: "Deployment/ns/web", urgency: "gather" }]);
     expect(arrive(w3, "b")).toEqual([{ key: "Deployment/ns/web", urgency: "gather" }]);

@@ -255,3 +255,67 @@ describe("WorkQueue", () => {
     expect(finished).toBe(1);
   });
 });
+
+describe("WorkQueue gathering: an add known to be followed by more", () => {
+  test("on an idle key it runs at once", async () => {
+    const { queue, runs } = recorder();
+    queue.addGathering("k", 60_000);
+    await until(() => runs.length > 0);
+    expect(runs).toEqual(["k"]);
+    await queue.shutdown();
+  });
+
+  test("after a recent batched run it waits for the rest: the batched add that completes them runs it at once, with everything", async () => {
+    const runs: number[] = [];
+    const queue = new WorkQueue({ concurrency: 1, async process() { runs.push(Date.now()); }, onError() {} });
+    queue.addBatched("k", 400);
+    await until(() => runs.length === 1);
+    await Bun.sleep(5 * burstWindow(400, 1)); // past the burst: a batched add alone would run at once
+    queue.addGathering("k", 400);
+    queue.addGathering("k", 400);
+    await Bun.sleep(100);
+    expect(runs.length).toBe(1);
+    const completed = Date.now();
+    queue.addBatched("k", 400);
+    await until(() => runs.length === 2);
+    expect(runs[1]! - completed).toBeLessThan(100);
+    await Bun.sleep(450);
+    expect(runs.length).toBe(2);
+    await queue.shutdown();
+  });
+
+  test("when the rest never comes, it runs one window after it was asked for", async () => {
+    const runs: number[] = [];
+    const queue = new WorkQueue({ concurrency: 1, async process() { runs.push(Date.now()); }, onError() {} });
+    queue.addBatched("k", 200);
+    await until(() => runs.length === 1);
+    const asked = Date.now();
+    queue.addGathering("k", 200);
+    await until(() => runs.length === 2);
+    expect(runs[1]! - asked).toBeGreaterThanOrEqual(195);
+    await queue.shutdown();
+  });
+
+  test("on a running key it runs once more after the run, within the window", async () => {
+    const runs: number[] = [];
+    let release!: () => void;
+    const queue = new WorkQueue({
+      concurrency: 1,
+      async process() {
+        runs.push(Date.now());
+        if (runs.length === 1) await new Promise<void>((r) => (release = r));
+      },
+      onError() {},
+    });
+    queue.addGathering("k", 200);
+    await until(() => runs.length === 1);
+    const asked = Date.now();
+    queue.addGathering("k", 200);
+    release();
+    await until(() => runs.length === 2);
+    expect(runs[1]! - asked).toBeGreaterThanOrEqual(195);
+    await Bun.sleep(250);
+    expect(runs.length).toBe(2);
+    await queue.shutdown();
+  });
+});
