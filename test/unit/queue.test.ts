@@ -23,6 +23,21 @@ function recorder(fail: (key: string, n: number) => boolean = () => false) {
   return { queue, runs, errors };
 }
 
+/** A queue of one worker whose first run is held until `release()`; `runs` has each run's start time. */
+function holdingFirstRun() {
+  const runs: number[] = [];
+  let held: (() => void) | undefined;
+  const queue = new WorkQueue({
+    concurrency: 1,
+    async process() {
+      runs.push(Date.now());
+      if (runs.length === 1) await new Promise<void>((r) => (held = r));
+    },
+    onError() {},
+  });
+  return { queue, runs, release: () => held?.() };
+}
+
 async function until(check: () => boolean) {
   for (let i = 0; i < 500 && !check(); i++) await Bun.sleep(5);
 }
@@ -37,16 +52,7 @@ describe("WorkQueue batching: a lone change at once, a burst in a few runs", () 
   });
 
   test("adds that come while the key runs become one more run, after the burst's first window", async () => {
-    const runs: number[] = [];
-    let release!: () => void;
-    const queue = new WorkQueue({
-      concurrency: 1,
-      async process() {
-        runs.push(Date.now());
-        if (runs.length === 1) await new Promise<void>((r) => (release = r));
-      },
-      onError() {},
-    });
+    const { queue, runs, release } = holdingFirstRun();
     queue.addBatched("k", 800);
     await until(() => runs.length === 1);
     for (let i = 0; i < 20; i++) queue.addBatched("k", 800);
@@ -297,16 +303,7 @@ describe("WorkQueue gathering: an add known to be followed by more", () => {
   });
 
   test("on a running key it runs once more after the run, within the window", async () => {
-    const runs: number[] = [];
-    let release!: () => void;
-    const queue = new WorkQueue({
-      concurrency: 1,
-      async process() {
-        runs.push(Date.now());
-        if (runs.length === 1) await new Promise<void>((r) => (release = r));
-      },
-      onError() {},
-    });
+    const { queue, runs, release } = holdingFirstRun();
     queue.addGathering("k", 200);
     await until(() => runs.length === 1);
     const asked = Date.now();
