@@ -287,7 +287,7 @@ async function replayOnce(rec: Recording, mode: ReplayRun["mode"], ratePerSecond
     ({ api, feed } = fakeParsedApi(writes, parsed));
   }
   const options: ControllerOptions = {
-    namespaces: [rec.namespace], debounceMs: 250, resyncMs: 3_600_000, workers: 16,
+    namespaces: [rec.namespace], debounceMs: 250, resyncMs: 3_600_000, workers: 4,
     podVisibility: "own", createServiceAccountAndRoleBinding: false,
   };
   const controller = new Controller(api, options, createLogger("error", "text"), new Metrics());
