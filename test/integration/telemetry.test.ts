@@ -139,7 +139,7 @@ describe("with leader election, two replicas", () => {
       ["podlogreader_tracked_pods", {}],
     ];
     for (const [name, labels] of present) expect(`${name} ${samplesOf(after, name, labels).length > 0}`).toBe(`${name} true`);
-    expect(valueOf(after, "controller_runtime_max_concurrent_reconciles", controller)).toBe(16);
+    expect(valueOf(after, "controller_runtime_max_concurrent_reconciles", controller)).toBe(4); // the default of --workers
     expect(valueOf(after, "podlogreader_build_info", {})).toBe(1);
     expect(samplesOf(after, "podlogreader_build_info")[0]!.labels.revision).toMatch(/^([0-9a-f]{40}|unknown)$/);
     expect(valueOf(after, "podlogreader_managed_workloads")).toBe(1);
