@@ -47,8 +47,11 @@ export async function namespace(api: KubeApi, name: string): Promise<string> {
 export interface Controller {
   proc: Subprocess;
   startedAt: number;
-  /** Resident and peak resident memory of the controller process alone, in bytes. */
-  memory(): { rss: number; peak: number };
+  /**
+   * Resident and peak resident memory of the controller process alone, in bytes; `anon` and `file`
+   * split `rss` into anonymous memory (heaps, JIT code) and pages of the executable that were read.
+   */
+  memory(): { rss: number; peak: number; anon: number; file: number };
   /** Sum of a counter over all its label sets, from /metrics. */
   counter(name: string): Promise<number>;
   stop(): Promise<void>;
@@ -64,7 +67,7 @@ export async function startController(env: Env, args: string[]): Promise<Control
   const controller: Controller = {
     proc,
     startedAt,
-    memory: () => ({ rss: status("VmRSS"), peak: status("VmHWM") }),
+    memory: () => ({ rss: status("VmRSS"), peak: status("VmHWM"), anon: status("RssAnon"), file: status("RssFile") }),
     async counter(name) {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       // A name the controller does not export is a mistake in the benchmark, not a zero.

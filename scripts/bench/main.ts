@@ -124,7 +124,7 @@ function printTable(r: Results): void {
   const o = r.scale?.optedIn;
   if (o) {
     rows.push([`scale: ${o.pods} opted-in pods in ${o.workloads} workloads: cold sync (s), RSS (MiB), per 1,000`, `${o.coldSyncSeconds}, ${o.rssMiB} (idle ${o.idleRssMiB}, peak ${o.peakRssMiB}), ${o.rssPerThousandPodsMiB}`]);
-    rows.push([`scale: RSS with the first tenth of those pods (MiB), per further 1,000`, `${o.firstTenthRssMiB}, ${o.rssPerFurtherThousandPodsMiB}`]);
+    rows.push([`scale: RSS with the first tenth of those pods (MiB), per further 1,000 (anonymous + executable pages)`, `${o.firstTenthRssMiB}, ${o.rssPerFurtherThousandPodsMiB} (${o.anonPerFurtherThousandPodsMiB} + ${o.filePerFurtherThousandPodsMiB}); ${o.rssPerThousandPodsOfSecondHalfMiB} per 1,000 of the second half`]);
   }
   const b = r.scale?.largestWorkload;
   if (b) rows.push([`scale: one workload of ${b.pods} pods (${b.nameLength}-char names): live / cold (s), Role bytes`, `${b.liveSeconds} (${b.liveAfterLastCreateSeconds} after the last create, ${b.liveRoleWrites} writes) / ${b.coldSeconds}, ${b.roleBytes}`]);
