@@ -10,6 +10,7 @@ import { scaleScenarios, type ScaleResult } from "./scale.ts";
 import { clients, type ClientsResult } from "./clients.ts";
 import { peerComparison, type PeerResult } from "./peer.ts";
 import { idle, type IdleResult } from "./idle.ts";
+import { dropExecutableFromPageCache } from "./kit.ts";
 import { latency, memory, startup, throughput, writes, type LatencyResult, type MemoryResult, type StartupResult, type ThroughputStep, type WritesResult } from "./scenarios.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -36,6 +37,8 @@ interface Results {
   peer?: PeerResult;
   idle?: IdleResult;
 }
+
+dropExecutableFromPageCache();
 
 const results: Results = {
   machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), cpu: cpus()[0]?.model },
@@ -106,7 +109,7 @@ function printTable(r: Results): void {
     rows.push(["Role writes, 5 resyncs / a restart, nothing changed", `${r.writes.resyncWrites} / ${r.writes.restartWrites}`]);
   }
   if (r.memory) {
-    rows.push(["RSS idle / peak (MiB)", `${r.memory.idleMiB} / ${r.memory.peakMiB}`]);
+    rows.push(["RSS idle (anonymous + executable pages) / peak (MiB)", `${r.memory.idleMiB} (${r.memory.idleAnonMiB} + ${r.memory.idleFileMiB}) / ${r.memory.peakMiB}`]);
     rows.push(["RSS added by 10,000 pods not opted in (MiB)", `${r.memory.extraFor10kForeignPodsMiB}`]);
     rows.push(["RSS per 1,000 opted-in pods, first / each further (MiB)", `${r.memory.firstThousandOptedInPodsMiB} / ${r.memory.perThousandOptedInPodsMiB}`]);
   }
