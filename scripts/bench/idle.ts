@@ -4,13 +4,15 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { managedName } from "../../src/access/names.ts";
 import { Deployments } from "../../src/kube/resources.ts";
-import { deployment, forEachLimit, MiB, namespace, round, RoleWatch, startController, until, withCluster } from "./kit.ts";
+import { deployment, forEachLimit, IMAGE_ENV, MiB, namespace, round, RoleWatch, startController, until, withCluster } from "./kit.ts";
 
 /** Clock ticks per second of utime/stime in /proc/PID/stat (USER_HZ; 100 on Linux). */
 const USER_HZ = 100;
 
 export interface IdleRun {
   leaderElect: boolean;
+  /** Run with the image's environment (IMAGE_ENV), as the chart runs it; else the bare binary. */
+  imageEnv: boolean;
   seconds: number;
   /** utime + stime of the whole process, per second of wall time. */
   cpuMsPerSecond: number;
@@ -59,8 +61,9 @@ function switchesBetween(before: Map<string, number>, after: Map<string, number>
 
 /**
  * Runs the controller over `deployments` opted-in Deployments until every Role is right, lets it
- * settle for `settleMs`, then measures `windowMs` of doing nothing; once without and once with
- * --leader-elect (which renews its Lease every 2 s by design).
+ * settle for `settleMs`, then measures `windowMs` of doing nothing; without and with --leader-elect
+ * (which renews its Lease every 2 s by design), each as the bare binary and with the image's
+ * environment.
  */
 export function idle(deployments = 100, windowMs = 60_000, settleMs = 15_000): Promise<IdleResult> {
   return withCluster(async (env) => {
@@ -69,8 +72,8 @@ export function idle(deployments = 100, windowMs = 60_000, settleMs = 15_000): P
     await forEachLimit(list, 32, (d) => env.api.create(Deployments, ns, deployment(d, 1)));
     const roles = await RoleWatch.start(env.api, ns);
     const runs: IdleRun[] = [];
-    for (const leaderElect of [false, true]) {
-      const ctl = await startController(env, ["--namespace", ns, ...(leaderElect ? ["--leader-elect", "--leader-election-namespace", ns] : [])]);
+    for (const [imageEnv, leaderElect] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+      const ctl = await startController(env, ["--namespace", ns, ...(leaderElect ? ["--leader-elect", "--leader-election-namespace", ns] : [])], imageEnv ? IMAGE_ENV : {});
       await until(`${deployments} Roles to list their pod`, async () => (list.every((d) => roles.pods.get(managedName("Deployment", d))?.size === 1) ? true : undefined), 180_000);
       await Bun.sleep(settleMs);
       const pid = ctl.proc.pid;
@@ -83,6 +86,7 @@ export function idle(deployments = 100, windowMs = 60_000, settleMs = 15_000): P
       const seconds = (t1 - t0) / 1000;
       runs.push({
         leaderElect,
+        imageEnv,
         seconds: round(seconds),
         cpuMsPerSecond: round(((ticks1 - ticks0) * (1000 / USER_HZ)) / seconds, 2),
         wakeupsPerSecond: round(switchesBetween(switches0, switches1) / seconds, 1),

@@ -69,11 +69,17 @@ export interface Controller {
   stop(): Promise<void>;
 }
 
-export async function startController(env: Env, args: string[]): Promise<Controller> {
+/**
+ * What the image adds to the controller's environment (scripts/image/build.sh, Dockerfile.distroless):
+ * Bun's collection timer off. A scenario passes it to measure the controller as the chart runs it.
+ */
+export const IMAGE_ENV: Record<string, string> = { BUN_GC_TIMER_DISABLE: "1" };
+
+export async function startController(env: Env, args: string[], extraEnv: Record<string, string> = {}): Promise<Controller> {
   const [port, probePort] = [await freePort(), await freePort()];
   const startedAt = performance.now();
   const proc = Bun.spawn([binary, "--kubeconfig", env.cluster.kubeconfig, "--metrics-bind-address", `127.0.0.1:${port}`, "--health-probe-bind-address", `127.0.0.1:${probePort}`, "--log-level", "warn", ...args], {
-    stdin: "ignore", stdout: "inherit", stderr: "inherit",
+    stdin: "ignore", stdout: "inherit", stderr: "inherit", env: { ...process.env, ...extraEnv },
   });
   const status = (field: string) => Number(readFileSync(`/proc/${proc.pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0) * 1024;
   const controller: Controller = {

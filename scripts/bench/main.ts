@@ -77,7 +77,7 @@ if (want("audit")) {
   results.audit = await auditScale();
 }
 if (want("idle")) {
-  log("idle: 100 opted-in Deployments in sync, 60 s of nothing, without and with --leader-elect");
+  log("idle: 100 opted-in Deployments in sync, 60 s of nothing, without and with --leader-elect, bare and with the image's environment");
   results.idle = await idle();
 }
 
@@ -141,7 +141,7 @@ function printTable(r: Results): void {
     rows.push([`peer, ${who} (medians): Role writes, roles requests (apiserver), all requests (client), CPU-s, peak RSS MiB`, `${m.roleWrites}, ${m.apiserverRoleRequests}, ${m.clientRequests}, ${m.cpuSeconds}, ${m.peakRssMiB}`]);
   }
   for (const i of r.idle?.runs ?? []) {
-    rows.push([`idle, ${r.idle!.deployments} Deployments${i.leaderElect ? ", --leader-elect" : ""}: CPU ms/s, wake-ups/s, API requests, RSS MiB`, `${i.cpuMsPerSecond}, ${i.wakeupsPerSecond}, ${i.apiRequests} in ${i.seconds} s, ${i.rssMiB}`]);
+    rows.push([`idle, ${r.idle!.deployments} Deployments${i.leaderElect ? ", --leader-elect" : ""}${i.imageEnv ? ", the image's environment" : ""}: CPU ms/s, wake-ups/s, API requests, RSS MiB`, `${i.cpuMsPerSecond}, ${i.wakeupsPerSecond}, ${i.apiRequests} in ${i.seconds} s, ${i.rssMiB}`]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}\n`);

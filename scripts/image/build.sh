@@ -27,6 +27,7 @@ umoci new --image "$layout:$VERSION"
 umoci config --image "$layout:$VERSION" --no-history --created "$created" --os linux --architecture amd64 \
   --config.user 65532:65532 --config.workingdir / --config.entrypoint /podlogreader \
   --config.env PATH=/usr/local/bin:/usr/bin:/bin --config.env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+  --config.env BUN_GC_TIMER_DISABLE=1 \
   --config.label org.opencontainers.image.title=podlogreader \
   --config.label org.opencontainers.image.source="$SOURCE_URL" \
   --config.label org.opencontainers.image.revision="$REVISION" \

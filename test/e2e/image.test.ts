@@ -70,6 +70,10 @@ describe("the image", () => {
     expect(config).toMatchObject({ os: "linux", architecture: "amd64", config: { User: "65532:65532", Entrypoint: ["/podlogreader"] } });
   });
 
+  test("turns Bun's once-a-second collection timer off (IMAGE_ENV in scripts/bench/kit.ts measures it so)", () => {
+    expect(config.config.Env).toContain("BUN_GC_TIMER_DISABLE=1");
+  });
+
   test("carries the OCI labels: source, revision, version, licenses", () => {
     const revision = sh(["git", "-C", top, "rev-parse", "HEAD"]).trim();
     const expected = { "org.opencontainers.image.revision": revision, "org.opencontainers.image.version": pkg.version, "org.opencontainers.image.licenses": pkg.license };
