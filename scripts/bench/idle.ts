@@ -4,7 +4,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { managedName } from "../../src/access/names.ts";
 import { Deployments } from "../../src/kube/resources.ts";
-import { deployment, forEachLimit, IMAGE_ENV, MiB, namespace, round, RoleWatch, startController, until, withCluster } from "./kit.ts";
+import { IMAGE_ENV } from "../image/env.ts";
+import { deployment, forEachLimit, MiB, namespace, round, RoleWatch, startController, until, withCluster } from "./kit.ts";
 
 /** Clock ticks per second of utime/stime in /proc/PID/stat (USER_HZ; 100 on Linux). */
 const USER_HZ = 100;

@@ -69,12 +69,6 @@ export interface Controller {
   stop(): Promise<void>;
 }
 
-/**
- * What the image adds to the controller's environment (scripts/image/build.sh, Dockerfile.distroless):
- * Bun's collection timer off. A scenario passes it to measure the controller as the chart runs it.
- */
-export const IMAGE_ENV: Record<string, string> = { BUN_GC_TIMER_DISABLE: "1" };
-
 export async function startController(env: Env, args: string[], extraEnv: Record<string, string> = {}): Promise<Controller> {
   const [port, probePort] = [await freePort(), await freePort()];
   const startedAt = performance.now();

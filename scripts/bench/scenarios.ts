@@ -107,11 +107,7 @@ export function writes(): Promise<WritesResult> {
 
 export interface MemoryResult {
   idleMiB: number;
-  /**
-   * Idle RSS split: anonymous memory, and pages of the executable. The second depends on how the
-   * kernel caches the executable file (how many pages it maps around each one read), not only on
-   * what the process runs: the same binary reads 37.5 MiB from one file and 41.4 from a copy.
-   */
+  /** Idle RSS split: anonymous memory, and pages of the executable (see dropExecutableFromPageCache). */
   idleAnonMiB: number;
   idleFileMiB: number;
   after10kForeignPodsMiB: number;
