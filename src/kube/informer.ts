@@ -1,5 +1,6 @@
 import type { Logger } from "../log.ts";
 import { Backoff } from "../util/backoff.ts";
+import { copyData } from "../util/copy.ts";
 import { sleep } from "../util/sleep.ts";
 import type { KubeApi } from "./api.ts";
 import type { ResourceType } from "./resources.ts";
@@ -164,9 +165,15 @@ export class Informer<T> {
     const { api, resource, namespace, labelSelector, metadataOnly } = this.opts;
     const fresh = new Map<string, T>();
     const take = (raws: unknown[]) => {
+      const parsed: T[] = [];
       for (const raw of raws) {
         const obj = this.tryParse(raw);
-        if (obj !== undefined) fresh.set(this.opts.key(obj), obj);
+        if (obj !== undefined) parsed.push(obj);
+      }
+      // Copied once the whole page is parsed, so what is kept lies together, away from the garbage.
+      for (const obj of parsed) {
+        const kept = copyData(obj);
+        fresh.set(this.opts.key(kept), kept);
       }
     };
     // Each page is parsed as it comes, so the raw objects of a large list are never all held at once.
