@@ -9,6 +9,7 @@ import { loadConnection } from "../../src/kube/config.ts";
 import { OPT_IN_SELECTOR } from "../../src/access/marks.ts";
 import { Deployments, Namespaces, Pods, Roles } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
+import { IMAGE_ENV } from "../image/env.ts";
 import { startCluster, stopCluster, type ClusterOptions, type ClusterState } from "../lib/controlplane.ts";
 import { freePort } from "../lib/net.ts";
 import { eventually } from "../lib/poll.ts";
@@ -69,7 +70,8 @@ export interface Controller {
   stop(): Promise<void>;
 }
 
-export async function startController(env: Env, args: string[], extraEnv: Record<string, string> = {}): Promise<Controller> {
+/** Starts the compiled controller with the image's environment (as the chart runs it), or with `extraEnv` instead. */
+export async function startController(env: Env, args: string[], extraEnv: Readonly<Record<string, string>> = IMAGE_ENV): Promise<Controller> {
   const [port, probePort] = [await freePort(), await freePort()];
   const startedAt = performance.now();
   const proc = Bun.spawn([binary, "--kubeconfig", env.cluster.kubeconfig, "--metrics-bind-address", `127.0.0.1:${port}`, "--health-probe-bind-address", `127.0.0.1:${probePort}`, "--log-level", "warn", ...args], {

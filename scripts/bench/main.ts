@@ -11,6 +11,7 @@ import { clients, type ClientsResult } from "./clients.ts";
 import { peerComparison, type PeerResult } from "./peer.ts";
 import { idle, type IdleResult } from "./idle.ts";
 import { dropExecutableFromPageCache } from "./kit.ts";
+import { IMAGE_ENV } from "../image/env.ts";
 import { latency, memory, startup, throughput, writes, type LatencyResult, type MemoryResult, type StartupResult, type ThroughputStep, type WritesResult } from "./scenarios.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -24,6 +25,8 @@ interface Results {
   machine: { cores: number; memoryGiB: number; cpu?: string };
   kubernetes: string;
   debounce: string;
+  /** What the controller ran with beyond the machine's environment, unless a scenario says otherwise (idle runs both). */
+  controllerEnv: Readonly<Record<string, string>>;
   date: string;
   latency?: LatencySummary[];
   writes?: WritesResult;
@@ -44,6 +47,7 @@ const results: Results = {
   machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), cpu: cpus()[0]?.model },
   kubernetes: "v1.37.2",
   debounce: "250ms (default)",
+  controllerEnv: IMAGE_ENV,
   date: new Date().toISOString(),
 };
 
@@ -144,7 +148,7 @@ function printTable(r: Results): void {
     rows.push([`idle, ${r.idle!.deployments} Deployments${i.leaderElect ? ", --leader-elect" : ""}${i.imageEnv ? ", the image's environment" : ""}: CPU ms/s, wake-ups/s, API requests, RSS MiB`, `${i.cpuMsPerSecond}, ${i.wakeupsPerSecond}, ${i.apiRequests} in ${i.seconds} s, ${i.rssMiB}`]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
-  console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}\n`);
+  console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}, controller environment ${Object.entries(r.controllerEnv).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
 }
 

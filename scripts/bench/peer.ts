@@ -10,6 +10,7 @@ import { resolve } from "node:path";
 import { managedName } from "../../src/access/names.ts";
 import { Deployments } from "../../src/kube/resources.ts";
 import { freePort } from "../lib/net.ts";
+import { IMAGE_ENV } from "../image/env.ts";
 import { binary, deployment, forEachLimit, MiB, namespace, RoleWatch, round, scale, until, withCluster, type Env } from "./kit.ts";
 
 type Who = "podlogreader" | "peer";
@@ -61,7 +62,8 @@ async function start(who: Who, env: Env, ns: string, peer: string): Promise<Runn
     "--metrics-bind-address", `127.0.0.1:${metrics}`, "--health-probe-bind-address", `127.0.0.1:${probes}`,
     ...(who === "podlogreader" ? ["--log-level", process.env.PEER_LOG_LEVEL ?? "warn"] : ["--zap-log-level", "error"]),
   ];
-  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "inherit", stderr: "inherit" });
+  // podlogreader as the chart runs it, with the image's environment.
+  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "inherit", stderr: "inherit", env: who === "podlogreader" ? { ...process.env, ...IMAGE_ENV } : process.env });
   const ready = `http://127.0.0.1:${probes}/readyz`;
   await until(`${who}'s /readyz`, async () => ((await fetch(ready).then((r) => r.ok, () => false)) || undefined), 60_000);
   const stat = () => readFileSync(`/proc/${proc.pid}/stat`, "utf8").split(") ")[1]!.split(" ");

@@ -21,13 +21,17 @@ mkdir -p "$rootfs/usr/share/podlogreader"
 cp "$rootfs/usr/share/podlogreader/sbom.spdx.json" "$out/sbom.spdx.json"
 find "$rootfs" -exec touch --no-dereference --date="@$SOURCE_DATE_EPOCH" {} +
 
+image_env=()
+while IFS= read -r kv; do image_env+=(--config.env "$kv"); done < <("$BUN" "$here/env.ts")
+[[ ${#image_env[@]} -gt 0 ]] || { echo "build.sh: scripts/image/env.ts printed no environment" >&2; exit 1; }
+
 rm -rf "$layout"
 umoci init --layout "$layout"
 umoci new --image "$layout:$VERSION"
 umoci config --image "$layout:$VERSION" --no-history --created "$created" --os linux --architecture amd64 \
   --config.user 65532:65532 --config.workingdir / --config.entrypoint /podlogreader \
   --config.env PATH=/usr/local/bin:/usr/bin:/bin --config.env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-  --config.env BUN_GC_TIMER_DISABLE=1 \
+  "${image_env[@]}" \
   --config.label org.opencontainers.image.title=podlogreader \
   --config.label org.opencontainers.image.source="$SOURCE_URL" \
   --config.label org.opencontainers.image.revision="$REVISION" \

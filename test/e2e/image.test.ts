@@ -71,8 +71,9 @@ describe("the image", () => {
     expect(config).toMatchObject({ os: "linux", architecture: "amd64", config: { User: "65532:65532", Entrypoint: ["/podlogreader"] } });
   });
 
-  test("turns Bun's once-a-second collection timer off: the environment the idle benchmark measures", () => {
+  test("turns Bun's collection timer and JavaScriptCore's top compiler tier off: the environment the benchmark measures", () => {
     expect(config.config.Env).toContain("BUN_GC_TIMER_DISABLE=1");
+    expect(config.config.Env).toContain("BUN_JSC_useFTLJIT=0");
     for (const [name, value] of Object.entries(IMAGE_ENV)) expect(config.config.Env).toContain(`${name}=${value}`);
   });
 
