@@ -7,8 +7,8 @@ import type { Subprocess } from "bun";
 import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection } from "../../src/kube/config.ts";
 import { OPT_IN_SELECTOR } from "../../src/access/marks.ts";
-import { Deployments, Namespaces, Pods, Roles } from "../../src/kube/resources.ts";
-import { Transport } from "../../src/kube/transport.ts";
+import { Deployments, Namespaces, Pods, Roles, type ResourceType } from "../../src/kube/resources.ts";
+import { ApiError, Transport } from "../../src/kube/transport.ts";
 import { IMAGE_ENV } from "../image/env.ts";
 import { startCluster, stopCluster, type ClusterOptions, type ClusterState } from "../lib/controlplane.ts";
 import { freePort } from "../lib/net.ts";
@@ -117,36 +117,56 @@ export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) =
   }));
 }
 
-/** Watches a namespace's Roles: which pods each names, when a name first appeared or left, and how many writes it saw. */
-export class RoleWatch {
-  readonly pods = new Map<string, Set<string>>();
-  readonly listedAt = new Map<string, number>();
-  readonly unlistedAt = new Map<string, number>();
-  writes = 0;
+/**
+ * The benchmark's own watch of a namespace's `rt`: lists, then follows the watch for as long as it
+ * is not stopped. When the server ends the watch, or it fails, it resumes from the last
+ * resourceVersion seen (bookmarks included), so no event is missed. Only a 410 Gone loses events:
+ * it lists again and counts a gap, which a figure that depends on every event must report.
+ */
+abstract class NamespaceWatch {
+  /** Times the watch resumed after the server ended it or it failed. */
+  restarts = 0;
+  /** Times events were lost (410 Gone, listed again), with the time each was found. */
+  readonly gapsAt: number[] = [];
   private readonly abort = new AbortController();
 
-  static async start(api: KubeApi, ns: string): Promise<RoleWatch> {
-    const w = new RoleWatch();
-    const { items, resourceVersion } = await api.list(Roles, { namespace: ns });
-    for (const r of items) w.observe(r, false);
-    void (async () => {
-      for await (const ev of await api.watch(Roles, { namespace: ns, resourceVersion, timeoutSeconds: 3600, signal: w.abort.signal })) {
-        if (ev.type === "ADDED" || ev.type === "MODIFIED") w.observe(ev.object, true);
-        if (ev.type === "DELETED") w.pods.delete((ev.object as { metadata: { name: string } }).metadata.name);
-      }
-    })().catch(() => {});
-    return w;
-  }
+  protected abstract observe(type: "LISTED" | "ADDED" | "MODIFIED" | "DELETED", raw: unknown): void;
 
-  private observe(raw: unknown, isWrite: boolean): void {
-    const now = performance.now();
-    const role = raw as { metadata: { name: string }; rules?: { resources?: string[]; resourceNames?: string[] }[] };
-    const names = new Set(role.rules?.find((r) => r.resources?.includes("pods/log"))?.resourceNames ?? []);
-    const before = this.pods.get(role.metadata.name) ?? new Set<string>();
-    for (const p of names) if (!before.has(p) && !this.listedAt.has(p)) this.listedAt.set(p, now);
-    for (const p of before) if (!names.has(p) && !this.unlistedAt.has(p)) this.unlistedAt.set(p, now);
-    this.pods.set(role.metadata.name, names);
-    if (isWrite) this.writes++;
+  protected async follow(api: KubeApi, rt: ResourceType, query: { namespace: string; labelSelector?: string; metadataOnly?: boolean }): Promise<void> {
+    const relist = async () => {
+      const { items, resourceVersion } = await api.list(rt, query);
+      for (const item of items) this.observe("LISTED", item);
+      return resourceVersion;
+    };
+    let resourceVersion = await relist();
+    const signal = this.abort.signal;
+    void (async () => {
+      while (!signal.aborted) {
+        try {
+          for await (const ev of await api.watch(rt, { ...query, resourceVersion, timeoutSeconds: 3600, signal })) {
+            const rv = (ev.object as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
+            if (ev.type === "ERROR") throw new ApiError("WATCH", rt.plural, (ev.object as { code?: number }).code ?? 500, undefined, JSON.stringify(ev.object));
+            if (ev.type !== "BOOKMARK") this.observe(ev.type, ev.object);
+            if (rv) resourceVersion = rv;
+          }
+        } catch (err) {
+          if (signal.aborted) return;
+          if (err instanceof ApiError && err.status === 410) {
+            this.gapsAt.push(performance.now());
+            process.stderr.write(`bench: the benchmark's watch of ${rt.plural} expired (410 Gone); events were lost, listing again\n`);
+            try {
+              resourceVersion = await relist();
+            } catch (listErr) {
+              process.stderr.write(`bench: listing ${rt.plural} again failed: ${(listErr as Error).message}; retrying\n`);
+            }
+          } else {
+            process.stderr.write(`bench: the benchmark's watch of ${rt.plural} failed: ${(err as Error).message}; resuming\n`);
+          }
+          await Bun.sleep(200);
+        }
+        if (!signal.aborted) this.restarts++;
+      }
+    })();
   }
 
   stop(): void {
@@ -154,28 +174,51 @@ export class RoleWatch {
   }
 }
 
-/** Watches a namespace's opted-in pods: when each was first seen, and when it was deleted. */
-export class PodWatch {
-  readonly seenAt = new Map<string, number>();
-  readonly deletedAt = new Map<string, number>();
-  private readonly abort = new AbortController();
+/** Watches a namespace's Roles: which pods each names, when a name first appeared or left, and how many writes it saw. */
+export class RoleWatch extends NamespaceWatch {
+  readonly pods = new Map<string, Set<string>>();
+  readonly listedAt = new Map<string, number>();
+  readonly unlistedAt = new Map<string, number>();
+  writes = 0;
 
-  static async start(api: KubeApi, ns: string): Promise<PodWatch> {
-    const w = new PodWatch();
-    const { resourceVersion } = await api.list(Pods, { namespace: ns, metadataOnly: true, labelSelector: OPT_IN_SELECTOR });
-    void (async () => {
-      for await (const ev of await api.watch(Pods, { namespace: ns, resourceVersion, timeoutSeconds: 3600, metadataOnly: true, labelSelector: OPT_IN_SELECTOR, signal: w.abort.signal })) {
-        const name = (ev.object as { metadata?: { name?: string } }).metadata?.name;
-        if (!name) continue;
-        if (ev.type === "ADDED" && !w.seenAt.has(name)) w.seenAt.set(name, performance.now());
-        if (ev.type === "DELETED" && !w.deletedAt.has(name)) w.deletedAt.set(name, performance.now());
-      }
-    })().catch(() => {});
+  static async start(api: KubeApi, ns: string): Promise<RoleWatch> {
+    const w = new RoleWatch();
+    await w.follow(api, Roles, { namespace: ns });
     return w;
   }
 
-  stop(): void {
-    this.abort.abort();
+  protected observe(type: "LISTED" | "ADDED" | "MODIFIED" | "DELETED", raw: unknown): void {
+    const role = raw as { metadata: { name: string }; rules?: { resources?: string[]; resourceNames?: string[] }[] };
+    if (type === "DELETED") {
+      this.pods.delete(role.metadata.name);
+      return;
+    }
+    const now = performance.now();
+    const names = new Set(role.rules?.find((r) => r.resources?.includes("pods/log"))?.resourceNames ?? []);
+    const before = this.pods.get(role.metadata.name) ?? new Set<string>();
+    for (const p of names) if (!before.has(p) && !this.listedAt.has(p)) this.listedAt.set(p, now);
+    for (const p of before) if (!names.has(p) && !this.unlistedAt.has(p)) this.unlistedAt.set(p, now);
+    this.pods.set(role.metadata.name, names);
+    if (type !== "LISTED") this.writes++;
+  }
+}
+
+/** Watches a namespace's opted-in pods: when each was first seen, and when it was deleted. */
+export class PodWatch extends NamespaceWatch {
+  readonly seenAt = new Map<string, number>();
+  readonly deletedAt = new Map<string, number>();
+
+  static async start(api: KubeApi, ns: string): Promise<PodWatch> {
+    const w = new PodWatch();
+    await w.follow(api, Pods, { namespace: ns, metadataOnly: true, labelSelector: OPT_IN_SELECTOR });
+    return w;
+  }
+
+  protected observe(type: "LISTED" | "ADDED" | "MODIFIED" | "DELETED", raw: unknown): void {
+    const name = (raw as { metadata?: { name?: string } }).metadata?.name;
+    if (!name) return;
+    if (type === "ADDED" && !this.seenAt.has(name)) this.seenAt.set(name, performance.now());
+    if (type === "DELETED" && !this.deletedAt.has(name)) this.deletedAt.set(name, performance.now());
   }
 }
 

@@ -120,7 +120,7 @@ function printTable(r: Results): void {
   if (r.startup) rows.push([`startup, ${r.startup.pods} pods in ${r.startup.deployments} Deployments (s)`, `${r.startup.seconds}`]);
   for (const t of r.throughput ?? []) {
     const errors = Object.entries(t.generatorErrors ?? {}).map(([k, n]) => `${n}x ${k}`).join(", ");
-    rows.push([`throughput ${t.targetPerSecond}/s: achieved, lag p99, settle`, `${t.achievedPerSecond}/s, ${t.lagP99Ms} ms, ${t.settleSeconds} s${t.bounded ? "" : "  (unbounded)"}${errors ? `  generator errors: ${errors}` : ""}`]);
+    rows.push([`throughput ${t.targetPerSecond}/s: achieved, lag p99, settle`, `${t.achievedPerSecond}/s, ${t.lagP99Ms} ms, ${t.settleSeconds} s${t.bounded ? "" : "  (unbounded)"}${errors ? `  generator errors: ${errors}` : ""}${t.benchWatchRestarts ? `  the benchmark's watches resumed ${t.benchWatchRestarts} time(s)` : ""}${t.benchWatchGaps ? `, lost events ${t.benchWatchGaps} time(s)` : ""}`]);
   }
   if (r.audit) rows.push([`audit, ${r.audit.pods} pods in ${r.audit.workloads} workloads (s, reviews)`, `${r.audit.seconds} (${r.audit.reviews}), exit ${r.audit.exitCode}`]);
   for (const run of r.replay?.runs ?? []) {

@@ -196,6 +196,10 @@ export interface ThroughputStep {
   bounded: boolean;
   /** Pod creates and deletes of the load generator that the apiserver failed or refused, by status. */
   generatorErrors: Record<string, number>;
+  /** Times the benchmark's own pod or Role watch lost events (410 Gone) during the step: its figures miss them. */
+  benchWatchGaps: number;
+  /** Times the server ended the benchmark's own watches during the step and they resumed, losing nothing. */
+  benchWatchRestarts: number;
 }
 
 /**
@@ -245,6 +249,7 @@ export function throughput(rates = [50, 100, 200, 400, 800], windowMs = 15_000):
     for (const rate of rates) {
       const start = performance.now();
       const [seen0, deleted0] = [new Set(pods.seenAt.keys()), new Set(pods.deletedAt.keys())];
+      const restarts0 = pods.restarts + roles.restarts;
       const tickMs = 100;
       const perTick = rate / (1000 / tickMs);
       let owed = 0;
@@ -271,6 +276,7 @@ export function throughput(rates = [50, 100, 200, 400, 800], windowMs = 15_000):
         settled = false;
       }
       const settleSeconds = round((performance.now() - loadEnd) / 1000, 2);
+      const gaps = [...pods.gapsAt, ...roles.gapsAt].filter((t) => t >= start).length;
       const lags: { at: number; lag: number }[] = [];
       for (const [p, t] of pods.seenAt) if (!seen0.has(p) && roles.listedAt.has(p)) lags.push({ at: t, lag: roles.listedAt.get(p)! - t });
       for (const [p, t] of pods.deletedAt) if (!deleted0.has(p) && roles.unlistedAt.has(p)) lags.push({ at: t, lag: roles.unlistedAt.get(p)! - t });
@@ -289,6 +295,8 @@ export function throughput(rates = [50, 100, 200, 400, 800], windowMs = 15_000):
         settleSeconds,
         bounded: settled && p99(last) <= p99(first) + 1000,
         generatorErrors,
+        benchWatchGaps: gaps,
+        benchWatchRestarts: pods.restarts + roles.restarts - restarts0,
       });
       if (!settled) break;
     }
