@@ -3,12 +3,15 @@
 // Deployments scale up and down and roll out. podlogreader runs with --create-sa-and-rolebinding
 // and --pod-visibility namespace (`-l` lists pods, which needs list pods in the namespace).
 // Counted: runs refused with Forbidden, apart from runs that failed otherwise (a pod that was
-// deleted between kubectl's list and its log read, a container not started yet).
+// deleted between kubectl's list and its log read, a container not started yet). Each run is
+// followed at once by the same command as a ServiceAccount that may read every pod's logs in the
+// namespace (a Role the benchmark writes itself): what `kubectl logs -l` meets when access is not
+// the question.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { managedName } from "../../src/access/names.ts";
-import { Deployments, Pods, ServiceAccounts } from "../../src/kube/resources.ts";
+import { Deployments, Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { kubeconfigYaml } from "../lib/controlplane.ts";
 import { deployment, forEachLimit, namespace, RoleWatch, scale, startController, until, withCluster } from "./kit.ts";
 
@@ -24,7 +27,12 @@ export interface ClientsResult {
   otherFailures: number;
   /** A few distinct first lines of the failures, Forbidden and other. */
   samples: string[];
+  /** The same commands, each right after its run, as a ServiceAccount that may read every pod's logs in the namespace. */
+  namespaceWide: { runs: number; ok: number; failures: number; samples: string[] };
 }
+
+/** Not podlogreader's: a ServiceAccount bound to get, list and watch pods and get pods/log, namespace-wide. */
+const NAMESPACE_READER = "bench-namespace-log-reader";
 
 /** kubectl's answer, sorted: Forbidden is the authorizer refusing; anything else is not about access. */
 function classify(exitCode: number, stderr: string): "ok" | "forbidden" | "other" {
@@ -35,7 +43,7 @@ function classify(exitCode: number, stderr: string): "ok" | "forbidden" | "other
 export function clients(
   workloads = Number(process.env.CLIENTS_WORKLOADS ?? 10),
   parallel = Number(process.env.CLIENTS_PARALLEL ?? 4),
-  seconds = Number(process.env.CLIENTS_SECONDS ?? 90),
+  seconds = Number(process.env.CLIENTS_SECONDS ?? 120),
 ): Promise<ClientsResult> {
   return withCluster(async (env) => {
     const ns = await namespace(env.api, "clients");
@@ -45,19 +53,32 @@ export function clients(
     const ctl = await startController(env, ["--namespace", ns, "--create-sa-and-rolebinding", "--pod-visibility", "namespace"]);
     await until("every Role to name its pod", async () => (list.every((d) => roles.pods.get(managedName("Deployment", d))?.size === 1) ? true : undefined), 180_000, 200);
 
+    await env.api.create(ServiceAccounts, ns, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: NAMESPACE_READER } });
+    await env.api.create(Roles, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: NAMESPACE_READER },
+      rules: [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"] }],
+    });
+    await env.api.create(RoleBindings, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: NAMESPACE_READER },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: NAMESPACE_READER },
+      subjects: [{ kind: "ServiceAccount", name: NAMESPACE_READER, namespace: ns }],
+    });
+
     const dir = mkdtempSync(join(tmpdir(), "podlogreader-clients-"));
     const ca = readFileSync(join(env.cluster.dir, "pki", "ca.crt"), "utf8");
-    const kubeconfigs = new Map<string, string>();
     const tokenRequest = { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } };
-    for (const d of list) {
-      const answer = (await env.api.createSubresource(ServiceAccounts, ns, managedName("Deployment", d), "token", tokenRequest)) as { status: { token: string } };
-      const token = answer.status.token;
-      const file = join(dir, `${d}.kubeconfig`);
-      writeFileSync(file, kubeconfigYaml(env.cluster.server, ca, { token }, ns));
-      kubeconfigs.set(d, file);
-    }
+    const kubeconfigOf = async (serviceAccount: string) => {
+      const answer = (await env.api.createSubresource(ServiceAccounts, ns, serviceAccount, "token", tokenRequest)) as { status: { token: string } };
+      const file = join(dir, `${serviceAccount}.kubeconfig`);
+      writeFileSync(file, kubeconfigYaml(env.cluster.server, ca, { token: answer.status.token }, ns));
+      return file;
+    };
+    const kubeconfigs = new Map<string, string>();
+    for (const d of list) kubeconfigs.set(d, await kubeconfigOf(managedName("Deployment", d)));
+    const namespaceReader = await kubeconfigOf(NAMESPACE_READER);
     const kubectl = join(env.cluster.binDir, "kubectl");
     const counts = { runs: 0, ok: 0, forbidden: 0, terminating: 0, other: 0 };
+    const wide = { runs: 0, ok: 0, failures: 0, samples: new Set<string>() };
     /** Whether a refused pod was on its way out (deleting or deleted) rather than new. */
     const terminating = async (stderr: string) => {
       const pod = /pods "([^"]+)" is forbidden/.exec(stderr)?.[1];
@@ -80,11 +101,17 @@ export function clients(
       }
     })();
     let next = 0;
+    /** Pod and ServiceAccount names vary; one sample per shape of message. */
+    const sample = (stderr: string) => stderr.trim().split("\n")[0]!.replace(/app\d+[-\w]*/g, "NAME").slice(0, 240);
+    const logs = async (kubeconfig: string, d: string) => {
+      const proc = Bun.spawn([kubectl, "--kubeconfig", kubeconfig, "-n", ns, "logs", "-l", `app=${d}`, "--tail=1", "--request-timeout=20s"], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+      const [exitCode, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      return { exitCode, stderr };
+    };
     const client = async () => {
       while (performance.now() < deadline) {
         const d = list[next++ % list.length]!;
-        const proc = Bun.spawn([kubectl, "--kubeconfig", kubeconfigs.get(d)!, "-n", ns, "logs", "-l", `app=${d}`, "--tail=1", "--request-timeout=20s"], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-        const [exitCode, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+        const { exitCode, stderr } = await logs(kubeconfigs.get(d)!, d);
         const kind = classify(exitCode, stderr);
         counts.runs++;
         if (kind === "ok") counts.ok++;
@@ -94,15 +121,21 @@ export function clients(
             if (await terminating(stderr)) counts.terminating++;
           }
           else counts.other++;
-          // Pod and ServiceAccount names vary; keep one sample per shape of message.
-          const line = stderr.trim().split("\n")[0]!.replace(/app\d+[-\w]*/g, "NAME");
-          if (samples.size < 8) samples.add(`${kind}: ${line.slice(0, 240)}`);
+          if (samples.size < 8) samples.add(`${kind}: ${sample(stderr)}`);
+        }
+        const baseline = await logs(namespaceReader, d);
+        wide.runs++;
+        if (baseline.exitCode === 0) wide.ok++;
+        else {
+          wide.failures++;
+          if (wide.samples.size < 8) wide.samples.add(sample(baseline.stderr));
         }
       }
     };
     await Promise.all([changing, ...Array.from({ length: parallel }, client)]);
     await ctl.stop();
     roles.stop();
-    return { workloads, clients: parallel, seconds, runs: counts.runs, ok: counts.ok, forbidden: counts.forbidden, forbiddenTerminating: counts.terminating, otherFailures: counts.other, samples: [...samples] };
+    return { workloads, clients: parallel, seconds, runs: counts.runs, ok: counts.ok, forbidden: counts.forbidden, forbiddenTerminating: counts.terminating, otherFailures: counts.other, samples: [...samples],
+      namespaceWide: { runs: wide.runs, ok: wide.ok, failures: wide.failures, samples: [...wide.samples] } };
   }, { nodes: 1 });
 }
