@@ -29,6 +29,12 @@ describe("copyData", () => {
     expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
   });
 
+  test("anything but plain objects and arrays is refused, not copied into an empty object", () => {
+    for (const value of [new Map([["a", 1]]), new Set([1]), new Date(0), { nested: [new Map()] }]) {
+      expect(() => copyData(value)).toThrow(TypeError);
+    }
+  });
+
   test("the copy shares no object or array with the original", () => {
     fc.assert(fc.property(fc.jsonValue(), (value) => {
       const original = containers(value);
