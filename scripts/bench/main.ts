@@ -25,7 +25,7 @@ interface Results {
   machine: { cores: number; memoryGiB: number; cpu?: string };
   kubernetes: string;
   debounce: string;
-  /** What the controller ran with beyond the machine's environment, unless a scenario says otherwise (idle runs both). */
+  /** What the compiled controller ran with beyond the machine's environment (idle also runs without it; the replay runs in this process, with its environment). */
   controllerEnv: Readonly<Record<string, string>>;
   date: string;
   latency?: LatencySummary[];
