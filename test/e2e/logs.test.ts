@@ -141,7 +141,7 @@ describe("kubectl logs as the workload's ServiceAccount", () => {
       return pods && pods.every((p) => !old.includes(p)) ? pods : undefined;
     }, 120_000);
     await withLogs(fresh, linesOf);
-    await expectReadable(ns, sa, fresh);
+    await expectReadable(ns, sa, fresh, old);
     for (const pod of fresh) expect(await logsOf([pod], linesOf(pod))).toBe(linesOf(pod).join("\n") + "\n");
     for (const pod of old) {
       expect(await canReadLog(c.admin, ns, sa, pod)).toBe(false);

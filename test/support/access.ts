@@ -11,10 +11,10 @@ export function canReadLog(api: KubeApi, namespace: string, serviceAccount: stri
   return serviceAccountCan(api, namespace, serviceAccount, { verb: "get", resource: "pods", subresource: "log", name: pod });
 }
 
-/** Every pod in the namespace whose log the ServiceAccount may read, sorted. */
-export async function readablePods(api: KubeApi, namespace: string, serviceAccount: string): Promise<string[]> {
+/** Every pod in the namespace, and every name in `alsoAsk`, whose log the ServiceAccount may read, sorted. */
+export async function readablePods(api: KubeApi, namespace: string, serviceAccount: string, alsoAsk: string[] = []): Promise<string[]> {
   const { items } = await api.list(Pods, { namespace, metadataOnly: true });
-  const names = items.map((p) => (p as { metadata: { name: string } }).metadata.name);
+  const names = [...new Set([...items.map((p) => (p as { metadata: { name: string } }).metadata.name), ...alsoAsk])];
   const allowed = await Promise.all(names.map((n) => canReadLog(api, namespace, serviceAccount, n)));
   return names.filter((_, i) => allowed[i]).sort();
 }

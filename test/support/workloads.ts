@@ -37,15 +37,17 @@ export async function waitForPods(namespace: string, name: string, count: number
 
 /**
  * Waits until the ServiceAccount can read the logs of exactly `expected` among all pods of the
- * namespace (and of no unnamed pod), as the authorizer decides it.
+ * namespace and the names in `gone` (pods deleted by now), and of no unnamed pod, as the
+ * authorizer decides it. A deleted pod's name leaves the Role when the controller's watch sees the
+ * deletion, which can be after the apiserver stops listing the pod, so it is waited for too.
  */
-export async function expectReadable(namespace: string, serviceAccount: string, expected: string[]): Promise<void> {
+export async function expectReadable(namespace: string, serviceAccount: string, expected: string[], gone: string[] = []): Promise<void> {
   const { admin } = await testCluster();
   const want = [...expected].sort();
   let last: string[] = [];
   try {
     await eventually(`${serviceAccount} to read exactly [${want.join(", ")}]`, async () => {
-      last = await readablePods(admin, namespace, serviceAccount);
+      last = await readablePods(admin, namespace, serviceAccount, gone);
       return JSON.stringify(last) === JSON.stringify(want) ? true : undefined;
     }, 30_000);
   } catch {
