@@ -17,6 +17,8 @@ import { deployment, forEachLimit, namespace, RoleWatch, scale, startController,
 
 export interface ClientsResult {
   workloads: number;
+  /** The controller's --debounce when the run set one (CLIENTS_DEBOUNCE). */
+  debounce?: string;
   clients: number;
   seconds: number;
   runs: number;
@@ -44,13 +46,15 @@ export function clients(
   workloads = Number(process.env.CLIENTS_WORKLOADS ?? 10),
   parallel = Number(process.env.CLIENTS_PARALLEL ?? 4),
   seconds = Number(process.env.CLIENTS_SECONDS ?? 120),
+  /** The controller's --debounce; unset, its default. */
+  debounce = process.env.CLIENTS_DEBOUNCE || undefined,
 ): Promise<ClientsResult> {
   return withCluster(async (env) => {
     const ns = await namespace(env.api, "clients");
     const list = Array.from({ length: workloads }, (_, i) => `app${i}`);
     await forEachLimit(list, 16, (d) => env.api.create(Deployments, ns, deployment(d, 1)));
     const roles = await RoleWatch.start(env.api, ns);
-    const ctl = await startController(env, ["--namespace", ns, "--create-sa-and-rolebinding", "--pod-visibility", "namespace"]);
+    const ctl = await startController(env, ["--namespace", ns, "--create-sa-and-rolebinding", "--pod-visibility", "namespace", ...(debounce ? ["--debounce", debounce] : [])]);
     await until("every Role to name its pod", async () => (list.every((d) => roles.pods.get(managedName("Deployment", d))?.size === 1) ? true : undefined), 180_000, 200);
 
     await env.api.create(ServiceAccounts, ns, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: NAMESPACE_READER } });
@@ -135,7 +139,7 @@ export function clients(
     await Promise.all([changing, ...Array.from({ length: parallel }, client)]);
     await ctl.stop();
     roles.stop();
-    return { workloads, clients: parallel, seconds, runs: counts.runs, ok: counts.ok, forbidden: counts.forbidden, forbiddenTerminating: counts.terminating, otherFailures: counts.other, samples: [...samples],
+    return { workloads, debounce, clients: parallel, seconds, runs: counts.runs, ok: counts.ok, forbidden: counts.forbidden, forbiddenTerminating: counts.terminating, otherFailures: counts.other, samples: [...samples],
       namespaceWide: { runs: wide.runs, ok: wide.ok, failures: wide.failures, samples: [...wide.samples] } };
   }, { nodes: 1 });
 }
