@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { managedName } from "../../src/access/names.ts";
 import { Deployments, Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
+import { isNotFound } from "../../src/kube/transport.ts";
 import { kubeconfigYaml } from "../lib/controlplane.ts";
 import { deployment, forEachLimit, namespace, RoleWatch, scale, startController, until, withCluster } from "./kit.ts";
 
@@ -26,6 +27,8 @@ export interface ClientsResult {
   forbidden: number;
   /** Of the Forbidden runs: the refused pod was being deleted or gone when the admin looked right after; the rest were live. */
   forbiddenTerminating: number;
+  /** Of those, the refused pod no longer existed at all: only a grant that outlived its pod would have let the read through. */
+  forbiddenGone: number;
   otherFailures: number;
   /** A few distinct first lines of the failures, Forbidden and other. */
   samples: string[];
@@ -81,14 +84,18 @@ export function clients(
     for (const d of list) kubeconfigs.set(d, await kubeconfigOf(managedName("Deployment", d)));
     const namespaceReader = await kubeconfigOf(NAMESPACE_READER);
     const kubectl = join(env.cluster.binDir, "kubectl");
-    const counts = { runs: 0, ok: 0, forbidden: 0, terminating: 0, other: 0 };
+    const counts = { runs: 0, ok: 0, forbidden: 0, terminating: 0, gone: 0, other: 0 };
     const wide = { runs: 0, ok: 0, failures: 0, samples: new Set<string>() };
-    /** Whether a refused pod was on its way out (deleting or deleted) rather than new. */
-    const terminating = async (stderr: string) => {
+    /** Where a refused pod was when the admin looked right after: gone, being deleted, or live (new). */
+    const refusedPod = async (stderr: string): Promise<"gone" | "deleting" | "live"> => {
       const pod = /pods "([^"]+)" is forbidden/.exec(stderr)?.[1];
-      if (!pod) return false;
-      const live = (await env.api.get(Pods, ns, pod).catch(() => undefined)) as { metadata?: { deletionTimestamp?: string } } | undefined;
-      return !live || live.metadata?.deletionTimestamp !== undefined;
+      if (!pod) return "live";
+      const found = (await env.api.get(Pods, ns, pod).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      })) as { metadata?: { deletionTimestamp?: string } } | undefined;
+      if (!found) return "gone";
+      return found.metadata?.deletionTimestamp !== undefined ? "deleting" : "live";
     };
     const samples = new Set<string>();
     const deadline = performance.now() + seconds * 1000;
@@ -122,7 +129,9 @@ export function clients(
         else {
           if (kind === "forbidden") {
             counts.forbidden++;
-            if (await terminating(stderr)) counts.terminating++;
+            const where = await refusedPod(stderr);
+            if (where !== "live") counts.terminating++;
+            if (where === "gone") counts.gone++;
           }
           else counts.other++;
           if (samples.size < 8) samples.add(`${kind}: ${sample(stderr)}`);
@@ -139,7 +148,7 @@ export function clients(
     await Promise.all([changing, ...Array.from({ length: parallel }, client)]);
     await ctl.stop();
     roles.stop();
-    return { workloads, debounce, clients: parallel, seconds, runs: counts.runs, ok: counts.ok, forbidden: counts.forbidden, forbiddenTerminating: counts.terminating, otherFailures: counts.other, samples: [...samples],
+    return { workloads, debounce, clients: parallel, seconds, runs: counts.runs, ok: counts.ok, forbidden: counts.forbidden, forbiddenTerminating: counts.terminating, forbiddenGone: counts.gone, otherFailures: counts.other, samples: [...samples],
       namespaceWide: { runs: wide.runs, ok: wide.ok, failures: wide.failures, samples: [...wide.samples] } };
   }, { nodes: 1 });
 }

@@ -137,7 +137,7 @@ function printTable(r: Results): void {
   if (b) rows.push([`scale: one workload of ${b.pods} pods (${b.nameLength}-char names): live / cold (s), Role bytes`, `${b.liveSeconds} (${b.liveAfterLastCreateSeconds} after the last create, ${b.liveRoleWrites} writes) / ${b.coldSeconds}, ${b.roleBytes}`]);
   const c = r.clients;
   if (c) {
-    rows.push([`clients: kubectl logs -l refused with Forbidden / runs`, `${c.forbidden} / ${c.runs} (${c.forbiddenTerminating} of them pods being deleted; other failures ${c.otherFailures}; ${c.workloads} workloads, ${c.clients} clients, ${c.seconds} s${c.debounce ? `, --debounce ${c.debounce}` : ""})`]);
+    rows.push([`clients: kubectl logs -l refused with Forbidden / runs`, `${c.forbidden} / ${c.runs} (${c.forbiddenTerminating} of them pods being deleted, ${c.forbiddenGone} of those already gone; other failures ${c.otherFailures}; ${c.workloads} workloads, ${c.clients} clients, ${c.seconds} s${c.debounce ? `, --debounce ${c.debounce}` : ""})`]);
     rows.push([`clients: the same, each right after, with every pod's logs granted: failed / runs`, `${c.namespaceWide.failures} / ${c.namespaceWide.runs}`]);
   }
   for (const [who, m] of Object.entries(r.peer?.medians ?? {})) {
