@@ -70,12 +70,12 @@ export interface Controller {
   stop(): Promise<void>;
 }
 
-/** Starts the compiled controller with the image's environment (as the chart runs it), or with `extraEnv` instead. */
-export async function startController(env: Env, args: string[], extraEnv: Readonly<Record<string, string>> = IMAGE_ENV): Promise<Controller> {
+/** Starts the compiled controller with the image's environment (as the chart runs it), or with `controllerEnv` instead. */
+export async function startController(env: Env, args: string[], controllerEnv: Readonly<Record<string, string>> = IMAGE_ENV): Promise<Controller> {
   const [port, probePort] = [await freePort(), await freePort()];
   const startedAt = performance.now();
   const proc = Bun.spawn([binary, "--kubeconfig", env.cluster.kubeconfig, "--metrics-bind-address", `127.0.0.1:${port}`, "--health-probe-bind-address", `127.0.0.1:${probePort}`, "--log-level", "warn", ...args], {
-    stdin: "ignore", stdout: "inherit", stderr: "inherit", env: { ...process.env, ...extraEnv },
+    stdin: "ignore", stdout: "inherit", stderr: "inherit", env: { ...process.env, ...controllerEnv },
   });
   const status = (field: string) => Number(readFileSync(`/proc/${proc.pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0) * 1024;
   const controller: Controller = {
@@ -138,13 +138,15 @@ abstract class NamespaceWatch {
       for (const item of items) this.observe("LISTED", item);
       return resourceVersion;
     };
-    let resourceVersion = await relist();
+    /** Undefined after a 410 Gone, until the list that follows it succeeds. */
+    let resourceVersion: string | undefined = await relist();
     const signal = this.abort.signal;
     void (async () => {
       while (!signal.aborted) {
         try {
+          resourceVersion ??= await relist();
           for await (const ev of await api.watch(rt, { ...query, resourceVersion, timeoutSeconds: 3600, signal })) {
-            const rv = (ev.object as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
+            const rv: string | undefined = (ev.object as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
             if (ev.type === "ERROR") throw new ApiError("WATCH", rt.plural, (ev.object as { code?: number }).code ?? 500, undefined, JSON.stringify(ev.object));
             if (ev.type !== "BOOKMARK") this.observe(ev.type, ev.object);
             if (rv) resourceVersion = rv;
@@ -154,17 +156,13 @@ abstract class NamespaceWatch {
           if (err instanceof ApiError && err.status === 410) {
             this.gapsAt.push(performance.now());
             process.stderr.write(`bench: the benchmark's watch of ${rt.plural} expired (410 Gone); events were lost, listing again\n`);
-            try {
-              resourceVersion = await relist();
-            } catch (listErr) {
-              process.stderr.write(`bench: listing ${rt.plural} again failed: ${(listErr as Error).message}; retrying\n`);
-            }
-          } else {
-            process.stderr.write(`bench: the benchmark's watch of ${rt.plural} failed: ${(err as Error).message}; resuming\n`);
+            resourceVersion = undefined;
+            continue;
           }
+          process.stderr.write(`bench: the benchmark's watch of ${rt.plural} failed: ${(err as Error).message}; resuming\n`);
           await Bun.sleep(200);
         }
-        if (!signal.aborted) this.restarts++;
+        if (!signal.aborted && resourceVersion !== undefined) this.restarts++;
       }
     })();
   }
