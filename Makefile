@@ -71,8 +71,11 @@ dist/bin/windows-x64/podlogreader.exe: node_modules/.package-lock.json $(SOURCES
 
 RELEASE_BINARIES := $(foreach t,$(filter-out windows-x64,$(RELEASE_TARGETS)),dist/bin/$(t)/podlogreader) dist/bin/windows-x64/podlogreader.exe
 
-image: deps image-deps dist/bin/linux-x64-baseline/podlogreader ## Build the OCI image (no Docker daemon) into dist/image: layout, .oci.tar, SBOM; prints its digest
-	BUN=$(BUN) scripts/image/build.sh dist/bin/linux-x64-baseline/podlogreader dist/image
+# drift: a Debian version the mirror no longer serves is replaced by the one it does, said and recorded
+# (dist/image/debs.resolved, the SBOM); strict: that fails the build (release builds).
+IMAGE_LOCK ?= drift
+image: deps image-deps dist/bin/linux-x64-baseline/podlogreader ## Build the OCI image (no Docker daemon) into dist/image: layout, .oci.tar, SBOM, debs.resolved; prints its digest (IMAGE_LOCK=drift|strict)
+	IMAGE_LOCK='$(IMAGE_LOCK)' BUN=$(BUN) scripts/image/build.sh dist/bin/linux-x64-baseline/podlogreader dist/image
 
 release: deps $(RELEASE_BINARIES) ## Build dist/release: an archive per OS/arch, SHA256SUMS and the krew manifest podlogreader.yaml (RELEASE_URL)
 	RELEASE_URL='$(RELEASE_URL)' scripts/release/package.sh dist/bin dist/release $(RELEASE_TARGETS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the OCI image without a Docker daemon: a distroless-equivalent root filesystem from the
-# Debian packages pinned in debs.lock, plus BINARY, packed with umoci into an OCI layout and an
-# OCI archive. Same inputs, same digest: every timestamp is SOURCE_DATE_EPOCH.
+# Debian packages of debs.lock, plus BINARY, packed with umoci into an OCI layout and an OCI
+# archive. Same inputs, same digest: every timestamp is SOURCE_DATE_EPOCH. OUTDIR/debs.resolved
+# and the SBOM say which Debian versions went in (fetch-debs.sh: IMAGE_LOCK=drift|strict).
 # Usage: build.sh BINARY OUTDIR   (env: VERSION, REVISION, SOURCE_URL, SOURCE_DATE_EPOCH, BUN)
 set -euo pipefail
 binary=$1 out=$2
@@ -12,10 +13,16 @@ layout=$out/oci
 rootfs=$out/rootfs
 archive=$out/podlogreader-$VERSION.oci.tar
 
-mapfile -t debs < <("$here/fetch-debs.sh" "$out/debs")
+mkdir -p "$out"
+"$here/fetch-debs.sh" "$out/debs" "$out/debs.resolved" >"$out/debs.list"
+mapfile -t debs <"$out/debs.list"
+rm "$out/debs.list"
 "$here/rootfs.sh" "$rootfs" "$binary" "${debs[@]}"
 sbom_args=(--name podlogreader --version "$VERSION" --revision "$REVISION" --source "$SOURCE_URL" --created "$SOURCE_DATE_EPOCH" --binary "$binary" --bun-target bun-linux-x64-baseline)
 for deb in "${debs[@]}"; do sbom_args+=(--deb "$deb"); done
+while read -r name version _ _ locked; do
+  [[ -z $name || $name == \#* || $version == "$locked" ]] || sbom_args+=(--locked "$name=$locked")
+done <"$out/debs.resolved"
 mkdir -p "$rootfs/usr/share/podlogreader"
 "$BUN" "$here/sbom.ts" "${sbom_args[@]}" >"$rootfs/usr/share/podlogreader/sbom.spdx.json"
 cp "$rootfs/usr/share/podlogreader/sbom.spdx.json" "$out/sbom.spdx.json"
@@ -44,7 +51,7 @@ umoci config --image "$layout:$VERSION" --no-history --created "$created" --os l
   --manifest.annotation org.opencontainers.image.version="$VERSION" \
   --manifest.annotation org.opencontainers.image.licenses=Apache-2.0
 umoci insert --image "$layout:$VERSION" --history.created "$created" --history.created_by "scripts/image/build.sh" \
-  --history.comment "Debian 12 packages from scripts/image/debs.lock and /podlogreader" "$rootfs" /
+  --history.comment "Debian 12 packages of scripts/image/debs.lock (as in debs.resolved) and /podlogreader" "$rootfs" /
 umoci gc --layout "$layout"
 find "$layout" -exec touch --no-dereference --date="@$SOURCE_DATE_EPOCH" {} +
 tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner -cf "$archive" -C "$layout" .

@@ -2,7 +2,9 @@
 // of its root filesystem, the podlogreader binary, the Bun runtime compiled into it and the npm
 // production dependencies bundled into it (from package-lock.json).
 // Usage: bun scripts/image/sbom.ts --name NAME --version V --revision SHA --source URL
-//          --created EPOCH --binary PATH --bun-target TARGET [--deb FILE]... > sbom.spdx.json
+//          --created EPOCH --binary PATH --bun-target TARGET [--deb FILE]... [--locked NAME=VERSION]...
+//          > sbom.spdx.json
+// --locked names a package whose .deb is not the version debs.lock pins (apt no longer offered it).
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -22,6 +24,7 @@ interface SpdxPackage {
   checksums?: { algorithm: "SHA256" | "SHA512"; checksumValue: string }[];
   externalRefs?: { referenceCategory: "PACKAGE-MANAGER"; referenceType: "purl"; referenceLocator: string }[];
   primaryPackagePurpose?: "APPLICATION" | "CONTAINER" | "LIBRARY" | "OPERATING-SYSTEM";
+  comment?: string;
 }
 
 interface LockEntry { version?: string; integrity?: string; license?: string; resolved?: string; dev?: boolean; devOptional?: boolean; link?: boolean }
@@ -30,6 +33,7 @@ const { values: args } = parseArgs({
   options: {
     name: { type: "string" }, version: { type: "string" }, revision: { type: "string" }, source: { type: "string" },
     created: { type: "string" }, binary: { type: "string" }, "bun-target": { type: "string" }, deb: { type: "string", multiple: true, default: [] },
+    locked: { type: "string", multiple: true, default: [] },
   },
 });
 for (const required of ["name", "version", "revision", "source", "created", "binary", "bun-target"] as const) {
@@ -46,6 +50,14 @@ function dpkgField(deb: string, field: string): string {
   return r.stdout.toString().trim();
 }
 
+const locked = new Map((args.locked ?? []).map((pair) => {
+  const eq = pair.indexOf("=");
+  if (eq <= 0) throw new Error(`sbom: --locked takes NAME=VERSION, not ${pair}`);
+  return [pair.slice(0, eq), pair.slice(eq + 1)] as const;
+}));
+const drift = (name: string, version: string) =>
+  `scripts/image/debs.lock pins ${locked.get(name)}, which apt no longer offered; this build used ${version}, with the sha256 of apt's signed index`;
+
 const debs: SpdxPackage[] = (args.deb ?? []).map((deb) => {
   const [name, version, arch] = ["Package", "Version", "Architecture"].map((f) => dpkgField(deb, f)) as [string, string, string];
   return {
@@ -55,6 +67,7 @@ const debs: SpdxPackage[] = (args.deb ?? []).map((deb) => {
     checksums: [{ algorithm: "SHA256", checksumValue: sha256(deb) }],
     externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: `pkg:deb/debian/${name}@${encodeURIComponent(version)}?arch=${arch}&distro=debian-12` }],
     primaryPackagePurpose: name === "base-files" ? "OPERATING-SYSTEM" : "LIBRARY",
+    ...(locked.has(name) ? { comment: drift(name, version) } : {}),
   };
 });
 
@@ -94,6 +107,8 @@ const image: SpdxPackage = {
   licenseConcluded: "NOASSERTION", licenseDeclared: "NOASSERTION", copyrightText: "NOASSERTION", primaryPackagePurpose: debs.length ? "CONTAINER" : "APPLICATION",
 };
 
+for (const name of locked.keys()) if (!debs.some((d) => d.name === name)) throw new Error(`sbom: --locked ${name} is not a --deb package`);
+
 const created = new Date(Number(args.created) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 const contains = (from: string, to: SpdxPackage) => ({ spdxElementId: from, relationshipType: "CONTAINS", relatedSpdxElement: to.SPDXID });
 const document = {
@@ -102,7 +117,11 @@ const document = {
   SPDXID: "SPDXRef-DOCUMENT",
   name: `${args.name}-${args.version}`,
   documentNamespace: `${args.source!.replace(/\.git$/, "")}/spdx/${args.name}-${args.version}-${args.revision}`,
-  creationInfo: { created, creators: ["Tool: podlogreader-scripts/image/sbom.ts"] },
+  creationInfo: {
+    created,
+    creators: ["Tool: podlogreader-scripts/image/sbom.ts"],
+    ...(locked.size > 0 ? { comment: `Debian packages not at their locked version: ${[...locked.keys()].sort().join(", ")}` } : {}),
+  },
   packages: [image, binary, runtime, ...debs, ...npm],
   relationships: [
     { spdxElementId: "SPDXRef-DOCUMENT", relationshipType: "DESCRIBES", relatedSpdxElement: image.SPDXID },

@@ -1,10 +1,10 @@
 // The OCI image that `make image` builds, read as a registry or a runtime reads it: the layout's
 // index, manifest and config, the layer's files, the SBOM it carries, and a rebuild from the
 // same inputs. (test/e2e/reduced-env.test.ts runs its entrypoint against a cluster.)
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
@@ -24,10 +24,13 @@ interface ImageConfig {
 }
 interface Spdx {
   spdxVersion: string;
-  packages: { SPDXID: string; name: string; versionInfo: string; checksums?: { algorithm: string; checksumValue: string }[]; externalRefs?: { referenceLocator: string }[] }[];
+  creationInfo: { comment?: string };
+  packages: { SPDXID: string; name: string; versionInfo: string; comment?: string; checksums?: { algorithm: string; checksumValue: string }[]; externalRefs?: { referenceLocator: string }[] }[];
   relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[];
 }
 
+/** The package lines of debs.lock or debs.resolved, split into their columns. */
+const lockLines = (text: string) => text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(" "));
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 const blob = (digest: string) => readFileSync(join(layout, "blobs", ...digest.split(":")));
 const json = <T>(digest: string): T => JSON.parse(blob(digest).toString("utf8")) as T;
@@ -96,15 +99,20 @@ describe("the image", () => {
     expect(listing.get("podlogreader")).toMatch(/^-rwxr-xr-x 0\/0 /);
   });
 
-  test("the SBOM lists every Debian package with its pinned version, the binary, and the npm production dependencies", async () => {
+  test("the SBOM lists every Debian package with the version that went in, the binary, and the npm production dependencies", async () => {
     const sbom = (await Bun.file(join(out, "sbom.spdx.json")).json()) as Spdx;
     expect(sbom.spdxVersion).toBe("SPDX-2.3");
     const byName = new Map(sbom.packages.map((p) => [p.name, p]));
-    const pinned = readFileSync(join(top, "scripts/image/debs.lock"), "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(" "));
-    expect(pinned.length).toBeGreaterThan(5);
-    for (const [name, version, , debSha] of pinned) {
+    const locked = lockLines(readFileSync(join(top, "scripts/image/debs.lock"), "utf8"));
+    const resolved = lockLines(readFileSync(join(out, "debs.resolved"), "utf8"));
+    expect(locked.length).toBeGreaterThan(5);
+    expect(resolved.map(([name, , arch, , lockedVersion]) => [name, lockedVersion, arch])).toEqual(locked.map(([name, version, arch]) => [name, version, arch]));
+    for (const [name, version, , debSha, lockedVersion] of resolved) {
       expect(byName.get(name!)?.versionInfo).toBe(version!);
       expect(byName.get(name!)?.checksums?.[0]?.checksumValue).toBe(debSha!);
+      // A version apt no longer offered is said so in the SBOM (README, "The image").
+      if (version === lockedVersion) expect(byName.get(name!)?.comment).toBeUndefined();
+      else expect(byName.get(name!)?.comment).toContain(`pins ${lockedVersion}`);
       expect(listing.has(`var/lib/dpkg/status.d/${name}`)).toBe(true);
     }
     const app = sbom.packages.find((p) => p.SPDXID === "SPDXRef-podlogreader")!;
@@ -139,5 +147,54 @@ describe("the image", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }, 180_000);
+});
+
+describe("a lock naming a version apt no longer offers (the mirror moved to a new point release)", () => {
+  const REFRESH = "Refresh the lock: apt-get update && scripts/image/lock-debs.sh > scripts/image/debs.lock";
+  let dir: string;
+  let lock: string;
+  let netbase: string[];
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "podlogreader-image-drift-"));
+    // What the image above was built from, so that netbase is the only package to move.
+    const offered = lockLines(readFileSync(join(out, "debs.resolved"), "utf8"));
+    netbase = offered.find(([name]) => name === "netbase")!;
+    lock = join(dir, "debs.lock");
+    const lines = offered.map(([name, version, arch, sha]) => (name === "netbase" ? `netbase 0.1~gone ${arch} ${"0".repeat(64)}` : `${name} ${version} ${arch} ${sha}`));
+    writeFileSync(lock, `${lines.join("\n")}\n`);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const build = (mode: "drift" | "strict") =>
+    spawnSync(join(top, "scripts/image/build.sh"), [binary, join(dir, mode)], {
+      env: { ...process.env, VERSION: pkg.version, REVISION: "drift-test", SOURCE_URL: "https://example.com/podlogreader", SOURCE_DATE_EPOCH: "0", BUN: process.execPath, IMAGE_DEBS_LOCK: lock, IMAGE_LOCK: mode },
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    });
+
+  test("builds with the version apt offers, says so in one line, and records it next to the image and in the SBOM", async () => {
+    const r = build("drift");
+    expect(r.stderr).toContain(`fetch-debs: netbase 0.1~gone (all) is no longer offered by apt, which offers ${netbase[1]}; using ${netbase[1]}. ${REFRESH}`);
+    expect(r.status).toBe(0);
+    const resolved = lockLines(readFileSync(join(dir, "drift", "debs.resolved"), "utf8"));
+    expect(resolved.find(([name]) => name === "netbase")).toEqual(["netbase", netbase[1]!, "all", netbase[3]!, "0.1~gone"]);
+    const sbom = (await Bun.file(join(dir, "drift", "sbom.spdx.json")).json()) as Spdx;
+    const entry = sbom.packages.find((p) => p.name === "netbase")!;
+    expect(entry.versionInfo).toBe(netbase[1]!);
+    expect(entry.checksums?.[0]?.checksumValue).toBe(netbase[3]!);
+    expect(entry.comment).toBe(`scripts/image/debs.lock pins 0.1~gone, which apt no longer offered; this build used ${netbase[1]}, with the sha256 of apt's signed index`);
+    expect(resolved.filter(([, version, , , locked]) => version !== locked).map(([name]) => name)).toEqual(["netbase"]);
+    expect(sbom.creationInfo.comment).toBe("Debian packages not at their locked version: netbase");
+    expect(sbom.packages.filter((p) => p.comment !== undefined).map((p) => p.name)).toEqual(["netbase"]);
+  }, 180_000);
+
+  test("IMAGE_LOCK=strict fails with the same line and builds nothing", () => {
+    const r = build("strict");
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`fetch-debs: netbase 0.1~gone (all) is no longer offered by apt, which offers ${netbase[1]}; IMAGE_LOCK=strict refuses it. ${REFRESH}`);
+    expect(existsSync(join(dir, "strict", "digest"))).toBe(false);
+    expect(existsSync(join(dir, "strict", "oci"))).toBe(false);
   }, 180_000);
 });
