@@ -61,6 +61,9 @@ export const OTHER_PATHS: readonly OtherPath[] = [
   identity("impersonate:serviceaccount", AUTHN, "serviceaccounts"),
   identity("impersonate:arbitrary-node", AUTHN, "nodes", undefined, { clusterScoped: true }),
   identity("impersonate:associated-node", AUTHN, "nodes", undefined, { clusterScoped: true }),
+  // Approving a certificate signing request: a client certificate for any user and groups.
+  identity("update", "certificates.k8s.io", "certificatesigningrequests", "approval", { clusterScoped: true }),
+  identity("approve", "certificates.k8s.io", "signers", undefined, { clusterScoped: true }),
   // Tokens of other ServiceAccounts; secrets hold other identities' tokens and credentials.
   identity("create", "", "serviceaccounts", "token", { itselfAllowed: true }),
   identity("get", "", "secrets"), identity("list", "", "secrets"), identity("watch", "", "secrets"),
