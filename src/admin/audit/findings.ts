@@ -9,7 +9,7 @@
  * - cluster-wide: it can read pod logs in every namespace.
  * - other-identity: it can act as another identity: create or change pods or workloads (which run as any
  *   ServiceAccount of the namespace), exec, attach, port-forward, ephemeral containers, impersonation,
- *   tokens of other ServiceAccounts, secrets.
+ *   tokens of other ServiceAccounts, secrets, approving certificate signing requests.
  * - other-path: it holds another way to reach logs, or power over RBAC (nodes/proxy, escalate, bind).
  * - missing-name: a pod of its workload is not in its Role, or not readable (yet): an under-grant,
  *   reported but not failed.

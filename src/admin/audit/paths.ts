@@ -86,10 +86,10 @@ export interface PathRequest {
  * resourceNames, wildcards included), and with each name a bound rule singles out (but for its own
  * name on a path it may hold on itself, and for creates, which name nothing).
  */
-export function otherPathRequests(rbac: RbacState, sa: ServiceAccountRef, scopes: readonly string[], paths: readonly OtherPath[] = OTHER_PATHS): PathRequest[] {
+export function otherPathRequests(rbac: RbacState, sa: ServiceAccountRef, scopes: readonly string[]): PathRequest[] {
   const out: PathRequest[] = [];
   for (const scope of scopes) {
-    for (const path of paths) {
+    for (const path of OTHER_PATHS) {
       if (path.clusterScoped && scope) continue;
       const unnamed: Request = { namespace: scope, verb: path.verb, group: path.group, resource: path.resource, ...(path.subresource ? { subresource: path.subresource } : {}) };
       const itself = (n: string) => !!path.itselfAllowed && scope === sa.namespace && n === sa.name;
