@@ -10,7 +10,7 @@ import type { KubeApi } from "../kube/api.ts";
 import { finding, type Finding } from "./audit/findings.ts";
 import { limiter } from "./audit/limit.ts";
 import { workloadId } from "./audit/members.ts";
-import { OTHER_PATHS, permissionText } from "./audit/paths.ts";
+import { otherPathRequests, permissionText } from "./audit/paths.ts";
 import { describeBinding, grantingBindings, namedInRules, namespacesReached, ruleAllows, type RbacRole, type Request, type ServiceAccountRef } from "./audit/rbac.ts";
 import { readCluster, type AuditInput } from "./audit/reads.ts";
 import { retrying } from "./audit/retry.ts";
@@ -204,17 +204,8 @@ async function logsElsewhere(ctx: Context, reached: string[]): Promise<Finding[]
 
 /** Every other path to logs, identities or RBAC, in each scope it could hold one. */
 async function otherPaths(ctx: Context, scopes: string[]): Promise<Finding[]> {
-  const { sa, members } = ctx;
-  const asks: Request[] = [];
-  for (const scope of scopes) {
-    for (const path of OTHER_PATHS) {
-      if (path.clusterScoped && scope) continue;
-      const unnamed: Request = { namespace: scope, verb: path.verb, group: path.group, resource: path.resource, subresource: path.subresource };
-      const mine = (n: string) => scope === sa.namespace && ((path.ownNames === "workload-pods" && members.has(n)) || (path.ownNames === "itself" && n === sa.name));
-      asks.push(unnamed, ...namedInRules(ctx.input.rbac, sa, unnamed).filter((n) => !mine(n)).map((name) => ({ ...unnamed, name })));
-    }
-  }
-  const allowed = await Promise.all(asks.map((req) => ctx.can(sa, req)));
-  return asks.filter((_, i) => allowed[i]).map((req) =>
-    finding({ ...ctx.base, kind: "other-path", source: "authorizer", permission: permissionText(req), scope: req.namespace, resourceName: req.name, grantedBy: ctx.grantedBy(req) }));
+  const asks = otherPathRequests(ctx.input.rbac, ctx.sa, scopes);
+  const allowed = await Promise.all(asks.map(({ req }) => ctx.can(ctx.sa, req)));
+  return asks.filter((_, i) => allowed[i]).map(({ path, req }) =>
+    finding({ ...ctx.base, kind: path.reaches === "identity" ? "other-identity" : "other-path", source: "authorizer", permission: permissionText(req), scope: req.namespace, resourceName: req.name, grantedBy: ctx.grantedBy(req) }));
 }

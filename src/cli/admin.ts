@@ -72,13 +72,13 @@ interface Command<S extends FlagSet> {
 export const COMMANDS = {
   kubeconfig: {
     usage: "kubeconfig -n NAMESPACE KIND/NAME [--duration 1h] [--output-file FILE]",
-    summary: "Write a kubeconfig with a short-lived token of the workload's managed ServiceAccount: it reads that workload's pod logs and nothing else.",
+    summary: "Write a kubeconfig with a short-lived token of the workload's managed ServiceAccount: it reads that workload's pod logs and nothing else. Refused (exit code 1), naming the permission and the binding, when the audit finds the ServiceAccount reaches more, such as creating pods or workloads that could run as another ServiceAccount.",
     flags: KUBECONFIG_FLAGS,
     positionals: 1,
   } satisfies Command<typeof KUBECONFIG_FLAGS>,
   audit: {
     usage: "audit [-n NAMESPACE] [-o table|json]",
-    summary: "For every ServiceAccount podlogreader manages: work out its workload's pods afresh (controller ownerReferences by UID), compare them with the names in its Role, find every RoleBinding and ClusterRoleBinding that reaches it (also through groups), and ask the apiserver's authorizer about pod logs in its namespace, in other namespaces and cluster-wide, and about other paths (nodes/proxy, exec, attach, port-forward, impersonation, tokens, secrets, escalate, bind). Each finding has a kind: stale-name, foreign-member, namespace-wide, cross-namespace, cluster-wide, other-path, missing-name. Exit code 1 on any over-grant, 0 otherwise; under-grants (missing-name) are reported.",
+    summary: "For every ServiceAccount podlogreader manages: work out its workload's pods afresh (controller ownerReferences by UID), compare them with the names in its Role, find every RoleBinding and ClusterRoleBinding that reaches it (also through groups), and ask the apiserver's authorizer about pod logs in its namespace, in other namespaces and cluster-wide, about ways to act as another identity (create, update or patch pods and workloads; ephemeral containers; exec, attach, port-forward; impersonation; tokens of other ServiceAccounts; secrets; approving certificate requests), and about other paths (nodes/proxy, nodes/log, escalate, bind). Each finding has a kind: stale-name, foreign-member, namespace-wide, cross-namespace, cluster-wide, other-identity, other-path, missing-name. Exit code 1 on any over-grant, 0 otherwise; under-grants (missing-name) are reported.",
     flags: LIST_FLAGS,
     positionals: 0,
   } satisfies Command<typeof LIST_FLAGS>,

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { ClusterRoleBindings, ClusterRoles, RoleBindings, Roles, type ResourceType } from "../../src/kube/resources.ts";
+import { serviceAccountCan } from "../support/access.ts";
 import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
@@ -99,19 +100,32 @@ describe("podlogreader audit", () => {
     await undo();
   });
 
-  test("pods/exec on another pod: other-path, and kubeconfig refuses to hand out the token", async () => {
+  test("pods/exec on another pod: other-identity, and kubeconfig refuses to hand out the token", async () => {
     await plant(Roles, ns, { metadata: { name: "exec-other" }, rules: [rule(["pods/exec"], ["create"], [otherPod])] });
     await plant(RoleBindings, ns, { metadata: { name: "exec-other" }, roleRef: roleRef("Role", "exec-other"), subjects: [webSubject()] });
     const { code, report } = await audit();
     expect(code).toBe(1);
     expect(overGrants(report)).toEqual([
-      expect.objectContaining({ kind: "other-path", permission: "create pods/exec", scope: ns, resourceName: otherPod, grantedBy: [`RoleBinding ${ns}/exec-other (Role exec-other)`] }),
+      expect.objectContaining({ kind: "other-identity", permission: "create pods/exec", scope: ns, resourceName: otherPod, grantedBy: [`RoleBinding ${ns}/exec-other (Role exec-other)`] }),
     ]);
     const refused = await runBinary(["kubeconfig", "-n", ns, "deploy/web"]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toBe("");
     expect(refused.stderr).toContain("refusing to hand out");
-    expect(refused.stderr).toContain(`other-path: ${ns}/podlogreader-web may create pods/exec on ${otherPod}`);
+    expect(refused.stderr).toContain(`other-identity: ${ns}/podlogreader-web may create pods/exec on ${otherPod}`);
+    await undo();
+  });
+
+  test("pods/exec on the workload's own pod: other-identity too, since it runs as the workload's own ServiceAccount", async () => {
+    const own = webPods[0]!;
+    await plant(Roles, ns, { metadata: { name: "exec-own" }, rules: [rule(["pods/exec"], ["create"], [own])] });
+    await plant(RoleBindings, ns, { metadata: { name: "exec-own" }, roleRef: roleRef("Role", "exec-own"), subjects: [webSubject()] });
+    await eventually("the authorizer to grant exec", async () => ((await serviceAccountCan(c.admin, ns, "podlogreader-web", { verb: "create", resource: "pods", subresource: "exec", name: own })) ? true : undefined));
+    const { code, report } = await audit();
+    expect(code).toBe(1);
+    expect(overGrants(report)).toContainEqual(
+      expect.objectContaining({ kind: "other-identity", permission: "create pods/exec", scope: ns, resourceName: own, grantedBy: [`RoleBinding ${ns}/exec-own (Role exec-own)`] }),
+    );
     await undo();
   });
 

@@ -24,6 +24,8 @@ describe("the audit report", () => {
     expect(findings[1]!.message).toBe("shop/podlogreader-web can read pod logs in namespace billing, granted by RoleBinding billing/x (Role r)");
     expect(finding({ ...base, kind: "other-path", source: "authorizer", permission: "get nodes/proxy", scope: "", grantedBy: [] }).message)
       .toBe("shop/podlogreader-web may get nodes/proxy cluster-wide, granted by no RBAC binding the audit could read");
+    const deployer = finding({ ...base, kind: "other-identity", source: "authorizer", permission: "create pods", scope: "shop", grantedBy: ["RoleBinding shop/deployer (Role deployer)"] });
+    expect([deployer.overGrant, deployer.message]).toEqual([true, "shop/podlogreader-web may create pods in namespace shop, granted by RoleBinding shop/deployer (Role deployer): it can act as another identity"]);
   });
 
   test("the table counts findings per ServiceAccount and lists each with its kind", () => {

@@ -7,13 +7,16 @@
  * - namespace-wide: it can read the logs of every pod in its namespace.
  * - cross-namespace: it can read pod logs in another namespace.
  * - cluster-wide: it can read pod logs in every namespace.
- * - other-path: it holds another way to reach logs, identities or RBAC (nodes/proxy, exec, impersonate...).
+ * - other-identity: it can act as another identity: create or change pods or workloads (which run as any
+ *   ServiceAccount of the namespace), exec, attach, port-forward, ephemeral containers, impersonation,
+ *   tokens of other ServiceAccounts, secrets, approving certificate signing requests.
+ * - other-path: it holds another way to reach logs, or power over RBAC (nodes/proxy, escalate, bind).
  * - missing-name: a pod of its workload is not in its Role, or not readable (yet): an under-grant,
  *   reported but not failed.
  */
-export type FindingKind = "stale-name" | "foreign-member" | "namespace-wide" | "cross-namespace" | "cluster-wide" | "other-path" | "missing-name";
+export type FindingKind = "stale-name" | "foreign-member" | "namespace-wide" | "cross-namespace" | "cluster-wide" | "other-identity" | "other-path" | "missing-name";
 
-export const OVER_GRANT_KINDS: ReadonlySet<FindingKind> = new Set(["stale-name", "foreign-member", "namespace-wide", "cross-namespace", "cluster-wide", "other-path"]);
+export const OVER_GRANT_KINDS: ReadonlySet<FindingKind> = new Set(["stale-name", "foreign-member", "namespace-wide", "cross-namespace", "cluster-wide", "other-identity", "other-path"]);
 
 export interface Finding {
   kind: FindingKind;
@@ -58,6 +61,8 @@ function describe(f: Omit<Finding, "overGrant" | "message">): string {
       return `${who} can read pod logs in namespace ${f.scope}${on}${by}`;
     case "cluster-wide":
       return `${who} can read pod logs in every namespace${on}${by}`;
+    case "other-identity":
+      return `${who} may ${f.permission}${on} ${where}${by}: it can act as another identity`;
     case "other-path":
       return `${who} may ${f.permission}${on} ${where}${by}`;
     case "missing-name":
