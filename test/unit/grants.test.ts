@@ -8,7 +8,7 @@ import {
 import { managedName } from "../../src/access/names.ts";
 import { parseGrant, parseRevoke } from "../../src/cli/grant-flags.ts";
 import { UsageError } from "../../src/cli/flags.ts";
-import type { RoleBinding } from "../../src/kube/objects.ts";
+import type { ObjectMeta, RoleBinding } from "../../src/kube/objects.ts";
 import { isDns1123Subdomain, kind, namedWorkload } from "../support/arbitraries.ts";
 
 const T0 = Date.parse("2026-12-04T12:00:00Z");
@@ -159,7 +159,7 @@ describe("isGrant: only bindings with every grant mark", () => {
 });
 
 describe("isExpired at time T", () => {
-  const at = (expires: string | undefined) => ({ name: "g", namespace: "ns", uid: "u", resourceVersion: "1", annotations: expires === undefined ? {} : { "podlogreader.dev/expires": expires } });
+  const at = (expires: string | undefined): ObjectMeta => ({ name: "g", namespace: "ns", uid: "u", resourceVersion: "1", annotations: expires === undefined ? {} : { "podlogreader.dev/expires": expires } });
   test.each([
     ["a second before", "2026-12-04T12:00:01Z", false],
     ["at the instant", "2026-12-04T12:00:00Z", true],
