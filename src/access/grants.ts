@@ -73,7 +73,10 @@ export function parseSubject(text: string): Subject | { error: string } {
   } else {
     return { error: `${JSON.stringify(text)} is not group:NAME, user:NAME or sa:NAMESPACE/NAME` };
   }
-  if (meansEveryone(subject)) return { error: `${formatSubject(subject)} means everyone${subject.kind === "Group" && subject.name.startsWith("system:serviceaccounts") ? " (every ServiceAccount)" : ""}; grant to a person, a group of people or one ServiceAccount` };
+  if (meansEveryone(subject)) {
+    const sa = subject.name.startsWith("system:serviceaccounts:") ? ` (every ServiceAccount of namespace ${subject.name.slice("system:serviceaccounts:".length)})` : subject.name === "system:serviceaccounts" ? " (every ServiceAccount)" : "";
+    return { error: `${formatSubject(subject)} means everyone${sa}; grant to a person, a group of people or one ServiceAccount` };
+  }
   return subject;
 }
 
