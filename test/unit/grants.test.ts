@@ -9,7 +9,9 @@ import { managedName } from "../../src/access/names.ts";
 import { explainRefusal } from "../../src/admin/grants/grant.ts";
 import { grantsTableRows } from "../../src/admin/grants/list.ts";
 import { ApiError } from "../../src/kube/transport.ts";
+import { commandHelp, parseAdmin } from "../../src/cli/admin.ts";
 import { parseGrant, parseRevoke } from "../../src/cli/grant-flags.ts";
+import { splitCommand } from "../../src/cli/program.ts";
 import { UsageError } from "../../src/cli/flags.ts";
 import type { ObjectMeta, RoleBinding } from "../../src/kube/objects.ts";
 import { isDns1123Subdomain, kind, namedWorkload } from "../support/arbitraries.ts";
@@ -298,5 +300,15 @@ describe("the grants table", () => {
       ["Deployment/web", "user:carol", "grant", "2026-12-04T11:00:00Z (expired)", "INC-2", "admin", "h"],
       ["Deployment/web", "user:bob", "foreign", "never", "-", "-", "by-hand"],
     ]);
+  });
+});
+
+describe("grant, grants and revoke on the command line", () => {
+  test.each(["grant", "grants", "revoke"] as const)("%s explains every flag in --help and takes kubectl's global flags before the command", (command) => {
+    for (const flag of ["--kubeconfig", "--context", "--namespace", "--help", "--output", ...(command === "grants" ? [] : ["--to"]), ...(command === "grant" ? ["--for", "--reason"] : []), ...(command === "revoke" ? ["--name"] : [])]) {
+      expect(commandHelp(command)).toContain(flag);
+    }
+    expect(splitCommand(["-n", "ns", command, "deploy/web"])).toEqual({ command, args: ["deploy/web", "-n", "ns"] });
+    expect(parseAdmin(command, ["-h"])).toMatchObject({ help: true });
   });
 });
