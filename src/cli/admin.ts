@@ -5,6 +5,7 @@ import { parseWorkloadRef } from "../admin/workload-ref.ts";
 import { connectionFlags, helpFlag, isNamespaceName, NAMESPACE_RULE, namespaceFlag, namespaceSchema, outputFlag } from "./common-flags.ts";
 import { boolFlag, durationFlag, flag, flagSetHelp, parseFlagSet, type FlagSet, type ValuesOf } from "./flag-set.ts";
 import { UsageError, wrap } from "./flags.ts";
+import { GRANT_FLAGS, GRANTS_FLAGS, parseGrant, parseGrants, parseRevoke, REVOKE_FLAGS, type GrantOptions, type GrantsOptions, type RevokeOptions } from "./grant-flags.ts";
 
 const KUBECONFIG_FLAGS = {
   ...connectionFlags,
@@ -94,6 +95,24 @@ export const COMMANDS = {
     flags: CLEANUP_FLAGS,
     positionals: 0,
   } satisfies Command<typeof CLEANUP_FLAGS>,
+  grant: {
+    usage: "grant -n NAMESPACE KIND/NAME --to SUBJECT [--to SUBJECT...] --for 8h --reason TEXT [-o json]",
+    summary: "Let people, groups or ServiceAccounts read a workload's pod logs for a while: one RoleBinding to the workload's managed Role, which follows its pods across rollouts. The binding records its expiry, the reason and who granted it (the user the apiserver authenticates you as); the controller deletes it when it expires. The apiserver only lets you bind the Role if you can read those logs yourself or hold bind on it. Granting the same subjects again renews the grant.",
+    flags: GRANT_FLAGS,
+    positionals: 1,
+  } satisfies Command<typeof GRANT_FLAGS>,
+  grants: {
+    usage: "grants -n NAMESPACE [KIND/NAME] [-o table|json]",
+    summary: "List who may read each opted-in workload's logs through its managed Role: its managed ServiceAccount, grants (until when, why, granted by whom) and RoleBindings podlogreader did not issue.",
+    flags: GRANTS_FLAGS,
+    positionals: 1,
+  } satisfies Command<typeof GRANTS_FLAGS>,
+  revoke: {
+    usage: "revoke -n NAMESPACE KIND/NAME --to SUBJECT | revoke -n NAMESPACE --name BINDING",
+    summary: "Remove a grant before it expires: take a subject out of a workload's grants, or delete one grant RoleBinding by name. Only RoleBindings issued by podlogreader grant are changed. A 'kubectl logs -f' already running goes on: Kubernetes authorizes a request when it starts.",
+    flags: REVOKE_FLAGS,
+    positionals: 1,
+  } satisfies Command<typeof REVOKE_FLAGS>,
   version: {
     usage: "version [-o json|yaml]",
     summary: "Print the version of podlogreader.",
@@ -117,7 +136,7 @@ export type KubeconfigOptions = ValuesOf<typeof KUBECONFIG_FLAGS> & { command: "
 export type ListCommandOptions = ValuesOf<typeof LIST_FLAGS> & { command: "audit" | "status" };
 export type CleanupOptions = ValuesOf<typeof CLEANUP_FLAGS> & { command: "cleanup"; lease?: { namespace: string; name: string } };
 export type VersionOptions = ValuesOf<typeof VERSION_FLAGS> & { command: "version" };
-export type AdminOptions = KubeconfigOptions | ListCommandOptions | CleanupOptions | VersionOptions;
+export type AdminOptions = KubeconfigOptions | ListCommandOptions | CleanupOptions | VersionOptions | GrantOptions | GrantsOptions | RevokeOptions;
 
 export interface HelpRequest { command: AdminCommand; help: true }
 
@@ -138,6 +157,12 @@ export function parseAdmin(command: AdminCommand, argv: string[]): AdminOptions 
       return parseCleanup(argv);
     case "version":
       return { ...parseFlagSet(VERSION_FLAGS, argv).values, command };
+    case "grant":
+      return parseGrant(argv);
+    case "grants":
+      return parseGrants(argv);
+    case "revoke":
+      return parseRevoke(argv);
   }
 }
 

@@ -17,6 +17,7 @@ import { VERSION } from "../version.ts";
 import { commandHelp, parseAdmin, type AdminCommand } from "./admin.ts";
 import { UsageError } from "./flags.ts";
 import { programName } from "./program.ts";
+import { runGrantCommand } from "./run-grants.ts";
 import { table } from "./table.ts";
 
 /** Everything a command prints goes out before the process exits, however slow the pipe. */
@@ -46,6 +47,10 @@ export async function runAdmin(command: AdminCommand, argv: string[]): Promise<n
     const connection = loadConnection({ kubeconfig: opts.kubeconfig, context: opts.context });
     const api = new KubeApi(new Transport(connection));
     switch (opts.command) {
+      case "grant":
+      case "grants":
+      case "revoke":
+        return await runGrantCommand(api, opts, opts.namespace ?? connection.namespace ?? "default");
       case "kubeconfig": {
         const namespace = opts.namespace ?? connection.namespace ?? "default";
         const issued = await issueKubeconfig(api, connection, { namespace, kind: opts.kind, name: opts.name, durationSeconds: opts.durationMs / 1000 });

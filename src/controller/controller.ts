@@ -13,6 +13,7 @@ import type { Logger } from "../log.ts";
 import type { WorkerProgress } from "../telemetry/health.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { EventRecorder } from "./events.ts";
+import { GrantExpiry, grantWatch } from "./grant-expiry.ts";
 import { reportFailure } from "./failures.ts";
 import { garbageCollectorHint } from "./housekeeping.ts";
 import { WorkQueue } from "./queue.ts";
@@ -42,6 +43,9 @@ export class Controller {
   private readonly world = new World();
   private readonly watches: Watches;
   private readonly queue: WorkQueue;
+  /** Grants (podlogreader grant) are deleted when they expire; their watch does not gate readiness. */
+  private readonly grants: ReturnType<typeof grantWatch>;
+  private readonly grantExpiry: GrantExpiry;
 
   constructor(api: KubeApi, private readonly options: ControllerOptions, private readonly log: Logger, metrics?: Metrics) {
     this.watches = openWatches(
@@ -58,6 +62,8 @@ export class Controller {
     );
     const { roles, roleBindings, serviceAccounts } = this.watches;
     const events = new EventRecorder(api, log);
+    this.grants = grantWatch(api, options.namespaces, (o, c) => this.grantExpiry.onChange(o, c), log, metrics);
+    this.grantExpiry = new GrantExpiry({ api, grants: this.grants, roleUid: (ns, name) => roles.get(ns, name)?.metadata.uid, world: this.world, events, log, metrics });
     const reconciler = new Reconciler(api, { world: this.world, roles, roleBindings, serviceAccounts }, options, events, log, metrics);
     const telemetry = metrics?.track({
       queueDepth: () => this.queue.depth,
@@ -94,7 +100,7 @@ export class Controller {
    */
   async run(signal: AbortSignal, leadership: Promise<void> = Promise.resolve()): Promise<void> {
     const watching = new AbortController();
-    const running = this.watches.all.flatMap((g) => g.run(watching.signal));
+    const running = [...this.watches.all, this.grants].flatMap((g) => g.run(watching.signal));
     const scope = this.options.namespaces.length ? `namespaces ${this.options.namespaces.join(", ")}` : "all namespaces";
     this.log.info(`Watching ${scope}`);
 
@@ -107,11 +113,16 @@ export class Controller {
       this.log.info("Checking every opted-in workload");
       this.enqueueAll();
       this.queue.start();
-      resync = setInterval(() => this.enqueueAll(), this.options.resyncMs);
+      void this.grants.synced.then(() => signal.aborted || this.grantExpiry.start());
+      resync = setInterval(() => {
+        this.enqueueAll();
+        this.grantExpiry.checkAll();
+      }, this.options.resyncMs);
     }
 
     await stopped;
     clearInterval(resync);
+    this.grantExpiry.stop();
     this.log.info("Stopping: finishing writes in flight");
     await this.queue.shutdown();
     watching.abort();
@@ -163,6 +174,7 @@ export class Controller {
 
   /** A change to a managed object, including a hand edit: look at its workload again now. */
   private onManaged(obj: PartialObjectMetadata): void {
+    this.grantExpiry.roleChanged(obj.metadata.namespace, obj.metadata.name);
     const owner = managedOwner(obj.metadata);
     if (owner && isWorkloadKind(owner.kind)) this.queue.add(workloadKey(owner.kind, obj.metadata.namespace, owner.name));
   }

@@ -32,6 +32,7 @@ export const ReplicaSets = apps("replicasets", "ReplicaSet");
 const authorization: Group = inGroup("authorization.k8s.io");
 export const SubjectAccessReviews = authorization("subjectaccessreviews", "SubjectAccessReview");
 export const SelfSubjectAccessReviews = authorization("selfsubjectaccessreviews", "SelfSubjectAccessReview");
+export const SelfSubjectReviews = inGroup("authentication.k8s.io")("selfsubjectreviews", "SelfSubjectReview");
 
 const admission: Group = inGroup("admissionregistration.k8s.io");
 export const ValidatingAdmissionPolicies = admission("validatingadmissionpolicies", "ValidatingAdmissionPolicy");

@@ -1,0 +1,186 @@
+// Ends grants on time: each grant RoleBinding is deleted when it expires (a timer set for that
+// instant, not a poll), or as soon as its Role is gone. A grant that expired while the controller
+// was down is deleted when it starts; the resync checks every grant again.
+import { expiresAtMs, GRANT_SELECTOR, grantWorkload, isExpired, isGrant } from "../access/grants.ts";
+import { isWorkloadKind, KINDS } from "../access/kinds.ts";
+import { keyOf, type World } from "../access/membership.ts";
+import type { KubeApi } from "../kube/api.ts";
+import { Informer, InformerGroup } from "../kube/informer.ts";
+import { parseObject, RoleBinding } from "../kube/objects.ts";
+import { RoleBindings } from "../kube/resources.ts";
+import { isConflict, isNotFound } from "../kube/transport.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
+import { Backoff } from "../util/backoff.ts";
+import type { EventRecorder } from "./events.ts";
+
+/** The Event reason on the workload when one of its grants is deleted. */
+export const GRANT_ENDED = "GrantEnded";
+/** setTimeout holds at most 2^31-1 ms; a grant further away is looked at again after this. */
+const MAX_TIMER_MS = 3600_000;
+
+export type ExpiryVerdict =
+  | { action: "ignore" }
+  | { action: "delete"; why: "expired" | "role-gone" }
+  | { action: "wait"; untilMs: number };
+
+/**
+ * What to do with a RoleBinding now. Only bindings with the grant marks are ever deleted. A grant
+ * ends at its expiry (or at once when its expiry cannot be read), and when the Role its
+ * ownerReference names is no longer there with that uid. `roleUid` answers from the Role cache.
+ */
+export function expiryVerdict(binding: RoleBinding, nowMs: number, roleUid: (namespace: string, name: string) => string | undefined): ExpiryVerdict {
+  if (!isGrant(binding)) return { action: "ignore" };
+  const { metadata, roleRef } = binding;
+  const owner = metadata.ownerReferences?.find((o) => o.kind === "Role" && o.name === roleRef.name);
+  if (!owner || roleUid(metadata.namespace, roleRef.name) !== owner.uid) return { action: "delete", why: "role-gone" };
+  if (isExpired(metadata, nowMs)) return { action: "delete", why: "expired" };
+  return { action: "wait", untilMs: expiresAtMs(metadata)! };
+}
+
+export interface Clock {
+  now(): number;
+  /** Calls `fn` after `ms`; returns a function that cancels it. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  after: (ms, fn) => {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return () => clearTimeout(t);
+  },
+};
+
+export interface GrantSource {
+  get(namespace: string, name: string): RoleBinding | undefined;
+  values(): Iterable<RoleBinding>;
+}
+
+export interface GrantExpiryDeps {
+  api: Pick<KubeApi, "delete">;
+  grants: GrantSource;
+  /** The uid of the managed Role of that name in the controller's cache, if it is there. */
+  roleUid: (namespace: string, name: string) => string | undefined;
+  world: World;
+  events: Pick<EventRecorder, "normal">;
+  log: Logger;
+  metrics?: Metrics;
+  clock?: Clock;
+}
+
+/**
+ * Keeps one timer per grant, set for its expiry. Nothing is deleted before `start()`: the caches
+ * must have synced (an unsynced Role cache would make every Role look gone) and, with leader
+ * election, this replica must lead.
+ */
+export class GrantExpiry {
+  private readonly timers = new Map<string, () => void>();
+  private readonly retries = new Map<string, Backoff>();
+  private started = false;
+  private readonly clock: Clock;
+
+  constructor(private readonly deps: GrantExpiryDeps) {
+    this.clock = deps.clock ?? realClock;
+  }
+
+  start(): void {
+    this.started = true;
+    this.checkAll();
+  }
+
+  stop(): void {
+    this.started = false;
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
+  }
+
+  /** Looks at every grant again (the resync, and after a Role went away). */
+  checkAll(): void {
+    for (const b of this.deps.grants.values()) this.check(b.metadata.namespace, b.metadata.name);
+  }
+
+  /** A managed Role changed or went away: look again at the grants that bind it. */
+  roleChanged(namespace: string, roleName: string): void {
+    for (const b of this.deps.grants.values()) {
+      if (b.metadata.namespace === namespace && b.roleRef.name === roleName) this.check(namespace, b.metadata.name);
+    }
+  }
+
+  /** A grant changed, appeared or went away. */
+  onChange(old: RoleBinding | undefined, current: RoleBinding | undefined): void {
+    const b = current ?? old;
+    if (b) this.check(b.metadata.namespace, b.metadata.name);
+  }
+
+  /** Decides for one grant, from the cache, now: delete it, or set its timer. */
+  check(namespace: string, name: string): void {
+    const key = keyOf({ namespace, name });
+    this.timers.get(key)?.();
+    this.timers.delete(key);
+    if (!this.started) return;
+    const binding = this.deps.grants.get(namespace, name);
+    if (!binding) {
+      this.retries.delete(key);
+      return;
+    }
+    const verdict = expiryVerdict(binding, this.clock.now(), this.deps.roleUid);
+    if (verdict.action === "ignore") return;
+    if (verdict.action === "wait") {
+      this.timers.set(key, this.clock.after(Math.min(MAX_TIMER_MS, Math.max(0, verdict.untilMs - this.clock.now())), () => this.check(namespace, name)));
+      return;
+    }
+    void this.remove(binding, verdict.why);
+  }
+
+  private async remove(binding: RoleBinding, why: "expired" | "role-gone"): Promise<void> {
+    const { namespace, name, uid, resourceVersion } = binding.metadata;
+    const key = keyOf({ namespace, name });
+    const { api, log, metrics } = this.deps;
+    // A placeholder so that a change arriving meanwhile does not start a second delete.
+    this.timers.set(key, () => {});
+    try {
+      await api.delete(RoleBindings, namespace, name, { uid, resourceVersion });
+    } catch (err) {
+      this.timers.delete(key);
+      if (isNotFound(err)) return;
+      // A 409: the grant changed (renewed, say) since the cache saw it. It is judged again from
+      // the cache after the backoff, by when the watch has brought the new version.
+      const backoff = this.retries.get(key) ?? new Backoff(1000, 60_000);
+      this.retries.set(key, backoff);
+      const wait = backoff.next();
+      if (!isConflict(err)) log.warn(`Could not delete grant RoleBinding ${namespace}/${name}; retrying in ${wait}ms: ${(err as Error).message}`, { namespace, reason: "GrantDeleteFailed", object: `RoleBinding/${name}` });
+      this.timers.set(key, this.clock.after(wait, () => this.check(namespace, name)));
+      return;
+    }
+    this.timers.delete(key);
+    this.retries.delete(key);
+    const subjects = (binding.subjects ?? []).map((s) => `${s.kind} ${s.namespace ? `${s.namespace}/` : ""}${s.name}`).join(", ");
+    const ref = grantWorkload(binding.metadata) ?? "";
+    const message = why === "expired"
+      ? `Deleted grant RoleBinding ${namespace}/${name}: it expired at ${binding.metadata.annotations?.["podlogreader.dev/expires"] ?? "(no readable expiry)"}; ${subjects} no longer read the logs of ${ref}`
+      : `Deleted grant RoleBinding ${namespace}/${name}: its Role ${binding.roleRef.name} is gone; ${subjects} no longer read the logs of ${ref}`;
+    const slash = ref.indexOf("/");
+    log.info(message, { kind: ref.slice(0, slash), namespace, name: ref.slice(slash + 1), reason: GRANT_ENDED, object: `RoleBinding/${name}`, cause: why });
+    metrics?.grantsExpired.inc({ namespace, reason: why });
+    const kind = ref.slice(0, slash);
+    const workload = slash > 0 && isWorkloadKind(kind) ? this.deps.world.get(kind, namespace, ref.slice(slash + 1)) : undefined;
+    if (workload) {
+      await this.deps.events.normal({ apiVersion: KINDS[workload.kind].apiVersion, kind: workload.kind, namespace, name: workload.name, uid: workload.uid }, GRANT_ENDED, message);
+    }
+  }
+}
+
+/** The watch of grant RoleBindings: only those labelled as grants enter memory. */
+export function grantWatch(api: KubeApi, namespaces: readonly string[], onChange: (old: RoleBinding | undefined, current: RoleBinding | undefined) => void, log: Logger, metrics?: Metrics): InformerGroup<RoleBinding> {
+  return new InformerGroup<RoleBinding>(namespaces, (namespace) => new Informer<RoleBinding>({
+    api, resource: RoleBindings, namespace, labelSelector: GRANT_SELECTOR,
+    parse: (raw) => parseObject(RoleBinding, raw, "RoleBinding"),
+    key: (o) => keyOf(o.metadata),
+    versionOf: (o) => o.metadata.resourceVersion,
+    onChange,
+    log: log.with({ resource: "rolebindings", selector: GRANT_SELECTOR }),
+    onRestart: () => metrics?.watchRestarts.inc({ resource: "rolebindings" }),
+  }));
+}
