@@ -13,15 +13,17 @@ const SUMMARY =
   "with [pod/POD/CONTAINER], coloured on a terminal unless NO_COLOR is set. It needs only what " +
   "podlogreader grants a workload's ServiceAccount in the `own` mode, so it works with the kubeconfig " +
   "`podlogreader kubeconfig` writes: get on the workload's Role by name, to learn its pods; get on those " +
-  "pods and on their logs. It reads only a Role that carries podlogreader's marks for the workload (the " +
-  "label app.kubernetes.io/managed-by=podlogreader, and a controller ownerReference to the workload or the " +
-  "annotation podlogreader.dev/workload naming it); of any other Role of that name it says what is missing and exits 1. That grant allows no watch, so with --follow the Role is read again every 2 s " +
+  "pods and on their logs. That grant allows no watch, so with --follow the Role is read again every 2 s " +
   "(with backoff while the apiserver fails) and log streams start and stop as pods come and go: " +
   "scale-ups, rollouts, new Job runs. Each followed pod is read again every 5 s, so a stream that outlives " +
   "its pod (a StatefulSet pod replaced under the same name, a lost node) is reopened. " +
   "A stream whose access was removed ends with a note on standard error; " +
   "other stream errors, and containers that have not started yet, are retried with backoff. " +
-  "Exit code 1 on an error, or when the Role can no longer be read while following; 2 on a usage error.";
+  "It reads only a Role that carries podlogreader's marks for the workload (the label " +
+  "app.kubernetes.io/managed-by=podlogreader, and a controller ownerReference to the workload or the annotation " +
+  "podlogreader.dev/workload naming it); of any other Role of that name it says what is missing and reads no log. " +
+  "Exit code 1 on an error, on a Role without those marks, or when the Role can no longer be read or loses its marks " +
+  "while following; 2 on a usage error.";
 
 /** The same flag, absent unless given. */
 function optional<T>(f: TypedFlag<T>): TypedFlag<T | undefined> {
