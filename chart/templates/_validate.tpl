@@ -36,7 +36,47 @@ number times its unit, summed, refused above 2^63-1 ns) and fail with the binary
 {{- printf "%.0f" $ns -}}
 {{- end -}}
 
+{{/*
+The controller flags that the chart sets from its values and that decide what is granted and
+where the controller acts, each with what to set instead. The controller takes the last of a
+repeated flag, and extraArgs come last, so one of these in extraArgs would run the controller
+otherwise than the values say (podVisibility: own with --pod-visibility=namespace runs
+namespace-wide). Its parser reads --NAME, --NAME=VALUE and --NAME VALUE, and -n for --namespace.
+values.schema.json refuses the same flags with the same words (test/chart/extra-args.test.ts).
+*/}}
+{{- define "podlogreader.valueFlags" -}}
+{{- $instead := dict -}}
+{{- $_ := set $instead "pod-visibility" "set podVisibility instead" -}}
+{{- $_ = set $instead "list-pods" "set podVisibility instead" -}}
+{{- $_ = set $instead "create-sa-and-rolebinding" "set createServiceAccountAndRoleBinding instead" -}}
+{{- $_ = set $instead "namespace" "set watchNamespaces instead" -}}
+{{- $_ = set $instead "leader-elect" "the chart always runs leader election; set leaderElection instead" -}}
+{{- $_ = set $instead "leader-election-namespace" "the chart keeps the Lease in the release namespace" -}}
+{{- $_ = set $instead "leader-election-id" "the chart names the Lease after the release; set fullnameOverride instead" -}}
+{{- $_ = set $instead "leader-elect-lease-duration" "set leaderElection.leaseDuration instead" -}}
+{{- $_ = set $instead "leader-elect-renew-deadline" "set leaderElection.renewDeadline instead" -}}
+{{- $_ = set $instead "leader-elect-retry-period" "set leaderElection.retryPeriod instead" -}}
+{{- toJson $instead -}}
+{{- end -}}
+
+{{- define "podlogreader.validateExtraArgs" -}}
+{{- $instead := fromJson (include "podlogreader.valueFlags" .) -}}
+{{- range .Values.extraArgs -}}
+{{- $arg := toString . -}}
+{{- $flag := "" -}}
+{{- if eq $arg "-n" -}}
+{{- $flag = "namespace" -}}
+{{- else if hasPrefix "--" $arg -}}
+{{- $flag = first (splitList "=" (trimPrefix "--" $arg)) -}}
+{{- end -}}
+{{- if hasKey $instead $flag -}}
+{{- fail (printf "extraArgs must not set --%s; %s" $flag (get $instead $flag)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "podlogreader.validate" -}}
+{{- include "podlogreader.validateExtraArgs" . -}}
 {{- $_ := include "podlogreader.checkDuration" (list .Values.debounce "debounce" 0.0 "") -}}
 {{- $_ = include "podlogreader.checkDuration" (list .Values.resync "resync" 1e9 "--resync must be at least 1s") -}}
 {{- $le := .Values.leaderElection -}}

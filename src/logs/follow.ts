@@ -1,15 +1,16 @@
 // The logs of a workload's pods, as its `own` grant allows: the workload's Role (get by name)
 // names the pods; their log streams start and stop as the names in the Role change.
-import type { V1Pod, V1Role } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
 import type { WorkloadKind } from "../access/kinds.ts";
 import { managedName } from "../access/names.ts";
 import type { KubeApi } from "../kube/api.ts";
+import { parseObject, Role } from "../kube/objects.ts";
 import { Pods, Roles } from "../kube/resources.ts";
 import { ApiError } from "../kube/transport.ts";
 import { Backoff } from "../util/backoff.ts";
 import { sleep } from "../util/sleep.ts";
 import { containersToRead, type ContainerChoice } from "./containers.ts";
-import { grantedPods } from "./grant.ts";
+import { grantedPods, unmanagedReason } from "./grant.ts";
 import { classifyFailure, FORBIDDEN_ATTEMPTS, streamContainer, type Output, type StreamEnd, type StreamSettings } from "./stream.ts";
 
 /** How often the Role is read again while following: a get-by-name grant allows no watch. */
@@ -29,22 +30,31 @@ export class LogsError extends Error {
 
 /**
  * Prints the logs of the workload's pods to `out`. Without `follow`: the current pods, one after
- * the other, then returns. With `follow`: until `signal` aborts (0) or access to the Role is lost (1).
- * Returns the exit code; throws LogsError when the Role cannot be read at the start.
+ * the other, then returns. With `follow`: until `signal` aborts (0), or access to the Role is lost
+ * or it stops carrying podlogreader's marks for the workload (1). Returns the exit code; throws
+ * LogsError when the Role cannot be read at the start or is not podlogreader's for the workload.
  */
 export async function printWorkloadLogs(api: KubeApi, request: LogsRequest, out: Output, signal: AbortSignal, pollMs = ROLE_POLL_MS): Promise<number> {
   const roleName = managedName(request.kind, request.name);
   const role = await readRole(api, request, roleName).catch((err: unknown) => {
     throw new LogsError(roleError(err, request, roleName));
   });
+  const foreign = foreignRole(role, request);
+  if (foreign) throw new LogsError(`${foreign}; not reading the pods it names`);
   const pods = grantedPods(role);
   if (pods.length === 0) out.note(`Role ${request.namespace}/${roleName} names no pods yet: ${request.kind}/${request.name} has none${request.follow ? "; waiting for some" : ""}`);
   if (!request.follow) return printOnce(api, request, pods, out, signal);
   return follow(api, request, roleName, role, out, signal, pollMs);
 }
 
-function readRole(api: KubeApi, request: LogsRequest, roleName: string): Promise<V1Role> {
-  return api.get(Roles, request.namespace, roleName) as Promise<V1Role>;
+async function readRole(api: KubeApi, request: LogsRequest, roleName: string): Promise<Role> {
+  return parseObject(Role, await api.get(Roles, request.namespace, roleName), `Role ${request.namespace}/${roleName}`);
+}
+
+/** Why the Role is not podlogreader's Role for the workload, as one line, or undefined when it is. */
+function foreignRole(role: Role, request: LogsRequest): string | undefined {
+  const reason = unmanagedReason(role.metadata, request);
+  return reason && `Role ${request.namespace}/${role.metadata.name} is not podlogreader's Role for ${request.kind}/${request.name}: ${reason}`;
 }
 
 function roleError(err: unknown, request: LogsRequest, roleName: string): string {
@@ -68,7 +78,7 @@ async function printOnce(api: KubeApi, request: LogsRequest, pods: string[], out
   return failed ? 1 : 0;
 }
 
-async function follow(api: KubeApi, request: LogsRequest, roleName: string, first: V1Role, out: Output, signal: AbortSignal, pollMs: number): Promise<number> {
+async function follow(api: KubeApi, request: LogsRequest, roleName: string, first: Role, out: Output, signal: AbortSignal, pollMs: number): Promise<number> {
   const streams = new Map<string, AbortController>();
   const running = new Set<Promise<unknown>>();
   const sync = (names: string[], announce: boolean) => {
@@ -91,14 +101,14 @@ async function follow(api: KubeApi, request: LogsRequest, roleName: string, firs
   };
 
   sync(grantedPods(first), false);
-  let version = first.metadata?.resourceVersion;
+  let version = first.metadata.resourceVersion;
   const failures = new Backoff(pollMs, 30_000);
   let failing = false;
   let code = 0;
   while (!signal.aborted) {
     await sleep(failing ? failures.next() : pollMs, signal);
     if (signal.aborted) break;
-    let role: V1Role;
+    let role: Role;
     try {
       role = await readRole(api, request, roleName);
     } catch (err) {
@@ -116,8 +126,14 @@ async function follow(api: KubeApi, request: LogsRequest, roleName: string, firs
     if (failing) out.note(`read Role ${request.namespace}/${roleName} again`);
     failing = false;
     failures.reset();
-    if (role.metadata?.resourceVersion === version) continue;
-    version = role.metadata?.resourceVersion;
+    if (role.metadata.resourceVersion === version) continue;
+    version = role.metadata.resourceVersion;
+    const foreign = foreignRole(role, request);
+    if (foreign) {
+      out.note(`${foreign}; stopped following`);
+      code = 1;
+      break;
+    }
     sync(grantedPods(role), true);
   }
   for (const stop of streams.values()) stop.abort();

@@ -19,7 +19,11 @@ const SUMMARY =
   "its pod (a StatefulSet pod replaced under the same name, a lost node) is reopened. " +
   "A stream whose access was removed ends with a note on standard error; " +
   "other stream errors, and containers that have not started yet, are retried with backoff. " +
-  "Exit code 1 on an error, or when the Role can no longer be read while following; 2 on a usage error.";
+  "It reads only a Role that carries podlogreader's marks for the workload (the label " +
+  "app.kubernetes.io/managed-by=podlogreader, and a controller ownerReference to the workload or the annotation " +
+  "podlogreader.dev/workload naming it); of any other Role of that name it says what is missing and reads no log. " +
+  "Exit code 1 on an error, on a Role without those marks, or when the Role can no longer be read or loses its marks " +
+  "while following; 2 on a usage error.";
 
 /** The same flag, absent unless given. */
 function optional<T>(f: TypedFlag<T>): TypedFlag<T | undefined> {

@@ -1,15 +1,16 @@
 // `podlogreader logs` as a workload's ServiceAccount with a real token and only the `own`
 // grant (its pods and their logs by name, its Deployment and its own Role by name): it follows
 // the Deployment across a rollout, never prints another workload's pod, and ends with a note
-// when access is removed.
+// when access is removed. A Role of the managed name without podlogreader's marks is not
+// followed, even by a reader who may read the pods it names.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { V1PolicyRule } from "@kubernetes/client-node";
+import type { V1ObjectMeta, V1PolicyRule } from "@kubernetes/client-node";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { criLogLine, setPodLog } from "../../scripts/lib/simulated-nodes.ts";
-import { KINDS } from "../../src/access/kinds.ts";
+import { KINDS, type WorkloadKind } from "../../src/access/kinds.ts";
 import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
@@ -38,8 +39,19 @@ function ownRules(pods: string[]): V1PolicyRule[] {
   ];
 }
 
-const setRole = (pods: string[]) =>
-  c.admin.update(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: role }, rules: ownRules(pods) });
+/** A Role's metadata with podlogreader's marks for the workload, as the controller writes them. */
+async function managedMeta(name: string, kind: WorkloadKind, workload: string): Promise<V1ObjectMeta> {
+  const { uid } = ((await c.admin.get(KINDS[kind].resource, ns, workload)) as { metadata: { uid: string } }).metadata;
+  return {
+    name,
+    labels: { "app.kubernetes.io/managed-by": "podlogreader" },
+    annotations: { "podlogreader.dev/workload": `${kind}/${workload}` },
+    ownerReferences: [{ apiVersion: KINDS[kind].apiVersion, kind, name: workload, uid, controller: true }],
+  };
+}
+
+const setRole = async (pods: string[]) =>
+  c.admin.update(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: await managedMeta(role, "Deployment", "web"), rules: ownRules(pods) });
 
 /** Waits until kwok serves the pod's own log file (it picks up a new Logs object after a moment). */
 async function servesOwnLog(pod: string, firstLine: string): Promise<void> {
@@ -101,7 +113,7 @@ beforeAll(async () => {
   [otherPod] = (await waitForPods(ns, "other", 1)) as [string];
   await withLogs(webPods, linesOf);
   await withLogs([otherPod], (pod) => [`${pod} SECRET other-team line`]);
-  await c.admin.create(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: role }, rules: ownRules(webPods) });
+  await c.admin.create(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: await managedMeta(role, "Deployment", "web"), rules: ownRules(webPods) });
   reader = await bindReader();
 });
 
@@ -190,7 +202,7 @@ describe("podlogreader logs with the own grant", () => {
     const firstUid = await eventually("db-0 to exist", uid);
     await withLogs(["db-0"], () => ["db-0 first life"]);
     await c.admin.create(Roles, ns, {
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: sts },
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: await managedMeta(sts, "StatefulSet", "db"),
       rules: [
         { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"], resourceNames: ["db-0"] },
         { apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["db-0"] },
@@ -266,6 +278,33 @@ describe("podlogreader logs with the own grant", () => {
     expect(lastNote).toBe(`cannot read Role ${ns}/${role} (Forbidden): this command needs get on the workload's Role, which podlogreader grants the workload's ServiceAccount; stopped following`);
     expect(run.seen.stdout).not.toContain("after its access was removed");
   }, 120_000);
+
+  test.each([
+    ["no marks at all", "lookalike", async (name: string): Promise<V1ObjectMeta> => ({ name }), "it lacks the label app.kubernetes.io/managed-by=podlogreader"],
+    ["podlogreader's label and annotation, and a controller ownerReference to another Deployment", "lookalike-owned",
+      (name: string) => managedMeta(name, "Deployment", "other"), "its controller ownerReference names apps/v1 Deployment/other"],
+  ])("a hand-made Role of the managed name with %s is not followed: one line naming it and what it lacks, no log line, exit 1", async (_, workload, metadata, lacks) => {
+    // It names a pod the reader (the admin) may read, so only the missing marks stop the command.
+    const name = managedName("Deployment", workload);
+    await c.admin.create(Roles, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: await metadata(name),
+      rules: [
+        { apiGroups: [""], resources: ["pods"], verbs: ["get"], resourceNames: [otherPod] },
+        { apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: [otherPod] },
+      ],
+    });
+    expect(await c.admin.stream(Pods, ns, otherPod, "log", {}).then((body) => new Response(body).text())).toContain("SECRET other-team line");
+    for (const follow of [[], ["-f"]]) {
+      const run = startLogs(c.admin, [`deploy/${workload}`, "-n", ns, ...follow]);
+      const code = await Promise.race([run.code, Bun.sleep(30_000).then(() => "still running")]);
+      run.stop();
+      expect({ code, stdout: run.seen.stdout, stderr: run.seen.stderr }).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `podlogreader logs: Role ${ns}/${name} is not podlogreader's Role for Deployment/${workload}: ${lacks}; not reading the pods it names\n`,
+      });
+    }
+  });
 
   test("usage errors exit 2, a workload without a Role exits 1, each with one clear line", async () => {
     const usage = startLogs(reader, ["deploy/web", "--tail", "many"]);

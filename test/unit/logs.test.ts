@@ -1,12 +1,17 @@
-// The pure parts of `podlogreader logs`: flags, which pods a Role names, which containers to
-// read, how lines are printed, and how a failed log request is handled.
+// The pure parts of `podlogreader logs`: flags, which pods a Role names and whether it is
+// podlogreader's Role at all, which containers to read, how lines are printed, and how a failed
+// log request is handled; and that the command reads no pod of a Role without podlogreader's marks.
 import { describe, expect, test } from "bun:test";
 import type { V1Pod, V1Role } from "@kubernetes/client-node";
 import { UsageError } from "../../src/cli/flags.ts";
+import type { KubeApi } from "../../src/kube/api.ts";
+import type { ObjectMeta } from "../../src/kube/objects.ts";
+import type { ResourceType } from "../../src/kube/resources.ts";
 import { ApiError } from "../../src/kube/transport.ts";
 import { containersToRead } from "../../src/logs/containers.ts";
+import { LogsError, printWorkloadLogs } from "../../src/logs/follow.ts";
 import { linePrefix, splitTimestamp, timestampNanos, useColour } from "../../src/logs/format.ts";
-import { grantedPods } from "../../src/logs/grant.ts";
+import { grantedPods, unmanagedReason } from "../../src/logs/grant.ts";
 import { LOGS_FLAGS, logsHelp, parseLogsArgs } from "../../src/logs/options.ts";
 import { classifyFailure, type Failure } from "../../src/logs/stream.ts";
 
@@ -70,6 +75,92 @@ describe("grantedPods", () => {
 
   test("a Role without rules names no pods", () => {
     expect(grantedPods({})).toEqual([]);
+  });
+});
+
+const LABEL = { "app.kubernetes.io/managed-by": "podlogreader" };
+const webOwner = (over: object = {}) => [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: "u1", controller: true, ...over }];
+const roleMeta = (m: Partial<ObjectMeta> = {}): ObjectMeta => ({ name: "podlogreader-web", namespace: "ns", uid: "r1", resourceVersion: "1", ...m });
+
+describe("unmanagedReason: only a Role with podlogreader's marks for the workload names its pods", () => {
+  const web = { kind: "Deployment", name: "web" } as const;
+
+  test.each([
+    ["label and controller ownerReference", roleMeta({ labels: LABEL, ownerReferences: webOwner() })],
+    ["label and workload annotation (garbage collection orphaned it)", roleMeta({ labels: LABEL, annotations: { "podlogreader.dev/workload": "Deployment/web" } })],
+  ])("%s: podlogreader's", (_, meta) => {
+    expect(unmanagedReason(meta, web)).toBeUndefined();
+  });
+
+  test.each([
+    ["no marks at all", roleMeta(), "it lacks the label app.kubernetes.io/managed-by=podlogreader"],
+    ["an owner and annotation but no label", roleMeta({ ownerReferences: webOwner(), annotations: { "podlogreader.dev/workload": "Deployment/web" } }), "it lacks the label app.kubernetes.io/managed-by=podlogreader"],
+    ["another manager's label", roleMeta({ labels: { "app.kubernetes.io/managed-by": "helm" }, ownerReferences: webOwner() }), "it lacks the label app.kubernetes.io/managed-by=podlogreader"],
+    ["the label alone", roleMeta({ labels: LABEL }), "it has neither a controller ownerReference nor a podlogreader.dev/workload annotation naming its workload"],
+    ["the label and a non-controller owner", roleMeta({ labels: LABEL, ownerReferences: webOwner({ controller: false }) }), "it has neither a controller ownerReference nor a podlogreader.dev/workload annotation naming its workload"],
+    ["the label and an owner of another name", roleMeta({ labels: LABEL, ownerReferences: webOwner({ name: "api" }) }), "its controller ownerReference names apps/v1 Deployment/api"],
+    ["the label and an owner of another kind", roleMeta({ labels: LABEL, ownerReferences: webOwner({ kind: "StatefulSet" }) }), "its controller ownerReference names apps/v1 StatefulSet/web"],
+    ["the label and an owner of another API group", roleMeta({ labels: LABEL, ownerReferences: webOwner({ apiVersion: "example.com/v1" }) }), "its controller ownerReference names example.com/v1 Deployment/web"],
+    ["the label and an annotation naming another workload", roleMeta({ labels: LABEL, annotations: { "podlogreader.dev/workload": "Deployment/api" } }), "its podlogreader.dev/workload annotation names Deployment/api"],
+  ])("%s: not podlogreader's", (_, meta, reason) => {
+    expect(unmanagedReason(meta, web)).toBe(reason);
+  });
+});
+
+/** A KubeApi that serves one Role (the next of `roles` on each read), pods and their logs, and records every path asked for. */
+function fakeApi(roles: object[]) {
+  const asked: string[] = [];
+  let reads = 0;
+  const path = (rt: ResourceType, name: string, sub?: string) => `${rt.plural}/${name}${sub ? `/${sub}` : ""}`;
+  const api = {
+    get: async (rt: ResourceType, _ns: string, name: string) => {
+      asked.push(path(rt, name));
+      if (rt.plural === "roles") return roles[Math.min(reads++, roles.length - 1)];
+      return { metadata: { name }, spec: { containers: [{ name: "app" }] } };
+    },
+    stream: async (rt: ResourceType, _ns: string, name: string, sub: string) => {
+      asked.push(path(rt, name, sub));
+      return new Response(`2026-01-01T00:00:00Z ${name} line\n`).body!;
+    },
+  } as unknown as KubeApi;
+  return { api, asked };
+}
+
+describe("printWorkloadLogs reads pods only through podlogreader's Role for the workload", () => {
+  const request = { namespace: "ns", kind: "Deployment", name: "web", containers: { default: true }, follow: false, timestamps: false, previous: false, colour: false } as const;
+  const rules = [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["other-0"] }];
+  const collect = () => {
+    const seen = { lines: [] as string[], notes: [] as string[] };
+    return { seen, out: { line: (s: string) => seen.lines.push(s), note: (s: string) => seen.notes.push(s) } };
+  };
+
+  test("a Role of the managed name without the marks: one line naming the Role and what it lacks, and no pod read", async () => {
+    const { api, asked } = fakeApi([{ metadata: roleMeta(), rules }]);
+    const { seen, out } = collect();
+    const run = printWorkloadLogs(api, request, out, new AbortController().signal);
+    await expect(run).rejects.toThrow(LogsError);
+    await expect(run).rejects.toThrow("Role ns/podlogreader-web is not podlogreader's Role for Deployment/web: it lacks the label app.kubernetes.io/managed-by=podlogreader; not reading the pods it names");
+    expect(asked).toEqual(["roles/podlogreader-web"]);
+    expect(seen).toEqual({ lines: [], notes: [] });
+  });
+
+  test("the same Role with the marks: the pod it names is read", async () => {
+    const { api, asked } = fakeApi([{ metadata: roleMeta({ labels: LABEL, ownerReferences: webOwner() }), rules }]);
+    const { seen, out } = collect();
+    expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+    expect(asked).toEqual(["roles/podlogreader-web", "pods/other-0", "pods/other-0/log"]);
+    expect(seen.lines).toEqual(["[pod/other-0/app] other-0 line"]);
+  });
+
+  test("while following, a Role that loses its marks ends the command with a note and exit code 1", async () => {
+    const marked = { metadata: roleMeta({ labels: LABEL, ownerReferences: webOwner() }), rules: [] };
+    const replaced = { metadata: roleMeta({ uid: "r2", resourceVersion: "2" }), rules };
+    const { api, asked } = fakeApi([marked, replaced]);
+    const { seen, out } = collect();
+    expect(await printWorkloadLogs(api, { ...request, follow: true }, out, new AbortController().signal, 10)).toBe(1);
+    expect(seen.notes.at(-1)).toBe("Role ns/podlogreader-web is not podlogreader's Role for Deployment/web: it lacks the label app.kubernetes.io/managed-by=podlogreader; stopped following");
+    expect(asked.filter((p) => p.startsWith("pods/"))).toEqual([]);
+    expect(seen.lines).toEqual([]);
   });
 });
 
