@@ -54,7 +54,7 @@ export function openWatches(
       onRestart: () => metrics?.watchRestarts.inc({ resource: resource.plural }),
       ...extra,
     }));
-  const versioned = <T extends PartialObjectMetadata>() => ({ versionOf: (o: T) => o.metadata.resourceVersion });
+  const versioned = <T extends PartialObjectMetadata>() => ({ versionOf: (o: T) => o.metadata.resourceVersion, uidOf: (o: T) => o.metadata.uid });
 
   const workloads = WORKLOAD_KINDS.map((kind) => group(KINDS[kind].resource, parseWorkload(kind), on.workload));
   const pods = group(Pods, parsePod, on.pod, { metadataOnly: true, labelSelector: OPT_IN_SELECTOR });
