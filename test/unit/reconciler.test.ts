@@ -39,6 +39,11 @@ const ours = (rv = "10") => ({
   annotations: { "podlogreader.dev/workload": "Deployment/web" },
   ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: WEB_UID, controller: true }],
 });
+/** Marks of podlogreader's for an earlier Deployment web (another UID), or orphaned (no owner left). */
+const earlier = (owner: "uid-old" | "orphaned") => {
+  const m = ours();
+  return owner === "orphaned" ? { ...m, ownerReferences: [] } : { ...m, ownerReferences: [{ ...m.ownerReferences[0]!, uid: owner }] };
+};
 const foreign = () => ({ name: NAME, namespace: NS, uid: "uid-foreign", resourceVersion: "7", labels: {} });
 
 /** The live Role podlogreader would have written for these pods. */
@@ -304,6 +309,75 @@ const rows: Row[] = [
     events: ["Warning RoleWriteRefused"],
     throws: RoleWriteRefusedError,
   },
+  {
+    name: "recreated workload: a ServiceAccount made for the earlier one is deleted and made anew, so its tokens end",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: { metadata: earlier("uid-old") },
+    writes: [
+      { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
+      { verb: "create", kind: "ServiceAccount", name: NAME },
+    ],
+    events: [],
+  },
+  {
+    name: "recreated workload: an orphaned Role (only the annotation left) is replaced, not taken over",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"], earlier("orphaned")), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    writes: [
+      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
+      { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
+    ],
+    events: ["Normal AccessGranted"],
+  },
+  {
+    name: "recreated workload: while the earlier ServiceAccount cannot be deleted, the binding binds nobody",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: { metadata: earlier("orphaned") },
+    answers: [refused(403)],
+    writes: [
+      { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
+      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
+    ],
+    events: ["Warning RoleWriteRefused"],
+    throws: RoleWriteRefusedError,
+  },
+  {
+    name: "foreign ServiceAccount of the managed name: never bound",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: { metadata: foreign() },
+    writes: [{ verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" }],
+    events: ["Warning NameConflict"],
+    throws: ForeignObjectError,
+  },
+  {
+    name: "opt-out with every delete refused: the binding binds nobody, and each refusal is reported",
+    world: worldWith(["web-a"], { optedIn: false }),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    answers: [refused(403), undefined, refused(403), refused(403)],
+    writes: [
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
+      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
+      { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
+    ],
+    events: ["Warning RoleWriteRefused", "Warning RoleWriteRefused", "Warning RoleWriteRefused"],
+    throws: RoleWriteRefusedError,
+  },
+  {
+    name: "a delete answered 404 while the object is still there is a refusal, not a success",
+    world: worldWith([], { exists: false }),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    answers: [new ApiError("DELETE", "/rolebindings", 404, "NotFound", "denied by webhook")],
+    writes: [
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
+      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
+      { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
+    ],
+    // A workload that is gone has nothing to hold an Event; the log line and the metric remain.
+    events: [],
+    throws: RoleWriteRefusedError,
+  },
 ];
 
 async function play(row: Row, extra: { log?: ReturnType<typeof createLogger>; metrics?: Metrics } = {}) {
@@ -346,6 +420,22 @@ describe("Reconciler", () => {
     expect(granted.reduce((n, p) => n + p.length + 3, 0)).toBeLessThanOrEqual(ROLE_POD_NAMES_BUDGET_BYTES);
     expect(granted).toEqual(pods.slice(0, granted.length));
     expect(events).toEqual(["Warning TooManyPods", "Normal AccessGranted"]);
+  });
+
+  test("every refused write is counted by verb and resource, and logged as a warning naming the object", async () => {
+    const lines: { msg: string; level: string; object?: string }[] = [];
+    const log = createLogger("info", "json", (line) => void lines.push(JSON.parse(line)));
+    const metrics = new Metrics();
+    const row = rows.find((r) => r.name.startsWith("opt-out with every delete refused"))!;
+    await play(row, { log, metrics });
+    const counted = (await metrics.registry.getSingleMetric("podlogreader_role_writes_refused_total")!.get()).values;
+    expect(counted.map((v) => [v.labels, v.value])).toEqual([
+      [{ namespace: NS, verb: "delete", resource: "rolebindings" }, 1],
+      [{ namespace: NS, verb: "delete", resource: "roles" }, 1],
+      [{ namespace: NS, verb: "delete", resource: "serviceaccounts" }, 1],
+    ]);
+    const warned = lines.filter((l) => l.level === "warn" && l.msg.startsWith("The apiserver refused")).map((l) => l.object);
+    expect(warned).toEqual([`RoleBinding/${NAME}`, `Role/${NAME}`, `ServiceAccount/${NAME}`]);
   });
 
   test("a routine update of the Role is a log line and a count of writes, not an Event", async () => {
