@@ -176,8 +176,7 @@ export class Reconciler {
     try {
       await cache.write(namespace, name, async () => parseObject(PartialObjectMetadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount"));
     } catch (err) {
-      // Until this workload's own ServiceAccount is there, nothing binds the name.
-      await this.failed(workload, { verb: "create", rt: ServiceAccounts, cache, schema: PartialObjectMetadata, name, keep: everyObject }, { ...allowed, subjects: [] }, err);
+      await this.failed(workload, { verb: "create", rt: ServiceAccounts, cache, schema: PartialObjectMetadata, name, keep: everyObject }, allowed, err);
     }
     this.wrote("ServiceAccount", "create");
     this.log.info(`Created ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}`, about(workload, LogReasons.ServiceAccountCreated, { object: `ServiceAccount/${name}` }));
@@ -248,7 +247,9 @@ export class Reconciler {
     if (seen.obj && !isManagedFor(seen.obj.metadata, workload)) {
       await this.foreign(workload, attempt.rt, seen.obj.metadata, attempt.rt === RoleBindings ? undefined : allowed);
     }
-    const secured = await this.failClosed.secure(workload, managedName(workload.kind, workload.name), allowed, about(workload, LogReasons.Unbound));
+    // Until the workload's own ServiceAccount is there, nothing binds the name.
+    const usable = attempt.rt !== ServiceAccounts || (!!seen.obj && workload.uid !== undefined && isCurrentFor(seen.obj.metadata, workload as Workload));
+    const secured = await this.failClosed.secure(workload, managedName(workload.kind, workload.name), usable ? allowed : { ...allowed, subjects: [] }, about(workload, LogReasons.Unbound));
     const changed = seen.known && !sameVersion(attempt.before, seen.obj);
     const refusals = secured.refusals;
     if (!isTransient(err) && !changed) refusals.unshift({ verb: attempt.verb, rt: attempt.rt, name: attempt.name, error: err });
@@ -266,7 +267,7 @@ export class Reconciler {
         about(workload, LogReasons.RoleWriteRefused, { object: `${r.rt.kind}/${r.name}`, verb: r.verb }));
     }
     const outcome = !secured.secured
-      ? `${secured.why}, and every way out was refused`
+      ? `${secured.why}, and ${refusals.length > 0 ? "every way out was refused" : "none of it is podlogreader's to change"}`
       : secured.done.length > 0 ? `so podlogreader ${secured.done.join(", then ")}` : "nothing grants more than it should";
     const first = refusals[0];
     const refused = first
@@ -319,6 +320,7 @@ export class Reconciler {
         await this.failClosed.deleteExactly(rt, cache, live.metadata);
         this.log.info(`Deleted ${rt.kind} ${workload.namespace}/${name}: ${reason}`, about(workload, LogReasons.AccessRemoved, { object: `${rt.kind}/${name}` }));
       } catch (err) {
+        if (!isWriteFailure(err)) throw err;
         try {
           await this.failed(workload, { ...attempt, cache, verb: "delete", before: live }, NOTHING, err);
         } catch (thrown) {
