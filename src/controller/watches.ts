@@ -28,7 +28,7 @@ export interface Watches {
   roles: InformerGroup<Role>;
   /** Only with --create-sa-and-rolebinding. */
   roleBindings?: InformerGroup<RoleBinding>;
-  /** Every ServiceAccount, metadata only: a foreign one of a managed name is used as it is. */
+  /** Every ServiceAccount, metadata only: a foreign one of a managed name must be seen to be kept unbound. */
   serviceAccounts?: InformerGroup<PartialObjectMetadata>;
   all: InformerGroup<unknown>[];
   /** Every group by the resource it watches (its plural), for the watch-failing metric. */
