@@ -87,44 +87,54 @@ export function shrinkRules(allowed: readonly PolicyRule[], live: readonly Polic
 const sameSubject = (a: Subject, b: Subject) => a.kind === b.kind && a.name === b.name && (a.namespace ?? "") === (b.namespace ?? "");
 
 /**
- * Judges the live Role and RoleBinding of `name` against what may be granted. Through the binding
- * (when it has subjects) they grant too much when
+ * Judges the live Role and RoleBinding of `name` against what may be granted. They grant too much
+ * when the Role grants anything the allowed rules do not (whoever binds it: people may bind
+ * podlogreader's Role themselves), or when the binding has subjects and
  * - it binds another Role than the one of this name, or one that is absent (whoever creates it
  *   next decides what it grants), or one that is not podlogreader's for this workload; or
- * - a subject is not allowed, and the Role grants anything; or
- * - the Role grants anything the allowed rules do not.
- * With `boundByOthers` (no binding is podlogreader's: people bind the Role themselves) the Role
- * alone grants too much when it grants anything the allowed rules do not.
+ * - a subject is not allowed, and the Role grants anything.
  * The steps are the ways out that remain, in the order to try them; each is only offered on an
- * object with podlogreader's marks for the workload. When a subject is the trouble the binding
- * goes first; otherwise the Role is shrunk first, which keeps what may stay.
+ * object with podlogreader's marks for the workload. Where the Role may stay, it is shrunk first,
+ * which keeps what may; where a subject is the trouble the binding goes first; a binding of a Role
+ * that is absent or not podlogreader's is of no use, so it is deleted before it is emptied.
  */
-export function judge(live: LiveAccess, allowed: Allowed, workload: Pick<Workload, "kind" | "name">, name: string, boundByOthers = false): Verdict {
+export function judge(live: LiveAccess, allowed: Allowed, workload: Pick<Workload, "kind" | "name">, name: string): Verdict {
   const { role, binding } = live;
   const subjects = binding?.subjects ?? [];
   const roleIsOurs = !!role && isManagedFor(role.metadata, workload);
-  const roleExcess = roleIsOurs && excessGrants(role.rules, allowed.rules).length > 0;
-  const roleSteps: Step[] = ["shrinkRole", "deleteRole"];
-  const shrunk = (strangers: boolean) => (roleIsOurs && !strangers ? shrinkRules(allowed.rules, role!.rules) : []);
-
-  if (!binding || subjects.length === 0) {
-    if (boundByOthers && roleExcess) return { overGrants: true, why: `Role ${name} grants more than it should`, steps: roleSteps, shrunk: shrunk(false) };
-    return { overGrants: false };
-  }
-  const bindsThisRole = binding.roleRef.kind === "Role" && binding.roleRef.name === name;
+  const bindsThisRole = !!binding && binding.roleRef.kind === "Role" && binding.roleRef.name === name;
   const strangers = subjects.some((s) => !allowed.subjects.some((a) => sameSubject(a, s)));
+
   let why: string | undefined;
-  if (!bindsThisRole) why = `RoleBinding ${binding.metadata.name} binds ${binding.roleRef.kind} ${binding.roleRef.name}`;
-  else if (!role) why = `RoleBinding ${binding.metadata.name} binds Role ${name}, which is absent`;
-  else if (!roleIsOurs) why = `RoleBinding ${binding.metadata.name} binds Role ${name}, which is not podlogreader's`;
-  else if (strangers && grantsOf(role.rules).length > 0) why = `RoleBinding ${binding.metadata.name} binds a subject that may not be bound`;
-  else if (roleExcess && (!strangers || boundByOthers)) why = `Role ${name} grants more than it should`;
+  if (binding && subjects.length > 0) {
+    if (!bindsThisRole) why = `RoleBinding ${binding.metadata.name} binds ${binding.roleRef.kind} ${binding.roleRef.name}`;
+    else if (!role) why = `RoleBinding ${binding.metadata.name} binds Role ${name}, which is absent`;
+    else if (!roleIsOurs) why = `RoleBinding ${binding.metadata.name} binds Role ${name}, which is not podlogreader's`;
+    else if (strangers && grantsOf(role.rules).length > 0) why = `RoleBinding ${binding.metadata.name} binds a subject that may not be bound`;
+  }
+  const roleExcess = roleIsOurs && excessGrants(role!.rules, allowed.rules).length > 0;
+  if (!why && roleExcess) why = `Role ${name} grants more than it should`;
   if (!why) return { overGrants: false };
 
-  const bindingSteps: Step[] = isManagedFor(binding.metadata, workload) ? ["emptyBinding", "deleteBinding"] : [];
-  const ours: Step[] = roleIsOurs && (bindsThisRole || boundByOthers) ? roleSteps : [];
-  const steps: Step[] = strangers || !bindsThisRole || !roleIsOurs
-    ? [...bindingSteps, ...ours]
+  const roleUsable = roleIsOurs && bindsThisRole;
+  const bindingSteps: Step[] = binding && subjects.length > 0 && isManagedFor(binding.metadata, workload)
+    ? (roleUsable ? ["emptyBinding", "deleteBinding"] : ["deleteBinding", "emptyBinding"])
+    : [];
+  const roleSteps: Step[] = roleIsOurs && (roleUsable || roleExcess) ? ["shrinkRole", "deleteRole"] : [];
+  const bound = bindingSteps.length > 0 && strangers;
+  const steps: Step[] = bound || !roleUsable
+    ? [...bindingSteps, ...roleSteps]
     : ["shrinkRole", ...bindingSteps.slice(0, 1), "deleteRole", ...bindingSteps.slice(1)];
-  return { overGrants: true, why, steps, shrunk: shrunk(strangers) };
+  // While subjects that may not be bound are bound, the Role can only help by granting nothing.
+  const shrunk = roleIsOurs && !(strangers && subjects.length > 0) ? shrinkRules(allowed.rules, role!.rules) : [];
+  return { overGrants: true, why, steps, shrunk };
+}
+
+/**
+ * A binding of podlogreader's that binds nobody and whose Role is absent or not podlogreader's
+ * has no use left; deleting it is tidying, not a way out.
+ */
+export function isIdleBinding(live: LiveAccess, workload: Pick<Workload, "kind" | "name">): boolean {
+  const { role, binding } = live;
+  return !!binding && isManagedFor(binding.metadata, workload) && (binding.subjects ?? []).length === 0 && (!role || !isManagedFor(role.metadata, workload));
 }

@@ -1,7 +1,7 @@
 // After a write fails: read the workload's Role and RoleBinding back from the apiserver, and while
 // they grant more than they may, take the ways out that remain (src/access/excess.ts decides
 // which), each tried even when an earlier one was refused, reading back after each that worked.
-import { judge, type Allowed, type LiveAccess, type Step } from "../access/excess.ts";
+import { isIdleBinding, judge, type Allowed, type LiveAccess, type Step } from "../access/excess.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, WORKLOAD_ANNOTATION } from "../access/marks.ts";
 import type { Workload } from "../access/membership.ts";
 import type { KubeApi } from "../kube/api.ts";
@@ -118,6 +118,7 @@ export class FailClosed {
    * Reads the Role and RoleBinding of `name` back and, while they grant more than `allowed`,
    * takes the next way out: shrink the Role, empty the binding, delete the Role, delete the
    * binding (see judge for the order). A way out that is refused is not tried again in this call.
+   * Then a binding left with no use (isIdleBinding) is deleted where it can be.
    */
   async secure(workload: Pick<Workload, "kind" | "namespace" | "name">, name: string, allowed: Allowed, fields: LogFields): Promise<Secured> {
     const { namespace } = workload;
@@ -126,8 +127,19 @@ export class FailClosed {
     const tried = new Set<Step>();
     let live = await this.read(namespace, name);
     for (;;) {
-      const verdict = judge(live, allowed, workload, name, !this.roleBindings);
-      if (!verdict.overGrants) return { secured: true, done, refusals };
+      const verdict = judge(live, allowed, workload, name);
+      if (!verdict.overGrants) {
+        if (isIdleBinding(live, workload) && !tried.has("deleteBinding")) {
+          try {
+            await this.deleteStep(RoleBindings, this.roleBindings!, live.binding!.metadata);
+            done.push(`deleted RoleBinding ${name}, which bound nobody`);
+          } catch (err) {
+            if (!isWriteFailure(err)) throw err;
+            refusals.push(this.refusalOf("deleteBinding", name, err));
+          }
+        }
+        return { secured: true, done, refusals };
+      }
       const next = verdict.steps.filter((s) => !tried.has(s));
       let moved = false;
       for (const step of next) {

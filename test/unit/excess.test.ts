@@ -1,7 +1,7 @@
 // The judgement after a failed write: whether the live Role and RoleBinding grant more than they
 // may, and which ways out remain, in order. Objects in, verdict out.
 import { describe, expect, test } from "bun:test";
-import { excessGrants, judge, NOTHING, shrinkRules, type Allowed, type LiveAccess, type Step } from "../../src/access/excess.ts";
+import { excessGrants, isIdleBinding, judge, NOTHING, shrinkRules, type Allowed, type LiveAccess, type Step } from "../../src/access/excess.ts";
 import type { PolicyRule, Role, RoleBinding } from "../../src/kube/objects.ts";
 
 const NAME = "podlogreader-sts-db";
@@ -20,14 +20,15 @@ describe("judge", () => {
   test.each<[string, LiveAccess, Allowed, boolean, Step[]]>([
     ["the Role names only pods that may be read", { role: role([pods("db-0"), self]), binding: binding() }, allowed("db-0", "db-1"), false, []],
     ["a pod that left is still named: shrink first, keeping what may stay", { role: role([pods("db-0", "db-1"), self]), binding: binding() }, allowed("db-0"), true, ["shrinkRole", "emptyBinding", "deleteRole", "deleteBinding"]],
-    ["a Role with excess but a binding with no subjects grants nobody", { role: role([pods("db-0", "db-1")]), binding: binding([]) }, allowed("db-0"), false, []],
-    ["no binding at all grants nobody", { role: role([pods("db-1")]) }, allowed(), false, []],
-    ["a binding of a Role that is absent: whoever creates it decides, so it is unbound", { binding: binding() }, allowed("db-0"), true, ["emptyBinding", "deleteBinding"]],
-    ["a binding of a Role that is not podlogreader's: only the binding can go", { role: role([pods("other-0")], meta({})), binding: binding() }, allowed("db-0"), true, ["emptyBinding", "deleteBinding"]],
+    ["a Role naming a pod that left grants too much though its binding binds nobody: people may bind it themselves", { role: role([pods("db-0", "db-1")]), binding: binding([]) }, allowed("db-0"), true, ["shrinkRole", "deleteRole"]],
+    ["the same with no binding at all", { role: role([pods("db-1")]) }, allowed(), true, ["shrinkRole", "deleteRole"]],
+    ["a binding that binds nobody, of a Role that grants what it may, is fine", { role: role([pods("db-0")]), binding: binding([]) }, allowed("db-0"), false, []],
+    ["a binding of a Role that is absent: whoever creates it decides, so it goes (emptied where deleting is refused)", { binding: binding() }, allowed("db-0"), true, ["deleteBinding", "emptyBinding"]],
+    ["a binding of a Role that is not podlogreader's: only the binding can go", { role: role([pods("other-0")], meta({})), binding: binding() }, allowed("db-0"), true, ["deleteBinding", "emptyBinding"]],
     ["removal: a subject that may not be bound goes first with the binding, then the Role", { role: role([pods("db-0"), self]), binding: binding() }, NOTHING, true, ["emptyBinding", "deleteBinding", "shrinkRole", "deleteRole"]],
     ["removal: a Role that grants nothing any more leaves nothing to do", { role: role([]), binding: binding() }, NOTHING, false, []],
     ["a foreign binding is never offered as a way out", { role: role([pods("db-0", "db-1")]), binding: binding([SA], meta({})) }, allowed("db-0"), true, ["shrinkRole", "deleteRole"]],
-    ["a binding of another Role", { role: role([pods("db-0")]), binding: binding([SA], meta(), "admin") }, allowed("db-0"), true, ["emptyBinding", "deleteBinding"]],
+    ["a binding of another Role", { role: role([pods("db-0")]), binding: binding([SA], meta(), "admin") }, allowed("db-0"), true, ["deleteBinding", "emptyBinding"]],
     ["an extra subject", { role: role([pods("db-0")]), binding: binding([SA, { kind: "User", name: "mallory", namespace: "" }]) }, allowed("db-0"), true, ["emptyBinding", "deleteBinding", "shrinkRole", "deleteRole"]],
     ["a Role naming every pod (no resourceNames) grants more than any list of names", { role: role([{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"] }]), binding: binding() }, allowed("db-0"), true, ["shrinkRole", "emptyBinding", "deleteRole", "deleteBinding"]],
   ])("%s", (_name, live, may, overGrants, steps) => {
@@ -37,9 +38,17 @@ describe("judge", () => {
   });
 
   test("without a binding of podlogreader's (people bind the Role themselves) the Role alone is judged", () => {
-    const verdict = judge({ role: role([pods("db-0", "db-1")]) }, allowed("db-0"), DB, NAME, true);
+    const verdict = judge({ role: role([pods("db-0", "db-1")]) }, allowed("db-0"), DB, NAME);
     expect(verdict).toMatchObject({ overGrants: true, steps: ["shrinkRole", "deleteRole"], shrunk: [pods("db-0")] });
-    expect(judge({ role: role([pods("db-0")]) }, allowed("db-0", "db-1"), DB, NAME, true).overGrants).toBe(false);
+    expect(judge({ role: role([pods("db-0")]) }, allowed("db-0", "db-1"), DB, NAME).overGrants).toBe(false);
+  });
+
+  test("a binding of podlogreader's that binds nobody and whose Role is absent or not podlogreader's is idle", () => {
+    expect(isIdleBinding({ binding: binding([]) }, DB)).toBe(true);
+    expect(isIdleBinding({ role: role([], meta({})), binding: binding([]) }, DB)).toBe(true);
+    expect(isIdleBinding({ role: role([]), binding: binding([]) }, DB)).toBe(false);
+    expect(isIdleBinding({ binding: binding() }, DB)).toBe(false);
+    expect(isIdleBinding({ binding: binding([], meta({})) }, DB)).toBe(false);
   });
 
   test("the shrunk Role keeps the names that may stay and drops the rest", () => {

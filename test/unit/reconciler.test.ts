@@ -62,6 +62,8 @@ const liveServiceAccount = (): PartialObjectMetadata => ({ metadata: ours() });
 type Answer = Error | undefined;
 interface Write { verb: "create" | "apply" | "delete"; kind: string; name: string; podNames?: string[]; subjects?: number; resourceVersion?: string }
 type Live = { metadata: { name: string; uid?: string } };
+/** Every write of this verb and kind fails with `error`, as under an admission policy. */
+type Refuse = { verb: Write["verb"]; kind: string; error: Error };
 
 /**
  * Records every write; answers the n-th with `answers[n]` (an error to throw) or echoes the body
@@ -71,13 +73,13 @@ type Live = { metadata: { name: string; uid?: string } };
 class FakeApi implements ObjectWriter {
   readonly writes: Write[] = [];
   private readonly live = new Map<string, Live>();
-  constructor(private readonly answers: Answer[] = [], objects: Partial<Record<string, Live | undefined>> = {}) {
+  constructor(private readonly answers: Answer[] = [], objects: Partial<Record<string, Live | undefined>> = {}, private readonly refuse: Refuse[] = []) {
     for (const [kind, o] of Object.entries(objects)) if (o) this.live.set(`${kind}/${o.metadata.name}`, o);
   }
   private answer(w: Write, body?: KubeObject): unknown {
     const n = this.writes.length;
     this.writes.push(w);
-    const a = this.answers[n];
+    const a = this.answers[n] ?? this.refuse.find((r) => r.verb === w.verb && r.kind === w.kind)?.error;
     if (a) throw a;
     if (w.verb === "delete") {
       this.live.delete(`${w.kind}/${w.name}`);
@@ -120,6 +122,7 @@ interface Row {
   /** What the apiserver holds where the cache is behind it; by default what the cache holds. */
   live?: { role?: Role | null };
   answers?: Answer[];
+  refuse?: Refuse[];
   writes: Write[];
   events: string[];
   throws?: new (...args: never[]) => Error;
@@ -161,22 +164,34 @@ const rows: Row[] = [
     events: [],
   },
   {
-    name: "foreign Role: left alone, and podlogreader's RoleBinding of that name binds nobody any more",
+    name: "foreign Role whose binding cannot be deleted: the binding binds nobody any more",
     world: worldWith(["web-a"]),
     role: liveRole(["web-a"], foreign()), binding: liveBinding(), serviceAccount: liveServiceAccount(),
-    writes: [{ verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" }],
+    refuse: [{ verb: "delete", kind: "RoleBinding", error: refused(403) }],
+    writes: [
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
+    ],
+    events: ["Warning RoleWriteRefused", "Warning NameConflict"],
+    throws: ForeignObjectError,
+  },
+  {
+    name: "foreign Role: left alone, and podlogreader's RoleBinding of that name is deleted",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"], foreign()), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    writes: [{ verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" }],
     events: ["Warning NameConflict"],
     throws: ForeignObjectError,
   },
   {
-    name: "foreign Role the cache does not hold (409 on create): the RoleBinding binds nobody any more",
+    name: "foreign Role the cache does not hold (409 on create): the RoleBinding is deleted too",
     world: worldWith(["web-a"]),
     binding: liveBinding(), serviceAccount: liveServiceAccount(),
     live: { role: liveRole(["other-team-0"], foreign()) },
     answers: [new ApiError("POST", "/roles", 409, "AlreadyExists", "exists")],
     writes: [
       { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
-      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
     ],
     events: ["Warning NameConflict"],
     throws: ForeignObjectError,
@@ -230,7 +245,7 @@ const rows: Row[] = [
     throws: RoleWriteRefusedError,
   },
   {
-    name: "failed write: when the shrinking write is refused too, the binding is emptied",
+    name: "failed write: when the shrinking write is refused too, the binding is emptied, the Role still naming a pod that left is deleted, and then the binding",
     world: worldWith(["web-b", "web-c"]),
     role: liveRole(["web-a", "web-b"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
     answers: [refused(), refused(403)],
@@ -238,6 +253,8 @@ const rows: Row[] = [
       { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b", "web-c"], resourceVersion: "10" },
       { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" },
       { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
+      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "102" },
     ],
     events: ["Warning RoleWriteRefused"],
     throws: RoleWriteRefusedError,
@@ -298,13 +315,13 @@ const rows: Row[] = [
     throws: ApiError,
   },
   {
-    name: "failed write: a refused create binds nothing: an old binding of ours binds nobody any more",
+    name: "failed write: a refused create binds nothing, and an old binding of ours goes",
     world: worldWith(["web-a"]),
     binding: liveBinding(), serviceAccount: liveServiceAccount(),
     answers: [refused()],
     writes: [
       { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
-      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
     ],
     events: ["Warning RoleWriteRefused"],
     throws: RoleWriteRefusedError,
@@ -350,14 +367,15 @@ const rows: Row[] = [
     throws: ForeignObjectError,
   },
   {
-    name: "opt-out with every delete refused: the binding binds nobody, and each refusal is reported",
+    name: "opt-out with every delete refused: the binding binds nobody, the Role names nothing, and each refusal is reported",
     world: worldWith(["web-a"], { optedIn: false }),
     role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
-    answers: [refused(403), undefined, refused(403), refused(403)],
+    refuse: ["RoleBinding", "Role", "ServiceAccount"].map((kind) => ({ verb: "delete" as const, kind, error: refused(403) })),
     writes: [
       { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
       { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
-      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
+      { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
+      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "102" },
       { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
     ],
     events: ["Warning RoleWriteRefused", "Warning RoleWriteRefused", "Warning RoleWriteRefused"],
@@ -371,7 +389,8 @@ const rows: Row[] = [
     writes: [
       { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
       { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
-      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
+      { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
+      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "102" },
       { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
     ],
     // A workload that is gone has nothing to hold an Event; the log line and the metric remain.
@@ -382,7 +401,7 @@ const rows: Row[] = [
 
 async function play(row: Row, extra: { log?: ReturnType<typeof createLogger>; metrics?: Metrics } = {}) {
   const role = row.live && "role" in row.live ? row.live.role ?? undefined : row.role;
-  const api = new FakeApi(row.answers, { Role: role, RoleBinding: row.binding, ServiceAccount: row.serviceAccount });
+  const api = new FakeApi(row.answers, { Role: role, RoleBinding: row.binding, ServiceAccount: row.serviceAccount }, row.refuse);
   const events: string[] = [];
   const sink = {
     normal: async (_on: unknown, reason: string) => void events.push(`Normal ${reason}`),
