@@ -188,7 +188,7 @@ export class Reconciler {
     const live = cache.get(namespace, name);
     if (live) {
       // Someone else's binding of this name is theirs to change; podlogreader only reports it.
-      if (!isManagedFor(live.metadata, workload)) await this.refuseForeign(RoleBindings, workload, live.metadata);
+      if (!isManagedFor(live.metadata, workload)) await this.nameConflict(RoleBindings, workload, live.metadata);
       if (isCurrentFor(live.metadata, workload) && isDeepStrictEqual(live.roleRef, desired.roleRef)) {
         if (metadataMatches(live.metadata, desired.metadata, workload) && isDeepStrictEqual(normalizeSubjects(live.subjects), normalizeSubjects(desired.subjects))) return;
         try {
@@ -289,13 +289,11 @@ export class Reconciler {
       const secured = await this.failClosed.secure(workload, managedName(workload.kind, workload.name), allowed, about(workload, LogReasons.Unbound));
       if (secured.refusals.length > 0 || !secured.secured) await this.report(workload, secured.refusals, secured);
     }
-    await this.refuseForeign(rt, workload, meta);
-    throw new ForeignObjectError("unreachable");
+    return this.nameConflict(rt, workload, meta);
   }
 
-  /** Throws ForeignObjectError, with a Warning Event, unless the object carries podlogreader's marks for this workload. */
-  private async refuseForeign(rt: ResourceType, workload: Ref, meta: ObjectMeta): Promise<void> {
-    if (isManagedFor(meta, workload)) return;
+  /** Reports an object of the managed name without podlogreader's marks for this workload (Warning Event, log line) and throws ForeignObjectError. */
+  private async nameConflict(rt: ResourceType, workload: Ref, meta: ObjectMeta): Promise<never> {
     const message = `${rt.kind} ${meta.namespace}/${meta.name} already exists and was not created by podlogreader for ${workloadRef(workload)}; leaving it alone`;
     this.log.warn(message, about(workload, LogReasons.NameConflict, { object: `${rt.kind}/${meta.name}` }));
     if (workload.uid !== undefined) await this.events.warn(involved(workload as Workload), Reasons.NameConflict, message);
