@@ -37,8 +37,8 @@ export function isTransient(err: unknown): boolean {
   return err instanceof NetworkError || (err instanceof ApiError && (err.status === 429 || err.status >= 500));
 }
 
-/** An error from talking to the apiserver (not a bug, nor the leader's fence): a failed write to judge. */
-export function isWriteFailure(err: unknown): boolean {
+/** An answer or no answer from the apiserver (not a bug, nor the leader's fence): a failed call to judge by reading back. */
+export function isApiFailure(err: unknown): boolean {
   return err instanceof ApiError || err instanceof NetworkError;
 }
 
@@ -97,7 +97,7 @@ export class FailClosed {
         cache.forget(namespace, name);
         return { obj: undefined, known: true };
       }
-      if (!isWriteFailure(err)) throw err;
+      if (!isApiFailure(err)) throw err;
       this.log.debug(`Could not read ${rt.kind} ${namespace}/${name} back: ${(err as Error).message}; judging by the cache`);
       return { obj: cache.get(namespace, name), known: false };
     }
@@ -134,7 +134,7 @@ export class FailClosed {
             await this.deleteStep(RoleBindings, this.roleBindings!, live.binding!.metadata);
             done.push(`deleted RoleBinding ${name}, which bound nobody`);
           } catch (err) {
-            if (!isWriteFailure(err)) throw err;
+            if (!isApiFailure(err)) throw err;
             refusals.push(this.refusalOf("deleteBinding", name, err));
           }
         }
@@ -149,7 +149,7 @@ export class FailClosed {
           moved = true;
           break;
         } catch (err) {
-          if (!isWriteFailure(err)) throw err;
+          if (!isApiFailure(err)) throw err;
           refusals.push(this.refusalOf(step, name, err));
         }
       }

@@ -20,7 +20,7 @@ import { RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { Reasons, type EventRecorder, type InvolvedObject } from "./events.ts";
-import { FailClosed, isTransient, isWriteFailure, sameVersion, type ObjectCache, type ObjectWriter, type Refusal, type Secured, type Verb } from "./fail-closed.ts";
+import { FailClosed, isTransient, isApiFailure, sameVersion, type ObjectCache, type ObjectWriter, type Refusal, type Secured, type Verb } from "./fail-closed.ts";
 import { about, LogReasons } from "./log-fields.ts";
 
 export type { ObjectCache, ObjectWriter } from "./fail-closed.ts";
@@ -240,7 +240,7 @@ export class Reconciler {
    * Returns only when a delete turns out to have happened (a 404 of an object that is gone).
    */
   private async failed<S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>>(workload: Ref, attempt: Attempt<S>, allowed: Allowed, err: unknown): Promise<void> {
-    if (!isWriteFailure(err)) throw err;
+    if (!isApiFailure(err)) throw err;
     const { namespace } = workload;
     const seen = await this.failClosed.readBack(attempt.rt, attempt.cache, attempt.schema, namespace, attempt.name, attempt.keep);
     if (attempt.verb === "delete" && seen.known && seen.obj?.metadata.uid !== attempt.before?.metadata.uid) return;
@@ -318,7 +318,7 @@ export class Reconciler {
         await this.failClosed.deleteExactly(rt, cache, live.metadata);
         this.log.info(`Deleted ${rt.kind} ${workload.namespace}/${name}: ${reason}`, about(workload, LogReasons.AccessRemoved, { object: `${rt.kind}/${name}` }));
       } catch (err) {
-        if (!isWriteFailure(err)) throw err;
+        if (!isApiFailure(err)) throw err;
         try {
           await this.failed(workload, { ...attempt, cache, verb: "delete", before: live }, NOTHING, err);
         } catch (thrown) {
