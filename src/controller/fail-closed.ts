@@ -29,6 +29,8 @@ export interface Refusal {
   verb: Verb;
   rt: ResourceType;
   name: string;
+  /** The object's UID, when it exists: an Event can be recorded on it once its workload is gone. */
+  uid?: string;
   error: unknown;
 }
 
@@ -135,7 +137,7 @@ export class FailClosed {
             done.push(`deleted RoleBinding ${name}, which bound nobody`);
           } catch (err) {
             if (!isApiFailure(err)) throw err;
-            refusals.push(this.refusalOf("deleteBinding", name, err));
+            refusals.push(this.refusalOf("deleteBinding", live, err));
           }
         }
         return { secured: true, done, refusals };
@@ -150,7 +152,7 @@ export class FailClosed {
           break;
         } catch (err) {
           if (!isApiFailure(err)) throw err;
-          refusals.push(this.refusalOf(step, name, err));
+          refusals.push(this.refusalOf(step, live, err));
         }
       }
       if (!moved) return { secured: false, why: verdict.why, done, refusals };
@@ -158,10 +160,11 @@ export class FailClosed {
     }
   }
 
-  private refusalOf(step: Step, name: string, error: unknown): Refusal {
-    const rt = step === "shrinkRole" || step === "deleteRole" ? Roles : RoleBindings;
+  private refusalOf(step: Step, live: LiveAccess, error: unknown): Refusal {
+    const onRole = step === "shrinkRole" || step === "deleteRole";
+    const { name, uid } = (onRole ? live.role : live.binding)!.metadata;
     const verb: Verb = step.startsWith("delete") ? "delete" : "update";
-    return { verb, rt, name, error };
+    return { verb, rt: onRole ? Roles : RoleBindings, name, uid, error };
   }
 
   private async take(step: Step, live: LiveAccess, shrunk: Role["rules"], why: string, fields: LogFields): Promise<string> {

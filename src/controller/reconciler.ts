@@ -252,7 +252,7 @@ export class Reconciler {
     const secured = await this.failClosed.secure(workload, managedName(workload.kind, workload.name), usable ? allowed : { ...allowed, subjects: [] }, about(workload, LogReasons.Unbound));
     const changed = seen.known && !sameVersion(attempt.before, seen.obj);
     const refusals = secured.refusals;
-    if (!isTransient(err) && !changed) refusals.unshift({ verb: attempt.verb, rt: attempt.rt, name: attempt.name, error: err });
+    if (!isTransient(err) && !changed) refusals.unshift({ verb: attempt.verb, rt: attempt.rt, name: attempt.name, uid: seen.obj?.metadata.uid, error: err });
     if (refusals.length > 0 || !secured.secured) throw new RoleWriteRefusedError(await this.report(workload, refusals, secured));
     if (isTransient(err)) throw err;
     throw new StaleCacheError(`${attempt.rt.kind} ${namespace}/${attempt.name} had changed since it was read (${(err as Error).message}); the cache was brought up to date`);
@@ -275,7 +275,9 @@ export class Reconciler {
       : "A write failed";
     const message = `${refused}; ${outcome}; retrying`;
     if (!secured.secured) this.log.warn(`${message} (${workloadRef(workload)} in ${namespace})`, about(workload, LogReasons.RoleWriteRefused));
-    if (workload.uid !== undefined) await this.events.warn(involved(workload as Workload), Reasons.RoleWriteRefused, message);
+    // A workload that is gone holds no Events; the object podlogreader could not write does.
+    const on = workload.uid !== undefined ? involved(workload as Workload) : refusals.filter((r) => r.uid).map((r) => involvedObject(r.rt, workload.namespace, r.name, r.uid!))[0];
+    if (on) await this.events.warn(on, Reasons.RoleWriteRefused, message);
     return message;
   }
 
@@ -332,6 +334,10 @@ export class Reconciler {
     this.metrics?.podsLeftOut.remove({ namespace: workload.namespace, workload: workloadRef(workload) });
     if (failure) throw failure;
   }
+}
+
+function involvedObject(rt: ResourceType, namespace: string, name: string, uid: string): InvolvedObject {
+  return { apiVersion: rt.group ? `${rt.group}/${rt.version}` : rt.version, kind: rt.kind, namespace, name, uid };
 }
 
 export function involved(workload: Pick<Workload, "kind" | "namespace" | "name" | "uid">): InvolvedObject {

@@ -324,10 +324,9 @@ async function play(refused: Map<string, Failure>, actions: Action[], laggingCac
     if (left.length === 0) continue;
     if (wayOut(api, model)) return `after ${a.type}: still granted ${left.join(", ")}, though a way out was allowed`;
     if (!thrown) return `after ${a.type}: still granted ${left.join(", ")}, and the reconcile reported success`;
-    // A workload that is gone has nothing to hold an Event; the metric still counts.
     const warned = events.slice(eventsBefore).some((r) => r === "RoleWriteRefused" || r === "NameConflict");
     const counted = (await refusedCount(metrics)) > countedBefore;
-    if (!(warned || (model.uid === undefined && counted))) return `after ${a.type}: still granted ${left.join(", ")}, with no Warning Event`;
+    if (!warned || !counted) return `after ${a.type}: still granted ${left.join(", ")}, and ${warned ? "no refusal was counted" : "no Warning Event was recorded"}`;
   }
   return undefined;
 }
