@@ -19,7 +19,7 @@ export const RUN_FLAGS = {
       v.transform((list) => [...new Set(list)]),
     ),
   ),
-  createServiceAccountAndRoleBinding: boolFlag("create-sa-and-rolebinding", "Also keep a ServiceAccount and a RoleBinding named like the Role, binding the Role to that ServiceAccount. An existing ServiceAccount of that name is used as it is. Accepts =true or =false.", "false"),
+  createServiceAccountAndRoleBinding: boolFlag("create-sa-and-rolebinding", "Also keep a ServiceAccount and a RoleBinding named like the Role, binding the Role to that ServiceAccount. A ServiceAccount of that name that podlogreader did not create is never bound (a NameConflict Warning Event says so). Accepts =true or =false.", "false"),
   podVisibility: flag(
     {
       name: "pod-visibility", kind: "string", value: "MODE", default: "own",

@@ -224,8 +224,16 @@ describe("several workloads and their boundaries", () => {
   });
 });
 
-describe("an existing ServiceAccount of the same name", () => {
-  test("is bound and used as it is: never modified, and not deleted on opt-out", async () => {
+/** Whether a Warning Event with this reason is recorded on the Deployment `name`. */
+async function warned(ns: string, name: string, reason: string): Promise<true | undefined> {
+  const { items } = await c.admin.list(Events, { namespace: ns });
+  return (items as { type?: string; reason?: string; involvedObject?: { name?: string } }[]).some(
+    (e) => e.type === "Warning" && e.reason === reason && e.involvedObject?.name === name,
+  ) || undefined;
+}
+
+describe("an existing ServiceAccount of the same name that podlogreader did not create", () => {
+  test("is never bound: its tokens read nothing; it is never modified, and not deleted on opt-out", async () => {
     const ns = await useNamespace("ownsa");
     const existing = (await c.admin.create(ServiceAccounts, ns, {
       apiVersion: "v1",
@@ -235,10 +243,14 @@ describe("an existing ServiceAccount of the same name", () => {
     const controller = await startController([ns]);
     try {
       await createDeployment(ns, "web", { replicas: 2 });
-      await expectReadable(ns, "podlogreader-web", await waitForPods(ns, "web", 2));
+      const pods = await waitForPods(ns, "web", 2);
+      await eventually("a NameConflict Warning Event on the Deployment", () => warned(ns, "web", "NameConflict"));
+      for (const pod of pods) expect(await canReadLog(c.admin, ns, "podlogreader-web", pod)).toBe(false);
+      expect(await exists(RoleBindings, ns, "podlogreader-web")).toBe(false);
       await patchDeployment(ns, "web", { spec: { template: { metadata: { labels: { "podlogreader-affiliate": null } } } } });
       await waitUntilGone(Roles, ns, "podlogreader-web");
-      await waitUntilGone(RoleBindings, ns, "podlogreader-web");
+      // Time for the opt-out to be handled; nothing may have touched the ServiceAccount.
+      await Bun.sleep(1500);
       const after = (await c.admin.get(ServiceAccounts, ns, "podlogreader-web")) as { metadata: { resourceVersion: string; uid: string } };
       expect(after.metadata).toMatchObject({ uid: existing.metadata.uid, resourceVersion: existing.metadata.resourceVersion });
     } finally {
@@ -249,9 +261,8 @@ describe("an existing ServiceAccount of the same name", () => {
 
 describe("a foreign ServiceAccount that goes away", () => {
   // Found by the chaos harness (seed 20260217, op 1584): the controller remembered the foreign
-  // ServiceAccount and did not create its own until the next resync, leaving the RoleBinding
-  // pointing at a ServiceAccount that did not exist.
-  test("is replaced by podlogreader's own ServiceAccount at once, not at the next resync", async () => {
+  // ServiceAccount and did not create its own until the next resync.
+  test("is replaced by podlogreader's own ServiceAccount at once, not at the next resync, which then reads the pods", async () => {
     const ns = await useNamespace("gonesa");
     const existing = (await c.admin.create(ServiceAccounts, ns, {
       apiVersion: "v1",
@@ -262,7 +273,8 @@ describe("a foreign ServiceAccount that goes away", () => {
     try {
       await createDeployment(ns, "web", { replicas: 1 });
       const pods = await waitForPods(ns, "web", 1);
-      await expectReadable(ns, "podlogreader-web", pods);
+      await eventually("a NameConflict Warning Event on the Deployment", () => warned(ns, "web", "NameConflict"));
+      expect(await canReadLog(c.admin, ns, "podlogreader-web", pods[0]!)).toBe(false);
       await c.admin.delete(ServiceAccounts, ns, "podlogreader-web", { uid: existing.metadata.uid, resourceVersion: existing.metadata.resourceVersion });
       const own = await eventually("podlogreader's own ServiceAccount", async () => {
         const sa = (await c.admin.get(ServiceAccounts, ns, "podlogreader-web").catch(() => undefined)) as { metadata: { labels?: Record<string, string> } } | undefined;
