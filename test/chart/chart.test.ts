@@ -29,12 +29,15 @@ describe("defaults", () => {
     for (const obj of m.filter((o) => !["ClusterRole", "ClusterRoleBinding"].includes(o.kind))) expect(obj.metadata.namespace).toBe("ops");
   });
 
-  test("a ClusterRole without wildcards, escalate or bind, and without ServiceAccount or RoleBinding access", () => {
+  test("a ClusterRole without wildcards, escalate or bind, without ServiceAccount access, and RoleBindings only to watch and delete (grant expiry)", () => {
     const [role] = find<V1ClusterRole>(m.filter((o) => !isHook(o)), "ClusterRole");
     const perms = permissions(role!.rules!);
     expect(perms.some((p) => p.includes("*"))).toBe(false);
     expect(perms.some((p) => p.endsWith(":escalate") || p.endsWith(":bind"))).toBe(false);
-    expect(perms.some((p) => p.includes("serviceaccounts") || p.includes("rolebindings"))).toBe(false);
+    expect(perms.some((p) => p.includes("serviceaccounts"))).toBe(false);
+    expect(perms.filter((p) => p.includes("rolebindings")).sort()).toEqual([
+      "rbac.authorization.k8s.io/rolebindings:delete", "rbac.authorization.k8s.io/rolebindings:list", "rbac.authorization.k8s.io/rolebindings:watch",
+    ]);
     for (const needed of ["/pods:get", "/pods/log:get", "/pods:list", "apps/deployments:get", "rbac.authorization.k8s.io/roles:create"]) {
       expect(perms).toContain(needed);
     }
@@ -155,9 +158,10 @@ describe("values reach the objects", () => {
   test("createServiceAccountAndRoleBinding adds ServiceAccount and RoleBinding writes, and passes the flag", () => {
     const m = render("pl", "ops", { createServiceAccountAndRoleBinding: true });
     const perms = permissions(find<V1ClusterRole>(m, "ClusterRole", "pl-podlogreader:controller")[0]!.rules!);
-    for (const p of ["rbac.authorization.k8s.io/rolebindings:create", "rbac.authorization.k8s.io/rolebindings:delete", "/serviceaccounts:create", "/serviceaccounts:delete"]) {
+    for (const p of ["rbac.authorization.k8s.io/rolebindings:create", "rbac.authorization.k8s.io/rolebindings:patch", "rbac.authorization.k8s.io/rolebindings:delete", "/serviceaccounts:create", "/serviceaccounts:delete"]) {
       expect(perms).toContain(p);
     }
+    expect(perms.filter((p) => p.includes("rolebindings")).length).toBe(new Set(perms.filter((p) => p.includes("rolebindings"))).size);
     expect(args(m)).toContain("--create-sa-and-rolebinding=true");
   });
 
