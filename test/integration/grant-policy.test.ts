@@ -134,6 +134,14 @@ afterAll(async () => {
 });
 
 describe("the chart's grant policy", () => {
+  test("passes the apiserver's type check of its expressions without a warning", async () => {
+    const status = await eventually("the policy's type check", async () => {
+      const p = (await c.admin.get(ValidatingAdmissionPolicies, undefined, GRANT_POLICY_NAME)) as { metadata: { generation: number }; status?: { observedGeneration?: number; typeChecking?: { expressionWarnings?: unknown[] } } };
+      return p.status?.observedGeneration === p.metadata.generation ? p.status : undefined;
+    }, 30_000);
+    expect(status.typeChecking?.expressionWarnings ?? []).toEqual([]);
+  });
+
   test.each(refused)("refuses %s", async (_, body, message) => {
     const b = body();
     const r = await attempt(alice.api, b);
