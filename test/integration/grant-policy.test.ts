@@ -217,6 +217,14 @@ describe("the chart's grant policy", () => {
     expect(await userReadable(person("gina"), ns, pods)).toEqual(pods);
   });
 
+  test("podlogreader revoke takes a subject out of someone else's grant: the policy lets an update narrow it", async () => {
+    expect((await run(["grant", "-n", ns, "deploy/web", "--to", "user:kim", "--to", "user:lee", "--for", "1h", "--reason", "INC-11"], alice.kubeconfig)).code).toBe(0);
+    const r = await run(["revoke", "-n", ns, "deploy/web", "--to", "user:lee"], mallory.kubeconfig);
+    expect([r.code, r.stdout]).toEqual([0, expect.stringContaining("took user:lee out of RoleBinding")]);
+    expect(await userReadable(person("lee"), ns, pods)).toEqual([]);
+    expect(await userReadable(person("kim"), ns, pods)).toEqual(pods);
+  });
+
   test("a RoleBinding made without the label cannot become a grant by an update", async () => {
     const b = grantBody("plain", [user("ivan")]);
     const plain = { ...b, metadata: { ...b.metadata, labels: {} } };
