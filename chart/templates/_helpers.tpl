@@ -175,10 +175,16 @@ holds everything it grants: get on pods and pods/log, list on pods, get on the w
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
-{{- if .Values.createServiceAccountAndRoleBinding }}
+# Grants (podlogreader grant): watched, and deleted when they expire, whatever the values. Never
+# get: the controller reads RoleBindings only through its watches.
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["rolebindings"]
-  verbs: ["list", "watch", "create", "patch", "delete"]
+  verbs: ["list", "watch", "delete"]
+{{- if .Values.createServiceAccountAndRoleBinding }}
+# The RoleBinding it keeps per workload: created, applied (watched and deleted as above).
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["rolebindings"]
+  verbs: ["create", "patch"]
 - apiGroups: [""]
   resources: ["serviceaccounts"]
   verbs: ["list", "watch", "create", "delete"]

@@ -11,6 +11,7 @@ export async function runGrantCommand(api: KubeApi, opts: GrantOptions | GrantsO
   switch (opts.command) {
     case "grant": {
       const g = await grant(api, { namespace, kind: opts.kind, name: opts.name, subjects: opts.subjects, forMs: opts.forMs, reason: opts.reason });
+      if (g.advisory) process.stderr.write(`${g.advisory}\n`);
       if (opts.output === "json") await out(JSON.stringify(g, null, 2));
       else await out(`${g.renewed ? "Renewed" : "Granted"}: ${g.subjects.join(", ")} may read the logs of ${g.workload} in namespace ${namespace} until ${g.expires} (RoleBinding ${g.binding}, reason: ${g.reason}, granted by ${g.grantedBy}).`);
       return 0;

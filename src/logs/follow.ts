@@ -5,7 +5,7 @@ import type { WorkloadKind } from "../access/kinds.ts";
 import { managedName } from "../access/names.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { parseObject, Role } from "../kube/objects.ts";
-import { Pods, Roles } from "../kube/resources.ts";
+import { Pods, Roles, SelfSubjectAccessReviews } from "../kube/resources.ts";
 import { ApiError } from "../kube/transport.ts";
 import { Backoff } from "../util/backoff.ts";
 import { sleep } from "../util/sleep.ts";
@@ -15,6 +15,29 @@ import { classifyFailure, FORBIDDEN_ATTEMPTS, streamContainer, type Output, type
 
 /** How often the Role is read again while following: a get-by-name grant allows no watch. */
 export const ROLE_POLL_MS = 2000;
+/**
+ * How often, while following, the apiserver is asked whether each followed pod's log may still be
+ * read. It authorizes a log request when it starts, so an open stream outlives a grant that
+ * expired or was revoked; this ends it.
+ */
+export const ACCESS_CHECK_MS = 5000;
+
+/**
+ * Whether this client may still read the pod's log (SelfSubjectAccessReview of get pods/log on
+ * it): true or false as the authorizer answers, undefined when it could not be asked.
+ */
+export async function mayReadLog(api: KubeApi, namespace: string, pod: string): Promise<boolean | undefined> {
+  try {
+    const review = (await api.review(SelfSubjectAccessReviews, {
+      apiVersion: "authorization.k8s.io/v1",
+      kind: "SelfSubjectAccessReview",
+      spec: { resourceAttributes: { namespace, verb: "get", resource: "pods", subresource: "log", name: pod } },
+    })) as { status?: { allowed?: boolean } };
+    return review.status?.allowed === true;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface LogsRequest extends StreamSettings {
   namespace: string;
@@ -31,10 +54,11 @@ export class LogsError extends Error {
 /**
  * Prints the logs of the workload's pods to `out`. Without `follow`: the current pods, one after
  * the other, then returns. With `follow`: until `signal` aborts (0), or access to the Role is lost
- * or it stops carrying podlogreader's marks for the workload (1). Returns the exit code; throws
- * LogsError when the Role cannot be read at the start or is not podlogreader's for the workload.
+ * or it stops carrying podlogreader's marks for the workload, or access to the log of every
+ * followed pod has ended (1). Returns the exit code; throws LogsError when the Role cannot be read
+ * at the start or is not podlogreader's for the workload.
  */
-export async function printWorkloadLogs(api: KubeApi, request: LogsRequest, out: Output, signal: AbortSignal, pollMs = ROLE_POLL_MS): Promise<number> {
+export async function printWorkloadLogs(api: KubeApi, request: LogsRequest, out: Output, signal: AbortSignal, pollMs = ROLE_POLL_MS, accessMs = ACCESS_CHECK_MS): Promise<number> {
   const roleName = managedName(request.kind, request.name);
   const role = await readRole(api, request, roleName).catch((err: unknown) => {
     throw new LogsError(roleError(err, request, roleName));
@@ -44,7 +68,7 @@ export async function printWorkloadLogs(api: KubeApi, request: LogsRequest, out:
   const pods = grantedPods(role);
   if (pods.length === 0) out.note(`Role ${request.namespace}/${roleName} names no pods yet: ${request.kind}/${request.name} has none${request.follow ? "; waiting for some" : ""}`);
   if (!request.follow) return printOnce(api, request, pods, out, signal);
-  return follow(api, request, roleName, role, out, signal, pollMs);
+  return follow(api, request, roleName, role, out, signal, pollMs, accessMs);
 }
 
 async function readRole(api: KubeApi, request: LogsRequest, roleName: string): Promise<Role> {
@@ -78,9 +102,11 @@ async function printOnce(api: KubeApi, request: LogsRequest, pods: string[], out
   return failed ? 1 : 0;
 }
 
-async function follow(api: KubeApi, request: LogsRequest, roleName: string, first: Role, out: Output, signal: AbortSignal, pollMs: number): Promise<number> {
+async function follow(api: KubeApi, request: LogsRequest, roleName: string, first: Role, out: Output, signal: AbortSignal, pollMs: number, accessMs: number): Promise<number> {
   const streams = new Map<string, AbortController>();
   const running = new Set<Promise<unknown>>();
+  /** Pods whose log access ended while followed: never followed again by this run. */
+  const ended = new Set<string>();
   const sync = (names: string[], announce: boolean) => {
     const wanted = new Set(names);
     for (const [pod, stop] of streams) {
@@ -90,7 +116,7 @@ async function follow(api: KubeApi, request: LogsRequest, roleName: string, firs
       out.note(`- pod/${pod}: no longer in Role ${roleName}; stopped following it`);
     }
     for (const pod of wanted) {
-      if (streams.has(pod)) continue;
+      if (streams.has(pod) || ended.has(pod)) continue;
       const stop = new AbortController();
       streams.set(pod, stop);
       if (announce) out.note(`+ pod/${pod}: now in Role ${roleName}; following it`);
@@ -100,14 +126,38 @@ async function follow(api: KubeApi, request: LogsRequest, roleName: string, firs
     }
   };
 
+  /** Ends the streams of the pods whose log the authorizer no longer lets this client read. */
+  const checkAccess = async () => {
+    const pods = [...streams.keys()];
+    const allowed = await Promise.all(pods.map((pod) => mayReadLog(api, request.namespace, pod)));
+    pods.forEach((pod, i) => {
+      if (allowed[i] !== false || !streams.has(pod)) return;
+      streams.get(pod)!.abort();
+      streams.delete(pod);
+      ended.add(pod);
+      out.note(`- pod/${pod}: access to its log ended (the apiserver no longer allows get pods/log on it); stopped following it`);
+    });
+  };
+
   sync(grantedPods(first), false);
   let version = first.metadata.resourceVersion;
   const failures = new Backoff(pollMs, 30_000);
   let failing = false;
   let code = 0;
+  let lastAccessCheck = Date.now();
   while (!signal.aborted) {
     await sleep(failing ? failures.next() : pollMs, signal);
     if (signal.aborted) break;
+    if (Date.now() - lastAccessCheck >= accessMs) {
+      lastAccessCheck = Date.now();
+      await checkAccess();
+      if (signal.aborted) break;
+      if (ended.size > 0 && streams.size === 0) {
+        out.note(`access to the logs of every followed pod of ${request.kind}/${request.name} has ended; stopped following`);
+        code = 1;
+        break;
+      }
+    }
     let role: Role;
     try {
       role = await readRole(api, request, roleName);

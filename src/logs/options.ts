@@ -17,13 +17,16 @@ const SUMMARY =
   "(with backoff while the apiserver fails) and log streams start and stop as pods come and go: " +
   "scale-ups, rollouts, new Job runs. Each followed pod is read again every 5 s, so a stream that outlives " +
   "its pod (a StatefulSet pod replaced under the same name, a lost node) is reopened. " +
-  "A stream whose access was removed ends with a note on standard error; " +
+  "A stream whose access was removed ends with a note on standard error; and since Kubernetes authorizes a log " +
+  "request only when it starts, with --follow every 5 s the apiserver is asked (SelfSubjectAccessReview) whether " +
+  "each followed pod's log may still be read, and the streams of those it may not (a grant that expired or was " +
+  "revoked) end with a note and are not followed again. " +
   "other stream errors, and containers that have not started yet, are retried with backoff. " +
   "It reads only a Role that carries podlogreader's marks for the workload (the label " +
   "app.kubernetes.io/managed-by=podlogreader, and a controller ownerReference to the workload or the annotation " +
   "podlogreader.dev/workload naming it); of any other Role of that name it says what is missing and reads no log. " +
-  "Exit code 1 on an error, on a Role without those marks, or when the Role can no longer be read or loses its marks " +
-  "while following; 2 on a usage error.";
+  "Exit code 1 on an error, on a Role without those marks, or, while following, when the Role can no longer be read " +
+  "or loses its marks, or access to every followed pod's log has ended; 2 on a usage error.";
 
 /** The same flag, absent unless given. */
 function optional<T>(f: TypedFlag<T>): TypedFlag<T | undefined> {

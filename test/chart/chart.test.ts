@@ -3,7 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { V1ClusterRole, V1ConfigMap, V1CronJob, V1Deployment, V1Job, V1Pod, V1PodDisruptionBudget, V1Role } from "@kubernetes/client-node";
-import { chartDir, EVERYTHING_ON, find, isHook, KUBE_VERSION, permissions, render, runHelm, setFlags } from "../support/chart.ts";
+import { GRANT_POLICY_NAME } from "../../src/admin/grants/grant.ts";
+import { chartDir, EVERYTHING_ON, find, isHook, KUBE_VERSION, permissions, render, runHelm, setFlags, template } from "../support/chart.ts";
 
 const deployment = (m: ReturnType<typeof render>) => find<V1Deployment>(m, "Deployment")[0]!;
 const args = (m: ReturnType<typeof render>) => deployment(m).spec!.template.spec!.containers[0]!.args!;
@@ -26,15 +27,18 @@ describe("defaults", () => {
 
   test("everything namespaced goes to the release namespace, and no Namespace is created", () => {
     expect(find(m, "Namespace")).toEqual([]);
-    for (const obj of m.filter((o) => !["ClusterRole", "ClusterRoleBinding"].includes(o.kind))) expect(obj.metadata.namespace).toBe("ops");
+    for (const obj of m.filter((o) => !["ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"].includes(o.kind))) expect(obj.metadata.namespace).toBe("ops");
   });
 
-  test("a ClusterRole without wildcards, escalate or bind, and without ServiceAccount or RoleBinding access", () => {
+  test("a ClusterRole without wildcards, escalate or bind, without ServiceAccount access, and RoleBindings only to watch and delete (grant expiry)", () => {
     const [role] = find<V1ClusterRole>(m.filter((o) => !isHook(o)), "ClusterRole");
     const perms = permissions(role!.rules!);
     expect(perms.some((p) => p.includes("*"))).toBe(false);
     expect(perms.some((p) => p.endsWith(":escalate") || p.endsWith(":bind"))).toBe(false);
-    expect(perms.some((p) => p.includes("serviceaccounts") || p.includes("rolebindings"))).toBe(false);
+    expect(perms.some((p) => p.includes("serviceaccounts"))).toBe(false);
+    expect(perms.filter((p) => p.includes("rolebindings")).sort()).toEqual([
+      "rbac.authorization.k8s.io/rolebindings:delete", "rbac.authorization.k8s.io/rolebindings:list", "rbac.authorization.k8s.io/rolebindings:watch",
+    ]);
     for (const needed of ["/pods:get", "/pods/log:get", "/pods:list", "apps/deployments:get", "rbac.authorization.k8s.io/roles:create"]) {
       expect(perms).toContain(needed);
     }
@@ -155,9 +159,10 @@ describe("values reach the objects", () => {
   test("createServiceAccountAndRoleBinding adds ServiceAccount and RoleBinding writes, and passes the flag", () => {
     const m = render("pl", "ops", { createServiceAccountAndRoleBinding: true });
     const perms = permissions(find<V1ClusterRole>(m, "ClusterRole", "pl-podlogreader:controller")[0]!.rules!);
-    for (const p of ["rbac.authorization.k8s.io/rolebindings:create", "rbac.authorization.k8s.io/rolebindings:delete", "/serviceaccounts:create", "/serviceaccounts:delete"]) {
+    for (const p of ["rbac.authorization.k8s.io/rolebindings:create", "rbac.authorization.k8s.io/rolebindings:patch", "rbac.authorization.k8s.io/rolebindings:delete", "/serviceaccounts:create", "/serviceaccounts:delete"]) {
       expect(perms).toContain(p);
     }
+    expect(perms.filter((p) => p.includes("rolebindings")).length).toBe(new Set(perms.filter((p) => p.includes("rolebindings"))).size);
     expect(args(m)).toContain("--create-sa-and-rolebinding=true");
   });
 
@@ -247,6 +252,46 @@ describe("helm test", () => {
     expect(pod!.spec!.serviceAccountName).toBe("pl-podlogreader-audit");
     expect(pod!.spec!.containers.map((c) => c.args)).toEqual([["audit", "--output", "json", "--namespace", "a"], ["audit", "--output", "json", "--namespace", "b"]]);
     expect(find(m, "CronJob")).toEqual([]);
+  });
+});
+
+describe("grant policy", () => {
+  const policy = (values: Record<string, unknown> = {}) => render("pl", "ops", values).filter((o) => o.kind.startsWith("ValidatingAdmissionPolicy"));
+
+  test("on by default: a policy and its binding named as podlogreader grant looks for them, denying, failing closed, on grant RoleBindings only", () => {
+    const m = policy();
+    expect(m.map((o) => [o.kind, o.metadata.name])).toEqual([["ValidatingAdmissionPolicy", GRANT_POLICY_NAME], ["ValidatingAdmissionPolicyBinding", GRANT_POLICY_NAME]]);
+    const spec = m[0]!.spec as { failurePolicy: string; matchConstraints: object; matchConditions: { expression: string }[]; validations: { message?: string }[] };
+    expect(spec.failurePolicy).toBe("Fail");
+    expect(spec.matchConstraints).toEqual({ resourceRules: [{ apiGroups: ["rbac.authorization.k8s.io"], apiVersions: ["*"], resources: ["rolebindings"], operations: ["CREATE", "UPDATE"] }] });
+    expect(spec.matchConditions[0]!.expression).toContain("'podlogreader.dev/grant' in object.metadata.labels");
+    expect(spec.validations.map((v) => v.message).join("\n")).toContain("at most 168h after the grant is created");
+    expect(m[1]!.spec).toEqual({ policyName: GRANT_POLICY_NAME, validationActions: ["Deny"] });
+  });
+
+  test("maxDuration is the bound in the policy", () => {
+    const spec = policy({ "grantPolicy.maxDuration": "12h" })[0]!.spec as { validations: { expression: string; message?: string }[] };
+    expect(spec.validations.some((v) => v.expression.includes("duration('12h')") && v.message?.includes("at most 12h"))).toBe(true);
+  });
+
+  test("grantPolicy.enabled: false renders neither", () => {
+    expect(policy({ "grantPolicy.enabled": false })).toEqual([]);
+  });
+
+  test.each([
+    [{ "grantPolicy.maxDuration": "0s" }, "grantPolicy.maxDuration must be at least 1s"],
+    [{ "grantPolicy.maxDuration": "-1h" }, "must not be negative"],
+    [{ "grantPolicy.maxDuration": "7d" }, "/grantPolicy/maxDuration"],
+  ])("refuses %j", (values, message) => {
+    const r = template("pl", "ops", values);
+    expect(r.ok ? "rendered" : r.error).toContain(message);
+  });
+
+  test("refuses to render on a cluster older than 1.30, which has no ValidatingAdmissionPolicy v1, unless it is off", () => {
+    const old = runHelm(["template", "pl", chartDir, "--kube-version", "1.29.4"]);
+    expect(old.status).not.toBe(0);
+    expect(old.stderr).toContain("grantPolicy.enabled needs Kubernetes 1.30 or later");
+    expect(runHelm(["template", "pl", chartDir, "--kube-version", "1.29.4", "--set", "grantPolicy.enabled=false"]).status).toBe(0);
   });
 });
 

@@ -11,8 +11,8 @@ interface Schema {
 const schema = JSON.parse(readFileSync(join(chartDir, "values.schema.json"), "utf8")) as Schema;
 
 test("every duration value has the Go duration pattern", () => {
-  const durations = [schema.properties.debounce, schema.properties.resync, ...Object.values(schema.properties.leaderElection!.properties)];
-  expect(durations.map((d) => d!.pattern)).toEqual(Array(5).fill(`^${DURATION}$`));
+  const durations = [schema.properties.debounce, schema.properties.resync, ...Object.values(schema.properties.leaderElection!.properties), schema.properties.grantPolicy!.properties.maxDuration];
+  expect(durations.map((d) => d!.pattern)).toEqual(Array(6).fill(`^${DURATION}$`));
 });
 
 test("audit.schedule has the CronJob schedule pattern", () => {

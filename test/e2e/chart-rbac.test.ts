@@ -10,12 +10,13 @@ import type { V1ClusterRole, V1Deployment, V1PolicyRule, V1Role } from "@kuberne
 import type { Subprocess } from "bun";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { KINDS } from "../../src/access/kinds.ts";
+import { desiredGrant } from "../../src/access/grants.ts";
 import { managedName } from "../../src/access/names.ts";
 import { Leases } from "../../src/kube/resources.ts";
 import { Events, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
-import { canReadLog } from "../support/access.ts";
+import { canReadLog, serviceAccountCan } from "../support/access.ts";
 import { find, hostArgs, isHook, permissions, render, type Manifest } from "../support/chart.ts";
-import { eventually, exists, serviceAccountToken, TEST_FIELD_MANAGER, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { eventually, exists, serviceAccountToken, TEST_FIELD_MANAGER, testCluster, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, patchDeployment, scale, waitForPods } from "../support/workloads.ts";
 
@@ -40,8 +41,8 @@ afterAll(async () => {
 const TYPES: Record<string, ResourceType> = { ServiceAccount: ServiceAccounts, ClusterRole: ClusterRoles, ClusterRoleBinding: ClusterRoleBindings, Role: Roles, RoleBinding: RoleBindings };
 
 /** Applies the chart's identity and RBAC for `release`, with `without` taken out; returns the controller's arguments. */
-async function install(release: string, without?: { role: string; permission: string }): Promise<string[]> {
-  const manifests = render(release, system, { createServiceAccountAndRoleBinding: true });
+async function install(release: string, without?: { role: string; permission: string }, values: Record<string, unknown> = { createServiceAccountAndRoleBinding: true }): Promise<string[]> {
+  const manifests = render(release, system, values);
   for (const m of manifests.filter((m) => m.kind in TYPES && !isHook(m))) {
     let obj: Manifest = m;
     if (without && m.metadata.name === without.role && (m.kind === "ClusterRole" || m.kind === "Role")) {
@@ -235,4 +236,29 @@ describe("the chart's RBAC", () => {
     await Promise.all(Array.from({ length: 4 }, worker));
     expect(unneeded).toEqual([]);
   }, 900_000);
+});
+
+describe("the chart's RBAC with the default values (createServiceAccountAndRoleBinding: false)", () => {
+  test("lets the controller watch and delete RoleBindings, and nothing more on them, so it ends an expired grant", async () => {
+    const release = `dflt${run}`;
+    const ns = await useNamespace("chart-default");
+    const args = await install(release, undefined, {});
+    const sa = `${release}-podlogreader`;
+    const can = (verb: string) => serviceAccountCan(c.admin, system, sa, { namespace: ns, verb, resource: "rolebindings", group: "rbac.authorization.k8s.io" });
+    expect({ list: await can("list"), watch: await can("watch"), delete: await can("delete"), get: await can("get"), create: await can("create"), patch: await can("patch"), update: await can("update") })
+      .toEqual({ list: true, watch: true, delete: true, get: false, create: false, patch: false, update: false });
+
+    await createDeployment(ns, "web", { replicas: 1 });
+    const { proc, log } = await runAs(release, args, ns);
+    try {
+      await eventually("Role podlogreader-web", async () => (await exists(Roles, ns, "podlogreader-web")) || undefined, 60_000);
+      const role = (await c.admin.get(Roles, ns, "podlogreader-web")) as { metadata: { uid: string } };
+      const grant = desiredGrant({ namespace: ns, kind: "Deployment", name: "web", subjects: [{ kind: "User", name: "alice" }], roleUid: role.metadata.uid, expiresAtMs: Date.now() + 3000, reason: "chart RBAC test", grantedBy: "admin" });
+      await c.admin.create(RoleBindings, ns, grant);
+      await waitUntilGone(RoleBindings, ns, grant.metadata.name, 60_000);
+      expect(log.filter((l) => /\b403\b|forbidden/i.test(l))).toEqual([]);
+    } finally {
+      expect(await stop(proc)).toBe(0);
+    }
+  }, 180_000);
 });

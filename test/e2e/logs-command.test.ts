@@ -11,6 +11,7 @@ import type { V1ObjectMeta, V1PolicyRule } from "@kubernetes/client-node";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { criLogLine, setPodLog } from "../../scripts/lib/simulated-nodes.ts";
 import { KINDS, type WorkloadKind } from "../../src/access/kinds.ts";
+import { desiredGrant } from "../../src/access/grants.ts";
 import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
@@ -19,7 +20,10 @@ import { runLogs } from "../../src/logs/command.ts";
 import { streamContainer, type StreamEnd } from "../../src/logs/stream.ts";
 import { serviceAccountCan } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { testUser } from "../support/users.ts";
 import { createDeployment, rollout, waitForPods } from "../support/workloads.ts";
+
+const binary = join(import.meta.dir, "../../dist/podlogreader");
 
 let c: TestCluster;
 let ns: string;
@@ -277,6 +281,35 @@ describe("podlogreader logs with the own grant", () => {
     const lastNote = run.seen.stderr.trim().split("\n").at(-1);
     expect(lastNote).toBe(`cannot read Role ${ns}/${role} (Forbidden): this command needs get on the workload's Role, which podlogreader grants the workload's ServiceAccount; stopped following`);
     expect(run.seen.stdout).not.toContain("after its access was removed");
+  }, 120_000);
+
+  test("a grant revoked during --follow ends its streams, though the reader may still read the Role: the command checks its access", async () => {
+    await setRole(webPods);
+    // A person who may read every Role of the namespace, and web's logs only through a grant.
+    const viewer = await testUser(`viewer-${process.pid}`, [], ns);
+    await c.admin.create(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "role-reader" }, rules: [{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get"] }] });
+    await c.admin.create(RoleBindings, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "role-reader" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "role-reader" },
+      subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: viewer.name }],
+    });
+    const roleUid = ((await c.admin.get(Roles, ns, role)) as { metadata: { uid: string } }).metadata.uid;
+    const grant = desiredGrant({ namespace: ns, kind: "Deployment", name: "web", subjects: [{ kind: "User", name: viewer.name }], roleUid, expiresAtMs: Date.now() + 3600_000, reason: "INC-3", grantedBy: "podlogreader-admin" });
+    await c.admin.create(RoleBindings, ns, grant);
+
+    const run = startLogs(viewer.api, ["deploy/web", "-n", ns, "-f"]);
+    await eventually("the current pods' lines", async () => (webPods.flatMap(prefixed).every((l) => run.seen.stdout.includes(l)) ? true : undefined));
+    const revoked = Bun.spawnSync([binary, "revoke", "-n", ns, "--name", grant.metadata.name], { env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig } });
+    expect(revoked.exitCode).toBe(0);
+
+    const code = await Promise.race([run.code, Bun.sleep(30_000).then(() => "still running")]);
+    run.stop();
+    expect(code).toBe(1);
+    const notes = run.seen.stderr.trim().split("\n");
+    for (const pod of webPods) expect(notes).toContain(`- pod/${pod}: access to its log ended (the apiserver no longer allows get pods/log on it); stopped following it`);
+    expect(notes.at(-1)).toBe("access to the logs of every followed pod of Deployment/web has ended; stopped following");
+    // The Role stayed readable: only the access check could end the streams.
+    expect(await viewer.api.get(Roles, ns, role).then(() => "readable", (err: ApiError) => err.status)).toBe("readable");
   }, 120_000);
 
   test.each([

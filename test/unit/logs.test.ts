@@ -164,6 +164,86 @@ describe("printWorkloadLogs reads pods only through podlogreader's Role for the 
   });
 });
 
+describe("printWorkloadLogs --follow ends the streams whose access ended, though the Role stays readable", () => {
+  const request = { namespace: "ns", kind: "Deployment", name: "web", containers: { default: true }, follow: true, timestamps: false, previous: false, colour: false } as const;
+  const role = { metadata: roleMeta({ labels: LABEL, ownerReferences: webOwner() }), rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["web-a", "web-b"] }] };
+
+  /**
+   * A KubeApi whose log streams stay open until aborted, and whose authorizer allows get pods/log
+   * on the pods in `readable` (or fails to answer while `reviewsFail`).
+   */
+  function followingApi() {
+    const state = { readable: new Set(["web-a", "web-b"]), reviewsFail: false, open: new Set<string>(), reviews: 0 };
+    const api = {
+      get: async (rt: ResourceType, _ns: string, name: string) => (rt.plural === "roles" ? role : { metadata: { name, uid: name }, spec: { containers: [{ name: "app" }] } }),
+      stream: async (_rt: ResourceType, _ns: string, name: string, _sub: string, _query: object, signal: AbortSignal) => {
+        state.open.add(name);
+        return new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode(`2026-01-01T00:00:00Z ${name} line\n`));
+            signal.addEventListener("abort", () => {
+              state.open.delete(name);
+              controller.error(new Error("aborted"));
+            });
+          },
+        });
+      },
+      review: async (rt: ResourceType, body: { spec: { resourceAttributes: { verb: string; resource: string; subresource?: string; name: string } } }) => {
+        state.reviews++;
+        if (state.reviewsFail) throw new ApiError("POST", `/apis/authorization.k8s.io/v1/${rt.plural}`, 503, "ServiceUnavailable", "unavailable");
+        const a = body.spec.resourceAttributes;
+        return { status: { allowed: rt.plural === "selfsubjectaccessreviews" && a.verb === "get" && a.resource === "pods" && a.subresource === "log" && state.readable.has(a.name) } };
+      },
+    } as unknown as KubeApi;
+    return { api, state };
+  }
+  const collect = () => {
+    const seen = { lines: [] as string[], notes: [] as string[] };
+    return { seen, out: { line: (s: string) => seen.lines.push(s), note: (s: string) => seen.notes.push(s) } };
+  };
+  const until = async (what: string, check: () => boolean) => {
+    for (let i = 0; i < 500 && !check(); i++) await Bun.sleep(10);
+    if (!check()) throw new Error(`timed out waiting for ${what}`);
+  };
+
+  test("a pod whose log may no longer be read stops with a note; the others go on; when none is left the command ends with 1", async () => {
+    const { api, state } = followingApi();
+    const { seen, out } = collect();
+    const run = printWorkloadLogs(api, request, out, new AbortController().signal, 5, 20);
+    await until("both streams", () => state.open.size === 2);
+
+    state.readable.delete("web-a");
+    await until("web-a's stream to end", () => !state.open.has("web-a"));
+    expect(seen.notes).toEqual(["- pod/web-a: access to its log ended (the apiserver no longer allows get pods/log on it); stopped following it"]);
+    // Reopened streams would print their first line again: web-a is not followed again.
+    const reviews = state.reviews;
+    await until("two more rounds of reviews", () => state.reviews >= reviews + 2);
+    expect([...state.open]).toEqual(["web-b"]);
+    expect(seen.lines.filter((l) => l.includes("web-a"))).toEqual(["[pod/web-a/app] web-a line"]);
+
+    state.readable.delete("web-b");
+    expect(await run).toBe(1);
+    expect(state.open.size).toBe(0);
+    expect(seen.notes.slice(1)).toEqual([
+      "- pod/web-b: access to its log ended (the apiserver no longer allows get pods/log on it); stopped following it",
+      "access to the logs of every followed pod of Deployment/web has ended; stopped following",
+    ]);
+  });
+
+  test("an authorizer that cannot be asked ends nothing: only a refusal does", async () => {
+    const { api, state } = followingApi();
+    state.reviewsFail = true;
+    const { seen, out } = collect();
+    const stop = new AbortController();
+    const run = printWorkloadLogs(api, request, out, stop.signal, 5, 20);
+    await until("three rounds of reviews", () => state.reviews >= 6);
+    expect(state.open.size).toBe(2);
+    stop.abort();
+    expect(await run).toBe(0);
+    expect(seen.notes).toEqual([]);
+  });
+});
+
 describe("containersToRead", () => {
   const pod: V1Pod = {
     metadata: { name: "p" },

@@ -7,7 +7,7 @@ import { managedName } from "../../access/names.ts";
 import { isManagedFor } from "../../access/ownership.ts";
 import type { KubeApi } from "../../kube/api.ts";
 import { parseObject, Role, RoleBinding } from "../../kube/objects.ts";
-import { RoleBindings, Roles, SelfSubjectReviews } from "../../kube/resources.ts";
+import { RoleBindings, Roles, SelfSubjectReviews, ValidatingAdmissionPolicies, ValidatingAdmissionPolicyBindings } from "../../kube/resources.ts";
 import { ApiError, isNotFound } from "../../kube/transport.ts";
 import { AdminError } from "../errors.ts";
 
@@ -30,6 +30,32 @@ export interface Granted {
   grantedBy: string;
   /** The same subjects were granted before: the binding now carries the new expiry and reason. */
   renewed: boolean;
+  /** Why the cluster may not hold this grant to its record, when it may not. */
+  advisory?: string;
+}
+
+/**
+ * The ValidatingAdmissionPolicy (and its binding) of the chart that holds every grant to its
+ * record (chart/templates/grant-policy.yaml).
+ */
+export const GRANT_POLICY_NAME = "grants.podlogreader.dev";
+
+/**
+ * One line when the grant's record is not known to be enforced: the policy or its binding is
+ * missing, or this user may not read them. Undefined when both are there.
+ */
+export async function grantPolicyAdvisory(api: KubeApi): Promise<string | undefined> {
+  for (const rt of [ValidatingAdmissionPolicies, ValidatingAdmissionPolicyBindings]) {
+    try {
+      await api.get(rt, undefined, GRANT_POLICY_NAME);
+    } catch (err) {
+      const why = isNotFound(err) ? `no ${rt.kind} ${GRANT_POLICY_NAME}`
+        : err instanceof ApiError && err.status === 403 ? `you may not read ${rt.kind} ${GRANT_POLICY_NAME}, so it could not be checked`
+        : `${rt.kind} ${GRANT_POLICY_NAME} could not be read: ${(err as Error).message}`;
+      return `the cluster does not enforce grant records (${why}): expiry and granted-by are advisory`;
+    }
+  }
+  return undefined;
 }
 
 const ESCALATION_TEXT = "attempting to grant RBAC permissions not currently held";
@@ -38,6 +64,9 @@ const ESCALATION_TEXT = "attempting to grant RBAC permissions not currently held
 export function explainRefusal(err: ApiError, namespace: string, role: string): string | undefined {
   if (err.message.includes(ESCALATION_TEXT)) {
     return `You can only grant what you hold: you need to be able to read these logs yourself (the permissions of Role ${namespace}/${role}), or hold the verb bind on that Role.`;
+  }
+  if (err.message.includes(`ValidatingAdmissionPolicy '${GRANT_POLICY_NAME}'`)) {
+    return `The cluster's grant policy (ValidatingAdmissionPolicy ${GRANT_POLICY_NAME}) refused it: see its message above.`;
   }
   if (err.status === 403) return `You need permission to create and update RoleBindings in namespace ${namespace}.`;
   return undefined;
@@ -66,10 +95,11 @@ export async function grant(api: KubeApi, cmd: GrantCommand, nowMs = Date.now())
     throw new AdminError(`Role ${namespace}/${role} was not created by podlogreader for ${kind}/${name}; refusing to bind it`);
   }
 
+  const advisory = await grantPolicyAdvisory(api);
   const body = desiredGrant({ namespace, kind, name, subjects: cmd.subjects, roleUid: live.metadata.uid, expiresAtMs: nowMs + cmd.forMs, reason: cmd.reason, grantedBy });
   const result: Granted = {
     namespace, binding: body.metadata.name, workload: `${kind}/${name}`, subjects: cmd.subjects.map(formatSubject),
-    expires: rfc3339(nowMs + cmd.forMs), reason: cmd.reason, grantedBy, renewed: false,
+    expires: rfc3339(nowMs + cmd.forMs), reason: cmd.reason, grantedBy, renewed: false, ...(advisory ? { advisory } : {}),
   };
   try {
     try {
@@ -82,8 +112,12 @@ export async function grant(api: KubeApi, cmd: GrantCommand, nowMs = Date.now())
     if (!isGrantFor(existing, { kind, name })) {
       throw new AdminError(`RoleBinding ${namespace}/${body.metadata.name} exists and was not issued by podlogreader grant for ${kind}/${name}; left alone`);
     }
-    // Renewal: the version read is a precondition, so a concurrent revoke or expiry is not undone.
-    await api.update(RoleBindings, namespace, { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata.resourceVersion } });
+    // Renewal replaces the binding: the grant policy bounds an expiry from the binding's creation
+    // and lets no update move it later. The create above was refused as AlreadyExists only after
+    // admission had accepted this body, so the old grant is not deleted for a new one refused.
+    // The version read is a precondition, so a concurrent revoke or expiry is not undone.
+    await api.delete(RoleBindings, namespace, body.metadata.name, { uid: existing.metadata.uid, resourceVersion: existing.metadata.resourceVersion });
+    await api.create(RoleBindings, namespace, body);
     return { ...result, renewed: true };
   } catch (err) {
     if (err instanceof ApiError) {
