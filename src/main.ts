@@ -15,6 +15,9 @@ import { isAdminCommand } from "./cli/admin.ts";
 import { programName, splitCommand } from "./cli/program.ts";
 import { runAdmin } from "./cli/run-admin.ts";
 import { runLogs } from "./logs/command.ts";
+import { gatherer, READ_TIMEOUT_MS } from "./authorizer/gather.ts";
+import { serveAuthorizer } from "./authorizer/server.ts";
+import { runAuthorizerConfig } from "./authorizer/command.ts";
 
 /** After SIGTERM, how long in-flight writes may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -23,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
   const { command, args } = splitCommand(argv);
   if (isAdminCommand(command)) return runAdmin(command, args);
   if (command === "logs") return runLogs(args);
+  if (command === "authorizer-config") return runAuthorizerConfig(args, programName());
   return runController(args);
 }
 
@@ -85,6 +89,12 @@ async function runController(argv: string[]): Promise<number> {
       controllerChecks(controller, stop.signal),
       log,
     );
+
+    if (options.authorizerAddr) {
+      const tls = { certFile: options.authorizerTlsCertFile!, keyFile: options.authorizerTlsKeyFile!, clientCaFile: options.authorizerClientCaFile! };
+      const deps = { view: controller.authorizerView(), gather: gatherer(api, controller.authorizerView().world, READ_TIMEOUT_MS), ready: () => controller.ready };
+      servers.push(await serveAuthorizer(options.authorizerAddr, tls, deps, log.with({ component: "authorizer" })));
+    }
 
     const serverVersion = await waitForServer(api, log, stop.signal);
     if (serverVersion !== undefined) {

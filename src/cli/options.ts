@@ -52,6 +52,13 @@ export const RUN_FLAGS = {
     { name: "http-addr", kind: "string", value: "HOST:PORT", help: "Deprecated, removed in a later release: serves /metrics, /healthz and /readyz together on this address. Given, --metrics-bind-address and --health-probe-bind-address are off unless given too." },
     v.optional(listenAddress("http-addr")),
   ),
+  authorizerAddr: flag(
+    { name: "authorizer-addr", kind: "string", value: "HOST:PORT", help: "Serve the webhook authorizer (POST /authorize, SubjectAccessReview v1) on this address, over TLS, to callers with a client certificate. It allows a bound subject to get a pod of its workload or that pod's log, and to list or watch pods by a selector within the workload's that matches only the workload's pods now; it never denies, and answers no opinion when unsure. The apiserver must be configured to call it: see 'podlogreader authorizer-config'. Default: off." },
+    v.optional(listenAddress("authorizer-addr")),
+  ),
+  authorizerTlsCertFile: flag({ name: "authorizer-tls-cert-file", kind: "string", value: "FILE", help: "The authorizer's serving certificate (PEM). Required with --authorizer-addr." }, v.optional(v.pipe(v.string(), v.minLength(1)))),
+  authorizerTlsKeyFile: flag({ name: "authorizer-tls-key-file", kind: "string", value: "FILE", help: "The key of --authorizer-tls-cert-file (PEM). Required with --authorizer-addr." }, v.optional(v.pipe(v.string(), v.minLength(1)))),
+  authorizerClientCaFile: flag({ name: "authorizer-client-ca-file", kind: "string", value: "FILE", help: "Only callers with a client certificate signed by this CA (PEM) get past the TLS handshake; use a CA that signs only the apiserver's webhook client certificate. Required with --authorizer-addr." }, v.optional(v.pipe(v.string(), v.minLength(1)))),
   logLevel: flag({ name: "log-level", kind: "string", value: "LEVEL", default: "info", help: "debug, info, warn or error." }, v.picklist(["debug", "info", "warn", "error"], "--log-level must be debug, info, warn or error")),
   logFormat: flag({ name: "log-format", kind: "string", value: "FORMAT", default: "text", help: "text (readable) or json (one object per line)." }, v.picklist(["text", "json"], "--log-format must be text or json")),
   help: helpFlag,
@@ -92,6 +99,11 @@ export function parseOptions(argv: string[]): Options {
   // client-go's rules: a leader must give up before a standby may take over, with room for a retry.
   if (values.renewDeadlineMs >= values.leaseDurationMs) throw new UsageError("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline");
   if (values.renewDeadlineMs <= values.retryPeriodMs * 1.2) throw new UsageError("--leader-elect-renew-deadline must be greater than 1.2 times --leader-elect-retry-period");
+  const authorizerFiles = { "authorizer-tls-cert-file": values.authorizerTlsCertFile, "authorizer-tls-key-file": values.authorizerTlsKeyFile, "authorizer-client-ca-file": values.authorizerClientCaFile };
+  for (const [name, file] of Object.entries(authorizerFiles)) {
+    if (values.authorizerAddr && !file) throw new UsageError(`--authorizer-addr needs --${name}`);
+    if (!values.authorizerAddr && file) throw new UsageError(`--${name} is only used with --authorizer-addr`);
+  }
   if (given("list-pods")) {
     const meant = values.listPods ? "namespace" : "own";
     if (given("pod-visibility") && values.podVisibility !== meant) {
@@ -144,6 +156,7 @@ export function usageLines(program: string): string[] {
     `       ${program} revoke ...         remove a grant`,
     `       ${program} cleanup ...        delete every Role, RoleBinding and ServiceAccount podlogreader made`,
     `       ${program} logs KIND/NAME ... print and follow the logs of a workload's pods, with only its own grant`,
+    `       ${program} authorizer-config ... the apiserver's AuthorizationConfiguration for the webhook authorizer`,
     `       ${program} version            print the version (-o json for JSON)`,
     `--kubeconfig, --context and -n/--namespace may also come before the command, as kubectl's`,
     `global flags do. Run '${program} COMMAND --help' for a command's flags.`,
