@@ -51,6 +51,9 @@ async function runController(argv: string[]): Promise<number> {
 
   const log = createLogger(options.logLevel, options.logFormat);
   for (const deprecation of options.deprecations) log.warn(deprecation);
+  if (options.rolePodNames === "none" && !options.authorizerAddr) {
+    log.warn("--role-pod-names=none without --authorizer-addr: the Roles name no pod, so no pod is readable unless another podlogreader serves the webhook the apiserver calls");
+  }
   const stop = new AbortController();
   let exitCode = 0;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

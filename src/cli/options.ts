@@ -4,7 +4,7 @@ import * as v from "valibot";
 import { connectionFlags, helpFlag, isNamespaceName, NAMESPACE_RULE } from "./common-flags.ts";
 import { boolFlag, durationFlag, flag, flagSetHelp, parseFlagSet, type ValuesOf } from "./flag-set.ts";
 import { UsageError, type Flag } from "./flags.ts";
-import { POD_VISIBILITIES } from "../access/desired.ts";
+import { POD_VISIBILITIES, ROLE_POD_NAMES } from "../access/desired.ts";
 
 export { UsageError };
 
@@ -26,6 +26,10 @@ export const RUN_FLAGS = {
       help: "What a workload's ServiceAccount may see of pods. own: only its workload's pods, by name (get, list and watch with a metadata.name field selector; get on their logs); 'kubectl logs POD', 'kubectl logs -f POD' and 'podlogreader logs' work. namespace: also get, list and watch on every pod of the namespace, which 'kubectl logs deploy/NAME', 'kubectl logs -l SELECTOR', stern and k9s need; that shows every pod's spec, the environment variables written in it, and the tail of a failed container's log that terminationMessagePolicy FallbackToLogsOnError copies into its status. Never other pods' logs.",
     },
     v.picklist(POD_VISIBILITIES, "--pod-visibility must be own or namespace"),
+  ),
+  rolePodNames: flag(
+    { name: "role-pod-names", kind: "string", value: "MODE", default: "names", help: "names: each workload's Role names its pods, which works on any cluster and trails it by one write (a new pod is readable once its name is written; a deleted pod's name stays until its removal is). none: the Role names no pod and grants only get on the workload and on itself; every read of a pod is decided by the webhook authorizer (--authorizer-addr) when it is made, so the apiserver must call it (see 'podlogreader authorizer-config'). With none, no pod and no log is readable through the Role while the webhook is down or unreachable." },
+    v.picklist(ROLE_POD_NAMES, "--role-pod-names must be names or none"),
   ),
   listPods: boolFlag("list-pods", "Deprecated, removed in the next release: --list-pods=true is --pod-visibility=namespace, --list-pods=false is --pod-visibility=own."),
   debounceMs: durationFlag({ name: "debounce", default: "250ms", help: "A lone pod arrival is written to its workload's Role at once. In a burst, arrivals that come while a write is in flight, or within a window after the last write of arrivals, are gathered into the next one, so a scale-up becomes a few writes; the window starts at an eighth of this value and doubles after each write that gathered several arrivals, up to this value. An arrival that follows a write within this value, while its ReplicaSet has fewer pods than its spec.replicas, waits for the rest, up to this value; the one that completes the ReplicaSet is written at once. Pod removals are always written at once. A workload that opts in before it has pods waits up to 20 times this value (at most 5s) for its first, so that its Role is born naming it. 0 disables the gathering and the wait." }),
