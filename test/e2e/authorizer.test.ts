@@ -7,7 +7,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { managedName } from "../../src/access/names.ts";
+import { KINDS } from "../../src/access/kinds.ts";
 import { Pods } from "../../src/kube/resources.ts";
+import { ApiError } from "../../src/kube/transport.ts";
+import { serviceAccountCan } from "../support/access.ts";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { setPodLog } from "../../scripts/lib/simulated-nodes.ts";
 import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
@@ -25,12 +28,12 @@ let kubeconfig: string;
 
 const lineOf = (pod: string) => `${pod} says hello`;
 
-async function running(pod: string): Promise<void> {
+async function running(pod: string, namespace = ns): Promise<void> {
   await eventually(`${pod} to run`, async () => {
-    const p = (await c.admin.get(Pods, ns, pod)) as { status?: { phase?: string } };
+    const p = (await c.admin.get(Pods, namespace, pod)) as { status?: { phase?: string } };
     return p.status?.phase === "Running" || undefined;
   });
-  await setPodLog(c.admin, c.dir, ns, pod, [lineOf(pod)]);
+  await setPodLog(c.admin, c.dir, namespace, pod, [lineOf(pod)]);
 }
 
 async function kubectl(args: string[]) {
@@ -65,11 +68,13 @@ async function notGranted(args: string[], hidden: string[] = []): Promise<void> 
   for (const line of hidden) expect(r.stdout).not.toContain(line);
 }
 
-async function barePod(name: string, labels: Record<string, string>): Promise<void> {
-  await c.admin.create(Pods, ns, {
-    apiVersion: "v1", kind: "Pod", metadata: { name, namespace: ns, labels },
+/** Makes a pod no workload controls; returns its uid. */
+async function barePod(name: string, labels: Record<string, string>, namespace = ns): Promise<string> {
+  const made = await c.admin.create(Pods, namespace, {
+    apiVersion: "v1", kind: "Pod", metadata: { name, namespace, labels },
     spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },
   } as never);
+  return (made as { metadata: { uid: string } }).metadata.uid;
 }
 
 beforeAll(async () => {
@@ -142,5 +147,86 @@ describe("the webhook down", () => {
     await notGranted(["logs", "-l", "app=web"], webPods.map(lineOf));
     await notGranted(["logs", "deploy/web"], webPods.map(lineOf));
     await notGranted(["logs", other], [lineOf(other)]);
+  });
+});
+
+describe("--role-pod-names=none: a pod deleted and made again as a bare pod under the same name", () => {
+  let ns2: string;
+  const sa = managedName("StatefulSet", "reuse");
+  const canRead = (pod: string) => serviceAccountCan(c.admin, ns2, sa, { verb: "get", resource: "pods", subresource: "log", name: pod, namespace: ns2 });
+
+  beforeAll(async () => {
+    await controller.stop();
+    ns2 = await useNamespace("authorizer-none");
+    controller = await startController([ns2], { podVisibility: "own", rolePodNames: "none" }, { authorizer: true });
+    const template = { metadata: { labels: { app: "reuse", ...OPT_IN } }, spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 } };
+    await c.admin.create(KINDS.StatefulSet.resource, ns2, {
+      apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "reuse", namespace: ns2 },
+      spec: { replicas: 1, serviceName: "reuse", podManagementPolicy: "Parallel", selector: { matchLabels: { app: "reuse" } }, template },
+    } as never);
+  });
+
+  test("kubectl logs reuse-0 works as the StatefulSet's ServiceAccount, though its Role names no pod", async () => {
+    await eventually("reuse-0", async () => (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) !== undefined || undefined);
+    await running("reuse-0", ns2);
+    const token = await eventually(`a token for ${sa}`, () => serviceAccountToken(ns2, sa));
+    kubeconfig = join(dir, "reuse.kubeconfig");
+    writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, ns2), { mode: 0o600 });
+    await works(["logs", "reuse-0"], [lineOf("reuse-0")]);
+    await works(["logs", "sts/reuse"], [lineOf("reuse-0")]);
+  });
+
+  test("the StatefulSet's own reuse-0 is readable through the webhook alone; the bare reuse-0 never is (50 swaps)", async () => {
+    let swaps = 0;
+    let checks = 0;
+    let allowedBare = 0;
+    for (let i = 0; swaps < 50 && i < 200; i++) {
+      await eventually("the StatefulSet's reuse-0 to be readable", async () => (await canRead("reuse-0")) || undefined);
+      // The StatefulSet controller may replace its pod meanwhile; then the round starts again.
+      const own = (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { uid: string } } | undefined;
+      if (!own) continue;
+      const { metadata } = own;
+      const deleted = await c.admin.delete(Pods, ns2, "reuse-0", { uid: metadata.uid }).then(() => true, () => false);
+      if (!deleted) continue;
+      // Race the StatefulSet controller for the name; when it wins, try again. The bare pod does not
+      // carry the StatefulSet's selector, which would make the StatefulSet adopt it.
+      const made = await eventually("reuse-0 to be made again", async () => {
+        try {
+          return { uid: await barePod("reuse-0", { app: "impostor", ...OPT_IN }, ns2) };
+        } catch (err) {
+          if (!(err instanceof ApiError && err.status === 409)) throw err;
+          const p = (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { uid: string; ownerReferences?: unknown[] } } | undefined;
+          return p && p.metadata.uid !== metadata.uid ? "by the StatefulSet" : undefined;
+        }
+      });
+      if (typeof made !== "object") continue;
+      const bareUid = made.uid;
+      // A check counts only when the bare pod held the name before and after it: the StatefulSet
+      // controller sometimes takes the name back at once.
+      const holder = async () => ((await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { uid: string } } | undefined)?.metadata.uid;
+      let checked = false;
+      for (let k = 0; k < 3; k++) {
+        const before = await holder();
+        const allowed = await canRead("reuse-0");
+        if (before !== bareUid || (await holder()) !== bareUid) break;
+        checked = true;
+        checks++;
+        if (allowed) allowedBare++;
+      }
+      if (checked) swaps++;
+      await c.admin.delete(Pods, ns2, "reuse-0", { uid: bareUid }).catch(() => undefined);
+      await eventually("the bare reuse-0 to be gone", async () => {
+        const p = (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { ownerReferences?: unknown[] } } | undefined;
+        return !p || (p.metadata.ownerReferences?.length ?? 0) > 0 || undefined;
+      });
+    }
+    expect({ swaps, allowedBare }).toEqual({ swaps: 50, allowedBare: 0 });
+    expect(checks).toBeGreaterThanOrEqual(50);
+  }, 600_000);
+
+  test("the Role names no pod: with the webhook down, not even the StatefulSet's own pod is readable", async () => {
+    await eventually("the StatefulSet's reuse-0 to be readable", async () => (await canRead("reuse-0")) || undefined);
+    await controller.authorizer!.stop();
+    expect(await canRead("reuse-0")).toBe(false);
   });
 });
