@@ -150,7 +150,7 @@ export class GrantExpiry {
       const backoff = this.retries.get(key) ?? new Backoff(1000, 60_000);
       this.retries.set(key, backoff);
       const wait = backoff.next();
-      if (!isConflict(err)) log.warn(`Could not delete grant RoleBinding ${namespace}/${name}; retrying in ${wait}ms: ${(err as Error).message}`, { namespace, name, reason: "GrantDeleteFailed" });
+      if (!isConflict(err)) log.warn(`Could not delete grant RoleBinding ${namespace}/${name}; retrying in ${wait}ms: ${(err as Error).message}`, { namespace, reason: "GrantDeleteFailed", object: `RoleBinding/${name}` });
       this.timers.set(key, this.clock.after(wait, () => this.check(namespace, name)));
       return;
     }
@@ -161,9 +161,9 @@ export class GrantExpiry {
     const message = why === "expired"
       ? `Deleted grant RoleBinding ${namespace}/${name}: it expired at ${binding.metadata.annotations?.["podlogreader.dev/expires"] ?? "(no readable expiry)"}; ${subjects} no longer read the logs of ${ref}`
       : `Deleted grant RoleBinding ${namespace}/${name}: its Role ${binding.roleRef.name} is gone; ${subjects} no longer read the logs of ${ref}`;
-    log.info(message, { namespace, name, kind: "RoleBinding", reason: why === "expired" ? "GrantExpired" : "GrantRoleGone" });
-    metrics?.grantsExpired.inc({ namespace, reason: why });
     const slash = ref.indexOf("/");
+    log.info(message, { kind: ref.slice(0, slash), namespace, name: ref.slice(slash + 1), reason: GRANT_ENDED, object: `RoleBinding/${name}`, cause: why });
+    metrics?.grantsExpired.inc({ namespace, reason: why });
     const kind = ref.slice(0, slash);
     const workload = slash > 0 && isWorkloadKind(kind) ? this.deps.world.get(kind, namespace, ref.slice(slash + 1)) : undefined;
     if (workload) {

@@ -6,7 +6,12 @@ import {
   boundSubjects, desiredGrant, formatSubject, grantName, isExpired, isGrant, isGrantFor, meansEveryone, parseSubject, revokeFrom, type Subject,
 } from "../../src/access/grants.ts";
 import { managedName } from "../../src/access/names.ts";
+import { explainRefusal } from "../../src/admin/grants/grant.ts";
+import { grantsTableRows } from "../../src/admin/grants/list.ts";
+import { ApiError } from "../../src/kube/transport.ts";
+import { commandHelp, parseAdmin } from "../../src/cli/admin.ts";
 import { parseGrant, parseRevoke } from "../../src/cli/grant-flags.ts";
+import { splitCommand } from "../../src/cli/program.ts";
 import { UsageError } from "../../src/cli/flags.ts";
 import type { ObjectMeta, RoleBinding } from "../../src/kube/objects.ts";
 import { isDns1123Subdomain, kind, namedWorkload } from "../support/arbitraries.ts";
@@ -270,5 +275,40 @@ describe("grant and revoke flags", () => {
     expect(parseRevoke(["--name", "podlogreader-web:grant-0123456789"])).toMatchObject({ target: { binding: "podlogreader-web:grant-0123456789" } });
     expect(usage(() => parseRevoke(["deploy/web", "--name", "x"]))).toContain("--name goes alone");
     expect(usage(() => parseRevoke(["deploy/web"]))).toContain("revoke needs");
+  });
+});
+
+describe("explainRefusal: one line for the person whose grant the apiserver refused", () => {
+  const refusal = (status: number, reason: string, message: string) => new ApiError("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings", status, reason, message);
+  test.each([
+    ["RBAC's escalation check", refusal(403, "Forbidden", 'rolebindings.rbac.authorization.k8s.io "x" is forbidden: user "mallory" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[""], Resources:["pods/log"], ...}'), "You can only grant what you hold: you need to be able to read these logs yourself (the permissions of Role ns/podlogreader-web), or hold the verb bind on that Role."],
+    ["no permission to write RoleBindings", refusal(403, "Forbidden", 'rolebindings.rbac.authorization.k8s.io is forbidden: User "bob" cannot create resource "rolebindings"'), "You need permission to create and update RoleBindings in namespace ns."],
+    ["anything else is not explained away", refusal(422, "Invalid", "admission webhook denied the request"), undefined],
+  ])("%s", (_, err, line) => {
+    expect(explainRefusal(err, "ns", "podlogreader-web")).toBe(line);
+  });
+});
+
+describe("the grants table", () => {
+  test("a grant shows its expiry, marked when past; the others never expire", () => {
+    expect(grantsTableRows([
+      { namespace: "ns", workload: "Deployment/web", subject: "group:frontend", source: "grant", binding: "g", expires: "2026-12-04T13:00:00Z", expired: false, reason: "INC-1", grantedBy: "admin" },
+      { namespace: "ns", workload: "Deployment/web", subject: "user:carol", source: "grant", binding: "h", expires: "2026-12-04T11:00:00Z", expired: true, reason: "INC-2", grantedBy: "admin" },
+      { namespace: "ns", workload: "Deployment/web", subject: "user:bob", source: "foreign", binding: "by-hand" },
+    ])).toEqual([
+      ["Deployment/web", "group:frontend", "grant", "2026-12-04T13:00:00Z", "INC-1", "admin", "g"],
+      ["Deployment/web", "user:carol", "grant", "2026-12-04T11:00:00Z (expired)", "INC-2", "admin", "h"],
+      ["Deployment/web", "user:bob", "foreign", "never", "-", "-", "by-hand"],
+    ]);
+  });
+});
+
+describe("grant, grants and revoke on the command line", () => {
+  test.each(["grant", "grants", "revoke"] as const)("%s explains every flag in --help and takes kubectl's global flags before the command", (command) => {
+    for (const flag of ["--kubeconfig", "--context", "--namespace", "--help", "--output", ...(command === "grants" ? [] : ["--to"]), ...(command === "grant" ? ["--for", "--reason"] : []), ...(command === "revoke" ? ["--name"] : [])]) {
+      expect(commandHelp(command)).toContain(flag);
+    }
+    expect(splitCommand(["-n", "ns", command, "deploy/web"])).toEqual({ command, args: ["deploy/web", "-n", "ns"] });
+    expect(parseAdmin(command, ["-h"])).toMatchObject({ help: true });
   });
 });
