@@ -11,6 +11,9 @@ import { KINDS } from "../../src/access/kinds.ts";
 import { Pods } from "../../src/kube/resources.ts";
 import { ApiError } from "../../src/kube/transport.ts";
 import { serviceAccountCan } from "../support/access.ts";
+import { testUser } from "../support/users.ts";
+import { desiredGrant } from "../../src/access/grants.ts";
+import { RoleBindings, Roles } from "../../src/kube/resources.ts";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { setPodLog } from "../../scripts/lib/simulated-nodes.ts";
 import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
@@ -36,23 +39,23 @@ async function running(pod: string, namespace = ns): Promise<void> {
   await setPodLog(c.admin, c.dir, namespace, pod, [lineOf(pod)]);
 }
 
-async function kubectl(args: string[]) {
-  const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", kubeconfig, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+async function kubectl(args: string[], as = kubeconfig) {
+  const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", as, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 30_000 });
   const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   return { code, stdout, stderr };
 }
 
 /** Exits 0 and prints every line it should (`some`: at least one of them). */
-async function works(args: string[], shows: string[], some = false): Promise<void> {
+async function works(args: string[], shows: string[], some = false, as = kubeconfig): Promise<void> {
   await eventually(`kubectl ${args.join(" ")} to work`, async () => {
-    const r = await kubectl(args);
+    const r = await kubectl(args, as);
     return (r.code === 0 && (some ? shows.some((s) => r.stdout.includes(s)) : shows.every((s) => r.stdout.includes(s)))) || undefined;
   });
 }
 
 /** Exits non-zero with Forbidden and prints none of the lines it must not. */
-async function refused(args: string[], hidden: string[] = []): Promise<void> {
-  const r = await kubectl(args);
+async function refused(args: string[], hidden: string[] = [], as = kubeconfig): Promise<void> {
+  const r = await kubectl(args, as);
   expect({ args, code: r.code === 0 ? 0 : "non-zero", forbidden: /forbidden/i.test(r.stderr) ? true : r.stderr }).toEqual({ args, code: "non-zero", forbidden: true });
   for (const line of hidden) expect(r.stdout).not.toContain(line);
 }
@@ -101,6 +104,17 @@ describe("with --pod-visibility=own and the webhook", () => {
   test("kubectl logs deploy/web and kubectl logs -l app=web --prefix work", async () => {
     await works(["logs", "deploy/web"], webPods.map(lineOf), true);
     await works(["logs", "-l", "app=web", "--prefix"], webPods.map(lineOf));
+  });
+
+  test("a person granted web's Role through a group runs kubectl logs -l app=web and deploy/web, and nothing of other", async () => {
+    const alice = await testUser("alice", ["frontend"], ns);
+    const role = (await c.admin.get(Roles, ns, managedName("Deployment", "web"))) as { metadata: { uid: string } };
+    const grant = desiredGrant({ namespace: ns, kind: "Deployment", name: "web", subjects: [{ kind: "Group", name: "frontend" }], roleUid: role.metadata.uid, expiresAtMs: Date.now() + 3_600_000, reason: "test", grantedBy: "admin" });
+    await c.admin.create(RoleBindings, ns, grant as never);
+    await works(["logs", "-l", "app=web", "--prefix"], webPods.map(lineOf), false, alice.kubeconfig);
+    await works(["logs", "deploy/web"], webPods.map(lineOf), true, alice.kubeconfig);
+    await refused(["logs", "-l", "app=other"], [lineOf(other)], alice.kubeconfig);
+    await refused(["logs", other], [lineOf(other)], alice.kubeconfig);
   });
 
   test("another workload's pod, a list without a selector and a wider selector are refused", async () => {
