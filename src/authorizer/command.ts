@@ -44,7 +44,7 @@ export function authorizerConfigHelp(program: string): string {
   ].join("\n");
 }
 
-export function runAuthorizerConfig(argv: string[], program: string, out = process.stdout, err = process.stderr): number {
+export function runAuthorizerConfig(argv: string[], program: string, out: { write(s: string): unknown } = process.stdout, err: { write(s: string): unknown } = process.stderr): number {
   let values;
   try {
     if (argv.includes("--help") || argv.includes("-h")) {
