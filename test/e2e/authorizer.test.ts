@@ -106,6 +106,32 @@ describe("with --pod-visibility=own and the webhook", () => {
     await works(["logs", "-l", "app=web", "--prefix"], webPods.map(lineOf));
   });
 
+  test("a CronJob's ServiceAccount runs kubectl logs job/RUN for its run, and reads nothing of other workloads", async () => {
+    const template = { metadata: { labels: { app: "nightly", ...OPT_IN } }, spec: { restartPolicy: "Never", containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 } };
+    const cron = (await c.admin.create(KINDS.CronJob.resource, ns, {
+      apiVersion: "batch/v1", kind: "CronJob", metadata: { name: "nightly", namespace: ns },
+      spec: { schedule: "0 0 1 1 *", suspend: true, jobTemplate: { spec: { template } } },
+    } as never)) as { metadata: { uid: string } };
+    // As `kubectl create job --from=cronjob/nightly` makes it.
+    await c.admin.create(KINDS.Job.resource, ns, {
+      apiVersion: "batch/v1", kind: "Job",
+      metadata: { name: "nightly-run-1", namespace: ns, ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: "nightly", uid: cron.metadata.uid, controller: true }] },
+      spec: { template },
+    } as never);
+    const run = await eventually("a pod of Job nightly-run-1", async () => {
+      const { items } = await c.admin.list(Pods, { namespace: ns, labelSelector: "job-name=nightly-run-1" });
+      return (items[0] as { metadata: { name: string } } | undefined)?.metadata.name;
+    });
+    await running(run);
+    const sa = managedName("CronJob", "nightly");
+    const token = await eventually(`a token for ${sa}`, () => serviceAccountToken(ns, sa));
+    const nightly = join(dir, "nightly.kubeconfig");
+    writeFileSync(nightly, kubeconfigYaml(c.server, c.caPem, { token }, ns), { mode: 0o600 });
+    await works(["logs", "job/nightly-run-1"], [lineOf(run)], false, nightly);
+    await refused(["logs", other], [lineOf(other)], nightly);
+    await refused(["logs", "-l", "app=web"], webPods.map(lineOf), nightly);
+  });
+
   test("a person granted web's Role through a group runs kubectl logs -l app=web and deploy/web, and nothing of other", async () => {
     const alice = await testUser("alice", ["frontend"], ns);
     const role = (await c.admin.get(Roles, ns, managedName("Deployment", "web"))) as { metadata: { uid: string } };
