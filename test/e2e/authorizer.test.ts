@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { managedName } from "../../src/access/names.ts";
 import { KINDS } from "../../src/access/kinds.ts";
 import { Pods } from "../../src/kube/resources.ts";
@@ -28,6 +28,8 @@ let controller: RunningController;
 let webPods: string[];
 let other: string;
 let kubeconfig: string;
+/** web's ServiceAccount's kubeconfig; `kubeconfig` is whoever the current test acts as. */
+let webKubeconfig: string;
 
 const lineOf = (pod: string) => `${pod} says hello`;
 
@@ -92,7 +94,7 @@ beforeAll(async () => {
   for (const pod of [...webPods, other]) await running(pod);
   await expectReadable(ns, managedName("Deployment", "web"), webPods);
   const token = await eventually("a token for web's ServiceAccount", () => serviceAccountToken(ns, managedName("Deployment", "web")));
-  kubeconfig = join(dir, "web.kubeconfig");
+  kubeconfig = webKubeconfig = join(dir, "web.kubeconfig");
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, ns), { mode: 0o600 });
 });
 afterAll(async () => {
@@ -270,3 +272,23 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
     expect(await canRead("reuse-0")).toBe(false);
   });
 });
+
+describe("the binary", () => {
+  test("dist/podlogreader serves the webhook from its --authorizer-* flags", async () => {
+    await controller.stop();
+    const a = c.authorizer!;
+    const proc = Bun.spawn([
+      resolve(import.meta.dir, "../../dist/podlogreader"), "run", "--kubeconfig", c.kubeconfig, "-n", ns, "--create-sa-and-rolebinding",
+      "--metrics-bind-address=0", "--health-probe-bind-address=0", `--authorizer-addr=127.0.0.1:${a.port}`,
+      `--authorizer-tls-cert-file=${a.certFile}`, `--authorizer-tls-key-file=${a.keyFile}`, `--authorizer-client-ca-file=${a.clientCaFile}`,
+    ], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    try {
+      await works(["logs", "-l", "app=web", "--prefix"], webPods.map(lineOf), false, webKubeconfig);
+      await refused(["logs", "-l", "app=other"], [lineOf(other)], webKubeconfig);
+    } finally {
+      proc.kill();
+      await proc.exited;
+    }
+  });
+});
+
