@@ -95,7 +95,8 @@ async function runController(argv: string[]): Promise<number> {
 
     if (options.authorizerAddr) {
       const tls = { certFile: options.authorizerTlsCertFile!, keyFile: options.authorizerTlsKeyFile!, clientCaFile: options.authorizerClientCaFile! };
-      const deps = { view: controller.authorizerView(), gather: gatherer(api, controller.authorizerView().world, READ_TIMEOUT_MS), ready: () => controller.ready };
+      const view = controller.authorizerView();
+      const deps = { view, gather: gatherer(api, view.world, READ_TIMEOUT_MS), ready: () => controller.ready, metrics };
       servers.push(await serveAuthorizer(options.authorizerAddr, tls, deps, log.with({ component: "authorizer" })));
     }
 

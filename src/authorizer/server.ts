@@ -2,6 +2,7 @@
 // caller that presents a client certificate signed by the client CA. A caller without one does
 // not finish the TLS handshake, and so learns nothing (no oracle).
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
 import type { ListenAddress, HttpServer } from "../telemetry/server.ts";
 import { authorize } from "./authorize.ts";
 import type { Ask, Evidence, View } from "./decide.ts";
@@ -24,6 +25,7 @@ export interface AuthorizerDeps {
   /** The controller's caches have all listed once; before that, every answer is NoOpinion. */
   ready: () => boolean;
   now?: () => number;
+  metrics?: Pick<Metrics, "authorizerDecisions">;
 }
 
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
@@ -44,9 +46,11 @@ export async function handle(req: Request, deps: AuthorizerDeps, log: Logger): P
   }
   if (!deps.ready()) return json(reviewResponse(false, "no opinion: podlogreader's caches have not synced yet"));
   const decision = await authorize(raw, deps.gather, deps.view, deps.now ?? Date.now);
+  deps.metrics?.authorizerDecisions.inc({ request: decision.ask ?? "other", decision: decision.allowed ? "allow" : decision.failed ? "error" : "no-opinion" });
   const spec = (raw as { spec?: { user?: unknown; resourceAttributes?: { verb?: unknown; namespace?: unknown; name?: unknown; subresource?: unknown } } })?.spec;
   const attrs = spec?.resourceAttributes;
-  log.debug(decision.allowed ? "Allowed" : "No opinion", {
+  // A failure to decide is a person's to see (the apiserver, RBAC's answer, then stands); a decision is not.
+  (decision.failed ? log.warn : log.debug).call(log, decision.allowed ? "Allowed" : decision.failed ? "No opinion: deciding failed" : "No opinion", {
     user: String(spec?.user ?? ""), verb: String(attrs?.verb ?? ""), namespace: String(attrs?.namespace ?? ""),
     pod: String(attrs?.name ?? ""), subresource: String(attrs?.subresource ?? ""), reason: decision.reason,
   });

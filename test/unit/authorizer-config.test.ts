@@ -82,3 +82,22 @@ describe("the webhook's HTTP handling", () => {
     }
   });
 });
+
+describe("the webhook's answers, counted", () => {
+  test("each answer is counted by request and decision; a failure to decide is an error, and no opinion", async () => {
+    const { Metrics } = await import("../../src/telemetry/metrics.ts");
+    const metrics = new Metrics();
+    const log = createLogger("error", "text");
+    const get = { apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec: { user: "u", resourceAttributes: { namespace: "ns", verb: "get", resource: "pods", name: "p" } } };
+    const view = { world: new World(), bindings: () => [] };
+    const post = (body: unknown) => new Request("https://x/authorize", { method: "POST", body: JSON.stringify(body) });
+    const failing = { view, gather: () => Promise.reject(new Error("timed out")), ready: () => true, metrics };
+    expect(await (await handle(post(get), failing, log)).json()).toMatchObject({ status: { allowed: false } });
+    await handle(post(get), { ...failing, gather: async () => ({}) }, log);
+    await handle(post({ ...get, spec: { ...get.spec, resourceAttributes: { ...get.spec.resourceAttributes, resource: "secrets" } } }), failing, log);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('podlogreader_authorizer_decisions_total{request="pod",decision="error"} 1');
+    expect(text).toContain('podlogreader_authorizer_decisions_total{request="pod",decision="no-opinion"} 1');
+    expect(text).toContain('podlogreader_authorizer_decisions_total{request="other",decision="no-opinion"} 1');
+  });
+});
