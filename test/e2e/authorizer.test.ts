@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { managedName } from "../../src/access/names.ts";
 import { KINDS } from "../../src/access/kinds.ts";
@@ -106,6 +107,23 @@ describe("with --pod-visibility=own and the webhook", () => {
   test("kubectl logs deploy/web and kubectl logs -l app=web --prefix work", async () => {
     await works(["logs", "deploy/web"], webPods.map(lineOf), true);
     await works(["logs", "-l", "app=web", "--prefix"], webPods.map(lineOf));
+  });
+
+  test("stern deploy/web follows web's pods: it watches pods by web's selector", async () => {
+    const build = spawnSync("bash", [resolve(import.meta.dir, "../../scripts/build-tool.sh"), "stern"], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+    expect(build.status).toBe(0);
+    const proc = Bun.spawn([build.stdout.trim().split("\n").at(-1)!, "--kubeconfig", kubeconfig, "-n", ns, "--color", "never", "deploy/web"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    let seen = "";
+    const reading = (async () => {
+      for await (const chunk of proc.stdout) seen += new TextDecoder().decode(chunk);
+    })();
+    try {
+      await eventually("stern to print every web pod's line", async () => webPods.every((p) => seen.includes(lineOf(p))) || undefined);
+    } finally {
+      proc.kill();
+      await proc.exited;
+      await reading;
+    }
   });
 
   test("a CronJob's ServiceAccount runs kubectl logs job/RUN for its run, and reads nothing of other workloads", async () => {
