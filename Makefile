@@ -89,8 +89,8 @@ test: deps control-plane helm typecheck build ## Type-check, then run unit and i
 test-artifacts: deps control-plane helm release-test-deps image release ## Test the image (run from its own root filesystem) and the release archives against a local control plane
 	$(BUN) test --timeout 180000 $(ARTIFACT_TESTS)
 
-cluster: deps control-plane ## Start a local control plane in the background; then: source .cluster/env
-	$(BUN) scripts/cluster.ts up
+cluster: deps control-plane ## Start a local control plane in the background (AUTHORIZER=1: the apiserver calls podlogreader's webhook); then: source .cluster/env
+	AUTHORIZER=$(AUTHORIZER) $(BUN) scripts/cluster.ts up
 
 cluster-down: deps ## Stop the local control plane started by `make cluster` and remove its data
 	$(BUN) scripts/cluster.ts down

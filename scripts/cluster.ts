@@ -19,8 +19,10 @@ switch (command) {
         console.log("Found a stopped or partial local cluster; cleaning it up first.");
         stopCluster(dir);
       }
-      const started = await startCluster(dir);
+      const started = await startCluster(dir, undefined, { authorizer: process.env.AUTHORIZER === "1" });
       console.log(`Local cluster running at ${started.server} (logs in ${join(dir, "logs")}).`);
+      const a = started.authorizer;
+      if (a) console.log(`The apiserver calls podlogreader's authorizer: run it with --authorizer-addr=127.0.0.1:${a.port} --authorizer-tls-cert-file=${a.certFile} --authorizer-tls-key-file=${a.keyFile} --authorizer-client-ca-file=${a.clientCaFile}`);
     }
     console.log(`Use it with:  source ${join(dir, "env")} && kubectl get ns`);
     break;

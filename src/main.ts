@@ -15,6 +15,9 @@ import { isAdminCommand } from "./cli/admin.ts";
 import { programName, splitCommand } from "./cli/program.ts";
 import { runAdmin } from "./cli/run-admin.ts";
 import { runLogs } from "./logs/command.ts";
+import { gatherer, READ_TIMEOUT_MS } from "./authorizer/gather.ts";
+import { serveAuthorizer } from "./authorizer/server.ts";
+import { runAuthorizerConfig } from "./authorizer/command.ts";
 
 /** After SIGTERM, how long in-flight writes may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -23,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
   const { command, args } = splitCommand(argv);
   if (isAdminCommand(command)) return runAdmin(command, args);
   if (command === "logs") return runLogs(args);
+  if (command === "authorizer-config") return runAuthorizerConfig(args, programName());
   return runController(args);
 }
 
@@ -47,6 +51,9 @@ async function runController(argv: string[]): Promise<number> {
 
   const log = createLogger(options.logLevel, options.logFormat);
   for (const deprecation of options.deprecations) log.warn(deprecation);
+  if (options.rolePodNames === "none" && !options.authorizerAddr) {
+    log.warn("--role-pod-names=none without --authorizer-addr: the Roles name no pod, so no pod is readable unless another podlogreader serves the webhook the apiserver calls");
+  }
   const stop = new AbortController();
   let exitCode = 0;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -85,6 +92,13 @@ async function runController(argv: string[]): Promise<number> {
       controllerChecks(controller, stop.signal),
       log,
     );
+
+    if (options.authorizerAddr) {
+      const tls = { certFile: options.authorizerTlsCertFile!, keyFile: options.authorizerTlsKeyFile!, clientCaFile: options.authorizerClientCaFile! };
+      const view = controller.authorizerView();
+      const deps = { view, gather: gatherer(api, view.world, READ_TIMEOUT_MS), ready: () => controller.ready, metrics };
+      servers.push(await serveAuthorizer(options.authorizerAddr, tls, deps, log.with({ component: "authorizer" })));
+    }
 
     const serverVersion = await waitForServer(api, log, stop.signal);
     if (serverVersion !== undefined) {

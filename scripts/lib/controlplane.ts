@@ -9,6 +9,7 @@ import { loadConnection } from "../../src/kube/config.ts";
 import { ServiceAccounts } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
 import { freePort } from "./net.ts";
+import { authorizationConfig, webhookKubeconfig } from "../../src/authorizer/config.ts";
 import { createNode, installLogsResources, kwokArgs, kwokBinary, nodeIsReady, setDefaultLog, writeKwokConfig } from "./simulated-nodes.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
@@ -27,6 +28,16 @@ export interface ClusterState {
   pids: Record<Component, number>;
   /** The arguments each component was started with, so it can be restarted the same way. */
   args: Record<Component, string[]>;
+  /** With ClusterOptions.authorizer: where the apiserver calls podlogreader's webhook, and its certificates. */
+  authorizer?: AuthorizerSetup;
+}
+
+/** The files `podlogreader run --authorizer-*` needs to serve the webhook the apiserver is configured to call. */
+export interface AuthorizerSetup {
+  port: number;
+  certFile: string;
+  keyFile: string;
+  clientCaFile: string;
 }
 
 type Component = "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok";
@@ -96,6 +107,29 @@ function makePki(pki: string): void {
   openssl(pki, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
 }
 
+/**
+ * The webhook's serving certificate from the cluster CA, a CA of its own for the one client
+ * certificate the apiserver presents to it, and the apiserver's AuthorizationConfiguration.
+ */
+function makeAuthorizerSetup(pki: string, port: number): AuthorizerSetup {
+  const ext = (name: string, text: string) => writeFileSync(join(pki, `${name}.ext`), text);
+  openssl(pki, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "authorizer-client-ca.key", "-out", "authorizer-client-ca.crt",
+    "-days", "3650", "-subj", "/CN=podlogreader-authorizer-client-ca",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  const leaf = (name: string, subject: string, ca: string, extText: string) => {
+    ext(name, extText);
+    openssl(pki, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
+    openssl(pki, "x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial", "-out", `${name}.crt`, "-days", "365", "-extfile", `${name}.ext`);
+  };
+  leaf("authorizer", "/CN=podlogreader-authorizer", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
+  leaf("authorizer-client", "/CN=kube-apiserver", "authorizer-client-ca", "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
+  const kubeconfig = join(pki, "podlogreader-authorizer.kubeconfig");
+  const read = (f: string) => readFileSync(join(pki, f), "utf8");
+  writeFileSync(kubeconfig, webhookKubeconfig(`https://127.0.0.1:${port}`, read("ca.crt"), { certPem: read("authorizer-client.crt"), keyPem: read("authorizer-client.key") }), { mode: 0o600 });
+  writeFileSync(join(pki, "authorization-config.yaml"), authorizationConfig(kubeconfig));
+  return { port, certFile: join(pki, "authorizer.crt"), keyFile: join(pki, "authorizer.key"), clientCaFile: join(pki, "authorizer-client-ca.crt") };
+}
+
 export function kubeconfigYaml(server: string, caPem: string, user: { certPem?: string; keyPem?: string; token?: string }, namespace?: string): string {
   const b64 = (s: string) => Buffer.from(s).toString("base64");
   const userLines = user.token
@@ -153,6 +187,11 @@ export interface ClusterOptions {
   /** kube-controller-manager's --controllers, e.g. "*,-deployment,-replicaset" when a benchmark plays those controllers itself. */
   controllers?: string;
   /**
+   * Run kube-apiserver with --authorization-config: Node, RBAC, then podlogreader's webhook on a
+   * free loopback port (not served until a controller is started with state.authorizer).
+   */
+  authorizer?: boolean;
+  /**
    * Simulated nodes to make (default 1). 0 runs neither kube-scheduler nor kwok, so pods stay
    * Pending: benchmarks use it to measure podlogreader rather than the simulation.
    */
@@ -195,6 +234,7 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
     return startProcess(dir, state.binaries[c], c, args);
   };
   try {
+    if (options.authorizer) state.authorizer = makeAuthorizerSetup(pki, await freePort());
     const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
     const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
     state.pids.etcd = start("etcd", [
@@ -211,7 +251,7 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
       "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${ports.apiserver}`,
       `--tls-cert-file=${join(pki, "apiserver.crt")}`, `--tls-private-key-file=${join(pki, "apiserver.key")}`,
       `--client-ca-file=${join(pki, "ca.crt")}`,
-      "--authorization-mode=RBAC",
+      ...(state.authorizer ? [`--authorization-config=${join(pki, "authorization-config.yaml")}`] : ["--authorization-mode=RBAC"]),
       "--service-account-issuer=https://kubernetes.default.svc",
       `--service-account-key-file=${join(pki, "sa.pub")}`,
       `--service-account-signing-key-file=${join(pki, "sa.key")}`,

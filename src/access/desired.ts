@@ -16,8 +16,18 @@ type Identified = Pick<Workload, "kind" | "namespace" | "name" | "uid">;
 export type PodVisibility = "own" | "namespace";
 export const POD_VISIBILITIES: readonly PodVisibility[] = ["own", "namespace"];
 
+/**
+ * `names`: the Role names the workload's pods (portable; trails the cluster by one write).
+ * `none`: the Role names no pod; the webhook authorizer (src/authorizer) decides every read of a
+ * pod at request time, and nothing of a pod is readable while it is down.
+ */
+export type RolePodNames = "names" | "none";
+export const ROLE_POD_NAMES: readonly RolePodNames[] = ["names", "none"];
+
 export interface AccessOptions {
   podVisibility: PodVisibility;
+  /** Default `names`. */
+  rolePodNames?: RolePodNames;
   /** Also keep a ServiceAccount and a RoleBinding of the same name. */
   createServiceAccountAndRoleBinding: boolean;
 }
@@ -119,7 +129,7 @@ export function grantedPods(rules: readonly { resources?: string[] | null; resou
 /** Everything podlogreader keeps for one opted-in workload. Pure: no I/O. */
 export function desiredAccess(workload: Identified, podNames: Iterable<string>, options: AccessOptions, jobNames: Iterable<string> = []): DesiredAccess {
   const name = managedName(workload.kind, workload.name);
-  const { granted, leftOut } = podsThatFit(podNames);
+  const { granted, leftOut } = podsThatFit(options.rolePodNames === "none" ? [] : podNames);
   const desired: DesiredAccess = {
     role: {
       apiVersion: `${RBAC_GROUP}/v1`,

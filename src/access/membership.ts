@@ -2,7 +2,7 @@
 // indexed by controller ownerReference UID, so a workload's pods are found without any API call.
 import { KINDS, POD_OWNER_KINDS, type WorkloadKind } from "./kinds.ts";
 import { OPT_IN_LABEL, OPT_IN_VALUE } from "./marks.ts";
-import { controllerOf, PartialObjectMetadata, parseObject, WorkloadSchema, type ObjectMeta } from "../kube/objects.ts";
+import { controllerOf, PartialObjectMetadata, parseObject, WorkloadSchema, type LabelSelector, type ObjectMeta } from "../kube/objects.ts";
 
 /** Who an object is and which object controls it, by UID. */
 export interface Owned {
@@ -20,6 +20,8 @@ export interface Workload extends Owned {
   optedIn: boolean;
   /** A ReplicaSet's `spec.replicas`: how many pods it is making. Only a hint of what is coming, never a grant. */
   replicas?: number;
+  /** `spec.selector`: which pods the workload counts as its own (none kept for a CronJob). */
+  selector?: LabelSelector;
 }
 
 export const keyOf = (o: { namespace: string; name: string }) => `${o.namespace}/${o.name}`;
@@ -32,7 +34,7 @@ export function splitWorkloadKey(key: string): { kind: string; namespace: string
   return { kind, namespace, name: rest.join("/") };
 }
 
-function owned(meta: ObjectMeta): Owned {
+export function owned(meta: ObjectMeta): Owned {
   const controller = controllerOf(meta);
   return { namespace: meta.namespace, name: meta.name, uid: meta.uid, controllerKind: controller?.kind, controllerUid: controller?.uid };
 }
@@ -44,6 +46,7 @@ export function parseWorkload(kind: WorkloadKind): (raw: unknown) => Workload {
     const template = kind === "CronJob" ? w.spec.jobTemplate?.spec?.template : w.spec.template;
     const workload: Workload = { ...owned(w.metadata), kind, optedIn: template?.metadata?.labels?.[OPT_IN_LABEL] === OPT_IN_VALUE };
     if (kind === "ReplicaSet") workload.replicas = w.spec.replicas ?? 1;
+    if (w.spec.selector) workload.selector = w.spec.selector;
     return workload;
   };
 }

@@ -4,7 +4,7 @@ import * as v from "valibot";
 import { connectionFlags, helpFlag, isNamespaceName, NAMESPACE_RULE } from "./common-flags.ts";
 import { boolFlag, durationFlag, flag, flagSetHelp, parseFlagSet, type ValuesOf } from "./flag-set.ts";
 import { UsageError, type Flag } from "./flags.ts";
-import { POD_VISIBILITIES } from "../access/desired.ts";
+import { POD_VISIBILITIES, ROLE_POD_NAMES } from "../access/desired.ts";
 
 export { UsageError };
 
@@ -26,6 +26,10 @@ export const RUN_FLAGS = {
       help: "What a workload's ServiceAccount may see of pods. own: only its workload's pods, by name (get, list and watch with a metadata.name field selector; get on their logs); 'kubectl logs POD', 'kubectl logs -f POD' and 'podlogreader logs' work. namespace: also get, list and watch on every pod of the namespace, which 'kubectl logs deploy/NAME', 'kubectl logs -l SELECTOR', stern and k9s need; that shows every pod's spec, the environment variables written in it, and the tail of a failed container's log that terminationMessagePolicy FallbackToLogsOnError copies into its status. Never other pods' logs.",
     },
     v.picklist(POD_VISIBILITIES, "--pod-visibility must be own or namespace"),
+  ),
+  rolePodNames: flag(
+    { name: "role-pod-names", kind: "string", value: "MODE", default: "names", help: "names: each workload's Role names its pods, which works on any cluster and trails it by one write (a new pod is readable once its name is written; a deleted pod's name stays until its removal is). none: the Role names no pod and grants only get on the workload and on itself; every read of a pod is decided by the webhook authorizer (--authorizer-addr) when it is made, so the apiserver must call it (see 'podlogreader authorizer-config'). With none, no pod and no log is readable through the Role while the webhook is down or unreachable." },
+    v.picklist(ROLE_POD_NAMES, "--role-pod-names must be names or none"),
   ),
   listPods: boolFlag("list-pods", "Deprecated, removed in the next release: --list-pods=true is --pod-visibility=namespace, --list-pods=false is --pod-visibility=own."),
   debounceMs: durationFlag({ name: "debounce", default: "250ms", help: "A lone pod arrival is written to its workload's Role at once. In a burst, arrivals that come while a write is in flight, or within a window after the last write of arrivals, are gathered into the next one, so a scale-up becomes a few writes; the window starts at an eighth of this value and doubles after each write that gathered several arrivals, up to this value. An arrival that follows a write within this value, while its ReplicaSet has fewer pods than its spec.replicas, waits for the rest, up to this value; the one that completes the ReplicaSet is written at once. Pod removals are always written at once. A workload that opts in before it has pods waits up to 20 times this value (at most 5s) for its first, so that its Role is born naming it. 0 disables the gathering and the wait." }),
@@ -52,6 +56,13 @@ export const RUN_FLAGS = {
     { name: "http-addr", kind: "string", value: "HOST:PORT", help: "Deprecated, removed in a later release: serves /metrics, /healthz and /readyz together on this address. Given, --metrics-bind-address and --health-probe-bind-address are off unless given too." },
     v.optional(listenAddress("http-addr")),
   ),
+  authorizerAddr: flag(
+    { name: "authorizer-addr", kind: "string", value: "HOST:PORT", help: "Serve the webhook authorizer (POST /authorize, SubjectAccessReview v1) on this address, over TLS, to callers with a client certificate. It allows a bound subject to get a pod of its workload or that pod's log, and to list or watch pods by a selector within the workload's that matches only the workload's pods now; it never denies, and answers no opinion when unsure. The apiserver must be configured to call it: see 'podlogreader authorizer-config'. Default: off." },
+    v.optional(listenAddress("authorizer-addr")),
+  ),
+  authorizerTlsCertFile: flag({ name: "authorizer-tls-cert-file", kind: "string", value: "FILE", help: "The authorizer's serving certificate (PEM). Required with --authorizer-addr." }, v.optional(v.pipe(v.string(), v.minLength(1)))),
+  authorizerTlsKeyFile: flag({ name: "authorizer-tls-key-file", kind: "string", value: "FILE", help: "The key of --authorizer-tls-cert-file (PEM). Required with --authorizer-addr." }, v.optional(v.pipe(v.string(), v.minLength(1)))),
+  authorizerClientCaFile: flag({ name: "authorizer-client-ca-file", kind: "string", value: "FILE", help: "Only callers with a client certificate signed by this CA (PEM) get past the TLS handshake; use a CA that signs only the apiserver's webhook client certificate. Required with --authorizer-addr." }, v.optional(v.pipe(v.string(), v.minLength(1)))),
   logLevel: flag({ name: "log-level", kind: "string", value: "LEVEL", default: "info", help: "debug, info, warn or error." }, v.picklist(["debug", "info", "warn", "error"], "--log-level must be debug, info, warn or error")),
   logFormat: flag({ name: "log-format", kind: "string", value: "FORMAT", default: "text", help: "text (readable) or json (one object per line)." }, v.picklist(["text", "json"], "--log-format must be text or json")),
   help: helpFlag,
@@ -92,6 +103,11 @@ export function parseOptions(argv: string[]): Options {
   // client-go's rules: a leader must give up before a standby may take over, with room for a retry.
   if (values.renewDeadlineMs >= values.leaseDurationMs) throw new UsageError("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline");
   if (values.renewDeadlineMs <= values.retryPeriodMs * 1.2) throw new UsageError("--leader-elect-renew-deadline must be greater than 1.2 times --leader-elect-retry-period");
+  const authorizerFiles = { "authorizer-tls-cert-file": values.authorizerTlsCertFile, "authorizer-tls-key-file": values.authorizerTlsKeyFile, "authorizer-client-ca-file": values.authorizerClientCaFile };
+  for (const [name, file] of Object.entries(authorizerFiles)) {
+    if (values.authorizerAddr && !file) throw new UsageError(`--authorizer-addr needs --${name}`);
+    if (!values.authorizerAddr && file) throw new UsageError(`--${name} is only used with --authorizer-addr`);
+  }
   if (given("list-pods")) {
     const meant = values.listPods ? "namespace" : "own";
     if (given("pod-visibility") && values.podVisibility !== meant) {
@@ -144,6 +160,7 @@ export function usageLines(program: string): string[] {
     `       ${program} revoke ...         remove a grant`,
     `       ${program} cleanup ...        delete every Role, RoleBinding and ServiceAccount podlogreader made`,
     `       ${program} logs KIND/NAME ... print and follow the logs of a workload's pods, with only its own grant`,
+    `       ${program} authorizer-config ... the apiserver's AuthorizationConfiguration for the webhook authorizer`,
     `       ${program} version            print the version (-o json for JSON)`,
     `--kubeconfig, --context and -n/--namespace may also come before the command, as kubectl's`,
     `global flags do. Run '${program} COMMAND --help' for a command's flags.`,

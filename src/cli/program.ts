@@ -27,6 +27,6 @@ export function splitCommand(argv: string[]): { command: string; args: string[] 
     i += width;
   }
   const word = argv[i];
-  if (word === "run" || word === "logs" || isAdminCommand(word)) return { command: word, args: [...argv.slice(i + 1), ...leading] };
+  if (word === "run" || word === "logs" || word === "authorizer-config" || isAdminCommand(word)) return { command: word, args: [...argv.slice(i + 1), ...leading] };
   return { command: "run", args: argv };
 }

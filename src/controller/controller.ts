@@ -7,6 +7,7 @@ import { keyOfWorkload, workloadKey, World } from "../access/membership.ts";
 import { managedName, NAME_PREFIX } from "../access/names.ts";
 import { managedOwner } from "../access/ownership.ts";
 import { applyPodEvent, applyWorkloadEvent, type Touched } from "../access/routing.ts";
+import type { View } from "../authorizer/decide.ts";
 import type { KubeApi } from "../kube/api.ts";
 import type { PartialObjectMetadata } from "../kube/objects.ts";
 import type { Logger } from "../log.ts";
@@ -87,6 +88,16 @@ export class Controller {
   /** Every watch has listed once. */
   get ready(): boolean {
     return this.watches.all.every((g) => g.hasSynced);
+  }
+
+  /** What the webhook authorizer decides from: workloads and pods, and the bindings podlogreader keeps or issued. */
+  authorizerView(): View {
+    const { roleBindings } = this.watches;
+    const grants = this.grants;
+    return {
+      world: this.world,
+      bindings: (namespace) => [roleBindings, grants].flatMap((cache) => [...(cache?.values() ?? [])].filter((b) => b.metadata.namespace === namespace)),
+    };
   }
 
   /** Whether the reconcile workers move (for liveness). */

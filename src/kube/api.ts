@@ -24,6 +24,7 @@ export interface PagedListOptions extends ListOptions {
    * never whole in memory at once.
    */
   onPage?: (items: unknown[]) => void;
+  signal?: AbortSignal;
 }
 
 export interface WatchOptions extends ListOptions {
@@ -88,6 +89,7 @@ export class KubeApi {
         path: collectionPath(rt, opts.namespace),
         query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.pageSize ?? 500, continue: cont },
         accept: opts.metadataOnly ? METADATA_LIST : undefined,
+        signal: opts.signal,
       })) as { items?: unknown[]; metadata?: { continue?: string; resourceVersion?: string } };
       if (opts.onPage) opts.onPage(page.items ?? []);
       else items.push(...(page.items ?? []));

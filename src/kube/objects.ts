@@ -36,11 +36,19 @@ const PodTemplate = v.optional(v.nullable(v.object({
   metadata: v.optional(v.nullable(v.object({ labels: StringMap }))),
 })));
 
-/** Any pod-owning workload: only its metadata and its pod template's labels are kept. */
+/** A label selector (metav1.LabelSelector). */
+export const LabelSelector = v.object({
+  matchLabels: StringMap,
+  matchExpressions: v.optional(v.nullable(v.array(v.object({ key: v.string(), operator: v.string(), values: v.optional(v.nullable(v.array(v.string()))) })))),
+});
+export type LabelSelector = v.InferOutput<typeof LabelSelector>;
+
+/** Any pod-owning workload: only its metadata, its pod selector and its pod template's labels are kept. */
 export const WorkloadSchema = v.object({
   metadata: ObjectMeta,
   spec: v.object({
     replicas: v.optional(v.nullable(v.number())),
+    selector: v.optional(v.nullable(LabelSelector)),
     template: PodTemplate,
     jobTemplate: v.optional(v.nullable(v.object({ spec: v.optional(v.nullable(v.object({ template: PodTemplate }))) }))),
   }),

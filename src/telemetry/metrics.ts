@@ -43,6 +43,7 @@ export class Metrics {
   readonly writes = this.counter("podlogreader_object_writes_total", "Objects podlogreader created, updated or deleted, by kind and operation.", ["kind", "operation"]);
   readonly roleWritesRefused = this.counter("podlogreader_role_writes_refused_total", "Writes of managed Roles, RoleBindings and ServiceAccounts the apiserver refused (admission, quota, size), by verb and resource; while anything grants more than it should, each is followed by the next way out (shrink the Role, empty the binding, delete them).", ["namespace", "verb", "resource"]);
   readonly grantsExpired = this.counter("podlogreader_grants_expired_total", "Grant RoleBindings (podlogreader grant) the controller deleted, by namespace and reason: expired, or role-gone (the workload's Role was deleted).", ["namespace", "reason"]);
+  readonly authorizerDecisions = this.counter("podlogreader_authorizer_decisions_total", "Answers of the webhook authorizer (--authorizer-addr), by request (pod: get of a pod or its log; pods: list or watch by label selector; other) and decision (allow, no-opinion, or error: deciding failed, so no opinion).", ["request", "decision"]);
   readonly watchRestarts = this.counter("podlogreader_watch_restarts_total", "Watches that ended in an error or expired (410 Gone) and were started again, by resource.", ["resource"]);
   readonly podsLeftOut = new Gauge({
     name: "podlogreader_pods_left_out",

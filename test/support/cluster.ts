@@ -24,14 +24,19 @@ let cluster: Promise<TestCluster> | undefined;
 /** Set when this process started its own control plane, which it must then stop. */
 let privateDir: string | undefined;
 
-export function testCluster(): Promise<TestCluster> {
-  cluster ??= open();
+/**
+ * The suite's cluster; the first call decides it. `authorizer`: the apiserver calls
+ * podlogreader's webhook (see ClusterOptions.authorizer), so a private one is started unless the
+ * `make cluster AUTHORIZER=1` one runs.
+ */
+export function testCluster(options: { authorizer?: boolean } = {}): Promise<TestCluster> {
+  cluster ??= open(options);
   return cluster;
 }
 
-async function open(): Promise<TestCluster> {
+async function open(options: { authorizer?: boolean }): Promise<TestCluster> {
   let state = readState(DEFAULT_CLUSTER_DIR);
-  if (!state || !isRunning(state)) {
+  if (!state || !isRunning(state) || (options.authorizer && !state.authorizer)) {
     const dir = mkdtempSync(join(tmpdir(), "podlogreader-test-cluster-"));
     privateDir = dir;
     const stop = () => stopCluster(dir);
@@ -42,7 +47,7 @@ async function open(): Promise<TestCluster> {
         process.exit(130);
       });
     }
-    state = await startCluster(dir);
+    state = await startCluster(dir, undefined, { authorizer: options.authorizer });
   }
   const caPem = readFileSync(join(state.dir, "pki", "ca.crt"), "utf8");
   return { ...state, caPem, admin: new KubeApi(new Transport(loadConnection({ kubeconfig: state.kubeconfig }))) };
