@@ -8,7 +8,7 @@ import { isWorkloadKind } from "../access/kinds.ts";
 import { managedOwner } from "../access/ownership.ts";
 import { serviceAccountCan } from "../kube/access-review.ts";
 import type { KubeApi } from "../kube/api.ts";
-import { finding, type Finding } from "./audit/findings.ts";
+import { finding, LOG_PERMISSION, type Finding } from "./audit/findings.ts";
 import { grantFindings } from "./audit/grants.ts";
 import { limiter } from "./audit/limit.ts";
 import { workloadId } from "./audit/members.ts";
@@ -109,7 +109,6 @@ function subjectsOf(input: AuditInput): Subject[] {
 }
 
 const logRequest = (namespace: string, name?: string): Request => ({ namespace, verb: "get", group: "", resource: "pods", subresource: "log", ...(name ? { name } : {}) });
-const LOG_PERMISSION = "get pods/log";
 
 /** The pod names a managed Role lets its subjects read the logs of. */
 function roleLogNames(role: RbacRole | undefined, namespace: string): string[] {

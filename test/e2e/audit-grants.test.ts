@@ -90,7 +90,7 @@ describe("podlogreader audit, on bindings to people", () => {
     const { code, report } = await audit();
     expect(aboutPeople(report)).toEqual([{ kind: "expired-grant", subjects: ["user:bob"], overGrant: true }]);
     const f = report.findings.find((x) => x.kind === "expired-grant")!;
-    expect([f.serviceAccount, f.workload, f.detail]).toEqual(["podlogreader-web", "Deployment/web", "2026-01-01T00:00:00Z"]);
+    expect([f.serviceAccount, f.workload, f.detail]).toEqual(["podlogreader-web", "Deployment/web", "expired at 2026-01-01T00:00:00Z"]);
     expect(f.grantedBy).toEqual([`RoleBinding ${ns}/${stale} (Role podlogreader-web)`]);
     expect(report.ok).toBe(false);
     expect(code).toBe(1);

@@ -44,10 +44,10 @@ describe("grant findings", () => {
   test.each<[string, RoleBinding[], (string | string[] | undefined)[][]]>([
     ["a fresh grant", [grant("web", NOW + HOUR)], []],
     ["the controller's own binding", [controllerBinding("web")], []],
-    ["a grant past its expiry", [grant("web", NOW - HOUR)], [["expired-grant", "Deployment/web", ["user:alice"], "2026-12-04T11:00:00Z"]]],
-    ["a grant expiring now", [grant("web", NOW)], [["expired-grant", "Deployment/web", ["user:alice"], "2026-12-04T12:00:00Z"]]],
+    ["a grant past its expiry", [grant("web", NOW - HOUR)], [["expired-grant", "Deployment/web", ["user:alice"], "expired at 2026-12-04T11:00:00Z"]]],
+    ["a grant expiring now", [grant("web", NOW)], [["expired-grant", "Deployment/web", ["user:alice"], "expired at 2026-12-04T12:00:00Z"]]],
     ["a grant whose expiry cannot be read", [{ ...grant("web", NOW + HOUR), metadata: { ...grant("web", NOW + HOUR).metadata, annotations: { "podlogreader.dev/workload": "Deployment/web", "podlogreader.dev/expires": "tomorrow" } } }],
-      [["expired-grant", "Deployment/web", ["user:alice"], "tomorrow"]]],
+      [["expired-grant", "Deployment/web", ["user:alice"], "has no readable expiry"]]],
     ["a grant of a ClusterRole", [withRoleRef(grant("web", NOW + HOUR), "ClusterRole", "view")],
       [["misdirected-grant", "Deployment/web", ["user:alice"], "binds ClusterRole view, not a Role podlogreader manages"]]],
     ["a grant of a Role podlogreader did not make", [withRoleRef(grant("web", NOW + HOUR), "Role", "debug")],

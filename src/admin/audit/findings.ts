@@ -29,6 +29,9 @@ export const OVER_GRANT_KINDS: ReadonlySet<FindingKind> = new Set([
   "expired-grant", "misdirected-grant", "unissued-binding",
 ]);
 
+/** What a managed Role grants, as kubectl names it. */
+export const LOG_PERMISSION = "get pods/log";
+
 export interface Finding {
   kind: FindingKind;
   /** True for every kind but missing-name: access wider than the workload's logs. */
@@ -53,7 +56,7 @@ export interface Finding {
   grantedBy: string[];
   /** Who the binding lets in, as `grant --to` writes them (`user:alice`); bindings to people only. */
   subjects?: string[];
-  /** Why a grant is misdirected, or when an expired grant ended; bindings to people only. */
+  /** Why a grant is misdirected, or why it has ended (`expired at 2026-12-04T11:00:00Z`); grants only. */
   detail?: string;
   message: string;
 }
@@ -91,7 +94,7 @@ function describe(f: Omit<Finding, "overGrant" | "message">): string {
         ? `the Role of ${who} does not name ${f.workload}'s pod ${f.resourceName}`
         : `${who} cannot read the logs of ${f.workload}'s pod ${f.resourceName}`;
     case "expired-grant":
-      return `grant ${f.grantedBy.join(", ")} lets ${people(f)} read ${f.workload}'s pod logs, but expired at ${f.detail}: the controller is down or was refused`;
+      return `grant ${f.grantedBy.join(", ")} lets ${people(f)} read ${f.workload}'s pod logs, but ${f.detail}: the controller is down or was refused`;
     case "misdirected-grant":
       return `grant ${f.grantedBy.join(", ")} of ${people(f)} ${f.detail}`;
     case "unissued-binding":

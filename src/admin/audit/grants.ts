@@ -3,12 +3,13 @@
 // not issue. Pure. This is about bindings, not membership, so it reads the same grant marks the
 // grant command and the controller use (src/access/grants.ts): a grant is what carries them, and
 // who is bound to a managed Role is `boundSubjects`, not worked out a second time here.
-import { boundSubjects, EXPIRES_ANNOTATION, formatSubject, GRANT_LABEL, GRANT_VALUE, grantWorkload, isExpired, isGrant, isGrantFor } from "../../access/grants.ts";
-import { isWorkloadKind, type WorkloadKind } from "../../access/kinds.ts";
+import { boundSubjects, expiresAtMs, formatSubject, GRANT_LABEL, GRANT_VALUE, grantWorkload, isExpired, isGrant, isGrantFor, rfc3339 } from "../../access/grants.ts";
+import { isWorkloadKind } from "../../access/kinds.ts";
 import { managedName } from "../../access/names.ts";
 import { isManagedFor, managedOwner } from "../../access/ownership.ts";
 import type { ObjectMeta, RoleBinding } from "../../kube/objects.ts";
-import { finding, type Finding } from "./findings.ts";
+import { parseWorkloadRef } from "../workload-ref.ts";
+import { finding, LOG_PERMISSION, type Finding } from "./findings.ts";
 import { describeBinding } from "./rbac.ts";
 
 export interface GrantInput {
@@ -18,7 +19,6 @@ export interface GrantInput {
   roles: readonly { metadata: ObjectMeta }[];
 }
 
-const LOG_PERMISSION = "get pods/log";
 const hasGrantLabel = (b: RoleBinding) => b.metadata.labels?.[GRANT_LABEL] === GRANT_VALUE;
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
@@ -28,14 +28,6 @@ function subjectsOf(b: RoleBinding): string[] {
 
 const bindingText = (b: RoleBinding) => describeBinding({ kind: "RoleBinding", namespace: b.metadata.namespace, name: b.metadata.name, role: `${b.roleRef.kind} ${b.roleRef.name}` });
 
-function parseWorkloadRef(text: string | undefined): { kind: WorkloadKind; name: string } | undefined {
-  const slash = text?.indexOf("/") ?? -1;
-  if (!text || slash <= 0) return undefined;
-  const kind = text.slice(0, slash);
-  const name = text.slice(slash + 1);
-  return isWorkloadKind(kind) && name ? { kind, name } : undefined;
-}
-
 /**
  * Why a binding with the grant label is not a grant of the workload it names, for a person; undefined
  * when it is one (its marks say so, by `isGrantFor`, and its Role, if present, is podlogreader's for
@@ -44,7 +36,7 @@ function parseWorkloadRef(text: string | undefined): { kind: WorkloadKind; name:
 export function misdirection(b: RoleBinding, roleMeta: ObjectMeta | undefined): string | undefined {
   const { roleRef } = b;
   const bound = `${roleRef.kind} ${roleRef.name}`;
-  const workload = parseWorkloadRef(grantWorkload(b.metadata));
+  const workload = parseWorkloadRef(grantWorkload(b.metadata) ?? "");
   if (roleRef.kind !== "Role") return `binds ${bound}, not a Role podlogreader manages`;
   if (!workload) return `names no workload (annotation podlogreader.dev/workload), and binds ${bound}`;
   const w = `${workload.kind}/${workload.name}`;
@@ -62,7 +54,7 @@ export function grantFindings(input: GrantInput, nowMs: number): Finding[] {
   for (const b of input.roleBindings) {
     if (!hasGrantLabel(b)) continue;
     const namespace = b.metadata.namespace;
-    const workload = parseWorkloadRef(grantWorkload(b.metadata));
+    const workload = parseWorkloadRef(grantWorkload(b.metadata) ?? "");
     const base = {
       namespace,
       serviceAccount: workload ? managedName(workload.kind, workload.name) : "",
@@ -75,7 +67,8 @@ export function grantFindings(input: GrantInput, nowMs: number): Finding[] {
     const why = misdirection(b, b.roleRef.kind === "Role" ? roles.get(key(namespace, b.roleRef.name)) : undefined);
     if (why) findings.push(finding({ ...base, kind: "misdirected-grant", permission: `${b.roleRef.kind} ${b.roleRef.name}`, detail: why }));
     else if (isExpired(b.metadata, nowMs)) {
-      findings.push(finding({ ...base, kind: "expired-grant", permission: LOG_PERMISSION, detail: b.metadata.annotations?.[EXPIRES_ANNOTATION] ?? "an unreadable time" }));
+      const at = expiresAtMs(b.metadata);
+      findings.push(finding({ ...base, kind: "expired-grant", permission: LOG_PERMISSION, detail: at === undefined ? "has no readable expiry" : `expired at ${rfc3339(at)}` }));
     }
   }
   // Bindings with the grant label were judged above, whatever Role they bind.
