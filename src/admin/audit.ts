@@ -2,12 +2,14 @@
 // neither the controller's index nor the RBAC objects' own say. Who belongs to a workload is worked
 // out again here (./audit/members.ts); what a ServiceAccount may do is asked of the apiserver's
 // authorizer (SubjectAccessReview); the RBAC objects only name the binding that grants it, and the
-// resource names worth asking about.
+// resource names worth asking about. Bindings to people (grants, and bindings to a managed Role that
+// podlogreader did not issue) are judged from the bindings themselves (./audit/grants.ts).
 import { isWorkloadKind } from "../access/kinds.ts";
 import { managedOwner } from "../access/ownership.ts";
 import { serviceAccountCan } from "../kube/access-review.ts";
 import type { KubeApi } from "../kube/api.ts";
-import { finding, type Finding } from "./audit/findings.ts";
+import { finding, LOG_PERMISSION, type Finding } from "./audit/findings.ts";
+import { grantFindings } from "./audit/grants.ts";
 import { limiter } from "./audit/limit.ts";
 import { workloadId } from "./audit/members.ts";
 import { otherPathRequests, permissionText } from "./audit/paths.ts";
@@ -50,7 +52,7 @@ export interface AuditReport {
 export interface AuditOptions {
   /** Only the managed ServiceAccounts of this namespace (bindings anywhere still count). */
   namespace?: string;
-  /** Only this managed ServiceAccount (with `namespace`). */
+  /** Only this managed ServiceAccount (with `namespace`); bindings to people are then not judged. */
   serviceAccount?: string;
   /** SubjectAccessReviews in flight at once. */
   concurrency?: number;
@@ -76,7 +78,9 @@ export async function audit(api: KubeApi, options: AuditOptions = {}): Promise<A
     });
   const subjects = subjectsOf(input).filter((s) => !options.serviceAccount || s.sa.name === options.serviceAccount);
   const results = await Promise.all(subjects.map((s) => auditOne(input, s, can)));
-  const findings = results.flatMap((r) => r.findings);
+  // Bindings to people widen what people read, not what this ServiceAccount reaches.
+  const toPeople = options.serviceAccount ? [] : grantFindings(input.grants, Date.now());
+  const findings = [...results.flatMap((r) => r.findings), ...toPeople];
   const overGrants = findings.filter((f) => f.overGrant).length;
   return {
     ok: overGrants === 0,
@@ -105,7 +109,6 @@ function subjectsOf(input: AuditInput): Subject[] {
 }
 
 const logRequest = (namespace: string, name?: string): Request => ({ namespace, verb: "get", group: "", resource: "pods", subresource: "log", ...(name ? { name } : {}) });
-const LOG_PERMISSION = "get pods/log";
 
 /** The pod names a managed Role lets its subjects read the logs of. */
 function roleLogNames(role: RbacRole | undefined, namespace: string): string[] {

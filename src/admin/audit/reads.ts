@@ -4,7 +4,7 @@ import * as v from "valibot";
 import { KINDS, WORKLOAD_KINDS } from "../../access/kinds.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, MANAGED_SELECTOR } from "../../access/marks.ts";
 import type { KubeApi } from "../../kube/api.ts";
-import { PartialObjectMetadata, parseObject } from "../../kube/objects.ts";
+import { PartialObjectMetadata, parseObject, RoleBinding } from "../../kube/objects.ts";
 import { ClusterRoleBindings, ClusterRoles, Pods, RoleBindings, Roles, ServiceAccounts } from "../../kube/resources.ts";
 import { membership, type Membership } from "./members.ts";
 import { RbacBinding, RbacRole, type RbacState } from "./rbac.ts";
@@ -17,6 +17,8 @@ export interface AuditInput {
   serviceAccounts: PartialObjectMetadata[];
   /** Roles in scope that carry it, with their rules. */
   managedRoles: { metadata: PartialObjectMetadata["metadata"]; role: RbacRole }[];
+  /** For the checks of bindings to people: the Roles in scope (metadata) and RoleBindings in scope, whole. */
+  grants: { roles: PartialObjectMetadata[]; roleBindings: RoleBinding[] };
 }
 
 const parseAll = <S extends v.GenericSchema>(schema: S, what: string) => (l: { items: unknown[] }) => l.items.map((raw) => parseObject(schema, raw, what));
@@ -28,10 +30,11 @@ export async function readCluster(kube: KubeApi, namespace?: string): Promise<Au
     api.list(Pods, { namespace, metadataOnly: true }),
     api.list(Roles),
     api.list(ClusterRoles).then(parseAll(RbacRole, "ClusterRole")),
-    api.list(RoleBindings).then(parseAll(RbacBinding, "RoleBinding")),
+    api.list(RoleBindings),
     api.list(ClusterRoleBindings).then(parseAll(RbacBinding, "ClusterRoleBinding")),
     api.list(ServiceAccounts, { namespace, labelSelector: MANAGED_SELECTOR, metadataOnly: true }).then(parseAll(PartialObjectMetadata, "ServiceAccount")),
   ]);
+  const inScope = (raw: unknown) => !namespace || (raw as { metadata?: { namespace?: string } }).metadata?.namespace === namespace;
   const managedRoles = roles.items
     .filter((raw) => {
       const meta = (raw as { metadata?: { namespace?: string; labels?: Record<string, string> } }).metadata;
@@ -41,7 +44,11 @@ export async function readCluster(kube: KubeApi, namespace?: string): Promise<Au
   return {
     managedRoles,
     membership: membership(Object.fromEntries(workloads), pods.items),
-    rbac: { roles: parseAll(RbacRole, "Role")(roles), clusterRoles, roleBindings, clusterRoleBindings },
+    rbac: { roles: parseAll(RbacRole, "Role")(roles), clusterRoles, roleBindings: parseAll(RbacBinding, "RoleBinding")(roleBindings), clusterRoleBindings },
     serviceAccounts,
+    grants: {
+      roles: roles.items.filter(inScope).map((raw) => parseObject(PartialObjectMetadata, raw, "Role")),
+      roleBindings: roleBindings.items.filter(inScope).map((raw) => parseObject(RoleBinding, raw, "RoleBinding")),
+    },
   };
 }
