@@ -2,7 +2,9 @@
 // and its ServiceAccount and RBAC applied to the local control plane; the compiled binary then runs
 // with the chart's own arguments and a real token of that ServiceAccount.
 //   sufficient: the end-to-end scenario passes;
-//   minimal:    with any single permission (one verb on one resource) taken out, it fails.
+//   minimal:    with any single permission (one verb on one resource) taken out, the apiserver
+//               refuses the controller something: the scenario fails, or passes only through a
+//               fallback that the controller reports.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -213,7 +215,7 @@ describe("the chart's RBAC", () => {
     expect(chartPermissions.length).toBeGreaterThan(30);
   });
 
-  test("is minimal: without any single permission, the scenario fails", async () => {
+  test("is minimal: without any single permission, the controller is refused something", async () => {
     expect(chartPermissions.length).toBeGreaterThan(0);
     const unneeded: string[] = [];
     const queue = chartPermissions.map((p, i) => ({ ...p, index: i }));
@@ -227,10 +229,13 @@ describe("the chart's RBAC", () => {
         const { proc, log } = await runAs(release, args, ns);
         const failed = await scenario(ns, release, 15_000).then(() => false, () => true);
         await stop(proc);
-        // A failure counts only if the apiserver refused the controller something (not, say, a slow machine).
+        // Needed means the apiserver refused the controller something without it. A failure counts
+        // only with a refusal (not, say, a slow machine); a pass counts only without one, since the
+        // controller falls back to other ways out when a write is refused (an emptied or re-made
+        // binding where the update was refused) and says so.
         const refused = log.some((l) => /\b403\b/.test(l));
-        if (!failed) unneeded.push(`${next.role} ${next.permission}: the scenario passed without it`);
-        else if (!refused) unneeded.push(`${next.role} ${next.permission}: the scenario failed, but nothing was refused`);
+        if (!failed && !refused) unneeded.push(`${next.role} ${next.permission}: the scenario passed without it, and nothing was refused`);
+        else if (failed && !refused) unneeded.push(`${next.role} ${next.permission}: the scenario failed, but nothing was refused`);
       }
     };
     await Promise.all(Array.from({ length: 4 }, worker));

@@ -10,7 +10,7 @@ import { desiredGrant, GRANT_LABEL, rfc3339, type Subject } from "../../src/acce
 import { GRANT_POLICY_NAME } from "../../src/admin/grants/grant.ts";
 import type { KubeApi } from "../../src/kube/api.ts";
 import { RoleBindings, Roles, ValidatingAdmissionPolicies, ValidatingAdmissionPolicyBindings, type ResourceType } from "../../src/kube/resources.ts";
-import { ApiError } from "../../src/kube/transport.ts";
+import { ApiError, isNotFound } from "../../src/kube/transport.ts";
 import { render } from "../support/chart.ts";
 import { eventually, exists, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
@@ -131,6 +131,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await removePolicy();
   await controller?.stop();
+  // Grants made here may name anyone; the namespace is only deleted after the whole run.
+  const { items } = await c.admin.list(RoleBindings, { namespace: ns, labelSelector: `${GRANT_LABEL}=true` });
+  for (const b of items as { metadata: { name: string } }[]) {
+    await c.admin.delete(RoleBindings, ns, b.metadata.name).catch((err) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
 });
 
 describe("the chart's grant policy", () => {
@@ -247,6 +254,8 @@ describe("the chart's grant policy", () => {
       const b = body();
       const r = await attempt(alice.api, b);
       expect([what, r.ok]).toEqual([what, true]);
+      // Some of them grant everyone; none may outlive this check, since other suites share the cluster.
+      if (r.ok) await c.admin.delete(RoleBindings, ns, b.metadata.name);
     }
     const r = await run(["grant", "-n", ns, "deploy/web", "--to", "user:judy", "--for", "200h", "--reason", "INC-10"], c.kubeconfig);
     expect(r.code).toBe(0);
