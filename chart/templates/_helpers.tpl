@@ -258,3 +258,10 @@ holds everything it grants: get on pods and pods/log, list on pods, get on the w
 {{- end -}}
 
 {{- define "podlogreader.authorizerMountPath" -}}/etc/podlogreader/authorizer{{- end -}}
+
+{{/* What the chart's certificate is made for: its DNS names and addresses, comma-separated. */}}
+{{- define "podlogreader.authorizerCertificateNames" -}}
+{{- $names := fromJsonArray (include "podlogreader.authorizerDnsNames" .) -}}
+{{- with .Values.authorizer.clusterIP }}{{ $names = append $names . }}{{ end -}}
+{{- join "," $names -}}
+{{- end -}}

@@ -120,6 +120,16 @@ describe("on, with the certificate made by the chart", () => {
   });
 });
 
+test("the controller reads its certificate and client CA only at start, so the pods roll when what they are made from changes, and only then", () => {
+  const inputs = (values: Record<string, unknown>) => deployment(render("pl", "ops", values)).spec!.template.metadata!.annotations!["podlogreader.dev/authorizer-inputs"];
+  const base = inputs(ON);
+  expect(base).toMatch(/^[0-9a-f]{64}$/);
+  expect(inputs({ ...ON, replicaCount: 3, "podAnnotations.team": "a" })).toBe(base);
+  expect(inputs({ ...ON, "authorizer.clientCA.pem": clientCaPem() })).not.toBe(base);
+  expect(inputs({ ...ON, "authorizer.clusterIP": "10.96.0.50" })).not.toBe(base);
+  expect(inputs({ ...ON, "authorizer.certificate.source": "cert-manager", "authorizer.certificate.issuerRef.name": "webhooks" })).not.toBe(base);
+});
+
 describe("the client CA", () => {
   test.each([
     ["an existing Secret", { "authorizer.clientCA.existingSecret": "apiserver-webhook-ca", "authorizer.clientCA.key": "ca.pem" }, { secretName: "apiserver-webhook-ca" }],
