@@ -4,13 +4,13 @@
 // the mounted files.
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import type { V1ClusterRole, V1ConfigMap, V1Container, V1Deployment, V1Secret, V1Service, V1Volume } from "@kubernetes/client-node";
 import { parseOptions } from "../../src/cli/options.ts";
-import { chartDir, find, KUBE_VERSION, permissions, render, runHelm, setFlags, template, type Manifest } from "../support/chart.ts";
+import { chartDir, find, KUBE_VERSION, parseManifests, permissions, render, runHelm, setFlags, template, type Manifest } from "../support/chart.ts";
 
 /** A CA certificate of our own, standing for the one that signs the apiserver's client certificate. */
 function clientCaPem(): string {
@@ -128,6 +128,41 @@ test("the controller reads its certificate and client CA only at start, so the p
   expect(inputs({ ...ON, "authorizer.clientCA.pem": clientCaPem() })).not.toBe(base);
   expect(inputs({ ...ON, "authorizer.clusterIP": "10.96.0.50" })).not.toBe(base);
   expect(inputs({ ...ON, "authorizer.certificate.source": "cert-manager", "authorizer.certificate.issuerRef.name": "webhooks" })).not.toBe(base);
+});
+
+/** The chart's NOTES as `helm install` prints them: a copy of the chart that also renders them into a ConfigMap. */
+function notes(values: Record<string, unknown>): { notes: string; manifests: Manifest[] } {
+  const dir = join(mkdtempSync(join(tmpdir(), "podlogreader-notes-")), "chart");
+  cpSync(chartDir, dir, { recursive: true });
+  writeFileSync(join(dir, "templates/zz-notes.yaml"), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: zz-notes\ndata:\n  notes: {{ include "podlogreader/templates/NOTES.txt" . | quote }}\n');
+  const r = template("pl", "ops", values, dir);
+  if (!r.ok) throw new Error(r.error);
+  const manifests = parseManifests(r.yaml);
+  return { notes: find<V1ConfigMap>(manifests, "ConfigMap", "zz-notes")[0]!.data!.notes!, manifests: manifests.filter((o) => o.metadata.name !== "zz-notes") };
+}
+
+describe("NOTES say how to wire the apiserver", () => {
+  test.each([
+    ["by the Service's DNS name", {}],
+    ["by a fixed IPv4 ClusterIP", { "authorizer.clusterIP": "10.96.0.50" }],
+    ["by a fixed IPv6 ClusterIP", { "authorizer.clusterIP": "fd00::50" }],
+  ])("%s: the server URL is the Service's port at a name the certificate holds, and the CA comes from the Secret the chart made", (_, extra) => {
+    const { notes: text, manifests } = notes({ ...ON, ...extra });
+    const url = new URL(text.match(/--server-url (\S+)/)![1]!);
+    const secretName = text.match(/kubectl get secret (\S+) -n ops -o jsonpath='\{\.data\.ca\\\.crt\}'/)![1]!;
+    const secret = find<V1Secret>(manifests, "Secret", secretName)[0]!;
+    const cert = new X509Certificate(decode(secret.data!["tls.crt"]!));
+    const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    expect(host.includes(".svc") ? cert.checkHost(host) : cert.checkIP(host)).toBe(host);
+    expect(cert.checkIssued(new X509Certificate(decode(secret.data!["ca.crt"]!)))).toBe(true);
+    expect(Number(url.port)).toBe(find<V1Service>(manifests, "Service").find((s) => s.spec!.ports![0]!.name === "authorizer")!.spec!.ports![0]!.port);
+    expect(url.protocol).toBe("https:");
+  });
+
+  test("with rolePodNames none they say nothing is readable until the apiserver calls the webhook; off, they do not mention it", () => {
+    expect(notes({ ...ON, "authorizer.rolePodNames": "none" }).notes).toContain("The Roles name no pod: nothing is readable through them until the apiserver calls the webhook.");
+    expect(notes({}).notes).not.toContain("authorizer");
+  });
 });
 
 describe("the client CA", () => {
