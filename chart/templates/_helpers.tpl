@@ -209,6 +209,14 @@ holds everything it grants: get on pods and pods/log, list on pods, get on the w
 {{- range .Values.watchNamespaces }}
 - --namespace={{ . }}
 {{- end }}
+{{- if .Values.authorizer.enabled }}
+{{- $dir := include "podlogreader.authorizerMountPath" . }}
+- --authorizer-addr=:{{ .Values.authorizer.port }}
+- --authorizer-tls-cert-file={{ $dir }}/tls/tls.crt
+- --authorizer-tls-key-file={{ $dir }}/tls/tls.key
+- --authorizer-client-ca-file={{ $dir }}/client-ca/ca.crt
+- --role-pod-names={{ .Values.authorizer.rolePodNames }}
+{{- end }}
 {{- with .Values.extraArgs }}
 {{ toYaml . }}
 {{- end }}
@@ -217,4 +225,43 @@ holds everything it grants: get on pods and pods/log, list on pods, get on the w
 {{/* The namespaces a namespace-scoped object is made in for each watched namespace, or "" for cluster-wide. */}}
 {{- define "podlogreader.scopes" -}}
 {{- toJson (.Values.watchNamespaces | default (list "")) -}}
+{{- end -}}
+
+{{/* The webhook authorizer's Service (a DNS-1035 label) and its DNS names, shortest first. */}}
+{{- define "podlogreader.authorizerServiceName" -}}
+{{- include "podlogreader.cut" (list (printf "%s-authorizer" (include "podlogreader.fullname" .) | replace "." "-") 63) -}}
+{{- end -}}
+
+{{- define "podlogreader.authorizerDnsNames" -}}
+{{- $svc := include "podlogreader.authorizerServiceName" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- toJson (list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns)) -}}
+{{- end -}}
+
+{{/* The Secret with the serving certificate (ca.crt, tls.crt, tls.key), made by the chart or by cert-manager. */}}
+{{- define "podlogreader.authorizerTlsSecretName" -}}
+{{- include "podlogreader.objectName" (list . "-authorizer-tls" 253) -}}
+{{- end -}}
+
+{{- define "podlogreader.authorizerClientCaConfigMapName" -}}
+{{- include "podlogreader.objectName" (list . "-authorizer-client-ca" 253) -}}
+{{- end -}}
+
+{{/* The URL the apiserver calls: the fixed ClusterIP when given, else the Service's DNS name. */}}
+{{- define "podlogreader.authorizerUrl" -}}
+{{- $a := .Values.authorizer -}}
+{{- if $a.clusterIP -}}
+{{- printf "https://%s:%v" (ternary (printf "[%s]" $a.clusterIP) $a.clusterIP (contains ":" $a.clusterIP)) $a.port -}}
+{{- else -}}
+{{- printf "https://%s.%s.svc:%v" (include "podlogreader.authorizerServiceName" .) .Release.Namespace $a.port -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "podlogreader.authorizerMountPath" -}}/etc/podlogreader/authorizer{{- end -}}
+
+{{/* What the chart's certificate is made for: its DNS names and addresses, comma-separated. */}}
+{{- define "podlogreader.authorizerCertificateNames" -}}
+{{- $names := fromJsonArray (include "podlogreader.authorizerDnsNames" .) -}}
+{{- with .Values.authorizer.clusterIP }}{{ $names = append $names . }}{{ end -}}
+{{- join "," $names -}}
 {{- end -}}

@@ -56,6 +56,11 @@ values.schema.json refuses the same flags with the same words (test/chart/extra-
 {{- $_ = set $instead "leader-elect-lease-duration" "set leaderElection.leaseDuration instead" -}}
 {{- $_ = set $instead "leader-elect-renew-deadline" "set leaderElection.renewDeadline instead" -}}
 {{- $_ = set $instead "leader-elect-retry-period" "set leaderElection.retryPeriod instead" -}}
+{{- $_ = set $instead "authorizer-addr" "set authorizer.enabled and authorizer.port instead" -}}
+{{- $_ = set $instead "authorizer-tls-cert-file" "set authorizer.certificate instead" -}}
+{{- $_ = set $instead "authorizer-tls-key-file" "set authorizer.certificate instead" -}}
+{{- $_ = set $instead "authorizer-client-ca-file" "set authorizer.clientCA instead" -}}
+{{- $_ = set $instead "role-pod-names" "set authorizer.rolePodNames instead" -}}
 {{- toJson $instead -}}
 {{- end -}}
 
@@ -75,8 +80,24 @@ values.schema.json refuses the same flags with the same words (test/chart/extra-
 {{- end -}}
 {{- end -}}
 
+{{/* With the webhook authorizer on: one client CA, and an issuer when cert-manager makes the certificate. */}}
+{{- define "podlogreader.validateAuthorizer" -}}
+{{- $a := .Values.authorizer -}}
+{{- if $a.enabled -}}
+{{- $given := 0 -}}
+{{- range (list $a.clientCA.pem $a.clientCA.existingSecret $a.clientCA.existingConfigMap) }}{{ if . }}{{ $given = add1 $given }}{{ end }}{{ end -}}
+{{- if ne $given 1 -}}
+{{- fail "authorizer.enabled needs exactly one of authorizer.clientCA.pem, authorizer.clientCA.existingSecret and authorizer.clientCA.existingConfigMap: the CA of the apiserver's client certificate for the webhook" -}}
+{{- end -}}
+{{- if and (eq $a.certificate.source "cert-manager") (not $a.certificate.issuerRef.name) -}}
+{{- fail "authorizer.certificate.source cert-manager needs authorizer.certificate.issuerRef.name" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "podlogreader.validate" -}}
 {{- include "podlogreader.validateExtraArgs" . -}}
+{{- include "podlogreader.validateAuthorizer" . -}}
 {{- $_ := include "podlogreader.checkDuration" (list .Values.debounce "debounce" 0.0 "") -}}
 {{- $_ = include "podlogreader.checkDuration" (list .Values.resync "resync" 1e9 "--resync must be at least 1s") -}}
 {{- $le := .Values.leaderElection -}}

@@ -20,6 +20,11 @@ const REFUSED: Record<string, string> = {
   "leader-elect-lease-duration": "set leaderElection.leaseDuration instead",
   "leader-elect-renew-deadline": "set leaderElection.renewDeadline instead",
   "leader-elect-retry-period": "set leaderElection.retryPeriod instead",
+  "authorizer-addr": "set authorizer.enabled and authorizer.port instead",
+  "authorizer-tls-cert-file": "set authorizer.certificate instead",
+  "authorizer-tls-key-file": "set authorizer.certificate instead",
+  "authorizer-client-ca-file": "set authorizer.clientCA instead",
+  "role-pod-names": "set authorizer.rolePodNames instead",
 };
 
 /** Flags the chart sets from values that only tune the controller or its own endpoints; extraArgs may repeat them. */
@@ -34,7 +39,15 @@ const VALUE: Record<string, string> = {
   "leader-elect-lease-duration": "30s",
   "leader-elect-renew-deadline": "5s",
   "leader-elect-retry-period": "3s",
+  "authorizer-addr": ":9443",
+  "authorizer-tls-cert-file": "/tmp/tls.crt",
+  "authorizer-tls-key-file": "/tmp/tls.key",
+  "authorizer-client-ca-file": "/tmp/ca.crt",
+  "role-pod-names": "none",
 };
+
+/** The authorizer on, so that the chart sets its flags too. */
+const AUTHORIZER_ON = { "authorizer.enabled": true, "authorizer.clientCA.existingSecret": "apiserver-webhook-ca" };
 
 const runFlag = (name: string) => Object.values(RUN_FLAGS).find((f) => f.name === name)!;
 
@@ -62,7 +75,7 @@ describe("extraArgs may not set a flag the chart sets from a value that decides 
   const cases = Object.keys(REFUSED).flatMap((name) => spellings(name).map((extraArgs) => [extraArgs.join(" "), name, extraArgs] as const));
 
   test("the refused flags are exactly the chart's own flags but the tuning ones, and the deprecated alias of --pod-visibility", () => {
-    const set = new Set(controllerArgs({ watchNamespaces: ["a"] }).map(flagName));
+    const set = new Set(controllerArgs({ watchNamespaces: ["a"], ...AUTHORIZER_ON }).map(flagName));
     expect([...set].filter((f) => !TUNING.includes(f)).sort()).toEqual(Object.keys(REFUSED).filter((f) => f !== "list-pods").sort());
     expect(runFlag("list-pods").help).toContain("--list-pods=true is --pod-visibility=namespace");
     for (const name of Object.keys(REFUSED)) expect(runFlag(name)).toBeDefined();
@@ -82,8 +95,13 @@ describe("extraArgs may not set a flag the chart sets from a value that decides 
     [["--leader-elect-lease-duration=30s"], "leaseDurationMs", 30_000],
     [["--leader-elect-renew-deadline", "5s"], "renewDeadlineMs", 5_000],
     [["--leader-elect-retry-period=3s"], "retryPeriodMs", 3_000],
+    [["--authorizer-addr=:9443"], "authorizerAddr", { host: "", port: 9443 }],
+    [["--authorizer-tls-cert-file", "/tmp/tls.crt"], "authorizerTlsCertFile", "/tmp/tls.crt"],
+    [["--authorizer-tls-key-file=/tmp/tls.key"], "authorizerTlsKeyFile", "/tmp/tls.key"],
+    [["--authorizer-client-ca-file=/tmp/ca.crt"], "authorizerClientCaFile", "/tmp/ca.crt"],
+    [["--role-pod-names=none"], "rolePodNames", "none"],
   ] as [string[], keyof Options, unknown][])("the controller's parser lets %p after the chart's flags change %s", (extra, option, value) => {
-    const chart = controllerArgs({ watchNamespaces: ["a"] });
+    const chart = controllerArgs({ watchNamespaces: ["a"], ...AUTHORIZER_ON });
     const read = (argv: string[]): unknown => parseOptions(argv)[option];
     expect(read(chart)).not.toEqual(value);
     expect(read([...chart, ...extra])).toEqual(value);

@@ -11,8 +11,9 @@ interface Schema {
 const schema = JSON.parse(readFileSync(join(chartDir, "values.schema.json"), "utf8")) as Schema;
 
 test("every duration value has the Go duration pattern", () => {
-  const durations = [schema.properties.debounce, schema.properties.resync, ...Object.values(schema.properties.leaderElection!.properties), schema.properties.grantPolicy!.properties.maxDuration];
-  expect(durations.map((d) => d!.pattern)).toEqual(Array(6).fill(`^${DURATION}$`));
+  const certificate = schema.properties.authorizer!.properties.certificate!.properties;
+  const durations = [schema.properties.debounce, schema.properties.resync, ...Object.values(schema.properties.leaderElection!.properties), schema.properties.grantPolicy!.properties.maxDuration, certificate.duration, certificate.renewBefore];
+  expect(durations.map((d) => d!.pattern)).toEqual(Array(8).fill(`^${DURATION}$`));
 });
 
 test("audit.schedule has the CronJob schedule pattern", () => {

@@ -152,4 +152,30 @@ describe("the apiserver accepts everything the chart renders, with the longest n
     expect(manifests.length).toBeGreaterThan(30);
     expect(await dryRun(manifests)).toEqual([]);
   }, 120_000);
+
+  test.each([
+    ["a 53-character release", release, {}],
+    ["a 253-character fullnameOverride", "x", { fullnameOverride: "f".repeat(120) + "." + "g".repeat(132) }],
+  ])("with the webhook authorizer on, its certificate made by the chart or by cert-manager: %s", async (_, name, extra) => {
+    // cert-manager's Certificate, without its schema, as for prometheus-operator's kinds above.
+    const crd = {
+      apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: "certificates.cert-manager.io" },
+      spec: { group: "cert-manager.io", scope: "Namespaced", names: { plural: "certificates", kind: "Certificate", singular: "certificate" },
+        versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }] },
+    };
+    expect((await kubectl(["apply", "-f", "-"], JSON.stringify(crd))).stderr).toBe("");
+    expect((await kubectl(["wait", "--for=condition=Established", "crd/certificates.cert-manager.io", "--timeout=60s"])).status).toBe(0);
+    const ca = "-----BEGIN CERTIFICATE-----\nnot parsed by the chart\n-----END CERTIFICATE-----\n";
+    for (const source of [{ "authorizer.certificate.source": "helm" }, { "authorizer.certificate.source": "cert-manager", "authorizer.certificate.issuerRef.name": "webhooks" }]) {
+      const r = template(name, releaseNs, { ...EVERYTHING_ON, watchNamespaces: watched, "authorizer.enabled": true, "authorizer.clientCA.pem": ca, "authorizer.clusterIP": "10.0.0.250", ...source, ...extra });
+      if (!r.ok) throw new Error(r.error);
+      const manifests = parseManifests(r.yaml);
+      const off = template(name, releaseNs, { ...EVERYTHING_ON, watchNamespaces: watched, ...extra });
+      const before = new Set(parseManifests(off.ok ? off.yaml : "").map((m) => `${m.kind}/${m.metadata.name}`));
+      expect(manifests.filter((m) => !before.has(`${m.kind}/${m.metadata.name}`)).map((m) => m.kind).sort()).toEqual(source["authorizer.certificate.source"] === "helm" ? ["ConfigMap", "Secret", "Service"] : ["Certificate", "ConfigMap", "Service"]);
+      // The ServiceAccounts may be there from the cases above; made here when not.
+      for (const m of manifests.filter((m) => m.kind === "ServiceAccount")) await kubectl(["create", "-o", "name", "-f", "-"], JSON.stringify(m));
+      expect(await dryRun(manifests.filter((m) => m.kind !== "ServiceAccount"))).toEqual([]);
+    }
+  }, 120_000);
 });
