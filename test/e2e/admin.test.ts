@@ -152,10 +152,10 @@ describe("podlogreader status", () => {
     const rows = JSON.parse(r.stdout) as { kind: string; name: string; pods: number; role: string; state: string; lastSynced?: string }[];
     expect(rows.map((x) => x.name)).toEqual(["borrowed", "web"]);
     const web = rows.find((x) => x.name === "web")!;
-    expect(web).toMatchObject({ kind: "Deployment", pods: 2, role: "podlogreader-web", state: "in-sync" });
+    expect(web).toMatchObject({ kind: "Deployment", pods: 2, role: "podlogreader-web", mode: "names", state: "in-sync" });
     expect(Date.parse(web.lastSynced!)).toBeGreaterThan(0);
     const table = await run(["status", "-n", ns]);
-    expect(table.stdout.split("\n")[0]).toMatch(/^NAMESPACE\s+KIND\s+NAME\s+PODS\s+ROLE\s+STATE\s+LAST-SYNCED$/);
-    expect(table.stdout).toMatch(new RegExp(`${ns}\\s+Deployment\\s+web\\s+2\\s+podlogreader-web\\s+in-sync`));
+    expect(table.stdout.split("\n")[0]).toMatch(/^NAMESPACE\s+KIND\s+NAME\s+PODS\s+ROLE\s+MODE\s+STATE\s+LAST-SYNCED$/);
+    expect(table.stdout).toMatch(new RegExp(`${ns}\\s+Deployment\\s+web\\s+2\\s+podlogreader-web\\s+names\\s+in-sync`));
   });
 });
