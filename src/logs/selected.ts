@@ -5,7 +5,7 @@ import type { KubeApi } from "../kube/api.ts";
 import { KINDS, type WorkloadKind } from "../access/kinds.ts";
 import { requirementsOf, selectorString } from "../authorizer/selector.ts";
 import { controllerOf, PartialObjectMetadata, parseObject, WorkloadSchema, type LabelSelector, type Role } from "../kube/objects.ts";
-import { Pods, ReplicaSets } from "../kube/resources.ts";
+import { Pods, ReplicaSets, SelfSubjectAccessReviews } from "../kube/resources.ts";
 import { ApiError } from "../kube/transport.ts";
 import { LINK_KIND, linksToRead, podsOfWorkload, type LinkOwner } from "./members.ts";
 
@@ -16,6 +16,20 @@ export function grantedJobs(role: Pick<Role, "rules">): string[] {
     if (rule.apiGroups?.includes("batch") && rule.resources?.includes("jobs") && rule.verbs.includes("get")) for (const n of rule.resourceNames ?? []) names.add(n);
   }
   return [...names].sort();
+}
+
+/** Whether this client may list every pod of the namespace, with no selector (SelfSubjectAccessReview); true when unsure. */
+async function mayListEveryPod(api: KubeApi, namespace: string): Promise<boolean> {
+  try {
+    const review = (await api.review(SelfSubjectAccessReviews, {
+      apiVersion: "authorization.k8s.io/v1",
+      kind: "SelfSubjectAccessReview",
+      spec: { resourceAttributes: { namespace, verb: "list", resource: "pods" } },
+    })) as { status?: { allowed?: boolean } };
+    return review.status?.allowed !== false;
+  } catch {
+    return true;
+  }
 }
 
 export class SelectedPods {
@@ -37,17 +51,22 @@ export class SelectedPods {
     }
     // A CronJob's Jobs are known from its Role; a pod of any other Job is left out.
     const unread = LINK_KIND[this.workload.kind] === "ReplicaSet" ? linksToRead(pods, this.workload.kind, this.links) : [];
+    let vouches: boolean | undefined;
     for (const link of unread) {
       try {
         const rs = parseObject(PartialObjectMetadata, await this.api.get(ReplicaSets, this.workload.namespace, link.name, undefined, signal), "ReplicaSet");
         if (rs.metadata.uid === link.uid) this.links.set(link.uid, { uid: controllerOf(rs.metadata)?.uid ?? "" });
       } catch (err) {
+        if (err instanceof ApiError && err.status === 404) continue;
+        if (!(err instanceof ApiError && err.status === 403)) throw err;
         // The reader may not get ReplicaSets (the Role grants no get on them). The pods came from
         // a list by the Deployment's own selector, which the webhook allows only when every pod it
         // matches is the Deployment's (a pod of another workload or a bare pod with its labels
-        // makes it no opinion), so each pod of that list is vouched for by the authorizer.
-        if (err instanceof ApiError && err.status === 403) this.links.set(link.uid, "vouched");
-        else if (!(err instanceof ApiError && err.status === 404)) throw err;
+        // makes it no opinion), so each pod of that list is vouched for by the authorizer. Not
+        // when the reader may list every pod anyway (--pod-visibility=namespace, another
+        // binding): then the list was not the webhook's to allow, and such pods are left out.
+        vouches ??= !(await mayListEveryPod(this.api, this.workload.namespace));
+        if (vouches) this.links.set(link.uid, "vouched");
       }
     }
     return podsOfWorkload(pods, { kind: this.workload.kind, uid }, this.links);

@@ -112,7 +112,7 @@ describe("unmanagedReason: only a Role with podlogreader's marks for the workloa
 /** A KubeApi that serves one Role (the next of `roles` on each read), pods and their logs, and records every path asked for. */
 /** The Deployment web (uid u1, selector app=web) and, for a Role naming no pod, the pods its selector lists. */
 const WEB = { metadata: { name: "web", namespace: "ns", uid: "u1", resourceVersion: "1" }, spec: { selector: { matchLabels: { app: "web" } } } };
-interface World { pods?: object[]; replicaSets?: Record<string, object | ApiError> }
+interface World { pods?: object[]; replicaSets?: Record<string, object | ApiError>; mayListEveryPod?: boolean }
 
 function fakeApi(roles: object[], world: World = {}) {
   const asked: string[] = [];
@@ -134,6 +134,11 @@ function fakeApi(roles: object[], world: World = {}) {
     list: async (rt: ResourceType, opts: { labelSelector?: string }) => {
       asked.push(`list ${rt.plural}?labelSelector=${opts.labelSelector}`);
       return { items: world.pods ?? [], resourceVersion: "1" };
+    },
+    review: async (rt: ResourceType, body: { spec: { resourceAttributes: { verb: string; resource: string } } }) => {
+      const a = body.spec.resourceAttributes;
+      asked.push(`${rt.plural}: ${a.verb} ${a.resource}`);
+      return { status: { allowed: world.mayListEveryPod === true } };
     },
     stream: async (rt: ResourceType, _ns: string, name: string, sub: string) => {
       asked.push(path(rt, name, sub));
@@ -361,14 +366,27 @@ describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none
     expect(seen.lines).toEqual(["[pod/web-a/app] web-a line"]);
   });
 
-  test("when the ReplicaSet cannot be read, the pods of the list the authorizer allowed are read", async () => {
+  test("when the ReplicaSet cannot be read, the pods of the list only the webhook could allow are read", async () => {
     const { api, asked } = fakeApi([noPods], {
       pods: [pod("web-a", { kind: "ReplicaSet", name: "web-1", uid: "rs1" })],
       replicaSets: { "web-1": new ApiError("GET", "/replicasets/web-1", 403, "Forbidden", "forbidden") },
     });
     const { out } = collect();
     expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+    expect(asked).toContain("selfsubjectaccessreviews: list pods");
     expect(asked.filter((p) => p.startsWith("pods/"))).toEqual(["pods/web-a", "pods/web-a/log"]);
+  });
+
+  test("when the ReplicaSet cannot be read and the reader may list every pod anyway, the list vouches for nothing: no pod read", async () => {
+    const { api, asked } = fakeApi([noPods], {
+      pods: [pod("web-a", { kind: "ReplicaSet", name: "web-1", uid: "rs1" })],
+      replicaSets: { "web-1": new ApiError("GET", "/replicasets/web-1", 403, "Forbidden", "forbidden") },
+      mayListEveryPod: true,
+    });
+    const { seen, out } = collect();
+    expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+    expect(asked.filter((p) => p.startsWith("pods/"))).toEqual([]);
+    expect(seen.notes).toEqual(["Deployment/web has no pods"]);
   });
 
   test("a list the apiserver refuses: one line saying the webhook decides, and no pod read", async () => {
