@@ -69,15 +69,19 @@ export async function printWorkloadLogs(api: KubeApi, request: LogsRequest, out:
   const foreign = foreignRole(role, request);
   if (foreign) throw new LogsError(`${foreign}; not reading the pods it names`);
   const selected = new SelectedPods(api, request);
+  const waiting = request.follow ? "; waiting for some" : "";
+  let refusedAtStart = false;
   const pods = await podsOf(role, selected, signal).catch((err: unknown) => {
-    throw new LogsError(listError(err, request));
+    if (!refused(err)) throw new LogsError(listError(err, request));
+    out.note(`${refusedNote(request, roleName)}${waiting}`);
+    refusedAtStart = true;
+    return [];
   });
-  if (pods.length === 0) {
-    const waiting = request.follow ? "; waiting for some" : "";
+  if (pods.length === 0 && !refusedAtStart) {
     out.note(roleMode(role) === "names" ? `Role ${request.namespace}/${roleName} names no pods yet: ${request.kind}/${request.name} has none${waiting}` : `${request.kind}/${request.name} has no pods${waiting}`);
   }
   if (!request.follow) return printOnce(api, request, pods, out, signal);
-  return follow(api, request, roleName, role, pods, selected, out, signal, pollMs, accessMs);
+  return follow(api, request, roleName, role, { pods, refused: refusedAtStart }, selected, out, signal, pollMs, accessMs);
 }
 
 /** The pods to read: the ones the Role names, or, when it names none, the workload's pods as listed. */
@@ -85,11 +89,22 @@ function podsOf(role: Role, selected: SelectedPods, signal: AbortSignal): Promis
   return roleMode(role) === "names" ? Promise.resolve(grantedPods(role)) : selected.current(role, signal);
 }
 
+/**
+ * A list by selector the authorizer refused (Forbidden), or could not decide (InternalError: the
+ * webhook unreachable). With a Role that names no pod, that is either a workload with no pods in
+ * `names` mode, where nothing allows such a list, or `none` mode without the webhook's allow.
+ */
+function refused(err: unknown): boolean {
+  return err instanceof ApiError && (err.status === 403 || err.status === 500);
+}
+
+function refusedNote(request: LogsRequest, roleName: string): string {
+  return `Role ${request.namespace}/${roleName} names no pods, and listing ${request.kind}/${request.name}'s pods by its selector was refused: ` +
+    "it has none, or, with --role-pod-names=none, podlogreader's webhook authorizer did not allow the list (is the apiserver configured to call it, and is it running?)";
+}
+
 function listError(err: unknown, request: LogsRequest): string {
   const what = `${request.kind}/${request.name}'s pods`;
-  if (err instanceof ApiError && (err.status === 403 || err.status === 500)) {
-    return `cannot list ${what} (${err.status === 403 ? "Forbidden" : "InternalError"}): its Role names no pod (--role-pod-names=none), so each read is decided by podlogreader's webhook authorizer; is the apiserver configured to call it, and is it running?`;
-  }
   if (err instanceof ApiError && err.status === 401) return `the credentials were refused (401 Unauthorized): the token may have expired`;
   return `cannot list ${what}: ${(err as Error).message}`;
 }
@@ -125,7 +140,7 @@ async function printOnce(api: KubeApi, request: LogsRequest, pods: string[], out
   return failed ? 1 : 0;
 }
 
-async function follow(api: KubeApi, request: LogsRequest, roleName: string, first: Role, firstPods: string[], selected: SelectedPods, out: Output, signal: AbortSignal, pollMs: number, accessMs: number): Promise<number> {
+async function follow(api: KubeApi, request: LogsRequest, roleName: string, first: Role, firstList: { pods: string[]; refused: boolean }, selected: SelectedPods, out: Output, signal: AbortSignal, pollMs: number, accessMs: number): Promise<number> {
   const streams = new Map<string, AbortController>();
   const running = new Set<Promise<unknown>>();
   /** Pods whose log access ended while followed: never followed again by this run. */
@@ -163,12 +178,14 @@ async function follow(api: KubeApi, request: LogsRequest, roleName: string, firs
     });
   };
 
-  sync(firstPods, false, roleMode(first));
+  sync(firstList.pods, false, roleMode(first));
   let version = first.metadata.resourceVersion;
   const failures = new Backoff(pollMs, 30_000);
   let failing = false;
   let code = 0;
   let lastAccessCheck = Date.now();
+  /** The last list by selector was refused: said once until one succeeds. */
+  let refusedBefore = firstList.refused;
   while (!signal.aborted) {
     await sleep(failing ? failures.next() : pollMs, signal);
     if (signal.aborted) break;
@@ -218,10 +235,16 @@ async function follow(api: KubeApi, request: LogsRequest, roleName: string, firs
     } catch (err) {
       if (signal.aborted) break;
       // Fail closed: no new pod is followed; a followed pod's stream ends when its access does.
+      if (refused(err)) {
+        if (!refusedBefore) out.note(`${refusedNote(request, roleName)}; listing again every ${pollMs / 1000} s`);
+        refusedBefore = true;
+        continue;
+      }
       if (!failing) out.note(`${listError(err, request)}; retrying with backoff`);
       failing = true;
       continue;
     }
+    refusedBefore = false;
     if (failing) out.note(mode === "names" ? `read Role ${request.namespace}/${roleName} again` : `listed ${request.kind}/${request.name}'s pods again`);
     failing = false;
     failures.reset();

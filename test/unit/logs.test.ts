@@ -389,14 +389,23 @@ describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none
     expect(seen.notes).toEqual(["Deployment/web has no pods"]);
   });
 
-  test("a list the apiserver refuses: one line saying the webhook decides, and no pod read", async () => {
+  test("a list the apiserver refuses: one line saying why (no pods, or no webhook allow), and no pod read", async () => {
     const { api, asked } = fakeApi([noPods]);
     (api as unknown as { list: unknown }).list = async () => {
       throw new ApiError("GET", "/api/v1/namespaces/ns/pods", 403, "Forbidden", "forbidden");
     };
-    const run = printWorkloadLogs(api, request, collect().out, new AbortController().signal);
-    await expect(run).rejects.toThrow("cannot list Deployment/web's pods (Forbidden): its Role names no pod (--role-pod-names=none)");
+    const { seen, out } = collect();
+    expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+    expect(seen.notes).toEqual(["Role ns/podlogreader-web names no pods, and listing Deployment/web's pods by its selector was refused: it has none, or, with --role-pod-names=none, podlogreader's webhook authorizer did not allow the list (is the apiserver configured to call it, and is it running?)"]);
     expect(asked.filter((p) => p.startsWith("pods/"))).toEqual([]);
+  });
+
+  test("a list that fails otherwise ends the command with the error", async () => {
+    const { api } = fakeApi([noPods]);
+    (api as unknown as { list: unknown }).list = async () => {
+      throw new ApiError("GET", "/api/v1/namespaces/ns/pods", 400, "BadRequest", "bad selector");
+    };
+    await expect(printWorkloadLogs(api, request, collect().out, new AbortController().signal)).rejects.toThrow("cannot list Deployment/web's pods: ");
   });
 });
 
