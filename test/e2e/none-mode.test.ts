@@ -74,7 +74,11 @@ describe("podlogreader logs with a Role that names no pod", () => {
   });
 
   test("logs deploy/web prints web's pods' lines and nothing of another pod", async () => {
-    const r = await run(["logs", "deploy/web", "-n", ns], webKubeconfig);
+    // The simulated kubelet serves a pod's log file once it has picked it up.
+    const r = await eventually("every web pod's line", async () => {
+      const out = await run(["logs", "deploy/web", "-n", ns], webKubeconfig);
+      return out.code !== 0 || webPods.every((pod) => out.stdout.includes(lineOf(pod))) ? out : undefined;
+    });
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
     for (const pod of webPods) expect(r.stdout).toContain(`[pod/${pod}/app] ${lineOf(pod)}`);
     expect(r.stdout).not.toContain(lineOf(other));
