@@ -16,6 +16,8 @@ import { otherPathRequests, permissionText } from "./audit/paths.ts";
 import { describeBinding, grantingBindings, namedInRules, namespacesReached, ruleAllows, type RbacRole, type Request, type ServiceAccountRef } from "./audit/rbac.ts";
 import { readCluster, type AuditInput } from "./audit/reads.ts";
 import { retrying } from "./audit/retry.ts";
+import { roleMode, type RoleMode } from "../logs/grant.ts";
+import { OPT_IN_LABEL, OPT_IN_VALUE } from "../access/marks.ts";
 
 export type { Finding, FindingKind } from "./audit/findings.ts";
 
@@ -27,6 +29,11 @@ export interface AuditEntry {
   pods: string[];
   /** The pod names its managed Role lists for pods/log: the controller's view. */
   roleNames: string[];
+  /**
+   * names: the Role names the pods; none: it names none (`--role-pod-names=none`, or no pods), so
+   * every read is the webhook authorizer's to decide. Absent without a managed Role.
+   */
+  mode?: RoleMode;
   /** Pods in its namespace whose logs the ServiceAccount can get. */
   readable: string[];
   /** Readable pods outside the workload. */
@@ -73,8 +80,9 @@ export async function audit(api: KubeApi, options: AuditOptions = {}): Promise<A
   const can = (sa: ServiceAccountRef, req: Request) =>
     limit(() => {
       reviews++;
-      const { namespace, verb, group, resource, subresource, name } = req;
-      return retrying(() => serviceAccountCan(api, sa.namespace, sa.name, { namespace, verb, group, resource, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}) }));
+      const { namespace, verb, group, resource, subresource, name, labelSelector } = req;
+      const selector = labelSelector && { requirements: Object.entries(labelSelector).map(([key, value]) => ({ key, operator: "In" as const, values: [value] })) };
+      return retrying(() => serviceAccountCan(api, sa.namespace, sa.name, { namespace, verb, group, resource, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}), ...(selector ? { labelSelector: selector } : {}) }));
     });
   const subjects = subjectsOf(input).filter((s) => !options.serviceAccount || s.sa.name === options.serviceAccount);
   const results = await Promise.all(subjects.map((s) => auditOne(input, s, can)));
@@ -143,24 +151,48 @@ async function auditOne(input: AuditInput, s: Subject, can: Ask): Promise<{ entr
     grantedBy: (req) => grantingBindings(input.rbac, sa, req).map(describeBinding),
   };
   const roleNames = roleLogNames(s.role, own);
+  const mode = s.role && roleMode(s.role);
   const reached = namespacesReached(input.rbac, sa);
-  const [inOwn, elsewhere, other] = await Promise.all([
-    ownNamespace(ctx, pods, roleNames),
+  const [inOwn, elsewhere, other, lists] = await Promise.all([
+    ownNamespace(ctx, pods, roleNames, mode),
     logsElsewhere(ctx, reached),
     otherPaths(ctx, [own, ...reached, ""]),
+    podLists(ctx, s.role),
   ]);
   return {
-    entry: { ...ctx.base, pods, roleNames, ...inOwn.entry },
-    findings: [...inOwn.findings, ...elsewhere, ...other],
+    entry: { ...ctx.base, pods, roleNames, ...(mode ? { mode } : {}), ...inOwn.entry },
+    findings: [...inOwn.findings, ...elsewhere, ...other, ...lists],
   };
 }
+
+/**
+ * The lists of pods beyond the workload's that a ServiceAccount must not make, as
+ * SubjectAccessReviews: every pod of its namespace, and the pods of every opted-in workload (the
+ * opt-in label alone, which is no workload's selector). The review runs the whole authorizer
+ * chain, RBAC and the webhook, which allows a list only by a selector within the workload's. Not
+ * asked when the managed Role itself grants every pod (`--pod-visibility=namespace`, chosen).
+ */
+export function podListRequests(namespace: string): Request[] {
+  const list: Request = { namespace, verb: "list", group: "", resource: "pods" };
+  return [list, { ...list, labelSelector: { [OPT_IN_LABEL]: OPT_IN_VALUE } }];
+}
+
+async function podLists(ctx: Context, role: RbacRole | undefined): Promise<Finding[]> {
+  const asks = podListRequests(ctx.sa.namespace);
+  if (role?.rules?.some((r) => !r.resourceNames?.length && ruleAllows(r, asks[0]!))) return [];
+  const allowed = await Promise.all(asks.map((req) => ctx.can(ctx.sa, req)));
+  return asks.filter((_, i) => allowed[i]).map((req) =>
+    finding({ ...ctx.base, kind: "pod-list", source: "authorizer", permission: listText(req), scope: req.namespace, grantedBy: ctx.grantedBy(req) }));
+}
+
+const listText = (req: Request) => `list pods${req.labelSelector ? ` -l ${Object.entries(req.labelSelector).map(([k, v]) => `${k}=${v}`).join(",")}` : ""}`;
 
 /**
  * Its own namespace: the Role's names against the audit's membership (the controller's view
  * against an independent one), then the authorizer about its pods, every pod, and each other name
  * a bound rule singles out.
  */
-async function ownNamespace(ctx: Context, pods: string[], roleNames: string[]) {
+async function ownNamespace(ctx: Context, pods: string[], roleNames: string[], mode: RoleMode | undefined) {
   const { sa, can, members, base, grantedBy } = ctx;
   const own = sa.namespace;
   const podsHere = ctx.input.membership.podsByNamespace.get(own) ?? new Set<string>();
@@ -181,7 +213,9 @@ async function ownNamespace(ctx: Context, pods: string[], roleNames: string[]) {
   const underGrants = pods.filter((_, i) => !memberReadable[i]);
   const named = new Set(roleNames);
   const unreadable = new Set(underGrants);
-  for (const p of pods) {
+  // A Role that names no pod leaves each read to the webhook: a pod not readable (the webhook
+  // absent or down) is not a name missing from the Role, and an under-grant is no over-grant.
+  for (const p of mode === "none" ? [] : pods) {
     if (!named.has(p)) findings.push(finding({ ...base, ...log, kind: "missing-name", source: "role", resourceName: p, grantedBy: [] }));
     else if (unreadable.has(p)) findings.push(finding({ ...base, ...log, kind: "missing-name", source: "authorizer", resourceName: p, grantedBy: [] }));
   }

@@ -72,7 +72,7 @@ export async function runAdmin(command: AdminCommand, argv: string[]): Promise<n
       case "status": {
         const rows = await status(api, opts.namespace);
         if (opts.output === "json") await out(JSON.stringify(rows, null, 2));
-        else await out(table(["NAMESPACE", "KIND", "NAME", "PODS", "ROLE", "STATE", "LAST-SYNCED"], rows.map((r) => [r.namespace, r.kind, r.name, String(r.pods), r.role, r.state, r.lastSynced ?? "-"])));
+        else await out(table(["NAMESPACE", "KIND", "NAME", "PODS", "ROLE", "MODE", "STATE", "LAST-SYNCED"], rows.map((r) => [r.namespace, r.kind, r.name, String(r.pods), r.role, r.mode ?? "-", r.state, r.lastSynced ?? "-"])));
         return 0;
       }
       case "cleanup": {

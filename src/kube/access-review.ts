@@ -9,6 +9,8 @@ export interface ResourceAttributes {
   group?: string;
   /** Where the request is made; "" asks about every namespace at once, or a cluster-scoped resource. */
   namespace?: string;
+  /** The label selector of a list or watch (KEP-4601), as requirements: the authorizers see it. */
+  labelSelector?: { requirements: { key: string; operator: "In" | "NotIn" | "Exists" | "DoesNotExist"; values?: string[] }[] };
 }
 
 /**

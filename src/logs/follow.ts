@@ -1,5 +1,7 @@
 // The logs of a workload's pods, as its `own` grant allows: the workload's Role (get by name)
-// names the pods; their log streams start and stop as the names in the Role change.
+// names the pods, or, when it names none (`--role-pod-names=none`), the pods are listed by the
+// workload's selector as the webhook authorizer allows; their log streams start and stop as the
+// pods change.
 import type { V1Pod } from "@kubernetes/client-node";
 import type { WorkloadKind } from "../access/kinds.ts";
 import { managedName } from "../access/names.ts";
@@ -10,7 +12,8 @@ import { ApiError } from "../kube/transport.ts";
 import { Backoff } from "../util/backoff.ts";
 import { sleep } from "../util/sleep.ts";
 import { containersToRead, type ContainerChoice } from "./containers.ts";
-import { grantedPods, unmanagedReason } from "./grant.ts";
+import { grantedPods, roleMode, unmanagedReason } from "./grant.ts";
+import { SelectedPods } from "./selected.ts";
 import { classifyFailure, FORBIDDEN_ATTEMPTS, streamContainer, type Output, type StreamEnd, type StreamSettings } from "./stream.ts";
 
 /** How often the Role is read again while following: a get-by-name grant allows no watch. */
@@ -65,10 +68,45 @@ export async function printWorkloadLogs(api: KubeApi, request: LogsRequest, out:
   });
   const foreign = foreignRole(role, request);
   if (foreign) throw new LogsError(`${foreign}; not reading the pods it names`);
-  const pods = grantedPods(role);
-  if (pods.length === 0) out.note(`Role ${request.namespace}/${roleName} names no pods yet: ${request.kind}/${request.name} has none${request.follow ? "; waiting for some" : ""}`);
+  const selected = new SelectedPods(api, request);
+  const waiting = request.follow ? "; waiting for some" : "";
+  let refusedAtStart = false;
+  const pods = await podsOf(role, selected, signal).catch((err: unknown) => {
+    if (!refused(err)) throw new LogsError(listError(err, request));
+    out.note(`${refusedNote(request, roleName)}${waiting}`);
+    refusedAtStart = true;
+    return [];
+  });
+  if (pods.length === 0 && !refusedAtStart) {
+    out.note(roleMode(role) === "names" ? `Role ${request.namespace}/${roleName} names no pods yet: ${request.kind}/${request.name} has none${waiting}` : `${request.kind}/${request.name} has no pods${waiting}`);
+  }
   if (!request.follow) return printOnce(api, request, pods, out, signal);
-  return follow(api, request, roleName, role, out, signal, pollMs, accessMs);
+  return follow(api, request, roleName, role, { pods, refused: refusedAtStart }, selected, out, signal, pollMs, accessMs);
+}
+
+/** The pods to read: the ones the Role names, or, when it names none, the workload's pods as listed. */
+function podsOf(role: Role, selected: SelectedPods, signal: AbortSignal): Promise<string[]> {
+  return roleMode(role) === "names" ? Promise.resolve(grantedPods(role)) : selected.current(role, signal);
+}
+
+/**
+ * A list by selector the authorizer refused (Forbidden), or could not decide (InternalError: the
+ * webhook unreachable). With a Role that names no pod, that is either a workload with no pods in
+ * `names` mode, where nothing allows such a list, or `none` mode without the webhook's allow.
+ */
+function refused(err: unknown): boolean {
+  return err instanceof ApiError && (err.status === 403 || err.status === 500);
+}
+
+function refusedNote(request: LogsRequest, roleName: string): string {
+  return `Role ${request.namespace}/${roleName} names no pods, and listing ${request.kind}/${request.name}'s pods by its selector was refused: ` +
+    "it has none, or, with --role-pod-names=none, podlogreader's webhook authorizer did not allow the list (is the apiserver configured to call it, and is it running?)";
+}
+
+function listError(err: unknown, request: LogsRequest): string {
+  const what = `${request.kind}/${request.name}'s pods`;
+  if (err instanceof ApiError && err.status === 401) return `the credentials were refused (401 Unauthorized): the token may have expired`;
+  return `cannot list ${what}: ${(err as Error).message}`;
 }
 
 async function readRole(api: KubeApi, request: LogsRequest, roleName: string): Promise<Role> {
@@ -102,24 +140,25 @@ async function printOnce(api: KubeApi, request: LogsRequest, pods: string[], out
   return failed ? 1 : 0;
 }
 
-async function follow(api: KubeApi, request: LogsRequest, roleName: string, first: Role, out: Output, signal: AbortSignal, pollMs: number, accessMs: number): Promise<number> {
+async function follow(api: KubeApi, request: LogsRequest, roleName: string, first: Role, firstList: { pods: string[]; refused: boolean }, selected: SelectedPods, out: Output, signal: AbortSignal, pollMs: number, accessMs: number): Promise<number> {
   const streams = new Map<string, AbortController>();
   const running = new Set<Promise<unknown>>();
   /** Pods whose log access ended while followed: never followed again by this run. */
   const ended = new Set<string>();
-  const sync = (names: string[], announce: boolean) => {
+  const sync = (names: string[], announce: boolean, mode: "names" | "none") => {
     const wanted = new Set(names);
+    const where = mode === "names" ? `in Role ${roleName}` : `one of ${request.kind}/${request.name}'s pods`;
     for (const [pod, stop] of streams) {
       if (wanted.has(pod)) continue;
       stop.abort();
       streams.delete(pod);
-      out.note(`- pod/${pod}: no longer in Role ${roleName}; stopped following it`);
+      out.note(`- pod/${pod}: no longer ${where}; stopped following it`);
     }
     for (const pod of wanted) {
       if (streams.has(pod) || ended.has(pod)) continue;
       const stop = new AbortController();
       streams.set(pod, stop);
-      if (announce) out.note(`+ pod/${pod}: now in Role ${roleName}; following it`);
+      if (announce) out.note(`+ pod/${pod}: now ${where}; following it`);
       const task = readPod(api, request, pod, out, AbortSignal.any([signal, stop.signal]));
       running.add(task);
       void task.finally(() => running.delete(task));
@@ -139,12 +178,14 @@ async function follow(api: KubeApi, request: LogsRequest, roleName: string, firs
     });
   };
 
-  sync(grantedPods(first), false);
+  sync(firstList.pods, false, roleMode(first));
   let version = first.metadata.resourceVersion;
   const failures = new Backoff(pollMs, 30_000);
   let failing = false;
   let code = 0;
   let lastAccessCheck = Date.now();
+  /** The last list by selector was refused: said once until one succeeds. */
+  let refusedBefore = firstList.refused;
   while (!signal.aborted) {
     await sleep(failing ? failures.next() : pollMs, signal);
     if (signal.aborted) break;
@@ -173,10 +214,14 @@ async function follow(api: KubeApi, request: LogsRequest, roleName: string, firs
       failing = true;
       continue;
     }
-    if (failing) out.note(`read Role ${request.namespace}/${roleName} again`);
-    failing = false;
-    failures.reset();
-    if (role.metadata.resourceVersion === version) continue;
+    const mode = roleMode(role);
+    // Pods listed by selector change without the Role changing: they are listed on every poll.
+    if (role.metadata.resourceVersion === version && mode === "names") {
+      if (failing) out.note(`read Role ${request.namespace}/${roleName} again`);
+      failing = false;
+      failures.reset();
+      continue;
+    }
     version = role.metadata.resourceVersion;
     const foreign = foreignRole(role, request);
     if (foreign) {
@@ -184,7 +229,26 @@ async function follow(api: KubeApi, request: LogsRequest, roleName: string, firs
       code = 1;
       break;
     }
-    sync(grantedPods(role), true);
+    let pods: string[];
+    try {
+      pods = await podsOf(role, selected, signal);
+    } catch (err) {
+      if (signal.aborted) break;
+      // Fail closed: no new pod is followed; a followed pod's stream ends when its access does.
+      if (refused(err)) {
+        if (!refusedBefore) out.note(`${refusedNote(request, roleName)}; listing again every ${pollMs / 1000} s`);
+        refusedBefore = true;
+        continue;
+      }
+      if (!failing) out.note(`${listError(err, request)}; retrying with backoff`);
+      failing = true;
+      continue;
+    }
+    refusedBefore = false;
+    if (failing) out.note(mode === "names" ? `read Role ${request.namespace}/${roleName} again` : `listed ${request.kind}/${request.name}'s pods again`);
+    failing = false;
+    failures.reset();
+    sync(pods, true, mode);
   }
   for (const stop of streams.values()) stop.abort();
   await Promise.all(running);

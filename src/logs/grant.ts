@@ -21,6 +21,16 @@ export function grantedPods(role: { rules?: PolicyRule[] | null }): string[] {
 }
 
 /**
+ * How a Role serves its workload (`--role-pod-names`): `names` when it grants `get pods/log` on pod
+ * names, `none` when it names no pod (the webhook authorizer decides each read when it is made).
+ * A names-mode Role of a workload that has no pods names none either, so it reads as `none`.
+ */
+export type RoleMode = "names" | "none";
+export function roleMode(role: { rules?: PolicyRule[] | null }): RoleMode {
+  return grantedPods(role).length > 0 ? "names" : "none";
+}
+
+/**
  * Why a Role of the workload's managed name is not podlogreader's Role for that workload, or
  * undefined when it is (isManagedFor). Anyone who may create Roles can make one of that name that
  * lists other pods; only podlogreader's marks say the names are the workload's pods.

@@ -13,7 +13,9 @@ const SUMMARY =
   "with [pod/POD/CONTAINER], coloured on a terminal unless NO_COLOR is set. It needs only what " +
   "podlogreader grants a workload's ServiceAccount in the `own` mode, so it works with the kubeconfig " +
   "`podlogreader kubeconfig` writes: get on the workload's Role by name, to learn its pods; get on those " +
-  "pods and on their logs. That grant allows no watch, so with --follow the Role is read again every 2 s " +
+  "pods and on their logs. When the Role names no pod (--role-pod-names=none), the workload's pods are listed " +
+  "by its selector, which podlogreader's webhook authorizer allows, and only those whose controller chain leads " +
+  "to the workload are read. That grant allows no watch, so with --follow the Role is read (and the pods listed) again every 2 s " +
   "(with backoff while the apiserver fails) and log streams start and stop as pods come and go: " +
   "scale-ups, rollouts, new Job runs. Each followed pod is read again every 5 s, so a stream that outlives " +
   "its pod (a StatefulSet pod replaced under the same name, a lost node) is reopened. " +

@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
-import { testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { Events, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
+import { canReadLog } from "../support/access.ts";
+import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
 
@@ -44,7 +45,15 @@ beforeAll(async () => {
   webPods = await waitForPods(ns, "web", 2);
   [otherPod] = await waitForPods(ns, "other", 1) as [string];
   await expectReadable(ns, "podlogreader-web", webPods);
-  await expectReadable(ns, "podlogreader-borrowed", await waitForPods(ns, "borrowed", 1));
+  // podlogreader never binds a ServiceAccount it did not create: it says so, and that one reads nothing.
+  const [borrowedPod] = await waitForPods(ns, "borrowed", 1);
+  await eventually("a NameConflict Warning Event on borrowed", async () => {
+    const { items } = await c.admin.list(Events, { namespace: ns });
+    return (items as { type?: string; reason?: string; involvedObject?: { name?: string } }[]).some(
+      (e) => e.type === "Warning" && e.reason === "NameConflict" && e.involvedObject?.name === "borrowed",
+    ) || undefined;
+  });
+  expect(await canReadLog(c.admin, ns, "podlogreader-borrowed", borrowedPod!)).toBe(false);
 });
 afterAll(async () => {
   await controller.stop();
@@ -152,10 +161,10 @@ describe("podlogreader status", () => {
     const rows = JSON.parse(r.stdout) as { kind: string; name: string; pods: number; role: string; state: string; lastSynced?: string }[];
     expect(rows.map((x) => x.name)).toEqual(["borrowed", "web"]);
     const web = rows.find((x) => x.name === "web")!;
-    expect(web).toMatchObject({ kind: "Deployment", pods: 2, role: "podlogreader-web", state: "in-sync" });
+    expect(web).toMatchObject({ kind: "Deployment", pods: 2, role: "podlogreader-web", mode: "names", state: "in-sync" });
     expect(Date.parse(web.lastSynced!)).toBeGreaterThan(0);
     const table = await run(["status", "-n", ns]);
-    expect(table.stdout.split("\n")[0]).toMatch(/^NAMESPACE\s+KIND\s+NAME\s+PODS\s+ROLE\s+STATE\s+LAST-SYNCED$/);
-    expect(table.stdout).toMatch(new RegExp(`${ns}\\s+Deployment\\s+web\\s+2\\s+podlogreader-web\\s+in-sync`));
+    expect(table.stdout.split("\n")[0]).toMatch(/^NAMESPACE\s+KIND\s+NAME\s+PODS\s+ROLE\s+MODE\s+STATE\s+LAST-SYNCED$/);
+    expect(table.stdout).toMatch(new RegExp(`${ns}\\s+Deployment\\s+web\\s+2\\s+podlogreader-web\\s+names\\s+in-sync`));
   });
 });

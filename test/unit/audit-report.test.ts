@@ -1,6 +1,6 @@
 // The audit's report for people and machines; how its reviews are limited and retried.
 import { describe, expect, test } from "bun:test";
-import type { AuditReport } from "../../src/admin/audit.ts";
+import { podListRequests, type AuditReport } from "../../src/admin/audit.ts";
 import { finding } from "../../src/admin/audit/findings.ts";
 import { auditJson, auditTable } from "../../src/admin/audit/format.ts";
 import { limiter } from "../../src/admin/audit/limit.ts";
@@ -76,4 +76,19 @@ test("reviews are asked again after throttling or a server error, and never afte
   calls = 0;
   await expect(retrying(() => (calls++, Promise.reject(new NetworkError("reset"))), 3, fast())).rejects.toThrow("reset");
   expect(calls).toBe(3);
+});
+
+describe("lists of pods beyond the workload's (--role-pod-names=none leaves which pods to the webhook)", () => {
+  test("asked about: every pod of the namespace, and the opt-in label alone, which is no workload's selector", () => {
+    expect(podListRequests("shop")).toEqual([
+      { namespace: "shop", verb: "list", group: "", resource: "pods" },
+      { namespace: "shop", verb: "list", group: "", resource: "pods", labelSelector: { "podlogreader-affiliate": "enable" } },
+    ]);
+  });
+
+  test("an allowed one is an over-grant that names the list and the binding", () => {
+    const f = finding({ ...base, kind: "pod-list", source: "authorizer", permission: "list pods -l podlogreader-affiliate=enable", scope: "shop", grantedBy: ["RoleBinding shop/lister (Role lister)"] });
+    expect(f.overGrant).toBe(true);
+    expect(f.message).toBe("shop/podlogreader-web may list pods -l podlogreader-affiliate=enable in namespace shop, beyond Deployment/web's pods, granted by RoleBinding shop/lister (Role lister)");
+  });
 });

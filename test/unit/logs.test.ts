@@ -11,7 +11,9 @@ import { ApiError } from "../../src/kube/transport.ts";
 import { containersToRead } from "../../src/logs/containers.ts";
 import { LogsError, printWorkloadLogs } from "../../src/logs/follow.ts";
 import { linePrefix, splitTimestamp, timestampNanos, useColour } from "../../src/logs/format.ts";
-import { grantedPods, unmanagedReason } from "../../src/logs/grant.ts";
+import { grantedPods, roleMode, unmanagedReason } from "../../src/logs/grant.ts";
+import { linksToRead, podsOfWorkload, type LinkOwner } from "../../src/logs/members.ts";
+import { grantedJobs } from "../../src/logs/selected.ts";
 import { LOGS_FLAGS, logsHelp, parseLogsArgs } from "../../src/logs/options.ts";
 import { classifyFailure, type Failure } from "../../src/logs/stream.ts";
 
@@ -108,7 +110,11 @@ describe("unmanagedReason: only a Role with podlogreader's marks for the workloa
 });
 
 /** A KubeApi that serves one Role (the next of `roles` on each read), pods and their logs, and records every path asked for. */
-function fakeApi(roles: object[]) {
+/** The Deployment web (uid u1, selector app=web) and, for a Role naming no pod, the pods its selector lists. */
+const WEB = { metadata: { name: "web", namespace: "ns", uid: "u1", resourceVersion: "1" }, spec: { selector: { matchLabels: { app: "web" } } } };
+interface World { pods?: object[]; replicaSets?: Record<string, object | ApiError>; mayListEveryPod?: boolean }
+
+function fakeApi(roles: object[], world: World = {}) {
   const asked: string[] = [];
   let reads = 0;
   const path = (rt: ResourceType, name: string, sub?: string) => `${rt.plural}/${name}${sub ? `/${sub}` : ""}`;
@@ -116,7 +122,23 @@ function fakeApi(roles: object[]) {
     get: async (rt: ResourceType, _ns: string, name: string) => {
       asked.push(path(rt, name));
       if (rt.plural === "roles") return roles[Math.min(reads++, roles.length - 1)];
+      if (rt.plural === "deployments") return WEB;
+      if (rt.plural === "replicasets") {
+        const rs = world.replicaSets?.[name];
+        if (rs instanceof ApiError) throw rs;
+        if (rs) return rs;
+        throw new ApiError("GET", path(rt, name), 404, "NotFound", "not found");
+      }
       return { metadata: { name }, spec: { containers: [{ name: "app" }] } };
+    },
+    list: async (rt: ResourceType, opts: { labelSelector?: string }) => {
+      asked.push(`list ${rt.plural}?labelSelector=${opts.labelSelector}`);
+      return { items: world.pods ?? [], resourceVersion: "1" };
+    },
+    review: async (rt: ResourceType, body: { spec: { resourceAttributes: { verb: string; resource: string } } }) => {
+      const a = body.spec.resourceAttributes;
+      asked.push(`${rt.plural}: ${a.verb} ${a.resource}`);
+      return { status: { allowed: world.mayListEveryPod === true } };
     },
     stream: async (rt: ResourceType, _ns: string, name: string, sub: string) => {
       asked.push(path(rt, name, sub));
@@ -312,5 +334,115 @@ describe("classifyFailure", () => {
     ["a network error", new Error("ECONNRESET"), "retry"],
   ] as [string, unknown, Failure][])("%s -> %s", (_label, err, expected) => {
     expect(classifyFailure(err)).toBe(expected);
+  });
+});
+
+describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none)", () => {
+  const request = { namespace: "ns", kind: "Deployment", name: "web", containers: { default: true }, follow: false, timestamps: false, previous: false, colour: false } as const;
+  const noPods = { metadata: roleMeta({ labels: LABEL, ownerReferences: webOwner() }), rules: [{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] }] };
+  const pod = (name: string, controller?: { kind: string; name: string; uid: string }) => ({
+    metadata: { name, namespace: "ns", uid: `p-${name}`, resourceVersion: "1", ...(controller ? { ownerReferences: [{ apiVersion: "apps/v1", controller: true, ...controller }] } : {}) },
+  });
+  const rs = (name: string, uid: string, ownerUid: string) => ({ metadata: { name, namespace: "ns", uid, resourceVersion: "1", ownerReferences: webOwner({ uid: ownerUid }) } });
+  const collect = () => {
+    const seen = { lines: [] as string[], notes: [] as string[] };
+    return { seen, out: { line: (s: string) => seen.lines.push(s), note: (s: string) => seen.notes.push(s) } };
+  };
+
+  test("lists the pods by web's selector and reads only those whose ReplicaSet is web's by UID", async () => {
+    const { api, asked } = fakeApi([noPods], {
+      pods: [
+        pod("web-a", { kind: "ReplicaSet", name: "web-1", uid: "rs1" }),
+        pod("adopted", { kind: "ReplicaSet", name: "other-1", uid: "rs2" }),
+        pod("direct", { kind: "Deployment", name: "web", uid: "u1" }),
+        pod("bare"),
+      ],
+      replicaSets: { "web-1": rs("web-1", "rs1", "u1"), "other-1": rs("other-1", "rs2", "u9") },
+    });
+    const { seen, out } = collect();
+    expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+    expect(asked).toContain("list pods?labelSelector=app in (web)");
+    expect(asked.filter((p) => p.startsWith("pods/"))).toEqual(["pods/web-a", "pods/web-a/log"]);
+    expect(seen.lines).toEqual(["[pod/web-a/app] web-a line"]);
+  });
+
+  test("when the ReplicaSet cannot be read, the pods of the list only the webhook could allow are read", async () => {
+    const { api, asked } = fakeApi([noPods], {
+      pods: [pod("web-a", { kind: "ReplicaSet", name: "web-1", uid: "rs1" })],
+      replicaSets: { "web-1": new ApiError("GET", "/replicasets/web-1", 403, "Forbidden", "forbidden") },
+    });
+    const { out } = collect();
+    expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+    expect(asked).toContain("selfsubjectaccessreviews: list pods");
+    expect(asked.filter((p) => p.startsWith("pods/"))).toEqual(["pods/web-a", "pods/web-a/log"]);
+  });
+
+  test("when the ReplicaSet cannot be read and the reader may list every pod anyway, the list vouches for nothing: no pod read", async () => {
+    const { api, asked } = fakeApi([noPods], {
+      pods: [pod("web-a", { kind: "ReplicaSet", name: "web-1", uid: "rs1" })],
+      replicaSets: { "web-1": new ApiError("GET", "/replicasets/web-1", 403, "Forbidden", "forbidden") },
+      mayListEveryPod: true,
+    });
+    const { seen, out } = collect();
+    expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+    expect(asked.filter((p) => p.startsWith("pods/"))).toEqual([]);
+    expect(seen.notes).toEqual(["Deployment/web has no pods"]);
+  });
+
+  test("a list the apiserver refuses: one line saying why (no pods, or no webhook allow), and no pod read", async () => {
+    const { api, asked } = fakeApi([noPods]);
+    (api as unknown as { list: unknown }).list = async () => {
+      throw new ApiError("GET", "/api/v1/namespaces/ns/pods", 403, "Forbidden", "forbidden");
+    };
+    const { seen, out } = collect();
+    expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+    expect(seen.notes).toEqual(["Role ns/podlogreader-web names no pods, and listing Deployment/web's pods by its selector was refused: it has none, or, with --role-pod-names=none, podlogreader's webhook authorizer did not allow the list (is the apiserver configured to call it, and is it running?)"]);
+    expect(asked.filter((p) => p.startsWith("pods/"))).toEqual([]);
+  });
+
+  test("a list that fails otherwise ends the command with the error", async () => {
+    const { api } = fakeApi([noPods]);
+    (api as unknown as { list: unknown }).list = async () => {
+      throw new ApiError("GET", "/api/v1/namespaces/ns/pods", 400, "BadRequest", "bad selector");
+    };
+    await expect(printWorkloadLogs(api, request, collect().out, new AbortController().signal)).rejects.toThrow("cannot list Deployment/web's pods: ");
+  });
+});
+
+describe("podsOfWorkload: a listed pod counts only when its controller chain leads to the workload by UID", () => {
+  const pod = (name: string, kind?: string, uid?: string) => ({ metadata: { name, ...(kind ? { ownerReferences: [{ apiVersion: "v1", kind, name: "x", uid: uid!, controller: true }] } : {}) } });
+  const notController = { metadata: { name: "loose", ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: "db", uid: "s1", controller: false }] } };
+
+  test.each([
+    ["StatefulSet", "s1", [pod("db-0", "StatefulSet", "s1"), pod("db-x", "StatefulSet", "s2"), pod("bare"), notController], new Map(), ["db-0"]],
+    ["Job", "j1", [pod("run-a", "Job", "j1"), pod("run-b", "ReplicaSet", "j1")], new Map(), ["run-a"]],
+    ["Deployment", "d1", [pod("a", "ReplicaSet", "r1"), pod("b", "ReplicaSet", "r2"), pod("c", "ReplicaSet", "r3"), pod("d", "Deployment", "d1")],
+      new Map<string, LinkOwner>([["r1", { uid: "d1" }], ["r2", { uid: "d9" }]]), ["a"]],
+    ["Deployment", "d1", [pod("a", "ReplicaSet", "r1")], new Map<string, LinkOwner>([["r1", "vouched"]]), ["a"]],
+    ["CronJob", "c1", [pod("a", "Job", "j1"), pod("b", "Job", "j2")], new Map<string, LinkOwner>([["j1", { uid: "c1" }]]), ["a"]],
+  ] as const)("%s %s", (kind, uid, pods, links, expected) => {
+    expect(podsOfWorkload(pods, { kind, uid }, links)).toEqual([...expected]);
+  });
+
+  test("linksToRead: the ReplicaSets named by the pods' controllers not looked up yet, once each", () => {
+    const pods = [pod("a", "ReplicaSet", "r1"), pod("b", "ReplicaSet", "r1"), pod("c", "ReplicaSet", "r2"), pod("d", "StatefulSet", "s1")];
+    expect(linksToRead(pods, "Deployment", new Map([["r2", "vouched"]]))).toEqual([{ name: "x", uid: "r1" }]);
+    expect(linksToRead(pods, "StatefulSet", new Map())).toEqual([]);
+  });
+});
+
+describe("roleMode and grantedJobs: what a Role says about how it serves its workload", () => {
+  test("a Role that names pods serves them by name; one that names none leaves them to the webhook", () => {
+    expect(roleMode({ rules: [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: ["web-a"] }] })).toBe("names");
+    expect(roleMode({ rules: [{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] }] })).toBe("none");
+    expect(roleMode({ rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }] })).toBe("none");
+  });
+
+  test("grantedJobs: the Jobs a CronJob's Role grants get on by name", () => {
+    expect(grantedJobs({ rules: [
+      { apiGroups: ["batch"], resources: ["jobs"], verbs: ["get"], resourceNames: ["n-2", "n-1"] },
+      { apiGroups: ["batch"], resources: ["cronjobs"], verbs: ["get"], resourceNames: ["n"] },
+      { apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["p"] },
+    ] })).toEqual(["n-1", "n-2"]);
   });
 });

@@ -11,6 +11,9 @@
  *   ServiceAccount of the namespace), exec, attach, port-forward, ephemeral containers, impersonation,
  *   tokens of other ServiceAccounts, secrets, approving certificate signing requests.
  * - other-path: it holds another way to reach logs, or power over RBAC (nodes/proxy, escalate, bind).
+ * - pod-list: it can list pods beyond its workload's: every pod of its namespace, or those a selector
+ *   that is not its workload's matches (the pod objects, and with a Role that names no pod, the
+ *   webhook's say over which pods it may read).
  * - missing-name: a pod of its workload is not in its Role, or not readable (yet): an under-grant,
  *   reported but not failed.
  * - expired-grant: a grant past its expiry is still there: the controller is down or was refused.
@@ -21,11 +24,11 @@
  *   that follows the workload's pods with no expiry, reason or record of who granted it.
  */
 export type FindingKind =
-  | "stale-name" | "foreign-member" | "namespace-wide" | "cross-namespace" | "cluster-wide" | "other-identity" | "other-path" | "missing-name"
+  | "stale-name" | "foreign-member" | "namespace-wide" | "cross-namespace" | "cluster-wide" | "other-identity" | "other-path" | "pod-list" | "missing-name"
   | "expired-grant" | "misdirected-grant" | "unissued-binding";
 
 export const OVER_GRANT_KINDS: ReadonlySet<FindingKind> = new Set([
-  "stale-name", "foreign-member", "namespace-wide", "cross-namespace", "cluster-wide", "other-identity", "other-path",
+  "stale-name", "foreign-member", "namespace-wide", "cross-namespace", "cluster-wide", "other-identity", "other-path", "pod-list",
   "expired-grant", "misdirected-grant", "unissued-binding",
 ]);
 
@@ -89,6 +92,8 @@ function describe(f: Omit<Finding, "overGrant" | "message">): string {
       return `${who} may ${f.permission}${on} ${where}${by}: it can act as another identity`;
     case "other-path":
       return `${who} may ${f.permission}${on} ${where}${by}`;
+    case "pod-list":
+      return `${who} may ${f.permission} ${where}, beyond ${f.workload}'s pods${by}`;
     case "missing-name":
       return f.source === "role"
         ? `the Role of ${who} does not name ${f.workload}'s pod ${f.resourceName}`

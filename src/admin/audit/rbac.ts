@@ -52,6 +52,8 @@ export interface Request {
   resource: string;
   subresource?: string;
   name?: string;
+  /** A list's label selector, as `key=value` pairs; RBAC ignores it, other authorizers may not. */
+  labelSelector?: Record<string, string>;
 }
 
 export interface ServiceAccountRef {
