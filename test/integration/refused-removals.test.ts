@@ -109,16 +109,22 @@ const REFUSERS: Refuser[] = [
   { by: "a webhook that answers 404", slug: "404", refuse: (ns, name, refused) => refuseByWebhook(ns, name, refused, 404) },
 ];
 
+/** What is refused while a StatefulSet scales down; each leaves one way out (delete the Role, or empty the binding). */
+const SHRINK_REFUSALS: [string, Refused][] = [
+  ["Role updates and RoleBinding deletions", { roles: ["UPDATE"], rolebindings: ["DELETE"] }],
+  ["Role updates and deletions and RoleBinding deletions", { roles: ["UPDATE", "DELETE"], rolebindings: ["DELETE"] }],
+];
+
 const DELETES: Refused = { roles: ["DELETE"], rolebindings: ["DELETE"], serviceaccounts: ["DELETE"] };
 
 for (const { by, slug, refuse } of REFUSERS) {
   describe(`writes refused by ${by}`, () => {
-    test("with Role updates and RoleBinding deletions refused, a StatefulSet scaled down stops granting the pod that left, also once another team's pod takes its name", () =>
+    for (const [what, refused] of SHRINK_REFUSALS) test(`with ${what} refused, a StatefulSet scaled down stops granting the pod that left, also once another team's pod takes its name`, () =>
       withController(`shrink-${slug}`, async (ns) => {
         await createStatefulSet(ns, "db", { replicas: 2 });
         await expectReadable(ns, db, await waitForAppPods(ns, "sts-db", 2));
         const reader = await tokenOf(ns, db);
-        await within(refuse(ns, "no-role-update", { roles: ["UPDATE"], rolebindings: ["DELETE"] }), async () => {
+        await within(refuse(ns, "no-shrink", refused), async () => {
           await scaleStatefulSet(ns, "db", 1);
           expect(await waitForAppPods(ns, "sts-db", 1)).toEqual(["db-0"]);
           await eventually("db-1 to stop being readable", async () => (!(await canReadLog(c.admin, ns, db, "db-1")) ? true : undefined), SOON_MS);
