@@ -107,10 +107,13 @@ async function ensureProbes(api: KubeApi, namespace: string): Promise<void> {
   }
 }
 
-/** Whether the shape's probe write (one the shape refuses) is refused now. */
-async function probeRefused(api: KubeApi, shape: Shape, namespace: string): Promise<boolean> {
+/**
+ * Whether the refusal's probe write (one the shape refuses) is refused now. A refusal with another
+ * status code than the period's (a webhook the apiserver cannot reach, say) is an error, not a yes.
+ */
+async function probeRefused(api: KubeApi, refusal: Refusal, namespace: string): Promise<boolean> {
   try {
-    switch (probeFor(shape)) {
+    switch (probeFor(refusal.shape)) {
       case "role-update":
         // Adds a pod name: refused by growth as by every refusal of Role updates.
         await mergePatch(api, Roles, namespace, PROBE, { rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: [`probe-${probes++}`] }] });
@@ -125,8 +128,10 @@ async function probeRefused(api: KubeApi, shape: Shape, namespace: string): Prom
     }
     return false;
   } catch (err) {
-    if (isRefusal(err)) return true;
-    throw err;
+    if (!isRefusal(err)) throw err;
+    const expected = refusal.answer === "policy" ? [403, 422] : refusal.answer === "hang" ? [500, 503, 504] : [refusal.answer];
+    if (expected.includes(statusOf(err)!)) return true;
+    throw new Error(`the probe was refused with ${statusOf(err)}, not ${expected.join(" or ")}: ${(err as Error).message.slice(0, 300)}`);
   }
 }
 
@@ -149,7 +154,7 @@ export async function startRefusal(api: KubeApi, refusal: Refusal, namespaces: s
     if (statusOf(err) === 409) return false;
     throw err;
   }
-  await eventually("the refusal to be enforced", async () => (await probeRefused(api, refusal.shape, probeNamespace)) || undefined, 60_000, 200);
+  await eventually("the refusal to be enforced", async () => (await probeRefused(api, refusal, probeNamespace)) || undefined, 60_000, 200);
   return true;
 }
 
@@ -162,5 +167,5 @@ export async function endRefusal(api: KubeApi, probeNamespace: string, refusal: 
       if (statusOf(err) !== 404) throw err;
     }
   }
-  if (refusal) await eventually("the refusal to be lifted", async () => !(await probeRefused(api, refusal.shape, probeNamespace)) || undefined, 60_000, 200);
+  if (refusal) await eventually("the refusal to be lifted", async () => !(await probeRefused(api, refusal, probeNamespace)) || undefined, 60_000, 200);
 }

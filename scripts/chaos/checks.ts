@@ -72,18 +72,23 @@ type Found = Omit<Violation, "seed" | "opIndex" | "burst">;
 function looksWrong(s: Snapshot, exp: Map<string, Expectation>, excuse: Set<ViolationType>): number {
   let wrong = orphansOf(s, excuse).length + unboundedRoles(s).length + (excuse.has("stale-name") ? 0 : staleNames(s).length);
   const sas = new Set(s.serviceAccounts.map((a) => a.metadata!.name!));
-  if (!excuse.has("stale-grant")) {
-    const gone = new Set(staleNames(s).map((n) => n.pod));
-    for (const e of exp.values()) for (const n of predictedReadable(s, e.serviceAccount).names) if (gone.has(n)) wrong++;
-  }
+  const gone = new Set(goneNames(s));
   for (const e of exp.values()) {
     const p = predictedReadable(s, e.serviceAccount);
     if (p.all) wrong++;
-    for (const n of p.names) if (!e.mayRead.has(n) && s.pods.some((x) => x.metadata!.name === n)) wrong++;
+    if (!excuse.has("stale-grant")) for (const n of p.names) if (gone.has(n)) wrong++;
+    if (!excuse.has("over-grant")) for (const n of p.names) if (!e.mayRead.has(n) && s.pods.some((x) => x.metadata!.name === n)) wrong++;
     if (!excuse.has("under-grant")) for (const n of e.mustRead) if (!p.names.has(n)) wrong++;
     if (e.owner && !e.blocked && !excuse.has("missing-service-account") && !sas.has(e.serviceAccount)) wrong++;
   }
   return wrong;
+}
+
+/** Names any Role's pod rules list that no pod in the namespace has. */
+function goneNames(s: Snapshot): string[] {
+  const pods = new Set(s.pods.map((p) => p.metadata!.name!));
+  const listed = s.roles.flatMap((r) => (r.rules ?? []).filter((rule) => (rule.resources ?? []).some((x) => x === "pods" || x === "pods/log")).flatMap((rule) => rule.resourceNames ?? []));
+  return [...new Set(listed)].filter((n) => !pods.has(n));
 }
 
 /** Orphans, unless a refusal of every Role write holds up the cleanup (a Role that cannot be deleted may stop the rest). */
@@ -117,9 +122,14 @@ async function judge(ctx: CheckContext, snaps: Snapshot[], exps: Map<string, Exp
   for (const t of CHECK_TYPES) checks[t] = 0;
   for (const [i, s] of snaps.entries()) {
     const found = await judgeNamespace(ctx, s, exps[i]!, checks, excuse);
-    for (const f of found) {
-      if (!excuse.has(f.type)) all.push(f);
-      else if (MUST_REPORT.has(f.type)) all.push(...(await unreported(ctx.api, s, f, period!, checks)));
+    const left = found.filter((f) => excuse.has(f.type) && MUST_REPORT.has(f.type));
+    all.push(...found.filter((f) => !excuse.has(f.type)));
+    if (left.length === 0) continue;
+    const events = await listObjects<CoreV1Event>(ctx.api, Events, s.namespace);
+    for (const f of left) {
+      checks["unreported-refusal"]++;
+      const v = unreported(events, s, exps[i]!, f, period!);
+      if (v) all.push(v);
     }
   }
   // Changes are kept by the record itself (a delete-foreign operation finds them too); the harness reports them.
@@ -143,17 +153,15 @@ function workloadOf(s: Snapshot, e: Expectation | undefined, serviceAccount: str
 }
 
 /** A grant left in a period without a way out: a violation unless the controller recorded a RoleWriteRefused Warning on the workload since the period began. */
-async function unreported(api: KubeApi, s: Snapshot, f: Found, period: RefusalPeriod, checks: Record<ViolationType, number>): Promise<Found[]> {
-  checks["unreported-refusal"]++;
-  const w = f.serviceAccount ? workloadOf(s, undefined, f.serviceAccount) : undefined;
-  const events = await listObjects<CoreV1Event>(api, Events, s.namespace);
+function unreported(events: CoreV1Event[], s: Snapshot, exp: Map<string, Expectation>, f: Found, period: RefusalPeriod): Found | undefined {
+  const w = f.serviceAccount ? workloadOf(s, exp.get(f.serviceAccount), f.serviceAccount) : undefined;
   // Event times have whole seconds.
   const since = Math.floor(period.start / 1000) * 1000;
   const reported = events.some((ev) => ev.type === "Warning" && ev.reason === REPORT_REASON && (!w || (ev.involvedObject.kind === w.kind && ev.involvedObject.name === w.name))
     && Date.parse(String(ev.lastTimestamp ?? ev.eventTime ?? ev.firstTimestamp ?? 0)) >= since);
-  if (reported) return [];
-  return [{ type: "unreported-refusal", namespace: s.namespace, serviceAccount: f.serviceAccount, pod: f.pod,
-    detail: `no way out while ${period.refusal.shape} is refused, and no ${REPORT_REASON} Warning on ${w ? `${w.kind}/${w.name}` : "its workload"} since the period began; left: ${f.type}: ${f.detail}` }];
+  if (reported) return undefined;
+  return { type: "unreported-refusal", namespace: s.namespace, serviceAccount: f.serviceAccount, pod: f.pod,
+    detail: `no way out while ${period.refusal.shape} is refused, and no ${REPORT_REASON} Warning on ${w ? `${w.kind}/${w.name}` : "its workload"} since the period began; left: ${f.type}: ${f.detail}` };
 }
 
 async function judgeNamespace(ctx: CheckContext, s: Snapshot, exp: Map<string, Expectation>, checks: Record<ViolationType, number>, excuse: Set<ViolationType>): Promise<Found[]> {
@@ -163,8 +171,8 @@ async function judgeNamespace(ctx: CheckContext, s: Snapshot, exp: Map<string, E
   const sas = [...exp.keys()];
   // A name no pod has: readable only through a rule that grants every pod.
   const probe = `chaos-no-such-pod-${Date.now().toString(36)}`;
-  // Names managed Roles still list for pods that are gone: a grant if anyone may still read them.
-  const gone = [...new Set(staleNames(s).map((n) => n.pod))];
+  // Names Roles still list for pods that are gone: a grant if anyone may still read them.
+  const gone = goneNames(s);
   const answers = await ctx.authorizer.matrix(ns, sas, [...pods, probe, ...gone]);
   // Verdicts count only for pods that stayed the same pod (or stayed gone) while the questions were asked.
   const before = new Map(s.pods.map((p) => [p.metadata!.name!, p.metadata!.uid!]));
