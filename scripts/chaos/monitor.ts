@@ -101,9 +101,13 @@ export class Monitor {
     for (const [pod, goneAt] of this.mirrors.get("Pod")!.gone(ns)) {
       if (podUid.has(pod)) continue;
       const prefix = `stale-grant\0${ns}\0`;
-      const candidates = new Set([...(readers.get(pod) ?? []), ...(this.lastReaders.get(`${ns}\0${pod}`) ?? [])]);
-      for (const [key, w] of this.open) if (key.startsWith(prefix) && w.pod === pod) candidates.add(w.serviceAccount);
+      // Who could read it while it was there, asked once, right after it went: allowed then, the
+      // grant has held since the pod went. A grant of the name found later (a hand edit, a
+      // deposed leader's write) is counted from the first time it is found.
+      const held = this.lastReaders.get(`${ns}\0${pod}`) ?? new Set<string>();
       this.lastReaders.delete(`${ns}\0${pod}`);
+      const candidates = new Set([...(readers.get(pod) ?? []), ...held]);
+      for (const [key, w] of this.open) if (key.startsWith(prefix) && w.pod === pod) candidates.add(w.serviceAccount);
       for (const sa of candidates) {
         const key = `${prefix}${sa}\0${pod}\0${goneAt}`;
         const asked = Date.now();
@@ -111,7 +115,7 @@ export class Monitor {
         seen.add(key);
         const window = this.open.get(key);
         if (window) window.lastAllowedAt = asked;
-        else this.open.set(key, { kind: "stale-grant", namespace: ns, serviceAccount: sa, pod, podUid: "", opIndex: this.opIndex, startedAt: goneAt, lastAllowedAt: asked });
+        else this.open.set(key, { kind: "stale-grant", namespace: ns, serviceAccount: sa, pod, podUid: "", opIndex: this.opIndex, startedAt: held.has(sa) ? goneAt : asked, lastAllowedAt: asked });
       }
     }
   }
