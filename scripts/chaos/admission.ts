@@ -9,7 +9,7 @@ import type { KubeApi } from "../../src/kube/api.ts";
 import { RoleBindings, Roles, ValidatingAdmissionPolicies, ValidatingAdmissionPolicyBindings, type ResourceType } from "../../src/kube/resources.ts";
 import { eventually } from "../lib/poll.ts";
 import { create, mergePatch, retrying, statusOf } from "./kube.ts";
-import { HANG_TIMEOUT_SECONDS, REFUSAL_MARK, refusedOperations, refusesAny, type ManagedResource, type Refusal, type Shape } from "./refusals.ts";
+import { HANG_TIMEOUT_SECONDS, isRefusalText, REFUSAL_MARK, refusedOperations, refusesAny, type ManagedResource, type Refusal, type Shape } from "./refusals.ts";
 import type { RefusalWebhook } from "./webhook.ts";
 
 const NAME = `${REFUSAL_MARK}-writes`;
@@ -80,7 +80,7 @@ export function webhookConfiguration(refusal: Refusal, namespaces: string[], url
 
 /** Whether the apiserver refused a write because of a chaos policy or webhook (whatever the status code). */
 export function isRefusal(err: unknown): boolean {
-  return statusOf(err) !== undefined && (err as Error).message.includes(REFUSAL_MARK);
+  return statusOf(err) !== undefined && isRefusalText((err as Error).message);
 }
 
 const PROBE = "chaos-refusal-probe";

@@ -33,8 +33,17 @@ export interface Refusal {
 /** The webhook's timeoutSeconds: how long the apiserver waits on the hanging webhook before refusing. */
 export const HANG_TIMEOUT_SECONDS = 2;
 
-/** Every refusal message carries this, so the harness tells a chaos refusal from anything else. */
+/** The names of the chaos policy and webhook begin with this. */
 export const REFUSAL_MARK = "chaos-refuse";
+
+/**
+ * Whether an apiserver error's text is a refusal by the chaos policy or webhook: a denial, or a
+ * call to the webhook that failed (it hung), naming them. A message that merely names them (the
+ * webhook configuration itself found invalid, say) is not.
+ */
+export function isRefusalText(message: string): boolean {
+  return message.includes(REFUSAL_MARK) && (message.includes("denied") || message.includes("failed calling webhook"));
+}
 
 const ALL: Operation[] = ["CREATE", "UPDATE", "DELETE"];
 

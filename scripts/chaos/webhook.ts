@@ -1,6 +1,6 @@
 // A validating admission webhook served by the chaos process itself, over TLS with a certificate
-// from a CA it makes with openssl: it refuses every request it is sent (allowed: false with the
-// status code of the URL's `code`), or on /hang never answers before the apiserver gives up. What
+// from a CA it makes with openssl: on /refuse/<code> it refuses every request it is sent
+// (allowed: false with that status code), on /hang it never answers before the apiserver gives up. What
 // it is sent is decided by the ValidatingWebhookConfiguration that admission.ts installs.
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -50,7 +50,7 @@ export class RefusalWebhook {
           await Bun.sleep((HANG_TIMEOUT_SECONDS + 3) * 1000);
           return Response.json(refusalReview(r.uid ?? "", 500, what));
         }
-        return Response.json(refusalReview(r.uid ?? "", Number(url.searchParams.get("code") ?? 403), what));
+        return Response.json(refusalReview(r.uid ?? "", Number(url.pathname.split("/")[2] ?? 403) || 403, what));
       },
     });
     return new RefusalWebhook(server, Buffer.from(readFileSync(`${ca}.crt`)).toString("base64"));
@@ -58,7 +58,8 @@ export class RefusalWebhook {
 
   /** Where the apiserver sends the reviews of a period answering `answer`. */
   url(answer: number | "hang"): string {
-    return `https://127.0.0.1:${this.server.port}/${answer === "hang" ? "hang" : `refuse?code=${answer}`}`;
+    // A webhook URL may not carry a query.
+    return `https://127.0.0.1:${this.server.port}/${answer === "hang" ? "hang" : `refuse/${answer}`}`;
   }
 
   stop(): void {
