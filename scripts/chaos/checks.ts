@@ -13,6 +13,7 @@ import type { ForeignRecord } from "./foreign.ts";
 import { listObjects } from "./kube.ts";
 import { excusedChecks, type Refusal } from "./refusals.ts";
 import type { RefusalPeriod } from "./timeline.ts";
+import type { RefusalReport } from "./replicas.ts";
 import { expectations, isManaged, orphans, predictedReadable, staleNames, unboundedRoles, type Expectation, type Snapshot } from "./model.ts";
 import { loadSnapshot } from "./snapshot.ts";
 
@@ -57,6 +58,8 @@ export interface CheckContext {
   seed: number;
   /** The refusal period in force, if any. */
   period: () => RefusalPeriod | undefined;
+  /** The replicas' RoleWriteRefused log lines so far. */
+  refusalReports: () => RefusalReport[];
 }
 
 export interface CheckResult {
@@ -128,7 +131,7 @@ async function judge(ctx: CheckContext, snaps: Snapshot[], exps: Map<string, Exp
     const events = await listObjects<CoreV1Event>(ctx.api, Events, s.namespace);
     for (const f of left) {
       checks["unreported-refusal"]++;
-      const v = unreported(events, s, exps[i]!, f, period!);
+      const v = unreported(events, ctx.refusalReports(), s, exps[i]!, f, period!);
       if (v) all.push(v);
     }
   }
@@ -152,16 +155,21 @@ function workloadOf(s: Snapshot, e: Expectation | undefined, serviceAccount: str
   return e?.owner ? { kind: e.owner.kind, name: e.owner.name } : undefined;
 }
 
-/** A grant left in a period without a way out: a violation unless the controller recorded a RoleWriteRefused Warning on the workload since the period began. */
-function unreported(events: CoreV1Event[], s: Snapshot, exp: Map<string, Expectation>, f: Found, period: RefusalPeriod): Found | undefined {
+/**
+ * A grant left in a period without a way out: a violation unless the controller reported the
+ * refusal since the period began, as a RoleWriteRefused Warning on the workload or (for a workload
+ * that is gone, which can carry no Event) a log line with that reason naming it.
+ */
+function unreported(events: CoreV1Event[], logged: RefusalReport[], s: Snapshot, exp: Map<string, Expectation>, f: Found, period: RefusalPeriod): Found | undefined {
   const w = f.serviceAccount ? workloadOf(s, exp.get(f.serviceAccount), f.serviceAccount) : undefined;
   // Event times have whole seconds.
   const since = Math.floor(period.start / 1000) * 1000;
   const reported = events.some((ev) => ev.type === "Warning" && ev.reason === REPORT_REASON && (!w || (ev.involvedObject.kind === w.kind && ev.involvedObject.name === w.name))
     && Date.parse(String(ev.lastTimestamp ?? ev.eventTime ?? ev.firstTimestamp ?? 0)) >= since);
-  if (reported) return undefined;
+  const inLog = logged.some((r) => r.at >= period.start && r.namespace === s.namespace && (!w || (r.kind === w.kind && r.name === w.name)));
+  if (reported || inLog) return undefined;
   return { type: "unreported-refusal", namespace: s.namespace, serviceAccount: f.serviceAccount, pod: f.pod,
-    detail: `no way out while ${period.refusal.shape} is refused, and no ${REPORT_REASON} Warning on ${w ? `${w.kind}/${w.name}` : "its workload"} since the period began; left: ${f.type}: ${f.detail}` };
+    detail: `no way out while ${period.refusal.shape} is refused, and no ${REPORT_REASON} Warning or log line on ${w ? `${w.kind}/${w.name}` : "its workload"} since the period began; left: ${f.type}: ${f.detail}` };
 }
 
 async function judgeNamespace(ctx: CheckContext, s: Snapshot, exp: Map<string, Expectation>, checks: Record<ViolationType, number>, excuse: Set<ViolationType>): Promise<Found[]> {

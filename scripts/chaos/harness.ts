@@ -133,6 +133,7 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
   const checkCtx = {
     api, authorizer, namespaces, serviceAccountsOf, nameOf: managedName, foreign, settleTimeoutMs: options.settleTimeoutMs ?? 120_000, seed: options.seed,
     period: () => (ctx.refusal ? timeline.periods.at(-1) : undefined),
+    refusalReports: () => replicas.refusalReports,
   };
   /** Over- and stale-grant windows that outlived their allowance (timeline.ts). */
   const judgeWindows = (windows: Window[], burst: number): Violation[] => windows.flatMap((w) => {

@@ -9,6 +9,7 @@ import { bursts, drawRefusal, universe, type Op } from "../../scripts/chaos/plan
 import { allowanceMs, excusedChecks, hasWayOut, HANG_TIMEOUT_SECONDS, POLICY_SHAPES, refusesAll, waysOut, WEBHOOK_SHAPES } from "../../scripts/chaos/refusals.ts";
 import { coveredMs, judgeWindow, LEASE_GAP_MS, Timeline } from "../../scripts/chaos/timeline.ts";
 import { refusalReview } from "../../scripts/chaos/webhook.ts";
+import { refusalReport } from "../../scripts/chaos/replicas.ts";
 import { Random } from "../../scripts/chaos/random.ts";
 
 const u = universe(["a", "b"]);
@@ -189,5 +190,13 @@ describe("judging how long a grant outlived its reason", () => {
     expect(judgeWindow(stale(1000, 1000 + LEASE_GAP_MS + 1500), t([], [kill]), 115, 99_999)!.judgedMs).toBe(1300);
     const none = { refusal: { shape: "no-way-out" as const, answer: "policy" as const }, opIndex: 4, start: 0, end: 10_000 };
     expect(judgeWindow(stale(2000, 10_050), t([none]), 115, 99_999)!.judgedMs).toBe(50);
+  });
+});
+
+describe("what the harness takes for the controller's report of a refusal", () => {
+  test("a log line with reason RoleWriteRefused names the workload in its fields; other reasons are not reports", () => {
+    const line = " WARN  The apiserver refused to update Role podlogreader-sts-w0: ...; retrying (StatefulSet/w0 in chaos-0)  kind=StatefulSet namespace=chaos-0 name=w0 reason=RoleWriteRefused object=Role/podlogreader-sts-w0";
+    expect(refusalReport(line, 5)).toEqual({ at: 5, kind: "StatefulSet", namespace: "chaos-0", name: "w0" });
+    expect(refusalReport(line.replace("RoleWriteRefused", "SyncFailed"), 5)).toBeUndefined();
   });
 });
