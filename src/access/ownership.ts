@@ -32,3 +32,13 @@ export function isManagedFor(meta: ObjectMeta, workload: Pick<Workload, "kind" |
     (owner.apiVersion === undefined || owner.apiVersion === KINDS[workload.kind].apiVersion)
   );
 }
+
+/**
+ * True when an object carries podlogreader's marks for this very workload: its controller
+ * ownerReference names the workload's current UID. One made for an earlier workload of the same
+ * name, or orphaned (only the annotation left), is replaced, never used again: tokens of an
+ * earlier ServiceAccount must not read the new workload's pods.
+ */
+export function isCurrentFor(meta: ObjectMeta, workload: Pick<Workload, "kind" | "name" | "uid">): boolean {
+  return isManagedFor(meta, workload) && controllerOf(meta)?.uid === workload.uid;
+}

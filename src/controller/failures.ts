@@ -5,12 +5,13 @@ import { NotLeaderError } from "../kube/lease.ts";
 import type { Logger } from "../log.ts";
 import { Reasons, type EventRecorder } from "./events.ts";
 import { about, LogReasons } from "./log-fields.ts";
-import { ForeignObjectError, involved, RoleWriteRefusedError } from "./reconciler.ts";
+import { ForeignObjectError, involved, RoleWriteRefusedError, StaleCacheError } from "./reconciler.ts";
 
 /**
  * Reports a failed reconcile, once per failure. Conflicts and refused writes were already
- * reported by the reconciler with a Warning Event; a write stopped by the leader's fence is no
- * failure of the workload. Anything else gets a warning line and a SyncFailed Event.
+ * reported by the reconciler with a Warning Event; a cache that was behind and a write stopped by
+ * the leader's fence are no failure of the workload. Anything else gets a warning line and a
+ * SyncFailed Event.
  */
 export function reportFailure(world: World, events: Pick<EventRecorder, "warn">, log: Logger) {
   return (key: string, err: unknown, retryInMs: number, failures: number): void => {
@@ -19,6 +20,10 @@ export function reportFailure(world: World, events: Pick<EventRecorder, "warn">,
     const fields = (reason: string) => about(workload, reason, { attempt: failures });
     if (err instanceof ForeignObjectError || err instanceof RoleWriteRefusedError) {
       log.debug(`${key}: ${err.message}; ${retry}`, fields(err instanceof ForeignObjectError ? LogReasons.NameConflict : LogReasons.RoleWriteRefused));
+      return;
+    }
+    if (err instanceof StaleCacheError) {
+      log.debug(`${key}: ${err.message}; ${retry}`, fields(LogReasons.StaleCache));
       return;
     }
     if (err instanceof NotLeaderError) {

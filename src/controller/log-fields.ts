@@ -12,14 +12,17 @@ export const LogReasons = {
   RoleBindingSynced: "RoleBindingSynced",
   /** A ServiceAccount was created for the workload. */
   ServiceAccountCreated: "ServiceAccountCreated",
-  /** A ServiceAccount of the managed name existed already and is used as it is. */
-  ServiceAccountInUse: "ServiceAccountInUse",
   /** The workload is gone or opted out; what podlogreader kept for it was deleted. */
   AccessRemoved: "AccessRemoved",
-  /** A RoleBinding was deleted so that it binds no Role that is not (or no longer) right. */
+  /** A RoleBinding was emptied or deleted, or the Role shrunk or deleted, so that nothing grants more than it should. */
   Unbound: "Unbound",
-  /** A RoleBinding's roleRef was wrong; it was deleted to be created again. */
-  RoleBindingReplaced: "RoleBindingReplaced",
+  /**
+   * An object of the workload's managed name was made for an earlier workload of the same name,
+   * orphaned, or (a RoleBinding) bound another Role: it was deleted to be made anew.
+   */
+  Replaced: "Replaced",
+  /** A write failed because the cache was behind the apiserver; the workload is tried again. */
+  StaleCache: "StaleCache",
   /** A write was not sent: this replica does not hold the leader's Lease. */
   NotLeader: "NotLeader",
   /** An Event could not be written (Events are best effort). */

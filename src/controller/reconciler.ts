@@ -1,43 +1,43 @@
 // Makes the managed objects of one workload match what it should have. Level-based: it reads the
 // caches, computes the desired state with a pure function, and writes only what differs.
 //
-// Fail closed: a RoleBinding of podlogreader's exists only while the Role it names is
-// podlogreader's and in place; and when the apiserver refuses the Role's update, the names of pods
-// that left are taken out first (a write that can only shrink the Role), and if even that is
-// refused the binding and the Role are deleted. A grant never waits on a write that adds names.
+// Fail closed: when a write fails, what the apiserver holds is read back and judged, never the
+// status code (src/controller/fail-closed.ts): while the Role and RoleBinding grant more than they
+// may, the Role is shrunk, the binding emptied, the Role deleted, the binding deleted, each tried
+// even when an earlier one was refused. Objects made for an earlier workload of the same name are
+// replaced, never reused; objects without podlogreader's marks are never written nor bound.
 import { isDeepStrictEqual } from "node:util";
+import * as v from "valibot";
 import { desiredAccess, grantedPods, workloadRef, type AccessOptions, type DesiredAccess, type ManagedMetadata } from "../access/desired.ts";
+import { NOTHING, type Allowed } from "../access/excess.ts";
 import { isWorkloadKind, KINDS } from "../access/kinds.ts";
 import { MANAGED_BY_LABEL, WORKLOAD_ANNOTATION } from "../access/marks.ts";
-import type { Workload, World } from "../access/membership.ts";
+import { splitWorkloadKey, type Workload, type World } from "../access/membership.ts";
 import { managedName } from "../access/names.ts";
-import { isManagedFor } from "../access/ownership.ts";
-import type { KubeApi, KubeObject } from "../kube/api.ts";
+import { isCurrentFor, isManagedFor } from "../access/ownership.ts";
 import { controllerOf, PartialObjectMetadata, parseObject, Role, RoleBinding, type ObjectMeta, type PolicyRule } from "../kube/objects.ts";
 import { RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube/resources.ts";
-import { ApiError, isConflict, isNotFound } from "../kube/transport.ts";
-import type { LogFields, Logger } from "../log.ts";
+import type { Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { Reasons, type EventRecorder, type InvolvedObject } from "./events.ts";
-import { splitWorkloadKey } from "../access/membership.ts";
+import { FailClosed, isTransient, isWriteFailure, sameVersion, type ObjectCache, type ObjectWriter, type Refusal, type Secured, type Verb } from "./fail-closed.ts";
 import { about, LogReasons } from "./log-fields.ts";
+
+export type { ObjectCache, ObjectWriter } from "./fail-closed.ts";
 
 /** A same-named object exists that podlogreader did not create; it is left alone and retried later. */
 export class ForeignObjectError extends Error {
   override name = "ForeignObjectError";
 }
 
-/** The apiserver refused to write the workload's Role as it should be; retried with backoff. */
+/** The apiserver refused a write of a managed object; retried with backoff. */
 export class RoleWriteRefusedError extends Error {
   override name = "RoleWriteRefusedError";
 }
 
-/** What the reconciler reads objects from and writes them through: an informer's store. */
-export interface ObjectCache<T> {
-  get(namespace: string, name: string): T | undefined;
-  /** Sends a write and keeps its result over older watch events (see Informer.write). */
-  write(namespace: string, name: string, send: () => Promise<T>): Promise<T>;
-  forget(namespace: string, name: string): void;
+/** The cache was behind the apiserver (a 409 or 404 on a version since changed); it was brought up to date and the workload is tried again. */
+export class StaleCacheError extends Error {
+  override name = "StaleCacheError";
 }
 
 export interface Caches {
@@ -48,12 +48,29 @@ export interface Caches {
   serviceAccounts?: ObjectCache<PartialObjectMetadata>;
 }
 
-/** The writes the reconciler makes. */
-export type ObjectWriter = Pick<KubeApi, "create" | "apply" | "delete">;
 /** Where the reconciler records Events. */
 export type EventSink = Pick<EventRecorder, "normal" | "warn">;
 
+type Ref = Pick<Workload, "kind" | "namespace" | "name"> & { uid?: string };
+
+/** A write that failed: what it was, and how to read its object back. */
+interface Attempt<S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>> {
+  verb: Verb;
+  rt: ResourceType;
+  cache: ObjectCache<v.InferOutput<S>>;
+  schema: S;
+  name: string;
+  /** The cache's copy the write was based on; undefined for a create. */
+  before?: v.InferOutput<S>;
+  /** Which objects the cache keeps (label-selected caches: only labelled ones). */
+  keep?: (o: v.InferOutput<S>) => boolean;
+}
+
+const everyObject = () => true;
+
 export class Reconciler {
+  private readonly failClosed: FailClosed;
+
   constructor(
     private readonly api: ObjectWriter,
     private readonly caches: Caches,
@@ -61,7 +78,9 @@ export class Reconciler {
     private readonly events: EventSink,
     private readonly log: Logger,
     private readonly metrics?: Metrics,
-  ) {}
+  ) {
+    this.failClosed = new FailClosed(api, caches.roles, caches.roleBindings, log, (kind, operation) => this.wrote(kind, operation));
+  }
 
   private wrote(kind: string, operation: "create" | "update" | "delete"): void {
     this.metrics?.writes.inc({ kind, operation });
@@ -75,16 +94,18 @@ export class Reconciler {
     if (!workload) {
       const found = this.caches.world.get(kind, namespace, name);
       const why = !found ? "is gone" : found.optedIn ? `is controlled by its ${found.controllerKind}` : "opted out";
-      await this.removeAccess({ kind, namespace, name }, why);
+      await this.removeAccess({ kind, namespace, name, uid: found?.uid }, why);
       return;
     }
     const desired = desiredAccess(workload, this.caches.world.podNamesOf(workload), this.options, this.caches.world.jobNamesOf(workload));
     if (desired.podsLeftOut.length > 0) await this.reportLeftOut(workload, desired);
     else this.metrics?.podsLeftOut.remove({ namespace, workload: workloadRef(workload) });
-    await this.ensureRole(workload, desired.role);
+    const allowed: Allowed = { rules: desired.role.rules, subjects: desired.roleBinding?.subjects ?? [] };
     const { serviceAccounts, roleBindings } = this.caches;
-    if (desired.serviceAccount && serviceAccounts) await this.ensureServiceAccount(serviceAccounts, workload, desired.serviceAccount);
-    if (desired.roleBinding && roleBindings) await this.ensureRoleBinding(roleBindings, workload, desired.roleBinding);
+    if (desired.serviceAccount && serviceAccounts) await this.checkServiceAccount(serviceAccounts, workload, desired.serviceAccount, allowed);
+    await this.ensureRole(workload, desired.role, allowed);
+    if (desired.serviceAccount && serviceAccounts) await this.ensureServiceAccount(serviceAccounts, workload, desired.serviceAccount, allowed);
+    if (desired.roleBinding && roleBindings) await this.ensureRoleBinding(roleBindings, workload, desired.roleBinding, allowed);
   }
 
   private async reportLeftOut(workload: Workload, desired: DesiredAccess): Promise<void> {
@@ -96,40 +117,38 @@ export class Reconciler {
     await this.events.warn(involved(workload), Reasons.TooManyPods, message);
   }
 
-  private async ensureRole(workload: Workload, desired: DesiredAccess["role"]): Promise<void> {
+  private async ensureRole(workload: Workload, desired: DesiredAccess["role"], allowed: Allowed): Promise<void> {
     const { namespace, name } = desired.metadata;
     const roles = this.caches.roles;
-    const live = roles.get(namespace, name);
+    const attempt = { rt: Roles, cache: roles, schema: Role, name };
+    let live = roles.get(namespace, name);
     const pods = grantedPods(desired.rules).length;
+    if (live && !isManagedFor(live.metadata, workload)) await this.foreign(workload, Roles, live.metadata, allowed);
+    if (live && !isCurrentFor(live.metadata, workload)) {
+      await this.replace(workload, { ...attempt, verb: "delete", before: live });
+      live = undefined;
+    }
     if (!live) {
       try {
         await roles.write(namespace, name, async () => parseObject(Role, await this.api.create(Roles, namespace, desired), "Role"));
       } catch (err) {
-        // Not ours, or not written: either way nothing of ours may stay bound to this name.
-        await this.unbind(workload, name, "its Role could not be created");
-        // A 409 means a same-named Role exists that the label-selected cache does not hold: not ours.
-        if (isConflict(err)) await this.refuseForeign(Roles, workload, { namespace, name, uid: "", resourceVersion: "" });
-        throw err;
+        await this.failed(workload, { ...attempt, verb: "create" }, allowed, err);
       }
       this.wrote("Role", "create");
       this.log.info(`Created Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s)`, about(workload, LogReasons.AccessGranted, { object: `Role/${name}` }));
       await this.events.normal(involved(workload), Reasons.AccessGranted, `Created Role ${name}, which grants the logs of ${pods} pod(s) of this ${workload.kind}`);
       return;
     }
-    if (!isManagedFor(live.metadata, workload)) {
-      await this.unbind(workload, name, "its Role is not podlogreader's");
-      await this.refuseForeign(Roles, workload, live.metadata);
-    }
     if (metadataMatches(live.metadata, desired.metadata, workload) && isDeepStrictEqual(normalizeRules(live.rules), normalizeRules(desired.rules))) return;
 
     const before = grantedPods(live.rules);
     const after = grantedPods(desired.rules);
     try {
-      await this.updateRole(live, desired);
+      await roles.write(namespace, name, async () => parseObject(Role, await this.api.apply(Roles, namespace, withVersion(desired, live.metadata)), "Role"));
     } catch (err) {
-      if (!isRefusal(err)) throw err;
-      await this.failClosed(workload, live, desired, err as ApiError);
+      await this.failed(workload, { ...attempt, verb: "update", before: live }, allowed, err);
     }
+    this.wrote("Role", "update");
     const kept = new Set(after);
     const added = after.filter((p) => !before.includes(p)).length;
     const removed = before.filter((p) => !kept.has(p)).length;
@@ -137,166 +156,186 @@ export class Reconciler {
     this.log.info(`Updated Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s) (+${added} -${removed})`, about(workload, LogReasons.RoleUpdated, { object: `Role/${name}` }));
   }
 
-  /** Server-side apply of the Role, on the condition that it is still the version read. */
-  private async updateRole(live: Role, desired: { rules: PolicyRule[]; metadata: ManagedMetadata } & KubeObject): Promise<void> {
-    const { namespace, name } = live.metadata;
-    await this.caches.roles.write(namespace, name, async () => parseObject(Role, await this.api.apply(Roles, namespace, withVersion(desired, live.metadata)), "Role"));
-    this.wrote("Role", "update");
-  }
-
   /**
-   * The Role's update was refused. Take the names of pods that left out first, in a write that
-   * can only shrink the Role; if that is refused too, delete the binding and the Role. Then report
-   * and throw, so the full state is tried again with backoff.
+   * A ServiceAccount of the managed name that is not this workload's own (made for an earlier
+   * workload of the same name, orphaned, or not podlogreader's) is never bound: the binding is
+   * emptied first. One of podlogreader's is replaced, so that its tokens end with it.
    */
-  private async failClosed(workload: Workload, live: Role, desired: DesiredAccess["role"], refusal: ApiError): Promise<never> {
-    const { namespace, name } = live.metadata;
-    const wanted = new Set(grantedPods(desired.rules));
-    const stale = grantedPods(live.rules).filter((p) => !wanted.has(p));
-    let outcome: string;
-    if (stale.length === 0) {
-      outcome = "no pod left since, so nothing is granted that should not be";
-    } else {
-      const shrunk = { ...desired, rules: shrinkRules(desired.rules, live.rules) };
-      try {
-        await this.updateRole(live, shrunk);
-        outcome = `the names of the ${stale.length} pod(s) that left were removed in a write that only shrinks the Role`;
-      } catch (err) {
-        if (!isRefusal(err)) throw err;
-        await this.unbind(workload, name, "its Role could not be updated");
-        await this.delete(Roles, this.caches.roles, live.metadata, `its update was refused and ${stale.length} pod(s) that left were still named`, about(workload, LogReasons.RoleWriteRefused));
-        outcome = "even a write that only shrinks it was refused, so the Role was deleted";
-      }
-    }
-    const message = `The apiserver refused to update Role ${name}: ${refusal.message.slice(0, 600)}; ${outcome}; retrying`;
-    this.log.warn(`${message} (${workloadRef(workload)} in ${namespace})`, about(workload, LogReasons.RoleWriteRefused, { object: `Role/${name}` }));
-    this.metrics?.roleWritesRefused.inc({ namespace });
-    await this.events.warn(involved(workload), Reasons.RoleWriteRefused, message);
-    throw new RoleWriteRefusedError(message);
-  }
-
-  /** Deletes podlogreader's RoleBinding of this name, so a Role that is not (or no longer) ours is never bound by it. */
-  private async unbind(workload: Workload, name: string, why: string): Promise<void> {
-    const cache = this.caches.roleBindings;
-    const live = cache?.get(workload.namespace, name);
-    if (!cache || !live || !isManagedFor(live.metadata, workload)) return;
-    await this.delete(RoleBindings, cache, live.metadata, why, about(workload, LogReasons.Unbound));
-  }
-
-  private async ensureRoleBinding(cache: ObjectCache<RoleBinding>, workload: Workload, desired: NonNullable<DesiredAccess["roleBinding"]>): Promise<void> {
+  private async checkServiceAccount(cache: ObjectCache<PartialObjectMetadata>, workload: Workload, desired: NonNullable<DesiredAccess["serviceAccount"]>, allowed: Allowed): Promise<void> {
     const { namespace, name } = desired.metadata;
     const live = cache.get(namespace, name);
+    if (!live || isCurrentFor(live.metadata, workload)) return;
+    const unbound = { ...allowed, subjects: [] };
+    if (!isManagedFor(live.metadata, workload)) await this.foreign(workload, ServiceAccounts, live.metadata, unbound);
+    await this.replace(workload, { verb: "delete", rt: ServiceAccounts, cache, schema: PartialObjectMetadata, name, before: live, keep: everyObject }, unbound);
+  }
+
+  private async ensureServiceAccount(cache: ObjectCache<PartialObjectMetadata>, workload: Workload, desired: NonNullable<DesiredAccess["serviceAccount"]>, allowed: Allowed): Promise<void> {
+    const { namespace, name } = desired.metadata;
+    if (cache.get(namespace, name)) return;
+    try {
+      await cache.write(namespace, name, async () => parseObject(PartialObjectMetadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount"));
+    } catch (err) {
+      await this.failed(workload, { verb: "create", rt: ServiceAccounts, cache, schema: PartialObjectMetadata, name, keep: everyObject }, allowed, err);
+    }
+    this.wrote("ServiceAccount", "create");
+    this.log.info(`Created ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}`, about(workload, LogReasons.ServiceAccountCreated, { object: `ServiceAccount/${name}` }));
+  }
+
+  private async ensureRoleBinding(cache: ObjectCache<RoleBinding>, workload: Workload, desired: NonNullable<DesiredAccess["roleBinding"]>, allowed: Allowed): Promise<void> {
+    const { namespace, name } = desired.metadata;
+    const attempt = { rt: RoleBindings, cache, schema: RoleBinding, name };
+    const live = cache.get(namespace, name);
     if (live) {
-      await this.refuseForeign(RoleBindings, workload, live.metadata);
-      const sameRef = isDeepStrictEqual(live.roleRef, desired.roleRef);
-      if (sameRef && metadataMatches(live.metadata, desired.metadata, workload) && isDeepStrictEqual(normalizeSubjects(live.subjects), normalizeSubjects(desired.subjects))) return;
-      if (sameRef) {
-        await cache.write(namespace, name, async () => parseObject(RoleBinding, await this.api.apply(RoleBindings, namespace, withVersion(desired, live.metadata)), "RoleBinding"));
+      // Someone else's binding of this name is theirs to change; podlogreader only reports it.
+      if (!isManagedFor(live.metadata, workload)) await this.nameConflict(RoleBindings, workload, live.metadata);
+      if (isCurrentFor(live.metadata, workload) && isDeepStrictEqual(live.roleRef, desired.roleRef)) {
+        if (metadataMatches(live.metadata, desired.metadata, workload) && isDeepStrictEqual(normalizeSubjects(live.subjects), normalizeSubjects(desired.subjects))) return;
+        try {
+          await cache.write(namespace, name, async () => parseObject(RoleBinding, await this.api.apply(RoleBindings, namespace, withVersion(desired, live.metadata)), "RoleBinding"));
+        } catch (err) {
+          await this.failed(workload, { ...attempt, verb: "update", before: live }, allowed, err);
+        }
         this.wrote("RoleBinding", "update");
         this.log.info(`Updated RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`, about(workload, LogReasons.RoleBindingSynced, { object: `RoleBinding/${name}` }));
         return;
       }
-      // roleRef cannot change in place.
-      await this.delete(RoleBindings, cache, live.metadata, "its roleRef was wrong", about(workload, LogReasons.RoleBindingReplaced));
+      // Made for an earlier workload of this name, or binding another Role (roleRef cannot change in place).
+      await this.replace(workload, { ...attempt, verb: "delete", before: live });
     }
     try {
       await cache.write(namespace, name, async () => parseObject(RoleBinding, await this.api.create(RoleBindings, namespace, desired), "RoleBinding"));
     } catch (err) {
-      if (isConflict(err)) await this.refuseForeign(RoleBindings, workload, { namespace, name, uid: "", resourceVersion: "" });
-      throw err;
+      await this.failed(workload, { ...attempt, verb: "create" }, allowed, err);
     }
     this.wrote("RoleBinding", "create");
     this.log.info(`Created RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`, about(workload, LogReasons.RoleBindingSynced, { object: `RoleBinding/${name}` }));
   }
 
-  private async ensureServiceAccount(cache: ObjectCache<PartialObjectMetadata>, workload: Workload, desired: NonNullable<DesiredAccess["serviceAccount"]>): Promise<void> {
-    const { namespace, name } = desired.metadata;
-    // Any ServiceAccount of this name is used as it is: never updated, only created when missing.
-    // The cache holds every ServiceAccount, ours or not, so one that goes away is seen to be missing.
-    if (cache.get(namespace, name)) return;
+  /**
+   * Deletes a managed object that is not this workload's own to use (exactly the version read);
+   * when that fails, nothing may be granted through the name until it is gone.
+   */
+  private async replace<S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>>(workload: Workload, attempt: Attempt<S> & { before: v.InferOutput<S> }, allowed: Allowed = NOTHING): Promise<void> {
+    const meta = attempt.before.metadata;
     try {
-      await cache.write(namespace, name, async () => parseObject(PartialObjectMetadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount"));
-      this.wrote("ServiceAccount", "create");
-      this.log.info(`Created ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}`, about(workload, LogReasons.ServiceAccountCreated, { object: `ServiceAccount/${name}` }));
+      await this.failClosed.deleteExactly(attempt.rt, attempt.cache, meta);
     } catch (err) {
-      if (!isConflict(err)) throw err;
-      // The cache has not seen it yet; its watch event brings it, and a later deletion brings us back.
-      this.log.info(`Using the existing ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}; podlogreader did not create it and will not change it`, about(workload, LogReasons.ServiceAccountInUse, { object: `ServiceAccount/${name}` }));
+      await this.failed(workload, attempt, allowed, err);
     }
+    const made = controllerOf(meta)?.uid ? `made for an earlier ${workload.kind} of this name (uid ${controllerOf(meta)!.uid})` : "orphaned";
+    const what = attempt.rt === RoleBindings && controllerOf(meta)?.uid === workload.uid ? "it bound another Role" : `it was ${made}`;
+    this.log.info(`Deleted ${attempt.rt.kind} ${meta.namespace}/${meta.name} to make it anew for ${workloadRef(workload)}: ${what}`, about(workload, LogReasons.Replaced, { object: `${attempt.rt.kind}/${meta.name}` }));
   }
 
-  /** Throws ForeignObjectError, with a Warning Event, unless the object carries podlogreader's marks for this workload. */
-  private async refuseForeign(rt: ResourceType, workload: Workload, meta: ObjectMeta): Promise<void> {
-    if (isManagedFor(meta, workload)) return;
+  /**
+   * A write failed. Reads its object back and, while the Role and binding grant more than
+   * `allowed`, takes the ways out (FailClosed.secure). Then throws what the queue should hear:
+   * - ForeignObjectError when an object of the name without podlogreader's marks is in the way;
+   * - the error itself when there was no answer, 429 or 5xx, and StaleCacheError when the object
+   *   had changed since the cache's copy (a 409 or 404 of a cache that was behind), unless a way
+   *   out was refused;
+   * - RoleWriteRefusedError otherwise: the write did not happen for another reason, whatever its
+   *   status code. Every refused write gets a log line and the metric, and the whole a Warning Event.
+   * Returns only when a delete turns out to have happened (a 404 of an object that is gone).
+   */
+  private async failed<S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>>(workload: Ref, attempt: Attempt<S>, allowed: Allowed, err: unknown): Promise<void> {
+    if (!isWriteFailure(err)) throw err;
+    const { namespace } = workload;
+    const seen = await this.failClosed.readBack(attempt.rt, attempt.cache, attempt.schema, namespace, attempt.name, attempt.keep);
+    if (attempt.verb === "delete" && seen.known && seen.obj?.metadata.uid !== attempt.before?.metadata.uid) return;
+    if (seen.obj && !isManagedFor(seen.obj.metadata, workload)) {
+      await this.foreign(workload, attempt.rt, seen.obj.metadata, attempt.rt === RoleBindings ? undefined : allowed);
+    }
+    // Until the workload's own ServiceAccount is there, nothing binds the name.
+    const usable = attempt.rt !== ServiceAccounts || (!!seen.obj && workload.uid !== undefined && isCurrentFor(seen.obj.metadata, workload as Workload));
+    const secured = await this.failClosed.secure(workload, managedName(workload.kind, workload.name), usable ? allowed : { ...allowed, subjects: [] }, about(workload, LogReasons.Unbound));
+    const changed = seen.known && !sameVersion(attempt.before, seen.obj);
+    const refusals = secured.refusals;
+    if (!isTransient(err) && !changed) refusals.unshift({ verb: attempt.verb, rt: attempt.rt, name: attempt.name, error: err });
+    if (refusals.length > 0 || !secured.secured) throw new RoleWriteRefusedError(await this.report(workload, refusals, secured));
+    if (isTransient(err)) throw err;
+    throw new StaleCacheError(`${attempt.rt.kind} ${namespace}/${attempt.name} had changed since it was read (${(err as Error).message}); the cache was brought up to date`);
+  }
+
+  /** Records refused writes: a log line and the metric for each, one Warning Event for them all. Returns the Event's message. */
+  private async report(workload: Ref, refusals: Refusal[], secured: Secured): Promise<string> {
+    const { namespace } = workload;
+    for (const r of refusals) {
+      this.metrics?.roleWritesRefused.inc({ namespace, verb: r.verb, resource: r.rt.plural });
+      this.log.warn(`The apiserver refused to ${r.verb} ${r.rt.kind} ${namespace}/${r.name} for ${workloadRef(workload)}: ${(r.error as Error).message.slice(0, 600)}`,
+        about(workload, LogReasons.RoleWriteRefused, { object: `${r.rt.kind}/${r.name}`, verb: r.verb }));
+    }
+    const outcome = !secured.secured
+      ? `${secured.why}, and ${refusals.length > 0 ? "every way out was refused" : "none of it is podlogreader's to change"}`
+      : secured.done.length > 0 ? `so podlogreader ${secured.done.join(", then ")}` : "nothing grants more than it should";
+    const first = refusals[0];
+    const refused = first
+      ? `The apiserver refused to ${first.verb} ${first.rt.kind} ${first.name}${refusals.length > 1 ? ` (and ${refusals.length - 1} more write(s))` : ""}: ${(first.error as Error).message.slice(0, 600)}`
+      : "A write failed";
+    const message = `${refused}; ${outcome}; retrying`;
+    if (!secured.secured) this.log.warn(`${message} (${workloadRef(workload)} in ${namespace})`, about(workload, LogReasons.RoleWriteRefused));
+    if (workload.uid !== undefined) await this.events.warn(involved(workload as Workload), Reasons.RoleWriteRefused, message);
+    return message;
+  }
+
+  /**
+   * An object of the managed name does not carry podlogreader's marks for this workload: unless it
+   * is the binding itself, nothing of podlogreader's may grant through it (the binding is emptied
+   * or deleted as `allowed` says). Then reports the conflict and throws ForeignObjectError.
+   */
+  private async foreign(workload: Ref, rt: ResourceType, meta: ObjectMeta, allowed: Allowed | undefined): Promise<never> {
+    if (allowed) {
+      const secured = await this.failClosed.secure(workload, managedName(workload.kind, workload.name), allowed, about(workload, LogReasons.Unbound));
+      if (secured.refusals.length > 0 || !secured.secured) await this.report(workload, secured.refusals, secured);
+    }
+    return this.nameConflict(rt, workload, meta);
+  }
+
+  /** Reports an object of the managed name without podlogreader's marks for this workload (Warning Event, log line) and throws ForeignObjectError. */
+  private async nameConflict(rt: ResourceType, workload: Ref, meta: ObjectMeta): Promise<never> {
     const message = `${rt.kind} ${meta.namespace}/${meta.name} already exists and was not created by podlogreader for ${workloadRef(workload)}; leaving it alone`;
     this.log.warn(message, about(workload, LogReasons.NameConflict, { object: `${rt.kind}/${meta.name}` }));
-    await this.events.warn(involved(workload), Reasons.NameConflict, message);
+    if (workload.uid !== undefined) await this.events.warn(involved(workload as Workload), Reasons.NameConflict, message);
     throw new ForeignObjectError(message);
   }
 
-  /** Deletes what podlogreader keeps for a workload that opted out or is gone. */
-  private async removeAccess(workload: Pick<Workload, "kind" | "namespace" | "name">, why: string): Promise<void> {
+  /**
+   * Deletes what podlogreader keeps for a workload that opted out or is gone, binding first. When
+   * a delete fails, the rest are still tried, and then whatever still grants is taken away as far
+   * as the apiserver lets it (the binding emptied, the Role shrunk to nothing...).
+   */
+  private async removeAccess(workload: Ref, why: string): Promise<void> {
     const reason = `${workload.kind} ${workload.namespace}/${workload.name} ${why}`;
-    // The binding first, so access ends before the Role it points to goes.
+    const name = managedName(workload.kind, workload.name);
     const { roleBindings, roles, serviceAccounts } = this.caches;
-    if (roleBindings) await this.deleteIfManaged(RoleBindings, roleBindings, workload, reason);
-    await this.deleteIfManaged(Roles, roles, workload, reason);
-    if (serviceAccounts) await this.deleteIfManaged(ServiceAccounts, serviceAccounts, workload, reason);
+    let failure: unknown;
+    const remove = async <S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>>(attempt: Omit<Attempt<S>, "verb" | "before" | "cache"> & { cache?: ObjectCache<v.InferOutput<S>> }) => {
+      const { cache, rt } = attempt;
+      const live = cache?.get(workload.namespace, name);
+      if (!cache || !live || !isManagedFor(live.metadata, workload)) return;
+      try {
+        await this.failClosed.deleteExactly(rt, cache, live.metadata);
+        this.log.info(`Deleted ${rt.kind} ${workload.namespace}/${name}: ${reason}`, about(workload, LogReasons.AccessRemoved, { object: `${rt.kind}/${name}` }));
+      } catch (err) {
+        if (!isWriteFailure(err)) throw err;
+        try {
+          await this.failed(workload, { ...attempt, cache, verb: "delete", before: live }, NOTHING, err);
+        } catch (thrown) {
+          failure ??= thrown;
+        }
+      }
+    };
+    await remove({ rt: RoleBindings, cache: roleBindings, schema: RoleBinding, name });
+    await remove({ rt: Roles, cache: roles, schema: Role, name });
+    await remove({ rt: ServiceAccounts, cache: serviceAccounts, schema: PartialObjectMetadata, name, keep: everyObject });
     this.metrics?.podsLeftOut.remove({ namespace: workload.namespace, workload: workloadRef(workload) });
-  }
-
-  private async deleteIfManaged<T extends { metadata: ObjectMeta }>(
-    rt: ResourceType, cache: ObjectCache<T>, workload: Pick<Workload, "kind" | "namespace" | "name">, reason: string,
-  ): Promise<void> {
-    const live = cache.get(workload.namespace, managedName(workload.kind, workload.name));
-    if (!live || !isManagedFor(live.metadata, workload)) return;
-    await this.delete(rt, cache, live.metadata, reason, about(workload, LogReasons.AccessRemoved));
-  }
-
-  private async delete<T>(rt: ResourceType, cache: ObjectCache<T>, meta: ObjectMeta, reason: string, fields: LogFields): Promise<void> {
-    try {
-      await this.api.delete(rt, meta.namespace, meta.name, { uid: meta.uid, resourceVersion: meta.resourceVersion });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    cache.forget(meta.namespace, meta.name);
-    this.wrote(rt.kind, "delete");
-    this.log.info(`Deleted ${rt.kind} ${meta.namespace}/${meta.name}: ${reason}`, { ...fields, object: `${rt.kind}/${meta.name}` });
+    if (failure) throw failure;
   }
 }
 
 export function involved(workload: Pick<Workload, "kind" | "namespace" | "name" | "uid">): InvolvedObject {
   return { apiVersion: KINDS[workload.kind].apiVersion, kind: workload.kind, namespace: workload.namespace, name: workload.name, uid: workload.uid };
-}
-
-/**
- * The apiserver answered and said no: an admission policy or webhook, a quota, the request size,
- * a bad request. A 409 only means the cache was behind, and a 404 that the object went away: both
- * are tried again as they are.
- */
-function isRefusal(err: unknown): boolean {
-  return err instanceof ApiError && err.status !== 409 && err.status !== 404;
-}
-
-/**
- * The desired rules, each naming only what the live Role already names for the same resources: a
- * Role written with them grants nothing the live one does not, so a policy that refuses growth
- * lets it through. A rule left with no names is dropped: an empty resourceNames grants everything.
- */
-export function shrinkRules(desired: PolicyRule[], live: PolicyRule[] | null | undefined): PolicyRule[] {
-  const granted = new Map<string, Set<string>>();
-  const scope = (r: PolicyRule) => JSON.stringify([r.apiGroups ?? [], [...(r.resources ?? [])].sort()]);
-  for (const r of live ?? []) {
-    const names = granted.get(scope(r)) ?? new Set<string>();
-    for (const n of r.resourceNames ?? []) names.add(n);
-    granted.set(scope(r), names);
-  }
-  return desired.flatMap((rule) => {
-    if (!rule.resourceNames?.length) return [rule];
-    const already = granted.get(scope(rule));
-    const names = rule.resourceNames.filter((n) => already?.has(n));
-    return names.length > 0 ? [{ ...rule, resourceNames: names }] : [];
-  });
 }
 
 function withVersion<T extends { metadata: ManagedMetadata }>(desired: T, live: ObjectMeta): T {

@@ -28,7 +28,7 @@ export interface Watches {
   roles: InformerGroup<Role>;
   /** Only with --create-sa-and-rolebinding. */
   roleBindings?: InformerGroup<RoleBinding>;
-  /** Every ServiceAccount, metadata only: a foreign one of a managed name is used as it is. */
+  /** Every ServiceAccount, metadata only: a foreign one of a managed name must be seen to be kept unbound. */
   serviceAccounts?: InformerGroup<PartialObjectMetadata>;
   all: InformerGroup<unknown>[];
   /** Every group by the resource it watches (its plural), for the watch-failing metric. */
@@ -54,7 +54,7 @@ export function openWatches(
       onRestart: () => metrics?.watchRestarts.inc({ resource: resource.plural }),
       ...extra,
     }));
-  const versioned = <T extends PartialObjectMetadata>() => ({ versionOf: (o: T) => o.metadata.resourceVersion });
+  const versioned = <T extends PartialObjectMetadata>() => ({ versionOf: (o: T) => o.metadata.resourceVersion, uidOf: (o: T) => o.metadata.uid });
 
   const workloads = WORKLOAD_KINDS.map((kind) => group(KINDS[kind].resource, parseWorkload(kind), on.workload));
   const pods = group(Pods, parsePod, on.pod, { metadataOnly: true, labelSelector: OPT_IN_SELECTOR });

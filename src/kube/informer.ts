@@ -28,6 +28,11 @@ export interface InformerOptions<T> {
    * replaced by older events that the watch delivers after the write's response.
    */
   versionOf?: (obj: T) => string;
+  /**
+   * The UID of an object. Given, a DELETED event for another UID than the stored object's is of an
+   * earlier object of the same name and leaves the stored one alone.
+   */
+  uidOf?: (obj: T) => string;
   /** How long an own write may wait for its watch event before the watch's view wins again. */
   ownWriteTtlMs?: number;
 }
@@ -230,9 +235,12 @@ export class Informer<T> {
           const obj = this.tryParse(event.object);
           if (obj !== undefined) {
             const key = this.opts.key(obj);
-            this.olderThanOwnWrite(key, meta?.resourceVersion);
-            this.awaited.delete(key);
+            const older = this.olderThanOwnWrite(key, meta?.resourceVersion);
             const old = this.store.get(key);
+            // Events come in order, so the deletion of another UID than the stored one's happened
+            // before the stored object was made: the store holds an own write not yet seen here.
+            if (older && old !== undefined && this.opts.uidOf && this.opts.uidOf(old) !== this.opts.uidOf(obj)) break;
+            this.awaited.delete(key);
             this.store.delete(key);
             if (old !== undefined) this.notify(old, undefined);
           }

@@ -41,7 +41,7 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly writes = this.counter("podlogreader_object_writes_total", "Objects podlogreader created, updated or deleted, by kind and operation.", ["kind", "operation"]);
-  readonly roleWritesRefused = this.counter("podlogreader_role_writes_refused_total", "Role updates the apiserver refused (admission, quota, size); each one is followed by a write that only removes names, or by deleting the Role.", ["namespace"]);
+  readonly roleWritesRefused = this.counter("podlogreader_role_writes_refused_total", "Writes of managed Roles, RoleBindings and ServiceAccounts the apiserver refused (admission, quota, size), by verb and resource; while anything grants more than it should, each is followed by the next way out (shrink the Role, empty the binding, delete them).", ["namespace", "verb", "resource"]);
   readonly watchRestarts = this.counter("podlogreader_watch_restarts_total", "Watches that ended in an error or expired (410 Gone) and were started again, by resource.", ["resource"]);
   readonly podsLeftOut = new Gauge({
     name: "podlogreader_pods_left_out",

@@ -117,6 +117,38 @@ describe("the controller's own writes", () => {
     expect(r.informer.store.has("ns/r")).toBe(false);
     await r.stop();
   });
+
+  test("a late deletion of an earlier object of the same name leaves the one just created", async () => {
+    const withUid = (name: string, rv: string, uid: string) => ({ metadata: { name, namespace: "ns", resourceVersion: rv, uid } });
+    const { api, push } = fed({ items: [withUid("r", "1", "old")], resourceVersion: "1" });
+    type Obj = { name: string; rv: string; uid: string };
+    const informer = new Informer<Obj>({
+      api, resource: Roles, log: createLogger("error", "text"),
+      parse: (raw) => {
+        const m = (raw as ReturnType<typeof withUid>).metadata;
+        return { name: m.name, rv: m.resourceVersion, uid: m.uid };
+      },
+      key: (o) => `ns/${o.name}`,
+      onChange: () => {},
+      versionOf: (o) => o.rv,
+      uidOf: (o) => o.uid,
+    });
+    const stop = new AbortController();
+    const done = informer.run(stop.signal);
+    await informer.synced;
+    // The old object was deleted (at 2) and a new one created (at 3); the watch has seen neither yet.
+    await informer.write("ns/r", async () => ({ name: "r", rv: "3", uid: "new" }));
+    push({ type: "DELETED", object: withUid("r", "2", "old") });
+    push({ type: "BOOKMARK", object: { metadata: { resourceVersion: "2" } } });
+    await Bun.sleep(20);
+    expect(informer.store.get("ns/r")).toEqual({ name: "r", rv: "3", uid: "new" });
+    push({ type: "ADDED", object: withUid("r", "3", "new") });
+    push({ type: "DELETED", object: withUid("r", "4", "new") }); // and its own deletion counts
+    await settle(() => !informer.store.has("ns/r"));
+    expect(informer.store.has("ns/r")).toBe(false);
+    stop.abort();
+    await done;
+  });
 });
 
 describe("Informer", () => {

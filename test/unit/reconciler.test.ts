@@ -6,7 +6,7 @@ import { desiredAccess, ROLE_POD_NAMES_BUDGET_BYTES } from "../../src/access/des
 import type { WorkloadKind } from "../../src/access/kinds.ts";
 import { World, type Workload } from "../../src/access/membership.ts";
 import { managedName } from "../../src/access/names.ts";
-import { ForeignObjectError, Reconciler, RoleWriteRefusedError, type ObjectWriter } from "../../src/controller/reconciler.ts";
+import { ForeignObjectError, Reconciler, RoleWriteRefusedError, StaleCacheError, type ObjectWriter } from "../../src/controller/reconciler.ts";
 import type { KubeObject } from "../../src/kube/api.ts";
 import type { PartialObjectMetadata, Role, RoleBinding } from "../../src/kube/objects.ts";
 import type { ResourceType } from "../../src/kube/resources.ts";
@@ -39,6 +39,11 @@ const ours = (rv = "10") => ({
   annotations: { "podlogreader.dev/workload": "Deployment/web" },
   ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: WEB_UID, controller: true }],
 });
+/** Marks of podlogreader's for an earlier Deployment web (another UID), or orphaned (no owner left). */
+const earlier = (owner: "uid-old" | "orphaned") => {
+  const m = ours();
+  return owner === "orphaned" ? { ...m, ownerReferences: [] } : { ...m, ownerReferences: [{ ...m.ownerReferences[0]!, uid: owner }] };
+};
 const foreign = () => ({ name: NAME, namespace: NS, uid: "uid-foreign", resourceVersion: "7", labels: {} });
 
 /** The live Role podlogreader would have written for these pods. */
@@ -55,24 +60,47 @@ function liveBinding(meta: PartialObjectMetadata["metadata"] = ours(), roleName 
 const liveServiceAccount = (): PartialObjectMetadata => ({ metadata: ours() });
 
 type Answer = Error | undefined;
-interface Write { verb: "create" | "apply" | "delete"; kind: string; name: string; podNames?: string[]; resourceVersion?: string }
+interface Write { verb: "create" | "apply" | "delete"; kind: string; name: string; podNames?: string[]; subjects?: number; resourceVersion?: string }
+type Live = { metadata: { name: string; uid?: string } };
+/** Every write of this verb and kind fails with `error`, as under an admission policy. */
+type Refuse = { verb: Write["verb"]; kind: string; error: Error };
 
-/** Records every write; answers the n-th with `answers[n]` (an error to throw) or echoes the body back. */
+/**
+ * Records every write; answers the n-th with `answers[n]` (an error to throw) or echoes the body
+ * back. Reads answer what the apiserver holds: the row's objects, changed by the writes that went
+ * through.
+ */
 class FakeApi implements ObjectWriter {
   readonly writes: Write[] = [];
-  constructor(private readonly answers: Answer[] = []) {}
+  private readonly live = new Map<string, Live>();
+  constructor(private readonly answers: Answer[] = [], objects: Partial<Record<string, Live | undefined>> = {}, private readonly refuse: Refuse[] = []) {
+    for (const [kind, o] of Object.entries(objects)) if (o) this.live.set(`${kind}/${o.metadata.name}`, o);
+  }
   private answer(w: Write, body?: KubeObject): unknown {
     const n = this.writes.length;
     this.writes.push(w);
-    const a = this.answers[n];
+    const a = this.answers[n] ?? this.refuse.find((r) => r.verb === w.verb && r.kind === w.kind)?.error;
     if (a) throw a;
-    return { ...body, metadata: { ...body?.metadata, uid: `uid-written-${n}`, resourceVersion: `${100 + n}` } };
+    if (w.verb === "delete") {
+      this.live.delete(`${w.kind}/${w.name}`);
+      return undefined;
+    }
+    const uid = w.verb === "create" ? `uid-written-${n}` : this.live.get(`${w.kind}/${w.name}`)?.metadata.uid;
+    const written = { ...body, metadata: { ...body?.metadata, uid, resourceVersion: `${100 + n}` } } as Live;
+    this.live.set(`${w.kind}/${w.name}`, written);
+    return written;
+  }
+  async get(rt: ResourceType, _ns: string | undefined, name: string) {
+    const o = this.live.get(`${rt.kind}/${name}`);
+    if (!o) throw new ApiError("GET", `/${rt.plural}/${name}`, 404, "NotFound", "not found");
+    return structuredClone(o);
   }
   async create(rt: ResourceType, _ns: string | undefined, body: KubeObject) {
     return this.answer({ verb: "create", kind: rt.kind, name: body.metadata!.name!, podNames: podsIn(body) }, body);
   }
   async apply(rt: ResourceType, _ns: string, body: KubeObject) {
-    return this.answer({ verb: "apply", kind: rt.kind, name: body.metadata!.name!, podNames: podsIn(body), resourceVersion: body.metadata?.resourceVersion ?? undefined }, body);
+    const subjects = (body as { subjects?: unknown[] }).subjects?.length;
+    return this.answer({ verb: "apply", kind: rt.kind, name: body.metadata!.name!, podNames: podsIn(body), subjects, resourceVersion: body.metadata?.resourceVersion ?? undefined }, body);
   }
   async delete(rt: ResourceType, _ns: string | undefined, name: string, pre?: { resourceVersion?: string }) {
     this.answer({ verb: "delete", kind: rt.kind, name, resourceVersion: pre?.resourceVersion });
@@ -91,7 +119,10 @@ interface Row {
   role?: Role;
   binding?: RoleBinding;
   serviceAccount?: PartialObjectMetadata;
+  /** What the apiserver holds where the cache is behind it; by default what the cache holds. */
+  live?: { role?: Role | null };
   answers?: Answer[];
+  refuse?: Refuse[];
   writes: Write[];
   events: string[];
   throws?: new (...args: never[]) => Error;
@@ -133,6 +164,18 @@ const rows: Row[] = [
     events: [],
   },
   {
+    name: "foreign Role whose binding cannot be deleted: the binding binds nobody any more",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"], foreign()), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    refuse: [{ verb: "delete", kind: "RoleBinding", error: refused(403) }],
+    writes: [
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
+    ],
+    events: ["Warning RoleWriteRefused", "Warning NameConflict"],
+    throws: ForeignObjectError,
+  },
+  {
     name: "foreign Role: left alone, and podlogreader's RoleBinding of that name is deleted",
     world: worldWith(["web-a"]),
     role: liveRole(["web-a"], foreign()), binding: liveBinding(), serviceAccount: liveServiceAccount(),
@@ -144,6 +187,7 @@ const rows: Row[] = [
     name: "foreign Role the cache does not hold (409 on create): the RoleBinding is deleted too",
     world: worldWith(["web-a"]),
     binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    live: { role: liveRole(["other-team-0"], foreign()) },
     answers: [new ApiError("POST", "/roles", 409, "AlreadyExists", "exists")],
     writes: [
       { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
@@ -201,15 +245,16 @@ const rows: Row[] = [
     throws: RoleWriteRefusedError,
   },
   {
-    name: "failed write: when the shrinking write is refused too, the binding and then the Role are deleted",
+    name: "failed write: when the shrinking write is refused too, the binding is emptied, the Role still naming a pod that left is deleted, and then the binding",
     world: worldWith(["web-b", "web-c"]),
     role: liveRole(["web-a", "web-b"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
     answers: [refused(), refused(403)],
     writes: [
       { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b", "web-c"], resourceVersion: "10" },
       { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" },
-      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
       { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "102" },
     ],
     events: ["Warning RoleWriteRefused"],
     throws: RoleWriteRefusedError,
@@ -236,11 +281,36 @@ const rows: Row[] = [
     throws: RoleWriteRefusedError,
   },
   {
-    name: "failed write: a 409 only means the cache was behind; it is retried as it is, not shrunk",
+    name: "failed write: a 409 of a Role that had changed since the cache's copy means the cache was behind; it is retried, not reported",
     world: worldWith(["web-b"]),
     role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    live: { role: liveRole(["web-b"], ours("11")) },
     answers: [new ApiError("PATCH", "/roles", 409, "Conflict", "modified")],
     writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" }],
+    events: [],
+    throws: StaleCacheError,
+  },
+  {
+    name: "failed write: a 409 of a Role that had not changed is a refusal (a webhook may answer any code), and the Role is shrunk",
+    world: worldWith(["web-b"]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    answers: [new ApiError("PATCH", "/roles", 409, "Conflict", "denied by webhook")],
+    writes: [
+      { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" },
+      { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
+    ],
+    events: ["Warning RoleWriteRefused"],
+    throws: RoleWriteRefusedError,
+  },
+  {
+    name: "failed write: a 503 is tried again as it is, but what still grants too much is taken away first",
+    world: worldWith(["web-b"]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    answers: [new ApiError("PATCH", "/roles", 503, "ServiceUnavailable", "try later")],
+    writes: [
+      { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" },
+      { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
+    ],
     events: [],
     throws: ApiError,
   },
@@ -253,13 +323,85 @@ const rows: Row[] = [
       { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
       { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
     ],
+    events: ["Warning RoleWriteRefused"],
+    throws: RoleWriteRefusedError,
+  },
+  {
+    name: "recreated workload: a ServiceAccount made for the earlier one is deleted and made anew, so its tokens end",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: { metadata: earlier("uid-old") },
+    writes: [
+      { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
+      { verb: "create", kind: "ServiceAccount", name: NAME },
+    ],
     events: [],
-    throws: ApiError,
+  },
+  {
+    name: "recreated workload: an orphaned Role (only the annotation left) is replaced, not taken over",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"], earlier("orphaned")), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    writes: [
+      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
+      { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
+    ],
+    events: ["Normal AccessGranted"],
+  },
+  {
+    name: "recreated workload: while the earlier ServiceAccount cannot be deleted, the binding binds nobody",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: { metadata: earlier("orphaned") },
+    answers: [refused(403)],
+    writes: [
+      { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
+      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
+    ],
+    events: ["Warning RoleWriteRefused"],
+    throws: RoleWriteRefusedError,
+  },
+  {
+    name: "foreign ServiceAccount of the managed name: never bound",
+    world: worldWith(["web-a"]),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: { metadata: foreign() },
+    writes: [{ verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" }],
+    events: ["Warning NameConflict"],
+    throws: ForeignObjectError,
+  },
+  {
+    name: "opt-out with every delete refused: the binding binds nobody, the Role names nothing, and each refusal is reported",
+    world: worldWith(["web-a"], { optedIn: false }),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    refuse: ["RoleBinding", "Role", "ServiceAccount"].map((kind) => ({ verb: "delete" as const, kind, error: refused(403) })),
+    writes: [
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
+      { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
+      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "102" },
+      { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
+    ],
+    events: ["Warning RoleWriteRefused", "Warning RoleWriteRefused", "Warning RoleWriteRefused"],
+    throws: RoleWriteRefusedError,
+  },
+  {
+    name: "a delete answered 404 while the object is still there is a refusal, not a success",
+    world: worldWith([], { exists: false }),
+    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    answers: [new ApiError("DELETE", "/rolebindings", 404, "NotFound", "denied by webhook")],
+    writes: [
+      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
+      { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
+      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "102" },
+      { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
+    ],
+    // A workload that is gone has nothing to hold an Event; the log line and the metric remain.
+    events: [],
+    throws: RoleWriteRefusedError,
   },
 ];
 
 async function play(row: Row, extra: { log?: ReturnType<typeof createLogger>; metrics?: Metrics } = {}) {
-  const api = new FakeApi(row.answers);
+  const role = row.live && "role" in row.live ? row.live.role ?? undefined : row.role;
+  const api = new FakeApi(row.answers, { Role: role, RoleBinding: row.binding, ServiceAccount: row.serviceAccount }, row.refuse);
   const events: string[] = [];
   const sink = {
     normal: async (_on: unknown, reason: string) => void events.push(`Normal ${reason}`),
@@ -283,7 +425,7 @@ async function play(row: Row, extra: { log?: ReturnType<typeof createLogger>; me
 describe("Reconciler", () => {
   test.each(rows.map((r) => [r.name, r] as const))("%s", async (_name, row) => {
     const { writes, events, error } = await play(row);
-    expect(writes).toEqual(row.writes.map((w) => ({ podNames: undefined, resourceVersion: undefined, ...w })) as Write[]);
+    expect(writes).toEqual(row.writes.map((w) => ({ podNames: undefined, subjects: undefined, resourceVersion: undefined, ...w })) as Write[]);
     expect(events).toEqual(row.events);
     if (row.throws) expect(error).toBeInstanceOf(row.throws);
     else expect(error).toBeUndefined();
@@ -297,6 +439,22 @@ describe("Reconciler", () => {
     expect(granted.reduce((n, p) => n + p.length + 3, 0)).toBeLessThanOrEqual(ROLE_POD_NAMES_BUDGET_BYTES);
     expect(granted).toEqual(pods.slice(0, granted.length));
     expect(events).toEqual(["Warning TooManyPods", "Normal AccessGranted"]);
+  });
+
+  test("every refused write is counted by verb and resource, and logged as a warning naming the object", async () => {
+    const lines: { msg: string; level: string; object?: string }[] = [];
+    const log = createLogger("info", "json", (line) => void lines.push(JSON.parse(line)));
+    const metrics = new Metrics();
+    const row = rows.find((r) => r.name.startsWith("opt-out with every delete refused"))!;
+    await play(row, { log, metrics });
+    const counted = (await metrics.registry.getSingleMetric("podlogreader_role_writes_refused_total")!.get()).values;
+    expect(counted.map((v) => [v.labels, v.value])).toEqual([
+      [{ namespace: NS, verb: "delete", resource: "rolebindings" }, 1],
+      [{ namespace: NS, verb: "delete", resource: "roles" }, 1],
+      [{ namespace: NS, verb: "delete", resource: "serviceaccounts" }, 1],
+    ]);
+    const warned = lines.filter((l) => l.level === "warn" && l.msg.startsWith("The apiserver refused")).map((l) => l.object);
+    expect(warned).toEqual([`RoleBinding/${NAME}`, `Role/${NAME}`, `ServiceAccount/${NAME}`]);
   });
 
   test("a routine update of the Role is a log line and a count of writes, not an Event", async () => {
