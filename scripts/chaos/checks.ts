@@ -157,14 +157,17 @@ function workloadOf(s: Snapshot, e: Expectation | undefined, serviceAccount: str
 
 /**
  * A grant left in a period without a way out: a violation unless the controller reported the
- * refusal since the period began, as a RoleWriteRefused Warning on the workload or (for a workload
- * that is gone, which can carry no Event) a log line with that reason naming it.
+ * refusal since the period began: a RoleWriteRefused Warning on the workload, or on the object it
+ * could not write (a workload that is gone can carry no Event), or a log line with that reason
+ * naming the workload.
  */
 function unreported(events: CoreV1Event[], logged: RefusalReport[], s: Snapshot, exp: Map<string, Expectation>, f: Found, period: RefusalPeriod): Found | undefined {
   const w = f.serviceAccount ? workloadOf(s, exp.get(f.serviceAccount), f.serviceAccount) : undefined;
   // Event times have whole seconds.
   const since = Math.floor(period.start / 1000) * 1000;
-  const reported = events.some((ev) => ev.type === "Warning" && ev.reason === REPORT_REASON && (!w || (ev.involvedObject.kind === w.kind && ev.involvedObject.name === w.name))
+  // On the workload, or (once it is gone) on the object of that name podlogreader could not write.
+  const about = (o: CoreV1Event["involvedObject"]) => !w || (o.kind === w.kind && o.name === w.name) || (["Role", "RoleBinding", "ServiceAccount"].includes(o.kind ?? "") && o.name === f.serviceAccount);
+  const reported = events.some((ev) => ev.type === "Warning" && ev.reason === REPORT_REASON && about(ev.involvedObject)
     && Date.parse(String(ev.lastTimestamp ?? ev.eventTime ?? ev.firstTimestamp ?? 0)) >= since);
   const inLog = logged.some((r) => r.at >= period.start && r.namespace === s.namespace && (!w || (r.kind === w.kind && r.name === w.name)));
   if (reported || inLog) return undefined;
