@@ -29,6 +29,8 @@ export interface Refusal {
   verb: Verb;
   rt: ResourceType;
   name: string;
+  /** The object's UID, when it exists: an Event can be recorded on it once its workload is gone. */
+  uid?: string;
   error: unknown;
 }
 
@@ -37,8 +39,8 @@ export function isTransient(err: unknown): boolean {
   return err instanceof NetworkError || (err instanceof ApiError && (err.status === 429 || err.status >= 500));
 }
 
-/** An error from talking to the apiserver (not a bug, nor the leader's fence): a failed write to judge. */
-export function isWriteFailure(err: unknown): boolean {
+/** An answer or no answer from the apiserver (not a bug, nor the leader's fence): a failed call to judge by reading back. */
+export function isApiFailure(err: unknown): boolean {
   return err instanceof ApiError || err instanceof NetworkError;
 }
 
@@ -97,7 +99,7 @@ export class FailClosed {
         cache.forget(namespace, name);
         return { obj: undefined, known: true };
       }
-      if (!isWriteFailure(err)) throw err;
+      if (!isApiFailure(err)) throw err;
       this.log.debug(`Could not read ${rt.kind} ${namespace}/${name} back: ${(err as Error).message}; judging by the cache`);
       return { obj: cache.get(namespace, name), known: false };
     }
@@ -134,8 +136,8 @@ export class FailClosed {
             await this.deleteStep(RoleBindings, this.roleBindings!, live.binding!.metadata);
             done.push(`deleted RoleBinding ${name}, which bound nobody`);
           } catch (err) {
-            if (!isWriteFailure(err)) throw err;
-            refusals.push(this.refusalOf("deleteBinding", name, err));
+            if (!isApiFailure(err)) throw err;
+            refusals.push(this.refusalOf("deleteBinding", live, err));
           }
         }
         return { secured: true, done, refusals };
@@ -149,8 +151,8 @@ export class FailClosed {
           moved = true;
           break;
         } catch (err) {
-          if (!isWriteFailure(err)) throw err;
-          refusals.push(this.refusalOf(step, name, err));
+          if (!isApiFailure(err)) throw err;
+          refusals.push(this.refusalOf(step, live, err));
         }
       }
       if (!moved) return { secured: false, why: verdict.why, done, refusals };
@@ -158,10 +160,11 @@ export class FailClosed {
     }
   }
 
-  private refusalOf(step: Step, name: string, error: unknown): Refusal {
-    const rt = step === "shrinkRole" || step === "deleteRole" ? Roles : RoleBindings;
+  private refusalOf(step: Step, live: LiveAccess, error: unknown): Refusal {
+    const onRole = step === "shrinkRole" || step === "deleteRole";
+    const { name, uid } = (onRole ? live.role : live.binding)!.metadata;
     const verb: Verb = step.startsWith("delete") ? "delete" : "update";
-    return { verb, rt, name, error };
+    return { verb, rt: onRole ? Roles : RoleBindings, name, uid, error };
   }
 
   private async take(step: Step, live: LiveAccess, shrunk: Role["rules"], why: string, fields: LogFields): Promise<string> {

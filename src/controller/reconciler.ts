@@ -20,7 +20,7 @@ import { RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { Reasons, type EventRecorder, type InvolvedObject } from "./events.ts";
-import { FailClosed, isTransient, isWriteFailure, sameVersion, type ObjectCache, type ObjectWriter, type Refusal, type Secured, type Verb } from "./fail-closed.ts";
+import { FailClosed, isTransient, isApiFailure, sameVersion, type ObjectCache, type ObjectWriter, type Refusal, type Secured, type Verb } from "./fail-closed.ts";
 import { about, LogReasons } from "./log-fields.ts";
 
 export type { ObjectCache, ObjectWriter } from "./fail-closed.ts";
@@ -240,7 +240,7 @@ export class Reconciler {
    * Returns only when a delete turns out to have happened (a 404 of an object that is gone).
    */
   private async failed<S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>>(workload: Ref, attempt: Attempt<S>, allowed: Allowed, err: unknown): Promise<void> {
-    if (!isWriteFailure(err)) throw err;
+    if (!isApiFailure(err)) throw err;
     const { namespace } = workload;
     const seen = await this.failClosed.readBack(attempt.rt, attempt.cache, attempt.schema, namespace, attempt.name, attempt.keep);
     if (attempt.verb === "delete" && seen.known && seen.obj?.metadata.uid !== attempt.before?.metadata.uid) return;
@@ -252,7 +252,7 @@ export class Reconciler {
     const secured = await this.failClosed.secure(workload, managedName(workload.kind, workload.name), usable ? allowed : { ...allowed, subjects: [] }, about(workload, LogReasons.Unbound));
     const changed = seen.known && !sameVersion(attempt.before, seen.obj);
     const refusals = secured.refusals;
-    if (!isTransient(err) && !changed) refusals.unshift({ verb: attempt.verb, rt: attempt.rt, name: attempt.name, error: err });
+    if (!isTransient(err) && !changed) refusals.unshift({ verb: attempt.verb, rt: attempt.rt, name: attempt.name, uid: seen.obj?.metadata.uid, error: err });
     if (refusals.length > 0 || !secured.secured) throw new RoleWriteRefusedError(await this.report(workload, refusals, secured));
     if (isTransient(err)) throw err;
     throw new StaleCacheError(`${attempt.rt.kind} ${namespace}/${attempt.name} had changed since it was read (${(err as Error).message}); the cache was brought up to date`);
@@ -275,7 +275,9 @@ export class Reconciler {
       : "A write failed";
     const message = `${refused}; ${outcome}; retrying`;
     if (!secured.secured) this.log.warn(`${message} (${workloadRef(workload)} in ${namespace})`, about(workload, LogReasons.RoleWriteRefused));
-    if (workload.uid !== undefined) await this.events.warn(involved(workload as Workload), Reasons.RoleWriteRefused, message);
+    // A workload that is gone holds no Events; the object podlogreader could not write does.
+    const on = workload.uid !== undefined ? involved(workload as Workload) : refusals.filter((r) => r.uid).map((r) => involvedObject(r.rt, workload.namespace, r.name, r.uid!))[0];
+    if (on) await this.events.warn(on, Reasons.RoleWriteRefused, message);
     return message;
   }
 
@@ -318,7 +320,7 @@ export class Reconciler {
         await this.failClosed.deleteExactly(rt, cache, live.metadata);
         this.log.info(`Deleted ${rt.kind} ${workload.namespace}/${name}: ${reason}`, about(workload, LogReasons.AccessRemoved, { object: `${rt.kind}/${name}` }));
       } catch (err) {
-        if (!isWriteFailure(err)) throw err;
+        if (!isApiFailure(err)) throw err;
         try {
           await this.failed(workload, { ...attempt, cache, verb: "delete", before: live }, NOTHING, err);
         } catch (thrown) {
@@ -332,6 +334,10 @@ export class Reconciler {
     this.metrics?.podsLeftOut.remove({ namespace: workload.namespace, workload: workloadRef(workload) });
     if (failure) throw failure;
   }
+}
+
+function involvedObject(rt: ResourceType, namespace: string, name: string, uid: string): InvolvedObject {
+  return { apiVersion: rt.group ? `${rt.group}/${rt.version}` : rt.version, kind: rt.kind, namespace, name, uid };
 }
 
 export function involved(workload: Pick<Workload, "kind" | "namespace" | "name" | "uid">): InvolvedObject {

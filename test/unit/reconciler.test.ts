@@ -393,8 +393,8 @@ const rows: Row[] = [
       { verb: "delete", kind: "Role", name: NAME, resourceVersion: "102" },
       { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
     ],
-    // A workload that is gone has nothing to hold an Event; the log line and the metric remain.
-    events: [],
+    // On the RoleBinding: a workload that is gone holds no Events.
+    events: ["Warning RoleWriteRefused"],
     throws: RoleWriteRefusedError,
   },
 ];
