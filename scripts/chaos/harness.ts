@@ -19,9 +19,21 @@ import { isManaged, type Snapshot } from "./model.ts";
 import { Monitor, type Window } from "./monitor.ts";
 import { execute, INTRUDER, type OpContext } from "./ops.ts";
 import { ALL_KINDS, bursts, universe, type OpType } from "./plan.ts";
+import { describeRefusal } from "./refusals.ts";
 import { Random } from "./random.ts";
 import { Replicas } from "./replicas.ts";
 import type { ChaosReport, OpCounts } from "./report.ts";
+import { judgeWindow, Timeline } from "./timeline.ts";
+import { RefusalWebhook } from "./webhook.ts";
+
+/**
+ * How long a grant may outlive its pod: README, "How soon a grant ends", gives the removal p99 as
+ * tens of milliseconds, at most 114.9 ms across runs on 2 cores.
+ */
+export const README_REACTION_MS = 115;
+
+/** Operations that leave the controller without a live leader or without watches for a while. */
+const DISTURBING = new Set<OpType>(["kill-replica", "kill-leader", "pause-replica", "restart-apiserver", "write-storm", "pause-leader-mid-write"]);
 
 const repo = resolve(import.meta.dir, "../..");
 
@@ -40,6 +52,8 @@ export interface ChaosOptions {
   log?: (line: string) => void;
   /** End the run after the first burst whose checks found a violation (for the test suite). */
   stopOnViolation?: boolean;
+  /** How long a grant may outlive its reason (default README_REACTION_MS). */
+  reactionMs?: number;
 }
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
@@ -49,8 +63,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   mkdirSync(logDir, { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), "podlogreader-chaos-"));
   let replicas: Replicas | undefined;
+  let webhook: RefusalWebhook | undefined;
   const cleanUp = () => {
     replicas?.killAllNow();
+    webhook?.stop();
     stopCluster(dir);
   };
   const onSignal = () => {
@@ -72,12 +88,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       leaseNamespace: lease.namespace, leaseName: lease.name, logDir,
     });
     await waitForLeader(api, lease);
-    return await runBursts(options, { api, cluster, replicas, namespaces, lease, log, opLog: join(logDir, "ops.log") });
+    webhook = RefusalWebhook.start(dir);
+    return await runBursts(options, { api, cluster, replicas, namespaces, lease, log, opLog: join(logDir, "ops.log"), webhook });
   } finally {
     process.off("exit", cleanUp);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await replicas?.stop();
+    webhook?.stop();
     stopCluster(dir);
   }
 }
@@ -96,6 +114,7 @@ interface Env {
   log: (line: string) => void;
   /** Every operation, its outcome and detail, one a line. */
   opLog: string;
+  webhook: RefusalWebhook;
 }
 
 async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> {
@@ -108,11 +127,25 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
   const foreign = new ForeignRecord();
   const monitor = new Monitor(api, authorizer, namespaces, (ns) => serviceAccountsOf(ns), managedName);
   await monitor.start();
-  const ctx: OpContext = { api, cluster: env.cluster, replicas, foreign, lease: env.lease, maxPauseSeconds: options.maxPauseSeconds ?? 60, namespaces, findings: [] };
+  const timeline = new Timeline();
+  const reactionMs = options.reactionMs ?? README_REACTION_MS;
+  const ctx: OpContext = { api, cluster: env.cluster, replicas, foreign, lease: env.lease, maxPauseSeconds: options.maxPauseSeconds ?? 60, namespaces, findings: [], timeline, webhook: env.webhook };
   const checkCtx = {
     api, authorizer, namespaces, serviceAccountsOf, nameOf: managedName, foreign, settleTimeoutMs: options.settleTimeoutMs ?? 120_000, seed: options.seed,
-    refusal: () => ctx.refusal,
+    period: () => (ctx.refusal ? timeline.periods.at(-1) : undefined),
+    refusalReports: () => replicas.refusalReports,
   };
+  /** Over- and stale-grant windows that outlived their allowance (timeline.ts). */
+  const judgeWindows = (windows: Window[], burst: number): Violation[] => windows.flatMap((w) => {
+    if (w.kind === "under-grant" || w.lastAllowedAt === undefined) return [];
+    const verdict = judgeWindow({ kind: w.kind, startedAt: w.startedAt, lastAllowedAt: w.lastAllowedAt }, timeline, reactionMs, Date.now());
+    if (!verdict) return [];
+    checks[w.kind]++;
+    if (verdict.judgedMs <= verdict.allowanceMs) return [];
+    const during = verdict.period ? ` during ${describeRefusal(verdict.period.refusal)} (op ${verdict.period.opIndex}), which leaves a way out` : "";
+    return [{ type: w.kind, seed: options.seed, opIndex: w.opIndex, burst, namespace: w.namespace, serviceAccount: w.serviceAccount, pod: w.pod,
+      detail: `${w.kind === "stale-grant" ? "the pod's name stayed readable after the pod went" : "readable outside its workload"} for at least ${(verdict.judgedMs / 1000).toFixed(2)}s beyond what is excused (${(verdict.excusedMs / 1000).toFixed(2)}s without a leader or without a way out), allowed ${(verdict.allowanceMs / 1000).toFixed(2)}s${during}` }];
+  });
 
   const counts: Partial<Record<OpType, OpCounts>> = {};
   const checks = Object.fromEntries(CHECK_TYPES.map((t) => [t, 0])) as Record<ViolationType, number>;
@@ -128,7 +161,12 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
       if (operations >= options.ops && Date.now() - started >= options.durationMs) break;
       for (const op of burst) {
         monitor.opIndex = op.index;
+        const opStarted = Date.now();
         const outcome = await execute(ctx, op);
+        if (DISTURBING.has(op.type) && outcome.status !== "skipped") {
+          const paused = op.type === "pause-replica" ? Math.min(op.seconds, ctx.maxPauseSeconds) * 1000 : 0;
+          timeline.disturb(op.type, op.index, opStarted, Math.max(Date.now(), opStarted + paused));
+        }
         const c = (counts[op.type] ??= { done: 0, skipped: 0, failed: 0 });
         c[outcome.status]++;
         appendFileSync(env.opLog, `${new Date().toISOString()} burst ${burstCount} op ${op.index} ${JSON.stringify(op)} -> ${outcome.status}${outcome.detail ? `: ${outcome.detail}` : ""}\n`);
@@ -141,6 +179,7 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
       const result = await settleAndCheck(checkCtx, { opIndex: last, burst: burstCount });
       for (const t of CHECK_TYPES) checks[t] += result.checks[t] ?? 0;
       for (const f of ctx.findings.splice(0)) result.violations.push({ ...f, seed: options.seed, burst: burstCount });
+      result.violations.push(...judgeWindows(monitor.newlyClosed(), burstCount));
       violations.push(...result.violations);
       settles.push(result.settleMs);
       if (result.timedOut) timeouts++;
@@ -151,6 +190,7 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
   } finally {
     windows = await monitor.stop();
   }
+  violations.push(...judgeWindows(monitor.newlyClosed(), burstCount));
   for (const c of foreign.changes) {
     violations.push({ type: "foreign-changed", seed: options.seed, opIndex: c.opIndex, burst: -1, namespace: c.object.namespace,
       detail: `${c.object.objectKind} ${c.object.name} (made by op ${c.object.createdByOp}) ${c.found === undefined ? "was deleted" : `changed: ${c.found.slice(0, 400)}`}` });
@@ -158,6 +198,7 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
   const longest = (kind: Window["kind"]) => windows.filter((w) => w.kind === kind).sort((a, b) => (b.durationMs ?? 0) - (a.durationMs ?? 0));
   const over = longest("over-grant");
   const under = longest("under-grant");
+  const stale = longest("stale-grant");
   return {
     seed: options.seed,
     requested: { ops: options.ops, durationSeconds: options.durationMs / 1000 },
@@ -169,7 +210,9 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
     checks,
     authorizerReviews: authorizer.reviews,
     violations,
-    transient: { overGrantWindows: over.length, underGrantWindows: under.length, longestOverGrant: over[0], longestUnderGrant: under[0], overGrants: over.slice(0, 10) },
+    transient: { overGrantWindows: over.length, underGrantWindows: under.length, staleGrantWindows: stale.length, longestOverGrant: over[0], longestUnderGrant: under[0], longestStaleGrant: stale[0], overGrants: over.slice(0, 10), staleGrants: stale.slice(0, 10) },
+    periods: timeline.periods.map((p) => ({ opIndex: p.opIndex, refusal: describeRefusal(p.refusal), seconds: ((p.end ?? Date.now()) - p.start) / 1000 })),
+    reactionMs,
     settle: { longestSeconds: Math.max(0, ...settles) / 1000, meanSeconds: settles.reduce((a, b) => a + b, 0) / Math.max(1, settles.length) / 1000, timeouts },
     controller: { replicaStarts: replicas.starts, unexpectedExits: replicas.unexpectedExits.length, monitorWatchRestarts: monitor.watchRestarts },
     failures,

@@ -3,11 +3,12 @@
 import type { KubeApi, KubeObject } from "../../src/kube/api.ts";
 import type { ResourceType } from "../../src/kube/resources.ts";
 import { ApiError, NetworkError } from "../../src/kube/transport.ts";
+import { isRefusalText } from "./refusals.ts";
 
-/** Worth trying again: no answer at all, the apiserver (re)starting, or throttling. */
+/** Worth trying again: no answer at all, the apiserver (re)starting, or throttling; never a refusal of the chaos webhook, whatever its code. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof NetworkError) return true;
-  if (err instanceof ApiError) return err.status === 429 || err.status >= 500;
+  if (err instanceof ApiError) return (err.status === 429 || err.status >= 500) && !isRefusalText(err.message);
   return false;
 }
 

@@ -12,6 +12,7 @@ const FLAGS: Flag[] = [
   { name: "duration", kind: "string", value: "DURATION", help: "Run at least this long, e.g. 10m. Default: $CHAOS_DURATION, else 0." },
   { name: "ops", kind: "string", value: "N", help: "Run at least this many operations. Default: $CHAOS_OPS, else 300." },
   { name: "settle-timeout", kind: "string", value: "DURATION", default: "120s", help: "How long the controller may take to settle after a burst before what is still wrong counts as a violation." },
+  { name: "reaction-time", kind: "string", value: "DURATION", help: "How long a grant may outlive its pod (or, in a refusal period with a way out, its reason) before the judge counts it. Default: the README's removal p99, 115ms." },
   { name: "max-pause", kind: "string", value: "DURATION", default: "60s", help: "Longest SIGSTOP of a replica." },
   { name: "out", kind: "string", value: "FILE", help: "Where the JSON report goes. Default: $CHAOS_OUT, else chaos/report.json." },
   { name: "help", kind: "bool", help: "Show this help and exit." },
@@ -53,6 +54,7 @@ async function main(): Promise<number> {
       durationMs: milliseconds("duration", get("duration", "CHAOS_DURATION") ?? "0s"),
       settleTimeoutMs: milliseconds("settle-timeout", values["settle-timeout"] as string),
       maxPauseSeconds: milliseconds("max-pause", values["max-pause"] as string) / 1000,
+      ...(values["reaction-time"] ? { reactionMs: milliseconds("reaction-time", values["reaction-time"] as string) } : {}),
     };
     out = get("out", "CHAOS_OUT") ?? join(repo, "chaos", "report.json");
   } catch (err) {

@@ -11,6 +11,8 @@ interface Meta {
 
 export class Mirror {
   private readonly objects = new Map<string, Map<string, unknown>>();
+  /** When each object that is gone was seen to go (`namespace\0name`), until one of that name comes back. */
+  private readonly goneAt = new Map<string, number>();
   restarts = 0;
 
   constructor(private readonly api: KubeApi, private readonly rt: ResourceType, private readonly namespaces: ReadonlySet<string>) {}
@@ -20,9 +22,16 @@ export class Mirror {
     return [...(this.objects.get(namespace)?.values() ?? [])];
   }
 
+  /** Names of objects of a namespace that went and did not come back, with when they were seen to go. */
+  gone(namespace: string): [string, number][] {
+    const prefix = `${namespace}\0`;
+    return [...this.goneAt].filter(([k]) => k.startsWith(prefix)).map(([k, at]) => [k.slice(prefix.length), at]);
+  }
+
   private put(raw: unknown): void {
     const m = (raw as Meta).metadata;
     if (!m?.namespace || !m.name || !this.namespaces.has(m.namespace)) return;
+    this.goneAt.delete(`${m.namespace}\0${m.name}`);
     let ns = this.objects.get(m.namespace);
     if (!ns) this.objects.set(m.namespace, (ns = new Map()));
     ns.set(m.name, raw);
@@ -30,7 +39,7 @@ export class Mirror {
 
   private drop(raw: unknown): void {
     const m = (raw as Meta).metadata;
-    if (m?.namespace && m.name) this.objects.get(m.namespace)?.delete(m.name);
+    if (m?.namespace && m.name && this.objects.get(m.namespace)?.delete(m.name)) this.goneAt.set(`${m.namespace}\0${m.name}`, Date.now());
   }
 
   /** Lists once (resolves when it has), then keeps watching until `signal` aborts. */
@@ -65,8 +74,15 @@ export class Mirror {
     for (;;) {
       try {
         const { items, resourceVersion } = await this.api.list(this.rt, {});
+        const before = [...this.objects].flatMap(([ns, m]) => [...m.keys()].map((n) => `${ns}\0${n}`));
         this.objects.clear();
         for (const item of items) this.put(item);
+        // Gone while the watch was down: seen to go now, which is no earlier than it went.
+        const now = Date.now();
+        for (const key of before) {
+          const [ns, name] = key.split("\0") as [string, string];
+          if (!this.objects.get(ns)?.has(name)) this.goneAt.set(key, now);
+        }
         return resourceVersion;
       } catch (err) {
         if (signal.aborted) throw err;

@@ -11,6 +11,8 @@
 // A pod whose chain leads to the workload but lacks the label is neither owed nor forbidden.
 // A Role under the workload's managed name that lacks podlogreader's label is someone else's: the
 // workload's ServiceAccount then reads nothing at all (no binding of podlogreader's may point there).
+// A ServiceAccount under that name that lacks the label is someone else's too: podlogreader never
+// binds it (its tokens are not podlogreader's to hand out), so the name is owed nothing.
 import type { V1ObjectMeta, V1OwnerReference, V1Pod, V1PodTemplateSpec, V1PolicyRule, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
 import type { WorkloadKind } from "../../src/access/kinds.ts";
 
@@ -76,7 +78,7 @@ export interface Expectation {
   serviceAccount: string;
   /** The opted-in workload this name belongs to now, if any. */
   owner?: WorkloadFact;
-  /** A Role or RoleBinding of this name without podlogreader's label: the controller must leave it and grant nothing. */
+  /** A Role, RoleBinding or ServiceAccount of this name without podlogreader's label: the controller must leave it and grant nothing. */
   blocked: boolean;
   /** The Role of this name is without podlogreader's label: this ServiceAccount may read no pod at all. */
   roleForeign: boolean;
@@ -100,7 +102,7 @@ export function expectations(s: Snapshot, serviceAccounts: Iterable<string>, nam
     const owner = chainOwner(p, byUid);
     chainOf.set(p.metadata!.name!, { uid: owner?.uid, member: owner !== undefined && hasOptIn(p.metadata?.labels) });
   }
-  const foreign = new Set([...s.roles, ...s.roleBindings].filter((o) => !isManaged(o.metadata)).map((o) => o.metadata!.name!));
+  const foreign = new Set([...s.roles, ...s.roleBindings, ...s.serviceAccounts].filter((o) => !isManaged(o.metadata)).map((o) => o.metadata!.name!));
   const foreignRoles = new Set(s.roles.filter((o) => !isManaged(o.metadata)).map((o) => o.metadata!.name!));
   const result = new Map<string, Expectation>();
   for (const sa of new Set([...serviceAccounts, ...owners.keys()])) {

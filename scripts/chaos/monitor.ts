@@ -4,14 +4,17 @@
 // say where to look: an over-grant window opens when SubjectAccessReview says allowed and closes
 // when it says denied or the pod is gone. Under-grant windows are measured from the watched
 // objects (a pod owed, and the Role not yet naming it), which is what a reader would experience.
+// A stale-grant window is a pod's name still readable, on the authorizer's word, after the pod was
+// seen to go and while no pod of that name exists: it opens when the pod went, and the grant is
+// proven to have lasted until the last question answered "allowed" was sent.
 import type { KubeApi } from "../../src/kube/api.ts";
 import type { Authorizer } from "./authorizer.ts";
 import { Mirror } from "./mirror.ts";
-import { expectations, predictedReadable } from "./model.ts";
+import { expectations, predictedReadable, type Snapshot } from "./model.ts";
 import { RESOURCES, snapshotOf, type Objects, type ResourceName } from "./snapshot.ts";
 
 export interface Window {
-  kind: "over-grant" | "under-grant";
+  kind: "over-grant" | "under-grant" | "stale-grant";
   namespace: string;
   serviceAccount: string;
   pod: string;
@@ -19,6 +22,8 @@ export interface Window {
   /** The last operation started before the window opened. */
   opIndex: number;
   startedAt: number;
+  /** Over- and stale-grant windows: when the last question answered "allowed" was sent. */
+  lastAllowedAt?: number;
   endedAt?: number;
   /** Milliseconds; for a window still open at the end, until the end of the run. */
   durationMs?: number;
@@ -31,6 +36,9 @@ export class Monitor {
   private readonly abort = new AbortController();
   private readonly open = new Map<string, Window>();
   readonly closed: Window[] = [];
+  private handedOut = 0;
+  /** Who the Roles and RoleBindings suggested could read each live pod at the last tick, for when it goes. */
+  private readonly lastReaders = new Map<string, Set<string>>();
   /** The operation index the harness is at; windows are tagged with it. */
   opIndex = -1;
   private loop: Promise<void> | undefined;
@@ -65,6 +73,53 @@ export class Monitor {
     return [...this.mirrors.values()].reduce((n, m) => n + m.restarts, 0);
   }
 
+  /** Windows closed since the last call. */
+  newlyClosed(): Window[] {
+    const out = this.closed.slice(this.handedOut);
+    this.handedOut = this.closed.length;
+    return out;
+  }
+
+  /** Every ServiceAccount a RoleBinding of the namespace names, with the pod names the bindings suggest it reads. */
+  private readers(snap: Snapshot): Map<string, Set<string>> {
+    const byPod = new Map<string, Set<string>>();
+    const subjects = new Set(snap.roleBindings.flatMap((b) => (b.subjects ?? []).filter((x) => x.kind === "ServiceAccount" && (x.namespace ?? snap.namespace) === snap.namespace).map((x) => x.name)));
+    for (const sa of subjects) {
+      for (const name of predictedReadable(snap, sa).names) {
+        let set = byPod.get(name);
+        if (!set) byPod.set(name, (set = new Set()));
+        set.add(sa);
+      }
+    }
+    return byPod;
+  }
+
+  /** Asks about every name of a pod that went, whoever could read it then or seems to now, and keeps the stale-grant windows. */
+  private async staleGrants(ns: string, snap: Snapshot, podUid: Map<string, string>, seen: Set<string>): Promise<void> {
+    const readers = this.readers(snap);
+    for (const pod of podUid.keys()) this.lastReaders.set(`${ns}\0${pod}`, readers.get(pod) ?? new Set());
+    for (const [pod, goneAt] of this.mirrors.get("Pod")!.gone(ns)) {
+      if (podUid.has(pod)) continue;
+      const prefix = `stale-grant\0${ns}\0`;
+      // Who could read it while it was there, asked once, right after it went: allowed then, the
+      // grant has held since the pod went. A grant of the name found later (a hand edit, a
+      // deposed leader's write) is counted from the first time it is found.
+      const held = this.lastReaders.get(`${ns}\0${pod}`) ?? new Set<string>();
+      this.lastReaders.delete(`${ns}\0${pod}`);
+      const candidates = new Set([...(readers.get(pod) ?? []), ...held]);
+      for (const [key, w] of this.open) if (key.startsWith(prefix) && w.pod === pod) candidates.add(w.serviceAccount);
+      for (const sa of candidates) {
+        const key = `${prefix}${sa}\0${pod}\0${goneAt}`;
+        const asked = Date.now();
+        if (!(await this.authorizer.canReadLog(ns, sa, pod))) continue;
+        seen.add(key);
+        const window = this.open.get(key);
+        if (window) window.lastAllowedAt = asked;
+        else this.open.set(key, { kind: "stale-grant", namespace: ns, serviceAccount: sa, pod, podUid: "", opIndex: this.opIndex, startedAt: held.has(sa) ? goneAt : asked, lastAllowedAt: asked });
+      }
+    }
+  }
+
   private async tick(): Promise<void> {
     this.ticks++;
     const now = () => Date.now();
@@ -73,6 +128,7 @@ export class Monitor {
       const objects = Object.fromEntries([...this.mirrors].map(([n, m]) => [n, m.in(ns)])) as Objects;
       const snap = snapshotOf(ns, objects);
       const podUid = new Map(snap.pods.map((p) => [p.metadata!.name!, p.metadata!.uid!]));
+      await this.staleGrants(ns, snap, podUid, seen);
       for (const e of expectations(snap, this.serviceAccounts(ns), this.nameOf).values()) {
         const predicted = predictedReadable(snap, e.serviceAccount);
         for (const [pod, uid] of podUid) {
@@ -84,10 +140,12 @@ export class Monitor {
             const window = this.open.get(key);
             if (kind === "over-grant" && (suspected || window)) {
               // Opened and closed only on the authorizer's word.
+              const asked = now();
               const allowed = await this.authorizer.canReadLog(ns, e.serviceAccount, pod);
               if (allowed && !e.mayRead.has(pod)) {
                 seen.add(key);
-                if (!window) this.open.set(key, { kind, namespace: ns, serviceAccount: e.serviceAccount, pod, podUid: uid, opIndex: this.opIndex, startedAt: now() });
+                if (window) window.lastAllowedAt = asked;
+                else this.open.set(key, { kind, namespace: ns, serviceAccount: e.serviceAccount, pod, podUid: uid, opIndex: this.opIndex, startedAt: asked, lastAllowedAt: asked });
               }
               continue;
             }

@@ -10,14 +10,17 @@ import { Leases } from "../../src/kube/resources.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { restartApiserver, type ClusterState } from "../lib/controlplane.ts";
 import { eventually } from "../lib/poll.ts";
-import { endRefusal, isRefusal, startRefusal, type Refusal } from "./admission.ts";
+import { endRefusal, isRefusal, startRefusal } from "./admission.ts";
 import { compact } from "./etcd.ts";
 import { ForeignRecord } from "./foreign.ts";
 import { create, createRaw, getObject, listObjects, mergePatch, remove, retrying, statusOf } from "./kube.ts";
 import { appLabel, barePod, workload } from "./manifests.ts";
 import { controllerRef, isManaged } from "./model.ts";
 import { SCALABLE, type Op } from "./plan.ts";
+import { describeRefusal, type Refusal } from "./refusals.ts";
 import type { Replicas } from "./replicas.ts";
+import type { Timeline } from "./timeline.ts";
+import type { RefusalWebhook } from "./webhook.ts";
 
 export type Outcome = { status: "done" | "skipped" | "failed"; detail?: string };
 const done = (detail?: string): Outcome => ({ status: "done", detail });
@@ -36,8 +39,12 @@ export interface OpContext {
   maxPauseSeconds: number;
   /** The namespaces the run uses (a refusal policy applies to these only). */
   namespaces: string[];
-  /** The refusal of writes to managed Roles in force, if any. */
+  /** The refusal of writes to managed objects in force, if any. */
   refusal?: Refusal;
+  /** Serves the webhook refusals. */
+  webhook?: RefusalWebhook;
+  /** Where refusal periods begin and end. */
+  timeline: Timeline;
   /** What an operation itself saw go wrong, for the report (the judge at quiescence sees the rest). */
   findings: Finding[];
 }
@@ -70,7 +77,7 @@ export async function execute(ctx: OpContext, op: Op): Promise<Outcome> {
     return await run(ctx, op);
   } catch (err) {
     const status = statusOf(err);
-    if (isRefusal(err)) return skipped("refused by the chaos admission policy");
+    if (isRefusal(err)) return skipped("refused by the chaos admission policy or webhook");
     if (status === 404) return skipped("target not found");
     if (status === 409) return skipped("name taken or object changed");
     return { status: "failed", detail: (err as Error).message.slice(0, 300) };
@@ -106,6 +113,8 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
     case "delete-workload":
       await remove(api, KINDS[op.kind].resource, op.namespace, op.name, op.orphan ? "Orphan" : "Background");
       return done(op.orphan ? "orphaned its pods" : undefined);
+    case "recreate-orphaned":
+      return recreateOrphaned(ctx, op);
     case "cronjob-run": {
       // What `kubectl create job --from=cronjob/NAME` makes.
       const cron = await getObject<V1CronJob>(api, KINDS.CronJob.resource, op.namespace, op.name);
@@ -183,20 +192,30 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
       return done();
     case "compact-etcd":
       return done(`to revision ${await compact(ctx.cluster.ports.etcd)}`);
-    case "refuse-role-writes": {
-      if (ctx.refusal) return skipped(`a refusal (${ctx.refusal}) is already in force`);
+    case "refuse-writes": {
+      if (ctx.refusal) return skipped(`a refusal (${describeRefusal(ctx.refusal)}) is already in force`);
       // In force from the moment the policy may be, so no check runs unexcused while it is.
       ctx.refusal = op.refusal;
-      if (!(await startRefusal(api, op.refusal, ctx.namespaces, ctx.lease.namespace))) {
-        ctx.refusal = undefined;
-        return skipped("a refusal policy already exists");
+      ctx.timeline.beginPeriod(op.refusal, op.index, Date.now());
+      let started = false;
+      try {
+        started = await startRefusal(api, op.refusal, ctx.namespaces, ctx.lease.namespace, ctx.webhook);
+      } finally {
+        if (!started) {
+          await endRefusal(api, ctx.lease.namespace, op.refusal);
+          ctx.timeline.endPeriod(Date.now());
+          ctx.refusal = undefined;
+        }
       }
-      return done(`${op.refusal}, for ${op.bursts} burst(s)`);
+      return started ? done(`${describeRefusal(op.refusal)}, for ${op.bursts} burst(s)`) : skipped("a refusal already exists");
     }
     case "lift-refusal": {
-      const ended = await endRefusal(api, ctx.lease.namespace);
+      const ended = ctx.refusal;
+      await endRefusal(api, ctx.lease.namespace, ended);
+      // Over once the probe shows it lifted: until then it counts as in force.
+      ctx.timeline.endPeriod(Date.now());
       ctx.refusal = undefined;
-      return ended ? done(ended) : skipped("no refusal in force");
+      return ended ? done(describeRefusal(ended)) : skipped("no refusal in force");
     }
     case "take-role":
       return takeRole(ctx, op);
@@ -365,6 +384,22 @@ async function pauseLeaderMidWrite(ctx: OpContext, op: Extract<Op, { type: "paus
   } finally {
     ctx.replicas.resume();
   }
+}
+
+/**
+ * Deletes the workload leaving its dependents (pods, ReplicaSets, Jobs, and podlogreader's Role,
+ * RoleBinding and ServiceAccount) to the garbage collector's orphaning, and makes a new one of the
+ * same kind and name as soon as the old one is gone: the dependents of the old UID meet the new one.
+ */
+async function recreateOrphaned(ctx: OpContext, op: Extract<Op, { type: "recreate-orphaned" }>): Promise<Outcome> {
+  const rt = KINDS[op.kind].resource;
+  const uid = await uidOf(ctx.api, rt, op.namespace, op.name);
+  if (!uid) return skipped("target not found");
+  await retrying(() => ctx.api.delete(rt, op.namespace, op.name, { uid }, "Orphan"));
+  const gone = await holdsWithin(30_000, async () => (await uidOf(ctx.api, rt, op.namespace, op.name)) !== uid);
+  if (!gone) return done(`old ${op.kind} ${uid} still finalizing after 30s; not made again`);
+  await create(ctx.api, rt, op.namespace, workload(op.kind, op.name, op.replicas, op.optIn));
+  return done(`old UID ${uid} orphaned its dependents; made again${op.optIn ? ", opted in" : ""}`);
 }
 
 /** Whether `check` comes to hold within `ms` (polled every 250 ms). */

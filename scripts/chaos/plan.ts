@@ -5,6 +5,7 @@
 // lift-refusal, is placed by the plan itself: first in the burst where a refusal period ends.
 import type { WorkloadKind } from "../../src/access/kinds.ts";
 import type { Random } from "./random.ts";
+import { POLICY_SHAPES, WEBHOOK_ANSWERS, WEBHOOK_SHAPES, type Refusal } from "./refusals.ts";
 
 export interface Universe {
   namespaces: string[];
@@ -41,6 +42,10 @@ export type Op = { index: number } & (
   | ({ type: "opt-in" } & Target)
   | ({ type: "opt-out" } & Target)
   | ({ type: "delete-workload"; orphan: boolean } & Target)
+  // Deleted with propagationPolicy Orphan (garbage collection of its pods and managed objects held
+  // off: they stay, with their old owner's UID until the collector strips it) and made again under
+  // the same name as soon as the name is free.
+  | ({ type: "recreate-orphaned"; replicas: number; optIn: boolean } & Target)
   | { type: "cronjob-run"; namespace: string; name: string; run: number }
   | { type: "delete-pod"; namespace: string; pick: number }
   | { type: "bare-pod"; namespace: string; pod: string; adoptableBy?: { kind: WorkloadKind; name: string } }
@@ -55,8 +60,9 @@ export type Op = { index: number } & (
   | { type: "pause-replica"; replica: number; seconds: number }
   | { type: "restart-apiserver" }
   | { type: "compact-etcd" }
-  // A period in which writes to managed Roles are refused, until lift-refusal `bursts` bursts later.
-  | { type: "refuse-role-writes"; refusal: "growth" | "all"; bursts: number }
+  // A period in which writes to managed objects are refused in one shape (refusals.ts), until
+  // lift-refusal `bursts` bursts later.
+  | { type: "refuse-writes"; refusal: Refusal; bursts: number }
   | { type: "lift-refusal" }
   // A managed Role (the pick-th of the namespace's, by name) made someone else's: its marks
   // removed, or deleted and made again without them.
@@ -76,7 +82,7 @@ const WEIGHTS: [OpType, number][] = [
   ["cronjob-run", 4], ["delete-pod", 8], ["bare-pod", 5], ["forged-pod", 7], ["edit-role", 6],
   ["edit-rolebinding", 3], ["foreign-object", 3], ["delete-foreign", 3], ["sweep-bare-pods", 1],
   ["kill-replica", 1], ["kill-leader", 1], ["pause-replica", 1], ["restart-apiserver", 0.7], ["compact-etcd", 1.5],
-  ["refuse-role-writes", 1.2], ["take-role", 2], ["write-storm", 0.8], ["pause-leader-mid-write", 0.6],
+  ["refuse-writes", 3], ["take-role", 2], ["write-storm", 0.8], ["pause-leader-mid-write", 0.6], ["recreate-orphaned", 2],
 ];
 export const OP_TYPES: OpType[] = [...WEIGHTS.map(([t]) => t), "lift-refusal"];
 
@@ -101,6 +107,8 @@ export function drawOp(rng: Random, u: Universe, index: number): Op {
       // Orphaning a StatefulSet leaves its pods behind under names it will reuse.
       return { index, type, ...t, orphan: rng.chance(0.4) && t.kind === "StatefulSet" };
     }
+    case "recreate-orphaned":
+      return { index, type, ...target(rng, u, ALL_KINDS), replicas: rng.between(0, 3), optIn: rng.chance(0.8) };
     case "cronjob-run":
       return { index, type, namespace: rng.pick(u.namespaces), name: rng.pick(u.names), run: rng.int(3) };
     case "delete-pod":
@@ -132,8 +140,8 @@ export function drawOp(rng: Random, u: Universe, index: number): Op {
     case "restart-apiserver":
     case "compact-etcd":
       return { index, type };
-    case "refuse-role-writes":
-      return { index, type, refusal: rng.pick(["growth", "all"] as const), bursts: rng.between(1, 2) };
+    case "refuse-writes":
+      return { index, type, refusal: drawRefusal(rng), bursts: rng.between(1, 2) };
     case "take-role":
       return { index, type, namespace: rng.pick(u.namespaces), pick: rng.int(1000), how: rng.pick(["unlabel", "recreate"] as const) };
     case "write-storm":
@@ -141,6 +149,15 @@ export function drawOp(rng: Random, u: Universe, index: number): Op {
     case "pause-leader-mid-write":
       return { index, type, namespace: rng.pick(u.namespaces), add: rng.between(1, 2), delayMs: rng.between(0, 600) };
   }
+}
+
+/** Half the periods by admission policy, half by the webhook; always four numbers drawn. */
+export function drawRefusal(rng: Random): Refusal {
+  const byWebhook = rng.chance(0.5);
+  const policyShape = rng.pick(POLICY_SHAPES);
+  const webhookShape = rng.pick(WEBHOOK_SHAPES);
+  const answer = rng.pick(WEBHOOK_ANSWERS);
+  return byWebhook ? { shape: webhookShape, answer } : { shape: policyShape, answer: "policy" };
 }
 
 /** Bursts of 5 to 25 operations, forever; the caller decides when to stop. */
@@ -158,7 +175,7 @@ export function* bursts(rng: Random, u: Universe): Generator<Op[]> {
     for (let i = 0; i < size; i++) {
       const op = drawOp(rng, u, index++);
       // A refusal drawn while one is in force is skipped when it runs and ends with it.
-      if (op.type === "refuse-role-writes" && liftAt === undefined) liftAt = burst + op.bursts;
+      if (op.type === "refuse-writes" && liftAt === undefined) liftAt = burst + op.bursts;
       ops.push(op);
     }
     yield ops;

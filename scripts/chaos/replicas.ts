@@ -22,8 +22,30 @@ interface Replica {
   killing: boolean;
 }
 
+/** A line in which a replica reported a refused write of a workload's objects. */
+export interface RefusalReport {
+  at: number;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+const REFUSAL_REASON = /\breason=RoleWriteRefused\b/;
+
+/** The workload a RoleWriteRefused log line (logfmt fields after the message) is about. */
+export function refusalReport(line: string, at: number): RefusalReport | undefined {
+  if (!REFUSAL_REASON.test(line)) return undefined;
+  const field = (k: string) => line.match(new RegExp(`\\s${k}=("(?:[^"\\\\]|\\\\.)*"|\\S+)`))?.[1]?.replace(/^"(.*)"$/, "$1");
+  const kind = field("kind");
+  const namespace = field("namespace");
+  const name = field("name");
+  return kind && namespace && name ? { at, kind, namespace, name } : undefined;
+}
+
 export class Replicas {
   private readonly replicas: Replica[] = [];
+  /** Every RoleWriteRefused line any replica wrote, in order. */
+  readonly refusalReports: RefusalReport[] = [];
   private stopped = false;
   private resumeTimer: Timer | undefined;
   /** Exits the harness did not cause (e.g. a replica that lost its Lease stops itself). */
@@ -48,10 +70,17 @@ export class Replicas {
     appendFileSync(logFile, `--- started pid ${proc.pid} at ${new Date().toISOString()}\n`);
     void (async () => {
       const decoder = new TextDecoder();
+      let partial = "";
       for await (const chunk of proc.stderr) {
         const text = decoder.decode(chunk, { stream: true });
         appendFileSync(logFile, text);
         replica.identity ??= text.match(/identity ([^)\s]+)\)/)?.[1];
+        const lines = (partial + text).split("\n");
+        partial = lines.pop()!;
+        for (const line of lines) {
+          const report = refusalReport(line, Date.now());
+          if (report) this.refusalReports.push(report);
+        }
       }
     })().catch(() => {});
     void proc.exited.then((code) => {

@@ -25,11 +25,20 @@ export interface ChaosReport {
   transient: {
     overGrantWindows: number;
     underGrantWindows: number;
+    /** Windows in which the name of a pod that was gone stayed readable. */
+    staleGrantWindows: number;
     longestOverGrant?: Window;
     longestUnderGrant?: Window;
+    longestStaleGrant?: Window;
     /** The ten longest over-grant windows. */
     overGrants: Window[];
+    /** The ten longest stale-grant windows. */
+    staleGrants: Window[];
   };
+  /** Every refusal period: the operation that began it, its shape, how long it lasted. */
+  periods: { opIndex: number; refusal: string; seconds: number }[];
+  /** How long a grant was allowed to outlive its reason. */
+  reactionMs: number;
   settle: { longestSeconds: number; meanSeconds: number; timeouts: number };
   controller: { replicaStarts: number; unexpectedExits: number; monitorWatchRestarts: number };
   /** Operations that failed after retries, first 20, for diagnosis. */
@@ -51,6 +60,10 @@ export function formatReport(r: ChaosReport): string {
   lines.push(`controller: ${r.controller.replicaStarts} replica starts, ${r.controller.unexpectedExits} exits the harness did not cause; monitor watch restarts ${r.controller.monitorWatchRestarts}`);
   lines.push("", `transient over-grant windows: ${r.transient.overGrantWindows}, longest: ${describeWindow(r.transient.longestOverGrant)}`);
   lines.push(`transient under-grant windows: ${r.transient.underGrantWindows}, longest: ${describeWindow(r.transient.longestUnderGrant)}`);
+  lines.push(`stale-grant windows: ${r.transient.staleGrantWindows}, longest: ${describeWindow(r.transient.longestStaleGrant)} (each judged against ${r.reactionMs}ms plus what is excused)`);
+  const byRefusal = new Map<string, number>();
+  for (const p of r.periods) byRefusal.set(p.refusal, (byRefusal.get(p.refusal) ?? 0) + 1);
+  lines.push("", `refusal periods: ${r.periods.length}${r.periods.length ? ` (${[...byRefusal].sort().map(([k, n]) => `${n} ${k}`).join(", ")})` : ""}`);
   lines.push("", `violations: ${r.violations.length}`);
   for (const v of r.violations.slice(0, 50)) {
     lines.push(`  ${v.type} seed=${v.seed} op=${v.opIndex} burst=${v.burst} ${v.namespace ?? ""} ${v.serviceAccount ?? ""}${v.pod ? ` pod ${v.pod}` : ""}: ${v.detail}`);
