@@ -39,7 +39,8 @@ const aboutPeople = (r: Report) => r.findings.filter((f) => GRANT_KINDS.has(f.ki
 /** `podlogreader grant`, to be revoked after the test; returns the binding's name. */
 async function grant(to: string): Promise<string> {
   const r = await run(["grant", "-n", ns, "deploy/web", "--to", to, "--for", "1h", "--reason", "audit test", "-o", "json"]);
-  expect(r.stderr).toBe("");
+  // This cluster runs no grant policy, so the command may say the record is advisory; nothing else.
+  expect(r.stderr).toMatch(/^(the cluster does not enforce grant records \(no ValidatingAdmissionPolicy [^)]*\): expiry and granted-by are advisory\n)?$/);
   expect(r.code).toBe(0);
   const name = (JSON.parse(r.stdout) as { binding: string }).binding;
   cleanups.push(() => c.admin.delete(RoleBindings, ns, name));
