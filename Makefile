@@ -23,6 +23,9 @@ SOURCE_URL ?= $(or $(filter http://% https://% git://% ssh://% git@%,$(GIT_REMOT
 RELEASE_URL ?= $(SOURCE_URL)/releases/download/v$(VERSION)
 RELEASE_TARGETS := linux-x64-baseline linux-x64-musl linux-arm64 darwin-x64 darwin-arm64 windows-x64
 ARTIFACT_TESTS := test/e2e/image.test.ts test/e2e/reduced-env.test.ts test/e2e/release.test.ts
+# Suites whose apiserver calls podlogreader's webhook authorizer: a test process has one cluster,
+# decided by its first suite, so these run in a process of their own.
+AUTHORIZER_TESTS := test/e2e/authorizer.test.ts test/e2e/none-mode.test.ts
 export VERSION REVISION SOURCE_DATE_EPOCH SOURCE_URL
 
 .PHONY: help deps system-deps image-deps release-test-deps control-plane helm typecheck build image release test test-artifacts unit cluster cluster-down demo bench chaos clean
@@ -84,7 +87,8 @@ unit: deps ## Run the unit tests only (no cluster needed)
 	$(BUN) test --timeout 20000 test/unit
 
 test: deps control-plane helm typecheck build ## Type-check, then run unit and integration tests against a real local control plane
-	$(BUN) test --timeout 180000 $(foreach t,$(ARTIFACT_TESTS),--path-ignore-patterns=$(t))
+	$(BUN) test --timeout 180000 $(foreach t,$(ARTIFACT_TESTS) $(AUTHORIZER_TESTS),--path-ignore-patterns=$(t))
+	$(BUN) test --timeout 180000 $(AUTHORIZER_TESTS)
 
 test-artifacts: deps control-plane helm release-test-deps image release ## Test the image (run from its own root filesystem) and the release archives against a local control plane
 	$(BUN) test --timeout 180000 $(ARTIFACT_TESTS)
