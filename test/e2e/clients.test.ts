@@ -11,6 +11,7 @@ import type { V1PolicyRule } from "@kubernetes/client-node";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { setPodLog } from "../../scripts/lib/simulated-nodes.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
+import { serviceAccountCan } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment, scale, waitForPods } from "../support/workloads.ts";
 
@@ -51,6 +52,10 @@ async function reader(mode: "own" | "namespace", pods: string[]): Promise<string
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
     subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
   });
+  // stern gives up for good when its first watch is refused, so start it only once the apiserver's
+  // authorizer has seen the binding.
+  const granted = mode === "namespace" ? { verb: "watch", resource: "pods" } : { verb: "get", resource: "pods", subresource: "log", name: pods[0] };
+  await eventually(`the apiserver to authorize ${name}`, async () => (await serviceAccountCan(c.admin, ns, name, granted)) || undefined);
   const file = join(dir, `${name}.kubeconfig`);
   writeFileSync(file, kubeconfigYaml(c.server, c.caPem, { token: await serviceAccountToken(ns, name) }, ns), { mode: 0o600 });
   return file;
@@ -96,10 +101,11 @@ function startStern(kubeconfig: string, args: string[]) {
   };
 }
 
-/** Waits until stern's output satisfies `check`; on timeout the error shows what stern printed. */
+/** Waits until stern's output satisfies `check`; on timeout, or if stern exits first, the error shows what stern printed. */
 async function waitForOutput(run: ReturnType<typeof startStern>, what: string, check: (stdout: string) => boolean, timeoutMs?: number): Promise<void> {
   try {
-    await eventually(what, async () => (check(run.seen.stdout) ? true : undefined), timeoutMs);
+    const printed = await eventually(what, async () => (check(run.seen.stdout) ? true : run.proc.exitCode !== null ? false : undefined), timeoutMs);
+    if (!printed) throw new Error(`stern exited with code ${run.proc.exitCode} before ${what}`);
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- stern stdout\n${run.seen.stdout}--- stern stderr\n${run.seen.stderr}`);
   }
