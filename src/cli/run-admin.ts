@@ -18,7 +18,7 @@ import { commandHelp, parseAdmin, type AdminCommand } from "./admin.ts";
 import { UsageError } from "./flags.ts";
 import { programName } from "./program.ts";
 import { runGrantCommand } from "./run-grants.ts";
-import { table } from "./table.ts";
+import { table } from "../util/table.ts";
 
 /** Everything a command prints goes out before the process exits, however slow the pipe. */
 const out = writeStdout;

@@ -5,7 +5,7 @@ import { revoke } from "../admin/grants/revoke.ts";
 import { writeStdout as out } from "../admin/output.ts";
 import type { KubeApi } from "../kube/api.ts";
 import type { GrantOptions, GrantsOptions, RevokeOptions } from "./grant-flags.ts";
-import { table } from "./table.ts";
+import { table } from "../util/table.ts";
 
 export async function runGrantCommand(api: KubeApi, opts: GrantOptions | GrantsOptions | RevokeOptions, namespace: string): Promise<number> {
   switch (opts.command) {

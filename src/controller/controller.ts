@@ -17,7 +17,7 @@ import { EventRecorder } from "./events.ts";
 import { GrantExpiry, grantWatch } from "./grant-expiry.ts";
 import { reportFailure } from "./failures.ts";
 import { garbageCollectorHint } from "./housekeeping.ts";
-import { WorkQueue } from "./queue.ts";
+import { WorkQueue } from "../workqueue/queue.ts";
 import { Reconciler } from "./reconciler.ts";
 import { openWatches, type Watches } from "./watches.ts";
 

@@ -3,7 +3,7 @@
 // and retries; depth and the running time of unfinished work are read when scraped, so nothing
 // ticks while the controller is idle (client-go updates them every 500 ms instead).
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { QueueObserver } from "../controller/queue.ts";
+import type { QueueObserver } from "../workqueue/queue.ts";
 
 /** client-go's buckets for queue and work durations: 10ns to 1000s, in powers of ten. */
 export const WORKQUEUE_BUCKETS = Array.from({ length: 12 }, (_, i) => 1e-8 * 10 ** i);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { burstWindow, WorkQueue } from "../../src/controller/queue.ts";
+import { burstWindow, WorkQueue } from "../../src/workqueue/queue.ts";
 
 function recorder(fail: (key: string, n: number) => boolean = () => false) {
   const runs: string[] = [];

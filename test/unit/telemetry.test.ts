@@ -1,7 +1,7 @@
 // Metrics under controller-runtime's names and meaning, driven through the real work queue, and
 // the liveness and readiness checks behind /healthz and /readyz.
 import { describe, expect, test } from "bun:test";
-import { WorkQueue } from "../../src/controller/queue.ts";
+import { WorkQueue } from "../../src/workqueue/queue.ts";
 import { cachesSynced, controllerChecks, notShuttingDown, ping, runChecks, workers, WORKER_STALL_MS } from "../../src/telemetry/health.ts";
 import { Metrics } from "../../src/telemetry/metrics.ts";
 import { RECONCILE_BUCKETS } from "../../src/telemetry/reconcile.ts";

@@ -1,6 +1,6 @@
 // The audit report for a terminal (a table, then one line per finding) or a machine (JSON with a
 // top-level `ok`).
-import { table } from "../../cli/table.ts";
+import { table } from "../../util/table.ts";
 import type { AuditReport } from "../audit.ts";
 
 export function auditJson(report: AuditReport): string {
