@@ -16,7 +16,7 @@ import { otherPathRequests, permissionText } from "./audit/paths.ts";
 import { describeBinding, grantingBindings, namedInRules, namespacesReached, ruleAllows, type RbacRole, type Request, type ServiceAccountRef } from "./audit/rbac.ts";
 import { readCluster, type AuditInput } from "./audit/reads.ts";
 import { retrying } from "./audit/retry.ts";
-import { roleMode, type RoleMode } from "../logs/grant.ts";
+import { roleMode, type RoleMode } from "../access/role-pods.ts";
 import { OPT_IN_LABEL, OPT_IN_VALUE } from "../access/marks.ts";
 
 export type { Finding, FindingKind } from "./audit/findings.ts";

@@ -2,7 +2,7 @@
 import { managedName } from "../access/names.ts";
 import { isManagedFor } from "../access/ownership.ts";
 import type { KubeApi } from "../kube/api.ts";
-import { grantedPods, roleMode, type RoleMode } from "../logs/grant.ts";
+import { grantedPods, roleMode, type RoleMode } from "../access/role-pods.ts";
 import type { PolicyRule } from "../kube/objects.ts";
 import { snapshot } from "./snapshot.ts";
 

@@ -6,7 +6,7 @@ import { boundSubjects, type BoundSubject } from "../access/grants.ts";
 import type { Owned, Workload, World } from "../access/membership.ts";
 import type { RoleBinding } from "../kube/objects.ts";
 import type { Requirement, SubjectAccessReview } from "./review.ts";
-import { narrowerThan, selectorString } from "./selector.ts";
+import { narrowerThan, selectorString } from "../access/selector.ts";
 
 export type Decision = { allowed: boolean; reason: string };
 const allow = (reason: string): Decision => ({ allowed: true, reason });

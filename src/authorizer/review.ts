@@ -1,13 +1,15 @@
 // The SubjectAccessReview (authorization.k8s.io/v1) the apiserver's webhook authorizer sends, read
 // with valibot: only the fields the decision uses. Anything else is not a review.
 import * as v from "valibot";
+import type { Requirement } from "../access/selector.ts";
 
-const Requirement = v.object({
+export type { Requirement };
+
+const Requirement: v.GenericSchema<unknown, Requirement> = v.object({
   key: v.pipe(v.string(), v.minLength(1)),
   operator: v.picklist(["In", "NotIn", "Exists", "DoesNotExist"]),
   values: v.optional(v.nullable(v.array(v.string()))),
 });
-export type Requirement = v.InferOutput<typeof Requirement>;
 
 const Selector = v.optional(v.nullable(v.object({
   rawSelector: v.optional(v.nullable(v.string())),

@@ -12,7 +12,7 @@ import { ApiError } from "../kube/transport.ts";
 import { Backoff } from "../util/backoff.ts";
 import { sleep } from "../util/sleep.ts";
 import { containersToRead, type ContainerChoice } from "./containers.ts";
-import { grantedPods, roleMode, unmanagedReason } from "./grant.ts";
+import { grantedPods, roleMode, unmanagedReason } from "../access/role-pods.ts";
 import { SelectedPods } from "./selected.ts";
 import { classifyFailure, FORBIDDEN_ATTEMPTS, streamContainer, type Output, type StreamEnd, type StreamSettings } from "./stream.ts";
 

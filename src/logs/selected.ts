@@ -3,7 +3,7 @@
 // then kept only when their controller chain leads to the workload by UID.
 import type { KubeApi } from "../kube/api.ts";
 import { KINDS, type WorkloadKind } from "../access/kinds.ts";
-import { requirementsOf, selectorString } from "../authorizer/selector.ts";
+import { requirementsOf, selectorString } from "../access/selector.ts";
 import { controllerOf, PartialObjectMetadata, parseObject, WorkloadSchema, type LabelSelector, type Role } from "../kube/objects.ts";
 import { Pods, ReplicaSets, SelfSubjectAccessReviews } from "../kube/resources.ts";
 import { ApiError } from "../kube/transport.ts";

@@ -5,7 +5,7 @@ import { desiredGrant } from "../../src/access/grants.ts";
 import { World, type Workload } from "../../src/access/membership.ts";
 import { authorize } from "../../src/authorizer/authorize.ts";
 import type { Ask, Evidence, PodFacts, View } from "../../src/authorizer/decide.ts";
-import { narrowerThan, selectorString } from "../../src/authorizer/selector.ts";
+import { narrowerThan, selectorString } from "../../src/access/selector.ts";
 import type { RoleBinding } from "../../src/kube/objects.ts";
 
 const NOW = Date.parse("2026-12-04T12:00:00Z");

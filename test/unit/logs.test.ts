@@ -11,7 +11,7 @@ import { ApiError } from "../../src/kube/transport.ts";
 import { containersToRead } from "../../src/logs/containers.ts";
 import { LogsError, printWorkloadLogs } from "../../src/logs/follow.ts";
 import { linePrefix, splitTimestamp, timestampNanos, useColour } from "../../src/logs/format.ts";
-import { grantedPods, roleMode, unmanagedReason } from "../../src/logs/grant.ts";
+import { grantedPods, roleMode, unmanagedReason } from "../../src/access/role-pods.ts";
 import { linksToRead, podsOfWorkload, type LinkOwner } from "../../src/logs/members.ts";
 import { grantedJobs } from "../../src/logs/selected.ts";
 import { LOGS_FLAGS, logsHelp, parseLogsArgs } from "../../src/logs/options.ts";

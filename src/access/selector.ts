@@ -1,8 +1,13 @@
-// Label selectors as the authorizer reads them: a workload's spec.selector against the
-// requirements a list or watch carries (KEP-4601), and the requirements written back as a selector
-// string for the apiserver.
+// Label selectors as requirements: a workload's spec.selector against the requirements a list or
+// watch carries (KEP-4601), and requirements written back as a selector string for the apiserver.
 import type { LabelSelector } from "../kube/objects.ts";
-import type { Requirement } from "./review.ts";
+
+/** One requirement of a label selector, as SubjectAccessReview's resourceAttributes.labelSelector carries it. */
+export interface Requirement {
+  key: string;
+  operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+  values?: string[] | null;
+}
 
 /** A workload's selector as requirements; undefined when it has none or an operator we do not know. */
 export function requirementsOf(selector: LabelSelector | undefined): Requirement[] | undefined {

@@ -1,7 +1,7 @@
 // What a workload's Role says about its pods, and whether it is podlogreader's Role at all.
-import { isManagedFor, managedOwner } from "../access/ownership.ts";
-import type { WorkloadKind } from "../access/kinds.ts";
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, WORKLOAD_ANNOTATION } from "../access/marks.ts";
+import { isManagedFor, managedOwner } from "./ownership.ts";
+import type { WorkloadKind } from "./kinds.ts";
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, WORKLOAD_ANNOTATION } from "./marks.ts";
 import type { ObjectMeta, PolicyRule } from "../kube/objects.ts";
 
 /**
