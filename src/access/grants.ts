@@ -3,6 +3,7 @@
 // to a workload's Role and why, how a grant is named and marked, and when it has expired.
 import { createHash } from "node:crypto";
 import type { ObjectMeta, RoleBinding } from "../kube/objects.ts";
+import { isNamespaceName, isObjectName } from "../kube/names.ts";
 import type { WorkloadKind } from "./kinds.ts";
 import { WORKLOAD_ANNOTATION } from "./marks.ts";
 import { managedName } from "./names.ts";
@@ -50,9 +51,6 @@ export function meansEveryone(s: Subject): boolean {
   return s.kind === "User" && s.name === "system:anonymous";
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 /** Parses `group:NAME`, `user:NAME` or `sa:NS/NAME`; the error says what is wrong, for a person. */
 export function parseSubject(text: string): Subject | { error: string } {
   const colon = text.indexOf(":");
@@ -66,7 +64,7 @@ export function parseSubject(text: string): Subject | { error: string } {
     const slash = name.indexOf("/");
     const namespace = name.slice(0, slash);
     const sa = name.slice(slash + 1);
-    if (slash < 0 || !DNS_LABEL.test(namespace) || namespace.length > 63 || !DNS_SUBDOMAIN.test(sa) || sa.length > 253) {
+    if (slash < 0 || !isNamespaceName(namespace) || !isObjectName(sa)) {
       return { error: `${JSON.stringify(text)}: a ServiceAccount is sa:NAMESPACE/NAME` };
     }
     subject = { kind: "ServiceAccount", namespace, name: sa };

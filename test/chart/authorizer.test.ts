@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import type { V1ClusterRole, V1ConfigMap, V1Container, V1Deployment, V1Secret, V1Service, V1Volume } from "@kubernetes/client-node";
-import { parseOptions } from "../../src/cli/options.ts";
+import { parseOptions } from "../../src/commands/run.ts";
 import { chartDir, find, KUBE_VERSION, parseManifests, permissions, render, runHelm, setFlags, template, type Manifest } from "../support/chart.ts";
 
 /** A CA certificate of our own, standing for the one that signs the apiserver's client certificate. */

@@ -5,7 +5,7 @@
 // `--skip-schema-validation`) refuse every spelling its parser reads, and say what to set instead.
 import { describe, expect, test } from "bun:test";
 import type { V1Deployment } from "@kubernetes/client-node";
-import { parseOptions, RUN_FLAGS, type Options } from "../../src/cli/options.ts";
+import { parseOptions, RUN_FLAGS, type Options } from "../../src/commands/run.ts";
 import { chartDir, find, KUBE_VERSION, parseManifests, runHelm, setFlags } from "../support/chart.ts";
 
 /** The refused flags, each with what the refusal says to set instead. */

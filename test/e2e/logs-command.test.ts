@@ -16,7 +16,7 @@ import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { ApiError, Transport } from "../../src/kube/transport.ts";
-import { runLogs } from "../../src/logs/command.ts";
+import { parseLogsArgs, runLogs, type LogsOptions } from "../../src/commands/logs.ts";
 import { streamContainer, type StreamEnd } from "../../src/logs/stream.ts";
 import { serviceAccountCan } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
@@ -95,7 +95,7 @@ async function bindReader(): Promise<KubeApi> {
 function startLogs(api: KubeApi, argv: string[]) {
   const seen = { stdout: "", stderr: "" };
   const stop = new AbortController();
-  const code = runLogs(argv, {
+  const code = runLogs(parseLogsArgs(argv) as LogsOptions, {
     stdout: { write: (s: string) => (seen.stdout += s), isTTY: false },
     stderr: { write: (s: string) => (seen.stderr += s) },
     env: {},
@@ -150,7 +150,7 @@ describe("podlogreader logs with the own grant", () => {
       const kubeconfig = join(dir, "web.kubeconfig");
       writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token: await serviceAccountToken(ns, role) }, ns), { mode: 0o600 });
       const seen = { stdout: "", stderr: "" };
-      const code = await runLogs(["deploy/web", "--kubeconfig", kubeconfig, "--timestamps"], {
+      const code = await runLogs(parseLogsArgs(["deploy/web", "--kubeconfig", kubeconfig, "--timestamps"]) as LogsOptions, {
         stdout: { write: (s: string) => (seen.stdout += s), isTTY: true },
         stderr: { write: (s: string) => (seen.stderr += s) },
         env: { NO_COLOR: "1" },

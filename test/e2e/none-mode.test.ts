@@ -10,7 +10,7 @@ import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { Pods, RoleBindings, Roles } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
-import { runLogs } from "../../src/logs/command.ts";
+import { parseLogsArgs, runLogs, type LogsOptions } from "../../src/commands/logs.ts";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { setPodLog } from "../../scripts/lib/simulated-nodes.ts";
 import { serviceAccountCan } from "../support/access.ts";
@@ -89,7 +89,7 @@ describe("podlogreader logs with a Role that names no pod", () => {
     const api = new KubeApi(new Transport(tokenConnection(c, await serviceAccountToken(ns, sa))));
     const seen = { stdout: "", stderr: "" };
     const stop = new AbortController();
-    const code = runLogs(["deploy/web", "-n", ns, "-f"], {
+    const code = runLogs(parseLogsArgs(["deploy/web", "-n", ns, "-f"]) as LogsOptions, {
       stdout: { write: (s: string) => (seen.stdout += s), isTTY: false },
       stderr: { write: (s: string) => (seen.stderr += s) },
       env: {}, signal: stop.signal, api,

@@ -4,15 +4,21 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AUTHORIZER_CONFIG_FLAGS, authorizerConfigHelp, runAuthorizerConfig } from "../../src/authorizer/command.ts";
+import { AUTHORIZER_CONFIG_FLAGS, parseAuthorizerConfig, writeAuthorizerConfig, type AuthorizerConfigOptions } from "../../src/commands/authorizer-config.ts";
 import { authorizationConfig, MATCH_CONDITIONS } from "../../src/authorizer/config.ts";
 import { handle } from "../../src/authorizer/server.ts";
 import { World } from "../../src/access/membership.ts";
 import { createLogger } from "../../src/log.ts";
-import { splitCommand } from "../../src/cli/program.ts";
+import { commandHelp, splitCommand } from "../../src/commands/registry.ts";
 
 function capture() {
   return { text: "", write(s: string) { this.text += s; } };
+}
+
+/** What the command prints for these arguments (its parse, then its writing). */
+function configure(argv: string[], out = capture()): string {
+  writeAuthorizerConfig(parseAuthorizerConfig(argv) as AuthorizerConfigOptions, out);
+  return out.text;
 }
 
 describe("podlogreader authorizer-config", () => {
@@ -21,9 +27,7 @@ describe("podlogreader authorizer-config", () => {
   const args = ["--server-url", "https://10.0.0.5:8443", "--ca-file", join(dir, "ca.crt"), "--client-cert", join(dir, "client.crt"), "--client-key", join(dir, "client.key")];
 
   test("Node, RBAC, then the webhook: NoOpinion on failure, no decision cache, 3s, v1, only pod reads", () => {
-    const out = capture();
-    expect(runAuthorizerConfig(args, "podlogreader", out, capture())).toBe(0);
-    const [config, kubeconfig] = out.text.split("\n---\n") as [string, string];
+    const [config, kubeconfig] = configure(args).split("\n---\n") as [string, string];
     expect(config).toContain("kind: AuthorizationConfiguration");
     expect(config.indexOf("type: Node")).toBeLessThan(config.indexOf("type: RBAC"));
     expect(config.indexOf("type: RBAC")).toBeLessThan(config.indexOf("type: Webhook"));
@@ -38,23 +42,19 @@ describe("podlogreader authorizer-config", () => {
 
   test("--out-dir writes both files, the kubeconfig readable by its owner only", () => {
     const out = join(dir, "out");
-    expect(runAuthorizerConfig([...args, "--out-dir", out, "--webhook-kubeconfig-path", "/etc/kubernetes/w.kubeconfig"], "podlogreader", capture(), capture())).toBe(0);
+    expect(configure([...args, "--out-dir", out, "--webhook-kubeconfig-path", "/etc/kubernetes/w.kubeconfig"])).toContain(`Wrote ${join(out, "authorization-config.yaml")}`);
     expect(readFileSync(join(out, "authorization-config.yaml"), "utf8")).toBe(authorizationConfig("/etc/kubernetes/w.kubeconfig"));
     expect(statSync(join(out, "podlogreader-authorizer.kubeconfig")).mode & 0o777).toBe(0o600);
   });
 
-  test("a missing flag, an http:// URL or an unreadable file is said, with exit 2 or 1", () => {
-    const err = capture();
-    expect(runAuthorizerConfig(args.slice(2), "podlogreader", capture(), err)).toBe(2);
-    expect(err.text).toContain("--server-url is required");
-    const err2 = capture();
-    expect(runAuthorizerConfig(["--server-url", "http://x:1", ...args.slice(2)], "podlogreader", capture(), err2)).toBe(2);
-    expect(err2.text).toContain("must be an https:// URL");
-    expect(runAuthorizerConfig([...args.slice(0, 3), join(dir, "missing"), ...args.slice(4)], "podlogreader", capture(), capture())).toBe(1);
+  test("a missing flag or an http:// URL is a usage error; an unreadable file is an error naming it", () => {
+    expect(() => parseAuthorizerConfig(args.slice(2))).toThrow("--server-url is required");
+    expect(() => parseAuthorizerConfig(["--server-url", "http://x:1", ...args.slice(2)])).toThrow("must be an https:// URL");
+    expect(() => configure([...args.slice(0, 3), join(dir, "missing"), ...args.slice(4)])).toThrow(join(dir, "missing"));
   });
 
   test("every flag is in --help, and the command is found after global flags", () => {
-    const help = authorizerConfigHelp("podlogreader");
+    const help = commandHelp("authorizer-config");
     for (const f of Object.values(AUTHORIZER_CONFIG_FLAGS)) expect(help).toContain(`--${f.name}`);
     expect(splitCommand(["authorizer-config", "--help"]).command).toBe("authorizer-config");
   });

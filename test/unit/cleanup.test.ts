@@ -3,8 +3,8 @@
 // The same command against the real apiserver is test/integration/cleanup.test.ts.
 import { describe, expect, test } from "bun:test";
 import { cleanup, type CleanupRequest } from "../../src/admin/cleanup.ts";
-import { parseAdmin } from "../../src/cli/admin.ts";
-import { UsageError } from "../../src/cli/flags.ts";
+import { parseCleanup } from "../../src/commands/cleanup.ts";
+import { UsageError } from "../../src/flags/parse.ts";
 import type { KubeApi } from "../../src/kube/api.ts";
 import { collectionPath, type ResourceType } from "../../src/kube/resources.ts";
 import { ApiError } from "../../src/kube/transport.ts";
@@ -194,14 +194,14 @@ describe("cleanup", () => {
 
 describe("cleanup flags", () => {
   test("defaults: the current namespace (empty list), no Lease, no waiting, for real", () => {
-    expect(parseAdmin("cleanup", [])).toMatchObject({ command: "cleanup", namespaces: [], allNamespaces: false, lease: undefined, waitForLeaseMs: 0, dryRun: false });
+    expect(parseCleanup([])).toMatchObject({ namespaces: [], allNamespaces: false, lease: undefined, waitForLeaseMs: 0, dryRun: false });
   });
 
   test("the hook's arguments", () => {
-    expect(parseAdmin("cleanup", ["-A", "--leader-election-namespace", "sys", "--leader-election-id", "podlogreader", "--wait-for-lease=30s"])).toMatchObject({
+    expect(parseCleanup(["-A", "--leader-election-namespace", "sys", "--leader-election-id", "podlogreader", "--wait-for-lease=30s"])).toMatchObject({
       allNamespaces: true, lease: { namespace: "sys", name: "podlogreader" }, waitForLeaseMs: 30_000,
     });
-    expect(parseAdmin("cleanup", ["-n", "a,b", "-n", "c", "--dry-run", "-o", "json"])).toMatchObject({ namespaces: ["a", "b", "c"], dryRun: true, output: "json" });
+    expect(parseCleanup(["-n", "a,b", "-n", "c", "--dry-run", "-o", "json"])).toMatchObject({ namespaces: ["a", "b", "c"], dryRun: true, output: "json" });
   });
 
   test.each([
@@ -212,7 +212,7 @@ describe("cleanup flags", () => {
     [["-n", "Not_A_Namespace"], "--namespace must be a valid namespace name"],
     [["-o", "yaml"], "--output must be json"],
   ])("%p is refused: %s", (argv, message) => {
-    expect(() => parseAdmin("cleanup", argv)).toThrow(UsageError);
-    expect(() => parseAdmin("cleanup", argv)).toThrow(message);
+    expect(() => parseCleanup(argv)).toThrow(UsageError);
+    expect(() => parseCleanup(argv)).toThrow(message);
   });
 });

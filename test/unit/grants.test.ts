@@ -9,10 +9,11 @@ import { managedName } from "../../src/access/names.ts";
 import { explainRefusal } from "../../src/admin/grants/grant.ts";
 import { grantsTableRows } from "../../src/admin/grants/list.ts";
 import { ApiError } from "../../src/kube/transport.ts";
-import { commandHelp, parseAdmin } from "../../src/cli/admin.ts";
-import { parseGrant, parseRevoke } from "../../src/cli/grant-flags.ts";
-import { splitCommand } from "../../src/cli/program.ts";
-import { UsageError } from "../../src/cli/flags.ts";
+import { parseGrant } from "../../src/commands/grant.ts";
+import { parseGrants } from "../../src/commands/grants.ts";
+import { commandHelp, splitCommand } from "../../src/commands/registry.ts";
+import { parseRevoke } from "../../src/commands/revoke.ts";
+import { UsageError } from "../../src/flags/parse.ts";
 import type { ObjectMeta, RoleBinding } from "../../src/kube/objects.ts";
 import { isDns1123Subdomain, kind, namedWorkload } from "../support/arbitraries.ts";
 
@@ -251,7 +252,7 @@ describe("grant and revoke flags", () => {
 
   test("grant takes the workload, subjects, duration and reason", () => {
     expect(parseGrant(["-n", "ns", "deploy/web", "--to", "group:frontend", "--to", "sa:ci/bot", "--for", "8h", "--reason", "INC-1234"])).toMatchObject({
-      command: "grant", namespace: "ns", kind: "Deployment", name: "web", forMs: 8 * 3600_000, reason: "INC-1234",
+      namespace: "ns", kind: "Deployment", name: "web", forMs: 8 * 3600_000, reason: "INC-1234",
       subjects: [frontend, { kind: "ServiceAccount", namespace: "ci", name: "bot" }],
     });
   });
@@ -309,6 +310,6 @@ describe("grant, grants and revoke on the command line", () => {
       expect(commandHelp(command)).toContain(flag);
     }
     expect(splitCommand(["-n", "ns", command, "deploy/web"])).toEqual({ command, args: ["deploy/web", "-n", "ns"] });
-    expect(parseAdmin(command, ["-h"])).toMatchObject({ help: true });
+    expect({ grant: parseGrant, grants: parseGrants, revoke: parseRevoke }[command](["-h"])).toMatchObject({ help: true });
   });
 });

@@ -3,7 +3,7 @@
 // log request is handled; and that the command reads no pod of a Role without podlogreader's marks.
 import { describe, expect, test } from "bun:test";
 import type { V1Pod, V1Role } from "@kubernetes/client-node";
-import { UsageError } from "../../src/cli/flags.ts";
+import { UsageError } from "../../src/flags/parse.ts";
 import type { KubeApi } from "../../src/kube/api.ts";
 import type { ObjectMeta } from "../../src/kube/objects.ts";
 import type { ResourceType } from "../../src/kube/resources.ts";
@@ -14,7 +14,8 @@ import { linePrefix, splitTimestamp, timestampNanos, useColour } from "../../src
 import { grantedPods, roleMode, unmanagedReason } from "../../src/access/role-pods.ts";
 import { linksToRead, podsOfWorkload, type LinkOwner } from "../../src/logs/members.ts";
 import { grantedJobs } from "../../src/logs/selected.ts";
-import { LOGS_FLAGS, logsHelp, parseLogsArgs } from "../../src/logs/options.ts";
+import { LOGS_FLAGS, parseLogsArgs } from "../../src/commands/logs.ts";
+import { commandHelp } from "../../src/commands/registry.ts";
 import { classifyFailure, type Failure } from "../../src/logs/stream.ts";
 
 describe("parseLogsArgs", () => {
@@ -49,7 +50,7 @@ describe("parseLogsArgs", () => {
   });
 
   test("--help lists every flag", () => {
-    const help = logsHelp();
+    const help = commandHelp("logs");
     for (const f of Object.values(LOGS_FLAGS)) expect(help).toContain(`--${f.name}`);
     expect(parseLogsArgs(["--help"])).toEqual({ help: true });
   });

@@ -1,8 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { commandHelp, parseAdmin } from "../../src/cli/admin.ts";
-import { FLAGS, helpText, parseOptions, UsageError } from "../../src/cli/options.ts";
+import { parseList } from "../../src/commands/audit.ts";
+import { parseKubeconfig } from "../../src/commands/kubeconfig.ts";
+import { programName } from "../../src/commands/program.ts";
+import { commandHelp, programHelp, splitCommand } from "../../src/commands/registry.ts";
+import { parseOptions, RUN_FLAGS } from "../../src/commands/run.ts";
+import { parseVersion } from "../../src/commands/version.ts";
+import { UsageError } from "../../src/flags/parse.ts";
 import { DurationError, parseGoDuration } from "../../src/util/go-duration.ts";
-import { programName, splitCommand } from "../../src/cli/program.ts";
 
 describe("parseOptions", () => {
   test("defaults: all namespaces, own pod visibility, no ServiceAccount, 250ms batching window, 10m resync", () => {
@@ -71,8 +75,8 @@ describe("parseOptions", () => {
 });
 
 test("--help explains every flag", () => {
-  const help = helpText();
-  for (const flag of FLAGS) expect(help).toContain(`--${flag.name}`);
+  const help = programHelp();
+  for (const flag of Object.values(RUN_FLAGS)) expect(help).toContain(`--${flag.name}`);
 });
 
 describe("kubectl conventions", () => {
@@ -100,27 +104,28 @@ describe("kubectl conventions", () => {
 
 describe("admin commands", () => {
   test("-o is --output FORMAT in every command", () => {
-    expect(parseAdmin("status", ["-o", "json"])).toMatchObject({ output: "json" });
-    expect(parseAdmin("audit", ["-o", "json"])).toMatchObject({ output: "json" });
-    expect(parseAdmin("version", ["-o", "json"])).toMatchObject({ output: "json" });
-    expect(parseAdmin("kubeconfig", ["-n", "x", "deploy/web", "-o", "json"])).toMatchObject({ output: "json", kind: "Deployment", name: "web" });
+    expect(parseList(["-o", "json"])).toMatchObject({ output: "json" });
+    expect(parseList(["-o", "json"])).toMatchObject({ output: "json" });
+    expect(parseVersion(["-o", "json"])).toMatchObject({ output: "json" });
+    expect(parseKubeconfig(["-n", "x", "deploy/web", "-o", "json"])).toMatchObject({ output: "json", kind: "Deployment", name: "web" });
   });
 
   test("kubeconfig writes a file with --output-file; -o FILE is a format error", () => {
-    expect(parseAdmin("kubeconfig", ["-n", "x", "deploy/web", "--output-file", "web.kubeconfig"])).toMatchObject({ outputFile: "web.kubeconfig", output: "yaml" });
-    expect(() => parseAdmin("kubeconfig", ["-n", "x", "deploy/web", "-o", "web.kubeconfig"])).toThrow("--output must be yaml or json");
+    expect(parseKubeconfig(["-n", "x", "deploy/web", "--output-file", "web.kubeconfig"])).toMatchObject({ outputFile: "web.kubeconfig", output: "yaml" });
+    expect(() => parseKubeconfig(["-n", "x", "deploy/web", "-o", "web.kubeconfig"])).toThrow("--output must be yaml or json");
   });
 
   test("kubeconfig --duration speaks kubectl's words", () => {
-    expect(() => parseAdmin("kubeconfig", ["-n", "x", "deploy/web", "--duration", "1y"])).toThrow('invalid argument "1y" for "--duration" flag: time: unknown unit "y" in duration "1y"');
-    expect(parseAdmin("kubeconfig", ["deploy/web", "--duration", "90m"])).toMatchObject({ durationMs: 5_400_000 });
+    expect(() => parseKubeconfig(["-n", "x", "deploy/web", "--duration", "1y"])).toThrow('invalid argument "1y" for "--duration" flag: time: unknown unit "y" in duration "1y"');
+    expect(parseKubeconfig(["deploy/web", "--duration", "90m"])).toMatchObject({ durationMs: 5_400_000 });
   });
 
   test.each(["kubeconfig", "audit", "status"] as const)("%s shares --kubeconfig, --context, -n and -h", (command) => {
     const args = ["--kubeconfig", "/k", "--context", "c", "-n", "ns", ...(command === "kubeconfig" ? ["deploy/web"] : [])];
-    expect(parseAdmin(command, args)).toMatchObject({ kubeconfig: "/k", context: "c", namespace: "ns" });
-    expect(parseAdmin(command, ["-h"])).toMatchObject({ help: true });
-    expect(() => parseAdmin(command, ["-n", "Not_Valid"])).toThrow("--namespace must be a valid namespace name");
+    const parse = command === "kubeconfig" ? parseKubeconfig : parseList;
+    expect(parse(args)).toMatchObject({ kubeconfig: "/k", context: "c", namespace: "ns" });
+    expect(parse(["-h"])).toMatchObject({ help: true });
+    expect(() => parse(["-n", "Not_Valid"])).toThrow("--namespace must be a valid namespace name");
     for (const flag of ["--kubeconfig", "--context", "--namespace", "--help"]) expect(commandHelp(command)).toContain(flag);
   });
 });
@@ -137,7 +142,7 @@ describe("invocation", () => {
     expect(programName(["/usr/local/bin/kubectl-podlogreader"])).toBe("kubectl podlogreader");
     expect(programName(["C:\\bin\\kubectl-podlogreader.exe"].map((p) => p.replaceAll("\\", "/")))).toBe("kubectl podlogreader");
     expect(programName(["/usr/local/bin/podlogreader"])).toBe("podlogreader");
-    expect(helpText("kubectl podlogreader")).toContain("Usage: kubectl podlogreader [run] [flags]");
+    expect(programHelp("kubectl podlogreader")).toContain("Usage: kubectl podlogreader [run] [flags]");
     expect(commandHelp("status", "kubectl podlogreader")).toStartWith("Usage: kubectl podlogreader status");
   });
 });

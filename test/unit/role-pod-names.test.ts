@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { desiredAccess } from "../../src/access/desired.ts";
 import { KINDS } from "../../src/access/kinds.ts";
 import { managedName } from "../../src/access/names.ts";
-import { parseOptions } from "../../src/cli/options.ts";
+import { parseOptions } from "../../src/commands/run.ts";
 import { kind, subdomain, workloadName } from "../support/arbitraries.ts";
 
 const workload = fc.record({ kind, namespace: fc.constant("ns"), name: workloadName, uid: fc.uuid() });

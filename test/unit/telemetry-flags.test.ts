@@ -1,7 +1,9 @@
 // The addresses the controller serves on: controller-runtime's two flags, and the deprecated
 // --http-addr that serves everything on one address.
 import { describe, expect, test } from "bun:test";
-import { helpText, parseOptions, UsageError } from "../../src/cli/options.ts";
+import { programHelp } from "../../src/commands/registry.ts";
+import { parseOptions } from "../../src/commands/run.ts";
+import { UsageError } from "../../src/flags/parse.ts";
 
 describe("--metrics-bind-address and --health-probe-bind-address", () => {
   test("default to :8080 and :8081 on every address, as in controller-runtime", () => {
@@ -38,7 +40,7 @@ describe("--metrics-bind-address and --health-probe-bind-address", () => {
   });
 
   test("--help documents both, with their defaults and how to turn them off", () => {
-    const help = helpText().replace(/\s+/g, " ");
+    const help = programHelp().replace(/\s+/g, " ");
     expect(help).toMatch(/--metrics-bind-address ADDRESS Serve \/metrics [^-]*"0" turns it off\. \(default :8080\)/);
     expect(help).toMatch(/--health-probe-bind-address ADDRESS Serve \/healthz .*"0" turns it off\. \(default :8081\)/);
   });
@@ -60,7 +62,7 @@ describe("the deprecated --http-addr", () => {
   });
 
   test("its help says it is deprecated; a bad value names it", () => {
-    expect(helpText()).toMatch(/--http-addr HOST:PORT\n\s+Deprecated/);
+    expect(programHelp()).toMatch(/--http-addr HOST:PORT\n\s+Deprecated/);
     expect(() => parseOptions(["--http-addr", "8080"])).toThrow("--http-addr must be HOST:PORT or :PORT");
   });
 });

@@ -8,7 +8,7 @@ import { isWorkloadKind } from "../../access/kinds.ts";
 import { managedName } from "../../access/names.ts";
 import { isManagedFor, managedOwner } from "../../access/ownership.ts";
 import type { ObjectMeta, RoleBinding } from "../../kube/objects.ts";
-import { parseWorkloadRef } from "../workload-ref.ts";
+import { parseWorkloadRef } from "../../access/workload-ref.ts";
 import { finding, LOG_PERMISSION, type Finding } from "./findings.ts";
 import { describeBinding } from "./rbac.ts";
 

@@ -1,12 +1,16 @@
-// Flags of `podlogreader logs`: one table drives parsing, validation and --help.
+// `podlogreader logs KIND/NAME`: flags in, exit code out; the following itself is src/logs/.
 import * as v from "valibot";
 import type { WorkloadKind } from "../access/kinds.ts";
-import { parseWorkloadRef } from "../admin/workload-ref.ts";
-import { connectionFlags, helpFlag, namespaceFlag } from "../cli/common-flags.ts";
-import { boolFlag, durationFlag, flag, flagSetHelp, parseFlagSet, type TypedFlag, type ValuesOf } from "../cli/flag-set.ts";
-import { UsageError, wrap } from "../cli/flags.ts";
-
-export const LOGS_USAGE = "podlogreader logs KIND/NAME [-n NAMESPACE] [-f] [--since 10m] [--tail 20] [-c NAME | --all-containers]";
+import { connectionFlags, helpFlag, namespaceFlag, requiredWorkloadArg } from "../flags/common.ts";
+import { boolFlag, durationFlag, flag, parseFlagSet, type TypedFlag, type ValuesOf } from "../flags/flag-set.ts";
+import { UsageError } from "../flags/parse.ts";
+import { KubeApi } from "../kube/api.ts";
+import { loadConnection } from "../kube/config.ts";
+import { Transport } from "../kube/transport.ts";
+import { printWorkloadLogs } from "../logs/follow.ts";
+import { useColour } from "../logs/format.ts";
+import type { Output } from "../logs/stream.ts";
+import { defineCommand, type HelpRequest } from "./command.ts";
 
 const SUMMARY =
   "Print the logs of every pod of a workload (deploy, sts, ds, rs, job, cronjob), each line prefixed " +
@@ -62,18 +66,77 @@ export interface LogsOptions extends Omit<ValuesOf<typeof LOGS_FLAGS>, "help" | 
   tailLines?: number;
 }
 
-export function logsHelp(): string {
-  return [`Usage: ${LOGS_USAGE}`, "", ...wrap(SUMMARY, 78), "", "Flags:", ...flagSetHelp(LOGS_FLAGS)].join("\n");
-}
-
 /** Parses the arguments after `logs`; `{ help: true }` when --help was asked. Throws UsageError. */
-export function parseLogsArgs(argv: string[]): LogsOptions | { help: true } {
+export function parseLogsArgs(argv: string[]): LogsOptions | HelpRequest {
   const { values, positionals } = parseFlagSet(LOGS_FLAGS, argv, 1);
   if (values.help) return { help: true };
-  if (positionals.length === 0) throw new UsageError("logs needs a workload, e.g. deploy/web");
-  const ref = parseWorkloadRef(positionals[0]!);
-  if (!ref) throw new UsageError(`${JSON.stringify(positionals[0])} is not KIND/NAME with KIND one of deploy, sts, ds, rs, job, cronjob`);
+  const ref = requiredWorkloadArg(positionals[0], "logs");
   if (values.container !== undefined && values.allContainers) throw new UsageError("--container and --all-containers cannot be used together");
   const { help: _help, sinceMs, tail, ...rest } = values;
   return { ...rest, kind: ref.kind, name: ref.name, sinceSeconds: sinceMs === undefined ? undefined : Math.ceil(sinceMs / 1000), tailLines: tail };
 }
+
+export interface LogsIo {
+  stdout: { write(s: string): unknown; isTTY?: boolean };
+  stderr: { write(s: string): unknown };
+  env: Record<string, string | undefined>;
+  /** Ends a follow; the command installs SIGINT/SIGTERM handlers when none is given. */
+  signal?: AbortSignal;
+  /** A ready client instead of one from --kubeconfig (tests pass a ServiceAccount token's). */
+  api?: KubeApi;
+  /** The namespace when -n is not given and `api` is; otherwise the kubeconfig context's. */
+  defaultNamespace?: string;
+}
+
+/** Runs `podlogreader logs` with parsed options; returns the exit code (0; 1 error; 130 interrupted). */
+export async function runLogs(options: LogsOptions, io: LogsIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }, program = "podlogreader"): Promise<number> {
+  const fail = (message: string) => io.stderr.write(`${program} logs: ${message}\n`);
+
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  if (!io.signal) for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, onSignal);
+  try {
+    let api = io.api;
+    let namespace = options.namespace ?? io.defaultNamespace;
+    if (!api) {
+      const connection = loadConnection({ kubeconfig: options.kubeconfig, context: options.context });
+      api = new KubeApi(new Transport(connection));
+      namespace ??= connection.namespace;
+    }
+    const out: Output = {
+      line: (text) => io.stdout.write(`${text}\n`),
+      note: (text) => io.stderr.write(`${text}\n`),
+    };
+    const code = await printWorkloadLogs(api, {
+      namespace: namespace ?? "default",
+      kind: options.kind,
+      name: options.name,
+      containers: options.container !== undefined ? { container: options.container } : options.allContainers ? { all: true } : { default: true },
+      follow: options.follow,
+      sinceSeconds: options.sinceSeconds,
+      tailLines: options.tailLines,
+      timestamps: options.timestamps,
+      previous: options.previous,
+      colour: useColour(io.stdout.isTTY, io.env),
+    }, out, io.signal ? AbortSignal.any([io.signal, stop.signal]) : stop.signal);
+    // Interrupted by SIGINT or SIGTERM: the shell's convention for a command ended by a signal.
+    return stop.signal.aborted ? 130 : code;
+  } catch (err) {
+    // LogsError, ConfigError, TLS and network failures: one line for the person who ran it.
+    fail(err instanceof Error ? err.message : String(err));
+    return 1;
+  } finally {
+    for (const s of ["SIGINT", "SIGTERM"] as const) process.off(s, onSignal);
+  }
+}
+
+export const logsCommand = defineCommand({
+  name: "logs",
+  args: "KIND/NAME ...",
+  does: "print and follow the logs of a workload's pods, with only its own grant",
+  usage: "logs KIND/NAME [-n NAMESPACE] [-f] [--since 10m] [--tail 20] [-c NAME | --all-containers]",
+  summary: SUMMARY,
+  flags: LOGS_FLAGS,
+  parse: parseLogsArgs,
+  execute: (options, program) => runLogs(options, undefined, program),
+});

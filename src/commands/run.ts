@@ -1,23 +1,35 @@
-// The flags of `podlogreader run`: one entry per flag drives parsing, validation, the typed
-// Options value and --help.
+// `podlogreader run`, the controller: its flags (one entry per flag drives parsing, validation,
+// the typed Options value and --help) and the wiring of watches, leader election, servers and
+// the webhook authorizer.
+import { hostname } from "node:os";
 import * as v from "valibot";
-import { connectionFlags, helpFlag, isNamespaceName, NAMESPACE_RULE } from "./common-flags.ts";
-import { boolFlag, durationFlag, flag, flagSetHelp, parseFlagSet, type ValuesOf } from "./flag-set.ts";
-import { UsageError, type Flag } from "./flags.ts";
 import { POD_VISIBILITIES, ROLE_POD_NAMES } from "../access/desired.ts";
+import { gatherer, READ_TIMEOUT_MS } from "../authorizer/gather.ts";
+import { serveAuthorizer } from "../authorizer/server.ts";
+import { Controller } from "../controller/controller.ts";
+import { connectionFlags, helpFlag, namespaceListSchema, namespaceSchema, objectNameSchema } from "../flags/common.ts";
+import { boolFlag, durationFlag, flag, parseFlagSet, type ValuesOf } from "../flags/flag-set.ts";
+import { UsageError } from "../flags/parse.ts";
+import { KubeApi } from "../kube/api.ts";
+import { loadConnection } from "../kube/config.ts";
+import { LeaderElector } from "../kube/lease.ts";
+import { waitForServer } from "../kube/server.ts";
+import { Transport } from "../kube/transport.ts";
+import { createLogger } from "../log.ts";
+import { controllerChecks } from "../telemetry/health.ts";
+import { Metrics } from "../telemetry/metrics.ts";
+import { serveEndpoints } from "../telemetry/server.ts";
+import { VERSION } from "../version.ts";
+import type { CommandSpec, HelpRequest } from "./command.ts";
 
-export { UsageError };
+/** After SIGTERM, how long in-flight writes may take before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 20_000;
 
 export const RUN_FLAGS = {
   ...connectionFlags,
   namespaces: flag(
     { name: "namespace", short: "n", kind: "list", value: "NS", help: "Only watch this namespace. Repeat the flag (or separate with commas) for several. Default: all namespaces." },
-    v.pipe(
-      v.array(v.string()),
-      v.transform((values) => values.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean)),
-      v.check((list) => list.every(isNamespaceName), `--namespace must be ${NAMESPACE_RULE}`),
-      v.transform((list) => [...new Set(list)]),
-    ),
+    namespaceListSchema,
   ),
   createServiceAccountAndRoleBinding: boolFlag("create-sa-and-rolebinding", "Also keep a ServiceAccount and a RoleBinding named like the Role, binding the Role to that ServiceAccount. A ServiceAccount of that name that podlogreader did not create is never bound (a NameConflict Warning Event says so). Accepts =true or =false.", "false"),
   podVisibility: flag(
@@ -41,11 +53,11 @@ export const RUN_FLAGS = {
   leaderElect: boolFlag("leader-elect", "Run for leadership on a coordination.k8s.io Lease before writing anything, so several replicas can run and only the leader writes. Standbys keep their caches warm.", "false"),
   leaderElectionNamespace: flag(
     { name: "leader-election-namespace", kind: "string", value: "NS", help: "Namespace of the Lease. Default: the namespace of the in-cluster ServiceAccount, or of the kubeconfig's context, or default." },
-    v.optional(v.pipe(v.string(), v.check(isNamespaceName, `--leader-election-namespace must be ${NAMESPACE_RULE}`))),
+    v.optional(namespaceSchema("leader-election-namespace")),
   ),
   leaderElectionId: flag(
     { name: "leader-election-id", kind: "string", value: "NAME", default: "podlogreader", help: "Name of the Lease." },
-    v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "--leader-election-id must be a valid object name"), v.maxLength(253, "--leader-election-id must be at most 253 characters")),
+    objectNameSchema("leader-election-id"),
   ),
   leaseDurationMs: durationFlag({ name: "leader-elect-lease-duration", default: "15s", help: "How long a standby waits after the leader's last renewal before taking the Lease over. Written to the Lease in whole seconds." }, (ms) => (ms < 1000 ? "--leader-elect-lease-duration must be at least 1s" : undefined)),
   renewDeadlineMs: durationFlag({ name: "leader-elect-renew-deadline", default: "10s", help: "How long the leader keeps trying to renew before it stops writing and exits. Must be shorter than the lease duration." }, (ms) => (ms <= 0 ? "--leader-elect-renew-deadline must be greater than 0" : undefined)),
@@ -87,9 +99,6 @@ function bindAddressFlag(name: string, def: string, help: string) {
   );
 }
 
-/** Every flag of run, for --help and for tests that check each one is documented. */
-export const FLAGS: Flag[] = Object.values(RUN_FLAGS);
-
 export type Options = ValuesOf<typeof RUN_FLAGS> & {
   /** Flags that still work but are on their way out; said once at start-up. */
   deprecations: string[];
@@ -124,45 +133,97 @@ export function parseOptions(argv: string[]): Options {
   return { ...values, deprecations };
 }
 
-export function helpText(program = "podlogreader"): string {
-  const lines = [
-    "podlogreader keeps, for every workload whose pod template carries the label",
-    "podlogreader-affiliate: enable, a Role in its namespace that grants 'get pods/log' on",
-    "exactly that workload's current pods. Workloads and the names they get:",
-    "  Deployment podlogreader-<name>      StatefulSet podlogreader-sts-<name>",
-    "  DaemonSet  podlogreader-ds-<name>   ReplicaSet  podlogreader-rs-<name> (if no Deployment owns it)",
-    "  Job        podlogreader-job-<name>  CronJob     podlogreader-cronjob-<name>",
-    "                                      (a Job a CronJob owns counts for the CronJob)",
-    "  A Deployment whose name begins with sts-, ds-, rs-, job-, cronjob-, deploy- or hashed- gets",
-    "  podlogreader-deploy-<name>, so it never asks for the name of a workload of another kind.",
-    "  A name longer than 253 characters becomes podlogreader-hashed-<its beginning>-<hash>.",
-    "",
-    ...usageLines(program),
-    "",
-    "Flags of run:",
-    ...flagSetHelp(RUN_FLAGS),
-    "",
-    "Exit codes: 0 after SIGTERM or SIGINT, 1 on a fatal error, 2 on a bad flag.",
-  ];
-  return lines.join("\n");
-}
+/** The controller's intro and the program's list of commands make its help: see registry.ts. */
+export const RUN_COMMAND: Omit<CommandSpec<Options>, "help"> = {
+  name: "run",
+  args: "[flags]",
+  does: "run the controller (the default)",
+  usage: "[run] [flags]",
+  summary: "",
+  flags: RUN_FLAGS,
+  parse: (argv: string[]): Options | HelpRequest => {
+    const options = parseOptions(argv);
+    return options.help ? { help: true } : options;
+  },
+  execute: (options: Options) => runController(options),
+};
 
-export function usageLines(program: string): string[] {
-  const pad = " ".repeat(program.length);
-  return [
-    `Usage: ${program} [run] [flags]      run the controller (the default)`,
-    `       ${program} kubeconfig ...     hand out a short-lived kubeconfig of a workload's ServiceAccount`,
-    `       ${program} audit ...          check through the apiserver's authorizer that every managed`,
-    `       ${pad}                    ServiceAccount reads exactly its workload's pods`,
-    `       ${program} status ...         list the opted-in workloads and their Roles`,
-    `       ${program} grant KIND/NAME ... let people or groups read a workload's logs until a time`,
-    `       ${program} grants ...         list who may read each workload's logs, until when and why`,
-    `       ${program} revoke ...         remove a grant`,
-    `       ${program} cleanup ...        delete every Role, RoleBinding and ServiceAccount podlogreader made`,
-    `       ${program} logs KIND/NAME ... print and follow the logs of a workload's pods, with only its own grant`,
-    `       ${program} authorizer-config ... the apiserver's AuthorizationConfiguration for the webhook authorizer`,
-    `       ${program} version            print the version (-o json for JSON)`,
-    `--kubeconfig, --context and -n/--namespace may also come before the command, as kubectl's`,
-    `global flags do. Run '${program} COMMAND --help' for a command's flags.`,
-  ];
+async function runController(options: Options): Promise<number> {
+  if (options.version) {
+    process.stdout.write(`podlogreader ${VERSION}\n`);
+    return 0;
+  }
+
+  const log = createLogger(options.logLevel, options.logFormat);
+  for (const deprecation of options.deprecations) log.warn(deprecation);
+  if (options.rolePodNames === "none" && !options.authorizerAddr) {
+    log.warn("--role-pod-names=none without --authorizer-addr: the Roles name no pod, so no pod is readable unless another podlogreader serves the webhook the apiserver calls");
+  }
+  const stop = new AbortController();
+  let exitCode = 0;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      if (stop.signal.aborted) process.exit(1);
+      log.info(`Received ${signal}; shutting down`);
+      stop.abort();
+      setTimeout(() => {
+        log.error(`Shutdown took longer than ${SHUTDOWN_GRACE_MS / 1000}s; exiting`);
+        process.exit(1);
+      }, SHUTDOWN_GRACE_MS).unref();
+    });
+  }
+
+  try {
+    const connection = loadConnection({ kubeconfig: options.kubeconfig, context: options.context });
+    const metrics = new Metrics();
+    const api = new KubeApi(new Transport(connection, (method, code, host) => metrics.countRequest(method, code, host)));
+    log.info(`podlogreader ${VERSION} connecting to ${connection.server} (${connection.source})`);
+    const elector = options.leaderElect
+      ? new LeaderElector(api, {
+        namespace: options.leaderElectionNamespace ?? connection.namespace ?? "default",
+        name: options.leaderElectionId,
+        identity: `${hostname()}_${crypto.randomUUID().slice(0, 8)}`,
+        leaseDurationMs: options.leaseDurationMs,
+        renewDeadlineMs: options.renewDeadlineMs,
+        retryPeriodMs: options.retryPeriodMs,
+        onLeading: (leading) => metrics.leaderElectionMasterStatus.set({ name: options.leaderElectionId }, leading ? 1 : 0),
+      }, log)
+      : undefined;
+    // With leader election, no write of the controller starts unless the lease is held and fresh.
+    const controller = new Controller(elector ? api.withWriteFence(() => elector.assertLeading()) : api, options, log, metrics);
+    const servers = serveEndpoints(
+      { metrics: options.metricsBindAddress, probes: options.healthProbeBindAddress, combined: options.httpAddr },
+      metrics,
+      controllerChecks(controller, stop.signal),
+      log,
+    );
+
+    if (options.authorizerAddr) {
+      const tls = { certFile: options.authorizerTlsCertFile!, keyFile: options.authorizerTlsKeyFile!, clientCaFile: options.authorizerClientCaFile! };
+      const view = controller.authorizerView();
+      const deps = { view, gather: gatherer(api, view.world, READ_TIMEOUT_MS), ready: () => controller.ready, metrics };
+      servers.push(await serveAuthorizer(options.authorizerAddr, tls, deps, log.with({ component: "authorizer" })));
+    }
+
+    const serverVersion = await waitForServer(api, log, stop.signal);
+    if (serverVersion !== undefined) {
+      log.info(`Connected to Kubernetes ${serverVersion}`);
+      let leadership: Promise<unknown> = Promise.resolve();
+      if (elector) {
+        leadership = elector.lead(stop.signal, () => {
+          // Another replica may be writing now: stop at once and let the process be restarted.
+          exitCode = 1;
+          stop.abort();
+        });
+      }
+      await controller.run(stop.signal, leadership.then(() => undefined));
+      await elector?.release();
+    }
+    await Promise.all(servers.map((s) => s.stop()));
+    log.info("Stopped");
+    return exitCode;
+  } catch (err) {
+    log.error((err as Error).message);
+    return 1;
+  }
 }

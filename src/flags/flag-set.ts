@@ -1,7 +1,7 @@
 // A command's flags as one table: each entry carries its name, help and a valibot schema, so a
 // single entry drives parsing, validation, the typed result and --help.
 import * as v from "valibot";
-import { flagHelp, parseFlags, UsageError, type Flag } from "./flags.ts";
+import { flagHelp, parseFlags, UsageError, type Flag } from "./parse.ts";
 import { DurationError, parseGoDuration } from "../util/go-duration.ts";
 
 /** A flag and the schema that turns its raw value (string, string[] or undefined) into T. */

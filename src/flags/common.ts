@@ -1,17 +1,41 @@
-// Flags that several commands share, defined once: kubeconfig, context, namespace, output, help.
+// Flags and arguments that several commands share, defined once: kubeconfig, context, namespace,
+// output, help, and a workload written KIND/NAME.
 import * as v from "valibot";
+import { parseWorkloadRef, WORKLOAD_REF_RULE } from "../access/workload-ref.ts";
+import type { WorkloadKind } from "../access/kinds.ts";
+import { isNamespaceName, isObjectName, NAMESPACE_RULE, OBJECT_NAME_RULE } from "../kube/names.ts";
 import { boolFlag, flag, type TypedFlag } from "./flag-set.ts";
-
-const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-export const NAMESPACE_RULE = "a valid namespace name (lowercase letters, digits and '-', at most 63)";
-
-/** A namespace name: a DNS-1123 label. */
-export function isNamespaceName(s: string): boolean {
-  return s.length <= 63 && dns1123Label.test(s);
-}
+import { UsageError } from "./parse.ts";
 
 export function namespaceSchema(flagName: string) {
   return v.pipe(v.string(), v.check(isNamespaceName, `--${flagName} must be ${NAMESPACE_RULE}`));
+}
+
+export function objectNameSchema(flagName: string) {
+  return v.pipe(v.string(), v.check(isObjectName, `--${flagName} must be ${OBJECT_NAME_RULE}`));
+}
+
+/** A list of namespaces from a repeatable, comma-separating -n/--namespace. */
+export const namespaceListSchema = v.pipe(
+  v.array(v.string()),
+  v.transform((values: string[]) => values.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean)),
+  v.check((list: string[]) => list.every(isNamespaceName), `--namespace must be ${NAMESPACE_RULE}`),
+  v.transform((list: string[]) => [...new Set(list)]),
+);
+
+/** The KIND/NAME argument; undefined when not given. Throws UsageError when it is not one. */
+export function workloadArg(text: string | undefined): { kind: WorkloadKind; name: string } | undefined {
+  if (text === undefined) return undefined;
+  const ref = parseWorkloadRef(text);
+  if (!ref) throw new UsageError(`${JSON.stringify(text)} is not ${WORKLOAD_REF_RULE}`);
+  return ref;
+}
+
+/** The KIND/NAME argument a command cannot do without. */
+export function requiredWorkloadArg(text: string | undefined, command: string): { kind: WorkloadKind; name: string } {
+  const ref = workloadArg(text);
+  if (!ref) throw new UsageError(`${command} needs a workload, e.g. deploy/web`);
+  return ref;
 }
 
 export const kubeconfigFlag = flag(

@@ -1,4 +1,6 @@
-import type { WorkloadKind } from "../access/kinds.ts";
+// KIND/NAME as kubectl spells it on a command line.
+import { isObjectName } from "../kube/names.ts";
+import type { WorkloadKind } from "./kinds.ts";
 
 const ALIASES: Record<string, WorkloadKind> = {
   deploy: "Deployment", deployment: "Deployment", deployments: "Deployment",
@@ -15,6 +17,8 @@ export function parseWorkloadRef(text: string): { kind: WorkloadKind; name: stri
   if (slash <= 0) return undefined;
   const kind = ALIASES[text.slice(0, slash).toLowerCase()];
   const name = text.slice(slash + 1);
-  if (!kind || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) return undefined;
+  if (!kind || !isObjectName(name)) return undefined;
   return { kind, name };
 }
+
+export const WORKLOAD_REF_RULE = "KIND/NAME with KIND one of deploy, sts, ds, rs, job, cronjob";
