@@ -10,12 +10,12 @@ import { serviceAccountCan } from "../kube/access-review.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { finding, LOG_PERMISSION, type Finding } from "./audit/findings.ts";
 import { grantFindings } from "./audit/grants.ts";
-import { limiter } from "./audit/limit.ts";
+import { limiter } from "../util/limit.ts";
 import { workloadId } from "./audit/members.ts";
 import { otherPathRequests, permissionText } from "./audit/paths.ts";
 import { describeBinding, grantingBindings, namedInRules, namespacesReached, ruleAllows, type RbacRole, type Request, type ServiceAccountRef } from "./audit/rbac.ts";
 import { readCluster, type AuditInput } from "./audit/reads.ts";
-import { retrying } from "./audit/retry.ts";
+import { retrying } from "../kube/retry.ts";
 import { roleMode, type RoleMode } from "../access/role-pods.ts";
 import { OPT_IN_LABEL, OPT_IN_VALUE } from "../access/marks.ts";
 

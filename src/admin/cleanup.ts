@@ -6,8 +6,8 @@ import { PartialObjectMetadata, parseObject, RoleBinding } from "../kube/objects
 import { Leases, type ResourceType } from "../kube/resources.ts";
 import { ApiError, isConflict, isNotFound } from "../kube/transport.ts";
 import { sleep } from "../util/sleep.ts";
-import { limiter } from "./audit/limit.ts";
-import { retrying } from "./audit/retry.ts";
+import { limiter } from "../util/limit.ts";
+import { retrying } from "../kube/retry.ts";
 import { permission } from "./cleanup/format.ts";
 import { holderOf, LeaseObserver, looksHeld, type LeaseSpec } from "./cleanup/lease.ts";
 import { madeByPodlogreader } from "./cleanup/made-by.ts";

@@ -3,8 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { podListRequests, type AuditReport } from "../../src/admin/audit.ts";
 import { finding } from "../../src/admin/audit/findings.ts";
 import { auditJson, auditTable } from "../../src/admin/audit/format.ts";
-import { limiter } from "../../src/admin/audit/limit.ts";
-import { retrying } from "../../src/admin/audit/retry.ts";
+import { limiter } from "../../src/util/limit.ts";
+import { retrying } from "../../src/kube/retry.ts";
 import { ApiError, NetworkError } from "../../src/kube/transport.ts";
 import { Backoff } from "../../src/util/backoff.ts";
 

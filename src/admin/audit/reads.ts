@@ -8,7 +8,7 @@ import { PartialObjectMetadata, parseObject, RoleBinding } from "../../kube/obje
 import { ClusterRoleBindings, ClusterRoles, Pods, RoleBindings, Roles, ServiceAccounts } from "../../kube/resources.ts";
 import { membership, type Membership } from "./members.ts";
 import { RbacBinding, RbacRole, type RbacState } from "./rbac.ts";
-import { retrying } from "./retry.ts";
+import { retrying } from "../../kube/retry.ts";
 
 export interface AuditInput {
   membership: Membership;

@@ -1,6 +1,7 @@
-import { ApiError, NetworkError } from "../../kube/transport.ts";
-import { Backoff } from "../../util/backoff.ts";
-import { sleep } from "../../util/sleep.ts";
+// Retrying a call to the apiserver that failed in a way worth trying again.
+import { ApiError, NetworkError } from "./transport.ts";
+import { Backoff } from "../util/backoff.ts";
+import { sleep } from "../util/sleep.ts";
 
 /** Worth asking again: no answer, throttled (429), or a server-side failure (5xx). */
 export function isTransient(err: unknown): boolean {
