@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseDuration } from "../../src/util/duration.ts";
-import { flagHelp, parseFlags, UsageError, type Flag } from "../../src/cli/flags.ts";
+import { flagHelp, parseFlags, UsageError, type Flag } from "../../src/flags/parse.ts";
 import { runChaos } from "./harness.ts";
 import { formatReport } from "./report.ts";
 

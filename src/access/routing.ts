@@ -1,7 +1,14 @@
-// From a watch event to the workloads it concerns: the event is applied to the membership index,
-// and the answer is exactly the managed workloads whose desired state (managed or not, and which
-// pods) it changed, each with how soon it must be written.
-import { keyOfWorkload, type Owned, type World, type Workload } from "./membership.ts";
+// From a watch event to the workloads it concerns. A workload or pod event is applied to the
+// membership index, and the answer is exactly the managed workloads whose desired state (managed
+// or not, and which pods) it changed, each with how soon it must be written. An event on an object
+// podlogreader keeps (Role, RoleBinding, ServiceAccount) or on a foreign ServiceAccount that takes
+// a managed name concerns the workload it is for; the resync concerns every workload that is
+// managed or still has managed objects.
+import type { PartialObjectMetadata } from "../kube/objects.ts";
+import { isWorkloadKind } from "./kinds.ts";
+import { keyOfWorkload, workloadKey, type Owned, type World, type Workload } from "./membership.ts";
+import { managedName, NAME_PREFIX } from "./names.ts";
+import { managedOwner } from "./ownership.ts";
 
 /**
  * `now`: a pod left the workload, or it stopped being managed. A name left in a Role after its pod
@@ -81,4 +88,49 @@ export function applyPodEvent(world: World, old: Owned | undefined, current: Own
   if (beforeKey) touched.push({ key: beforeKey, urgency: "now" });
   if (afterKey && afterKey !== beforeKey) touched.push({ key: afterKey, urgency: world.moreOnTheWay(current!) ? "gather" : "batch" });
   return touched;
+}
+
+/** The workload whose marks an object carries, as a key; undefined without marks of a workload kind. */
+function ownerKey(obj: PartialObjectMetadata): string | undefined {
+  const owner = managedOwner(obj.metadata);
+  return owner && isWorkloadKind(owner.kind) ? workloadKey(owner.kind, obj.metadata.namespace, owner.name) : undefined;
+}
+
+/**
+ * A Role or RoleBinding podlogreader keeps changed or went away, perhaps by hand: its workload is
+ * looked at again now, since the change may grant more than it should.
+ */
+export function applyManagedEvent(obj: PartialObjectMetadata): Touched[] {
+  const key = ownerKey(obj);
+  return key ? [{ key, urgency: "now" }] : [];
+}
+
+/**
+ * A ServiceAccount changed. Ours is a managed object. A foreign one that appears or goes away
+ * under the name of a managed workload's ServiceAccount changes what that workload needs: it must
+ * never be bound, and its going frees the name.
+ */
+export function applyServiceAccountEvent(world: World, old: PartialObjectMetadata | undefined, current: PartialObjectMetadata | undefined): Touched[] {
+  const obj = old ?? current;
+  if (!obj) return [];
+  if (managedOwner(obj.metadata)) return applyManagedEvent(obj);
+  const { namespace, name } = obj.metadata;
+  // Most ServiceAccounts cannot be one of ours; only a foreign one of a managed name needs the scan.
+  if ((old && current) || !name.startsWith(NAME_PREFIX)) return [];
+  const touched: Touched[] = [];
+  for (const w of world.managedWorkloads()) {
+    if (w.namespace === namespace && managedName(w.kind, w.name) === name) touched.push({ key: keyOfWorkload(w), urgency: "now" });
+  }
+  return touched;
+}
+
+/** The resync: every managed workload, and every workload that still has managed objects (to remove them). */
+export function resyncKeys(world: World, managedObjects: Iterable<PartialObjectMetadata>): string[] {
+  const keys = new Set<string>();
+  for (const w of world.managedWorkloads()) keys.add(keyOfWorkload(w));
+  for (const obj of managedObjects) {
+    const key = ownerKey(obj);
+    if (key) keys.add(key);
+  }
+  return [...keys];
 }

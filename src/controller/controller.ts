@@ -2,14 +2,10 @@
 // src/access/routing.ts, to "which workloads, and how soon"; the reconciler does the rest.
 //   watch event -> routing -> workload key -> work queue (debounce) -> reconcile -> write
 import type { AccessOptions } from "../access/desired.ts";
-import { isWorkloadKind } from "../access/kinds.ts";
-import { keyOfWorkload, workloadKey, World } from "../access/membership.ts";
-import { managedName, NAME_PREFIX } from "../access/names.ts";
-import { managedOwner } from "../access/ownership.ts";
-import { applyPodEvent, applyWorkloadEvent, type Touched } from "../access/routing.ts";
+import { World } from "../access/membership.ts";
+import { applyManagedEvent, applyPodEvent, applyServiceAccountEvent, applyWorkloadEvent, resyncKeys, type Touched } from "../access/routing.ts";
 import type { View } from "../authorizer/decide.ts";
 import type { KubeApi } from "../kube/api.ts";
-import type { PartialObjectMetadata } from "../kube/objects.ts";
 import type { Logger } from "../log.ts";
 import type { WorkerProgress } from "../telemetry/health.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
@@ -55,8 +51,11 @@ export class Controller {
       {
         workload: (old, current) => this.enqueue(applyWorkloadEvent(this.world, old, current)),
         pod: (old, current) => this.enqueue(applyPodEvent(this.world, old, current)),
-        managed: (obj) => this.onManaged(obj),
-        serviceAccount: (old, current) => this.onServiceAccount(old, current),
+        managed: (obj) => {
+          this.grantExpiry.roleChanged(obj.metadata.namespace, obj.metadata.name);
+          this.enqueue(applyManagedEvent(obj));
+        },
+        serviceAccount: (old, current) => this.enqueue(applyServiceAccountEvent(this.world, old, current)),
       },
       log,
       metrics,
@@ -155,38 +154,8 @@ export class Controller {
 
   /** Every managed workload, and every workload that still has managed objects. */
   private enqueueAll(): void {
-    const keys = new Set<string>();
-    for (const w of this.world.managedWorkloads()) keys.add(keyOfWorkload(w));
     const { roles, roleBindings, serviceAccounts } = this.watches;
-    for (const cache of [roles, roleBindings, serviceAccounts]) {
-      for (const obj of cache?.values() ?? []) {
-        const owner = managedOwner(obj.metadata);
-        if (owner && isWorkloadKind(owner.kind)) keys.add(workloadKey(owner.kind, obj.metadata.namespace, owner.name));
-      }
-    }
-    for (const key of keys) this.queue.add(key);
-  }
-
-  /**
-   * A ServiceAccount changed. Ours is a managed object; a foreign one that appears or goes away
-   * changes what the managed workload of that name needs.
-   */
-  private onServiceAccount(old: PartialObjectMetadata | undefined, current: PartialObjectMetadata | undefined): void {
-    const obj = old ?? current;
-    if (!obj) return;
-    if (managedOwner(obj.metadata)) return this.onManaged(obj);
-    const { namespace, name } = obj.metadata;
-    // Most ServiceAccounts cannot be one of ours; only a foreign one of a managed name needs the scan.
-    if ((old && current) || !name.startsWith(NAME_PREFIX)) return;
-    for (const w of this.world.managedWorkloads()) {
-      if (w.namespace === namespace && managedName(w.kind, w.name) === name) this.queue.add(keyOfWorkload(w));
-    }
-  }
-
-  /** A change to a managed object, including a hand edit: look at its workload again now. */
-  private onManaged(obj: PartialObjectMetadata): void {
-    this.grantExpiry.roleChanged(obj.metadata.namespace, obj.metadata.name);
-    const owner = managedOwner(obj.metadata);
-    if (owner && isWorkloadKind(owner.kind)) this.queue.add(workloadKey(owner.kind, obj.metadata.namespace, owner.name));
+    const managedObjects = [roles, roleBindings, serviceAccounts].flatMap((cache) => [...(cache?.values() ?? [])]);
+    for (const key of resyncKeys(this.world, managedObjects)) this.queue.add(key);
   }
 }
