@@ -12,6 +12,7 @@ import { permission } from "./cleanup/format.ts";
 import { holderOf, LeaseObserver, looksHeld, type LeaseSpec } from "./cleanup/lease.ts";
 import { madeByPodlogreader } from "./cleanup/made-by.ts";
 import { CLEANUP_ORDER, CLEANUP_RESOURCES, planCleanup, type CleanupKind, type Found, type LeftAlone, type Target } from "./cleanup/plan.ts";
+import { messageOf } from "../util/errors.ts";
 
 export interface CleanupRequest {
   /** The namespaces to clean; undefined means every namespace. */
@@ -69,10 +70,10 @@ export class CleanupError extends Error {
  */
 function explain(err: unknown, verb: string, rt: ResourceType, scope: { namespace?: string; name?: string }, byName = false): CleanupError {
   if (err instanceof ApiError && err.status === 403) {
-    return new CleanupError(`missing permission: ${permission(verb, rt, byName ? scope : { namespace: scope.namespace })} (${err.message})`);
+    return new CleanupError(`missing permission: ${permission(verb, rt, byName ? scope : { namespace: scope.namespace })} (${err.message})`, { cause: err });
   }
   const what = scope.name ? `${rt.kind} ${scope.namespace ? `${scope.namespace}/` : ""}${scope.name}` : `${rt.plural} ${scope.namespace ? `in namespace ${scope.namespace}` : "in all namespaces"}`;
-  return new CleanupError(`${verb} ${what}: ${(err as Error).message}`);
+  return new CleanupError(`${verb} ${what}: ${messageOf(err)}`, { cause: err });
 }
 
 export async function cleanup(api: KubeApi, req: CleanupRequest, progress: CleanupProgress = {}): Promise<CleanupReport> {

@@ -67,7 +67,7 @@ export async function issueKubeconfig(api: KubeApi, connection: Connection, req:
     } as KubeObject)) as typeof review;
   } catch (err) {
     if (err instanceof ApiError && (err.status === 400 || err.status === 422)) {
-      throw new AdminError(`the apiserver refused a token valid for ${req.durationSeconds}s: ${err.message}`);
+      throw new AdminError(`the apiserver refused a token valid for ${req.durationSeconds}s: ${err.message}`, { cause: err });
     }
     throw err;
   }

@@ -2,6 +2,7 @@
 // the way is NoOpinion, with the reason for the log.
 import { askOf, decide, type Ask, type Decision, type Evidence, type View } from "./decide.ts";
 import { parseReview } from "./review.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** The decision, what was asked (none when the review was not one the authorizer answers), and whether deciding failed. */
 export type Outcome = Decision & { ask?: Ask["kind"]; failed?: boolean };
@@ -15,6 +16,6 @@ export async function authorize(raw: unknown, gather: (ask: Ask) => Promise<Evid
     if (!ask) return { allowed: false, reason: "not a request podlogreader answers" };
     return { ...decide(ask, await gather(ask), view, now()), ask: ask.kind };
   } catch (err) {
-    return { allowed: false, reason: `no opinion: ${(err as Error).message}`, ask: ask?.kind, failed: true };
+    return { allowed: false, reason: `no opinion: ${messageOf(err)}`, ask: ask?.kind, failed: true };
   }
 }

@@ -7,6 +7,7 @@ import type { ListenAddress, HttpServer } from "../telemetry/server.ts";
 import { authorize } from "./authorize.ts";
 import type { Ask, Evidence, View } from "./decide.ts";
 import { reviewResponse } from "./review.ts";
+import { messageOf } from "../util/errors.ts";
 
 export const AUTHORIZE_PATH = "/authorize";
 /** A SubjectAccessReview is a few KiB; anything much larger is not one. */
@@ -63,7 +64,7 @@ export async function serveAuthorizer(addr: ListenAddress, tls: AuthorizerTls, d
     try {
       return await Bun.file(file).text();
     } catch (err) {
-      throw new Error(`cannot read the authorizer's ${what} ${file}: ${(err as Error).message}`);
+      throw new Error(`cannot read the authorizer's ${what} ${file}: ${messageOf(err)}`, { cause: err });
     }
   };
   const [cert, key, ca] = await Promise.all([read(tls.certFile, "certificate"), read(tls.keyFile, "key"), read(tls.clientCaFile, "client CA")]);
@@ -77,7 +78,7 @@ export async function serveAuthorizer(addr: ListenAddress, tls: AuthorizerTls, d
       fetch: (req) => handle(req, deps, log),
     });
   } catch (err) {
-    throw new Error(`cannot serve the authorizer on ${addr.host}:${addr.port}: ${(err as Error).message}`);
+    throw new Error(`cannot serve the authorizer on ${addr.host}:${addr.port}: ${messageOf(err)}`, { cause: err });
   }
   const port = server.port ?? addr.port;
   log.info(`Serving the authorizer webhook on https://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}${AUTHORIZE_PATH}`);

@@ -21,6 +21,7 @@ import { Metrics } from "../telemetry/metrics.ts";
 import { serveEndpoints } from "../telemetry/server.ts";
 import { VERSION } from "../version.ts";
 import type { CommandSpec, HelpRequest } from "./command.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** After SIGTERM, how long in-flight writes may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -223,7 +224,7 @@ async function runController(options: Options): Promise<number> {
     log.info("Stopped");
     return exitCode;
   } catch (err) {
-    log.error((err as Error).message);
+    log.error(messageOf(err));
     return 1;
   }
 }

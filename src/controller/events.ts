@@ -3,6 +3,7 @@ import type { KubeApi } from "../kube/api.ts";
 import { Events } from "../kube/resources.ts";
 import { isNotFound } from "../kube/transport.ts";
 import type { Logger } from "../log.ts";
+import { messageOf } from "../util/errors.ts";
 
 export interface InvolvedObject {
   apiVersion: string;
@@ -105,7 +106,7 @@ export class EventRecorder {
       });
       this.remember(key, { name, namespace: on.namespace, count: 1, lastSent: now });
     } catch (err) {
-      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${(err as Error).message}`, { kind: on.kind, namespace: on.namespace, name: on.name, reason: "EventNotRecorded", event: reason });
+      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${messageOf(err)}`, { kind: on.kind, namespace: on.namespace, name: on.name, reason: "EventNotRecorded", event: reason });
     }
   }
 
@@ -118,7 +119,7 @@ export class EventRecorder {
     try {
       await this.update(recorded, new Date(recorded.lastSent).toISOString(), pending.message);
     } catch (err) {
-      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${(err as Error).message}`, { kind: on.kind, namespace: on.namespace, name: on.name, reason: "EventNotRecorded", event: reason });
+      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${messageOf(err)}`, { kind: on.kind, namespace: on.namespace, name: on.name, reason: "EventNotRecorded", event: reason });
     }
   }
 

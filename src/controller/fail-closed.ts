@@ -10,6 +10,7 @@ import { RoleBindings, Roles, type ResourceType } from "../kube/resources.ts";
 import { ApiError, isNotFound, NetworkError } from "../kube/transport.ts";
 import type { LogFields, Logger } from "../log.ts";
 import * as v from "valibot";
+import { messageOf } from "../util/errors.ts";
 
 /** The calls the reconciler makes: writes, and reads of single objects to judge a failed write by. */
 export type ObjectWriter = Pick<KubeApi, "create" | "apply" | "delete" | "get">;
@@ -100,7 +101,7 @@ export class FailClosed {
         return { obj: undefined, known: true };
       }
       if (!isApiFailure(err)) throw err;
-      this.log.debug(`Could not read ${rt.kind} ${namespace}/${name} back: ${(err as Error).message}; judging by the cache`);
+      this.log.debug(`Could not read ${rt.kind} ${namespace}/${name} back: ${messageOf(err)}; judging by the cache`);
       return { obj: cache.get(namespace, name), known: false };
     }
     const obj = parseObject(schema, raw, rt.kind);

@@ -6,6 +6,7 @@ import type { Logger } from "../log.ts";
 import { Reasons, type EventRecorder } from "./events.ts";
 import { about, LogReasons } from "./log-fields.ts";
 import { ForeignObjectError, involved, RoleWriteRefusedError, StaleCacheError } from "./reconciler.ts";
+import { messageOf } from "../util/errors.ts";
 
 /**
  * Reports a failed reconcile, once per failure. Conflicts and refused writes were already
@@ -30,7 +31,7 @@ export function reportFailure(world: World, events: Pick<EventRecorder, "warn">,
       log.debug(`${key} not written: ${err.message}; ${retry}`, fields(LogReasons.NotLeader));
       return;
     }
-    const message = (err as Error).message;
+    const message = messageOf(err);
     log.warn(`Reconciling ${key} failed: ${message}; ${retry}`, fields(LogReasons.SyncFailed));
     const { kind, namespace, name } = workload;
     const w = world.get(kind, namespace, name);

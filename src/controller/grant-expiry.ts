@@ -13,6 +13,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { Backoff } from "../util/backoff.ts";
 import type { EventRecorder } from "./events.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** The Event reason on the workload when one of its grants is deleted. */
 export const GRANT_ENDED = "GrantEnded";
@@ -150,7 +151,7 @@ export class GrantExpiry {
       const backoff = this.retries.get(key) ?? new Backoff(1000, 60_000);
       this.retries.set(key, backoff);
       const wait = backoff.next();
-      if (!isConflict(err)) log.warn(`Could not delete grant RoleBinding ${namespace}/${name}; retrying in ${wait}ms: ${(err as Error).message}`, { namespace, reason: "GrantDeleteFailed", object: `RoleBinding/${name}` });
+      if (!isConflict(err)) log.warn(`Could not delete grant RoleBinding ${namespace}/${name}; retrying in ${wait}ms: ${messageOf(err)}`, { namespace, reason: "GrantDeleteFailed", object: `RoleBinding/${name}` });
       this.timers.set(key, this.clock.after(wait, () => this.check(namespace, name)));
       return;
     }

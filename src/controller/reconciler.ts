@@ -22,6 +22,7 @@ import type { Metrics } from "../telemetry/metrics.ts";
 import { Reasons, type EventRecorder, type InvolvedObject } from "./events.ts";
 import { FailClosed, isTransient, isApiFailure, sameVersion, type ObjectCache, type ObjectWriter, type Refusal, type Secured, type Verb } from "./fail-closed.ts";
 import { about, LogReasons } from "./log-fields.ts";
+import { messageOf } from "../util/errors.ts";
 
 export type { ObjectCache, ObjectWriter } from "./fail-closed.ts";
 
@@ -255,7 +256,7 @@ export class Reconciler {
     if (!isTransient(err) && !changed) refusals.unshift({ verb: attempt.verb, rt: attempt.rt, name: attempt.name, uid: seen.obj?.metadata.uid, error: err });
     if (refusals.length > 0 || !secured.secured) throw new RoleWriteRefusedError(await this.report(workload, refusals, secured));
     if (isTransient(err)) throw err;
-    throw new StaleCacheError(`${attempt.rt.kind} ${namespace}/${attempt.name} had changed since it was read (${(err as Error).message}); the cache was brought up to date`);
+    throw new StaleCacheError(`${attempt.rt.kind} ${namespace}/${attempt.name} had changed since it was read (${messageOf(err)}); the cache was brought up to date`, { cause: err });
   }
 
   /** Records refused writes: a log line and the metric for each, one Warning Event for them all. Returns the Event's message. */
@@ -263,7 +264,7 @@ export class Reconciler {
     const { namespace } = workload;
     for (const r of refusals) {
       this.metrics?.roleWritesRefused.inc({ namespace, verb: r.verb, resource: r.rt.plural });
-      this.log.warn(`The apiserver refused to ${r.verb} ${r.rt.kind} ${namespace}/${r.name} for ${workloadRef(workload)}: ${(r.error as Error).message.slice(0, 600)}`,
+      this.log.warn(`The apiserver refused to ${r.verb} ${r.rt.kind} ${namespace}/${r.name} for ${workloadRef(workload)}: ${messageOf(r.error).slice(0, 600)}`,
         about(workload, LogReasons.RoleWriteRefused, { object: `${r.rt.kind}/${r.name}`, verb: r.verb }));
     }
     const outcome = !secured.secured
@@ -271,7 +272,7 @@ export class Reconciler {
       : secured.done.length > 0 ? `so podlogreader ${secured.done.join(", then ")}` : "nothing grants more than it should";
     const first = refusals[0];
     const refused = first
-      ? `The apiserver refused to ${first.verb} ${first.rt.kind} ${first.name}${refusals.length > 1 ? ` (and ${refusals.length - 1} more write(s))` : ""}: ${(first.error as Error).message.slice(0, 600)}`
+      ? `The apiserver refused to ${first.verb} ${first.rt.kind} ${first.name}${refusals.length > 1 ? ` (and ${refusals.length - 1} more write(s))` : ""}: ${messageOf(first.error).slice(0, 600)}`
       : "A write failed";
     const message = `${refused}; ${outcome}; retrying`;
     if (!secured.secured) this.log.warn(`${message} (${workloadRef(workload)} in ${namespace})`, about(workload, LogReasons.RoleWriteRefused));

@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { ExecCredentialError, execPlugin, type ExecPlugin } from "./exec-credential.ts";
 import { KubeconfigError, readKubeconfigs, type Entry, type Kubeconfig, type KubeconfigCluster, type KubeconfigUser } from "./kubeconfig.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** Where the credentials of a connection come from, and how to read them. */
 export interface Connection {
@@ -95,7 +96,7 @@ export function loadConnection(options: LoadOptions = {}): Connection {
     kubeconfig = readKubeconfigs(files);
   } catch (err) {
     if (err instanceof KubeconfigError) throw new ConfigError(err.message);
-    throw new ConfigError(`cannot read kubeconfig ${source}: ${(err as Error).message}`);
+    throw new ConfigError(`cannot read kubeconfig ${source}: ${messageOf(err)}`, { cause: err });
   }
   return kubeconfigConnection(kubeconfig, source, {
     context: options.context,
@@ -261,7 +262,7 @@ function readPem(data: string | undefined, file: string | undefined, what: strin
   try {
     return readFileSync(file, "utf8");
   } catch (err) {
-    throw new ConfigError(`${what}: cannot read ${file}: ${(err as Error).message}`);
+    throw new ConfigError(`${what}: cannot read ${file}: ${messageOf(err)}`, { cause: err });
   }
 }
 
@@ -334,7 +335,7 @@ export function tokenFileAuthorization(path: string, what = "the token file"): A
         try {
           token = readFileSync(path, "utf8").trim();
         } catch (err) {
-          throw new ConfigError(`${what}: cannot read ${path}: ${(err as Error).message}`);
+          throw new ConfigError(`${what}: cannot read ${path}: ${messageOf(err)}`, { cause: err });
         }
         if (token === "") throw new ConfigError(`${what}: ${path} is empty`);
         readAt = Date.now();

@@ -4,6 +4,7 @@
 // KUBERNETES_EXEC_INFO (plugins that need the cluster or the interactive flag fail), it does not
 // check the returned apiVersion, and it swallows the plugin's stderr, where plugins prompt people.
 import type { ExecConfig, KubeconfigCluster } from "./kubeconfig.ts";
+import { messageOf } from "../util/errors.ts";
 
 export interface ExecCredentialStatus {
   token?: string;
@@ -118,7 +119,7 @@ async function runPlugin(exec: ExecConfig, context: ExecContext): Promise<ExecCr
     });
   } catch (err) {
     const hint = exec.installHint ? `\n${exec.installHint}` : "";
-    throw new ExecCredentialError(`${context.where}: cannot run ${command}: ${(err as Error).message}${hint}`);
+    throw new ExecCredentialError(`${context.where}: cannot run ${command}: ${messageOf(err)}${hint}`, { cause: err });
   }
   const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
   if (code !== 0) throw new ExecCredentialError(`${context.where}: ${command} exited with code ${code}`);
@@ -131,7 +132,7 @@ export function parseExecCredential(stdout: string, apiVersion: string, who: str
   try {
     doc = JSON.parse(stdout);
   } catch (err) {
-    throw new ExecCredentialError(`${who} did not print an ExecCredential as JSON: ${(err as Error).message}`);
+    throw new ExecCredentialError(`${who} did not print an ExecCredential as JSON: ${messageOf(err)}`, { cause: err });
   }
   if (doc?.kind !== "ExecCredential") throw new ExecCredentialError(`${who} printed kind ${String(doc?.kind)}, not ExecCredential`);
   if (doc.apiVersion !== apiVersion) {

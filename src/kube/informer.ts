@@ -5,6 +5,7 @@ import { sleep } from "../util/sleep.ts";
 import type { KubeApi } from "./api.ts";
 import type { ResourceType } from "./resources.ts";
 import { ApiError, TlsVerificationError } from "./transport.ts";
+import { messageOf } from "../util/errors.ts";
 
 export interface InformerOptions<T> {
   api: KubeApi;
@@ -155,7 +156,7 @@ export class Informer<T> {
         }
         this.failingSince ??= Date.now();
         const delay = backoff.next();
-        const message = (err as Error).message;
+        const message = messageOf(err);
         if (err instanceof TlsVerificationError || (err instanceof ApiError && (err.status === 401 || err.status === 403))) {
           log.error(`Cannot watch ${this.description}: ${message}; retrying in ${(delay / 1000).toFixed(1)}s`);
         } else {
@@ -255,7 +256,7 @@ export class Informer<T> {
     try {
       return this.opts.parse(raw);
     } catch (err) {
-      this.opts.log.warn(`Ignored a malformed object from ${this.description}: ${(err as Error).message}`);
+      this.opts.log.warn(`Ignored a malformed object from ${this.description}: ${messageOf(err)}`);
       return undefined;
     }
   }

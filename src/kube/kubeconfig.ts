@@ -9,6 +9,7 @@ import { dirname, isAbsolute, join } from "node:path";
 // js-yaml itself, the parser client-node's loadYaml wraps: importing client-node at run time loads
 // its whole generated API, about 7 MiB of resident memory for one function.
 import { load as loadYaml } from "js-yaml";
+import { messageOf } from "../util/errors.ts";
 
 /** A cluster entry, with the kubeconfig's own field names (clientcmd/api/v1 Cluster). */
 export interface KubeconfigCluster {
@@ -104,7 +105,7 @@ export function parseKubeconfig(text: string, file: string): Kubeconfig {
     // An empty file is an empty kubeconfig, as for kubectl.
     doc = text.trim() === "" ? {} : loadYaml(text);
   } catch (err) {
-    throw new KubeconfigError(`${file}: not valid YAML: ${(err as Error).message}`);
+    throw new KubeconfigError(`${file}: not valid YAML: ${messageOf(err)}`, { cause: err });
   }
   if (doc === undefined || doc === null) doc = {};
   if (!isObject(doc)) throw new KubeconfigError(`${file}: not a kubeconfig (expected a YAML mapping)`);

@@ -9,6 +9,7 @@ import { sleep } from "../util/sleep.ts";
 import type { KubeApi } from "./api.ts";
 import { Leases } from "./resources.ts";
 import { isConflict, isNotFound } from "./transport.ts";
+import { messageOf } from "../util/errors.ts";
 
 
 export interface LeaseOptions {
@@ -124,7 +125,7 @@ export class LeaderElector {
       await this.api.update(Leases, this.opts.namespace, { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(Date.now()) } });
       this.log.info(`Released Lease ${this.opts.namespace}/${this.opts.name}`, { reason: "LeaseReleased" });
     } catch (err) {
-      this.log.warn(`Could not release Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}; it expires on its own`, { reason: "LeaseNotReleased" });
+      this.log.warn(`Could not release Lease ${this.opts.namespace}/${this.opts.name}: ${messageOf(err)}; it expires on its own`, { reason: "LeaseNotReleased" });
     }
   }
 
@@ -143,7 +144,7 @@ export class LeaderElector {
       } catch (err) {
         this.held = undefined;
         if (signal.aborted) return false;
-        if (!isConflict(err)) this.log.warn(`Renewing Lease ${this.opts.namespace}/${this.opts.name} failed: ${(err as Error).message}; reading it again`);
+        if (!isConflict(err)) this.log.warn(`Renewing Lease ${this.opts.namespace}/${this.opts.name} failed: ${messageOf(err)}; reading it again`);
       }
     }
     return this.tryAcquireOrRenew(signal);
@@ -189,7 +190,7 @@ export class LeaderElector {
       this.lastRenew = now;
       return true;
     } catch (err) {
-      if (!isConflict(err)) this.log.warn(`Leader election on Lease ${this.opts.namespace}/${this.opts.name} failed: ${(err as Error).message}`, { reason: "LeaderElectionFailed" });
+      if (!isConflict(err)) this.log.warn(`Leader election on Lease ${this.opts.namespace}/${this.opts.name} failed: ${messageOf(err)}`, { reason: "LeaderElectionFailed" });
       return false;
     }
   }

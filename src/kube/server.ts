@@ -3,6 +3,7 @@ import { Backoff } from "../util/backoff.ts";
 import { sleep } from "../util/sleep.ts";
 import type { KubeApi } from "./api.ts";
 import { ApiError, TlsVerificationError } from "./transport.ts";
+import { messageOf } from "../util/errors.ts";
 
 /**
  * Waits until the apiserver answers GET /version. Network trouble and server errors are retried
@@ -21,7 +22,7 @@ export async function waitForServer(api: KubeApi, log: Logger, signal: AbortSign
         throw new Error(`the apiserver ${api.transport.connection.server} refused the credentials from ${api.transport.connection.source} (401 Unauthorized)`);
       }
       const delay = backoff.next();
-      log.warn(`Cannot reach the apiserver ${api.transport.connection.server}: ${(err as Error).message}; retrying in ${(delay / 1000).toFixed(1)}s`);
+      log.warn(`Cannot reach the apiserver ${api.transport.connection.server}: ${messageOf(err)}; retrying in ${(delay / 1000).toFixed(1)}s`);
       await sleep(delay, signal);
     }
   }

@@ -1,4 +1,5 @@
 import { serverUrl, type Connection, type Credentials } from "./config.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** A response from the apiserver with a non-2xx status. */
 export class ApiError extends Error {
@@ -151,7 +152,7 @@ export class Transport {
   private wrapFetchError(err: unknown, method: string, url: string): Error {
     if (err instanceof Error && err.name === "AbortError") return err;
     const code = (err as { code?: string }).code ?? "";
-    const message = (err as Error).message ?? String(err);
+    const message = messageOf(err);
     if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") {
       const name = this.connection.serverName ?? new URL(this.connection.server).hostname;
       return new TlsVerificationError(

@@ -15,6 +15,7 @@ import { containersToRead, type ContainerChoice } from "./containers.ts";
 import { grantedPods, roleMode, unmanagedReason } from "../access/role-pods.ts";
 import { SelectedPods } from "./selected.ts";
 import { classifyFailure, FORBIDDEN_ATTEMPTS, streamContainer, type Output, type StreamEnd, type StreamSettings } from "./stream.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** How often the Role is read again while following: a get-by-name grant allows no watch. */
 export const ROLE_POLL_MS = 2000;
@@ -106,7 +107,7 @@ function refusedNote(request: LogsRequest, roleName: string): string {
 function listError(err: unknown, request: LogsRequest): string {
   const what = `${request.kind}/${request.name}'s pods`;
   if (err instanceof ApiError && err.status === 401) return `the credentials were refused (401 Unauthorized): the token may have expired`;
-  return `cannot list ${what}: ${(err as Error).message}`;
+  return `cannot list ${what}: ${messageOf(err)}`;
 }
 
 async function readRole(api: KubeApi, request: LogsRequest, roleName: string): Promise<Role> {
@@ -128,7 +129,7 @@ function roleError(err: unknown, request: LogsRequest, roleName: string): string
     return `cannot read ${where} (Forbidden): this command needs get on the workload's Role, which podlogreader grants the workload's ServiceAccount`;
   }
   if (err instanceof ApiError && err.status === 401) return `the credentials were refused (401 Unauthorized): the token may have expired`;
-  return `cannot read ${where}: ${(err as Error).message}`;
+  return `cannot read ${where}: ${messageOf(err)}`;
 }
 
 async function printOnce(api: KubeApi, request: LogsRequest, pods: string[], out: Output, signal: AbortSignal): Promise<number> {
@@ -210,7 +211,7 @@ async function follow(api: KubeApi, request: LogsRequest, roleName: string, firs
         code = 1;
         break;
       }
-      if (!failing) out.note(`cannot read Role ${request.namespace}/${roleName}: ${(err as Error).message}; retrying with backoff`);
+      if (!failing) out.note(`cannot read Role ${request.namespace}/${roleName}: ${messageOf(err)}; retrying with backoff`);
       failing = true;
       continue;
     }
@@ -292,10 +293,10 @@ async function podSpec(api: KubeApi, request: LogsRequest, pod: string, out: Out
         continue;
       }
       if (!request.follow) {
-        out.note(`pod/${pod}: ${(err as Error).message}`);
+        out.note(`pod/${pod}: ${messageOf(err)}`);
         return "failed";
       }
-      if (backoff.failures === 0 && failure !== "gone") out.note(`pod/${pod}: ${(err as Error).message}; retrying with backoff`);
+      if (backoff.failures === 0 && failure !== "gone") out.note(`pod/${pod}: ${messageOf(err)}; retrying with backoff`);
       await sleep(backoff.next(), signal);
       if (signal.aborted) return "stopped";
     }

@@ -12,6 +12,7 @@ import { ApiError } from "../kube/transport.ts";
 import { Backoff } from "../util/backoff.ts";
 import { sleep } from "../util/sleep.ts";
 import { linePrefix, splitTimestamp, timestampNanos } from "./format.ts";
+import { messageOf } from "../util/errors.ts";
 
 export interface StreamTarget {
   namespace: string;
@@ -59,7 +60,7 @@ export function classifyFailure(err: unknown): Failure {
 }
 
 function reason(err: unknown): string {
-  return err instanceof ApiError ? `${err.status}${err.reason ? ` ${err.reason}` : ""}: ${err.message.replace(/^.*?: \d{3}(?: \w+)?: /, "")}` : (err as Error).message;
+  return err instanceof ApiError ? `${err.status}${err.reason ? ` ${err.reason}` : ""}: ${err.message.replace(/^.*?: \d{3}(?: \w+)?: /, "")}` : messageOf(err);
 }
 
 export async function streamContainer(api: KubeApi, target: StreamTarget, settings: StreamSettings, out: Output, signal: AbortSignal): Promise<StreamEnd> {

@@ -5,6 +5,7 @@
 // while work waits. Whether the apiserver answers is not part of it: restarting the pod would not
 // bring the apiserver back, and every replica would restart at once. A failing watch shows in the
 // podlogreader_watch_failing metric and in the log instead.
+import { messageOf } from "../util/errors.ts";
 
 export interface HealthCheck {
   name: string;
@@ -30,7 +31,7 @@ export async function runChecks(checks: readonly HealthCheck[], endpoint: string
     try {
       failure = await c.check();
     } catch (err) {
-      failure = (err as Error).message;
+      failure = messageOf(err);
     }
     if (failure === undefined) lines.push(`[+]${c.name} ok`);
     else {

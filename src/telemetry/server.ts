@@ -4,6 +4,7 @@
 import type { Logger } from "../log.ts";
 import { runChecks, type HealthCheck } from "./health.ts";
 import type { Metrics } from "./metrics.ts";
+import { messageOf } from "../util/errors.ts";
 
 export interface ListenAddress {
   /** Empty: every IPv4 address. */
@@ -61,7 +62,7 @@ export function serveHttp(what: string, addr: ListenAddress, routes: Routes, log
       },
     });
   } catch (err) {
-    throw new Error(`cannot serve ${what} on ${addr.host}:${addr.port}: ${(err as Error).message}`);
+    throw new Error(`cannot serve ${what} on ${addr.host}:${addr.port}: ${messageOf(err)}`, { cause: err });
   }
   const port = server.port ?? addr.port;
   log.info(`Serving ${Object.keys(routes).filter((p) => p.split("/").length === 2).join(", ")} on ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);

@@ -10,6 +10,7 @@ import { parseObject, Role, RoleBinding } from "../../kube/objects.ts";
 import { RoleBindings, Roles, SelfSubjectReviews, ValidatingAdmissionPolicies, ValidatingAdmissionPolicyBindings } from "../../kube/resources.ts";
 import { ApiError, isNotFound } from "../../kube/transport.ts";
 import { AdminError } from "../errors.ts";
+import { messageOf } from "../../util/errors.ts";
 
 export interface GrantCommand {
   namespace: string;
@@ -51,7 +52,7 @@ export async function grantPolicyAdvisory(api: KubeApi): Promise<string | undefi
     } catch (err) {
       const why = isNotFound(err) ? `no ${rt.kind} ${GRANT_POLICY_NAME}`
         : err instanceof ApiError && err.status === 403 ? `you may not read ${rt.kind} ${GRANT_POLICY_NAME}, so it could not be checked`
-        : `${rt.kind} ${GRANT_POLICY_NAME} could not be read: ${(err as Error).message}`;
+        : `${rt.kind} ${GRANT_POLICY_NAME} could not be read: ${messageOf(err)}`;
       return `the cluster does not enforce grant records (${why}): expiry and granted-by are advisory`;
     }
   }
@@ -122,7 +123,7 @@ export async function grant(api: KubeApi, cmd: GrantCommand, nowMs = Date.now())
   } catch (err) {
     if (err instanceof ApiError) {
       const why = explainRefusal(err, namespace, role);
-      if (why) throw new AdminError(`the apiserver refused the grant: ${err.message}\n${why}`);
+      if (why) throw new AdminError(`the apiserver refused the grant: ${err.message}\n${why}`, { cause: err });
     }
     throw err;
   }
