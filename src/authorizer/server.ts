@@ -3,7 +3,7 @@
 // not finish the TLS handshake, and so learns nothing (no oracle).
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
-import type { ListenAddress, HttpServer } from "../telemetry/server.ts";
+import { listen, type HttpServer, type ListenAddress } from "../util/listen.ts";
 import { authorize } from "./authorize.ts";
 import type { Ask, Evidence, View } from "./decide.ts";
 import { reviewResponse } from "./review.ts";
@@ -68,19 +68,10 @@ export async function serveAuthorizer(addr: ListenAddress, tls: AuthorizerTls, d
     }
   };
   const [cert, key, ca] = await Promise.all([read(tls.certFile, "certificate"), read(tls.keyFile, "key"), read(tls.clientCaFile, "client CA")]);
-  const hostname = addr.host || "0.0.0.0";
-  let server: ReturnType<typeof Bun.serve>;
-  try {
-    server = Bun.serve({
-      hostname,
-      port: addr.port,
-      tls: { cert, key, ca, requestCert: true, rejectUnauthorized: true },
-      fetch: (req) => handle(req, deps, log),
-    });
-  } catch (err) {
-    throw new Error(`cannot serve the authorizer on ${addr.host}:${addr.port}: ${messageOf(err)}`, { cause: err });
-  }
-  const port = server.port ?? addr.port;
-  log.info(`Serving the authorizer webhook on https://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}${AUTHORIZE_PATH}`);
-  return { port, stop: () => server.stop(true) };
+  const server = listen("the authorizer", addr, {
+    tls: { cert, key, ca, requestCert: true, rejectUnauthorized: true },
+    fetch: (req) => handle(req, deps, log),
+  });
+  log.info(`Serving the authorizer webhook on https://${server.shown}${AUTHORIZE_PATH}`);
+  return server;
 }

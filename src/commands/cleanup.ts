@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { cleanup } from "../admin/cleanup.ts";
 import { deletedLine, leftAloneLine } from "../admin/cleanup/format.ts";
 import { CLEANUP_RESOURCES, type CleanupKind } from "../admin/cleanup/plan.ts";
-import { connectionFlags, helpFlag, namespaceListSchema, namespaceSchema, objectNameSchema, outputFlag } from "../flags/common.ts";
+import { connectionFlags, helpFlag, namespacesFlag, namespaceSchema, objectNameSchema, outputFlag } from "../flags/common.ts";
 import { boolFlag, durationFlag, flag, parseFlagSet, type ValuesOf } from "../flags/flag-set.ts";
 import { UsageError } from "../flags/parse.ts";
 import { Leases } from "../kube/resources.ts";
@@ -13,10 +13,7 @@ import { connect, failed } from "./connect.ts";
 
 export const CLEANUP_FLAGS = {
   ...connectionFlags,
-  namespaces: flag(
-    { name: "namespace", short: "n", kind: "list", value: "NS", help: "Clean this namespace. Repeat the flag (or separate with commas) for several. Default: the kubeconfig context's namespace, as kubectl does." },
-    namespaceListSchema,
-  ),
+  namespaces: namespacesFlag("Clean this namespace. Repeat the flag (or separate with commas) for several. Default: the kubeconfig context's namespace, as kubectl does."),
   allNamespaces: { ...boolFlag("all-namespaces", "Clean every namespace."), short: "A" },
   leaderElectionNamespace: flag(
     { name: "leader-election-namespace", kind: "string", value: "NS", help: "Namespace of the controller's Lease (with --leader-election-id): it is checked before anything is deleted and deleted last." },

@@ -7,7 +7,7 @@ import { POD_VISIBILITIES, ROLE_POD_NAMES } from "../access/desired.ts";
 import { gatherer, READ_TIMEOUT_MS } from "../authorizer/gather.ts";
 import { serveAuthorizer } from "../authorizer/server.ts";
 import { Controller } from "../controller/controller.ts";
-import { connectionFlags, helpFlag, namespaceListSchema, namespaceSchema, objectNameSchema } from "../flags/common.ts";
+import { connectionFlags, helpFlag, namespacesFlag, namespaceSchema, objectNameSchema } from "../flags/common.ts";
 import { boolFlag, durationFlag, flag, parseFlagSet, type ValuesOf } from "../flags/flag-set.ts";
 import { UsageError } from "../flags/parse.ts";
 import { KubeApi } from "../kube/api.ts";
@@ -28,10 +28,7 @@ const SHUTDOWN_GRACE_MS = 20_000;
 
 export const RUN_FLAGS = {
   ...connectionFlags,
-  namespaces: flag(
-    { name: "namespace", short: "n", kind: "list", value: "NS", help: "Only watch this namespace. Repeat the flag (or separate with commas) for several. Default: all namespaces." },
-    namespaceListSchema,
-  ),
+  namespaces: namespacesFlag("Only watch this namespace. Repeat the flag (or separate with commas) for several. Default: all namespaces."),
   createServiceAccountAndRoleBinding: boolFlag("create-sa-and-rolebinding", "Also keep a ServiceAccount and a RoleBinding named like the Role, binding the Role to that ServiceAccount. A ServiceAccount of that name that podlogreader did not create is never bound (a NameConflict Warning Event says so). Accepts =true or =false.", "false"),
   podVisibility: flag(
     {

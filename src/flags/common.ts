@@ -15,13 +15,18 @@ export function objectNameSchema(flagName: string) {
   return v.pipe(v.string(), v.check(isObjectName, `--${flagName} must be ${OBJECT_NAME_RULE}`));
 }
 
-/** A list of namespaces from a repeatable, comma-separating -n/--namespace. */
-export const namespaceListSchema = v.pipe(
-  v.array(v.string()),
-  v.transform((values: string[]) => values.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean)),
-  v.check((list: string[]) => list.every(isNamespaceName), `--namespace must be ${NAMESPACE_RULE}`),
-  v.transform((list: string[]) => [...new Set(list)]),
-);
+/** -n/--namespace naming several namespaces: repeated, or separated with commas; duplicates go. */
+export function namespacesFlag(help: string): TypedFlag<string[]> {
+  return flag(
+    { name: "namespace", short: "n", kind: "list", value: "NS", help },
+    v.pipe(
+      v.array(v.string()),
+      v.transform((values) => values.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean)),
+      v.check((list) => list.every(isNamespaceName), `--namespace must be ${NAMESPACE_RULE}`),
+      v.transform((list) => [...new Set(list)]),
+    ),
+  );
+}
 
 /** The KIND/NAME argument; undefined when not given. Throws UsageError when it is not one. */
 export function workloadArg(text: string | undefined): { kind: WorkloadKind; name: string } | undefined {

@@ -4,20 +4,9 @@
 import type { Logger } from "../log.ts";
 import { runChecks, type HealthCheck } from "./health.ts";
 import type { Metrics } from "./metrics.ts";
-import { messageOf } from "../util/errors.ts";
+import { listen, type HttpServer, type ListenAddress } from "../util/listen.ts";
 
-export interface ListenAddress {
-  /** Empty: every IPv4 address. */
-  host: string;
-  /** 0: any free port. */
-  port: number;
-}
-
-export interface HttpServer {
-  /** The port actually bound (useful with port 0). */
-  port: number;
-  stop(): Promise<void>;
-}
+export type { HttpServer, ListenAddress };
 
 export type Routes = Record<string, (req: Request) => Response | Promise<Response>>;
 
@@ -50,28 +39,14 @@ export function probeRoutes(checks: { liveness: HealthCheck[]; readiness: Health
 
 /** Serves `routes` on `addr`; throws with the address in the message when it cannot bind. */
 export function serveHttp(what: string, addr: ListenAddress, routes: Routes, log: Logger): HttpServer {
-  const hostname = addr.host || "0.0.0.0";
-  let server: ReturnType<typeof Bun.serve>;
-  try {
-    server = Bun.serve({
-      hostname,
-      port: addr.port,
-      fetch(req) {
-        const route = routes[new URL(req.url).pathname];
-        return route ? route(req) : text("not found", 404);
-      },
-    });
-  } catch (err) {
-    throw new Error(`cannot serve ${what} on ${addr.host}:${addr.port}: ${messageOf(err)}`, { cause: err });
-  }
-  const port = server.port ?? addr.port;
-  log.info(`Serving ${Object.keys(routes).filter((p) => p.split("/").length === 2).join(", ")} on ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);
-  return {
-    port,
-    async stop() {
-      await server.stop(true);
+  const server = listen(what, addr, {
+    fetch(req) {
+      const route = routes[new URL(req.url).pathname];
+      return route ? route(req) : text("not found", 404);
     },
-  };
+  });
+  log.info(`Serving ${Object.keys(routes).filter((p) => p.split("/").length === 2).join(", ")} on ${server.shown}`);
+  return server;
 }
 
 /**
