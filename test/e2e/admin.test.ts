@@ -4,14 +4,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { Events, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { canReadLog } from "../support/access.ts";
 import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
-
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
+import { kubectl, podlogreader } from "../support/process.ts";
 
 let c: TestCluster;
 let ns: string;
@@ -19,18 +18,6 @@ let dir: string;
 let controller: RunningController;
 let webPods: string[];
 let otherPod: string;
-
-async function run(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig, ...env } });
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code, stdout, stderr };
-}
-
-async function kubectl(kubeconfig: string, args: string[]) {
-  const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", kubeconfig, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code, stdout, stderr };
-}
 
 beforeAll(async () => {
   c = await testCluster();
@@ -63,27 +50,27 @@ afterAll(async () => {
 describe("podlogreader kubeconfig", () => {
   test("writes a 0600 kubeconfig that kubectl uses to read the workload's pods, and only those", async () => {
     const file = join(dir, "web.kubeconfig");
-    const r = await run(["kubeconfig", "-n", ns, "deploy/web", "--duration", "15m", "--output-file", file]);
+    const r = await podlogreader(["kubeconfig", "-n", ns, "deploy/web", "--duration", "15m", "--output-file", file]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`ServiceAccount ${ns}/podlogreader-web`);
     expect(statSync(file).mode & 0o777).toBe(0o600);
 
     for (const pod of webPods) {
-      const can = await kubectl(file, ["auth", "can-i", "get", `pods/${pod}`, "--subresource=log"]);
+      const can = await kubectl(["auth", "can-i", "get", `pods/${pod}`, "--subresource=log"], { kubeconfig: file });
       expect(can.stdout.trim()).toBe("yes");
       // No node runs the pod, so the log is empty; what matters is that it is not Forbidden.
-      const logs = await kubectl(file, ["logs", pod]);
+      const logs = await kubectl(["logs", pod], { kubeconfig: file });
       expect(logs.stderr).not.toContain("Forbidden");
       expect(logs.code).toBe(0);
     }
-    const refused = await kubectl(file, ["logs", otherPod]);
+    const refused = await kubectl(["logs", otherPod], { kubeconfig: file });
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain("Forbidden");
-    expect((await kubectl(file, ["get", "secrets"])).stderr).toContain("Forbidden");
+    expect((await kubectl(["get", "secrets"], { kubeconfig: file })).stderr).toContain("Forbidden");
   });
 
   test("its token expires after the duration asked for", async () => {
-    const r = await run(["kubeconfig", "-n", ns, "deploy/web", "--duration", "20m"]);
+    const r = await podlogreader(["kubeconfig", "-n", ns, "deploy/web", "--duration", "20m"]);
     expect(r.code).toBe(0);
     const token = r.stdout.match(/token: (\S+)/)![1]!;
     const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number; iat: number; sub: string };
@@ -98,7 +85,7 @@ describe("podlogreader kubeconfig", () => {
     [["deploy/borrowed"], "was not created by podlogreader"],
     [["deploy/web", "--duration", "1m"], "refused a token"],
   ])("refuses %p with a clear error and exit code 1", async (args, message) => {
-    const r = await run(["kubeconfig", "-n", ns, ...args]);
+    const r = await podlogreader(["kubeconfig", "-n", ns, ...args]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(message);
     expect(r.stdout).toBe("");
@@ -111,7 +98,7 @@ describe("podlogreader kubeconfig", () => {
     [["audit", "--output", "yaml"], "--output must be table or json"],
     [["status", "--bogus"], "unknown flag --bogus"],
   ])("bad flags %p exit 2", async (args, message) => {
-    const r = await run(args);
+    const r = await podlogreader(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
   });
@@ -119,13 +106,13 @@ describe("podlogreader kubeconfig", () => {
 
 describe("podlogreader audit", () => {
   test("passes when every ServiceAccount reads exactly its workload's pods", async () => {
-    const r = await run(["audit", "-n", ns, "--output", "json"]);
+    const r = await podlogreader(["audit", "-n", ns, "--output", "json"]);
     const report = JSON.parse(r.stdout) as { ok: boolean; entries: { serviceAccount: string; readable: string[]; overGrants: string[] }[] };
     expect(report.ok).toBe(true);
     expect(r.code).toBe(0);
     const web = report.entries.find((e) => e.serviceAccount === "podlogreader-web")!;
     expect(web.readable).toEqual(webPods);
-    const table = await run(["audit", "-n", ns]);
+    const table = await podlogreader(["audit", "-n", ns]);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/podlogreader-web\s+2\s+2\s+0\s+0\s+ok/);
   });
@@ -140,14 +127,14 @@ describe("podlogreader audit", () => {
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "all-logs" },
       subjects: [{ kind: "ServiceAccount", name: "podlogreader-web", namespace: ns }],
     });
-    const r = await run(["audit", "-n", ns, "--output", "json"]);
+    const r = await podlogreader(["audit", "-n", ns, "--output", "json"]);
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout) as { ok: boolean; entries: { serviceAccount: string; overGrants: string[]; namespaceWide: boolean }[] };
     expect(report.ok).toBe(false);
     const web = report.entries.find((e) => e.serviceAccount === "podlogreader-web")!;
     expect(web.overGrants).toContain(otherPod);
     expect(web.namespaceWide).toBe(true);
-    const table = await run(["audit", "-n", ns]);
+    const table = await podlogreader(["audit", "-n", ns]);
     expect(table.code).toBe(1);
     expect(table.stdout).toMatch(new RegExp(`^OVER-GRANT +namespace-wide +${ns}/podlogreader-web can read the logs of every pod in ${ns}, granted by RoleBinding ${ns}/too-generous \\(Role all-logs\\)$`, "m"));
     await c.admin.delete(RoleBindings, ns, "too-generous");
@@ -156,14 +143,14 @@ describe("podlogreader audit", () => {
 
 describe("podlogreader status", () => {
   test("lists the opted-in workloads, their pods and Roles, in sync", async () => {
-    const r = await run(["status", "-n", ns, "--output", "json"]);
+    const r = await podlogreader(["status", "-n", ns, "--output", "json"]);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as { kind: string; name: string; pods: number; role: string; state: string; lastSynced?: string }[];
     expect(rows.map((x) => x.name)).toEqual(["borrowed", "web"]);
     const web = rows.find((x) => x.name === "web")!;
     expect(web).toMatchObject({ kind: "Deployment", pods: 2, role: "podlogreader-web", mode: "names", state: "in-sync" });
     expect(Date.parse(web.lastSynced!)).toBeGreaterThan(0);
-    const table = await run(["status", "-n", ns]);
+    const table = await podlogreader(["status", "-n", ns]);
     expect(table.stdout.split("\n")[0]).toMatch(/^NAMESPACE\s+KIND\s+NAME\s+PODS\s+ROLE\s+MODE\s+STATE\s+LAST-SYNCED$/);
     expect(table.stdout).toMatch(new RegExp(`${ns}\\s+Deployment\\s+web\\s+2\\s+podlogreader-web\\s+names\\s+in-sync`));
   });

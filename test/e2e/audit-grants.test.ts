@@ -3,14 +3,13 @@
 // expiry, a binding made by hand to a managed Role, and a grant of a ClusterRole are each named with
 // their kind and exit 1; a fresh grant is not. That each is real access is asked of the authorizer.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
 import { RoleBindings, Roles } from "../../src/kube/resources.ts";
 import { eventually, testCluster, useNamespace, TEST_FIELD_MANAGER, type TestCluster } from "../support/cluster.ts";
 import { startController } from "../support/controller.ts";
 import { userReadable } from "../support/users.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
+import { podlogreader } from "../support/process.ts";
 
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
 const RBAC = "rbac.authorization.k8s.io";
 
 interface Finding { kind: string; overGrant: boolean; serviceAccount: string; workload: string; grantedBy: string[]; subjects?: string[]; detail?: string; message: string }
@@ -21,14 +20,8 @@ let ns: string;
 let webPods: string[];
 const cleanups: (() => Promise<unknown>)[] = [];
 
-async function run(args: string[]) {
-  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig } });
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code, stdout, stderr };
-}
-
 async function audit(): Promise<{ code: number; report: Report }> {
-  const r = await run(["audit", "-n", ns, "--output", "json"]);
+  const r = await podlogreader(["audit", "-n", ns, "--output", "json"]);
   if (!r.stdout) throw new Error(`audit printed nothing (exit ${r.code}): ${r.stderr}`);
   return { code: r.code, report: JSON.parse(r.stdout) as Report };
 }
@@ -38,7 +31,7 @@ const aboutPeople = (r: Report) => r.findings.filter((f) => GRANT_KINDS.has(f.ki
 
 /** `podlogreader grant`, to be revoked after the test; returns the binding's name. */
 async function grant(to: string): Promise<string> {
-  const r = await run(["grant", "-n", ns, "deploy/web", "--to", to, "--for", "1h", "--reason", "audit test", "-o", "json"]);
+  const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", to, "--for", "1h", "--reason", "audit test", "-o", "json"]);
   // This cluster runs no grant policy, so the command may say the record is advisory; nothing else.
   expect(r.stderr).toMatch(/^(the cluster does not enforce grant records \(no ValidatingAdmissionPolicy [^)]*\): expiry and granted-by are advisory\n)?$/);
   expect(r.code).toBe(0);
@@ -106,7 +99,7 @@ describe("podlogreader audit, on bindings to people", () => {
     const { code, report } = await audit();
     expect(aboutPeople(report)).toEqual([{ kind: "unissued-binding", subjects: ["user:carol"], overGrant: true }]);
     expect(code).toBe(1);
-    const table = await run(["audit", "-n", ns]);
+    const table = await podlogreader(["audit", "-n", ns]);
     expect(table.code).toBe(1);
     expect(table.stdout).toContain(`OVER-GRANT   unissued-binding  RoleBinding ${ns}/carol-debugs-web (Role podlogreader-web), not issued by podlogreader, lets user:carol read Deployment/web's pod logs, with no expiry`);
 

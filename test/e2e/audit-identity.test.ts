@@ -5,7 +5,6 @@
 // permission with the binding that grants it and exits 1, and `podlogreader kubeconfig` refuses
 // the account. An account with only what podlogreader grants passes both.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
 import { KubeApi } from "../../src/kube/api.ts";
 import { Pods, RoleBindings, Roles } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
@@ -13,8 +12,8 @@ import { serviceAccountCan } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
+import { podlogreader } from "../support/process.ts";
 
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
 const RBAC = "rbac.authorization.k8s.io";
 const SA = "podlogreader-web";
 
@@ -28,14 +27,8 @@ let c: TestCluster;
 let ns: string;
 let controller: RunningController;
 
-async function runBinary(args: string[]) {
-  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig } });
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code, stdout, stderr };
-}
-
 async function audit(): Promise<{ code: number; report: Report }> {
-  const r = await runBinary(["audit", "-n", ns, "--output", "json"]);
+  const r = await podlogreader(["audit", "-n", ns, "--output", "json"]);
   if (!r.stdout) throw new Error(`audit printed nothing (exit ${r.code}): ${r.stderr}`);
   return { code: r.code, report: JSON.parse(r.stdout) as Report };
 }
@@ -84,7 +77,7 @@ describe("acting as another identity", () => {
     const { code, report } = await audit();
     expect(report.findings).toEqual([]);
     expect(code).toBe(0);
-    const issued = await runBinary(["kubeconfig", "-n", ns, "deploy/web"]);
+    const issued = await podlogreader(["kubeconfig", "-n", ns, "deploy/web"]);
     expect(issued.stderr).toBe("");
     expect(issued.code).toBe(0);
     expect(issued.stdout).toContain(`user: ${SA}`);
@@ -149,7 +142,7 @@ describe("acting as another identity", () => {
       }));
       for (const f of mine) expect(f).toMatchObject({ kind: "other-identity", grantedBy: [`RoleBinding ${ns}/deployer (Role deployer)`] });
 
-      const refused = await runBinary(["kubeconfig", "-n", ns, "deploy/web"]);
+      const refused = await podlogreader(["kubeconfig", "-n", ns, "deploy/web"]);
       expect(refused.code).toBe(1);
       expect(refused.stdout).toBe("");
       expect(refused.stderr).toContain(`refusing to hand out ServiceAccount ${ns}/${SA}'s token`);
@@ -164,6 +157,6 @@ describe("acting as another identity", () => {
     const { code, report } = await audit();
     expect(report.findings).toEqual([]);
     expect(code).toBe(0);
-    expect((await runBinary(["kubeconfig", "-n", ns, "deploy/web"])).code).toBe(0);
+    expect((await podlogreader(["kubeconfig", "-n", ns, "deploy/web"])).code).toBe(0);
   });
 });

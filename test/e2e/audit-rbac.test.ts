@@ -6,7 +6,7 @@
 //               because the apiserver refused it something.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { V1PolicyRule, V1Role } from "@kubernetes/client-node";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { ClusterRoleBindings, ClusterRoles, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
@@ -14,8 +14,8 @@ import { permissions, render, type Manifest } from "../support/chart.ts";
 import { serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
+import { BINARY } from "../support/process.ts";
 
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
 const TYPES: Record<string, ResourceType> = { ServiceAccount: ServiceAccounts, ClusterRole: ClusterRoles, ClusterRoleBinding: ClusterRoleBindings, Role: Roles, RoleBinding: RoleBindings };
 const run = process.pid.toString(36);
 
@@ -77,7 +77,7 @@ async function install(release: string, removed?: { role: string; permission: st
 }
 
 async function audit(kubeconfig: string) {
-  const proc = Bun.spawn([binary, "audit", "-n", ns, "--output", "json"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
+  const proc = Bun.spawn([BINARY, "audit", "-n", ns, "--output", "json"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
   const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   return { code, stdout, stderr };
 }

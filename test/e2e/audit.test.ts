@@ -2,14 +2,13 @@
 // ServiceAccount can come to reach more than its workload's logs is planted, and the audit must
 // name it with its kind and the binding that grants it, and exit 1. A healthy cluster exits 0.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
 import { ClusterRoleBindings, ClusterRoles, RoleBindings, Roles, type ResourceType } from "../../src/kube/resources.ts";
 import { serviceAccountCan } from "../support/access.ts";
 import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
+import { podlogreader } from "../support/process.ts";
 
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
 const RBAC = "rbac.authorization.k8s.io";
 const run = process.pid.toString(36);
 
@@ -24,14 +23,8 @@ let webPods: string[];
 let otherPod: string;
 const cleanups: (() => Promise<unknown>)[] = [];
 
-async function runBinary(args: string[]) {
-  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig } });
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code, stdout, stderr };
-}
-
 async function audit(): Promise<{ code: number; report: Report; stderr: string }> {
-  const r = await runBinary(["audit", "-n", ns, "--output", "json"]);
+  const r = await podlogreader(["audit", "-n", ns, "--output", "json"]);
   if (!r.stdout) throw new Error(`audit printed nothing (exit ${r.code}): ${r.stderr}`);
   return { code: r.code, report: JSON.parse(r.stdout) as Report, stderr: r.stderr };
 }
@@ -108,7 +101,7 @@ describe("podlogreader audit", () => {
     expect(overGrants(report)).toEqual([
       expect.objectContaining({ kind: "other-identity", permission: "create pods/exec", scope: ns, resourceName: otherPod, grantedBy: [`RoleBinding ${ns}/exec-other (Role exec-other)`] }),
     ]);
-    const refused = await runBinary(["kubeconfig", "-n", ns, "deploy/web"]);
+    const refused = await podlogreader(["kubeconfig", "-n", ns, "deploy/web"]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toBe("");
     expect(refused.stderr).toContain("refusing to hand out");

@@ -2,17 +2,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { KubeApi } from "../../src/kube/api.ts";
 import { Transport } from "../../src/kube/transport.ts";
 import { logStatus, serviceAccountCan } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
+import { BINARY } from "../support/process.ts";
 
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
-
-function run(args: string[], env: Record<string, string> = {}, executable = binary): Subprocess<"ignore", "pipe", "pipe"> {
+function run(args: string[], env: Record<string, string> = {}, executable = BINARY): Subprocess<"ignore", "pipe", "pipe"> {
   return Bun.spawn([executable, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/", ...env } });
 }
 
@@ -32,9 +31,8 @@ function lines(proc: Subprocess<"ignore", "pipe", "pipe">): string[] {
   return out;
 }
 
-
 test("the binary was built", () => {
-  expect(existsSync(binary)).toBe(true);
+  expect(existsSync(BINARY)).toBe(true);
 });
 
 describe("bad input", () => {
@@ -175,7 +173,7 @@ describe("command-line conventions", () => {
   test("named kubectl-podlogreader, it is a kubectl plugin: kubectl finds it on PATH and its usage says so", async () => {
     const bin = mkdtempSync(join(tmpdir(), "podlogreader-plugin-"));
     try {
-      symlinkSync(binary, join(bin, "kubectl-podlogreader"));
+      symlinkSync(BINARY, join(bin, "kubectl-podlogreader"));
       const help = await result(run(["status", "--help"], {}, join(bin, "kubectl-podlogreader")));
       expect(help.stdout).toStartWith("Usage: kubectl podlogreader status");
       const c = await testCluster();

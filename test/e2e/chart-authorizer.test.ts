@@ -14,11 +14,11 @@ import { join } from "node:path";
 import { checkServerIdentity } from "node:tls";
 import type { V1ConfigMap, V1Deployment, V1Secret } from "@kubernetes/client-node";
 import { managedName } from "../../src/access/names.ts";
-import { chartDir, helm, hostArgs, kubectl, parseManifests, runAsServiceAccount, setFlags, type Running } from "../support/chart.ts";
-import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { chartDir, helmOk, hostArgs, parseManifests, runAsServiceAccount, setFlags, type Running } from "../support/chart.ts";
+import { eventually, testCluster, useNamespace } from "../support/cluster.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
+import { kubectl } from "../support/process.ts";
 
-let c: TestCluster;
 let helmHome: string;
 let dir: string;
 
@@ -38,17 +38,9 @@ function clientPki(): { caPem: string; certPem: string; keyPem: string; stranger
   return { caPem: read("ca.crt"), certPem: read("client.crt"), keyPem: read("client.key"), strangerCertPem: read("stranger.crt"), strangerKeyPem: read("stranger.key") };
 }
 
-async function helmOk(args: string[]): Promise<string> {
-  const env = { PATH: process.env.PATH ?? "", HOME: helmHome, HELM_CONFIG_HOME: join(helmHome, "config"), HELM_CACHE_HOME: join(helmHome, "cache"), HELM_DATA_HOME: join(helmHome, "data"), KUBECONFIG: c.kubeconfig };
-  const proc = Bun.spawn([helm(), ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env });
-  const [stdout, stderr, status] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (status !== 0) throw new Error(`helm ${args.join(" ")} failed: ${stderr}`);
-  return stdout;
-}
-
 async function live<T>(kind: string, ns: string, name: string): Promise<T> {
   const r = await kubectl(["get", kind, name, "-n", ns, "-o", "json"]);
-  if (r.status !== 0) throw new Error(r.stderr);
+  if (r.code !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout) as T;
 }
 
@@ -92,7 +84,7 @@ describe("installed with helm, the webhook authorizer on with the chart's certif
   let port: number;
 
   beforeAll(async () => {
-    c = await testCluster();
+    await testCluster();
     helmHome = mkdtempSync(join(tmpdir(), "podlogreader-helm-"));
     dir = mkdtempSync(join(tmpdir(), "podlogreader-chart-authz-"));
     pki = clientPki();
@@ -108,7 +100,7 @@ describe("installed with helm, the webhook authorizer on with the chart's certif
   });
 
   test("helm install makes the Secret with ca.crt, tls.crt and tls.key, and the notes print the authorizer-config command", async () => {
-    const out = await helmOk(["install", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags(values)]);
+    const out = await helmOk(["install", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags(values)], helmHome);
     expect(out).toContain(`podlogreader authorizer-config --server-url https://${full}-authorizer.${ns}.svc:8443 --ca-file serving-ca.crt`);
     const secret = await live<V1Secret>("secret", ns, `${full}-authorizer-tls`);
     expect(Object.keys(secret.data!).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
@@ -117,14 +109,14 @@ describe("installed with helm, the webhook authorizer on with the chart's certif
 
   test("helm upgrade keeps the CA and the certificate, and does not roll the pods for them", async () => {
     const before = await live<V1Deployment>("deployment", ns, full);
-    await helmOk(["upgrade", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ ...values, logLevel: "debug" })]);
+    await helmOk(["upgrade", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ ...values, logLevel: "debug" })], helmHome);
     expect((await live<V1Secret>("secret", ns, `${full}-authorizer-tls`)).data).toEqual(secretData);
     const after = await live<V1Deployment>("deployment", ns, full);
     expect(after.spec!.template.metadata!.annotations!["podlogreader.dev/authorizer-inputs"]).toBe(before.spec!.template.metadata!.annotations!["podlogreader.dev/authorizer-inputs"]);
   }, 180_000);
 
   test("the controller, with the Deployment's arguments and the mounted files, as its ServiceAccount, serves the webhook to the apiserver's certificate only", async () => {
-    const manifests = parseManifests(await helmOk(["get", "manifest", release, "-n", ns]));
+    const manifests = parseManifests(await helmOk(["get", "manifest", release, "-n", ns], helmHome));
     const d = manifests.find((m) => m.kind === "Deployment") as unknown as V1Deployment;
     const pod = d.spec!.template.spec!;
     // The pod's volumes, written where the container would see them, under this test's directory.
@@ -170,7 +162,7 @@ describe("installed with helm, the webhook authorizer on with the chart's certif
     controller = undefined;
     const names = [["service", `${full}-authorizer`], ["secret", `${full}-authorizer-tls`], ["configmap", `${full}-authorizer-client-ca`]] as const;
     for (const [kind, name] of names) expect((await kubectl(["get", kind, name, "-n", ns, "-o", "name"])).stdout.trim()).toBe(`${kind}/${name}`);
-    await helmOk(["uninstall", release, "-n", ns, "--no-hooks", "--wait"]);
+    await helmOk(["uninstall", release, "-n", ns, "--no-hooks", "--wait"], helmHome);
     for (const [kind, name] of names) {
       expect((await kubectl(["get", kind, name, "-n", ns, "--ignore-not-found", "-o", "name"])).stdout).toBe("");
     }

@@ -17,9 +17,10 @@ import type { V1Deployment, V1Job, V1Pod } from "@kubernetes/client-node";
 import { DEFAULT_CLUSTER_DIR, isRunning, readState } from "../../scripts/lib/controlplane.ts";
 import { managedName } from "../../src/access/names.ts";
 import { Events, Leases, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
-import { chartDir, helm, hostArgs, KUBE_VERSION, kubectl, parseManifests, runAsServiceAccount, runToEnd, setFlags, type Manifest, type Running } from "../support/chart.ts";
+import { chartDir, helmOk, helmOnCluster, hostArgs, KUBE_VERSION, parseManifests, runAsServiceAccount, runToEnd, setFlags, type Manifest, type Running } from "../support/chart.ts";
 import { eventually, exists, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment } from "../support/workloads.ts";
+import { kubectl } from "../support/process.ts";
 
 let c: TestCluster;
 let helmHome: string;
@@ -29,23 +30,9 @@ beforeAll(async () => {
   helmHome = mkdtempSync(join(tmpdir(), "podlogreader-helm-"));
 });
 
-/** helm with the admin kubeconfig and its own config, cache and data directories. */
-async function helmCmd(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH ?? "", HOME: helmHome, HELM_CONFIG_HOME: join(helmHome, "config"), HELM_CACHE_HOME: join(helmHome, "cache"), HELM_DATA_HOME: join(helmHome, "data"), KUBECONFIG: c.kubeconfig };
-  const proc = Bun.spawn([helm(), ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env });
-  const [stdout, stderr, status] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { status, stdout, stderr };
-}
-
-async function helmOk(args: string[]): Promise<string> {
-  const r = await helmCmd(args);
-  if (r.status !== 0) throw new Error(`helm ${args.join(" ")} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
 /** The release's objects as helm installed them (no hooks). */
 async function releaseManifest(release: string, ns: string): Promise<Manifest[]> {
-  return parseManifests(await helmOk(["get", "manifest", release, "-n", ns]));
+  return parseManifests(await helmOk(["get", "manifest", release, "-n", ns], helmHome));
 }
 
 function freePort(): number {
@@ -93,12 +80,12 @@ async function runCleanupHook(hooks: Manifest[], ns: string): Promise<{ status: 
   expect(job).toBeDefined();
   const objects = postDelete.filter((h) => h.kind !== "Job");
   for (const o of objects) {
-    const r = await kubectl(["create", "-f", "-"], JSON.stringify(o));
+    const r = await kubectl(["create", "-f", "-"], { stdin: JSON.stringify(o) });
     expect(r.stderr).toBe("");
   }
   const pod = job.spec!.template.spec!;
   const result = await runToEnd(ns, pod.serviceAccountName!, pod.containers[0]!.args!);
-  for (const o of objects) await kubectl(["delete", "-f", "-"], JSON.stringify(o));
+  for (const o of objects) await kubectl(["delete", "-f", "-"], { stdin: JSON.stringify(o) });
   return result;
 }
 
@@ -124,7 +111,7 @@ describe("installed with helm, watching two namespaces", () => {
   });
 
   test("helm install --wait succeeds, and the notes tell how to opt in, hand out access and what HA needs", async () => {
-    const out = await helmOk(["install", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags(values)]);
+    const out = await helmOk(["install", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags(values)], helmHome);
     expect(out).toContain("STATUS: deployed");
     for (const phrase of ["podlogreader-affiliate", "podlogreader kubeconfig deployment/NAME", "PodDisruptionBudget", `Lease ${release}`]) expect(out).toContain(phrase);
     const d = JSON.parse((await kubectl(["get", "deployment", release, "-n", ns, "-o", "json"])).stdout) as V1Deployment;
@@ -171,7 +158,7 @@ describe("installed with helm, watching two namespaces", () => {
 
   test("helm upgrade turning the audit and helm test on takes none of the controller's objects", async () => {
     const before = await managedObjects([ns, other]);
-    const out = await helmOk(["upgrade", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ ...values, "audit.enabled": true, "tests.enabled": true })]);
+    const out = await helmOk(["upgrade", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ ...values, "audit.enabled": true, "tests.enabled": true })], helmHome);
     expect(out).toContain("STATUS: deployed");
     const after = await managedObjects([ns, other]);
     expect(after.map((o) => [o.kind, o.metadata.name, o.metadata.uid, o.metadata.annotations?.["meta.helm.sh/release-name"]])).toEqual(
@@ -181,7 +168,7 @@ describe("installed with helm, watching two namespaces", () => {
   }, 180_000);
 
   test("the helm test Pod's audit passes as its ServiceAccount", async () => {
-    const hooks = parseManifests(await helmOk(["get", "hooks", release, "-n", ns]));
+    const hooks = parseManifests(await helmOk(["get", "hooks", release, "-n", ns], helmHome));
     const pod = hooks.find((h) => h.kind === "Pod" && h.metadata.annotations?.["helm.sh/hook"] === "test") as unknown as V1Pod;
     expect(pod.spec!.containers.length).toBe(2);
     for (const container of pod.spec!.containers) {
@@ -196,8 +183,8 @@ describe("installed with helm, watching two namespaces", () => {
     expect(await exists(Leases, ns, release)).toBe(true);
     const ours = await newSince(before);
     expect(ours.length).toBeGreaterThan(3 * lookalikes.length);
-    const hooks = parseManifests(await helmOk(["get", "hooks", release, "-n", ns]));
-    await helmOk(["uninstall", release, "-n", ns, "--no-hooks", "--wait"]);
+    const hooks = parseManifests(await helmOk(["get", "hooks", release, "-n", ns], helmHome));
+    await helmOk(["uninstall", release, "-n", ns, "--no-hooks", "--wait"], helmHome);
     // The Deployment's pods stop once it is deleted.
     await controller!.stop();
     const cleanup = await runCleanupHook(hooks, ns);
@@ -221,7 +208,7 @@ describe.skipIf(shared)("installed cluster-wide (the default): uninstall cleans 
     const release = "plr-all";
     const ns = await useNamespace("chart-all");
     const teams = [await useNamespace("chart-all-a"), await useNamespace("chart-all-b")];
-    await helmOk(["install", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ "image.repository": "registry.invalid/podlogreader", createServiceAccountAndRoleBinding: true, leaderElection: { leaseDuration: "4s", renewDeadline: "3s", retryPeriod: "1s" } })]);
+    await helmOk(["install", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ "image.repository": "registry.invalid/podlogreader", createServiceAccountAndRoleBinding: true, leaderElection: { leaseDuration: "4s", renewDeadline: "3s", retryPeriod: "1s" } })], helmHome);
     for (const team of teams) await createDeployment(team, "web", { replicas: 1 });
     const before = new Set(await everywhere("roles,rolebindings,serviceaccounts", MANAGED));
     const controller = await runController(await releaseManifest(release, ns), ns);
@@ -232,9 +219,9 @@ describe.skipIf(shared)("installed cluster-wide (the default): uninstall cleans 
         }
       }
       expect(await exists(Leases, ns, `${release}-podlogreader`)).toBe(true);
-      const hooks = parseManifests(await helmOk(["get", "hooks", release, "-n", ns]));
+      const hooks = parseManifests(await helmOk(["get", "hooks", release, "-n", ns], helmHome));
       expect(hooks.filter((h) => h.kind === "ClusterRole").length).toBe(1);
-      await helmOk(["uninstall", release, "-n", ns, "--no-hooks", "--wait"]);
+      await helmOk(["uninstall", release, "-n", ns, "--no-hooks", "--wait"], helmHome);
       await controller.stop();
       const cleanup = await runCleanupHook(hooks, ns);
       expect({ status: cleanup.status, log: cleanup.status === 0 ? [] : cleanup.log }).toEqual({ status: 0, log: [] });
@@ -275,25 +262,25 @@ describe("as a dependency of another chart, with condition: podlogreader.enabled
       global: { team: "platform" },
       podlogreader: { enabled: true, image: { repository: "registry.invalid/podlogreader" }, watchNamespaces: [ns], replicaCount: 1 },
     }));
-    await helmOk(["dependency", "build", parent]);
+    await helmOk(["dependency", "build", parent], helmHome);
   });
 
   test("renders with it on, and renders none of it with it off", async () => {
-    const on = parseManifests(await helmOk(["template", "plat", parent, "-n", ns, "--kube-version", KUBE_VERSION]));
+    const on = parseManifests(await helmOk(["template", "plat", parent, "-n", ns, "--kube-version", KUBE_VERSION], helmHome));
     expect(on.filter((m) => m.kind === "Deployment").map((m) => m.metadata.name)).toEqual(["plat-podlogreader"]);
-    const off = parseManifests(await helmOk(["template", "plat", parent, "-n", ns, "--kube-version", KUBE_VERSION, "--set", "podlogreader.enabled=false"]));
+    const off = parseManifests(await helmOk(["template", "plat", parent, "-n", ns, "--kube-version", KUBE_VERSION, "--set", "podlogreader.enabled=false"], helmHome));
     expect(off).toEqual([]);
-    const lint = await helmCmd(["lint", parent, "--strict", "--kube-version", KUBE_VERSION]);
+    const lint = await helmOnCluster(["lint", parent, "--strict", "--kube-version", KUBE_VERSION], helmHome);
     expect(lint.stdout).toContain("1 chart(s) linted, 0 chart(s) failed");
   });
 
   test("installs with helm install --wait, and uninstalls", async () => {
-    const out = await helmOk(["install", "plat", parent, "-n", ns, "--wait", "--timeout", "120s"]);
+    const out = await helmOk(["install", "plat", parent, "-n", ns, "--wait", "--timeout", "120s"], helmHome);
     expect(out).toContain("STATUS: deployed");
     const d = JSON.parse((await kubectl(["get", "deployment", "plat-podlogreader", "-n", ns, "-o", "json"])).stdout) as V1Deployment;
     expect(d.status?.readyReplicas).toBe(1);
     // No controller ran, so there is nothing for the cleanup hook to do; kwok cannot run it anyway.
-    await helmOk(["uninstall", "plat", "-n", ns, "--no-hooks", "--wait"]);
+    await helmOk(["uninstall", "plat", "-n", ns, "--no-hooks", "--wait"], helmHome);
     expect(await everywhere("all,roles,rolebindings,clusterroles,clusterrolebindings,serviceaccounts", "app.kubernetes.io/instance=plat")).toEqual([]);
   }, 180_000);
 });

@@ -7,7 +7,7 @@
 //               fallback that the controller reports.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { V1ClusterRole, V1Deployment, V1PolicyRule, V1Role } from "@kubernetes/client-node";
 import type { Subprocess } from "bun";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
@@ -21,8 +21,8 @@ import { find, hostArgs, isHook, permissions, render, type Manifest } from "../s
 import { eventually, exists, serviceAccountToken, TEST_FIELD_MANAGER, testCluster, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, patchDeployment, scale, waitForPods } from "../support/workloads.ts";
+import { BINARY } from "../support/process.ts";
 
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
 const ClusterRoles: ResourceType = { group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", kind: "ClusterRole" };
 const ClusterRoleBindings: ResourceType = { group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", kind: "ClusterRoleBinding" };
 
@@ -83,7 +83,7 @@ async function runAs(release: string, chartArgs: string[], ns: string): Promise<
   const args = hostArgs(chartArgs)
     .map((a) => (a.startsWith("--debounce=") ? "--debounce=0" : a))
     .concat([`--namespace=${ns}`, "--log-format=text"]);
-  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
+  const proc = Bun.spawn([BINARY, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
   const log: string[] = [];
   void (async () => {
     for await (const chunk of proc.stderr) log.push(...new TextDecoder().decode(chunk).split("\n").filter(Boolean));
@@ -113,7 +113,6 @@ async function prepare(ns: string): Promise<void> {
   await c.admin.create(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "podlogreader-taken" }, rules: [] });
   await waitForPods(ns, "web", 1);
 }
-
 
 async function events(ns: string, reason: string, name: string) {
   const { items } = await c.admin.list(Events, { namespace: ns });

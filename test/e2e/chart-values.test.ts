@@ -3,16 +3,14 @@
 // and everything the chart renders, with the longest names helm and Kubernetes allow, is accepted
 // by the apiserver (server-side dry run).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
-import { EVERYTHING_ON, kubectl, template, type Manifest, parseManifests } from "../support/chart.ts";
+import { EVERYTHING_ON, template, type Manifest, parseManifests } from "../support/chart.ts";
 import { testCluster, useNamespace } from "../support/cluster.ts";
 import { Namespaces } from "../../src/kube/resources.ts";
-
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
+import { BINARY, kubectl } from "../support/process.ts";
 
 /** The binary's verdict on run flags: exit 2 is a refused flag; with good flags it goes on to the (missing) kubeconfig and exits 1. */
 async function binaryAccepts(flags: string[]): Promise<{ accepted: boolean; message: string }> {
-  const proc = Bun.spawn([binary, "--kubeconfig=/nonexistent/kubeconfig", ...flags], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([BINARY, "--kubeconfig=/nonexistent/kubeconfig", ...flags], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
   if (code !== 1 && code !== 2) throw new Error(`unexpected exit ${code}: ${stderr}`);
   if (code === 1) expect(stderr).toContain("/nonexistent/kubeconfig");
@@ -91,9 +89,9 @@ describe("audit.schedule: the chart's verdict is the apiserver's", () => {
     for (const schedule of [...SCHEDULES, ...KNOWN]) {
       const chart = chartAccepts({ audit: { enabled: true, schedule } });
       const cronJob = { apiVersion: "batch/v1", kind: "CronJob", metadata: { name: "s", namespace: ns }, spec: { schedule, jobTemplate: { spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "x" }] } } } } } };
-      const server = await kubectl(["create", "--dry-run=server", "-o", "name", "-f", "-"], JSON.stringify(cronJob));
-      const agree = chart.accepted === (server.status === 0);
-      if (agree === KNOWN.has(schedule)) disagreements.push(`${JSON.stringify(schedule)}: chart ${chart.accepted ? "accepts" : "refuses"}, apiserver ${server.status === 0 ? "accepts" : `refuses: ${server.stderr.trim()}`}`);
+      const server = await kubectl(["create", "--dry-run=server", "-o", "name", "-f", "-"], { stdin: JSON.stringify(cronJob) });
+      const agree = chart.accepted === (server.code === 0);
+      if (agree === KNOWN.has(schedule)) disagreements.push(`${JSON.stringify(schedule)}: chart ${chart.accepted ? "accepts" : "refuses"}, apiserver ${server.code === 0 ? "accepts" : `refuses: ${server.stderr.trim()}`}`);
     }
     expect(disagreements).toEqual([]);
   }, 120_000);
@@ -116,10 +114,10 @@ describe("the apiserver accepts everything the chart renders, with the longest n
         spec: { group: "monitoring.coreos.com", scope: "Namespaced", names: { plural, kind, singular: kind.toLowerCase() },
           versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }] },
       };
-      const r = await kubectl(["apply", "-f", "-"], JSON.stringify(crd));
+      const r = await kubectl(["apply", "-f", "-"], { stdin: JSON.stringify(crd) });
       expect(r.stderr).toBe("");
     }
-    for (const plural of crds) expect((await kubectl(["wait", "--for=condition=Established", `crd/${plural}.monitoring.coreos.com`, "--timeout=60s"])).status).toBe(0);
+    for (const plural of crds) expect((await kubectl(["wait", "--for=condition=Established", `crd/${plural}.monitoring.coreos.com`, "--timeout=60s"])).code).toBe(0);
   });
   afterAll(async () => {
     const c = await testCluster();
@@ -130,12 +128,12 @@ describe("the apiserver accepts everything the chart renders, with the longest n
   async function dryRun(manifests: Manifest[]): Promise<string[]> {
     const refused: string[] = [];
     for (const m of manifests.filter((m) => m.kind === "ServiceAccount")) {
-      const r = await kubectl(["create", "-o", "name", "-f", "-"], JSON.stringify(m));
-      if (r.status !== 0) refused.push(`${m.kind} ${m.metadata.name}: ${r.stderr.trim()}`);
+      const r = await kubectl(["create", "-o", "name", "-f", "-"], { stdin: JSON.stringify(m) });
+      if (r.code !== 0) refused.push(`${m.kind} ${m.metadata.name}: ${r.stderr.trim()}`);
     }
     for (const m of manifests.filter((m) => m.kind !== "ServiceAccount")) {
-      const r = await kubectl(["create", "--dry-run=server", "-o", "name", "-f", "-"], JSON.stringify(m));
-      if (r.status !== 0) refused.push(`${m.kind} ${m.metadata.name}: ${r.stderr.trim()}`);
+      const r = await kubectl(["create", "--dry-run=server", "-o", "name", "-f", "-"], { stdin: JSON.stringify(m) });
+      if (r.code !== 0) refused.push(`${m.kind} ${m.metadata.name}: ${r.stderr.trim()}`);
     }
     return refused;
   }
@@ -163,8 +161,8 @@ describe("the apiserver accepts everything the chart renders, with the longest n
       spec: { group: "cert-manager.io", scope: "Namespaced", names: { plural: "certificates", kind: "Certificate", singular: "certificate" },
         versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }] },
     };
-    expect((await kubectl(["apply", "-f", "-"], JSON.stringify(crd))).stderr).toBe("");
-    expect((await kubectl(["wait", "--for=condition=Established", "crd/certificates.cert-manager.io", "--timeout=60s"])).status).toBe(0);
+    expect((await kubectl(["apply", "-f", "-"], { stdin: JSON.stringify(crd) })).stderr).toBe("");
+    expect((await kubectl(["wait", "--for=condition=Established", "crd/certificates.cert-manager.io", "--timeout=60s"])).code).toBe(0);
     const ca = "-----BEGIN CERTIFICATE-----\nnot parsed by the chart\n-----END CERTIFICATE-----\n";
     for (const source of [{ "authorizer.certificate.source": "helm" }, { "authorizer.certificate.source": "cert-manager", "authorizer.certificate.issuerRef.name": "webhooks" }]) {
       const r = template(name, releaseNs, { ...EVERYTHING_ON, watchNamespaces: watched, "authorizer.enabled": true, "authorizer.clientCA.pem": ca, "authorizer.clusterIP": "10.0.0.250", ...source, ...extra });
@@ -174,7 +172,7 @@ describe("the apiserver accepts everything the chart renders, with the longest n
       const before = new Set(parseManifests(off.ok ? off.yaml : "").map((m) => `${m.kind}/${m.metadata.name}`));
       expect(manifests.filter((m) => !before.has(`${m.kind}/${m.metadata.name}`)).map((m) => m.kind).sort()).toEqual(source["authorizer.certificate.source"] === "helm" ? ["ConfigMap", "Secret", "Service"] : ["Certificate", "ConfigMap", "Service"]);
       // The ServiceAccounts may be there from the cases above; made here when not.
-      for (const m of manifests.filter((m) => m.kind === "ServiceAccount")) await kubectl(["create", "-o", "name", "-f", "-"], JSON.stringify(m));
+      for (const m of manifests.filter((m) => m.kind === "ServiceAccount")) await kubectl(["create", "-o", "name", "-f", "-"], { stdin: JSON.stringify(m) });
       expect(await dryRun(manifests.filter((m) => m.kind !== "ServiceAccount"))).toEqual([]);
     }
   }, 120_000);

@@ -7,16 +7,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
-import { setPodLog } from "../../scripts/lib/simulated-nodes.ts";
 import type { PodVisibility } from "../../src/access/desired.ts";
 import { managedName } from "../../src/access/names.ts";
-import { Pods } from "../../src/kube/resources.ts";
 import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, rollout, scale, waitForPods } from "../support/workloads.ts";
+import { withLogs } from "../support/pod-logs.ts";
+import { background, BINARY } from "../support/process.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
-const binary = join(repoRoot, "dist", "podlogreader");
 const sa = managedName("Deployment", "web");
 const linesOf = (pod: string) => [`${pod} starting`, `${pod} handled GET /`];
 const SECRET = "SECRET other-team line";
@@ -43,41 +42,6 @@ async function setUp(mode: PodVisibility): Promise<{ ns: string; controller: Run
   const kubeconfig = join(dir, `${ns}.kubeconfig`);
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token: await serviceAccountToken(ns, sa) }, ns), { mode: 0o600 });
   return { ns, controller, kubeconfig, web };
-}
-
-async function withLogs(ns: string, pods: string[], lines: (pod: string) => string[]): Promise<void> {
-  for (const pod of pods) {
-    await eventually(`${pod} to run`, async () => ((await c.admin.get(Pods, ns, pod)) as { status?: { phase?: string } }).status?.phase === "Running" || undefined);
-    await setPodLog(c.admin, c.dir, ns, pod, lines(pod));
-    // kwok serves a new log file after a moment; a client that comes earlier gets the default line.
-    await eventually(`kwok to serve ${pod}'s own log`, async () => (await new Response(await c.admin.stream(Pods, ns, pod, "log", {})).text()).includes(lines(pod)[0]!) || undefined);
-  }
-}
-
-/** A process whose output is collected as it comes. */
-function background(argv: string[]) {
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const seen = { stdout: "", stderr: "" };
-  const collect = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) seen[key] += decoder.decode(chunk, { stream: true });
-  };
-  const done = Promise.all([collect(proc.stdout, "stdout"), collect(proc.stderr, "stderr")]);
-  return {
-    seen, proc,
-    async waitFor(what: string, check: (out: string) => boolean, timeoutMs = 120_000) {
-      try {
-        await eventually(what, async () => (check(seen.stdout) ? true : undefined), timeoutMs);
-      } catch (err) {
-        throw new Error(`${(err as Error).message}\n--- stdout\n${seen.stdout}--- stderr\n${seen.stderr}`);
-      }
-    },
-    async stop() {
-      proc.kill();
-      await proc.exited;
-      await done;
-    },
-  };
 }
 
 describe("namespace mode, with the controller's Role", () => {
@@ -109,7 +73,7 @@ describe("namespace mode, with the controller's Role", () => {
 describe("own mode, with the controller's Role", () => {
   test("podlogreader logs -f deploy/web follows a rollout: the new pods' lines appear, the other Deployment's never", async () => {
     const { ns, controller, kubeconfig, web } = await setUp("own");
-    const run = background([binary, "logs", "-f", "deploy/web", "--kubeconfig", kubeconfig]);
+    const run = background([BINARY, "logs", "-f", "deploy/web", "--kubeconfig", kubeconfig]);
     try {
       await run.waitFor("the first pod's lines", (out) => linesOf(web[0]!).every((l) => out.includes(l)));
       await rollout(ns, "web");

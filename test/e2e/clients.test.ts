@@ -9,11 +9,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
-import { setPodLog } from "../../scripts/lib/simulated-nodes.ts";
-import { Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
+import { RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { serviceAccountCan } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment, scale, waitForPods } from "../support/workloads.ts";
+import { withLogs } from "../support/pod-logs.ts";
+import { background } from "../support/process.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
 let c: TestCluster;
@@ -61,55 +62,8 @@ async function reader(mode: "own" | "namespace", pods: string[]): Promise<string
   return file;
 }
 
-/** Waits until kwok serves the pod's own log file (it picks up a new Logs object after a moment). */
-async function servesOwnLog(pod: string, firstLine: string): Promise<void> {
-  await eventually(`kwok to serve ${pod}'s own log`, async () => {
-    const log = await c.admin.stream(Pods, ns, pod, "log", {});
-    return (await new Response(log).text()).includes(firstLine) || undefined;
-  });
-}
-
-/** Waits until every pod runs, then gives it its own log lines and waits until they are served. */
-async function withLogs(pods: string[], lines: (pod: string) => string[]): Promise<void> {
-  for (const pod of pods) {
-    await eventually(`${pod} to run`, async () => {
-      const p = (await c.admin.get(Pods, ns, pod)) as { status?: { phase?: string } };
-      return p.status?.phase === "Running" || undefined;
-    });
-    await setPodLog(c.admin, c.dir, ns, pod, lines(pod));
-    await servesOwnLog(pod, lines(pod)[0]!);
-  }
-}
-
-/** stern running in the background, its output collected as it comes. */
-function startStern(kubeconfig: string, args: string[]) {
-  const proc = Bun.spawn([stern, "--kubeconfig", kubeconfig, "-n", ns, "--color", "never", ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const seen = { stdout: "", stderr: "" };
-  const collect = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) seen[key] += decoder.decode(chunk, { stream: true });
-  };
-  const done = Promise.all([collect(proc.stdout, "stdout"), collect(proc.stderr, "stderr")]);
-  return {
-    seen,
-    proc,
-    async stop() {
-      proc.kill();
-      await proc.exited;
-      await done;
-    },
-  };
-}
-
-/** Waits until stern's output satisfies `check`; on timeout, or if stern exits first, the error shows what stern printed. */
-async function waitForOutput(run: ReturnType<typeof startStern>, what: string, check: (stdout: string) => boolean, timeoutMs?: number): Promise<void> {
-  try {
-    const printed = await eventually(what, async () => (check(run.seen.stdout) ? true : run.proc.exitCode !== null ? false : undefined), timeoutMs);
-    if (!printed) throw new Error(`stern exited with code ${run.proc.exitCode} before ${what}`);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- stern stdout\n${run.seen.stdout}--- stern stderr\n${run.seen.stderr}`);
-  }
-}
+/** stern as the reader whose kubeconfig is given, in the test namespace, its output collected. */
+const sternAs = (kubeconfig: string, args: string[]) => background([stern, "--kubeconfig", kubeconfig, "-n", ns, "--color", "never", ...args]);
 
 beforeAll(async () => {
   c = await testCluster();
@@ -119,7 +73,7 @@ beforeAll(async () => {
   await createDeployment(ns, "web", { replicas: 1, optIn: false });
   await createDeployment(ns, "other", { replicas: 1, optIn: false });
   [otherPod] = (await waitForPods(ns, "other", 1)) as [string];
-  await withLogs([otherPod], (pod) => [`${pod} SECRET other-team line`]);
+  await withLogs(ns, [otherPod], (pod) => [`${pod} SECRET other-team line`]);
 });
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -128,21 +82,21 @@ afterAll(() => {
 describe("stern as a ServiceAccount", () => {
   test("namespace mode: stern follows deploy/web across a scale-up, and prints the new pods' lines", async () => {
     const first = await waitForPods(ns, "web", 1);
-    await withLogs(first, linesOf);
+    await withLogs(ns, first, linesOf);
     const kubeconfig = await reader("namespace", first);
-    const run = startStern(kubeconfig, ["deploy/web"]);
+    const run = sternAs(kubeconfig, ["deploy/web"]);
     try {
-      await waitForOutput(run, "stern to print the first pod's lines", (out) => linesOf(first[0]!).every((l) => out.includes(l)));
+      await run.waitFor("stern to print the first pod's lines", (out) => linesOf(first[0]!).every((l) => out.includes(l)));
 
       await scale(ns, "web", 3);
       const all = await waitForPods(ns, "web", 3);
       const added = all.filter((p) => !first.includes(p));
-      await withLogs(added, linesOf);
+      await withLogs(ns, added, linesOf);
       // As the controller does: the new pods' names join the Role once they exist.
       await c.admin.update(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "reader-namespace" }, rules: rules("namespace", all) });
 
       // stern retries a refused log request after up to 20 s (its rate limiter).
-      await waitForOutput(run, "stern to print the new pods' lines", (out) => added.flatMap(linesOf).every((l) => out.includes(l)), 120_000);
+      await run.waitFor("stern to print the new pods' lines", (out) => added.flatMap(linesOf).every((l) => out.includes(l)), 120_000);
       for (const pod of all) expect(run.seen.stdout).toContain(`${pod} app ${pod} starting`);
       expect(run.proc.exitCode).toBeNull();
     } finally {
@@ -154,7 +108,7 @@ describe("stern as a ServiceAccount", () => {
   test("own mode: stern is refused, because it watches pods by label across the namespace", async () => {
     const pods = await waitForPods(ns, "web", 3);
     const kubeconfig = await reader("own", pods);
-    const run = startStern(kubeconfig, ["deploy/web"]);
+    const run = sternAs(kubeconfig, ["deploy/web"]);
     let exit: number | null = null;
     try {
       exit = await Promise.race([run.proc.exited, Bun.sleep(20_000).then(() => null)]);
@@ -176,9 +130,9 @@ describe("stern as a ServiceAccount", () => {
 
   test("own mode: stern follows one pod named by --field-selector metadata.name=POD, which RBAC matches against resourceNames", async () => {
     const [pod] = (await waitForPods(ns, "web", 3)) as [string];
-    const run = startStern(join(dir, "reader-own.kubeconfig"), ["--field-selector", `metadata.name=${pod}`, "."]);
+    const run = sternAs(join(dir, "reader-own.kubeconfig"), ["--field-selector", `metadata.name=${pod}`, "."]);
     try {
-      await waitForOutput(run, `stern to print ${pod}'s lines`, (out) => linesOf(pod).every((l) => out.includes(`${pod} app ${l}`)));
+      await run.waitFor(`stern to print ${pod}'s lines`, (out) => linesOf(pod).every((l) => out.includes(`${pod} app ${l}`)));
       expect(run.proc.exitCode).toBeNull();
     } finally {
       await run.stop();

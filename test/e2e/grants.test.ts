@@ -3,15 +3,13 @@
 // may read what is asked of the authorizer (SubjectAccessReview) and tried with the user's own
 // client certificate.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
 import { Pods, RoleBindings, Roles } from "../../src/kube/resources.ts";
 import { logStatus } from "../support/access.ts";
 import { eventually, exists, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { testUser, userReadable, type TestUser } from "../support/users.ts";
 import { createDeployment, expectReadable, patchDeployment, rollout, waitForPods } from "../support/workloads.ts";
-
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
+import { podlogreader } from "../support/process.ts";
 
 let c: TestCluster;
 let ns: string;
@@ -20,12 +18,6 @@ let alice: TestUser;
 let mallory: TestUser;
 let otherPod: string;
 
-async function run(args: string[], kubeconfig = c.kubeconfig) {
-  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code, stdout, stderr };
-}
-
 async function podNames(): Promise<string[]> {
   const { items } = await c.admin.list(Pods, { namespace: ns, metadataOnly: true });
   return items.map((p) => (p as { metadata: { name: string } }).metadata.name);
@@ -33,7 +25,7 @@ async function podNames(): Promise<string[]> {
 
 /** The grant binding of the workload that names `subject`, as `grants -o json` lists it. */
 async function grantRow(subject: string): Promise<{ binding: string; expires?: string; reason?: string; grantedBy?: string; source: string } | undefined> {
-  const r = await run(["grants", "-n", ns, "deploy/web", "-o", "json"]);
+  const r = await podlogreader(["grants", "-n", ns, "deploy/web", "-o", "json"]);
   expect(r.code).toBe(0);
   return (JSON.parse(r.stdout) as { subject: string; binding: string; source: string }[]).find((x) => x.subject === subject);
 }
@@ -69,7 +61,7 @@ afterAll(async () => {
 
 describe("podlogreader grant", () => {
   test("a grant to group frontend lets alice read exactly web's pods, across a rollout, and nothing else", async () => {
-    const r = await run(["grant", "-n", ns, "deploy/web", "--to", "group:frontend", "--for", "1h", "--reason", "INC-1234"]);
+    const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "group:frontend", "--for", "1h", "--reason", "INC-1234"]);
     // No grant policy is installed on this cluster: the command says the record is advisory.
     expect(r.stderr).toBe("the cluster does not enforce grant records (no ValidatingAdmissionPolicy grants.podlogreader.dev): expiry and granted-by are advisory\n");
     expect(r.code).toBe(0);
@@ -97,7 +89,7 @@ describe("podlogreader grant", () => {
 
   test("a subject that means everyone is refused as a usage error, and nothing is written", async () => {
     for (const to of ["group:system:authenticated", "group:system:serviceaccounts", `group:system:serviceaccounts:${ns}`, "group:system:unauthenticated"]) {
-      const r = await run(["grant", "-n", ns, "deploy/web", "--to", to, "--for", "1h", "--reason", "x"]);
+      const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", to, "--for", "1h", "--reason", "x"]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain("means everyone");
     }
@@ -105,7 +97,7 @@ describe("podlogreader grant", () => {
   });
 
   test("mallory, who cannot read the logs, cannot grant them: the apiserver refuses and the command says why", async () => {
-    const r = await run(["grant", "-n", ns, "deploy/web", "--to", "user:mallory", "--for", "1h", "--reason", "curious"], mallory.kubeconfig);
+    const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:mallory", "--for", "1h", "--reason", "curious"], { kubeconfig: mallory.kubeconfig });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("attempting to grant RBAC permissions not currently held");
     expect(r.stderr).toContain("You can only grant what you hold");
@@ -114,7 +106,7 @@ describe("podlogreader grant", () => {
   });
 
   test("a workload without a Role of podlogreader's cannot be granted", async () => {
-    const r = await run(["grant", "-n", ns, "deploy/nothing", "--to", "group:frontend", "--for", "1h", "--reason", "x"]);
+    const r = await podlogreader(["grant", "-n", ns, "deploy/nothing", "--to", "group:frontend", "--for", "1h", "--reason", "x"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`Role ${ns}/podlogreader-nothing does not exist`);
   });
@@ -122,7 +114,7 @@ describe("podlogreader grant", () => {
 
 describe("the controller ends grants", () => {
   test("a grant made --for 20s stops working within 25s", async () => {
-    const r = await run(["grant", "-n", ns, "deploy/web", "--to", "user:bob", "--for", "20s", "--reason", "short"]);
+    const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:bob", "--for", "20s", "--reason", "short"]);
     expect(r.code).toBe(0);
     const bob = person("bob");
     const pods = await waitForPods(ns, "web", 2);
@@ -135,7 +127,7 @@ describe("the controller ends grants", () => {
   test("a grant that expired while the controller was stopped is gone within 10s of its start", async () => {
     await controller!.stop();
     controller = undefined;
-    const r = await run(["grant", "-n", ns, "deploy/web", "--to", "user:carol", "--for", "2s", "--reason", "while down"]);
+    const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:carol", "--for", "2s", "--reason", "while down"]);
     expect(r.code).toBe(0);
     const carol = person("carol");
     const pods = await waitForPods(ns, "web", 2);
@@ -153,10 +145,10 @@ describe("the controller ends grants", () => {
 
 describe("a grant lives no longer than its Role", () => {
   test("when the workload opts out, its Role goes and the grant with it", async () => {
-    expect((await run(["grant", "-n", ns, "deploy/other", "--to", "user:frank", "--for", "1h", "--reason", "until opt-out"])).code).toBe(0);
+    expect((await podlogreader(["grant", "-n", ns, "deploy/other", "--to", "user:frank", "--for", "1h", "--reason", "until opt-out"])).code).toBe(0);
     const frank = person("frank");
     expect(await userReadable(frank, ns, [otherPod])).toEqual([otherPod]);
-    const listed = await run(["grants", "-n", ns, "deploy/other", "-o", "json"]);
+    const listed = await podlogreader(["grants", "-n", ns, "deploy/other", "-o", "json"]);
     const binding = (JSON.parse(listed.stdout) as { subject: string; binding: string }[]).find((r) => r.subject === "user:frank")!.binding;
 
     await patchDeployment(ns, "other", { spec: { template: { metadata: { labels: { "podlogreader-affiliate": null } } } } });
@@ -167,14 +159,14 @@ describe("a grant lives no longer than its Role", () => {
 
 describe("podlogreader grants and revoke", () => {
   test("grants lists every subject with its source, expiry, reason and granter; revoke removes one and leaves foreign bindings alone", async () => {
-    expect((await run(["grant", "-n", ns, "deploy/web", "--to", "user:dave", "--to", "sa:ci/bot", "--for", "2h", "--reason", "INC-9"])).code).toBe(0);
+    expect((await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:dave", "--to", "sa:ci/bot", "--for", "2h", "--reason", "INC-9"])).code).toBe(0);
     await c.admin.create(RoleBindings, ns, {
       apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "by-hand" },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-web" },
       subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: "erin" }],
     } as never);
 
-    const r = await run(["grants", "-n", ns, "deploy/web", "-o", "json"]);
+    const r = await podlogreader(["grants", "-n", ns, "deploy/web", "-o", "json"]);
     expect(r.code).toBe(0);
     const rows = (JSON.parse(r.stdout) as { subject: string; source: string; reason?: string; grantedBy?: string; expires?: string }[])
       .map(({ subject, source, reason, grantedBy, expires }) => ({ subject, source, reason, grantedBy, expires: expires !== undefined }))
@@ -186,36 +178,36 @@ describe("podlogreader grants and revoke", () => {
       { subject: "user:dave", source: "grant", reason: "INC-9", grantedBy: "podlogreader-admin", expires: true },
       { subject: "user:erin", source: "foreign", reason: undefined, grantedBy: undefined, expires: false },
     ]);
-    const table = await run(["grants", "-n", ns]);
+    const table = await podlogreader(["grants", "-n", ns]);
     expect(table.stdout.split("\n")[0]).toMatch(/^WORKLOAD\s+SUBJECT\s+SOURCE\s+EXPIRES\s+REASON\s+GRANTED-BY\s+BINDING$/);
     expect(table.stdout).toMatch(/Deployment\/web\s+user:dave\s+grant\s+\S+Z\s+INC-9\s+podlogreader-admin\s+podlogreader-web:grant-/);
 
     const pods = await waitForPods(ns, "web", 2);
     expect(await userReadable(person("dave"), ns, pods)).toEqual(pods);
     const first = (await grantRow("user:dave"))!;
-    const renewed = await run(["grant", "-n", ns, "deploy/web", "--to", "sa:ci/bot", "--to", "user:dave", "--for", "3h", "--reason", "INC-10"]);
+    const renewed = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "sa:ci/bot", "--to", "user:dave", "--for", "3h", "--reason", "INC-10"]);
     expect(renewed.stdout).toStartWith("Renewed:");
     const again = (await grantRow("user:dave"))!;
     expect([again.binding, again.reason, Date.parse(again.expires!) > Date.parse(first.expires!)]).toEqual([first.binding, "INC-10", true]);
 
-    const revoked = await run(["revoke", "-n", ns, "deploy/web", "--to", "user:dave"]);
+    const revoked = await podlogreader(["revoke", "-n", ns, "deploy/web", "--to", "user:dave"]);
     expect(revoked.code).toBe(0);
     expect(revoked.stdout).toContain("took user:dave out of RoleBinding");
     expect(await userReadable(person("dave"), ns, pods)).toEqual([]);
     // The other subject of that grant keeps it.
     expect((await grantRow("sa:ci/bot"))?.source).toBe("grant");
 
-    const foreign = await run(["revoke", "-n", ns, "--name", "by-hand"]);
+    const foreign = await podlogreader(["revoke", "-n", ns, "--name", "by-hand"]);
     expect(foreign.code).toBe(1);
     expect(foreign.stderr).toContain("was not issued by podlogreader grant; left alone");
-    const byName = await run(["revoke", "-n", ns, "deploy/web", "--to", "user:erin"]);
+    const byName = await podlogreader(["revoke", "-n", ns, "deploy/web", "--to", "user:erin"]);
     expect(byName.code).toBe(1);
     expect(byName.stderr).toContain("RoleBinding " + ns + "/by-hand, which podlogreader grant did not issue");
     expect(await exists(RoleBindings, ns, "by-hand")).toBe(true);
     expect(await userReadable(person("erin"), ns, pods)).toEqual(pods);
 
     const bot = (await grantRow("sa:ci/bot"))!;
-    expect((await run(["revoke", "-n", ns, "--name", bot.binding])).code).toBe(0);
+    expect((await podlogreader(["revoke", "-n", ns, "--name", bot.binding])).code).toBe(0);
     expect(await exists(RoleBindings, ns, bot.binding)).toBe(false);
   }, 60_000);
 });

@@ -14,6 +14,7 @@ import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCl
 import { startController, type RunningController } from "../support/controller.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
+import { kubectl } from "../support/process.ts";
 
 let c: TestCluster;
 beforeAll(async () => {
@@ -62,16 +63,10 @@ function suite(mode: PodVisibility, expect_: Record<string, Outcome>) {
     let run: { job: string; pod: string };
     const kubeconfigs: Record<string, string> = {};
 
-    async function kubectl(as: string, args: string[]) {
-      const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", kubeconfigs[as]!, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 30_000 });
-      const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-      return { code, stdout, stderr };
-    }
-
     /** Works when it exits 0 and prints what it should; refused when it exits otherwise with Forbidden. */
     async function outcome(as: string, args: string[], shows: string): Promise<Outcome> {
       return eventually(`kubectl ${args.join(" ")}`, async () => {
-        const r = await kubectl(as, args);
+        const r = await kubectl(args, { kubeconfig: kubeconfigs[as]! });
         if (r.code === 0 && r.stdout.includes(shows)) return "works";
         if (r.code !== 0 && /forbidden/i.test(r.stderr)) return "refused";
         return undefined;
@@ -136,7 +131,7 @@ function suite(mode: PodVisibility, expect_: Record<string, Outcome>) {
 
     test("another workload's pod is refused by every command, and none of its lines is printed", async () => {
       for (const args of [["logs", other], ["logs", "-f", other], ["logs", "deploy/other"], ["logs", "-l", "app=other"]]) {
-        const r = await kubectl("web", args);
+        const r = await kubectl(args, { kubeconfig: kubeconfigs["web"]! });
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/forbidden/i);
         expect(r.stdout).not.toContain(lineOf(other));

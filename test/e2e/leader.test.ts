@@ -2,13 +2,11 @@
 // leader writes; a standby takes over when the leader is killed in the middle of a scale, and at
 // once when the leader shuts down and releases the Lease.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { Leases } from "../../src/kube/resources.ts";
 import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment, expectReadable, scale, waitForPods } from "../support/workloads.ts";
-
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
+import { BINARY } from "../support/process.ts";
 
 interface Replica {
   name: string;
@@ -21,7 +19,7 @@ let ns: string;
 const replicas: Replica[] = [];
 
 function start(name: string): Replica {
-  const proc = Bun.spawn([binary, "--leader-elect", `--leader-election-namespace=${ns}`, "--leader-election-id=podlogreader", `--namespace=${ns}`, "--debounce=200ms", "--create-sa-and-rolebinding", "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"], {
+  const proc = Bun.spawn([BINARY, "--leader-elect", `--leader-election-namespace=${ns}`, "--leader-election-id=podlogreader", `--namespace=${ns}`, "--debounce=200ms", "--create-sa-and-rolebinding", "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"], {
     stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig },
   });
   const log: string[] = [];

@@ -22,8 +22,8 @@ import { serviceAccountCan } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { testUser } from "../support/users.ts";
 import { createDeployment, rollout, waitForPods } from "../support/workloads.ts";
-
-const binary = join(import.meta.dir, "../../dist/podlogreader");
+import { withLogs } from "../support/pod-logs.ts";
+import { BINARY } from "../support/process.ts";
 
 let c: TestCluster;
 let ns: string;
@@ -57,28 +57,9 @@ async function managedMeta(name: string, kind: WorkloadKind, workload: string): 
 const setRole = async (pods: string[]) =>
   c.admin.update(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: await managedMeta(role, "Deployment", "web"), rules: ownRules(pods) });
 
-/** Waits until kwok serves the pod's own log file (it picks up a new Logs object after a moment). */
-async function servesOwnLog(pod: string, firstLine: string): Promise<void> {
-  await eventually(`kwok to serve ${pod}'s own log`, async () => {
-    const log = await c.admin.stream(Pods, ns, pod, "log", {});
-    return (await new Response(log).text()).includes(firstLine) || undefined;
-  });
-}
-
 /** The CRI log file of each pod given its own lines, to append to while following. */
 const logFiles = new Map<string, string>();
-
-/** Waits until every pod runs, then gives it its own log lines and waits until they are served. */
-async function withLogs(pods: string[], lines: (pod: string) => string[]): Promise<void> {
-  for (const pod of pods) {
-    await eventually(`${pod} to run`, async () => {
-      const p = (await c.admin.get(Pods, ns, pod)) as { status?: { phase?: string } };
-      return p.status?.phase === "Running" || undefined;
-    });
-    logFiles.set(pod, await setPodLog(c.admin, c.dir, ns, pod, lines(pod)));
-    await servesOwnLog(pod, lines(pod)[0]!);
-  }
-}
+const record = (files: Map<string, string>) => files.forEach((file, pod) => logFiles.set(pod, file));
 
 /** A ServiceAccount bound to the Role, and a client with a real token of it. */
 async function bindReader(): Promise<KubeApi> {
@@ -115,8 +96,8 @@ beforeAll(async () => {
   await createDeployment(ns, "other", { replicas: 1, optIn: false });
   webPods = await waitForPods(ns, "web", 2);
   [otherPod] = (await waitForPods(ns, "other", 1)) as [string];
-  await withLogs(webPods, linesOf);
-  await withLogs([otherPod], (pod) => [`${pod} SECRET other-team line`]);
+  record(await withLogs(ns, webPods, linesOf));
+  record(await withLogs(ns, [otherPod], (pod) => [`${pod} SECRET other-team line`]));
   await c.admin.create(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: await managedMeta(role, "Deployment", "web"), rules: ownRules(webPods) });
   reader = await bindReader();
 });
@@ -177,7 +158,7 @@ describe("podlogreader logs with the own grant", () => {
         const pods = await waitForPods(ns, "web", 2).catch(() => undefined);
         return pods && pods.every((p) => !webPods.includes(p)) ? pods : undefined;
       }, 120_000);
-      await withLogs(fresh, linesOf);
+      record(await withLogs(ns, fresh, linesOf));
       // As the controller does: the new pods' names replace the old ones in the Role.
       await setRole(fresh);
 
@@ -204,7 +185,7 @@ describe("podlogreader logs with the own grant", () => {
     });
     const uid = async () => ((await c.admin.get(Pods, ns, "db-0")) as { metadata: { uid: string } }).metadata.uid;
     const firstUid = await eventually("db-0 to exist", uid);
-    await withLogs(["db-0"], () => ["db-0 first life"]);
+    record(await withLogs(ns, ["db-0"], () => ["db-0 first life"]));
     await c.admin.create(Roles, ns, {
       apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: await managedMeta(sts, "StatefulSet", "db"),
       rules: [
@@ -223,7 +204,7 @@ describe("podlogreader logs with the own grant", () => {
       await eventually("db-0's first life", async () => (run.seen.stdout.includes("[pod/db-0/app] db-0 first life") ? true : undefined));
       await c.admin.delete(Pods, ns, "db-0");
       await eventually("a new db-0", async () => ((await uid().catch(() => firstUid)) !== firstUid ? true : undefined));
-      await withLogs(["db-0"], () => ["db-0 second life"]);
+      record(await withLogs(ns, ["db-0"], () => ["db-0 second life"]));
       await eventually("db-0's second life", async () => (run.seen.stdout.includes("[pod/db-0/app] db-0 second life") ? true : undefined));
       expect(run.seen.stderr).toBe("");
     } finally {
@@ -299,7 +280,7 @@ describe("podlogreader logs with the own grant", () => {
 
     const run = startLogs(viewer.api, ["deploy/web", "-n", ns, "-f"]);
     await eventually("the current pods' lines", async () => (webPods.flatMap(prefixed).every((l) => run.seen.stdout.includes(l)) ? true : undefined));
-    const revoked = Bun.spawnSync([binary, "revoke", "-n", ns, "--name", grant.metadata.name], { env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig } });
+    const revoked = Bun.spawnSync([BINARY, "revoke", "-n", ns, "--name", grant.metadata.name], { env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig } });
     expect(revoked.exitCode).toBe(0);
 
     const code = await Promise.race([run.code, Bun.sleep(30_000).then(() => "still running")]);

@@ -7,11 +7,12 @@ import { join } from "node:path";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { criLogLine, setPodLog } from "../../scripts/lib/simulated-nodes.ts";
 import { managedName } from "../../src/access/names.ts";
-import { Pods } from "../../src/kube/resources.ts";
 import { canReadLog } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, rollout, waitForPods } from "../support/workloads.ts";
+import { kubectl } from "../support/process.ts";
+import { withLogs } from "../support/pod-logs.ts";
 
 let c: TestCluster;
 let ns: string;
@@ -25,27 +26,10 @@ const sa = managedName("Deployment", "web");
 const linesOf = (pod: string) => [`${pod} starting`, `${pod} serving on :8080`, `${pod} handled GET /`];
 const otherLines = (pod: string) => [`${pod} SECRET other-team line`];
 
-async function kubectl(args: string[], timeoutMs = 30_000) {
-  const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", kubeconfig, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code, stdout, stderr };
-}
-
-/** Waits until every pod is Running (kwok moves it there) and gives it its own log lines. */
-async function withLogs(pods: string[], lines: (pod: string) => string[]): Promise<void> {
-  for (const pod of pods) {
-    await eventually(`${pod} to run`, async () => {
-      const p = (await c.admin.get(Pods, ns, pod)) as { status?: { phase?: string } };
-      return p.status?.phase === "Running" || undefined;
-    });
-    await setPodLog(c.admin, c.dir, ns, pod, lines(pod));
-  }
-}
-
 /** kubectl logs as the ServiceAccount, retried until kwok has picked up the pod's log file. */
 async function logsOf(args: string[], expected: string[]): Promise<string> {
   return eventually(`kubectl logs ${args.join(" ")} to print its lines`, async () => {
-    const r = await kubectl(["logs", ...args]);
+    const r = await kubectl(["logs", ...args], { kubeconfig });
     return r.code === 0 && expected.every((l) => r.stdout.includes(l)) ? r.stdout : undefined;
   });
 }
@@ -59,8 +43,8 @@ beforeAll(async () => {
   await createDeployment(ns, "other", { replicas: 1 });
   webPods = await waitForPods(ns, "web", 2);
   [otherPod] = (await waitForPods(ns, "other", 1)) as [string];
-  await withLogs(webPods, linesOf);
-  await withLogs([otherPod], otherLines);
+  await withLogs(ns, webPods, linesOf);
+  await withLogs(ns, [otherPod], otherLines);
   await expectReadable(ns, sa, webPods);
   kubeconfig = join(dir, "web.kubeconfig");
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token: await serviceAccountToken(ns, sa) }, ns), { mode: 0o600 });
@@ -117,17 +101,17 @@ describe("kubectl logs as the workload's ServiceAccount", () => {
   });
 
   test("the other Deployment's pod is Forbidden, and none of its lines are printed", async () => {
-    const direct = await kubectl(["logs", otherPod]);
+    const direct = await kubectl(["logs", otherPod], { kubeconfig });
     expect(direct.code).not.toBe(0);
     expect(direct.stderr).toContain("Forbidden");
     expect(direct.stdout + direct.stderr).not.toContain("SECRET");
 
-    const bySelector = await kubectl(["logs", "-l", "app=other"]);
+    const bySelector = await kubectl(["logs", "-l", "app=other"], { kubeconfig });
     expect(bySelector.code).not.toBe(0);
     expect(bySelector.stderr).toContain("Forbidden");
     expect(bySelector.stdout + bySelector.stderr).not.toContain("SECRET");
 
-    const byDeployment = await kubectl(["logs", "deploy/other"]);
+    const byDeployment = await kubectl(["logs", "deploy/other"], { kubeconfig });
     expect(byDeployment.code).not.toBe(0);
     expect(byDeployment.stderr).toContain("Forbidden");
     expect(byDeployment.stdout + byDeployment.stderr).not.toContain("SECRET");
@@ -140,12 +124,12 @@ describe("kubectl logs as the workload's ServiceAccount", () => {
       const pods = await waitForPods(ns, "web", 2).catch(() => undefined);
       return pods && pods.every((p) => !old.includes(p)) ? pods : undefined;
     }, 120_000);
-    await withLogs(fresh, linesOf);
+    await withLogs(ns, fresh, linesOf);
     await expectReadable(ns, sa, fresh, old);
     for (const pod of fresh) expect(await logsOf([pod], linesOf(pod))).toBe(linesOf(pod).join("\n") + "\n");
     for (const pod of old) {
       expect(await canReadLog(c.admin, ns, sa, pod)).toBe(false);
-      const r = await kubectl(["logs", pod]);
+      const r = await kubectl(["logs", pod], { kubeconfig });
       expect(r.code).not.toBe(0);
     }
   });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { Pods, RoleBindings, Roles } from "../../src/kube/resources.ts";
@@ -17,8 +17,8 @@ import { serviceAccountCan } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, scale, waitForPods } from "../support/workloads.ts";
+import { podlogreader } from "../support/process.ts";
 
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
 const sa = managedName("Deployment", "web");
 const lineOf = (pod: string) => `${pod} says hello`;
 
@@ -36,12 +36,6 @@ async function running(pod: string): Promise<void> {
     return p.status?.phase === "Running" || undefined;
   });
   await setPodLog(c.admin, c.dir, ns, pod, [lineOf(pod)]);
-}
-
-async function run(args: string[], kubeconfig = c.kubeconfig) {
-  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig }, timeout: 60_000 });
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code, stdout, stderr };
 }
 
 const canLog = (pod: string) => serviceAccountCan(c.admin, ns, sa, { verb: "get", resource: "pods", subresource: "log", name: pod, namespace: ns });
@@ -76,7 +70,7 @@ describe("podlogreader logs with a Role that names no pod", () => {
   test("logs deploy/web prints web's pods' lines and nothing of another pod", async () => {
     // The simulated kubelet serves a pod's log file once it has picked it up.
     const r = await eventually("every web pod's line", async () => {
-      const out = await run(["logs", "deploy/web", "-n", ns], webKubeconfig);
+      const out = await podlogreader(["logs", "deploy/web", "-n", ns], { kubeconfig: webKubeconfig });
       return out.code !== 0 || webPods.every((pod) => out.stdout.includes(lineOf(pod))) ? out : undefined;
     });
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
@@ -114,11 +108,11 @@ describe("podlogreader logs with a Role that names no pod", () => {
 
 describe("podlogreader status with a Role that names no pod", () => {
   test("shows the mode none, and the Role in sync", async () => {
-    const r = await run(["status", "-n", ns, "--output", "json"]);
+    const r = await podlogreader(["status", "-n", ns, "--output", "json"]);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as { name: string; pods: number; mode?: string; state: string }[];
     expect(rows.find((x) => x.name === "web")).toMatchObject({ pods: 2, mode: "none", state: "in-sync" });
-    const table = await run(["status", "-n", ns]);
+    const table = await podlogreader(["status", "-n", ns]);
     expect(table.stdout.split("\n")[0]).toMatch(/^NAMESPACE\s+KIND\s+NAME\s+PODS\s+ROLE\s+MODE\s+STATE\s+LAST-SYNCED$/);
     expect(table.stdout).toMatch(new RegExp(`${ns}\\s+Deployment\\s+web\\s+2\\s+${sa}\\s+none\\s+in-sync`));
   });
@@ -128,7 +122,7 @@ describe("podlogreader audit with a Role that names no pod", () => {
   interface Report { ok: boolean; entries: { serviceAccount: string; mode?: string; readable: string[] }[]; findings: { kind: string; serviceAccount: string; permission: string; grantedBy: string[] }[] }
 
   test("passes a workload served correctly: its pods readable through the webhook, no finding", async () => {
-    const r = await run(["audit", "-n", ns, "--output", "json"]);
+    const r = await podlogreader(["audit", "-n", ns, "--output", "json"]);
     const report = JSON.parse(r.stdout) as Report;
     expect({ code: r.code, ok: report.ok, findings: report.findings }).toEqual({ code: 0, ok: true, findings: [] });
     expect(report.entries.find((e) => e.serviceAccount === sa)).toMatchObject({ mode: "none", readable: webPods });
@@ -143,7 +137,7 @@ describe("podlogreader audit with a Role that names no pod", () => {
     });
     try {
       const r = await eventually("the audit to see the binding", async () => {
-        const out = await run(["audit", "-n", ns, "--output", "json"]);
+        const out = await podlogreader(["audit", "-n", ns, "--output", "json"]);
         return out.code === 1 ? out : undefined;
       });
       const report = JSON.parse(r.stdout) as Report;
@@ -153,7 +147,7 @@ describe("podlogreader audit with a Role that names no pod", () => {
         { sa, permission: "list pods -l podlogreader-affiliate=enable", grantedBy: [`RoleBinding ${ns}/${name} (Role ${name})`] },
       ]);
       expect(report.findings.filter((f) => f.kind !== "pod-list")).toEqual([]);
-      const table = await run(["audit", "-n", ns]);
+      const table = await podlogreader(["audit", "-n", ns]);
       expect(table.stdout).toContain(`OVER-GRANT   pod-list  ${ns}/${sa} may list pods in namespace ${ns}, beyond Deployment/web's pods`);
     } finally {
       await c.admin.delete(RoleBindings, ns, name);

@@ -11,7 +11,7 @@
 // one after another, and none relies on its managed objects after it finished.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
@@ -20,8 +20,8 @@ import { ClusterRoleBindings, ClusterRoles, Leases, RoleBindings, Roles, Service
 import { serviceAccountCan } from "../support/access.ts";
 import { eventually, exists, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment, waitForPods } from "../support/workloads.ts";
+import { BINARY, podlogreader } from "../support/process.ts";
 
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
 const LEASE = "podlogreader-cleanup-test";
 const MANAGED = { "app.kubernetes.io/managed-by": "podlogreader" };
 
@@ -46,12 +46,6 @@ const clusterScoped: [ResourceType, string][] = [];
 const made: [ResourceType, () => string, string][] = [];
 /** Look-alikes made by someone else, and their resourceVersions before any cleanup ran. */
 const foreign: { rt: ResourceType; ns: () => string; name: string; body: KubeObject & Record<string, unknown>; rv?: string }[] = [];
-
-async function run(args: string[], kubeconfig = c.kubeconfig) {
-  const proc = Bun.spawn([binary, "cleanup", ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code, stdout, stderr };
-}
 
 const rv = async (rt: ResourceType, ns: string, name: string) => ((await c.admin.get(rt, ns, name)) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
 
@@ -105,7 +99,7 @@ async function hookIdentity(name: string, opts: { without?: string; namespaces?:
 
 /** The compiled controller, leader-elected on LEASE, for the opted-in workloads of both namespaces. */
 function startController(): Subprocess<"ignore", "ignore", "pipe"> {
-  return Bun.spawn([binary, `--namespace=${nsA},${nsB}`, "--create-sa-and-rolebinding", "--leader-elect", `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "--debounce=100ms"], {
+  return Bun.spawn([BINARY, `--namespace=${nsA},${nsB}`, "--create-sa-and-rolebinding", "--leader-elect", `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "--debounce=100ms"], {
     stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig },
   });
 }
@@ -158,7 +152,7 @@ afterAll(async () => {
 
 describe("podlogreader cleanup", () => {
   test("warns while the controller still holds its Lease (dry run, nothing deleted)", async () => {
-    const r = await run(["-n", nsA, `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "--dry-run"]);
+    const r = await podlogreader(["cleanup", "-n", nsA, `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "--dry-run"]);
     expect(r.stderr).toContain(`Warning: Lease ${system}/${LEASE} is held by`);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`rolebinding.rbac.authorization.k8s.io "podlogreader-web" deleted from ${nsA} namespace (server dry run)`);
@@ -173,7 +167,7 @@ describe("podlogreader cleanup", () => {
   });
 
   test("--dry-run lists what it would delete, in order, and deletes nothing", async () => {
-    const r = await run(["-A", `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "--dry-run"]);
+    const r = await podlogreader(["cleanup", "-A", `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "--dry-run"]);
     expect(r.code).toBe(0);
     const mine = r.stdout.split("\n").filter((l) => l.endsWith(`from ${nsA} namespace (server dry run)`));
     expect(mine).toEqual([
@@ -192,7 +186,7 @@ describe("podlogreader cleanup", () => {
 
   test("without delete on roles it fails, names the permission, and stops before Roles", async () => {
     const kubeconfig = await hookIdentity("no-delete-roles", { without: "roles:delete" });
-    const r = await run(["-n", nsA], kubeconfig);
+    const r = await podlogreader(["cleanup", "-n", nsA], { kubeconfig: kubeconfig });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`missing permission: delete roles.rbac.authorization.k8s.io in namespace "${nsA}"`);
     expect(r.stderr).toContain("stopped before deleting ServiceAccounts");
@@ -211,7 +205,7 @@ describe("podlogreader cleanup", () => {
     });
 
     test("-n removes what podlogreader made in that namespace only, and leaves the look-alikes alone", async () => {
-      const r = await run(["-n", nsA], kubeconfig);
+      const r = await podlogreader(["cleanup", "-n", nsA], { kubeconfig: kubeconfig });
       expect(r.stderr).not.toContain("cleanup:");
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`role.rbac.authorization.k8s.io "podlogreader-web" deleted from ${nsA} namespace`);
@@ -224,7 +218,7 @@ describe("podlogreader cleanup", () => {
     });
 
     test("-A removes the rest and the Lease; every look-alike keeps its resourceVersion", async () => {
-      const r = await run(["-A", `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "-o", "json"], kubeconfig);
+      const r = await podlogreader(["cleanup", "-A", `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "-o", "json"], { kubeconfig: kubeconfig });
       expect(r.stderr).not.toContain("cleanup:");
       expect(r.code).toBe(0);
       const report = JSON.parse(r.stdout) as { ok: boolean; removed: { kind: string; namespace: string; name: string }[]; leftAlone: { kind: string; namespace: string; name: string }[]; lease: { result: string } };
@@ -240,7 +234,7 @@ describe("podlogreader cleanup", () => {
     });
 
     test("a second run finds nothing, deletes nothing and exits 0", async () => {
-      const r = await run(["-n", `${nsA},${nsB}`, `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`], kubeconfig);
+      const r = await podlogreader(["cleanup", "-n", `${nsA},${nsB}`, `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`], { kubeconfig: kubeconfig });
       expect(r.code).toBe(0);
       expect(r.stdout).not.toContain("deleted");
       expect(r.stderr).toContain(`No resources made by podlogreader found in namespace ${nsA}, ${nsB}.`);
@@ -262,7 +256,7 @@ describe("podlogreader cleanup", () => {
     });
 
     test("warns when a live leader still holds the Lease after the wait", async () => {
-      const r = await run(["-n", `${nsA},${nsB}`, ...lease(), "--wait-for-lease=2s", "--dry-run"], kubeconfig);
+      const r = await podlogreader(["cleanup", "-n", `${nsA},${nsB}`, ...lease(), "--wait-for-lease=2s", "--dry-run"], { kubeconfig: kubeconfig });
       expect(r.code).toBe(0);
       expect(r.stderr).toContain(`Warning: Lease ${system}/${LEASE} is still held by`);
       expect(r.stderr).toContain("after waiting 2s");
@@ -271,7 +265,7 @@ describe("podlogreader cleanup", () => {
     test("waits out the Lease of a leader that stopped without releasing it, then removes everything", async () => {
       controller.kill("SIGKILL");
       await controller.exited;
-      const r = await run(["-n", `${nsA},${nsB}`, ...lease(), "--wait-for-lease=90s"], kubeconfig);
+      const r = await podlogreader(["cleanup", "-n", `${nsA},${nsB}`, ...lease(), "--wait-for-lease=90s"], { kubeconfig: kubeconfig });
       expect(r.stderr).not.toContain("Warning: Lease");
       expect(r.stderr).toContain(`Waiting up to 90s for Lease ${system}/${LEASE}`);
       expect(r.code).toBe(0);

@@ -5,7 +5,6 @@
 // subject afterwards; the last test takes the policy away and shows every refused binding is then
 // accepted, so no refusal here is anything but the policy's.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
 import { desiredGrant, GRANT_LABEL, rfc3339, type Subject } from "../../src/access/grants.ts";
 import { GRANT_POLICY_NAME } from "../../src/admin/grants/grant.ts";
 import type { KubeApi } from "../../src/kube/api.ts";
@@ -16,8 +15,8 @@ import { eventually, exists, testCluster, useNamespace, type TestCluster } from 
 import { startController, type RunningController } from "../support/controller.ts";
 import { testUser, userReadable, type TestUser } from "../support/users.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
+import { podlogreader } from "../support/process.ts";
 
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
 const HOUR = 3600_000;
 const MAX = 168 * HOUR;
 
@@ -76,12 +75,6 @@ async function attempt(api: KubeApi, body: ReturnType<typeof grantBody>): Promis
     if (err instanceof ApiError) return { ok: false, status: err.status, message: err.message };
     throw err;
   }
-}
-
-async function run(args: string[], kubeconfig: string) {
-  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code, stdout, stderr };
 }
 
 /** What the policy must refuse, each written by alice, who may bind web's Role. */
@@ -166,28 +159,28 @@ describe("the chart's grant policy", () => {
   });
 
   test("passes a grant made with podlogreader grant by a user who may bind the Role, and says nothing of advisory records to one who can read the policy", async () => {
-    const r = await run(["grant", "-n", ns, "deploy/web", "--to", "user:dave", "--for", "2h", "--reason", "INC-7"], alice.kubeconfig);
+    const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:dave", "--for", "2h", "--reason", "INC-7"], { kubeconfig: alice.kubeconfig });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("granted by alice");
     // alice may not read cluster-scoped admission policies, so the command cannot tell whether the record is enforced.
     expect(r.stderr).toBe(`the cluster does not enforce grant records (you may not read ValidatingAdmissionPolicy ${GRANT_POLICY_NAME}, so it could not be checked): expiry and granted-by are advisory\n`);
     expect(await userReadable(person("dave"), ns, pods)).toEqual(pods);
 
-    const admin = await run(["grant", "-n", ns, "deploy/web", "--to", "user:erin", "--for", "2h", "--reason", "INC-8"], c.kubeconfig);
+    const admin = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:erin", "--for", "2h", "--reason", "INC-8"], { kubeconfig: c.kubeconfig });
     expect([admin.code, admin.stderr]).toEqual([0, ""]);
   });
 
   test("a renewal with podlogreader grant replaces the binding; one beyond the maximum is refused and leaves the grant as it was", async () => {
     const args = ["grant", "-n", ns, "deploy/web", "--to", "user:frank", "--reason", "INC-9"];
-    expect((await run([...args, "--for", "1h"], alice.kubeconfig)).code).toBe(0);
+    expect((await podlogreader([...args, "--for", "1h"], { kubeconfig: alice.kubeconfig })).code).toBe(0);
     const first = await frankGrant();
-    const renewed = await run([...args, "--for", "3h"], alice.kubeconfig);
+    const renewed = await podlogreader([...args, "--for", "3h"], { kubeconfig: alice.kubeconfig });
     expect(renewed.code).toBe(0);
     expect(renewed.stdout).toStartWith("Renewed:");
     const second = await frankGrant();
     expect(Date.parse(second.expires) - Date.parse(first.expires)).toBeGreaterThan(HOUR);
 
-    const tooLong = await run([...args, "--for", "200h"], alice.kubeconfig);
+    const tooLong = await podlogreader([...args, "--for", "200h"], { kubeconfig: alice.kubeconfig });
     expect(tooLong.code).toBe(1);
     expect(tooLong.stderr).toContain("at most 168h after the grant is created");
     expect(tooLong.stderr).toContain("The cluster's grant policy");
@@ -225,8 +218,8 @@ describe("the chart's grant policy", () => {
   });
 
   test("podlogreader revoke takes a subject out of someone else's grant: the policy lets an update narrow it", async () => {
-    expect((await run(["grant", "-n", ns, "deploy/web", "--to", "user:kim", "--to", "user:lee", "--for", "1h", "--reason", "INC-11"], alice.kubeconfig)).code).toBe(0);
-    const r = await run(["revoke", "-n", ns, "deploy/web", "--to", "user:lee"], mallory.kubeconfig);
+    expect((await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:kim", "--to", "user:lee", "--for", "1h", "--reason", "INC-11"], { kubeconfig: alice.kubeconfig })).code).toBe(0);
+    const r = await podlogreader(["revoke", "-n", ns, "deploy/web", "--to", "user:lee"], { kubeconfig: mallory.kubeconfig });
     expect([r.code, r.stdout]).toEqual([0, expect.stringContaining("took user:lee out of RoleBinding")]);
     expect(await userReadable(person("lee"), ns, pods)).toEqual([]);
     expect(await userReadable(person("kim"), ns, pods)).toEqual(pods);
@@ -262,7 +255,7 @@ describe("the chart's grant policy", () => {
         });
       }
     }
-    const r = await run(["grant", "-n", ns, "deploy/web", "--to", "user:judy", "--for", "200h", "--reason", "INC-10"], c.kubeconfig);
+    const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:judy", "--for", "200h", "--reason", "INC-10"], { kubeconfig: c.kubeconfig });
     expect(r.code).toBe(0);
     expect(r.stderr).toBe(`the cluster does not enforce grant records (no ValidatingAdmissionPolicy ${GRANT_POLICY_NAME}): expiry and granted-by are advisory\n`);
   });

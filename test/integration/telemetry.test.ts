@@ -11,8 +11,7 @@ import { eventually, testCluster, useNamespace, type TestCluster } from "../supp
 import { startConnectProxy, type ConnectProxy } from "../support/connect-proxy.ts";
 import { parseSamples, samplesOf, valueOf, type Sample } from "../support/prometheus.ts";
 import { createDeployment, expectReadable, scale, waitForPods } from "../support/workloads.ts";
-
-const binary = resolve(import.meta.dir, "../../dist/podlogreader");
+import { BINARY } from "../support/process.ts";
 
 interface Running {
   proc: Subprocess<"ignore", "pipe", "pipe">;
@@ -28,7 +27,7 @@ async function run(args: string[], addresses?: { combined: true }): Promise<Runn
   const serve = addresses?.combined
     ? [`--http-addr=127.0.0.1:${metricsPort}`]
     : [`--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${probePort}`];
-  const proc = Bun.spawn([binary, ...serve, "--log-format=json", "--create-sa-and-rolebinding", "--debounce=0", ...args], {
+  const proc = Bun.spawn([BINARY, ...serve, "--log-format=json", "--create-sa-and-rolebinding", "--debounce=0", ...args], {
     stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" },
   });
   const log: string[] = [];

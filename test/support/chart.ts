@@ -6,6 +6,8 @@ import { writeFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { serviceAccountToken, testCluster } from "./cluster.ts";
+import { finish, type Finished } from "./process.ts";
+import { BINARY } from "./process.ts";
 
 const repo = resolve(import.meta.dir, "../..");
 export const chartDir = resolve(repo, "chart");
@@ -88,31 +90,19 @@ export function permissions(rules: V1PolicyRule[]): string[] {
 
 export type RoleLike = V1Role | V1ClusterRole;
 
-export interface Result {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function spawnText(argv: string[], stdin: string, env?: Record<string, string>): Promise<Result> {
-  const proc = Bun.spawn(argv, { stdin: new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe", ...(env ? { env } : {}) });
-  const [stdout, stderr, status] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { status, stdout, stderr };
-}
-
-/** kubectl of the local control plane, as admin; `stdin` is written to it. */
-export async function kubectl(args: string[], stdin = ""): Promise<Result> {
+/** helm against the local control plane as admin, with its config, cache and data under `home`. */
+export async function helmOnCluster(args: string[], home: string): Promise<Finished> {
   const c = await testCluster();
-  return spawnText([join(c.binDir, "kubectl"), "--kubeconfig", c.kubeconfig, ...args], stdin);
+  const env = { PATH: process.env.PATH ?? "", HOME: home, HELM_CONFIG_HOME: join(home, "config"), HELM_CACHE_HOME: join(home, "cache"), HELM_DATA_HOME: join(home, "data"), KUBECONFIG: c.kubeconfig };
+  return finish([helm(), ...args], { env });
 }
 
-/** helm against the local control plane, as admin (helm talks to it through kubectl's kubeconfig). */
-export async function helmOnCluster(args: string[]): Promise<Result> {
-  const c = await testCluster();
-  return spawnText([helm(), "--kubeconfig", c.kubeconfig, ...args], "", { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" });
+/** helmOnCluster that must exit 0; its standard output. */
+export async function helmOk(args: string[], home: string): Promise<string> {
+  const r = await helmOnCluster(args, home);
+  if (r.code !== 0) throw new Error(`helm ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout;
 }
-
-export const binary = resolve(repo, "dist/podlogreader");
 
 /** The chart's controller arguments for a process on this host, where the pod's ports may be taken: metrics and probes on free loopback ports. */
 export function hostArgs(chartArgs: string[]): string[] {
@@ -137,7 +127,7 @@ export async function runAsServiceAccount(namespace: string, serviceAccount: str
   const token = await serviceAccountToken(namespace, serviceAccount);
   const kubeconfig = join(c.dir, `${serviceAccount}-${process.pid}-${Date.now()}.kubeconfig`);
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, namespace), { mode: 0o600 });
-  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
+  const proc = Bun.spawn([BINARY, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
   const log: string[] = [];
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();

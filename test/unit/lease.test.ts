@@ -5,6 +5,7 @@ import type { KubeApi, KubeObject } from "../../src/kube/api.ts";
 import { LeaderElector } from "../../src/kube/lease.ts";
 import { ApiError } from "../../src/kube/transport.ts";
 import { createLogger } from "../../src/log.ts";
+import { until } from "../support/wait.ts";
 
 type Lease = KubeObject & { metadata: { name: string; namespace: string; resourceVersion: string }; spec: Record<string, unknown> };
 
@@ -46,10 +47,6 @@ class FakeLeases {
   private bump(): void {
     if (this.lease) this.lease.metadata.resourceVersion = String(++this.version);
   }
-}
-
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await Bun.sleep(5);
 }
 
 function elector(fake: FakeLeases): LeaderElector {

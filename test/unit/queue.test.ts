@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { burstWindow, WorkQueue } from "../../src/workqueue/queue.ts";
+import { until } from "../support/wait.ts";
 
 function recorder(fail: (key: string, n: number) => boolean = () => false) {
   const runs: string[] = [];
@@ -36,10 +37,6 @@ function holdingFirstRun() {
     onError() {},
   });
   return { queue, runs, release: () => held?.() };
-}
-
-async function until(check: () => boolean) {
-  for (let i = 0; i < 500 && !check(); i++) await Bun.sleep(5);
 }
 
 describe("WorkQueue batching: a lone change at once, a burst in a few runs", () => {

@@ -9,13 +9,9 @@ import { probeRoutes, serveHttp } from "../../src/telemetry/server.ts";
 import { WORKQUEUE_BUCKETS } from "../../src/telemetry/workqueue.ts";
 import { createLogger } from "../../src/log.ts";
 import { parseSamples, samplesOf, valueOf } from "../support/prometheus.ts";
+import { until } from "../support/wait.ts";
 
 const quiet = createLogger("error", "text");
-
-async function until(check: () => boolean) {
-  for (let i = 0; i < 500 && !check(); i++) await Bun.sleep(5);
-  expect(check()).toBe(true);
-}
 
 /** A Metrics with the controller's part tracked, fed by a real work queue. */
 function instrumented(process: (key: string) => Promise<void>, concurrency = 2) {
