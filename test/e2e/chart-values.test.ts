@@ -51,7 +51,7 @@ describe("duration values: the chart's verdict is the binary's", () => {
       // The table has both verdicts for every flag.
       expect(accepted).toBeGreaterThan(1);
       expect(accepted).toBeLessThan(DURATIONS.length - 5);
-    }, 60_000);
+    }, 180_000);
   }
 
   test("the leader election timings checked against each other", async () => {
@@ -66,7 +66,7 @@ describe("duration values: the chart's verdict is the binary's", () => {
       if (chart.accepted !== bin.accepted) disagreements.push(`${lease}/${renew}/${retry}: chart ${chart.accepted}, binary ${bin.accepted} ${bin.message}`);
     }
     expect(disagreements).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe("audit.schedule: the chart's verdict is the apiserver's", () => {

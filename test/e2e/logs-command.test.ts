@@ -23,7 +23,7 @@ import { eventually, serviceAccountToken, testCluster, tokenConnection, useNames
 import { testUser } from "../support/users.ts";
 import { createDeployment, rollout, waitForPods } from "../support/workloads.ts";
 import { withLogs } from "../support/pod-logs.ts";
-import { BINARY } from "../support/process.ts";
+import { BINARY, podlogreader } from "../support/process.ts";
 
 let c: TestCluster;
 let ns: string;
@@ -321,9 +321,9 @@ describe("podlogreader logs with the own grant", () => {
   });
 
   test("usage errors exit 2, a workload without a Role exits 1, each with one clear line", async () => {
-    const usage = startLogs(reader, ["deploy/web", "--tail", "many"]);
-    expect(await usage.code).toBe(2);
-    expect(usage.seen.stderr).toBe("podlogreader logs: --tail must be a number of lines, or -1 for all\nRun 'podlogreader logs --help' for the flags.\n");
+    const usage = await podlogreader(["logs", "deploy/web", "--tail", "many"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toBe("podlogreader logs: --tail must be a number of lines, or -1 for all\nRun 'podlogreader logs --help' for the flags.\n");
 
     const missing = startLogs(c.admin, ["sts/nothing", "-n", ns]);
     expect(await missing.code).toBe(1);
