@@ -13,7 +13,7 @@ import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCl
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, rollout, scale, waitForPods } from "../support/workloads.ts";
 import { withLogs } from "../support/pod-logs.ts";
-import { background, BINARY } from "../support/process.ts";
+import { background, BINARY, type Background } from "../support/process.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
 const sa = managedName("Deployment", "web");
@@ -44,6 +44,18 @@ async function setUp(mode: PodVisibility): Promise<{ ns: string; controller: Run
   return { ns, controller, kubeconfig, web };
 }
 
+/** Runs the steps while the follower runs, which must still run after them; then stops both. Nothing of the other Deployment was printed. */
+async function whileFollowing(run: Background, controller: RunningController, steps: () => Promise<void>): Promise<void> {
+  try {
+    await steps();
+    expect(run.proc.exitCode).toBeNull();
+  } finally {
+    await run.stop();
+    await controller.stop();
+  }
+  expect(run.seen.stdout).not.toContain(SECRET);
+}
+
 describe("namespace mode, with the controller's Role", () => {
   test("stern follows deploy/web across a scale-up and prints every new pod's log, and nothing of the other Deployment", async () => {
     const build = spawnSync("bash", [join(repoRoot, "scripts", "build-tool.sh"), "stern"], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
@@ -51,7 +63,7 @@ describe("namespace mode, with the controller's Role", () => {
     const stern = build.stdout.trim().split("\n").at(-1)!;
     const { ns, controller, kubeconfig, web } = await setUp("namespace");
     const run = background([stern, "--kubeconfig", kubeconfig, "-n", ns, "--color", "never", "deploy/web"]);
-    try {
+    await whileFollowing(run, controller, async () => {
       await run.waitFor("stern to print the first pod's lines", (out) => linesOf(web[0]!).every((l) => out.includes(l)));
       await scale(ns, "web", 3);
       const all = await waitForPods(ns, "web", 3);
@@ -61,12 +73,7 @@ describe("namespace mode, with the controller's Role", () => {
       // shows the local cluster's default line: either way it is that pod's log, under its name.
       // (A log request refused in the moment before the grant is retried by stern after up to 20 s.)
       await run.waitFor("stern to print lines of every new pod", (out) => added.every((p) => out.includes(`${p} app `)));
-      expect(run.proc.exitCode).toBeNull();
-    } finally {
-      await run.stop();
-      await controller.stop();
-    }
-    expect(run.seen.stdout).not.toContain(SECRET);
+    });
   }, 240_000);
 });
 
@@ -74,7 +81,7 @@ describe("own mode, with the controller's Role", () => {
   test("podlogreader logs -f deploy/web follows a rollout: the new pods' lines appear, the other Deployment's never", async () => {
     const { ns, controller, kubeconfig, web } = await setUp("own");
     const run = background([BINARY, "logs", "-f", "deploy/web", "--kubeconfig", kubeconfig]);
-    try {
+    await whileFollowing(run, controller, async () => {
       await run.waitFor("the first pod's lines", (out) => linesOf(web[0]!).every((l) => out.includes(l)));
       await rollout(ns, "web");
       const next = await eventually("the rollout's new pod", async () => {
@@ -83,11 +90,6 @@ describe("own mode, with the controller's Role", () => {
       }, 120_000);
       await withLogs(ns, next, linesOf);
       await run.waitFor("the new pod's lines", (out) => linesOf(next[0]!).every((l) => out.includes(`[pod/${next[0]}/app] ${l}`)));
-      expect(run.proc.exitCode).toBeNull();
-    } finally {
-      await run.stop();
-      await controller.stop();
-    }
-    expect(run.seen.stdout).not.toContain(SECRET);
+    });
   }, 240_000);
 });

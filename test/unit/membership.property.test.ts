@@ -126,6 +126,30 @@ interface Ref {
   controller?: boolean | null;
 }
 
+/** An entry's events, in order: its earlier version if any, its version now, and its deletion if it is a ghost. */
+function lifecycle<L, R>(e: Entry<L>, raw: (v: Version<L>, earlier: boolean) => R, deliver: (raw: R | undefined) => () => void): (() => void)[] {
+  return [...(e.earlier ? [deliver(raw(e.earlier, true))] : []), deliver(raw(e.now, false)), ...(e.ghost ? [deliver(undefined)] : [])];
+}
+
+/** The pod as the informer parses it; undefined for no object, or one that does not parse. */
+function podOf(raw: unknown): Owned | undefined {
+  try {
+    return raw === undefined ? undefined : parsePod(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs each object's events in order, the objects interleaved as `order` says. */
+function interleave(queues: (() => void)[][], order: number[]): void {
+  for (const pick of order) {
+    const open = queues.filter((q) => q.length > 0);
+    if (open.length === 0) break;
+    open[pick % open.length]!.shift()!();
+  }
+  for (const q of queues) while (q.length > 0) q.shift()!();
+}
+
 /**
  * References as written on the object: at most one controller reference, as the apiserver enforces.
  * A likely reference points at an object of a likely kind in the same namespace, any other at any object.
@@ -183,6 +207,26 @@ interface ModelObject {
   controller?: { kind: string; uid: string };
 }
 
+
+/**
+ * Following controller references among `workloads`: the object a reference points at (same UID,
+ * same kind, same namespace), and the workload an object is or belongs to.
+ */
+function chainsOf(workloads: ModelObject[]) {
+  const byUid = new Map(workloads.map((w) => [w.uid, w]));
+  const follow = (from: ModelObject) => {
+    const target = from.controller && byUid.get(from.controller.uid);
+    return target && target.kind === from.controller!.kind && target.namespace === from.namespace ? target : undefined;
+  };
+  const workloadOf = (o: ModelObject): ModelObject | undefined => {
+    const parentKind = PARENT[o.kind];
+    if (!parentKind || !o.controller) return o;
+    const parent = follow(o);
+    return parent?.kind === parentKind ? parent : undefined;
+  };
+  return { follow, workloadOf };
+}
+
 function model(spec: WorldSpec) {
   const controllerOf = (refs: Ref[]) => refs.find((r) => r.controller === true);
   const workloads: ModelObject[] = spec.workloads.flatMap((w, i) => {
@@ -196,19 +240,7 @@ function model(spec: WorldSpec) {
     const raw = rawPod(spec, p, p.now, uidOf("p", i)) as { metadata: { ownerReferences: Ref[] } };
     return [{ kind: "Pod", namespace: p.namespace, name: p.name, uid: uidOf("p", i), optedIn: false, controller: controllerOf(raw.metadata.ownerReferences) }];
   });
-  const byUid = new Map(workloads.map((w) => [w.uid, w]));
-  /** The object a controller reference points at: same UID, same kind, same namespace. */
-  const follow = (from: ModelObject) => {
-    const target = from.controller && byUid.get(from.controller.uid);
-    return target && target.kind === from.controller!.kind && target.namespace === from.namespace ? target : undefined;
-  };
-  /** The workload an object is or belongs to. */
-  const workloadOf = (o: ModelObject): ModelObject | undefined => {
-    const parentKind = PARENT[o.kind];
-    if (!parentKind || !o.controller) return o;
-    const parent = follow(o);
-    return parent?.kind === parentKind ? parent : undefined;
-  };
+  const { follow, workloadOf } = chainsOf(workloads);
   const ownerOfPod = (pod: ModelObject) => {
     const owner = follow(pod);
     return owner && POD_OWNERS.includes(owner.kind) ? workloadOf(owner) : undefined;
@@ -235,43 +267,24 @@ function build(spec: WorldSpec) {
       if (current) workloadCache.set(key, current);
       else workloadCache.delete(key);
     };
-    const events = [];
-    if (w.earlier) events.push(deliver(rawWorkload(spec, w, w.earlier, uidOf("w", i, w.recreated))));
-    events.push(deliver(rawWorkload(spec, w, w.now, uidOf("w", i))));
-    if (w.ghost) events.push(deliver(undefined));
-    queues.push(events);
+    queues.push(lifecycle(w, (v, earlier) => rawWorkload(spec, w, v, uidOf("w", i, earlier && w.recreated)), deliver));
   });
 
   spec.pods.forEach((p, i) => {
     const key = `${p.namespace}/${p.name}`;
     const deliver = (raw: unknown) => () => {
       // A label-selected watch delivers a pod that stops matching as deleted.
-      let current: Owned | undefined;
-      try {
-        current = raw === undefined ? undefined : parsePod(raw);
-      } catch {
-        current = undefined;
-      }
+      const current = podOf(raw);
       const old = podCache.get(key);
       if (!old && !current) return;
       world.updatePod(old, current);
       if (current) podCache.set(key, current);
       else podCache.delete(key);
     };
-    const events = [];
-    if (p.earlier) events.push(deliver(rawPod(spec, p, p.earlier, uidOf("p", i, p.recreated))));
-    events.push(deliver(rawPod(spec, p, p.now, uidOf("p", i))));
-    if (p.ghost) events.push(deliver(undefined));
-    queues.push(events);
+    queues.push(lifecycle(p, (v, earlier) => rawPod(spec, p, v, uidOf("p", i, earlier && p.recreated)), deliver));
   });
 
-  // Each object's events in order; the objects interleaved as `order` says.
-  for (const pick of spec.order) {
-    const open = queues.filter((q) => q.length > 0);
-    if (open.length === 0) break;
-    open[pick % open.length]!.shift()!();
-  }
-  for (const q of queues) while (q.length > 0) q.shift()!();
+  interleave(queues, spec.order);
   return { world, podCache };
 }
 
@@ -356,17 +369,7 @@ function modelDesired(workloads: Map<string, { kind: WorkloadKind; raw: RawObjec
     const template = kind === "CronJob" ? raw.spec?.jobTemplate?.spec?.template : raw.spec?.template;
     return { kind, namespace: raw.metadata.namespace, name: raw.metadata.name, uid: raw.metadata.uid, optedIn: template?.metadata?.labels?.[OPT_IN_LABEL] === "enable", controller: controllerOf(raw) };
   });
-  const byUid = new Map(objects.map((w) => [w.uid, w]));
-  const follow = (from: ModelObject) => {
-    const target = from.controller && byUid.get(from.controller.uid);
-    return target && target.kind === from.controller!.kind && target.namespace === from.namespace ? target : undefined;
-  };
-  const workloadOf = (o: ModelObject): ModelObject | undefined => {
-    const parentKind = PARENT[o.kind];
-    if (!parentKind || !o.controller) return o;
-    const parent = follow(o);
-    return parent?.kind === parentKind ? parent : undefined;
-  };
+  const { follow, workloadOf } = chainsOf(objects);
   // What a managed workload's Role names: its pods, and a CronJob's Jobs (those it controls).
   const members = new Map<ModelObject, string[]>();
   for (const w of objects) if (w.optedIn && workloadOf(w) === w) members.set(w, []);
@@ -445,21 +448,12 @@ describe("routing: a watch event names exactly the workloads whose desired state
             else rawWorkloads.delete(key);
             return touched;
           });
-          const events = [];
-          if (w.earlier) events.push(deliver(rawWorkload(spec, w, w.earlier, uidOf("w", i, w.recreated)) as RawObject));
-          events.push(deliver(rawWorkload(spec, w, w.now, uidOf("w", i)) as RawObject));
-          if (w.ghost) events.push(deliver(undefined));
-          queues.push(events);
+          queues.push(lifecycle(w, (v, earlier) => rawWorkload(spec, w, v, uidOf("w", i, earlier && w.recreated)) as RawObject, deliver));
         });
         spec.pods.forEach((p, i) => {
           const key = `${p.namespace}/${p.name}`;
           const deliver = (raw: RawObject | undefined) => () => {
-            let current: Owned | undefined;
-            try {
-              current = raw === undefined ? undefined : parsePod(raw);
-            } catch {
-              current = undefined;
-            }
+            const current = podOf(raw);
             const old = podCache.get(key);
             if (!old && !current) return;
             check(() => {
@@ -471,18 +465,9 @@ describe("routing: a watch event names exactly the workloads whose desired state
               return touched;
             }, () => (current ? raw : undefined));
           };
-          const events = [];
-          if (p.earlier) events.push(deliver(rawPod(spec, p, p.earlier, uidOf("p", i, p.recreated)) as RawObject));
-          events.push(deliver(rawPod(spec, p, p.now, uidOf("p", i)) as RawObject));
-          if (p.ghost) events.push(deliver(undefined));
-          queues.push(events);
+          queues.push(lifecycle(p, (v, earlier) => rawPod(spec, p, v, uidOf("p", i, earlier && p.recreated)) as RawObject, deliver));
         });
-        for (const pick of spec.order) {
-          const open = queues.filter((q) => q.length > 0);
-          if (open.length === 0) break;
-          open[pick % open.length]!.shift()!();
-        }
-        for (const q of queues) while (q.length > 0) q.shift()!();
+        interleave(queues, spec.order);
       }),
       runs,
     );

@@ -128,6 +128,18 @@ interface Row {
   throws?: new (...args: never[]) => Error;
 }
 
+/** The Role's create was attempted and failed: the binding of ours is deleted, so nothing is bound to a Role of unknown content. */
+const CREATE_ROLE_THEN_UNBIND: Write[] = [
+  { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
+  { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+];
+
+/** The Role's update to web-b was attempted and failed: the Role is shrunk to no pod, since it may still name web-a. */
+const APPLY_THEN_SHRINK: Write[] = [
+  { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" },
+  { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
+];
+
 const refused = (status = 422) => new ApiError("PATCH", "/roles", status, "Invalid", "denied by policy");
 
 const rows: Row[] = [
@@ -189,10 +201,7 @@ const rows: Row[] = [
     binding: liveBinding(), serviceAccount: liveServiceAccount(),
     live: { role: liveRole(["other-team-0"], foreign()) },
     answers: [new ApiError("POST", "/roles", 409, "AlreadyExists", "exists")],
-    writes: [
-      { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
-      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
-    ],
+    writes: CREATE_ROLE_THEN_UNBIND,
     events: ["Warning NameConflict"],
     throws: ForeignObjectError,
   },
@@ -295,10 +304,7 @@ const rows: Row[] = [
     world: worldWith(["web-b"]),
     role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
     answers: [new ApiError("PATCH", "/roles", 409, "Conflict", "denied by webhook")],
-    writes: [
-      { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" },
-      { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
-    ],
+    writes: APPLY_THEN_SHRINK,
     events: ["Warning RoleWriteRefused"],
     throws: RoleWriteRefusedError,
   },
@@ -307,10 +313,7 @@ const rows: Row[] = [
     world: worldWith(["web-b"]),
     role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
     answers: [new ApiError("PATCH", "/roles", 503, "ServiceUnavailable", "try later")],
-    writes: [
-      { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" },
-      { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
-    ],
+    writes: APPLY_THEN_SHRINK,
     events: [],
     throws: ApiError,
   },
@@ -319,10 +322,7 @@ const rows: Row[] = [
     world: worldWith(["web-a"]),
     binding: liveBinding(), serviceAccount: liveServiceAccount(),
     answers: [refused()],
-    writes: [
-      { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
-      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
-    ],
+    writes: CREATE_ROLE_THEN_UNBIND,
     events: ["Warning RoleWriteRefused"],
     throws: RoleWriteRefusedError,
   },
