@@ -3,6 +3,7 @@
 import { KINDS, POD_OWNER_KINDS, type WorkloadKind } from "./kinds.ts";
 import { OPT_IN_LABEL, OPT_IN_VALUE } from "./marks.ts";
 import { controllerOf, PartialObjectMetadata, parseObject, WorkloadSchema, type LabelSelector, type ObjectMeta } from "../kube/objects.ts";
+import { getOrCreate } from "../util/maps.ts";
 
 /** Who an object is and which object controls it, by UID. */
 export interface Owned {
@@ -72,9 +73,7 @@ class ControllerIndex<T extends Owned> {
       if (children?.size === 0) this.byController.delete(old.controllerUid);
     }
     if (current?.controllerUid) {
-      let children = this.byController.get(current.controllerUid);
-      if (!children) this.byController.set(current.controllerUid, (children = new Map()));
-      children.set(current.uid, current);
+      getOrCreate(this.byController, current.controllerUid, () => new Map()).set(current.uid, current);
     }
   }
 

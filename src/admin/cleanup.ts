@@ -197,7 +197,7 @@ async function deleteMade(api: KubeApi, rt: ResourceType, target: Target, dryRun
       if (isNotFound(err)) return "gone";
       if (!isConflict(err) || judged >= MAX_REJUDGED) throw explain(err, "delete", rt, { namespace, name });
     }
-    let meta;
+    let meta: PartialObjectMetadata["metadata"];
     try {
       meta = parseObject(PartialObjectMetadata, await retrying(() => api.get(rt, namespace, name)), rt.kind).metadata;
     } catch (err) {

@@ -5,7 +5,7 @@ import type { Requirement } from "../access/selector.ts";
 
 export type { Requirement };
 
-const Requirement: v.GenericSchema<unknown, Requirement> = v.object({
+const RequirementSchema: v.GenericSchema<unknown, Requirement> = v.object({
   key: v.pipe(v.string(), v.minLength(1)),
   operator: v.picklist(["In", "NotIn", "Exists", "DoesNotExist"]),
   values: v.optional(v.nullable(v.array(v.string()))),
@@ -13,7 +13,7 @@ const Requirement: v.GenericSchema<unknown, Requirement> = v.object({
 
 const Selector = v.optional(v.nullable(v.object({
   rawSelector: v.optional(v.nullable(v.string())),
-  requirements: v.optional(v.nullable(v.array(Requirement))),
+  requirements: v.optional(v.nullable(v.array(RequirementSchema))),
 })));
 
 const ResourceAttributes = v.object({

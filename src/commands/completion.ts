@@ -24,9 +24,11 @@ export function completionScript(shell: Shell, commands: readonly Command[]): st
   const bash = [
     "# podlogreader shell completion: commands and flags.",
     "_podlogreader() {",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's own parameter expansion
     '  local cur="${COMP_WORDS[COMP_CWORD]}" command="" flags="" i',
     `  local commands="${names}"`,
     "  for ((i = 1; i < COMP_CWORD; i++)); do",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's own parameter expansion
     '    if [[ " $commands " == *" ${COMP_WORDS[i]} "* ]]; then command="${COMP_WORDS[i]}"; break; fi',
     "  done",
     '  case "$command" in',

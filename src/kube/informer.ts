@@ -6,6 +6,7 @@ import type { KubeApi } from "./api.ts";
 import type { ResourceType } from "./resources.ts";
 import { ApiError, TlsVerificationError } from "./transport.ts";
 import { messageOf } from "../util/errors.ts";
+import { getOrCreate } from "../util/maps.ts";
 
 export interface InformerOptions<T> {
   api: KubeApi;
@@ -99,8 +100,7 @@ export class Informer<T> {
       this.store.set(key, obj);
       return obj;
     }
-    let flight = this.inFlight.get(key);
-    if (!flight) this.inFlight.set(key, (flight = { writes: 0, delivered: new Set(), unsure: false }));
+    const flight = getOrCreate(this.inFlight, key, () => ({ writes: 0, delivered: new Set(), unsure: false }));
     flight.writes++;
     try {
       const obj = await send();

@@ -1,4 +1,5 @@
 import { Backoff } from "../util/backoff.ts";
+import { getOrCreate } from "../util/maps.ts";
 
 /** What the queue tells its metrics, at the points where client-go's work queue counts. */
 export interface QueueObserver {
@@ -250,8 +251,7 @@ export class WorkQueue {
       await this.opts.process(key);
       this.failures.delete(key);
     } catch (err) {
-      let backoff = this.failures.get(key);
-      if (!backoff) this.failures.set(key, (backoff = new Backoff(this.opts.retryBaseMs ?? 250, this.opts.retryMaxMs ?? 120_000)));
+      const backoff = getOrCreate(this.failures, key, () => new Backoff(this.opts.retryBaseMs ?? 250, this.opts.retryMaxMs ?? 120_000));
       retryIn = backoff.next();
       this.opts.observer?.retried(key);
       this.opts.onError(key, err, retryIn, backoff.failures);

@@ -59,7 +59,9 @@ const setRole = async (pods: string[]) =>
 
 /** The CRI log file of each pod given its own lines, to append to while following. */
 const logFiles = new Map<string, string>();
-const record = (files: Map<string, string>) => files.forEach((file, pod) => logFiles.set(pod, file));
+const record = (files: Map<string, string>) => {
+  for (const [pod, file] of files) logFiles.set(pod, file);
+};
 
 /** A ServiceAccount bound to the Role, and a client with a real token of it. */
 async function bindReader(): Promise<KubeApi> {

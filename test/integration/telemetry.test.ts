@@ -9,7 +9,7 @@ import type { Subprocess } from "bun";
 import { freePort } from "../../scripts/lib/net.ts";
 import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startConnectProxy, type ConnectProxy } from "../support/connect-proxy.ts";
-import { parseSamples, samplesOf, valueOf, type Sample } from "../support/prometheus.ts";
+import { parseSamples, samplesOf, sampleValue, type Sample } from "../support/prometheus.ts";
 import { createDeployment, expectReadable, scale, waitForPods } from "../support/workloads.ts";
 import { BINARY } from "../support/process.ts";
 
@@ -85,7 +85,7 @@ describe("with leader election, two replicas", () => {
     const common = ["--kubeconfig", kubeconfigVia(c), `--namespace=${ns}`, "--leader-elect", `--leader-election-namespace=${ns}`, "--leader-election-id=telemetry"];
     leader = await run(common);
     running.push(leader);
-    await eventually("the first replica to lead", async () => valueOf(await scrape(leader), "leader_election_master_status", { name: "telemetry" }) === 1 || undefined);
+    await eventually("the first replica to lead", async () => sampleValue(await scrape(leader), "leader_election_master_status", { name: "telemetry" }) === 1 || undefined);
     // The standby serves everything on one address through the deprecated flag.
     standby = await run(common, { combined: true });
     running.push(standby);
@@ -95,7 +95,7 @@ describe("with leader election, two replicas", () => {
     const before = await scrape(leader);
     const host = new URL(c.server).host;
     const created = (s: Sample[]) => total(s, "rest_client_requests_total", { code: "201", method: "POST", host });
-    const successes = (s: Sample[]) => valueOf(s, "controller_runtime_reconcile_total", { controller: "podlogreader", result: "success" });
+    const successes = (s: Sample[]) => sampleValue(s, "controller_runtime_reconcile_total", { controller: "podlogreader", result: "success" });
 
     await createDeployment(ns, "web", { replicas: 1 });
     await expectReadable(ns, "podlogreader-web", await waitForPods(ns, "web", 1));
@@ -138,21 +138,21 @@ describe("with leader election, two replicas", () => {
       ["podlogreader_tracked_pods", {}],
     ];
     for (const [name, labels] of present) expect(`${name} ${samplesOf(after, name, labels).length > 0}`).toBe(`${name} true`);
-    expect(valueOf(after, "controller_runtime_max_concurrent_reconciles", controller)).toBe(4); // the default of --workers
-    expect(valueOf(after, "podlogreader_build_info", {})).toBe(1);
+    expect(sampleValue(after, "controller_runtime_max_concurrent_reconciles", controller)).toBe(4); // the default of --workers
+    expect(sampleValue(after, "podlogreader_build_info", {})).toBe(1);
     expect(samplesOf(after, "podlogreader_build_info")[0]!.labels.revision).toMatch(/^([0-9a-f]{40}|unknown)$/);
-    expect(valueOf(after, "podlogreader_managed_workloads")).toBe(1);
-    expect(valueOf(after, "podlogreader_tracked_pods")).toBe(1);
+    expect(sampleValue(after, "podlogreader_managed_workloads")).toBe(1);
+    expect(sampleValue(after, "podlogreader_tracked_pods")).toBe(1);
     for (const gone of ["podlogreader_reconciles_total", "podlogreader_api_requests_total", "podlogreader_queue_depth", "podlogreader_process_cpu_seconds_total"]) {
       expect(samplesOf(after, gone)).toHaveLength(0);
     }
   });
 
   test("the leader reports 1 and the standby 0; the standby is ready with synced caches", async () => {
-    expect(valueOf(await scrape(leader), "leader_election_master_status", { name: "telemetry" })).toBe(1);
+    expect(sampleValue(await scrape(leader), "leader_election_master_status", { name: "telemetry" })).toBe(1);
     const s = await scrape(standby);
-    expect(valueOf(s, "leader_election_master_status", { name: "telemetry" })).toBe(0);
-    expect(valueOf(s, "controller_runtime_reconcile_total", { controller: "podlogreader", result: "success" })).toBe(0);
+    expect(sampleValue(s, "leader_election_master_status", { name: "telemetry" })).toBe(0);
+    expect(sampleValue(s, "controller_runtime_reconcile_total", { controller: "podlogreader", result: "success" })).toBe(0);
     const ready = await fetch(`${standby.probes}/readyz?verbose`);
     expect(ready.status).toBe(200);
     expect(await ready.text()).toContain("[+]informer-sync ok");

@@ -25,7 +25,7 @@ export function samplesOf(samples: Sample[], name: string, labels: Record<string
 }
 
 /** The one sample of `name` with `labels`; throws when there is none or several. */
-export function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+export function sampleValue(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   const found = samplesOf(samples, name, labels);
   if (found.length !== 1) throw new Error(`${found.length} samples of ${name}${JSON.stringify(labels)}`);
   return found[0]!.value;

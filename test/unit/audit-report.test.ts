@@ -74,7 +74,10 @@ test("reviews are asked again after throttling or a server error, and never afte
   await expect(retrying(refused, 5, fast())).rejects.toThrow("403");
   expect(calls).toBe(1);
   calls = 0;
-  await expect(retrying(() => (calls++, Promise.reject(new NetworkError("reset"))), 3, fast())).rejects.toThrow("reset");
+  await expect(retrying(() => {
+    calls++;
+    return Promise.reject(new NetworkError("reset"));
+  }, 3, fast())).rejects.toThrow("reset");
   expect(calls).toBe(3);
 });
 

@@ -28,7 +28,9 @@ class FakeClock implements Clock {
   after(ms: number, fn: () => void) {
     const t = { at: this.ms + ms, fn, live: true };
     this.timers.push(t);
-    return () => void (t.live = false);
+    return () => {
+      t.live = false;
+    };
   }
   /** Moves time forward, firing each timer due on the way, in order. */
   advance(ms: number) {

@@ -68,7 +68,10 @@ class ModelApi implements ObjectWriter {
   }
   private fail(verb: WriteVerb, rt: ResourceType, write: () => void): void {
     const failure = this.refusals.get(`${verb}:${rt.plural}`);
-    if (!failure) return write();
+    if (!failure) {
+      write();
+      return;
+    }
     if ("timeout" in failure) {
       if (failure.applied) write();
       throw new NetworkError(`${verb} ${rt.plural}: timed out`);

@@ -8,7 +8,7 @@ import { RECONCILE_BUCKETS } from "../../src/telemetry/reconcile.ts";
 import { probeRoutes, serveHttp } from "../../src/telemetry/server.ts";
 import { WORKQUEUE_BUCKETS } from "../../src/telemetry/workqueue.ts";
 import { createLogger } from "../../src/log.ts";
-import { parseSamples, samplesOf, valueOf } from "../support/prometheus.ts";
+import { parseSamples, samplesOf, sampleValue } from "../support/prometheus.ts";
 import { until } from "../support/wait.ts";
 
 const quiet = createLogger("error", "text");
@@ -39,23 +39,23 @@ describe("metrics", () => {
     await queue.idle();
     const s = await scrape();
     const controller = { controller: "podlogreader" };
-    expect(valueOf(s, "controller_runtime_reconcile_total", { ...controller, result: "error" })).toBe(1);
-    expect(valueOf(s, "controller_runtime_reconcile_total", { ...controller, result: "success" })).toBe(1);
-    expect(valueOf(s, "controller_runtime_reconcile_total", { ...controller, result: "requeue" })).toBe(0);
-    expect(valueOf(s, "controller_runtime_reconcile_total", { ...controller, result: "requeue_after" })).toBe(0);
-    expect(valueOf(s, "controller_runtime_reconcile_errors_total", controller)).toBe(1);
-    expect(valueOf(s, "controller_runtime_reconcile_time_seconds_count", controller)).toBe(2);
-    expect(valueOf(s, "controller_runtime_active_workers", controller)).toBe(0);
-    expect(valueOf(s, "controller_runtime_max_concurrent_reconciles", controller)).toBe(2);
+    expect(sampleValue(s, "controller_runtime_reconcile_total", { ...controller, result: "error" })).toBe(1);
+    expect(sampleValue(s, "controller_runtime_reconcile_total", { ...controller, result: "success" })).toBe(1);
+    expect(sampleValue(s, "controller_runtime_reconcile_total", { ...controller, result: "requeue" })).toBe(0);
+    expect(sampleValue(s, "controller_runtime_reconcile_total", { ...controller, result: "requeue_after" })).toBe(0);
+    expect(sampleValue(s, "controller_runtime_reconcile_errors_total", controller)).toBe(1);
+    expect(sampleValue(s, "controller_runtime_reconcile_time_seconds_count", controller)).toBe(2);
+    expect(sampleValue(s, "controller_runtime_active_workers", controller)).toBe(0);
+    expect(sampleValue(s, "controller_runtime_max_concurrent_reconciles", controller)).toBe(2);
     const name = { name: "podlogreader", controller: "podlogreader" };
-    expect(valueOf(s, "workqueue_retries_total", name)).toBe(1);
+    expect(sampleValue(s, "workqueue_retries_total", name)).toBe(1);
     // client-go counts an add when the key becomes ready: the first add and the retry's.
-    expect(valueOf(s, "workqueue_adds_total", name)).toBe(2);
-    expect(valueOf(s, "workqueue_depth", name)).toBe(0);
-    expect(valueOf(s, "workqueue_queue_duration_seconds_count", name)).toBe(2);
-    expect(valueOf(s, "workqueue_work_duration_seconds_count", name)).toBe(2);
-    expect(valueOf(s, "workqueue_unfinished_work_seconds", name)).toBe(0);
-    expect(valueOf(s, "workqueue_longest_running_processor_seconds", name)).toBe(0);
+    expect(sampleValue(s, "workqueue_adds_total", name)).toBe(2);
+    expect(sampleValue(s, "workqueue_depth", name)).toBe(0);
+    expect(sampleValue(s, "workqueue_queue_duration_seconds_count", name)).toBe(2);
+    expect(sampleValue(s, "workqueue_work_duration_seconds_count", name)).toBe(2);
+    expect(sampleValue(s, "workqueue_unfinished_work_seconds", name)).toBe(0);
+    expect(sampleValue(s, "workqueue_longest_running_processor_seconds", name)).toBe(0);
     await queue.shutdown();
   });
 
@@ -81,9 +81,9 @@ describe("metrics", () => {
     await until(() => release !== undefined);
     await Bun.sleep(20);
     const s = await scrape();
-    expect(valueOf(s, "controller_runtime_active_workers", { controller: "podlogreader" })).toBe(1);
-    expect(valueOf(s, "workqueue_unfinished_work_seconds", { name: "podlogreader" })).toBeGreaterThan(0);
-    expect(valueOf(s, "workqueue_longest_running_processor_seconds", { name: "podlogreader" })).toBeGreaterThan(0);
+    expect(sampleValue(s, "controller_runtime_active_workers", { controller: "podlogreader" })).toBe(1);
+    expect(sampleValue(s, "workqueue_unfinished_work_seconds", { name: "podlogreader" })).toBeGreaterThan(0);
+    expect(sampleValue(s, "workqueue_longest_running_processor_seconds", { name: "podlogreader" })).toBeGreaterThan(0);
     release();
     await queue.shutdown();
   });
@@ -91,9 +91,9 @@ describe("metrics", () => {
   test("build info, watch failing per resource, unprefixed process metrics, and _total only on counters", async () => {
     const { metrics, scrape } = instrumented(async () => {});
     const s = await scrape();
-    expect(valueOf(s, "podlogreader_build_info", { version: "1.2.3", revision: "abc" })).toBe(1);
-    expect(valueOf(s, "podlogreader_watch_failing", { resource: "pods" })).toBe(1);
-    expect(valueOf(s, "podlogreader_watch_failing", { resource: "roles" })).toBe(0);
+    expect(sampleValue(s, "podlogreader_build_info", { version: "1.2.3", revision: "abc" })).toBe(1);
+    expect(sampleValue(s, "podlogreader_watch_failing", { resource: "pods" })).toBe(1);
+    expect(sampleValue(s, "podlogreader_watch_failing", { resource: "roles" })).toBe(0);
     expect(samplesOf(s, "process_cpu_seconds_total")).toHaveLength(1);
     expect(samplesOf(s, "process_resident_memory_bytes")).toHaveLength(1);
     expect(s.some((x) => x.name.startsWith("podlogreader_process_"))).toBe(false);
@@ -111,8 +111,8 @@ describe("metrics", () => {
     metrics.countRequest("POST", "201", "127.0.0.1:6443");
     metrics.countRequest("GET", "<error>", "127.0.0.1:6443");
     const s = parseSamples(await metrics.registry.metrics());
-    expect(valueOf(s, "rest_client_requests_total", { code: "201", method: "POST", host: "127.0.0.1:6443" })).toBe(1);
-    expect(valueOf(s, "rest_client_requests_total", { code: "<error>", method: "GET", host: "127.0.0.1:6443" })).toBe(1);
+    expect(sampleValue(s, "rest_client_requests_total", { code: "201", method: "POST", host: "127.0.0.1:6443" })).toBe(1);
+    expect(sampleValue(s, "rest_client_requests_total", { code: "<error>", method: "GET", host: "127.0.0.1:6443" })).toBe(1);
   });
 });
 

@@ -3,6 +3,7 @@
 // code with the controller's index on purpose, so that a mistake there shows up here as a finding.
 import * as v from "valibot";
 import { OPT_IN_LABEL, OPT_IN_VALUE } from "../../access/marks.ts";
+import { getOrCreate } from "../../util/maps.ts";
 
 const Owner = v.object({ kind: v.string(), uid: v.string(), controller: v.optional(v.nullable(v.boolean())) });
 const Meta = v.object({
@@ -87,9 +88,7 @@ export function membership(workloadsByKind: Record<string, unknown[]>, pods: unk
   const memberOf = new Map<string, string>();
   for (const raw of pods) {
     const { metadata } = v.parse(PodMeta, raw);
-    let names = podsByNamespace.get(metadata.namespace);
-    if (!names) podsByNamespace.set(metadata.namespace, (names = new Set()));
-    names.add(metadata.name);
+    getOrCreate(podsByNamespace, metadata.namespace, () => new Set<string>()).add(metadata.name);
     const ctl = controller(metadata);
     if (!ctl || !POD_OWNERS.has(ctl.kind)) continue;
     const w = top(ctl.uid, ctl.kind, metadata.namespace);

@@ -2,6 +2,7 @@
 // ServiceAccount and a rule matches a request. The authorizer decides what is allowed; these only
 // name which binding grants it, and which resource names are worth asking about.
 import * as v from "valibot";
+import { getOrCreate } from "../../util/maps.ts";
 
 const StringMap = v.optional(v.nullable(v.record(v.string(), v.string())));
 const Meta = v.object({
@@ -115,9 +116,7 @@ function indexOf(rbac: RbacState): RbacIndex {
     const roleBindingsIn = new Map<string, RbacBinding[]>();
     for (const b of rbac.roleBindings) {
       const ns = b.metadata.namespace ?? "";
-      let list = roleBindingsIn.get(ns);
-      if (!list) roleBindingsIn.set(ns, (list = []));
-      list.push(b);
+      getOrCreate(roleBindingsIn, ns, () => []).push(b);
     }
     index = {
       clusterRole: new Map(rbac.clusterRoles.map((r) => [r.metadata.name, r])),
