@@ -4,7 +4,7 @@
 // --role-pod-names=none (every read decided by the webhook) against a namespace-wide RBAC reader
 // (RBAC allows; the apiserver never calls the webhook). The difference is what the webhook adds.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { desiredAccess } from "../../src/access/desired.ts";
 import { World, type Workload } from "../../src/access/membership.ts";
@@ -28,6 +28,8 @@ const numberFromEnv = (name: string, fallback: number) => {
 export interface Percentiles { p50: number; p99: number; samples: number }
 
 export interface AuthorizerResult {
+  /** The machine's 1-minute load average before and after the runs on the control plane: what else the 2 cores carried. */
+  loadAverage: { before: number; after: number };
   inProcess: {
     workloads: number;
     pods: number;
@@ -45,9 +47,10 @@ export interface AuthorizerResult {
     seconds: number;
     /**
      * Each phase: SubjectAccessReviews created as admin at an offered rate, their round trip (ms),
-     * and the CPU each process spent per review (ms): where the time goes on 2 cores.
+     * and the CPU each process spent per review (ms): where the time goes on 2 cores. The last
+     * phase of each rate is the webhook's own pod read alone (`allowed` counts the reads that succeeded).
      */
-    phases: { name: string; webhook: boolean; offeredPerSecond: number; achievedPerSecond: number; allowed: number; reviews: number; errors: number; ms: Percentiles; cpuMsPerReview: Record<string, number> }[];
+    phases: { name: string; path: "webhook" | "RBAC alone" | "the read alone"; offeredPerSecond: number; achievedPerSecond: number; allowed: number; reviews: number; errors: number; ms: Percentiles; cpuMsPerReview: Record<string, number> }[];
   };
   kubectlLogs: {
     runs: number;
@@ -169,7 +172,7 @@ const review = (ns: string, serviceAccount: string, attributes: Attributes) => (
  * Open loop: review i is sent at start + i / rate whether or not earlier ones have answered, so a
  * slow answer does not slow the offered rate; each is timed from when it was sent.
  */
-async function paced(api: KubeApi, rate: number, seconds: number, bodyOf: (i: number) => object) {
+async function paced(rate: number, seconds: number, send: (i: number) => Promise<boolean>) {
   const total = Math.round(rate * seconds);
   const ms: number[] = [];
   let allowed = 0;
@@ -181,10 +184,10 @@ async function paced(api: KubeApi, rate: number, seconds: number, bodyOf: (i: nu
     const wait = due - performance.now();
     if (wait > 1) await Bun.sleep(wait);
     const sent = performance.now();
-    inflight.push(api.review(SubjectAccessReviews, bodyOf(i) as Parameters<KubeApi["review"]>[1]).then(
-      (r) => {
+    inflight.push(send(i).then(
+      (ok) => {
         ms.push(performance.now() - sent);
-        if ((r as { status?: { allowed?: boolean } }).status?.allowed) allowed++;
+        if (ok) allowed++;
       },
       () => void errors++,
     ));
@@ -208,25 +211,34 @@ async function throughApiserver(env: Env, controllerPid: number, ns: string, app
   };
   const pids: Record<string, number> = { podlogreader: controllerPid, "kube-apiserver": env.cluster.pids["kube-apiserver"], etcd: env.cluster.pids.etcd, "the benchmark": process.pid };
   const phases: AuthorizerResult["throughApiserver"]["phases"] = [];
-  const run = async (name: string, webhook: boolean, rate: number, bodyOf: (i: number) => object) => {
-    await paced(env.api, rate, 2, bodyOf); // warm-up, not counted
+  const ask = (bodyOf: (i: number) => object) => async (i: number) => {
+    const r = (await env.api.review(SubjectAccessReviews, bodyOf(i) as Parameters<KubeApi["review"]>[1])) as { status?: { allowed?: boolean } };
+    return r.status?.allowed === true;
+  };
+  const run = async (name: string, path: AuthorizerResult["throughApiserver"]["phases"][number]["path"], rate: number, bodyOf: (i: number) => object, send = ask(bodyOf)) => {
+    await paced(rate, 2, send); // warm-up, not counted
     const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
-    const result = await paced(env.api, rate, seconds, bodyOf);
+    const result = await paced(rate, seconds, send);
     const cpuMsPerReview = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, round(((cpuSeconds(pid) - before[k]!) * 1000) / result.reviews, 3)]));
-    phases.push({ name, webhook, offeredPerSecond: rate, ...result, cpuMsPerReview });
+    phases.push({ name, path, offeredPerSecond: rate, ...result, cpuMsPerReview });
   };
   for (const rate of rates) {
-    await run("get pods/log by the workload's ServiceAccount (RBAC: no opinion; the webhook allows)", true, rate, (i) => {
+    await run("get pods/log by the workload's ServiceAccount (RBAC: no opinion; the webhook allows)", "webhook", rate, (i) => {
       const { app, pod } = pick(i);
       return review(ns, managedName("Deployment", app), { verb: "get", resource: "pods", subresource: "log", name: pod });
     });
-    await run("list pods -l app=NAME by the workload's ServiceAccount (the webhook lists the pods and allows)", true, rate, (i) => {
+    await run("list pods -l app=NAME by the workload's ServiceAccount (the webhook lists the pods and allows)", "webhook", rate, (i) => {
       const { app } = pick(i);
       return review(ns, managedName("Deployment", app), { verb: "list", resource: "pods", labelSelector: { requirements: [{ key: "app", operator: "In", values: [app] }] } });
     });
-    await run("get pods/log by a namespace-wide reader (RBAC allows; the webhook is not called)", false, rate, (i) => {
+    await run("get pods/log by a namespace-wide reader (RBAC allows; the webhook is not called)", "RBAC alone", rate, (i) => {
       const { pod } = pick(i);
       return review(ns, NAMESPACE_READER, { verb: "get", resource: "pods", subresource: "log", name: pod });
+    });
+    // Not a review: the webhook's own read of a pod, alone, so its share of the apiserver's and etcd's CPU shows.
+    await run("GET of a pod as PartialObjectMetadata by admin (the webhook's own read, alone; not a review)", "the read alone", rate, () => ({}), async (i) => {
+      await env.api.getMetadata(Pods, ns, pick(i).pod);
+      return true;
     });
   }
   return phases;
@@ -299,6 +311,7 @@ export async function authorizerBench(log: (msg: string) => void): Promise<Autho
   const workloads = numberFromEnv("AUTHORIZER_WORKLOADS", 10);
   const replicas = numberFromEnv("AUTHORIZER_REPLICAS", 3);
   const runs = numberFromEnv("AUTHORIZER_KUBECTL_RUNS", 30);
+  const before = round(loadavg()[0]!, 2);
   return withCluster(async (env) => {
     const ns = await namespace(env.api, "authz");
     const apps = Array.from({ length: workloads }, (_, i) => `app${i}`);
@@ -329,7 +342,7 @@ export async function authorizerBench(log: (msg: string) => void): Promise<Autho
       const phases = await throughApiserver(env, ctl.proc.pid, ns, apps, podsOf, rates, seconds);
       log(`authorizer: kubectl logs POD, ${runs} runs as the workload's ServiceAccount and as a namespace-wide reader`);
       const kubectl = await kubectlLogs(env, ns, podsOf.get(apps[0]!)![0]!, managedName("Deployment", apps[0]!), runs);
-      return { inProcess: local, throughApiserver: { workloads, pods: workloads * replicas, rates, seconds, phases }, kubectlLogs: kubectl };
+      return { loadAverage: { before, after: round(loadavg()[0]!, 2) }, inProcess: local, throughApiserver: { workloads, pods: workloads * replicas, rates, seconds, phases }, kubectlLogs: kubectl };
     } finally {
       await ctl.stop();
     }
