@@ -50,7 +50,7 @@ export interface AuthorizerResult {
      * and the CPU each process spent per review (ms): where the time goes on 2 cores. The last
      * phase of each rate is the webhook's own pod read alone (`allowed` counts the reads that succeeded).
      */
-    phases: { name: string; path: "webhook" | "RBAC alone" | "the read alone"; offeredPerSecond: number; achievedPerSecond: number; allowed: number; reviews: number; errors: number; ms: Percentiles; cpuMsPerReview: Record<string, number> }[];
+    phases: { name: string; path: "webhook" | "RBAC alone" | "the read alone"; offeredPerSecond: number; achievedPerSecond: number; allowed: number; reviews: number; errors: number; firstError?: string; ms: Percentiles; cpuMsPerReview: Record<string, number> }[];
   };
   kubectlLogs: {
     runs: number;
@@ -177,6 +177,7 @@ async function paced(rate: number, seconds: number, send: (i: number) => Promise
   const ms: number[] = [];
   let allowed = 0;
   let errors = 0;
+  let firstError: string | undefined;
   const inflight: Promise<void>[] = [];
   const start = performance.now();
   for (let i = 0; i < total; i++) {
@@ -189,12 +190,15 @@ async function paced(rate: number, seconds: number, send: (i: number) => Promise
         ms.push(performance.now() - sent);
         if (ok) allowed++;
       },
-      () => void errors++,
+      (err: unknown) => {
+        errors++;
+        firstError ??= (err as Error).message;
+      },
     ));
   }
   await Promise.all(inflight);
   const elapsed = (performance.now() - start) / 1000;
-  return { achievedPerSecond: round(ms.length / elapsed, 1), allowed, reviews: total, errors, ms: stats(ms) };
+  return { achievedPerSecond: round(ms.length / elapsed, 1), allowed, reviews: total, errors, ...(firstError ? { firstError } : {}), ms: stats(ms) };
 }
 
 /** CPU seconds a process has used so far (user + system), from /proc. */

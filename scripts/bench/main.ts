@@ -167,7 +167,7 @@ function printTable(r: Results): void {
     rows.push([`authorizer in-process, ${i.pods} pods in ${i.workloads} workloads: get pods/log, list -l, get with parse (p50/p99 µs)`, `${p(i.getLogUs)}, ${p(i.listBySelectorUs)}, ${p(i.getLogWithParseUs)}`]);
     for (const ph of a.throughApiserver.phases) {
       const cpu = Object.entries(ph.cpuMsPerReview).map(([k, ms]) => `${k} ${ms}`).join(", ");
-      rows.push([`authorizer at ${ph.offeredPerSecond}/s, ${ph.path}: ${ph.name.split(" (")[0]} (p50/p99 ms)`, `${p(ph.ms)}  (achieved ${ph.achievedPerSecond}/s, ${ph.allowed} of ${ph.reviews} allowed, ${ph.errors} errors; CPU ms per review: ${cpu})`]);
+      rows.push([`authorizer at ${ph.offeredPerSecond}/s, ${ph.path}: ${ph.name.split(" (")[0]} (p50/p99 ms)`, `${p(ph.ms)}  (achieved ${ph.achievedPerSecond}/s, ${ph.allowed} of ${ph.reviews} allowed, ${ph.errors} errors${ph.firstError ? ` (first: ${ph.firstError})` : ""}; CPU ms per review: ${cpu})`]);
     }
     const k = a.kubectlLogs;
     rows.push([`authorizer: kubectl logs POD, webhook / RBAC (p50/p99 ms)`, `${p(k.webhookMs)} / ${p(k.rbacMs)}  (added at p50 ${k.addedP50Ms} ms, ${k.runs} runs each, ${k.failures} failures)`]);
