@@ -17,7 +17,12 @@ import { serviceAccountCan } from "../../src/kube/access-review.ts";
 import { Deployments, Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { isNotFound } from "../../src/kube/transport.ts";
 import { kubeconfigYaml } from "../lib/controlplane.ts";
-import { deployment, forEachLimit, namespace, RoleWatch, scale, startController, until, withCluster } from "./kit.ts";
+import { deployment, forEachLimit, namespace, percentile, RoleWatch, round, scale, startController, until, withCluster } from "./kit.ts";
+
+const spread = (samples: number[]) => {
+  const s = [...samples].sort((a, b) => a - b);
+  return { p50: round(percentile(s, 50)), p99: round(percentile(s, 99)) };
+};
 
 export interface ClientsResult {
   /** names: the Roles name the pods; none: they name none and the webhook authorizer decides each read. */
@@ -39,6 +44,8 @@ export interface ClientsResult {
   samples: string[];
   /** The same commands, each right after its run, as a ServiceAccount that may read every pod's logs in the namespace. */
   namespaceWide: { runs: number; ok: number; failures: number; samples: string[] };
+  /** How long one kubectl run took, as the workload's ServiceAccount and as the namespace-wide reader (ms). */
+  runMs: { own: { p50: number; p99: number }; namespaceWide: { p50: number; p99: number } };
 }
 
 /** Not podlogreader's: a ServiceAccount bound to get, list and watch pods and get pods/log, namespace-wide. */
@@ -134,9 +141,12 @@ export function clients(
     let next = 0;
     /** Pod and ServiceAccount names vary; one sample per shape of message. */
     const sample = (stderr: string) => stderr.trim().split("\n")[0]!.replace(/app\d+[-\w]*/g, "NAME").slice(0, 240);
+    const took = { own: [] as number[], namespaceWide: [] as number[] };
     const logs = async (kubeconfig: string, d: string) => {
+      const started = performance.now();
       const proc = Bun.spawn([kubectl, "--kubeconfig", kubeconfig, "-n", ns, "logs", "-l", `app=${d}`, "--tail=1", "--request-timeout=20s"], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
       const [exitCode, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      took[kubeconfig === namespaceReader ? "namespaceWide" : "own"].push(performance.now() - started);
       return { exitCode, stderr };
     };
     const client = async () => {
@@ -169,6 +179,6 @@ export function clients(
     await ctl.stop();
     roles.stop();
     return { rolePodNames, workloads, debounce, clients: parallel, seconds, runs: counts.runs, ok: counts.ok, forbidden: counts.forbidden, forbiddenTerminating: counts.terminating, forbiddenGone: counts.gone, otherFailures: counts.other, samples: [...samples],
-      namespaceWide: { runs: wide.runs, ok: wide.ok, failures: wide.failures, samples: [...wide.samples] } };
+      namespaceWide: { runs: wide.runs, ok: wide.ok, failures: wide.failures, samples: [...wide.samples] }, runMs: { own: spread(took.own), namespaceWide: spread(took.namespaceWide) } };
   }, { nodes: 1, authorizer: rolePodNames === "none" });
 }

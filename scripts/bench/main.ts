@@ -148,6 +148,7 @@ function printTable(r: Results): void {
     if (!c) continue;
     rows.push([`${name}: kubectl logs -l refused with Forbidden / runs (--role-pod-names=${c.rolePodNames})`, `${c.forbidden} / ${c.runs} (${c.forbidden - c.forbiddenGone} on pods that existed, ${c.forbiddenTerminating} of them pods being deleted, ${c.forbiddenGone} of those already gone; other failures ${c.otherFailures}; ${c.workloads} workloads, ${c.clients} clients, ${c.seconds} s${c.debounce ? `, --debounce ${c.debounce}` : ""})`]);
     rows.push([`${name}: the same, each right after, with every pod's logs granted: failed / runs`, `${c.namespaceWide.failures} / ${c.namespaceWide.runs}`]);
+    if (c.runMs) rows.push([`${name}: one kubectl run, own / namespace-wide (p50/p99 ms)`, `${c.runMs.own.p50} / ${c.runMs.own.p99}, ${c.runMs.namespaceWide.p50} / ${c.runMs.namespaceWide.p99}`]);
   }
   for (const [who, m] of Object.entries(r.peer?.medians ?? {})) {
     const t = m.convergeSeconds;
