@@ -50,7 +50,7 @@ export interface AuthorizerResult {
      * and the CPU each process spent per review (ms): where the time goes on 2 cores. The last
      * phase of each rate is the webhook's own pod read alone (`allowed` counts the reads that succeeded).
      */
-    phases: { name: string; path: "webhook" | "RBAC alone" | "the read alone"; offeredPerSecond: number; achievedPerSecond: number; allowed: number; reviews: number; errors: number; firstError?: string; ms: Percentiles; cpuMsPerReview: Record<string, number> }[];
+    phases: { name: string; path: "webhook" | "webhook, no read" | "RBAC alone" | "the read alone"; offeredPerSecond: number; achievedPerSecond: number; allowed: number; reviews: number; errors: number; firstError?: string; ms: Percentiles; cpuMsPerReview: Record<string, number> }[];
   };
   kubectlLogs: {
     runs: number;
@@ -238,6 +238,10 @@ async function throughApiserver(env: Env, controllerPid: number, ns: string, app
     await run("get pods/log by a namespace-wide reader (RBAC allows; the webhook is not called)", "RBAC alone", rate, (i) => {
       const { pod } = pick(i);
       return review(ns, NAMESPACE_READER, { verb: "get", resource: "pods", subresource: "log", name: pod });
+    });
+    await run("get pods/log by a ServiceAccount no binding names (the webhook is called, reads nothing, has no opinion)", "webhook, no read", rate, (i) => {
+      const { pod } = pick(i);
+      return review(ns, "default", { verb: "get", resource: "pods", subresource: "log", name: pod });
     });
     // Not a review: the webhook's own read of a pod, alone, so its share of the apiserver's and etcd's CPU shows.
     await run("GET of a pod as PartialObjectMetadata by admin (the webhook's own read, alone; not a review)", "the read alone", rate, () => ({}), async (i) => {
