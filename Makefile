@@ -105,7 +105,7 @@ demo: deps control-plane build ## Run podlogreader on a local cluster and show w
 clean: ## Remove build output
 	rm -rf dist
 
-bench: deps control-plane build ## Benchmarks on fresh local control planes: latency, writes, memory, startup, throughput, audit, idle, replay, scale, clients, peer (BENCH_ONLY=a,b; BENCH_OUT, default bench/results.json)
+bench: deps control-plane build ## Benchmarks on fresh local control planes: latency, writes, memory, startup, throughput, audit, idle, replay, scale, clients, clients-authorizer, peer, authorizer (BENCH_ONLY=a,b; BENCH_OUT, default bench/results.json)
 	$(BUN) scripts/bench/main.ts
 
 CHAOS_SEED ?=

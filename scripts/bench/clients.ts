@@ -6,17 +6,27 @@
 // deleted between kubectl's list and its log read, a container not started yet). Each run is
 // followed at once by the same command as a ServiceAccount that may read every pod's logs in the
 // namespace (a Role the benchmark writes itself): what `kubectl logs -l` meets when access is not
-// the question.
+// the question. With --role-pod-names=none (`clients-authorizer`) the Roles name no pod, and the
+// apiserver asks podlogreader's webhook authorizer about every read of a pod when it is made.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { RolePodNames } from "../../src/access/desired.ts";
 import { managedName } from "../../src/access/names.ts";
+import { serviceAccountCan } from "../../src/kube/access-review.ts";
 import { Deployments, Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { isNotFound } from "../../src/kube/transport.ts";
 import { kubeconfigYaml } from "../lib/controlplane.ts";
-import { deployment, forEachLimit, namespace, RoleWatch, scale, startController, until, withCluster } from "./kit.ts";
+import { deployment, forEachLimit, namespace, percentile, RoleWatch, round, scale, startController, until, withCluster } from "./kit.ts";
+
+const spread = (samples: number[]) => {
+  const s = [...samples].sort((a, b) => a - b);
+  return { p50: round(percentile(s, 50)), p99: round(percentile(s, 99)) };
+};
 
 export interface ClientsResult {
+  /** names: the Roles name the pods; none: they name none and the webhook authorizer decides each read. */
+  rolePodNames: RolePodNames;
   workloads: number;
   /** The controller's --debounce when the run set one (CLIENTS_DEBOUNCE). */
   debounce?: string;
@@ -34,6 +44,8 @@ export interface ClientsResult {
   samples: string[];
   /** The same commands, each right after its run, as a ServiceAccount that may read every pod's logs in the namespace. */
   namespaceWide: { runs: number; ok: number; failures: number; samples: string[] };
+  /** How long one kubectl run took, as the workload's ServiceAccount and as the namespace-wide reader (ms). */
+  runMs: { own: { p50: number; p99: number }; namespaceWide: { p50: number; p99: number } };
 }
 
 /** Not podlogreader's: a ServiceAccount bound to get, list and watch pods and get pods/log, namespace-wide. */
@@ -51,14 +63,29 @@ export function clients(
   seconds = Number(process.env.CLIENTS_SECONDS ?? 120),
   /** The controller's --debounce; unset, its default. */
   debounce = process.env.CLIENTS_DEBOUNCE || undefined,
+  rolePodNames: RolePodNames = "names",
 ): Promise<ClientsResult> {
   return withCluster(async (env) => {
     const ns = await namespace(env.api, "clients");
     const list = Array.from({ length: workloads }, (_, i) => `app${i}`);
     await forEachLimit(list, 16, (d) => env.api.create(Deployments, ns, deployment(d, 1)));
     const roles = await RoleWatch.start(env.api, ns);
-    const ctl = await startController(env, ["--namespace", ns, "--create-sa-and-rolebinding", "--pod-visibility", "namespace", ...(debounce ? ["--debounce", debounce] : [])]);
-    await until("every Role to name its pod", async () => (list.every((d) => roles.pods.get(managedName("Deployment", d))?.size === 1) ? true : undefined), 180_000, 200);
+    const a = env.cluster.authorizer;
+    const webhook = rolePodNames === "none" && a
+      ? ["--role-pod-names", "none", "--authorizer-addr", `127.0.0.1:${a.port}`, "--authorizer-tls-cert-file", a.certFile, "--authorizer-tls-key-file", a.keyFile, "--authorizer-client-ca-file", a.clientCaFile]
+      : [];
+    const ctl = await startController(env, ["--namespace", ns, "--create-sa-and-rolebinding", "--pod-visibility", "namespace", ...webhook, ...(debounce ? ["--debounce", debounce] : [])]);
+    if (rolePodNames === "names") {
+      await until("every Role to name its pod", async () => (list.every((d) => roles.pods.get(managedName("Deployment", d))?.size === 1) ? true : undefined), 180_000, 200);
+    } else {
+      await until("the webhook to let every workload's ServiceAccount read its pod's log", async () => {
+        for (const d of list) {
+          const pod = ((await env.api.list(Pods, { namespace: ns, labelSelector: `app=${d}`, metadataOnly: true })).items[0] as { metadata: { name: string } } | undefined)?.metadata.name;
+          if (!pod || !(await serviceAccountCan(env.api, ns, managedName("Deployment", d), { verb: "get", resource: "pods", subresource: "log", name: pod }))) return undefined;
+        }
+        return true;
+      }, 180_000, 500);
+    }
 
     await env.api.create(ServiceAccounts, ns, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: NAMESPACE_READER } });
     await env.api.create(Roles, ns, {
@@ -114,9 +141,12 @@ export function clients(
     let next = 0;
     /** Pod and ServiceAccount names vary; one sample per shape of message. */
     const sample = (stderr: string) => stderr.trim().split("\n")[0]!.replace(/app\d+[-\w]*/g, "NAME").slice(0, 240);
+    const took = { own: [] as number[], namespaceWide: [] as number[] };
     const logs = async (kubeconfig: string, d: string) => {
+      const started = performance.now();
       const proc = Bun.spawn([kubectl, "--kubeconfig", kubeconfig, "-n", ns, "logs", "-l", `app=${d}`, "--tail=1", "--request-timeout=20s"], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
       const [exitCode, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      took[kubeconfig === namespaceReader ? "namespaceWide" : "own"].push(performance.now() - started);
       return { exitCode, stderr };
     };
     const client = async () => {
@@ -148,7 +178,7 @@ export function clients(
     await Promise.all([changing, ...Array.from({ length: parallel }, client)]);
     await ctl.stop();
     roles.stop();
-    return { workloads, debounce, clients: parallel, seconds, runs: counts.runs, ok: counts.ok, forbidden: counts.forbidden, forbiddenTerminating: counts.terminating, forbiddenGone: counts.gone, otherFailures: counts.other, samples: [...samples],
-      namespaceWide: { runs: wide.runs, ok: wide.ok, failures: wide.failures, samples: [...wide.samples] } };
-  }, { nodes: 1 });
+    return { rolePodNames, workloads, debounce, clients: parallel, seconds, runs: counts.runs, ok: counts.ok, forbidden: counts.forbidden, forbiddenTerminating: counts.terminating, forbiddenGone: counts.gone, otherFailures: counts.other, samples: [...samples],
+      namespaceWide: { runs: wide.runs, ok: wide.ok, failures: wide.failures, samples: [...wide.samples] }, runMs: { own: spread(took.own), namespaceWide: spread(took.namespaceWide) } };
+  }, { nodes: 1, authorizer: rolePodNames === "none" });
 }

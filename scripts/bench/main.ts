@@ -1,6 +1,6 @@
 // `make bench`: runs every scenario on a fresh control plane with the compiled binary, prints a
 // table, and writes the figures as JSON ($BENCH_OUT, default bench/results.json) and a latency CDF
-// as SVG beside it. BENCH_ONLY=latency,writes,...,audit,idle,replay,scale,clients,peer runs a subset.
+// as SVG beside it. BENCH_ONLY=latency,writes,...,audit,idle,replay,scale,clients,clients-authorizer,peer,authorizer runs a subset.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -10,6 +10,7 @@ import { scaleScenarios, type ScaleResult } from "./scale.ts";
 import { clients, type ClientsResult } from "./clients.ts";
 import { peerComparison, type PeerResult } from "./peer.ts";
 import { idle, type IdleResult } from "./idle.ts";
+import { authorizerBench, type AuthorizerResult } from "./authorizer.ts";
 import { dropExecutableFromPageCache } from "./kit.ts";
 import { IMAGE_ENV } from "../image/env.ts";
 import { latency, memory, startup, throughput, writes, type LatencyResult, type MemoryResult, type StartupResult, type ThroughputStep, type WritesResult } from "./scenarios.ts";
@@ -37,8 +38,11 @@ interface Results {
   replay?: ReplayResult;
   scale?: ScaleResult;
   clients?: ClientsResult;
+  /** The same clients, with --role-pod-names=none and the webhook authorizer. */
+  clientsAuthorizer?: ClientsResult;
   peer?: PeerResult;
   idle?: IdleResult;
+  authorizer?: AuthorizerResult;
 }
 
 dropExecutableFromPageCache();
@@ -94,7 +98,12 @@ if (want("clients")) {
   log("clients: kubectl logs -l as each workload's ServiceAccount during scale-ups and rollouts");
   results.clients = await clients();
 }
+if (want("clients-authorizer")) {
+  log("clients-authorizer: the same, with --role-pod-names=none: the apiserver asks the webhook authorizer about each read");
+  results.clientsAuthorizer = await clients(undefined, undefined, undefined, undefined, "none");
+}
 if (want("peer")) results.peer = await peerComparison(log);
+if (want("authorizer")) results.authorizer = await authorizerBench(log);
 
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
@@ -135,10 +144,11 @@ function printTable(r: Results): void {
   }
   const b = r.scale?.largestWorkload;
   if (b) rows.push([`scale: one workload of ${b.pods} pods (${b.nameLength}-char names): live / cold (s), Role bytes`, `${b.liveSeconds} (${b.liveAfterLastCreateSeconds} after the last create, ${b.liveRoleWrites} writes) / ${b.coldSeconds}, ${b.roleBytes}`]);
-  const c = r.clients;
-  if (c) {
-    rows.push([`clients: kubectl logs -l refused with Forbidden / runs`, `${c.forbidden} / ${c.runs} (${c.forbiddenTerminating} of them pods being deleted, ${c.forbiddenGone} of those already gone; other failures ${c.otherFailures}; ${c.workloads} workloads, ${c.clients} clients, ${c.seconds} s${c.debounce ? `, --debounce ${c.debounce}` : ""})`]);
-    rows.push([`clients: the same, each right after, with every pod's logs granted: failed / runs`, `${c.namespaceWide.failures} / ${c.namespaceWide.runs}`]);
+  for (const [name, c] of [["clients", r.clients], ["clients-authorizer", r.clientsAuthorizer]] as const) {
+    if (!c) continue;
+    rows.push([`${name}: kubectl logs -l refused with Forbidden / runs (--role-pod-names=${c.rolePodNames})`, `${c.forbidden} / ${c.runs} (${c.forbidden - c.forbiddenGone} on pods that existed, ${c.forbiddenTerminating} of them pods being deleted, ${c.forbiddenGone} of those already gone; other failures ${c.otherFailures}; ${c.workloads} workloads, ${c.clients} clients, ${c.seconds} s${c.debounce ? `, --debounce ${c.debounce}` : ""})`]);
+    rows.push([`${name}: the same, each right after, with every pod's logs granted: failed / runs`, `${c.namespaceWide.failures} / ${c.namespaceWide.runs}`]);
+    if (c.runMs) rows.push([`${name}: one kubectl run, own / namespace-wide (p50/p99 ms)`, `${c.runMs.own.p50} / ${c.runMs.own.p99}, ${c.runMs.namespaceWide.p50} / ${c.runMs.namespaceWide.p99}`]);
   }
   for (const [who, m] of Object.entries(r.peer?.medians ?? {})) {
     const t = m.convergeSeconds;
@@ -149,6 +159,20 @@ function printTable(r: Results): void {
   }
   for (const i of r.idle?.runs ?? []) {
     rows.push([`idle, ${r.idle!.deployments} Deployments${i.leaderElect ? ", --leader-elect" : ""}${i.imageEnv ? ", the image's environment" : ""}: CPU ms/s, wake-ups/s, API requests, RSS MiB`, `${i.cpuMsPerSecond}, ${i.wakeupsPerSecond}, ${i.apiRequests} in ${i.seconds} s, ${i.rssMiB}`]);
+  }
+  const a = r.authorizer;
+  if (a) {
+    const p = (x: { p50: number; p99: number }) => `${x.p50} / ${x.p99}`;
+    const i = a.inProcess;
+    rows.push([`authorizer: load average before / after`, `${a.loadAverage.before} / ${a.loadAverage.after}`]);
+    rows.push([`authorizer in-process, ${i.pods} pods in ${i.workloads} workloads: get pods/log, list -l, get with parse (p50/p99 µs)`, `${p(i.getLogUs)}, ${p(i.listBySelectorUs)}, ${p(i.getLogWithParseUs)}`]);
+    for (const ph of a.throughApiserver.phases) {
+      const cpu = Object.entries(ph.cpuMsPerReview).map(([k, ms]) => `${k} ${ms}`).join(", ");
+      rows.push([`authorizer at ${ph.offeredPerSecond}/s, ${ph.path}: ${ph.name.split(" (")[0]} (p50/p99 ms)`, `${p(ph.ms)}  (achieved ${ph.achievedPerSecond}/s, ${ph.allowed} of ${ph.reviews} allowed, ${ph.errors} errors${ph.firstError ? ` (first: ${ph.firstError})` : ""}; CPU ms per review: ${cpu})`]);
+    }
+    const k = a.kubectlLogs;
+    rows.push([`authorizer: kubectl logs POD, webhook / RBAC (p50/p99 ms)`, `${p(k.webhookMs)} / ${p(k.rbacMs)}  (added at p50 ${k.addedP50Ms} ms, ${k.runs} runs each, ${k.failures} failures)`]);
+    rows.push([`authorizer: GET pods/POD/log, webhook / RBAC (p50/p99 ms)`, `${p(k.logGet.webhookMs)} / ${p(k.logGet.rbacMs)}  (added ${k.logGet.addedP50Ms} at p50, ${k.logGet.addedP99Ms} at p99; ${k.logGet.runs} runs each)`]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}, controller environment ${Object.entries(r.controllerEnv).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);

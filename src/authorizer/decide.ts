@@ -71,6 +71,18 @@ function names(b: BoundSubject["subject"], user: string, groups: readonly string
   return false;
 }
 
+/**
+ * True when some binding the controller keeps or issued in the ask's namespace names the user or
+ * one of its groups, whatever its Role or expiry. When false no decision can allow, so nothing is
+ * read from the apiserver for it: a request from anyone else costs no read.
+ */
+export function namedByABinding(view: View, ask: Ask): boolean {
+  return view.bindings(ask.namespace).some((b) => (b.subjects ?? []).some((s) => {
+    const namespace = s.kind === "ServiceAccount" ? (s.namespace || b.metadata.namespace) : undefined;
+    return names({ kind: s.kind, name: s.name, ...(namespace ? { namespace } : {}) }, ask.user, ask.groups);
+  }));
+}
+
 /** True when the user, or one of its groups, is bound to `w`'s Role by a binding that counts. */
 export function isBound(view: View, w: Workload, user: string, groups: readonly string[], nowMs: number): boolean {
   return boundSubjects(view.bindings(w.namespace), w, nowMs).some((b) => counts(b) && names(b.subject, user, groups));

@@ -41,7 +41,7 @@ export function gatherer(api: KubeApi, world: Pick<World, "workloadOfPod">, time
     }
     let pod: ReadPod;
     try {
-      pod = podFacts(await api.get(Pods, ask.namespace, ask.name, undefined, signal));
+      pod = podFacts(await api.getMetadata(Pods, ask.namespace, ask.name, signal));
     } catch (err) {
       if (isNotFound(err)) return {};
       throw err;

@@ -63,6 +63,11 @@ export class KubeApi {
     return this.transport.json({ path: objectPath(rt, namespace, name, subresource), signal });
   }
 
+  /** GET of one object as PartialObjectMetadata: only its metadata crosses the wire. */
+  getMetadata(rt: ResourceType, namespace: string | undefined, name: string, signal?: AbortSignal): Promise<unknown> {
+    return this.transport.json({ path: objectPath(rt, namespace, name), accept: METADATA_OBJECT, signal });
+  }
+
   /** GET /version: the server's `gitVersion`. */
   async serverVersion(signal?: AbortSignal): Promise<string> {
     const version = (await this.transport.json({ path: "/version", signal })) as { gitVersion?: string };

@@ -8,6 +8,7 @@ import { AUTHORIZER_CONFIG_FLAGS, parseAuthorizerConfig, writeAuthorizerConfig, 
 import { authorizationConfig, MATCH_CONDITIONS } from "../../src/authorizer/config.ts";
 import { handle } from "../../src/authorizer/server.ts";
 import { World } from "../../src/access/membership.ts";
+import type { RoleBinding } from "../../src/kube/objects.ts";
 import { createLogger } from "../../src/log.ts";
 import { commandHelp, splitCommand } from "../../src/commands/registry.ts";
 
@@ -89,7 +90,13 @@ describe("the webhook's answers, counted", () => {
     const metrics = new Metrics();
     const log = createLogger("error", "text");
     const get = { apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec: { user: "u", resourceAttributes: { namespace: "ns", verb: "get", resource: "pods", name: "p" } } };
-    const view = { world: new World(), bindings: () => [] };
+    // A binding names u, so the webhook reads for u (and the read is what fails).
+    const binding: RoleBinding = {
+      metadata: { name: "podlogreader-web", namespace: "ns", uid: "b", resourceVersion: "1" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-web" },
+      subjects: [{ kind: "User", name: "u", apiGroup: "rbac.authorization.k8s.io" }],
+    };
+    const view = { world: new World(), bindings: () => [binding] };
     const post = (body: unknown) => new Request("https://x/authorize", { method: "POST", body: JSON.stringify(body) });
     const failing = { view, gather: () => Promise.reject(new Error("timed out")), ready: () => true, metrics };
     expect(await (await handle(post(get), failing, log)).json()).toMatchObject({ status: { allowed: false } });

@@ -109,6 +109,30 @@ describe("who", () => {
   });
 });
 
+describe("what is read", () => {
+  test("a subject that no binding of podlogreader's names gets no opinion before anything is read from the apiserver", async () => {
+    const world = new World();
+    for (const w of [web, rs]) world.updateWorkload(undefined, w);
+    world.updatePod(undefined, pods.web1.facts);
+    const asked: string[] = [];
+    const gather = async (ask: Ask): Promise<Evidence> => {
+      asked.push(ask.user);
+      return ask.kind === "pod" ? { pod: pods.web1.facts } : { matching: [pods.web1.facts] };
+    };
+    const review = (user: string, attrs: Record<string, unknown>, groups: string[] = []) =>
+      authorize({ apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec: { user, groups, resourceAttributes: { namespace: "ns", resource: "pods", ...attrs } } }, gather, { world, bindings: () => [managedBinding, grant({ kind: "Group", name: "devs" }, NOW - 1)] }, () => NOW);
+    for (const attrs of [logOf("web-1-a"), listBy({ app: "web" })]) {
+      expect(await review("mallory", attrs)).toMatchObject({ allowed: false, reason: "mallory is bound to no workload's Role in ns" });
+      expect(await review("system:serviceaccount:other:podlogreader-web", attrs)).toMatchObject({ allowed: false });
+    }
+    expect(asked).toEqual([]);
+    // Named by a binding: read, then decided (an expired grant is read for, and still refused).
+    expect(await review(SA, logOf("web-1-a"))).toMatchObject({ allowed: true });
+    expect(await review("bob", logOf("web-1-a"), ["devs"])).toMatchObject({ allowed: false, reason: "not bound to the Role of Deployment/web" });
+    expect(asked).toEqual([SA, "bob"]);
+  });
+});
+
 describe("selectors", () => {
   test("a request is within a workload's selector when each of the selector's requirements follows from one of the request's", () => {
     const sel = { matchLabels: { app: "web" }, matchExpressions: [{ key: "tier", operator: "NotIn", values: ["db"] }] };
