@@ -1,6 +1,6 @@
 // `make bench`: runs every scenario on a fresh control plane with the compiled binary, prints a
 // table, and writes the figures as JSON ($BENCH_OUT, default bench/results.json) and a latency CDF
-// as SVG beside it. BENCH_ONLY=latency,writes,...,audit,idle,replay,scale,clients,clients-authorizer,peer,authorizer runs a subset.
+// as SVG beside it. BENCH_ONLY=NAME,... runs a subset: the names are those of SCENARIOS below.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -55,55 +55,113 @@ const results: Results = {
   date: new Date().toISOString(),
 };
 
-if (want("latency")) {
-  const runs: LatencyResult[] = [];
-  for (const [n, rounds] of [[1, 20], [10, 10], [100, 5]] as const) {
-    log(`latency: ${n} Deployment(s), ${rounds} rounds`);
-    runs.push(await latency(n, rounds));
-  }
-  results.latency = runs.map(({ upSamples: _u, downSamples: _d, ...r }) => r);
-  writeCdf(join(dirname(out), "latency-cdf.svg"), runs.at(-1)!);
-}
-if (want("writes")) {
-  log("writes: 0 -> 100 -> 0, resync, restart");
-  results.writes = await writes();
-}
-if (want("memory")) {
-  log("memory: idle, 10,000 foreign pods, 1,000 opted-in pods");
-  results.memory = await memory();
-}
-if (want("startup")) {
-  log("startup: 500 Deployments x 4 pods");
-  results.startup = await startup();
-}
-if (want("throughput")) {
-  log("throughput: rising pod change rates");
-  results.throughput = await throughput();
-}
-if (want("audit")) {
-  log("audit: 10,000 pods in 100 Deployments");
-  results.audit = await auditScale();
-}
-if (want("idle")) {
-  log("idle: 100 opted-in Deployments in sync, 60 s of nothing, without and with --leader-elect, bare and with the image's environment");
-  results.idle = await idle();
-}
+/** Every scenario, in the order a full run takes them: its name for BENCH_ONLY, what it does, and how it fills `results`. */
+const SCENARIOS: { name: string; about?: string; run(): Promise<void> }[] = [
+  {
+    name: "latency",
+    run: async () => {
+      const runs: LatencyResult[] = [];
+      for (const [n, rounds] of [[1, 20], [10, 10], [100, 5]] as const) {
+        log(`latency: ${n} Deployment(s), ${rounds} rounds`);
+        runs.push(await latency(n, rounds));
+      }
+      results.latency = runs.map(({ upSamples: _u, downSamples: _d, ...r }) => r);
+      writeCdf(join(dirname(out), "latency-cdf.svg"), runs.at(-1)!);
+    },
+  },
+  {
+    name: "writes",
+    about: "0 -> 100 -> 0, resync, restart",
+    run: async () => {
+      results.writes = await writes();
+    },
+  },
+  {
+    name: "memory",
+    about: "idle, 10,000 foreign pods, 1,000 opted-in pods",
+    run: async () => {
+      results.memory = await memory();
+    },
+  },
+  {
+    name: "startup",
+    about: "500 Deployments x 4 pods",
+    run: async () => {
+      results.startup = await startup();
+    },
+  },
+  {
+    name: "throughput",
+    about: "rising pod change rates",
+    run: async () => {
+      results.throughput = await throughput();
+    },
+  },
+  {
+    name: "audit",
+    about: "10,000 pods in 100 Deployments",
+    run: async () => {
+      results.audit = await auditScale();
+    },
+  },
+  {
+    name: "idle",
+    about: "100 opted-in Deployments in sync, 60 s of nothing, without and with --leader-elect, bare and with the image's environment",
+    run: async () => {
+      results.idle = await idle();
+    },
+  },
+  {
+    name: "replay",
+    about: "a recorded pod watch stream, replayed in-process against a fake apiserver",
+    run: async () => {
+      results.replay = await replay();
+    },
+  },
+  {
+    name: "scale",
+    run: async () => {
+      results.scale = await scaleScenarios(log);
+    },
+  },
+  {
+    name: "clients",
+    about: "kubectl logs -l as each workload's ServiceAccount during scale-ups and rollouts",
+    run: async () => {
+      results.clients = await clients();
+    },
+  },
+  {
+    name: "clients-authorizer",
+    about: "the same, with --role-pod-names=none: the apiserver asks the webhook authorizer about each read",
+    run: async () => {
+      results.clientsAuthorizer = await clients(undefined, undefined, undefined, undefined, "none");
+    },
+  },
+  {
+    name: "peer",
+    run: async () => {
+      results.peer = await peerComparison(log);
+    },
+  },
+  {
+    name: "authorizer",
+    run: async () => {
+      results.authorizer = await authorizerBench(log);
+    },
+  },
+];
 
-if (want("replay")) {
-  log("replay: a recorded pod watch stream, replayed in-process against a fake apiserver");
-  results.replay = await replay();
+const unknown = only?.filter((name) => !SCENARIOS.some((s) => s.name === name)) ?? [];
+if (unknown.length > 0) {
+  log(`BENCH_ONLY names no scenario: ${unknown.join(", ")}; the scenarios are ${SCENARIOS.map((s) => s.name).join(", ")}`);
+  process.exit(2);
 }
-if (want("scale")) results.scale = await scaleScenarios(log);
-if (want("clients")) {
-  log("clients: kubectl logs -l as each workload's ServiceAccount during scale-ups and rollouts");
-  results.clients = await clients();
+for (const scenario of SCENARIOS) {
+  if (!want(scenario.name)) continue;
+  if (scenario.about) log(`${scenario.name}: ${scenario.about}`);
+  await scenario.run();
 }
-if (want("clients-authorizer")) {
-  log("clients-authorizer: the same, with --role-pod-names=none: the apiserver asks the webhook authorizer about each read");
-  results.clientsAuthorizer = await clients(undefined, undefined, undefined, undefined, "none");
-}
-if (want("peer")) results.peer = await peerComparison(log);
-if (want("authorizer")) results.authorizer = await authorizerBench(log);
 
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
