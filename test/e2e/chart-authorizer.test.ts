@@ -3,7 +3,7 @@
 // arguments as its ServiceAccount and the files the pod would mount, answers a caller that holds a
 // client certificate of the client CA and verifies the webhook by the Service's name with the
 // Secret's ca.crt. (kwok runs no container, so the pod's process is run here; the apiserver of
-// this cluster is not configured to call the chart's webhook: test/e2e/authorizer.test.ts covers
+// this cluster is not configured to call the chart's webhook: test/e2e/webhook-authorizer.test.ts covers
 // what the apiserver does with its answers.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";

@@ -1,6 +1,6 @@
 // `cleanup` against a scripted in-memory API (list, get, delete with preconditions): an object
 // replaced between list and delete, a refusal, a transient failure, a lease renewed in between.
-// The same command against the real apiserver is test/integration/cleanup.test.ts.
+// The same command against the real apiserver is test/integration/cleanup-command.test.ts.
 import { describe, expect, test } from "bun:test";
 import { cleanup, type CleanupRequest } from "../../../src/admin/cleanup.ts";
 import { parseCleanup } from "../../../src/commands/cleanup.ts";

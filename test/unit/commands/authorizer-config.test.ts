@@ -1,5 +1,5 @@
 // podlogreader authorizer-config, and the webhook's HTTP handling short of TLS (which
-// test/e2e/authorizer.test.ts covers on the real apiserver).
+// test/e2e/webhook-authorizer.test.ts covers on the real apiserver).
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
