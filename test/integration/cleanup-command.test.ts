@@ -4,7 +4,7 @@
 // token and only the RBAC the chart's uninstall hook grants (HOOK_CLUSTER_RULES as a ClusterRole, or
 // as a Role in each cleaned namespace; HOOK_LEASE_RULES): that RBAC is enough, and without `delete
 // roles` the command fails and names that permission. `get` on the three kinds is used only when
-// an object changed between list and delete (test/unit/cleanup.test.ts).
+// an object changed between list and delete (test/unit/admin/cleanup.test.ts).
 // Foreign objects are compared by resourceVersion: untouched, not just present.
 //
 // `cleanup -A` removes podlogreader's objects in every namespace of the test cluster; suites run
