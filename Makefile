@@ -111,5 +111,5 @@ bench: deps control-plane build ## Benchmarks on fresh local control planes: lat
 CHAOS_SEED ?=
 CHAOS_DURATION ?= 10m
 CHAOS_OPS ?= 2000
-chaos: deps control-plane build ## Randomized abuse of two controller replicas on a fresh control plane, judged by SubjectAccessReview (CHAOS_SEED, CHAOS_DURATION=10m, CHAOS_OPS=2000, CHAOS_OUT=chaos/report.json)
-	CHAOS_SEED='$(CHAOS_SEED)' CHAOS_DURATION='$(CHAOS_DURATION)' CHAOS_OPS='$(CHAOS_OPS)' $(BUN) scripts/chaos/main.ts
+chaos: deps control-plane build ## Randomized abuse of two controller replicas on a fresh control plane, judged by SubjectAccessReview (CHAOS_SEED, CHAOS_DURATION=10m, CHAOS_OPS=2000, CHAOS_OUT=chaos/report.json, CHAOS_ROLE_POD_NAMES=names|none: default by the seed's parity)
+	CHAOS_SEED='$(CHAOS_SEED)' CHAOS_DURATION='$(CHAOS_DURATION)' CHAOS_OPS='$(CHAOS_OPS)' CHAOS_ROLE_POD_NAMES='$(CHAOS_ROLE_POD_NAMES)' $(BUN) scripts/chaos/main.ts
