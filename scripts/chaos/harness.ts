@@ -1,6 +1,7 @@
-// The chaos run as a function: a fresh control plane, two replicas of the compiled controller,
-// bursts of seeded operations, and the checks at quiescence after each burst. Everything it
-// starts is stopped when it returns or throws, and on SIGINT/SIGTERM.
+// The chaos run as a function: a fresh control plane whose apiserver calls the webhook authorizer
+// (through authorizer-front.ts), two replicas of the compiled controller serving it, bursts of
+// seeded operations, and the checks at quiescence after each burst. Everything it starts is
+// stopped when it returns or throws, and on SIGINT/SIGTERM.
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
