@@ -71,7 +71,7 @@ export function formatReport(r: ChaosReport): string {
     const w = r.webhook;
     const faults = Object.entries(w.faults).sort();
     lines.push("", `webhook authorizer (--role-pod-names=${w.rolePodNames}): ${faults.reduce((n, [, c]) => n + c!, 0)} faults${faults.length ? ` (${faults.map(([t, c]) => `${c} ${t.replace("webhook-", "")}`).join(", ")})` : ""}; ` +
-      `${w.questions} questions asked while faulted (${w.strictQuestions} where only the Roles may grant), ${w.allowed} allowed within the Roles; the front answered ${w.frontReviews} reviews, ${w.frontFaulted} of them faulted`);
+      `${w.questions} questions asked while faulted (${w.strictQuestions} where only the Roles may grant), allowed: ${w.allowed} there (each through a Role) and ${w.allowedInTime} where a slow answer came in time; the front answered ${w.frontReviews} reviews, ${w.frontFaulted} of them faulted`);
   }
   lines.push("", `violations: ${r.violations.length}`);
   for (const v of r.violations.slice(0, 50)) {

@@ -64,8 +64,9 @@ export interface WebhookFaultSummary {
   /** SubjectAccessReview questions asked while a fault was in force, and how many were judged strictly. */
   questions: number;
   strictQuestions: number;
-  /** Answered "allowed" while faulted, every one through a Role (or, slow under the timeout, the workload's own pod). */
+  /** Answered "allowed" while faulted: where only the Roles may grant, and where a slow answer came in time. */
   allowed: number;
+  allowedInTime: number;
   /** Reviews the front received, and those it answered faulted. */
   frontReviews: number;
   frontFaulted: number;
@@ -88,7 +89,7 @@ export class WebhookFaults {
   readonly summary: WebhookFaultSummary;
 
   constructor(private readonly d: WebhookFaultDeps, rolePodNames: "names" | "none") {
-    this.summary = { rolePodNames, faults: {}, questions: 0, strictQuestions: 0, allowed: 0, frontReviews: 0, frontFaulted: 0 };
+    this.summary = { rolePodNames, faults: {}, questions: 0, strictQuestions: 0, allowed: 0, allowedInTime: 0, frontReviews: 0, frontFaulted: 0 };
   }
 
   /** Begins the fault; it heals by itself after its while and its probe. Skipped while another is in force. */
@@ -127,7 +128,8 @@ export class WebhookFaults {
     for (const [i, q] of questions.entries()) {
       if (!answers[i]) continue;
       if (!excessOf(q, true, [before, after], strict, nameOf)) {
-        this.summary.allowed++;
+        if (strict) this.summary.allowed++;
+        else this.summary.allowedInTime++;
         continue;
       }
       // Asked again with the objects read afresh, the fault still in force.
