@@ -25,7 +25,7 @@ RELEASE_TARGETS := linux-x64-baseline linux-x64-musl linux-arm64 darwin-x64 darw
 ARTIFACT_TESTS := test/e2e/image.test.ts test/e2e/reduced-env.test.ts test/e2e/release.test.ts
 # Suites whose apiserver calls podlogreader's webhook authorizer: a test process has one cluster,
 # decided by its first suite, so these run in a process of their own.
-AUTHORIZER_TESTS := test/e2e/webhook-authorizer.test.ts test/e2e/none-mode.test.ts
+AUTHORIZER_TESTS := test/e2e/webhook-authorizer.test.ts test/e2e/none-mode.test.ts test/e2e/chaos-front.test.ts
 export VERSION REVISION SOURCE_DATE_EPOCH SOURCE_URL
 
 .PHONY: help deps system-deps image-deps release-test-deps control-plane helm typecheck build image release test test-artifacts unit cluster cluster-down demo bench chaos clean
@@ -111,5 +111,5 @@ bench: deps control-plane build ## Benchmarks on fresh local control planes: lat
 CHAOS_SEED ?=
 CHAOS_DURATION ?= 10m
 CHAOS_OPS ?= 2000
-chaos: deps control-plane build ## Randomized abuse of two controller replicas on a fresh control plane, judged by SubjectAccessReview (CHAOS_SEED, CHAOS_DURATION=10m, CHAOS_OPS=2000, CHAOS_OUT=chaos/report.json)
-	CHAOS_SEED='$(CHAOS_SEED)' CHAOS_DURATION='$(CHAOS_DURATION)' CHAOS_OPS='$(CHAOS_OPS)' $(BUN) scripts/chaos/main.ts
+chaos: deps control-plane build ## Randomized abuse of two controller replicas on a fresh control plane, judged by SubjectAccessReview (CHAOS_SEED, CHAOS_DURATION=10m, CHAOS_OPS=2000, CHAOS_OUT=chaos/report.json, CHAOS_ROLE_POD_NAMES=names|none: default by the seed's parity)
+	CHAOS_SEED='$(CHAOS_SEED)' CHAOS_DURATION='$(CHAOS_DURATION)' CHAOS_OPS='$(CHAOS_OPS)' CHAOS_ROLE_POD_NAMES='$(CHAOS_ROLE_POD_NAMES)' $(BUN) scripts/chaos/main.ts

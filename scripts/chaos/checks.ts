@@ -19,10 +19,10 @@ import { loadSnapshot } from "./snapshot.ts";
 
 export type ViolationType =
   | "over-grant" | "under-grant" | "orphan" | "foreign-changed" | "unbounded-role" | "missing-service-account"
-  | "stale-name" | "foreign-role-grant" | "deposed-leader-write" | "stale-grant" | "unreported-refusal";
+  | "stale-name" | "foreign-role-grant" | "deposed-leader-write" | "stale-grant" | "unreported-refusal" | "webhook-fault-grant";
 export const CHECK_TYPES: ViolationType[] = [
   "over-grant", "under-grant", "orphan", "foreign-changed", "unbounded-role", "missing-service-account",
-  "stale-name", "foreign-role-grant", "deposed-leader-write", "stale-grant", "unreported-refusal",
+  "stale-name", "foreign-role-grant", "deposed-leader-write", "stale-grant", "unreported-refusal", "webhook-fault-grant",
 ];
 
 /** What the refusal in force excuses (refusals.ts). */
@@ -60,6 +60,8 @@ export interface CheckContext {
   period: () => RefusalPeriod | undefined;
   /** The replicas' RoleWriteRefused log lines so far. */
   refusalReports: () => RefusalReport[];
+  /** False with --role-pod-names=none: no Role names a pod, so only the authorizer shows what is owed. */
+  rolesNamePods?: boolean;
 }
 
 export interface CheckResult {
@@ -72,7 +74,7 @@ export interface CheckResult {
 type Found = Omit<Violation, "seed" | "opIndex" | "burst">;
 
 /** What the Roles and RoleBindings suggest is still wrong: the cheap test for "settled". */
-function looksWrong(s: Snapshot, exp: Map<string, Expectation>, excuse: Set<ViolationType>): number {
+function looksWrong(s: Snapshot, exp: Map<string, Expectation>, excuse: Set<ViolationType>, rolesNamePods = true): number {
   let wrong = orphansOf(s, excuse).length + unboundedRoles(s).length + (excuse.has("stale-name") ? 0 : staleNames(s).length);
   const sas = new Set(s.serviceAccounts.map((a) => a.metadata!.name!));
   const gone = new Set(goneNames(s));
@@ -81,7 +83,7 @@ function looksWrong(s: Snapshot, exp: Map<string, Expectation>, excuse: Set<Viol
     if (p.all) wrong++;
     if (!excuse.has("stale-grant")) for (const n of p.names) if (gone.has(n)) wrong++;
     if (!excuse.has("over-grant")) for (const n of p.names) if (!e.mayRead.has(n) && s.pods.some((x) => x.metadata!.name === n)) wrong++;
-    if (!excuse.has("under-grant")) for (const n of e.mustRead) if (!p.names.has(n)) wrong++;
+    if (!excuse.has("under-grant") && rolesNamePods) for (const n of e.mustRead) if (!p.names.has(n)) wrong++;
     if (e.owner && !e.blocked && !excuse.has("missing-service-account") && !sas.has(e.serviceAccount)) wrong++;
   }
   return wrong;
@@ -108,7 +110,7 @@ export async function settleAndCheck(ctx: CheckContext, at: { opIndex: number; b
     const snaps = await Promise.all(ctx.namespaces.map((ns) => loadSnapshot(ctx.api, ns)));
     const exps = snaps.map((s) => expectations(s, ctx.serviceAccountsOf(s.namespace, s), ctx.nameOf));
     const timedOut = Date.now() > deadline;
-    if (timedOut || snaps.every((s, i) => looksWrong(s, exps[i]!, excuse) === 0)) {
+    if (timedOut || snaps.every((s, i) => looksWrong(s, exps[i]!, excuse, ctx.rolesNamePods) === 0)) {
       const checks = {} as Record<ViolationType, number>;
       const found = await judge(ctx, snaps, exps, checks, at.opIndex, excuse, period);
       if (found.length === 0 || timedOut) {

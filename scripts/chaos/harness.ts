@@ -1,6 +1,7 @@
-// The chaos run as a function: a fresh control plane, two replicas of the compiled controller,
-// bursts of seeded operations, and the checks at quiescence after each burst. Everything it
-// starts is stopped when it returns or throws, and on SIGINT/SIGTERM.
+// The chaos run as a function: a fresh control plane whose apiserver calls the webhook authorizer
+// (through authorizer-front.ts), two replicas of the compiled controller serving it, bursts of
+// seeded operations, and the checks at quiescence after each burst. Everything it starts is
+// stopped when it returns or throws, and on SIGINT/SIGTERM.
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,6 +11,8 @@ import { loadConnection } from "../../src/kube/config.ts";
 import { Leases, Namespaces } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
 import { startCluster, stopCluster } from "../lib/controlplane.ts";
+import { freePort } from "../lib/net.ts";
+import { AuthorizerFront } from "./authorizer-front.ts";
 import { eventually } from "../lib/poll.ts";
 import { Authorizer } from "./authorizer.ts";
 import { CHECK_TYPES, settleAndCheck, type Violation, type ViolationType } from "./checks.ts";
@@ -25,6 +28,7 @@ import { Replicas } from "./replicas.ts";
 import type { ChaosReport, OpCounts } from "./report.ts";
 import { judgeWindow, Timeline } from "./timeline.ts";
 import { RefusalWebhook } from "./webhook.ts";
+import { WebhookFaults } from "./webhook-faults.ts";
 
 /**
  * How long a grant may outlive its pod: README, "How soon a grant ends", gives the removal p99 as
@@ -54,6 +58,13 @@ export interface ChaosOptions {
   stopOnViolation?: boolean;
   /** How long a grant may outlive its reason (default README_REACTION_MS). */
   reactionMs?: number;
+  /** The replicas' --role-pod-names (default: rolePodNamesFor(seed)). */
+  rolePodNames?: "names" | "none";
+}
+
+/** Odd seeds run with --role-pod-names=none (only the webhook grants pods), even seeds with names. */
+export function rolePodNamesFor(seed: number): "names" | "none" {
+  return seed % 2 === 1 ? "none" : "names";
 }
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
@@ -64,9 +75,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const dir = mkdtempSync(join(tmpdir(), "podlogreader-chaos-"));
   let replicas: Replicas | undefined;
   let webhook: RefusalWebhook | undefined;
+  let front: AuthorizerFront | undefined;
   const cleanUp = () => {
     replicas?.killAllNow();
     webhook?.stop();
+    front?.stop();
     stopCluster(dir);
   };
   const onSignal = () => {
@@ -78,7 +91,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   process.once("SIGTERM", onSignal);
   try {
     log(`seed ${options.seed}: starting a control plane in ${dir}`);
-    const cluster = await startCluster(dir);
+    const cluster = await startCluster(dir, undefined, { authorizer: true });
+    const setup = cluster.authorizer!;
+    const rolePodNames = options.rolePodNames ?? rolePodNamesFor(options.seed);
+    // Each replica serves the webhook on a port of its own; the apiserver calls the front.
+    const replicaPorts = [await freePort(), await freePort()];
+    front = new AuthorizerFront(setup, replicaPorts);
     const api = new KubeApi(new Transport(loadConnection({ kubeconfig: cluster.kubeconfig })));
     const namespaces = ["chaos-0", "chaos-1"];
     const lease = { namespace: "chaos-system", name: "podlogreader" };
@@ -86,16 +104,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     replicas = new Replicas({
       binary: options.binary ?? join(repo, "dist", "podlogreader"), kubeconfig: cluster.kubeconfig, namespaces,
       leaseNamespace: lease.namespace, leaseName: lease.name, logDir,
+      args: (i) => [`--role-pod-names=${rolePodNames}`, `--authorizer-addr=127.0.0.1:${replicaPorts[i]}`, `--authorizer-tls-cert-file=${setup.certFile}`,
+        `--authorizer-tls-key-file=${setup.keyFile}`, `--authorizer-client-ca-file=${setup.clientCaFile}`],
     });
     await waitForLeader(api, lease);
     webhook = RefusalWebhook.start(dir);
-    return await runBursts(options, { api, cluster, replicas, namespaces, lease, log, opLog: join(logDir, "ops.log"), webhook });
+    log(`replicas run with --role-pod-names=${rolePodNames}; the apiserver calls the webhook authorizer at 127.0.0.1:${setup.port}, forwarded to ${replicaPorts.join(", ")}`);
+    return await runBursts(options, { api, cluster, replicas, namespaces, lease, log, opLog: join(logDir, "ops.log"), webhook, front, rolePodNames });
   } finally {
     process.off("exit", cleanUp);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await replicas?.stop();
     webhook?.stop();
+    front?.stop();
     stopCluster(dir);
   }
 }
@@ -115,6 +137,8 @@ interface Env {
   /** Every operation, its outcome and detail, one a line. */
   opLog: string;
   webhook: RefusalWebhook;
+  front: AuthorizerFront;
+  rolePodNames: "names" | "none";
 }
 
 async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> {
@@ -125,15 +149,17 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
   const serviceAccountsOf = (_ns: string, s?: Snapshot) => [...poolNames, INTRUDER, ...(s?.serviceAccounts.filter((a) => isManaged(a.metadata)).map((a) => a.metadata!.name!) ?? [])];
   const authorizer = new Authorizer(api);
   const foreign = new ForeignRecord();
-  const monitor = new Monitor(api, authorizer, namespaces, (ns) => serviceAccountsOf(ns), managedName);
+  const monitor = new Monitor(api, authorizer, namespaces, (ns) => serviceAccountsOf(ns), managedName, env.rolePodNames === "names");
+  const webhookFaults = new WebhookFaults({ api, authorizer, front: env.front, namespaces, serviceAccountsOf, nameOf: managedName, seed: options.seed, log }, env.rolePodNames);
   await monitor.start();
   const timeline = new Timeline();
   const reactionMs = options.reactionMs ?? README_REACTION_MS;
-  const ctx: OpContext = { api, cluster: env.cluster, replicas, foreign, lease: env.lease, maxPauseSeconds: options.maxPauseSeconds ?? 60, namespaces, findings: [], timeline, webhook: env.webhook };
+  const ctx: OpContext = { api, cluster: env.cluster, replicas, foreign, lease: env.lease, maxPauseSeconds: options.maxPauseSeconds ?? 60, namespaces, findings: [], timeline, webhook: env.webhook, webhookFaults };
   const checkCtx = {
     api, authorizer, namespaces, serviceAccountsOf, nameOf: managedName, foreign, settleTimeoutMs: options.settleTimeoutMs ?? 120_000, seed: options.seed,
     period: () => (ctx.refusal ? timeline.periods.at(-1) : undefined),
     refusalReports: () => replicas.refusalReports,
+    rolesNamePods: env.rolePodNames === "names",
   };
   /** Over- and stale-grant windows that outlived their allowance (timeline.ts). */
   const judgeWindows = (windows: Window[], burst: number): Violation[] => windows.flatMap((w) => {
@@ -176,8 +202,12 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
         operations++;
       }
       const last = burst.at(-1)!.index;
+      // The webhook answers again before the checks at quiescence.
+      const faultFound = await webhookFaults.settle();
+      checks["webhook-fault-grant"] = webhookFaults.summary.questions;
       const result = await settleAndCheck(checkCtx, { opIndex: last, burst: burstCount });
-      for (const t of CHECK_TYPES) checks[t] += result.checks[t] ?? 0;
+      result.violations.push(...faultFound.map((v) => ({ ...v, burst: burstCount })));
+      for (const t of CHECK_TYPES) if (t !== "webhook-fault-grant") checks[t] += result.checks[t] ?? 0;
       for (const f of ctx.findings.splice(0)) result.violations.push({ ...f, seed: options.seed, burst: burstCount });
       result.violations.push(...judgeWindows(monitor.newlyClosed(), burstCount));
       violations.push(...result.violations);
@@ -189,6 +219,8 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
     }
   } finally {
     windows = await monitor.stop();
+    violations.push(...(await webhookFaults.settle()).map((v) => ({ ...v, burst: burstCount })));
+    checks["webhook-fault-grant"] = webhookFaults.summary.questions;
   }
   violations.push(...judgeWindows(monitor.newlyClosed(), burstCount));
   for (const c of foreign.changes) {
@@ -216,5 +248,6 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
     settle: { longestSeconds: Math.max(0, ...settles) / 1000, meanSeconds: settles.reduce((a, b) => a + b, 0) / Math.max(1, settles.length) / 1000, timeouts },
     controller: { replicaStarts: replicas.starts, unexpectedExits: replicas.unexpectedExits.length, monitorWatchRestarts: monitor.watchRestarts },
     failures,
+    webhook: webhookFaults.summary,
   };
 }

@@ -14,6 +14,7 @@ const FLAGS: Flag[] = [
   { name: "settle-timeout", kind: "string", value: "DURATION", default: "120s", help: "How long the controller may take to settle after a burst before what is still wrong counts as a violation." },
   { name: "reaction-time", kind: "string", value: "DURATION", help: "How long a grant may outlive its pod (or, in a refusal period with a way out, its reason) before the judge counts it. Default: the README's removal p99, 115ms." },
   { name: "max-pause", kind: "string", value: "DURATION", default: "60s", help: "Longest SIGSTOP of a replica." },
+  { name: "role-pod-names", kind: "string", value: "MODE", help: "The replicas' --role-pod-names, names or none. Default: $CHAOS_ROLE_POD_NAMES, else none for an odd seed and names for an even one." },
   { name: "out", kind: "string", value: "FILE", help: "Where the JSON report goes. Default: $CHAOS_OUT, else chaos/report.json." },
   { name: "help", kind: "bool", help: "Show this help and exit." },
 ];
@@ -56,6 +57,9 @@ async function main(): Promise<number> {
       maxPauseSeconds: milliseconds("max-pause", values["max-pause"] as string) / 1000,
       ...(values["reaction-time"] ? { reactionMs: milliseconds("reaction-time", values["reaction-time"] as string) } : {}),
     };
+    const mode = get("role-pod-names", "CHAOS_ROLE_POD_NAMES");
+    if (mode !== undefined && mode !== "names" && mode !== "none") throw new UsageError(`--role-pod-names must be names or none, not ${JSON.stringify(mode)}`);
+    if (mode) Object.assign(options, { rolePodNames: mode });
     out = get("out", "CHAOS_OUT") ?? join(repo, "chaos", "report.json");
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;

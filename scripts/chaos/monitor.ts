@@ -50,6 +50,8 @@ export class Monitor {
     private readonly namespaces: string[],
     private readonly serviceAccounts: (namespace: string) => string[],
     private readonly nameOf: Parameters<typeof expectations>[2],
+    /** False with --role-pod-names=none: the Roles name no pod, so they say nothing of under-grants. */
+    private readonly rolesNamePods = true,
   ) {
     const scope = new Set(namespaces);
     this.mirrors = new Map((Object.keys(RESOURCES) as ResourceName[]).map((n) => [n, new Mirror(api, RESOURCES[n], scope)]));
@@ -134,7 +136,7 @@ export class Monitor {
         for (const [pod, uid] of podUid) {
           const readable = predicted.all || predicted.names.has(pod);
           const over = readable && !e.mayRead.has(pod);
-          const under = !readable && e.mustRead.has(pod);
+          const under = this.rolesNamePods && !readable && e.mustRead.has(pod);
           for (const [kind, suspected] of [["over-grant", over], ["under-grant", under]] as const) {
             const key = `${kind}\0${ns}\0${e.serviceAccount}\0${pod}\0${uid}`;
             const window = this.open.get(key);

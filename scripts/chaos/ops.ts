@@ -21,6 +21,7 @@ import { describeRefusal, type Refusal } from "./refusals.ts";
 import type { Replicas } from "./replicas.ts";
 import type { Timeline } from "./timeline.ts";
 import type { RefusalWebhook } from "./webhook.ts";
+import type { WebhookFaults } from "./webhook-faults.ts";
 
 export type Outcome = { status: "done" | "skipped" | "failed"; detail?: string };
 const done = (detail?: string): Outcome => ({ status: "done", detail });
@@ -45,6 +46,8 @@ export interface OpContext {
   webhook?: RefusalWebhook;
   /** Where refusal periods begin and end. */
   timeline: Timeline;
+  /** Faults of the webhook authorizer the apiserver calls. */
+  webhookFaults?: WebhookFaults;
   /** What an operation itself saw go wrong, for the report (the judge at quiescence sees the rest). */
   findings: Finding[];
 }
@@ -223,6 +226,11 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
       return writeStorm(ctx, op);
     case "pause-leader-mid-write":
       return pauseLeaderMidWrite(ctx, op);
+    case "webhook-kill":
+    case "webhook-pause":
+    case "webhook-slow":
+    case "webhook-garbage":
+      return ctx.webhookFaults ? ctx.webhookFaults.start(op) : skipped("the apiserver calls no webhook authorizer");
   }
 }
 

@@ -6,6 +6,7 @@
 import type { WorkloadKind } from "../../src/access/kinds.ts";
 import type { Random } from "./random.ts";
 import { POLICY_SHAPES, WEBHOOK_ANSWERS, WEBHOOK_SHAPES, type Refusal } from "./refusals.ts";
+import { drawWebhookFault, WEBHOOK_FAULTS, type WebhookFaultOp } from "./authorizer-front.ts";
 
 export interface Universe {
   namespaces: string[];
@@ -74,6 +75,8 @@ export type Op = { index: number } & (
   // with pod arrivals queued; its Lease expires and the standby takes over; the workloads are
   // scaled back; then the old leader is SIGCONTed.
   | { type: "pause-leader-mid-write"; namespace: string; add: number; delayMs: number }
+  // The webhook authorizer killed, paused, slow or answering garbage for `ms` (webhook-faults.ts).
+  | Omit<WebhookFaultOp, "index">
 );
 export type OpType = Op["type"];
 
@@ -83,6 +86,7 @@ const WEIGHTS: [OpType, number][] = [
   ["edit-rolebinding", 3], ["foreign-object", 3], ["delete-foreign", 3], ["sweep-bare-pods", 1],
   ["kill-replica", 1], ["kill-leader", 1], ["pause-replica", 1], ["restart-apiserver", 0.7], ["compact-etcd", 1.5],
   ["refuse-writes", 3], ["take-role", 2], ["write-storm", 0.8], ["pause-leader-mid-write", 0.6], ["recreate-orphaned", 2],
+  ...WEBHOOK_FAULTS.map((t): [OpType, number] => [t, 1]),
 ];
 export const OP_TYPES: OpType[] = [...WEIGHTS.map(([t]) => t), "lift-refusal"];
 
@@ -148,6 +152,11 @@ export function drawOp(rng: Random, u: Universe, index: number): Op {
       return { index, type, namespace: rng.pick(u.namespaces), replicas: rng.between(0, 3), relist: rng.pick(["compact-restart", "restart"] as const), delayMs: rng.between(0, 2000) };
     case "pause-leader-mid-write":
       return { index, type, namespace: rng.pick(u.namespaces), add: rng.between(1, 2), delayMs: rng.between(0, 600) };
+    case "webhook-kill":
+    case "webhook-pause":
+    case "webhook-slow":
+    case "webhook-garbage":
+      return drawWebhookFault(rng, index, type);
   }
 }
 

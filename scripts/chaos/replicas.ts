@@ -11,6 +11,8 @@ export interface ReplicaOptions {
   leaseNamespace: string;
   leaseName: string;
   logDir: string;
+  /** More arguments for the replica of this index. */
+  args?: (index: number) => string[];
 }
 
 interface Replica {
@@ -61,7 +63,7 @@ export class Replicas {
     const args = [
       o.binary, "--kubeconfig", o.kubeconfig, "--leader-elect", `--leader-election-namespace=${o.leaseNamespace}`, `--leader-election-id=${o.leaseName}`,
       "--create-sa-and-rolebinding", ...o.namespaces.map((n) => `--namespace=${n}`), "--log-level=info",
-      "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0",
+      "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0", ...(o.args?.(index) ?? []),
     ];
     const proc = Bun.spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     this.starts++;

@@ -2,6 +2,7 @@
 import type { ViolationType, Violation } from "./checks.ts";
 import type { Window } from "./monitor.ts";
 import type { OpType } from "./plan.ts";
+import type { WebhookFaultSummary } from "./webhook-faults.ts";
 
 export interface OpCounts {
   done: number;
@@ -43,6 +44,8 @@ export interface ChaosReport {
   controller: { replicaStarts: number; unexpectedExits: number; monitorWatchRestarts: number };
   /** Operations that failed after retries, first 20, for diagnosis. */
   failures: { opIndex: number; type: OpType; detail: string }[];
+  /** The webhook authorizer's mode, faults and what was asked while they were in force. */
+  webhook?: WebhookFaultSummary;
 }
 
 const s = (ms: number | undefined) => (ms === undefined ? "-" : `${(ms / 1000).toFixed(2)}s`);
@@ -64,6 +67,12 @@ export function formatReport(r: ChaosReport): string {
   const byRefusal = new Map<string, number>();
   for (const p of r.periods) byRefusal.set(p.refusal, (byRefusal.get(p.refusal) ?? 0) + 1);
   lines.push("", `refusal periods: ${r.periods.length}${r.periods.length ? ` (${[...byRefusal].sort().map(([k, n]) => `${n} ${k}`).join(", ")})` : ""}`);
+  if (r.webhook) {
+    const w = r.webhook;
+    const faults = Object.entries(w.faults).sort();
+    lines.push("", `webhook authorizer (--role-pod-names=${w.rolePodNames}): ${faults.reduce((n, [, c]) => n + c!, 0)} faults${faults.length ? ` (${faults.map(([t, c]) => `${c} ${t.replace("webhook-", "")}`).join(", ")})` : ""}; ` +
+      `${w.questions} questions asked while faulted (${w.strictQuestions} where only the Roles may grant), allowed: ${w.allowed} there (each through a Role) and ${w.allowedInTime} where a slow answer came in time; the front answered ${w.frontReviews} reviews, ${w.frontFaulted} of them faulted`);
+  }
   lines.push("", `violations: ${r.violations.length}`);
   for (const v of r.violations.slice(0, 50)) {
     lines.push(`  ${v.type} seed=${v.seed} op=${v.opIndex} burst=${v.burst} ${v.namespace ?? ""} ${v.serviceAccount ?? ""}${v.pod ? ` pod ${v.pod}` : ""}: ${v.detail}`);

@@ -3,24 +3,21 @@
 // pods by its selector (which only the webhook allows) and reads nothing of another pod; `status`
 // shows the mode; `audit` passes such a workload and finds a ServiceAccount allowed to list pods.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
-import { Pods, RoleBindings, Roles } from "../../src/kube/resources.ts";
+import { RoleBindings, Roles } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
 import { parseLogsArgs, runLogs, type LogsOptions } from "../../src/commands/logs.ts";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
-import { setPodLog } from "../../scripts/lib/simulated-nodes.ts";
 import { serviceAccountCan } from "../support/access.ts";
-import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
-import { startController, type RunningController } from "../support/controller.ts";
-import { createDeployment, scale, waitForPods } from "../support/workloads.ts";
+import { eventually, serviceAccountToken, tokenConnection, type TestCluster } from "../support/cluster.ts";
+import type { RunningController } from "../support/controller.ts";
+import { scale, waitForPods } from "../support/workloads.ts";
 import { podlogreader } from "../support/process.ts";
+import { lineOf, webhookScene } from "../support/webhook-scene.ts";
+import { withLogs } from "../support/pod-logs.ts";
 
 const sa = managedName("Deployment", "web");
-const lineOf = (pod: string) => `${pod} says hello`;
 
 let c: TestCluster;
 let ns: string;
@@ -30,30 +27,10 @@ let webPods: string[];
 let other: string;
 let webKubeconfig: string;
 
-async function running(pod: string): Promise<void> {
-  await eventually(`${pod} to run`, async () => {
-    const p = (await c.admin.get(Pods, ns, pod)) as { status?: { phase?: string } };
-    return p.status?.phase === "Running" || undefined;
-  });
-  await setPodLog(c.admin, c.dir, ns, pod, [lineOf(pod)]);
-}
-
 const canLog = (pod: string) => serviceAccountCan(c.admin, ns, sa, { verb: "get", resource: "pods", subresource: "log", name: pod, namespace: ns });
 
 beforeAll(async () => {
-  c = await testCluster({ authorizer: true });
-  ns = await useNamespace("none-mode");
-  dir = mkdtempSync(join(tmpdir(), "podlogreader-none-"));
-  controller = await startController([ns], { podVisibility: "own", rolePodNames: "none" }, { authorizer: true });
-  await createDeployment(ns, "web", { replicas: 2 });
-  await createDeployment(ns, "other", { replicas: 1 });
-  webPods = await waitForPods(ns, "web", 2);
-  [other] = (await waitForPods(ns, "other", 1)) as [string];
-  for (const pod of [...webPods, other]) await running(pod);
-  for (const pod of webPods) await eventually(`${sa} to read ${pod} through the webhook`, async () => (await canLog(pod)) || undefined);
-  const token = await eventually(`a token for ${sa}`, () => serviceAccountToken(ns, sa));
-  webKubeconfig = join(dir, "web.kubeconfig");
-  writeFileSync(webKubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, ns), { mode: 0o600 });
+  ({ c, ns, dir, controller, webPods, other, webKubeconfig } = await webhookScene("none-mode", { rolePodNames: "none" }));
 });
 afterAll(async () => {
   await controller?.stop();
@@ -93,7 +70,7 @@ describe("podlogreader logs with a Role that names no pod", () => {
       await scale(ns, "web", 3);
       const now = await waitForPods(ns, "web", 3);
       const [added] = now.filter((p) => !webPods.includes(p)) as [string];
-      await running(added);
+      await withLogs(ns, [added], (p) => [lineOf(p)]);
       await eventually(`${added}'s line`, async () => seen.stdout.includes(`[pod/${added}/app] ${lineOf(added)}`) || undefined);
       expect(seen.stderr).toContain(`+ pod/${added}: now one of Deployment/web's pods; following it`);
       expect(seen.stdout).not.toContain(lineOf(other));

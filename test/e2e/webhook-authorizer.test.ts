@@ -3,8 +3,7 @@
 // the strict default (--pod-visibility=own) the webhook adds reads by workload and selector, never
 // another workload's pod, and a caller that is not the apiserver learns nothing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { managedName } from "../../src/access/names.ts";
@@ -16,11 +15,12 @@ import { testUser } from "../support/users.ts";
 import { desiredGrant } from "../../src/access/grants.ts";
 import { RoleBindings, Roles } from "../../src/kube/resources.ts";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
-import { setPodLog } from "../../scripts/lib/simulated-nodes.ts";
-import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
+import { eventually, serviceAccountToken, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { OPT_IN } from "../support/fixtures.ts";
-import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
+import { lineOf, webhookScene } from "../support/webhook-scene.ts";
+import { kubectl } from "../support/process.ts";
+import { withLogs } from "../support/pod-logs.ts";
 
 let c: TestCluster;
 let ns: string;
@@ -32,33 +32,17 @@ let kubeconfig: string;
 /** web's ServiceAccount's kubeconfig; `kubeconfig` is whoever the current test acts as. */
 let webKubeconfig: string;
 
-const lineOf = (pod: string) => `${pod} says hello`;
-
-async function running(pod: string, namespace = ns): Promise<void> {
-  await eventually(`${pod} to run`, async () => {
-    const p = (await c.admin.get(Pods, namespace, pod)) as { status?: { phase?: string } };
-    return p.status?.phase === "Running" || undefined;
-  });
-  await setPodLog(c.admin, c.dir, namespace, pod, [lineOf(pod)]);
-}
-
-async function kubectl(args: string[], as = kubeconfig) {
-  const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", as, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 30_000 });
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code, stdout, stderr };
-}
-
 /** Exits 0 and prints every line it should (`some`: at least one of them). */
 async function works(args: string[], shows: string[], some = false, as = kubeconfig): Promise<void> {
   await eventually(`kubectl ${args.join(" ")} to work`, async () => {
-    const r = await kubectl(args, as);
+    const r = await kubectl(args, { kubeconfig: as, timeoutMs: 30_000 });
     return (r.code === 0 && (some ? shows.some((s) => r.stdout.includes(s)) : shows.every((s) => r.stdout.includes(s)))) || undefined;
   });
 }
 
 /** Exits non-zero with Forbidden and prints none of the lines it must not. */
 async function refused(args: string[], hidden: string[] = [], as = kubeconfig): Promise<void> {
-  const r = await kubectl(args, as);
+  const r = await kubectl(args, { kubeconfig: as, timeoutMs: 30_000 });
   expect({ args, code: r.code === 0 ? 0 : "non-zero", forbidden: /forbidden/i.test(r.stderr) ? true : r.stderr }).toEqual({ args, code: "non-zero", forbidden: true });
   for (const line of hidden) expect(r.stdout).not.toContain(line);
 }
@@ -68,7 +52,7 @@ async function refused(args: string[], hidden: string[] = [], as = kubeconfig): 
  * InternalError (the webhook's connection error) instead of Forbidden: still nothing is read.
  */
 async function notGranted(args: string[], hidden: string[] = []): Promise<void> {
-  const r = await kubectl(args);
+  const r = await kubectl(args, { kubeconfig: kubeconfig, timeoutMs: 30_000 });
   const why = /forbidden/i.test(r.stderr) ? "forbidden" : /InternalError.*\/authorize/.test(r.stderr) ? "webhook unreachable" : r.stderr;
   expect({ args, code: r.code === 0 ? 0 : "non-zero", refusedBecause: ["forbidden", "webhook unreachable"].includes(why) ? "either" : why }).toEqual({ args, code: "non-zero", refusedBecause: "either" });
   for (const line of hidden) expect(r.stdout).not.toContain(line);
@@ -84,19 +68,8 @@ async function barePod(name: string, labels: Record<string, string>, namespace =
 }
 
 beforeAll(async () => {
-  c = await testCluster({ authorizer: true });
-  ns = await useNamespace("authorizer");
-  dir = mkdtempSync(join(tmpdir(), "podlogreader-authorizer-"));
-  controller = await startController([ns], { podVisibility: "own" }, { authorizer: true });
-  await createDeployment(ns, "web", { replicas: 2 });
-  await createDeployment(ns, "other", { replicas: 1 });
-  webPods = await waitForPods(ns, "web", 2);
-  [other] = (await waitForPods(ns, "other", 1)) as [string];
-  for (const pod of [...webPods, other]) await running(pod);
-  await expectReadable(ns, managedName("Deployment", "web"), webPods);
-  const token = await eventually("a token for web's ServiceAccount", () => serviceAccountToken(ns, managedName("Deployment", "web")));
-  kubeconfig = webKubeconfig = join(dir, "web.kubeconfig");
-  writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, ns), { mode: 0o600 });
+  ({ c, ns, dir, controller, webPods, other, webKubeconfig } = await webhookScene("authorizer"));
+  kubeconfig = webKubeconfig;
 });
 afterAll(async () => {
   await controller?.stop();
@@ -142,7 +115,7 @@ describe("with --pod-visibility=own and the webhook", () => {
       const { items } = await c.admin.list(Pods, { namespace: ns, labelSelector: "job-name=nightly-run-1" });
       return (items[0] as { metadata: { name: string } } | undefined)?.metadata.name;
     });
-    await running(run);
+    await withLogs(ns, [run], (p) => [lineOf(p)]);
     const sa = managedName("CronJob", "nightly");
     const token = await eventually(`a token for ${sa}`, () => serviceAccountToken(ns, sa));
     const nightly = join(dir, "nightly.kubeconfig");
@@ -174,12 +147,12 @@ describe("with --pod-visibility=own and the webhook", () => {
 
   test("a bare pod with web's labels is refused, and while it exists so is every list by web's selector", async () => {
     await barePod("imposter", { app: "web", ...OPT_IN });
-    await running("imposter");
+    await withLogs(ns, ["imposter"], (p) => [lineOf(p)]);
     await refused(["logs", "imposter"], [lineOf("imposter")]);
     await refused(["logs", "-l", "app=web"], [lineOf("imposter")]);
     await refused(["logs", "deploy/web"], [lineOf("imposter")]);
     await c.admin.delete(Pods, ns, "imposter");
-    await eventually("imposter to be gone", async () => ((await kubectl(["logs", "-l", "app=web", "--prefix"])).code === 0) || undefined);
+    await eventually("imposter to be gone", async () => ((await kubectl(["logs", "-l", "app=web", "--prefix"], { kubeconfig: kubeconfig, timeoutMs: 30_000 })).code === 0) || undefined);
   });
 });
 
@@ -228,7 +201,7 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
 
   test("kubectl logs reuse-0 works as the StatefulSet's ServiceAccount, though its Role names no pod", async () => {
     await eventually("reuse-0", async () => (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) !== undefined || undefined);
-    await running("reuse-0", ns2);
+    await withLogs(ns2, ["reuse-0"], (p) => [lineOf(p)]);
     const token = await eventually(`a token for ${sa}`, () => serviceAccountToken(ns2, sa));
     kubeconfig = join(dir, "reuse.kubeconfig");
     writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, ns2), { mode: 0o600 });
