@@ -6,11 +6,12 @@
 //    binds is no longer the managed Role it was made for (deleted, made again, taken over), they
 //    read nothing (judged at quiescence, with the over-grant check).
 // 2. An ended grant reads nothing, no pod and no name of a pod, from its deadline on: 10 s after a
-//    revoke returned (revoke deletes the binding itself), or, for an expiry, once 10 s have passed
-//    since the expiry that no disturbance excuses. A disturbance (a replica killed or paused, the
-//    apiserver restarted) excuses its own span and the 20 s after it in which a standby may still
-//    be taking the Lease (timeline.ts, LEASE_GAP_MS): an expiry while the controller leads nobody is
-//    due 10 s after it leads again.
+//    revoke returned (revoke deletes the binding itself), or 10 s after the expiry. When the expiry
+//    falls while the controller may have no live leader, 10 s after it leads again: a disturbance (a
+//    replica killed or paused, the apiserver restarted) spans its own time and the 20 s after it in
+//    which a standby may still be taking the Lease (timeline.ts, LEASE_GAP_MS), and spans that
+//    overlap chain. A disturbance that begins after the expiry moves nothing: the controller that
+//    led at the expiry had a timer set for that instant.
 import type { V1ObjectMeta } from "@kubernetes/client-node";
 import type { WorkloadKind } from "../../src/access/kinds.ts";
 import { isManaged, type Expectation, type Snapshot } from "./model.ts";
@@ -73,28 +74,25 @@ export function excusedSpans(t: Pick<Timeline, "disturbances">, underWay: number
 }
 
 /**
- * The first moment at which `boundMs` have passed since `from` outside every excused span; undefined
- * while an open span holds it back.
+ * When the controller leads again after `at`: the end of the chain of excused spans that covers
+ * `at` (overlapping spans chain), or `at` itself when none does; undefined while an open span
+ * holds it.
  */
-export function afterLeaderTime(from: number, excused: readonly Excused[], boundMs: number): number | undefined {
-  let t = from;
-  let need = boundMs;
+export function leaderBack(at: number, excused: readonly Excused[]): number | undefined {
+  let t = at;
   for (const span of [...excused].sort((a, b) => a.start - b.start)) {
-    const end = span.end ?? Infinity;
-    if (end <= t) continue;
-    if (span.start > t) {
-      if (span.start - t >= need) return t + need;
-      need -= span.start - t;
-    }
-    if (end === Infinity) return undefined;
-    t = end;
+    if (span.start > t) break;
+    if (span.end === undefined) return undefined;
+    t = Math.max(t, span.end);
   }
-  return t + need;
+  return t;
 }
 
 /** When an ended subject must read nothing any more (rule 2); undefined while that is not yet known. */
 export function endDeadline(e: Pick<Ending, "why" | "at">, excused: readonly Excused[], boundMs = END_BOUND_MS): number | undefined {
-  return e.why === "revoked" ? e.at + boundMs : afterLeaderTime(e.at, excused, boundMs);
+  if (e.why === "revoked") return e.at + boundMs;
+  const back = leaderBack(e.at, excused);
+  return back === undefined ? undefined : back + boundMs;
 }
 
 export interface Answer {
