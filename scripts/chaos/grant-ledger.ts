@@ -55,6 +55,13 @@ export interface GrantCounts {
   reviews: number;
   /** Longest wait from an expiry to its deadline (rule 2), in ms: how much a disturbance excused. */
   longestExpiryDeadlineMs: number;
+  /**
+   * Ends watched as they happened: from the end on, the subject is asked every 250 ms about a pod
+   * its workload's Role named at the end, until denied. A figure for the report, not a verdict.
+   */
+  watchedEnds: number;
+  /** From the end (expiry or revoke) to the first "denied", in ms, sorted. */
+  observedEndMs: number[];
 }
 
 const TICK_MS = 500;
@@ -66,7 +73,8 @@ export class GrantLedger {
   private readonly judged = new Set<string>();
   /** What the judge found; the harness takes them after each burst. */
   readonly found: EndedGrantRead[] = [];
-  readonly counts: GrantCounts = { made: 0, subjects: 0, readableWhenMade: 0, expired: 0, revoked: 0, pendingAtEnd: 0, liveAtEnd: 0, reviews: 0, longestExpiryDeadlineMs: 0 };
+  readonly counts: GrantCounts = { made: 0, subjects: 0, readableWhenMade: 0, expired: 0, revoked: 0, pendingAtEnd: 0, liveAtEnd: 0, reviews: 0, longestExpiryDeadlineMs: 0, watchedEnds: 0, observedEndMs: [] };
+  private readonly watching = new Map<string, Promise<void>>();
   /** When the disturbing operation under way began, if one is: an excused span still open. */
   underWay: number | undefined;
   private running = false;
@@ -101,6 +109,8 @@ export class GrantLedger {
     while (Date.now() < until && this.unjudged().some((e) => (this.deadlineOf(e) ?? Infinity) <= until)) await Bun.sleep(TICK_MS);
     this.running = false;
     await this.loop;
+    await Promise.all(this.watching.values());
+    this.counts.observedEndMs.sort((a, b) => a - b);
     const now = Date.now();
     for (const e of this.unjudged()) {
       if (e.at > now) this.counts.liveAtEnd++;
@@ -135,11 +145,31 @@ export class GrantLedger {
   }
 
   private async judgeDue(): Promise<void> {
+    for (const e of this.records.flatMap(endings)) {
+      if (e.at <= Date.now() && !this.watching.has(keyOf(e))) this.watching.set(keyOf(e), this.watchEnd(e).catch(() => {}));
+    }
     for (const e of this.unjudged()) {
       const deadline = this.deadlineOf(e);
       if (deadline === undefined || Date.now() < deadline) continue;
       await this.judge(e, deadline);
     }
+  }
+
+  /** How long after its end the subject could still read a pod its Role named then (at most 120 s watched). */
+  private async watchEnd(e: Ending): Promise<void> {
+    const role = await getObject<V1Role>(this.api, Roles, e.grant.namespace, managedName(e.grant.kind, e.grant.name)).catch(() => undefined);
+    const pod = podNames(role?.rules)[0];
+    if (pod === undefined) return;
+    this.counts.watchedEnds++;
+    while (Date.now() - e.at < 120_000) {
+      const askedAt = Date.now();
+      if (!(await this.authorizer.subjectCanReadLog(e.grant.namespace, e.subject, pod))) {
+        this.counts.observedEndMs.push(Math.max(0, askedAt - e.at));
+        return;
+      }
+      await Bun.sleep(250);
+    }
+    this.counts.observedEndMs.push(Date.now() - e.at);
   }
 
   private async judge(e: Ending, deadline: number): Promise<void> {

@@ -205,8 +205,8 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
       if (options.stopOnViolation && violations.length) break;
     }
   } finally {
-    // The grants that end within a minute are waited for and judged; the rest are counted as left.
-    await grants.finish(60_000);
+    // The grants whose deadline comes within two minutes are waited for and judged; the rest are counted as left.
+    await grants.finish(120_000);
     windows = await monitor.stop();
   }
   violations.push(...judgeWindows(monitor.newlyClosed(), burstCount));

@@ -68,6 +68,10 @@ export function formatReport(r: ChaosReport): string {
   lines.push("", `grants: ${g.made} made (${g.subjects} users and groups; ${g.readableWhenMade} read a pod of their workload when made); ` +
     `ends judged: ${g.expired} expired, ${g.revoked} revoked, with ${g.reviews} SubjectAccessReviews; ${g.pendingAtEnd} ended too late to judge, ${g.liveAtEnd} still running at the end; ` +
     `longest wait from an expiry to its deadline ${(g.longestExpiryDeadlineMs / 1000).toFixed(1)}s`);
+  const ends = g.observedEndMs;
+  if (ends.length) {
+    lines.push(`  ends watched as they happened: ${ends.length} of ${g.watchedEnds}; read for at most ${s(ends.at(-1))} after the end (median ${s(ends[Math.floor(ends.length / 2)])})`);
+  }
   const byRefusal = new Map<string, number>();
   for (const p of r.periods) byRefusal.set(p.refusal, (byRefusal.get(p.refusal) ?? 0) + 1);
   lines.push("", `refusal periods: ${r.periods.length}${r.periods.length ? ` (${[...byRefusal].sort().map(([k, n]) => `${n} ${k}`).join(", ")})` : ""}`);
