@@ -56,8 +56,8 @@ export interface GrantCounts {
   /** Longest wait from an expiry to its deadline (rule 2), in ms: how much a disturbance excused. */
   longestExpiryDeadlineMs: number;
   /**
-   * Ends watched as they happened: from the end on, the subject is asked every 250 ms about a pod
-   * its workload's Role named at the end, until denied. A figure for the report, not a verdict.
+   * Ends watched as they happened: from the end on, the subject is asked every 250 ms about the
+   * first pod its workload's Role names, until denied. A figure for the report, not a verdict.
    */
   watchedEnds: number;
   /** From the end (expiry or revoke) to the first "denied", in ms, sorted. */
@@ -155,21 +155,28 @@ export class GrantLedger {
     }
   }
 
-  /** How long after its end the subject could still read a pod its Role named then (at most 120 s watched). */
+  /**
+   * How long after its end the subject could still read the first pod its workload's Role names,
+   * the Role read again each time (a pod that left the Role says nothing of the grant); at most
+   * 120 s watched. Not counted when the Role names no pod throughout.
+   */
   private async watchEnd(e: Ending): Promise<void> {
-    const role = await getObject<V1Role>(this.api, Roles, e.grant.namespace, managedName(e.grant.kind, e.grant.name)).catch(() => undefined);
-    const pod = podNames(role?.rules)[0];
-    if (pod === undefined) return;
-    this.counts.watchedEnds++;
+    const role = () => getObject<V1Role>(this.api, Roles, e.grant.namespace, managedName(e.grant.kind, e.grant.name)).catch(() => undefined);
+    let watched = false;
     while (Date.now() - e.at < 120_000) {
-      const askedAt = Date.now();
-      if (!(await this.authorizer.subjectCanReadLog(e.grant.namespace, e.subject, pod))) {
-        this.counts.observedEndMs.push(Math.max(0, askedAt - e.at));
-        return;
+      const pod = podNames((await role())?.rules)[0];
+      if (pod !== undefined) {
+        if (!watched) this.counts.watchedEnds++;
+        watched = true;
+        const askedAt = Date.now();
+        if (!(await this.authorizer.subjectCanReadLog(e.grant.namespace, e.subject, pod))) {
+          this.counts.observedEndMs.push(Math.max(0, askedAt - e.at));
+          return;
+        }
       }
       await Bun.sleep(250);
     }
-    this.counts.observedEndMs.push(Date.now() - e.at);
+    if (watched) this.counts.observedEndMs.push(Date.now() - e.at);
   }
 
   private async judge(e: Ending, deadline: number): Promise<void> {
