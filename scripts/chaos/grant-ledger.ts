@@ -75,6 +75,8 @@ export class GrantLedger {
   readonly found: EndedGrantRead[] = [];
   readonly counts: GrantCounts = { made: 0, subjects: 0, readableWhenMade: 0, expired: 0, revoked: 0, pendingAtEnd: 0, liveAtEnd: 0, reviews: 0, longestExpiryDeadlineMs: 0, watchedEnds: 0, observedEndMs: [] };
   private readonly watching = new Map<string, Promise<void>>();
+  /** The five ends watched longest, for the report. */
+  readonly longestEnds: { binding: string; subject: string; why: Ending["why"]; ms: number }[] = [];
   /** When the disturbing operation under way began, if one is: an excused span still open. */
   underWay: number | undefined;
   private running = false;
@@ -157,26 +159,31 @@ export class GrantLedger {
 
   /**
    * How long after its end the subject could still read the first pod its workload's Role names,
-   * the Role read again each time (a pod that left the Role says nothing of the grant); at most
-   * 120 s watched. Not counted when the Role names no pod throughout.
+   * the Role read again each time (a pod that left the Role says nothing of the grant). A Role that
+   * is gone or names no pod any more is read by nobody. At most 120 s watched; not counted when
+   * the Role names no pod from the end on.
    */
   private async watchEnd(e: Ending): Promise<void> {
     const role = () => getObject<V1Role>(this.api, Roles, e.grant.namespace, managedName(e.grant.kind, e.grant.name)).catch(() => undefined);
     let watched = false;
+    const seen = (ms: number) => {
+      this.counts.observedEndMs.push(ms);
+      this.longestEnds.push({ binding: `${e.grant.namespace}/${e.grant.binding}`, subject: subjectText(e.subject), why: e.why, ms });
+      this.longestEnds.sort((a, b) => b.ms - a.ms).splice(5);
+    };
     while (Date.now() - e.at < 120_000) {
+      const askedAt = Date.now();
       const pod = podNames((await role())?.rules)[0];
-      if (pod !== undefined) {
+      if (pod === undefined) {
+        if (watched) return seen(Math.max(0, askedAt - e.at));
+      } else {
         if (!watched) this.counts.watchedEnds++;
         watched = true;
-        const askedAt = Date.now();
-        if (!(await this.authorizer.subjectCanReadLog(e.grant.namespace, e.subject, pod))) {
-          this.counts.observedEndMs.push(Math.max(0, askedAt - e.at));
-          return;
-        }
+        if (!(await this.authorizer.subjectCanReadLog(e.grant.namespace, e.subject, pod))) return seen(Math.max(0, askedAt - e.at));
       }
       await Bun.sleep(250);
     }
-    if (watched) this.counts.observedEndMs.push(Date.now() - e.at);
+    if (watched) seen(Date.now() - e.at);
   }
 
   private async judge(e: Ending, deadline: number): Promise<void> {

@@ -235,7 +235,7 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
     periods: timeline.periods.map((p) => ({ opIndex: p.opIndex, refusal: describeRefusal(p.refusal), seconds: ((p.end ?? Date.now()) - p.start) / 1000 })),
     reactionMs,
     settle: { longestSeconds: Math.max(0, ...settles) / 1000, meanSeconds: settles.reduce((a, b) => a + b, 0) / Math.max(1, settles.length) / 1000, timeouts },
-    grants: grants.counts,
+    grants: { ...grants.counts, longestEnds: grants.longestEnds },
     controller: { replicaStarts: replicas.starts, unexpectedExits: replicas.unexpectedExits.length, monitorWatchRestarts: monitor.watchRestarts },
     failures,
   };

@@ -42,7 +42,7 @@ export interface ChaosReport {
   reactionMs: number;
   settle: { longestSeconds: number; meanSeconds: number; timeouts: number };
   /** Grants made with `podlogreader grant`, and how their ends were judged. */
-  grants: GrantCounts;
+  grants: GrantCounts & { longestEnds: { binding: string; subject: string; why: string; ms: number }[] };
   controller: { replicaStarts: number; unexpectedExits: number; monitorWatchRestarts: number };
   /** Operations that failed after retries, first 20, for diagnosis. */
   failures: { opIndex: number; type: OpType; detail: string }[];
@@ -70,7 +70,8 @@ export function formatReport(r: ChaosReport): string {
     `longest wait from an expiry to its deadline ${(g.longestExpiryDeadlineMs / 1000).toFixed(1)}s`);
   const ends = g.observedEndMs;
   if (ends.length) {
-    lines.push(`  ends watched as they happened: ${ends.length} of ${g.watchedEnds}; read for at most ${s(ends.at(-1))} after the end (median ${s(ends[Math.floor(ends.length / 2)])})`);
+    lines.push(`  ends watched as they happened: ${ends.length} of ${g.watchedEnds}; read for at most ${s(ends.at(-1))} after the end (median ${s(ends[Math.floor(ends.length / 2)])}); longest:`);
+    for (const e of g.longestEnds.slice(0, 3)) lines.push(`    ${s(e.ms)}  ${e.subject} ${e.why}, ${e.binding}`);
   }
   const byRefusal = new Map<string, number>();
   for (const p of r.periods) byRefusal.set(p.refusal, (byRefusal.get(p.refusal) ?? 0) + 1);
