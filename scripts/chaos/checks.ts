@@ -14,15 +14,16 @@ import { listObjects } from "./kube.ts";
 import { excusedChecks, type Refusal } from "./refusals.ts";
 import type { RefusalPeriod } from "./timeline.ts";
 import type { RefusalReport } from "./replicas.ts";
+import { grantScope, liveGrants, subjectText } from "./grants.ts";
 import { expectations, isManaged, orphans, predictedReadable, staleNames, unboundedRoles, type Expectation, type Snapshot } from "./model.ts";
 import { loadSnapshot } from "./snapshot.ts";
 
 export type ViolationType =
   | "over-grant" | "under-grant" | "orphan" | "foreign-changed" | "unbounded-role" | "missing-service-account"
-  | "stale-name" | "foreign-role-grant" | "deposed-leader-write" | "stale-grant" | "unreported-refusal" | "webhook-fault-grant";
+  | "stale-name" | "foreign-role-grant" | "deposed-leader-write" | "stale-grant" | "unreported-refusal" | "webhook-fault-grant" | "ended-grant";
 export const CHECK_TYPES: ViolationType[] = [
   "over-grant", "under-grant", "orphan", "foreign-changed", "unbounded-role", "missing-service-account",
-  "stale-name", "foreign-role-grant", "deposed-leader-write", "stale-grant", "unreported-refusal", "webhook-fault-grant",
+  "stale-name", "foreign-role-grant", "deposed-leader-write", "stale-grant", "unreported-refusal", "webhook-fault-grant", "ended-grant",
 ];
 
 /** What the refusal in force excuses (refusals.ts). */
@@ -42,6 +43,10 @@ export interface Violation {
   burst: number;
   namespace?: string;
   serviceAccount?: string;
+  /** A user or group of a grant (`user:NAME`, `group:NAME`), when the finding is about one. */
+  subject?: string;
+  /** The managed Role the grant binds. */
+  role?: string;
   pod?: string;
   detail: string;
 }
@@ -164,16 +169,17 @@ function workloadOf(s: Snapshot, e: Expectation | undefined, serviceAccount: str
  * naming the workload.
  */
 function unreported(events: CoreV1Event[], logged: RefusalReport[], s: Snapshot, exp: Map<string, Expectation>, f: Found, period: RefusalPeriod): Found | undefined {
-  const w = f.serviceAccount ? workloadOf(s, exp.get(f.serviceAccount), f.serviceAccount) : undefined;
+  const managed = f.serviceAccount ?? f.role;
+  const w = managed ? workloadOf(s, exp.get(managed), managed) : undefined;
   // Event times have whole seconds.
   const since = Math.floor(period.start / 1000) * 1000;
   // On the workload, or (once it is gone) on the object of that name podlogreader could not write.
-  const about = (o: CoreV1Event["involvedObject"]) => !w || (o.kind === w.kind && o.name === w.name) || (["Role", "RoleBinding", "ServiceAccount"].includes(o.kind ?? "") && o.name === f.serviceAccount);
+  const about = (o: CoreV1Event["involvedObject"]) => !w || (o.kind === w.kind && o.name === w.name) || (["Role", "RoleBinding", "ServiceAccount"].includes(o.kind ?? "") && o.name === managed);
   const reported = events.some((ev) => ev.type === "Warning" && ev.reason === REPORT_REASON && about(ev.involvedObject)
     && Date.parse(String(ev.lastTimestamp ?? ev.eventTime ?? ev.firstTimestamp ?? 0)) >= since);
   const inLog = logged.some((r) => r.at >= period.start && r.namespace === s.namespace && (!w || (r.kind === w.kind && r.name === w.name)));
   if (reported || inLog) return undefined;
-  return { type: "unreported-refusal", namespace: s.namespace, serviceAccount: f.serviceAccount, pod: f.pod,
+  return { type: "unreported-refusal", namespace: s.namespace, serviceAccount: f.serviceAccount, subject: f.subject, role: f.role, pod: f.pod,
     detail: `no way out while ${period.refusal.shape} is refused, and no ${REPORT_REASON} Warning or log line on ${w ? `${w.kind}/${w.name}` : "its workload"} since the period began; left: ${f.type}: ${f.detail}` };
 }
 
@@ -187,6 +193,9 @@ async function judgeNamespace(ctx: CheckContext, s: Snapshot, exp: Map<string, E
   // Names Roles still list for pods that are gone: a grant if anyone may still read them.
   const gone = goneNames(s);
   const answers = await ctx.authorizer.matrix(ns, sas, [...pods, probe, ...gone]);
+  // Each grant's users and groups, about every pod its workload may not read, and the probe.
+  const grants = liveGrants(s).map((g) => ({ ...g, ...grantScope(g, s, exp) }));
+  const grantAnswers = await ctx.authorizer.subjectMatrix(ns, grants.flatMap((g) => g.subjects.flatMap((x) => [...pods.filter((p) => !g.pods.has(p)), probe].map((p) => [x, p] as const))));
   // Verdicts count only for pods that stayed the same pod (or stayed gone) while the questions were asked.
   const before = new Map(s.pods.map((p) => [p.metadata!.name!, p.metadata!.uid!]));
   const after = new Map((await listObjects<{ metadata: { name: string; uid: string } }>(ctx.api, Pods, ns)).map((p) => [p.metadata.name, p.metadata.uid]));
@@ -217,6 +226,17 @@ async function judgeNamespace(ctx: CheckContext, s: Snapshot, exp: Map<string, E
     if (e.owner && !e.blocked && !excuse.has("missing-service-account")) {
       checks["missing-service-account"]++;
       if (!s.serviceAccounts.some((a) => a.metadata!.name === sa)) found.push({ type: "missing-service-account", namespace: ns, serviceAccount: sa, detail: `${e.owner.kind}/${e.owner.name} opted in but its ServiceAccount does not exist` });
+    }
+  }
+  for (const g of grants) {
+    const why = g.broken ?? `pod is not of ${g.workload}`;
+    for (const subject of g.subjects.map(subjectText)) {
+      checks["over-grant"] += pods.length + 1;
+      if (grantAnswers.get(`${subject}\0${probe}`)) found.push({ type: "over-grant", namespace: ns, subject, role: g.role, pod: "(any pod)", detail: `through grant ${g.binding}: may read the log of a pod that does not exist` });
+      for (const pod of pods) {
+        if (!stable.has(pod) || g.pods.has(pod) || !grantAnswers.get(`${subject}\0${pod}`)) continue;
+        found.push({ type: "over-grant", namespace: ns, subject, role: g.role, pod, detail: `through grant ${g.binding}: ${why}` });
+      }
     }
   }
   checks.orphan += s.roles.length + s.roleBindings.length + s.serviceAccounts.length;

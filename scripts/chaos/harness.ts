@@ -17,6 +17,7 @@ import { eventually } from "../lib/poll.ts";
 import { Authorizer } from "./authorizer.ts";
 import { CHECK_TYPES, settleAndCheck, type Violation, type ViolationType } from "./checks.ts";
 import { ForeignRecord } from "./foreign.ts";
+import { GrantLedger } from "./grant-ledger.ts";
 import { create, getObject } from "./kube.ts";
 import { isManaged, type Snapshot } from "./model.ts";
 import { Monitor, type Window } from "./monitor.ts";
@@ -37,7 +38,7 @@ import { WebhookFaults } from "./webhook-faults.ts";
 export const README_REACTION_MS = 115;
 
 /** Operations that leave the controller without a live leader or without watches for a while. */
-const DISTURBING = new Set<OpType>(["kill-replica", "kill-leader", "pause-replica", "restart-apiserver", "write-storm", "pause-leader-mid-write"]);
+const DISTURBING = new Set<OpType>(["kill-replica", "kill-leader", "pause-replica", "restart-apiserver", "write-storm", "pause-leader-mid-write", "grant-then-pause-leader"]);
 
 const repo = resolve(import.meta.dir, "../..");
 
@@ -101,8 +102,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const namespaces = ["chaos-0", "chaos-1"];
     const lease = { namespace: "chaos-system", name: "podlogreader" };
     for (const name of [...namespaces, lease.namespace]) await create(api, Namespaces, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    const binary = options.binary ?? join(repo, "dist", "podlogreader");
     replicas = new Replicas({
-      binary: options.binary ?? join(repo, "dist", "podlogreader"), kubeconfig: cluster.kubeconfig, namespaces,
+      binary, kubeconfig: cluster.kubeconfig, namespaces,
       leaseNamespace: lease.namespace, leaseName: lease.name, logDir,
       args: (i) => [`--role-pod-names=${rolePodNames}`, `--authorizer-addr=127.0.0.1:${replicaPorts[i]}`, `--authorizer-tls-cert-file=${setup.certFile}`,
         `--authorizer-tls-key-file=${setup.keyFile}`, `--authorizer-client-ca-file=${setup.clientCaFile}`],
@@ -110,7 +112,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await waitForLeader(api, lease);
     webhook = RefusalWebhook.start(dir);
     log(`replicas run with --role-pod-names=${rolePodNames}; the apiserver calls the webhook authorizer at 127.0.0.1:${setup.port}, forwarded to ${replicaPorts.join(", ")}`);
-    return await runBursts(options, { api, cluster, replicas, namespaces, lease, log, opLog: join(logDir, "ops.log"), webhook, front, rolePodNames });
+    return await runBursts(options, { api, cluster, binary, replicas, namespaces, lease, log, opLog: join(logDir, "ops.log"), webhook, front, rolePodNames });
   } finally {
     process.off("exit", cleanUp);
     process.off("SIGINT", onSignal);
@@ -130,6 +132,8 @@ async function waitForLeader(api: KubeApi, lease: { namespace: string; name: str
 interface Env {
   api: KubeApi;
   cluster: OpContext["cluster"];
+  /** dist/podlogreader: the replicas, and the grant and revoke commands. */
+  binary: string;
   replicas: Replicas;
   namespaces: string[];
   lease: { namespace: string; name: string };
@@ -153,8 +157,11 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
   const webhookFaults = new WebhookFaults({ api, authorizer, front: env.front, namespaces, serviceAccountsOf, nameOf: managedName, seed: options.seed, log }, env.rolePodNames);
   await monitor.start();
   const timeline = new Timeline();
+  const grants = new GrantLedger(api, authorizer, timeline);
+  grants.start();
   const reactionMs = options.reactionMs ?? README_REACTION_MS;
-  const ctx: OpContext = { api, cluster: env.cluster, replicas, foreign, lease: env.lease, maxPauseSeconds: options.maxPauseSeconds ?? 60, namespaces, findings: [], timeline, webhook: env.webhook, webhookFaults };
+  const ctx: OpContext = { api, cluster: env.cluster, replicas, foreign, lease: env.lease, maxPauseSeconds: options.maxPauseSeconds ?? 60, namespaces, findings: [], timeline, webhook: env.webhook, webhookFaults,
+    grants, cli: { binary: env.binary, kubeconfig: env.cluster.kubeconfig } };
   const checkCtx = {
     api, authorizer, namespaces, serviceAccountsOf, nameOf: managedName, foreign, settleTimeoutMs: options.settleTimeoutMs ?? 120_000, seed: options.seed,
     period: () => (ctx.refusal ? timeline.periods.at(-1) : undefined),
@@ -173,6 +180,9 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
       detail: `${w.kind === "stale-grant" ? "the pod's name stayed readable after the pod went" : "readable outside its workload"} for at least ${(verdict.judgedMs / 1000).toFixed(2)}s beyond what is excused (${(verdict.excusedMs / 1000).toFixed(2)}s without a leader or without a way out), allowed ${(verdict.allowanceMs / 1000).toFixed(2)}s${during}` }];
   });
 
+  /** Subjects of ended grants that still read something past their deadline (grants.ts, rule 2). */
+  const endedGrantReads = (burst: number): Violation[] => grants.found.splice(0).map((f) => ({ type: "ended-grant", seed: options.seed, burst, ...f }));
+
   const counts: Partial<Record<OpType, OpCounts>> = {};
   const checks = Object.fromEntries(CHECK_TYPES.map((t) => [t, 0])) as Record<ViolationType, number>;
   const violations: Violation[] = [];
@@ -188,11 +198,17 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
       for (const op of burst) {
         monitor.opIndex = op.index;
         const opStarted = Date.now();
+        // Until it is recorded below, a disturbance under way holds back the deadlines of expiries.
+        if (DISTURBING.has(op.type)) grants.underWay = opStarted;
         const outcome = await execute(ctx, op);
-        if (DISTURBING.has(op.type) && outcome.status !== "skipped") {
-          const paused = op.type === "pause-replica" ? Math.min(op.seconds, ctx.maxPauseSeconds) * 1000 : 0;
+        // grant-then-pause-leader disturbs only when it found a leader to pause.
+        const disturbed = op.type !== "grant-then-pause-leader" || ctx.replicas.pausedIndex !== undefined;
+        if (DISTURBING.has(op.type) && outcome.status !== "skipped" && disturbed) {
+          const paused = op.type === "pause-replica" ? Math.min(op.seconds, ctx.maxPauseSeconds) * 1000
+            : op.type === "grant-then-pause-leader" ? Math.min(op.pauseSeconds, ctx.maxPauseSeconds) * 1000 : 0;
           timeline.disturb(op.type, op.index, opStarted, Math.max(Date.now(), opStarted + paused));
         }
+        grants.underWay = undefined;
         const c = (counts[op.type] ??= { done: 0, skipped: 0, failed: 0 });
         c[outcome.status]++;
         appendFileSync(env.opLog, `${new Date().toISOString()} burst ${burstCount} op ${op.index} ${JSON.stringify(op)} -> ${outcome.status}${outcome.detail ? `: ${outcome.detail}` : ""}\n`);
@@ -210,19 +226,24 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
       for (const t of CHECK_TYPES) if (t !== "webhook-fault-grant") checks[t] += result.checks[t] ?? 0;
       for (const f of ctx.findings.splice(0)) result.violations.push({ ...f, seed: options.seed, burst: burstCount });
       result.violations.push(...judgeWindows(monitor.newlyClosed(), burstCount));
+      result.violations.push(...endedGrantReads(burstCount));
       violations.push(...result.violations);
       settles.push(result.settleMs);
       if (result.timedOut) timeouts++;
-      log(`burst ${burstCount}: ops ${burst[0]!.index}-${last}, settled in ${(result.settleMs / 1000).toFixed(1)}s, ${result.violations.length} violation(s)${result.violations.length ? `: ${result.violations.slice(0, 3).map((v) => `${v.type} ${v.namespace ?? ""} ${v.serviceAccount ?? ""} ${v.pod ?? ""} ${v.detail}`).join("; ")}` : ""}`);
+      log(`burst ${burstCount}: ops ${burst[0]!.index}-${last}, settled in ${(result.settleMs / 1000).toFixed(1)}s, ${result.violations.length} violation(s)${result.violations.length ? `: ${result.violations.slice(0, 3).map((v) => `${v.type} ${v.namespace ?? ""} ${v.subject ?? v.serviceAccount ?? ""} ${v.pod ?? ""} ${v.detail}`).join("; ")}` : ""}`);
       burstCount++;
       if (options.stopOnViolation && violations.length) break;
     }
   } finally {
+    // The grants whose deadline comes within two minutes are waited for and judged; the rest are counted as left.
+    await grants.finish(120_000);
     windows = await monitor.stop();
     violations.push(...(await webhookFaults.settle()).map((v) => ({ ...v, burst: burstCount })));
     checks["webhook-fault-grant"] = webhookFaults.summary.questions;
   }
   violations.push(...judgeWindows(monitor.newlyClosed(), burstCount));
+  violations.push(...endedGrantReads(burstCount));
+  checks["ended-grant"] = grants.counts.reviews;
   for (const c of foreign.changes) {
     violations.push({ type: "foreign-changed", seed: options.seed, opIndex: c.opIndex, burst: -1, namespace: c.object.namespace,
       detail: `${c.object.objectKind} ${c.object.name} (made by op ${c.object.createdByOp}) ${c.found === undefined ? "was deleted" : `changed: ${c.found.slice(0, 400)}`}` });
@@ -246,6 +267,7 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
     periods: timeline.periods.map((p) => ({ opIndex: p.opIndex, refusal: describeRefusal(p.refusal), seconds: ((p.end ?? Date.now()) - p.start) / 1000 })),
     reactionMs,
     settle: { longestSeconds: Math.max(0, ...settles) / 1000, meanSeconds: settles.reduce((a, b) => a + b, 0) / Math.max(1, settles.length) / 1000, timeouts },
+    grants: { ...grants.counts, longestEnds: grants.longestEnds },
     controller: { replicaStarts: replicas.starts, unexpectedExits: replicas.unexpectedExits.length, monitorWatchRestarts: monitor.watchRestarts },
     failures,
     webhook: webhookFaults.summary,

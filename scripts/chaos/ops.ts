@@ -2,9 +2,9 @@
 // one that is missing (or a name that is taken) makes the operation "skipped", an API failure left
 // after retries makes it "failed". Neither stops the run.
 import type { V1CronJob, V1OwnerReference, V1Pod, V1PolicyRule, V1Role, V1RoleBinding } from "@kubernetes/client-node";
-import { KINDS } from "../../src/access/kinds.ts";
+import { isWorkloadKind, KINDS, type WorkloadKind } from "../../src/access/kinds.ts";
 import { managedName } from "../../src/access/names.ts";
-import { MANAGED_BY_LABEL, OPT_IN_LABEL, OPT_IN_VALUE } from "../../src/access/marks.ts";
+import { MANAGED_BY_LABEL, OPT_IN_LABEL, OPT_IN_VALUE, WORKLOAD_ANNOTATION } from "../../src/access/marks.ts";
 import type { KubeApi, KubeObject } from "../../src/kube/api.ts";
 import { Leases } from "../../src/kube/resources.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
@@ -13,10 +13,12 @@ import { eventually } from "../lib/poll.ts";
 import { endRefusal, isRefusal, startRefusal } from "./admission.ts";
 import { compact } from "./etcd.ts";
 import { ForeignRecord } from "./foreign.ts";
+import { runCli, type Cli, type GrantLedger } from "./grant-ledger.ts";
+import { subjectText, type GrantSubject } from "./grants.ts";
 import { create, createRaw, getObject, listObjects, mergePatch, remove, retrying, statusOf } from "./kube.ts";
 import { appLabel, barePod, workload } from "./manifests.ts";
 import { controllerRef, isManaged } from "./model.ts";
-import { SCALABLE, type Op } from "./plan.ts";
+import { SCALABLE, type GrantTo, type Op } from "./plan.ts";
 import { describeRefusal, type Refusal } from "./refusals.ts";
 import type { Replicas } from "./replicas.ts";
 import type { Timeline } from "./timeline.ts";
@@ -50,6 +52,10 @@ export interface OpContext {
   webhookFaults?: WebhookFaults;
   /** What an operation itself saw go wrong, for the report (the judge at quiescence sees the rest). */
   findings: Finding[];
+  /** The grants made, and the judge of their ends. */
+  grants: GrantLedger;
+  /** podlogreader itself, as a person with the admin kubeconfig runs it. */
+  cli: Cli;
 }
 
 export interface Finding {
@@ -231,6 +237,12 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
     case "webhook-slow":
     case "webhook-garbage":
       return ctx.webhookFaults ? ctx.webhookFaults.start(op) : skipped("the apiserver calls no webhook authorizer");
+    case "grant":
+      return grant(ctx, op.index, op.namespace, op.pick, grantSubjects(op.to, op.index), op.seconds);
+    case "grant-then-pause-leader":
+      return grantThenPauseLeader(ctx, op);
+    case "revoke":
+      return revoke(ctx, op);
   }
 }
 
@@ -429,3 +441,74 @@ async function createForeign(ctx: OpContext, op: Extract<Op, { type: "foreign-ob
   return done(`${op.objectKind} ${name}`);
 }
 
+
+/** Users and groups no other grant of the run names, so that each verdict is about one grant. */
+function grantSubjects(to: GrantTo, index: number): GrantSubject[] {
+  const user: GrantSubject = { kind: "User", name: `chaos-user-${index}` };
+  const group: GrantSubject = { kind: "Group", name: `chaos-group-${index}` };
+  return to === "user" ? [user] : to === "group" ? [group] : [user, group];
+}
+
+/** kubectl's short names, as a person types them. */
+const SHORT: Record<WorkloadKind, string> = { Deployment: "deploy", StatefulSet: "sts", DaemonSet: "ds", ReplicaSet: "rs", Job: "job", CronJob: "cronjob" };
+
+/** The workload of the pick-th managed Role of the namespace (by name), from the Role's annotation. */
+async function pickManagedWorkload(api: KubeApi, namespace: string, pick: number): Promise<{ kind: WorkloadKind; name: string } | undefined> {
+  const roles = (await listObjects<V1Role>(api, Roles, namespace))
+    .filter((r) => isManaged(r.metadata) && r.metadata?.annotations?.[WORKLOAD_ANNOTATION])
+    .sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+  if (roles.length === 0) return undefined;
+  const [kind, ...rest] = roles[pick % roles.length]!.metadata!.annotations![WORKLOAD_ANNOTATION]!.split("/");
+  return kind && isWorkloadKind(kind) ? { kind, name: rest.join("/") } : undefined;
+}
+
+/** What the command's refusal means for the run: the Role went (or was taken) before it looked, or a real failure. */
+function cliOutcome(command: string, r: { code: number; stderr: string }): Outcome {
+  const line = r.stderr.trim().split("\n")[0] ?? "";
+  if (/does not exist|was not created by podlogreader|no grant of|not issued by podlogreader/.test(r.stderr)) return skipped(line.slice(0, 300));
+  return { status: "failed", detail: `${command} exited ${r.code}: ${line.slice(0, 300)}` };
+}
+
+/** `podlogreader grant` on a workload with a managed Role, recorded in the ledger. */
+async function grant(ctx: OpContext, index: number, namespace: string, pick: number, subjects: GrantSubject[], seconds: number): Promise<Outcome> {
+  const w = await pickManagedWorkload(ctx.api, namespace, pick);
+  if (!w) return skipped("no managed Roles");
+  const grantedAt = Date.now();
+  const r = await runCli(ctx.cli, ["grant", "-n", namespace, `${SHORT[w.kind]}/${w.name}`, ...subjects.flatMap((x) => ["--to", subjectText(x)]),
+    "--for", `${seconds}s`, "--reason", `chaos op ${index}`, "-o", "json"]);
+  if (r.code !== 0) return cliOutcome("grant", r);
+  const out = JSON.parse(r.stdout) as { binding: string; expires: string };
+  const record = { opIndex: index, namespace, kind: w.kind, name: w.name, binding: out.binding, subjects, grantedAt, expiresAt: Date.parse(out.expires), revokedAt: {} };
+  ctx.grants.add(record);
+  const readable = await ctx.grants.readableWhenMade(record);
+  return done(`${subjects.map(subjectText).join(", ")} on ${w.kind}/${w.name} for ${seconds}s, until ${out.expires} (${out.binding}${readable === undefined ? "; its Role names no pod" : readable ? "" : "; its first subject read nothing within 3s"})`);
+}
+
+/** A short grant, then the leader stopped (a replica.pause, as pause-replica does) past its expiry. */
+async function grantThenPauseLeader(ctx: OpContext, op: Extract<Op, { type: "grant-then-pause-leader" }>): Promise<Outcome> {
+  if (ctx.replicas.pausedIndex !== undefined) return skipped("a replica is already paused");
+  const granted = await grant(ctx, op.index, op.namespace, op.pick, grantSubjects("user", op.index), op.seconds);
+  if (granted.status !== "done") return granted;
+  const holder = await leaseHolder(ctx);
+  const index = holder ? ctx.replicas.indexOf(holder) : undefined;
+  const seconds = Math.min(op.pauseSeconds, ctx.maxPauseSeconds);
+  if (index === undefined || !ctx.replicas.pause(index, seconds * 1000)) return done(`${granted.detail}; no known leader to pause`);
+  return done(`${granted.detail}; leader (replica ${index}) paused for ${seconds}s`);
+}
+
+/** `podlogreader revoke` of a running grant: by the binding's name, or its first subject left by workload and subject. */
+async function revoke(ctx: OpContext, op: Extract<Op, { type: "revoke" }>): Promise<Outcome> {
+  const live = ctx.grants.live(Date.now());
+  if (live.length === 0) return skipped("no running grants");
+  const g = live[op.pick % live.length]!;
+  const left = g.subjects.filter((x) => g.revokedAt[subjectText(x)] === undefined);
+  const ended = op.by === "binding" ? left : left.slice(0, 1);
+  const args = op.by === "binding"
+    ? ["revoke", "-n", g.namespace, "--name", g.binding, "-o", "json"]
+    : ["revoke", "-n", g.namespace, `${SHORT[g.kind]}/${g.name}`, "--to", subjectText(ended[0]!), "-o", "json"];
+  const r = await runCli(ctx.cli, args);
+  if (r.code !== 0) return cliOutcome("revoke", r);
+  const at = Date.now();
+  for (const x of ended) g.revokedAt[subjectText(x)] = at;
+  return done(`${ended.map(subjectText).join(", ")} from ${g.binding} (op ${g.opIndex})`);
+}

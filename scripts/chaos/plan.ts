@@ -77,7 +77,17 @@ export type Op = { index: number } & (
   | { type: "pause-leader-mid-write"; namespace: string; add: number; delayMs: number }
   // The webhook authorizer killed, paused, slow or answering garbage for `ms` (webhook-faults.ts).
   | Omit<WebhookFaultOp, "index">
+  // `podlogreader grant` on the pick-th managed Role of the namespace (by name), to a user and/or a
+  // group named after the operation (no other grant names them), for `seconds`.
+  | { type: "grant"; namespace: string; pick: number; to: GrantTo; seconds: number }
+  // The same to a user for a few seconds, then the leader SIGSTOPped for `pauseSeconds`: the grant
+  // expires while the standby waits for the Lease.
+  | { type: "grant-then-pause-leader"; namespace: string; pick: number; seconds: number; pauseSeconds: number }
+  // `podlogreader revoke` of the pick-th running grant (in the order made): the whole binding by
+  // name, or its first subject by workload and subject.
+  | { type: "revoke"; pick: number; by: "binding" | "subject" }
 );
+export type GrantTo = "user" | "group" | "both";
 export type OpType = Op["type"];
 
 const WEIGHTS: [OpType, number][] = [
@@ -87,6 +97,7 @@ const WEIGHTS: [OpType, number][] = [
   ["kill-replica", 1], ["kill-leader", 1], ["pause-replica", 1], ["restart-apiserver", 0.7], ["compact-etcd", 1.5],
   ["refuse-writes", 3], ["take-role", 2], ["write-storm", 0.8], ["pause-leader-mid-write", 0.6], ["recreate-orphaned", 2],
   ...WEBHOOK_FAULTS.map((t): [OpType, number] => [t, 1]),
+  ["grant", 6], ["grant-then-pause-leader", 0.7], ["revoke", 2],
 ];
 export const OP_TYPES: OpType[] = [...WEIGHTS.map(([t]) => t), "lift-refusal"];
 
@@ -157,6 +168,20 @@ export function drawOp(rng: Random, u: Universe, index: number): Op {
     case "webhook-slow":
     case "webhook-garbage":
       return drawWebhookFault(rng, index, type);
+    case "grant": {
+      const namespace = rng.pick(u.namespaces);
+      const pick = rng.int(1000);
+      const to = rng.pick(["user", "group", "both"] as const);
+      // Mostly 5-40 s, so that most end within the run; one in ten 10-60 min.
+      const long = rng.chance(0.1);
+      const short = rng.between(5, 40);
+      const minutes = rng.between(10, 60);
+      return { index, type, namespace, pick, to, seconds: long ? minutes * 60 : short };
+    }
+    case "grant-then-pause-leader":
+      return { index, type, namespace: rng.pick(u.namespaces), pick: rng.int(1000), seconds: rng.between(2, 6), pauseSeconds: rng.between(20, 40) };
+    case "revoke":
+      return { index, type, pick: rng.int(1000), by: rng.pick(["binding", "subject"] as const) };
   }
 }
 

@@ -1,5 +1,6 @@
 // The run's report: what was done, what was checked, what was wrong, and the longest windows.
 import type { ViolationType, Violation } from "./checks.ts";
+import type { GrantCounts } from "./grant-ledger.ts";
 import type { Window } from "./monitor.ts";
 import type { OpType } from "./plan.ts";
 import type { WebhookFaultSummary } from "./webhook-faults.ts";
@@ -41,6 +42,8 @@ export interface ChaosReport {
   /** How long a grant was allowed to outlive its reason. */
   reactionMs: number;
   settle: { longestSeconds: number; meanSeconds: number; timeouts: number };
+  /** Grants made with `podlogreader grant`, and how their ends were judged. */
+  grants: GrantCounts & { longestEnds: { binding: string; subject: string; why: string; ms: number }[] };
   controller: { replicaStarts: number; unexpectedExits: number; monitorWatchRestarts: number };
   /** Operations that failed after retries, first 20, for diagnosis. */
   failures: { opIndex: number; type: OpType; detail: string }[];
@@ -64,6 +67,15 @@ export function formatReport(r: ChaosReport): string {
   lines.push("", `transient over-grant windows: ${r.transient.overGrantWindows}, longest: ${describeWindow(r.transient.longestOverGrant)}`);
   lines.push(`transient under-grant windows: ${r.transient.underGrantWindows}, longest: ${describeWindow(r.transient.longestUnderGrant)}`);
   lines.push(`stale-grant windows: ${r.transient.staleGrantWindows}, longest: ${describeWindow(r.transient.longestStaleGrant)} (each judged against ${r.reactionMs}ms plus what is excused)`);
+  const g = r.grants;
+  lines.push("", `grants: ${g.made} made (${g.subjects} users and groups; ${g.readableWhenMade} read a pod of their workload when made); ` +
+    `ends judged: ${g.expired} expired, ${g.revoked} revoked, with ${g.reviews} SubjectAccessReviews; ${g.pendingAtEnd} ended too late to judge, ${g.liveAtEnd} still running at the end; ` +
+    `longest wait from an expiry to its deadline ${(g.longestExpiryDeadlineMs / 1000).toFixed(1)}s`);
+  const ends = g.observedEndMs;
+  if (ends.length) {
+    lines.push(`  ends watched as they happened: ${ends.length} of ${g.watchedEnds}; read for at most ${s(ends.at(-1))} after the end (median ${s(ends[Math.floor(ends.length / 2)])}); longest:`);
+    for (const e of g.longestEnds.slice(0, 3)) lines.push(`    ${s(e.ms)}  ${e.subject} ${e.why}, ${e.binding}`);
+  }
   const byRefusal = new Map<string, number>();
   for (const p of r.periods) byRefusal.set(p.refusal, (byRefusal.get(p.refusal) ?? 0) + 1);
   lines.push("", `refusal periods: ${r.periods.length}${r.periods.length ? ` (${[...byRefusal].sort().map(([k, n]) => `${n} ${k}`).join(", ")})` : ""}`);
@@ -75,7 +87,7 @@ export function formatReport(r: ChaosReport): string {
   }
   lines.push("", `violations: ${r.violations.length}`);
   for (const v of r.violations.slice(0, 50)) {
-    lines.push(`  ${v.type} seed=${v.seed} op=${v.opIndex} burst=${v.burst} ${v.namespace ?? ""} ${v.serviceAccount ?? ""}${v.pod ? ` pod ${v.pod}` : ""}: ${v.detail}`);
+    lines.push(`  ${v.type} seed=${v.seed} op=${v.opIndex} burst=${v.burst} ${v.namespace ?? ""} ${v.subject ?? v.serviceAccount ?? ""}${v.pod ? ` pod ${v.pod}` : ""}: ${v.detail}`);
   }
   if (r.violations.length > 50) lines.push(`  ... ${r.violations.length - 50} more in the JSON report`);
   if (r.failures.length) {
