@@ -22,7 +22,12 @@ switch (command) {
       const started = await startCluster(dir, undefined, { authorizer: process.env.AUTHORIZER === "1" });
       console.log(`Local cluster running at ${started.server} (logs in ${join(dir, "logs")}).`);
       const a = started.authorizer;
-      if (a) console.log(`The apiserver calls podlogreader's authorizer: run it with --authorizer-addr=127.0.0.1:${a.port} --authorizer-tls-cert-file=${a.certFile} --authorizer-tls-key-file=${a.keyFile} --authorizer-client-ca-file=${a.clientCaFile}`);
+      if (a)
+        console.log(
+          `The apiserver calls podlogreader's authorizer: run it with --authorizer-addr=127.0.0.1:${a.port} ` +
+            `--authorizer-tls-cert-file=${a.certFile} --authorizer-tls-key-file=${a.keyFile} ` +
+            `--authorizer-client-ca-file=${a.clientCaFile}`,
+        );
     }
     console.log(`Use it with:  source ${join(dir, "env")} && kubectl get ns`);
     break;
@@ -37,6 +42,7 @@ switch (command) {
     const state = readState(dir);
     console.log(state && isRunning(state) ? `running at ${state.server}` : "not running");
     process.exit(state && isRunning(state) ? 0 : 1);
+    break;
   }
   case "pod-log": {
     // pod-log NAMESPACE POD LINE...: what `kubectl logs` prints for the pod from now on.

@@ -84,7 +84,14 @@ class FieldLogger implements Logger {
 
 /** Readable text (colours only on a terminal), or JSON lines with time, level, msg and the fields. */
 export function createLogger(level: LogLevel, format: LogFormat, sink?: LogSink): Logger {
-  const stream = sink ? ({ write: (s: string) => { sink(s); return true; } } as unknown as NodeJS.WriteStream) : process.stderr;
+  const stream = sink
+    ? ({
+        write: (s: string) => {
+          sink(s);
+          return true;
+        },
+      } as unknown as NodeJS.WriteStream)
+    : process.stderr;
   const consola = createConsola({
     level: LogLevels[level],
     stdout: stream,

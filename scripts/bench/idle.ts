@@ -73,9 +73,22 @@ export function idle(deployments = 100, windowMs = 60_000, settleMs = 15_000): P
     await forEachLimit(list, 32, (d) => env.api.create(Deployments, ns, deployment(d, 1)));
     const roles = await RoleWatch.start(env.api, ns);
     const runs: IdleRun[] = [];
-    for (const [imageEnv, leaderElect] of [[false, false], [false, true], [true, false], [true, true]] as const) {
-      const ctl = await startController(env, ["--namespace", ns, ...(leaderElect ? ["--leader-elect", "--leader-election-namespace", ns] : [])], imageEnv ? IMAGE_ENV : {});
-      await until(`${deployments} Roles to list their pod`, async () => (list.every((d) => roles.pods.get(managedName("Deployment", d))?.size === 1) ? true : undefined), 180_000);
+    for (const [imageEnv, leaderElect] of [
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ] as const) {
+      const ctl = await startController(
+        env,
+        ["--namespace", ns, ...(leaderElect ? ["--leader-elect", "--leader-election-namespace", ns] : [])],
+        imageEnv ? IMAGE_ENV : {},
+      );
+      await until(
+        `${deployments} Roles to list their pod`,
+        async () => (list.every((d) => roles.pods.get(managedName("Deployment", d))?.size === 1) ? true : undefined),
+        180_000,
+      );
       await Bun.sleep(settleMs);
       const pid = ctl.proc.pid;
       const requests0 = await ctl.counter("rest_client_requests_total");

@@ -71,13 +71,35 @@ export interface Controller {
 }
 
 /** Starts the compiled controller with the image's environment (as the chart runs it), or with `controllerEnv` instead. */
-export async function startController(env: Env, args: string[], controllerEnv: Readonly<Record<string, string>> = IMAGE_ENV): Promise<Controller> {
+export async function startController(
+  env: Env,
+  args: string[],
+  controllerEnv: Readonly<Record<string, string>> = IMAGE_ENV,
+): Promise<Controller> {
   const [port, probePort] = [await freePort(), await freePort()];
   const startedAt = performance.now();
-  const proc = Bun.spawn([binary, "--kubeconfig", env.cluster.kubeconfig, "--metrics-bind-address", `127.0.0.1:${port}`, "--health-probe-bind-address", `127.0.0.1:${probePort}`, "--log-level", "warn", ...args], {
-    stdin: "ignore", stdout: "inherit", stderr: "inherit", env: { ...process.env, ...controllerEnv },
-  });
-  const status = (field: string) => Number(readFileSync(`/proc/${proc.pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0) * 1024;
+  const proc = Bun.spawn(
+    [
+      binary,
+      "--kubeconfig",
+      env.cluster.kubeconfig,
+      "--metrics-bind-address",
+      `127.0.0.1:${port}`,
+      "--health-probe-bind-address",
+      `127.0.0.1:${probePort}`,
+      "--log-level",
+      "warn",
+      ...args,
+    ],
+    {
+      stdin: "ignore",
+      stdout: "inherit",
+      stderr: "inherit",
+      env: { ...process.env, ...controllerEnv },
+    },
+  );
+  const status = (field: string) =>
+    Number(readFileSync(`/proc/${proc.pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0) * 1024;
   const controller: Controller = {
     proc,
     startedAt,
@@ -86,14 +108,25 @@ export async function startController(env: Env, args: string[], controllerEnv: R
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       // A name the controller does not export is a mistake in the benchmark, not a zero.
       if (!text.includes(`# TYPE ${name} `)) throw new Error(`the controller exports no metric ${name}`);
-      return text.split("\n").filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+      return text
+        .split("\n")
+        .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+        .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
     },
     async stop() {
       proc.kill("SIGTERM");
       await proc.exited;
     },
   };
-  await until("the controller's /readyz", async () => (await fetch(`http://127.0.0.1:${probePort}/readyz`).then((r) => r.ok, () => false)) || undefined, 60_000);
+  await until(
+    "the controller's /readyz",
+    async () =>
+      (await fetch(`http://127.0.0.1:${probePort}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )) || undefined,
+    60_000,
+  );
   return controller;
 }
 
@@ -112,9 +145,11 @@ export async function scale(api: KubeApi, ns: string, name: string, replicas: nu
 /** Runs `fn` over `items`, at most `limit` at a time. */
 export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 /**
@@ -132,7 +167,11 @@ abstract class NamespaceWatch {
 
   protected abstract observe(type: "LISTED" | "ADDED" | "MODIFIED" | "DELETED", raw: unknown): void;
 
-  protected async follow(api: KubeApi, rt: ResourceType, query: { namespace: string; labelSelector?: string; metadataOnly?: boolean }): Promise<void> {
+  protected async follow(
+    api: KubeApi,
+    rt: ResourceType,
+    query: { namespace: string; labelSelector?: string; metadataOnly?: boolean },
+  ): Promise<void> {
     const relist = async () => {
       const { items, resourceVersion } = await api.list(rt, query);
       for (const item of items) this.observe("LISTED", item);
@@ -147,7 +186,8 @@ abstract class NamespaceWatch {
           resourceVersion ??= await relist();
           for await (const ev of await api.watch(rt, { ...query, resourceVersion, timeoutSeconds: 3600, signal })) {
             const rv: string | undefined = (ev.object as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
-            if (ev.type === "ERROR") throw new ApiError("WATCH", rt.plural, (ev.object as { code?: number }).code ?? 500, undefined, JSON.stringify(ev.object));
+            if (ev.type === "ERROR")
+              throw new ApiError("WATCH", rt.plural, (ev.object as { code?: number }).code ?? 500, undefined, JSON.stringify(ev.object));
             if (ev.type !== "BOOKMARK") this.observe(ev.type, ev.object);
             if (rv) resourceVersion = rv;
           }

@@ -13,7 +13,18 @@ import { idle, type IdleResult } from "./idle.ts";
 import { authorizerBench, type AuthorizerResult } from "./authorizer.ts";
 import { dropExecutableFromPageCache } from "./kit.ts";
 import { IMAGE_ENV } from "../image/env.ts";
-import { latency, memory, startup, throughput, writes, type LatencyResult, type MemoryResult, type StartupResult, type ThroughputStep, type WritesResult } from "./scenarios.ts";
+import {
+  latency,
+  memory,
+  startup,
+  throughput,
+  writes,
+  type LatencyResult,
+  type MemoryResult,
+  type StartupResult,
+  type ThroughputStep,
+  type WritesResult,
+} from "./scenarios.ts";
 
 const repo = resolve(import.meta.dir, "../..");
 const out = process.env.BENCH_OUT ?? join(repo, "bench", "results.json");
@@ -26,7 +37,10 @@ interface Results {
   machine: { cores: number; memoryGiB: number; cpu?: string };
   kubernetes: string;
   debounce: string;
-  /** What the compiled controller ran with beyond the machine's environment (idle also runs without it; the replay runs in this process, with its environment). */
+  /**
+   * What the compiled controller ran with beyond the machine's environment (idle also runs without it; the replay runs in this process,
+   * with its environment).
+   */
   controllerEnv: Readonly<Record<string, string>>;
   date: string;
   latency?: LatencySummary[];
@@ -61,7 +75,11 @@ const SCENARIOS: { name: string; about?: string; run(): Promise<void> }[] = [
     name: "latency",
     run: async () => {
       const runs: LatencyResult[] = [];
-      for (const [n, rounds] of [[1, 20], [10, 10], [100, 5]] as const) {
+      for (const [n, rounds] of [
+        [1, 20],
+        [10, 10],
+        [100, 5],
+      ] as const) {
         log(`latency: ${n} Deployment(s), ${rounds} rounds`);
         runs.push(await latency(n, rounds));
       }
@@ -171,8 +189,14 @@ log(`written to ${out}`);
 function printTable(r: Results): void {
   const rows: [string, string][] = [];
   for (const l of r.latency ?? []) {
-    rows.push([`latency up, ${l.deployments} Deployment(s) (p50/p95/p99 ms)`, `${l.upMs.p50} / ${l.upMs.p95} / ${l.upMs.p99}  (${l.upMs.samples} pods)`]);
-    rows.push([`latency down, ${l.deployments} Deployment(s) (p50/p95/p99 ms)`, `${l.downMs.p50} / ${l.downMs.p95} / ${l.downMs.p99}  (${l.downMs.samples} pods)`]);
+    rows.push([
+      `latency up, ${l.deployments} Deployment(s) (p50/p95/p99 ms)`,
+      `${l.upMs.p50} / ${l.upMs.p95} / ${l.upMs.p99}  (${l.upMs.samples} pods)`,
+    ]);
+    rows.push([
+      `latency down, ${l.deployments} Deployment(s) (p50/p95/p99 ms)`,
+      `${l.downMs.p50} / ${l.downMs.p95} / ${l.downMs.p99}  (${l.downMs.samples} pods)`,
+    ]);
   }
   if (r.writes) {
     rows.push(["Role writes, 0 -> 100 (API requests)", `${r.writes.scaleUp.roleWrites} (${r.writes.scaleUp.apiRequests})`]);
@@ -180,60 +204,151 @@ function printTable(r: Results): void {
     rows.push(["Role writes, 5 resyncs / a restart, nothing changed", `${r.writes.resyncWrites} / ${r.writes.restartWrites}`]);
   }
   if (r.memory) {
-    rows.push(["RSS idle (anonymous + executable pages) / peak (MiB)", `${r.memory.idleMiB} (${r.memory.idleAnonMiB} + ${r.memory.idleFileMiB}) / ${r.memory.peakMiB}`]);
+    rows.push([
+      "RSS idle (anonymous + executable pages) / peak (MiB)",
+      `${r.memory.idleMiB} (${r.memory.idleAnonMiB} + ${r.memory.idleFileMiB}) / ${r.memory.peakMiB}`,
+    ]);
     rows.push(["RSS added by 10,000 pods not opted in (MiB)", `${r.memory.extraFor10kForeignPodsMiB}`]);
-    rows.push(["RSS per 1,000 opted-in pods, first / each further (MiB)", `${r.memory.firstThousandOptedInPodsMiB} / ${r.memory.perThousandOptedInPodsMiB}`]);
+    rows.push([
+      "RSS per 1,000 opted-in pods, first / each further (MiB)",
+      `${r.memory.firstThousandOptedInPodsMiB} / ${r.memory.perThousandOptedInPodsMiB}`,
+    ]);
   }
   if (r.startup) rows.push([`startup, ${r.startup.pods} pods in ${r.startup.deployments} Deployments (s)`, `${r.startup.seconds}`]);
   for (const t of r.throughput ?? []) {
-    const errors = Object.entries(t.generatorErrors ?? {}).map(([k, n]) => `${n}x ${k}`).join(", ");
-    rows.push([`throughput ${t.targetPerSecond}/s: achieved, lag p99, settle`, `${t.achievedPerSecond}/s, ${t.lagP99Ms} ms, ${t.settleSeconds} s${t.bounded ? "" : "  (unbounded)"}${errors ? `  generator errors: ${errors}` : ""}${t.benchWatchRestarts ? `  the benchmark's watches resumed ${t.benchWatchRestarts} time(s)` : ""}${t.benchWatchGaps ? `, lost events ${t.benchWatchGaps} time(s)` : ""}`]);
+    const errors = Object.entries(t.generatorErrors ?? {})
+      .map(([k, n]) => `${n}x ${k}`)
+      .join(", ");
+    rows.push([
+      `throughput ${t.targetPerSecond}/s: achieved, lag p99, settle`,
+      [
+        `${t.achievedPerSecond}/s, ${t.lagP99Ms} ms, ${t.settleSeconds} s`,
+        t.bounded ? "" : "  (unbounded)",
+        errors ? `  generator errors: ${errors}` : "",
+        t.benchWatchRestarts ? `  the benchmark's watches resumed ${t.benchWatchRestarts} time(s)` : "",
+        t.benchWatchGaps ? `, lost events ${t.benchWatchGaps} time(s)` : "",
+      ].join(""),
+    ]);
   }
-  if (r.audit) rows.push([`audit, ${r.audit.pods} pods in ${r.audit.workloads} workloads (s, reviews)`, `${r.audit.seconds} (${r.audit.reviews}), exit ${r.audit.exitCode}`]);
+  if (r.audit)
+    rows.push([
+      `audit, ${r.audit.pods} pods in ${r.audit.workloads} workloads (s, reviews)`,
+      `${r.audit.seconds} (${r.audit.reviews}), exit ${r.audit.exitCode}`,
+    ]);
   for (const run of r.replay?.runs ?? []) {
-    rows.push([`replay ${run.mode}, ${run.offeredPerSecond ? `${run.offeredPerSecond}/s` : "all at once"}: CPU ms per 1,000 pod events, pod events per CPU-s`, `${run.cpuMsPer1000PodEvents}, ${run.podEventsPerCpuSecond}  (${run.podEvents} of ${run.events} events, ${JSON.stringify(run.writes)})`]);
+    rows.push([
+      `replay ${run.mode}, ${run.offeredPerSecond ? `${run.offeredPerSecond}/s` : "all at once"}: CPU ms per 1,000 pod events, pod ` +
+        `events per CPU-s`,
+      `${run.cpuMsPer1000PodEvents}, ${run.podEventsPerCpuSecond}  (${run.podEvents} of ${run.events} events, ` +
+        `${JSON.stringify(run.writes)})`,
+    ]);
   }
   const f = r.scale?.foreignPods;
-  if (f) rows.push([`scale: RSS before / after ${f.pods} pods not opted in (MiB)`, `${f.rssBeforeMiB} / ${f.rssAfterMiB} (+${f.extraMiB}), tracked pods ${f.trackedPods}`]);
+  if (f)
+    rows.push([
+      `scale: RSS before / after ${f.pods} pods not opted in (MiB)`,
+      `${f.rssBeforeMiB} / ${f.rssAfterMiB} (+${f.extraMiB}), tracked pods ${f.trackedPods}`,
+    ]);
   const o = r.scale?.optedIn;
   if (o) {
-    rows.push([`scale: ${o.pods} opted-in pods in ${o.workloads} workloads: cold sync (s), RSS (MiB), per 1,000`, `${o.coldSyncSeconds}, ${o.rssMiB} (idle ${o.idleRssMiB}, peak ${o.peakRssMiB}), ${o.rssPerThousandPodsMiB}`]);
-    rows.push([`scale: RSS with the first tenth of those pods (MiB), per further 1,000 (anonymous + executable pages)`, `${o.firstTenthRssMiB}, ${o.rssPerFurtherThousandPodsMiB} (${o.anonPerFurtherThousandPodsMiB} + ${o.filePerFurtherThousandPodsMiB}); ${o.rssPerThousandPodsOfSecondHalfMiB} per 1,000 of the second half`]);
+    rows.push([
+      `scale: ${o.pods} opted-in pods in ${o.workloads} workloads: cold sync (s), RSS (MiB), per 1,000`,
+      `${o.coldSyncSeconds}, ${o.rssMiB} (idle ${o.idleRssMiB}, peak ${o.peakRssMiB}), ${o.rssPerThousandPodsMiB}`,
+    ]);
+    rows.push([
+      `scale: RSS with the first tenth of those pods (MiB), per further 1,000 (anonymous + executable pages)`,
+      `${o.firstTenthRssMiB}, ${o.rssPerFurtherThousandPodsMiB} (${o.anonPerFurtherThousandPodsMiB} + ` +
+        `${o.filePerFurtherThousandPodsMiB}); ${o.rssPerThousandPodsOfSecondHalfMiB} per 1,000 of the second half`,
+    ]);
   }
   const b = r.scale?.largestWorkload;
-  if (b) rows.push([`scale: one workload of ${b.pods} pods (${b.nameLength}-char names): live / cold (s), Role bytes`, `${b.liveSeconds} (${b.liveAfterLastCreateSeconds} after the last create, ${b.liveRoleWrites} writes) / ${b.coldSeconds}, ${b.roleBytes}`]);
-  for (const [name, c] of [["clients", r.clients], ["clients-authorizer", r.clientsAuthorizer]] as const) {
+  if (b)
+    rows.push([
+      `scale: one workload of ${b.pods} pods (${b.nameLength}-char names): live / cold (s), Role bytes`,
+      `${b.liveSeconds} (${b.liveAfterLastCreateSeconds} after the last create, ${b.liveRoleWrites} writes) / ${b.coldSeconds}, ` +
+        `${b.roleBytes}`,
+    ]);
+  for (const [name, c] of [
+    ["clients", r.clients],
+    ["clients-authorizer", r.clientsAuthorizer],
+  ] as const) {
     if (!c) continue;
-    rows.push([`${name}: kubectl logs -l refused with Forbidden / runs (--role-pod-names=${c.rolePodNames})`, `${c.forbidden} / ${c.runs} (${c.forbidden - c.forbiddenGone} on pods that existed, ${c.forbiddenTerminating} of them pods being deleted, ${c.forbiddenGone} of those already gone; other failures ${c.otherFailures}; ${c.workloads} workloads, ${c.clients} clients, ${c.seconds} s${c.debounce ? `, --debounce ${c.debounce}` : ""})`]);
-    rows.push([`${name}: the same, each right after, with every pod's logs granted: failed / runs`, `${c.namespaceWide.failures} / ${c.namespaceWide.runs}`]);
-    if (c.runMs) rows.push([`${name}: one kubectl run, own / namespace-wide (p50/p99 ms)`, `${c.runMs.own.p50} / ${c.runMs.own.p99}, ${c.runMs.namespaceWide.p50} / ${c.runMs.namespaceWide.p99}`]);
+    rows.push([
+      `${name}: kubectl logs -l refused with Forbidden / runs (--role-pod-names=${c.rolePodNames})`,
+      `${c.forbidden} / ${c.runs} (${c.forbidden - c.forbiddenGone} on pods that existed, ${c.forbiddenTerminating} of them pods ` +
+        `being deleted, ${c.forbiddenGone} of those already gone; other failures ${c.otherFailures}; ${c.workloads} workloads, ` +
+        `${c.clients} clients, ${c.seconds} s${c.debounce ? `, --debounce ${c.debounce}` : ""})`,
+    ]);
+    rows.push([
+      `${name}: the same, each right after, with every pod's logs granted: failed / runs`,
+      `${c.namespaceWide.failures} / ${c.namespaceWide.runs}`,
+    ]);
+    if (c.runMs)
+      rows.push([
+        `${name}: one kubectl run, own / namespace-wide (p50/p99 ms)`,
+        `${c.runMs.own.p50} / ${c.runMs.own.p99}, ${c.runMs.namespaceWide.p50} / ${c.runMs.namespaceWide.p99}`,
+      ]);
   }
   for (const [who, m] of Object.entries(r.peer?.medians ?? {})) {
     const t = m.convergeSeconds;
-    rows.push([`peer, ${who} (medians): converge create/up/down/rollout (s)`, `${t.create} / ${t.scaleUp} / ${t.scaleDown} / ${t.rollout}`]);
+    rows.push([
+      `peer, ${who} (medians): converge create/up/down/rollout (s)`,
+      `${t.create} / ${t.scaleUp} / ${t.scaleDown} / ${t.rollout}`,
+    ]);
     const w = m.roleWritesBy;
-    rows.push([`peer, ${who} (medians): Role writes in create/up/down/rollout`, `${w.create} / ${w.scaleUp} / ${w.scaleDown} / ${w.rollout}`]);
-    rows.push([`peer, ${who} (medians): Role writes, roles requests (apiserver), all requests (client), CPU-s, peak RSS MiB`, `${m.roleWrites}, ${m.apiserverRoleRequests}, ${m.clientRequests}, ${m.cpuSeconds}, ${m.peakRssMiB}`]);
+    rows.push([
+      `peer, ${who} (medians): Role writes in create/up/down/rollout`,
+      `${w.create} / ${w.scaleUp} / ${w.scaleDown} / ${w.rollout}`,
+    ]);
+    rows.push([
+      `peer, ${who} (medians): Role writes, roles requests (apiserver), all requests (client), CPU-s, peak RSS MiB`,
+      `${m.roleWrites}, ${m.apiserverRoleRequests}, ${m.clientRequests}, ${m.cpuSeconds}, ${m.peakRssMiB}`,
+    ]);
   }
   for (const i of r.idle?.runs ?? []) {
-    rows.push([`idle, ${r.idle!.deployments} Deployments${i.leaderElect ? ", --leader-elect" : ""}${i.imageEnv ? ", the image's environment" : ""}: CPU ms/s, wake-ups/s, API requests, RSS MiB`, `${i.cpuMsPerSecond}, ${i.wakeupsPerSecond}, ${i.apiRequests} in ${i.seconds} s, ${i.rssMiB}`]);
+    rows.push([
+      `idle, ${r.idle!.deployments} ` +
+        `Deployments${i.leaderElect ? ", --leader-elect" : ""}${i.imageEnv ? ", the image's environment" : ""}: CPU ms/s, ` +
+        `wake-ups/s, API requests, RSS MiB`,
+      `${i.cpuMsPerSecond}, ${i.wakeupsPerSecond}, ${i.apiRequests} in ${i.seconds} s, ${i.rssMiB}`,
+    ]);
   }
   const a = r.authorizer;
   if (a) {
     const p = (x: { p50: number; p99: number }) => `${x.p50} / ${x.p99}`;
     const i = a.inProcess;
     rows.push([`authorizer: load average before / after`, `${a.loadAverage.before} / ${a.loadAverage.after}`]);
-    rows.push([`authorizer in-process, ${i.pods} pods in ${i.workloads} workloads: get pods/log, list -l, get with parse (p50/p99 µs)`, `${p(i.getLogUs)}, ${p(i.listBySelectorUs)}, ${p(i.getLogWithParseUs)}`]);
+    rows.push([
+      `authorizer in-process, ${i.pods} pods in ${i.workloads} workloads: get pods/log, list -l, get with parse (p50/p99 µs)`,
+      `${p(i.getLogUs)}, ${p(i.listBySelectorUs)}, ${p(i.getLogWithParseUs)}`,
+    ]);
     for (const ph of a.throughApiserver.phases) {
-      const cpu = Object.entries(ph.cpuMsPerReview).map(([k, ms]) => `${k} ${ms}`).join(", ");
-      rows.push([`authorizer at ${ph.offeredPerSecond}/s, ${ph.path}: ${ph.name.split(" (")[0]} (p50/p99 ms)`, `${p(ph.ms)}  (achieved ${ph.achievedPerSecond}/s, ${ph.allowed} of ${ph.reviews} allowed, ${ph.errors} errors${ph.firstError ? ` (first: ${ph.firstError})` : ""}; CPU ms per review: ${cpu})`]);
+      const cpu = Object.entries(ph.cpuMsPerReview)
+        .map(([k, ms]) => `${k} ${ms}`)
+        .join(", ");
+      rows.push([
+        `authorizer at ${ph.offeredPerSecond}/s, ${ph.path}: ${ph.name.split(" (")[0]} (p50/p99 ms)`,
+        `${p(ph.ms)}  (achieved ${ph.achievedPerSecond}/s, ${ph.allowed} of ${ph.reviews} allowed, ${ph.errors} ` +
+          `errors${ph.firstError ? ` (first: ${ph.firstError})` : ""}; CPU ms per review: ${cpu})`,
+      ]);
     }
     const k = a.kubectlLogs;
-    rows.push([`authorizer: kubectl logs POD, webhook / RBAC (p50/p99 ms)`, `${p(k.webhookMs)} / ${p(k.rbacMs)}  (added at p50 ${k.addedP50Ms} ms, ${k.runs} runs each, ${k.failures} failures)`]);
-    rows.push([`authorizer: GET pods/POD/log, webhook / RBAC (p50/p99 ms)`, `${p(k.logGet.webhookMs)} / ${p(k.logGet.rbacMs)}  (added ${k.logGet.addedP50Ms} at p50, ${k.logGet.addedP99Ms} at p99; ${k.logGet.runs} runs each)`]);
+    rows.push([
+      `authorizer: kubectl logs POD, webhook / RBAC (p50/p99 ms)`,
+      `${p(k.webhookMs)} / ${p(k.rbacMs)}  (added at p50 ${k.addedP50Ms} ms, ${k.runs} runs each, ${k.failures} failures)`,
+    ]);
+    rows.push([
+      `authorizer: GET pods/POD/log, webhook / RBAC (p50/p99 ms)`,
+      `${p(k.logGet.webhookMs)} / ${p(k.logGet.rbacMs)}  (added ${k.logGet.addedP50Ms} at p50, ${k.logGet.addedP99Ms} at p99; ` +
+        `${k.logGet.runs} runs each)`,
+    ]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
-  console.log(`\n${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Kubernetes ${r.kubernetes}, debounce ${r.debounce}, controller environment ${Object.entries(r.controllerEnv).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
+  const env = Object.entries(r.controllerEnv)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+  const machine = `${r.machine.cores} cores, ${r.machine.memoryGiB} GiB`;
+  console.log(`\n${machine}, Kubernetes ${r.kubernetes}, debounce ${r.debounce}, controller environment ${env}\n`);
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
 }
 
@@ -249,13 +364,17 @@ function writeCdf(file: string, run: LatencyResult): void {
     return s.map((v, i) => `${i ? "L" : "M"}${x(v).toFixed(1)},${y((i + 1) / s.length).toFixed(1)}`).join(" ");
   };
   const ticks = Array.from({ length: 6 }, (_, i) => (maxX / 5) * i);
+  const title = `Pod event to Role, ${run.deployments} Deployments changing at once (debounce 250 ms)`;
+  const quantileLine = (q: number) =>
+    `<text x="${pad - 6}" y="${y(q) + 4}" text-anchor="end">${q}</text>` +
+    `<line x1="${pad}" y1="${y(q)}" x2="${w - pad}" y2="${y(q)}" stroke="#ddd"/>`;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
-<text x="${w / 2}" y="20" text-anchor="middle" font-size="14">Pod event to Role, ${run.deployments} Deployments changing at once (debounce 250 ms)</text>
+<text x="${w / 2}" y="20" text-anchor="middle" font-size="14">${title}</text>
 <line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="black"/>
 <line x1="${pad}" y1="${pad}" x2="${pad}" y2="${h - pad}" stroke="black"/>
 ${ticks.map((t) => `<text x="${x(t)}" y="${h - pad + 16}" text-anchor="middle">${Math.round(t)}</text>`).join("\n")}
-${[0, 0.5, 0.99, 1].map((q) => `<text x="${pad - 6}" y="${y(q) + 4}" text-anchor="end">${q}</text><line x1="${pad}" y1="${y(q)}" x2="${w - pad}" y2="${y(q)}" stroke="#ddd"/>`).join("\n")}
+${[0, 0.5, 0.99, 1].map(quantileLine).join("\n")}
 <text x="${w / 2}" y="${h - 10}" text-anchor="middle">milliseconds</text>
 <path d="${path(run.upSamples)}" fill="none" stroke="#1f77b4" stroke-width="2"/>
 <path d="${path(run.downSamples)}" fill="none" stroke="#d62728" stroke-width="2"/>

@@ -33,7 +33,12 @@ export interface PeerRun {
 export interface PeerResult {
   deployments: number;
   runs: PeerRun[];
-  medians: Partial<Record<Who, Omit<PeerRun, "controller" | "apiserverRoleRequests" | "clientRequests"> & { apiserverRoleRequests: number; clientRequests: number }>>;
+  medians: Partial<
+    Record<
+      Who,
+      Omit<PeerRun, "controller" | "apiserverRoleRequests" | "clientRequests"> & { apiserverRoleRequests: number; clientRequests: number }
+    >
+  >;
 }
 
 /** Builds the peer (cached) and returns its path. */
@@ -58,16 +63,36 @@ async function start(who: Who, env: Env, ns: string, peer: string): Promise<Runn
   // The same flags for both, controller-runtime's.
   const args = [
     who === "podlogreader" ? binary : peer,
-    "--kubeconfig", env.cluster.kubeconfig, "--namespace", ns,
-    "--metrics-bind-address", `127.0.0.1:${metrics}`, "--health-probe-bind-address", `127.0.0.1:${probes}`,
+    "--kubeconfig",
+    env.cluster.kubeconfig,
+    "--namespace",
+    ns,
+    "--metrics-bind-address",
+    `127.0.0.1:${metrics}`,
+    "--health-probe-bind-address",
+    `127.0.0.1:${probes}`,
     ...(who === "podlogreader" ? ["--log-level", process.env.PEER_LOG_LEVEL ?? "warn"] : ["--zap-log-level", "error"]),
   ];
   // podlogreader as the chart runs it, with the image's environment.
-  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "inherit", stderr: "inherit", env: who === "podlogreader" ? { ...process.env, ...IMAGE_ENV } : process.env });
+  const proc = Bun.spawn(args, {
+    stdin: "ignore",
+    stdout: "inherit",
+    stderr: "inherit",
+    env: who === "podlogreader" ? { ...process.env, ...IMAGE_ENV } : process.env,
+  });
   const ready = `http://127.0.0.1:${probes}/readyz`;
-  await until(`${who}'s /readyz`, async () => ((await fetch(ready).then((r) => r.ok, () => false)) || undefined), 60_000);
+  await until(
+    `${who}'s /readyz`,
+    async () =>
+      (await fetch(ready).then(
+        (r) => r.ok,
+        () => false,
+      )) || undefined,
+    60_000,
+  );
   const stat = () => readFileSync(`/proc/${proc.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  const status = (field: string) => Number(readFileSync(`/proc/${proc.pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0) * 1024;
+  const status = (field: string) =>
+    Number(readFileSync(`/proc/${proc.pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0) * 1024;
   return {
     pid: proc.pid,
     // utime and stime, fields 14 and 15 of /proc/PID/stat, in clock ticks of 1/100 s.
@@ -103,53 +128,75 @@ async function apiserverRoleRequests(env: Env): Promise<Record<string, number>> 
 }
 
 const minus = (a: Record<string, number>, b: Record<string, number>) =>
-  Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+  Object.fromEntries(
+    Object.entries(a)
+      .map(([k, v]) => [k, v - (b[k] ?? 0)])
+      .filter(([, v]) => (v as number) > 0),
+  );
 
 function runOnce(who: Who, deployments: number, peer: string): Promise<PeerRun> {
-  return withCluster(async (env) => {
-    const ns = await namespace(env.api, "peer");
-    const list = Array.from({ length: deployments }, (_, i) => `d${i}`);
-    const roles = await RoleWatch.start(env.api, ns);
-    const before = await apiserverRoleRequests(env);
-    const ctl = await start(who, env, ns, peer);
-    const role = (d: string) => managedName("Deployment", d);
-    const writesBy: Record<string, number> = {};
-    const converge = async (what: string, change: () => Promise<void>, done: (d: string) => boolean) => {
-      const t0 = performance.now();
-      const w0 = roles.writes;
-      await change();
-      await until(what, async () => (list.every(done) ? true : undefined), 600_000, 50);
-      writesBy[what] = roles.writes - w0;
-      return round((performance.now() - t0) / 1000, 2);
-    };
-    const listing = (n: number) => (d: string) => roles.pods.get(role(d))?.size === n;
-    const create = await converge("the Roles of the new Deployments", () => forEachLimit(list, 32, (d) => env.api.create(Deployments, ns, deployment(d, 1))), listing(1));
-    const scaleUp = await converge("the scale-up", () => forEachLimit(list, 32, (d) => scale(env.api, ns, d, 5)), listing(5));
-    const scaleDown = await converge("the scale-down", () => forEachLimit(list, 32, (d) => scale(env.api, ns, d, 1)), listing(1));
-    const old = new Map(list.map((d) => [d, [...(roles.pods.get(role(d)) ?? [])][0]]));
-    const rollout = await converge(
-      "the rollout",
-      () => forEachLimit(list, 32, (d) => env.api.mergePatch(Deployments, ns, d, { spec: { template: { metadata: { annotations: { rollout: "2" } } } } }, { fieldManager: "podlogreader-bench" })),
-      (d) => listing(1)(d) && !roles.pods.get(role(d))!.has(old.get(d)!),
-    );
-    await Bun.sleep(5000); // late writes count too
-    const result: PeerRun = {
-      controller: who,
-      convergeSeconds: { create, scaleUp, scaleDown, rollout },
-      roleWrites: roles.writes,
-      roleWritesBy: {
-        create: writesBy["the Roles of the new Deployments"]!, scaleUp: writesBy["the scale-up"]!,
-        scaleDown: writesBy["the scale-down"]!, rollout: writesBy["the rollout"]!,
-      },
-      apiserverRoleRequests: minus(await apiserverRoleRequests(env), before),
-      clientRequests: await ctl.requests(),
-      cpuSeconds: ctl.cpuSeconds(),
-      peakRssMiB: MiB(ctl.peakRss()),
-    };
-    await ctl.stop();
-    roles.stop();
-    return result;
-  }, { nodes: 1 });
+  return withCluster(
+    async (env) => {
+      const ns = await namespace(env.api, "peer");
+      const list = Array.from({ length: deployments }, (_, i) => `d${i}`);
+      const roles = await RoleWatch.start(env.api, ns);
+      const before = await apiserverRoleRequests(env);
+      const ctl = await start(who, env, ns, peer);
+      const role = (d: string) => managedName("Deployment", d);
+      const writesBy: Record<string, number> = {};
+      const converge = async (what: string, change: () => Promise<void>, done: (d: string) => boolean) => {
+        const t0 = performance.now();
+        const w0 = roles.writes;
+        await change();
+        await until(what, async () => (list.every(done) ? true : undefined), 600_000, 50);
+        writesBy[what] = roles.writes - w0;
+        return round((performance.now() - t0) / 1000, 2);
+      };
+      const listing = (n: number) => (d: string) => roles.pods.get(role(d))?.size === n;
+      const create = await converge(
+        "the Roles of the new Deployments",
+        () => forEachLimit(list, 32, (d) => env.api.create(Deployments, ns, deployment(d, 1))),
+        listing(1),
+      );
+      const scaleUp = await converge("the scale-up", () => forEachLimit(list, 32, (d) => scale(env.api, ns, d, 5)), listing(5));
+      const scaleDown = await converge("the scale-down", () => forEachLimit(list, 32, (d) => scale(env.api, ns, d, 1)), listing(1));
+      const old = new Map(list.map((d) => [d, [...(roles.pods.get(role(d)) ?? [])][0]]));
+      const rollout = await converge(
+        "the rollout",
+        () =>
+          forEachLimit(list, 32, (d) =>
+            env.api.mergePatch(
+              Deployments,
+              ns,
+              d,
+              { spec: { template: { metadata: { annotations: { rollout: "2" } } } } },
+              { fieldManager: "podlogreader-bench" },
+            ),
+          ),
+        (d) => listing(1)(d) && !roles.pods.get(role(d))!.has(old.get(d)!),
+      );
+      await Bun.sleep(5000); // late writes count too
+      const result: PeerRun = {
+        controller: who,
+        convergeSeconds: { create, scaleUp, scaleDown, rollout },
+        roleWrites: roles.writes,
+        roleWritesBy: {
+          create: writesBy["the Roles of the new Deployments"]!,
+          scaleUp: writesBy["the scale-up"]!,
+          scaleDown: writesBy["the scale-down"]!,
+          rollout: writesBy["the rollout"]!,
+        },
+        apiserverRoleRequests: minus(await apiserverRoleRequests(env), before),
+        clientRequests: await ctl.requests(),
+        cpuSeconds: ctl.cpuSeconds(),
+        peakRssMiB: MiB(ctl.peakRss()),
+      };
+      await ctl.stop();
+      roles.stop();
+      return result;
+    },
+    { nodes: 1 },
+  );
 }
 
 const median = (xs: number[]) => {
@@ -159,7 +206,11 @@ const median = (xs: number[]) => {
 const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
 /** PEER_RUNS (default 3) runs of each controller, alternating which goes first. */
-export async function peerComparison(log: (msg: string) => void, deployments = Number(process.env.PEER_DEPLOYMENTS ?? 100), runs = Number(process.env.PEER_RUNS ?? 3)): Promise<PeerResult> {
+export async function peerComparison(
+  log: (msg: string) => void,
+  deployments = Number(process.env.PEER_DEPLOYMENTS ?? 100),
+  runs = Number(process.env.PEER_RUNS ?? 3),
+): Promise<PeerResult> {
   const peer = peerBinary();
   const all: PeerRun[] = [];
   // PEER_CONTROLLERS=podlogreader (or peer) runs one side only, to try a change quickly.
@@ -175,9 +226,19 @@ export async function peerComparison(log: (msg: string) => void, deployments = N
     const mine = all.filter((r) => r.controller === who);
     const m = (f: (r: PeerRun) => number) => median(mine.map(f));
     return {
-      convergeSeconds: { create: m((r) => r.convergeSeconds.create), scaleUp: m((r) => r.convergeSeconds.scaleUp), scaleDown: m((r) => r.convergeSeconds.scaleDown), rollout: m((r) => r.convergeSeconds.rollout) },
+      convergeSeconds: {
+        create: m((r) => r.convergeSeconds.create),
+        scaleUp: m((r) => r.convergeSeconds.scaleUp),
+        scaleDown: m((r) => r.convergeSeconds.scaleDown),
+        rollout: m((r) => r.convergeSeconds.rollout),
+      },
       roleWrites: m((r) => r.roleWrites),
-      roleWritesBy: { create: m((r) => r.roleWritesBy.create), scaleUp: m((r) => r.roleWritesBy.scaleUp), scaleDown: m((r) => r.roleWritesBy.scaleDown), rollout: m((r) => r.roleWritesBy.rollout) },
+      roleWritesBy: {
+        create: m((r) => r.roleWritesBy.create),
+        scaleUp: m((r) => r.roleWritesBy.scaleUp),
+        scaleDown: m((r) => r.roleWritesBy.scaleDown),
+        rollout: m((r) => r.roleWritesBy.rollout),
+      },
       apiserverRoleRequests: m((r) => total(r.apiserverRoleRequests)),
       clientRequests: m((r) => total(r.clientRequests)),
       cpuSeconds: m((r) => r.cpuSeconds),

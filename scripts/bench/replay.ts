@@ -18,6 +18,7 @@ import { Metrics } from "../../src/telemetry/metrics.ts";
 import { lines } from "../../src/util/lines.ts";
 import { forEachLimit, namespace, OPT_IN, round, until, withCluster } from "./kit.ts";
 import { deployment } from "../lib/workloads.ts";
+import { getOrCreate } from "../../src/util/maps.ts";
 
 /** One frame of a recorded watch: which watch it came on, and its bytes as the apiserver sent them. */
 interface Frame {
@@ -48,73 +49,94 @@ const METADATA_OBJECT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io
  * replaced), scaled to 2 and half of them deleted. No controller runs: the stream is the cluster's.
  */
 export function record(workloads: number): Promise<Recording> {
-  return withCluster(async (env) => {
-    const ns = await namespace(env.api, "replay");
-    const frames: Frame[] = [];
-    // Pods ever added and pods live, counted as their frames arrive.
-    const pods = { added: 0, live: new Set<string>() };
-    const abort = new AbortController();
-    const readers = await Promise.all(watched().map(async ({ resource, labelSelector, metadataOnly }) => {
-      let { resourceVersion } = await env.api.list(resource, { namespace: ns, labelSelector, metadataOnly });
-      const open = () => env.api.transport.request({
-        path: collectionPath(resource, ns),
-        query: { watch: true, allowWatchBookmarks: true, resourceVersion, timeoutSeconds: 3600, labelSelector },
-        accept: metadataOnly ? METADATA_OBJECT : undefined,
-        signal: abort.signal,
-        streaming: true,
-      });
-      let response = await open();
-      // Wrapped, so that Promise.all waits for the watches to open, not to end. A watch the
-      // apiserver ends (a slow reader is cut off) is opened again from the last version seen.
-      return { done: (async () => {
-        while (!abort.signal.aborted) {
-          for await (const raw of lines(response.body!)) {
-            const line = raw.trim();
-            if (!line) continue;
-            const { type, object } = JSON.parse(line) as { type: string; object: { metadata?: { name: string; resourceVersion: string } } };
-            if (type === "ERROR" || !object.metadata) throw new Error(`an ${type} event: ${line.slice(0, 200)}`);
-            resourceVersion = object.metadata.resourceVersion;
-            if (type === "BOOKMARK") continue;
-            frames.push({ resource: resource.plural, line });
-            if (resource !== Pods) continue;
-            if (type === "ADDED") (pods.added++, pods.live.add(object.metadata.name));
-            if (type === "DELETED") pods.live.delete(object.metadata.name);
-          }
-          if (!abort.signal.aborted) response = await open();
-        }
-      })().catch((err: Error) => {
-        if (!abort.signal.aborted) process.stderr.write(`bench: the recording's ${resource.plural} watch failed: ${err.message}\n`);
-      }) };
-    }));
-    const list = Array.from({ length: workloads }, (_, i) => `w${i}`);
-    /** Until `added` pods were ever added and `live` are there, and no frame has come for 3 s. */
-    const settled = async (what: string, added: number, live: number) => {
-      let last = -1;
-      await until(what, async () => {
-        const quiet = frames.length === last;
-        last = frames.length;
-        return quiet && pods.added >= added && pods.live.size === live ? true : undefined;
-      }, 900_000, 3000).catch((err: Error) => {
-        throw new Error(`${err.message} (pods added ${pods.added} of ${added}, live ${pods.live.size} of ${live})`);
-      });
-    };
-    const patch = (d: string, body: unknown) => env.api.mergePatch(Deployments, ns, d, body, { fieldManager: "podlogreader-bench" });
-    const w = workloads;
-    await forEachLimit(list, 16, (d) => env.api.create(Deployments, ns, deployment(undefined, d, { replicas: 3, templateLabels: OPT_IN })));
-    await settled("the pods of the new Deployments", 3 * w, 3 * w);
-    await forEachLimit(list, 16, (d) => patch(d, { spec: { replicas: 6 } }));
-    await settled("the scale-up", 6 * w, 6 * w);
-    await forEachLimit(list, 16, (d) => patch(d, { spec: { template: { metadata: { annotations: { rollout: "2" } } } } }));
-    await settled("the rollout", 12 * w, 6 * w);
-    await forEachLimit(list, 16, (d) => patch(d, { spec: { replicas: 2 } }));
-    await settled("the scale-down", 12 * w, 2 * w);
-    const deleted = Math.floor(w / 2);
-    await forEachLimit(list.slice(0, deleted), 16, (d) => env.api.delete(Deployments, ns, d));
-    await settled("the deletions", 12 * w, 2 * (w - deleted));
-    abort.abort();
-    await Promise.allSettled(readers.map((r) => r.done));
-    return { namespace: ns, workloads, frames };
-  }, { nodes: 1 });
+  return withCluster(
+    async (env) => {
+      const ns = await namespace(env.api, "replay");
+      const frames: Frame[] = [];
+      // Pods ever added and pods live, counted as their frames arrive.
+      const pods = { added: 0, live: new Set<string>() };
+      const abort = new AbortController();
+      const readers = await Promise.all(
+        watched().map(async ({ resource, labelSelector, metadataOnly }) => {
+          let { resourceVersion } = await env.api.list(resource, { namespace: ns, labelSelector, metadataOnly });
+          const open = () =>
+            env.api.transport.request({
+              path: collectionPath(resource, ns),
+              query: { watch: true, allowWatchBookmarks: true, resourceVersion, timeoutSeconds: 3600, labelSelector },
+              accept: metadataOnly ? METADATA_OBJECT : undefined,
+              signal: abort.signal,
+              streaming: true,
+            });
+          let response = await open();
+          // Wrapped, so that Promise.all waits for the watches to open, not to end. A watch the
+          // apiserver ends (a slow reader is cut off) is opened again from the last version seen.
+          return {
+            done: (async () => {
+              while (!abort.signal.aborted) {
+                for await (const raw of lines(response.body!)) {
+                  const line = raw.trim();
+                  if (!line) continue;
+                  const { type, object } = JSON.parse(line) as {
+                    type: string;
+                    object: { metadata?: { name: string; resourceVersion: string } };
+                  };
+                  if (type === "ERROR" || !object.metadata) throw new Error(`an ${type} event: ${line.slice(0, 200)}`);
+                  resourceVersion = object.metadata.resourceVersion;
+                  if (type === "BOOKMARK") continue;
+                  frames.push({ resource: resource.plural, line });
+                  if (resource !== Pods) continue;
+                  if (type === "ADDED") {
+                    pods.added++;
+                    pods.live.add(object.metadata.name);
+                  }
+                  if (type === "DELETED") pods.live.delete(object.metadata.name);
+                }
+                if (!abort.signal.aborted) response = await open();
+              }
+            })().catch((err: Error) => {
+              if (!abort.signal.aborted) process.stderr.write(`bench: the recording's ${resource.plural} watch failed: ${err.message}\n`);
+            }),
+          };
+        }),
+      );
+      const list = Array.from({ length: workloads }, (_, i) => `w${i}`);
+      /** Until `added` pods were ever added and `live` are there, and no frame has come for 3 s. */
+      const settled = async (what: string, added: number, live: number) => {
+        let last = -1;
+        await until(
+          what,
+          async () => {
+            const quiet = frames.length === last;
+            last = frames.length;
+            return quiet && pods.added >= added && pods.live.size === live ? true : undefined;
+          },
+          900_000,
+          3000,
+        ).catch((err: Error) => {
+          throw new Error(`${err.message} (pods added ${pods.added} of ${added}, live ${pods.live.size} of ${live})`);
+        });
+      };
+      const patch = (d: string, body: unknown) => env.api.mergePatch(Deployments, ns, d, body, { fieldManager: "podlogreader-bench" });
+      const w = workloads;
+      await forEachLimit(list, 16, (d) =>
+        env.api.create(Deployments, ns, deployment(undefined, d, { replicas: 3, templateLabels: OPT_IN })),
+      );
+      await settled("the pods of the new Deployments", 3 * w, 3 * w);
+      await forEachLimit(list, 16, (d) => patch(d, { spec: { replicas: 6 } }));
+      await settled("the scale-up", 6 * w, 6 * w);
+      await forEachLimit(list, 16, (d) => patch(d, { spec: { template: { metadata: { annotations: { rollout: "2" } } } } }));
+      await settled("the rollout", 12 * w, 6 * w);
+      await forEachLimit(list, 16, (d) => patch(d, { spec: { replicas: 2 } }));
+      await settled("the scale-down", 12 * w, 2 * w);
+      const deleted = Math.floor(w / 2);
+      await forEachLimit(list.slice(0, deleted), 16, (d) => env.api.delete(Deployments, ns, d));
+      await settled("the deletions", 12 * w, 2 * (w - deleted));
+      abort.abort();
+      await Promise.allSettled(readers.map((r) => r.done));
+      return { namespace: ns, workloads, frames };
+    },
+    { nodes: 1 },
+  );
 }
 
 /**
@@ -198,9 +220,7 @@ function fakeTransport(writes: Writes): { transport: Transport; feed: Feed } {
 function fakeParsedApi(writes: Writes, parsed: Map<Frame, RawWatchEvent>): { api: KubeApi; feed: Feed } {
   const queues = new Map<string, { events: RawWatchEvent[]; wake?: () => void }>();
   const queueOf = (resource: string) => {
-    let q = queues.get(resource);
-    if (!q) queues.set(resource, (q = { events: [] }));
-    return q;
+    return getOrCreate(queues, resource, () => ({ events: [] }));
   };
   const api = {
     async list() {
@@ -213,10 +233,11 @@ function fakeParsedApi(writes: Writes, parsed: Map<Frame, RawWatchEvent>): { api
           if (q.events.length) {
             const batch = q.events.splice(0);
             yield* batch;
-          } else await new Promise<void>((r) => {
-            q.wake = r;
-            opts.signal?.addEventListener("abort", () => r(), { once: true });
-          });
+          } else
+            await new Promise<void>((r) => {
+              q.wake = r;
+              opts.signal?.addEventListener("abort", () => r(), { once: true });
+            });
         }
       })();
     },
@@ -287,8 +308,12 @@ async function replayOnce(rec: Recording, mode: ReplayRun["mode"], ratePerSecond
     ({ api, feed } = fakeParsedApi(writes, parsed));
   }
   const options: ControllerOptions = {
-    namespaces: [rec.namespace], debounceMs: 250, resyncMs: 3_600_000, workers: 4,
-    podVisibility: "own", createServiceAccountAndRoleBinding: false,
+    namespaces: [rec.namespace],
+    debounceMs: 250,
+    resyncMs: 3_600_000,
+    workers: 4,
+    podVisibility: "own",
+    createServiceAccountAndRoleBinding: false,
   };
   const controller = new Controller(api, options, createLogger("error", "text"), new Metrics());
   const stop = new AbortController();
@@ -313,12 +338,17 @@ async function replayOnce(rec: Recording, mode: ReplayRun["mode"], ratePerSecond
   }
   // Drained once no write has come for two batching windows and a second.
   let lastWrites = -1;
-  await until("the replay to drain", async () => {
-    const n = writes.total;
-    if (n === lastWrites && performance.now() - writes.lastAt > 1000) return true;
-    lastWrites = n;
-    return undefined;
-  }, 600_000, 500);
+  await until(
+    "the replay to drain",
+    async () => {
+      const n = writes.total;
+      if (n === lastWrites && performance.now() - writes.lastAt > 1000) return true;
+      lastWrites = n;
+      return undefined;
+    },
+    600_000,
+    500,
+  );
   const cpu = writes.lastCpu;
   const cpuMs = (cpu.user - cpu0.user + cpu.system - cpu0.system) / 1000;
   stop.abort();

@@ -29,15 +29,21 @@ type OwnerRef = { apiVersion: string; kind: string; name: string; uid: string; c
 async function workloadWithReplicaSet(api: KubeApi, ns: string, d: string): Promise<OwnerRef> {
   const dep = (await api.create(Deployments, ns, deployment(d, 0))) as { metadata: { uid: string } };
   const rs = (await api.create(ReplicaSets, ns, {
-    apiVersion: "apps/v1", kind: "ReplicaSet",
-    metadata: { name: `${d}-rs`, labels: { app: d }, ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: d, uid: dep.metadata.uid, controller: true }] },
+    apiVersion: "apps/v1",
+    kind: "ReplicaSet",
+    metadata: {
+      name: `${d}-rs`,
+      labels: { app: d },
+      ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: d, uid: dep.metadata.uid, controller: true }],
+    },
     spec: { replicas: 0, selector: { matchLabels: { app: d } }, template: deployment(d, 0).spec.template },
   })) as { metadata: { uid: string } };
   return { apiVersion: "apps/v1", kind: "ReplicaSet", name: `${d}-rs`, uid: rs.metadata.uid, controller: true };
 }
 
 const ownedPod = (name: string, d: string, owner: OwnerRef) => ({
-  apiVersion: "v1", kind: "Pod",
+  apiVersion: "v1",
+  kind: "Pod",
   metadata: { name, labels: { app: d, ...OPT_IN }, ownerReferences: [owner] },
   spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },
 });
@@ -45,7 +51,11 @@ const ownedPod = (name: string, d: string, owner: OwnerRef) => ({
 /** Creates `count` objects with `make(i)`, `CREATE_CONCURRENCY` at a time; returns the creates per second. */
 async function createMany(count: number, make: (i: number) => Promise<unknown>): Promise<number> {
   const started = performance.now();
-  await forEachLimit(Array.from({ length: count }, (_, i) => i), CREATE_CONCURRENCY, make);
+  await forEachLimit(
+    Array.from({ length: count }, (_, i) => i),
+    CREATE_CONCURRENCY,
+    make,
+  );
   return round(count / ((performance.now() - started) / 1000));
 }
 
@@ -67,7 +77,13 @@ export function foreignPods(pods = sizeFromEnv("SCALE_FOREIGN_PODS", 50_000)): P
     await Bun.sleep(10_000);
     const before = ctl.memory().rss;
     const createsPerSecond = await createMany(pods, (i) =>
-      env.api.create(Pods, ns, { apiVersion: "v1", kind: "Pod", metadata: { name: `bare-${i}`, labels: { app: `bare-${i % 100}` } }, spec: { containers: [{ name: "c", image: "registry.invalid/x:1" }] } }));
+      env.api.create(Pods, ns, {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `bare-${i}`, labels: { app: `bare-${i % 100}` } },
+        spec: { containers: [{ name: "c", image: "registry.invalid/x:1" }] },
+      }),
+    );
     await Bun.sleep(10_000);
     const after = ctl.memory().rss;
     const trackedPods = await ctl.counter("podlogreader_tracked_pods");
@@ -103,61 +119,78 @@ export interface OptedInResult {
  * start: with nothing (idle), with the first 100 Deployments and their 1,000 pods, with half of
  * them, and with all of them, whose cold sync is timed. RSS is read 15 s after every Role is right.
  */
-export function optedIn(workloads = sizeFromEnv("SCALE_WORKLOADS", 1000), podsPerWorkload = sizeFromEnv("SCALE_PODS_PER_WORKLOAD", 10)): Promise<OptedInResult> {
-  return withCluster(async (env) => {
-    const ns = await namespace(env.api, "optedin");
-    const idleController = await startController(env, ["--namespace", ns]);
-    await Bun.sleep(10_000);
-    const idle = idleController.memory().rss;
-    await idleController.stop();
-    const list = Array.from({ length: workloads }, (_, i) => `d${i}`);
-    const tenth = Math.max(1, Math.floor(workloads / 10));
-    const owners = new Map<string, OwnerRef>();
-    const roles = await RoleWatch.start(env.api, ns);
-    /** Makes the Deployments `from` (inclusive) to `to` (exclusive) and their pods; returns creates per second. */
-    const make = async (from: number, to: number) => {
-      const some = list.slice(from, to);
-      await forEachLimit(some, 16, async (d) => owners.set(d, await workloadWithReplicaSet(env.api, ns, d)));
-      return createMany(some.length * podsPerWorkload, (i) => {
-        const d = some[i % some.length]!;
-        return env.api.create(Pods, ns, ownedPod(`${d}-p${Math.floor(i / some.length)}`, d, owners.get(d)!));
-      });
-    };
-    const synced = (some: string[]) =>
-      until(`${some.length} Roles to list ${podsPerWorkload} pods`, async () => (some.every((d) => roles.pods.get(managedName("Deployment", d))?.size === podsPerWorkload) ? true : undefined), 900_000, 100);
+export function optedIn(
+  workloads = sizeFromEnv("SCALE_WORKLOADS", 1000),
+  podsPerWorkload = sizeFromEnv("SCALE_PODS_PER_WORKLOAD", 10),
+): Promise<OptedInResult> {
+  return withCluster(
+    async (env) => {
+      const ns = await namespace(env.api, "optedin");
+      const idleController = await startController(env, ["--namespace", ns]);
+      await Bun.sleep(10_000);
+      const idle = idleController.memory().rss;
+      await idleController.stop();
+      const list = Array.from({ length: workloads }, (_, i) => `d${i}`);
+      const tenth = Math.max(1, Math.floor(workloads / 10));
+      const owners = new Map<string, OwnerRef>();
+      const roles = await RoleWatch.start(env.api, ns);
+      /** Makes the Deployments `from` (inclusive) to `to` (exclusive) and their pods; returns creates per second. */
+      const make = async (from: number, to: number) => {
+        const some = list.slice(from, to);
+        await forEachLimit(some, 16, async (d) => owners.set(d, await workloadWithReplicaSet(env.api, ns, d)));
+        return createMany(some.length * podsPerWorkload, (i) => {
+          const d = some[i % some.length]!;
+          return env.api.create(Pods, ns, ownedPod(`${d}-p${Math.floor(i / some.length)}`, d, owners.get(d)!));
+        });
+      };
+      const synced = (some: string[]) =>
+        until(
+          `${some.length} Roles to list ${podsPerWorkload} pods`,
+          async () => (some.every((d) => roles.pods.get(managedName("Deployment", d))?.size === podsPerWorkload) ? true : undefined),
+          900_000,
+          100,
+        );
 
-    /** Starts the controller over the first `count` Deployments; their memory 15 s after every Role is right, and how long that took. */
-    const coldStart = async (count: number) => {
-      const ctl = await startController(env, ["--namespace", ns]);
-      await synced(list.slice(0, count));
-      const seconds = round((performance.now() - ctl.startedAt) / 1000, 2);
-      await Bun.sleep(15_000);
-      const memory = ctl.memory();
-      await ctl.stop();
-      return { seconds, memory };
-    };
+      /** Starts the controller over the first `count` Deployments; their memory 15 s after every Role is right, and how long that took. */
+      const coldStart = async (count: number) => {
+        const ctl = await startController(env, ["--namespace", ns]);
+        await synced(list.slice(0, count));
+        const seconds = round((performance.now() - ctl.startedAt) / 1000, 2);
+        await Bun.sleep(15_000);
+        const memory = ctl.memory();
+        await ctl.stop();
+        return { seconds, memory };
+      };
 
-    await make(0, tenth);
-    const { memory: firstTenth } = await coldStart(tenth);
-    const half = Math.max(tenth, Math.floor(workloads / 2));
-    const created = [await make(tenth, half)];
-    const { memory: firstHalf } = await coldStart(half);
-    created.push(await make(half, workloads));
-    const { seconds: coldSyncSeconds, memory: all } = await coldStart(workloads);
-    roles.stop();
-    const pods = workloads * podsPerWorkload;
-    /** MiB per 1,000 pods between two readings of `from` and `to` Deployments. */
-    const per = (bytes: number, from: number, to: number) => round(MiB(bytes) / (((to - from) * podsPerWorkload) / 1000), 2);
-    return {
-      workloads, pods, createsPerSecond: round(created.reduce((a, b) => a + b, 0) / created.length, 1), coldSyncSeconds,
-      idleRssMiB: MiB(idle), firstTenthRssMiB: MiB(firstTenth.rss), rssMiB: MiB(all.rss), peakRssMiB: MiB(all.peak),
-      rssPerThousandPodsMiB: round(MiB(all.rss - idle) / (pods / 1000), 2),
-      rssPerFurtherThousandPodsMiB: per(all.rss - firstTenth.rss, tenth, workloads),
-      anonPerFurtherThousandPodsMiB: per(all.anon - firstTenth.anon, tenth, workloads),
-      filePerFurtherThousandPodsMiB: per(all.file - firstTenth.file, tenth, workloads),
-      rssPerThousandPodsOfSecondHalfMiB: per(all.rss - firstHalf.rss, half, workloads),
-    };
-  }, { controllers: "*,-deployment,-replicaset" });
+      await make(0, tenth);
+      const { memory: firstTenth } = await coldStart(tenth);
+      const half = Math.max(tenth, Math.floor(workloads / 2));
+      const created = [await make(tenth, half)];
+      const { memory: firstHalf } = await coldStart(half);
+      created.push(await make(half, workloads));
+      const { seconds: coldSyncSeconds, memory: all } = await coldStart(workloads);
+      roles.stop();
+      const pods = workloads * podsPerWorkload;
+      /** MiB per 1,000 pods between two readings of `from` and `to` Deployments. */
+      const per = (bytes: number, from: number, to: number) => round(MiB(bytes) / (((to - from) * podsPerWorkload) / 1000), 2);
+      return {
+        workloads,
+        pods,
+        createsPerSecond: round(created.reduce((a, b) => a + b, 0) / created.length, 1),
+        coldSyncSeconds,
+        idleRssMiB: MiB(idle),
+        firstTenthRssMiB: MiB(firstTenth.rss),
+        rssMiB: MiB(all.rss),
+        peakRssMiB: MiB(all.peak),
+        rssPerThousandPodsMiB: round(MiB(all.rss - idle) / (pods / 1000), 2),
+        rssPerFurtherThousandPodsMiB: per(all.rss - firstTenth.rss, tenth, workloads),
+        anonPerFurtherThousandPodsMiB: per(all.anon - firstTenth.anon, tenth, workloads),
+        filePerFurtherThousandPodsMiB: per(all.file - firstTenth.file, tenth, workloads),
+        rssPerThousandPodsOfSecondHalfMiB: per(all.rss - firstHalf.rss, half, workloads),
+      };
+    },
+    { controllers: "*,-deployment,-replicaset" },
+  );
 }
 
 export interface LargestWorkloadResult {
@@ -182,42 +215,51 @@ export function largestWorkload(): Promise<LargestWorkloadResult> {
   const nameLength = 63;
   const podsAtBudget = Math.floor(ROLE_POD_NAMES_BUDGET_BYTES / (nameLength + 3));
   const pods = sizeFromEnv("SCALE_BIG_WORKLOAD_PODS", podsAtBudget);
-  return withCluster(async (env) => {
-    const ns = await namespace(env.api, "big");
-    const d = "big";
-    const owner = await workloadWithReplicaSet(env.api, ns, d);
-    const roles = await RoleWatch.start(env.api, ns);
-    const role = managedName("Deployment", d);
-    let ctl = await startController(env, ["--namespace", ns]);
-    await until("the empty Role", async () => (roles.pods.has(role) ? true : undefined));
-    const w0 = roles.writes;
-    const podName = (i: number) => `big-pod-${String(i).padStart(6, "0")}-`.padEnd(nameLength, "x");
-    const started = performance.now();
-    const createsPerSecond = await createMany(pods, (i) => env.api.create(Pods, ns, ownedPod(podName(i), d, owner)));
-    const lastCreate = performance.now();
-    await until(`the Role to name ${pods} pods`, async () => (roles.pods.get(role)?.size === pods ? true : undefined), 900_000, 50);
-    const done = performance.now();
-    await Bun.sleep(3000);
-    const liveRoleWrites = roles.writes - w0;
-    const rss = ctl.memory().rss;
-    await ctl.stop();
-    const live = await env.api.get(Roles, ns, role);
-    const roleBytes = Buffer.byteLength(JSON.stringify(live));
+  return withCluster(
+    async (env) => {
+      const ns = await namespace(env.api, "big");
+      const d = "big";
+      const owner = await workloadWithReplicaSet(env.api, ns, d);
+      const roles = await RoleWatch.start(env.api, ns);
+      const role = managedName("Deployment", d);
+      let ctl = await startController(env, ["--namespace", ns]);
+      await until("the empty Role", async () => (roles.pods.has(role) ? true : undefined));
+      const w0 = roles.writes;
+      const podName = (i: number) => `big-pod-${String(i).padStart(6, "0")}-`.padEnd(nameLength, "x");
+      const started = performance.now();
+      const createsPerSecond = await createMany(pods, (i) => env.api.create(Pods, ns, ownedPod(podName(i), d, owner)));
+      const lastCreate = performance.now();
+      await until(`the Role to name ${pods} pods`, async () => (roles.pods.get(role)?.size === pods ? true : undefined), 900_000, 50);
+      const done = performance.now();
+      await Bun.sleep(3000);
+      const liveRoleWrites = roles.writes - w0;
+      const rss = ctl.memory().rss;
+      await ctl.stop();
+      const live = await env.api.get(Roles, ns, role);
+      const roleBytes = Buffer.byteLength(JSON.stringify(live));
 
-    await env.api.delete(Roles, ns, role);
-    await until("the Role to be gone", async () => (roles.pods.has(role) ? undefined : true));
-    ctl = await startController(env, ["--namespace", ns]);
-    await until(`the Role to name ${pods} pods again`, async () => (roles.pods.get(role)?.size === pods ? true : undefined), 900_000, 50);
-    const coldSeconds = round((performance.now() - ctl.startedAt) / 1000, 2);
-    await ctl.stop();
-    roles.stop();
-    return {
-      pods, podsAtBudget, nameLength, createsPerSecond,
-      liveSeconds: round((done - started) / 1000, 2),
-      liveAfterLastCreateSeconds: round((done - lastCreate) / 1000, 2),
-      liveRoleWrites, coldSeconds, roleBytes, rssMiB: MiB(rss),
-    };
-  }, { controllers: "*,-deployment,-replicaset" });
+      await env.api.delete(Roles, ns, role);
+      await until("the Role to be gone", async () => (roles.pods.has(role) ? undefined : true));
+      ctl = await startController(env, ["--namespace", ns]);
+      await until(`the Role to name ${pods} pods again`, async () => (roles.pods.get(role)?.size === pods ? true : undefined), 900_000, 50);
+      const coldSeconds = round((performance.now() - ctl.startedAt) / 1000, 2);
+      await ctl.stop();
+      roles.stop();
+      return {
+        pods,
+        podsAtBudget,
+        nameLength,
+        createsPerSecond,
+        liveSeconds: round((done - started) / 1000, 2),
+        liveAfterLastCreateSeconds: round((done - lastCreate) / 1000, 2),
+        liveRoleWrites,
+        coldSeconds,
+        roleBytes,
+        rssMiB: MiB(rss),
+      };
+    },
+    { controllers: "*,-deployment,-replicaset" },
+  );
 }
 
 export interface ScaleResult {

@@ -1,7 +1,22 @@
 // The benchmark scenarios. Each runs against a fresh control plane and the compiled binary.
 import { managedName } from "../../src/access/names.ts";
 import { Deployments, Pods, ReplicaSets } from "../../src/kube/resources.ts";
-import { deployment, forEachLimit, MiB, namespace, OPT_IN, percentile, PodWatch, RoleWatch, round, scale, startController, until, withCluster, type Env } from "./kit.ts";
+import {
+  deployment,
+  forEachLimit,
+  MiB,
+  namespace,
+  OPT_IN,
+  percentile,
+  PodWatch,
+  RoleWatch,
+  round,
+  scale,
+  startController,
+  until,
+  withCluster,
+  type Env,
+} from "./kit.ts";
 
 const role = (d: string) => managedName("Deployment", d);
 const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
@@ -12,12 +27,22 @@ async function createDeployments(env: Env, ns: string, list: string[], replicas:
 
 /** Until every Deployment's Role lists exactly `count` pods. */
 function allListed(roles: RoleWatch, list: string[], count: number, timeoutMs = 180_000) {
-  return until(`${list.length} Roles to list ${count} pods`, async () => (list.every((d) => roles.pods.get(role(d))?.size === count) ? true : undefined), timeoutMs);
+  return until(
+    `${list.length} Roles to list ${count} pods`,
+    async () => (list.every((d) => roles.pods.get(role(d))?.size === count) ? true : undefined),
+    timeoutMs,
+  );
 }
 
 const stats = (samples: number[]) => {
   const s = [...samples].sort((a, b) => a - b);
-  return { samples: s.length, p50: round(percentile(s, 50)), p95: round(percentile(s, 95)), p99: round(percentile(s, 99)), max: round(s.at(-1) ?? Number.NaN) };
+  return {
+    samples: s.length,
+    p50: round(percentile(s, 50)),
+    p95: round(percentile(s, 95)),
+    p99: round(percentile(s, 99)),
+    max: round(s.at(-1) ?? Number.NaN),
+  };
 };
 
 export interface LatencyResult {
@@ -55,7 +80,14 @@ export function latency(n: number, rounds: number): Promise<LatencyResult> {
     await ctl.stop();
     roles.stop();
     pods.stop();
-    return { deployments: n, rounds, upMs: stats(up), downMs: stats(down), upSamples: up.map((x) => round(x)), downSamples: down.map((x) => round(x)) };
+    return {
+      deployments: n,
+      rounds,
+      upMs: stats(up),
+      downMs: stats(down),
+      upSamples: up.map((x) => round(x)),
+      downSamples: down.map((x) => round(x)),
+    };
   });
 }
 
@@ -132,7 +164,13 @@ export function memory(): Promise<MemoryResult> {
     await Bun.sleep(5000);
     const { rss: idle, anon: idleAnon, file: idleFile } = ctl.memory();
     await forEachLimit(names("bare-", 10_000), 64, (name) =>
-      env.api.create(Pods, ns, { apiVersion: "v1", kind: "Pod", metadata: { name, labels: { app: "bare" } }, spec: { containers: [{ name: "c", image: "registry.invalid/x:1" }] } }));
+      env.api.create(Pods, ns, {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, labels: { app: "bare" } },
+        spec: { containers: [{ name: "c", image: "registry.invalid/x:1" }] },
+      }),
+    );
     await Bun.sleep(5000);
     const foreign = ctl.memory().rss;
     const roles = await RoleWatch.start(env.api, ns);
@@ -175,7 +213,13 @@ export function startup(deployments = 500, replicas = 4): Promise<StartupResult>
     const ns = await namespace(env.api, "startup");
     const list = names("d", deployments);
     await createDeployments(env, ns, list, replicas);
-    await until(`${deployments * replicas} pods`, async () => ((await env.api.list(Pods, { namespace: ns, metadataOnly: true })).items.length === deployments * replicas ? true : undefined), 600_000, 1000);
+    await until(
+      `${deployments * replicas} pods`,
+      async () =>
+        (await env.api.list(Pods, { namespace: ns, metadataOnly: true })).items.length === deployments * replicas ? true : undefined,
+      600_000,
+      1000,
+    );
     const roles = await RoleWatch.start(env.api, ns);
     const ctl = await startController(env, ["--namespace", ns]);
     await allListed(roles, list, replicas, 300_000);
@@ -211,98 +255,121 @@ export interface ThroughputStep {
  * start (within a debounce window) and the Roles catch up within 10 s once the load stops.
  */
 export function throughput(rates = [50, 100, 200, 400, 800], windowMs = 15_000): Promise<ThroughputStep[]> {
-  return withCluster(async (env) => {
-    const ns = await namespace(env.api, "throughput");
-    const list = names("d", 200);
-    const owners = new Map<string, { apiVersion: string; kind: string; name: string; uid: string; controller: boolean }>();
-    await forEachLimit(list, 32, async (d) => {
-      const dep = (await env.api.create(Deployments, ns, deployment(d, 0))) as { metadata: { uid: string } };
-      const rs = (await env.api.create(ReplicaSets, ns, {
-        apiVersion: "apps/v1", kind: "ReplicaSet",
-        metadata: { name: `${d}-rs`, labels: { app: d }, ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: d, uid: dep.metadata.uid, controller: true }] },
-        spec: { replicas: 0, selector: { matchLabels: { app: d } }, template: deployment(d, 0).spec.template },
-      })) as { metadata: { uid: string } };
-      owners.set(d, { apiVersion: "apps/v1", kind: "ReplicaSet", name: `${d}-rs`, uid: rs.metadata.uid, controller: true });
-    });
-    let seq = 0;
-    const live = new Map<string, string[]>(list.map((d) => [d, []]));
-    const createPod = async (d: string) => {
-      const name = `${d}-p${seq++}`;
-      live.get(d)!.push(name);
-      await env.api.create(Pods, ns, {
-        apiVersion: "v1", kind: "Pod",
-        metadata: { name, labels: { app: d, ...OPT_IN }, ownerReferences: [owners.get(d)!] },
-        spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },
+  return withCluster(
+    async (env) => {
+      const ns = await namespace(env.api, "throughput");
+      const list = names("d", 200);
+      const owners = new Map<string, { apiVersion: string; kind: string; name: string; uid: string; controller: boolean }>();
+      await forEachLimit(list, 32, async (d) => {
+        const dep = (await env.api.create(Deployments, ns, deployment(d, 0))) as { metadata: { uid: string } };
+        const rs = (await env.api.create(ReplicaSets, ns, {
+          apiVersion: "apps/v1",
+          kind: "ReplicaSet",
+          metadata: {
+            name: `${d}-rs`,
+            labels: { app: d },
+            ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: d, uid: dep.metadata.uid, controller: true }],
+          },
+          spec: { replicas: 0, selector: { matchLabels: { app: d } }, template: deployment(d, 0).spec.template },
+        })) as { metadata: { uid: string } };
+        owners.set(d, { apiVersion: "apps/v1", kind: "ReplicaSet", name: `${d}-rs`, uid: rs.metadata.uid, controller: true });
       });
-    };
-    const deletePod = async (d: string) => {
-      const name = live.get(d)!.shift();
-      if (name) await env.api.delete(Pods, ns, name);
-    };
-    await forEachLimit(list, 32, createPod);
-    const roles = await RoleWatch.start(env.api, ns);
-    const pods = await PodWatch.start(env.api, ns);
-    const ctl = await startController(env, ["--namespace", ns]);
-    await allListed(roles, list, 1, 300_000);
-    const steps: ThroughputStep[] = [];
-    let next = 0;
-    for (const rate of rates) {
-      const start = performance.now();
-      const [seen0, deleted0] = [new Set(pods.seenAt.keys()), new Set(pods.deletedAt.keys())];
-      const restarts0 = pods.restarts + roles.restarts;
-      const tickMs = 100;
-      const perTick = rate / (1000 / tickMs);
-      let owed = 0;
-      const inflight: Promise<unknown>[] = [];
-      const generatorErrors: Record<string, number> = {};
-      while (performance.now() - start < windowMs) {
-        const tick = performance.now();
-        owed += perTick;
-        for (; owed >= 1; owed--) {
-          const d = list[next++ % list.length]!;
-          inflight.push((live.get(d)!.length > 1 ? deletePod(d) : createPod(d)).catch((err: Error & { status?: number }) => {
-            const key = String(err.status ?? err.name);
-            generatorErrors[key] = (generatorErrors[key] ?? 0) + 1;
-          }));
+      let seq = 0;
+      const live = new Map<string, string[]>(list.map((d) => [d, []]));
+      const createPod = async (d: string) => {
+        const name = `${d}-p${seq++}`;
+        live.get(d)!.push(name);
+        await env.api.create(Pods, ns, {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name, labels: { app: d, ...OPT_IN }, ownerReferences: [owners.get(d)!] },
+          spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },
+        });
+      };
+      const deletePod = async (d: string) => {
+        const name = live.get(d)!.shift();
+        if (name) await env.api.delete(Pods, ns, name);
+      };
+      await forEachLimit(list, 32, createPod);
+      const roles = await RoleWatch.start(env.api, ns);
+      const pods = await PodWatch.start(env.api, ns);
+      const ctl = await startController(env, ["--namespace", ns]);
+      await allListed(roles, list, 1, 300_000);
+      const steps: ThroughputStep[] = [];
+      let next = 0;
+      for (const rate of rates) {
+        const start = performance.now();
+        const [seen0, deleted0] = [new Set(pods.seenAt.keys()), new Set(pods.deletedAt.keys())];
+        const restarts0 = pods.restarts + roles.restarts;
+        const tickMs = 100;
+        const perTick = rate / (1000 / tickMs);
+        let owed = 0;
+        const inflight: Promise<unknown>[] = [];
+        const generatorErrors: Record<string, number> = {};
+        while (performance.now() - start < windowMs) {
+          const tick = performance.now();
+          owed += perTick;
+          for (; owed >= 1; owed--) {
+            const d = list[next++ % list.length]!;
+            inflight.push(
+              (live.get(d)!.length > 1 ? deletePod(d) : createPod(d)).catch((err: Error & { status?: number }) => {
+                const key = String(err.status ?? err.name);
+                generatorErrors[key] = (generatorErrors[key] ?? 0) + 1;
+              }),
+            );
+          }
+          await Bun.sleep(Math.max(0, tickMs - (performance.now() - tick)));
         }
-        await Bun.sleep(Math.max(0, tickMs - (performance.now() - tick)));
+        await Promise.all(inflight);
+        const loadEnd = performance.now();
+        let settled = true;
+        try {
+          await until(
+            "the Roles to catch up",
+            async () => (list.every((d) => roles.pods.get(role(d))?.size === live.get(d)!.length) ? true : undefined),
+            10_000,
+          );
+        } catch {
+          settled = false;
+        }
+        const settleSeconds = round((performance.now() - loadEnd) / 1000, 2);
+        const gaps = [...pods.gapsAt, ...roles.gapsAt].filter((t) => t >= start).length;
+        const lags: { at: number; lag: number }[] = [];
+        for (const [p, t] of pods.seenAt) if (!seen0.has(p) && roles.listedAt.has(p)) lags.push({ at: t, lag: roles.listedAt.get(p)! - t });
+        for (const [p, t] of pods.deletedAt)
+          if (!deleted0.has(p) && roles.unlistedAt.has(p)) lags.push({ at: t, lag: roles.unlistedAt.get(p)! - t });
+        const third = windowMs / 3;
+        const p99 = (xs: number[]) =>
+          round(
+            percentile(
+              [...xs].sort((a, b) => a - b),
+              99,
+            ),
+          );
+        const first = lags.filter((l) => l.at - start < third).map((l) => l.lag);
+        const last = lags.filter((l) => l.at - start >= 2 * third && l.at <= loadEnd).map((l) => l.lag);
+        const events =
+          [...pods.seenAt.values()].filter((t) => t >= start && t <= loadEnd).length +
+          [...pods.deletedAt.values()].filter((t) => t >= start && t <= loadEnd).length;
+        steps.push({
+          targetPerSecond: rate,
+          achievedPerSecond: round(events / ((loadEnd - start) / 1000)),
+          lagP99Ms: p99(lags.map((l) => l.lag)),
+          lagP99FirstThirdMs: p99(first),
+          lagP99LastThirdMs: p99(last),
+          settleSeconds,
+          bounded: settled && p99(last) <= p99(first) + 1000,
+          generatorErrors,
+          benchWatchGaps: gaps,
+          benchWatchRestarts: pods.restarts + roles.restarts - restarts0,
+        });
+        if (!settled) break;
       }
-      await Promise.all(inflight);
-      const loadEnd = performance.now();
-      let settled = true;
-      try {
-        await until("the Roles to catch up", async () => (list.every((d) => roles.pods.get(role(d))?.size === live.get(d)!.length) ? true : undefined), 10_000);
-      } catch {
-        settled = false;
-      }
-      const settleSeconds = round((performance.now() - loadEnd) / 1000, 2);
-      const gaps = [...pods.gapsAt, ...roles.gapsAt].filter((t) => t >= start).length;
-      const lags: { at: number; lag: number }[] = [];
-      for (const [p, t] of pods.seenAt) if (!seen0.has(p) && roles.listedAt.has(p)) lags.push({ at: t, lag: roles.listedAt.get(p)! - t });
-      for (const [p, t] of pods.deletedAt) if (!deleted0.has(p) && roles.unlistedAt.has(p)) lags.push({ at: t, lag: roles.unlistedAt.get(p)! - t });
-      const third = windowMs / 3;
-      const p99 = (xs: number[]) => round(percentile([...xs].sort((a, b) => a - b), 99));
-      const first = lags.filter((l) => l.at - start < third).map((l) => l.lag);
-      const last = lags.filter((l) => l.at - start >= 2 * third && l.at <= loadEnd).map((l) => l.lag);
-      const events = [...pods.seenAt.values()].filter((t) => t >= start && t <= loadEnd).length
-        + [...pods.deletedAt.values()].filter((t) => t >= start && t <= loadEnd).length;
-      steps.push({
-        targetPerSecond: rate,
-        achievedPerSecond: round(events / ((loadEnd - start) / 1000)),
-        lagP99Ms: p99(lags.map((l) => l.lag)),
-        lagP99FirstThirdMs: p99(first),
-        lagP99LastThirdMs: p99(last),
-        settleSeconds,
-        bounded: settled && p99(last) <= p99(first) + 1000,
-        generatorErrors,
-        benchWatchGaps: gaps,
-        benchWatchRestarts: pods.restarts + roles.restarts - restarts0,
-      });
-      if (!settled) break;
-    }
-    await ctl.stop();
-    roles.stop();
-    pods.stop();
-    return steps;
-  }, { controllers: "*,-deployment,-replicaset" });
+      await ctl.stop();
+      roles.stop();
+      pods.stop();
+      return steps;
+    },
+    { controllers: "*,-deployment,-replicaset" },
+  );
 }

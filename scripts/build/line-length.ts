@@ -19,8 +19,12 @@ export function longLines(file: string, text: string, max = MAX_LINE): LongLine[
 }
 
 if (import.meta.main) {
-  const files = process.argv.length > 2 ? process.argv.slice(2) : spawnSync("git", ["ls-files", "*.ts"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+  const files =
+    process.argv.length > 2
+      ? process.argv.slice(2)
+      : spawnSync("git", ["ls-files", "*.ts"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
   const found = files.flatMap((f) => longLines(f, readFileSync(f, "utf8")));
-  for (const l of found) process.stderr.write(`${l.file}:${l.line}: ${l.length} characters, over ${MAX_LINE}: split the string or comment\n`);
+  for (const l of found)
+    process.stderr.write(`${l.file}:${l.line}: ${l.length} characters, over ${MAX_LINE}: split the string or comment\n`);
   process.exit(found.length > 0 ? 1 : 0);
 }

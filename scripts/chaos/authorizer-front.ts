@@ -28,7 +28,16 @@ const FORWARD_TIMEOUT_MS = 1000;
 const NOT_READY = "caches have not synced";
 
 /** Answers that are no decision; each that carries `allowed: true` carries it where the apiserver must not read it. */
-export const GARBAGE = ["not-json", "truncated", "empty", "wrong-kind", "wrong-api-version", "allowed-misplaced", "allowed-as-string", "error-status"] as const;
+export const GARBAGE = [
+  "not-json",
+  "truncated",
+  "empty",
+  "wrong-kind",
+  "wrong-api-version",
+  "allowed-misplaced",
+  "allowed-as-string",
+  "error-status",
+] as const;
 export type Garbage = (typeof GARBAGE)[number];
 
 export type FrontMode =
@@ -48,7 +57,8 @@ export function answersNothing(m: FrontMode): boolean {
 }
 
 const ALLOWED = { apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", status: { allowed: true, reason: "chaos garbage" } };
-const json = (body: unknown, status = 200) => new Response(typeof body === "string" ? body : JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+const json = (body: unknown, status = 200) =>
+  new Response(typeof body === "string" ? body : JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
 
 export function garbageResponse(g: Garbage): Response {
   switch (g) {
@@ -63,7 +73,13 @@ export function garbageResponse(g: Garbage): Response {
     case "wrong-api-version":
       return json({ ...ALLOWED, apiVersion: "authorization.k8s.io/v2" });
     case "allowed-misplaced":
-      return json({ apiVersion: ALLOWED.apiVersion, kind: ALLOWED.kind, allowed: true, spec: { allowed: true }, status: { reason: "allowed outside status" } });
+      return json({
+        apiVersion: ALLOWED.apiVersion,
+        kind: ALLOWED.kind,
+        allowed: true,
+        spec: { allowed: true },
+        status: { reason: "allowed outside status" },
+      });
     case "allowed-as-string":
       return json({ ...ALLOWED, status: { allowed: "true", reason: "a string, not a boolean" } });
     case "error-status":
@@ -72,7 +88,12 @@ export function garbageResponse(g: Garbage): Response {
 }
 
 /** One review's answer in `mode`: `forward` asks a replica. Kill has no answer (nothing listens); one that slips in gets a 503. */
-export async function frontAnswer(mode: FrontMode, body: string, forward: (body: string) => Promise<Response>, sleep: (ms: number) => Promise<unknown>): Promise<Response> {
+export async function frontAnswer(
+  mode: FrontMode,
+  body: string,
+  forward: (body: string) => Promise<Response>,
+  sleep: (ms: number) => Promise<unknown>,
+): Promise<Response> {
   switch (mode.kind) {
     case "healthy":
       return forward(body);
@@ -126,11 +147,18 @@ export class AuthorizerFront {
   faulted = 0;
 
   /** `replicaPorts`: where each replica serves --authorizer-addr. */
-  constructor(private readonly setup: AuthorizerSetup, private readonly replicaPorts: number[]) {
+  constructor(
+    private readonly setup: AuthorizerSetup,
+    private readonly replicaPorts: number[],
+  ) {
     const pki = dirname(setup.certFile);
     const read = (f: string) => readFileSync(f, "utf8");
     this.tls = { cert: read(setup.certFile), key: read(setup.keyFile), ca: read(setup.clientCaFile) };
-    this.client = { cert: read(join(pki, "authorizer-client.crt")), key: read(join(pki, "authorizer-client.key")), ca: read(join(pki, "ca.crt")) };
+    this.client = {
+      cert: read(join(pki, "authorizer-client.crt")),
+      key: read(join(pki, "authorizer-client.key")),
+      ca: read(join(pki, "ca.crt")),
+    };
     this.listen();
   }
 
@@ -167,7 +195,8 @@ export class AuthorizerFront {
           this.listen();
           return;
         } catch (err) {
-          if (attempt >= 40) throw new Error(`the authorizer front cannot listen on 127.0.0.1:${this.setup.port} again: ${(err as Error).message}`);
+          if (attempt >= 40)
+            throw new Error(`the authorizer front cannot listen on 127.0.0.1:${this.setup.port} again: ${(err as Error).message}`);
           await Bun.sleep(250);
         }
       }
@@ -182,8 +211,11 @@ export class AuthorizerFront {
       const port = this.replicaPorts[(start + i) % this.replicaPorts.length]!;
       try {
         const r = await fetch(`https://127.0.0.1:${port}${AUTHORIZE_PATH}`, {
-          method: "POST", body, headers: { "Content-Type": "application/json" },
-          tls: this.client, signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+          method: "POST",
+          body,
+          headers: { "Content-Type": "application/json" },
+          tls: this.client,
+          signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
         });
         const text = await r.text();
         last = json(text, r.status);

@@ -15,15 +15,46 @@ import { excusedChecks, type Refusal } from "./refusals.ts";
 import type { RefusalPeriod } from "./timeline.ts";
 import type { RefusalReport } from "./replicas.ts";
 import { grantScope, liveGrants, subjectText } from "./grants.ts";
-import { expectations, isManaged, orphans, predictedReadable, staleNames, unboundedRoles, type Expectation, type Snapshot } from "./model.ts";
+import {
+  expectations,
+  isManaged,
+  orphans,
+  predictedReadable,
+  staleNames,
+  unboundedRoles,
+  type Expectation,
+  type Snapshot,
+} from "./model.ts";
 import { loadSnapshot } from "./snapshot.ts";
 
 export type ViolationType =
-  | "over-grant" | "under-grant" | "orphan" | "foreign-changed" | "unbounded-role" | "missing-service-account"
-  | "stale-name" | "foreign-role-grant" | "deposed-leader-write" | "stale-grant" | "unreported-refusal" | "webhook-fault-grant" | "ended-grant";
+  | "over-grant"
+  | "under-grant"
+  | "orphan"
+  | "foreign-changed"
+  | "unbounded-role"
+  | "missing-service-account"
+  | "stale-name"
+  | "foreign-role-grant"
+  | "deposed-leader-write"
+  | "stale-grant"
+  | "unreported-refusal"
+  | "webhook-fault-grant"
+  | "ended-grant";
 export const CHECK_TYPES: ViolationType[] = [
-  "over-grant", "under-grant", "orphan", "foreign-changed", "unbounded-role", "missing-service-account",
-  "stale-name", "foreign-role-grant", "deposed-leader-write", "stale-grant", "unreported-refusal", "webhook-fault-grant", "ended-grant",
+  "over-grant",
+  "under-grant",
+  "orphan",
+  "foreign-changed",
+  "unbounded-role",
+  "missing-service-account",
+  "stale-name",
+  "foreign-role-grant",
+  "deposed-leader-write",
+  "stale-grant",
+  "unreported-refusal",
+  "webhook-fault-grant",
+  "ended-grant",
 ];
 
 /** What the refusal in force excuses (refusals.ts). */
@@ -97,7 +128,11 @@ function looksWrong(s: Snapshot, exp: Map<string, Expectation>, excuse: Set<Viol
 /** Names any Role's pod rules list that no pod in the namespace has. */
 function goneNames(s: Snapshot): string[] {
   const pods = new Set(s.pods.map((p) => p.metadata!.name!));
-  const listed = s.roles.flatMap((r) => (r.rules ?? []).filter((rule) => (rule.resources ?? []).some((x) => x === "pods" || x === "pods/log")).flatMap((rule) => rule.resourceNames ?? []));
+  const listed = s.roles.flatMap((r) =>
+    (r.rules ?? [])
+      .filter((rule) => (rule.resources ?? []).some((x) => x === "pods" || x === "pods/log"))
+      .flatMap((rule) => rule.resourceNames ?? []),
+  );
   return [...new Set(listed)].filter((n) => !pods.has(n));
 }
 
@@ -127,7 +162,15 @@ export async function settleAndCheck(ctx: CheckContext, at: { opIndex: number; b
   }
 }
 
-async function judge(ctx: CheckContext, snaps: Snapshot[], exps: Map<string, Expectation>[], checks: Record<ViolationType, number>, opIndex: number, excuse: Set<ViolationType>, period: RefusalPeriod | undefined): Promise<Found[]> {
+async function judge(
+  ctx: CheckContext,
+  snaps: Snapshot[],
+  exps: Map<string, Expectation>[],
+  checks: Record<ViolationType, number>,
+  opIndex: number,
+  excuse: Set<ViolationType>,
+  period: RefusalPeriod | undefined,
+): Promise<Found[]> {
   const all: Found[] = [];
   for (const t of CHECK_TYPES) checks[t] = 0;
   for (const [i, s] of snaps.entries()) {
@@ -168,22 +211,52 @@ function workloadOf(s: Snapshot, e: Expectation | undefined, serviceAccount: str
  * could not write (a workload that is gone can carry no Event), or a log line with that reason
  * naming the workload.
  */
-function unreported(events: CoreV1Event[], logged: RefusalReport[], s: Snapshot, exp: Map<string, Expectation>, f: Found, period: RefusalPeriod): Found | undefined {
+function unreported(
+  events: CoreV1Event[],
+  logged: RefusalReport[],
+  s: Snapshot,
+  exp: Map<string, Expectation>,
+  f: Found,
+  period: RefusalPeriod,
+): Found | undefined {
   const managed = f.serviceAccount ?? f.role;
   const w = managed ? workloadOf(s, exp.get(managed), managed) : undefined;
   // Event times have whole seconds.
   const since = Math.floor(period.start / 1000) * 1000;
   // On the workload, or (once it is gone) on the object of that name podlogreader could not write.
-  const about = (o: CoreV1Event["involvedObject"]) => !w || (o.kind === w.kind && o.name === w.name) || (["Role", "RoleBinding", "ServiceAccount"].includes(o.kind ?? "") && o.name === managed);
-  const reported = events.some((ev) => ev.type === "Warning" && ev.reason === REPORT_REASON && about(ev.involvedObject)
-    && Date.parse(String(ev.lastTimestamp ?? ev.eventTime ?? ev.firstTimestamp ?? 0)) >= since);
+  const about = (o: CoreV1Event["involvedObject"]) =>
+    !w ||
+    (o.kind === w.kind && o.name === w.name) ||
+    (["Role", "RoleBinding", "ServiceAccount"].includes(o.kind ?? "") && o.name === managed);
+  const reported = events.some(
+    (ev) =>
+      ev.type === "Warning" &&
+      ev.reason === REPORT_REASON &&
+      about(ev.involvedObject) &&
+      Date.parse(String(ev.lastTimestamp ?? ev.eventTime ?? ev.firstTimestamp ?? 0)) >= since,
+  );
   const inLog = logged.some((r) => r.at >= period.start && r.namespace === s.namespace && (!w || (r.kind === w.kind && r.name === w.name)));
   if (reported || inLog) return undefined;
-  return { type: "unreported-refusal", namespace: s.namespace, serviceAccount: f.serviceAccount, subject: f.subject, role: f.role, pod: f.pod,
-    detail: `no way out while ${period.refusal.shape} is refused, and no ${REPORT_REASON} Warning or log line on ${w ? `${w.kind}/${w.name}` : "its workload"} since the period began; left: ${f.type}: ${f.detail}` };
+  return {
+    type: "unreported-refusal",
+    namespace: s.namespace,
+    serviceAccount: f.serviceAccount,
+    subject: f.subject,
+    role: f.role,
+    pod: f.pod,
+    detail:
+      `no way out while ${period.refusal.shape} is refused, and no ${REPORT_REASON} Warning or log line on ` +
+      `${w ? `${w.kind}/${w.name}` : "its workload"} since the period began; left: ${f.type}: ${f.detail}`,
+  };
 }
 
-async function judgeNamespace(ctx: CheckContext, s: Snapshot, exp: Map<string, Expectation>, checks: Record<ViolationType, number>, excuse: Set<ViolationType>): Promise<Found[]> {
+async function judgeNamespace(
+  ctx: CheckContext,
+  s: Snapshot,
+  exp: Map<string, Expectation>,
+  checks: Record<ViolationType, number>,
+  excuse: Set<ViolationType>,
+): Promise<Found[]> {
   const found: Found[] = [];
   const ns = s.namespace;
   const pods = s.pods.map((p) => p.metadata!.name!);
@@ -195,44 +268,95 @@ async function judgeNamespace(ctx: CheckContext, s: Snapshot, exp: Map<string, E
   const answers = await ctx.authorizer.matrix(ns, sas, [...pods, probe, ...gone]);
   // Each grant's users and groups, about every pod its workload may not read, and the probe.
   const grants = liveGrants(s).map((g) => ({ ...g, ...grantScope(g, s, exp) }));
-  const grantAnswers = await ctx.authorizer.subjectMatrix(ns, grants.flatMap((g) => g.subjects.flatMap((x) => [...pods.filter((p) => !g.pods.has(p)), probe].map((p) => [x, p] as const))));
+  const grantAnswers = await ctx.authorizer.subjectMatrix(
+    ns,
+    grants.flatMap((g) => g.subjects.flatMap((x) => [...pods.filter((p) => !g.pods.has(p)), probe].map((p) => [x, p] as const))),
+  );
   // Verdicts count only for pods that stayed the same pod (or stayed gone) while the questions were asked.
   const before = new Map(s.pods.map((p) => [p.metadata!.name!, p.metadata!.uid!]));
-  const after = new Map((await listObjects<{ metadata: { name: string; uid: string } }>(ctx.api, Pods, ns)).map((p) => [p.metadata.name, p.metadata.uid]));
+  const after = new Map(
+    (await listObjects<{ metadata: { name: string; uid: string } }>(ctx.api, Pods, ns)).map((p) => [p.metadata.name, p.metadata.uid]),
+  );
   const stable = new Set(pods.filter((p) => before.get(p) === after.get(p)));
   for (const e of exp.values()) {
     const sa = e.serviceAccount;
     checks["over-grant"] += pods.length + 1;
-    if (answers.get(`${sa}\0${probe}`)) found.push({ type: "over-grant", namespace: ns, serviceAccount: sa, pod: "(any pod)", detail: "may read the log of a pod that does not exist: some rule grants every pod" });
+    if (answers.get(`${sa}\0${probe}`))
+      found.push({
+        type: "over-grant",
+        namespace: ns,
+        serviceAccount: sa,
+        pod: "(any pod)",
+        detail: "may read the log of a pod that does not exist: some rule grants every pod",
+      });
     if (e.roleForeign) checks["foreign-role-grant"] += pods.length;
     for (const pod of pods) {
       if (!stable.has(pod)) continue;
       const allowed = answers.get(`${sa}\0${pod}`) === true;
       if (allowed && e.roleForeign) {
-        found.push({ type: "foreign-role-grant", namespace: ns, serviceAccount: sa, pod, detail: `Role ${sa} is not podlogreader's, yet ${sa} may read this pod: a binding still points at it` });
+        found.push({
+          type: "foreign-role-grant",
+          namespace: ns,
+          serviceAccount: sa,
+          pod,
+          detail: `Role ${sa} is not podlogreader's, yet ${sa} may read this pod: a binding still points at it`,
+        });
       } else if (allowed && !e.mayRead.has(pod)) {
-        found.push({ type: "over-grant", namespace: ns, serviceAccount: sa, pod, detail: e.owner ? `pod is not of ${e.owner.kind}/${e.owner.name}` : "no opted-in workload has this name" });
+        found.push({
+          type: "over-grant",
+          namespace: ns,
+          serviceAccount: sa,
+          pod,
+          detail: e.owner ? `pod is not of ${e.owner.kind}/${e.owner.name}` : "no opted-in workload has this name",
+        });
       }
       if (e.mustRead.has(pod) && !excuse.has("under-grant")) {
         checks["under-grant"]++;
-        if (!allowed) found.push({ type: "under-grant", namespace: ns, serviceAccount: sa, pod, detail: `pod of ${e.owner!.kind}/${e.owner!.name} is not readable` });
+        if (!allowed)
+          found.push({
+            type: "under-grant",
+            namespace: ns,
+            serviceAccount: sa,
+            pod,
+            detail: `pod of ${e.owner!.kind}/${e.owner!.name} is not readable`,
+          });
       }
     }
     checks["stale-grant"] += gone.length;
     for (const pod of gone) {
       if (after.has(pod) || answers.get(`${sa}\0${pod}`) !== true) continue;
-      found.push({ type: "stale-grant", namespace: ns, serviceAccount: sa, pod, detail: `may still read the log of pod ${pod}, which is gone: the next pod of that name would be readable` });
+      found.push({
+        type: "stale-grant",
+        namespace: ns,
+        serviceAccount: sa,
+        pod,
+        detail: `may still read the log of pod ${pod}, which is gone: the next pod of that name would be readable`,
+      });
     }
     if (e.owner && !e.blocked && !excuse.has("missing-service-account")) {
       checks["missing-service-account"]++;
-      if (!s.serviceAccounts.some((a) => a.metadata!.name === sa)) found.push({ type: "missing-service-account", namespace: ns, serviceAccount: sa, detail: `${e.owner.kind}/${e.owner.name} opted in but its ServiceAccount does not exist` });
+      if (!s.serviceAccounts.some((a) => a.metadata!.name === sa))
+        found.push({
+          type: "missing-service-account",
+          namespace: ns,
+          serviceAccount: sa,
+          detail: `${e.owner.kind}/${e.owner.name} opted in but its ServiceAccount does not exist`,
+        });
     }
   }
   for (const g of grants) {
     const why = g.broken ?? `pod is not of ${g.workload}`;
     for (const subject of g.subjects.map(subjectText)) {
       checks["over-grant"] += pods.length + 1;
-      if (grantAnswers.get(`${subject}\0${probe}`)) found.push({ type: "over-grant", namespace: ns, subject, role: g.role, pod: "(any pod)", detail: `through grant ${g.binding}: may read the log of a pod that does not exist` });
+      if (grantAnswers.get(`${subject}\0${probe}`))
+        found.push({
+          type: "over-grant",
+          namespace: ns,
+          subject,
+          role: g.role,
+          pod: "(any pod)",
+          detail: `through grant ${g.binding}: may read the log of a pod that does not exist`,
+        });
       for (const pod of pods) {
         if (!stable.has(pod) || g.pods.has(pod) || !grantAnswers.get(`${subject}\0${pod}`)) continue;
         found.push({ type: "over-grant", namespace: ns, subject, role: g.role, pod, detail: `through grant ${g.binding}: ${why}` });
@@ -240,12 +364,15 @@ async function judgeNamespace(ctx: CheckContext, s: Snapshot, exp: Map<string, E
     }
   }
   checks.orphan += s.roles.length + s.roleBindings.length + s.serviceAccounts.length;
-  for (const o of orphansOf(s, excuse)) found.push({ type: "orphan", namespace: ns, detail: `${o.kind} ${o.name} (${o.workload}): ${o.why}` });
+  for (const o of orphansOf(s, excuse))
+    found.push({ type: "orphan", namespace: ns, detail: `${o.kind} ${o.name} (${o.workload}): ${o.why}` });
   if (!excuse.has("stale-name")) {
     checks["stale-name"] += s.roles.length;
-    for (const n of staleNames(s)) found.push({ type: "stale-name", namespace: ns, pod: n.pod, detail: `Role ${n.role} still names pod ${n.pod}, which is gone` });
+    for (const n of staleNames(s))
+      found.push({ type: "stale-name", namespace: ns, pod: n.pod, detail: `Role ${n.role} still names pod ${n.pod}, which is gone` });
   }
   checks["unbounded-role"] += s.roles.length;
-  for (const r of unboundedRoles(s)) found.push({ type: "unbounded-role", namespace: ns, detail: `Role ${r} grants pods/log with no resourceNames` });
+  for (const r of unboundedRoles(s))
+    found.push({ type: "unbounded-role", namespace: ns, detail: `Role ${r} grants pods/log with no resourceNames` });
   return found;
 }

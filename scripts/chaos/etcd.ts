@@ -2,7 +2,11 @@
 // so watches resuming from an older resourceVersion get 410 Gone.
 
 async function post(port: number, path: string, body: object): Promise<unknown> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "Content-Type": "application/json" },
+  });
   if (!response.ok) throw new Error(`etcd ${path}: ${response.status} ${await response.text()}`);
   return response.json();
 }
@@ -10,7 +14,9 @@ async function post(port: number, path: string, body: object): Promise<unknown> 
 /** The store's current revision. */
 export async function currentRevision(port: number): Promise<string> {
   // Any range answers with the header; a key that no one writes keeps the answer small.
-  const answer = (await post(port, "/v3/kv/range", { key: Buffer.from("/chaos-none").toString("base64") })) as { header?: { revision?: string } };
+  const answer = (await post(port, "/v3/kv/range", { key: Buffer.from("/chaos-none").toString("base64") })) as {
+    header?: { revision?: string };
+  };
   const revision = answer.header?.revision;
   if (!revision) throw new Error("etcd /v3/kv/range answered without a header revision");
   return revision;

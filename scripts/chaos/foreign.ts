@@ -67,7 +67,9 @@ export class ForeignRecord {
     const change = await this.compare(api, o, opIndex);
     if (change) return change;
     const { metadata } = JSON.parse(o.raw) as { metadata: { uid: string; resourceVersion: string } };
-    await retrying(() => api.delete(resourceOf(o.objectKind), o.namespace, o.name, { uid: metadata.uid, resourceVersion: metadata.resourceVersion }));
+    await retrying(() =>
+      api.delete(resourceOf(o.objectKind), o.namespace, o.name, { uid: metadata.uid, resourceVersion: metadata.resourceVersion }),
+    );
     this.objects.delete(keyOf(o.objectKind, o.namespace, o.name));
     return undefined;
   }

@@ -7,7 +7,16 @@ import { managedName } from "../../src/access/names.ts";
 import type { KubeApi } from "../../src/kube/api.ts";
 import { Pods, Roles } from "../../src/kube/resources.ts";
 import type { Authorizer } from "./authorizer.ts";
-import { endDeadline, endings, excusedSpans, readsPastDeadline, subjectText, type Answer, type Ending, type GrantRecord } from "./grants.ts";
+import {
+  endDeadline,
+  endings,
+  excusedSpans,
+  readsPastDeadline,
+  subjectText,
+  type Answer,
+  type Ending,
+  type GrantRecord,
+} from "./grants.ts";
 import { getObject, listObjects, statusOf } from "./kube.ts";
 import type { Timeline } from "./timeline.ts";
 
@@ -66,14 +75,27 @@ export interface GrantCounts {
 
 const TICK_MS = 500;
 const keyOf = (e: Ending) => `${e.grant.namespace}\0${e.grant.binding}\0${subjectText(e.subject)}`;
-const podNames = (rules: V1PolicyRule[] | undefined) => (rules ?? []).filter((r) => (r.resources ?? []).includes("pods/log")).flatMap((r) => r.resourceNames ?? []);
+const podNames = (rules: V1PolicyRule[] | undefined) =>
+  (rules ?? []).filter((r) => (r.resources ?? []).includes("pods/log")).flatMap((r) => r.resourceNames ?? []);
 
 export class GrantLedger {
   readonly records: GrantRecord[] = [];
   private readonly judged = new Set<string>();
   /** What the judge found; the harness takes them after each burst. */
   readonly found: EndedGrantRead[] = [];
-  readonly counts: GrantCounts = { made: 0, subjects: 0, readableWhenMade: 0, expired: 0, revoked: 0, pendingAtEnd: 0, liveAtEnd: 0, reviews: 0, longestExpiryDeadlineMs: 0, watchedEnds: 0, observedEndMs: [] };
+  readonly counts: GrantCounts = {
+    made: 0,
+    subjects: 0,
+    readableWhenMade: 0,
+    expired: 0,
+    revoked: 0,
+    pendingAtEnd: 0,
+    liveAtEnd: 0,
+    reviews: 0,
+    longestExpiryDeadlineMs: 0,
+    watchedEnds: 0,
+    observedEndMs: [],
+  };
   private readonly watching = new Map<string, Promise<void>>();
   /** The five ends watched longest, for the report. */
   readonly longestEnds: { binding: string; subject: string; why: Ending["why"]; ms: number }[] = [];
@@ -82,7 +104,11 @@ export class GrantLedger {
   private running = false;
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly api: KubeApi, private readonly authorizer: Authorizer, private readonly timeline: Pick<Timeline, "disturbances">) {}
+  constructor(
+    private readonly api: KubeApi,
+    private readonly authorizer: Authorizer,
+    private readonly timeline: Pick<Timeline, "disturbances">,
+  ) {}
 
   add(g: GrantRecord): void {
     this.records.push(g);
@@ -148,7 +174,11 @@ export class GrantLedger {
 
   private async judgeDue(): Promise<void> {
     for (const e of this.records.flatMap(endings)) {
-      if (e.at <= Date.now() && !this.watching.has(keyOf(e))) this.watching.set(keyOf(e), this.watchEnd(e).catch(() => {}));
+      if (e.at <= Date.now() && !this.watching.has(keyOf(e)))
+        this.watching.set(
+          keyOf(e),
+          this.watchEnd(e).catch(() => {}),
+        );
     }
     for (const e of this.unjudged()) {
       const deadline = this.deadlineOf(e);
@@ -164,7 +194,8 @@ export class GrantLedger {
    * the Role names no pod from the end on.
    */
   private async watchEnd(e: Ending): Promise<void> {
-    const role = () => getObject<V1Role>(this.api, Roles, e.grant.namespace, managedName(e.grant.kind, e.grant.name)).catch(() => undefined);
+    const role = () =>
+      getObject<V1Role>(this.api, Roles, e.grant.namespace, managedName(e.grant.kind, e.grant.name)).catch(() => undefined);
     let watched = false;
     const seen = (ms: number) => {
       this.counts.observedEndMs.push(ms);
@@ -208,8 +239,14 @@ export class GrantLedger {
     const when = e.why === "revoked" ? "revoked" : "expired";
     for (const a of readsPastDeadline(deadline, answers)) {
       this.found.push({
-        opIndex: e.grant.opIndex, namespace, subject: subjectText(e.subject), pod: a.pod,
-        detail: `grant RoleBinding ${e.grant.binding} (${e.grant.kind}/${e.grant.name}) ${when} at ${new Date(e.at).toISOString()}, yet ${subjectText(e.subject)} may read this pod's log ${((a.askedAt - e.at) / 1000).toFixed(1)}s later (deadline ${((deadline - e.at) / 1000).toFixed(1)}s after)`,
+        opIndex: e.grant.opIndex,
+        namespace,
+        subject: subjectText(e.subject),
+        pod: a.pod,
+        detail:
+          `grant RoleBinding ${e.grant.binding} (${e.grant.kind}/${e.grant.name}) ${when} at ${new Date(e.at).toISOString()}, yet ` +
+          `${subjectText(e.subject)} may read this pod's log ${((a.askedAt - e.at) / 1000).toFixed(1)}s later (deadline ` +
+          `${((deadline - e.at) / 1000).toFixed(1)}s after)`,
       });
     }
   }

@@ -57,7 +57,9 @@ export interface Ending {
 export function endings(g: GrantRecord): Ending[] {
   return g.subjects.map((subject) => {
     const revoked = g.revokedAt[subjectText(subject)];
-    return revoked !== undefined && revoked < g.expiresAt ? { grant: g, subject, why: "revoked", at: revoked } : { grant: g, subject, why: "expired", at: g.expiresAt };
+    return revoked !== undefined && revoked < g.expiresAt
+      ? { grant: g, subject, why: "revoked", at: revoked }
+      : { grant: g, subject, why: "expired", at: g.expiresAt };
   });
 }
 
@@ -123,13 +125,17 @@ const isGrantMeta = (meta: V1ObjectMeta | undefined) => meta?.labels?.[GRANT_LAB
 
 /** Every binding labelled as a grant, with its user and group subjects. */
 export function liveGrants(s: Snapshot): LiveGrant[] {
-  return s.roleBindings.filter((b) => isGrantMeta(b.metadata) && b.roleRef.kind === "Role").map((b) => ({
-    binding: b.metadata!.name!,
-    role: b.roleRef.name,
-    workload: b.metadata!.annotations?.[WORKLOAD_ANNOTATION],
-    roleUid: b.metadata!.ownerReferences?.find((o) => o.kind === "Role" && o.name === b.roleRef.name)?.uid,
-    subjects: (b.subjects ?? []).filter((x): x is typeof x & { kind: "User" | "Group" } => x.kind === "User" || x.kind === "Group").map((x) => ({ kind: x.kind, name: x.name })),
-  }));
+  return s.roleBindings
+    .filter((b) => isGrantMeta(b.metadata) && b.roleRef.kind === "Role")
+    .map((b) => ({
+      binding: b.metadata!.name!,
+      role: b.roleRef.name,
+      workload: b.metadata!.annotations?.[WORKLOAD_ANNOTATION],
+      roleUid: b.metadata!.ownerReferences?.find((o) => o.kind === "Role" && o.name === b.roleRef.name)?.uid,
+      subjects: (b.subjects ?? [])
+        .filter((x): x is typeof x & { kind: "User" | "Group" } => x.kind === "User" || x.kind === "Group")
+        .map((x) => ({ kind: x.kind, name: x.name })),
+    }));
 }
 
 /**
@@ -142,7 +148,9 @@ export function grantScope(g: LiveGrant, s: Snapshot, exp: ReadonlyMap<string, E
   const e = exp.get(g.role);
   if (!role) return { pods: new Set(), broken: `its Role ${g.role} is gone` };
   if (!isManaged(role.metadata)) return { pods: new Set(), broken: `its Role ${g.role} is not podlogreader's` };
-  if (role.metadata!.uid !== g.roleUid) return { pods: new Set(), broken: `its Role ${g.role} is not the one it was made for (uid ${role.metadata!.uid}, not ${g.roleUid})` };
-  if (!e?.owner || g.workload !== `${e.owner.kind}/${e.owner.name}`) return { pods: new Set(), broken: `no opted-in workload ${g.workload ?? "(none named)"} owns ${g.role}` };
+  if (role.metadata!.uid !== g.roleUid)
+    return { pods: new Set(), broken: `its Role ${g.role} is not the one it was made for (uid ${role.metadata!.uid}, not ${g.roleUid})` };
+  if (!e?.owner || g.workload !== `${e.owner.kind}/${e.owner.name}`)
+    return { pods: new Set(), broken: `no opted-in workload ${g.workload ?? "(none named)"} owns ${g.role}` };
   return { pods: e.mayRead };
 }

@@ -38,7 +38,15 @@ import { WebhookFaults } from "./webhook-faults.ts";
 export const README_REACTION_MS = 115;
 
 /** Operations that leave the controller without a live leader or without watches for a while. */
-const DISTURBING = new Set<OpType>(["kill-replica", "kill-leader", "pause-replica", "restart-apiserver", "write-storm", "pause-leader-mid-write", "grant-then-pause-leader"]);
+const DISTURBING = new Set<OpType>([
+  "kill-replica",
+  "kill-leader",
+  "pause-replica",
+  "restart-apiserver",
+  "write-storm",
+  "pause-leader-mid-write",
+  "grant-then-pause-leader",
+]);
 
 const repo = resolve(import.meta.dir, "../..");
 
@@ -101,18 +109,43 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const api = new KubeApi(new Transport(loadConnection({ kubeconfig: cluster.kubeconfig })));
     const namespaces = ["chaos-0", "chaos-1"];
     const lease = { namespace: "chaos-system", name: "podlogreader" };
-    for (const name of [...namespaces, lease.namespace]) await create(api, Namespaces, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    for (const name of [...namespaces, lease.namespace])
+      await create(api, Namespaces, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
     const binary = options.binary ?? join(repo, "dist", "podlogreader");
     replicas = new Replicas({
-      binary, kubeconfig: cluster.kubeconfig, namespaces,
-      leaseNamespace: lease.namespace, leaseName: lease.name, logDir,
-      args: (i) => [`--role-pod-names=${rolePodNames}`, `--authorizer-addr=127.0.0.1:${replicaPorts[i]}`, `--authorizer-tls-cert-file=${setup.certFile}`,
-        `--authorizer-tls-key-file=${setup.keyFile}`, `--authorizer-client-ca-file=${setup.clientCaFile}`],
+      binary,
+      kubeconfig: cluster.kubeconfig,
+      namespaces,
+      leaseNamespace: lease.namespace,
+      leaseName: lease.name,
+      logDir,
+      args: (i) => [
+        `--role-pod-names=${rolePodNames}`,
+        `--authorizer-addr=127.0.0.1:${replicaPorts[i]}`,
+        `--authorizer-tls-cert-file=${setup.certFile}`,
+        `--authorizer-tls-key-file=${setup.keyFile}`,
+        `--authorizer-client-ca-file=${setup.clientCaFile}`,
+      ],
     });
     await waitForLeader(api, lease);
     webhook = RefusalWebhook.start(dir);
-    log(`replicas run with --role-pod-names=${rolePodNames}; the apiserver calls the webhook authorizer at 127.0.0.1:${setup.port}, forwarded to ${replicaPorts.join(", ")}`);
-    return await runBursts(options, { api, cluster, binary, replicas, namespaces, lease, log, opLog: join(logDir, "ops.log"), webhook, front, rolePodNames });
+    log(
+      `replicas run with --role-pod-names=${rolePodNames}; the apiserver calls the webhook authorizer at 127.0.0.1:${setup.port}, ` +
+        `forwarded to ${replicaPorts.join(", ")}`,
+    );
+    return await runBursts(options, {
+      api,
+      cluster,
+      binary,
+      replicas,
+      namespaces,
+      lease,
+      log,
+      opLog: join(logDir, "ops.log"),
+      webhook,
+      front,
+      rolePodNames,
+    });
   } finally {
     process.off("exit", cleanUp);
     process.off("SIGINT", onSignal);
@@ -125,8 +158,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 }
 
 async function waitForLeader(api: KubeApi, lease: { namespace: string; name: string }): Promise<void> {
-  await eventually("a controller replica to become the leader (see the replica logs)",
-    async () => (await getObject<{ spec?: { holderIdentity?: string } }>(api, Leases, lease.namespace, lease.name)).spec?.holderIdentity, 60_000, 250);
+  await eventually(
+    "a controller replica to become the leader (see the replica logs)",
+    async () => (await getObject<{ spec?: { holderIdentity?: string } }>(api, Leases, lease.namespace, lease.name)).spec?.holderIdentity,
+    60_000,
+    250,
+  );
 }
 
 interface Env {
@@ -150,38 +187,88 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
   const started = Date.now();
   const u = universe(namespaces);
   const poolNames = ALL_KINDS.flatMap((k) => u.names.map((n) => managedName(k, n)));
-  const serviceAccountsOf = (_ns: string, s?: Snapshot) => [...poolNames, INTRUDER, ...(s?.serviceAccounts.filter((a) => isManaged(a.metadata)).map((a) => a.metadata!.name!) ?? [])];
+  const serviceAccountsOf = (_ns: string, s?: Snapshot) => [
+    ...poolNames,
+    INTRUDER,
+    ...(s?.serviceAccounts.filter((a) => isManaged(a.metadata)).map((a) => a.metadata!.name!) ?? []),
+  ];
   const authorizer = new Authorizer(api);
   const foreign = new ForeignRecord();
   const monitor = new Monitor(api, authorizer, namespaces, (ns) => serviceAccountsOf(ns), managedName, env.rolePodNames === "names");
-  const webhookFaults = new WebhookFaults({ api, authorizer, front: env.front, namespaces, serviceAccountsOf, nameOf: managedName, seed: options.seed, log }, env.rolePodNames);
+  const webhookFaults = new WebhookFaults(
+    { api, authorizer, front: env.front, namespaces, serviceAccountsOf, nameOf: managedName, seed: options.seed, log },
+    env.rolePodNames,
+  );
   await monitor.start();
   const timeline = new Timeline();
   const grants = new GrantLedger(api, authorizer, timeline);
   grants.start();
   const reactionMs = options.reactionMs ?? README_REACTION_MS;
-  const ctx: OpContext = { api, cluster: env.cluster, replicas, foreign, lease: env.lease, maxPauseSeconds: options.maxPauseSeconds ?? 60, namespaces, findings: [], timeline, webhook: env.webhook, webhookFaults,
-    grants, cli: { binary: env.binary, kubeconfig: env.cluster.kubeconfig } };
+  const ctx: OpContext = {
+    api,
+    cluster: env.cluster,
+    replicas,
+    foreign,
+    lease: env.lease,
+    maxPauseSeconds: options.maxPauseSeconds ?? 60,
+    namespaces,
+    findings: [],
+    timeline,
+    webhook: env.webhook,
+    webhookFaults,
+    grants,
+    cli: { binary: env.binary, kubeconfig: env.cluster.kubeconfig },
+  };
   const checkCtx = {
-    api, authorizer, namespaces, serviceAccountsOf, nameOf: managedName, foreign, settleTimeoutMs: options.settleTimeoutMs ?? 120_000, seed: options.seed,
+    api,
+    authorizer,
+    namespaces,
+    serviceAccountsOf,
+    nameOf: managedName,
+    foreign,
+    settleTimeoutMs: options.settleTimeoutMs ?? 120_000,
+    seed: options.seed,
     period: () => (ctx.refusal ? timeline.periods.at(-1) : undefined),
     refusalReports: () => replicas.refusalReports,
     rolesNamePods: env.rolePodNames === "names",
   };
   /** Over- and stale-grant windows that outlived their allowance (timeline.ts). */
-  const judgeWindows = (windows: Window[], burst: number): Violation[] => windows.flatMap((w) => {
-    if (w.kind === "under-grant" || w.lastAllowedAt === undefined) return [];
-    const verdict = judgeWindow({ kind: w.kind, startedAt: w.startedAt, lastAllowedAt: w.lastAllowedAt }, timeline, reactionMs, Date.now());
-    if (!verdict) return [];
-    checks[w.kind]++;
-    if (verdict.judgedMs <= verdict.allowanceMs) return [];
-    const during = verdict.period ? ` during ${describeRefusal(verdict.period.refusal)} (op ${verdict.period.opIndex}), which leaves a way out` : "";
-    return [{ type: w.kind, seed: options.seed, opIndex: w.opIndex, burst, namespace: w.namespace, serviceAccount: w.serviceAccount, pod: w.pod,
-      detail: `${w.kind === "stale-grant" ? "the pod's name stayed readable after the pod went" : "readable outside its workload"} for at least ${(verdict.judgedMs / 1000).toFixed(2)}s beyond what is excused (${(verdict.excusedMs / 1000).toFixed(2)}s without a leader or without a way out), allowed ${(verdict.allowanceMs / 1000).toFixed(2)}s${during}` }];
-  });
+  const judgeWindows = (windows: Window[], burst: number): Violation[] =>
+    windows.flatMap((w) => {
+      if (w.kind === "under-grant" || w.lastAllowedAt === undefined) return [];
+      const verdict = judgeWindow(
+        { kind: w.kind, startedAt: w.startedAt, lastAllowedAt: w.lastAllowedAt },
+        timeline,
+        reactionMs,
+        Date.now(),
+      );
+      if (!verdict) return [];
+      checks[w.kind]++;
+      if (verdict.judgedMs <= verdict.allowanceMs) return [];
+      const during = verdict.period
+        ? ` during ${describeRefusal(verdict.period.refusal)} (op ${verdict.period.opIndex}), which leaves a way out`
+        : "";
+      return [
+        {
+          type: w.kind,
+          seed: options.seed,
+          opIndex: w.opIndex,
+          burst,
+          namespace: w.namespace,
+          serviceAccount: w.serviceAccount,
+          pod: w.pod,
+          detail:
+            `${w.kind === "stale-grant" ? "the pod's name stayed readable after the pod went" : "readable outside its workload"} ` +
+            "for " +
+            `at least ${(verdict.judgedMs / 1000).toFixed(2)}s beyond what is excused (${(verdict.excusedMs / 1000).toFixed(2)}s ` +
+            `without a leader or without a way out), allowed ${(verdict.allowanceMs / 1000).toFixed(2)}s${during}`,
+        },
+      ];
+    });
 
   /** Subjects of ended grants that still read something past their deadline (grants.ts, rule 2). */
-  const endedGrantReads = (burst: number): Violation[] => grants.found.splice(0).map((f) => ({ type: "ended-grant", seed: options.seed, burst, ...f }));
+  const endedGrantReads = (burst: number): Violation[] =>
+    grants.found.splice(0).map((f) => ({ type: "ended-grant", seed: options.seed, burst, ...f }));
 
   const counts: Partial<Record<OpType, OpCounts>> = {};
   const checks = Object.fromEntries(CHECK_TYPES.map((t) => [t, 0])) as Record<ViolationType, number>;
@@ -204,17 +291,27 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
         // grant-then-pause-leader disturbs only when it found a leader to pause.
         const disturbed = op.type !== "grant-then-pause-leader" || ctx.replicas.pausedIndex !== undefined;
         if (DISTURBING.has(op.type) && outcome.status !== "skipped" && disturbed) {
-          const paused = op.type === "pause-replica" ? Math.min(op.seconds, ctx.maxPauseSeconds) * 1000
-            : op.type === "grant-then-pause-leader" ? Math.min(op.pauseSeconds, ctx.maxPauseSeconds) * 1000 : 0;
+          const paused =
+            op.type === "pause-replica"
+              ? Math.min(op.seconds, ctx.maxPauseSeconds) * 1000
+              : op.type === "grant-then-pause-leader"
+                ? Math.min(op.pauseSeconds, ctx.maxPauseSeconds) * 1000
+                : 0;
           timeline.disturb(op.type, op.index, opStarted, Math.max(Date.now(), opStarted + paused));
         }
         grants.underWay = undefined;
-        const c = (counts[op.type] ??= { done: 0, skipped: 0, failed: 0 });
+        const c = counts[op.type] ?? { done: 0, skipped: 0, failed: 0 };
+        counts[op.type] = c;
         c[outcome.status]++;
-        appendFileSync(env.opLog, `${new Date().toISOString()} burst ${burstCount} op ${op.index} ${JSON.stringify(op)} -> ${outcome.status}${outcome.detail ? `: ${outcome.detail}` : ""}\n`);
+        appendFileSync(
+          env.opLog,
+          `${new Date().toISOString()} burst ${burstCount} op ${op.index} ${JSON.stringify(op)} -> ` +
+            `${outcome.status}${outcome.detail ? `: ${outcome.detail}` : ""}\n`,
+        );
         // Each completed leader pause is one look for a deposed leader's write.
         if (op.type === "pause-leader-mid-write" && outcome.status === "done") checks["deposed-leader-write"]++;
-        if (outcome.status === "failed" && failures.length < 20) failures.push({ opIndex: op.index, type: op.type, detail: outcome.detail ?? "" });
+        if (outcome.status === "failed" && failures.length < 20)
+          failures.push({ opIndex: op.index, type: op.type, detail: outcome.detail ?? "" });
         operations++;
       }
       const last = burst.at(-1)!.index;
@@ -230,7 +327,14 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
       violations.push(...result.violations);
       settles.push(result.settleMs);
       if (result.timedOut) timeouts++;
-      log(`burst ${burstCount}: ops ${burst[0]!.index}-${last}, settled in ${(result.settleMs / 1000).toFixed(1)}s, ${result.violations.length} violation(s)${result.violations.length ? `: ${result.violations.slice(0, 3).map((v) => `${v.type} ${v.namespace ?? ""} ${v.subject ?? v.serviceAccount ?? ""} ${v.pod ?? ""} ${v.detail}`).join("; ")}` : ""}`);
+      const shown = result.violations
+        .slice(0, 3)
+        .map((v) => `${v.type} ${v.namespace ?? ""} ${v.subject ?? v.serviceAccount ?? ""} ${v.pod ?? ""} ${v.detail}`)
+        .join("; ");
+      log(
+        `burst ${burstCount}: ops ${burst[0]!.index}-${last}, settled in ${(result.settleMs / 1000).toFixed(1)}s, ` +
+          `${result.violations.length} violation(s)${shown ? `: ${shown}` : ""}`,
+      );
       burstCount++;
       if (options.stopOnViolation && violations.length) break;
     }
@@ -245,10 +349,19 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
   violations.push(...endedGrantReads(burstCount));
   checks["ended-grant"] = grants.counts.reviews;
   for (const c of foreign.changes) {
-    violations.push({ type: "foreign-changed", seed: options.seed, opIndex: c.opIndex, burst: -1, namespace: c.object.namespace,
-      detail: `${c.object.objectKind} ${c.object.name} (made by op ${c.object.createdByOp}) ${c.found === undefined ? "was deleted" : `changed: ${c.found.slice(0, 400)}`}` });
+    violations.push({
+      type: "foreign-changed",
+      seed: options.seed,
+      opIndex: c.opIndex,
+      burst: -1,
+      namespace: c.object.namespace,
+      detail:
+        `${c.object.objectKind} ${c.object.name} (made by op ${c.object.createdByOp}) ` +
+        (c.found === undefined ? "was deleted" : `changed: ${c.found.slice(0, 400)}`),
+    });
   }
-  const longest = (kind: Window["kind"]) => windows.filter((w) => w.kind === kind).sort((a, b) => (b.durationMs ?? 0) - (a.durationMs ?? 0));
+  const longest = (kind: Window["kind"]) =>
+    windows.filter((w) => w.kind === kind).sort((a, b) => (b.durationMs ?? 0) - (a.durationMs ?? 0));
   const over = longest("over-grant");
   const under = longest("under-grant");
   const stale = longest("stale-grant");
@@ -263,12 +376,33 @@ async function runBursts(options: ChaosOptions, env: Env): Promise<ChaosReport> 
     checks,
     authorizerReviews: authorizer.reviews,
     violations,
-    transient: { overGrantWindows: over.length, underGrantWindows: under.length, staleGrantWindows: stale.length, longestOverGrant: over[0], longestUnderGrant: under[0], longestStaleGrant: stale[0], overGrants: over.slice(0, 10), staleGrants: stale.slice(0, 10) },
-    periods: timeline.periods.map((p) => ({ opIndex: p.opIndex, refusal: describeRefusal(p.refusal), seconds: ((p.end ?? Date.now()) - p.start) / 1000 })),
+    transient: {
+      overGrantWindows: over.length,
+      underGrantWindows: under.length,
+      staleGrantWindows: stale.length,
+      longestOverGrant: over[0],
+      longestUnderGrant: under[0],
+      longestStaleGrant: stale[0],
+      overGrants: over.slice(0, 10),
+      staleGrants: stale.slice(0, 10),
+    },
+    periods: timeline.periods.map((p) => ({
+      opIndex: p.opIndex,
+      refusal: describeRefusal(p.refusal),
+      seconds: ((p.end ?? Date.now()) - p.start) / 1000,
+    })),
     reactionMs,
-    settle: { longestSeconds: Math.max(0, ...settles) / 1000, meanSeconds: settles.reduce((a, b) => a + b, 0) / Math.max(1, settles.length) / 1000, timeouts },
+    settle: {
+      longestSeconds: Math.max(0, ...settles) / 1000,
+      meanSeconds: settles.reduce((a, b) => a + b, 0) / Math.max(1, settles.length) / 1000,
+      timeouts,
+    },
     grants: { ...grants.counts, longestEnds: grants.longestEnds },
-    controller: { replicaStarts: replicas.starts, unexpectedExits: replicas.unexpectedExits.length, monitorWatchRestarts: monitor.watchRestarts },
+    controller: {
+      replicaStarts: replicas.starts,
+      unexpectedExits: replicas.unexpectedExits.length,
+      monitorWatchRestarts: monitor.watchRestarts,
+    },
     failures,
     webhook: webhookFaults.summary,
   };

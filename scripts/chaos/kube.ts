@@ -5,7 +5,9 @@ import type { ResourceType } from "../../src/kube/resources.ts";
 import { ApiError, NetworkError } from "../../src/kube/transport.ts";
 import { isRefusalText } from "./refusals.ts";
 
-/** Worth trying again: no answer at all, the apiserver (re)starting, or throttling; never a refusal of the chaos webhook, whatever its code. */
+/**
+ * Worth trying again: no answer at all, the apiserver (re)starting, or throttling; never a refusal of the chaos webhook, whatever its code.
+ */
 export function isTransient(err: unknown): boolean {
   if (err instanceof NetworkError) return true;
   if (err instanceof ApiError) return (err.status === 429 || err.status >= 500) && !isRefusalText(err.message);
@@ -37,7 +39,13 @@ export function mergePatch(api: KubeApi, rt: ResourceType, namespace: string, na
 }
 
 /** Deletes with the given propagation; pods go at once, as every pod the harness makes has a grace period of 0. */
-export async function remove(api: KubeApi, rt: ResourceType, namespace: string, name: string, propagationPolicy: "Background" | "Orphan" = "Background"): Promise<void> {
+export async function remove(
+  api: KubeApi,
+  rt: ResourceType,
+  namespace: string,
+  name: string,
+  propagationPolicy: "Background" | "Orphan" = "Background",
+): Promise<void> {
   await retrying(() => api.delete(rt, namespace, name, undefined, propagationPolicy));
 }
 
@@ -50,7 +58,12 @@ export async function listObjects<T>(api: KubeApi, rt: ResourceType, namespace: 
 }
 
 /** Creates the object and returns the apiserver's answer as JSON text, every field in the order it was sent. */
-export async function createRaw<B extends KubeObject>(api: KubeApi, rt: ResourceType, namespace: string | undefined, body: B): Promise<string> {
+export async function createRaw<B extends KubeObject>(
+  api: KubeApi,
+  rt: ResourceType,
+  namespace: string | undefined,
+  body: B,
+): Promise<string> {
   return JSON.stringify(await retrying(() => api.create(rt, namespace, body, CHAOS_FIELD_MANAGER)));
 }
 
@@ -65,6 +78,11 @@ export async function getRaw(api: KubeApi, rt: ResourceType, namespace: string, 
 }
 
 /** Creates the object as field manager "chaos" (never as podlogreader). */
-export async function create<B extends KubeObject>(api: KubeApi, rt: ResourceType, namespace: string | undefined, body: B): Promise<unknown> {
+export async function create<B extends KubeObject>(
+  api: KubeApi,
+  rt: ResourceType,
+  namespace: string | undefined,
+  body: B,
+): Promise<unknown> {
   return retrying(() => api.create(rt, namespace, body, CHAOS_FIELD_MANAGER));
 }

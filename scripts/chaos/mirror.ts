@@ -4,6 +4,7 @@
 import type { KubeApi } from "../../src/kube/api.ts";
 import type { ResourceType } from "../../src/kube/resources.ts";
 import { ApiError } from "../../src/kube/transport.ts";
+import { getOrCreate } from "../../src/util/maps.ts";
 
 interface Meta {
   metadata?: { namespace?: string; name?: string; resourceVersion?: string };
@@ -15,7 +16,11 @@ export class Mirror {
   private readonly goneAt = new Map<string, number>();
   restarts = 0;
 
-  constructor(private readonly api: KubeApi, private readonly rt: ResourceType, private readonly namespaces: ReadonlySet<string>) {}
+  constructor(
+    private readonly api: KubeApi,
+    private readonly rt: ResourceType,
+    private readonly namespaces: ReadonlySet<string>,
+  ) {}
 
   /** Objects of one namespace. */
   in(namespace: string): unknown[] {
@@ -32,9 +37,7 @@ export class Mirror {
     const m = (raw as Meta).metadata;
     if (!m?.namespace || !m.name || !this.namespaces.has(m.namespace)) return;
     this.goneAt.delete(`${m.namespace}\0${m.name}`);
-    let ns = this.objects.get(m.namespace);
-    if (!ns) this.objects.set(m.namespace, (ns = new Map()));
-    ns.set(m.name, raw);
+    getOrCreate(this.objects, m.namespace, () => new Map()).set(m.name, raw);
   }
 
   private drop(raw: unknown): void {

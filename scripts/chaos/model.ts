@@ -13,7 +13,16 @@
 // workload's ServiceAccount then reads nothing at all (no binding of podlogreader's may point there).
 // A ServiceAccount under that name that lacks the label is someone else's too: podlogreader never
 // binds it (its tokens are not podlogreader's to hand out), so the name is owed nothing.
-import type { V1ObjectMeta, V1OwnerReference, V1Pod, V1PodTemplateSpec, V1PolicyRule, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
+import type {
+  V1ObjectMeta,
+  V1OwnerReference,
+  V1Pod,
+  V1PodTemplateSpec,
+  V1PolicyRule,
+  V1Role,
+  V1RoleBinding,
+  V1ServiceAccount,
+} from "@kubernetes/client-node";
 import type { WorkloadKind } from "../../src/access/kinds.ts";
 
 const OPT_IN = ["podlogreader-affiliate", "enable"] as const;
@@ -49,7 +58,13 @@ const hasOptIn = (labels: Record<string, string> | undefined) => labels?.[OPT_IN
 
 export function workloadFact(kind: WorkloadKind, raw: RawWorkload): WorkloadFact {
   const template = kind === "CronJob" ? raw.spec?.jobTemplate?.spec?.template : raw.spec?.template;
-  return { kind, name: raw.metadata!.name!, uid: raw.metadata!.uid!, optedIn: hasOptIn(template?.metadata?.labels), controller: controllerRef(raw.metadata) };
+  return {
+    kind,
+    name: raw.metadata!.name!,
+    uid: raw.metadata!.uid!,
+    optedIn: hasOptIn(template?.metadata?.labels),
+    controller: controllerRef(raw.metadata),
+  };
 }
 
 /** The kind that may control a ReplicaSet or a Job and so take its pods. */
@@ -93,7 +108,11 @@ export function indexByUid(s: Snapshot): Map<string, WorkloadFact> {
 }
 
 /** Expectations for every name in `serviceAccounts` (plus each top-level workload's own name). */
-export function expectations(s: Snapshot, serviceAccounts: Iterable<string>, nameOf: (kind: WorkloadKind, name: string) => string): Map<string, Expectation> {
+export function expectations(
+  s: Snapshot,
+  serviceAccounts: Iterable<string>,
+  nameOf: (kind: WorkloadKind, name: string) => string,
+): Map<string, Expectation> {
   const byUid = indexByUid(s);
   const owners = new Map<string, WorkloadFact>();
   for (const w of s.workloads) if (isTopLevel(w) && w.optedIn) owners.set(nameOf(w.kind, w.name), w);
@@ -102,7 +121,9 @@ export function expectations(s: Snapshot, serviceAccounts: Iterable<string>, nam
     const owner = chainOwner(p, byUid);
     chainOf.set(p.metadata!.name!, { uid: owner?.uid, member: owner !== undefined && hasOptIn(p.metadata?.labels) });
   }
-  const foreign = new Set([...s.roles, ...s.roleBindings, ...s.serviceAccounts].filter((o) => !isManaged(o.metadata)).map((o) => o.metadata!.name!));
+  const foreign = new Set(
+    [...s.roles, ...s.roleBindings, ...s.serviceAccounts].filter((o) => !isManaged(o.metadata)).map((o) => o.metadata!.name!),
+  );
   const foreignRoles = new Set(s.roles.filter((o) => !isManaged(o.metadata)).map((o) => o.metadata!.name!));
   const result = new Map<string, Expectation>();
   for (const sa of new Set([...serviceAccounts, ...owners.keys()])) {
@@ -140,7 +161,13 @@ export function orphans(s: Snapshot): Orphan[] {
     const wName = annotation ? rest.join("/") : ref?.name;
     const workload = `${wKind}/${wName}`;
     const w = topLevel.find((x) => x.kind === wKind && x.name === wName);
-    const why = !w ? "its workload is gone" : !w.optedIn ? "its workload opted out" : ref && ref.uid !== w.uid ? `its owner UID ${ref.uid} is not the workload's ${w.uid}` : undefined;
+    const why = !w
+      ? "its workload is gone"
+      : !w.optedIn
+        ? "its workload opted out"
+        : ref && ref.uid !== w.uid
+          ? `its owner UID ${ref.uid} is not the workload's ${w.uid}`
+          : undefined;
     if (why) out.push({ kind, name: meta!.name!, workload, why });
   };
   for (const r of s.roles) check("Role", r.metadata);
@@ -161,7 +188,11 @@ export function staleNames(s: Snapshot): StaleName[] {
   const out: StaleName[] = [];
   for (const r of s.roles) {
     if (!isManaged(r.metadata)) continue;
-    const listed = new Set((r.rules ?? []).filter((rule) => (rule.resources ?? []).some((x) => x === "pods" || x === "pods/log")).flatMap((rule) => rule.resourceNames ?? []));
+    const listed = new Set(
+      (r.rules ?? [])
+        .filter((rule) => (rule.resources ?? []).some((x) => x === "pods" || x === "pods/log"))
+        .flatMap((rule) => rule.resourceNames ?? []),
+    );
     for (const pod of listed) if (!pods.has(pod)) out.push({ role: r.metadata!.name!, pod });
   }
   return out;
@@ -174,7 +205,9 @@ const grantsLogGet = (r: V1PolicyRule) =>
 
 /** Managed Roles with a rule granting pod logs to every pod (resourceNames empty or missing). */
 export function unboundedRoles(s: Snapshot): string[] {
-  return s.roles.filter((r) => isManaged(r.metadata) && (r.rules ?? []).some((rule) => grantsLogGet(rule) && !rule.resourceNames?.length)).map((r) => r.metadata!.name!);
+  return s.roles
+    .filter((r) => isManaged(r.metadata) && (r.rules ?? []).some((rule) => grantsLogGet(rule) && !rule.resourceNames?.length))
+    .map((r) => r.metadata!.name!);
 }
 
 /**
@@ -187,7 +220,12 @@ export function predictedReadable(s: Snapshot, serviceAccount: string): { all: b
   let all = false;
   for (const b of s.roleBindings) {
     if (b.roleRef.kind !== "Role") continue;
-    if (!(b.subjects ?? []).some((x) => x.kind === "ServiceAccount" && x.name === serviceAccount && (x.namespace ?? s.namespace) === s.namespace)) continue;
+    if (
+      !(b.subjects ?? []).some(
+        (x) => x.kind === "ServiceAccount" && x.name === serviceAccount && (x.namespace ?? s.namespace) === s.namespace,
+      )
+    )
+      continue;
     const role = s.roles.find((r) => r.metadata?.name === b.roleRef.name);
     for (const rule of role?.rules ?? []) {
       if (!grantsLogGet(rule)) continue;

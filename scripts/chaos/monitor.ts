@@ -12,6 +12,7 @@ import type { Authorizer } from "./authorizer.ts";
 import { Mirror } from "./mirror.ts";
 import { expectations, predictedReadable, type Snapshot } from "./model.ts";
 import { RESOURCES, snapshotOf, type Objects, type ResourceName } from "./snapshot.ts";
+import { getOrCreate } from "../../src/util/maps.ts";
 
 export interface Window {
   kind: "over-grant" | "under-grant" | "stale-grant";
@@ -85,12 +86,16 @@ export class Monitor {
   /** Every ServiceAccount a RoleBinding of the namespace names, with the pod names the bindings suggest it reads. */
   private readers(snap: Snapshot): Map<string, Set<string>> {
     const byPod = new Map<string, Set<string>>();
-    const subjects = new Set(snap.roleBindings.flatMap((b) => (b.subjects ?? []).filter((x) => x.kind === "ServiceAccount" && (x.namespace ?? snap.namespace) === snap.namespace).map((x) => x.name)));
+    const subjects = new Set(
+      snap.roleBindings.flatMap((b) =>
+        (b.subjects ?? [])
+          .filter((x) => x.kind === "ServiceAccount" && (x.namespace ?? snap.namespace) === snap.namespace)
+          .map((x) => x.name),
+      ),
+    );
     for (const sa of subjects) {
       for (const name of predictedReadable(snap, sa).names) {
-        let set = byPod.get(name);
-        if (!set) byPod.set(name, (set = new Set()));
-        set.add(sa);
+        getOrCreate(byPod, name, () => new Set()).add(sa);
       }
     }
     return byPod;
@@ -117,7 +122,17 @@ export class Monitor {
         seen.add(key);
         const window = this.open.get(key);
         if (window) window.lastAllowedAt = asked;
-        else this.open.set(key, { kind: "stale-grant", namespace: ns, serviceAccount: sa, pod, podUid: "", opIndex: this.opIndex, startedAt: held.has(sa) ? goneAt : asked, lastAllowedAt: asked });
+        else
+          this.open.set(key, {
+            kind: "stale-grant",
+            namespace: ns,
+            serviceAccount: sa,
+            pod,
+            podUid: "",
+            opIndex: this.opIndex,
+            startedAt: held.has(sa) ? goneAt : asked,
+            lastAllowedAt: asked,
+          });
       }
     }
   }
@@ -137,7 +152,10 @@ export class Monitor {
           const readable = predicted.all || predicted.names.has(pod);
           const over = readable && !e.mayRead.has(pod);
           const under = this.rolesNamePods && !readable && e.mustRead.has(pod);
-          for (const [kind, suspected] of [["over-grant", over], ["under-grant", under]] as const) {
+          for (const [kind, suspected] of [
+            ["over-grant", over],
+            ["under-grant", under],
+          ] as const) {
             const key = `${kind}\0${ns}\0${e.serviceAccount}\0${pod}\0${uid}`;
             const window = this.open.get(key);
             if (kind === "over-grant" && (suspected || window)) {
@@ -147,13 +165,32 @@ export class Monitor {
               if (allowed && !e.mayRead.has(pod)) {
                 seen.add(key);
                 if (window) window.lastAllowedAt = asked;
-                else this.open.set(key, { kind, namespace: ns, serviceAccount: e.serviceAccount, pod, podUid: uid, opIndex: this.opIndex, startedAt: asked, lastAllowedAt: asked });
+                else
+                  this.open.set(key, {
+                    kind,
+                    namespace: ns,
+                    serviceAccount: e.serviceAccount,
+                    pod,
+                    podUid: uid,
+                    opIndex: this.opIndex,
+                    startedAt: asked,
+                    lastAllowedAt: asked,
+                  });
               }
               continue;
             }
             if (suspected) {
               seen.add(key);
-              if (!window) this.open.set(key, { kind, namespace: ns, serviceAccount: e.serviceAccount, pod, podUid: uid, opIndex: this.opIndex, startedAt: now() });
+              if (!window)
+                this.open.set(key, {
+                  kind,
+                  namespace: ns,
+                  serviceAccount: e.serviceAccount,
+                  pod,
+                  podUid: uid,
+                  opIndex: this.opIndex,
+                  startedAt: now(),
+                });
             }
           }
         }

@@ -12,7 +12,7 @@ import { restartApiserver, type ClusterState } from "../lib/controlplane.ts";
 import { eventually } from "../lib/poll.ts";
 import { endRefusal, isRefusal, startRefusal } from "./admission.ts";
 import { compact } from "./etcd.ts";
-import { ForeignRecord } from "./foreign.ts";
+import type { ForeignRecord } from "./foreign.ts";
 import { runCli, type Cli, type GrantLedger } from "./grant-ledger.ts";
 import { subjectText, type GrantSubject } from "./grants.ts";
 import { create, createRaw, getObject, listObjects, mergePatch, remove, retrying, statusOf } from "./kube.ts";
@@ -106,7 +106,13 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
     }
     case "rollout": {
       const rt = KINDS[op.kind].resource;
-      await mergePatch(api, rt, op.namespace, op.name, templateMetadataPatch(op.kind, { annotations: { "chaos.podlogreader.dev/rollout": String(op.index) } }));
+      await mergePatch(
+        api,
+        rt,
+        op.namespace,
+        op.name,
+        templateMetadataPatch(op.kind, { annotations: { "chaos.podlogreader.dev/rollout": String(op.index) } }),
+      );
       if (op.kind === "StatefulSet") {
         // OnDelete: the new template reaches the pods when they are deleted.
         const pods = await podsWith(api, op.namespace, appLabel(op.kind, op.name));
@@ -116,8 +122,13 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
     }
     case "opt-in":
     case "opt-out":
-      await mergePatch(api, KINDS[op.kind].resource, op.namespace, op.name,
-        templateMetadataPatch(op.kind, { labels: { [OPT_IN_LABEL]: op.type === "opt-in" ? OPT_IN_VALUE : null } }));
+      await mergePatch(
+        api,
+        KINDS[op.kind].resource,
+        op.namespace,
+        op.name,
+        templateMetadataPatch(op.kind, { labels: { [OPT_IN_LABEL]: op.type === "opt-in" ? OPT_IN_VALUE : null } }),
+      );
       return done();
     case "delete-workload":
       await remove(api, KINDS[op.kind].resource, op.namespace, op.name, op.orphan ? "Orphan" : "Background");
@@ -129,10 +140,22 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
       const cron = await getObject<V1CronJob>(api, KINDS.CronJob.resource, op.namespace, op.name);
       const template = cron.spec!.jobTemplate;
       await create(api, KINDS.Job.resource, op.namespace, {
-        apiVersion: "batch/v1", kind: "Job",
+        apiVersion: "batch/v1",
+        kind: "Job",
         metadata: {
-          name: `${op.name}-run${op.run}`, labels: template.metadata?.labels, annotations: { "cronjob.kubernetes.io/instantiate": "manual" },
-          ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: op.name, uid: cron.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
+          name: `${op.name}-run${op.run}`,
+          labels: template.metadata?.labels,
+          annotations: { "cronjob.kubernetes.io/instantiate": "manual" },
+          ownerReferences: [
+            {
+              apiVersion: "batch/v1",
+              kind: "CronJob",
+              name: op.name,
+              uid: cron.metadata!.uid!,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
         },
         spec: template.spec,
       });
@@ -151,9 +174,17 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
       return done(op.adoptableBy ? `adoptable by ${op.adoptableBy.kind}/${op.adoptableBy.name}` : undefined);
     }
     case "forged-pod": {
-      const uid = op.realUid ? await uidOf(api, KINDS[op.kind].resource, op.namespace, op.name) : `00000000-0000-4000-8000-${String(op.index).padStart(12, "0")}`;
+      const uid = op.realUid
+        ? await uidOf(api, KINDS[op.kind].resource, op.namespace, op.name)
+        : `00000000-0000-4000-8000-${String(op.index).padStart(12, "0")}`;
       if (!uid) return skipped("target not found");
-      const owner: V1OwnerReference = { apiVersion: KINDS[op.kind].apiVersion, kind: op.kind, name: op.name, uid, controller: op.controller };
+      const owner: V1OwnerReference = {
+        apiVersion: KINDS[op.kind].apiVersion,
+        kind: op.kind,
+        name: op.name,
+        uid,
+        controller: op.controller,
+      };
       await create(api, Pods, op.namespace, barePod(op.pod, [owner], { "chaos.podlogreader.dev/forged": "true" }));
       return done(`${op.controller ? "controller" : "non-controller"} ref, ${op.realUid ? "real" : "wrong"} UID`);
     }
@@ -185,7 +216,9 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
       await ctx.replicas.kill(op.replica % ctx.replicas.count);
       return done();
     case "kill-leader": {
-      const lease = await getObject<{ spec?: { holderIdentity?: string } }>(api, Leases, ctx.lease.namespace, ctx.lease.name).catch(() => undefined);
+      const lease = await getObject<{ spec?: { holderIdentity?: string } }>(api, Leases, ctx.lease.namespace, ctx.lease.name).catch(
+        () => undefined,
+      );
       const holder = lease?.spec?.holderIdentity;
       const index = holder ? ctx.replicas.indexOf(holder) : undefined;
       if (index === undefined) return skipped("no known leader");
@@ -194,7 +227,9 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
     }
     case "pause-replica": {
       const seconds = Math.min(op.seconds, ctx.maxPauseSeconds);
-      return ctx.replicas.pause(op.replica % ctx.replicas.count, seconds * 1000) ? done(`replica ${op.replica} for ${seconds}s`) : skipped("a replica is already paused");
+      return ctx.replicas.pause(op.replica % ctx.replicas.count, seconds * 1000)
+        ? done(`replica ${op.replica} for ${seconds}s`)
+        : skipped("a replica is already paused");
     }
     case "restart-apiserver":
       await restartApiserver(ctx.cluster);
@@ -247,7 +282,9 @@ async function run(ctx: OpContext, op: Op): Promise<Outcome> {
 }
 
 async function podsWith(api: KubeApi, namespace: string, labels: Record<string, string>): Promise<V1Pod[]> {
-  const selector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
+  const selector = Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
   return retrying(async () => (await api.list(Pods, { namespace, labelSelector: selector })).items as V1Pod[]);
 }
 
@@ -300,18 +337,29 @@ async function editRole(ctx: OpContext, op: Extract<Op, { type: "edit-role" }>):
  * same name and rules without the marks. Either way it is recorded as foreign from then on.
  */
 async function takeRole(ctx: OpContext, op: Extract<Op, { type: "take-role" }>): Promise<Outcome> {
-  const managed = (await listObjects<V1Role>(ctx.api, Roles, op.namespace)).filter((r) => isManaged(r.metadata)).sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+  const managed = (await listObjects<V1Role>(ctx.api, Roles, op.namespace))
+    .filter((r) => isManaged(r.metadata))
+    .sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
   if (managed.length === 0) return skipped("no managed Roles");
   const role = managed[op.pick % managed.length]!;
   const name = role.metadata!.name!;
   let raw: string;
   if (op.how === "unlabel") {
-    const patch = { metadata: { resourceVersion: role.metadata!.resourceVersion, labels: { [MANAGED_BY_LABEL]: null }, ownerReferences: null } };
+    const patch = {
+      metadata: { resourceVersion: role.metadata!.resourceVersion, labels: { [MANAGED_BY_LABEL]: null }, ownerReferences: null },
+    };
     raw = JSON.stringify(await mergePatch(ctx.api, Roles, op.namespace, name, patch));
   } else {
-    await retrying(() => ctx.api.delete(Roles, op.namespace, name, { uid: role.metadata!.uid, resourceVersion: role.metadata!.resourceVersion }));
+    await retrying(() =>
+      ctx.api.delete(Roles, op.namespace, name, { uid: role.metadata!.uid, resourceVersion: role.metadata!.resourceVersion }),
+    );
     // Made at once: podlogreader, seeing its Role gone, may take the name first (then: skipped, 409).
-    raw = await createRaw(ctx.api, Roles, op.namespace, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name, labels: FOREIGN_LABEL }, rules: role.rules });
+    raw = await createRaw(ctx.api, Roles, op.namespace, {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name, labels: FOREIGN_LABEL },
+      rules: role.rules,
+    });
   }
   ctx.foreign.add({ objectKind: "Role", namespace: op.namespace, name, raw, createdByOp: op.index });
   return done(`${op.how}: Role ${name}`);
@@ -319,14 +367,29 @@ async function takeRole(ctx: OpContext, op: Extract<Op, { type: "take-role" }>):
 
 /** The scalable workloads of a namespace with their current replicas (parallelism for a Job), sorted. */
 async function scalables(api: KubeApi, namespace: string): Promise<{ kind: (typeof SCALABLE)[number]; name: string; replicas: number }[]> {
-  const lists = await Promise.all(SCALABLE.map(async (kind) =>
-    (await listObjects<{ metadata: { name: string }; spec?: { replicas?: number; parallelism?: number } }>(api, KINDS[kind].resource, namespace))
-      .map((w) => ({ kind, name: w.metadata.name, replicas: (kind === "Job" ? w.spec?.parallelism : w.spec?.replicas) ?? 1 }))));
+  const lists = await Promise.all(
+    SCALABLE.map(async (kind) =>
+      (
+        await listObjects<{ metadata: { name: string }; spec?: { replicas?: number; parallelism?: number } }>(
+          api,
+          KINDS[kind].resource,
+          namespace,
+        )
+      ).map((w) => ({ kind, name: w.metadata.name, replicas: (kind === "Job" ? w.spec?.parallelism : w.spec?.replicas) ?? 1 })),
+    ),
+  );
   return lists.flat().sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
 }
 
-function scaleTo(api: KubeApi, namespace: string, w: { kind: (typeof SCALABLE)[number]; name: string }, replicas: number): Promise<unknown> {
-  return mergePatch(api, KINDS[w.kind].resource, namespace, w.name, { spec: { [w.kind === "Job" ? "parallelism" : "replicas"]: replicas } }).catch((err) => {
+function scaleTo(
+  api: KubeApi,
+  namespace: string,
+  w: { kind: (typeof SCALABLE)[number]; name: string },
+  replicas: number,
+): Promise<unknown> {
+  return mergePatch(api, KINDS[w.kind].resource, namespace, w.name, {
+    spec: { [w.kind === "Job" ? "parallelism" : "replicas"]: replicas },
+  }).catch((err) => {
     if (statusOf(err) !== 404) throw err;
   });
 }
@@ -341,17 +404,24 @@ async function writeStorm(ctx: OpContext, op: Extract<Op, { type: "write-storm" 
   const revision = op.relist === "compact-restart" ? await compact(ctx.cluster.ports.etcd) : undefined;
   await restartApiserver(ctx.cluster);
   await writes;
-  return done(`${targets.length} workload(s) to ${op.replicas}${revision ? `, compacted to ${revision}` : ""}, apiserver restarted after ${op.delayMs}ms`);
+  return done(
+    `${targets.length} workload(s) to ${op.replicas}${revision ? `, compacted to ${revision}` : ""}, apiserver restarted after ` +
+      `${op.delayMs}ms`,
+  );
 }
 
 async function leaseHolder(ctx: OpContext): Promise<string | undefined> {
-  const lease = await getObject<{ spec?: { holderIdentity?: string } }>(ctx.api, Leases, ctx.lease.namespace, ctx.lease.name).catch(() => undefined);
+  const lease = await getObject<{ spec?: { holderIdentity?: string } }>(ctx.api, Leases, ctx.lease.namespace, ctx.lease.name).catch(
+    () => undefined,
+  );
   return lease?.spec?.holderIdentity;
 }
 
 async function managedRoleNames(api: KubeApi, namespace: string): Promise<Map<string, Set<string>>> {
   const roles = (await listObjects<V1Role>(api, Roles, namespace)).filter((r) => isManaged(r.metadata));
-  return new Map(roles.map((r) => [r.metadata!.name!, new Set((r.rules ?? []).filter(isPodRule).flatMap((rule) => rule.resourceNames ?? []))]));
+  return new Map(
+    roles.map((r) => [r.metadata!.name!, new Set((r.rules ?? []).filter(isPodRule).flatMap((rule) => rule.resourceNames ?? []))]),
+  );
 }
 
 /**
@@ -387,7 +457,10 @@ async function pauseLeaderMidWrite(ctx: OpContext, op: Extract<Op, { type: "paus
     };
     await holdsWithin(15_000, async () => (await gone()).length > 0);
     const removed = new Set(await gone());
-    const listsRemoved = async () => [...(await managedRoleNames(ctx.api, op.namespace))].flatMap(([role, names]) => [...names].filter((n) => removed.has(n)).map((n) => `${role}: ${n}`));
+    const listsRemoved = async () =>
+      [...(await managedRoleNames(ctx.api, op.namespace))].flatMap(([role, names]) =>
+        [...names].filter((n) => removed.has(n)).map((n) => `${role}: ${n}`),
+      );
     await holdsWithin(20_000, async () => (await listsRemoved()).length === 0);
     const before = new Set(await listsRemoved());
     ctx.replicas.resume();
@@ -397,10 +470,18 @@ async function pauseLeaderMidWrite(ctx: OpContext, op: Extract<Op, { type: "paus
       return again.length > 0;
     });
     if (again.length) {
-      ctx.findings.push({ type: "deposed-leader-write", opIndex: op.index, namespace: op.namespace,
-        detail: `after replica ${index} lost the Lease while stopped and was continued, Roles named pods deleted meanwhile again: ${again.slice(0, 5).join(", ")}` });
+      ctx.findings.push({
+        type: "deposed-leader-write",
+        opIndex: op.index,
+        namespace: op.namespace,
+        detail:
+          `after replica ${index} lost the Lease while stopped and was continued, Roles named pods deleted meanwhile again: ` +
+          `${again.slice(0, 5).join(", ")}`,
+      });
     }
-    return done(`replica ${index} paused until the standby led; ${removed.size} pod(s) removed meanwhile; ${again.length} name(s) written back`);
+    return done(
+      `replica ${index} paused until the standby led; ${removed.size} pod(s) removed meanwhile; ${again.length} name(s) written back`,
+    );
   } finally {
     ctx.replicas.resume();
   }
@@ -424,23 +505,36 @@ async function recreateOrphaned(ctx: OpContext, op: Extract<Op, { type: "recreat
 
 /** Whether `check` comes to hold within `ms` (polled every 250 ms). */
 const holdsWithin = (ms: number, check: () => Promise<boolean>): Promise<boolean> =>
-  eventually("", async () => (await check()) || undefined, ms, 250).then(() => true, () => false);
+  eventually("", async () => (await check()) || undefined, ms, 250).then(
+    () => true,
+    () => false,
+  );
 
 async function createForeign(ctx: OpContext, op: Extract<Op, { type: "foreign-object" }>): Promise<Outcome> {
   const name = managedName(op.kind, op.name);
   const metadata = { name, labels: FOREIGN_LABEL };
   const body =
     op.objectKind === "Role"
-      ? { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata, rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }] }
+      ? {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "Role",
+          metadata,
+          rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }],
+        }
       : op.objectKind === "RoleBinding"
-        ? { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "chaos-foreign-viewer" }, subjects: [{ kind: "ServiceAccount", name: "chaos-foreign", namespace: op.namespace }] }
+        ? {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "RoleBinding",
+            metadata,
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "chaos-foreign-viewer" },
+            subjects: [{ kind: "ServiceAccount", name: "chaos-foreign", namespace: op.namespace }],
+          }
         : { apiVersion: "v1", kind: "ServiceAccount", metadata };
   const rt = op.objectKind === "Role" ? Roles : op.objectKind === "RoleBinding" ? RoleBindings : ServiceAccounts;
   const raw = await createRaw(ctx.api, rt, op.namespace, body);
   ctx.foreign.add({ objectKind: op.objectKind, namespace: op.namespace, name, raw, createdByOp: op.index });
   return done(`${op.objectKind} ${name}`);
 }
-
 
 /** Users and groups no other grant of the run names, so that each verdict is about one grant. */
 function grantSubjects(to: GrantTo, index: number): GrantSubject[] {
@@ -450,10 +544,21 @@ function grantSubjects(to: GrantTo, index: number): GrantSubject[] {
 }
 
 /** kubectl's short names, as a person types them. */
-const SHORT: Record<WorkloadKind, string> = { Deployment: "deploy", StatefulSet: "sts", DaemonSet: "ds", ReplicaSet: "rs", Job: "job", CronJob: "cronjob" };
+const SHORT: Record<WorkloadKind, string> = {
+  Deployment: "deploy",
+  StatefulSet: "sts",
+  DaemonSet: "ds",
+  ReplicaSet: "rs",
+  Job: "job",
+  CronJob: "cronjob",
+};
 
 /** The workload of the pick-th managed Role of the namespace (by name), from the Role's annotation. */
-async function pickManagedWorkload(api: KubeApi, namespace: string, pick: number): Promise<{ kind: WorkloadKind; name: string } | undefined> {
+async function pickManagedWorkload(
+  api: KubeApi,
+  namespace: string,
+  pick: number,
+): Promise<{ kind: WorkloadKind; name: string } | undefined> {
   const roles = (await listObjects<V1Role>(api, Roles, namespace))
     .filter((r) => isManaged(r.metadata) && r.metadata?.annotations?.[WORKLOAD_ANNOTATION])
     .sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
@@ -465,23 +570,55 @@ async function pickManagedWorkload(api: KubeApi, namespace: string, pick: number
 /** What the command's refusal means for the run: the Role went (or was taken) before it looked, or a real failure. */
 function cliOutcome(command: string, r: { code: number; stderr: string }): Outcome {
   const line = r.stderr.trim().split("\n")[0] ?? "";
-  if (/does not exist|was not created by podlogreader|no grant of|not issued by podlogreader/.test(r.stderr)) return skipped(line.slice(0, 300));
+  if (/does not exist|was not created by podlogreader|no grant of|not issued by podlogreader/.test(r.stderr))
+    return skipped(line.slice(0, 300));
   return { status: "failed", detail: `${command} exited ${r.code}: ${line.slice(0, 300)}` };
 }
 
 /** `podlogreader grant` on a workload with a managed Role, recorded in the ledger. */
-async function grant(ctx: OpContext, index: number, namespace: string, pick: number, subjects: GrantSubject[], seconds: number): Promise<Outcome> {
+async function grant(
+  ctx: OpContext,
+  index: number,
+  namespace: string,
+  pick: number,
+  subjects: GrantSubject[],
+  seconds: number,
+): Promise<Outcome> {
   const w = await pickManagedWorkload(ctx.api, namespace, pick);
   if (!w) return skipped("no managed Roles");
   const grantedAt = Date.now();
-  const r = await runCli(ctx.cli, ["grant", "-n", namespace, `${SHORT[w.kind]}/${w.name}`, ...subjects.flatMap((x) => ["--to", subjectText(x)]),
-    "--for", `${seconds}s`, "--reason", `chaos op ${index}`, "-o", "json"]);
+  const r = await runCli(ctx.cli, [
+    "grant",
+    "-n",
+    namespace,
+    `${SHORT[w.kind]}/${w.name}`,
+    ...subjects.flatMap((x) => ["--to", subjectText(x)]),
+    "--for",
+    `${seconds}s`,
+    "--reason",
+    `chaos op ${index}`,
+    "-o",
+    "json",
+  ]);
   if (r.code !== 0) return cliOutcome("grant", r);
   const out = JSON.parse(r.stdout) as { binding: string; expires: string };
-  const record = { opIndex: index, namespace, kind: w.kind, name: w.name, binding: out.binding, subjects, grantedAt, expiresAt: Date.parse(out.expires), revokedAt: {} };
+  const record = {
+    opIndex: index,
+    namespace,
+    kind: w.kind,
+    name: w.name,
+    binding: out.binding,
+    subjects,
+    grantedAt,
+    expiresAt: Date.parse(out.expires),
+    revokedAt: {},
+  };
   ctx.grants.add(record);
   const readable = await ctx.grants.readableWhenMade(record);
-  return done(`${subjects.map(subjectText).join(", ")} on ${w.kind}/${w.name} for ${seconds}s, until ${out.expires} (${out.binding}${readable === undefined ? "; its Role names no pod" : readable ? "" : "; its first subject read nothing within 3s"})`);
+  return done(
+    `${subjects.map(subjectText).join(", ")} on ${w.kind}/${w.name} for ${seconds}s, until ${out.expires} ` +
+      `(${out.binding}${readable === undefined ? "; its Role names no pod" : readable ? "" : "; its first subject read nothing in 3s"})`,
+  );
 }
 
 /** A short grant, then the leader stopped (a replica.pause, as pause-replica does) past its expiry. */
@@ -503,9 +640,10 @@ async function revoke(ctx: OpContext, op: Extract<Op, { type: "revoke" }>): Prom
   const g = live[op.pick % live.length]!;
   const left = g.subjects.filter((x) => g.revokedAt[subjectText(x)] === undefined);
   const ended = op.by === "binding" ? left : left.slice(0, 1);
-  const args = op.by === "binding"
-    ? ["revoke", "-n", g.namespace, "--name", g.binding, "-o", "json"]
-    : ["revoke", "-n", g.namespace, `${SHORT[g.kind]}/${g.name}`, "--to", subjectText(ended[0]!), "-o", "json"];
+  const args =
+    op.by === "binding"
+      ? ["revoke", "-n", g.namespace, "--name", g.binding, "-o", "json"]
+      : ["revoke", "-n", g.namespace, `${SHORT[g.kind]}/${g.name}`, "--to", subjectText(ended[0]!), "-o", "json"];
   const r = await runCli(ctx.cli, args);
   if (r.code !== 0) return cliOutcome("revoke", r);
   const at = Date.now();

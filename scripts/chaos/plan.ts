@@ -91,13 +91,35 @@ export type GrantTo = "user" | "group" | "both";
 export type OpType = Op["type"];
 
 const WEIGHTS: [OpType, number][] = [
-  ["create", 14], ["scale", 12], ["rollout", 6], ["opt-in", 6], ["opt-out", 5], ["delete-workload", 7],
-  ["cronjob-run", 4], ["delete-pod", 8], ["bare-pod", 5], ["forged-pod", 7], ["edit-role", 6],
-  ["edit-rolebinding", 3], ["foreign-object", 3], ["delete-foreign", 3], ["sweep-bare-pods", 1],
-  ["kill-replica", 1], ["kill-leader", 1], ["pause-replica", 1], ["restart-apiserver", 0.7], ["compact-etcd", 1.5],
-  ["refuse-writes", 3], ["take-role", 2], ["write-storm", 0.8], ["pause-leader-mid-write", 0.6], ["recreate-orphaned", 2],
+  ["create", 14],
+  ["scale", 12],
+  ["rollout", 6],
+  ["opt-in", 6],
+  ["opt-out", 5],
+  ["delete-workload", 7],
+  ["cronjob-run", 4],
+  ["delete-pod", 8],
+  ["bare-pod", 5],
+  ["forged-pod", 7],
+  ["edit-role", 6],
+  ["edit-rolebinding", 3],
+  ["foreign-object", 3],
+  ["delete-foreign", 3],
+  ["sweep-bare-pods", 1],
+  ["kill-replica", 1],
+  ["kill-leader", 1],
+  ["pause-replica", 1],
+  ["restart-apiserver", 0.7],
+  ["compact-etcd", 1.5],
+  ["refuse-writes", 3],
+  ["take-role", 2],
+  ["write-storm", 0.8],
+  ["pause-leader-mid-write", 0.6],
+  ["recreate-orphaned", 2],
   ...WEBHOOK_FAULTS.map((t): [OpType, number] => [t, 1]),
-  ["grant", 6], ["grant-then-pause-leader", 0.7], ["revoke", 2],
+  ["grant", 6],
+  ["grant-then-pause-leader", 0.7],
+  ["revoke", 2],
 ];
 export const OP_TYPES: OpType[] = [...WEIGHTS.map(([t]) => t), "lift-refusal"];
 
@@ -137,9 +159,22 @@ export function drawOp(rng: Random, u: Universe, index: number): Op {
       return { index, type, namespace, pod, ...(adoptable ? { adoptableBy: { kind, name } } : {}) };
     }
     case "forged-pod":
-      return { index, type, ...target(rng, u, ALL_KINDS), pod: rng.pick(u.podNames), controller: rng.chance(0.6), realUid: rng.chance(0.6) };
+      return {
+        index,
+        type,
+        ...target(rng, u, ALL_KINDS),
+        pod: rng.pick(u.podNames),
+        controller: rng.chance(0.6),
+        realUid: rng.chance(0.6),
+      };
     case "edit-role":
-      return { index, type, ...target(rng, u, ALL_KINDS), edit: rng.pick(["add-pod", "remove-pod", "empty-rules"] as const), pod: rng.pick(u.podNames) };
+      return {
+        index,
+        type,
+        ...target(rng, u, ALL_KINDS),
+        edit: rng.pick(["add-pod", "remove-pod", "empty-rules"] as const),
+        pod: rng.pick(u.podNames),
+      };
     case "edit-rolebinding":
       return { index, type, ...target(rng, u, ALL_KINDS) };
     case "foreign-object":
@@ -160,7 +195,14 @@ export function drawOp(rng: Random, u: Universe, index: number): Op {
     case "take-role":
       return { index, type, namespace: rng.pick(u.namespaces), pick: rng.int(1000), how: rng.pick(["unlabel", "recreate"] as const) };
     case "write-storm":
-      return { index, type, namespace: rng.pick(u.namespaces), replicas: rng.between(0, 3), relist: rng.pick(["compact-restart", "restart"] as const), delayMs: rng.between(0, 2000) };
+      return {
+        index,
+        type,
+        namespace: rng.pick(u.namespaces),
+        replicas: rng.between(0, 3),
+        relist: rng.pick(["compact-restart", "restart"] as const),
+        delayMs: rng.between(0, 2000),
+      };
     case "pause-leader-mid-write":
       return { index, type, namespace: rng.pick(u.namespaces), add: rng.between(1, 2), delayMs: rng.between(0, 600) };
     case "webhook-kill":
@@ -179,7 +221,14 @@ export function drawOp(rng: Random, u: Universe, index: number): Op {
       return { index, type, namespace, pick, to, seconds: long ? minutes * 60 : short };
     }
     case "grant-then-pause-leader":
-      return { index, type, namespace: rng.pick(u.namespaces), pick: rng.int(1000), seconds: rng.between(2, 6), pauseSeconds: rng.between(20, 40) };
+      return {
+        index,
+        type,
+        namespace: rng.pick(u.namespaces),
+        pick: rng.int(1000),
+        seconds: rng.between(2, 6),
+        pauseSeconds: rng.between(20, 40),
+      };
     case "revoke":
       return { index, type, pick: rng.int(1000), by: rng.pick(["binding", "subject"] as const) };
   }

@@ -54,11 +54,18 @@ export function refusedOperations(shape: Shape): { resource: ManagedResource; op
     case "role-writes":
       return [{ resource: "roles", operations: ALL }];
     case "deletes":
-      return [{ resource: "roles", operations: ["DELETE"] }, { resource: "rolebindings", operations: ["DELETE"] }, { resource: "serviceaccounts", operations: ["DELETE"] }];
+      return [
+        { resource: "roles", operations: ["DELETE"] },
+        { resource: "rolebindings", operations: ["DELETE"] },
+        { resource: "serviceaccounts", operations: ["DELETE"] },
+      ];
     case "binding-updates":
       return [{ resource: "rolebindings", operations: ["UPDATE"] }];
     case "no-way-out":
-      return [{ resource: "roles", operations: ALL }, { resource: "rolebindings", operations: ["UPDATE", "DELETE"] }];
+      return [
+        { resource: "roles", operations: ALL },
+        { resource: "rolebindings", operations: ["UPDATE", "DELETE"] },
+      ];
   }
 }
 
@@ -103,7 +110,10 @@ export function hasWayOut(shape: Shape): boolean {
  */
 export function excusedChecks(shape: Shape): Set<string> {
   const excused = new Set(["under-grant"]);
-  const blocksCleanup = refusesAll(shape, "roles", "UPDATE") || refusesAll(shape, "roles", "CREATE") || (["roles", "rolebindings", "serviceaccounts"] as const).some((r) => refusesAny(shape, r, "DELETE"));
+  const blocksCleanup =
+    refusesAll(shape, "roles", "UPDATE") ||
+    refusesAll(shape, "roles", "CREATE") ||
+    (["roles", "rolebindings", "serviceaccounts"] as const).some((r) => refusesAny(shape, r, "DELETE"));
   if (blocksCleanup) for (const c of ["stale-name", "orphan", "missing-service-account"]) excused.add(c);
   if (!hasWayOut(shape)) for (const c of ["over-grant", "stale-grant", "foreign-role-grant"]) excused.add(c);
   return excused;
@@ -112,9 +122,20 @@ export function excusedChecks(shape: Shape): Set<string> {
 /** Refused writes a controller may have to try before one gets through: the full write, the shrink, then the binding. */
 export const REFUSED_STEPS = 3;
 
-/** How long a grant may outlive its reason while this refusal is in force: the reaction time, plus the apiserver's wait on every refused step when the webhook hangs. */
+/**
+ * How long a grant may outlive its reason while this refusal is in force: the reaction time, plus the apiserver's wait on every refused
+ * step when the webhook hangs.
+ */
 export function allowanceMs(refusal: Refusal | undefined, reactionMs: number): number {
   return reactionMs + (refusal?.answer === "hang" ? REFUSED_STEPS * HANG_TIMEOUT_SECONDS * 1000 : 0);
 }
 
-export const describeRefusal = (r: Refusal): string => `${r.shape} (${r.answer === "policy" ? "admission policy" : r.answer === "hang" ? `webhook hanging past ${HANG_TIMEOUT_SECONDS}s` : `webhook answering ${r.answer}`})`;
+export function describeRefusal(r: Refusal): string {
+  const by =
+    r.answer === "policy"
+      ? "admission policy"
+      : r.answer === "hang"
+        ? `webhook hanging past ${HANG_TIMEOUT_SECONDS}s`
+        : `webhook answering ${r.answer}`;
+  return `${r.shape} (${by})`;
+}

@@ -54,16 +54,28 @@ export class Replicas {
   unexpectedExits: { replica: number; code: number | null; at: number }[] = [];
   starts = 0;
 
-  constructor(private readonly options: ReplicaOptions, count = 2) {
+  constructor(
+    private readonly options: ReplicaOptions,
+    count = 2,
+  ) {
     for (let i = 0; i < count; i++) this.replicas.push(this.spawn(i));
   }
 
   private spawn(index: number): Replica {
     const o = this.options;
     const args = [
-      o.binary, "--kubeconfig", o.kubeconfig, "--leader-elect", `--leader-election-namespace=${o.leaseNamespace}`, `--leader-election-id=${o.leaseName}`,
-      "--create-sa-and-rolebinding", ...o.namespaces.map((n) => `--namespace=${n}`), "--log-level=info",
-      "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0", ...(o.args?.(index) ?? []),
+      o.binary,
+      "--kubeconfig",
+      o.kubeconfig,
+      "--leader-elect",
+      `--leader-election-namespace=${o.leaseNamespace}`,
+      `--leader-election-id=${o.leaseName}`,
+      "--create-sa-and-rolebinding",
+      ...o.namespaces.map((n) => `--namespace=${n}`),
+      "--log-level=info",
+      "--metrics-bind-address=127.0.0.1:0",
+      "--health-probe-bind-address=127.0.0.1:0",
+      ...(o.args?.(index) ?? []),
     ];
     const proc = Bun.spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     this.starts++;

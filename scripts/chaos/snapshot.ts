@@ -10,8 +10,11 @@ import { ALL_KINDS } from "./plan.ts";
 
 /** Every resource the model reads, by name. */
 export const RESOURCES: Record<WorkloadKind | "Pod" | "Role" | "RoleBinding" | "ServiceAccount", ResourceType> = {
-  ...Object.fromEntries(ALL_KINDS.map((k) => [k, KINDS[k].resource])) as Record<WorkloadKind, ResourceType>,
-  Pod: Pods, Role: Roles, RoleBinding: RoleBindings, ServiceAccount: ServiceAccounts,
+  ...(Object.fromEntries(ALL_KINDS.map((k) => [k, KINDS[k].resource])) as Record<WorkloadKind, ResourceType>),
+  Pod: Pods,
+  Role: Roles,
+  RoleBinding: RoleBindings,
+  ServiceAccount: ServiceAccounts,
 };
 export type ResourceName = keyof typeof RESOURCES;
 

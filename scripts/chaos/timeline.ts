@@ -89,7 +89,12 @@ export interface WindowVerdict {
  * period without a way out are excused. The allowance is the reaction time, plus the hanging
  * webhook's waits if the window overlapped such a period.
  */
-export function judgeWindow(w: GrantWindow, t: Pick<Timeline, "periods" | "disturbances">, reactionMs: number, now: number): WindowVerdict | undefined {
+export function judgeWindow(
+  w: GrantWindow,
+  t: Pick<Timeline, "periods" | "disturbances">,
+  reactionMs: number,
+  now: number,
+): WindowVerdict | undefined {
   const span = { start: w.startedAt, end: w.lastAllowedAt };
   const touching = t.periods.filter((p) => p.start <= span.end && (p.end ?? now) >= span.start);
   const withWayOut = touching.filter((p) => hasWayOut(p.refusal.shape));

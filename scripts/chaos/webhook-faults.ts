@@ -14,7 +14,15 @@
 // the controller mended in between is no finding); allowed again, it is a violation.
 import type { KubeApi } from "../../src/kube/api.ts";
 import type { Authorizer } from "./authorizer.ts";
-import { answersNothing, describeMode, modeOf, type AuthorizerFront, type FrontMode, type WebhookFaultOp, type WebhookFaultType } from "./authorizer-front.ts";
+import {
+  answersNothing,
+  describeMode,
+  modeOf,
+  type AuthorizerFront,
+  type FrontMode,
+  type WebhookFaultOp,
+  type WebhookFaultType,
+} from "./authorizer-front.ts";
 import type { Violation } from "./checks.ts";
 import { expectations, predictedReadable, type Snapshot } from "./model.ts";
 import { loadSnapshot } from "./snapshot.ts";
@@ -48,10 +56,13 @@ export function questionsFor(s: Snapshot, serviceAccounts: string[], nameOf: Nam
  */
 export function excessOf(q: Question, allowed: boolean, snaps: Snapshot[], strict: boolean, nameOf: NameOf): string | undefined {
   if (!allowed) return undefined;
-  if (snaps.some((s) => {
-    const p = predictedReadable(s, q.serviceAccount);
-    return p.all || p.names.has(q.pod);
-  })) return undefined;
+  if (
+    snaps.some((s) => {
+      const p = predictedReadable(s, q.serviceAccount);
+      return p.all || p.names.has(q.pod);
+    })
+  )
+    return undefined;
   if (strict) return "may read the pod while the webhook gives no decision, though no Role bound to it names the pod";
   if (snaps.some((s) => expectations(s, [q.serviceAccount], nameOf).get(q.serviceAccount)?.mayRead.has(q.pod))) return undefined;
   return "may read a pod outside its workload while the webhook is slow";
@@ -88,8 +99,20 @@ export class WebhookFaults {
   private found: Omit<Violation, "burst">[] = [];
   readonly summary: WebhookFaultSummary;
 
-  constructor(private readonly d: WebhookFaultDeps, rolePodNames: "names" | "none") {
-    this.summary = { rolePodNames, faults: {}, questions: 0, strictQuestions: 0, allowed: 0, allowedInTime: 0, frontReviews: 0, frontFaulted: 0 };
+  constructor(
+    private readonly d: WebhookFaultDeps,
+    rolePodNames: "names" | "none",
+  ) {
+    this.summary = {
+      rolePodNames,
+      faults: {},
+      questions: 0,
+      strictQuestions: 0,
+      allowed: 0,
+      allowedInTime: 0,
+      frontReviews: 0,
+      frontFaulted: 0,
+    };
   }
 
   /** Begins the fault; it heals by itself after its while and its probe. Skipped while another is in force. */
@@ -97,9 +120,11 @@ export class WebhookFaults {
     if (this.pending) return { status: "skipped", detail: "a webhook fault is already in force" };
     const mode = modeOf(op);
     this.summary.faults[op.type] = (this.summary.faults[op.type] ?? 0) + 1;
-    this.pending = this.run(op, mode).catch((err) => this.d.log(`webhook fault of op ${op.index} (${describeMode(mode)}): ${(err as Error).message}`)).finally(() => {
-      this.pending = undefined;
-    });
+    this.pending = this.run(op, mode)
+      .catch((err) => this.d.log(`webhook fault of op ${op.index} (${describeMode(mode)}): ${(err as Error).message}`))
+      .finally(() => {
+        this.pending = undefined;
+      });
     return { status: "done", detail: `${describeMode(mode)} for at least ${(op.ms / 1000).toFixed(1)}s` };
   }
 
@@ -136,8 +161,15 @@ export class WebhookFaults {
       const again = await authorizer.canReadLog(ns, q.serviceAccount, q.pod);
       const excess = excessOf(q, again, [await loadSnapshot(api, ns)], strict, nameOf);
       if (!excess) continue;
-      this.found.push({ type: "webhook-fault-grant", seed: this.d.seed, opIndex, namespace: ns, serviceAccount: q.serviceAccount, pod: q.pod,
-        detail: `${excess} (${describeMode(this.d.front.current)}, role pod names: ${this.summary.rolePodNames})` });
+      this.found.push({
+        type: "webhook-fault-grant",
+        seed: this.d.seed,
+        opIndex,
+        namespace: ns,
+        serviceAccount: q.serviceAccount,
+        pod: q.pod,
+        detail: `${excess} (${describeMode(this.d.front.current)}, role pod names: ${this.summary.rolePodNames})`,
+      });
     }
   }
 

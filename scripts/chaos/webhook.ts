@@ -22,7 +22,10 @@ export function refusalReview(uid: string, code: number, what: string): object {
 }
 
 export class RefusalWebhook {
-  private constructor(private readonly server: Server<unknown>, readonly caBundle: string) {}
+  private constructor(
+    private readonly server: Server<unknown>,
+    readonly caBundle: string,
+  ) {}
 
   /** Makes a CA and a serving certificate for 127.0.0.1 in `dir`, and starts serving. */
   static start(dir: string): RefusalWebhook {
@@ -30,11 +33,42 @@ export class RefusalWebhook {
     const leaf = join(dir, "webhook");
     const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
     const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    openssl("req", "-x509", ...ec, "-keyout", `${ca}.key`, "-out", `${ca}.crt`, "-days", "2", "-subj", "/CN=chaos-webhook-ca",
-      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+    openssl(
+      "req",
+      "-x509",
+      ...ec,
+      "-keyout",
+      `${ca}.key`,
+      "-out",
+      `${ca}.crt`,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=chaos-webhook-ca",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    );
     openssl("req", ...ec, "-keyout", `${leaf}.key`, "-out", `${leaf}.csr`, "-subj", "/CN=127.0.0.1");
     writeFileSync(`${leaf}.ext`, "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n");
-    openssl("x509", "-req", "-in", `${leaf}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial", "-out", `${leaf}.crt`, "-days", "2", "-extfile", `${leaf}.ext`);
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      `${leaf}.csr`,
+      "-CA",
+      `${ca}.crt`,
+      "-CAkey",
+      `${ca}.key`,
+      "-CAcreateserial",
+      "-out",
+      `${leaf}.crt`,
+      "-days",
+      "2",
+      "-extfile",
+      `${leaf}.ext`,
+    );
     const server = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,

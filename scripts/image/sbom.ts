@@ -27,12 +27,26 @@ interface SpdxPackage {
   comment?: string;
 }
 
-interface LockEntry { version?: string; integrity?: string; license?: string; resolved?: string; dev?: boolean; devOptional?: boolean; link?: boolean }
+interface LockEntry {
+  version?: string;
+  integrity?: string;
+  license?: string;
+  resolved?: string;
+  dev?: boolean;
+  devOptional?: boolean;
+  link?: boolean;
+}
 
 const { values: args } = parseArgs({
   options: {
-    name: { type: "string" }, version: { type: "string" }, revision: { type: "string" }, source: { type: "string" },
-    created: { type: "string" }, binary: { type: "string" }, "bun-target": { type: "string" }, deb: { type: "string", multiple: true, default: [] },
+    name: { type: "string" },
+    version: { type: "string" },
+    revision: { type: "string" },
+    source: { type: "string" },
+    created: { type: "string" },
+    binary: { type: "string" },
+    "bun-target": { type: "string" },
+    deb: { type: "string", multiple: true, default: [] },
     locked: { type: "string", multiple: true, default: [] },
   },
 });
@@ -50,22 +64,38 @@ function dpkgField(deb: string, field: string): string {
   return r.stdout.toString().trim();
 }
 
-const locked = new Map((args.locked ?? []).map((pair) => {
-  const eq = pair.indexOf("=");
-  if (eq <= 0) throw new Error(`sbom: --locked takes NAME=VERSION, not ${pair}`);
-  return [pair.slice(0, eq), pair.slice(eq + 1)] as const;
-}));
+const locked = new Map(
+  (args.locked ?? []).map((pair) => {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new Error(`sbom: --locked takes NAME=VERSION, not ${pair}`);
+    return [pair.slice(0, eq), pair.slice(eq + 1)] as const;
+  }),
+);
 const drift = (name: string, version: string) =>
-  `scripts/image/debs.lock pins ${locked.get(name)}, which apt no longer offered; this build used ${version}, with the sha256 of apt's signed index`;
+  `scripts/image/debs.lock pins ${locked.get(name)}, which apt no longer offered; this build used ${version}, with the sha256 of ` +
+  `apt's signed index`;
 
 const debs: SpdxPackage[] = (args.deb ?? []).map((deb) => {
   const [name, version, arch] = ["Package", "Version", "Architecture"].map((f) => dpkgField(deb, f)) as [string, string, string];
   return {
-    SPDXID: spdxId("deb", name), name, versionInfo: version, supplier: `Organization: ${dpkgField(deb, "Maintainer")}`,
-    downloadLocation: "NOASSERTION", packageFileName: basename(deb), filesAnalyzed: false,
-    licenseConcluded: "NOASSERTION", licenseDeclared: "NOASSERTION", copyrightText: "NOASSERTION",
+    SPDXID: spdxId("deb", name),
+    name,
+    versionInfo: version,
+    supplier: `Organization: ${dpkgField(deb, "Maintainer")}`,
+    downloadLocation: "NOASSERTION",
+    packageFileName: basename(deb),
+    filesAnalyzed: false,
+    licenseConcluded: "NOASSERTION",
+    licenseDeclared: "NOASSERTION",
+    copyrightText: "NOASSERTION",
     checksums: [{ algorithm: "SHA256", checksumValue: sha256(deb) }],
-    externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: `pkg:deb/debian/${name}@${encodeURIComponent(version)}?arch=${arch}&distro=debian-12` }],
+    externalRefs: [
+      {
+        referenceCategory: "PACKAGE-MANAGER",
+        referenceType: "purl",
+        referenceLocator: `pkg:deb/debian/${name}@${encodeURIComponent(version)}?arch=${arch}&distro=debian-12`,
+      },
+    ],
     primaryPackagePurpose: name === "base-files" ? "OPERATING-SYSTEM" : "LIBRARY",
     ...(locked.has(name) ? { comment: drift(name, version) } : {}),
   };
@@ -78,10 +108,17 @@ const npm: SpdxPackage[] = Object.entries(lock.packages)
     const name = path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length);
     const [algorithm, digest] = (e.integrity ?? "").split("-") as [string, string | undefined];
     return {
-      SPDXID: spdxId("npm", `${name}-${e.version}`), name, versionInfo: e.version!,
-      downloadLocation: e.resolved ?? "NOASSERTION", filesAnalyzed: false,
-      licenseConcluded: "NOASSERTION", licenseDeclared: e.license ?? "NOASSERTION", copyrightText: "NOASSERTION",
-      ...(algorithm === "sha512" && digest ? { checksums: [{ algorithm: "SHA512" as const, checksumValue: Buffer.from(digest, "base64").toString("hex") }] } : {}),
+      SPDXID: spdxId("npm", `${name}-${e.version}`),
+      name,
+      versionInfo: e.version!,
+      downloadLocation: e.resolved ?? "NOASSERTION",
+      filesAnalyzed: false,
+      licenseConcluded: "NOASSERTION",
+      licenseDeclared: e.license ?? "NOASSERTION",
+      copyrightText: "NOASSERTION",
+      ...(algorithm === "sha512" && digest
+        ? { checksums: [{ algorithm: "SHA512" as const, checksumValue: Buffer.from(digest, "base64").toString("hex") }] }
+        : {}),
       externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: purlNpm(name, e.version!) }],
       primaryPackagePurpose: "LIBRARY",
     };
@@ -92,19 +129,40 @@ const bunVersion = lock.packages["node_modules/bun"]?.version;
 if (!bunVersion) throw new Error("sbom: package-lock.json holds no bun version");
 const runtimeName = `@oven/${args["bun-target"]}`;
 const runtime: SpdxPackage = {
-  SPDXID: spdxId("runtime", runtimeName), name: runtimeName, versionInfo: bunVersion, downloadLocation: `https://registry.npmjs.org/${runtimeName}/-/${args["bun-target"]}-${bunVersion}.tgz`,
-  filesAnalyzed: false, licenseConcluded: "NOASSERTION", licenseDeclared: "MIT", copyrightText: "NOASSERTION",
+  SPDXID: spdxId("runtime", runtimeName),
+  name: runtimeName,
+  versionInfo: bunVersion,
+  downloadLocation: `https://registry.npmjs.org/${runtimeName}/-/${args["bun-target"]}-${bunVersion}.tgz`,
+  filesAnalyzed: false,
+  licenseConcluded: "NOASSERTION",
+  licenseDeclared: "MIT",
+  copyrightText: "NOASSERTION",
   externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: purlNpm(runtimeName, bunVersion) }],
   primaryPackagePurpose: "LIBRARY",
 };
 const binary: SpdxPackage = {
-  SPDXID: "SPDXRef-podlogreader", name: "podlogreader", versionInfo: args.version!, downloadLocation: `git+${args.source}@${args.revision}`,
-  packageFileName: "/podlogreader", filesAnalyzed: false, licenseConcluded: "Apache-2.0", licenseDeclared: "Apache-2.0", copyrightText: "NOASSERTION",
-  checksums: [{ algorithm: "SHA256", checksumValue: sha256(args.binary!) }], primaryPackagePurpose: "APPLICATION",
+  SPDXID: "SPDXRef-podlogreader",
+  name: "podlogreader",
+  versionInfo: args.version!,
+  downloadLocation: `git+${args.source}@${args.revision}`,
+  packageFileName: "/podlogreader",
+  filesAnalyzed: false,
+  licenseConcluded: "Apache-2.0",
+  licenseDeclared: "Apache-2.0",
+  copyrightText: "NOASSERTION",
+  checksums: [{ algorithm: "SHA256", checksumValue: sha256(args.binary!) }],
+  primaryPackagePurpose: "APPLICATION",
 };
 const image: SpdxPackage = {
-  SPDXID: "SPDXRef-image", name: args.name!, versionInfo: args.version!, downloadLocation: "NOASSERTION", filesAnalyzed: false,
-  licenseConcluded: "NOASSERTION", licenseDeclared: "NOASSERTION", copyrightText: "NOASSERTION", primaryPackagePurpose: debs.length ? "CONTAINER" : "APPLICATION",
+  SPDXID: "SPDXRef-image",
+  name: args.name!,
+  versionInfo: args.version!,
+  downloadLocation: "NOASSERTION",
+  filesAnalyzed: false,
+  licenseConcluded: "NOASSERTION",
+  licenseDeclared: "NOASSERTION",
+  copyrightText: "NOASSERTION",
+  primaryPackagePurpose: debs.length ? "CONTAINER" : "APPLICATION",
 };
 
 for (const name of locked.keys()) if (!debs.some((d) => d.name === name)) throw new Error(`sbom: --locked ${name} is not a --deb package`);

@@ -85,24 +85,69 @@ function openssl(cwd: string, ...args: string[]): void {
  */
 function makePki(pki: string): void {
   mkdirSync(pki, { recursive: true });
-  openssl(pki, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-    "-days", "3650", "-subj", "/CN=podlogreader-local-ca",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  openssl(
+    pki,
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "3650",
+    "-subj",
+    "/CN=podlogreader-local-ca",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  );
   const leaf = (name: string, subject: string, ext: string) => {
     writeFileSync(join(pki, `${name}.ext`), ext);
     openssl(pki, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
-    openssl(pki, "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-      "-out", `${name}.crt`, "-days", "365", "-extfile", `${name}.ext`);
+    openssl(
+      pki,
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.crt`,
+      "-days",
+      "365",
+      "-extfile",
+      `${name}.ext`,
+    );
   };
-  leaf("apiserver", "/CN=kube-apiserver",
+  leaf(
+    "apiserver",
+    "/CN=kube-apiserver",
     "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n" +
-      "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
-  leaf("admin", "/O=system:masters/CN=podlogreader-admin",
-    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
-  leaf("kubelet", "/CN=kwok-kubelet",
-    "subjectAltName=IP:127.0.0.1\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
-  leaf("apiserver-kubelet-client", "/CN=kube-apiserver-kubelet-client",
-    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
+      "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+  );
+  leaf(
+    "admin",
+    "/O=system:masters/CN=podlogreader-admin",
+    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+  );
+  leaf(
+    "kubelet",
+    "/CN=kwok-kubelet",
+    "subjectAltName=IP:127.0.0.1\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+  );
+  leaf(
+    "apiserver-kubelet-client",
+    "/CN=kube-apiserver-kubelet-client",
+    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+  );
   openssl(pki, "genrsa", "-out", "sa.key", "2048");
   openssl(pki, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
 }
@@ -113,24 +158,85 @@ function makePki(pki: string): void {
  */
 function makeAuthorizerSetup(pki: string, port: number): AuthorizerSetup {
   const ext = (name: string, text: string) => writeFileSync(join(pki, `${name}.ext`), text);
-  openssl(pki, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "authorizer-client-ca.key", "-out", "authorizer-client-ca.crt",
-    "-days", "3650", "-subj", "/CN=podlogreader-authorizer-client-ca",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  openssl(
+    pki,
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "authorizer-client-ca.key",
+    "-out",
+    "authorizer-client-ca.crt",
+    "-days",
+    "3650",
+    "-subj",
+    "/CN=podlogreader-authorizer-client-ca",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  );
   const leaf = (name: string, subject: string, ca: string, extText: string) => {
     ext(name, extText);
     openssl(pki, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
-    openssl(pki, "x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial", "-out", `${name}.crt`, "-days", "365", "-extfile", `${name}.ext`);
+    openssl(
+      pki,
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      `${ca}.crt`,
+      "-CAkey",
+      `${ca}.key`,
+      "-CAcreateserial",
+      "-out",
+      `${name}.crt`,
+      "-days",
+      "365",
+      "-extfile",
+      `${name}.ext`,
+    );
   };
-  leaf("authorizer", "/CN=podlogreader-authorizer", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
-  leaf("authorizer-client", "/CN=kube-apiserver", "authorizer-client-ca", "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
+  leaf(
+    "authorizer",
+    "/CN=podlogreader-authorizer",
+    "ca",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+  );
+  leaf(
+    "authorizer-client",
+    "/CN=kube-apiserver",
+    "authorizer-client-ca",
+    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+  );
   const kubeconfig = join(pki, "podlogreader-authorizer.kubeconfig");
   const read = (f: string) => readFileSync(join(pki, f), "utf8");
-  writeFileSync(kubeconfig, webhookKubeconfig(`https://127.0.0.1:${port}`, read("ca.crt"), { certPem: read("authorizer-client.crt"), keyPem: read("authorizer-client.key") }), { mode: 0o600 });
+  writeFileSync(
+    kubeconfig,
+    webhookKubeconfig(`https://127.0.0.1:${port}`, read("ca.crt"), {
+      certPem: read("authorizer-client.crt"),
+      keyPem: read("authorizer-client.key"),
+    }),
+    { mode: 0o600 },
+  );
   writeFileSync(join(pki, "authorization-config.yaml"), authorizationConfig(kubeconfig));
-  return { port, certFile: join(pki, "authorizer.crt"), keyFile: join(pki, "authorizer.key"), clientCaFile: join(pki, "authorizer-client-ca.crt") };
+  return {
+    port,
+    certFile: join(pki, "authorizer.crt"),
+    keyFile: join(pki, "authorizer.key"),
+    clientCaFile: join(pki, "authorizer-client-ca.crt"),
+  };
 }
 
-export function kubeconfigYaml(server: string, caPem: string, user: { certPem?: string; keyPem?: string; token?: string }, namespace?: string): string {
+export function kubeconfigYaml(
+  server: string,
+  caPem: string,
+  user: { certPem?: string; keyPem?: string; token?: string },
+  namespace?: string,
+): string {
   const b64 = (s: string) => Buffer.from(s).toString("base64");
   const userLines = user.token
     ? `    token: ${user.token}\n`
@@ -180,7 +286,8 @@ async function waitFor(what: string, deadlineMs: number, check: () => Promise<bo
     await Bun.sleep(200);
   }
   const tail = logFile && existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").slice(-20).join("\n") : "";
-  throw new Error(`${what} did not become ready${lastError === "the process exited" ? "" : ` within ${deadlineMs / 1000}s`}${lastError ? ` (${lastError})` : ""}${tail ? `\n--- ${logFile}\n${tail}` : ""}`);
+  const within = lastError === "the process exited" ? "" : ` within ${deadlineMs / 1000}s`;
+  throw new Error(`${what} did not become ready${within}${lastError ? ` (${lastError})` : ""}${tail ? `\n--- ${logFile}\n${tail}` : ""}`);
 }
 
 export interface ClusterOptions {
@@ -212,17 +319,28 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
   const server = `https://127.0.0.1:${ports.apiserver}`;
   const kubeconfig = join(dir, "admin.kubeconfig");
   const ca = readFileSync(join(pki, "ca.crt"), "utf8");
-  writeFileSync(kubeconfig, kubeconfigYaml(server, ca, {
-    certPem: readFileSync(join(pki, "admin.crt"), "utf8"),
-    keyPem: readFileSync(join(pki, "admin.key"), "utf8"),
-  }), { mode: 0o600 });
+  writeFileSync(
+    kubeconfig,
+    kubeconfigYaml(server, ca, {
+      certPem: readFileSync(join(pki, "admin.crt"), "utf8"),
+      keyPem: readFileSync(join(pki, "admin.key"), "utf8"),
+    }),
+    { mode: 0o600 },
+  );
 
   const none = { etcd: 0, "kube-apiserver": 0, "kube-controller-manager": 0, "kube-scheduler": 0, kwok: 0 };
   const state: ClusterState = {
-    dir, binDir, server, kubeconfig, ports, nodes: [],
+    dir,
+    binDir,
+    server,
+    kubeconfig,
+    ports,
+    nodes: [],
     binaries: {
-      etcd: join(binDir, "etcd"), "kube-apiserver": join(binDir, "kube-apiserver"),
-      "kube-controller-manager": join(binDir, "kube-controller-manager"), "kube-scheduler": join(binDir, "kube-scheduler"),
+      etcd: join(binDir, "etcd"),
+      "kube-apiserver": join(binDir, "kube-apiserver"),
+      "kube-controller-manager": join(binDir, "kube-controller-manager"),
+      "kube-scheduler": join(binDir, "kube-scheduler"),
       kwok: nodeCount > 0 ? kwokBinary() : "",
     },
     pids: { ...none },
@@ -238,18 +356,26 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
     const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
     const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
     state.pids.etcd = start("etcd", [
-      "--name=default", `--data-dir=${join(dir, "etcd")}`,
-      `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=default=${peerUrl}`, "--unsafe-no-fsync", "--log-level=warn",
+      "--name=default",
+      `--data-dir=${join(dir, "etcd")}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=default=${peerUrl}`,
+      "--unsafe-no-fsync",
+      "--log-level=warn",
     ]);
     save();
     await waitFor("etcd", 30_000, async () => (await fetch(`${etcdUrl}/health`)).ok, join(dir, "logs", "etcd.log"), state.pids.etcd);
 
     state.pids["kube-apiserver"] = start("kube-apiserver", [
       `--etcd-servers=${etcdUrl}`,
-      "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${ports.apiserver}`,
-      `--tls-cert-file=${join(pki, "apiserver.crt")}`, `--tls-private-key-file=${join(pki, "apiserver.key")}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--secure-port=${ports.apiserver}`,
+      `--tls-cert-file=${join(pki, "apiserver.crt")}`,
+      `--tls-private-key-file=${join(pki, "apiserver.key")}`,
       `--client-ca-file=${join(pki, "ca.crt")}`,
       ...(state.authorizer ? [`--authorization-config=${join(pki, "authorization-config.yaml")}`] : ["--authorization-mode=RBAC"]),
       "--service-account-issuer=https://kubernetes.default.svc",
@@ -257,11 +383,15 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
       `--service-account-signing-key-file=${join(pki, "sa.key")}`,
       "--service-cluster-ip-range=10.0.0.0/24",
       // The simulated kubelets serve logs on 127.0.0.1 with a certificate from the cluster CA.
-      "--kubelet-preferred-address-types=InternalIP", `--kubelet-certificate-authority=${join(pki, "ca.crt")}`,
-      `--kubelet-client-certificate=${join(pki, "apiserver-kubelet-client.crt")}`, `--kubelet-client-key=${join(pki, "apiserver-kubelet-client.key")}`,
+      "--kubelet-preferred-address-types=InternalIP",
+      `--kubelet-certificate-authority=${join(pki, "ca.crt")}`,
+      `--kubelet-client-certificate=${join(pki, "apiserver-kubelet-client.crt")}`,
+      `--kubelet-client-key=${join(pki, "apiserver-kubelet-client.key")}`,
       // A loopback advertise address is refused by the endpoint reconciler; nothing here needs the kubernetes Service endpoints.
       "--endpoint-reconciler-type=none",
-      "--allow-privileged=true", "--profiling=false", "--v=1",
+      "--allow-privileged=true",
+      "--profiling=false",
+      "--v=1",
     ]);
     save();
     const transport = new Transport(loadConnection({ kubeconfig }));
@@ -269,31 +399,57 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
     await waitForApiserver(state, transport);
 
     state.pids["kube-controller-manager"] = start("kube-controller-manager", [
-      `--kubeconfig=${kubeconfig}`, "--leader-elect=false", "--secure-port=0", `--controllers=${options.controllers ?? "*"}`,
-      `--service-account-private-key-file=${join(pki, "sa.key")}`, `--root-ca-file=${join(pki, "ca.crt")}`,
-      "--use-service-account-credentials=false", "--profiling=false", "--v=1",
+      `--kubeconfig=${kubeconfig}`,
+      "--leader-elect=false",
+      "--secure-port=0",
+      `--controllers=${options.controllers ?? "*"}`,
+      `--service-account-private-key-file=${join(pki, "sa.key")}`,
+      `--root-ca-file=${join(pki, "ca.crt")}`,
+      "--use-service-account-credentials=false",
+      "--profiling=false",
+      "--v=1",
       // The default 20 requests/s would make the controller-manager, not podlogreader, the bottleneck of every burst.
-      "--kube-api-qps=300", "--kube-api-burst=600", "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10",
+      "--kube-api-qps=300",
+      "--kube-api-burst=600",
+      "--concurrent-deployment-syncs=10",
+      "--concurrent-replicaset-syncs=10",
     ]);
     save();
     // The ServiceAccount controller creating "default" shows the controller-manager is working.
-    await waitFor("kube-controller-manager", 60_000, async () => {
-      await admin.get(ServiceAccounts, "default", "default");
-      return true;
-    }, join(dir, "logs", "kube-controller-manager.log"), state.pids["kube-controller-manager"]);
+    await waitFor(
+      "kube-controller-manager",
+      60_000,
+      async () => {
+        await admin.get(ServiceAccounts, "default", "default");
+        return true;
+      },
+      join(dir, "logs", "kube-controller-manager.log"),
+      state.pids["kube-controller-manager"],
+    );
 
     if (nodeCount > 0) {
       state.pids["kube-scheduler"] = start("kube-scheduler", [
-        `--kubeconfig=${kubeconfig}`, "--leader-elect=false", "--secure-port=0", "--profiling=false", "--v=1",
-        "--kube-api-qps=300", "--kube-api-burst=600",
+        `--kubeconfig=${kubeconfig}`,
+        "--leader-elect=false",
+        "--secure-port=0",
+        "--profiling=false",
+        "--v=1",
+        "--kube-api-qps=300",
+        "--kube-api-burst=600",
       ]);
       save();
       await installLogsResources(admin);
       await setDefaultLog(admin, dir, [DEFAULT_POD_LOG]);
-      state.pids.kwok = start("kwok", kwokArgs({
-        kubeconfig, config: writeKwokConfig(dir), port: ports.kubelet,
-        cert: join(pki, "kubelet.crt"), key: join(pki, "kubelet.key"),
-      }));
+      state.pids.kwok = start(
+        "kwok",
+        kwokArgs({
+          kubeconfig,
+          config: writeKwokConfig(dir),
+          port: ports.kubelet,
+          cert: join(pki, "kubelet.crt"),
+          key: join(pki, "kubelet.key"),
+        }),
+      );
       save();
       for (let i = 0; i < nodeCount; i++) {
         const name = `node-${i}`;
@@ -306,9 +462,11 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
       }
     }
 
-    writeFileSync(join(dir, "env"),
+    writeFileSync(
+      join(dir, "env"),
       `# Written by the podlogreader cluster harness; source it to use the local cluster.\n` +
-        `export KUBECONFIG='${kubeconfig}'\nexport PATH='${binDir}':"$PATH"\n`);
+        `export KUBECONFIG='${kubeconfig}'\nexport PATH='${binDir}':"$PATH"\n`,
+    );
     return state;
   } catch (err) {
     stopCluster(dir);
@@ -318,15 +476,22 @@ export async function startCluster(dir: string, binDir = controlPlaneBinDir(), o
 
 /** /readyz answers in plain text, which no KubeApi verb reads: this one probe talks to the transport. */
 async function waitForApiserver(state: ClusterState, admin: Transport): Promise<void> {
-  await waitFor("kube-apiserver", 90_000, async () => {
-    const text = await (await admin.request({ path: "/readyz" })).text();
-    return text.trim() === "ok";
-  }, join(state.dir, "logs", "kube-apiserver.log"), state.pids["kube-apiserver"]);
+  await waitFor(
+    "kube-apiserver",
+    90_000,
+    async () => {
+      const text = await (await admin.request({ path: "/readyz" })).text();
+      return text.trim() === "ok";
+    },
+    join(state.dir, "logs", "kube-apiserver.log"),
+    state.pids["kube-apiserver"],
+  );
 }
 
 /** Stops kube-apiserver and starts it again with the same arguments and port; etcd keeps the data. */
 export async function restartApiserver(state: ClusterState): Promise<void> {
-  if (!state.args?.["kube-apiserver"]?.length) throw new Error(`the cluster in ${state.dir} predates restarts; run make cluster-down && make cluster`);
+  if (!state.args?.["kube-apiserver"]?.length)
+    throw new Error(`the cluster in ${state.dir} predates restarts; run make cluster-down && make cluster`);
   stopComponent(state, "kube-apiserver");
   state.pids["kube-apiserver"] = startProcess(state.dir, state.binaries["kube-apiserver"], "kube-apiserver", state.args["kube-apiserver"]);
   writeFileSync(join(state.dir, "state.json"), JSON.stringify(state, null, 2));

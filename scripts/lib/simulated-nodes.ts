@@ -15,7 +15,12 @@ const KWOK_GROUP = "kwok.x-k8s.io";
 const KWOK_VERSION = "v1alpha1";
 const Logs: ResourceType = { group: KWOK_GROUP, version: KWOK_VERSION, plural: "logs", kind: "Logs" };
 const ClusterLogs: ResourceType = { group: KWOK_GROUP, version: KWOK_VERSION, plural: "clusterlogs", kind: "ClusterLogs" };
-const CustomResourceDefinitions: ResourceType = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition" };
+const CustomResourceDefinitions: ResourceType = {
+  group: "apiextensions.k8s.io",
+  version: "v1",
+  plural: "customresourcedefinitions",
+  kind: "CustomResourceDefinition",
+};
 /** The field manager of what the local cluster's harness writes. */
 const FIELD_MANAGER = "podlogreader-local-cluster";
 
@@ -36,13 +41,15 @@ export function kwokBinary(): string {
  */
 function stages(): object[] {
   const stage = (name: string, kind: string, selector: object, next: object, delay?: object) => ({
-    apiVersion: `${KWOK_GROUP}/${KWOK_VERSION}`, kind: "Stage", metadata: { name },
+    apiVersion: `${KWOK_GROUP}/${KWOK_VERSION}`,
+    kind: "Stage",
+    metadata: { name },
     spec: { resourceRef: { apiGroup: "v1", kind }, selector, next, ...(delay ? { delay } : {}) },
   });
   const nodeReady = [
     "conditions:",
     "- type: Ready",
-    "  status: \"True\"",
+    '  status: "True"',
     "  reason: KubeletReady",
     "  message: simulated by kwok",
     "  lastHeartbeatTime: {{ Now | Quote }}",
@@ -53,16 +60,16 @@ function stages(): object[] {
     "daemonEndpoints:",
     "  kubeletEndpoint:",
     "    Port: {{ NodePort }}",
-    "capacity: {cpu: \"1k\", memory: 1Ti, pods: \"1M\"}",
-    "allocatable: {cpu: \"1k\", memory: 1Ti, pods: \"1M\"}",
+    'capacity: {cpu: "1k", memory: 1Ti, pods: "1M"}',
+    'allocatable: {cpu: "1k", memory: 1Ti, pods: "1M"}',
     "nodeInfo: {architecture: amd64, operatingSystem: linux, kubeletVersion: kwok}",
     "phase: Running",
   ].join("\n");
   const podRunning = [
     "conditions:",
-    "- {type: Initialized, status: \"True\", lastTransitionTime: {{ Now | Quote }}}",
-    "- {type: ContainersReady, status: \"True\", lastTransitionTime: {{ Now | Quote }}}",
-    "- {type: Ready, status: \"True\", lastTransitionTime: {{ Now | Quote }}}",
+    '- {type: Initialized, status: "True", lastTransitionTime: {{ Now | Quote }}}',
+    '- {type: ContainersReady, status: "True", lastTransitionTime: {{ Now | Quote }}}',
+    '- {type: Ready, status: "True", lastTransitionTime: {{ Now | Quote }}}',
     "containerStatuses:",
     "{{ range .spec.containers }}",
     "- name: {{ .name | Quote }}",
@@ -72,7 +79,7 @@ function stages(): object[] {
     "  restartCount: 0",
     "  state: {running: {startedAt: {{ Now | Quote }}}}",
     // A kubelet reports the runtime's ID; a hash of pod UID and container name is unique and stable.
-    "  containerID: {{ printf \"containerd://%s\" (sha256sum (printf \"%s/%s\" $.metadata.uid .name)) | Quote }}",
+    '  containerID: {{ printf "containerd://%s" (sha256sum (printf "%s/%s" $.metadata.uid .name)) | Quote }}',
     "{{ end }}",
     "hostIP: {{ NodeIP | Quote }}",
     "phase: Running",
@@ -91,39 +98,55 @@ function stages(): object[] {
     "{{ end }}",
   ].join("\n");
   return [
-    stage("node-ready", "Node",
+    stage(
+      "node-ready",
+      "Node",
       { matchExpressions: [{ key: '.status.conditions.[] | select( .type == "Ready" ) | .status', operator: "NotIn", values: ["True"] }] },
-      { statusTemplate: nodeReady }),
+      { statusTemplate: nodeReady },
+    ),
     // Liveness itself is the Lease kwok renews every 10 s; this keeps the conditions' heartbeat
     // within kubelet's 5 minute status report interval (delay is a random time between the two values).
-    stage("node-heartbeat", "Node",
+    stage(
+      "node-heartbeat",
+      "Node",
       { matchExpressions: [{ key: '.status.conditions.[] | select( .type == "Ready" ) | .status', operator: "In", values: ["True"] }] },
       { statusTemplate: nodeHeartbeat },
-      { durationMilliseconds: 60_000, jitterDurationMilliseconds: 240_000 }),
-    stage("pod-running", "Pod",
-      { matchExpressions: [
-        { key: ".metadata.deletionTimestamp", operator: "DoesNotExist" },
-        { key: ".status.phase", operator: "In", values: ["Pending"] },
-      ] },
-      { statusTemplate: podRunning }),
-    stage("pod-delete", "Pod",
-      { matchExpressions: [{ key: ".metadata.deletionTimestamp", operator: "Exists" }] },
-      { delete: true }),
+      { durationMilliseconds: 60_000, jitterDurationMilliseconds: 240_000 },
+    ),
+    stage(
+      "pod-running",
+      "Pod",
+      {
+        matchExpressions: [
+          { key: ".metadata.deletionTimestamp", operator: "DoesNotExist" },
+          { key: ".status.phase", operator: "In", values: ["Pending"] },
+        ],
+      },
+      { statusTemplate: podRunning },
+    ),
+    stage("pod-delete", "Pod", { matchExpressions: [{ key: ".metadata.deletionTimestamp", operator: "Exists" }] }, { delete: true }),
   ];
 }
 
 /** kwok's Logs and ClusterLogs resources, so the harness can set log files while kwok runs. */
 function logsCrds(): KubeObject[] {
   const crd = (kind: string, plural: string, scope: "Namespaced" | "Cluster") => ({
-    apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition",
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
     metadata: { name: `${plural}.${KWOK_GROUP}` },
     spec: {
-      group: KWOK_GROUP, scope,
+      group: KWOK_GROUP,
+      scope,
       names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
-      versions: [{
-        name: KWOK_VERSION, served: true, storage: true, subresources: { status: {} },
-        schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
-      }],
+      versions: [
+        {
+          name: KWOK_VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+        },
+      ],
     },
   });
   return [crd("Logs", "logs", "Namespaced"), crd("ClusterLogs", "clusterlogs", "Cluster")];
@@ -132,16 +155,25 @@ function logsCrds(): KubeObject[] {
 /** Writes kwok's configuration (the stages) into `dir` and returns its path. */
 export function writeKwokConfig(dir: string): string {
   const file = join(dir, "kwok.yaml");
-  writeFileSync(file, stages().map((s) => JSON.stringify(s, null, 2)).join("\n---\n") + "\n");
+  writeFileSync(
+    file,
+    `${stages()
+      .map((s) => JSON.stringify(s, null, 2))
+      .join("\n---\n")}\n`,
+  );
   return file;
 }
 
 export function kwokArgs(opts: { kubeconfig: string; config: string; port: number; cert: string; key: string }): string[] {
   return [
-    `--kubeconfig=${opts.kubeconfig}`, `--config=${opts.config}`,
+    `--kubeconfig=${opts.kubeconfig}`,
+    `--config=${opts.config}`,
     `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
-    "--node-ip=127.0.0.1", `--node-port=${opts.port}`, `--server-address=127.0.0.1:${opts.port}`,
-    `--tls-cert-file=${opts.cert}`, `--tls-private-key-file=${opts.key}`,
+    "--node-ip=127.0.0.1",
+    `--node-port=${opts.port}`,
+    `--server-address=127.0.0.1:${opts.port}`,
+    `--tls-cert-file=${opts.cert}`,
+    `--tls-private-key-file=${opts.key}`,
     "--enable-crds=Logs,ClusterLogs",
     // Without a Lease kube-controller-manager's node monitor sees no heartbeat, sets the node's Ready
     // to Unknown after its 50 s grace period (and its pods' Ready to False); the node-ready stage flips it back.
@@ -153,14 +185,27 @@ export function kwokArgs(opts: { kubeconfig: string; config: string; port: numbe
 /** Installs the Logs/ClusterLogs resources and waits until the apiserver serves them. */
 export async function installLogsResources(admin: KubeApi): Promise<void> {
   for (const crd of logsCrds()) await createUnlessExists(admin, CustomResourceDefinitions, undefined, crd);
-  await eventually("the kwok Logs resources to be served", async () => (await admin.list(ClusterLogs, { pageSize: 1 }), true), 30_000, 200);
+  await eventually(
+    "the kwok Logs resources to be served",
+    async () => {
+      await admin.list(ClusterLogs, { pageSize: 1 });
+      return true;
+    },
+    30_000,
+    200,
+  );
 }
 
 /** A simulated node: kwok manages it because of the annotation; no taints, so any pod may land on it. */
 export function simulatedNode(name: string, labels: Record<string, string> = {}): KubeObject {
   return {
-    apiVersion: "v1", kind: "Node",
-    metadata: { name, annotations: { [KWOK_NODE_ANNOTATION]: "fake" }, labels: { "kubernetes.io/hostname": name, type: "kwok", ...labels } },
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name,
+      annotations: { [KWOK_NODE_ANNOTATION]: "fake" },
+      labels: { "kubernetes.io/hostname": name, type: "kwok", ...labels },
+    },
   };
 }
 
@@ -191,7 +236,9 @@ export async function setDefaultLog(admin: KubeApi, clusterDir: string, lines: s
   mkdirSync(podLogDir(clusterDir), { recursive: true });
   writeFileSync(file, lines.map((l) => criLogLine(l)).join(""));
   await upsert(admin, ClusterLogs, undefined, {
-    apiVersion: `${KWOK_GROUP}/${KWOK_VERSION}`, kind: "ClusterLogs", metadata: { name: "default" },
+    apiVersion: `${KWOK_GROUP}/${KWOK_VERSION}`,
+    kind: "ClusterLogs",
+    metadata: { name: "default" },
     spec: { logs: [{ logsFile: file }] },
   });
 }
@@ -203,7 +250,9 @@ export async function setPodLog(admin: KubeApi, clusterDir: string, namespace: s
   const file = join(dir, `${pod}.log`);
   writeFileSync(file, lines.map((l) => criLogLine(l)).join(""));
   await upsert(admin, Logs, namespace, {
-    apiVersion: `${KWOK_GROUP}/${KWOK_VERSION}`, kind: "Logs", metadata: { name: pod, namespace },
+    apiVersion: `${KWOK_GROUP}/${KWOK_VERSION}`,
+    kind: "Logs",
+    metadata: { name: pod, namespace },
     spec: { logs: [{ logsFile: file }] },
   });
   return file;

@@ -106,7 +106,12 @@ export function podsThatFit(podNames: Iterable<string>): { granted: string[]; le
  * With no pods there is no rule naming pods at all: an empty resourceNames would grant every pod
  * in the namespace. The same holds for Jobs.
  */
-export function roleRules(workload: Identified, podNames: Iterable<string>, options: Pick<AccessOptions, "podVisibility">, jobNames: Iterable<string> = []): V1PolicyRule[] {
+export function roleRules(
+  workload: Identified,
+  podNames: Iterable<string>,
+  options: Pick<AccessOptions, "podVisibility">,
+  jobNames: Iterable<string> = [],
+): V1PolicyRule[] {
   const pods = [...new Set(podNames)].sort();
   const jobs = [...new Set(jobNames)].sort();
   const rules: V1PolicyRule[] = [];
@@ -114,20 +119,29 @@ export function roleRules(workload: Identified, podNames: Iterable<string>, opti
     rules.push({ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"], resourceNames: pods });
   }
   const { resource, kubectlLogs } = KINDS[workload.kind];
-  if (kubectlLogs) rules.push({ apiGroups: [resource.group], resources: [resource.plural], verbs: ["get"], resourceNames: [workload.name] });
-  if (workload.kind === "CronJob" && jobs.length > 0) rules.push({ apiGroups: ["batch"], resources: ["jobs"], verbs: ["get"], resourceNames: jobs });
+  if (kubectlLogs)
+    rules.push({ apiGroups: [resource.group], resources: [resource.plural], verbs: ["get"], resourceNames: [workload.name] });
+  if (workload.kind === "CronJob" && jobs.length > 0)
+    rules.push({ apiGroups: ["batch"], resources: ["jobs"], verbs: ["get"], resourceNames: jobs });
   rules.push({ apiGroups: [RBAC_GROUP], resources: ["roles"], verbs: ["get"], resourceNames: [managedName(workload.kind, workload.name)] });
   if (options.podVisibility === "namespace") rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] });
   return rules;
 }
 
 /** The pods whose logs a Role's rules grant by name. */
-export function grantedPods(rules: readonly { resources?: string[] | null; resourceNames?: string[] | null }[] | null | undefined): string[] {
+export function grantedPods(
+  rules: readonly { resources?: string[] | null; resourceNames?: string[] | null }[] | null | undefined,
+): string[] {
   return (rules ?? []).find((r) => r.resources?.includes("pods/log"))?.resourceNames ?? [];
 }
 
 /** Everything podlogreader keeps for one opted-in workload. Pure: no I/O. */
-export function desiredAccess(workload: Identified, podNames: Iterable<string>, options: AccessOptions, jobNames: Iterable<string> = []): DesiredAccess {
+export function desiredAccess(
+  workload: Identified,
+  podNames: Iterable<string>,
+  options: AccessOptions,
+  jobNames: Iterable<string> = [],
+): DesiredAccess {
   const name = managedName(workload.kind, workload.name);
   const { granted, leftOut } = podsThatFit(options.rolePodNames === "none" ? [] : podNames);
   const desired: DesiredAccess = {

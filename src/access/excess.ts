@@ -33,9 +33,7 @@ export interface LiveAccess {
  */
 export type Step = "shrinkRole" | "emptyBinding" | "deleteRole" | "deleteBinding";
 
-export type Verdict =
-  | { overGrants: false }
-  | { overGrants: true; why: string; steps: Step[]; shrunk: PolicyRule[] };
+export type Verdict = { overGrants: false } | { overGrants: true; why: string; steps: Step[]; shrunk: PolicyRule[] };
 
 /** One permission: a verb on a resource of an API group, on one name or (`*`) on every name. */
 interface Grant {
@@ -51,7 +49,9 @@ function grantsOf(rules: readonly PolicyRule[] | null | undefined): Grant[] {
   const grants: Grant[] = [];
   for (const r of rules ?? []) {
     const names = r.resourceNames?.length ? r.resourceNames : [ANY_NAME];
-    for (const group of r.apiGroups ?? []) for (const resource of r.resources ?? []) for (const verb of r.verbs) for (const name of names) grants.push({ group, resource, verb, name });
+    for (const group of r.apiGroups ?? [])
+      for (const resource of r.resources ?? [])
+        for (const verb of r.verbs) for (const name of names) grants.push({ group, resource, verb, name });
   }
   return grants;
 }
@@ -59,9 +59,13 @@ function grantsOf(rules: readonly PolicyRule[] | null | undefined): Grant[] {
 /** True when `rules` allow `g`. A wildcard in the grant itself is covered only by a wildcard. */
 function covered(g: Grant, rules: readonly PolicyRule[]): boolean {
   const has = (list: readonly string[] | null | undefined, v: string) => !!list && (list.includes(v) || list.includes("*"));
-  return rules.some((r) =>
-    has(r.apiGroups, g.group) && has(r.resources, g.resource) && has(r.verbs, g.verb) &&
-    (!r.resourceNames?.length || (g.name !== ANY_NAME && r.resourceNames.includes(g.name))));
+  return rules.some(
+    (r) =>
+      has(r.apiGroups, g.group) &&
+      has(r.resources, g.resource) &&
+      has(r.verbs, g.verb) &&
+      (!r.resourceNames?.length || (g.name !== ANY_NAME && r.resourceNames.includes(g.name))),
+  );
 }
 
 /** What `rules` grant beyond `allowed`. */
@@ -110,21 +114,26 @@ export function judge(live: LiveAccess, allowed: Allowed, workload: Pick<Workloa
     if (!bindsThisRole) why = `RoleBinding ${binding.metadata.name} binds ${binding.roleRef.kind} ${binding.roleRef.name}`;
     else if (!role) why = `RoleBinding ${binding.metadata.name} binds Role ${name}, which is absent`;
     else if (!roleIsOurs) why = `RoleBinding ${binding.metadata.name} binds Role ${name}, which is not podlogreader's`;
-    else if (strangers && grantsOf(role.rules).length > 0) why = `RoleBinding ${binding.metadata.name} binds a subject that may not be bound`;
+    else if (strangers && grantsOf(role.rules).length > 0)
+      why = `RoleBinding ${binding.metadata.name} binds a subject that may not be bound`;
   }
   const roleExcess = roleIsOurs && excessGrants(role!.rules, allowed.rules).length > 0;
   if (!why && roleExcess) why = `Role ${name} grants more than it should`;
   if (!why) return { overGrants: false };
 
   const roleUsable = roleIsOurs && bindsThisRole;
-  const bindingSteps: Step[] = binding && subjects.length > 0 && isManagedFor(binding.metadata, workload)
-    ? (roleUsable ? ["emptyBinding", "deleteBinding"] : ["deleteBinding", "emptyBinding"])
-    : [];
+  const bindingSteps: Step[] =
+    binding && subjects.length > 0 && isManagedFor(binding.metadata, workload)
+      ? roleUsable
+        ? ["emptyBinding", "deleteBinding"]
+        : ["deleteBinding", "emptyBinding"]
+      : [];
   const roleSteps: Step[] = roleIsOurs && (roleUsable || roleExcess) ? ["shrinkRole", "deleteRole"] : [];
   const bound = bindingSteps.length > 0 && strangers;
-  const steps: Step[] = bound || !roleUsable
-    ? [...bindingSteps, ...roleSteps]
-    : ["shrinkRole", ...bindingSteps.slice(0, 1), "deleteRole", ...bindingSteps.slice(1)];
+  const steps: Step[] =
+    bound || !roleUsable
+      ? [...bindingSteps, ...roleSteps]
+      : ["shrinkRole", ...bindingSteps.slice(0, 1), "deleteRole", ...bindingSteps.slice(1)];
   // While subjects that may not be bound are bound, the Role can only help by granting nothing.
   const shrunk = roleIsOurs && !(strangers && subjects.length > 0) ? shrinkRules(allowed.rules, role!.rules) : [];
   return { overGrants: true, why, steps, shrunk };
@@ -136,5 +145,10 @@ export function judge(live: LiveAccess, allowed: Allowed, workload: Pick<Workloa
  */
 export function isIdleBinding(live: LiveAccess, workload: Pick<Workload, "kind" | "name">): boolean {
   const { role, binding } = live;
-  return !!binding && isManagedFor(binding.metadata, workload) && (binding.subjects ?? []).length === 0 && (!role || !isManagedFor(role.metadata, workload));
+  return (
+    !!binding &&
+    isManagedFor(binding.metadata, workload) &&
+    (binding.subjects ?? []).length === 0 &&
+    (!role || !isManagedFor(role.metadata, workload))
+  );
 }

@@ -46,7 +46,10 @@ export function formatSubject(s: { kind: string; name: string; namespace?: strin
  */
 export function meansEveryone(s: Subject): boolean {
   if (s.kind === "Group") {
-    return ["system:authenticated", "system:unauthenticated", "system:serviceaccounts"].includes(s.name) || s.name.startsWith("system:serviceaccounts:");
+    return (
+      ["system:authenticated", "system:unauthenticated", "system:serviceaccounts"].includes(s.name) ||
+      s.name.startsWith("system:serviceaccounts:")
+    );
   }
   return s.kind === "User" && s.name === "system:anonymous";
 }
@@ -58,7 +61,8 @@ export function parseSubject(text: string): Subject | { error: string } {
   const name = text.slice(colon + 1);
   let subject: Subject;
   if (kind === "user" || kind === "group") {
-    if (!name.trim() || name !== name.trim()) return { error: `${JSON.stringify(text)}: the ${kind} name is empty or has spaces around it` };
+    if (!name.trim() || name !== name.trim())
+      return { error: `${JSON.stringify(text)}: the ${kind} name is empty or has spaces around it` };
     subject = { kind: kind === "user" ? "User" : "Group", name };
   } else if (kind === "sa") {
     const slash = name.indexOf("/");
@@ -72,7 +76,11 @@ export function parseSubject(text: string): Subject | { error: string } {
     return { error: `${JSON.stringify(text)} is not group:NAME, user:NAME or sa:NAMESPACE/NAME` };
   }
   if (meansEveryone(subject)) {
-    const sa = subject.name.startsWith("system:serviceaccounts:") ? ` (every ServiceAccount of namespace ${subject.name.slice("system:serviceaccounts:".length)})` : subject.name === "system:serviceaccounts" ? " (every ServiceAccount)" : "";
+    const sa = subject.name.startsWith("system:serviceaccounts:")
+      ? ` (every ServiceAccount of namespace ${subject.name.slice("system:serviceaccounts:".length)})`
+      : subject.name === "system:serviceaccounts"
+        ? " (every ServiceAccount)"
+        : "";
     return { error: `${formatSubject(subject)} means everyone${sa}; grant to a person, a group of people or one ServiceAccount` };
   }
   return subject;
@@ -80,7 +88,9 @@ export function parseSubject(text: string): Subject | { error: string } {
 
 /** A subject as RBAC writes it in a RoleBinding. */
 export function rbacSubject(s: Subject): { kind: string; name: string; apiGroup?: string; namespace?: string } {
-  return s.kind === "ServiceAccount" ? { kind: s.kind, name: s.name, namespace: s.namespace } : { kind: s.kind, apiGroup: RBAC_GROUP, name: s.name };
+  return s.kind === "ServiceAccount"
+    ? { kind: s.kind, name: s.name, namespace: s.namespace }
+    : { kind: s.kind, apiGroup: RBAC_GROUP, name: s.name };
 }
 
 const subjectKey = (s: { kind: string; name: string; namespace?: string | null }) => formatSubject(s);
@@ -156,7 +166,11 @@ export function isGrant(binding: RoleBinding): boolean {
 
 /** A grant of this workload: its marks, its workload annotation, and its Role the workload's. */
 export function isGrantFor(binding: RoleBinding, workload: { kind: WorkloadKind; name: string }): boolean {
-  return isGrant(binding) && grantWorkload(binding.metadata) === `${workload.kind}/${workload.name}` && binding.roleRef.name === managedName(workload.kind, workload.name);
+  return (
+    isGrant(binding) &&
+    grantWorkload(binding.metadata) === `${workload.kind}/${workload.name}` &&
+    binding.roleRef.name === managedName(workload.kind, workload.name)
+  );
 }
 
 /** When the grant ends, in ms since the epoch; undefined when the annotation is missing or not a time. */
@@ -194,7 +208,11 @@ export interface BoundSubject {
  * of each binding whose roleRef is that Role, with where the binding came from. A ServiceAccount
  * subject without a namespace is in the binding's namespace, as RBAC reads it.
  */
-export function boundSubjects(bindings: readonly RoleBinding[], workload: { kind: WorkloadKind; name: string }, nowMs: number): BoundSubject[] {
+export function boundSubjects(
+  bindings: readonly RoleBinding[],
+  workload: { kind: WorkloadKind; name: string },
+  nowMs: number,
+): BoundSubject[] {
   const role = managedName(workload.kind, workload.name);
   const out: BoundSubject[] = [];
   for (const b of bindings) {
@@ -202,8 +220,12 @@ export function boundSubjects(bindings: readonly RoleBinding[], workload: { kind
     const source = sourceOf(b, workload, role, nowMs);
     const { name, uid, resourceVersion } = b.metadata;
     for (const s of b.subjects ?? []) {
-      const namespace = s.kind === "ServiceAccount" ? (s.namespace || b.metadata.namespace) : undefined;
-      out.push({ subject: { kind: s.kind, name: s.name, ...(namespace ? { namespace } : {}) }, binding: { name, uid, resourceVersion }, source });
+      const namespace = s.kind === "ServiceAccount" ? s.namespace || b.metadata.namespace : undefined;
+      out.push({
+        subject: { kind: s.kind, name: s.name, ...(namespace ? { namespace } : {}) },
+        binding: { name, uid, resourceVersion },
+        source,
+      });
     }
   }
   return out;
@@ -227,10 +249,16 @@ function sourceOf(b: RoleBinding, workload: { kind: WorkloadKind; name: string }
  * What revoking `subject` from a grant does: delete the binding when it is the only subject,
  * otherwise keep the others; nothing when the grant does not name it.
  */
-export function revokeFrom(binding: RoleBinding, subject: Subject): { action: "delete" } | { action: "keep-others"; subjects: NonNullable<RoleBinding["subjects"]> } | { action: "none" } {
+export function revokeFrom(
+  binding: RoleBinding,
+  subject: Subject,
+): { action: "delete" } | { action: "keep-others"; subjects: NonNullable<RoleBinding["subjects"]> } | { action: "none" } {
   const key = formatSubject(subject);
   const subjects = binding.subjects ?? [];
-  const rest = subjects.filter((s) => formatSubject({ ...s, namespace: s.kind === "ServiceAccount" ? (s.namespace || binding.metadata.namespace) : s.namespace }) !== key);
+  const rest = subjects.filter(
+    (s) =>
+      formatSubject({ ...s, namespace: s.kind === "ServiceAccount" ? s.namespace || binding.metadata.namespace : s.namespace }) !== key,
+  );
   if (rest.length === subjects.length) return { action: "none" };
   return rest.length === 0 ? { action: "delete" } : { action: "keep-others", subjects: rest };
 }

@@ -19,10 +19,29 @@ const apps = (plural: string, kind: WorkloadKind): ResourceType => ({ group: "ap
 const batch = (plural: string, kind: WorkloadKind): ResourceType => ({ group: "batch", version: "v1", plural, kind });
 
 export const KINDS: Record<WorkloadKind, KindInfo> = {
-  Deployment: { kind: "Deployment", resource: apps("deployments", "Deployment"), apiVersion: "apps/v1", nameInfix: undefined, kubectlLogs: true },
-  StatefulSet: { kind: "StatefulSet", resource: apps("statefulsets", "StatefulSet"), apiVersion: "apps/v1", nameInfix: "sts", kubectlLogs: true },
+  Deployment: {
+    kind: "Deployment",
+    resource: apps("deployments", "Deployment"),
+    apiVersion: "apps/v1",
+    nameInfix: undefined,
+    kubectlLogs: true,
+  },
+  StatefulSet: {
+    kind: "StatefulSet",
+    resource: apps("statefulsets", "StatefulSet"),
+    apiVersion: "apps/v1",
+    nameInfix: "sts",
+    kubectlLogs: true,
+  },
   DaemonSet: { kind: "DaemonSet", resource: apps("daemonsets", "DaemonSet"), apiVersion: "apps/v1", nameInfix: "ds", kubectlLogs: true },
-  ReplicaSet: { kind: "ReplicaSet", resource: apps("replicasets", "ReplicaSet"), apiVersion: "apps/v1", nameInfix: "rs", kubectlLogs: true, parentKind: "Deployment" },
+  ReplicaSet: {
+    kind: "ReplicaSet",
+    resource: apps("replicasets", "ReplicaSet"),
+    apiVersion: "apps/v1",
+    nameInfix: "rs",
+    kubectlLogs: true,
+    parentKind: "Deployment",
+  },
   Job: { kind: "Job", resource: batch("jobs", "Job"), apiVersion: "batch/v1", nameInfix: "job", kubectlLogs: true, parentKind: "CronJob" },
   // kubectl logs does not support cronjob/NAME; `kubectl logs POD` and `-l` do work.
   CronJob: { kind: "CronJob", resource: batch("cronjobs", "CronJob"), apiVersion: "batch/v1", nameInfix: "cronjob", kubectlLogs: false },

@@ -52,8 +52,13 @@ function change(before: DesiredState, after: DesiredState): Urgency | undefined 
 
 /** Applies a workload event (added: no `old`; deleted: no `current`) and says whom it concerns. */
 export function applyWorkloadEvent(world: World, old: Workload | undefined, current: Workload | undefined): Touched[] {
-  const sameMembership = old && current && old.optedIn === current.optedIn && old.uid === current.uid &&
-    old.controllerKind === current.controllerKind && old.controllerUid === current.controllerUid;
+  const sameMembership =
+    old &&
+    current &&
+    old.optedIn === current.optedIn &&
+    old.uid === current.uid &&
+    old.controllerKind === current.controllerKind &&
+    old.controllerUid === current.controllerUid;
   if (sameMembership) {
     world.updateWorkload(old, current);
     return [];
@@ -110,7 +115,11 @@ export function applyManagedEvent(obj: PartialObjectMetadata): Touched[] {
  * under the name of a managed workload's ServiceAccount changes what that workload needs: it must
  * never be bound, and its going frees the name.
  */
-export function applyServiceAccountEvent(world: World, old: PartialObjectMetadata | undefined, current: PartialObjectMetadata | undefined): Touched[] {
+export function applyServiceAccountEvent(
+  world: World,
+  old: PartialObjectMetadata | undefined,
+  current: PartialObjectMetadata | undefined,
+): Touched[] {
   const obj = old ?? current;
   if (!obj) return [];
   if (managedOwner(obj.metadata)) return applyManagedEvent(obj);

@@ -29,7 +29,11 @@ function implies(r: Requirement, e: Requirement): boolean {
     case "In":
       return r.operator === "In" && rv.length > 0 && rv.every((x) => ev.includes(x));
     case "NotIn":
-      return (r.operator === "NotIn" && ev.every((x) => rv.includes(x))) || (r.operator === "In" && rv.length > 0 && rv.every((x) => !ev.includes(x))) || r.operator === "DoesNotExist";
+      return (
+        (r.operator === "NotIn" && ev.every((x) => rv.includes(x))) ||
+        (r.operator === "In" && rv.length > 0 && rv.every((x) => !ev.includes(x))) ||
+        r.operator === "DoesNotExist"
+      );
     case "Exists":
       return (r.operator === "In" && rv.length > 0) || r.operator === "Exists";
     case "DoesNotExist":
@@ -44,7 +48,8 @@ function implies(r: Requirement, e: Requirement): boolean {
  */
 export function narrowerThan(request: readonly Requirement[], selector: LabelSelector | undefined): boolean {
   const wanted = requirementsOf(selector);
-  return wanted !== undefined && wanted.every((e) => request.some((r) => implies(r, e)));
+  if (wanted === undefined) return false;
+  return wanted.every((e) => request.some((r) => implies(r, e)));
 }
 
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;

@@ -3,12 +3,23 @@ import { isObjectName } from "../kube/names.ts";
 import type { WorkloadKind } from "./kinds.ts";
 
 const ALIASES: Record<string, WorkloadKind> = {
-  deploy: "Deployment", deployment: "Deployment", deployments: "Deployment",
-  sts: "StatefulSet", statefulset: "StatefulSet", statefulsets: "StatefulSet",
-  ds: "DaemonSet", daemonset: "DaemonSet", daemonsets: "DaemonSet",
-  rs: "ReplicaSet", replicaset: "ReplicaSet", replicasets: "ReplicaSet",
-  job: "Job", jobs: "Job",
-  cj: "CronJob", cronjob: "CronJob", cronjobs: "CronJob",
+  deploy: "Deployment",
+  deployment: "Deployment",
+  deployments: "Deployment",
+  sts: "StatefulSet",
+  statefulset: "StatefulSet",
+  statefulsets: "StatefulSet",
+  ds: "DaemonSet",
+  daemonset: "DaemonSet",
+  daemonsets: "DaemonSet",
+  rs: "ReplicaSet",
+  replicaset: "ReplicaSet",
+  replicasets: "ReplicaSet",
+  job: "Job",
+  jobs: "Job",
+  cj: "CronJob",
+  cronjob: "CronJob",
+  cronjobs: "CronJob",
 };
 
 /** Parses `KIND/NAME` the way kubectl spells kinds (deploy/web, sts/db, cronjob/nightly). */

@@ -13,7 +13,16 @@ import { grantFindings } from "./audit/grants.ts";
 import { limiter } from "../util/limit.ts";
 import { workloadId } from "./audit/members.ts";
 import { otherPathRequests, permissionText } from "./audit/paths.ts";
-import { describeBinding, grantingBindings, namedInRules, namespacesReached, ruleAllows, type RbacRole, type Request, type ServiceAccountRef } from "./audit/rbac.ts";
+import {
+  describeBinding,
+  grantingBindings,
+  namedInRules,
+  namespacesReached,
+  ruleAllows,
+  type RbacRole,
+  type Request,
+  type ServiceAccountRef,
+} from "./audit/rbac.ts";
 import { readCluster, type AuditInput } from "./audit/reads.ts";
 import { retrying } from "../kube/retry.ts";
 import { roleMode, type RoleMode } from "../access/role-pods.ts";
@@ -81,8 +90,20 @@ export async function audit(api: KubeApi, options: AuditOptions = {}): Promise<A
     limit(() => {
       reviews++;
       const { namespace, verb, group, resource, subresource, name, labelSelector } = req;
-      const selector = labelSelector && { requirements: Object.entries(labelSelector).map(([key, value]) => ({ key, operator: "In" as const, values: [value] })) };
-      return retrying(() => serviceAccountCan(api, sa.namespace, sa.name, { namespace, verb, group, resource, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}), ...(selector ? { labelSelector: selector } : {}) }));
+      const selector = labelSelector && {
+        requirements: Object.entries(labelSelector).map(([key, value]) => ({ key, operator: "In" as const, values: [value] })),
+      };
+      return retrying(() =>
+        serviceAccountCan(api, sa.namespace, sa.name, {
+          namespace,
+          verb,
+          group,
+          resource,
+          ...(subresource ? { subresource } : {}),
+          ...(name ? { name } : {}),
+          ...(selector ? { labelSelector: selector } : {}),
+        }),
+      );
     });
   const subjects = subjectsOf(input).filter((s) => !options.serviceAccount || s.sa.name === options.serviceAccount);
   const results = await Promise.all(subjects.map((s) => auditOne(input, s, can)));
@@ -116,12 +137,20 @@ function subjectsOf(input: AuditInput): Subject[] {
   return [...subjects.values()].sort((a, b) => `${a.sa.namespace}/${a.sa.name}`.localeCompare(`${b.sa.namespace}/${b.sa.name}`));
 }
 
-const logRequest = (namespace: string, name?: string): Request => ({ namespace, verb: "get", group: "", resource: "pods", subresource: "log", ...(name ? { name } : {}) });
+const logRequest = (namespace: string, name?: string): Request => ({
+  namespace,
+  verb: "get",
+  group: "",
+  resource: "pods",
+  subresource: "log",
+  ...(name ? { name } : {}),
+});
 
 /** The pod names a managed Role lets its subjects read the logs of. */
 function roleLogNames(role: RbacRole | undefined, namespace: string): string[] {
   const names = new Set<string>();
-  for (const rule of role?.rules ?? []) for (const n of rule.resourceNames ?? []) if (ruleAllows(rule, logRequest(namespace, n))) names.add(n);
+  for (const rule of role?.rules ?? [])
+    for (const n of rule.resourceNames ?? []) if (ruleAllows(rule, logRequest(namespace, n))) names.add(n);
   return [...names].sort();
 }
 
@@ -142,10 +171,12 @@ async function auditOne(input: AuditInput, s: Subject, can: Ask): Promise<{ entr
   const { sa } = s;
   const own = sa.namespace;
   const w = s.workload && input.membership.workloads.get(workloadId(s.workload.kind, own, s.workload.name));
-  const pods = w && w.optedIn && w.standalone ? w.pods : [];
+  const pods = w?.optedIn && w.standalone ? w.pods : [];
   const workload = s.workload ? `${s.workload.kind}/${s.workload.name}` : "unknown";
   const ctx: Context = {
-    input, sa, can,
+    input,
+    sa,
+    can,
     members: new Set(pods),
     base: { namespace: own, serviceAccount: sa.name, workload },
     grantedBy: (req) => grantingBindings(input.rbac, sa, req).map(describeBinding),
@@ -181,11 +212,28 @@ async function podLists(ctx: Context, role: RbacRole | undefined): Promise<Findi
   const asks = podListRequests(ctx.sa.namespace);
   if (role?.rules?.some((r) => !r.resourceNames?.length && ruleAllows(r, asks[0]!))) return [];
   const allowed = await Promise.all(asks.map((req) => ctx.can(ctx.sa, req)));
-  return asks.filter((_, i) => allowed[i]).map((req) =>
-    finding({ ...ctx.base, kind: "pod-list", source: "authorizer", permission: listText(req), scope: req.namespace, grantedBy: ctx.grantedBy(req) }));
+  return asks
+    .filter((_, i) => allowed[i])
+    .map((req) =>
+      finding({
+        ...ctx.base,
+        kind: "pod-list",
+        source: "authorizer",
+        permission: listText(req),
+        scope: req.namespace,
+        grantedBy: ctx.grantedBy(req),
+      }),
+    );
 }
 
-const listText = (req: Request) => `list pods${req.labelSelector ? ` -l ${Object.entries(req.labelSelector).map(([k, v]) => `${k}=${v}`).join(",")}` : ""}`;
+const listText = (req: Request) =>
+  `list pods${
+    req.labelSelector
+      ? ` -l ${Object.entries(req.labelSelector)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(",")}`
+      : ""
+  }`;
 
 /**
  * Its own namespace: the Role's names against the audit's membership (the controller's view
@@ -201,7 +249,16 @@ async function ownNamespace(ctx: Context, pods: string[], roleNames: string[], m
 
   const foreignInRole = roleNames.filter((n) => !members.has(n));
   for (const name of foreignInRole) {
-    findings.push(finding({ ...base, ...log, kind: podsHere.has(name) ? "foreign-member" : "stale-name", source: "role", resourceName: name, grantedBy: [] }));
+    findings.push(
+      finding({
+        ...base,
+        ...log,
+        kind: podsHere.has(name) ? "foreign-member" : "stale-name",
+        source: "role",
+        resourceName: name,
+        grantedBy: [],
+      }),
+    );
   }
 
   const candidates = [...new Set([...foreignInRole, ...namedInRules(ctx.input.rbac, sa, logRequest(own))])].filter((n) => !members.has(n));
@@ -217,32 +274,67 @@ async function ownNamespace(ctx: Context, pods: string[], roleNames: string[], m
   // absent or down) is not a name missing from the Role, and an under-grant is no over-grant.
   for (const p of mode === "none" ? [] : pods) {
     if (!named.has(p)) findings.push(finding({ ...base, ...log, kind: "missing-name", source: "role", resourceName: p, grantedBy: [] }));
-    else if (unreadable.has(p)) findings.push(finding({ ...base, ...log, kind: "missing-name", source: "authorizer", resourceName: p, grantedBy: [] }));
+    else if (unreadable.has(p))
+      findings.push(finding({ ...base, ...log, kind: "missing-name", source: "authorizer", resourceName: p, grantedBy: [] }));
   }
-  if (namespaceWide) findings.push(finding({ ...base, ...log, kind: "namespace-wide", source: "authorizer", grantedBy: grantedBy(logRequest(own)) }));
+  if (namespaceWide)
+    findings.push(finding({ ...base, ...log, kind: "namespace-wide", source: "authorizer", grantedBy: grantedBy(logRequest(own)) }));
   const readableOthers = candidates.filter((_, i) => candidateReadable[i]);
   const fromRole = new Set(foreignInRole);
   // A name no pod has yet counts too: whoever creates that pod next is read.
   for (const n of readableOthers.filter((n) => !fromRole.has(n))) {
-    findings.push(finding({ ...base, ...log, kind: "foreign-member", source: "authorizer", resourceName: n, grantedBy: grantedBy(logRequest(own, n)) }));
+    findings.push(
+      finding({ ...base, ...log, kind: "foreign-member", source: "authorizer", resourceName: n, grantedBy: grantedBy(logRequest(own, n)) }),
+    );
   }
 
-  const readable = [...new Set([...pods.filter((_, i) => memberReadable[i]), ...readableOthers.filter((n) => podsHere.has(n)), ...(namespaceWide ? podsHere : [])])].sort();
+  const readable = [
+    ...new Set([
+      ...pods.filter((_, i) => memberReadable[i]),
+      ...readableOthers.filter((n) => podsHere.has(n)),
+      ...(namespaceWide ? podsHere : []),
+    ]),
+  ].sort();
   return { entry: { readable, overGrants: readable.filter((p) => !members.has(p)), underGrants, namespaceWide }, findings };
 }
 
 /** Pod logs in each other namespace a RoleBinding reaches it from, and in all namespaces at once. */
 async function logsElsewhere(ctx: Context, reached: string[]): Promise<Finding[]> {
-  const asks = [...reached, ""].flatMap((scope) => [logRequest(scope), ...namedInRules(ctx.input.rbac, ctx.sa, logRequest(scope)).map((n) => logRequest(scope, n))]);
+  const asks = [...reached, ""].flatMap((scope) => [
+    logRequest(scope),
+    ...namedInRules(ctx.input.rbac, ctx.sa, logRequest(scope)).map((n) => logRequest(scope, n)),
+  ]);
   const allowed = await Promise.all(asks.map((req) => ctx.can(ctx.sa, req)));
-  return asks.filter((_, i) => allowed[i]).map((req) =>
-    finding({ ...ctx.base, kind: req.namespace ? "cross-namespace" : "cluster-wide", source: "authorizer", permission: LOG_PERMISSION, scope: req.namespace, resourceName: req.name, grantedBy: ctx.grantedBy(req) }));
+  return asks
+    .filter((_, i) => allowed[i])
+    .map((req) =>
+      finding({
+        ...ctx.base,
+        kind: req.namespace ? "cross-namespace" : "cluster-wide",
+        source: "authorizer",
+        permission: LOG_PERMISSION,
+        scope: req.namespace,
+        resourceName: req.name,
+        grantedBy: ctx.grantedBy(req),
+      }),
+    );
 }
 
 /** Every other path to logs, identities or RBAC, in each scope it could hold one. */
 async function otherPaths(ctx: Context, scopes: string[]): Promise<Finding[]> {
   const asks = otherPathRequests(ctx.input.rbac, ctx.sa, scopes);
   const allowed = await Promise.all(asks.map(({ req }) => ctx.can(ctx.sa, req)));
-  return asks.filter((_, i) => allowed[i]).map(({ path, req }) =>
-    finding({ ...ctx.base, kind: path.reaches === "identity" ? "other-identity" : "other-path", source: "authorizer", permission: permissionText(req), scope: req.namespace, resourceName: req.name, grantedBy: ctx.grantedBy(req) }));
+  return asks
+    .filter((_, i) => allowed[i])
+    .map(({ path, req }) =>
+      finding({
+        ...ctx.base,
+        kind: path.reaches === "identity" ? "other-identity" : "other-path",
+        source: "authorizer",
+        permission: permissionText(req),
+        scope: req.namespace,
+        resourceName: req.name,
+        grantedBy: ctx.grantedBy(req),
+      }),
+    );
 }

@@ -11,7 +11,15 @@ import { retrying } from "../kube/retry.ts";
 import { permission } from "./cleanup/format.ts";
 import { holderOf, LeaseObserver, looksHeld, type LeaseSpec } from "./cleanup/lease.ts";
 import { madeByPodlogreader } from "./cleanup/made-by.ts";
-import { CLEANUP_ORDER, CLEANUP_RESOURCES, planCleanup, type CleanupKind, type Found, type LeftAlone, type Target } from "./cleanup/plan.ts";
+import {
+  CLEANUP_ORDER,
+  CLEANUP_RESOURCES,
+  planCleanup,
+  type CleanupKind,
+  type Found,
+  type LeftAlone,
+  type Target,
+} from "./cleanup/plan.ts";
 import { messageOf } from "../util/errors.ts";
 
 export interface CleanupRequest {
@@ -70,14 +78,27 @@ export class CleanupError extends Error {
  */
 function explain(err: unknown, verb: string, rt: ResourceType, scope: { namespace?: string; name?: string }, byName = false): CleanupError {
   if (err instanceof ApiError && err.status === 403) {
-    return new CleanupError(`missing permission: ${permission(verb, rt, byName ? scope : { namespace: scope.namespace })} (${err.message})`, { cause: err });
+    return new CleanupError(
+      `missing permission: ${permission(verb, rt, byName ? scope : { namespace: scope.namespace })} (${err.message})`,
+      { cause: err },
+    );
   }
-  const what = scope.name ? `${rt.kind} ${scope.namespace ? `${scope.namespace}/` : ""}${scope.name}` : `${rt.plural} ${scope.namespace ? `in namespace ${scope.namespace}` : "in all namespaces"}`;
+  const what = scope.name
+    ? `${rt.kind} ${scope.namespace ? `${scope.namespace}/` : ""}${scope.name}`
+    : `${rt.plural} ${scope.namespace ? `in namespace ${scope.namespace}` : "in all namespaces"}`;
   return new CleanupError(`${verb} ${what}: ${messageOf(err)}`, { cause: err });
 }
 
 export async function cleanup(api: KubeApi, req: CleanupRequest, progress: CleanupProgress = {}): Promise<CleanupReport> {
-  const report: CleanupReport = { dryRun: req.dryRun, namespaces: req.namespaces ?? "all", removed: [], leftAlone: [], warnings: [], errors: [], ok: false };
+  const report: CleanupReport = {
+    dryRun: req.dryRun,
+    namespaces: req.namespaces ?? "all",
+    removed: [],
+    leftAlone: [],
+    warnings: [],
+    errors: [],
+    ok: false,
+  };
   const warn = (message: string) => {
     report.warnings.push(message);
     progress.warn?.(message);
@@ -98,9 +119,15 @@ export async function cleanup(api: KubeApi, req: CleanupRequest, progress: Clean
   return report;
 }
 
-async function readLease(api: KubeApi, lease: { namespace: string; name: string }): Promise<{ metadata: { uid: string; resourceVersion: string }; spec?: LeaseSpec } | undefined> {
+async function readLease(
+  api: KubeApi,
+  lease: { namespace: string; name: string },
+): Promise<{ metadata: { uid: string; resourceVersion: string }; spec?: LeaseSpec } | undefined> {
   try {
-    return (await retrying(() => api.get(Leases, lease.namespace, lease.name))) as { metadata: { uid: string; resourceVersion: string }; spec?: LeaseSpec };
+    return (await retrying(() => api.get(Leases, lease.namespace, lease.name))) as {
+      metadata: { uid: string; resourceVersion: string };
+      spec?: LeaseSpec;
+    };
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw explain(err, "get", Leases, lease, true);
@@ -108,15 +135,28 @@ async function readLease(api: KubeApi, lease: { namespace: string; name: string 
 }
 
 /** Warns when the Lease is held; first waits up to `waitMs` for it to be released or to expire. */
-async function checkLease(api: KubeApi, lease: { namespace: string; name: string }, waitMs: number, warn: (m: string) => void, note: (m: string) => void): Promise<void> {
+async function checkLease(
+  api: KubeApi,
+  lease: { namespace: string; name: string },
+  waitMs: number,
+  warn: (m: string) => void,
+  note: (m: string) => void,
+): Promise<void> {
   let spec = (await readLease(api, lease))?.spec;
   if (waitMs > 0) {
     const observer = new LeaseObserver();
     const deadline = Date.now() + waitMs;
-    if (!observer.isFree(spec, Date.now())) note(`Waiting up to ${waitMs / 1000}s for Lease ${lease.namespace}/${lease.name}, held by ${holderOf(spec)}, to be released or to expire`);
+    if (!observer.isFree(spec, Date.now()))
+      note(
+        `Waiting up to ${waitMs / 1000}s for Lease ${lease.namespace}/${lease.name}, held by ${holderOf(spec)}, to be released or ` +
+          `to expire`,
+      );
     while (!observer.isFree(spec, Date.now())) {
       if (Date.now() >= deadline) {
-        warn(`Lease ${lease.namespace}/${lease.name} is still held by ${holderOf(spec)} after waiting ${waitMs / 1000}s: podlogreader still runs and recreates what cleanup removes; stop it first (scale its Deployment to 0) and run cleanup again`);
+        warn(
+          `Lease ${lease.namespace}/${lease.name} is still held by ${holderOf(spec)} after waiting ${waitMs / 1000}s: podlogreader ` +
+            `still runs and recreates what cleanup removes; stop it first (scale its Deployment to 0) and run cleanup again`,
+        );
         return;
       }
       await sleep(Math.min(LEASE_POLL_MS, Math.max(0, deadline - Date.now())));
@@ -125,7 +165,11 @@ async function checkLease(api: KubeApi, lease: { namespace: string; name: string
     return;
   }
   if (looksHeld(spec, Date.now())) {
-    warn(`Lease ${lease.namespace}/${lease.name} is held by ${holderOf(spec)}, renewed at ${spec?.renewTime ?? "an unknown time"}: podlogreader seems to run still and would recreate what cleanup removes; stop it first (scale its Deployment to 0) and run cleanup again, or use --wait-for-lease`);
+    warn(
+      `Lease ${lease.namespace}/${lease.name} is held by ${holderOf(spec)}, renewed at ${spec?.renewTime ?? "an unknown time"}: ` +
+        `podlogreader seems to run still and would recreate what cleanup removes; stop it first (scale its Deployment to 0) and run ` +
+        `cleanup again, or use --wait-for-lease`,
+    );
   }
 }
 
@@ -142,9 +186,11 @@ async function listInScope(api: KubeApi, namespaces: string[] | undefined): Prom
         throw explain(err, "list", rt, { namespace });
       }
       for (const item of items) {
-        found.push(kind === "RoleBinding"
-          ? { kind, ...parseObject(RoleBinding, item, "RoleBinding") }
-          : { kind, metadata: parseObject(PartialObjectMetadata, item, kind).metadata });
+        found.push(
+          kind === "RoleBinding"
+            ? { kind, ...parseObject(RoleBinding, item, "RoleBinding") }
+            : { kind, metadata: parseObject(PartialObjectMetadata, item, kind).metadata },
+        );
       }
     }
   }
@@ -152,24 +198,42 @@ async function listInScope(api: KubeApi, namespaces: string[] | undefined): Prom
 }
 
 /** Deletes every target of one kind; if any fails, the errors are reported and the next kinds are not tried. */
-async function deleteAll(api: KubeApi, kind: CleanupKind, targets: Target[], dryRun: boolean, report: CleanupReport, progress: CleanupProgress): Promise<void> {
+async function deleteAll(
+  api: KubeApi,
+  kind: CleanupKind,
+  targets: Target[],
+  dryRun: boolean,
+  report: CleanupReport,
+  progress: CleanupProgress,
+): Promise<void> {
   const rt = CLEANUP_RESOURCES[kind];
   const limit = limiter(CONCURRENT_DELETES);
-  const outcomes = await Promise.all(targets.map((t) => limit(async () => {
-    try {
-      return await deleteMade(api, rt, t, dryRun);
-    } catch (err) {
-      if (!(err instanceof CleanupError)) throw err;
-      return err;
-    }
-  })));
+  const outcomes = await Promise.all(
+    targets.map((t) =>
+      limit(async () => {
+        try {
+          return await deleteMade(api, rt, t, dryRun);
+        } catch (err) {
+          if (!(err instanceof CleanupError)) throw err;
+          return err;
+        }
+      }),
+    ),
+  );
   // Told in the planned order, not in the order the concurrent deletes finished.
   const failures: string[] = [];
   outcomes.forEach((outcome, i) => {
     const t = targets[i]!;
     if (outcome instanceof CleanupError) failures.push(outcome.message);
     else if (outcome === "deleted") {
-      const removed: Removed = { kind, apiVersion: apiVersionOf(rt), namespace: t.namespace, name: t.name, uid: t.uid, workload: t.workload };
+      const removed: Removed = {
+        kind,
+        apiVersion: apiVersionOf(rt),
+        namespace: t.namespace,
+        name: t.name,
+        uid: t.uid,
+        workload: t.workload,
+      };
       report.removed.push(removed);
       progress.removed?.(removed);
     } else if (outcome !== "gone") report.leftAlone.push(outcome);
@@ -205,24 +269,46 @@ async function deleteMade(api: KubeApi, rt: ResourceType, target: Target, dryRun
       throw explain(err, "get", rt, { namespace, name });
     }
     const verdict = madeByPodlogreader(meta);
-    if (!verdict.made) return { kind: rt.kind, namespace, name, why: `replaced since it was listed, and not made by podlogreader: ${verdict.why}` };
+    if (!verdict.made)
+      return { kind: rt.kind, namespace, name, why: `replaced since it was listed, and not made by podlogreader: ${verdict.why}` };
     preconditions = { uid: meta.uid, resourceVersion: meta.resourceVersion };
   }
 }
 
-async function deleteLease(api: KubeApi, lease: { namespace: string; name: string }, dryRun: boolean, report: CleanupReport, progress: CleanupProgress): Promise<"deleted" | "absent"> {
+async function deleteLease(
+  api: KubeApi,
+  lease: { namespace: string; name: string },
+  dryRun: boolean,
+  report: CleanupReport,
+  progress: CleanupProgress,
+): Promise<"deleted" | "absent"> {
   for (let attempt = 1; ; attempt++) {
     const live = await readLease(api, lease);
     if (!live) return "absent";
     try {
       // The version read: a renewal in between is read again rather than deleted unseen.
-      await retrying(() => api.delete(Leases, lease.namespace, lease.name, { uid: live.metadata.uid, resourceVersion: live.metadata.resourceVersion }, "Background", { dryRun }));
+      await retrying(() =>
+        api.delete(
+          Leases,
+          lease.namespace,
+          lease.name,
+          { uid: live.metadata.uid, resourceVersion: live.metadata.resourceVersion },
+          "Background",
+          { dryRun },
+        ),
+      );
     } catch (err) {
       if (isNotFound(err)) return "absent";
       if (isConflict(err) && attempt < MAX_REJUDGED) continue;
       throw explain(err, "delete", Leases, lease, true);
     }
-    const removed: Removed = { kind: "Lease", apiVersion: apiVersionOf(Leases), namespace: lease.namespace, name: lease.name, uid: live.metadata.uid };
+    const removed: Removed = {
+      kind: "Lease",
+      apiVersion: apiVersionOf(Leases),
+      namespace: lease.namespace,
+      name: lease.name,
+      uid: live.metadata.uid,
+    };
     report.removed.push(removed);
     progress.removed?.(removed);
     return "deleted";

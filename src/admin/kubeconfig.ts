@@ -21,7 +21,11 @@ export interface KubeconfigRequest {
 /** Tolerated difference between the asked and the granted expiry (clocks, rounding). */
 const EXPIRY_SLACK_SECONDS = 60;
 
-export async function issueKubeconfig(api: KubeApi, connection: Connection, req: KubeconfigRequest): Promise<{ yaml: string; serviceAccount: string; expires: string }> {
+export async function issueKubeconfig(
+  api: KubeApi,
+  connection: Connection,
+  req: KubeconfigRequest,
+): Promise<{ yaml: string; serviceAccount: string; expires: string }> {
   const { namespace, kind, name } = req;
   const ref = `${kind} ${namespace}/${name}`;
   let raw: unknown;
@@ -43,12 +47,16 @@ export async function issueKubeconfig(api: KubeApi, connection: Connection, req:
     sa = parseObject(PartialObjectMetadata, await api.get(ServiceAccounts, namespace, serviceAccount), "ServiceAccount");
   } catch (err) {
     if (isNotFound(err)) {
-      throw new AdminError(`ServiceAccount ${namespace}/${serviceAccount} does not exist: podlogreader creates it when run with --create-sa-and-rolebinding`);
+      throw new AdminError(
+        `ServiceAccount ${namespace}/${serviceAccount} does not exist: podlogreader creates it when run with --create-sa-and-rolebinding`,
+      );
     }
     throw err;
   }
   if (!isManagedFor(sa.metadata, { kind, name })) {
-    throw new AdminError(`ServiceAccount ${namespace}/${serviceAccount} was not created by podlogreader for ${kind}/${name}; refusing to hand out its token`);
+    throw new AdminError(
+      `ServiceAccount ${namespace}/${serviceAccount} was not created by podlogreader for ${kind}/${name}; refusing to hand out its token`,
+    );
   }
 
   // The same checks as `podlogreader audit`, on this one ServiceAccount: a token is handed out only
@@ -56,14 +64,19 @@ export async function issueKubeconfig(api: KubeApi, connection: Connection, req:
   const report = await audit(api, { namespace, serviceAccount });
   const wider = report.findings.filter((f) => f.overGrant);
   if (wider.length > 0) {
-    throw new AdminError(`refusing to hand out ServiceAccount ${namespace}/${serviceAccount}'s token: it reaches more than ${kind}/${name}'s logs:\n${wider.map((f) => `  ${f.kind}: ${f.message}`).join("\n")}`);
+    throw new AdminError(
+      `refusing to hand out ServiceAccount ${namespace}/${serviceAccount}'s token: it reaches more than ${kind}/${name}'s ` +
+        `logs:\n${wider.map((f) => `  ${f.kind}: ${f.message}`).join("\n")}`,
+    );
   }
 
   const asked = Date.now() + req.durationSeconds * 1000;
   let review: { status?: { token?: string; expirationTimestamp?: string } };
   try {
     review = (await api.createSubresource(ServiceAccounts, namespace, serviceAccount, "token", {
-      apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: req.durationSeconds },
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { expirationSeconds: req.durationSeconds },
     } as KubeObject)) as typeof review;
   } catch (err) {
     if (err instanceof ApiError && (err.status === 400 || err.status === 422)) {
@@ -75,7 +88,10 @@ export async function issueKubeconfig(api: KubeApi, connection: Connection, req:
   const expires = review.status?.expirationTimestamp;
   if (!token || !expires) throw new AdminError("the apiserver returned no token");
   if (Math.abs(Date.parse(expires) - asked) > EXPIRY_SLACK_SECONDS * 1000) {
-    throw new AdminError(`the apiserver would only issue a token valid until ${expires}, not for the ${req.durationSeconds}s asked; ask for a duration within its limit (--service-account-max-token-expiration)`);
+    throw new AdminError(
+      `the apiserver would only issue a token valid until ${expires}, not for the ${req.durationSeconds}s asked; ask for a ` +
+        `duration within its limit (--service-account-max-token-expiration)`,
+    );
   }
 
   const b64 = (s: string) => Buffer.from(s).toString("base64");

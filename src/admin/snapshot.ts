@@ -19,23 +19,32 @@ export interface Snapshot {
 
 export async function snapshot(api: KubeApi, namespace?: string): Promise<Snapshot> {
   const world = new World();
-  const lists = await Promise.all(WORKLOAD_KINDS.map(async (kind) => [kind, (await api.list(KINDS[kind].resource, { namespace })).items] as const));
+  const lists = await Promise.all(
+    WORKLOAD_KINDS.map(async (kind) => [kind, (await api.list(KINDS[kind].resource, { namespace })).items] as const),
+  );
   for (const [kind, items] of lists) for (const raw of items) world.updateWorkload(undefined, parseWorkload(kind as WorkloadKind)(raw));
-  for (const raw of (await api.list(Pods, { namespace, labelSelector: OPT_IN_SELECTOR, metadataOnly: true })).items) world.updatePod(undefined, parsePod(raw));
+  for (const raw of (await api.list(Pods, { namespace, labelSelector: OPT_IN_SELECTOR, metadataOnly: true })).items)
+    world.updatePod(undefined, parsePod(raw));
   const roleWrittenAt = new Map<string, string>();
   const [roles, serviceAccounts] = await Promise.all([
     api.list(Roles, { namespace, labelSelector: MANAGED_SELECTOR }).then((l) =>
       l.items.map((raw) => {
         const role = parseObject(Role, raw, "Role");
         const fields = (raw as { metadata?: { managedFields?: { manager?: string; time?: string }[] } }).metadata?.managedFields ?? [];
-        const times = fields.filter((f) => f.manager === FIELD_MANAGER && f.time).map((f) => f.time!).sort();
+        const times = fields
+          .filter((f) => f.manager === FIELD_MANAGER && f.time)
+          .map((f) => f.time!)
+          .sort();
         if (times.length) roleWrittenAt.set(`${role.metadata.namespace}/${role.metadata.name}`, times.at(-1)!);
         return role;
       }),
     ),
-    api.list(ServiceAccounts, { namespace, labelSelector: MANAGED_SELECTOR, metadataOnly: true }).then((l) => l.items.map((r) => parseObject(PartialObjectMetadata, r, "ServiceAccount"))),
+    api
+      .list(ServiceAccounts, { namespace, labelSelector: MANAGED_SELECTOR, metadataOnly: true })
+      .then((l) => l.items.map((r) => parseObject(PartialObjectMetadata, r, "ServiceAccount"))),
   ]);
-  const optedIn = [...world.managedWorkloads()]
-    .sort((a, b) => `${a.namespace}/${a.kind}/${a.name}`.localeCompare(`${b.namespace}/${b.kind}/${b.name}`));
+  const optedIn = [...world.managedWorkloads()].sort((a, b) =>
+    `${a.namespace}/${a.kind}/${a.name}`.localeCompare(`${b.namespace}/${b.kind}/${b.name}`),
+  );
   return { world, optedIn, roles, roleWrittenAt, serviceAccounts };
 }

@@ -29,7 +29,16 @@ export async function status(api: KubeApi, namespace?: string): Promise<StatusRo
     const live = roles.get(key);
     const managed = live && isManagedFor(live.metadata, w);
     const state: StatusRow["state"] = !live ? "missing" : !managed ? "conflict" : syncState(live, pods);
-    return { namespace: w.namespace, kind: w.kind, name: w.name, pods: pods.length, role, ...(managed ? { mode: roleMode(live) } : {}), state, lastSynced: snap.roleWrittenAt.get(key) };
+    return {
+      namespace: w.namespace,
+      kind: w.kind,
+      name: w.name,
+      pods: pods.length,
+      role,
+      ...(managed ? { mode: roleMode(live) } : {}),
+      state,
+      lastSynced: snap.roleWrittenAt.get(key),
+    };
   });
 }
 

@@ -14,7 +14,8 @@ export async function authorize(raw: unknown, gather: (ask: Ask) => Promise<Evid
     if (!review) return { allowed: false, reason: "not a SubjectAccessReview v1" };
     ask = askOf(review);
     if (!ask) return { allowed: false, reason: "not a request podlogreader answers" };
-    if (!namedByABinding(view, ask)) return { allowed: false, reason: `${ask.user} is bound to no workload's Role in ${ask.namespace}`, ask: ask.kind };
+    if (!namedByABinding(view, ask))
+      return { allowed: false, reason: `${ask.user} is bound to no workload's Role in ${ask.namespace}`, ask: ask.kind };
     return { ...decide(ask, await gather(ask), view, now()), ask: ask.kind };
   } catch (err) {
     return { allowed: false, reason: `no opinion: ${messageOf(err)}`, ask: ask?.kind, failed: true };

@@ -14,7 +14,8 @@ export const MATCH_CONDITIONS = [
   "has(request.resourceAttributes)",
   "request.resourceAttributes.resource == 'pods'",
   "!has(request.resourceAttributes.group) || request.resourceAttributes.group == ''",
-  "!has(request.resourceAttributes.subresource) || request.resourceAttributes.subresource == '' || (request.resourceAttributes.subresource == 'log' && request.resourceAttributes.verb == 'get')",
+  "!has(request.resourceAttributes.subresource) || request.resourceAttributes.subresource == '' || " +
+    "(request.resourceAttributes.subresource == 'log' && request.resourceAttributes.verb == 'get')",
   "request.resourceAttributes.verb in ['get', 'list', 'watch']",
 ];
 

@@ -77,10 +77,12 @@ function names(b: BoundSubject["subject"], user: string, groups: readonly string
  * read from the apiserver for it: a request from anyone else costs no read.
  */
 export function namedByABinding(view: View, ask: Ask): boolean {
-  return view.bindings(ask.namespace).some((b) => (b.subjects ?? []).some((s) => {
-    const namespace = s.kind === "ServiceAccount" ? (s.namespace || b.metadata.namespace) : undefined;
-    return names({ kind: s.kind, name: s.name, ...(namespace ? { namespace } : {}) }, ask.user, ask.groups);
-  }));
+  return view.bindings(ask.namespace).some((b) =>
+    (b.subjects ?? []).some((s) => {
+      const namespace = s.kind === "ServiceAccount" ? s.namespace || b.metadata.namespace : undefined;
+      return names({ kind: s.kind, name: s.name, ...(namespace ? { namespace } : {}) }, ask.user, ask.groups);
+    }),
+  );
 }
 
 /** True when the user, or one of its groups, is bound to `w`'s Role by a binding that counts. */
@@ -92,7 +94,13 @@ export function isBound(view: View, w: Workload, user: string, groups: readonly 
 function workloadOf(view: View, pod: PodFacts, controller?: Workload): Workload | undefined {
   if (!pod.optedIn) return undefined;
   let w = view.world.workloadOfPod(pod);
-  if (!w && controller && controller.uid === pod.controllerUid && controller.kind === pod.controllerKind && controller.namespace === pod.namespace) {
+  if (
+    !w &&
+    controller &&
+    controller.uid === pod.controllerUid &&
+    controller.kind === pod.controllerKind &&
+    controller.namespace === pod.namespace
+  ) {
     w = view.world.resolve(controller);
   }
   return w && view.world.isManaged(w) ? w : undefined;

@@ -30,7 +30,10 @@ export function gatherer(api: KubeApi, world: Pick<World, "workloadOfPod">, time
       let count = 0;
       const matching: PodFacts[] = [];
       await api.list(Pods, {
-        namespace: ask.namespace, labelSelector: ask.selector, metadataOnly: true, signal,
+        namespace: ask.namespace,
+        labelSelector: ask.selector,
+        metadataOnly: true,
+        signal,
         onPage: (items) => {
           count += items.length;
           if (count > MAX_MATCHING_PODS) throw new Error(`more than ${MAX_MATCHING_PODS} pods match ${ask.selector}`);

@@ -11,10 +11,14 @@ const RequirementSchema: v.GenericSchema<unknown, Requirement> = v.object({
   values: v.optional(v.nullable(v.array(v.string()))),
 });
 
-const Selector = v.optional(v.nullable(v.object({
-  rawSelector: v.optional(v.nullable(v.string())),
-  requirements: v.optional(v.nullable(v.array(RequirementSchema))),
-})));
+const Selector = v.optional(
+  v.nullable(
+    v.object({
+      rawSelector: v.optional(v.nullable(v.string())),
+      requirements: v.optional(v.nullable(v.array(RequirementSchema))),
+    }),
+  ),
+);
 
 const ResourceAttributes = v.object({
   namespace: v.optional(v.nullable(v.string())),

@@ -29,7 +29,8 @@ export interface AuthorizerDeps {
   metrics?: Pick<Metrics, "authorizerDecisions">;
 }
 
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
 
 /** Answers one HTTP request; only POST /authorize with a JSON body gets a decision. */
 export async function handle(req: Request, deps: AuthorizerDeps, log: Logger): Promise<Response> {
@@ -47,14 +48,29 @@ export async function handle(req: Request, deps: AuthorizerDeps, log: Logger): P
   }
   if (!deps.ready()) return json(reviewResponse(false, "no opinion: podlogreader's caches have not synced yet"));
   const decision = await authorize(raw, deps.gather, deps.view, deps.now ?? Date.now);
-  deps.metrics?.authorizerDecisions.inc({ request: decision.ask ?? "other", decision: decision.allowed ? "allow" : decision.failed ? "error" : "no-opinion" });
-  const spec = (raw as { spec?: { user?: unknown; resourceAttributes?: { verb?: unknown; namespace?: unknown; name?: unknown; subresource?: unknown } } })?.spec;
+  deps.metrics?.authorizerDecisions.inc({
+    request: decision.ask ?? "other",
+    decision: decision.allowed ? "allow" : decision.failed ? "error" : "no-opinion",
+  });
+  const spec = (
+    raw as {
+      spec?: { user?: unknown; resourceAttributes?: { verb?: unknown; namespace?: unknown; name?: unknown; subresource?: unknown } };
+    }
+  )?.spec;
   const attrs = spec?.resourceAttributes;
   // A failure to decide is a person's to see (the apiserver, RBAC's answer, then stands); a decision is not.
-  (decision.failed ? log.warn : log.debug).call(log, decision.allowed ? "Allowed" : decision.failed ? "No opinion: deciding failed" : "No opinion", {
-    user: String(spec?.user ?? ""), verb: String(attrs?.verb ?? ""), namespace: String(attrs?.namespace ?? ""),
-    pod: String(attrs?.name ?? ""), subresource: String(attrs?.subresource ?? ""), reason: decision.reason,
-  });
+  (decision.failed ? log.warn : log.debug).call(
+    log,
+    decision.allowed ? "Allowed" : decision.failed ? "No opinion: deciding failed" : "No opinion",
+    {
+      user: String(spec?.user ?? ""),
+      verb: String(attrs?.verb ?? ""),
+      namespace: String(attrs?.namespace ?? ""),
+      pod: String(attrs?.name ?? ""),
+      subresource: String(attrs?.subresource ?? ""),
+      reason: decision.reason,
+    },
+  );
   return json(reviewResponse(decision.allowed, decision.reason));
 }
 
@@ -67,7 +83,11 @@ export async function serveAuthorizer(addr: ListenAddress, tls: AuthorizerTls, d
       throw new Error(`cannot read the authorizer's ${what} ${file}: ${messageOf(err)}`, { cause: err });
     }
   };
-  const [cert, key, ca] = await Promise.all([read(tls.certFile, "certificate"), read(tls.keyFile, "key"), read(tls.clientCaFile, "client CA")]);
+  const [cert, key, ca] = await Promise.all([
+    read(tls.certFile, "certificate"),
+    read(tls.keyFile, "key"),
+    read(tls.clientCaFile, "client CA"),
+  ]);
   const server = listen("the authorizer", addr, {
     tls: { cert, key, ca, requestCert: true, rejectUnauthorized: true },
     fetch: (req) => handle(req, deps, log),

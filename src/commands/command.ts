@@ -42,7 +42,8 @@ export function isHelpRequest(options: unknown): options is HelpRequest {
 
 export function defineCommand<O>(spec: CommandSpec<O>): Command {
   const help = (program: string) =>
-    spec.help?.(program) ?? [`Usage: ${program} ${spec.usage}`, "", ...wrap(spec.summary, 78), "", "Flags:", ...flagSetHelp(spec.flags)].join("\n");
+    spec.help?.(program) ??
+    [`Usage: ${program} ${spec.usage}`, "", ...wrap(spec.summary, 78), "", "Flags:", ...flagSetHelp(spec.flags)].join("\n");
   return {
     name: spec.name,
     args: spec.args,

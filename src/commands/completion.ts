@@ -13,7 +13,9 @@ type Shell = (typeof SHELLS)[number];
 const COMPLETION_FLAGS = { help: helpFlag };
 
 function flagWords(flags: FlagSet): string {
-  return Object.values(flags).flatMap((f) => [`--${f.name}`, ...(f.short ? [`-${f.short}`] : [])]).join(" ");
+  return Object.values(flags)
+    .flatMap((f) => [`--${f.name}`, ...(f.short ? [`-${f.short}`] : [])])
+    .join(" ");
 }
 
 /** The script; `run`'s flags are also offered with no command word, since run is the default. */
@@ -53,7 +55,12 @@ export function parseCompletion(argv: string[]): { shell: Shell } | HelpRequest 
   const { values, positionals } = parseFlagSet(COMPLETION_FLAGS, argv, 1);
   if (values.help) return { help: true };
   const shell = v.safeParse(v.picklist(SHELLS), positionals[0]);
-  if (!shell.success) throw new UsageError(positionals[0] === undefined ? "completion needs a shell: bash or zsh" : `${JSON.stringify(positionals[0])} is not a shell this command writes for: bash or zsh`);
+  if (!shell.success)
+    throw new UsageError(
+      positionals[0] === undefined
+        ? "completion needs a shell: bash or zsh"
+        : `${JSON.stringify(positionals[0])} is not a shell this command writes for: bash or zsh`,
+    );
   return { shell: shell.output };
 }
 
@@ -64,7 +71,10 @@ export function completionCommandFor(commands: () => readonly Command[]): Comman
     args: "bash|zsh",
     does: "print a shell completion script",
     usage: "completion bash|zsh",
-    summary: "Print a completion script for bash or zsh: it completes the command names and each command's flags. Load it with 'source <(podlogreader completion bash)', or save it where your shell loads completions (for bash, /etc/bash_completion.d/podlogreader).",
+    summary:
+      "Print a completion script for bash or zsh: it completes the command names and each command's flags. Load it with 'source " +
+      "<(podlogreader completion bash)', or save it where your shell loads completions (for bash, " +
+      "/etc/bash_completion.d/podlogreader).",
     flags: COMPLETION_FLAGS,
     parse: parseCompletion,
     async execute({ shell }) {

@@ -4,7 +4,11 @@ import { KubeApi } from "../kube/api.ts";
 import { loadConnection, type Connection } from "../kube/config.ts";
 import { Transport } from "../kube/transport.ts";
 
-export function connect(flags: { kubeconfig?: string; context?: string; namespace?: string }): { api: KubeApi; connection: Connection; namespace: string } {
+export function connect(flags: { kubeconfig?: string; context?: string; namespace?: string }): {
+  api: KubeApi;
+  connection: Connection;
+  namespace: string;
+} {
   const connection = loadConnection({ kubeconfig: flags.kubeconfig, context: flags.context });
   return { api: new KubeApi(new Transport(connection)), connection, namespace: flags.namespace ?? connection.namespace ?? "default" };
 }

@@ -28,7 +28,9 @@ export const grantsCommand = defineCommand({
   args: "...",
   does: "list who may read each workload's logs, until when and why",
   usage: "grants -n NAMESPACE [KIND/NAME] [-o table|json]",
-  summary: "List who may read each opted-in workload's logs through its managed Role: its managed ServiceAccount, grants (until when, why, granted by whom) and RoleBindings podlogreader did not issue.",
+  summary:
+    "List who may read each opted-in workload's logs through its managed Role: its managed ServiceAccount, grants (until when, " +
+    "why, granted by whom) and RoleBindings podlogreader did not issue.",
   flags: GRANTS_FLAGS,
   parse: parseGrants,
   async execute(opts, program) {
@@ -36,7 +38,12 @@ export const grantsCommand = defineCommand({
       const { api, namespace } = connect(opts);
       const rows = await listGrants(api, namespace, opts.workload);
       if (opts.output === "json") await writeStdout(JSON.stringify(rows, null, 2));
-      else if (rows.length === 0) process.stderr.write(`No workload of podlogreader's in namespace ${namespace}${opts.workload ? ` matches ${opts.workload.kind}/${opts.workload.name}` : ""} has anyone bound to its Role.\n`);
+      else if (rows.length === 0)
+        process.stderr.write(
+          `No workload of podlogreader's in namespace ` +
+            `${namespace}${opts.workload ? ` matches ${opts.workload.kind}/${opts.workload.name}` : ""} has anyone bound to its ` +
+            `Role.\n`,
+        );
       else await writeStdout(table(GRANTS_TABLE_HEADER, grantsTableRows(rows)));
       return 0;
     } catch (err) {

@@ -39,20 +39,30 @@ export const kubeconfigCommand = defineCommand({
   args: "...",
   does: "hand out a short-lived kubeconfig of a workload's ServiceAccount",
   usage: "kubeconfig -n NAMESPACE KIND/NAME [--duration 1h] [--output-file FILE]",
-  summary: "Write a kubeconfig with a short-lived token of the workload's managed ServiceAccount: it reads that workload's pod logs and nothing else. Refused (exit code 1), naming the permission and the binding, when the audit finds the ServiceAccount reaches more, such as creating pods or workloads that could run as another ServiceAccount.",
+  summary:
+    "Write a kubeconfig with a short-lived token of the workload's managed ServiceAccount: it reads that workload's pod logs and " +
+    "nothing else. Refused (exit code 1), naming the permission and the binding, when the audit finds the ServiceAccount reaches " +
+    "more, such as creating pods or workloads that could run as another ServiceAccount.",
   flags: KUBECONFIG_FLAGS,
   parse: parseKubeconfig,
   async execute(opts, program) {
     try {
       const { api, connection, namespace } = connect(opts);
-      const issued = await issueKubeconfig(api, connection, { namespace, kind: opts.kind, name: opts.name, durationSeconds: opts.durationMs / 1000 });
+      const issued = await issueKubeconfig(api, connection, {
+        namespace,
+        kind: opts.kind,
+        name: opts.name,
+        durationSeconds: opts.durationMs / 1000,
+      });
       const text = opts.output === "json" ? JSON.stringify(loadYaml(issued.yaml), null, 2) : issued.yaml;
       if (!opts.outputFile) {
         await writeStdout(text);
       } else {
         writeFileSync(opts.outputFile, text, { mode: 0o600 });
         chmodSync(opts.outputFile, 0o600);
-        process.stderr.write(`Wrote ${opts.outputFile}: ServiceAccount ${namespace}/${issued.serviceAccount}, valid until ${issued.expires}.\n`);
+        process.stderr.write(
+          `Wrote ${opts.outputFile}: ServiceAccount ${namespace}/${issued.serviceAccount}, valid until ${issued.expires}.\n`,
+        );
       }
       return 0;
     } catch (err) {

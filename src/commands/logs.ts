@@ -41,15 +41,44 @@ function optional<T>(f: TypedFlag<T>): TypedFlag<T | undefined> {
 
 export const LOGS_FLAGS = {
   namespace: namespaceFlag("The workload's namespace. Default: the kubeconfig context's namespace, else default."),
-  follow: { ...boolFlag("follow", "Keep streaming, and follow the workload's pods as they change. Without it, print the current pods' logs and exit.", "false"), short: "f" },
-  sinceMs: optional(durationFlag({ name: "since", help: "Only lines newer than this, e.g. 30s, 10m, 2h." }, (ms) => (ms < 1000 ? "--since must be a duration of 1s or more, e.g. 30s, 10m or 2h" : undefined))),
+  follow: {
+    ...boolFlag(
+      "follow",
+      "Keep streaming, and follow the workload's pods as they change. Without it, print the current pods' logs and exit.",
+      "false",
+    ),
+    short: "f",
+  },
+  sinceMs: optional(
+    durationFlag({ name: "since", help: "Only lines newer than this, e.g. 30s, 10m, 2h." }, (ms) =>
+      ms < 1000 ? "--since must be a duration of 1s or more, e.g. 30s, 10m or 2h" : undefined,
+    ),
+  ),
   tail: flag(
-    { name: "tail", kind: "string", value: "LINES", default: "-1", help: "Lines of each container's recent log to print first; -1 prints all." },
-    v.pipe(v.string(), v.regex(/^(-1|\d+)$/, "--tail must be a number of lines, or -1 for all"), v.transform((t) => (Number(t) < 0 ? undefined : Number(t)))),
+    {
+      name: "tail",
+      kind: "string",
+      value: "LINES",
+      default: "-1",
+      help: "Lines of each container's recent log to print first; -1 prints all.",
+    },
+    v.pipe(
+      v.string(),
+      v.regex(/^(-1|\d+)$/, "--tail must be a number of lines, or -1 for all"),
+      v.transform((t) => (Number(t) < 0 ? undefined : Number(t))),
+    ),
   ),
   timestamps: boolFlag("timestamps", "Print each line's timestamp (RFC 3339) after the prefix.", "false"),
   container: flag(
-    { name: "container", short: "c", kind: "string", value: "NAME", help: "Only this container of each pod. Default: the pod's default container (annotation kubectl.kubernetes.io/default-container, else the first)." },
+    {
+      name: "container",
+      short: "c",
+      kind: "string",
+      value: "NAME",
+      help:
+        "Only this container of each pod. Default: the pod's default container (annotation kubectl.kubernetes.io/default-container, " +
+        "else the first).",
+    },
     v.optional(v.pipe(v.string(), v.minLength(1, "--container needs a value"))),
   ),
   allContainers: boolFlag("all-containers", "Every container of each pod: init, app and ephemeral ones.", "false"),
@@ -71,9 +100,16 @@ export function parseLogsArgs(argv: string[]): LogsOptions | HelpRequest {
   const { values, positionals } = parseFlagSet(LOGS_FLAGS, argv, 1);
   if (values.help) return { help: true };
   const ref = requiredWorkloadArg(positionals[0], "logs");
-  if (values.container !== undefined && values.allContainers) throw new UsageError("--container and --all-containers cannot be used together");
+  if (values.container !== undefined && values.allContainers)
+    throw new UsageError("--container and --all-containers cannot be used together");
   const { help: _help, sinceMs, tail, ...rest } = values;
-  return { ...rest, kind: ref.kind, name: ref.name, sinceSeconds: sinceMs === undefined ? undefined : Math.ceil(sinceMs / 1000), tailLines: tail };
+  return {
+    ...rest,
+    kind: ref.kind,
+    name: ref.name,
+    sinceSeconds: sinceMs === undefined ? undefined : Math.ceil(sinceMs / 1000),
+    tailLines: tail,
+  };
 }
 
 export interface LogsIo {
@@ -89,7 +125,11 @@ export interface LogsIo {
 }
 
 /** Runs `podlogreader logs` with parsed options; returns the exit code (0; 1 error; 130 interrupted). */
-export async function runLogs(options: LogsOptions, io: LogsIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }, program = "podlogreader"): Promise<number> {
+export async function runLogs(
+  options: LogsOptions,
+  io: LogsIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+  program = "podlogreader",
+): Promise<number> {
   const fail = (message: string) => io.stderr.write(`${program} logs: ${message}\n`);
 
   const stop = new AbortController();
@@ -107,18 +147,24 @@ export async function runLogs(options: LogsOptions, io: LogsIo = { stdout: proce
       line: (text) => io.stdout.write(`${text}\n`),
       note: (text) => io.stderr.write(`${text}\n`),
     };
-    const code = await printWorkloadLogs(api, {
-      namespace: namespace ?? "default",
-      kind: options.kind,
-      name: options.name,
-      containers: options.container !== undefined ? { container: options.container } : options.allContainers ? { all: true } : { default: true },
-      follow: options.follow,
-      sinceSeconds: options.sinceSeconds,
-      tailLines: options.tailLines,
-      timestamps: options.timestamps,
-      previous: options.previous,
-      colour: useColour(io.stdout.isTTY, io.env),
-    }, out, io.signal ? AbortSignal.any([io.signal, stop.signal]) : stop.signal);
+    const code = await printWorkloadLogs(
+      api,
+      {
+        namespace: namespace ?? "default",
+        kind: options.kind,
+        name: options.name,
+        containers:
+          options.container !== undefined ? { container: options.container } : options.allContainers ? { all: true } : { default: true },
+        follow: options.follow,
+        sinceSeconds: options.sinceSeconds,
+        tailLines: options.tailLines,
+        timestamps: options.timestamps,
+        previous: options.previous,
+        colour: useColour(io.stdout.isTTY, io.env),
+      },
+      out,
+      io.signal ? AbortSignal.any([io.signal, stop.signal]) : stop.signal,
+    );
     // Interrupted by SIGINT or SIGTERM: the shell's convention for a command ended by a signal.
     return stop.signal.aborted ? 130 : code;
   } catch (err) {

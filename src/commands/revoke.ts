@@ -14,13 +14,33 @@ import { SUBJECT_HELP, subjectArg } from "./grant.ts";
 export const REVOKE_FLAGS = {
   ...connectionFlags,
   namespace: namespaceFlag("The namespace. Default: the kubeconfig context's namespace."),
-  to: flag({ name: "to", kind: "string", value: "SUBJECT", help: `With KIND/NAME: take this subject out of the workload's grants (${SUBJECT_HELP.split(".")[0]}). A grant left without subjects is deleted.` }, v.optional(v.string())),
-  name: flag({ name: "name", kind: "string", value: "BINDING", help: "Delete the grant RoleBinding of this name (as 'grants' shows it). Only bindings issued by podlogreader grant are deleted." }, v.optional(v.pipe(v.string(), v.minLength(1, "--name needs a RoleBinding name")))),
+  to: flag(
+    {
+      name: "to",
+      kind: "string",
+      value: "SUBJECT",
+      help:
+        `With KIND/NAME: take this subject out of the workload's grants (${SUBJECT_HELP.split(".")[0]}). A grant left without ` +
+        `subjects is deleted.`,
+    },
+    v.optional(v.string()),
+  ),
+  name: flag(
+    {
+      name: "name",
+      kind: "string",
+      value: "BINDING",
+      help: "Delete the grant RoleBinding of this name (as 'grants' shows it). Only bindings issued by podlogreader grant are deleted.",
+    },
+    v.optional(v.pipe(v.string(), v.minLength(1, "--name needs a RoleBinding name"))),
+  ),
   output: outputFlag(["json"]),
   help: helpFlag,
 };
 
-export type RevokeOptions = Omit<ValuesOf<typeof REVOKE_FLAGS>, "to" | "name"> & { target: { workload: { kind: WorkloadKind; name: string }; subject: Subject } | { binding: string } };
+export type RevokeOptions = Omit<ValuesOf<typeof REVOKE_FLAGS>, "to" | "name"> & {
+  target: { workload: { kind: WorkloadKind; name: string }; subject: Subject } | { binding: string };
+};
 
 export function parseRevoke(argv: string[]): RevokeOptions | HelpRequest {
   const { values, positionals } = parseFlagSet(REVOKE_FLAGS, argv, 1);
@@ -40,24 +60,34 @@ export const revokeCommand = defineCommand({
   args: "...",
   does: "remove a grant",
   usage: "revoke -n NAMESPACE KIND/NAME --to SUBJECT | revoke -n NAMESPACE --name BINDING",
-  summary: "Remove a grant before it expires: take a subject out of a workload's grants, or delete one grant RoleBinding by name. Only RoleBindings issued by podlogreader grant are changed. A 'kubectl logs -f' already running goes on: Kubernetes authorizes a request when it starts.",
+  summary:
+    "Remove a grant before it expires: take a subject out of a workload's grants, or delete one grant RoleBinding by name. Only " +
+    "RoleBindings issued by podlogreader grant are changed. A 'kubectl logs -f' already running goes on: Kubernetes authorizes a " +
+    "request when it starts.",
   flags: REVOKE_FLAGS,
   parse: parseRevoke,
   async execute(opts, program) {
     try {
       const { api, namespace } = connect(opts);
       const target = opts.target;
-      const done = await revoke(api, "binding" in target ? { namespace, binding: target.binding } : { namespace, ...target.workload, subject: target.subject });
+      const done = await revoke(
+        api,
+        "binding" in target ? { namespace, binding: target.binding } : { namespace, ...target.workload, subject: target.subject },
+      );
       if (opts.output === "json") {
         await writeStdout(JSON.stringify(done, null, 2));
         return 0;
       }
       for (const r of done) {
-        await writeStdout(r.action === "deleted"
-          ? `Revoked: deleted RoleBinding ${namespace}/${r.binding} (${r.subjects.join(", ")}).`
-          : `Revoked: took ${r.subjects.join(", ")} out of RoleBinding ${namespace}/${r.binding}; its other subjects keep the grant.`);
+        await writeStdout(
+          r.action === "deleted"
+            ? `Revoked: deleted RoleBinding ${namespace}/${r.binding} (${r.subjects.join(", ")}).`
+            : `Revoked: took ${r.subjects.join(", ")} out of RoleBinding ${namespace}/${r.binding}; its other subjects keep the grant.`,
+        );
       }
-      process.stderr.write("A log stream already open (kubectl logs -f) goes on until it ends: Kubernetes authorizes a request when it starts.\n");
+      process.stderr.write(
+        "A log stream already open (kubectl logs -f) goes on until it ends: Kubernetes authorizes a request when it starts.\n",
+      );
       return 0;
     } catch (err) {
       return failed(program, "revoke", err);

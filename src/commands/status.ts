@@ -11,7 +11,9 @@ export const statusCommand = defineCommand({
   args: "...",
   does: "list the opted-in workloads and their Roles",
   usage: "status [-n NAMESPACE] [-o table|json]",
-  summary: "List the opted-in workloads: namespace, kind and name, pod count, Role, whether the Role lists exactly the current pods, and when podlogreader last wrote it.",
+  summary:
+    "List the opted-in workloads: namespace, kind and name, pod count, Role, whether the Role lists exactly the current pods, and " +
+    "when podlogreader last wrote it.",
   flags: LIST_FLAGS,
   parse: parseList,
   async execute(opts, program) {
@@ -19,7 +21,13 @@ export const statusCommand = defineCommand({
       const { api } = connect({ ...opts, namespace: undefined });
       const rows = await status(api, opts.namespace);
       if (opts.output === "json") await writeStdout(JSON.stringify(rows, null, 2));
-      else await writeStdout(table(["NAMESPACE", "KIND", "NAME", "PODS", "ROLE", "MODE", "STATE", "LAST-SYNCED"], rows.map((r) => [r.namespace, r.kind, r.name, String(r.pods), r.role, r.mode ?? "-", r.state, r.lastSynced ?? "-"])));
+      else
+        await writeStdout(
+          table(
+            ["NAMESPACE", "KIND", "NAME", "PODS", "ROLE", "MODE", "STATE", "LAST-SYNCED"],
+            rows.map((r) => [r.namespace, r.kind, r.name, String(r.pods), r.role, r.mode ?? "-", r.state, r.lastSynced ?? "-"]),
+          ),
+        );
       return 0;
     } catch (err) {
       return failed(program, "status", err);

@@ -26,7 +26,9 @@ export const versionCommand = defineCommand({
   parse: parseVersion,
   async execute(opts) {
     const version = { version: VERSION };
-    await writeStdout(opts.output === "json" ? JSON.stringify(version, null, 2) : opts.output === "yaml" ? dumpYaml(version) : `podlogreader ${VERSION}`);
+    await writeStdout(
+      opts.output === "json" ? JSON.stringify(version, null, 2) : opts.output === "yaml" ? dumpYaml(version) : `podlogreader ${VERSION}`,
+    );
     return 0;
   },
 });

@@ -3,7 +3,14 @@
 //   watch event -> routing -> workload key -> work queue (debounce) -> reconcile -> write
 import type { AccessOptions } from "../access/desired.ts";
 import { World } from "../access/membership.ts";
-import { applyManagedEvent, applyPodEvent, applyServiceAccountEvent, applyWorkloadEvent, resyncKeys, type Touched } from "../access/routing.ts";
+import {
+  applyManagedEvent,
+  applyPodEvent,
+  applyServiceAccountEvent,
+  applyWorkloadEvent,
+  resyncKeys,
+  type Touched,
+} from "../access/routing.ts";
 import type { View } from "../authorizer/decide.ts";
 import type { KubeApi } from "../kube/api.ts";
 import type { Logger } from "../log.ts";
@@ -20,7 +27,9 @@ import { openWatches, type Watches } from "./watches.ts";
 export interface ControllerOptions extends AccessOptions {
   /** Namespaces to watch; empty means all. */
   namespaces: string[];
-  /** Pod arrivals that follow a write of arrivals within this window are gathered into the next write; a lone arrival is written at once. */
+  /**
+   * Pod arrivals that follow a write of arrivals within this window are gathered into the next write; a lone arrival is written at once.
+   */
   debounceMs: number;
   /** How often every workload is checked again, even without events. */
   resyncMs: number;
@@ -44,7 +53,12 @@ export class Controller {
   private readonly grants: ReturnType<typeof grantWatch>;
   private readonly grantExpiry: GrantExpiry;
 
-  constructor(api: KubeApi, private readonly options: ControllerOptions, private readonly log: Logger, metrics?: Metrics) {
+  constructor(
+    api: KubeApi,
+    private readonly options: ControllerOptions,
+    private readonly log: Logger,
+    metrics?: Metrics,
+  ) {
     this.watches = openWatches(
       api,
       { namespaces: options.namespaces, withServiceAccounts: options.createServiceAccountAndRoleBinding },
@@ -63,7 +77,15 @@ export class Controller {
     const { roles, roleBindings, serviceAccounts } = this.watches;
     const events = new EventRecorder(api, log);
     this.grants = grantWatch(api, options.namespaces, (o, c) => this.grantExpiry.onChange(o, c), log, metrics);
-    this.grantExpiry = new GrantExpiry({ api, grants: this.grants, roleUid: (ns, name) => roles.get(ns, name)?.metadata.uid, world: this.world, events, log, metrics });
+    this.grantExpiry = new GrantExpiry({
+      api,
+      grants: this.grants,
+      roleUid: (ns, name) => roles.get(ns, name)?.metadata.uid,
+      world: this.world,
+      events,
+      log,
+      metrics,
+    });
     const reconciler = new Reconciler(api, { world: this.world, roles, roleBindings, serviceAccounts }, options, events, log, metrics);
     const telemetry = metrics?.track({
       queueDepth: () => this.queue.depth,
@@ -95,7 +117,8 @@ export class Controller {
     const grants = this.grants;
     return {
       world: this.world,
-      bindings: (namespace) => [roleBindings, grants].flatMap((cache) => [...(cache?.values() ?? [])].filter((b) => b.metadata.namespace === namespace)),
+      bindings: (namespace) =>
+        [roleBindings, grants].flatMap((cache) => [...(cache?.values() ?? [])].filter((b) => b.metadata.namespace === namespace)),
     };
   }
 

@@ -56,7 +56,10 @@ export class EventRecorder {
   private readonly recent = new Map<string, Recorded>();
   private readonly instance = hostname();
 
-  constructor(private readonly api: KubeApi, private readonly log: Logger) {}
+  constructor(
+    private readonly api: KubeApi,
+    private readonly log: Logger,
+  ) {}
 
   normal(on: InvolvedObject, reason: string, message: string): Promise<void> {
     return this.record(on, "Normal", reason, message);
@@ -106,7 +109,13 @@ export class EventRecorder {
       });
       this.remember(key, { name, namespace: on.namespace, count: 1, lastSent: now });
     } catch (err) {
-      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${messageOf(err)}`, { kind: on.kind, namespace: on.namespace, name: on.name, reason: "EventNotRecorded", event: reason });
+      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${messageOf(err)}`, {
+        kind: on.kind,
+        namespace: on.namespace,
+        name: on.name,
+        reason: "EventNotRecorded",
+        event: reason,
+      });
     }
   }
 
@@ -119,7 +128,13 @@ export class EventRecorder {
     try {
       await this.update(recorded, new Date(recorded.lastSent).toISOString(), pending.message);
     } catch (err) {
-      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${messageOf(err)}`, { kind: on.kind, namespace: on.namespace, name: on.name, reason: "EventNotRecorded", event: reason });
+      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${messageOf(err)}`, {
+        kind: on.kind,
+        namespace: on.namespace,
+        name: on.name,
+        reason: "EventNotRecorded",
+        event: reason,
+      });
     }
   }
 

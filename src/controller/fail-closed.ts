@@ -9,7 +9,7 @@ import { controllerOf, parseObject, Role, RoleBinding, type ObjectMeta } from ".
 import { RoleBindings, Roles, type ResourceType } from "../kube/resources.ts";
 import { ApiError, isNotFound, NetworkError } from "../kube/transport.ts";
 import type { LogFields, Logger } from "../log.ts";
-import * as v from "valibot";
+import type * as v from "valibot";
 import { messageOf } from "../util/errors.ts";
 
 /** The calls the reconciler makes: writes, and reads of single objects to judge a failed write by. */
@@ -90,7 +90,12 @@ export class FailClosed {
    * `obj` is then the cache's copy, what podlogreader last knew.
    */
   async readBack<S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>>(
-    rt: ResourceType, cache: ObjectCache<v.InferOutput<S>>, schema: S, namespace: string, name: string, keep: (o: v.InferOutput<S>) => boolean = isLabelled,
+    rt: ResourceType,
+    cache: ObjectCache<v.InferOutput<S>>,
+    schema: S,
+    namespace: string,
+    name: string,
+    keep: (o: v.InferOutput<S>) => boolean = isLabelled,
   ): Promise<{ obj: v.InferOutput<S> | undefined; known: boolean }> {
     let raw: unknown;
     try {
@@ -113,7 +118,9 @@ export class FailClosed {
 
   async read(namespace: string, name: string): Promise<LiveAccess> {
     const role = (await this.readBack(Roles, this.roles, Role, namespace, name)).obj;
-    const binding = this.roleBindings ? (await this.readBack(RoleBindings, this.roleBindings, RoleBinding, namespace, name)).obj : undefined;
+    const binding = this.roleBindings
+      ? (await this.readBack(RoleBindings, this.roleBindings, RoleBinding, namespace, name)).obj
+      : undefined;
     return { role, binding };
   }
 
@@ -123,7 +130,12 @@ export class FailClosed {
    * binding (see judge for the order). A way out that is refused is not tried again in this call.
    * Then a binding left with no use (isIdleBinding) is deleted where it can be.
    */
-  async secure(workload: Pick<Workload, "kind" | "namespace" | "name">, name: string, allowed: Allowed, fields: LogFields): Promise<Secured> {
+  async secure(
+    workload: Pick<Workload, "kind" | "namespace" | "name">,
+    name: string,
+    allowed: Allowed,
+    fields: LogFields,
+  ): Promise<Secured> {
     const { namespace } = workload;
     const done: string[] = [];
     const refusals: Refusal[] = [];
@@ -176,14 +188,24 @@ export class FailClosed {
     switch (step) {
       case "shrinkRole": {
         const body = { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: marksOf(role.metadata), rules: shrunk ?? [] };
-        await this.roles.write(role.metadata.namespace, role.metadata.name, async () => parseObject(Role, await this.api.apply(Roles, role.metadata.namespace, body), "Role"));
+        await this.roles.write(role.metadata.namespace, role.metadata.name, async () =>
+          parseObject(Role, await this.api.apply(Roles, role.metadata.namespace, body), "Role"),
+        );
         this.wrote("Role", "update");
         said = `shrank Role ${role.metadata.name} to what it may grant`;
         break;
       }
       case "emptyBinding": {
-        const body = { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: marksOf(binding.metadata), roleRef: binding.roleRef, subjects: [] };
-        await this.roleBindings!.write(binding.metadata.namespace, binding.metadata.name, async () => parseObject(RoleBinding, await this.api.apply(RoleBindings, binding.metadata.namespace, body), "RoleBinding"));
+        const body = {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "RoleBinding",
+          metadata: marksOf(binding.metadata),
+          roleRef: binding.roleRef,
+          subjects: [],
+        };
+        await this.roleBindings!.write(binding.metadata.namespace, binding.metadata.name, async () =>
+          parseObject(RoleBinding, await this.api.apply(RoleBindings, binding.metadata.namespace, body), "RoleBinding"),
+        );
         this.wrote("RoleBinding", "update");
         said = `emptied the subjects of RoleBinding ${binding.metadata.name}`;
         break;

@@ -20,7 +20,10 @@ export function reportFailure(world: World, events: Pick<EventRecorder, "warn">,
     const workload = splitWorkloadKey(key);
     const fields = (reason: string) => about(workload, reason, { attempt: failures });
     if (err instanceof ForeignObjectError || err instanceof RoleWriteRefusedError) {
-      log.debug(`${key}: ${err.message}; ${retry}`, fields(err instanceof ForeignObjectError ? LogReasons.NameConflict : LogReasons.RoleWriteRefused));
+      log.debug(
+        `${key}: ${err.message}; ${retry}`,
+        fields(err instanceof ForeignObjectError ? LogReasons.NameConflict : LogReasons.RoleWriteRefused),
+      );
       return;
     }
     if (err instanceof StaleCacheError) {

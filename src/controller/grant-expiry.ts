@@ -20,17 +20,18 @@ export const GRANT_ENDED = "GrantEnded";
 /** setTimeout holds at most 2^31-1 ms; a grant further away is looked at again after this. */
 const MAX_TIMER_MS = 3600_000;
 
-export type ExpiryVerdict =
-  | { action: "ignore" }
-  | { action: "delete"; why: "expired" | "role-gone" }
-  | { action: "wait"; untilMs: number };
+export type ExpiryVerdict = { action: "ignore" } | { action: "delete"; why: "expired" | "role-gone" } | { action: "wait"; untilMs: number };
 
 /**
  * What to do with a RoleBinding now. Only bindings with the grant marks are ever deleted. A grant
  * ends at its expiry (or at once when its expiry cannot be read), and when the Role its
  * ownerReference names is no longer there with that uid. `roleUid` answers from the Role cache.
  */
-export function expiryVerdict(binding: RoleBinding, nowMs: number, roleUid: (namespace: string, name: string) => string | undefined): ExpiryVerdict {
+export function expiryVerdict(
+  binding: RoleBinding,
+  nowMs: number,
+  roleUid: (namespace: string, name: string) => string | undefined,
+): ExpiryVerdict {
   if (!isGrant(binding)) return { action: "ignore" };
   const { metadata, roleRef } = binding;
   const owner = metadata.ownerReferences?.find((o) => o.kind === "Role" && o.name === roleRef.name);
@@ -129,7 +130,10 @@ export class GrantExpiry {
     const verdict = expiryVerdict(binding, this.clock.now(), this.deps.roleUid);
     if (verdict.action === "ignore") return;
     if (verdict.action === "wait") {
-      this.timers.set(key, this.clock.after(Math.min(MAX_TIMER_MS, Math.max(0, verdict.untilMs - this.clock.now())), () => this.check(namespace, name)));
+      this.timers.set(
+        key,
+        this.clock.after(Math.min(MAX_TIMER_MS, Math.max(0, verdict.untilMs - this.clock.now())), () => this.check(namespace, name)),
+      );
       return;
     }
     void this.remove(binding, verdict.why);
@@ -151,37 +155,73 @@ export class GrantExpiry {
       const backoff = this.retries.get(key) ?? new Backoff(1000, 60_000);
       this.retries.set(key, backoff);
       const wait = backoff.next();
-      if (!isConflict(err)) log.warn(`Could not delete grant RoleBinding ${namespace}/${name}; retrying in ${wait}ms: ${messageOf(err)}`, { namespace, reason: "GrantDeleteFailed", object: `RoleBinding/${name}` });
-      this.timers.set(key, this.clock.after(wait, () => this.check(namespace, name)));
+      if (!isConflict(err))
+        log.warn(`Could not delete grant RoleBinding ${namespace}/${name}; retrying in ${wait}ms: ${messageOf(err)}`, {
+          namespace,
+          reason: "GrantDeleteFailed",
+          object: `RoleBinding/${name}`,
+        });
+      this.timers.set(
+        key,
+        this.clock.after(wait, () => this.check(namespace, name)),
+      );
       return;
     }
     this.timers.delete(key);
     this.retries.delete(key);
     const subjects = (binding.subjects ?? []).map((s) => `${s.kind} ${s.namespace ? `${s.namespace}/` : ""}${s.name}`).join(", ");
     const ref = grantWorkload(binding.metadata) ?? "";
-    const message = why === "expired"
-      ? `Deleted grant RoleBinding ${namespace}/${name}: it expired at ${binding.metadata.annotations?.["podlogreader.dev/expires"] ?? "(no readable expiry)"}; ${subjects} no longer read the logs of ${ref}`
-      : `Deleted grant RoleBinding ${namespace}/${name}: its Role ${binding.roleRef.name} is gone; ${subjects} no longer read the logs of ${ref}`;
+    const message =
+      why === "expired"
+        ? `Deleted grant RoleBinding ${namespace}/${name}: it expired at ` +
+          `${binding.metadata.annotations?.["podlogreader.dev/expires"] ?? "(no readable expiry)"}; ${subjects} no longer read the ` +
+          `logs of ${ref}`
+        : `Deleted grant RoleBinding ${namespace}/${name}: its Role ${binding.roleRef.name} is gone; ${subjects} no longer read the ` +
+          `logs of ${ref}`;
     const slash = ref.indexOf("/");
-    log.info(message, { kind: ref.slice(0, slash), namespace, name: ref.slice(slash + 1), reason: GRANT_ENDED, object: `RoleBinding/${name}`, cause: why });
+    log.info(message, {
+      kind: ref.slice(0, slash),
+      namespace,
+      name: ref.slice(slash + 1),
+      reason: GRANT_ENDED,
+      object: `RoleBinding/${name}`,
+      cause: why,
+    });
     metrics?.grantsExpired.inc({ namespace, reason: why });
     const kind = ref.slice(0, slash);
     const workload = slash > 0 && isWorkloadKind(kind) ? this.deps.world.get(kind, namespace, ref.slice(slash + 1)) : undefined;
     if (workload) {
-      await this.deps.events.normal({ apiVersion: KINDS[workload.kind].apiVersion, kind: workload.kind, namespace, name: workload.name, uid: workload.uid }, GRANT_ENDED, message);
+      await this.deps.events.normal(
+        { apiVersion: KINDS[workload.kind].apiVersion, kind: workload.kind, namespace, name: workload.name, uid: workload.uid },
+        GRANT_ENDED,
+        message,
+      );
     }
   }
 }
 
 /** The watch of grant RoleBindings: only those labelled as grants enter memory. */
-export function grantWatch(api: KubeApi, namespaces: readonly string[], onChange: (old: RoleBinding | undefined, current: RoleBinding | undefined) => void, log: Logger, metrics?: Metrics): InformerGroup<RoleBinding> {
-  return new InformerGroup<RoleBinding>(namespaces, (namespace) => new Informer<RoleBinding>({
-    api, resource: RoleBindings, namespace, labelSelector: GRANT_SELECTOR,
-    parse: (raw) => parseObject(RoleBinding, raw, "RoleBinding"),
-    key: (o) => keyOf(o.metadata),
-    versionOf: (o) => o.metadata.resourceVersion,
-    onChange,
-    log: log.with({ resource: "rolebindings", selector: GRANT_SELECTOR }),
-    onRestart: () => metrics?.watchRestarts.inc({ resource: "rolebindings" }),
-  }));
+export function grantWatch(
+  api: KubeApi,
+  namespaces: readonly string[],
+  onChange: (old: RoleBinding | undefined, current: RoleBinding | undefined) => void,
+  log: Logger,
+  metrics?: Metrics,
+): InformerGroup<RoleBinding> {
+  return new InformerGroup<RoleBinding>(
+    namespaces,
+    (namespace) =>
+      new Informer<RoleBinding>({
+        api,
+        resource: RoleBindings,
+        namespace,
+        labelSelector: GRANT_SELECTOR,
+        parse: (raw) => parseObject(RoleBinding, raw, "RoleBinding"),
+        key: (o) => keyOf(o.metadata),
+        versionOf: (o) => o.metadata.resourceVersion,
+        onChange,
+        log: log.with({ resource: "rolebindings", selector: GRANT_SELECTOR }),
+        onRestart: () => metrics?.watchRestarts.inc({ resource: "rolebindings" }),
+      }),
+  );
 }

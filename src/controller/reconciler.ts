@@ -7,8 +7,15 @@
 // even when an earlier one was refused. Objects made for an earlier workload of the same name are
 // replaced, never reused; objects without podlogreader's marks are never written nor bound.
 import { isDeepStrictEqual } from "node:util";
-import * as v from "valibot";
-import { desiredAccess, grantedPods, workloadRef, type AccessOptions, type DesiredAccess, type ManagedMetadata } from "../access/desired.ts";
+import type * as v from "valibot";
+import {
+  desiredAccess,
+  grantedPods,
+  workloadRef,
+  type AccessOptions,
+  type DesiredAccess,
+  type ManagedMetadata,
+} from "../access/desired.ts";
 import { NOTHING, type Allowed } from "../access/excess.ts";
 import { isWorkloadKind, KINDS } from "../access/kinds.ts";
 import { MANAGED_BY_LABEL, WORKLOAD_ANNOTATION } from "../access/marks.ts";
@@ -20,7 +27,17 @@ import { RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { Reasons, type EventRecorder, type InvolvedObject } from "./events.ts";
-import { FailClosed, isTransient, isApiFailure, sameVersion, type ObjectCache, type ObjectWriter, type Refusal, type Secured, type Verb } from "./fail-closed.ts";
+import {
+  FailClosed,
+  isTransient,
+  isApiFailure,
+  sameVersion,
+  type ObjectCache,
+  type ObjectWriter,
+  type Refusal,
+  type Secured,
+  type Verb,
+} from "./fail-closed.ts";
 import { about, LogReasons } from "./log-fields.ts";
 import { messageOf } from "../util/errors.ts";
 
@@ -36,7 +53,9 @@ export class RoleWriteRefusedError extends Error {
   override name = "RoleWriteRefusedError";
 }
 
-/** The cache was behind the apiserver (a 409 or 404 on a version since changed); it was brought up to date and the workload is tried again. */
+/**
+ * The cache was behind the apiserver (a 409 or 404 on a version since changed); it was brought up to date and the workload is tried again.
+ */
 export class StaleCacheError extends Error {
   override name = "StaleCacheError";
 }
@@ -103,15 +122,18 @@ export class Reconciler {
     else this.metrics?.podsLeftOut.remove({ namespace, workload: workloadRef(workload) });
     const allowed: Allowed = { rules: desired.role.rules, subjects: desired.roleBinding?.subjects ?? [] };
     const { serviceAccounts, roleBindings } = this.caches;
-    if (desired.serviceAccount && serviceAccounts) await this.checkServiceAccount(serviceAccounts, workload, desired.serviceAccount, allowed);
+    if (desired.serviceAccount && serviceAccounts)
+      await this.checkServiceAccount(serviceAccounts, workload, desired.serviceAccount, allowed);
     await this.ensureRole(workload, desired.role, allowed);
-    if (desired.serviceAccount && serviceAccounts) await this.ensureServiceAccount(serviceAccounts, workload, desired.serviceAccount, allowed);
+    if (desired.serviceAccount && serviceAccounts)
+      await this.ensureServiceAccount(serviceAccounts, workload, desired.serviceAccount, allowed);
     if (desired.roleBinding && roleBindings) await this.ensureRoleBinding(roleBindings, workload, desired.roleBinding, allowed);
   }
 
   private async reportLeftOut(workload: Workload, desired: DesiredAccess): Promise<void> {
     const granted = grantedPods(desired.role.rules).length;
-    const message = `${workloadRef(workload)} has ${granted + desired.podsLeftOut.length} pods, more than one Role can name; ` +
+    const message =
+      `${workloadRef(workload)} has ${granted + desired.podsLeftOut.length} pods, more than one Role can name; ` +
       `the logs of ${desired.podsLeftOut.length} of them are not granted`;
     this.log.warn(`${message} (in namespace ${workload.namespace})`, about(workload, LogReasons.TooManyPods));
     this.metrics?.podsLeftOut.set({ namespace: workload.namespace, workload: workloadRef(workload) }, desired.podsLeftOut.length);
@@ -136,16 +158,29 @@ export class Reconciler {
         await this.failed(workload, { ...attempt, verb: "create" }, allowed, err);
       }
       this.wrote("Role", "create");
-      this.log.info(`Created Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s)`, about(workload, LogReasons.AccessGranted, { object: `Role/${name}` }));
-      await this.events.normal(involved(workload), Reasons.AccessGranted, `Created Role ${name}, which grants the logs of ${pods} pod(s) of this ${workload.kind}`);
+      this.log.info(
+        `Created Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s)`,
+        about(workload, LogReasons.AccessGranted, { object: `Role/${name}` }),
+      );
+      await this.events.normal(
+        involved(workload),
+        Reasons.AccessGranted,
+        `Created Role ${name}, which grants the logs of ${pods} pod(s) of this ${workload.kind}`,
+      );
       return;
     }
-    if (metadataMatches(live.metadata, desired.metadata, workload) && isDeepStrictEqual(normalizeRules(live.rules), normalizeRules(desired.rules))) return;
+    if (
+      metadataMatches(live.metadata, desired.metadata, workload) &&
+      isDeepStrictEqual(normalizeRules(live.rules), normalizeRules(desired.rules))
+    )
+      return;
 
     const before = grantedPods(live.rules);
     const after = grantedPods(desired.rules);
     try {
-      await roles.write(namespace, name, async () => parseObject(Role, await this.api.apply(Roles, namespace, withVersion(desired, live.metadata)), "Role"));
+      await roles.write(namespace, name, async () =>
+        parseObject(Role, await this.api.apply(Roles, namespace, withVersion(desired, live.metadata)), "Role"),
+      );
     } catch (err) {
       await this.failed(workload, { ...attempt, verb: "update", before: live }, allowed, err);
     }
@@ -154,7 +189,10 @@ export class Reconciler {
     const added = after.filter((p) => !before.includes(p)).length;
     const removed = before.filter((p) => !kept.has(p)).length;
     // Routine: a log line and the writes metric, no Event.
-    this.log.info(`Updated Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s) (+${added} -${removed})`, about(workload, LogReasons.RoleUpdated, { object: `Role/${name}` }));
+    this.log.info(
+      `Updated Role ${namespace}/${name} for ${workloadRef(workload)}: ${pods} pod(s) (+${added} -${removed})`,
+      about(workload, LogReasons.RoleUpdated, { object: `Role/${name}` }),
+    );
   }
 
   /**
@@ -162,28 +200,57 @@ export class Reconciler {
    * workload of the same name, orphaned, or not podlogreader's) is never bound: the binding is
    * emptied first. One of podlogreader's is replaced, so that its tokens end with it.
    */
-  private async checkServiceAccount(cache: ObjectCache<PartialObjectMetadata>, workload: Workload, desired: NonNullable<DesiredAccess["serviceAccount"]>, allowed: Allowed): Promise<void> {
+  private async checkServiceAccount(
+    cache: ObjectCache<PartialObjectMetadata>,
+    workload: Workload,
+    desired: NonNullable<DesiredAccess["serviceAccount"]>,
+    allowed: Allowed,
+  ): Promise<void> {
     const { namespace, name } = desired.metadata;
     const live = cache.get(namespace, name);
     if (!live || isCurrentFor(live.metadata, workload)) return;
     const unbound = { ...allowed, subjects: [] };
     if (!isManagedFor(live.metadata, workload)) await this.foreign(workload, ServiceAccounts, live.metadata, unbound);
-    await this.replace(workload, { verb: "delete", rt: ServiceAccounts, cache, schema: PartialObjectMetadata, name, before: live, keep: everyObject }, unbound);
+    await this.replace(
+      workload,
+      { verb: "delete", rt: ServiceAccounts, cache, schema: PartialObjectMetadata, name, before: live, keep: everyObject },
+      unbound,
+    );
   }
 
-  private async ensureServiceAccount(cache: ObjectCache<PartialObjectMetadata>, workload: Workload, desired: NonNullable<DesiredAccess["serviceAccount"]>, allowed: Allowed): Promise<void> {
+  private async ensureServiceAccount(
+    cache: ObjectCache<PartialObjectMetadata>,
+    workload: Workload,
+    desired: NonNullable<DesiredAccess["serviceAccount"]>,
+    allowed: Allowed,
+  ): Promise<void> {
     const { namespace, name } = desired.metadata;
     if (cache.get(namespace, name)) return;
     try {
-      await cache.write(namespace, name, async () => parseObject(PartialObjectMetadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount"));
+      await cache.write(namespace, name, async () =>
+        parseObject(PartialObjectMetadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount"),
+      );
     } catch (err) {
-      await this.failed(workload, { verb: "create", rt: ServiceAccounts, cache, schema: PartialObjectMetadata, name, keep: everyObject }, allowed, err);
+      await this.failed(
+        workload,
+        { verb: "create", rt: ServiceAccounts, cache, schema: PartialObjectMetadata, name, keep: everyObject },
+        allowed,
+        err,
+      );
     }
     this.wrote("ServiceAccount", "create");
-    this.log.info(`Created ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}`, about(workload, LogReasons.ServiceAccountCreated, { object: `ServiceAccount/${name}` }));
+    this.log.info(
+      `Created ServiceAccount ${namespace}/${name} for ${workloadRef(workload)}`,
+      about(workload, LogReasons.ServiceAccountCreated, { object: `ServiceAccount/${name}` }),
+    );
   }
 
-  private async ensureRoleBinding(cache: ObjectCache<RoleBinding>, workload: Workload, desired: NonNullable<DesiredAccess["roleBinding"]>, allowed: Allowed): Promise<void> {
+  private async ensureRoleBinding(
+    cache: ObjectCache<RoleBinding>,
+    workload: Workload,
+    desired: NonNullable<DesiredAccess["roleBinding"]>,
+    allowed: Allowed,
+  ): Promise<void> {
     const { namespace, name } = desired.metadata;
     const attempt = { rt: RoleBindings, cache, schema: RoleBinding, name };
     const live = cache.get(namespace, name);
@@ -191,42 +258,65 @@ export class Reconciler {
       // Someone else's binding of this name is theirs to change; podlogreader only reports it.
       if (!isManagedFor(live.metadata, workload)) await this.nameConflict(RoleBindings, workload, live.metadata);
       if (isCurrentFor(live.metadata, workload) && isDeepStrictEqual(live.roleRef, desired.roleRef)) {
-        if (metadataMatches(live.metadata, desired.metadata, workload) && isDeepStrictEqual(normalizeSubjects(live.subjects), normalizeSubjects(desired.subjects))) return;
+        if (
+          metadataMatches(live.metadata, desired.metadata, workload) &&
+          isDeepStrictEqual(normalizeSubjects(live.subjects), normalizeSubjects(desired.subjects))
+        )
+          return;
         try {
-          await cache.write(namespace, name, async () => parseObject(RoleBinding, await this.api.apply(RoleBindings, namespace, withVersion(desired, live.metadata)), "RoleBinding"));
+          await cache.write(namespace, name, async () =>
+            parseObject(RoleBinding, await this.api.apply(RoleBindings, namespace, withVersion(desired, live.metadata)), "RoleBinding"),
+          );
         } catch (err) {
           await this.failed(workload, { ...attempt, verb: "update", before: live }, allowed, err);
         }
         this.wrote("RoleBinding", "update");
-        this.log.info(`Updated RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`, about(workload, LogReasons.RoleBindingSynced, { object: `RoleBinding/${name}` }));
+        this.log.info(
+          `Updated RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`,
+          about(workload, LogReasons.RoleBindingSynced, { object: `RoleBinding/${name}` }),
+        );
         return;
       }
       // Made for an earlier workload of this name, or binding another Role (roleRef cannot change in place).
       await this.replace(workload, { ...attempt, verb: "delete", before: live });
     }
     try {
-      await cache.write(namespace, name, async () => parseObject(RoleBinding, await this.api.create(RoleBindings, namespace, desired), "RoleBinding"));
+      await cache.write(namespace, name, async () =>
+        parseObject(RoleBinding, await this.api.create(RoleBindings, namespace, desired), "RoleBinding"),
+      );
     } catch (err) {
       await this.failed(workload, { ...attempt, verb: "create" }, allowed, err);
     }
     this.wrote("RoleBinding", "create");
-    this.log.info(`Created RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`, about(workload, LogReasons.RoleBindingSynced, { object: `RoleBinding/${name}` }));
+    this.log.info(
+      `Created RoleBinding ${namespace}/${name} for ${workloadRef(workload)}`,
+      about(workload, LogReasons.RoleBindingSynced, { object: `RoleBinding/${name}` }),
+    );
   }
 
   /**
    * Deletes a managed object that is not this workload's own to use (exactly the version read);
    * when that fails, nothing may be granted through the name until it is gone.
    */
-  private async replace<S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>>(workload: Workload, attempt: Attempt<S> & { before: v.InferOutput<S> }, allowed: Allowed = NOTHING): Promise<void> {
+  private async replace<S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>>(
+    workload: Workload,
+    attempt: Attempt<S> & { before: v.InferOutput<S> },
+    allowed: Allowed = NOTHING,
+  ): Promise<void> {
     const meta = attempt.before.metadata;
     try {
       await this.failClosed.deleteExactly(attempt.rt, attempt.cache, meta);
     } catch (err) {
       await this.failed(workload, attempt, allowed, err);
     }
-    const made = controllerOf(meta)?.uid ? `made for an earlier ${workload.kind} of this name (uid ${controllerOf(meta)!.uid})` : "orphaned";
+    const made = controllerOf(meta)?.uid
+      ? `made for an earlier ${workload.kind} of this name (uid ${controllerOf(meta)!.uid})`
+      : "orphaned";
     const what = attempt.rt === RoleBindings && controllerOf(meta)?.uid === workload.uid ? "it bound another Role" : `it was ${made}`;
-    this.log.info(`Deleted ${attempt.rt.kind} ${meta.namespace}/${meta.name} to make it anew for ${workloadRef(workload)}: ${what}`, about(workload, LogReasons.Replaced, { object: `${attempt.rt.kind}/${meta.name}` }));
+    this.log.info(
+      `Deleted ${attempt.rt.kind} ${meta.namespace}/${meta.name} to make it anew for ${workloadRef(workload)}: ${what}`,
+      about(workload, LogReasons.Replaced, { object: `${attempt.rt.kind}/${meta.name}` }),
+    );
   }
 
   /**
@@ -240,7 +330,12 @@ export class Reconciler {
    *   status code. Every refused write gets a log line and the metric, and the whole a Warning Event.
    * Returns only when a delete turns out to have happened (a 404 of an object that is gone).
    */
-  private async failed<S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>>(workload: Ref, attempt: Attempt<S>, allowed: Allowed, err: unknown): Promise<void> {
+  private async failed<S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>>(
+    workload: Ref,
+    attempt: Attempt<S>,
+    allowed: Allowed,
+    err: unknown,
+  ): Promise<void> {
     if (!isApiFailure(err)) throw err;
     const { namespace } = workload;
     const seen = await this.failClosed.readBack(attempt.rt, attempt.cache, attempt.schema, namespace, attempt.name, attempt.keep);
@@ -249,14 +344,24 @@ export class Reconciler {
       await this.foreign(workload, attempt.rt, seen.obj.metadata, attempt.rt === RoleBindings ? undefined : allowed);
     }
     // Until the workload's own ServiceAccount is there, nothing binds the name.
-    const usable = attempt.rt !== ServiceAccounts || (!!seen.obj && workload.uid !== undefined && isCurrentFor(seen.obj.metadata, workload as Workload));
-    const secured = await this.failClosed.secure(workload, managedName(workload.kind, workload.name), usable ? allowed : { ...allowed, subjects: [] }, about(workload, LogReasons.Unbound));
+    const usable =
+      attempt.rt !== ServiceAccounts || (!!seen.obj && workload.uid !== undefined && isCurrentFor(seen.obj.metadata, workload as Workload));
+    const secured = await this.failClosed.secure(
+      workload,
+      managedName(workload.kind, workload.name),
+      usable ? allowed : { ...allowed, subjects: [] },
+      about(workload, LogReasons.Unbound),
+    );
     const changed = seen.known && !sameVersion(attempt.before, seen.obj);
     const refusals = secured.refusals;
-    if (!isTransient(err) && !changed) refusals.unshift({ verb: attempt.verb, rt: attempt.rt, name: attempt.name, uid: seen.obj?.metadata.uid, error: err });
+    if (!isTransient(err) && !changed)
+      refusals.unshift({ verb: attempt.verb, rt: attempt.rt, name: attempt.name, uid: seen.obj?.metadata.uid, error: err });
     if (refusals.length > 0 || !secured.secured) throw new RoleWriteRefusedError(await this.report(workload, refusals, secured));
     if (isTransient(err)) throw err;
-    throw new StaleCacheError(`${attempt.rt.kind} ${namespace}/${attempt.name} had changed since it was read (${messageOf(err)}); the cache was brought up to date`, { cause: err });
+    throw new StaleCacheError(
+      `${attempt.rt.kind} ${namespace}/${attempt.name} had changed since it was read (${messageOf(err)}); the cache was brought up to date`,
+      { cause: err },
+    );
   }
 
   /** Records refused writes: a log line and the metric for each, one Warning Event for them all. Returns the Event's message. */
@@ -264,20 +369,31 @@ export class Reconciler {
     const { namespace } = workload;
     for (const r of refusals) {
       this.metrics?.roleWritesRefused.inc({ namespace, verb: r.verb, resource: r.rt.plural });
-      this.log.warn(`The apiserver refused to ${r.verb} ${r.rt.kind} ${namespace}/${r.name} for ${workloadRef(workload)}: ${messageOf(r.error).slice(0, 600)}`,
-        about(workload, LogReasons.RoleWriteRefused, { object: `${r.rt.kind}/${r.name}`, verb: r.verb }));
+      this.log.warn(
+        `The apiserver refused to ${r.verb} ${r.rt.kind} ${namespace}/${r.name} for ${workloadRef(workload)}: ` +
+          `${messageOf(r.error).slice(0, 600)}`,
+        about(workload, LogReasons.RoleWriteRefused, { object: `${r.rt.kind}/${r.name}`, verb: r.verb }),
+      );
     }
     const outcome = !secured.secured
       ? `${secured.why}, and ${refusals.length > 0 ? "every way out was refused" : "none of it is podlogreader's to change"}`
-      : secured.done.length > 0 ? `so podlogreader ${secured.done.join(", then ")}` : "nothing grants more than it should";
+      : secured.done.length > 0
+        ? `so podlogreader ${secured.done.join(", then ")}`
+        : "nothing grants more than it should";
     const first = refusals[0];
     const refused = first
-      ? `The apiserver refused to ${first.verb} ${first.rt.kind} ${first.name}${refusals.length > 1 ? ` (and ${refusals.length - 1} more write(s))` : ""}: ${messageOf(first.error).slice(0, 600)}`
+      ? `The apiserver refused to ${first.verb} ${first.rt.kind} ` +
+        `${first.name}${refusals.length > 1 ? ` (and ${refusals.length - 1} more write(s))` : ""}: ` +
+        `${messageOf(first.error).slice(0, 600)}`
       : "A write failed";
     const message = `${refused}; ${outcome}; retrying`;
-    if (!secured.secured) this.log.warn(`${message} (${workloadRef(workload)} in ${namespace})`, about(workload, LogReasons.RoleWriteRefused));
+    if (!secured.secured)
+      this.log.warn(`${message} (${workloadRef(workload)} in ${namespace})`, about(workload, LogReasons.RoleWriteRefused));
     // A workload that is gone holds no Events; the object podlogreader could not write does.
-    const on = workload.uid !== undefined ? involved(workload as Workload) : refusals.filter((r) => r.uid).map((r) => involvedObject(r.rt, workload.namespace, r.name, r.uid!))[0];
+    const on =
+      workload.uid !== undefined
+        ? involved(workload as Workload)
+        : refusals.filter((r) => r.uid).map((r) => involvedObject(r.rt, workload.namespace, r.name, r.uid!))[0];
     if (on) await this.events.warn(on, Reasons.RoleWriteRefused, message);
     return message;
   }
@@ -289,15 +405,25 @@ export class Reconciler {
    */
   private async foreign(workload: Ref, rt: ResourceType, meta: ObjectMeta, allowed: Allowed | undefined): Promise<never> {
     if (allowed) {
-      const secured = await this.failClosed.secure(workload, managedName(workload.kind, workload.name), allowed, about(workload, LogReasons.Unbound));
+      const secured = await this.failClosed.secure(
+        workload,
+        managedName(workload.kind, workload.name),
+        allowed,
+        about(workload, LogReasons.Unbound),
+      );
       if (secured.refusals.length > 0 || !secured.secured) await this.report(workload, secured.refusals, secured);
     }
     return this.nameConflict(rt, workload, meta);
   }
 
-  /** Reports an object of the managed name without podlogreader's marks for this workload (Warning Event, log line) and throws ForeignObjectError. */
+  /**
+   * Reports an object of the managed name without podlogreader's marks for this workload (Warning Event, log line) and throws
+   * ForeignObjectError.
+   */
   private async nameConflict(rt: ResourceType, workload: Ref, meta: ObjectMeta): Promise<never> {
-    const message = `${rt.kind} ${meta.namespace}/${meta.name} already exists and was not created by podlogreader for ${workloadRef(workload)}; leaving it alone`;
+    const message =
+      `${rt.kind} ${meta.namespace}/${meta.name} already exists and was not created by podlogreader for ${workloadRef(workload)}; ` +
+      `leaving it alone`;
     this.log.warn(message, about(workload, LogReasons.NameConflict, { object: `${rt.kind}/${meta.name}` }));
     if (workload.uid !== undefined) await this.events.warn(involved(workload as Workload), Reasons.NameConflict, message);
     throw new ForeignObjectError(message);
@@ -313,13 +439,18 @@ export class Reconciler {
     const name = managedName(workload.kind, workload.name);
     const { roleBindings, roles, serviceAccounts } = this.caches;
     let failure: unknown;
-    const remove = async <S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>>(attempt: Omit<Attempt<S>, "verb" | "before" | "cache"> & { cache?: ObjectCache<v.InferOutput<S>> }) => {
+    const remove = async <S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>>(
+      attempt: Omit<Attempt<S>, "verb" | "before" | "cache"> & { cache?: ObjectCache<v.InferOutput<S>> },
+    ) => {
       const { cache, rt } = attempt;
       const live = cache?.get(workload.namespace, name);
       if (!cache || !live || !isManagedFor(live.metadata, workload)) return;
       try {
         await this.failClosed.deleteExactly(rt, cache, live.metadata);
-        this.log.info(`Deleted ${rt.kind} ${workload.namespace}/${name}: ${reason}`, about(workload, LogReasons.AccessRemoved, { object: `${rt.kind}/${name}` }));
+        this.log.info(
+          `Deleted ${rt.kind} ${workload.namespace}/${name}: ${reason}`,
+          about(workload, LogReasons.AccessRemoved, { object: `${rt.kind}/${name}` }),
+        );
       } catch (err) {
         if (!isApiFailure(err)) throw err;
         try {
@@ -342,7 +473,13 @@ function involvedObject(rt: ResourceType, namespace: string, name: string, uid: 
 }
 
 export function involved(workload: Pick<Workload, "kind" | "namespace" | "name" | "uid">): InvolvedObject {
-  return { apiVersion: KINDS[workload.kind].apiVersion, kind: workload.kind, namespace: workload.namespace, name: workload.name, uid: workload.uid };
+  return {
+    apiVersion: KINDS[workload.kind].apiVersion,
+    kind: workload.kind,
+    namespace: workload.namespace,
+    name: workload.name,
+    uid: workload.uid,
+  };
 }
 
 function withVersion<T extends { metadata: ManagedMetadata }>(desired: T, live: ObjectMeta): T {
@@ -369,6 +506,8 @@ function normalizeRules(rules: PolicyRule[] | null | undefined) {
   }));
 }
 
-function normalizeSubjects(subjects: { kind: string; name: string; namespace?: string | null; apiGroup?: string | null }[] | null | undefined) {
+function normalizeSubjects(
+  subjects: { kind: string; name: string; namespace?: string | null; apiGroup?: string | null }[] | null | undefined,
+) {
   return (subjects ?? []).map((s) => ({ kind: s.kind, name: s.name, namespace: s.namespace ?? "", apiGroup: s.apiGroup ?? "" }));
 }

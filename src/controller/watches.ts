@@ -48,25 +48,62 @@ export function openWatches(
     onChange: Change<T>,
     extra: Partial<InformerOptions<T>> = {},
   ) =>
-    new InformerGroup<T>(scope.namespaces, (namespace) => new Informer<T>({
-      api, resource, namespace, parse, onChange, log: log.with({ resource: resource.plural }),
-      key: (o) => keyOf("metadata" in o ? o.metadata : o),
-      onRestart: () => metrics?.watchRestarts.inc({ resource: resource.plural }),
-      ...extra,
-    }));
-  const versioned = <T extends PartialObjectMetadata>() => ({ versionOf: (o: T) => o.metadata.resourceVersion, uidOf: (o: T) => o.metadata.uid });
+    new InformerGroup<T>(
+      scope.namespaces,
+      (namespace) =>
+        new Informer<T>({
+          api,
+          resource,
+          namespace,
+          parse,
+          onChange,
+          log: log.with({ resource: resource.plural }),
+          key: (o) => keyOf("metadata" in o ? o.metadata : o),
+          onRestart: () => metrics?.watchRestarts.inc({ resource: resource.plural }),
+          ...extra,
+        }),
+    );
+  const versioned = <T extends PartialObjectMetadata>() => ({
+    versionOf: (o: T) => o.metadata.resourceVersion,
+    uidOf: (o: T) => o.metadata.uid,
+  });
 
   const workloads = WORKLOAD_KINDS.map((kind) => group(KINDS[kind].resource, parseWorkload(kind), on.workload));
   const pods = group(Pods, parsePod, on.pod, { metadataOnly: true, labelSelector: OPT_IN_SELECTOR });
-  const roles = group(Roles, (r) => parseObject(Role, r, "Role"), (o, c) => on.managed((o ?? c)!), { labelSelector: MANAGED_SELECTOR, ...versioned<Role>() });
+  const roles = group(
+    Roles,
+    (r) => parseObject(Role, r, "Role"),
+    (o, c) => on.managed((o ?? c)!),
+    { labelSelector: MANAGED_SELECTOR, ...versioned<Role>() },
+  );
   const roleBindings = scope.withServiceAccounts
-    ? group(RoleBindings, (r) => parseObject(RoleBinding, r, "RoleBinding"), (o, c) => on.managed((o ?? c)!), { labelSelector: MANAGED_SELECTOR, ...versioned<RoleBinding>() })
+    ? group(
+        RoleBindings,
+        (r) => parseObject(RoleBinding, r, "RoleBinding"),
+        (o, c) => on.managed((o ?? c)!),
+        { labelSelector: MANAGED_SELECTOR, ...versioned<RoleBinding>() },
+      )
     : undefined;
   const serviceAccounts = scope.withServiceAccounts
-    ? group(ServiceAccounts, (r) => parseObject(PartialObjectMetadata, r, "ServiceAccount"), on.serviceAccount, { metadataOnly: true, ...versioned<PartialObjectMetadata>() })
+    ? group(ServiceAccounts, (r) => parseObject(PartialObjectMetadata, r, "ServiceAccount"), on.serviceAccount, {
+        metadataOnly: true,
+        ...versioned<PartialObjectMetadata>(),
+      })
     : undefined;
-  const all = [...workloads, pods, roles, ...(roleBindings ? [roleBindings] : []), ...(serviceAccounts ? [serviceAccounts] : [])] as InformerGroup<unknown>[];
-  const resources = [...WORKLOAD_KINDS.map((kind) => KINDS[kind].resource), Pods, Roles, ...(roleBindings ? [RoleBindings] : []), ...(serviceAccounts ? [ServiceAccounts] : [])];
+  const all = [
+    ...workloads,
+    pods,
+    roles,
+    ...(roleBindings ? [roleBindings] : []),
+    ...(serviceAccounts ? [serviceAccounts] : []),
+  ] as InformerGroup<unknown>[];
+  const resources = [
+    ...WORKLOAD_KINDS.map((kind) => KINDS[kind].resource),
+    Pods,
+    Roles,
+    ...(roleBindings ? [RoleBindings] : []),
+    ...(serviceAccounts ? [ServiceAccounts] : []),
+  ];
   const byResource = new Map(resources.map((rt, i) => [rt.plural, all[i]!]));
   return { workloads, pods, roles, roleBindings, serviceAccounts, all, byResource };
 }

@@ -21,7 +21,12 @@ export function namespacesFlag(help: string): TypedFlag<string[]> {
     { name: "namespace", short: "n", kind: "list", value: "NS", help },
     v.pipe(
       v.array(v.string()),
-      v.transform((values) => values.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean)),
+      v.transform((values) =>
+        values
+          .flatMap((s) => s.split(","))
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
       v.check((list) => list.every(isNamespaceName), `--namespace must be ${NAMESPACE_RULE}`),
       v.transform((list) => [...new Set(list)]),
     ),
@@ -44,7 +49,12 @@ export function requiredWorkloadArg(text: string | undefined, command: string): 
 }
 
 export const kubeconfigFlag = flag(
-  { name: "kubeconfig", kind: "string", value: "PATH", help: "Kubeconfig file to use. Without it: $KUBECONFIG, then in-cluster config, then ~/.kube/config." },
+  {
+    name: "kubeconfig",
+    kind: "string",
+    value: "PATH",
+    help: "Kubeconfig file to use. Without it: $KUBECONFIG, then in-cluster config, then ~/.kube/config.",
+  },
   v.optional(v.pipe(v.string(), v.minLength(1, "--kubeconfig needs a path"))),
 );
 
@@ -65,7 +75,14 @@ export function outputFlag<const F extends readonly [string, ...string[]]>(forma
   const list = formats.length === 2 ? `${formats[0]} or ${formats[1]}` : formats.join(", ");
   const schema = v.picklist(formats, `--output must be ${list}`);
   return flag(
-    { name: "output", short: "o", kind: "string", value: "FORMAT", help: `Output format: ${list}.`, ...(def === undefined ? {} : { default: def }) },
+    {
+      name: "output",
+      short: "o",
+      kind: "string",
+      value: "FORMAT",
+      help: `Output format: ${list}.`,
+      ...(def === undefined ? {} : { default: def }),
+    },
     def === undefined ? v.optional(schema) : schema,
   );
 }

@@ -24,7 +24,11 @@ export function invalidArgument(flagName: string, value: string, why: string): s
 export function boolFlag(name: string, help: string, def?: "true" | "false"): TypedFlag<boolean> {
   return flag(
     { name, kind: "bool", help, ...(def === undefined ? {} : { default: def }) },
-    v.pipe(v.string(), v.picklist(["true", "false"], `--${name} must be true or false`), v.transform((s) => s === "true")),
+    v.pipe(
+      v.string(),
+      v.picklist(["true", "false"], `--${name} must be true or false`),
+      v.transform((s) => s === "true"),
+    ),
   );
 }
 
@@ -32,7 +36,10 @@ export function boolFlag(name: string, help: string, def?: "true" | "false"): Ty
  * A Go-style duration in milliseconds. A value that does not parse is rejected in kubectl's words;
  * `check` returns the whole message for a duration that parses but is out of range.
  */
-export function durationFlag(def: Omit<Flag, "kind" | "value">, check: (ms: number) => string | undefined = () => undefined): TypedFlag<number> {
+export function durationFlag(
+  def: Omit<Flag, "kind" | "value">,
+  check: (ms: number) => string | undefined = () => undefined,
+): TypedFlag<number> {
   return flag(
     { ...def, kind: "string", value: "DURATION" },
     v.pipe(

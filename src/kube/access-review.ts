@@ -19,7 +19,12 @@ export interface ResourceAttributes {
  * ServiceAccount token carries. The request is in the ServiceAccount's namespace unless
  * `attributes.namespace` says otherwise.
  */
-export async function serviceAccountCan(api: KubeApi, namespace: string, serviceAccount: string, attributes: ResourceAttributes): Promise<boolean> {
+export async function serviceAccountCan(
+  api: KubeApi,
+  namespace: string,
+  serviceAccount: string,
+  attributes: ResourceAttributes,
+): Promise<boolean> {
   const review = (await api.review(SubjectAccessReviews, {
     apiVersion: "authorization.k8s.io/v1",
     kind: "SubjectAccessReview",

@@ -49,7 +49,10 @@ export interface KubeObject {
 /** Thin REST verbs over the transport. Everything it returns is unvalidated JSON; callers parse it. */
 export class KubeApi {
   /** `beforeWrite` runs before every request that changes something, and throws to stop it. */
-  constructor(readonly transport: Transport, private readonly beforeWrite?: () => void) {}
+  constructor(
+    readonly transport: Transport,
+    private readonly beforeWrite?: () => void,
+  ) {}
 
   /**
    * The same API, with every write first passing `check` (which throws to refuse it): the
@@ -78,9 +81,17 @@ export class KubeApi {
    * A streamed GET of a subresource (pods/log with follow=true): the response body, read as it
    * comes, with no idle timeout.
    */
-  async stream(rt: ResourceType, namespace: string, name: string, subresource: string, query: Record<string, string | number | boolean | undefined>, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+  async stream(
+    rt: ResourceType,
+    namespace: string,
+    name: string,
+    subresource: string,
+    query: Record<string, string | number | boolean | undefined>,
+    signal?: AbortSignal,
+  ): Promise<ReadableStream<Uint8Array>> {
     const response = await this.transport.request({ path: objectPath(rt, namespace, name, subresource), query, signal, streaming: true });
-    if (!response.body) throw new ApiError("GET", objectPath(rt, namespace, name, subresource), 500, "EmptyBody", "the response had no body");
+    if (!response.body)
+      throw new ApiError("GET", objectPath(rt, namespace, name, subresource), 500, "EmptyBody", "the response had no body");
     return response.body;
   }
 
@@ -135,7 +146,13 @@ export class KubeApi {
   }
 
   /** POST to a subresource of one object, e.g. serviceaccounts/token (TokenRequest). */
-  createSubresource(rt: ResourceType, namespace: string | undefined, name: string, subresource: string, body: KubeObject): Promise<unknown> {
+  createSubresource(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    subresource: string,
+    body: KubeObject,
+  ): Promise<unknown> {
     this.beforeWrite?.();
     return this.transport.json({ method: "POST", path: objectPath(rt, namespace, name, subresource), body });
   }
@@ -149,7 +166,12 @@ export class KubeApi {
   }
 
   /** PUT of a whole object; its `metadata.resourceVersion`, when set, is a precondition. */
-  update<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, body: T, options: { subresource?: string; fieldManager?: string; signal?: AbortSignal } = {}): Promise<unknown> {
+  update<T extends KubeObject>(
+    rt: ResourceType,
+    namespace: string | undefined,
+    body: T,
+    options: { subresource?: string; fieldManager?: string; signal?: AbortSignal } = {},
+  ): Promise<unknown> {
     const name = body.metadata?.name;
     if (!name) throw new Error(`update of a ${rt.kind} without metadata.name`);
     this.beforeWrite?.();
@@ -163,7 +185,13 @@ export class KubeApi {
   }
 
   /** A JSON merge patch (RFC 7386), optionally of a subresource such as status. */
-  mergePatch(rt: ResourceType, namespace: string | undefined, name: string, body: unknown, options: { subresource?: string; fieldManager?: string } = {}): Promise<unknown> {
+  mergePatch(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    options: { subresource?: string; fieldManager?: string } = {},
+  ): Promise<unknown> {
     this.beforeWrite?.();
     return this.transport.json({
       method: "PATCH",
@@ -209,7 +237,13 @@ export class KubeApi {
       method: "DELETE",
       path: objectPath(rt, namespace, name),
       // DeleteOptions in the body: with a body the apiserver ignores them in the query.
-      body: { apiVersion: "v1", kind: "DeleteOptions", ...(preconditions ? { preconditions } : {}), propagationPolicy, ...(options.dryRun ? { dryRun: ["All"] } : {}) },
+      body: {
+        apiVersion: "v1",
+        kind: "DeleteOptions",
+        ...(preconditions ? { preconditions } : {}),
+        propagationPolicy,
+        ...(options.dryRun ? { dryRun: ["All"] } : {}),
+      },
     });
     await response.body?.cancel();
   }

@@ -2,7 +2,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { ExecCredentialError, execPlugin, type ExecPlugin } from "./exec-credential.ts";
-import { KubeconfigError, readKubeconfigs, type Entry, type Kubeconfig, type KubeconfigCluster, type KubeconfigUser } from "./kubeconfig.ts";
+import {
+  KubeconfigError,
+  readKubeconfigs,
+  type Entry,
+  type Kubeconfig,
+  type KubeconfigCluster,
+  type KubeconfigUser,
+} from "./kubeconfig.ts";
 import { messageOf } from "../util/errors.ts";
 
 /** Where the credentials of a connection come from, and how to read them. */
@@ -82,7 +89,9 @@ export function loadConnection(options: LoadOptions = {}): Connection {
     if (files.length === 0) throw new ConfigError(`${source}: none of these files exists`);
   } else if (env.KUBERNETES_SERVICE_HOST && existsSync(join(inClusterDir, "token"))) {
     if (options.context) {
-      throw new ConfigError(`context "${options.context}" was asked for, but no kubeconfig was found (running with the in-cluster ServiceAccount)`);
+      throw new ConfigError(
+        `context "${options.context}" was asked for, but no kubeconfig was found (running with the in-cluster ServiceAccount)`,
+      );
     }
     return inClusterConnection(env, inClusterDir);
   } else if (existsSync(join(homedir(), ".kube", "config"))) {
@@ -125,7 +134,9 @@ export function kubeconfigConnection(kc: Kubeconfig, source: string, options: Co
   const clusterName = context.value.cluster;
   const cluster = clusterName ? kc.clusters.get(clusterName) : undefined;
   if (!cluster) {
-    throw new ConfigError(`${context.file}: context "${contextName}" names ${clusterName ? `cluster "${clusterName}", which does not exist` : "no cluster"}`);
+    throw new ConfigError(
+      `${context.file}: context "${contextName}" names ${clusterName ? `cluster "${clusterName}", which does not exist` : "no cluster"}`,
+    );
   }
   const userName = context.value.user;
   const user = userName ? kc.users.get(userName) : undefined;
@@ -220,9 +231,11 @@ function impersonationHeaders(entry: Entry<KubeconfigUser>): [string, string][] 
   }
   // The apiserver reads each value from its own header line, and Bun's fetch joins repeated
   // headers into one line with commas, which would name a single group "a, b".
-  if (groups.length > 1) throw new ConfigError(`${at("as-groups")} lists ${groups.length} groups; podlogreader can impersonate one group only`);
+  if (groups.length > 1)
+    throw new ConfigError(`${at("as-groups")} lists ${groups.length} groups; podlogreader can impersonate one group only`);
   const multiValued = extra.find(([, values]) => (values ?? []).length > 1);
-  if (multiValued) throw new ConfigError(`${at("as-user-extra")}["${multiValued[0]}"] has several values; podlogreader can send one value per key only`);
+  if (multiValued)
+    throw new ConfigError(`${at("as-user-extra")}["${multiValued[0]}"] has several values; podlogreader can send one value per key only`);
   const headers: [string, string][] = [];
   if (u.as) headers.push(["Impersonate-User", u.as]);
   if (u["as-uid"]) headers.push(["Impersonate-Uid", u["as-uid"]]);
@@ -236,7 +249,11 @@ function impersonationHeaders(entry: Entry<KubeconfigUser>): [string, string][] 
 /** Extra keys may hold characters a header name cannot; client-go percent-encodes them. */
 function escapeHeaderKey(key: string): string {
   return [...new TextEncoder().encode(key)]
-    .map((b) => (/[A-Za-z0-9!#$&'*+.^_`|~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`))
+    .map((b) =>
+      /[A-Za-z0-9!#$&'*+.^_`|~-]/.test(String.fromCharCode(b))
+        ? String.fromCharCode(b)
+        : `%${b.toString(16).toUpperCase().padStart(2, "0")}`,
+    )
     .join("");
 }
 

@@ -45,22 +45,21 @@ export function validateExecConfig(exec: ExecConfig, where: string): void {
   if (!exec.command) throw new ExecCredentialError(`${where}.command is missing`);
   if (!exec.apiVersion) throw new ExecCredentialError(`${where}.apiVersion is missing`);
   if (!API_VERSIONS.has(exec.apiVersion)) {
-    throw new ExecCredentialError(
-      `${where}.apiVersion "${exec.apiVersion}" is not supported; use one of ${[...API_VERSIONS].join(", ")}`,
-    );
+    throw new ExecCredentialError(`${where}.apiVersion "${exec.apiVersion}" is not supported; use one of ${[...API_VERSIONS].join(", ")}`);
   }
   if (exec.apiVersion.endsWith("/v1") && !exec.interactiveMode) {
     throw new ExecCredentialError(`${where}.interactiveMode is required for ${exec.apiVersion}`);
   }
   if (exec.interactiveMode && !INTERACTIVE_MODES.has(exec.interactiveMode)) {
-    throw new ExecCredentialError(
-      `${where}.interactiveMode "${exec.interactiveMode}" is not one of ${[...INTERACTIVE_MODES].join(", ")}`,
-    );
+    throw new ExecCredentialError(`${where}.interactiveMode "${exec.interactiveMode}" is not one of ${[...INTERACTIVE_MODES].join(", ")}`);
   }
   if (exec.args !== undefined && (!Array.isArray(exec.args) || exec.args.some((a) => typeof a !== "string"))) {
     throw new ExecCredentialError(`${where}.args must be a list of strings`);
   }
-  if (exec.env !== undefined && (!Array.isArray(exec.env) || exec.env.some((e) => typeof e?.name !== "string" || typeof e?.value !== "string"))) {
+  if (
+    exec.env !== undefined &&
+    (!Array.isArray(exec.env) || exec.env.some((e) => typeof e?.name !== "string" || typeof e?.value !== "string"))
+  ) {
     throw new ExecCredentialError(`${where}.env must be a list of {name, value}`);
   }
 }

@@ -207,7 +207,11 @@ export class Informer<T> {
     const [min, max] = this.opts.watchTimeoutSeconds ?? [300, 600];
     const timeoutSeconds = Math.floor(min + Math.random() * (max - min));
     const events = await api.watch(resource, {
-      namespace, labelSelector, metadataOnly, timeoutSeconds, signal,
+      namespace,
+      labelSelector,
+      metadataOnly,
+      timeoutSeconds,
+      signal,
       resourceVersion: this.resourceVersion!,
     });
     this.failingSince = undefined;
@@ -275,10 +279,7 @@ export class InformerGroup<T> {
   private readonly informers = new Map<string, Informer<T>>();
   private readonly clusterWide: Informer<T> | undefined;
 
-  constructor(
-    namespaces: readonly string[],
-    make: (namespace: string | undefined) => Informer<T>,
-  ) {
+  constructor(namespaces: readonly string[], make: (namespace: string | undefined) => Informer<T>) {
     if (namespaces.length === 0) this.clusterWide = make(undefined);
     else for (const ns of namespaces) this.informers.set(ns, make(ns));
   }

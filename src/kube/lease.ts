@@ -11,7 +11,6 @@ import { Leases } from "./resources.ts";
 import { isConflict, isNotFound } from "./transport.ts";
 import { messageOf } from "../util/errors.ts";
 
-
 export interface LeaseOptions {
   namespace: string;
   name: string;
@@ -25,7 +24,13 @@ export interface LeaseOptions {
 
 interface LeaseObject {
   metadata: { name: string; namespace: string; resourceVersion?: string };
-  spec?: { holderIdentity?: string | null; leaseDurationSeconds?: number | null; acquireTime?: string | null; renewTime?: string | null; leaseTransitions?: number | null };
+  spec?: {
+    holderIdentity?: string | null;
+    leaseDurationSeconds?: number | null;
+    acquireTime?: string | null;
+    renewTime?: string | null;
+    leaseTransitions?: number | null;
+  };
 }
 
 /** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits. */
@@ -50,7 +55,11 @@ export class LeaderElector {
 
   private readonly log: Logger;
 
-  constructor(private readonly api: KubeApi, private readonly opts: LeaseOptions, log: Logger) {
+  constructor(
+    private readonly api: KubeApi,
+    private readonly opts: LeaseOptions,
+    log: Logger,
+  ) {
     this.log = log.with({ kind: "Lease", namespace: opts.namespace, name: opts.name });
     this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
@@ -72,7 +81,10 @@ export class LeaderElector {
     if (!this.leading) throw new NotLeaderError(`not the leader of Lease ${this.opts.namespace}/${this.opts.name}`);
     const since = Date.now() - this.lastRenew;
     if (since >= this.renewDeadlineMs) {
-      throw new NotLeaderError(`Lease ${this.opts.namespace}/${this.opts.name} not renewed for ${(since / 1000).toFixed(1)}s (renew deadline ${this.renewDeadlineMs / 1000}s)`);
+      throw new NotLeaderError(
+        `Lease ${this.opts.namespace}/${this.opts.name} not renewed for ${(since / 1000).toFixed(1)}s (renew deadline ` +
+          `${this.renewDeadlineMs / 1000}s)`,
+      );
     }
   }
 
@@ -87,7 +99,10 @@ export class LeaderElector {
    */
   async lead(signal: AbortSignal, onLost: () => void): Promise<boolean> {
     const where = `Lease ${this.opts.namespace}/${this.opts.name}`;
-    this.log.info(`Waiting to become the leader (${where}, identity ${this.opts.identity})`, { reason: "WaitingForLeadership", identity: this.opts.identity });
+    this.log.info(`Waiting to become the leader (${where}, identity ${this.opts.identity})`, {
+      reason: "WaitingForLeadership",
+      identity: this.opts.identity,
+    });
     while (!signal.aborted && !(await this.tryAcquireOrRenew())) {
       await sleep(this.retryPeriodMs * (1 + Math.random() * 0.2), signal);
     }
@@ -107,7 +122,10 @@ export class LeaderElector {
       if (await this.renew(AbortSignal.any([signal, AbortSignal.timeout(left)]))) continue;
       if (Date.now() - this.lastRenew > this.renewDeadlineMs) {
         this.setLeading(false);
-        this.log.error(`Lost the leadership of Lease ${this.opts.namespace}/${this.opts.name}: not renewed for ${this.renewDeadlineMs / 1000}s`, { reason: "LeadershipLost" });
+        this.log.error(
+          `Lost the leadership of Lease ${this.opts.namespace}/${this.opts.name}: not renewed for ${this.renewDeadlineMs / 1000}s`,
+          { reason: "LeadershipLost" },
+        );
         onLost();
         return;
       }
@@ -122,10 +140,15 @@ export class LeaderElector {
     try {
       const lease = await this.read();
       if (lease.spec?.holderIdentity !== this.opts.identity) return;
-      await this.api.update(Leases, this.opts.namespace, { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(Date.now()) } });
+      await this.api.update(Leases, this.opts.namespace, {
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(Date.now()) },
+      });
       this.log.info(`Released Lease ${this.opts.namespace}/${this.opts.name}`, { reason: "LeaseReleased" });
     } catch (err) {
-      this.log.warn(`Could not release Lease ${this.opts.namespace}/${this.opts.name}: ${messageOf(err)}; it expires on its own`, { reason: "LeaseNotReleased" });
+      this.log.warn(`Could not release Lease ${this.opts.namespace}/${this.opts.name}: ${messageOf(err)}; it expires on its own`, {
+        reason: "LeaseNotReleased",
+      });
     }
   }
 
@@ -138,13 +161,19 @@ export class LeaderElector {
     if (held) {
       const now = Date.now();
       try {
-        this.held = (await this.api.update(Leases, this.opts.namespace, { ...held, spec: { ...held.spec, renewTime: microTime(now) } }, { signal })) as LeaseObject;
+        this.held = (await this.api.update(
+          Leases,
+          this.opts.namespace,
+          { ...held, spec: { ...held.spec, renewTime: microTime(now) } },
+          { signal },
+        )) as LeaseObject;
         this.lastRenew = now;
         return true;
       } catch (err) {
         this.held = undefined;
         if (signal.aborted) return false;
-        if (!isConflict(err)) this.log.warn(`Renewing Lease ${this.opts.namespace}/${this.opts.name} failed: ${messageOf(err)}; reading it again`);
+        if (!isConflict(err))
+          this.log.warn(`Renewing Lease ${this.opts.namespace}/${this.opts.name} failed: ${messageOf(err)}; reading it again`);
       }
     }
     return this.tryAcquireOrRenew(signal);
@@ -159,12 +188,18 @@ export class LeaderElector {
         lease = await this.read(signal);
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        this.held = await this.api.create(Leases, this.opts.namespace, {
+        this.held = (await this.api.create(Leases, this.opts.namespace, {
           apiVersion: "coordination.k8s.io/v1",
           kind: "Lease",
           metadata: { name: this.opts.name, namespace: this.opts.namespace },
-          spec: { holderIdentity: this.opts.identity, leaseDurationSeconds: durationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
-        }) as LeaseObject;
+          spec: {
+            holderIdentity: this.opts.identity,
+            leaseDurationSeconds: durationSeconds,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: 0,
+          },
+        })) as LeaseObject;
         this.lastRenew = now;
         return true;
       }
@@ -177,7 +212,10 @@ export class LeaderElector {
         const held = (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
         if (now < this.observed.at + held) return false;
       }
-      this.held = await this.api.update(Leases, this.opts.namespace, {
+      this.held = (await this.api.update(
+        Leases,
+        this.opts.namespace,
+        {
           ...lease,
           spec: {
             holderIdentity: this.opts.identity,
@@ -186,11 +224,16 @@ export class LeaderElector {
             renewTime: microTime(now),
             leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
           },
-      }, { signal }) as LeaseObject;
+        },
+        { signal },
+      )) as LeaseObject;
       this.lastRenew = now;
       return true;
     } catch (err) {
-      if (!isConflict(err)) this.log.warn(`Leader election on Lease ${this.opts.namespace}/${this.opts.name} failed: ${messageOf(err)}`, { reason: "LeaderElectionFailed" });
+      if (!isConflict(err))
+        this.log.warn(`Leader election on Lease ${this.opts.namespace}/${this.opts.name} failed: ${messageOf(err)}`, {
+          reason: "LeaderElectionFailed",
+        });
       return false;
     }
   }

@@ -32,14 +32,20 @@ export function controllerOf(meta: ObjectMeta): OwnerReference | undefined {
   return meta.ownerReferences?.find((o) => o.controller === true);
 }
 
-const PodTemplate = v.optional(v.nullable(v.object({
-  metadata: v.optional(v.nullable(v.object({ labels: StringMap }))),
-})));
+const PodTemplate = v.optional(
+  v.nullable(
+    v.object({
+      metadata: v.optional(v.nullable(v.object({ labels: StringMap }))),
+    }),
+  ),
+);
 
 /** A label selector (metav1.LabelSelector). */
 export const LabelSelector = v.object({
   matchLabels: StringMap,
-  matchExpressions: v.optional(v.nullable(v.array(v.object({ key: v.string(), operator: v.string(), values: v.optional(v.nullable(v.array(v.string()))) })))),
+  matchExpressions: v.optional(
+    v.nullable(v.array(v.object({ key: v.string(), operator: v.string(), values: v.optional(v.nullable(v.array(v.string()))) }))),
+  ),
 });
 export type LabelSelector = v.InferOutput<typeof LabelSelector>;
 

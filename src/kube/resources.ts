@@ -8,7 +8,9 @@ export interface ResourceType {
 
 /** Resources of one API group and version. */
 type Group = (plural: string, kind: string) => ResourceType;
-const inGroup = (group: string, version = "v1"): Group => (plural, kind) => ({ group, version, plural, kind });
+const inGroup =
+  (group: string, version = "v1"): Group =>
+  (plural, kind) => ({ group, version, plural, kind });
 
 const core: Group = inGroup("");
 export const Pods = core("pods", "Pod");

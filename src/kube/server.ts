@@ -19,10 +19,15 @@ export async function waitForServer(api: KubeApi, log: Logger, signal: AbortSign
       if (signal.aborted) return undefined;
       if (err instanceof TlsVerificationError) throw err;
       if (err instanceof ApiError && err.status === 401) {
-        throw new Error(`the apiserver ${api.transport.connection.server} refused the credentials from ${api.transport.connection.source} (401 Unauthorized)`);
+        throw new Error(
+          `the apiserver ${api.transport.connection.server} refused the credentials from ${api.transport.connection.source} (401 ` +
+            `Unauthorized)`,
+        );
       }
       const delay = backoff.next();
-      log.warn(`Cannot reach the apiserver ${api.transport.connection.server}: ${messageOf(err)}; retrying in ${(delay / 1000).toFixed(1)}s`);
+      log.warn(
+        `Cannot reach the apiserver ${api.transport.connection.server}: ${messageOf(err)}; retrying in ${(delay / 1000).toFixed(1)}s`,
+      );
       await sleep(delay, signal);
     }
   }

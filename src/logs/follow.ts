@@ -62,7 +62,14 @@ export class LogsError extends Error {
  * followed pod has ended (1). Returns the exit code; throws LogsError when the Role cannot be read
  * at the start or is not podlogreader's for the workload.
  */
-export async function printWorkloadLogs(api: KubeApi, request: LogsRequest, out: Output, signal: AbortSignal, pollMs = ROLE_POLL_MS, accessMs = ACCESS_CHECK_MS): Promise<number> {
+export async function printWorkloadLogs(
+  api: KubeApi,
+  request: LogsRequest,
+  out: Output,
+  signal: AbortSignal,
+  pollMs = ROLE_POLL_MS,
+  accessMs = ACCESS_CHECK_MS,
+): Promise<number> {
   const roleName = managedName(request.kind, request.name);
   const role = await readRole(api, request, roleName).catch((err: unknown) => {
     throw new LogsError(roleError(err, request, roleName));
@@ -79,7 +86,11 @@ export async function printWorkloadLogs(api: KubeApi, request: LogsRequest, out:
     return [];
   });
   if (pods.length === 0 && !refusedAtStart) {
-    out.note(roleMode(role) === "names" ? `Role ${request.namespace}/${roleName} names no pods yet: ${request.kind}/${request.name} has none${waiting}` : `${request.kind}/${request.name} has no pods${waiting}`);
+    out.note(
+      roleMode(role) === "names"
+        ? `Role ${request.namespace}/${roleName} names no pods yet: ${request.kind}/${request.name} has none${waiting}`
+        : `${request.kind}/${request.name} has no pods${waiting}`,
+    );
   }
   if (!request.follow) return printOnce(api, request, pods, out, signal);
   return follow(api, request, roleName, role, { pods, refused: refusedAtStart }, selected, out, signal, pollMs, accessMs);
@@ -100,8 +111,12 @@ function refused(err: unknown): boolean {
 }
 
 function refusedNote(request: LogsRequest, roleName: string): string {
-  return `Role ${request.namespace}/${roleName} names no pods, and listing ${request.kind}/${request.name}'s pods by its selector was refused: ` +
-    "it has none, or, with --role-pod-names=none, podlogreader's webhook authorizer did not allow the list (is the apiserver configured to call it, and is it running?)";
+  return (
+    `Role ${request.namespace}/${roleName} names no pods, and listing ${request.kind}/${request.name}'s pods by its selector was ` +
+    `refused: ` +
+    "it has none, or, with --role-pod-names=none, podlogreader's webhook authorizer did not allow the list (is the apiserver " +
+    "configured to call it, and is it running?)"
+  );
 }
 
 function listError(err: unknown, request: LogsRequest): string {
@@ -117,7 +132,9 @@ async function readRole(api: KubeApi, request: LogsRequest, roleName: string): P
 /** Why the Role is not podlogreader's Role for the workload, as one line, or undefined when it is. */
 function foreignRole(role: Role, request: LogsRequest): string | undefined {
   const reason = unmanagedReason(role.metadata, request);
-  return reason && `Role ${request.namespace}/${role.metadata.name} is not podlogreader's Role for ${request.kind}/${request.name}: ${reason}`;
+  return (
+    reason && `Role ${request.namespace}/${role.metadata.name} is not podlogreader's Role for ${request.kind}/${request.name}: ${reason}`
+  );
 }
 
 function roleError(err: unknown, request: LogsRequest, roleName: string): string {
@@ -126,7 +143,10 @@ function roleError(err: unknown, request: LogsRequest, roleName: string): string
     return `${where} does not exist: is ${request.kind}/${request.name} in namespace ${request.namespace} opted in to podlogreader?`;
   }
   if (err instanceof ApiError && err.status === 403) {
-    return `cannot read ${where} (Forbidden): this command needs get on the workload's Role, which podlogreader grants the workload's ServiceAccount`;
+    return (
+      `cannot read ${where} (Forbidden): this command needs get on the workload's Role, which podlogreader grants the workload's ` +
+      `ServiceAccount`
+    );
   }
   if (err instanceof ApiError && err.status === 401) return `the credentials were refused (401 Unauthorized): the token may have expired`;
   return `cannot read ${where}: ${messageOf(err)}`;
@@ -141,7 +161,18 @@ async function printOnce(api: KubeApi, request: LogsRequest, pods: string[], out
   return failed ? 1 : 0;
 }
 
-async function follow(api: KubeApi, request: LogsRequest, roleName: string, first: Role, firstList: { pods: string[]; refused: boolean }, selected: SelectedPods, out: Output, signal: AbortSignal, pollMs: number, accessMs: number): Promise<number> {
+async function follow(
+  api: KubeApi,
+  request: LogsRequest,
+  roleName: string,
+  first: Role,
+  firstList: { pods: string[]; refused: boolean },
+  selected: SelectedPods,
+  out: Output,
+  signal: AbortSignal,
+  pollMs: number,
+  accessMs: number,
+): Promise<number> {
   const streams = new Map<string, AbortController>();
   const running = new Set<Promise<unknown>>();
   /** Pods whose log access ended while followed: never followed again by this run. */
@@ -207,7 +238,10 @@ async function follow(api: KubeApi, request: LogsRequest, roleName: string, firs
       if (signal.aborted) break;
       const failure = classifyFailure(err);
       if (failure === "forbidden" || failure === "gone" || (err instanceof ApiError && err.status === 401)) {
-        out.note(`${failure === "gone" ? `Role ${request.namespace}/${roleName} was deleted` : roleError(err, request, roleName)}; stopped following`);
+        out.note(
+          `${failure === "gone" ? `Role ${request.namespace}/${roleName} was deleted` : roleError(err, request, roleName)}; ` +
+            `stopped following`,
+        );
         code = 1;
         break;
       }
@@ -246,7 +280,10 @@ async function follow(api: KubeApi, request: LogsRequest, roleName: string, firs
       continue;
     }
     refusedBefore = false;
-    if (failing) out.note(mode === "names" ? `read Role ${request.namespace}/${roleName} again` : `listed ${request.kind}/${request.name}'s pods again`);
+    if (failing)
+      out.note(
+        mode === "names" ? `read Role ${request.namespace}/${roleName} again` : `listed ${request.kind}/${request.name}'s pods again`,
+      );
     failing = false;
     failures.reset();
     sync(pods, true, mode);

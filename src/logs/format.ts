@@ -3,7 +3,20 @@
 import { styleText } from "node:util";
 
 type Colour = Parameters<typeof styleText>[0];
-const POD_COLOURS: Colour[] = ["cyan", "green", "magenta", "yellow", "blue", "red", "cyanBright", "greenBright", "magentaBright", "yellowBright", "blueBright", "redBright"];
+const POD_COLOURS: Colour[] = [
+  "cyan",
+  "green",
+  "magenta",
+  "yellow",
+  "blue",
+  "red",
+  "cyanBright",
+  "greenBright",
+  "magentaBright",
+  "yellowBright",
+  "blueBright",
+  "redBright",
+];
 const CONTAINER_COLOURS: Colour[] = ["gray", "white", "cyanBright", "yellowBright"];
 
 /** Colour on a terminal, unless NO_COLOR is set to anything non-empty (no-color.org). */

@@ -19,7 +19,11 @@ export type LinkOwner = { uid: string } | "vouched";
  * The names of the pods whose controller chain leads to the workload `uid`, sorted. A pod without
  * a controller, or with a link whose owner is not known, is left out.
  */
-export function podsOfWorkload(pods: readonly { metadata: Pick<ObjectMeta, "name" | "ownerReferences"> }[], workload: { kind: WorkloadKind; uid: string }, links: ReadonlyMap<string, LinkOwner>): string[] {
+export function podsOfWorkload(
+  pods: readonly { metadata: Pick<ObjectMeta, "name" | "ownerReferences"> }[],
+  workload: { kind: WorkloadKind; uid: string },
+  links: ReadonlyMap<string, LinkOwner>,
+): string[] {
   const link = LINK_KIND[workload.kind];
   const names = pods.filter(({ metadata }) => {
     const c = controllerOf(metadata);
@@ -33,7 +37,11 @@ export function podsOfWorkload(pods: readonly { metadata: Pick<ObjectMeta, "name
 }
 
 /** The link objects (ReplicaSets, Jobs) the pods' controllers name that are not looked up yet. */
-export function linksToRead(pods: readonly { metadata: Pick<ObjectMeta, "ownerReferences"> }[], kind: WorkloadKind, known: ReadonlyMap<string, LinkOwner>): { name: string; uid: string }[] {
+export function linksToRead(
+  pods: readonly { metadata: Pick<ObjectMeta, "ownerReferences"> }[],
+  kind: WorkloadKind,
+  known: ReadonlyMap<string, LinkOwner>,
+): { name: string; uid: string }[] {
   const link = LINK_KIND[kind];
   if (!link) return [];
   const out = new Map<string, { name: string; uid: string }>();

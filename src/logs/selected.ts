@@ -13,7 +13,8 @@ import { LINK_KIND, linksToRead, podsOfWorkload, type LinkOwner } from "./member
 export function grantedJobs(role: Pick<Role, "rules">): string[] {
   const names = new Set<string>();
   for (const rule of role.rules ?? []) {
-    if (rule.apiGroups?.includes("batch") && rule.resources?.includes("jobs") && rule.verbs.includes("get")) for (const n of rule.resourceNames ?? []) names.add(n);
+    if (rule.apiGroups?.includes("batch") && rule.resources?.includes("jobs") && rule.verbs.includes("get"))
+      for (const n of rule.resourceNames ?? []) names.add(n);
   }
   return [...names].sort();
 }
@@ -36,7 +37,10 @@ export class SelectedPods {
   /** What each ReplicaSet or Job seen so far is controlled by. */
   private readonly links = new Map<string, LinkOwner>();
 
-  constructor(private readonly api: KubeApi, private readonly workload: { namespace: string; kind: WorkloadKind; name: string }) {}
+  constructor(
+    private readonly api: KubeApi,
+    private readonly workload: { namespace: string; kind: WorkloadKind; name: string },
+  ) {}
 
   /** The workload's current pods, sorted. Throws the API's error when a list or get fails. */
   async current(role: Role, signal?: AbortSignal): Promise<string[]> {
@@ -54,7 +58,11 @@ export class SelectedPods {
     let vouches: boolean | undefined;
     for (const link of unread) {
       try {
-        const rs = parseObject(PartialObjectMetadata, await this.api.get(ReplicaSets, this.workload.namespace, link.name, undefined, signal), "ReplicaSet");
+        const rs = parseObject(
+          PartialObjectMetadata,
+          await this.api.get(ReplicaSets, this.workload.namespace, link.name, undefined, signal),
+          "ReplicaSet",
+        );
         if (rs.metadata.uid === link.uid) this.links.set(link.uid, { uid: controllerOf(rs.metadata)?.uid ?? "" });
       } catch (err) {
         if (err instanceof ApiError && err.status === 404) continue;
@@ -76,14 +84,22 @@ export class SelectedPods {
   private async selectors(role: Role, signal?: AbortSignal): Promise<{ uid: string; selectors: LabelSelector[] }> {
     const { namespace, kind, name } = this.workload;
     if (LINK_KIND[kind] !== "Job") {
-      const w = parseObject(WorkloadSchema, await this.api.get(KINDS[kind].resource, namespace, name, undefined, signal), `${kind} ${namespace}/${name}`);
+      const w = parseObject(
+        WorkloadSchema,
+        await this.api.get(KINDS[kind].resource, namespace, name, undefined, signal),
+        `${kind} ${namespace}/${name}`,
+      );
       if (!w.spec.selector) throw new Error(`${kind}/${name} has no pod selector`);
       return { uid: w.metadata.uid, selectors: [w.spec.selector] };
     }
     // The Role grants no get on a CronJob (kubectl logs does not support it): its UID is the
     // Role's controller ownerReference's, and its pods are its Jobs', listed by each Job's selector.
     const owner = controllerOf(role.metadata);
-    if (owner?.kind !== kind || owner.name !== name) throw new Error(`Role ${namespace}/${role.metadata.name} has no controller ownerReference to ${kind}/${name}, so its Jobs cannot be told from others`);
+    if (owner?.kind !== kind || owner.name !== name)
+      throw new Error(
+        `Role ${namespace}/${role.metadata.name} has no controller ownerReference to ${kind}/${name}, so its Jobs cannot be told ` +
+          `from others`,
+      );
     const selectors: LabelSelector[] = [];
     for (const job of grantedJobs(role)) {
       let raw: unknown;

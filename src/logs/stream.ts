@@ -60,10 +60,18 @@ export function classifyFailure(err: unknown): Failure {
 }
 
 function reason(err: unknown): string {
-  return err instanceof ApiError ? `${err.status}${err.reason ? ` ${err.reason}` : ""}: ${err.message.replace(/^.*?: \d{3}(?: \w+)?: /, "")}` : messageOf(err);
+  return err instanceof ApiError
+    ? `${err.status}${err.reason ? ` ${err.reason}` : ""}: ${err.message.replace(/^.*?: \d{3}(?: \w+)?: /, "")}`
+    : messageOf(err);
 }
 
-export async function streamContainer(api: KubeApi, target: StreamTarget, settings: StreamSettings, out: Output, signal: AbortSignal): Promise<StreamEnd> {
+export async function streamContainer(
+  api: KubeApi,
+  target: StreamTarget,
+  settings: StreamSettings,
+  out: Output,
+  signal: AbortSignal,
+): Promise<StreamEnd> {
   const { namespace, pod, container } = target;
   const label = `pod/${pod}/${container}`;
   const prefix = linePrefix(pod, container, settings.colour);
@@ -88,7 +96,8 @@ export async function streamContainer(api: KubeApi, target: StreamTarget, settin
         return;
       }
     }
-    if (timestamp && nanos !== undefined) last = last?.nanos === nanos ? { ...last, count: last.count + 1 } : { timestamp, nanos, count: 1 };
+    if (timestamp && nanos !== undefined)
+      last = last?.nanos === nanos ? { ...last, count: last.count + 1 } : { timestamp, nanos, count: 1 };
     out.line(`${prefix}${settings.timestamps && timestamp ? `${timestamp} ` : ""}${text}`);
   };
 

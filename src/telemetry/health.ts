@@ -19,7 +19,12 @@ export interface HealthReport {
 }
 
 /** Runs every check; the body is "ok", or the kube-style list when verbose or when one fails. */
-export async function runChecks(checks: readonly HealthCheck[], endpoint: string, verbose: boolean, exclude: readonly string[] = []): Promise<HealthReport> {
+export async function runChecks(
+  checks: readonly HealthCheck[],
+  endpoint: string,
+  verbose: boolean,
+  exclude: readonly string[] = [],
+): Promise<HealthReport> {
   const lines: string[] = [];
   let ok = true;
   for (const c of checks) {
@@ -112,7 +117,10 @@ export const EVENT_LOOP_LIMIT_MS = 5_000;
 export const WORKER_STALL_MS = 15 * 60_000;
 
 /** The controller's checks: liveness is about this process, readiness about its caches. */
-export function controllerChecks(controller: { readonly ready: boolean; workerProgress(): WorkerProgress }, shutdown: AbortSignal): { liveness: HealthCheck[]; readiness: HealthCheck[] } {
+export function controllerChecks(
+  controller: { readonly ready: boolean; workerProgress(): WorkerProgress },
+  shutdown: AbortSignal,
+): { liveness: HealthCheck[]; readiness: HealthCheck[] } {
   return {
     liveness: [ping, eventLoop(EVENT_LOOP_LIMIT_MS), workers(() => controller.workerProgress(), WORKER_STALL_MS)],
     readiness: [ping, cachesSynced(() => controller.ready), notShuttingDown(shutdown)],

@@ -28,23 +28,60 @@ export class Metrics {
   }
 
   private gauge(name: string, help: string, read: () => number): void {
-    new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
 
   /** client-go's, counted at the transport: every request sent, by status code ("<error>" when no answer came), HTTP method and host. */
-  readonly restClientRequests = this.counter("rest_client_requests_total", "Number of HTTP requests, partitioned by status code, method, and host.", ["code", "method", "host"]);
+  readonly restClientRequests = this.counter(
+    "rest_client_requests_total",
+    "Number of HTTP requests, partitioned by status code, method, and host.",
+    ["code", "method", "host"],
+  );
   /** client-go's: 1 while this replica holds the Lease `name`, 0 otherwise. */
   readonly leaderElectionMasterStatus = new Gauge({
     name: "leader_election_master_status",
-    help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name.",
+    help:
+      "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the " +
+      "string used to identify the lease. Please make sure to group by name.",
     labelNames: ["name"] as const,
     registers: [this.registry],
   });
-  readonly writes = this.counter("podlogreader_object_writes_total", "Objects podlogreader created, updated or deleted, by kind and operation.", ["kind", "operation"]);
-  readonly roleWritesRefused = this.counter("podlogreader_role_writes_refused_total", "Writes of managed Roles, RoleBindings and ServiceAccounts the apiserver refused (admission, quota, size), by verb and resource; while anything grants more than it should, each is followed by the next way out (shrink the Role, empty the binding, delete them).", ["namespace", "verb", "resource"]);
-  readonly grantsExpired = this.counter("podlogreader_grants_expired_total", "Grant RoleBindings (podlogreader grant) the controller deleted, by namespace and reason: expired, or role-gone (the workload's Role was deleted).", ["namespace", "reason"]);
-  readonly authorizerDecisions = this.counter("podlogreader_authorizer_decisions_total", "Answers of the webhook authorizer (--authorizer-addr), by request (pod: get of a pod or its log; pods: list or watch by label selector; other) and decision (allow, no-opinion, or error: deciding failed, so no opinion).", ["request", "decision"]);
-  readonly watchRestarts = this.counter("podlogreader_watch_restarts_total", "Watches that ended in an error or expired (410 Gone) and were started again, by resource.", ["resource"]);
+  readonly writes = this.counter(
+    "podlogreader_object_writes_total",
+    "Objects podlogreader created, updated or deleted, by kind and operation.",
+    ["kind", "operation"],
+  );
+  readonly roleWritesRefused = this.counter(
+    "podlogreader_role_writes_refused_total",
+    "Writes of managed Roles, RoleBindings and ServiceAccounts the apiserver refused (admission, quota, size), by verb and " +
+      "resource; while anything grants more than it should, each is followed by the next way out (shrink the Role, empty the " +
+      "binding, delete them).",
+    ["namespace", "verb", "resource"],
+  );
+  readonly grantsExpired = this.counter(
+    "podlogreader_grants_expired_total",
+    "Grant RoleBindings (podlogreader grant) the controller deleted, by namespace and reason: expired, or role-gone (the " +
+      "workload's Role was deleted).",
+    ["namespace", "reason"],
+  );
+  readonly authorizerDecisions = this.counter(
+    "podlogreader_authorizer_decisions_total",
+    "Answers of the webhook authorizer (--authorizer-addr), by request (pod: get of a pod or its log; pods: list or watch by label " +
+      "selector; other) and decision (allow, no-opinion, or error: deciding failed, so no opinion).",
+    ["request", "decision"],
+  );
+  readonly watchRestarts = this.counter(
+    "podlogreader_watch_restarts_total",
+    "Watches that ended in an error or expired (410 Gone) and were started again, by resource.",
+    ["resource"],
+  );
   readonly podsLeftOut = new Gauge({
     name: "podlogreader_pods_left_out",
     help: "Pods of a workload that do not fit in its Role and whose logs are therefore not granted.",
@@ -60,8 +97,12 @@ export class Metrics {
     for (const m of this.registry.getMetricsAsArray()) {
       if (m.name.endsWith("_total") && !(m instanceof Counter)) this.registry.removeSingleMetric(m.name);
     }
-    new Gauge({ name: "podlogreader_build_info", help: "Always 1; the labels say which build of podlogreader runs.", labelNames: ["version", "revision"] as const, registers: [this.registry] })
-      .set(build, 1);
+    new Gauge({
+      name: "podlogreader_build_info",
+      help: "Always 1; the labels say which build of podlogreader runs.",
+      labelNames: ["version", "revision"] as const,
+      registers: [this.registry],
+    }).set(build, 1);
   }
 
   /** The controller's own metrics: reconciles, its work queue, and gauges read when scraped. */

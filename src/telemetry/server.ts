@@ -10,7 +10,8 @@ export type { HttpServer, ListenAddress };
 
 export type Routes = Record<string, (req: Request) => Response | Promise<Response>>;
 
-const text = (body: string, status = 200) => new Response(`${body}\n`, { status, headers: { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" } });
+const text = (body: string, status = 200) =>
+  new Response(`${body}\n`, { status, headers: { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" } });
 
 export function metricsRoutes(metrics: Metrics): Routes {
   return {
@@ -25,7 +26,10 @@ export function metricsRoutes(metrics: Metrics): Routes {
  */
 export function probeRoutes(checks: { liveness: HealthCheck[]; readiness: HealthCheck[] }): Routes {
   const routes: Routes = {};
-  for (const [endpoint, list] of [["healthz", checks.liveness], ["readyz", checks.readiness]] as const) {
+  for (const [endpoint, list] of [
+    ["healthz", checks.liveness],
+    ["readyz", checks.readiness],
+  ] as const) {
     const handler = (only: readonly HealthCheck[]) => async (req: Request) => {
       const query = new URL(req.url).searchParams;
       const report = await runChecks(only, endpoint, query.has("verbose"), query.getAll("exclude"));
@@ -45,7 +49,11 @@ export function serveHttp(what: string, addr: ListenAddress, routes: Routes, log
       return route ? route(req) : text("not found", 404);
     },
   });
-  log.info(`Serving ${Object.keys(routes).filter((p) => p.split("/").length === 2).join(", ")} on ${server.shown}`);
+  log.info(
+    `Serving ${Object.keys(routes)
+      .filter((p) => p.split("/").length === 2)
+      .join(", ")} on ${server.shown}`,
+  );
   return server;
 }
 

@@ -19,32 +19,63 @@ export class WorkQueueMetrics implements QueueObserver {
   private readonly queueDuration: Histogram<"name" | "controller">;
   private readonly workDuration: Histogram<"name" | "controller">;
 
-  constructor(registry: Registry, name: string, depth: () => number, private readonly now: () => number = performance.now.bind(performance)) {
+  constructor(
+    registry: Registry,
+    name: string,
+    depth: () => number,
+    private readonly now: () => number = performance.now.bind(performance),
+  ) {
     this.labels = { name, controller: name };
     const labelNames = ["name", "controller"] as const;
     const registers = [registry];
     this.adds = new Counter({ name: "workqueue_adds_total", help: "Total number of adds handled by workqueue", labelNames, registers });
-    this.retries = new Counter({ name: "workqueue_retries_total", help: "Total number of retries handled by workqueue", labelNames, registers });
-    this.queueDuration = new Histogram({ name: "workqueue_queue_duration_seconds", help: "How long in seconds an item stays in workqueue before being requested", labelNames, buckets: WORKQUEUE_BUCKETS, registers });
-    this.workDuration = new Histogram({ name: "workqueue_work_duration_seconds", help: "How long in seconds processing an item from workqueue takes.", labelNames, buckets: WORKQUEUE_BUCKETS, registers });
+    this.retries = new Counter({
+      name: "workqueue_retries_total",
+      help: "Total number of retries handled by workqueue",
+      labelNames,
+      registers,
+    });
+    this.queueDuration = new Histogram({
+      name: "workqueue_queue_duration_seconds",
+      help: "How long in seconds an item stays in workqueue before being requested",
+      labelNames,
+      buckets: WORKQUEUE_BUCKETS,
+      registers,
+    });
+    this.workDuration = new Histogram({
+      name: "workqueue_work_duration_seconds",
+      help: "How long in seconds processing an item from workqueue takes.",
+      labelNames,
+      buckets: WORKQUEUE_BUCKETS,
+      registers,
+    });
     const labels = this.labels;
     const self = this;
     new Gauge({
-      name: "workqueue_depth", help: "Current depth of workqueue", labelNames, registers,
+      name: "workqueue_depth",
+      help: "Current depth of workqueue",
+      labelNames,
+      registers,
       collect() {
         this.set(labels, depth());
       },
     });
     new Gauge({
       name: "workqueue_unfinished_work_seconds",
-      help: "How many seconds of work has been done that is in progress and hasn't been observed by work_duration. Large values indicate stuck threads. One can deduce the number of stuck threads by observing the rate at which this increases.",
-      labelNames, registers,
+      help:
+        "How many seconds of work has been done that is in progress and hasn't been observed by work_duration. Large values indicate " +
+        "stuck threads. One can deduce the number of stuck threads by observing the rate at which this increases.",
+      labelNames,
+      registers,
       collect() {
         this.set(labels, self.runningSeconds().total);
       },
     });
     new Gauge({
-      name: "workqueue_longest_running_processor_seconds", help: "How many seconds has the longest running processor for workqueue been running.", labelNames, registers,
+      name: "workqueue_longest_running_processor_seconds",
+      help: "How many seconds has the longest running processor for workqueue been running.",
+      labelNames,
+      registers,
       collect() {
         this.set(labels, self.runningSeconds().longest);
       },

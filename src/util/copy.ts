@@ -8,7 +8,8 @@ export function copyData<T>(value: T): T {
   if (Array.isArray(value)) return value.map(copyData) as T;
   if (value === null || typeof value !== "object") return value;
   const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) throw new TypeError(`copyData copies plain data only, not ${proto?.constructor?.name ?? "this object"}`);
+  if (proto !== Object.prototype && proto !== null)
+    throw new TypeError(`copyData copies plain data only, not ${proto?.constructor?.name ?? "this object"}`);
   // fromEntries defines every key as its own property, "__proto__" too, as JSON.parse does.
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copyData(v)])) as T;
 }

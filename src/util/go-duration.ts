@@ -1,6 +1,6 @@
 // Durations as Go's time.ParseDuration reads them, with Go's error texts, so that a bad
 // duration flag reads exactly as it does in kubectl.
-const NANOS: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, "μs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const NANOS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 /** Go's limit: the largest int64 number of nanoseconds, about 292 years. */
 const MAX_NANOS = 2 ** 63 - 1;
 

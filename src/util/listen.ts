@@ -17,7 +17,11 @@ export interface HttpServer {
 }
 
 /** Serves `fetch` on `addr`; throws naming `what` and the address when it cannot bind. `shown` is HOST:PORT for a log line. */
-export function listen(what: string, addr: ListenAddress, options: { fetch(req: Request): Response | Promise<Response>; tls?: TLSOptions }): HttpServer & { shown: string } {
+export function listen(
+  what: string,
+  addr: ListenAddress,
+  options: { fetch(req: Request): Response | Promise<Response>; tls?: TLSOptions },
+): HttpServer & { shown: string } {
   const hostname = addr.host || "0.0.0.0";
   let server: ReturnType<typeof Bun.serve>;
   try {

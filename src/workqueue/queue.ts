@@ -148,7 +148,8 @@ export class WorkQueue {
    * Asks for the key to be processed, gathering bursts: a key that is idle and not in a burst is
    * processed at once; one that is running runs again when it ends, and one whose last batched run
    * ended within the burst's current window (burstWindow: from an eighth of `windowMs`, doubling
-   * after each run that gathered several adds, up to all of it) runs when that window has passed, with everything added meanwhile. A burst is over
+   * after each run that gathered several adds, up to all of it) runs when that window has passed, with everything added meanwhile. A burst
+   * is over
    * once the key has been quiet for twice its window. Runs for plain adds (removals) open no
    * window. So a lone change is handled at watch speed and a burst becomes a few runs.
    */
@@ -173,7 +174,8 @@ export class WorkQueue {
     if (this.stopped) return;
     const now = Date.now();
     const burst = this.bursts.get(key);
-    const busy = this.running.has(key) || this.readySet.has(key) || this.due.has(key) || (burst !== undefined && now - burst.ended < windowMs);
+    const busy =
+      this.running.has(key) || this.readySet.has(key) || this.due.has(key) || (burst !== undefined && now - burst.ended < windowMs);
     if (busy) this.add(key, windowMs);
     else this.addBatched(key, windowMs);
   }

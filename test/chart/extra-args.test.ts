@@ -51,7 +51,10 @@ const AUTHORIZER_ON = { "authorizer.enabled": true, "authorizer.clientCA.existin
 
 const runFlag = (name: string) => Object.values(RUN_FLAGS).find((f) => f.name === name)!;
 
-/** Every way the controller's parser (src/cli/flags.ts) reads the flag: --NAME[=true|false] for a bool, --NAME=V and --NAME V otherwise, -S V for a short form. */
+/**
+ * Every way the controller's parser (src/cli/flags.ts) reads the flag: --NAME[=true|false] for a bool, --NAME=V and --NAME V otherwise, -S
+ * V for a short form.
+ */
 function spellings(name: string): string[][] {
   const f = runFlag(name);
   if (f.kind === "bool") return [[`--${name}`], [`--${name}=true`], [`--${name}=false`]];
@@ -60,7 +63,17 @@ function spellings(name: string): string[][] {
 }
 
 function helmTemplate(values: Record<string, unknown>, schema: boolean) {
-  return runHelm(["template", "pl", chartDir, "--namespace", "ops", "--kube-version", KUBE_VERSION, ...(schema ? [] : ["--skip-schema-validation"]), ...setFlags(values)]);
+  return runHelm([
+    "template",
+    "pl",
+    chartDir,
+    "--namespace",
+    "ops",
+    "--kube-version",
+    KUBE_VERSION,
+    ...(schema ? [] : ["--skip-schema-validation"]),
+    ...setFlags(values),
+  ]);
 }
 
 function controllerArgs(values: Record<string, unknown> = {}): string[] {
@@ -76,7 +89,11 @@ describe("extraArgs may not set a flag the chart sets from a value that decides 
 
   test("the refused flags are exactly the chart's own flags but the tuning ones, and the deprecated alias of --pod-visibility", () => {
     const set = new Set(controllerArgs({ watchNamespaces: ["a"], ...AUTHORIZER_ON }).map(flagName));
-    expect([...set].filter((f) => !TUNING.includes(f)).sort()).toEqual(Object.keys(REFUSED).filter((f) => f !== "list-pods").sort());
+    expect([...set].filter((f) => !TUNING.includes(f)).sort()).toEqual(
+      Object.keys(REFUSED)
+        .filter((f) => f !== "list-pods")
+        .sort(),
+    );
     expect(runFlag("list-pods").help).toContain("--list-pods=true is --pod-visibility=namespace");
     for (const name of Object.keys(REFUSED)) expect(runFlag(name)).toBeDefined();
   });
@@ -100,12 +117,15 @@ describe("extraArgs may not set a flag the chart sets from a value that decides 
     [["--authorizer-tls-key-file=/tmp/tls.key"], "authorizerTlsKeyFile", "/tmp/tls.key"],
     [["--authorizer-client-ca-file=/tmp/ca.crt"], "authorizerClientCaFile", "/tmp/ca.crt"],
     [["--role-pod-names=none"], "rolePodNames", "none"],
-  ] as [string[], keyof Options, unknown][])("the controller's parser lets %p after the chart's flags change %s", (extra, option, value) => {
-    const chart = controllerArgs({ watchNamespaces: ["a"], ...AUTHORIZER_ON });
-    const read = (argv: string[]): unknown => parseOptions(argv)[option];
-    expect(read(chart)).not.toEqual(value);
-    expect(read([...chart, ...extra])).toEqual(value);
-  });
+  ] as [string[], keyof Options, unknown][])(
+    "the controller's parser lets %p after the chart's flags change %s",
+    (extra, option, value) => {
+      const chart = controllerArgs({ watchNamespaces: ["a"], ...AUTHORIZER_ON });
+      const read = (argv: string[]): unknown => parseOptions(argv)[option];
+      expect(read(chart)).not.toEqual(value);
+      expect(read([...chart, ...extra])).toEqual(value);
+    },
+  );
 
   test.each(cases)("%p is refused, with and without the schema, naming what to set instead", (_, name, extraArgs) => {
     for (const schema of [true, false]) {
@@ -116,16 +136,23 @@ describe("extraArgs may not set a flag the chart sets from a value that decides 
   });
 
   test("also after harmless flags, and whatever the values say", () => {
-    for (const values of [{ podVisibility: "own", extraArgs: ["--workers=8", "--pod-visibility=namespace"] }, { podVisibility: "namespace", extraArgs: ["--pod-visibility=namespace"] }]) {
-      for (const schema of [true, false]) expect(helmTemplate(values, schema).stderr).toContain("extraArgs must not set --pod-visibility; set podVisibility instead");
+    for (const values of [
+      { podVisibility: "own", extraArgs: ["--workers=8", "--pod-visibility=namespace"] },
+      { podVisibility: "namespace", extraArgs: ["--pod-visibility=namespace"] },
+    ]) {
+      for (const schema of [true, false])
+        expect(helmTemplate(values, schema).stderr).toContain("extraArgs must not set --pod-visibility; set podVisibility instead");
     }
   });
 });
 
 describe("other extraArgs still render", () => {
-  test.each([[["--workers=8"]], [["--debounce=500ms"]], [["--workers=8", "--resync=1m", "--log-level=debug"]]])("%p reach the controller after the chart's flags, and the controller takes them", (extraArgs) => {
-    const args = controllerArgs({ extraArgs });
-    expect(args.slice(-extraArgs.length)).toEqual(extraArgs);
-    expect(() => parseOptions(args)).not.toThrow();
-  });
+  test.each([[["--workers=8"]], [["--debounce=500ms"]], [["--workers=8", "--resync=1m", "--log-level=debug"]]])(
+    "%p reach the controller after the chart's flags, and the controller takes them",
+    (extraArgs) => {
+      const args = controllerArgs({ extraArgs });
+      expect(args.slice(-extraArgs.length)).toEqual(extraArgs);
+      expect(() => parseOptions(args)).not.toThrow();
+    },
+  );
 });

@@ -57,8 +57,12 @@ function nameProblems(manifests: Manifest[]): string[] {
 
 /** The Lease the controller is told to use, and the names the RBAC grants on Leases. */
 function leaseNames(manifests: Manifest[]): { arg: string; granted: string[] } {
-  const deployment = manifests.find((m) => m.kind === "Deployment") as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
-  const arg = deployment.spec.template.spec.containers[0]!.args.find((a) => a.startsWith("--leader-election-id="))!.slice("--leader-election-id=".length);
+  const deployment = manifests.find((m) => m.kind === "Deployment") as unknown as {
+    spec: { template: { spec: { containers: { args: string[] }[] } } };
+  };
+  const arg = deployment.spec.template.spec.containers[0]!.args.find((a) => a.startsWith("--leader-election-id="))!.slice(
+    "--leader-election-id=".length,
+  );
   const granted = manifests
     .filter((m) => m.kind === "Role")
     .flatMap((m) => (m as unknown as { rules: { resources: string[]; resourceNames?: string[] }[] }).rules)
@@ -70,14 +74,33 @@ function leaseNames(manifests: Manifest[]): { arg: string; granted: string[] } {
 /** Release names as helm accepts them (DNS-1123 subdomains of at most 53), often around the chart's name. */
 const releaseName = fc.oneof(
   subdomain(53),
-  fc.constantFrom("0", "1e3", "true", "podlogreader", "podlogreader-prod", "podlogreader--x", "podlogreader.x", "my-podlogreader", "x", "0", "audit", "a".repeat(53), `podlogreader-${"x".repeat(40)}`),
-  fc.tuple(fc.constantFrom("podlogreader-", "podlogreader", "x-podlogreader-"), subdomain(40)).map(([a, b]) => `${a}${b}`.slice(0, 53).replace(/[-.]+$/, "")),
+  fc.constantFrom(
+    "0",
+    "1e3",
+    "true",
+    "podlogreader",
+    "podlogreader-prod",
+    "podlogreader--x",
+    "podlogreader.x",
+    "my-podlogreader",
+    "x",
+    "0",
+    "audit",
+    "a".repeat(53),
+    `podlogreader-${"x".repeat(40)}`,
+  ),
+  fc
+    .tuple(fc.constantFrom("podlogreader-", "podlogreader", "x-podlogreader-"), subdomain(40))
+    .map(([a, b]) => `${a}${b}`.slice(0, 53).replace(/[-.]+$/, "")),
 );
 const label = (max: number) => subdomain(max).map((s) => s.replaceAll(".", "-"));
 /** Namespaces, long and alike: the first 40 or 55 characters shared, or all 63 used. */
 const namespaces = fc.oneof(
   fc.uniqueArray(label(63), { maxLength: 3 }),
-  fc.tuple(fc.constantFrom(40, 55), label(63)).map(([n, tail]) => [..."abc"].map((c) => `${"n".repeat(n)}${c}${tail}`.slice(0, 63).replace(/-+$/, ""))).map((l) => [...new Set(l)]),
+  fc
+    .tuple(fc.constantFrom(40, 55), label(63))
+    .map(([n, tail]) => [..."abc"].map((c) => `${"n".repeat(n)}${c}${tail}`.slice(0, 63).replace(/-+$/, "")))
+    .map((l) => [...new Set(l)]),
   fc.constant(["n".repeat(63), `${"n".repeat(62)}m`]),
 );
 const values = fc.record({
@@ -93,7 +116,13 @@ describe("chart object names", () => {
     let rendered = 0;
     fc.assert(
       fc.property(values, (v) => {
-        const r = template(v.release, v.namespace, { ...EVERYTHING_ON, nameOverride: v.nameOverride, fullnameOverride: v.fullnameOverride, watchNamespaces: v.watchNamespaces, replicaCount: 2 });
+        const r = template(v.release, v.namespace, {
+          ...EVERYTHING_ON,
+          nameOverride: v.nameOverride,
+          fullnameOverride: v.fullnameOverride,
+          watchNamespaces: v.watchNamespaces,
+          replicaCount: 2,
+        });
         if (!r.ok) throw new Error(r.error);
         const manifests = parseManifests(r.yaml);
         rendered++;
@@ -110,7 +139,11 @@ describe("chart object names", () => {
   });
 
   test("the checker finds each kind of bad name (a check of the checker)", () => {
-    const m = (kind: string, name: string, namespace = "ns", labels: Record<string, string> = {}): Manifest => ({ apiVersion: "v1", kind, metadata: { name, namespace, labels } });
+    const m = (kind: string, name: string, namespace = "ns", labels: Record<string, string> = {}): Manifest => ({
+      apiVersion: "v1",
+      kind,
+      metadata: { name, namespace, labels },
+    });
     expect(nameProblems([m("CronJob", "c".repeat(53))])).toHaveLength(1);
     expect(nameProblems([m("Service", "s".repeat(64))])).toHaveLength(1);
     expect(nameProblems([m("Deployment", "d-")])).toHaveLength(2);
@@ -120,7 +153,9 @@ describe("chart object names", () => {
     expect(nameProblems([m("Deployment", "x"), m("Deployment", "x")])).toHaveLength(1);
     expect(nameProblems([m("Deployment", "x", "ns", { a: "-x" })])).toHaveLength(1);
     expect(nameProblems([m("Deployment", 0 as unknown as string)])).toHaveLength(1);
-    expect(nameProblems([m("Deployment", "x"), m("Role", "x:y"), m("Role", "podlogreader-x:y"), m("ServiceAccount", "podlogreader.sa-x")])).toEqual([]);
+    expect(
+      nameProblems([m("Deployment", "x"), m("Role", "x:y"), m("Role", "podlogreader-x:y"), m("ServiceAccount", "podlogreader.sa-x")]),
+    ).toEqual([]);
   });
 
   test("the reviewer's cases: 53-character releases, 63-character namespaces, namespaces alike in their first 40 characters", () => {
@@ -135,6 +170,11 @@ describe("chart object names", () => {
   test("release podlogreader: the ServiceAccounts are podlogreader, podlogreader.sa-audit, podlogreader.sa-cleanup", () => {
     const r = template("podlogreader", "podlogreader", EVERYTHING_ON);
     if (!r.ok) throw new Error(r.error);
-    expect(parseManifests(r.yaml).filter((o) => o.kind === "ServiceAccount").map((o) => o.metadata.name).sort()).toEqual(["podlogreader", "podlogreader.sa-audit", "podlogreader.sa-cleanup"]);
+    expect(
+      parseManifests(r.yaml)
+        .filter((o) => o.kind === "ServiceAccount")
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(["podlogreader", "podlogreader.sa-audit", "podlogreader.sa-cleanup"]);
   });
 });

@@ -4,7 +4,7 @@
 // Bun turns non-ASCII characters of a String.raw template into \u escapes, so the micro signs (U+00B5 and U+03BC) come from a plain string.
 const UNITS = ["ns", "us", "\u00b5s", "\u03bcs", "ms", "s", "m", "h"].join("|");
 /** Go's time.ParseDuration syntax, as src/util/go-duration.ts reads it: a sign, then 0, or numbers with units. */
-export const DURATION = String.raw`[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(` + UNITS + "))+)";
+export const DURATION = `${String.raw`[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(` + UNITS}))+)`;
 
 const caseless = (word: string) => [...word].map((c) => `[${c.toUpperCase()}${c}]`).join("");
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
@@ -31,4 +31,8 @@ const FIELDS = [
 
 /** A CronJob schedule: a descriptor, `@every DURATION`, or five fields. */
 export const SCHEDULE =
-  "^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every " + DURATION + "|[ \\t]*" + FIELDS.map((f) => `(${f})`).join("[ \\t]+") + "[ \\t]*)$";
+  "^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every " +
+  DURATION +
+  "|[ \\t]*" +
+  FIELDS.map((f) => `(${f})`).join("[ \\t]+") +
+  "[ \\t]*)$";

@@ -30,15 +30,17 @@ beforeAll(async () => {
   await createDeployment(ns, "other", { replicas: 1, optIn: false });
   await createDeployment(ns, "borrowed", { replicas: 1 });
   webPods = await waitForPods(ns, "web", 2);
-  [otherPod] = await waitForPods(ns, "other", 1) as [string];
+  [otherPod] = (await waitForPods(ns, "other", 1)) as [string];
   await expectReadable(ns, "podlogreader-web", webPods);
   // podlogreader never binds a ServiceAccount it did not create: it says so, and that one reads nothing.
   const [borrowedPod] = await waitForPods(ns, "borrowed", 1);
   await eventually("a NameConflict Warning Event on borrowed", async () => {
     const { items } = await c.admin.list(Events, { namespace: ns });
-    return (items as { type?: string; reason?: string; involvedObject?: { name?: string } }[]).some(
-      (e) => e.type === "Warning" && e.reason === "NameConflict" && e.involvedObject?.name === "borrowed",
-    ) || undefined;
+    return (
+      (items as { type?: string; reason?: string; involvedObject?: { name?: string } }[]).some(
+        (e) => e.type === "Warning" && e.reason === "NameConflict" && e.involvedObject?.name === "borrowed",
+      ) || undefined
+    );
   });
   expect(await canReadLog(c.admin, ns, "podlogreader-borrowed", borrowedPod!)).toBe(false);
 });
@@ -119,24 +121,37 @@ describe("podlogreader audit", () => {
 
   test("fails on an over-grant made by a RoleBinding someone else added", async () => {
     await c.admin.create(Roles, ns, {
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "all-logs" },
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: "all-logs" },
       rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"] }],
     });
     await c.admin.create(RoleBindings, ns, {
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "too-generous" },
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "too-generous" },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "all-logs" },
       subjects: [{ kind: "ServiceAccount", name: "podlogreader-web", namespace: ns }],
     });
     const r = await podlogreader(["audit", "-n", ns, "--output", "json"]);
     expect(r.code).toBe(1);
-    const report = JSON.parse(r.stdout) as { ok: boolean; entries: { serviceAccount: string; overGrants: string[]; namespaceWide: boolean }[] };
+    const report = JSON.parse(r.stdout) as {
+      ok: boolean;
+      entries: { serviceAccount: string; overGrants: string[]; namespaceWide: boolean }[];
+    };
     expect(report.ok).toBe(false);
     const web = report.entries.find((e) => e.serviceAccount === "podlogreader-web")!;
     expect(web.overGrants).toContain(otherPod);
     expect(web.namespaceWide).toBe(true);
     const table = await podlogreader(["audit", "-n", ns]);
     expect(table.code).toBe(1);
-    expect(table.stdout).toMatch(new RegExp(`^OVER-GRANT +namespace-wide +${ns}/podlogreader-web can read the logs of every pod in ${ns}, granted by RoleBinding ${ns}/too-generous \\(Role all-logs\\)$`, "m"));
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^OVER-GRANT +namespace-wide +${ns}/podlogreader-web can read the logs of every pod in ${ns}, granted by RoleBinding ` +
+          `${ns}/too-generous \\(Role all-logs\\)$`,
+        "m",
+      ),
+    );
     await c.admin.delete(RoleBindings, ns, "too-generous");
   });
 });

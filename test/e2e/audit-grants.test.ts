@@ -12,8 +12,20 @@ import { podlogreader } from "../support/process.ts";
 
 const RBAC = "rbac.authorization.k8s.io";
 
-interface Finding { kind: string; overGrant: boolean; serviceAccount: string; workload: string; grantedBy: string[]; subjects?: string[]; detail?: string; message: string }
-interface Report { ok: boolean; findings: Finding[] }
+interface Finding {
+  kind: string;
+  overGrant: boolean;
+  serviceAccount: string;
+  workload: string;
+  grantedBy: string[];
+  subjects?: string[];
+  detail?: string;
+  message: string;
+}
+interface Report {
+  ok: boolean;
+  findings: Finding[];
+}
 
 let c: TestCluster;
 let ns: string;
@@ -27,30 +39,49 @@ async function audit(): Promise<{ code: number; report: Report }> {
 }
 
 const GRANT_KINDS = new Set(["expired-grant", "misdirected-grant", "unissued-binding"]);
-const aboutPeople = (r: Report) => r.findings.filter((f) => GRANT_KINDS.has(f.kind)).map((f) => ({ kind: f.kind, subjects: f.subjects, overGrant: f.overGrant }));
+const aboutPeople = (r: Report) =>
+  r.findings.filter((f) => GRANT_KINDS.has(f.kind)).map((f) => ({ kind: f.kind, subjects: f.subjects, overGrant: f.overGrant }));
 
 /** `podlogreader grant`, to be revoked after the test; returns the binding's name. */
 async function grant(to: string): Promise<string> {
   const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", to, "--for", "1h", "--reason", "audit test", "-o", "json"]);
   // This cluster runs no grant policy, so the command may say the record is advisory; nothing else.
-  expect(r.stderr).toMatch(/^(the cluster does not enforce grant records \(no ValidatingAdmissionPolicy [^)]*\): expiry and granted-by are advisory\n)?$/);
+  expect(r.stderr).toMatch(
+    /^(the cluster does not enforce grant records \(no ValidatingAdmissionPolicy [^)]*\): expiry and granted-by are advisory\n)?$/,
+  );
   expect(r.code).toBe(0);
   const name = (JSON.parse(r.stdout) as { binding: string }).binding;
   cleanups.push(() => c.admin.delete(RoleBindings, ns, name));
   return name;
 }
 
-async function plantBinding(body: { metadata: { name: string } & Record<string, unknown>; roleRef: { kind: string; name: string }; subjects: unknown[] }): Promise<void> {
-  await c.admin.create(RoleBindings, ns, { apiVersion: `${RBAC}/v1`, kind: "RoleBinding", ...body, roleRef: { apiGroup: RBAC, ...body.roleRef } } as never);
+async function plantBinding(body: {
+  metadata: { name: string } & Record<string, unknown>;
+  roleRef: { kind: string; name: string };
+  subjects: unknown[];
+}): Promise<void> {
+  await c.admin.create(RoleBindings, ns, {
+    apiVersion: `${RBAC}/v1`,
+    kind: "RoleBinding",
+    ...body,
+    roleRef: { apiGroup: RBAC, ...body.roleRef },
+  } as never);
   cleanups.push(() => c.admin.delete(RoleBindings, ns, body.metadata.name));
 }
 
 const user = (name: string) => ({ kind: "User", apiGroup: RBAC, name });
 const person = (name: string) => ({ name, groups: [] });
 
-/** Waits until the authorizer (whose RBAC cache lags writes) lets `name` read exactly `expected` among web's pods and one name no pod has. */
+/**
+ * Waits until the authorizer (whose RBAC cache lags writes) lets `name` read exactly `expected` among web's pods and one name no pod has.
+ */
 const readsEventually = (name: string, expected: (readable: string[]) => boolean) =>
-  eventually(`${name}'s access to take effect`, async () => (expected(await userReadable(person(name), ns, webPods)) ? true : undefined), 10_000, 200);
+  eventually(
+    `${name}'s access to take effect`,
+    async () => (expected(await userReadable(person(name), ns, webPods)) ? true : undefined),
+    10_000,
+    200,
+  );
 const exactly = (pods: string[]) => (readable: string[]) => JSON.stringify(readable) === JSON.stringify(pods);
 
 beforeAll(async () => {
@@ -76,7 +107,13 @@ describe("podlogreader audit, on bindings to people", () => {
   test("of two grants, the one past its expiry is an over-grant (exit 1) and the fresh one is not", async () => {
     await grant("user:alice");
     const stale = await grant("user:bob");
-    await c.admin.mergePatch(RoleBindings, ns, stale, { metadata: { annotations: { "podlogreader.dev/expires": "2026-01-01T00:00:00Z" } } }, { fieldManager: TEST_FIELD_MANAGER });
+    await c.admin.mergePatch(
+      RoleBindings,
+      ns,
+      stale,
+      { metadata: { annotations: { "podlogreader.dev/expires": "2026-01-01T00:00:00Z" } } },
+      { fieldManager: TEST_FIELD_MANAGER },
+    );
     // RBAC knows nothing of the annotation: both still read.
     await readsEventually("alice", exactly(webPods));
     await readsEventually("bob", exactly(webPods));
@@ -93,7 +130,11 @@ describe("podlogreader audit, on bindings to people", () => {
   }, 60_000);
 
   test("a binding made by hand to a managed Role is named as not issued by podlogreader, exit 1; the table says so too", async () => {
-    await plantBinding({ metadata: { name: "carol-debugs-web" }, roleRef: { kind: "Role", name: "podlogreader-web" }, subjects: [user("carol")] });
+    await plantBinding({
+      metadata: { name: "carol-debugs-web" },
+      roleRef: { kind: "Role", name: "podlogreader-web" },
+      subjects: [user("carol")],
+    });
     await readsEventually("carol", exactly(webPods));
 
     const { code, report } = await audit();
@@ -101,7 +142,10 @@ describe("podlogreader audit, on bindings to people", () => {
     expect(code).toBe(1);
     const table = await podlogreader(["audit", "-n", ns]);
     expect(table.code).toBe(1);
-    expect(table.stdout).toContain(`OVER-GRANT   unissued-binding  RoleBinding ${ns}/carol-debugs-web (Role podlogreader-web), not issued by podlogreader, lets user:carol read Deployment/web's pod logs, with no expiry`);
+    expect(table.stdout).toContain(
+      `OVER-GRANT   unissued-binding  RoleBinding ${ns}/carol-debugs-web (Role podlogreader-web), not issued by podlogreader, lets ` +
+        `user:carol read Deployment/web's pod logs, with no expiry`,
+    );
 
     await undo();
   }, 60_000);
@@ -123,7 +167,9 @@ describe("podlogreader audit, on bindings to people", () => {
 
     const { code, report } = await audit();
     expect(aboutPeople(report)).toEqual([{ kind: "misdirected-grant", subjects: ["user:dave"], overGrant: true }]);
-    expect(report.findings.find((f) => f.kind === "misdirected-grant")!.detail).toBe("binds ClusterRole view, not a Role podlogreader manages");
+    expect(report.findings.find((f) => f.kind === "misdirected-grant")!.detail).toBe(
+      "binds ClusterRole view, not a Role podlogreader manages",
+    );
     expect(code).toBe(1);
 
     await undo();

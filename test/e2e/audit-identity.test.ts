@@ -17,11 +17,35 @@ import { podlogreader } from "../support/process.ts";
 const RBAC = "rbac.authorization.k8s.io";
 const SA = "podlogreader-web";
 
-interface Finding { kind: string; overGrant: boolean; serviceAccount: string; permission: string; scope: string; resourceName?: string; grantedBy: string[]; message: string }
-interface Report { ok: boolean; findings: Finding[] }
-interface Rule { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }
+interface Finding {
+  kind: string;
+  overGrant: boolean;
+  serviceAccount: string;
+  permission: string;
+  scope: string;
+  resourceName?: string;
+  grantedBy: string[];
+  message: string;
+}
+interface Report {
+  ok: boolean;
+  findings: Finding[];
+}
+interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
 /** One permission as the authorizer is asked about it, and as the report names it. */
-interface Permission { verb: string; group: string; resource: string; subresource?: string; name?: string; text: string }
+interface Permission {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  name?: string;
+  text: string;
+}
 
 let c: TestCluster;
 let ns: string;
@@ -34,13 +58,21 @@ async function audit(): Promise<{ code: number; report: Report }> {
 }
 
 const can = (p: Permission) =>
-  serviceAccountCan(c.admin, ns, SA, { verb: p.verb, group: p.group, resource: p.resource, ...(p.subresource ? { subresource: p.subresource } : {}), ...(p.name ? { name: p.name } : {}) });
+  serviceAccountCan(c.admin, ns, SA, {
+    verb: p.verb,
+    group: p.group,
+    resource: p.resource,
+    ...(p.subresource ? { subresource: p.subresource } : {}),
+    ...(p.name ? { name: p.name } : {}),
+  });
 
 /** Binds a Role `deployer` with these rules to the web workload's ServiceAccount, once the authorizer grants `p`. */
 async function bindDeployer(rules: Rule[], p: Permission): Promise<void> {
   await c.admin.create(Roles, ns, { apiVersion: `${RBAC}/v1`, kind: "Role", metadata: { name: "deployer" }, rules });
   await c.admin.create(RoleBindings, ns, {
-    apiVersion: `${RBAC}/v1`, kind: "RoleBinding", metadata: { name: "deployer" },
+    apiVersion: `${RBAC}/v1`,
+    kind: "RoleBinding",
+    metadata: { name: "deployer" },
     roleRef: { apiGroup: RBAC, kind: "Role", name: "deployer" },
     subjects: [{ kind: "ServiceAccount", name: SA, namespace: ns }],
   });
@@ -55,7 +87,12 @@ async function unbindDeployer(p: Permission): Promise<void> {
   await eventually(`the authorizer to drop ${p.text}`, async () => ((await can(p)) ? undefined : true));
 }
 
-const rule = (apiGroups: string[], resources: string[], verbs: string[], resourceNames?: string[]): Rule => ({ apiGroups, resources, verbs, ...(resourceNames ? { resourceNames } : {}) });
+const rule = (apiGroups: string[], resources: string[], verbs: string[], resourceNames?: string[]): Rule => ({
+  apiGroups,
+  resources,
+  verbs,
+  ...(resourceNames ? { resourceNames } : {}),
+});
 const WRITE = ["create", "update", "patch"];
 
 beforeAll(async () => {
@@ -84,49 +121,101 @@ describe("acting as another identity", () => {
     expect(issued.stdout).toMatch(/token: \S+/);
   });
 
-  test("the threat is real: a deployer Role without pods/log lets its token create a pod that runs as another ServiceAccount and mounts /var/log/pods", async () => {
-    const createPods: Permission = { verb: "create", group: "", resource: "pods", text: "create pods" };
-    await bindDeployer([rule([""], ["pods", "pods/ephemeralcontainers"], WRITE), rule(["apps"], ["deployments"], WRITE), rule(["batch"], ["jobs"], WRITE)], createPods);
-    try {
-      expect(await can({ verb: "get", group: "", resource: "pods", subresource: "log", text: "get pods/log" })).toBe(false);
-      const web = new KubeApi(new Transport(tokenConnection(c, await serviceAccountToken(ns, SA))));
-      const pod = (await web.create(Pods, ns, {
-        apiVersion: "v1", kind: "Pod", metadata: { name: "borrowed-identity" },
-        spec: {
-          serviceAccountName: "podlogreader-payments",
-          containers: [{ name: "c", image: "busybox", volumeMounts: [{ name: "logs", mountPath: "/logs" }] }],
-          volumes: [{ name: "logs", hostPath: { path: "/var/log/pods" } }],
-        },
-      })) as { spec: { serviceAccountName: string } };
-      expect(pod.spec.serviceAccountName).toBe("podlogreader-payments");
-      await c.admin.delete(Pods, ns, "borrowed-identity");
+  test(
+    "the threat is real: a deployer Role without pods/log lets its token create a pod that runs as another ServiceAccount and mounts " +
+      "/var/log/pods",
+    async () => {
+      const createPods: Permission = { verb: "create", group: "", resource: "pods", text: "create pods" };
+      await bindDeployer(
+        [rule([""], ["pods", "pods/ephemeralcontainers"], WRITE), rule(["apps"], ["deployments"], WRITE), rule(["batch"], ["jobs"], WRITE)],
+        createPods,
+      );
+      try {
+        expect(await can({ verb: "get", group: "", resource: "pods", subresource: "log", text: "get pods/log" })).toBe(false);
+        const web = new KubeApi(new Transport(tokenConnection(c, await serviceAccountToken(ns, SA))));
+        const pod = (await web.create(Pods, ns, {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "borrowed-identity" },
+          spec: {
+            serviceAccountName: "podlogreader-payments",
+            containers: [{ name: "c", image: "busybox", volumeMounts: [{ name: "logs", mountPath: "/logs" }] }],
+            volumes: [{ name: "logs", hostPath: { path: "/var/log/pods" } }],
+          },
+        })) as { spec: { serviceAccountName: string } };
+        expect(pod.spec.serviceAccountName).toBe("podlogreader-payments");
+        await c.admin.delete(Pods, ns, "borrowed-identity");
 
-      const { code, report } = await audit();
-      expect(code).toBe(1);
-      const mine = report.findings.filter((f) => f.serviceAccount === SA);
-      expect(mine.map((f) => f.permission).sort()).toEqual([
-        "create deployments.apps", "create jobs.batch", "create pods",
-        "patch deployments.apps", "patch jobs.batch", "patch pods", "patch pods/ephemeralcontainers",
-        "update deployments.apps", "update jobs.batch", "update pods", "update pods/ephemeralcontainers",
-      ]);
-      for (const f of mine) expect(f).toMatchObject({ kind: "other-identity", overGrant: true, scope: ns, grantedBy: [`RoleBinding ${ns}/deployer (Role deployer)`] });
-      // The other workload's account is untouched by a binding that does not reach it.
-      expect(report.findings.filter((f) => f.serviceAccount !== SA)).toEqual([]);
-    } finally {
-      await unbindDeployer(createPods);
-    }
-  });
+        const { code, report } = await audit();
+        expect(code).toBe(1);
+        const mine = report.findings.filter((f) => f.serviceAccount === SA);
+        expect(mine.map((f) => f.permission).sort()).toEqual([
+          "create deployments.apps",
+          "create jobs.batch",
+          "create pods",
+          "patch deployments.apps",
+          "patch jobs.batch",
+          "patch pods",
+          "patch pods/ephemeralcontainers",
+          "update deployments.apps",
+          "update jobs.batch",
+          "update pods",
+          "update pods/ephemeralcontainers",
+        ]);
+        for (const f of mine)
+          expect(f).toMatchObject({
+            kind: "other-identity",
+            overGrant: true,
+            scope: ns,
+            grantedBy: [`RoleBinding ${ns}/deployer (Role deployer)`],
+          });
+        // The other workload's account is untouched by a binding that does not reach it.
+        expect(report.findings.filter((f) => f.serviceAccount !== SA)).toEqual([]);
+      } finally {
+        await unbindDeployer(createPods);
+      }
+    },
+  );
 
   const cases: [string, Rule[], Permission][] = [
     ["can create pods", [rule([""], ["pods"], ["create"])], { verb: "create", group: "", resource: "pods", text: "create pods" }],
-    ["can create Deployments", [rule(["apps"], ["deployments"], ["create"])], { verb: "create", group: "apps", resource: "deployments", text: "create deployments.apps" }],
-    ["can create Jobs", [rule(["batch"], ["jobs"], ["create"])], { verb: "create", group: "batch", resource: "jobs", text: "create jobs.batch" }],
+    [
+      "can create Deployments",
+      [rule(["apps"], ["deployments"], ["create"])],
+      { verb: "create", group: "apps", resource: "deployments", text: "create deployments.apps" },
+    ],
+    [
+      "can create Jobs",
+      [rule(["batch"], ["jobs"], ["create"])],
+      { verb: "create", group: "batch", resource: "jobs", text: "create jobs.batch" },
+    ],
     ["can patch pods", [rule([""], ["pods"], ["patch"])], { verb: "patch", group: "", resource: "pods", text: "patch pods" }],
-    ["can add ephemeral containers", [rule([""], ["pods/ephemeralcontainers"], ["patch"])], { verb: "patch", group: "", resource: "pods", subresource: "ephemeralcontainers", text: "patch pods/ephemeralcontainers" }],
-    ["holds every verb on every apps resource (a wildcard)", [rule(["apps"], ["*"], ["*"])], { verb: "create", group: "apps", resource: "statefulsets", text: "create statefulsets.apps" }],
-    ["can update one CronJob by name", [rule(["batch"], ["cronjobs"], ["update"], ["nightly"])], { verb: "update", group: "batch", resource: "cronjobs", name: "nightly", text: "update cronjobs.batch" }],
-    ["may impersonate one ServiceAccount (constrained impersonation)", [rule(["authentication.k8s.io"], ["serviceaccounts"], ["impersonate:serviceaccount"], ["podlogreader-payments"])],
-      { verb: "impersonate:serviceaccount", group: "authentication.k8s.io", resource: "serviceaccounts", name: "podlogreader-payments", text: "impersonate:serviceaccount serviceaccounts.authentication.k8s.io" }],
+    [
+      "can add ephemeral containers",
+      [rule([""], ["pods/ephemeralcontainers"], ["patch"])],
+      { verb: "patch", group: "", resource: "pods", subresource: "ephemeralcontainers", text: "patch pods/ephemeralcontainers" },
+    ],
+    [
+      "holds every verb on every apps resource (a wildcard)",
+      [rule(["apps"], ["*"], ["*"])],
+      { verb: "create", group: "apps", resource: "statefulsets", text: "create statefulsets.apps" },
+    ],
+    [
+      "can update one CronJob by name",
+      [rule(["batch"], ["cronjobs"], ["update"], ["nightly"])],
+      { verb: "update", group: "batch", resource: "cronjobs", name: "nightly", text: "update cronjobs.batch" },
+    ],
+    [
+      "may impersonate one ServiceAccount (constrained impersonation)",
+      [rule(["authentication.k8s.io"], ["serviceaccounts"], ["impersonate:serviceaccount"], ["podlogreader-payments"])],
+      {
+        verb: "impersonate:serviceaccount",
+        group: "authentication.k8s.io",
+        resource: "serviceaccounts",
+        name: "podlogreader-payments",
+        text: "impersonate:serviceaccount serviceaccounts.authentication.k8s.io",
+      },
+    ],
   ];
 
   test.each(cases)("an account that %s: an other-identity over-grant naming the binding, and no kubeconfig", async (_, rules, p) => {
@@ -136,10 +225,16 @@ describe("acting as another identity", () => {
       expect(code).toBe(1);
       expect(report.ok).toBe(false);
       const mine = report.findings.filter((f) => f.serviceAccount === SA);
-      expect(mine).toContainEqual(expect.objectContaining({
-        kind: "other-identity", overGrant: true, permission: p.text, scope: ns, ...(p.name ? { resourceName: p.name } : {}),
-        grantedBy: [`RoleBinding ${ns}/deployer (Role deployer)`],
-      }));
+      expect(mine).toContainEqual(
+        expect.objectContaining({
+          kind: "other-identity",
+          overGrant: true,
+          permission: p.text,
+          scope: ns,
+          ...(p.name ? { resourceName: p.name } : {}),
+          grantedBy: [`RoleBinding ${ns}/deployer (Role deployer)`],
+        }),
+      );
       for (const f of mine) expect(f).toMatchObject({ kind: "other-identity", grantedBy: [`RoleBinding ${ns}/deployer (Role deployer)`] });
 
       const refused = await podlogreader(["kubeconfig", "-n", ns, "deploy/web"]);
@@ -147,7 +242,10 @@ describe("acting as another identity", () => {
       expect(refused.stdout).toBe("");
       expect(refused.stderr).toContain(`refusing to hand out ServiceAccount ${ns}/${SA}'s token`);
       const on = p.name ? ` on ${p.name}` : "";
-      expect(refused.stderr).toContain(`other-identity: ${ns}/${SA} may ${p.text}${on} in namespace ${ns}, granted by RoleBinding ${ns}/deployer (Role deployer): it can act as another identity`);
+      expect(refused.stderr).toContain(
+        `other-identity: ${ns}/${SA} may ${p.text}${on} in namespace ${ns}, granted by RoleBinding ${ns}/deployer (Role deployer): ` +
+          `it can act as another identity`,
+      );
     } finally {
       await unbindDeployer(p);
     }

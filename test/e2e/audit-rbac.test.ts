@@ -16,7 +16,13 @@ import { startController, type RunningController } from "../support/controller.t
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
 import { BINARY } from "../support/process.ts";
 
-const TYPES: Record<string, ResourceType> = { ServiceAccount: ServiceAccounts, ClusterRole: ClusterRoles, ClusterRoleBinding: ClusterRoleBindings, Role: Roles, RoleBinding: RoleBindings };
+const TYPES: Record<string, ResourceType> = {
+  ServiceAccount: ServiceAccounts,
+  ClusterRole: ClusterRoles,
+  ClusterRoleBinding: ClusterRoleBindings,
+  Role: Roles,
+  RoleBinding: RoleBindings,
+};
 const run = process.pid.toString(36);
 
 let c: TestCluster;
@@ -42,7 +48,10 @@ afterAll(async () => {
 
 const auditObjects = (release: string) =>
   // The ServiceAccount is <fullname>-audit, its RBAC objects <fullname>:audit-...
-  render(release, system, { audit: { enabled: true } }).filter((m) => /^[-:]audit/.test(m.metadata.name.slice(`${release}-podlogreader`.length)) && m.metadata.name.startsWith(release) && m.kind in TYPES);
+  render(release, system, { audit: { enabled: true } }).filter(
+    (m) =>
+      /^[-:]audit/.test(m.metadata.name.slice(`${release}-podlogreader`.length)) && m.metadata.name.startsWith(release) && m.kind in TYPES,
+  );
 
 /** The rules with one "group/resource:verb" removed; a rule left without resources or verbs goes. */
 function without(rules: V1PolicyRule[], permission: string): V1PolicyRule[] {
@@ -63,9 +72,10 @@ function without(rules: V1PolicyRule[], permission: string): V1PolicyRule[] {
 /** Applies the release's audit identity (with one permission of one role taken out) and returns a kubeconfig of its token. */
 async function install(release: string, removed?: { role: string; permission: string }): Promise<string> {
   for (const m of auditObjects(release)) {
-    const obj: Manifest = removed && m.metadata.name === removed.role && m.kind.endsWith("Role")
-      ? { ...m, rules: without((m as unknown as V1Role).rules ?? [], removed.permission) }
-      : m;
+    const obj: Manifest =
+      removed && m.metadata.name === removed.role && m.kind.endsWith("Role")
+        ? { ...m, rules: without((m as unknown as V1Role).rules ?? [], removed.permission) }
+        : m;
     const namespaced = !m.kind.startsWith("Cluster");
     await c.admin.create(TYPES[m.kind]!, namespaced ? system : undefined, obj);
     if (!namespaced) clusterScoped.push([TYPES[m.kind]!, m.metadata.name]);
@@ -77,13 +87,18 @@ async function install(release: string, removed?: { role: string; permission: st
 }
 
 async function audit(kubeconfig: string) {
-  const proc = Bun.spawn([BINARY, "audit", "-n", ns, "--output", "json"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
+  const proc = Bun.spawn([BINARY, "audit", "-n", ns, "--output", "json"], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig },
+  });
   const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   return { code, stdout, stderr };
 }
 
 describe("the chart's audit identity", () => {
-  let rolePermissions: { role: string; permission: string }[] = [];
+  const rolePermissions: { role: string; permission: string }[] = [];
 
   test("is sufficient: a healthy namespace passes, and a RoleBinding in another namespace is found", async () => {
     const release = `af${run}`;
@@ -96,9 +111,16 @@ describe("the chart's audit identity", () => {
     expect(report.entries.length).toBeGreaterThan(0);
 
     const far = await useNamespace("audit-rbac-far");
-    await c.admin.create(Roles, far, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "logs" }, rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"] }] });
+    await c.admin.create(Roles, far, {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: "logs" },
+      rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"] }],
+    });
     await c.admin.create(RoleBindings, far, {
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "reach" },
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "reach" },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "logs" },
       subjects: [{ kind: "ServiceAccount", name: "podlogreader-web", namespace: ns }],
     });
@@ -106,10 +128,13 @@ describe("the chart's audit identity", () => {
     await c.admin.delete(RoleBindings, far, "reach");
     expect(found.stderr).toBe("");
     expect(found.code).toBe(1);
-    expect((JSON.parse(found.stdout) as { findings: { kind: string; scope: string }[] }).findings).toContainEqual(expect.objectContaining({ kind: "cross-namespace", scope: far }));
+    expect((JSON.parse(found.stdout) as { findings: { kind: string; scope: string }[] }).findings).toContainEqual(
+      expect.objectContaining({ kind: "cross-namespace", scope: far }),
+    );
 
     for (const m of auditObjects(release).filter((m) => m.kind === "ClusterRole" || m.kind === "Role")) {
-      for (const permission of permissions((m as unknown as V1Role).rules ?? [])) rolePermissions.push({ role: m.metadata.name.slice(release.length), permission });
+      for (const permission of permissions((m as unknown as V1Role).rules ?? []))
+        rolePermissions.push({ role: m.metadata.name.slice(release.length), permission });
     }
     expect(rolePermissions.length).toBeGreaterThan(10);
   });
@@ -122,7 +147,8 @@ describe("the chart's audit identity", () => {
       const kubeconfig = await install(release, { role: `${release}${p.role}`, permission: p.permission });
       const r = await audit(kubeconfig);
       if (r.code === 0) unneeded.push(`${p.role} ${p.permission}: the audit passed without it`);
-      else if (!/\b403\b/.test(r.stderr)) unneeded.push(`${p.role} ${p.permission}: the audit failed, but nothing was refused: ${r.stderr}`);
+      else if (!/\b403\b/.test(r.stderr))
+        unneeded.push(`${p.role} ${p.permission}: the audit failed, but nothing was refused: ${r.stderr}`);
     }
     expect(unneeded).toEqual([]);
   }, 300_000);

@@ -12,8 +12,21 @@ import { podlogreader } from "../support/process.ts";
 const RBAC = "rbac.authorization.k8s.io";
 const run = process.pid.toString(36);
 
-interface Finding { kind: string; overGrant: boolean; serviceAccount: string; permission: string; scope: string; resourceName?: string; grantedBy: string[]; message: string }
-interface Report { ok: boolean; findings: Finding[]; entries: { serviceAccount: string; pods: string[]; roleNames: string[] }[] }
+interface Finding {
+  kind: string;
+  overGrant: boolean;
+  serviceAccount: string;
+  permission: string;
+  scope: string;
+  resourceName?: string;
+  grantedBy: string[];
+  message: string;
+}
+interface Report {
+  ok: boolean;
+  findings: Finding[];
+  entries: { serviceAccount: string; pods: string[]; roleNames: string[] }[];
+}
 
 let c: TestCluster;
 let ns: string;
@@ -32,12 +45,21 @@ async function audit(): Promise<{ code: number; report: Report; stderr: string }
 const overGrants = (r: Report) => r.findings.filter((f) => f.overGrant && f.serviceAccount === "podlogreader-web");
 
 /** Creates an object as admin, to be deleted after the test. */
-async function plant(rt: ResourceType, namespace: string | undefined, body: { metadata: { name: string } } & Record<string, unknown>): Promise<void> {
+async function plant(
+  rt: ResourceType,
+  namespace: string | undefined,
+  body: { metadata: { name: string } } & Record<string, unknown>,
+): Promise<void> {
   await c.admin.create(rt, namespace, { apiVersion: `${RBAC}/v1`, kind: rt.kind, ...body });
   cleanups.push(() => c.admin.delete(rt, namespace, body.metadata.name));
 }
 
-const rule = (resources: string[], verbs: string[], resourceNames?: string[]) => ({ apiGroups: [""], resources, verbs, ...(resourceNames ? { resourceNames } : {}) });
+const rule = (resources: string[], verbs: string[], resourceNames?: string[]) => ({
+  apiGroups: [""],
+  resources,
+  verbs,
+  ...(resourceNames ? { resourceNames } : {}),
+});
 const webSubject = () => ({ kind: "ServiceAccount", name: "podlogreader-web", namespace: ns });
 const roleRef = (kind: "Role" | "ClusterRole", name: string) => ({ apiGroup: RBAC, kind, name });
 
@@ -80,16 +102,28 @@ describe("podlogreader audit", () => {
     const { code, report } = await audit();
     expect(code).toBe(1);
     expect(report.ok).toBe(false);
-    expect(overGrants(report)).toContainEqual(expect.objectContaining({ kind: "cross-namespace", scope: far, grantedBy: [`RoleBinding ${far}/reach-far (Role far-logs)`] }));
+    expect(overGrants(report)).toContainEqual(
+      expect.objectContaining({ kind: "cross-namespace", scope: far, grantedBy: [`RoleBinding ${far}/reach-far (Role far-logs)`] }),
+    );
     await undo();
   });
 
   test("a ClusterRoleBinding: cluster-wide", async () => {
     await plant(ClusterRoles, undefined, { metadata: { name: `audit-all-logs-${run}` }, rules: [rule(["pods/log"], ["get"])] });
-    await plant(ClusterRoleBindings, undefined, { metadata: { name: `audit-all-logs-${run}` }, roleRef: roleRef("ClusterRole", `audit-all-logs-${run}`), subjects: [webSubject()] });
+    await plant(ClusterRoleBindings, undefined, {
+      metadata: { name: `audit-all-logs-${run}` },
+      roleRef: roleRef("ClusterRole", `audit-all-logs-${run}`),
+      subjects: [webSubject()],
+    });
     const { code, report } = await audit();
     expect(code).toBe(1);
-    expect(overGrants(report)).toContainEqual(expect.objectContaining({ kind: "cluster-wide", scope: "", grantedBy: [`ClusterRoleBinding audit-all-logs-${run} (ClusterRole audit-all-logs-${run})`] }));
+    expect(overGrants(report)).toContainEqual(
+      expect.objectContaining({
+        kind: "cluster-wide",
+        scope: "",
+        grantedBy: [`ClusterRoleBinding audit-all-logs-${run} (ClusterRole audit-all-logs-${run})`],
+      }),
+    );
     await undo();
   });
 
@@ -99,7 +133,13 @@ describe("podlogreader audit", () => {
     const { code, report } = await audit();
     expect(code).toBe(1);
     expect(overGrants(report)).toEqual([
-      expect.objectContaining({ kind: "other-identity", permission: "create pods/exec", scope: ns, resourceName: otherPod, grantedBy: [`RoleBinding ${ns}/exec-other (Role exec-other)`] }),
+      expect.objectContaining({
+        kind: "other-identity",
+        permission: "create pods/exec",
+        scope: ns,
+        resourceName: otherPod,
+        grantedBy: [`RoleBinding ${ns}/exec-other (Role exec-other)`],
+      }),
     ]);
     const refused = await podlogreader(["kubeconfig", "-n", ns, "deploy/web"]);
     expect(refused.code).toBe(1);
@@ -113,51 +153,87 @@ describe("podlogreader audit", () => {
     const own = webPods[0]!;
     await plant(Roles, ns, { metadata: { name: "exec-own" }, rules: [rule(["pods/exec"], ["create"], [own])] });
     await plant(RoleBindings, ns, { metadata: { name: "exec-own" }, roleRef: roleRef("Role", "exec-own"), subjects: [webSubject()] });
-    await eventually("the authorizer to grant exec", async () => ((await serviceAccountCan(c.admin, ns, "podlogreader-web", { verb: "create", resource: "pods", subresource: "exec", name: own })) ? true : undefined));
+    await eventually("the authorizer to grant exec", async () =>
+      (await serviceAccountCan(c.admin, ns, "podlogreader-web", { verb: "create", resource: "pods", subresource: "exec", name: own }))
+        ? true
+        : undefined,
+    );
     const { code, report } = await audit();
     expect(code).toBe(1);
     expect(overGrants(report)).toContainEqual(
-      expect.objectContaining({ kind: "other-identity", permission: "create pods/exec", scope: ns, resourceName: own, grantedBy: [`RoleBinding ${ns}/exec-own (Role exec-own)`] }),
+      expect.objectContaining({
+        kind: "other-identity",
+        permission: "create pods/exec",
+        scope: ns,
+        resourceName: own,
+        grantedBy: [`RoleBinding ${ns}/exec-own (Role exec-own)`],
+      }),
     );
     await undo();
   });
 
   test("nodes/proxy: other-path", async () => {
     await plant(ClusterRoles, undefined, { metadata: { name: `audit-proxy-${run}` }, rules: [rule(["nodes/proxy"], ["get"])] });
-    await plant(ClusterRoleBindings, undefined, { metadata: { name: `audit-proxy-${run}` }, roleRef: roleRef("ClusterRole", `audit-proxy-${run}`), subjects: [webSubject()] });
+    await plant(ClusterRoleBindings, undefined, {
+      metadata: { name: `audit-proxy-${run}` },
+      roleRef: roleRef("ClusterRole", `audit-proxy-${run}`),
+      subjects: [webSubject()],
+    });
     const { code, report } = await audit();
     expect(code).toBe(1);
-    expect(overGrants(report)).toContainEqual(expect.objectContaining({ kind: "other-path", permission: "get nodes/proxy", scope: "", grantedBy: [`ClusterRoleBinding audit-proxy-${run} (ClusterRole audit-proxy-${run})`] }));
+    expect(overGrants(report)).toContainEqual(
+      expect.objectContaining({
+        kind: "other-path",
+        permission: "get nodes/proxy",
+        scope: "",
+        grantedBy: [`ClusterRoleBinding audit-proxy-${run} (ClusterRole audit-proxy-${run})`],
+      }),
+    );
     await undo();
   });
 
   test("a group subject that covers the ServiceAccount: namespace-wide", async () => {
     await plant(Roles, ns, { metadata: { name: "all-logs" }, rules: [rule(["pods/log"], ["get"])] });
-    await plant(RoleBindings, ns, { metadata: { name: "everyone-here" }, roleRef: roleRef("Role", "all-logs"), subjects: [{ kind: "Group", apiGroup: RBAC, name: `system:serviceaccounts:${ns}` }] });
+    await plant(RoleBindings, ns, {
+      metadata: { name: "everyone-here" },
+      roleRef: roleRef("Role", "all-logs"),
+      subjects: [{ kind: "Group", apiGroup: RBAC, name: `system:serviceaccounts:${ns}` }],
+    });
     const { code, report } = await audit();
     expect(code).toBe(1);
-    expect(overGrants(report)).toEqual([expect.objectContaining({ kind: "namespace-wide", scope: ns, grantedBy: [`RoleBinding ${ns}/everyone-here (Role all-logs)`] })]);
+    expect(overGrants(report)).toEqual([
+      expect.objectContaining({ kind: "namespace-wide", scope: ns, grantedBy: [`RoleBinding ${ns}/everyone-here (Role all-logs)`] }),
+    ]);
     await undo();
   });
 
-  test("names changed in the managed Role while the controller is stopped: stale-name and foreign-member fail, missing-name is reported", async () => {
-    await controller.stop();
-    try {
-      const role = (await c.admin.get(Roles, ns, "podlogreader-web")) as { rules: { resources?: string[]; resourceNames?: string[] }[] };
-      const rules = role.rules.map((r) => (r.resources?.includes("pods/log") ? { ...r, resourceNames: [...r.resourceNames!.filter((n) => n !== webPods[0]), "web-ghost", otherPod] } : r));
-      await c.admin.mergePatch(Roles, ns, "podlogreader-web", { rules }, { fieldManager: "kubectl-edit" });
-      const { code, report } = await audit();
-      expect(code).toBe(1);
-      const found = overGrants(report).map((f) => [f.kind, f.resourceName]);
-      expect(found).toContainEqual(["stale-name", "web-ghost"]);
-      expect(found).toContainEqual(["foreign-member", otherPod]);
-      expect(report.findings).toContainEqual(expect.objectContaining({ kind: "missing-name", overGrant: false, serviceAccount: "podlogreader-web", resourceName: webPods[0] }));
-    } finally {
-      controller = await startController([ns]);
-    }
-    // The controller takes the names out again, and the audit is clean.
-    await eventually("a clean audit after the controller's repair", async () => ((await audit()).code === 0 ? true : undefined), 60_000);
-  });
+  test(
+    "names changed in the managed Role while the controller is " + "stopped: stale-name and foreign-member fail, missing-name is reported",
+    async () => {
+      await controller.stop();
+      try {
+        const role = (await c.admin.get(Roles, ns, "podlogreader-web")) as { rules: { resources?: string[]; resourceNames?: string[] }[] };
+        const rules = role.rules.map((r) =>
+          r.resources?.includes("pods/log")
+            ? { ...r, resourceNames: [...r.resourceNames!.filter((n) => n !== webPods[0]), "web-ghost", otherPod] }
+            : r,
+        );
+        await c.admin.mergePatch(Roles, ns, "podlogreader-web", { rules }, { fieldManager: "kubectl-edit" });
+        const { code, report } = await audit();
+        expect(code).toBe(1);
+        const found = overGrants(report).map((f) => [f.kind, f.resourceName]);
+        expect(found).toContainEqual(["stale-name", "web-ghost"]);
+        expect(found).toContainEqual(["foreign-member", otherPod]);
+        expect(report.findings).toContainEqual(
+          expect.objectContaining({ kind: "missing-name", overGrant: false, serviceAccount: "podlogreader-web", resourceName: webPods[0] }),
+        );
+      } finally {
+        controller = await startController([ns]);
+      }
+      // The controller takes the names out again, and the audit is clean.
+      await eventually("a clean audit after the controller's repair", async () => ((await audit()).code === 0 ? true : undefined), 60_000);
+    },
+  );
 });
 
 afterAll(async () => {

@@ -12,7 +12,12 @@ import { createDeployment, expectReadable, waitForPods } from "../support/worklo
 import { BINARY } from "../support/process.ts";
 
 function run(args: string[], env: Record<string, string> = {}, executable = BINARY): Subprocess<"ignore", "pipe", "pipe"> {
-  return Bun.spawn([executable, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/", ...env } });
+  return Bun.spawn([executable, ...args], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/", ...env },
+  });
 }
 
 /** Collects a process's stderr lines as they come. */
@@ -63,7 +68,17 @@ describe("bad input", () => {
     const proc = run(["--help"]);
     const [code, stdout] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
     expect(code).toBe(0);
-    for (const flag of ["--kubeconfig", "--namespace", "--create-sa-and-rolebinding", "--pod-visibility", "--debounce", "--resync", "--workers", "--log-level", "--log-format"]) {
+    for (const flag of [
+      "--kubeconfig",
+      "--namespace",
+      "--create-sa-and-rolebinding",
+      "--pod-visibility",
+      "--debounce",
+      "--resync",
+      "--workers",
+      "--log-level",
+      "--log-format",
+    ]) {
       expect(stdout).toContain(flag);
     }
   });
@@ -78,7 +93,20 @@ describe("running against the cluster", () => {
   beforeAll(async () => {
     c = await testCluster();
     ns = await useNamespace("binary");
-    proc = run(["--namespace", ns, "--create-sa-and-rolebinding", "--debounce", "200ms", "--log-format", "json", "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"], { KUBECONFIG: c.kubeconfig });
+    proc = run(
+      [
+        "--namespace",
+        ns,
+        "--create-sa-and-rolebinding",
+        "--debounce",
+        "200ms",
+        "--log-format",
+        "json",
+        "--metrics-bind-address=127.0.0.1:0",
+        "--health-probe-bind-address=127.0.0.1:0",
+      ],
+      { KUBECONFIG: c.kubeconfig },
+    );
     log = lines(proc);
   });
   afterAll(() => {
@@ -115,7 +143,18 @@ describe("strict by default", () => {
   test("without flags a ServiceAccount sees only its own pods: no list of the namespace's pods", async () => {
     const c = await testCluster();
     const ns = await useNamespace("strict");
-    const proc = run(["--namespace", ns, "--create-sa-and-rolebinding=true", "--debounce", "0", "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"], { KUBECONFIG: c.kubeconfig });
+    const proc = run(
+      [
+        "--namespace",
+        ns,
+        "--create-sa-and-rolebinding=true",
+        "--debounce",
+        "0",
+        "--metrics-bind-address=127.0.0.1:0",
+        "--health-probe-bind-address=127.0.0.1:0",
+      ],
+      { KUBECONFIG: c.kubeconfig },
+    );
     try {
       await createDeployment(ns, "web", { replicas: 1 });
       const pods = await waitForPods(ns, "web", 1);
@@ -158,7 +197,15 @@ describe("command-line conventions", () => {
     expect(JSON.parse(json.stdout)).toEqual({ version: plain.stdout.trim().split(" ")[1] });
   });
 
-  test.each([[["run", "-h"]], [["-h"]], [["run", "--help"]], [["status", "-h"]], [["audit", "--help"]], [["kubeconfig", "-h"]], [["version", "-h"]]])("%p prints help and exits 0", async (args) => {
+  test.each([
+    [["run", "-h"]],
+    [["-h"]],
+    [["run", "--help"]],
+    [["status", "-h"]],
+    [["audit", "--help"]],
+    [["kubeconfig", "-h"]],
+    [["version", "-h"]],
+  ])("%p prints help and exits 0", async (args) => {
     const r = await result(run(args));
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("Usage: podlogreader");
@@ -180,9 +227,14 @@ describe("command-line conventions", () => {
       const ns = await useNamespace("plugin");
       await createDeployment(ns, "web", { replicas: 1 });
       // kubectl hands every argument after the plugin's name to the plugin, global flags included.
-      const kubectl = await result(Bun.spawn([join(c.binDir, "kubectl"), "podlogreader", "--kubeconfig", c.kubeconfig, "-n", ns, "status", "-o", "json"], {
-        stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: `${bin}:${process.env.PATH}`, HOME: process.env.HOME ?? "/" },
-      }));
+      const kubectl = await result(
+        Bun.spawn([join(c.binDir, "kubectl"), "podlogreader", "--kubeconfig", c.kubeconfig, "-n", ns, "status", "-o", "json"], {
+          stdin: "ignore",
+          stdout: "pipe",
+          stderr: "pipe",
+          env: { PATH: `${bin}:${process.env.PATH}`, HOME: process.env.HOME ?? "/" },
+        }),
+      );
       expect(kubectl.stderr).toBe("");
       expect(kubectl.code).toBe(0);
       const rows = JSON.parse(kubectl.stdout) as { namespace: string; name: string }[];
@@ -195,7 +247,10 @@ describe("command-line conventions", () => {
   test("--context picks the kubeconfig's context, before or after the command; an unknown one is named", async () => {
     const c = await testCluster();
     const context = /current-context: *"?([^"\n]+)/.exec(await Bun.file(c.kubeconfig).text())![1]!;
-    for (const args of [["status", "--context", context, "-o", "json"], ["--context", context, "status", "-o", "json"]]) {
+    for (const args of [
+      ["status", "--context", context, "-o", "json"],
+      ["--context", context, "status", "-o", "json"],
+    ]) {
       const r = await result(run(args, { KUBECONFIG: c.kubeconfig }));
       expect(r.stderr).toBe("");
       expect(r.code).toBe(0);

@@ -24,11 +24,16 @@ beforeAll(async () => {
   await c.admin.create(ServiceAccounts, ns, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: SA } });
   const setup = c.authorizer!;
   replica = Bun.serve({
-    hostname: "127.0.0.1", port: 0,
+    hostname: "127.0.0.1",
+    port: 0,
     tls: { cert: readFileSync(setup.certFile, "utf8"), key: readFileSync(setup.keyFile, "utf8") },
     fetch: () => {
       reviews++;
-      return Response.json({ apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", status: { allowed: true, reason: "stand-in replica" } });
+      return Response.json({
+        apiVersion: "authorization.k8s.io/v1",
+        kind: "SubjectAccessReview",
+        status: { allowed: true, reason: "stand-in replica" },
+      });
     },
   });
   front = new AuthorizerFront(setup, [replica.port!]);
@@ -55,13 +60,16 @@ describe("the chaos front for the webhook authorizer", () => {
   ];
   const faults = modes.filter(answersNothing);
 
-  test.each(faults.map((m) => [JSON.stringify(m), m] as const))("%s gives the apiserver no Allow; healed, it does again", async (_, mode) => {
-    await front.set(mode);
-    try {
-      expect(await readable()).toBe(false);
-    } finally {
-      await front.set({ kind: "healthy" });
-    }
-    expect(await readable()).toBe(true);
-  });
+  test.each(faults.map((m) => [JSON.stringify(m), m] as const))(
+    "%s gives the apiserver no Allow; healed, it does again",
+    async (_, mode) => {
+      await front.set(mode);
+      try {
+        expect(await readable()).toBe(false);
+      } finally {
+        await front.set({ kind: "healthy" });
+      }
+      expect(await readable()).toBe(true);
+    },
+  );
 });

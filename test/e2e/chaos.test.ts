@@ -13,7 +13,11 @@ const SEED = 20_260_101;
 test("a short chaos run: no over-grants, orphans, changed foreign objects or under-grants at quiescence", async () => {
   const logDir = join(tmpdir(), `podlogreader-chaos-test-${process.pid}`);
   const report = await runChaos({
-    seed: SEED, ops: 250, durationMs: 0, maxPauseSeconds: 20, settleTimeoutMs: 60_000,
+    seed: SEED,
+    ops: 250,
+    durationMs: 0,
+    maxPauseSeconds: 20,
+    settleTimeoutMs: 60_000,
     logDir,
     log: () => {},
     stopOnViolation: true,

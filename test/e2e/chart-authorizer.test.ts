@@ -29,13 +29,65 @@ function clientPki(): { caPem: string; certPem: string; keyPem: string; stranger
     if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
   };
   writeFileSync(join(dir, "client.ext"), "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
-  run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=webhook client CA");
+  run(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=webhook client CA",
+  );
   run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=kube-apiserver");
-  run("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.crt", "-days", "1", "-extfile", "client.ext");
+  run(
+    "x509",
+    "-req",
+    "-in",
+    "client.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "client.crt",
+    "-days",
+    "1",
+    "-extfile",
+    "client.ext",
+  );
   // Self-signed, with the same subject: not signed by the client CA.
-  run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "stranger.key", "-out", "stranger.crt", "-days", "1", "-subj", "/CN=kube-apiserver", "-addext", "extendedKeyUsage=clientAuth");
+  run(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "stranger.key",
+    "-out",
+    "stranger.crt",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=kube-apiserver",
+    "-addext",
+    "extendedKeyUsage=clientAuth",
+  );
   const read = (f: string) => readFileSync(join(dir, f), "utf8");
-  return { caPem: read("ca.crt"), certPem: read("client.crt"), keyPem: read("client.key"), strangerCertPem: read("stranger.crt"), strangerKeyPem: read("stranger.key") };
+  return {
+    caPem: read("ca.crt"),
+    certPem: read("client.crt"),
+    keyPem: read("client.key"),
+    strangerCertPem: read("stranger.crt"),
+    strangerKeyPem: read("stranger.key"),
+  };
 }
 
 async function live<T>(kind: string, ns: string, name: string): Promise<T> {
@@ -51,22 +103,37 @@ function freePort(): number {
   return port;
 }
 
-interface Answer { status: number; body: { status?: { allowed?: boolean; denied?: boolean; reason?: string } } }
+interface Answer {
+  status: number;
+  body: { status?: { allowed?: boolean; denied?: boolean; reason?: string } };
+}
 
 /** POSTs a SubjectAccessReview to the webhook, verifying it as `serverName` with `caPem`. */
-function review(port: number, tls: { caPem: string; serverName: string; certPem?: string; keyPem?: string }, spec: object): Promise<Answer> {
+function review(
+  port: number,
+  tls: { caPem: string; serverName: string; certPem?: string; keyPem?: string },
+  spec: object,
+): Promise<Answer> {
   const body = JSON.stringify({ apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec });
   return new Promise((resolve, reject) => {
-    const req = request({
-      host: "127.0.0.1", port, path: "/authorize", method: "POST",
-      ca: tls.caPem, cert: tls.certPem, key: tls.keyPem,
-      checkServerIdentity: (_host, cert) => checkServerIdentity(tls.serverName, cert),
-      headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) },
-    }, (res) => {
-      let text = "";
-      res.on("data", (chunk) => (text += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/authorize",
+        method: "POST",
+        ca: tls.caPem,
+        cert: tls.certPem,
+        key: tls.keyPem,
+        checkServerIdentity: (_host, cert) => checkServerIdentity(tls.serverName, cert),
+        headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -90,9 +157,12 @@ describe("installed with helm, the webhook authorizer on with the chart's certif
     pki = clientPki();
     ns = await useNamespace("chart-authz");
     values = {
-      "image.repository": "registry.invalid/podlogreader", watchNamespaces: [ns], createServiceAccountAndRoleBinding: true,
+      "image.repository": "registry.invalid/podlogreader",
+      watchNamespaces: [ns],
+      createServiceAccountAndRoleBinding: true,
       leaderElection: { leaseDuration: "4s", renewDeadline: "3s", retryPeriod: "1s" },
-      "authorizer.enabled": true, "authorizer.clientCA.pem": pki.caPem,
+      "authorizer.enabled": true,
+      "authorizer.clientCA.pem": pki.caPem,
     };
   });
   afterAll(async () => {
@@ -109,13 +179,19 @@ describe("installed with helm, the webhook authorizer on with the chart's certif
 
   test("helm upgrade keeps the CA and the certificate, and does not roll the pods for them", async () => {
     const before = await live<V1Deployment>("deployment", ns, full);
-    await helmOk(["upgrade", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ ...values, logLevel: "debug" })], helmHome);
+    await helmOk(
+      ["upgrade", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ ...values, logLevel: "debug" })],
+      helmHome,
+    );
     expect((await live<V1Secret>("secret", ns, `${full}-authorizer-tls`)).data).toEqual(secretData);
     const after = await live<V1Deployment>("deployment", ns, full);
-    expect(after.spec!.template.metadata!.annotations!["podlogreader.dev/authorizer-inputs"]).toBe(before.spec!.template.metadata!.annotations!["podlogreader.dev/authorizer-inputs"]);
+    expect(after.spec!.template.metadata!.annotations!["podlogreader.dev/authorizer-inputs"]).toBe(
+      before.spec!.template.metadata!.annotations!["podlogreader.dev/authorizer-inputs"],
+    );
   }, 180_000);
 
-  test("the controller, with the Deployment's arguments and the mounted files, as its ServiceAccount, serves the webhook to the apiserver's certificate only", async () => {
+  test("the controller, with the Deployment's arguments and the mounted files, as its ServiceAccount, serves the webhook to the " +
+    "apiserver's certificate only", async () => {
     const manifests = parseManifests(await helmOk(["get", "manifest", release, "-n", ns], helmHome));
     const d = manifests.find((m) => m.kind === "Deployment") as unknown as V1Deployment;
     const pod = d.spec!.template.spec!;
@@ -124,14 +200,25 @@ describe("installed with helm, the webhook authorizer on with the chart's certif
     for (const mount of pod.containers[0]!.volumeMounts!) {
       const volume = pod.volumes!.find((v) => v.name === mount.name)!;
       const data: Record<string, string> = volume.secret
-        ? Object.fromEntries(Object.entries((await live<V1Secret>("secret", ns, volume.secret.secretName!)).data!).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]))
+        ? Object.fromEntries(
+            Object.entries((await live<V1Secret>("secret", ns, volume.secret.secretName!)).data!).map(([k, v]) => [
+              k,
+              Buffer.from(v, "base64").toString("utf8"),
+            ]),
+          )
         : (await live<V1ConfigMap>("configmap", ns, volume.configMap!.name!)).data!;
       mkdirSync(join(root, mount.mountPath), { recursive: true });
-      for (const item of (volume.secret ?? volume.configMap)!.items!) writeFileSync(join(root, mount.mountPath, item.path), data[item.key]!);
+      for (const item of (volume.secret ?? volume.configMap)!.items!)
+        writeFileSync(join(root, mount.mountPath, item.path), data[item.key]!);
     }
     port = freePort();
     const args = hostArgs(pod.containers[0]!.args!).map((a) =>
-      a.startsWith("--authorizer-addr=") ? `--authorizer-addr=127.0.0.1:${port}` : /^--authorizer-(tls-cert|tls-key|client-ca)-file=/.test(a) ? a.replace("=", `=${root}`) : a);
+      a.startsWith("--authorizer-addr=")
+        ? `--authorizer-addr=127.0.0.1:${port}`
+        : /^--authorizer-(tls-cert|tls-key|client-ca)-file=/.test(a)
+          ? a.replace("=", `=${root}`)
+          : a,
+    );
     await createDeployment(ns, "web", { replicas: 1 });
     await createDeployment(ns, "other", { replicas: 1 });
     controller = await runAsServiceAccount(ns, pod.serviceAccountName!, [...args, "--log-format=text"]);
@@ -142,11 +229,19 @@ describe("installed with helm, the webhook authorizer on with the chart's certif
     const serving = { caPem: Buffer.from(secretData["ca.crt"]!, "base64").toString("utf8"), serverName: `${full}-authorizer.${ns}.svc` };
     const apiserver = { ...serving, certPem: pki.certPem, keyPem: pki.keyPem };
     const user = `system:serviceaccount:${ns}:${managedName("Deployment", "web")}`;
-    const logOf = (name: string) => ({ user, groups: ["system:serviceaccounts", `system:serviceaccounts:${ns}`, "system:authenticated"], resourceAttributes: { namespace: ns, verb: "get", resource: "pods", subresource: "log", name } });
-    const allowed = await eventually("the webhook to answer once the caches have synced", async () => {
-      const a = await review(port, apiserver, logOf(web!)).catch(() => undefined);
-      return a?.body.status?.allowed === true ? a : undefined;
-    }, 60_000);
+    const logOf = (name: string) => ({
+      user,
+      groups: ["system:serviceaccounts", `system:serviceaccounts:${ns}`, "system:authenticated"],
+      resourceAttributes: { namespace: ns, verb: "get", resource: "pods", subresource: "log", name },
+    });
+    const allowed = await eventually(
+      "the webhook to answer once the caches have synced",
+      async () => {
+        const a = await review(port, apiserver, logOf(web!)).catch(() => undefined);
+        return a?.body.status?.allowed === true ? a : undefined;
+      },
+      60_000,
+    );
     expect(allowed.status).toBe(200);
     expect((await review(port, apiserver, logOf(other!))).body.status).toEqual(expect.objectContaining({ allowed: false }));
     expect((await review(port, apiserver, logOf(other!))).body.status?.denied).not.toBe(true);
@@ -160,12 +255,16 @@ describe("installed with helm, the webhook authorizer on with the chart's certif
   test("helm uninstall removes the Service, the Secret and the client CA ConfigMap", async () => {
     await controller?.stop();
     controller = undefined;
-    const names = [["service", `${full}-authorizer`], ["secret", `${full}-authorizer-tls`], ["configmap", `${full}-authorizer-client-ca`]] as const;
-    for (const [kind, name] of names) expect((await kubectl(["get", kind, name, "-n", ns, "-o", "name"])).stdout.trim()).toBe(`${kind}/${name}`);
+    const names = [
+      ["service", `${full}-authorizer`],
+      ["secret", `${full}-authorizer-tls`],
+      ["configmap", `${full}-authorizer-client-ca`],
+    ] as const;
+    for (const [kind, name] of names)
+      expect((await kubectl(["get", kind, name, "-n", ns, "-o", "name"])).stdout.trim()).toBe(`${kind}/${name}`);
     await helmOk(["uninstall", release, "-n", ns, "--no-hooks", "--wait"], helmHome);
     for (const [kind, name] of names) {
       expect((await kubectl(["get", kind, name, "-n", ns, "--ignore-not-found", "-o", "name"])).stdout).toBe("");
     }
   }, 180_000);
 });
-

@@ -17,7 +17,19 @@ import type { V1Deployment, V1Job, V1Pod } from "@kubernetes/client-node";
 import { DEFAULT_CLUSTER_DIR, isRunning, readState } from "../../scripts/lib/controlplane.ts";
 import { managedName } from "../../src/access/names.ts";
 import { Events, Leases, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
-import { chartDir, helmOk, helmOnCluster, hostArgs, KUBE_VERSION, parseManifests, runAsServiceAccount, runToEnd, setFlags, type Manifest, type Running } from "../support/chart.ts";
+import {
+  chartDir,
+  helmOk,
+  helmOnCluster,
+  hostArgs,
+  KUBE_VERSION,
+  parseManifests,
+  runAsServiceAccount,
+  runToEnd,
+  setFlags,
+  type Manifest,
+  type Running,
+} from "../support/chart.ts";
 import { eventually, exists, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment } from "../support/workloads.ts";
 import { kubectl } from "../support/process.ts";
@@ -47,7 +59,9 @@ async function runController(manifests: Manifest[], ns: string): Promise<Running
   const d = manifests.find((m) => m.kind === "Deployment") as unknown as V1Deployment;
   const pod = d.spec!.template.spec!;
   const port = freePort();
-  const local = hostArgs(pod.containers[0]!.args!).map((a) => (a.startsWith("--health-probe-bind-address=") ? a.replace(/=.*/, `=127.0.0.1:${port}`) : a));
+  const local = hostArgs(pod.containers[0]!.args!).map((a) =>
+    a.startsWith("--health-probe-bind-address=") ? a.replace(/=.*/, `=127.0.0.1:${port}`) : a,
+  );
   const running = await runAsServiceAccount(ns, pod.serviceAccountName!, [...local, "--log-format=text"]);
   return { ...running, health: `http://127.0.0.1:${port}` };
 }
@@ -71,11 +85,16 @@ async function newSince(before: Set<string>): Promise<string[]> {
   return (await everywhere("roles,rolebindings,serviceaccounts", MANAGED)).filter((o) => !before.has(o));
 }
 
-/** Runs the release's post-delete hook as helm would after `helm uninstall --no-hooks`: create by weight, run the Job's command as its ServiceAccount, delete. */
+/**
+ * Runs the release's post-delete hook as helm would after `helm uninstall --no-hooks`: create by weight, run the Job's command as its
+ * ServiceAccount, delete.
+ */
 async function runCleanupHook(hooks: Manifest[], ns: string): Promise<{ status: number; log: string[] }> {
   const postDelete = hooks
     .filter((h) => h.metadata.annotations?.["helm.sh/hook"] === "post-delete")
-    .sort((a, b) => Number(a.metadata.annotations?.["helm.sh/hook-weight"] ?? 0) - Number(b.metadata.annotations?.["helm.sh/hook-weight"] ?? 0));
+    .sort(
+      (a, b) => Number(a.metadata.annotations?.["helm.sh/hook-weight"] ?? 0) - Number(b.metadata.annotations?.["helm.sh/hook-weight"] ?? 0),
+    );
   const job = postDelete.find((h) => h.kind === "Job") as unknown as V1Job;
   expect(job).toBeDefined();
   const objects = postDelete.filter((h) => h.kind !== "Job");
@@ -95,7 +114,20 @@ describe("installed with helm, watching two namespaces", () => {
   let other: string;
   let controller: (Running & { health: string }) | undefined;
   /** Opted-in Deployments named like the chart's objects: each must get a Role etc. of its own. */
-  const lookalikes = ["audit", "cleanup", "controller", "leader-election", "audit-reads", "audit-reviews", "audit-rbac-reads", "cleanup-lease", "sa-audit", "sa-cleanup", "metrics", "test"];
+  const lookalikes = [
+    "audit",
+    "cleanup",
+    "controller",
+    "leader-election",
+    "audit-reads",
+    "audit-reviews",
+    "audit-rbac-reads",
+    "cleanup-lease",
+    "sa-audit",
+    "sa-cleanup",
+    "metrics",
+    "test",
+  ];
   let values: Record<string, unknown>;
   let chartObjects: Manifest[] = [];
   /** What carried podlogreader's label before its controller ran (other suites' objects, on a cluster they share). */
@@ -104,7 +136,12 @@ describe("installed with helm, watching two namespaces", () => {
   beforeAll(async () => {
     ns = await useNamespace("chart-inst");
     other = await useNamespace("chart-inst-w");
-    values = { "image.repository": "registry.invalid/podlogreader", watchNamespaces: [ns, other], createServiceAccountAndRoleBinding: true, leaderElection: { leaseDuration: "4s", renewDeadline: "3s", retryPeriod: "1s" } };
+    values = {
+      "image.repository": "registry.invalid/podlogreader",
+      watchNamespaces: [ns, other],
+      createServiceAccountAndRoleBinding: true,
+      leaderElection: { leaseDuration: "4s", renewDeadline: "3s", retryPeriod: "1s" },
+    };
   });
   afterAll(async () => {
     await controller?.stop();
@@ -113,7 +150,8 @@ describe("installed with helm, watching two namespaces", () => {
   test("helm install --wait succeeds, and the notes tell how to opt in, hand out access and what HA needs", async () => {
     const out = await helmOk(["install", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags(values)], helmHome);
     expect(out).toContain("STATUS: deployed");
-    for (const phrase of ["podlogreader-affiliate", "podlogreader kubeconfig deployment/NAME", "PodDisruptionBudget", `Lease ${release}`]) expect(out).toContain(phrase);
+    for (const phrase of ["podlogreader-affiliate", "podlogreader kubeconfig deployment/NAME", "PodDisruptionBudget", `Lease ${release}`])
+      expect(out).toContain(phrase);
     const d = JSON.parse((await kubectl(["get", "deployment", release, "-n", ns, "-o", "json"])).stdout) as V1Deployment;
     // kwok marked both pods Ready: that they were scheduled and that --wait waited, not that a probe passed.
     expect(d.status?.readyReplicas).toBe(2);
@@ -121,7 +159,8 @@ describe("installed with helm, watching two namespaces", () => {
     expect(chartObjects.map((o) => o.kind)).toContain("PodDisruptionBudget");
   }, 180_000);
 
-  test("the controller runs with the Deployment's arguments as its ServiceAccount; its probes answer where the Deployment's probes look", async () => {
+  test("the controller runs with the Deployment's arguments as its " +
+    "ServiceAccount; its probes answer where the Deployment's probes look", async () => {
     before = new Set(await everywhere("roles,rolebindings,serviceaccounts", MANAGED));
     for (const name of lookalikes) await createDeployment(ns, name, { replicas: 1 });
     await createDeployment(other, "audit-reads", { replicas: 1 });
@@ -130,18 +169,29 @@ describe("installed with helm, watching two namespaces", () => {
     const container = d.spec!.template.spec!.containers[0]!;
     for (const probe of [container.livenessProbe!, container.readinessProbe!]) {
       const path = probe.httpGet!.path!;
-      await eventually(`${path} to answer 200`, async () => ((await fetch(`${controller!.health}${path}`).catch(() => undefined))?.status === 200) || undefined, 60_000);
+      await eventually(
+        `${path} to answer 200`,
+        async () => (await fetch(`${controller!.health}${path}`).catch(() => undefined))?.status === 200 || undefined,
+        60_000,
+      );
     }
   }, 120_000);
 
   test("opted-in Deployments named like the chart's objects get objects of their own; the chart's are untouched", async () => {
-    const expected = [...lookalikes.map((n) => [ns, managedName("Deployment", n)] as const), [other, managedName("Deployment", "audit-reads")] as const];
+    const expected = [
+      ...lookalikes.map((n) => [ns, managedName("Deployment", n)] as const),
+      [other, managedName("Deployment", "audit-reads")] as const,
+    ];
     for (const [where, name] of expected) {
       for (const rt of [Roles, RoleBindings, ServiceAccounts]) {
-        await eventually(`${rt.kind} ${where}/${name}`, async () => {
-          const o = (await c.admin.get(rt, where, name).catch(() => undefined)) as Manifest | undefined;
-          return o?.metadata.labels?.["app.kubernetes.io/managed-by"] === "podlogreader" || undefined;
-        }, 60_000);
+        await eventually(
+          `${rt.kind} ${where}/${name}`,
+          async () => {
+            const o = (await c.admin.get(rt, where, name).catch(() => undefined)) as Manifest | undefined;
+            return o?.metadata.labels?.["app.kubernetes.io/managed-by"] === "podlogreader" || undefined;
+          },
+          60_000,
+        );
       }
     }
     const { items } = await c.admin.list(Events, { namespace: ns });
@@ -149,8 +199,14 @@ describe("installed with helm, watching two namespaces", () => {
     // The chart's own ServiceAccounts, Roles and RoleBindings are as helm made them.
     const now = await releaseManifest(release, ns);
     for (const o of now.filter((o) => ["ServiceAccount", "Role", "RoleBinding"].includes(o.kind))) {
-      const live = JSON.parse((await kubectl(["get", o.kind, o.metadata.name, "-n", o.metadata.namespace ?? ns, "-o", "json"])).stdout) as Manifest;
-      expect([o.kind, live.metadata.labels?.["app.kubernetes.io/managed-by"], live.metadata.annotations?.["meta.helm.sh/release-name"]]).toEqual([o.kind, "Helm", release]);
+      const live = JSON.parse(
+        (await kubectl(["get", o.kind, o.metadata.name, "-n", o.metadata.namespace ?? ns, "-o", "json"])).stdout,
+      ) as Manifest;
+      expect([
+        o.kind,
+        live.metadata.labels?.["app.kubernetes.io/managed-by"],
+        live.metadata.annotations?.["meta.helm.sh/release-name"],
+      ]).toEqual([o.kind, "Helm", release]);
       expect(live.metadata.annotations?.["podlogreader.dev/workload"]).toBeUndefined();
     }
     expect(controller!.log.filter((l) => /\b403\b|forbidden/i.test(l))).toEqual([]);
@@ -158,7 +214,20 @@ describe("installed with helm, watching two namespaces", () => {
 
   test("helm upgrade turning the audit and helm test on takes none of the controller's objects", async () => {
     const before = await managedObjects([ns, other]);
-    const out = await helmOk(["upgrade", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ ...values, "audit.enabled": true, "tests.enabled": true })], helmHome);
+    const out = await helmOk(
+      [
+        "upgrade",
+        release,
+        chartDir,
+        "-n",
+        ns,
+        "--wait",
+        "--timeout",
+        "120s",
+        ...setFlags({ ...values, "audit.enabled": true, "tests.enabled": true }),
+      ],
+      helmHome,
+    );
     expect(out).toContain("STATUS: deployed");
     const after = await managedObjects([ns, other]);
     expect(after.map((o) => [o.kind, o.metadata.name, o.metadata.uid, o.metadata.annotations?.["meta.helm.sh/release-name"]])).toEqual(
@@ -173,13 +242,22 @@ describe("installed with helm, watching two namespaces", () => {
     expect(pod.spec!.containers.length).toBe(2);
     for (const container of pod.spec!.containers) {
       const r = await runToEnd(ns, pod.spec!.serviceAccountName!, container.args!);
-      expect({ args: container.args, status: r.status, log: r.status === 0 ? [] : r.log }).toEqual({ args: container.args, status: 0, log: [] });
+      expect({ args: container.args, status: r.status, log: r.status === 0 ? [] : r.log }).toEqual({
+        args: container.args,
+        status: 0,
+        log: [],
+      });
     }
   }, 120_000);
 
   test("helm uninstall and its cleanup hook leave nothing podlogreader made, nor its Lease, in any namespace", async () => {
     // Not podlogreader's: it carries the label only, and must stay.
-    await c.admin.create(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "podlogreader-foreign", labels: { "app.kubernetes.io/managed-by": "podlogreader" } }, rules: [] });
+    await c.admin.create(Roles, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: "podlogreader-foreign", labels: { "app.kubernetes.io/managed-by": "podlogreader" } },
+      rules: [],
+    });
     expect(await exists(Leases, ns, release)).toBe(true);
     const ours = await newSince(before);
     expect(ours.length).toBeGreaterThan(3 * lookalikes.length);
@@ -193,11 +271,19 @@ describe("installed with helm, watching two namespaces", () => {
     await c.admin.delete(Roles, ns, "podlogreader-foreign");
     expect(await exists(Leases, ns, release)).toBe(false);
     // Nothing of the release or of its hook is left either.
-    expect(await everywhere("all,roles,rolebindings,clusterroles,clusterrolebindings,serviceaccounts,configmaps,poddisruptionbudgets,leases", `app.kubernetes.io/instance=${release}`)).toEqual([]);
+    expect(
+      await everywhere(
+        "all,roles,rolebindings,clusterroles,clusterrolebindings,serviceaccounts,configmaps,poddisruptionbudgets,leases",
+        `app.kubernetes.io/instance=${release}`,
+      ),
+    ).toEqual([]);
   }, 180_000);
 });
 
-/** A cluster that `make cluster` keeps running is shared: a cluster-wide controller and `cleanup -A` there would act on other runs' workloads. */
+/**
+ * A cluster that `make cluster` keeps running is shared: a cluster-wide controller and `cleanup -A` there would act on other runs'
+ * workloads.
+ */
 const shared = (() => {
   const state = readState(DEFAULT_CLUSTER_DIR);
   return state !== undefined && isRunning(state);
@@ -208,14 +294,35 @@ describe.skipIf(shared)("installed cluster-wide (the default): uninstall cleans 
     const release = "plr-all";
     const ns = await useNamespace("chart-all");
     const teams = [await useNamespace("chart-all-a"), await useNamespace("chart-all-b")];
-    await helmOk(["install", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ "image.repository": "registry.invalid/podlogreader", createServiceAccountAndRoleBinding: true, leaderElection: { leaseDuration: "4s", renewDeadline: "3s", retryPeriod: "1s" } })], helmHome);
+    await helmOk(
+      [
+        "install",
+        release,
+        chartDir,
+        "-n",
+        ns,
+        "--wait",
+        "--timeout",
+        "120s",
+        ...setFlags({
+          "image.repository": "registry.invalid/podlogreader",
+          createServiceAccountAndRoleBinding: true,
+          leaderElection: { leaseDuration: "4s", renewDeadline: "3s", retryPeriod: "1s" },
+        }),
+      ],
+      helmHome,
+    );
     for (const team of teams) await createDeployment(team, "web", { replicas: 1 });
     const before = new Set(await everywhere("roles,rolebindings,serviceaccounts", MANAGED));
     const controller = await runController(await releaseManifest(release, ns), ns);
     try {
       for (const team of teams) {
         for (const rt of [Roles, RoleBindings, ServiceAccounts]) {
-          await eventually(`${rt.kind} ${team}/podlogreader-web`, async () => (await exists(rt, team, "podlogreader-web")) || undefined, 60_000);
+          await eventually(
+            `${rt.kind} ${team}/podlogreader-web`,
+            async () => (await exists(rt, team, "podlogreader-web")) || undefined,
+            60_000,
+          );
         }
       }
       expect(await exists(Leases, ns, `${release}-podlogreader`)).toBe(true);
@@ -227,7 +334,12 @@ describe.skipIf(shared)("installed cluster-wide (the default): uninstall cleans 
       expect({ status: cleanup.status, log: cleanup.status === 0 ? [] : cleanup.log }).toEqual({ status: 0, log: [] });
       expect(await newSince(before)).toEqual([]);
       expect(await exists(Leases, ns, `${release}-podlogreader`)).toBe(false);
-      expect(await everywhere("all,roles,rolebindings,clusterroles,clusterrolebindings,serviceaccounts,configmaps,poddisruptionbudgets,leases", `app.kubernetes.io/instance=${release}`)).toEqual([]);
+      expect(
+        await everywhere(
+          "all,roles,rolebindings,clusterroles,clusterrolebindings,serviceaccounts,configmaps,poddisruptionbudgets,leases",
+          `app.kubernetes.io/instance=${release}`,
+        ),
+      ).toEqual([]);
     } finally {
       await controller.stop();
     }
@@ -242,7 +354,9 @@ async function managedObjects(namespaces: string[]): Promise<Manifest[]> {
       out.push(...(items as Manifest[]).map((i) => ({ ...i, kind: rt.kind })));
     }
   }
-  return out.sort((a, b) => `${a.kind}/${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.namespace}/${b.metadata.name}`));
+  return out.sort((a, b) =>
+    `${a.kind}/${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.namespace}/${b.metadata.name}`),
+  );
 }
 
 describe("as a dependency of another chart, with condition: podlogreader.enabled", () => {
@@ -254,21 +368,31 @@ describe("as a dependency of another chart, with condition: podlogreader.enabled
     parent = join(mkdtempSync(join(tmpdir(), "podlogreader-parent-")), "platform");
     mkdirSync(parent);
     const { version } = Bun.YAML.parse(readFileSync(join(chartDir, "Chart.yaml"), "utf8")) as { version: string };
-    writeFileSync(join(parent, "Chart.yaml"), Bun.YAML.stringify({
-      apiVersion: "v2", name: "platform", version: "1.0.0",
-      dependencies: [{ name: "podlogreader", version, repository: `file://${chartDir}`, condition: "podlogreader.enabled" }],
-    }));
-    writeFileSync(join(parent, "values.yaml"), Bun.YAML.stringify({
-      global: { team: "platform" },
-      podlogreader: { enabled: true, image: { repository: "registry.invalid/podlogreader" }, watchNamespaces: [ns], replicaCount: 1 },
-    }));
+    writeFileSync(
+      join(parent, "Chart.yaml"),
+      Bun.YAML.stringify({
+        apiVersion: "v2",
+        name: "platform",
+        version: "1.0.0",
+        dependencies: [{ name: "podlogreader", version, repository: `file://${chartDir}`, condition: "podlogreader.enabled" }],
+      }),
+    );
+    writeFileSync(
+      join(parent, "values.yaml"),
+      Bun.YAML.stringify({
+        global: { team: "platform" },
+        podlogreader: { enabled: true, image: { repository: "registry.invalid/podlogreader" }, watchNamespaces: [ns], replicaCount: 1 },
+      }),
+    );
     await helmOk(["dependency", "build", parent], helmHome);
   });
 
   test("renders with it on, and renders none of it with it off", async () => {
     const on = parseManifests(await helmOk(["template", "plat", parent, "-n", ns, "--kube-version", KUBE_VERSION], helmHome));
     expect(on.filter((m) => m.kind === "Deployment").map((m) => m.metadata.name)).toEqual(["plat-podlogreader"]);
-    const off = parseManifests(await helmOk(["template", "plat", parent, "-n", ns, "--kube-version", KUBE_VERSION, "--set", "podlogreader.enabled=false"], helmHome));
+    const off = parseManifests(
+      await helmOk(["template", "plat", parent, "-n", ns, "--kube-version", KUBE_VERSION, "--set", "podlogreader.enabled=false"], helmHome),
+    );
     expect(off).toEqual([]);
     const lint = await helmOnCluster(["lint", parent, "--strict", "--kube-version", KUBE_VERSION], helmHome);
     expect(lint.stdout).toContain("1 chart(s) linted, 0 chart(s) failed");
@@ -281,6 +405,8 @@ describe("as a dependency of another chart, with condition: podlogreader.enabled
     expect(d.status?.readyReplicas).toBe(1);
     // No controller ran, so there is nothing for the cleanup hook to do; kwok cannot run it anyway.
     await helmOk(["uninstall", "plat", "-n", ns, "--no-hooks", "--wait"], helmHome);
-    expect(await everywhere("all,roles,rolebindings,clusterroles,clusterrolebindings,serviceaccounts", "app.kubernetes.io/instance=plat")).toEqual([]);
+    expect(
+      await everywhere("all,roles,rolebindings,clusterroles,clusterrolebindings,serviceaccounts", "app.kubernetes.io/instance=plat"),
+    ).toEqual([]);
   }, 180_000);
 });

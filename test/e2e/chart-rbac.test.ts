@@ -18,13 +18,27 @@ import { Leases } from "../../src/kube/resources.ts";
 import { Events, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { canReadLog, serviceAccountCan } from "../support/access.ts";
 import { find, hostArgs, isHook, permissions, render, type Manifest } from "../support/chart.ts";
-import { eventually, exists, serviceAccountToken, TEST_FIELD_MANAGER, testCluster, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
+import {
+  eventually,
+  exists,
+  serviceAccountToken,
+  TEST_FIELD_MANAGER,
+  testCluster,
+  useNamespace,
+  waitUntilGone,
+  type TestCluster,
+} from "../support/cluster.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, patchDeployment, scale, waitForPods } from "../support/workloads.ts";
 import { BINARY } from "../support/process.ts";
 
 const ClusterRoles: ResourceType = { group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", kind: "ClusterRole" };
-const ClusterRoleBindings: ResourceType = { group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", kind: "ClusterRoleBinding" };
+const ClusterRoleBindings: ResourceType = {
+  group: "rbac.authorization.k8s.io",
+  version: "v1",
+  plural: "clusterrolebindings",
+  kind: "ClusterRoleBinding",
+};
 
 let c: TestCluster;
 let system: string;
@@ -40,10 +54,20 @@ afterAll(async () => {
   for (const [rt, name] of clusterScoped) await c.admin.delete(rt, undefined, name).catch(() => {});
 });
 
-const TYPES: Record<string, ResourceType> = { ServiceAccount: ServiceAccounts, ClusterRole: ClusterRoles, ClusterRoleBinding: ClusterRoleBindings, Role: Roles, RoleBinding: RoleBindings };
+const TYPES: Record<string, ResourceType> = {
+  ServiceAccount: ServiceAccounts,
+  ClusterRole: ClusterRoles,
+  ClusterRoleBinding: ClusterRoleBindings,
+  Role: Roles,
+  RoleBinding: RoleBindings,
+};
 
 /** Applies the chart's identity and RBAC for `release`, with `without` taken out; returns the controller's arguments. */
-async function install(release: string, without?: { role: string; permission: string }, values: Record<string, unknown> = { createServiceAccountAndRoleBinding: true }): Promise<string[]> {
+async function install(
+  release: string,
+  without?: { role: string; permission: string },
+  values: Record<string, unknown> = { createServiceAccountAndRoleBinding: true },
+): Promise<string[]> {
   const manifests = render(release, system, values);
   for (const m of manifests.filter((m) => m.kind in TYPES && !isHook(m))) {
     let obj: Manifest = m;
@@ -76,14 +100,23 @@ function removePermission(rules: V1PolicyRule[], permission: string): V1PolicyRu
 }
 
 /** Runs the compiled binary as the release's ServiceAccount, with the chart's arguments, watching `ns`. */
-async function runAs(release: string, chartArgs: string[], ns: string): Promise<{ proc: Subprocess<"ignore", "pipe", "pipe">; log: string[] }> {
+async function runAs(
+  release: string,
+  chartArgs: string[],
+  ns: string,
+): Promise<{ proc: Subprocess<"ignore", "pipe", "pipe">; log: string[] }> {
   const token = await serviceAccountToken(system, `${release}-podlogreader`);
   const kubeconfig = join(c.dir, `${release}-${process.pid}.kubeconfig`);
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, system), { mode: 0o600 });
   const args = hostArgs(chartArgs)
     .map((a) => (a.startsWith("--debounce=") ? "--debounce=0" : a))
     .concat([`--namespace=${ns}`, "--log-format=text"]);
-  const proc = Bun.spawn([BINARY, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
+  const proc = Bun.spawn([BINARY, ...args], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig },
+  });
   const log: string[] = [];
   void (async () => {
     for await (const chunk of proc.stderr) log.push(...new TextDecoder().decode(chunk).split("\n").filter(Boolean));
@@ -93,30 +126,53 @@ async function runAs(release: string, chartArgs: string[], ns: string): Promise<
 
 /** One opted-in workload of each kind other than Deployment, named `name`. */
 async function createKinds(ns: string, name: string): Promise<void> {
-  const template = (app: string, extra: object = {}) => ({ metadata: { labels: { app, ...OPT_IN } }, spec: { containers: [{ name: "c", image: "registry.invalid/x:1" }], ...extra } });
+  const template = (app: string, extra: object = {}) => ({
+    metadata: { labels: { app, ...OPT_IN } },
+    spec: { containers: [{ name: "c", image: "registry.invalid/x:1" }], ...extra },
+  });
   const create = (kind: keyof typeof KINDS, spec: object) =>
     c.admin.create(KINDS[kind].resource, ns, { apiVersion: KINDS[kind].apiVersion, kind, metadata: { name }, spec });
-  await create("StatefulSet", { replicas: 1, serviceName: name, podManagementPolicy: "Parallel", selector: { matchLabels: { app: `${name}-s` } }, template: template(`${name}-s`) });
-  await create("DaemonSet", { selector: { matchLabels: { app: `${name}-d` } }, template: template(`${name}-d`, { nodeSelector: { "no-such-node": "x" } }) });
+  await create("StatefulSet", {
+    replicas: 1,
+    serviceName: name,
+    podManagementPolicy: "Parallel",
+    selector: { matchLabels: { app: `${name}-s` } },
+    template: template(`${name}-s`),
+  });
+  await create("DaemonSet", {
+    selector: { matchLabels: { app: `${name}-d` } },
+    template: template(`${name}-d`, { nodeSelector: { "no-such-node": "x" } }),
+  });
   await create("ReplicaSet", { replicas: 1, selector: { matchLabels: { app: `${name}-r` } }, template: template(`${name}-r`) });
   await create("Job", { template: template(`${name}-j`, { restartPolicy: "Never" }) });
-  await create("CronJob", { schedule: "0 0 1 1 *", jobTemplate: { spec: { template: template(`${name}-cj`, { restartPolicy: "Never" }) } } });
+  await create("CronJob", {
+    schedule: "0 0 1 1 *",
+    jobTemplate: { spec: { template: template(`${name}-cj`, { restartPolicy: "Never" }) } },
+  });
 }
 
-const kindRoles = (name: string) => (["StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"] as const).map((kind) => managedName(kind, name));
+const kindRoles = (name: string) =>
+  (["StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"] as const).map((kind) => managedName(kind, name));
 
 /** Workloads of every kind, and a foreign Role in the way of one of them, before the controller starts. */
 async function prepare(ns: string): Promise<void> {
   await createDeployment(ns, "web", { replicas: 1 });
   await createDeployment(ns, "taken", { replicas: 1 });
   await createKinds(ns, "w");
-  await c.admin.create(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "podlogreader-taken" }, rules: [] });
+  await c.admin.create(Roles, ns, {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: { name: "podlogreader-taken" },
+    rules: [],
+  });
   await waitForPods(ns, "web", 1);
 }
 
 async function events(ns: string, reason: string, name: string) {
   const { items } = await c.admin.list(Events, { namespace: ns });
-  return (items as { reason?: string; count?: number; involvedObject?: { name?: string } }[]).filter((e) => e.reason === reason && e.involvedObject?.name === name);
+  return (items as { reason?: string; count?: number; involvedObject?: { name?: string } }[]).filter(
+    (e) => e.reason === reason && e.involvedObject?.name === name,
+  );
 }
 
 /**
@@ -136,27 +192,48 @@ async function scenario(ns: string, release: string, timeoutMs: number): Promise
   for (const r of kindRoles("later")) await wait(`Role ${r}`, async () => (await exists(Roles, ns, r)) || undefined);
   const [first] = await waitForPods(ns, "web", 1);
   await wait("the ServiceAccount to read web's pod", async () => (await canReadLog(c.admin, ns, "podlogreader-web", first!)) || undefined);
-  await wait("a NameConflict Event", async () => ((await events(ns, "NameConflict", "taken")).length > 0) || undefined);
+  await wait("a NameConflict Event", async () => (await events(ns, "NameConflict", "taken")).length > 0 || undefined);
 
   await scale(ns, "web", 2);
   const pods = await waitForPods(ns, "web", 2);
-  await wait("the scale to be followed", async () => (await Promise.all(pods.map((p) => canReadLog(c.admin, ns, "podlogreader-web", p)))).every(Boolean) || undefined);
+  await wait(
+    "the scale to be followed",
+    async () => (await Promise.all(pods.map((p) => canReadLog(c.admin, ns, "podlogreader-web", p)))).every(Boolean) || undefined,
+  );
   // A repeat of an Event updates its count (a patch) instead of adding one.
   await scale(ns, "taken", 2);
-  await wait("the repeated NameConflict Event aggregated", async () => ((await events(ns, "NameConflict", "taken"))[0]?.count ?? 0) >= 2 || undefined);
+  await wait(
+    "the repeated NameConflict Event aggregated",
+    async () => ((await events(ns, "NameConflict", "taken"))[0]?.count ?? 0) >= 2 || undefined,
+  );
 
-  await c.admin.mergePatch(RoleBindings, ns, "podlogreader-web", {
-    subjects: [{ kind: "ServiceAccount", name: "podlogreader-web", namespace: ns }, { kind: "ServiceAccount", name: "default", namespace: ns }],
-  }, { fieldManager: TEST_FIELD_MANAGER });
+  await c.admin.mergePatch(
+    RoleBindings,
+    ns,
+    "podlogreader-web",
+    {
+      subjects: [
+        { kind: "ServiceAccount", name: "podlogreader-web", namespace: ns },
+        { kind: "ServiceAccount", name: "default", namespace: ns },
+      ],
+    },
+    { fieldManager: TEST_FIELD_MANAGER },
+  );
   await wait("the hand-edited RoleBinding to be reverted", async () => {
     const rb = (await c.admin.get(RoleBindings, ns, "podlogreader-web")) as { subjects?: unknown[] };
     return rb.subjects?.length === 1 || undefined;
   });
 
   const role = (await c.admin.get(Roles, ns, "podlogreader-web")) as { rules: object[] };
-  await c.admin.mergePatch(Roles, ns, "podlogreader-web", {
-    rules: [...role.rules, { apiGroups: [""], resources: ["secrets"], verbs: ["get"] }],
-  }, { fieldManager: TEST_FIELD_MANAGER });
+  await c.admin.mergePatch(
+    Roles,
+    ns,
+    "podlogreader-web",
+    {
+      rules: [...role.rules, { apiGroups: [""], resources: ["secrets"], verbs: ["get"] }],
+    },
+    { fieldManager: TEST_FIELD_MANAGER },
+  );
   await wait("the hand-edited Role to be reverted", async () => {
     const now = (await c.admin.get(Roles, ns, "podlogreader-web")) as { rules: object[] };
     return now.rules.length === role.rules.length || undefined;
@@ -165,7 +242,9 @@ async function scenario(ns: string, release: string, timeoutMs: number): Promise
   const sa = (await c.admin.get(ServiceAccounts, ns, "podlogreader-sts-w")) as { metadata: { uid: string } };
   await c.admin.delete(ServiceAccounts, ns, "podlogreader-sts-w");
   await wait("a deleted ServiceAccount to be created again", async () => {
-    const now = (await c.admin.get(ServiceAccounts, ns, "podlogreader-sts-w").catch(() => undefined)) as { metadata: { uid: string } } | undefined;
+    const now = (await c.admin.get(ServiceAccounts, ns, "podlogreader-sts-w").catch(() => undefined)) as
+      | { metadata: { uid: string } }
+      | undefined;
     return (now && now.metadata.uid !== sa.metadata.uid) || undefined;
   });
 
@@ -173,11 +252,15 @@ async function scenario(ns: string, release: string, timeoutMs: number): Promise
   for (const kind of ["StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"] as const) {
     await c.admin.delete(KINDS[kind].resource, ns, "w", undefined, "Orphan");
   }
-  for (const r of roles.slice(1)) await wait(`Role ${r} to be deleted with its workload`, async () => (!(await exists(Roles, ns, r))) || undefined);
+  for (const r of roles.slice(1))
+    await wait(`Role ${r} to be deleted with its workload`, async () => !(await exists(Roles, ns, r)) || undefined);
 
   await patchDeployment(ns, "web", { spec: { template: { metadata: { labels: { "podlogreader-affiliate": null } } } } });
   for (const rt of [RoleBindings, Roles, ServiceAccounts]) {
-    await wait(`${rt.kind} podlogreader-web to be deleted on opt-out`, async () => (!(await exists(rt, ns, "podlogreader-web"))) || undefined);
+    await wait(
+      `${rt.kind} podlogreader-web to be deleted on opt-out`,
+      async () => !(await exists(rt, ns, "podlogreader-web")) || undefined,
+    );
   }
 
   await wait("the leader to renew its Lease", async () => {
@@ -208,8 +291,14 @@ describe("the chart's RBAC", () => {
     }
     const manifests = render(release, system, { createServiceAccountAndRoleBinding: true });
     chartPermissions = [
-      ...permissions(find<V1ClusterRole>(manifests, "ClusterRole", `${release}-podlogreader:controller`)[0]!.rules!).map((permission) => ({ role: `${release}-podlogreader:controller`, permission })),
-      ...permissions(find<V1Role>(manifests, "Role", `${release}-podlogreader:leader-election`)[0]!.rules!).map((permission) => ({ role: `${release}-podlogreader:leader-election`, permission })),
+      ...permissions(find<V1ClusterRole>(manifests, "ClusterRole", `${release}-podlogreader:controller`)[0]!.rules!).map((permission) => ({
+        role: `${release}-podlogreader:controller`,
+        permission,
+      })),
+      ...permissions(find<V1Role>(manifests, "Role", `${release}-podlogreader:leader-election`)[0]!.rules!).map((permission) => ({
+        role: `${release}-podlogreader:leader-election`,
+        permission,
+      })),
     ];
     expect(chartPermissions.length).toBeGreaterThan(30);
   });
@@ -226,7 +315,10 @@ describe("the chart's RBAC", () => {
         const args = await install(release, { role, permission: next.permission });
         await prepare(ns);
         const { proc, log } = await runAs(release, args, ns);
-        const failed = await scenario(ns, release, 15_000).then(() => false, () => true);
+        const failed = await scenario(ns, release, 15_000).then(
+          () => false,
+          () => true,
+        );
         await stop(proc);
         // Needed means the apiserver refused the controller something without it. A failure counts
         // only with a refusal (not, say, a slow machine); a pass counts only without one, since the
@@ -248,16 +340,33 @@ describe("the chart's RBAC with the default values (createServiceAccountAndRoleB
     const ns = await useNamespace("chart-default");
     const args = await install(release, undefined, {});
     const sa = `${release}-podlogreader`;
-    const can = (verb: string) => serviceAccountCan(c.admin, system, sa, { namespace: ns, verb, resource: "rolebindings", group: "rbac.authorization.k8s.io" });
-    expect({ list: await can("list"), watch: await can("watch"), delete: await can("delete"), get: await can("get"), create: await can("create"), patch: await can("patch"), update: await can("update") })
-      .toEqual({ list: true, watch: true, delete: true, get: false, create: false, patch: false, update: false });
+    const can = (verb: string) =>
+      serviceAccountCan(c.admin, system, sa, { namespace: ns, verb, resource: "rolebindings", group: "rbac.authorization.k8s.io" });
+    expect({
+      list: await can("list"),
+      watch: await can("watch"),
+      delete: await can("delete"),
+      get: await can("get"),
+      create: await can("create"),
+      patch: await can("patch"),
+      update: await can("update"),
+    }).toEqual({ list: true, watch: true, delete: true, get: false, create: false, patch: false, update: false });
 
     await createDeployment(ns, "web", { replicas: 1 });
     const { proc, log } = await runAs(release, args, ns);
     try {
       await eventually("Role podlogreader-web", async () => (await exists(Roles, ns, "podlogreader-web")) || undefined, 60_000);
       const role = (await c.admin.get(Roles, ns, "podlogreader-web")) as { metadata: { uid: string } };
-      const grant = desiredGrant({ namespace: ns, kind: "Deployment", name: "web", subjects: [{ kind: "User", name: "alice" }], roleUid: role.metadata.uid, expiresAtMs: Date.now() + 3000, reason: "chart RBAC test", grantedBy: "admin" });
+      const grant = desiredGrant({
+        namespace: ns,
+        kind: "Deployment",
+        name: "web",
+        subjects: [{ kind: "User", name: "alice" }],
+        roleUid: role.metadata.uid,
+        expiresAtMs: Date.now() + 3000,
+        reason: "chart RBAC test",
+        grantedBy: "admin",
+      });
       await c.admin.create(RoleBindings, ns, grant);
       await waitUntilGone(RoleBindings, ns, grant.metadata.name, 60_000);
       expect(log.filter((l) => /\b403\b|forbidden/i.test(l))).toEqual([]);

@@ -44,7 +44,9 @@ async function setUp(mode: PodVisibility): Promise<{ ns: string; controller: Run
   return { ns, controller, kubeconfig, web };
 }
 
-/** Runs the steps while the follower runs, which must still run after them; then stops both. Nothing of the other Deployment was printed. */
+/**
+ * Runs the steps while the follower runs, which must still run after them; then stops both. Nothing of the other Deployment was printed.
+ */
 async function whileFollowing(run: Background, controller: RunningController, steps: () => Promise<void>): Promise<void> {
   try {
     await steps();
@@ -58,7 +60,10 @@ async function whileFollowing(run: Background, controller: RunningController, st
 
 describe("namespace mode, with the controller's Role", () => {
   test("stern follows deploy/web across a scale-up and prints every new pod's log, and nothing of the other Deployment", async () => {
-    const build = spawnSync("bash", [join(repoRoot, "scripts", "build-tool.sh"), "stern"], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+    const build = spawnSync("bash", [join(repoRoot, "scripts", "build-tool.sh"), "stern"], {
+      stdio: ["ignore", "pipe", "inherit"],
+      encoding: "utf8",
+    });
     expect(build.status).toBe(0);
     const stern = build.stdout.trim().split("\n").at(-1)!;
     const { ns, controller, kubeconfig, web } = await setUp("namespace");
@@ -84,10 +89,14 @@ describe("own mode, with the controller's Role", () => {
     await whileFollowing(run, controller, async () => {
       await run.waitFor("the first pod's lines", (out) => linesOf(web[0]!).every((l) => out.includes(l)));
       await rollout(ns, "web");
-      const next = await eventually("the rollout's new pod", async () => {
-        const pods = await waitForPods(ns, "web", 1).catch(() => undefined);
-        return pods && pods[0] !== web[0] ? pods : undefined;
-      }, 120_000);
+      const next = await eventually(
+        "the rollout's new pod",
+        async () => {
+          const pods = await waitForPods(ns, "web", 1).catch(() => undefined);
+          return pods && pods[0] !== web[0] ? pods : undefined;
+        },
+        120_000,
+      );
       await withLogs(ns, next, linesOf);
       await run.waitFor("the new pod's lines", (out) => linesOf(next[0]!).every((l) => out.includes(`[pod/${next[0]}/app] ${l}`)));
     });

@@ -47,15 +47,23 @@ function rules(mode: "own" | "namespace", pods: string[]): V1PolicyRule[] {
 async function reader(mode: "own" | "namespace", pods: string[]): Promise<string> {
   const name = `reader-${mode}`;
   await c.admin.create(ServiceAccounts, ns, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name } });
-  await c.admin.create(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name }, rules: rules(mode, pods) });
+  await c.admin.create(Roles, ns, {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: { name },
+    rules: rules(mode, pods),
+  });
   await c.admin.create(RoleBindings, ns, {
-    apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name },
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name },
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
     subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
   });
   // stern gives up for good when its first watch is refused, so start it only once the apiserver's
   // authorizer has seen the binding.
-  const granted = mode === "namespace" ? { verb: "watch", resource: "pods" } : { verb: "get", resource: "pods", subresource: "log", name: pods[0] };
+  const granted =
+    mode === "namespace" ? { verb: "watch", resource: "pods" } : { verb: "get", resource: "pods", subresource: "log", name: pods[0] };
   await eventually(`the apiserver to authorize ${name}`, async () => (await serviceAccountCan(c.admin, ns, name, granted)) || undefined);
   const file = join(dir, `${name}.kubeconfig`);
   writeFileSync(file, kubeconfigYaml(c.server, c.caPem, { token: await serviceAccountToken(ns, name) }, ns), { mode: 0o600 });
@@ -63,7 +71,8 @@ async function reader(mode: "own" | "namespace", pods: string[]): Promise<string
 }
 
 /** stern as the reader whose kubeconfig is given, in the test namespace, its output collected. */
-const sternAs = (kubeconfig: string, args: string[]) => background([stern, "--kubeconfig", kubeconfig, "-n", ns, "--color", "never", ...args]);
+const sternAs = (kubeconfig: string, args: string[]) =>
+  background([stern, "--kubeconfig", kubeconfig, "-n", ns, "--color", "never", ...args]);
 
 beforeAll(async () => {
   c = await testCluster();
@@ -93,7 +102,12 @@ describe("stern as a ServiceAccount", () => {
       const added = all.filter((p) => !first.includes(p));
       await withLogs(ns, added, linesOf);
       // As the controller does: the new pods' names join the Role once they exist.
-      await c.admin.update(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "reader-namespace" }, rules: rules("namespace", all) });
+      await c.admin.update(Roles, ns, {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: "reader-namespace" },
+        rules: rules("namespace", all),
+      });
 
       // stern retries a refused log request after up to 20 s (its rate limiter).
       await run.waitFor("stern to print the new pods' lines", (out) => added.flatMap(linesOf).every((l) => out.includes(l)), 120_000);
@@ -128,7 +142,8 @@ describe("stern as a ServiceAccount", () => {
     expect(run.seen.stdout).toBe("");
   }, 60_000);
 
-  test("own mode: stern follows one pod named by --field-selector metadata.name=POD, which RBAC matches against resourceNames", async () => {
+  test("own mode: stern follows one pod named by --field-selector " +
+    "metadata.name=POD, which RBAC matches against resourceNames", async () => {
     const [pod] = (await waitForPods(ns, "web", 3)) as [string];
     const run = sternAs(join(dir, "reader-own.kubeconfig"), ["--field-selector", `metadata.name=${pod}`, "."]);
     try {

@@ -24,7 +24,9 @@ async function podNames(): Promise<string[]> {
 }
 
 /** The grant binding of the workload that names `subject`, as `grants -o json` lists it. */
-async function grantRow(subject: string): Promise<{ binding: string; expires?: string; reason?: string; grantedBy?: string; source: string } | undefined> {
+async function grantRow(
+  subject: string,
+): Promise<{ binding: string; expires?: string; reason?: string; grantedBy?: string; source: string } | undefined> {
   const r = await podlogreader(["grants", "-n", ns, "deploy/web", "-o", "json"]);
   expect(r.code).toBe(0);
   return (JSON.parse(r.stdout) as { subject: string; binding: string; source: string }[]).find((x) => x.subject === subject);
@@ -40,11 +42,15 @@ beforeAll(async () => {
   // mallory may write RoleBindings and read Roles here, but not read any log: RBAC's escalation
   // check is then the only thing between her and a grant.
   await c.admin.create(Roles, ns, {
-    apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "binder" },
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: { name: "binder" },
     rules: [{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["rolebindings", "roles"], verbs: ["get", "list", "create", "update"] }],
   } as never);
   await c.admin.create(RoleBindings, ns, {
-    apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "binder" },
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name: "binder" },
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "binder" },
     subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: "mallory" }],
   } as never);
@@ -63,9 +69,14 @@ describe("podlogreader grant", () => {
   test("a grant to group frontend lets alice read exactly web's pods, across a rollout, and nothing else", async () => {
     const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "group:frontend", "--for", "1h", "--reason", "INC-1234"]);
     // No grant policy is installed on this cluster: the command says the record is advisory.
-    expect(r.stderr).toBe("the cluster does not enforce grant records (no ValidatingAdmissionPolicy grants.podlogreader.dev): expiry and granted-by are advisory\n");
+    expect(r.stderr).toBe(
+      "the cluster does not enforce grant records (no ValidatingAdmissionPolicy grants.podlogreader.dev): expiry and granted-by " +
+        "are advisory\n",
+    );
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Granted: group:frontend may read the logs of Deployment\/web in namespace \S+ until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/);
+    expect(r.stdout).toMatch(
+      /^Granted: group:frontend may read the logs of Deployment\/web in namespace \S+ until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/,
+    );
 
     const before = await waitForPods(ns, "web", 2);
     expect(await userReadable(person("alice", ["frontend"]), ns, await podNames())).toEqual(before);
@@ -75,20 +86,33 @@ describe("podlogreader grant", () => {
     expect(await logStatus(alice.api, ns, otherPod)).toBe(403);
 
     await rollout(ns, "web");
-    const after = await eventually("web's pods to be replaced", async () => {
-      const pods = await waitForPods(ns, "web", 2);
-      return pods.some((p) => before.includes(p)) ? undefined : pods;
-    }, 60_000);
-    await eventually("alice to read exactly web's new pods", async () => {
-      const readable = await userReadable(person("alice", ["frontend"]), ns, [...(await podNames()), ...before]);
-      return JSON.stringify(readable) === JSON.stringify(after) ? true : undefined;
-    }, 30_000);
+    const after = await eventually(
+      "web's pods to be replaced",
+      async () => {
+        const pods = await waitForPods(ns, "web", 2);
+        return pods.some((p) => before.includes(p)) ? undefined : pods;
+      },
+      60_000,
+    );
+    await eventually(
+      "alice to read exactly web's new pods",
+      async () => {
+        const readable = await userReadable(person("alice", ["frontend"]), ns, [...(await podNames()), ...before]);
+        return JSON.stringify(readable) === JSON.stringify(after) ? true : undefined;
+      },
+      30_000,
+    );
     for (const pod of after) expect(await logStatus(alice.api, ns, pod)).toBe(200);
     expect(await logStatus(alice.api, ns, otherPod)).toBe(403);
   });
 
   test("a subject that means everyone is refused as a usage error, and nothing is written", async () => {
-    for (const to of ["group:system:authenticated", "group:system:serviceaccounts", `group:system:serviceaccounts:${ns}`, "group:system:unauthenticated"]) {
+    for (const to of [
+      "group:system:authenticated",
+      "group:system:serviceaccounts",
+      `group:system:serviceaccounts:${ns}`,
+      "group:system:unauthenticated",
+    ]) {
       const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", to, "--for", "1h", "--reason", "x"]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain("means everyone");
@@ -97,7 +121,9 @@ describe("podlogreader grant", () => {
   });
 
   test("mallory, who cannot read the logs, cannot grant them: the apiserver refuses and the command says why", async () => {
-    const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:mallory", "--for", "1h", "--reason", "curious"], { kubeconfig: mallory.kubeconfig });
+    const r = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:mallory", "--for", "1h", "--reason", "curious"], {
+      kubeconfig: mallory.kubeconfig,
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("attempting to grant RBAC permissions not currently held");
     expect(r.stderr).toContain("You can only grant what you hold");
@@ -138,30 +164,48 @@ describe("the controller ends grants", () => {
     expect(await userReadable(carol, ns, pods)).toEqual(pods);
 
     controller = await startController([ns]);
-    await eventually("carol's expired grant to be deleted", async () => (!(await exists(RoleBindings, ns, row!.binding)) ? true : undefined), 10_000, 250);
+    await eventually(
+      "carol's expired grant to be deleted",
+      async () => (!(await exists(RoleBindings, ns, row!.binding)) ? true : undefined),
+      10_000,
+      250,
+    );
     expect(await userReadable(carol, ns, pods)).toEqual([]);
   }, 60_000);
 });
 
 describe("a grant lives no longer than its Role", () => {
   test("when the workload opts out, its Role goes and the grant with it", async () => {
-    expect((await podlogreader(["grant", "-n", ns, "deploy/other", "--to", "user:frank", "--for", "1h", "--reason", "until opt-out"])).code).toBe(0);
+    expect(
+      (await podlogreader(["grant", "-n", ns, "deploy/other", "--to", "user:frank", "--for", "1h", "--reason", "until opt-out"])).code,
+    ).toBe(0);
     const frank = person("frank");
     expect(await userReadable(frank, ns, [otherPod])).toEqual([otherPod]);
     const listed = await podlogreader(["grants", "-n", ns, "deploy/other", "-o", "json"]);
     const binding = (JSON.parse(listed.stdout) as { subject: string; binding: string }[]).find((r) => r.subject === "user:frank")!.binding;
 
     await patchDeployment(ns, "other", { spec: { template: { metadata: { labels: { "podlogreader-affiliate": null } } } } });
-    await eventually("frank's grant to be deleted with other's Role", async () => (!(await exists(RoleBindings, ns, binding)) ? true : undefined), 30_000, 250);
+    await eventually(
+      "frank's grant to be deleted with other's Role",
+      async () => (!(await exists(RoleBindings, ns, binding)) ? true : undefined),
+      30_000,
+      250,
+    );
     expect(await userReadable(frank, ns, await podNames())).toEqual([]);
   }, 60_000);
 });
 
 describe("podlogreader grants and revoke", () => {
-  test("grants lists every subject with its source, expiry, reason and granter; revoke removes one and leaves foreign bindings alone", async () => {
-    expect((await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:dave", "--to", "sa:ci/bot", "--for", "2h", "--reason", "INC-9"])).code).toBe(0);
+  test("grants lists every subject with its source, expiry, reason " +
+    "and granter; revoke removes one and leaves foreign bindings alone", async () => {
+    expect(
+      (await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:dave", "--to", "sa:ci/bot", "--for", "2h", "--reason", "INC-9"]))
+        .code,
+    ).toBe(0);
     await c.admin.create(RoleBindings, ns, {
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "by-hand" },
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "by-hand" },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-web" },
       subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: "erin" }],
     } as never);
@@ -185,7 +229,20 @@ describe("podlogreader grants and revoke", () => {
     const pods = await waitForPods(ns, "web", 2);
     expect(await userReadable(person("dave"), ns, pods)).toEqual(pods);
     const first = (await grantRow("user:dave"))!;
-    const renewed = await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "sa:ci/bot", "--to", "user:dave", "--for", "3h", "--reason", "INC-10"]);
+    const renewed = await podlogreader([
+      "grant",
+      "-n",
+      ns,
+      "deploy/web",
+      "--to",
+      "sa:ci/bot",
+      "--to",
+      "user:dave",
+      "--for",
+      "3h",
+      "--reason",
+      "INC-10",
+    ]);
     expect(renewed.stdout).toStartWith("Renewed:");
     const again = (await grantRow("user:dave"))!;
     expect([again.binding, again.reason, Date.parse(again.expires!) > Date.parse(first.expires!)]).toEqual([first.binding, "INC-10", true]);
@@ -202,7 +259,7 @@ describe("podlogreader grants and revoke", () => {
     expect(foreign.stderr).toContain("was not issued by podlogreader grant; left alone");
     const byName = await podlogreader(["revoke", "-n", ns, "deploy/web", "--to", "user:erin"]);
     expect(byName.code).toBe(1);
-    expect(byName.stderr).toContain("RoleBinding " + ns + "/by-hand, which podlogreader grant did not issue");
+    expect(byName.stderr).toContain(`RoleBinding ${ns}/by-hand, which podlogreader grant did not issue`);
     expect(await exists(RoleBindings, ns, "by-hand")).toBe(true);
     expect(await userReadable(person("erin"), ns, pods)).toEqual(pods);
 

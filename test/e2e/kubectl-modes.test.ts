@@ -33,15 +33,25 @@ async function running(namespace: string, pod: string): Promise<void> {
 
 /** A CronJob and one run of it, made as `kubectl create job --from=cronjob/nightly` makes it. */
 async function cronJobWithRun(namespace: string): Promise<{ job: string; pod: string }> {
-  const template = { metadata: { labels: { app: "nightly", ...OPT_IN } }, spec: { restartPolicy: "Never", containers: [{ name: "app", image: "registry.invalid/app:1" }] } };
+  const template = {
+    metadata: { labels: { app: "nightly", ...OPT_IN } },
+    spec: { restartPolicy: "Never", containers: [{ name: "app", image: "registry.invalid/app:1" }] },
+  };
   const cron = (await c.admin.create(KINDS.CronJob.resource, namespace, {
-    apiVersion: "batch/v1", kind: "CronJob", metadata: { name: "nightly", namespace },
+    apiVersion: "batch/v1",
+    kind: "CronJob",
+    metadata: { name: "nightly", namespace },
     spec: { schedule: "0 0 1 1 *", suspend: true, jobTemplate: { spec: { template } } },
   } as never)) as { metadata: { uid: string } };
   const job = "nightly-run-1";
   await c.admin.create(KINDS.Job.resource, namespace, {
-    apiVersion: "batch/v1", kind: "Job",
-    metadata: { name: job, namespace, ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: "nightly", uid: cron.metadata.uid, controller: true }] },
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: {
+      name: job,
+      namespace,
+      ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: "nightly", uid: cron.metadata.uid, controller: true }],
+    },
     spec: { template },
   } as never);
   const pod = await eventually(`a pod of Job ${job}`, async () => {
@@ -75,7 +85,11 @@ function suite(mode: PodVisibility, expect_: Record<string, Outcome>) {
 
     /** `kubectl logs -f`: the line arrives on the open stream, which is still open afterwards. */
     async function follows(as: string, pod: string): Promise<Outcome> {
-      const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", kubeconfigs[as]!, "logs", "-f", pod], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", kubeconfigs[as]!, "logs", "-f", pod], {
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       const reader = proc.stdout.getReader();
       let seen = "";
       try {
@@ -101,7 +115,10 @@ function suite(mode: PodVisibility, expect_: Record<string, Outcome>) {
       [other] = (await waitForPods(ns, "other", 1)) as [string];
       for (const pod of [web, other, run.pod]) await running(ns, pod);
       await expectReadable(ns, managedName("Deployment", "web"), [web]);
-      for (const [who, sa] of [["web", managedName("Deployment", "web")], ["nightly", managedName("CronJob", "nightly")]] as const) {
+      for (const [who, sa] of [
+        ["web", managedName("Deployment", "web")],
+        ["nightly", managedName("CronJob", "nightly")],
+      ] as const) {
         kubeconfigs[who] = join(dir, `${who}.kubeconfig`);
         const token = await eventually(`a token for ${sa}`, () => serviceAccountToken(ns, sa));
         writeFileSync(kubeconfigs[who]!, kubeconfigYaml(c.server, c.caPem, { token }, ns), { mode: 0o600 });
@@ -130,8 +147,13 @@ function suite(mode: PodVisibility, expect_: Record<string, Outcome>) {
     });
 
     test("another workload's pod is refused by every command, and none of its lines is printed", async () => {
-      for (const args of [["logs", other], ["logs", "-f", other], ["logs", "deploy/other"], ["logs", "-l", "app=other"]]) {
-        const r = await kubectl(args, { kubeconfig: kubeconfigs["web"]! });
+      for (const args of [
+        ["logs", other],
+        ["logs", "-f", other],
+        ["logs", "deploy/other"],
+        ["logs", "-l", "app=other"],
+      ]) {
+        const r = await kubectl(args, { kubeconfig: kubeconfigs.web! });
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/forbidden/i);
         expect(r.stdout).not.toContain(lineOf(other));
@@ -141,10 +163,20 @@ function suite(mode: PodVisibility, expect_: Record<string, Outcome>) {
 }
 
 suite("own", {
-  "logs POD": "works", "logs -f POD": "works", "get pod POD": "works",
-  "logs deploy/NAME": "refused", "logs -l SELECTOR": "refused", "get pods": "refused", "logs job/NAME": "refused",
+  "logs POD": "works",
+  "logs -f POD": "works",
+  "get pod POD": "works",
+  "logs deploy/NAME": "refused",
+  "logs -l SELECTOR": "refused",
+  "get pods": "refused",
+  "logs job/NAME": "refused",
 });
 suite("namespace", {
-  "logs POD": "works", "logs -f POD": "works", "get pod POD": "works",
-  "logs deploy/NAME": "works", "logs -l SELECTOR": "works", "get pods": "works", "logs job/NAME": "works",
+  "logs POD": "works",
+  "logs -f POD": "works",
+  "get pod POD": "works",
+  "logs deploy/NAME": "works",
+  "logs -l SELECTOR": "works",
+  "get pods": "works",
+  "logs job/NAME": "works",
 });

@@ -19,9 +19,25 @@ let ns: string;
 const replicas: Replica[] = [];
 
 function start(name: string): Replica {
-  const proc = Bun.spawn([BINARY, "--leader-elect", `--leader-election-namespace=${ns}`, "--leader-election-id=podlogreader", `--namespace=${ns}`, "--debounce=200ms", "--create-sa-and-rolebinding", "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"], {
-    stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig },
-  });
+  const proc = Bun.spawn(
+    [
+      BINARY,
+      "--leader-elect",
+      `--leader-election-namespace=${ns}`,
+      "--leader-election-id=podlogreader",
+      `--namespace=${ns}`,
+      "--debounce=200ms",
+      "--create-sa-and-rolebinding",
+      "--metrics-bind-address=127.0.0.1:0",
+      "--health-probe-bind-address=127.0.0.1:0",
+    ],
+    {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig },
+    },
+  );
   const log: string[] = [];
   void (async () => {
     for await (const chunk of proc.stderr) log.push(...new TextDecoder().decode(chunk).split("\n").filter(Boolean));
@@ -70,10 +86,14 @@ describe("leader election", () => {
     // The killed leader never released the Lease: b waits for it to expire (15 s), then leads.
     await eventually("b to lead", async () => leads(b) || undefined, 60_000);
     const pods = await waitForPods(ns, "web", 6);
-    await eventually("the Role to follow the whole scale", async () => {
-      await expectReadable(ns, "podlogreader-web", pods);
-      return true;
-    }, 60_000);
+    await eventually(
+      "the Role to follow the whole scale",
+      async () => {
+        await expectReadable(ns, "podlogreader-web", pods);
+        return true;
+      },
+      60_000,
+    );
   });
 
   test("on SIGTERM the leader releases the Lease and exits 0, and a standby leads without waiting for expiry", async () => {

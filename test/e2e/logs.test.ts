@@ -58,7 +58,7 @@ describe("kubectl logs as the workload's ServiceAccount", () => {
   test("kubectl logs <pod> prints that pod's lines", async () => {
     for (const pod of webPods) {
       const out = await logsOf([pod], linesOf(pod));
-      expect(out).toBe(linesOf(pod).join("\n") + "\n");
+      expect(out).toBe(`${linesOf(pod).join("\n")}\n`);
     }
   });
 
@@ -66,7 +66,7 @@ describe("kubectl logs as the workload's ServiceAccount", () => {
     const out = await logsOf(["deploy/web"], []);
     const chosen = webPods.find((p) => out.includes(`${p} starting`));
     expect(chosen).toBeDefined();
-    expect(out).toBe(linesOf(chosen!).join("\n") + "\n");
+    expect(out).toBe(`${linesOf(chosen!).join("\n")}\n`);
   });
 
   test("kubectl logs -l app=web prints the lines of all its pods", async () => {
@@ -78,7 +78,11 @@ describe("kubectl logs as the workload's ServiceAccount", () => {
   test("kubectl logs -f <pod> streams lines as they are written", async () => {
     const [pod] = webPods as [string];
     const file = await setPodLog(c.admin, c.dir, ns, pod, linesOf(pod));
-    const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", kubeconfig, "logs", "-f", pod], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", kubeconfig, "logs", "-f", pod], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const reader = proc.stdout.getReader();
     let seen = "";
     const deadline = Date.now() + 30_000;
@@ -120,13 +124,17 @@ describe("kubectl logs as the workload's ServiceAccount", () => {
   test("after a rollout the new pods' logs are readable and the old pods' names are no longer granted", async () => {
     const old = webPods;
     await rollout(ns, "web");
-    const fresh = await eventually("the rollout to replace both pods", async () => {
-      const pods = await waitForPods(ns, "web", 2).catch(() => undefined);
-      return pods && pods.every((p) => !old.includes(p)) ? pods : undefined;
-    }, 120_000);
+    const fresh = await eventually(
+      "the rollout to replace both pods",
+      async () => {
+        const pods = await waitForPods(ns, "web", 2).catch(() => undefined);
+        return pods?.every((p) => !old.includes(p)) ? pods : undefined;
+      },
+      120_000,
+    );
     await withLogs(ns, fresh, linesOf);
     await expectReadable(ns, sa, fresh, old);
-    for (const pod of fresh) expect(await logsOf([pod], linesOf(pod))).toBe(linesOf(pod).join("\n") + "\n");
+    for (const pod of fresh) expect(await logsOf([pod], linesOf(pod))).toBe(`${linesOf(pod).join("\n")}\n`);
     for (const pod of old) {
       expect(await canReadLog(c.admin, ns, sa, pod)).toBe(false);
       const r = await kubectl(["logs", pod], { kubeconfig });

@@ -27,7 +27,8 @@ let webPods: string[];
 let other: string;
 let webKubeconfig: string;
 
-const canLog = (pod: string) => serviceAccountCan(c.admin, ns, sa, { verb: "get", resource: "pods", subresource: "log", name: pod, namespace: ns });
+const canLog = (pod: string) =>
+  serviceAccountCan(c.admin, ns, sa, { verb: "get", resource: "pods", subresource: "log", name: pod, namespace: ns });
 
 beforeAll(async () => {
   ({ c, ns, dir, controller, webPods, other, webKubeconfig } = await webhookScene("none-mode", { rolePodNames: "none" }));
@@ -63,7 +64,9 @@ describe("podlogreader logs with a Role that names no pod", () => {
     const code = runLogs(parseLogsArgs(["deploy/web", "-n", ns, "-f"]) as LogsOptions, {
       stdout: { write: (s: string) => (seen.stdout += s), isTTY: false },
       stderr: { write: (s: string) => (seen.stderr += s) },
-      env: {}, signal: stop.signal, api,
+      env: {},
+      signal: stop.signal,
+      api,
     });
     try {
       for (const pod of webPods) await eventually(`${pod}'s line`, async () => seen.stdout.includes(lineOf(pod)) || undefined);
@@ -96,7 +99,11 @@ describe("podlogreader status with a Role that names no pod", () => {
 });
 
 describe("podlogreader audit with a Role that names no pod", () => {
-  interface Report { ok: boolean; entries: { serviceAccount: string; mode?: string; readable: string[] }[]; findings: { kind: string; serviceAccount: string; permission: string; grantedBy: string[] }[] }
+  interface Report {
+    ok: boolean;
+    entries: { serviceAccount: string; mode?: string; readable: string[] }[];
+    findings: { kind: string; serviceAccount: string; permission: string; grantedBy: string[] }[];
+  }
 
   test("passes a workload served correctly: its pods readable through the webhook, no finding", async () => {
     const r = await podlogreader(["audit", "-n", ns, "--output", "json"]);
@@ -107,10 +114,18 @@ describe("podlogreader audit with a Role that names no pod", () => {
 
   test("a ServiceAccount given list pods in its namespace is an over-grant", async () => {
     const name = "list-pods";
-    await c.admin.create(Roles, ns, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }] });
+    await c.admin.create(Roles, ns, {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name },
+      rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }],
+    });
     await c.admin.create(RoleBindings, ns, {
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name }, subjects: [{ kind: "ServiceAccount", name: sa, namespace: ns }],
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects: [{ kind: "ServiceAccount", name: sa, namespace: ns }],
     });
     try {
       const r = await eventually("the audit to see the binding", async () => {
@@ -119,7 +134,11 @@ describe("podlogreader audit with a Role that names no pod", () => {
       });
       const report = JSON.parse(r.stdout) as Report;
       expect(report.ok).toBe(false);
-      expect(report.findings.filter((f) => f.kind === "pod-list").map((f) => ({ sa: f.serviceAccount, permission: f.permission, grantedBy: f.grantedBy }))).toEqual([
+      expect(
+        report.findings
+          .filter((f) => f.kind === "pod-list")
+          .map((f) => ({ sa: f.serviceAccount, permission: f.permission, grantedBy: f.grantedBy })),
+      ).toEqual([
         { sa, permission: "list pods", grantedBy: [`RoleBinding ${ns}/${name} (Role ${name})`] },
         { sa, permission: "list pods -l podlogreader-affiliate=enable", grantedBy: [`RoleBinding ${ns}/${name} (Role ${name})`] },
       ]);

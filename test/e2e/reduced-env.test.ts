@@ -53,7 +53,6 @@ function unpackImage(): void {
   mkdirSync(join(root, MOUNT), { recursive: true });
   secrets = mkdtempSync(join(tmpdir(), "podlogreader-sa-"));
   chmodSync(secrets, 0o755); // as the kubelet's volume: readable by the container's user
-
 }
 
 /**
@@ -73,12 +72,19 @@ exec "$chroot" --userspec="$user" "$root" "$@"`;
 /** A token bound to a Secret: deleting the Secret makes the token invalid at once. */
 async function boundToken(serviceAccount: string, secret: string): Promise<string> {
   const created = (await c.admin.create({ group: "", version: "v1", plural: "secrets", kind: "Secret" }, system, {
-    apiVersion: "v1", kind: "Secret", metadata: { name: secret }, type: "Opaque",
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: secret },
+    type: "Opaque",
   })) as { metadata: { uid: string } };
   const tokenRequest = {
-    apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600, boundObjectRef: { apiVersion: "v1", kind: "Secret", name: secret, uid: created.metadata.uid } },
+    apiVersion: "authentication.k8s.io/v1",
+    kind: "TokenRequest",
+    spec: { expirationSeconds: 3600, boundObjectRef: { apiVersion: "v1", kind: "Secret", name: secret, uid: created.metadata.uid } },
   };
-  const review = (await c.admin.createSubresource(ServiceAccounts, system, serviceAccount, "token", tokenRequest)) as { status: { token: string } };
+  const review = (await c.admin.createSubresource(ServiceAccounts, system, serviceAccount, "token", tokenRequest)) as {
+    status: { token: string };
+  };
   return review.status.token;
 }
 
@@ -110,7 +116,9 @@ describe("in a reduced environment with in-cluster configuration", () => {
     ns = await useNamespace("incluster");
     // The chart's identity and RBAC, so the controller runs with exactly what an install grants.
     const manifests = render(release, system, { createServiceAccountAndRoleBinding: true });
-    for (const m of manifests.filter((m) => ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(m.kind))) {
+    for (const m of manifests.filter((m) =>
+      ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(m.kind),
+    )) {
       const plural = `${m.kind.toLowerCase()}s`;
       const rt = { group: m.kind === "ServiceAccount" ? "" : "rbac.authorization.k8s.io", version: "v1", plural, kind: m.kind };
       const namespaced = !m.kind.startsWith("Cluster");
@@ -133,11 +141,37 @@ describe("in a reduced environment with in-cluster configuration", () => {
     const user = `${spec.process.user.uid}:${spec.process.user.gid}`;
     const imageEnv = Object.fromEntries(spec.process.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
     proc = Bun.spawn(
-      [unshare!, "--mount", "--pid", "--fork", "--propagation", "private", "/bin/sh", "-c", CONTAINER, "container", chroot!, root, secrets, user, ...spec.process.args,
+      [
+        unshare!,
+        "--mount",
+        "--pid",
+        "--fork",
+        "--propagation",
+        "private",
+        "/bin/sh",
+        "-c",
+        CONTAINER,
+        "container",
+        chroot!,
+        root,
+        secrets,
+        user,
+        ...spec.process.args,
         // The chart's listen addresses become loopback ports of the test's own.
-        ...args.filter((a) => !/^--(http-addr|metrics-bind-address|health-probe-bind-address)=/.test(a)).map((a) => (a.startsWith("--debounce=") ? "--debounce=0" : a)),
-        `--namespace=${ns}`, "--log-format=text", `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${port}`],
-      { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...imageEnv, KUBERNETES_SERVICE_HOST: server.hostname, KUBERNETES_SERVICE_PORT: server.port } },
+        ...args
+          .filter((a) => !/^--(http-addr|metrics-bind-address|health-probe-bind-address)=/.test(a))
+          .map((a) => (a.startsWith("--debounce=") ? "--debounce=0" : a)),
+        `--namespace=${ns}`,
+        "--log-format=text",
+        `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+        `--health-probe-bind-address=127.0.0.1:${port}`,
+      ],
+      {
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+        env: { ...imageEnv, KUBERNETES_SERVICE_HOST: server.hostname, KUBERNETES_SERVICE_PORT: server.port },
+      },
     );
     void (async () => {
       for await (const chunk of proc!.stderr) log.push(...new TextDecoder().decode(chunk).split("\n").filter(Boolean));
@@ -162,7 +196,9 @@ describe("in a reduced environment with in-cluster configuration", () => {
     const child = Number(readFileSync(`/proc/${proc!.pid}/task/${proc!.pid}/children`, "utf8").trim());
     expect(readFileSync(`/proc/${child}/status`, "utf8")).toMatch(/^Uid:\s+65532\s+65532\s+65532\s+65532$/m);
     expect(readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0")[0]).toBe("/podlogreader");
-    const mounts = readFileSync(`/proc/${child}/mountinfo`, "utf8").split("\n").map((l) => l.split(" "));
+    const mounts = readFileSync(`/proc/${child}/mountinfo`, "utf8")
+      .split("\n")
+      .map((l) => l.split(" "));
     const rootMount = mounts.find((m) => m[4] === "/");
     expect(rootMount?.[5]?.split(",")).toContain("ro");
     expect(mounts.find((m) => m[4] === `/${MOUNT}`)?.[5]?.split(",")).toContain("ro");

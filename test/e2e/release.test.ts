@@ -18,20 +18,54 @@ const ARM64_SYSROOT = "/usr/aarch64-linux-gnu";
 
 /** What each archive must hold, by file name. */
 const ARCHIVES = {
-  [`podlogreader_${pkg.version}_linux_amd64.tar.gz`]: { format: "elf", machine: "x86-64", interpreter: "/lib64/ld-linux-x86-64.so.2", krew: { os: "linux", arch: "amd64" } },
-  [`podlogreader_${pkg.version}_linux_amd64_musl.tar.gz`]: { format: "elf", machine: "x86-64", interpreter: "/lib/ld-musl-x86_64.so.1", krew: undefined },
-  [`podlogreader_${pkg.version}_linux_arm64.tar.gz`]: { format: "elf", machine: "aarch64", interpreter: "/lib/ld-linux-aarch64.so.1", krew: { os: "linux", arch: "arm64" } },
-  [`podlogreader_${pkg.version}_darwin_amd64.tar.gz`]: { format: "mach-o", machine: "x86-64", interpreter: undefined, krew: { os: "darwin", arch: "amd64" } },
-  [`podlogreader_${pkg.version}_darwin_arm64.tar.gz`]: { format: "mach-o", machine: "aarch64", interpreter: undefined, krew: { os: "darwin", arch: "arm64" } },
-  [`podlogreader_${pkg.version}_windows_amd64.zip`]: { format: "pe", machine: "x86-64", interpreter: undefined, krew: { os: "windows", arch: "amd64" } },
+  [`podlogreader_${pkg.version}_linux_amd64.tar.gz`]: {
+    format: "elf",
+    machine: "x86-64",
+    interpreter: "/lib64/ld-linux-x86-64.so.2",
+    krew: { os: "linux", arch: "amd64" },
+  },
+  [`podlogreader_${pkg.version}_linux_amd64_musl.tar.gz`]: {
+    format: "elf",
+    machine: "x86-64",
+    interpreter: "/lib/ld-musl-x86_64.so.1",
+    krew: undefined,
+  },
+  [`podlogreader_${pkg.version}_linux_arm64.tar.gz`]: {
+    format: "elf",
+    machine: "aarch64",
+    interpreter: "/lib/ld-linux-aarch64.so.1",
+    krew: { os: "linux", arch: "arm64" },
+  },
+  [`podlogreader_${pkg.version}_darwin_amd64.tar.gz`]: {
+    format: "mach-o",
+    machine: "x86-64",
+    interpreter: undefined,
+    krew: { os: "darwin", arch: "amd64" },
+  },
+  [`podlogreader_${pkg.version}_darwin_arm64.tar.gz`]: {
+    format: "mach-o",
+    machine: "aarch64",
+    interpreter: undefined,
+    krew: { os: "darwin", arch: "arm64" },
+  },
+  [`podlogreader_${pkg.version}_windows_amd64.zip`]: {
+    format: "pe",
+    machine: "x86-64",
+    interpreter: undefined,
+    krew: { os: "windows", arch: "amd64" },
+  },
 } as const;
 type Expected = (typeof ARCHIVES)[keyof typeof ARCHIVES];
 
-interface Header { format: "elf" | "mach-o" | "pe"; machine: string; interpreter?: string }
+interface Header {
+  format: "elf" | "mach-o" | "pe";
+  machine: string;
+  interpreter?: string;
+}
 
-const ELF_MACHINES: Record<number, string> = { 0x3e: "x86-64", 0xb7: "aarch64" };
-const MACHO_CPUS: Record<number, string> = { 0x01000007: "x86-64", 0x0100000c: "aarch64" };
-const PE_MACHINES: Record<number, string> = { 0x8664: "x86-64", 0xaa64: "aarch64" };
+const ELF_MACHINES: Record<number, string> = { 62: "x86-64", 183: "aarch64" };
+const MACHO_CPUS: Record<number, string> = { 16777223: "x86-64", 16777228: "aarch64" };
+const PE_MACHINES: Record<number, string> = { 34404: "x86-64", 43620: "aarch64" };
 
 /** Reads the executable format and target machine from a binary's first bytes. */
 function readHeader(b: Buffer): Header {
@@ -45,7 +79,10 @@ function readHeader(b: Buffer): Header {
       const ph = phoff + i * phentsize;
       if (b.readUInt32LE(ph) !== 3) continue;
       const [offset, size] = [Number(b.readBigUInt64LE(ph + 8)), Number(b.readBigUInt64LE(ph + 32))];
-      interpreter = b.subarray(offset, offset + size).toString("latin1").replace(/\0+$/, "");
+      interpreter = b
+        .subarray(offset, offset + size)
+        .toString("latin1")
+        .replace(/\0+$/, "");
     }
     return { format: "elf", machine: ELF_MACHINES[b.readUInt16LE(18)] ?? `elf-${b.readUInt16LE(18)}`, interpreter };
   }
@@ -65,7 +102,12 @@ function readHeader(b: Buffer): Header {
 }
 
 function run(cmd: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: opts.cwd, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/", ...opts.env }, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(cmd[0]!, cmd.slice(1), {
+    cwd: opts.cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/", ...opts.env },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -76,7 +118,9 @@ let unpacked: string;
 function unpack(archive: string): string {
   const dir = join(unpacked, archive.replace(/\.(tar\.gz|zip)$/, ""));
   if (existsSync(dir)) return dir;
-  const r = archive.endsWith(".zip") ? run(["unzip", "-q", "-d", dir, join(release, archive)]) : run(["sh", "-c", 'mkdir -p "$1" && tar -xzf "$2" -C "$1"', "sh", dir, join(release, archive)]);
+  const r = archive.endsWith(".zip")
+    ? run(["unzip", "-q", "-d", dir, join(release, archive)])
+    : run(["sh", "-c", 'mkdir -p "$1" && tar -xzf "$2" -C "$1"', "sh", dir, join(release, archive)]);
   if (r.code !== 0) throw new Error(`unpacking ${archive} failed: ${r.stderr}`);
   return dir;
 }
@@ -88,13 +132,23 @@ afterAll(() => rmSync(unpacked, { recursive: true, force: true }));
 
 describe("the release", () => {
   test("SHA256SUMS lists every archive with its sha256", () => {
-    const sums = readFileSync(join(release, "SHA256SUMS"), "utf8").trim().split("\n").map((l) => l.split(/\s+\*?/));
+    const sums = readFileSync(join(release, "SHA256SUMS"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(/\s+\*?/));
     expect(sums.map(([, name]) => name).sort()).toEqual(Object.keys(ARCHIVES).sort());
     for (const [sum, name] of sums) expect(sha256(join(release, name!))).toBe(sum!);
   });
 
   test("the krew manifest names one archive per os/arch with its sha256, and the binary inside it", () => {
-    const manifest = loadYaml<{ kind: string; metadata: { name: string }; spec: { version: string; platforms: { selector: { matchLabels: { os: string; arch: string } }; uri: string; sha256: string; bin: string }[] } }>(readFileSync(join(release, "podlogreader.yaml"), "utf8"));
+    const manifest = loadYaml<{
+      kind: string;
+      metadata: { name: string };
+      spec: {
+        version: string;
+        platforms: { selector: { matchLabels: { os: string; arch: string } }; uri: string; sha256: string; bin: string }[];
+      };
+    }>(readFileSync(join(release, "podlogreader.yaml"), "utf8"));
     expect(manifest).toMatchObject({ kind: "Plugin", metadata: { name: "podlogreader" }, spec: { version: `v${pkg.version}` } });
     const wanted = Object.entries(ARCHIVES).filter(([, e]) => e.krew);
     expect(manifest.spec.platforms).toHaveLength(wanted.length);
@@ -125,22 +179,32 @@ describe("running the Linux binaries", () => {
     return [path!, "-L", ARM64_SYSROOT];
   };
 
-  test.each([[linux, []], [arm64, ["qemu"]]] as const)("%s prints its version", (name, how) => {
+  test.each([
+    [linux, []],
+    [arm64, ["qemu"]],
+  ] as const)("%s prints its version", (name, how) => {
     const binary = join(unpack(`${name}.tar.gz`), "podlogreader");
     const r = run([...(how.length ? qemu() : []), binary, "--version"]);
     expect(r.stderr).toBe("");
     expect(r.stdout.trim()).toBe(`podlogreader ${pkg.version}`);
   });
 
-  test.each([[linux, []], [arm64, ["qemu"]]] as const)("%s reports status from the local cluster", async (name, how) => {
-    const c = await testCluster();
-    const ns = await useNamespace("release");
-    await createDeployment(ns, "web", { replicas: 1 });
-    const binary = join(unpack(`${name}.tar.gz`), "podlogreader");
-    const r = run([...(how.length ? qemu() : []), binary, "status", "-n", ns, "-o", "json"], { env: { KUBECONFIG: c.kubeconfig } });
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    const rows = JSON.parse(r.stdout) as { namespace: string; kind: string; name: string }[];
-    expect(rows.map((row) => `${row.namespace} ${row.kind} ${row.name}`)).toEqual([`${ns} Deployment web`]);
-  }, 180_000);
+  test.each([
+    [linux, []],
+    [arm64, ["qemu"]],
+  ] as const)(
+    "%s reports status from the local cluster",
+    async (name, how) => {
+      const c = await testCluster();
+      const ns = await useNamespace("release");
+      await createDeployment(ns, "web", { replicas: 1 });
+      const binary = join(unpack(`${name}.tar.gz`), "podlogreader");
+      const r = run([...(how.length ? qemu() : []), binary, "status", "-n", ns, "-o", "json"], { env: { KUBECONFIG: c.kubeconfig } });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      const rows = JSON.parse(r.stdout) as { namespace: string; kind: string; name: string }[];
+      expect(rows.map((row) => `${row.namespace} ${row.kind} ${row.name}`)).toEqual([`${ns} Deployment web`]);
+    },
+    180_000,
+  );
 });

@@ -43,7 +43,11 @@ async function works(args: string[], shows: string[], some = false, as = kubecon
 /** Exits non-zero with Forbidden and prints none of the lines it must not. */
 async function refused(args: string[], hidden: string[] = [], as = kubeconfig): Promise<void> {
   const r = await kubectl(args, { kubeconfig: as, timeoutMs: 30_000 });
-  expect({ args, code: r.code === 0 ? 0 : "non-zero", forbidden: /forbidden/i.test(r.stderr) ? true : r.stderr }).toEqual({ args, code: "non-zero", forbidden: true });
+  expect({ args, code: r.code === 0 ? 0 : "non-zero", forbidden: /forbidden/i.test(r.stderr) ? true : r.stderr }).toEqual({
+    args,
+    code: "non-zero",
+    forbidden: true,
+  });
   for (const line of hidden) expect(r.stdout).not.toContain(line);
 }
 
@@ -54,14 +58,20 @@ async function refused(args: string[], hidden: string[] = [], as = kubeconfig): 
 async function notGranted(args: string[], hidden: string[] = []): Promise<void> {
   const r = await kubectl(args, { kubeconfig: kubeconfig, timeoutMs: 30_000 });
   const why = /forbidden/i.test(r.stderr) ? "forbidden" : /InternalError.*\/authorize/.test(r.stderr) ? "webhook unreachable" : r.stderr;
-  expect({ args, code: r.code === 0 ? 0 : "non-zero", refusedBecause: ["forbidden", "webhook unreachable"].includes(why) ? "either" : why }).toEqual({ args, code: "non-zero", refusedBecause: "either" });
+  expect({
+    args,
+    code: r.code === 0 ? 0 : "non-zero",
+    refusedBecause: ["forbidden", "webhook unreachable"].includes(why) ? "either" : why,
+  }).toEqual({ args, code: "non-zero", refusedBecause: "either" });
   for (const line of hidden) expect(r.stdout).not.toContain(line);
 }
 
 /** Makes a pod no workload controls; returns its uid. */
 async function barePod(name: string, labels: Record<string, string>, namespace = ns): Promise<string> {
   const made = await c.admin.create(Pods, namespace, {
-    apiVersion: "v1", kind: "Pod", metadata: { name, namespace, labels },
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace, labels },
     spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },
   } as never);
   return (made as { metadata: { uid: string } }).metadata.uid;
@@ -83,9 +93,15 @@ describe("with --pod-visibility=own and the webhook", () => {
   });
 
   test("stern deploy/web follows web's pods: it watches pods by web's selector", async () => {
-    const build = spawnSync("bash", [resolve(import.meta.dir, "../../scripts/build-tool.sh"), "stern"], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+    const build = spawnSync("bash", [resolve(import.meta.dir, "../../scripts/build-tool.sh"), "stern"], {
+      stdio: ["ignore", "pipe", "inherit"],
+      encoding: "utf8",
+    });
     expect(build.status).toBe(0);
-    const proc = Bun.spawn([build.stdout.trim().split("\n").at(-1)!, "--kubeconfig", kubeconfig, "-n", ns, "--color", "never", "deploy/web"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn(
+      [build.stdout.trim().split("\n").at(-1)!, "--kubeconfig", kubeconfig, "-n", ns, "--color", "never", "deploy/web"],
+      { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    );
     let seen = "";
     const reading = (async () => {
       for await (const chunk of proc.stdout) seen += new TextDecoder().decode(chunk);
@@ -100,15 +116,25 @@ describe("with --pod-visibility=own and the webhook", () => {
   });
 
   test("a CronJob's ServiceAccount runs kubectl logs job/RUN for its run, and reads nothing of other workloads", async () => {
-    const template = { metadata: { labels: { app: "nightly", ...OPT_IN } }, spec: { restartPolicy: "Never", containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 } };
+    const template = {
+      metadata: { labels: { app: "nightly", ...OPT_IN } },
+      spec: { restartPolicy: "Never", containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },
+    };
     const cron = (await c.admin.create(KINDS.CronJob.resource, ns, {
-      apiVersion: "batch/v1", kind: "CronJob", metadata: { name: "nightly", namespace: ns },
+      apiVersion: "batch/v1",
+      kind: "CronJob",
+      metadata: { name: "nightly", namespace: ns },
       spec: { schedule: "0 0 1 1 *", suspend: true, jobTemplate: { spec: { template } } },
     } as never)) as { metadata: { uid: string } };
     // As `kubectl create job --from=cronjob/nightly` makes it.
     await c.admin.create(KINDS.Job.resource, ns, {
-      apiVersion: "batch/v1", kind: "Job",
-      metadata: { name: "nightly-run-1", namespace: ns, ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: "nightly", uid: cron.metadata.uid, controller: true }] },
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: {
+        name: "nightly-run-1",
+        namespace: ns,
+        ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: "nightly", uid: cron.metadata.uid, controller: true }],
+      },
       spec: { template },
     } as never);
     const run = await eventually("a pod of Job nightly-run-1", async () => {
@@ -128,7 +154,16 @@ describe("with --pod-visibility=own and the webhook", () => {
   test("a person granted web's Role through a group runs kubectl logs -l app=web and deploy/web, and nothing of other", async () => {
     const alice = await testUser("alice", ["frontend"], ns);
     const role = (await c.admin.get(Roles, ns, managedName("Deployment", "web"))) as { metadata: { uid: string } };
-    const grant = desiredGrant({ namespace: ns, kind: "Deployment", name: "web", subjects: [{ kind: "Group", name: "frontend" }], roleUid: role.metadata.uid, expiresAtMs: Date.now() + 3_600_000, reason: "test", grantedBy: "admin" });
+    const grant = desiredGrant({
+      namespace: ns,
+      kind: "Deployment",
+      name: "web",
+      subjects: [{ kind: "Group", name: "frontend" }],
+      roleUid: role.metadata.uid,
+      expiresAtMs: Date.now() + 3_600_000,
+      reason: "test",
+      grantedBy: "admin",
+    });
     await c.admin.create(RoleBindings, ns, grant as never);
     await works(["logs", "-l", "app=web", "--prefix"], webPods.map(lineOf), false, alice.kubeconfig);
     await works(["logs", "deploy/web"], webPods.map(lineOf), true, alice.kubeconfig);
@@ -152,13 +187,26 @@ describe("with --pod-visibility=own and the webhook", () => {
     await refused(["logs", "-l", "app=web"], [lineOf("imposter")]);
     await refused(["logs", "deploy/web"], [lineOf("imposter")]);
     await c.admin.delete(Pods, ns, "imposter");
-    await eventually("imposter to be gone", async () => ((await kubectl(["logs", "-l", "app=web", "--prefix"], { kubeconfig: kubeconfig, timeoutMs: 30_000 })).code === 0) || undefined);
+    await eventually(
+      "imposter to be gone",
+      async () =>
+        (await kubectl(["logs", "-l", "app=web", "--prefix"], { kubeconfig: kubeconfig, timeoutMs: 30_000 })).code === 0 || undefined,
+    );
   });
 });
 
 describe("only the apiserver gets a decision", () => {
-  const review = JSON.stringify({ apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec: { user: "x", resourceAttributes: { namespace: "default", verb: "get", resource: "pods", subresource: "log", name: "p" } } });
-  const ask = (tls: Record<string, string>) => fetch(`https://127.0.0.1:${c.authorizer!.port}/authorize`, { method: "POST", body: review, tls: { ca: c.caPem, ...tls } } as RequestInit);
+  const review = JSON.stringify({
+    apiVersion: "authorization.k8s.io/v1",
+    kind: "SubjectAccessReview",
+    spec: { user: "x", resourceAttributes: { namespace: "default", verb: "get", resource: "pods", subresource: "log", name: "p" } },
+  });
+  const ask = (tls: Record<string, string>) =>
+    fetch(`https://127.0.0.1:${c.authorizer!.port}/authorize`, {
+      method: "POST",
+      body: review,
+      tls: { ca: c.caPem, ...tls },
+    } as RequestInit);
   const pki = (f: string) => readFileSync(join(c.dir, "pki", f), "utf8");
 
   test("no client certificate, or one the cluster CA signed but the webhook's client CA did not: no answer at all", async () => {
@@ -186,15 +234,21 @@ describe("the webhook down", () => {
 describe("--role-pod-names=none: a pod deleted and made again as a bare pod under the same name", () => {
   let ns2: string;
   const sa = managedName("StatefulSet", "reuse");
-  const canRead = (pod: string) => serviceAccountCan(c.admin, ns2, sa, { verb: "get", resource: "pods", subresource: "log", name: pod, namespace: ns2 });
+  const canRead = (pod: string) =>
+    serviceAccountCan(c.admin, ns2, sa, { verb: "get", resource: "pods", subresource: "log", name: pod, namespace: ns2 });
 
   beforeAll(async () => {
     await controller.stop();
     ns2 = await useNamespace("authorizer-none");
     controller = await startController([ns2], { podVisibility: "own", rolePodNames: "none" }, { authorizer: true });
-    const template = { metadata: { labels: { app: "reuse", ...OPT_IN } }, spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 } };
+    const template = {
+      metadata: { labels: { app: "reuse", ...OPT_IN } },
+      spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },
+    };
     await c.admin.create(KINDS.StatefulSet.resource, ns2, {
-      apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "reuse", namespace: ns2 },
+      apiVersion: "apps/v1",
+      kind: "StatefulSet",
+      metadata: { name: "reuse", namespace: ns2 },
       spec: { replicas: 1, serviceName: "reuse", podManagementPolicy: "Parallel", selector: { matchLabels: { app: "reuse" } }, template },
     } as never);
   });
@@ -219,7 +273,10 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
       const own = (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { uid: string } } | undefined;
       if (!own) continue;
       const { metadata } = own;
-      const deleted = await c.admin.delete(Pods, ns2, "reuse-0", { uid: metadata.uid }).then(() => true, () => false);
+      const deleted = await c.admin.delete(Pods, ns2, "reuse-0", { uid: metadata.uid }).then(
+        () => true,
+        () => false,
+      );
       if (!deleted) continue;
       // Race the StatefulSet controller for the name; when it wins, try again. The bare pod does not
       // carry the StatefulSet's selector, which would make the StatefulSet adopt it.
@@ -228,7 +285,9 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
           return { uid: await barePod("reuse-0", { app: "impostor", ...OPT_IN }, ns2) };
         } catch (err) {
           if (!(err instanceof ApiError && err.status === 409)) throw err;
-          const p = (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { uid: string; ownerReferences?: unknown[] } } | undefined;
+          const p = (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as
+            | { metadata: { uid: string; ownerReferences?: unknown[] } }
+            | undefined;
           return p && p.metadata.uid !== metadata.uid ? "by the StatefulSet" : undefined;
         }
       });
@@ -236,7 +295,8 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
       const bareUid = made.uid;
       // A check counts only when the bare pod held the name before and after it: the StatefulSet
       // controller sometimes takes the name back at once.
-      const holder = async () => ((await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { uid: string } } | undefined)?.metadata.uid;
+      const holder = async () =>
+        ((await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { uid: string } } | undefined)?.metadata.uid;
       let checked = false;
       for (let k = 0; k < 3; k++) {
         const before = await holder();
@@ -249,7 +309,9 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
       if (checked) swaps++;
       await c.admin.delete(Pods, ns2, "reuse-0", { uid: bareUid }).catch(() => undefined);
       await eventually("the bare reuse-0 to be gone", async () => {
-        const p = (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { ownerReferences?: unknown[] } } | undefined;
+        const p = (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as
+          | { metadata: { ownerReferences?: unknown[] } }
+          | undefined;
         return !p || (p.metadata.ownerReferences?.length ?? 0) > 0 || undefined;
       });
     }
@@ -268,11 +330,24 @@ describe("the binary", () => {
   test("dist/podlogreader serves the webhook from its --authorizer-* flags", async () => {
     await controller.stop();
     const a = c.authorizer!;
-    const proc = Bun.spawn([
-      resolve(import.meta.dir, "../../dist/podlogreader"), "run", "--kubeconfig", c.kubeconfig, "-n", ns, "--create-sa-and-rolebinding",
-      "--metrics-bind-address=0", "--health-probe-bind-address=0", `--authorizer-addr=127.0.0.1:${a.port}`,
-      `--authorizer-tls-cert-file=${a.certFile}`, `--authorizer-tls-key-file=${a.keyFile}`, `--authorizer-client-ca-file=${a.clientCaFile}`,
-    ], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    const proc = Bun.spawn(
+      [
+        resolve(import.meta.dir, "../../dist/podlogreader"),
+        "run",
+        "--kubeconfig",
+        c.kubeconfig,
+        "-n",
+        ns,
+        "--create-sa-and-rolebinding",
+        "--metrics-bind-address=0",
+        "--health-probe-bind-address=0",
+        `--authorizer-addr=127.0.0.1:${a.port}`,
+        `--authorizer-tls-cert-file=${a.certFile}`,
+        `--authorizer-tls-key-file=${a.keyFile}`,
+        `--authorizer-client-ca-file=${a.clientCaFile}`,
+      ],
+      { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
+    );
     try {
       await works(["logs", "-l", "app=web", "--prefix"], webPods.map(lineOf), false, webKubeconfig);
       await refused(["logs", "-l", "app=other"], [lineOf(other)], webKubeconfig);
@@ -282,4 +357,3 @@ describe("the binary", () => {
     }
   });
 });
-

@@ -16,7 +16,15 @@ import type { Subprocess } from "bun";
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import type { KubeObject } from "../../src/kube/api.ts";
-import { ClusterRoleBindings, ClusterRoles, Leases, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
+import {
+  ClusterRoleBindings,
+  ClusterRoles,
+  Leases,
+  RoleBindings,
+  Roles,
+  ServiceAccounts,
+  type ResourceType,
+} from "../../src/kube/resources.ts";
 import { serviceAccountCan } from "../support/access.ts";
 import { eventually, exists, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment, waitForPods } from "../support/workloads.ts";
@@ -47,7 +55,8 @@ const made: [ResourceType, () => string, string][] = [];
 /** Look-alikes made by someone else, and their resourceVersions before any cleanup ran. */
 const foreign: { rt: ResourceType; ns: () => string; name: string; body: KubeObject & Record<string, unknown>; rv?: string }[] = [];
 
-const rv = async (rt: ResourceType, ns: string, name: string) => ((await c.admin.get(rt, ns, name)) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+const rv = async (rt: ResourceType, ns: string, name: string) =>
+  ((await c.admin.get(rt, ns, name)) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
 
 async function expectForeignIntact(): Promise<void> {
   for (const f of foreign) expect(`${f.rt.kind} ${f.name}: ${await rv(f.rt, f.ns(), f.name)}`).toBe(`${f.rt.kind} ${f.name}: ${f.rv}`);
@@ -66,28 +75,43 @@ async function present(list: typeof made): Promise<string[]> {
  */
 async function hookIdentity(name: string, opts: { without?: string; namespaces?: string[] } = {}): Promise<string> {
   const { without, namespaces } = opts;
-  const strip = (rules: V1PolicyRule[]) => rules.flatMap((r) => {
-    if (!without) return [r];
-    const [resource, verb] = without.split(":") as [string, string];
-    if (!r.resources?.includes(resource)) return [r];
-    const rest = r.resources.filter((x) => x !== resource);
-    return [...(rest.length ? [{ ...r, resources: rest }] : []), { ...r, resources: [resource], verbs: r.verbs.filter((v) => v !== verb) }];
-  });
+  const strip = (rules: V1PolicyRule[]) =>
+    rules.flatMap((r) => {
+      if (!without) return [r];
+      const [resource, verb] = without.split(":") as [string, string];
+      if (!r.resources?.includes(resource)) return [r];
+      const rest = r.resources.filter((x) => x !== resource);
+      return [
+        ...(rest.length ? [{ ...r, resources: rest }] : []),
+        { ...r, resources: [resource], verbs: r.verbs.filter((v) => v !== verb) },
+      ];
+    });
   const sa = { kind: "ServiceAccount", name, namespace: system };
   const grant = async (namespace: string | undefined, rules: V1PolicyRule[]) => {
     const [roleType, bindingType, kind] = namespace ? [Roles, RoleBindings, "Role"] : [ClusterRoles, ClusterRoleBindings, "ClusterRole"];
     const objectName = namespace ? name : `${system}-${name}`;
-    await c.admin.create(roleType, namespace, { apiVersion: "rbac.authorization.k8s.io/v1", kind, metadata: { name: objectName }, rules } as KubeObject);
+    await c.admin.create(roleType, namespace, {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind,
+      metadata: { name: objectName },
+      rules,
+    } as KubeObject);
     await c.admin.create(bindingType, namespace, {
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: `${kind}Binding`, metadata: { name: objectName },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind, name: objectName }, subjects: [sa],
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: `${kind}Binding`,
+      metadata: { name: objectName },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind, name: objectName },
+      subjects: [sa],
     } as KubeObject);
     if (!namespace) clusterScoped.push([ClusterRoles, objectName], [ClusterRoleBindings, objectName]);
     // The authorizer reads RBAC from a cache: wait until it grants what was just bound.
-    const probe = namespace === system
-      ? { verb: "get", group: "coordination.k8s.io", resource: "leases", name: LEASE, namespace }
-      : { verb: "list", group: "rbac.authorization.k8s.io", resource: "roles", namespace: namespace ?? "" };
-    await eventually(`${name}'s ${kind} to be in effect`, async () => ((await serviceAccountCan(c.admin, system, name, probe)) ? true : undefined));
+    const probe =
+      namespace === system
+        ? { verb: "get", group: "coordination.k8s.io", resource: "leases", name: LEASE, namespace }
+        : { verb: "list", group: "rbac.authorization.k8s.io", resource: "roles", namespace: namespace ?? "" };
+    await eventually(`${name}'s ${kind} to be in effect`, async () =>
+      (await serviceAccountCan(c.admin, system, name, probe)) ? true : undefined,
+    );
   };
   await c.admin.create(ServiceAccounts, system, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name } });
   for (const namespace of namespaces ?? [undefined]) await grant(namespace, strip(HOOK_CLUSTER_RULES));
@@ -99,9 +123,23 @@ async function hookIdentity(name: string, opts: { without?: string; namespaces?:
 
 /** The compiled controller, leader-elected on LEASE, for the opted-in workloads of both namespaces. */
 function startController(): Subprocess<"ignore", "ignore", "pipe"> {
-  return Bun.spawn([BINARY, `--namespace=${nsA},${nsB}`, "--create-sa-and-rolebinding", "--leader-elect", `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "--debounce=100ms"], {
-    stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig },
-  });
+  return Bun.spawn(
+    [
+      BINARY,
+      `--namespace=${nsA},${nsB}`,
+      "--create-sa-and-rolebinding",
+      "--leader-elect",
+      `--leader-election-namespace=${system}`,
+      `--leader-election-id=${LEASE}`,
+      "--debounce=100ms",
+    ],
+    {
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+      env: { PATH: process.env.PATH ?? "", KUBECONFIG: c.kubeconfig },
+    },
+  );
 }
 
 const allMade = async () => ((await present(made)).length === made.length ? true : undefined);
@@ -113,24 +151,55 @@ beforeAll(async () => {
   system = await useNamespace("cleanup-system");
 
   const role = (ns: () => string, name: string, metadata: Record<string, unknown> = {}) =>
-    foreign.push({ rt: Roles, ns, name, body: { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name, ...metadata }, rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }] } as KubeObject & Record<string, unknown> });
+    foreign.push({
+      rt: Roles,
+      ns,
+      name,
+      body: {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name, ...metadata },
+        rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }],
+      } as KubeObject & Record<string, unknown>,
+    });
   // A Role, a RoleBinding and a ServiceAccount of a managed name (for the workload "web"), without the label.
   role(() => nsB, "podlogreader-web");
-  foreign.push({ rt: ServiceAccounts, ns: () => nsB, name: "podlogreader-web", body: { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "podlogreader-web" } } });
-  foreign.push({ rt: RoleBindings, ns: () => nsB, name: "podlogreader-web", body: {
-    apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "podlogreader-web" },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-web" }, subjects: [{ kind: "ServiceAccount", name: "podlogreader-web" }],
-  } as KubeObject & Record<string, unknown> });
+  foreign.push({
+    rt: ServiceAccounts,
+    ns: () => nsB,
+    name: "podlogreader-web",
+    body: { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "podlogreader-web" } },
+  });
+  foreign.push({
+    rt: RoleBindings,
+    ns: () => nsB,
+    name: "podlogreader-web",
+    body: {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "podlogreader-web" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-web" },
+      subjects: [{ kind: "ServiceAccount", name: "podlogreader-web" }],
+    } as KubeObject & Record<string, unknown>,
+  });
   // The label and the annotation, but no ownerReference.
   // (Its annotation names a live workload: one naming a gone workload is an orphan the controller itself removes.)
   role(() => nsA, "podlogreader-labelled", { labels: MANAGED, annotations: { "podlogreader.dev/workload": "Deployment/web" } });
   // The label only.
   role(() => nsA, "podlogreader-label-only", { labels: MANAGED });
   // A binding someone else made of podlogreader's ServiceAccount for "web".
-  foreign.push({ rt: RoleBindings, ns: () => nsA, name: "someone-elses-binding", body: {
-    apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "someone-elses-binding" },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-labelled" }, subjects: [{ kind: "ServiceAccount", name: "podlogreader-web" }],
-  } as KubeObject & Record<string, unknown> });
+  foreign.push({
+    rt: RoleBindings,
+    ns: () => nsA,
+    name: "someone-elses-binding",
+    body: {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "someone-elses-binding" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-labelled" },
+      subjects: [{ kind: "ServiceAccount", name: "podlogreader-web" }],
+    } as KubeObject & Record<string, unknown>,
+  });
   for (const f of foreign) await c.admin.create(f.rt, f.ns(), f.body);
 
   controller = startController();
@@ -138,7 +207,11 @@ beforeAll(async () => {
   await createDeployment(nsA, "api", { replicas: 1 });
   await createDeployment(nsB, "worker", { replicas: 1 });
   await waitForPods(nsA, "web", 2);
-  for (const [ns, name] of [[() => nsA, "podlogreader-web"], [() => nsA, "podlogreader-api"], [() => nsB, "podlogreader-worker"]] as const) {
+  for (const [ns, name] of [
+    [() => nsA, "podlogreader-web"],
+    [() => nsA, "podlogreader-api"],
+    [() => nsB, "podlogreader-worker"],
+  ] as const) {
     for (const rt of [RoleBindings, Roles, ServiceAccounts]) made.push([rt, ns, name]);
   }
   await eventually("the controller to make every Role, RoleBinding and ServiceAccount", allMade, 60_000);
@@ -152,7 +225,14 @@ afterAll(async () => {
 
 describe("podlogreader cleanup", () => {
   test("warns while the controller still holds its Lease (dry run, nothing deleted)", async () => {
-    const r = await podlogreader(["cleanup", "-n", nsA, `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "--dry-run"]);
+    const r = await podlogreader([
+      "cleanup",
+      "-n",
+      nsA,
+      `--leader-election-namespace=${system}`,
+      `--leader-election-id=${LEASE}`,
+      "--dry-run",
+    ]);
     expect(r.stderr).toContain(`Warning: Lease ${system}/${LEASE} is held by`);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`rolebinding.rbac.authorization.k8s.io "podlogreader-web" deleted from ${nsA} namespace (server dry run)`);
@@ -192,9 +272,13 @@ describe("podlogreader cleanup", () => {
     expect(r.stderr).toContain("stopped before deleting ServiceAccounts");
     // The bindings went first; the Roles and ServiceAccounts are still there.
     expect(await present(made)).toEqual([
-      `Role ${nsA}/podlogreader-web`, `ServiceAccount ${nsA}/podlogreader-web`,
-      `Role ${nsA}/podlogreader-api`, `ServiceAccount ${nsA}/podlogreader-api`,
-      `RoleBinding ${nsB}/podlogreader-worker`, `Role ${nsB}/podlogreader-worker`, `ServiceAccount ${nsB}/podlogreader-worker`,
+      `Role ${nsA}/podlogreader-web`,
+      `ServiceAccount ${nsA}/podlogreader-web`,
+      `Role ${nsA}/podlogreader-api`,
+      `ServiceAccount ${nsA}/podlogreader-api`,
+      `RoleBinding ${nsB}/podlogreader-worker`,
+      `Role ${nsB}/podlogreader-worker`,
+      `ServiceAccount ${nsB}/podlogreader-worker`,
     ]);
   });
 
@@ -209,32 +293,64 @@ describe("podlogreader cleanup", () => {
       expect(r.stderr).not.toContain("cleanup:");
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`role.rbac.authorization.k8s.io "podlogreader-web" deleted from ${nsA} namespace`);
-      expect(r.stdout).toContain(`left alone: role.rbac.authorization.k8s.io ${nsA}/podlogreader-labelled: not made by podlogreader: it has no controller ownerReference`);
-      expect(r.stdout).toContain(`left alone: role.rbac.authorization.k8s.io ${nsA}/podlogreader-label-only: not made by podlogreader: it lacks the annotation podlogreader.dev/workload`);
-      expect(r.stderr).toContain(`Warning: RoleBinding ${nsA}/someone-elses-binding, which podlogreader did not make, binds ServiceAccount ${nsA}/podlogreader-web, which is removed`);
-      expect(await present(made)).toEqual([`RoleBinding ${nsB}/podlogreader-worker`, `Role ${nsB}/podlogreader-worker`, `ServiceAccount ${nsB}/podlogreader-worker`]);
+      expect(r.stdout).toContain(
+        `left alone: role.rbac.authorization.k8s.io ${nsA}/podlogreader-labelled: not made by podlogreader: it has no controller ` +
+          `ownerReference`,
+      );
+      expect(r.stdout).toContain(
+        `left alone: role.rbac.authorization.k8s.io ${nsA}/podlogreader-label-only: not made by podlogreader: it lacks the ` +
+          `annotation podlogreader.dev/workload`,
+      );
+      expect(r.stderr).toContain(
+        `Warning: RoleBinding ${nsA}/someone-elses-binding, which podlogreader did not make, binds ServiceAccount ` +
+          `${nsA}/podlogreader-web, which is removed`,
+      );
+      expect(await present(made)).toEqual([
+        `RoleBinding ${nsB}/podlogreader-worker`,
+        `Role ${nsB}/podlogreader-worker`,
+        `ServiceAccount ${nsB}/podlogreader-worker`,
+      ]);
       expect(await exists(Leases, system, LEASE)).toBe(true);
       await expectForeignIntact();
     });
 
     test("-A removes the rest and the Lease; every look-alike keeps its resourceVersion", async () => {
-      const r = await podlogreader(["cleanup", "-A", `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "-o", "json"], { kubeconfig: kubeconfig });
+      const r = await podlogreader(
+        ["cleanup", "-A", `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`, "-o", "json"],
+        { kubeconfig: kubeconfig },
+      );
       expect(r.stderr).not.toContain("cleanup:");
       expect(r.code).toBe(0);
-      const report = JSON.parse(r.stdout) as { ok: boolean; removed: { kind: string; namespace: string; name: string }[]; leftAlone: { kind: string; namespace: string; name: string }[]; lease: { result: string } };
+      const report = JSON.parse(r.stdout) as {
+        ok: boolean;
+        removed: { kind: string; namespace: string; name: string }[];
+        leftAlone: { kind: string; namespace: string; name: string }[];
+        lease: { result: string };
+      };
       expect(report.ok).toBe(true);
       expect(report.removed.filter((x) => x.namespace === nsB || x.namespace === system).map((x) => `${x.kind} ${x.name}`)).toEqual([
-        "RoleBinding podlogreader-worker", "Role podlogreader-worker", "ServiceAccount podlogreader-worker", `Lease ${LEASE}`,
+        "RoleBinding podlogreader-worker",
+        "Role podlogreader-worker",
+        "ServiceAccount podlogreader-worker",
+        `Lease ${LEASE}`,
       ]);
       expect(report.lease.result).toBe("deleted");
-      expect(report.leftAlone.filter((x) => x.namespace === nsB).map((x) => `${x.kind} ${x.name}`).sort()).toEqual(["Role podlogreader-web", "RoleBinding podlogreader-web", "ServiceAccount podlogreader-web"]);
+      expect(
+        report.leftAlone
+          .filter((x) => x.namespace === nsB)
+          .map((x) => `${x.kind} ${x.name}`)
+          .sort(),
+      ).toEqual(["Role podlogreader-web", "RoleBinding podlogreader-web", "ServiceAccount podlogreader-web"]);
       expect(await present(made)).toEqual([]);
       expect(await exists(Leases, system, LEASE)).toBe(false);
       await expectForeignIntact();
     });
 
     test("a second run finds nothing, deletes nothing and exits 0", async () => {
-      const r = await podlogreader(["cleanup", "-n", `${nsA},${nsB}`, `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`], { kubeconfig: kubeconfig });
+      const r = await podlogreader(
+        ["cleanup", "-n", `${nsA},${nsB}`, `--leader-election-namespace=${system}`, `--leader-election-id=${LEASE}`],
+        { kubeconfig: kubeconfig },
+      );
       expect(r.code).toBe(0);
       expect(r.stdout).not.toContain("deleted");
       expect(r.stderr).toContain(`No resources made by podlogreader found in namespace ${nsA}, ${nsB}.`);
@@ -256,7 +372,9 @@ describe("podlogreader cleanup", () => {
     });
 
     test("warns when a live leader still holds the Lease after the wait", async () => {
-      const r = await podlogreader(["cleanup", "-n", `${nsA},${nsB}`, ...lease(), "--wait-for-lease=2s", "--dry-run"], { kubeconfig: kubeconfig });
+      const r = await podlogreader(["cleanup", "-n", `${nsA},${nsB}`, ...lease(), "--wait-for-lease=2s", "--dry-run"], {
+        kubeconfig: kubeconfig,
+      });
       expect(r.code).toBe(0);
       expect(r.stderr).toContain(`Warning: Lease ${system}/${LEASE} is still held by`);
       expect(r.stderr).toContain("after waiting 2s");

@@ -28,13 +28,19 @@ describe("in-cluster configuration", () => {
       expect(connection.namespace).toBe(ns);
       const api = new KubeApi(new Transport(connection));
 
-      const refused = await api.list(Pods, { namespace: ns }).then(() => undefined, (e: unknown) => e);
+      const refused = await api.list(Pods, { namespace: ns }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(refused).toBeInstanceOf(ApiError);
       expect((refused as ApiError).status).toBe(401);
 
       // The kubelet rotates the projected token in place; after a 401 the transport reads it again.
       writeFileSync(join(mount, "token"), await serviceAccountToken(ns, "robot"));
-      const forbidden = await api.list(Pods, { namespace: ns }).then(() => undefined, (e: unknown) => e);
+      const forbidden = await api.list(Pods, { namespace: ns }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(forbidden).toBeInstanceOf(ApiError);
       expect((forbidden as ApiError).status).toBe(403);
       expect((forbidden as ApiError).message).toContain(`system:serviceaccount:${ns}:robot`);
@@ -48,10 +54,15 @@ describe("lists", () => {
   test("a list of several pages hands each page to onPage as it comes, the same objects as one whole list", async () => {
     const { admin } = await testCluster();
     const ns = await useNamespace("pages");
-    for (let i = 0; i < 5; i++) await admin.create(ServiceAccounts, ns, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: `sa-${i}` } });
+    for (let i = 0; i < 5; i++)
+      await admin.create(ServiceAccounts, ns, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: `sa-${i}` } });
     const whole = await admin.list(ServiceAccounts, { namespace: ns });
     const pages: string[][] = [];
-    const paged = await admin.list(ServiceAccounts, { namespace: ns, pageSize: 2, onPage: (items) => pages.push(items.map((o) => (o as { metadata: { name: string } }).metadata.name)) });
+    const paged = await admin.list(ServiceAccounts, {
+      namespace: ns,
+      pageSize: 2,
+      onPage: (items) => pages.push(items.map((o) => (o as { metadata: { name: string } }).metadata.name)),
+    });
     expect(paged.items).toEqual([]);
     expect(pages.length).toBeGreaterThanOrEqual(3);
     for (const page of pages) expect(page.length).toBeLessThanOrEqual(2);

@@ -15,9 +15,11 @@ beforeAll(async () => {
   c = await testCluster();
 });
 
-
 async function getRole(namespace: string, name: string) {
-  return (await c.admin.get(Roles, namespace, name)) as { metadata: { resourceVersion: string }; rules?: { resources?: string[]; resourceNames?: string[] }[] };
+  return (await c.admin.get(Roles, namespace, name)) as {
+    metadata: { resourceVersion: string };
+    rules?: { resources?: string[]; resourceNames?: string[] }[];
+  };
 }
 
 describe("a Deployment's ServiceAccount follows its pods", () => {
@@ -58,7 +60,12 @@ describe("a Deployment's ServiceAccount follows its pods", () => {
     const before = await waitForPods(ns, "web", 5);
     await scale(ns, "web", 1);
     const after = await waitForPods(ns, "web", 1);
-    await expectReadable(ns, sa, after, before.filter((p) => !after.includes(p)));
+    await expectReadable(
+      ns,
+      sa,
+      after,
+      before.filter((p) => !after.includes(p)),
+    );
   });
 
   test("scale to zero: no pod at all is readable, and no rule names pods", async () => {
@@ -79,8 +86,16 @@ describe("a Deployment's ServiceAccount follows its pods", () => {
 
   test("Events are for people: one when access was granted, none for the routine Role updates of each scale", async () => {
     const { items } = await c.admin.list(Events, { namespace: ns });
-    const onWeb = (items as { type?: string; reason?: string; count?: number; message?: string; reportingComponent?: string; involvedObject?: { kind?: string; name?: string } }[])
-      .filter((e) => e.reportingComponent === "podlogreader" && e.involvedObject?.kind === "Deployment" && e.involvedObject.name === "web");
+    const onWeb = (
+      items as {
+        type?: string;
+        reason?: string;
+        count?: number;
+        message?: string;
+        reportingComponent?: string;
+        involvedObject?: { kind?: string; name?: string };
+      }[]
+    ).filter((e) => e.reportingComponent === "podlogreader" && e.involvedObject?.kind === "Deployment" && e.involvedObject.name === "web");
     expect(onWeb.map((e) => [e.type, e.reason, e.count])).toEqual([["Normal", "AccessGranted", 1]]);
     expect(onWeb[0]!.message).toContain(`Created Role ${sa}`);
   });
@@ -109,7 +124,9 @@ describe("a Deployment's ServiceAccount follows its pods", () => {
     const [otherPod] = await waitForPods(ns, "other", 1);
     const pods = await waitForPods(ns, "web", 2);
     const role = await getRole(ns, sa);
-    const tampered = (role.rules ?? []).map((r) => (r.resources?.includes("pods/log") ? { ...r, resourceNames: [...(r.resourceNames ?? []), otherPod!] } : r));
+    const tampered = (role.rules ?? []).map((r) =>
+      r.resources?.includes("pods/log") ? { ...r, resourceNames: [...(r.resourceNames ?? []), otherPod!] } : r,
+    );
     await c.admin.mergePatch(Roles, ns, sa, { rules: tampered }, { fieldManager: TEST_FIELD_MANAGER });
     await expectReadable(ns, sa, pods);
     expect(await canReadLog(c.admin, ns, sa, otherPod!)).toBe(false);
@@ -214,9 +231,11 @@ describe("several workloads and their boundaries", () => {
     const [pod] = await waitForPods(ns, "taken", 1);
     await eventually("a NameConflict Warning Event on the Deployment", async () => {
       const { items } = await c.admin.list(Events, { namespace: ns });
-      return (items as { reason?: string; involvedObject?: { name?: string } }[]).some(
-        (e) => e.reason === "NameConflict" && e.involvedObject?.name === "taken",
-      ) || undefined;
+      return (
+        (items as { reason?: string; involvedObject?: { name?: string } }[]).some(
+          (e) => e.reason === "NameConflict" && e.involvedObject?.name === "taken",
+        ) || undefined
+      );
     });
     const after = (await c.admin.get(Roles, ns, "podlogreader-taken")) as { metadata: { resourceVersion: string } };
     expect(after.metadata.resourceVersion).toBe(created.metadata.resourceVersion);
@@ -227,9 +246,11 @@ describe("several workloads and their boundaries", () => {
 /** Whether a Warning Event with this reason is recorded on the Deployment `name`. */
 async function warned(ns: string, name: string, reason: string): Promise<true | undefined> {
   const { items } = await c.admin.list(Events, { namespace: ns });
-  return (items as { type?: string; reason?: string; involvedObject?: { name?: string } }[]).some(
-    (e) => e.type === "Warning" && e.reason === reason && e.involvedObject?.name === name,
-  ) || undefined;
+  return (
+    (items as { type?: string; reason?: string; involvedObject?: { name?: string } }[]).some(
+      (e) => e.type === "Warning" && e.reason === reason && e.involvedObject?.name === name,
+    ) || undefined
+  );
 }
 
 describe("an existing ServiceAccount of the same name that podlogreader did not create", () => {
@@ -275,11 +296,20 @@ describe("a foreign ServiceAccount that goes away", () => {
       const pods = await waitForPods(ns, "web", 1);
       await eventually("a NameConflict Warning Event on the Deployment", () => warned(ns, "web", "NameConflict"));
       expect(await canReadLog(c.admin, ns, "podlogreader-web", pods[0]!)).toBe(false);
-      await c.admin.delete(ServiceAccounts, ns, "podlogreader-web", { uid: existing.metadata.uid, resourceVersion: existing.metadata.resourceVersion });
-      const own = await eventually("podlogreader's own ServiceAccount", async () => {
-        const sa = (await c.admin.get(ServiceAccounts, ns, "podlogreader-web").catch(() => undefined)) as { metadata: { labels?: Record<string, string> } } | undefined;
-        return sa?.metadata.labels?.["app.kubernetes.io/managed-by"] === "podlogreader" ? sa : undefined;
-      }, 20_000);
+      await c.admin.delete(ServiceAccounts, ns, "podlogreader-web", {
+        uid: existing.metadata.uid,
+        resourceVersion: existing.metadata.resourceVersion,
+      });
+      const own = await eventually(
+        "podlogreader's own ServiceAccount",
+        async () => {
+          const sa = (await c.admin.get(ServiceAccounts, ns, "podlogreader-web").catch(() => undefined)) as
+            | { metadata: { labels?: Record<string, string> } }
+            | undefined;
+          return sa?.metadata.labels?.["app.kubernetes.io/managed-by"] === "podlogreader" ? sa : undefined;
+        },
+        20_000,
+      );
       expect(own.metadata.labels?.team).toBeUndefined();
       await expectReadable(ns, "podlogreader-web", pods);
     } finally {
@@ -379,7 +409,8 @@ describe("after the controller was down", () => {
     await createDeployment(ns, "leave", { replicas: 1 });
     await createDeployment(ns, "vanish", { replicas: 1 });
     await createDeployment(ns, "steady", { replicas: 1 });
-    for (const d of ["grow", "leave", "vanish", "steady"]) await expectReadable(ns, managedName("Deployment", d), await waitForPods(ns, d, 1));
+    for (const d of ["grow", "leave", "vanish", "steady"])
+      await expectReadable(ns, managedName("Deployment", d), await waitForPods(ns, d, 1));
     await controller.stop();
 
     await scale(ns, "grow", 3);
@@ -400,10 +431,18 @@ describe("after the controller was down", () => {
       await controller.stop();
     }
 
-    const versions = await Promise.all(["grow", "steady"].map(async (d) => (await getRole(ns, managedName("Deployment", d))).metadata.resourceVersion));
+    const versions = await Promise.all(
+      ["grow", "steady"].map(async (d) => (await getRole(ns, managedName("Deployment", d))).metadata.resourceVersion),
+    );
     controller = await startController([ns]);
     // The new controller has caught up once it reverts a drift made after it started.
-    await c.admin.mergePatch(Roles, ns, "podlogreader-steady", { metadata: { annotations: { "podlogreader.dev/workload": "tampered" } } }, { fieldManager: TEST_FIELD_MANAGER });
+    await c.admin.mergePatch(
+      Roles,
+      ns,
+      "podlogreader-steady",
+      { metadata: { annotations: { "podlogreader.dev/workload": "tampered" } } },
+      { fieldManager: TEST_FIELD_MANAGER },
+    );
     await eventually("the tampered annotation to be reverted", async () => {
       const role = (await c.admin.get(Roles, ns, "podlogreader-steady")) as { metadata: { annotations: Record<string, string> } };
       return role.metadata.annotations["podlogreader.dev/workload"] === "Deployment/steady" || undefined;

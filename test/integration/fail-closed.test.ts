@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { V1Pod } from "@kubernetes/client-node";
 import { managedName } from "../../src/access/names.ts";
 import { ROLE_POD_NAMES_BUDGET_BYTES } from "../../src/access/desired.ts";
-import { Events, Pods, ReplicaSets, RoleBindings, Roles, ValidatingAdmissionPolicies, ValidatingAdmissionPolicyBindings } from "../../src/kube/resources.ts";
+import {
+  Events,
+  Pods,
+  ReplicaSets,
+  RoleBindings,
+  Roles,
+  ValidatingAdmissionPolicies,
+  ValidatingAdmissionPolicyBindings,
+} from "../../src/kube/resources.ts";
 import { ApiError } from "../../src/kube/transport.ts";
 import { canReadAnyPod, canReadLog } from "../support/access.ts";
 import { eventually, exists, testCluster, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
@@ -22,11 +30,21 @@ beforeAll(async () => {
 const RBAC = "rbac.authorization.k8s.io";
 
 /** A ValidatingAdmissionPolicy, bound to one namespace, that refuses Role writes (`operations`) failing `expression`. */
-async function refuseRoleWrites(namespace: string, name: string, expression: string, operations = ["UPDATE"]): Promise<() => Promise<void>> {
+async function refuseRoleWrites(
+  namespace: string,
+  name: string,
+  expression: string,
+  operations = ["UPDATE"],
+): Promise<() => Promise<void>> {
   const policy = `${name}-${namespace}`.slice(0, 253);
   // A Role to probe the policy with, made before the policy can refuse it.
   const probe = `probe-${name}`;
-  await c.admin.create(Roles, namespace, { apiVersion: `${RBAC}/v1`, kind: "Role", metadata: { name: probe, namespace }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"], resourceNames: ["a"] }] } as never);
+  await c.admin.create(Roles, namespace, {
+    apiVersion: `${RBAC}/v1`,
+    kind: "Role",
+    metadata: { name: probe, namespace },
+    rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"], resourceNames: ["a"] }],
+  } as never);
   await c.admin.create(ValidatingAdmissionPolicies, undefined, {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "ValidatingAdmissionPolicy",
@@ -50,7 +68,9 @@ async function refuseRoleWrites(namespace: string, name: string, expression: str
   // The policy takes effect once the apiserver has loaded it: wait until a probe update is refused.
   await eventually(`${name} to refuse updates`, async () => {
     try {
-      await c.admin.mergePatch(Roles, namespace, probe, { rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"], resourceNames: ["a", `b${Date.now()}`] }] });
+      await c.admin.mergePatch(Roles, namespace, probe, {
+        rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"], resourceNames: ["a", `b${Date.now()}`] }],
+      });
       return undefined;
     } catch (err) {
       return err instanceof ApiError && err.status !== 409 ? true : undefined;
@@ -102,7 +122,11 @@ describe("a Role update the apiserver refuses", () => {
       await eventually(`${gone} to stop being readable`, async () => (!(await canReadLog(c.admin, ns, sa, gone!)) ? true : undefined));
       expect(await canReadLog(c.admin, ns, sa, stays!)).toBe(true);
       expect(await canReadAnyPod(c.admin, ns, sa)).toBe(false);
-      expect(await eventually("a RoleWriteRefused Event", async () => ((await warningReasons(ns, "web")).includes("RoleWriteRefused") ? true : undefined))).toBe(true);
+      expect(
+        await eventually("a RoleWriteRefused Event", async () =>
+          (await warningReasons(ns, "web")).includes("RoleWriteRefused") ? true : undefined,
+        ),
+      ).toBe(true);
     } finally {
       await allow();
     }
@@ -147,10 +171,20 @@ describe("a managed Role that someone else takes over", () => {
     await expectReadable(ns, sa, [own!]);
     // Its new owner drops podlogreader's label and widens it to every pod in the namespace.
     const widened = [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"] }];
-    await c.admin.mergePatch(Roles, ns, sa, { metadata: { labels: { "app.kubernetes.io/managed-by": null } }, rules: widened }, { fieldManager: "someone-else" });
+    await c.admin.mergePatch(
+      Roles,
+      ns,
+      sa,
+      { metadata: { labels: { "app.kubernetes.io/managed-by": null } }, rules: widened },
+      { fieldManager: "someone-else" },
+    );
     await waitUntilGone(RoleBindings, ns, sa);
     // The authorizer's cache follows the deletion a moment later; its own pod's name tells when.
-    await eventually("the authorizer to drop the binding", async () => (!(await canReadLog(c.admin, ns, sa, own!)) ? true : undefined), 10_000);
+    await eventually(
+      "the authorizer to drop the binding",
+      async () => (!(await canReadLog(c.admin, ns, sa, own!)) ? true : undefined),
+      10_000,
+    );
     expect(await canReadLog(c.admin, ns, sa, other!)).toBe(false);
     expect(await canReadAnyPod(c.admin, ns, sa)).toBe(false);
     expect(await warningReasons(ns, "web")).toContain("NameConflict");
@@ -174,10 +208,24 @@ describe("a managed Role that someone else takes over", () => {
       await controller2.stop();
       await c.admin.delete(Roles, ns2, sa);
       await waitUntilGone(Roles, ns2, sa);
-      await c.admin.create(Roles, ns2, { apiVersion: `${RBAC}/v1`, kind: "Role", metadata: { name: sa, namespace: ns2 }, rules: [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"] }] } as never, "someone-else");
+      await c.admin.create(
+        Roles,
+        ns2,
+        {
+          apiVersion: `${RBAC}/v1`,
+          kind: "Role",
+          metadata: { name: sa, namespace: ns2 },
+          rules: [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"] }],
+        } as never,
+        "someone-else",
+      );
       controller2 = await startController([ns2]);
       await waitUntilGone(RoleBindings, ns2, sa);
-      await eventually("the authorizer to drop the binding", async () => (!(await canReadLog(c.admin, ns2, sa, own!)) ? true : undefined), 10_000);
+      await eventually(
+        "the authorizer to drop the binding",
+        async () => (!(await canReadLog(c.admin, ns2, sa, own!)) ? true : undefined),
+        10_000,
+      );
       expect(await canReadLog(c.admin, ns2, sa, other!)).toBe(false);
       expect(await canReadAnyPod(c.admin, ns2, sa)).toBe(false);
     } finally {
@@ -206,7 +254,10 @@ describe("shortened names", () => {
       spec: {
         replicas: 1,
         selector: { matchLabels: labels },
-        template: { metadata: { labels: { ...labels, ...OPT_IN } }, spec: { containers: [{ name: "app", image: "registry.example/app:1" }] } },
+        template: {
+          metadata: { labels: { ...labels, ...OPT_IN } },
+          spec: { containers: [{ name: "app", image: "registry.example/app:1" }] },
+        },
       },
     } as never);
   }
@@ -214,7 +265,9 @@ describe("shortened names", () => {
   async function podsOf(rsName: string): Promise<string[]> {
     return eventually(`a pod of ReplicaSet ${rsName.slice(0, 20)}...`, async () => {
       const { items } = await c.admin.list(Pods, { namespace: ns });
-      const pods = (items as V1Pod[]).filter((p) => p.metadata?.ownerReferences?.some((o) => o.controller && o.name === rsName)).map((p) => p.metadata!.name!);
+      const pods = (items as V1Pod[])
+        .filter((p) => p.metadata?.ownerReferences?.some((o) => o.controller && o.name === rsName))
+        .map((p) => p.metadata!.name!);
       return pods.length === 1 ? pods : undefined;
     });
   }
@@ -232,7 +285,10 @@ describe("shortened names", () => {
     const longSa = managedName("ReplicaSet", long);
     const impostorSa = managedName("ReplicaSet", impostor);
     expect(longSa).not.toBe(impostorSa);
-    for (const [sa, own, other] of [[longSa, longPod!, impostorPod!], [impostorSa, impostorPod!, longPod!]] as const) {
+    for (const [sa, own, other] of [
+      [longSa, longPod!, impostorPod!],
+      [impostorSa, impostorPod!, longPod!],
+    ] as const) {
       await eventually(`${sa.slice(0, 40)}... to read its pod`, async () => ((await canReadLog(c.admin, ns, sa, own)) ? true : undefined));
       expect(await canReadLog(c.admin, ns, sa, other)).toBe(false);
     }
@@ -250,7 +306,9 @@ describe("the size of a Role", () => {
       names.push(name);
     }
     const role = {
-      apiVersion: `${RBAC}/v1`, kind: "Role", metadata: { name: "at-budget", namespace: ns },
+      apiVersion: `${RBAC}/v1`,
+      kind: "Role",
+      metadata: { name: "at-budget", namespace: ns },
       rules: [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: names }],
     };
     const created = (await c.admin.create(Roles, ns, role as never)) as { rules: { resourceNames: string[] }[] };

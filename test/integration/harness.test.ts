@@ -16,7 +16,6 @@ import { eventually, serviceAccountToken, testCluster, tokenConnection, useNames
 import { deployment, podsOf } from "../support/fixtures.ts";
 import { rollout } from "../support/workloads.ts";
 
-
 describe("the local control plane", () => {
   let c: TestCluster;
   let ns: string;
@@ -74,15 +73,31 @@ describe("the local control plane", () => {
 
   test("a kubeconfig whose CA did not sign the server's certificate fails with a clear TLS error", async () => {
     const dir = mkdtempSync(join(tmpdir(), "podlogreader-badca-"));
-    const made = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "k"), "-out", join(dir, "c"),
-      "-days", "1", "-subj", "/CN=some-other-ca"]);
+    const made = spawnSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      join(dir, "k"),
+      "-out",
+      join(dir, "c"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=some-other-ca",
+    ]);
     expect(made.status).toBe(0);
     const otherCa = await Bun.file(join(dir, "c")).text();
     const file = join(dir, "kubeconfig");
     writeFileSync(file, kubeconfigYaml(c.server, otherCa, { token: "irrelevant" }));
 
     const api = new KubeApi(new Transport(loadConnection({ kubeconfig: file })));
-    const error = await api.list(Pods).then(() => undefined, (err: unknown) => err);
+    const error = await api.list(Pods).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(error).toBeInstanceOf(TlsVerificationError);
     expect((error as Error).message).toContain("does not verify against the CA");
     expect((error as Error).message).toContain(file);
@@ -105,7 +120,8 @@ describe("the local control plane", () => {
 
   test("the simulated node stays Ready for 90 s: kwok renews its Lease, so the node monitor never marks it NotReady", async () => {
     const node = c.nodes[0]!;
-    const renewTime = async () => ((await c.admin.get(Leases, "kube-node-lease", node)) as { spec?: { renewTime?: string } }).spec?.renewTime;
+    const renewTime = async () =>
+      ((await c.admin.get(Leases, "kube-node-lease", node)) as { spec?: { renewTime?: string } }).spec?.renewTime;
     const firstRenewal = await eventually(`the Lease of ${node}`, renewTime);
     // kube-controller-manager's node-monitor-grace-period is 50 s: a node without heartbeats is marked
     // Unknown within 90 s. kwok's node-ready stage sets it back at once, so only a watch sees every change.
@@ -115,9 +131,13 @@ describe("the local control plane", () => {
     const events = await c.admin.watch(Nodes, { resourceVersion, timeoutSeconds: 100, signal: stop });
     try {
       for await (const event of events) {
-        const n = event.object as { metadata?: { name?: string }; status?: { conditions?: { type: string; status: string; reason?: string }[] } };
+        const n = event.object as {
+          metadata?: { name?: string };
+          status?: { conditions?: { type: string; status: string; reason?: string }[] };
+        };
         const ready = n.status?.conditions?.find((x) => x.type === "Ready");
-        if (event.type !== "BOOKMARK" && ready?.status !== "True") notReady.push(`${n.metadata?.name} Ready=${ready?.status} ${ready?.reason}`);
+        if (event.type !== "BOOKMARK" && ready?.status !== "True")
+          notReady.push(`${n.metadata?.name} Ready=${ready?.status} ${ready?.reason}`);
       }
     } catch (err) {
       if (!stop.aborted) throw err;
@@ -128,7 +148,10 @@ describe("the local control plane", () => {
 
   test("kubectl rollout status follows a rollout to the end, as on a real cluster", async () => {
     await rollout(ns, "web");
-    const proc = Bun.spawn([join(c.binDir, "kubectl"), "--kubeconfig", c.kubeconfig, "-n", ns, "rollout", "status", "deploy/web", "--timeout=120s"], { stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn(
+      [join(c.binDir, "kubectl"), "--kubeconfig", c.kubeconfig, "-n", ns, "rollout", "status", "deploy/web", "--timeout=120s"],
+      { stdout: "pipe", stderr: "pipe" },
+    );
     const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
     expect(stdout).toContain(`deployment "web" successfully rolled out`);

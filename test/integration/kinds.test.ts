@@ -31,11 +31,21 @@ async function podsWith(namespace: string, app: string): Promise<V1Pod[]> {
 }
 
 /** Waits until exactly `count` pods labelled app=`app` exist, and returns their names. */
-function waitForApp(namespace: string, app: string, count: number, accept: (p: V1Pod[]) => boolean = () => true, timeoutMs?: number): Promise<string[]> {
-  return eventually(`${count} pods app=${app}`, async () => {
-    const pods = (await podsWith(namespace, app)).filter((p) => !p.metadata?.deletionTimestamp);
-    return pods.length === count && accept(pods) ? pods.map((p) => p.metadata!.name!).sort() : undefined;
-  }, timeoutMs);
+function waitForApp(
+  namespace: string,
+  app: string,
+  count: number,
+  accept: (p: V1Pod[]) => boolean = () => true,
+  timeoutMs?: number,
+): Promise<string[]> {
+  return eventually(
+    `${count} pods app=${app}`,
+    async () => {
+      const pods = (await podsWith(namespace, app)).filter((p) => !p.metadata?.deletionTimestamp);
+      return pods.length === count && accept(pods) ? pods.map((p) => p.metadata!.name!).sort() : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 async function patch(rt: ResourceType, namespace: string | undefined, name: string, body: object, subresource?: string) {
@@ -50,9 +60,14 @@ async function remove(rt: ResourceType, namespace: string | undefined, name: str
 
 /** What a pod reports when its containers ran to completion, as a kubelet would write it. */
 async function markSucceeded(namespace: string, pod: string) {
-  await patch(Pods, namespace, pod, { status: { phase: "Succeeded", conditions: [{ type: "Ready", status: "False", reason: "PodCompleted" }] } }, "status");
+  await patch(
+    Pods,
+    namespace,
+    pod,
+    { status: { phase: "Succeeded", conditions: [{ type: "Ready", status: "False", reason: "PodCompleted" }] } },
+    "status",
+  );
 }
-
 
 /** A namespace with the kind under test and an opted-in Deployment of the same name, and a controller. */
 function kindSuite(kind: WorkloadKind, body: (ctx: { ns: () => string; sa: string }) => void) {
@@ -71,7 +86,9 @@ function kindSuite(kind: WorkloadKind, body: (ctx: { ns: () => string; sa: strin
 
 async function create(kind: WorkloadKind, namespace: string, spec: object, name = "web") {
   const { resource, apiVersion } = KINDS[kind];
-  return (await c.admin.create(resource, namespace, { apiVersion, kind, metadata: { name }, spec })) as { metadata: { uid: string; name: string } };
+  return (await c.admin.create(resource, namespace, { apiVersion, kind, metadata: { name }, spec })) as {
+    metadata: { uid: string; name: string };
+  };
 }
 
 /** Its own pods are readable; the same-named Deployment's pods are not, and the other way round. */
@@ -84,8 +101,11 @@ async function expectSeparate(ns: string, sa: string, own: string[]) {
 kindSuite("StatefulSet", ({ ns, sa }) => {
   test("its pods are readable, the same-named Deployment's are not", async () => {
     await create("StatefulSet", ns(), {
-      replicas: 2, serviceName: "web", podManagementPolicy: "Parallel",
-      selector: { matchLabels: { app: "sts-web" } }, template: podTemplate("sts-web"),
+      replicas: 2,
+      serviceName: "web",
+      podManagementPolicy: "Parallel",
+      selector: { matchLabels: { app: "sts-web" } },
+      template: podTemplate("sts-web"),
     });
     const pods = await waitForApp(ns(), "sts-web", 2);
     expect(pods).toEqual(["web-0", "web-1"]);
@@ -181,12 +201,17 @@ kindSuite("CronJob", ({ ns, sa }) => {
   const run = async (name: string) => {
     const { resource, apiVersion } = KINDS.Job;
     await c.admin.create(resource, ns(), {
-      apiVersion, kind: "Job",
-      metadata: { name, ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: "web", uid: cronJob.metadata.uid, controller: true }] },
+      apiVersion,
+      kind: "Job",
+      metadata: {
+        name,
+        ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: "web", uid: cronJob.metadata.uid, controller: true }],
+      },
       spec: jobTemplate.spec,
     });
   };
-  const podsOfJob = async (job: string) => (await podsWith(ns(), "cron-web")).filter((p) => p.metadata?.labels?.["job-name"] === job).map((p) => p.metadata!.name!);
+  const podsOfJob = async (job: string) =>
+    (await podsWith(ns(), "cron-web")).filter((p) => p.metadata?.labels?.["job-name"] === job).map((p) => p.metadata!.name!);
 
   test("the pods of all its current Jobs are readable; the same-named Deployment's are not", async () => {
     cronJob = await create("CronJob", ns(), { schedule: "0 0 1 1 *", successfulJobsHistoryLimit: 1, jobTemplate });

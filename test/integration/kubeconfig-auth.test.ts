@@ -48,14 +48,17 @@ function localCluster(overrides: Partial<KubeconfigCluster> = {}): KubeconfigClu
 /** Writes a one-context kubeconfig (JSON is YAML) and returns its path. */
 function writeKubeconfig(user: KubeconfigUser, cluster: KubeconfigCluster = localCluster(), at = dir): string {
   const file = join(at, `kubeconfig-${files++}`);
-  writeFileSync(file, JSON.stringify({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [{ name: "local", cluster }],
-    users: [{ name: "someone", user }],
-    contexts: [{ name: "local", context: { cluster: "local", user: "someone", namespace: ns } }],
-    "current-context": "local",
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "local", cluster }],
+      users: [{ name: "someone", user }],
+      contexts: [{ name: "local", context: { cluster: "local", user: "someone", namespace: ns } }],
+      "current-context": "local",
+    }),
+  );
   return file;
 }
 
@@ -68,9 +71,40 @@ function clientCertificate(commonName: string): { cert: string; key: string } {
   const pki = join(c.dir, "pki");
   const out = mkdtempSync(join(dir, "cert-"));
   writeFileSync(join(out, "ext"), "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
-  run("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", join(out, "key"), "-out", join(out, "csr"), "-subj", `/CN=${commonName}`);
-  run("openssl", "x509", "-req", "-in", join(out, "csr"), "-CA", join(pki, "ca.crt"), "-CAkey", join(pki, "ca.key"), "-CAcreateserial",
-    "-CAserial", join(out, "srl"), "-out", join(out, "crt"), "-days", "1", "-extfile", join(out, "ext"));
+  run(
+    "openssl",
+    "req",
+    "-new",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    join(out, "key"),
+    "-out",
+    join(out, "csr"),
+    "-subj",
+    `/CN=${commonName}`,
+  );
+  run(
+    "openssl",
+    "x509",
+    "-req",
+    "-in",
+    join(out, "csr"),
+    "-CA",
+    join(pki, "ca.crt"),
+    "-CAkey",
+    join(pki, "ca.key"),
+    "-CAcreateserial",
+    "-CAserial",
+    join(out, "srl"),
+    "-out",
+    join(out, "crt"),
+    "-days",
+    "1",
+    "-extfile",
+    join(out, "ext"),
+  );
   return { cert: readFileSync(join(out, "crt"), "utf8"), key: readFileSync(join(out, "key"), "utf8") };
 }
 
@@ -79,9 +113,40 @@ function servingCertificate(): { cert: string; key: string } {
   const pki = join(c.dir, "pki");
   const out = mkdtempSync(join(dir, "serving-"));
   writeFileSync(join(out, "ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-  run("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", join(out, "key"), "-out", join(out, "csr"), "-subj", "/CN=proxy");
-  run("openssl", "x509", "-req", "-in", join(out, "csr"), "-CA", join(pki, "ca.crt"), "-CAkey", join(pki, "ca.key"),
-    "-CAserial", join(out, "srl"), "-CAcreateserial", "-out", join(out, "crt"), "-days", "1", "-extfile", join(out, "ext"));
+  run(
+    "openssl",
+    "req",
+    "-new",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    join(out, "key"),
+    "-out",
+    join(out, "csr"),
+    "-subj",
+    "/CN=proxy",
+  );
+  run(
+    "openssl",
+    "x509",
+    "-req",
+    "-in",
+    join(out, "csr"),
+    "-CA",
+    join(pki, "ca.crt"),
+    "-CAkey",
+    join(pki, "ca.key"),
+    "-CAserial",
+    join(out, "srl"),
+    "-CAcreateserial",
+    "-out",
+    join(out, "crt"),
+    "-days",
+    "1",
+    "-extfile",
+    join(out, "ext"),
+  );
   return { cert: readFileSync(join(out, "crt"), "utf8"), key: readFileSync(join(out, "key"), "utf8") };
 }
 
@@ -100,9 +165,12 @@ function refusal(f: () => unknown): Error {
 }
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
-  return p.then(() => {
-    throw new Error("expected an error");
-  }, (err: Error) => err);
+  return p.then(
+    () => {
+      throw new Error("expected an error");
+    },
+    (err: Error) => err,
+  );
 }
 
 beforeAll(async () => {
@@ -137,7 +205,11 @@ describe("user credentials", () => {
   test("a client certificate given both as a file and as data is refused, naming the field", () => {
     const { cert, key } = clientCertificate("twice");
     writeFileSync(join(dir, "twice.crt"), cert);
-    const file = writeKubeconfig({ "client-certificate": join(dir, "twice.crt"), "client-certificate-data": b64(cert), "client-key-data": b64(key) });
+    const file = writeKubeconfig({
+      "client-certificate": join(dir, "twice.crt"),
+      "client-certificate-data": b64(cert),
+      "client-key-data": b64(key),
+    });
     const err = refusal(() => load({ kubeconfig: file }));
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toContain(`${file}: users["someone"].user.client-certificate is set both as a file and as -data`);
@@ -281,7 +353,12 @@ describe("exec credential plugins", () => {
 
   test("a plugin that is not installed fails the request with its installHint", async () => {
     const file = writeKubeconfig({
-      exec: { apiVersion: "client.authentication.k8s.io/v1", command: "./no-such-plugin", interactiveMode: "Never", installHint: "Install no-such-plugin from example.com" },
+      exec: {
+        apiVersion: "client.authentication.k8s.io/v1",
+        command: "./no-such-plugin",
+        interactiveMode: "Never",
+        installHint: "Install no-such-plugin from example.com",
+      },
     });
     const err = await rejection(whoAmI(load({ kubeconfig: file })));
     expect(err.message).toContain(`users["someone"].user.exec: cannot run ${join(dir, "no-such-plugin")}`);
@@ -382,7 +459,9 @@ describe("cluster connection", () => {
   test("disable-compression: the apiserver no longer gzips a large response", async () => {
     // The OpenAPI document is megabytes, far above the apiserver's compression threshold.
     const encoding = async (cluster: KubeconfigCluster) => {
-      const response = await new Transport(load({ kubeconfig: writeKubeconfig({ token: robotToken }, cluster) })).request({ path: "/openapi/v2" });
+      const response = await new Transport(load({ kubeconfig: writeKubeconfig({ token: robotToken }, cluster) })).request({
+        path: "/openapi/v2",
+      });
       await response.body?.cancel();
       return response.headers.get("content-encoding");
     };
@@ -405,22 +484,28 @@ describe("choosing and merging", () => {
     const { cert, key } = clientCertificate("merged-user");
     writeFileSync(join(second, "user.crt"), cert);
     writeFileSync(join(second, "user.key"), key);
-    writeFileSync(join(first, "config"), JSON.stringify({
-      clusters: [{ name: "local", cluster: localCluster() }],
-      contexts: [{ name: "first", context: { cluster: "local", user: "merged", namespace: "from-first" } }],
-      "current-context": "first",
-    }));
-    writeFileSync(join(second, "config"), JSON.stringify({
-      // Same cluster name as the first file: ignored, so this unreachable server is never used.
-      clusters: [{ name: "local", cluster: { server: "https://127.0.0.1:1", "certificate-authority-data": b64(c.caPem) } }],
-      // Relative paths resolve against this file's directory.
-      users: [{ name: "merged", user: { "client-certificate": "user.crt", "client-key": "user.key" } }],
-      contexts: [
-        { name: "first", context: { cluster: "local", user: "merged", namespace: "from-second" } },
-        { name: "second", context: { cluster: "local", user: "merged", namespace: "second-ns" } },
-      ],
-      "current-context": "second",
-    }));
+    writeFileSync(
+      join(first, "config"),
+      JSON.stringify({
+        clusters: [{ name: "local", cluster: localCluster() }],
+        contexts: [{ name: "first", context: { cluster: "local", user: "merged", namespace: "from-first" } }],
+        "current-context": "first",
+      }),
+    );
+    writeFileSync(
+      join(second, "config"),
+      JSON.stringify({
+        // Same cluster name as the first file: ignored, so this unreachable server is never used.
+        clusters: [{ name: "local", cluster: { server: "https://127.0.0.1:1", "certificate-authority-data": b64(c.caPem) } }],
+        // Relative paths resolve against this file's directory.
+        users: [{ name: "merged", user: { "client-certificate": "user.crt", "client-key": "user.key" } }],
+        contexts: [
+          { name: "first", context: { cluster: "local", user: "merged", namespace: "from-second" } },
+          { name: "second", context: { cluster: "local", user: "merged", namespace: "second-ns" } },
+        ],
+        "current-context": "second",
+      }),
+    );
     const env = { KUBECONFIG: `${join(first, "config")}:${join(dir, "does-not-exist")}:${join(second, "config")}` };
     const connection = load({ env });
     expect(connection.namespace).toBe("from-first");
@@ -435,18 +520,21 @@ describe("choosing and merging", () => {
   test("the context option picks another context, its user and its namespace", async () => {
     const { cert, key } = readAdmin();
     const file = join(dir, "two-contexts");
-    writeFileSync(file, JSON.stringify({
-      clusters: [{ name: "local", cluster: localCluster() }],
-      users: [
-        { name: "admin", user: { "client-certificate-data": b64(cert), "client-key-data": b64(key) } },
-        { name: "robot", user: { token: robotToken } },
-      ],
-      contexts: [
-        { name: "admin", context: { cluster: "local", user: "admin", namespace: "kube-system" } },
-        { name: "robot", context: { cluster: "local", user: "robot", namespace: ns } },
-      ],
-      "current-context": "admin",
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        clusters: [{ name: "local", cluster: localCluster() }],
+        users: [
+          { name: "admin", user: { "client-certificate-data": b64(cert), "client-key-data": b64(key) } },
+          { name: "robot", user: { token: robotToken } },
+        ],
+        contexts: [
+          { name: "admin", context: { cluster: "local", user: "admin", namespace: "kube-system" } },
+          { name: "robot", context: { cluster: "local", user: "robot", namespace: ns } },
+        ],
+        "current-context": "admin",
+      }),
+    );
     const current = load({ kubeconfig: file });
     expect(current.namespace).toBe("kube-system");
     expect((await whoAmI(current)).username).toBe("podlogreader-admin");

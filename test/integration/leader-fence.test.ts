@@ -43,18 +43,34 @@ function replica(c: TestCluster, namespace: string): Replica {
   const api = new KubeApi(transport);
   const log = createLogger(process.env.PODLOGREADER_TEST_LOG === "debug" ? "debug" : "error", "text");
   const elector = new LeaderElector(api, { namespace, name: "fence", identity: crypto.randomUUID(), ...TIMINGS }, log);
-  const options: ControllerOptions = { namespaces: [namespace], debounceMs: 100, resyncMs: 60_000, workers: 4, podVisibility: "namespace", createServiceAccountAndRoleBinding: true };
+  const options: ControllerOptions = {
+    namespaces: [namespace],
+    debounceMs: 100,
+    resyncMs: 60_000,
+    workers: 4,
+    podVisibility: "namespace",
+    createServiceAccountAndRoleBinding: true,
+  };
   // Wired as the binary wires it: the controller's writes go through the leader's fence.
-  const controller = new Controller(api.withWriteFence(() => elector.assertLeading()), options, log);
+  const controller = new Controller(
+    api.withWriteFence(() => elector.assertLeading()),
+    options,
+    log,
+  );
   const abort = new AbortController();
   let markLost!: () => void;
   const lost = new Promise<void>((resolve) => (markLost = resolve));
   // The binary exits when it loses the Lease; here the controller keeps running, so that only the
   // fence stands between its work queue and the apiserver.
   const leading = elector.lead(abort.signal, markLost);
-  const running = controller.run(abort.signal, leading.then(() => undefined));
+  const running = controller.run(
+    abort.signal,
+    leading.then(() => undefined),
+  );
   return {
-    transport, leading, lost,
+    transport,
+    leading,
+    lost,
     async stop() {
       abort.abort();
       await running;

@@ -14,7 +14,16 @@ import { Deployments, Pods, Roles, ServiceAccounts } from "../../src/kube/resour
 import { isConflict, isNotFound, Transport } from "../../src/kube/transport.ts";
 import { canReadAnyPod, canReadLog, logStatus, readablePods } from "../support/access.ts";
 import { refuseByPolicy, refuseByWebhook, type Lift, type Refused } from "../support/admission.ts";
-import { eventually, serviceAccountToken, TEST_FIELD_MANAGER, testCluster, tokenConnection, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
+import {
+  eventually,
+  serviceAccountToken,
+  TEST_FIELD_MANAGER,
+  testCluster,
+  tokenConnection,
+  useNamespace,
+  waitUntilGone,
+  type TestCluster,
+} from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { warningReasons } from "../support/events.ts";
 import { createStatefulSet, scaleStatefulSet, waitForAppPods } from "../support/statefulsets.ts";
@@ -51,12 +60,20 @@ async function tokenReadsLog(reader: KubeApi, namespace: string, pod: string): P
 async function waitUntilReadsNone(namespace: string, serviceAccount: string, pods: string[]): Promise<void> {
   let readable: string[] = [];
   try {
-    await eventually(`${serviceAccount} to read no pod`, async () => {
-      readable = await readablePods(c.admin, namespace, serviceAccount, pods);
-      return readable.length === 0 && !(await canReadAnyPod(c.admin, namespace, serviceAccount)) ? true : undefined;
-    }, SOON_MS);
+    await eventually(
+      `${serviceAccount} to read no pod`,
+      async () => {
+        readable = await readablePods(c.admin, namespace, serviceAccount, pods);
+        return readable.length === 0 && !(await canReadAnyPod(c.admin, namespace, serviceAccount)) ? true : undefined;
+      },
+      SOON_MS,
+    );
   } catch {
-    expect({ serviceAccount, readable, anyPod: await canReadAnyPod(c.admin, namespace, serviceAccount) }).toEqual({ serviceAccount, readable: [], anyPod: false });
+    expect({ serviceAccount, readable, anyPod: await canReadAnyPod(c.admin, namespace, serviceAccount) }).toEqual({
+      serviceAccount,
+      readable: [],
+      anyPod: false,
+    });
   }
 }
 
@@ -64,10 +81,17 @@ async function waitUntilReadsNone(namespace: string, serviceAccount: string, pod
 async function createBarePod(namespace: string, name: string): Promise<void> {
   await eventually(`a new pod ${name}`, async () => {
     try {
-      await c.admin.create(Pods, namespace, {
-        apiVersion: "v1", kind: "Pod", metadata: { name, namespace, labels: { app: "another-team" } },
-        spec: { containers: [{ name: "app", image: "registry.invalid/other:1" }], terminationGracePeriodSeconds: 0 },
-      } as V1Pod, TEST_FIELD_MANAGER);
+      await c.admin.create(
+        Pods,
+        namespace,
+        {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name, namespace, labels: { app: "another-team" } },
+          spec: { containers: [{ name: "app", image: "registry.invalid/other:1" }], terminationGracePeriodSeconds: 0 },
+        } as V1Pod,
+        TEST_FIELD_MANAGER,
+      );
       return true;
     } catch (err) {
       if (isConflict(err)) return undefined;
@@ -119,22 +143,37 @@ const DELETES: Refused = { roles: ["DELETE"], rolebindings: ["DELETE"], servicea
 
 for (const { by, slug, refuse } of REFUSERS) {
   describe(`writes refused by ${by}`, () => {
-    for (const [what, refused] of SHRINK_REFUSALS) test(`with ${what} refused, a StatefulSet scaled down stops granting the pod that left, also once another team's pod takes its name`, () =>
-      withController(`shrink-${slug}`, async (ns) => {
-        await createStatefulSet(ns, "db", { replicas: 2 });
-        await expectReadable(ns, db, await waitForAppPods(ns, "sts-db", 2));
-        const reader = await tokenOf(ns, db);
-        await within(refuse(ns, "no-shrink", refused), async () => {
-          await scaleStatefulSet(ns, "db", 1);
-          expect(await waitForAppPods(ns, "sts-db", 1)).toEqual(["db-0"]);
-          await eventually("db-1 to stop being readable", async () => (!(await canReadLog(c.admin, ns, db, "db-1")) ? true : undefined), SOON_MS);
-          await createBarePod(ns, "db-1");
-          expect(await canReadLog(c.admin, ns, db, "db-1")).toBe(false);
-          expect(await tokenReadsLog(reader, ns, "db-1")).toBe(false);
-          expect(await canReadAnyPod(c.admin, ns, db)).toBe(false);
-          expect(await eventually("a RoleWriteRefused Event on the StatefulSet", async () => ((await warningReasons(ns, "db")).includes("RoleWriteRefused") ? true : undefined), SOON_MS)).toBe(true);
-        });
-      }));
+    for (const [what, refused] of SHRINK_REFUSALS)
+      test(
+        `with ${what} refused, a StatefulSet scaled down stops granting the pod that left, also once another team's pod takes its ` +
+          `name`,
+        () =>
+          withController(`shrink-${slug}`, async (ns) => {
+            await createStatefulSet(ns, "db", { replicas: 2 });
+            await expectReadable(ns, db, await waitForAppPods(ns, "sts-db", 2));
+            const reader = await tokenOf(ns, db);
+            await within(refuse(ns, "no-shrink", refused), async () => {
+              await scaleStatefulSet(ns, "db", 1);
+              expect(await waitForAppPods(ns, "sts-db", 1)).toEqual(["db-0"]);
+              await eventually(
+                "db-1 to stop being readable",
+                async () => (!(await canReadLog(c.admin, ns, db, "db-1")) ? true : undefined),
+                SOON_MS,
+              );
+              await createBarePod(ns, "db-1");
+              expect(await canReadLog(c.admin, ns, db, "db-1")).toBe(false);
+              expect(await tokenReadsLog(reader, ns, "db-1")).toBe(false);
+              expect(await canReadAnyPod(c.admin, ns, db)).toBe(false);
+              expect(
+                await eventually(
+                  "a RoleWriteRefused Event on the StatefulSet",
+                  async () => ((await warningReasons(ns, "db")).includes("RoleWriteRefused") ? true : undefined),
+                  SOON_MS,
+                ),
+              ).toBe(true);
+            });
+          }),
+      );
 
     test("with deletions refused, a Deployment that opts out leaves its ServiceAccount reading no pod", () =>
       withController(`optout-${slug}`, async (ns) => {
@@ -153,22 +192,26 @@ for (const { by, slug, refuse } of REFUSERS) {
         });
       }));
 
-    test("with deletions refused, a deleted StatefulSet's ServiceAccount does not read the pods of another team's StatefulSet of the same name", () =>
-      withController(`deleted-${slug}`, async (ns) => {
-        await createStatefulSet(ns, "db", { replicas: 2 });
-        await expectReadable(ns, db, await waitForAppPods(ns, "sts-db", 2));
-        const reader = await tokenOf(ns, db);
-        await within(refuse(ns, "no-delete", DELETES), async () => {
-          await c.admin.delete(StatefulSets, ns, "db");
-          await waitUntilGone(StatefulSets, ns, "db");
-          await waitForAppPods(ns, "sts-db", 0);
-          await createStatefulSet(ns, "db", { replicas: 2, optIn: false, app: "another-team-db" });
-          expect(await waitForAppPods(ns, "another-team-db", 2)).toEqual(["db-0", "db-1"]);
-          await waitUntilReadsNone(ns, db, ["db-0", "db-1"]);
-          expect(await tokenReadsLog(reader, ns, "db-0")).toBe(false);
-          expect(await tokenReadsLog(reader, ns, "db-1")).toBe(false);
-        });
-      }));
+    test(
+      "with deletions refused, a deleted StatefulSet's ServiceAccount does not read the pods of another team's StatefulSet of the " +
+        "same name",
+      () =>
+        withController(`deleted-${slug}`, async (ns) => {
+          await createStatefulSet(ns, "db", { replicas: 2 });
+          await expectReadable(ns, db, await waitForAppPods(ns, "sts-db", 2));
+          const reader = await tokenOf(ns, db);
+          await within(refuse(ns, "no-delete", DELETES), async () => {
+            await c.admin.delete(StatefulSets, ns, "db");
+            await waitUntilGone(StatefulSets, ns, "db");
+            await waitForAppPods(ns, "sts-db", 0);
+            await createStatefulSet(ns, "db", { replicas: 2, optIn: false, app: "another-team-db" });
+            expect(await waitForAppPods(ns, "another-team-db", 2)).toEqual(["db-0", "db-1"]);
+            await waitUntilReadsNone(ns, db, ["db-0", "db-1"]);
+            expect(await tokenReadsLog(reader, ns, "db-0")).toBe(false);
+            expect(await tokenReadsLog(reader, ns, "db-1")).toBe(false);
+          });
+        }),
+    );
   });
 }
 
@@ -192,10 +235,26 @@ describe("a managed Role taken over while RoleBinding deletions are refused", ()
     const widened = [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"] }];
     await within(refuseByPolicy(ns, "no-unbind", { rolebindings: ["DELETE"] }), async () => {
       // Its new owner drops podlogreader's label and widens it to every pod in the namespace.
-      await c.admin.mergePatch(Roles, ns, web, { metadata: { labels: { "app.kubernetes.io/managed-by": null } }, rules: widened }, { fieldManager: "someone-else" });
-      await eventually(`${other} to be unreadable`, async () => (!(await canReadLog(c.admin, ns, web, other!)) && !(await canReadAnyPod(c.admin, ns, web)) ? true : undefined), SOON_MS);
+      await c.admin.mergePatch(
+        Roles,
+        ns,
+        web,
+        { metadata: { labels: { "app.kubernetes.io/managed-by": null } }, rules: widened },
+        { fieldManager: "someone-else" },
+      );
+      await eventually(
+        `${other} to be unreadable`,
+        async () => (!(await canReadLog(c.admin, ns, web, other!)) && !(await canReadAnyPod(c.admin, ns, web)) ? true : undefined),
+        SOON_MS,
+      );
       expect(await tokenReadsLog(reader, ns, other!)).toBe(false);
-      expect(await eventually("a NameConflict Event", async () => ((await warningReasons(ns, "web")).includes("NameConflict") ? true : undefined), SOON_MS)).toBe(true);
+      expect(
+        await eventually(
+          "a NameConflict Event",
+          async () => ((await warningReasons(ns, "web")).includes("NameConflict") ? true : undefined),
+          SOON_MS,
+        ),
+      ).toBe(true);
       const role = (await c.admin.get(Roles, ns, web)) as { rules: unknown[]; metadata: { labels?: Record<string, string> } };
       expect(role.rules).toEqual(widened);
       expect(role.metadata.labels?.["app.kubernetes.io/managed-by"]).toBeUndefined();
@@ -213,7 +272,11 @@ describe("a workload deleted without garbage collection and created again under 
       const oldUid = ((await c.admin.get(ServiceAccounts, ns, web)) as V1ServiceAccount).metadata!.uid!;
       const oldReader = await tokenOf(ns, web);
       const [before] = await waitForPods(ns, "web", 1);
-      await eventually("the old token to read its pod's log", async () => ((await tokenReadsLog(oldReader, ns, before!)) ? true : undefined), SOON_MS);
+      await eventually(
+        "the old token to read its pod's log",
+        async () => ((await tokenReadsLog(oldReader, ns, before!)) ? true : undefined),
+        SOON_MS,
+      );
 
       // Deleted while the controller is down, with Orphan: the Role, RoleBinding and
       // ServiceAccount stay, carrying only podlogreader's label and annotation.
@@ -226,32 +289,43 @@ describe("a workload deleted without garbage collection and created again under 
       await createDeployment(ns, "web", { replicas: 1 });
       controller = await startController([ns]);
 
-      const newUid = await eventually("a ServiceAccount of the new Deployment", async () => {
-        try {
-          const now = (await c.admin.get(ServiceAccounts, ns, web)) as V1ServiceAccount;
-          return now.metadata!.uid !== oldUid && !now.metadata!.deletionTimestamp ? now.metadata!.uid : undefined;
-        } catch (err) {
-          if (isNotFound(err)) return undefined;
-          throw err;
-        }
-      }, SOON_MS);
+      const newUid = await eventually(
+        "a ServiceAccount of the new Deployment",
+        async () => {
+          try {
+            const now = (await c.admin.get(ServiceAccounts, ns, web)) as V1ServiceAccount;
+            return now.metadata!.uid !== oldUid && !now.metadata!.deletionTimestamp ? now.metadata!.uid : undefined;
+          } catch (err) {
+            if (isNotFound(err)) return undefined;
+            throw err;
+          }
+        },
+        SOON_MS,
+      );
       expect(newUid).not.toBe(oldUid);
       const pods = await waitForPods(ns, "web", 1);
       await expectReadable(ns, web, pods);
       const newReader = await tokenOf(ns, web);
-      await eventually("the new token to read the pod's log", async () => ((await tokenReadsLog(newReader, ns, pods[0]!)) ? true : undefined), SOON_MS);
+      await eventually(
+        "the new token to read the pod's log",
+        async () => ((await tokenReadsLog(newReader, ns, pods[0]!)) ? true : undefined),
+        SOON_MS,
+      );
       // The apiserver caches a token's successful authentication for a few seconds.
       const alsoBefore = [...new Set([...pods, before!])];
       let stillRead: string[] = [];
-      await eventually("the old token to read nothing", async () => {
-        stillRead = [];
-        for (const pod of alsoBefore) if (await tokenReadsLog(oldReader, ns, pod)) stillRead.push(pod);
-        return stillRead.length === 0 ? true : undefined;
-      }, SOON_MS).catch(() => undefined);
+      await eventually(
+        "the old token to read nothing",
+        async () => {
+          stillRead = [];
+          for (const pod of alsoBefore) if (await tokenReadsLog(oldReader, ns, pod)) stillRead.push(pod);
+          return stillRead.length === 0 ? true : undefined;
+        },
+        SOON_MS,
+      ).catch(() => undefined);
       expect(stillRead).toEqual([]);
     } finally {
       await controller?.stop();
     }
   });
 });
-

@@ -28,14 +28,18 @@ async function run(args: string[], addresses?: { combined: true }): Promise<Runn
     ? [`--http-addr=127.0.0.1:${metricsPort}`]
     : [`--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${probePort}`];
   const proc = Bun.spawn([BINARY, ...serve, "--log-format=json", "--create-sa-and-rolebinding", "--debounce=0", ...args], {
-    stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "" },
   });
   const log: string[] = [];
   void (async () => {
     for await (const chunk of proc.stderr) log.push(...new TextDecoder().decode(chunk).split("\n").filter(Boolean));
   })();
   const running: Running = {
-    proc, log,
+    proc,
+    log,
     metrics: `http://127.0.0.1:${metricsPort}`,
     probes: `http://127.0.0.1:${addresses?.combined ? metricsPort : probePort}`,
     async stop() {
@@ -56,7 +60,8 @@ async function scrape(r: Running): Promise<Sample[]> {
   return parseSamples(await response.text());
 }
 
-const total = (samples: Sample[], name: string, labels: Record<string, string> = {}) => samplesOf(samples, name, labels).reduce((n, s) => n + s.value, 0);
+const total = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
+  samplesOf(samples, name, labels).reduce((n, s) => n + s.value, 0);
 
 /** The admin kubeconfig, with its connections sent through `proxy`. */
 function kubeconfigVia(c: TestCluster, proxy?: ConnectProxy): string {
@@ -82,10 +87,20 @@ describe("with leader election, two replicas", () => {
 
   beforeAll(async () => {
     ns = await useNamespace("telemetry");
-    const common = ["--kubeconfig", kubeconfigVia(c), `--namespace=${ns}`, "--leader-elect", `--leader-election-namespace=${ns}`, "--leader-election-id=telemetry"];
+    const common = [
+      "--kubeconfig",
+      kubeconfigVia(c),
+      `--namespace=${ns}`,
+      "--leader-elect",
+      `--leader-election-namespace=${ns}`,
+      "--leader-election-id=telemetry",
+    ];
     leader = await run(common);
     running.push(leader);
-    await eventually("the first replica to lead", async () => sampleValue(await scrape(leader), "leader_election_master_status", { name: "telemetry" }) === 1 || undefined);
+    await eventually(
+      "the first replica to lead",
+      async () => sampleValue(await scrape(leader), "leader_election_master_status", { name: "telemetry" }) === 1 || undefined,
+    );
     // The standby serves everything on one address through the deprecated flag.
     standby = await run(common, { combined: true });
     running.push(standby);
@@ -95,7 +110,8 @@ describe("with leader election, two replicas", () => {
     const before = await scrape(leader);
     const host = new URL(c.server).host;
     const created = (s: Sample[]) => total(s, "rest_client_requests_total", { code: "201", method: "POST", host });
-    const successes = (s: Sample[]) => sampleValue(s, "controller_runtime_reconcile_total", { controller: "podlogreader", result: "success" });
+    const successes = (s: Sample[]) =>
+      sampleValue(s, "controller_runtime_reconcile_total", { controller: "podlogreader", result: "success" });
 
     await createDeployment(ns, "web", { replicas: 1 });
     await expectReadable(ns, "podlogreader-web", await waitForPods(ns, "web", 1));
@@ -105,7 +121,9 @@ describe("with leader election, two replicas", () => {
     });
     expect(created(after)).toBeGreaterThan(created(before));
     expect(total(after, "podlogreader_object_writes_total", { kind: "Role", operation: "create" })).toBeGreaterThanOrEqual(1);
-    expect(total(after, "workqueue_adds_total", { name: "podlogreader" })).toBeGreaterThan(total(before, "workqueue_adds_total", { name: "podlogreader" }));
+    expect(total(after, "workqueue_adds_total", { name: "podlogreader" })).toBeGreaterThan(
+      total(before, "workqueue_adds_total", { name: "podlogreader" }),
+    );
 
     const controller = { controller: "podlogreader" };
     const queue = { name: "podlogreader" };
@@ -143,7 +161,12 @@ describe("with leader election, two replicas", () => {
     expect(samplesOf(after, "podlogreader_build_info")[0]!.labels.revision).toMatch(/^([0-9a-f]{40}|unknown)$/);
     expect(sampleValue(after, "podlogreader_managed_workloads")).toBe(1);
     expect(sampleValue(after, "podlogreader_tracked_pods")).toBe(1);
-    for (const gone of ["podlogreader_reconciles_total", "podlogreader_api_requests_total", "podlogreader_queue_depth", "podlogreader_process_cpu_seconds_total"]) {
+    for (const gone of [
+      "podlogreader_reconciles_total",
+      "podlogreader_api_requests_total",
+      "podlogreader_queue_depth",
+      "podlogreader_process_cpu_seconds_total",
+    ]) {
       expect(samplesOf(after, gone)).toHaveLength(0);
     }
   });
@@ -161,7 +184,9 @@ describe("with leader election, two replicas", () => {
   test("the deprecated --http-addr serves all three paths on one address and says it is deprecated", async () => {
     expect((await fetch(`${standby.probes}/healthz`)).status).toBe(200);
     expect((await fetch(`${standby.probes}/metrics`)).status).toBe(200);
-    const warning = standby.log.map((l) => JSON.parse(l) as { level: string; msg: string }).find((l) => l.msg.startsWith("--http-addr is deprecated"));
+    const warning = standby.log
+      .map((l) => JSON.parse(l) as { level: string; msg: string })
+      .find((l) => l.msg.startsWith("--http-addr is deprecated"));
     expect(warning?.level).toBe("warn");
   });
 });
@@ -181,35 +206,45 @@ describe("while the apiserver cannot be reached", () => {
   });
   afterAll(() => proxy.close());
 
-  test("/healthz stays 200 while podlogreader_watch_failing goes to 1, and back to 0 after; the controller then follows changes", async () => {
-    const failing = async () => samplesOf(await scrape(controller), "podlogreader_watch_failing");
-    expect((await failing()).map((s) => s.value)).not.toContain(1);
-    const liveness: number[] = [];
-    const probe = async () => liveness.push((await fetch(`${controller.probes}/healthz`)).status);
+  test(
+    "/healthz stays 200 while podlogreader_watch_failing goes " + "to 1, and back to 0 after; the controller then follows changes",
+    async () => {
+      const failing = async () => samplesOf(await scrape(controller), "podlogreader_watch_failing");
+      expect((await failing()).map((s) => s.value)).not.toContain(1);
+      const liveness: number[] = [];
+      const probe = async () => liveness.push((await fetch(`${controller.probes}/healthz`)).status);
 
-    proxy.setCut(true);
-    await eventually("every watch to be failing", async () => {
-      await probe();
-      const s = await failing();
-      return s.length > 0 && s.every((x) => x.value === 1) || undefined;
-    }, 120_000, 250);
-    // A while longer: the watches go on retrying with backoff, and liveness is asked again.
-    for (let i = 0; i < 10; i++) {
-      await probe();
-      await Bun.sleep(250);
-    }
-    expect(liveness.length).toBeGreaterThanOrEqual(10);
-    expect(new Set(liveness)).toEqual(new Set([200]));
-    const verbose = await (await fetch(`${controller.probes}/healthz?verbose`)).text();
-    expect(verbose).toContain("[+]workqueue ok");
-    const logged = controller.log.map((l) => JSON.parse(l) as { level: string; msg: string; resource?: string }).filter((l) => l.msg.startsWith("Watch of"));
-    expect(logged.length).toBeGreaterThan(0);
-    expect(logged.every((l) => l.level === "warn" && typeof l.resource === "string")).toBe(true);
+      proxy.setCut(true);
+      await eventually(
+        "every watch to be failing",
+        async () => {
+          await probe();
+          const s = await failing();
+          return (s.length > 0 && s.every((x) => x.value === 1)) || undefined;
+        },
+        120_000,
+        250,
+      );
+      // A while longer: the watches go on retrying with backoff, and liveness is asked again.
+      for (let i = 0; i < 10; i++) {
+        await probe();
+        await Bun.sleep(250);
+      }
+      expect(liveness.length).toBeGreaterThanOrEqual(10);
+      expect(new Set(liveness)).toEqual(new Set([200]));
+      const verbose = await (await fetch(`${controller.probes}/healthz?verbose`)).text();
+      expect(verbose).toContain("[+]workqueue ok");
+      const logged = controller.log
+        .map((l) => JSON.parse(l) as { level: string; msg: string; resource?: string })
+        .filter((l) => l.msg.startsWith("Watch of"));
+      expect(logged.length).toBeGreaterThan(0);
+      expect(logged.every((l) => l.level === "warn" && typeof l.resource === "string")).toBe(true);
 
-    proxy.setCut(false);
-    await eventually("every watch to work again", async () => ((await failing()).every((x) => x.value === 0) || undefined), 120_000, 250);
-    await scale(ns, "web", 2);
-    await expectReadable(ns, "podlogreader-web", await waitForPods(ns, "web", 2));
-    expect((await fetch(`${controller.probes}/healthz`)).status).toBe(200);
-  });
+      proxy.setCut(false);
+      await eventually("every watch to work again", async () => (await failing()).every((x) => x.value === 0) || undefined, 120_000, 250);
+      await scale(ns, "web", 2);
+      await expectReadable(ns, "podlogreader-web", await waitForPods(ns, "web", 2));
+      expect((await fetch(`${controller.probes}/healthz`)).status).toBe(200);
+    },
+  );
 });

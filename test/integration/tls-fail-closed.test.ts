@@ -23,16 +23,48 @@ function openssl(...args: string[]): void {
 }
 
 function makeCa(name: string): void {
-  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.crt`, "-days", "1",
-    "-subj", `/CN=${name}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.crt`,
+    "-days",
+    "1",
+    "-subj",
+    `/CN=${name}`,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  );
 }
 
 /** A serving certificate signed by `ca` for the given subjectAltName. */
 function servingCert(name: string, ca: string, san: string): { cert: string; key: string } {
   writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
   openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
-  openssl("x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial", "-out", `${name}.crt`,
-    "-days", "1", "-extfile", `${name}.ext`);
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    `${ca}.crt`,
+    "-CAkey",
+    `${ca}.key`,
+    "-CAcreateserial",
+    "-out",
+    `${name}.crt`,
+    "-days",
+    "1",
+    "-extfile",
+    `${name}.ext`,
+  );
   return { cert: readFileSync(join(dir, `${name}.crt`), "utf8"), key: readFileSync(join(dir, `${name}.key`), "utf8") };
 }
 
@@ -53,12 +85,15 @@ function recordingServer(tls?: { cert: string; key: string }): { server: Server<
 
 function kubeconfig(server: string): string {
   const file = join(dir, `kubeconfig-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(file, JSON.stringify({
-    clusters: [{ name: "local", cluster: { server, "certificate-authority-data": b64(trustedCa) } }],
-    users: [{ name: "user", user: { token: TOKEN } }],
-    contexts: [{ name: "local", context: { cluster: "local", user: "user" } }],
-    "current-context": "local",
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      clusters: [{ name: "local", cluster: { server, "certificate-authority-data": b64(trustedCa) } }],
+      users: [{ name: "user", user: { token: TOKEN } }],
+      contexts: [{ name: "local", context: { cluster: "local", user: "user" } }],
+      "current-context": "local",
+    }),
+  );
   return file;
 }
 

@@ -25,18 +25,35 @@ async function failedPodWithLogTail(namespace: string): Promise<string> {
   const name = "crashed";
   // Bound to a node that does not exist, so nothing but this test writes its status.
   await c.admin.create(Pods, namespace, {
-    apiVersion: "v1", kind: "Pod", metadata: { name, namespace },
-    spec: { nodeName: "no-such-node", containers: [{ name: "app", image: "registry.invalid/app:1", terminationMessagePolicy: "FallbackToLogsOnError" }] },
-  } as never);
-  await c.admin.mergePatch(Pods, namespace, name, {
-    status: {
-      phase: "Failed",
-      containerStatuses: [{
-        name: "app", image: "registry.invalid/app:1", imageID: "", ready: false, restartCount: 0,
-        state: { terminated: { exitCode: 2, reason: "Error", message: SECRET_TAIL } },
-      }],
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace },
+    spec: {
+      nodeName: "no-such-node",
+      containers: [{ name: "app", image: "registry.invalid/app:1", terminationMessagePolicy: "FallbackToLogsOnError" }],
     },
-  }, { subresource: "status" });
+  } as never);
+  await c.admin.mergePatch(
+    Pods,
+    namespace,
+    name,
+    {
+      status: {
+        phase: "Failed",
+        containerStatuses: [
+          {
+            name: "app",
+            image: "registry.invalid/app:1",
+            imageID: "",
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: 2, reason: "Error", message: SECRET_TAIL } },
+          },
+        ],
+      },
+    },
+    { subresource: "status" },
+  );
   return name;
 }
 
@@ -77,10 +94,20 @@ describe("own visibility", () => {
     expect(await serviceAccountCan(c.admin, ns, sa, { verb: "get", resource: "pods", name: crashed })).toBe(false);
     expect(await canReadLog(c.admin, ns, sa, crashed)).toBe(false);
     for (const pod of pods) {
-      for (const verb of ["get", "list", "watch"]) expect(await serviceAccountCan(c.admin, ns, sa, { verb, resource: "pods", name: pod })).toBe(true);
+      for (const verb of ["get", "list", "watch"])
+        expect(await serviceAccountCan(c.admin, ns, sa, { verb, resource: "pods", name: pod })).toBe(true);
     }
-    expect(await serviceAccountCan(c.admin, ns, sa, { verb: "get", resource: "roles", group: "rbac.authorization.k8s.io", name: sa })).toBe(true);
-    expect(await serviceAccountCan(c.admin, ns, sa, { verb: "get", resource: "roles", group: "rbac.authorization.k8s.io", name: "something-else" })).toBe(false);
+    expect(await serviceAccountCan(c.admin, ns, sa, { verb: "get", resource: "roles", group: "rbac.authorization.k8s.io", name: sa })).toBe(
+      true,
+    );
+    expect(
+      await serviceAccountCan(c.admin, ns, sa, {
+        verb: "get",
+        resource: "roles",
+        group: "rbac.authorization.k8s.io",
+        name: "something-else",
+      }),
+    ).toBe(false);
   });
 
   test("a real token: the failed pod's termination message is out of reach, its own pods are in reach by name", async () => {
@@ -110,7 +137,10 @@ describe("namespace visibility", () => {
       const pods = await waitForPods(ns, "web", 1);
       await expectReadable(ns, sa, pods);
       const api = await tokenApi(ns);
-      const listed = await eventually("a list of every pod", async () => (await api.list(Pods, { namespace: ns })).items as { metadata: { name: string }; status?: unknown }[]);
+      const listed = await eventually(
+        "a list of every pod",
+        async () => (await api.list(Pods, { namespace: ns })).items as { metadata: { name: string }; status?: unknown }[],
+      );
       const tail = JSON.stringify(listed.find((p) => p.metadata.name === crashed)?.status);
       // This is the exposure the README and --help describe for this mode.
       expect(tail).toContain(SECRET_TAIL);

@@ -9,12 +9,28 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding, V1ValidatingWebhookConfiguration } from "@kubernetes/client-node";
-import { RoleBindings, Roles, ServiceAccounts, ValidatingAdmissionPolicies, ValidatingAdmissionPolicyBindings, type ResourceType } from "../../src/kube/resources.ts";
+import type {
+  V1ValidatingAdmissionPolicy,
+  V1ValidatingAdmissionPolicyBinding,
+  V1ValidatingWebhookConfiguration,
+} from "@kubernetes/client-node";
+import {
+  RoleBindings,
+  Roles,
+  ServiceAccounts,
+  ValidatingAdmissionPolicies,
+  ValidatingAdmissionPolicyBindings,
+  type ResourceType,
+} from "../../src/kube/resources.ts";
 import { ApiError, isNotFound } from "../../src/kube/transport.ts";
 import { eventually, TEST_FIELD_MANAGER, testCluster } from "./cluster.ts";
 
-const ValidatingWebhookConfigurations: ResourceType = { group: "admissionregistration.k8s.io", version: "v1", plural: "validatingwebhookconfigurations", kind: "ValidatingWebhookConfiguration" };
+const ValidatingWebhookConfigurations: ResourceType = {
+  group: "admissionregistration.k8s.io",
+  version: "v1",
+  plural: "validatingwebhookconfigurations",
+  kind: "ValidatingWebhookConfiguration",
+};
 
 export type RefusedOperation = "UPDATE" | "DELETE";
 export type RefusedResource = "roles" | "rolebindings" | "serviceaccounts";
@@ -33,7 +49,11 @@ function entries(refused: Refused): [RefusedResource, RefusedOperation[]][] {
 /** The admission rules matching exactly the refused writes. */
 function resourceRules(refused: Refused) {
   return entries(refused).map(([resource, operations]) => ({
-    apiGroups: [RESOURCES[resource].group], apiVersions: ["v1"], operations, resources: [resource], scope: "Namespaced",
+    apiGroups: [RESOURCES[resource].group],
+    apiVersions: ["v1"],
+    operations,
+    resources: [resource],
+    scope: "Namespaced",
   }));
 }
 
@@ -70,10 +90,15 @@ export async function refuseByPolicy(namespace: string, name: string, refused: R
     await deleteIfPresent(ValidatingAdmissionPolicyBindings, undefined, objectName);
     await deleteIfPresent(ValidatingAdmissionPolicies, undefined, objectName);
   };
-  return enforce(probe, remove, async () => {
-    await admin.create(ValidatingAdmissionPolicies, undefined, policy);
-    await admin.create(ValidatingAdmissionPolicyBindings, undefined, binding);
-  }, (err) => err instanceof ApiError && err.message.includes(refusalMessage(name)));
+  return enforce(
+    probe,
+    remove,
+    async () => {
+      await admin.create(ValidatingAdmissionPolicies, undefined, policy);
+      await admin.create(ValidatingAdmissionPolicyBindings, undefined, binding);
+    },
+    (err) => err instanceof ApiError && err.message.includes(refusalMessage(name)),
+  );
 }
 
 /**
@@ -97,16 +122,18 @@ export async function refuseByWebhook(namespace: string, name: string, refused: 
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "ValidatingWebhookConfiguration",
     metadata: { name: objectName },
-    webhooks: [{
-      name: "refuse.test.podlogreader.dev",
-      clientConfig: { url: `https://127.0.0.1:${server.port}/refuse`, caBundle: Buffer.from(pki.ca).toString("base64") },
-      rules: resourceRules(refused),
-      namespaceSelector: inNamespace(namespace),
-      failurePolicy: "Fail",
-      sideEffects: "None",
-      admissionReviewVersions: ["v1"],
-      timeoutSeconds: 5,
-    }],
+    webhooks: [
+      {
+        name: "refuse.test.podlogreader.dev",
+        clientConfig: { url: `https://127.0.0.1:${server.port}/refuse`, caBundle: Buffer.from(pki.ca).toString("base64") },
+        rules: resourceRules(refused),
+        namespaceSelector: inNamespace(namespace),
+        failurePolicy: "Fail",
+        sideEffects: "None",
+        admissionReviewVersions: ["v1"],
+        timeoutSeconds: 5,
+      },
+    ],
   };
   let probe: Probe;
   try {
@@ -115,9 +142,14 @@ export async function refuseByWebhook(namespace: string, name: string, refused: 
     await server.stop(true);
     throw err;
   }
-  const lift = await enforce(probe, () => deleteIfPresent(ValidatingWebhookConfigurations, undefined, objectName), async () => {
-    await admin.create(ValidatingWebhookConfigurations, undefined, config);
-  }, (err) => err instanceof ApiError && err.status === code && err.message.includes(refusalMessage(name))).catch(async (err) => {
+  const lift = await enforce(
+    probe,
+    () => deleteIfPresent(ValidatingWebhookConfigurations, undefined, objectName),
+    async () => {
+      await admin.create(ValidatingWebhookConfigurations, undefined, config);
+    },
+    (err) => err instanceof ApiError && err.status === code && err.message.includes(refusalMessage(name)),
+  ).catch(async (err) => {
     await server.stop(true);
     throw err;
   });
@@ -139,7 +171,10 @@ export interface AdmissionReview {
 export function admissionResponse(review: AdmissionReview, namespace: string, refused: Refused, status: { code: number; message: string }) {
   const req = review.request;
   const ops = req ? refused[req.resource.resource as RefusedResource] : undefined;
-  const deny = req !== undefined && req.namespace === namespace && RESOURCES[req.resource.resource as RefusedResource]?.group === req.resource.group &&
+  const deny =
+    req !== undefined &&
+    req.namespace === namespace &&
+    RESOURCES[req.resource.resource as RefusedResource]?.group === req.resource.group &&
     (ops ?? []).includes(req.operation as RefusedOperation);
   return {
     apiVersion: "admission.k8s.io/v1",
@@ -155,7 +190,12 @@ interface Probe {
 }
 
 /** Installs a refusal with `install`, waits until the probes are refused, and returns its lift. */
-async function enforce(probe: Probe, uninstall: () => Promise<void>, install: () => Promise<void>, isRefusal: (err: unknown) => boolean): Promise<Lift> {
+async function enforce(
+  probe: Probe,
+  uninstall: () => Promise<void>,
+  install: () => Promise<void>,
+  isRefusal: (err: unknown) => boolean,
+): Promise<Lift> {
   const lift = async () => {
     await uninstall();
     await eventually("the refusal to be lifted", async () => ((await probe.refusedAll(isRefusal)) === false ? true : undefined), 30_000);
@@ -178,20 +218,57 @@ async function createProbes(namespace: string, name: string, refused: Refused): 
   const made: RefusedResource[] = [];
   for (const [resource] of entries(refused)) {
     if (resource === "roles") {
-      await admin.create(Roles, namespace, { apiVersion: `${RBAC}/v1`, kind: "Role", metadata: { name: probeName, namespace }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"], resourceNames: ["probe"] }] }, TEST_FIELD_MANAGER);
+      await admin.create(
+        Roles,
+        namespace,
+        {
+          apiVersion: `${RBAC}/v1`,
+          kind: "Role",
+          metadata: { name: probeName, namespace },
+          rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"], resourceNames: ["probe"] }],
+        },
+        TEST_FIELD_MANAGER,
+      );
     } else if (resource === "rolebindings") {
-      await admin.create(RoleBindings, namespace, { apiVersion: `${RBAC}/v1`, kind: "RoleBinding", metadata: { name: probeName, namespace }, roleRef: { apiGroup: RBAC, kind: "Role", name: probeName }, subjects: [] }, TEST_FIELD_MANAGER);
+      await admin.create(
+        RoleBindings,
+        namespace,
+        {
+          apiVersion: `${RBAC}/v1`,
+          kind: "RoleBinding",
+          metadata: { name: probeName, namespace },
+          roleRef: { apiGroup: RBAC, kind: "Role", name: probeName },
+          subjects: [],
+        },
+        TEST_FIELD_MANAGER,
+      );
     } else {
-      await admin.create(ServiceAccounts, namespace, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: probeName, namespace } }, TEST_FIELD_MANAGER);
+      await admin.create(
+        ServiceAccounts,
+        namespace,
+        { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: probeName, namespace } },
+        TEST_FIELD_MANAGER,
+      );
     }
     made.push(resource);
   }
   let n = 0;
   /** Whether the write was refused; any other error is thrown. */
-  const attempt = async (resource: RefusedResource, operation: RefusedOperation, isRefusal: (err: unknown) => boolean): Promise<boolean> => {
+  const attempt = async (
+    resource: RefusedResource,
+    operation: RefusedOperation,
+    isRefusal: (err: unknown) => boolean,
+  ): Promise<boolean> => {
     const rt = RESOURCES[resource];
     try {
-      if (operation === "UPDATE") await admin.mergePatch(rt, namespace, probeName, { metadata: { labels: { "podlogreader-test/probe": String(n++) } } }, { fieldManager: TEST_FIELD_MANAGER });
+      if (operation === "UPDATE")
+        await admin.mergePatch(
+          rt,
+          namespace,
+          probeName,
+          { metadata: { labels: { "podlogreader-test/probe": String(n++) } } },
+          { fieldManager: TEST_FIELD_MANAGER },
+        );
       else await admin.delete(rt, namespace, probeName, undefined, "Background", { dryRun: true });
       return false;
     } catch (err) {
@@ -202,7 +279,8 @@ async function createProbes(namespace: string, name: string, refused: Refused): 
   return {
     async refusedAll(isRefusal) {
       const outcomes: boolean[] = [];
-      for (const [resource, operations] of entries(refused)) for (const op of operations) outcomes.push(await attempt(resource, op, isRefusal));
+      for (const [resource, operations] of entries(refused))
+        for (const op of operations) outcomes.push(await attempt(resource, op, isRefusal));
       if (outcomes.every((o) => o)) return true;
       if (outcomes.every((o) => !o)) return false;
       return undefined;
@@ -231,11 +309,59 @@ function webhookPki(): { ca: string; cert: string; key: string } {
     const result = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
     if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${result.stderr || result.error?.message}`);
   };
-  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=podlogreader-test-webhook-ca",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
-  writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
-  openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=podlogreader-test-webhook");
-  openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "1", "-extfile", "server.ext");
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=podlogreader-test-webhook-ca",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  );
+  writeFileSync(
+    join(dir, "server.ext"),
+    "subjectAltName=IP:127.0.0.1\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+  );
+  openssl(
+    "req",
+    "-new",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=podlogreader-test-webhook",
+  );
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.crt",
+    "-days",
+    "1",
+    "-extfile",
+    "server.ext",
+  );
   const read = (f: string) => readFileSync(join(dir, f), "utf8");
   pki = { ca: read("ca.crt"), cert: read("server.crt"), key: read("server.key") };
   return pki;

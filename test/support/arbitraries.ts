@@ -65,8 +65,22 @@ export const infixedName: fc.Arbitrary<string> = fc
 
 /** The names people give workloads. */
 export const realisticName = fc.constantFrom(
-  "web", "api", "nginx-deployment", "db", "redis-master", "payments.v2", "sts-web", "ds-agent", "job-runner",
-  "cronjob-backup", "deploy-api", "rs", "sts", "deploy", "a", "0",
+  "web",
+  "api",
+  "nginx-deployment",
+  "db",
+  "redis-master",
+  "payments.v2",
+  "sts-web",
+  "ds-agent",
+  "job-runner",
+  "cronjob-backup",
+  "deploy-api",
+  "rs",
+  "sts",
+  "deploy",
+  "a",
+  "0",
 );
 
 /** Any workload name: realistic, random, near the length limit, or beginning with an infix. */
@@ -92,15 +106,23 @@ export const likelyCollision: fc.Arbitrary<[Named, Named]> = fc.oneof(
     { kind: "Deployment", name: cut(`${DEPLOYMENT_INFIX}${sep}${x}`, 253) },
     { kind: "Deployment", name: x },
   ]),
-  fc.tuple(kind, kind, workloadName).map(([a, b, x]): [Named, Named] => [{ kind: a, name: x }, { kind: b, name: x }]),
+  fc.tuple(kind, kind, workloadName).map(([a, b, x]): [Named, Named] => [
+    { kind: a, name: x },
+    { kind: b, name: x },
+  ]),
   fc.tuple(kind, kind, longSubdomain, subdomain(30), subdomain(30)).map(([a, b, base, x, y]): [Named, Named] => {
     const common = cut(base, 222);
-    return [{ kind: a, name: `${common}-${x}` }, { kind: b, name: `${common}-${y}` }];
+    return [
+      { kind: a, name: `${common}-${x}` },
+      { kind: b, name: `${common}-${y}` },
+    ];
   }),
-  fc.tuple(kind, kind, fc.constantFrom("x", "sts-x", "deploy-x", "deploy-sts-x", "job-x", "cronjob-x", "sts", "deploy")).chain(([a, b, x]) =>
-    fc.constantFrom("x", "sts-x", "deploy-x", "deploy-sts-x", "job-x", "cronjob-x", "sts", "deploy").map((y): [Named, Named] => [
-      { kind: a, name: x },
-      { kind: b, name: y },
-    ]),
-  ),
+  fc
+    .tuple(kind, kind, fc.constantFrom("x", "sts-x", "deploy-x", "deploy-sts-x", "job-x", "cronjob-x", "sts", "deploy"))
+    .chain(([a, b, x]) =>
+      fc.constantFrom("x", "sts-x", "deploy-x", "deploy-sts-x", "job-x", "cronjob-x", "sts", "deploy").map((y): [Named, Named] => [
+        { kind: a, name: x },
+        { kind: b, name: y },
+      ]),
+    ),
 );

@@ -15,7 +15,10 @@ export const chartDir = resolve(repo, "chart");
 let helmPath: string | undefined;
 export function helm(): string {
   if (!helmPath) {
-    const built = spawnSync("bash", [resolve(repo, "scripts/build-tool.sh"), "helm"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    const built = spawnSync("bash", [resolve(repo, "scripts/build-tool.sh"), "helm"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     if (built.status !== 0) throw new Error("scripts/build-tool.sh failed");
     helmPath = built.stdout.trim().split("\n").at(-1)!;
   }
@@ -51,7 +54,12 @@ export function parseManifests(yaml: string): Manifest[] {
 }
 
 /** `helm template` of a chart, as text, or the error helm gave. */
-export function template(release: string, namespace: string, values: Record<string, unknown> = {}, dir = chartDir): { ok: true; yaml: string } | { ok: false; error: string } {
+export function template(
+  release: string,
+  namespace: string,
+  values: Record<string, unknown> = {},
+  dir = chartDir,
+): { ok: true; yaml: string } | { ok: false; error: string } {
   const r = runHelm(["template", release, dir, "--namespace", namespace, "--kube-version", KUBE_VERSION, ...setFlags(values)]);
   return r.status === 0 ? { ok: true, yaml: r.stdout } : { ok: false, error: r.stderr };
 }
@@ -93,7 +101,14 @@ export type RoleLike = V1Role | V1ClusterRole;
 /** helm against the local control plane as admin, with its config, cache and data under `home`. */
 export async function helmOnCluster(args: string[], home: string): Promise<Finished> {
   const c = await testCluster();
-  const env = { PATH: process.env.PATH ?? "", HOME: home, HELM_CONFIG_HOME: join(home, "config"), HELM_CACHE_HOME: join(home, "cache"), HELM_DATA_HOME: join(home, "data"), KUBECONFIG: c.kubeconfig };
+  const env = {
+    PATH: process.env.PATH ?? "",
+    HOME: home,
+    HELM_CONFIG_HOME: join(home, "config"),
+    HELM_CACHE_HOME: join(home, "cache"),
+    HELM_DATA_HOME: join(home, "data"),
+    KUBECONFIG: c.kubeconfig,
+  };
   return finish([helm(), ...args], { env });
 }
 
@@ -104,7 +119,10 @@ export async function helmOk(args: string[], home: string): Promise<string> {
   return r.stdout;
 }
 
-/** The chart's controller arguments for a process on this host, where the pod's ports may be taken: metrics and probes on free loopback ports. */
+/**
+ * The chart's controller arguments for a process on this host, where the pod's ports may be taken: metrics and probes on free loopback
+ * ports.
+ */
 export function hostArgs(chartArgs: string[]): string[] {
   return chartArgs.map((a) => (/^--(metrics|health-probe)-bind-address=/.test(a) ? a.replace(/=.*/, "=127.0.0.1:0") : a));
 }
@@ -127,7 +145,12 @@ export async function runAsServiceAccount(namespace: string, serviceAccount: str
   const token = await serviceAccountToken(namespace, serviceAccount);
   const kubeconfig = join(c.dir, `${serviceAccount}-${process.pid}-${Date.now()}.kubeconfig`);
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, namespace), { mode: 0o600 });
-  const proc = Bun.spawn([BINARY, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig } });
+  const proc = Bun.spawn([BINARY, ...args], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig },
+  });
   const log: string[] = [];
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();

@@ -94,7 +94,9 @@ export function tokenConnection(c: TestCluster, token: string): Connection {
 export async function serviceAccountToken(namespace: string, serviceAccount: string, expirationSeconds = 3600): Promise<string> {
   const { admin } = await testCluster();
   const request = { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds } };
-  const response = (await admin.createSubresource(ServiceAccounts, namespace, serviceAccount, "token", request)) as { status: { token: string } };
+  const response = (await admin.createSubresource(ServiceAccounts, namespace, serviceAccount, "token", request)) as {
+    status: { token: string };
+  };
   return response.status.token;
 }
 

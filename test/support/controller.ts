@@ -17,7 +17,11 @@ export interface RunningController {
 }
 
 /** `authorizer`: also serve the webhook where the test cluster's apiserver calls it (testCluster({ authorizer: true })). */
-export async function startController(namespaces: string[], overrides: Partial<ControllerOptions> = {}, serve: { authorizer?: boolean } = {}): Promise<RunningController> {
+export async function startController(
+  namespaces: string[],
+  overrides: Partial<ControllerOptions> = {},
+  serve: { authorizer?: boolean } = {},
+): Promise<RunningController> {
   const { admin, authorizer: setup } = await testCluster();
   const options: ControllerOptions = {
     namespaces,
@@ -36,7 +40,12 @@ export async function startController(namespaces: string[], overrides: Partial<C
   if (serve.authorizer) {
     if (!setup) throw new Error("the test cluster's apiserver does not call an authorizer: use testCluster({ authorizer: true }) first");
     const view = controller.authorizerView();
-    authorizer = await serveAuthorizer({ host: "127.0.0.1", port: setup.port }, setup, { view, gather: gatherer(admin, view.world, READ_TIMEOUT_MS), ready: () => controller.ready }, log);
+    authorizer = await serveAuthorizer(
+      { host: "127.0.0.1", port: setup.port },
+      setup,
+      { view, gather: gatherer(admin, view.world, READ_TIMEOUT_MS), ready: () => controller.ready },
+      log,
+    );
   }
   return {
     authorizer,

@@ -12,9 +12,15 @@ export async function withLogs(namespace: string, pods: string[], lines: (pod: s
   const c = await testCluster();
   const files = new Map<string, string>();
   for (const pod of pods) {
-    await eventually(`${pod} to run`, async () => ((await c.admin.get(Pods, namespace, pod)) as { status?: { phase?: string } }).status?.phase === "Running" || undefined);
+    await eventually(
+      `${pod} to run`,
+      async () => ((await c.admin.get(Pods, namespace, pod)) as { status?: { phase?: string } }).status?.phase === "Running" || undefined,
+    );
     files.set(pod, await setPodLog(c.admin, c.dir, namespace, pod, lines(pod)));
-    await eventually(`kwok to serve ${pod}'s own log`, async () => (await new Response(await c.admin.stream(Pods, namespace, pod, "log", {})).text()).includes(lines(pod)[0]!) || undefined);
+    await eventually(
+      `kwok to serve ${pod}'s own log`,
+      async () => (await new Response(await c.admin.stream(Pods, namespace, pod, "log", {})).text()).includes(lines(pod)[0]!) || undefined,
+    );
   }
   return files;
 }

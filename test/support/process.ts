@@ -15,7 +15,10 @@ export interface Finished {
 }
 
 /** Runs `argv` to its end; `env` is its whole environment when given; `stdin` is written to it. */
-export async function finish(argv: string[], opts: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {}): Promise<Finished> {
+export async function finish(
+  argv: string[],
+  opts: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {},
+): Promise<Finished> {
   const proc = Bun.spawn(argv, {
     stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
     stdout: "pipe",
@@ -33,14 +36,20 @@ async function binaryEnv(kubeconfig: string | undefined, env: Record<string, str
 }
 
 /** The compiled binary with `args`, to its end. */
-export async function podlogreader(args: string[], opts: { kubeconfig?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Finished> {
+export async function podlogreader(
+  args: string[],
+  opts: { kubeconfig?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Finished> {
   return finish([BINARY, ...args], { env: await binaryEnv(opts.kubeconfig, opts.env), timeoutMs: opts.timeoutMs });
 }
 
 /** The local control plane's kubectl, as admin unless `kubeconfig` says otherwise. */
 export async function kubectl(args: string[], opts: { kubeconfig?: string; stdin?: string; timeoutMs?: number } = {}): Promise<Finished> {
   const c = await testCluster();
-  return finish([join(c.binDir, "kubectl"), "--kubeconfig", opts.kubeconfig ?? c.kubeconfig, ...args], { stdin: opts.stdin, timeoutMs: opts.timeoutMs ?? 60_000 });
+  return finish([join(c.binDir, "kubectl"), "--kubeconfig", opts.kubeconfig ?? c.kubeconfig, ...args], {
+    stdin: opts.stdin,
+    timeoutMs: opts.timeoutMs ?? 60_000,
+  });
 }
 
 export interface Background {
@@ -93,6 +102,9 @@ export function background(argv: string[], opts: { env?: Record<string, string> 
 }
 
 /** The binary in the background, with KUBECONFIG set (the suite's admin unless given). */
-export async function podlogreaderInBackground(args: string[], opts: { kubeconfig?: string; env?: Record<string, string> } = {}): Promise<Background> {
+export async function podlogreaderInBackground(
+  args: string[],
+  opts: { kubeconfig?: string; env?: Record<string, string> } = {},
+): Promise<Background> {
   return background([BINARY, ...args], { env: await binaryEnv(opts.kubeconfig, opts.env) });
 }

@@ -9,7 +9,11 @@ import { OPT_IN } from "./fixtures.ts";
 const StatefulSets = KINDS.StatefulSet.resource;
 
 /** A StatefulSet whose pods are labelled `app=<app>` (default `sts-<name>`), opted in unless `optIn` is false. */
-export async function createStatefulSet(namespace: string, name: string, opts: { replicas: number; optIn?: boolean; app?: string }): Promise<V1StatefulSet> {
+export async function createStatefulSet(
+  namespace: string,
+  name: string,
+  opts: { replicas: number; optIn?: boolean; app?: string },
+): Promise<V1StatefulSet> {
   const { admin } = await testCluster();
   const app = opts.app ?? `sts-${name}`;
   const body: V1StatefulSet = {
@@ -40,6 +44,8 @@ export async function waitForAppPods(namespace: string, app: string, count: numb
   const { admin } = await testCluster();
   return eventually(`${count} pods app=${app} in ${namespace}`, async () => {
     const pods = (await admin.list(Pods, { namespace, labelSelector: `app=${app}` })).items as V1Pod[];
-    return pods.length === count && pods.every((p) => !p.metadata?.deletionTimestamp) ? pods.map((p) => p.metadata!.name!).sort() : undefined;
+    return pods.length === count && pods.every((p) => !p.metadata?.deletionTimestamp)
+      ? pods.map((p) => p.metadata!.name!).sort()
+      : undefined;
   });
 }

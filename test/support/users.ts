@@ -32,16 +32,40 @@ export async function testUser(name: string, groups: string[] = [], namespace?: 
   const subject = `${groups.map((g) => `/O=${g}`).join("")}/CN=${name}`;
   writeFileSync(join(dir, "user.ext"), "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
   openssl(dir, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "user.key", "-out", "user.csr", "-subj", subject);
-  openssl(dir, "x509", "-req", "-in", "user.csr", "-CA", join(pki, "ca.crt"), "-CAkey", join(pki, "ca.key"),
-    "-set_serial", `0x${crypto.getRandomValues(new Uint8Array(8)).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "")}`,
-    "-out", "user.crt", "-days", "1", "-extfile", "user.ext");
+  openssl(
+    dir,
+    "x509",
+    "-req",
+    "-in",
+    "user.csr",
+    "-CA",
+    join(pki, "ca.crt"),
+    "-CAkey",
+    join(pki, "ca.key"),
+    "-set_serial",
+    `0x${crypto.getRandomValues(new Uint8Array(8)).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "")}`,
+    "-out",
+    "user.crt",
+    "-days",
+    "1",
+    "-extfile",
+    "user.ext",
+  );
   const cert = readFileSync(join(dir, "user.crt"), "utf8");
   const key = readFileSync(join(dir, "user.key"), "utf8");
   const kubeconfig = join(dir, "kubeconfig");
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { certPem: cert, keyPem: key }, namespace), { mode: 0o600 });
-  const api = new KubeApi(new Transport({
-    server: c.server, ca: c.caPem, cert, key, authorization: async () => undefined, invalidate() {}, source: `test user ${name}`,
-  }));
+  const api = new KubeApi(
+    new Transport({
+      server: c.server,
+      ca: c.caPem,
+      cert,
+      key,
+      authorization: async () => undefined,
+      invalidate() {},
+      source: `test user ${name}`,
+    }),
+  );
   return { name, groups, api, kubeconfig };
 }
 

@@ -6,7 +6,11 @@ import { readablePods, canReadAnyPod } from "./access.ts";
 import { eventually, TEST_FIELD_MANAGER, testCluster } from "./cluster.ts";
 import { deployment, OPT_IN, podsOf } from "./fixtures.ts";
 
-export async function createDeployment(namespace: string, name: string, opts: { replicas?: number; optIn?: boolean; templateLabels?: Record<string, string>; paused?: boolean } = {}): Promise<V1Deployment> {
+export async function createDeployment(
+  namespace: string,
+  name: string,
+  opts: { replicas?: number; optIn?: boolean; templateLabels?: Record<string, string>; paused?: boolean } = {},
+): Promise<V1Deployment> {
   const { admin } = await testCluster();
   const templateLabels = { ...(opts.optIn === false ? {} : OPT_IN), ...opts.templateLabels };
   const d = deployment(namespace, name, { replicas: opts.replicas, templateLabels });
@@ -46,10 +50,14 @@ export async function expectReadable(namespace: string, serviceAccount: string, 
   const want = [...expected].sort();
   let last: string[] = [];
   try {
-    await eventually(`${serviceAccount} to read exactly [${want.join(", ")}]`, async () => {
-      last = await readablePods(admin, namespace, serviceAccount, gone);
-      return JSON.stringify(last) === JSON.stringify(want) ? true : undefined;
-    }, 30_000);
+    await eventually(
+      `${serviceAccount} to read exactly [${want.join(", ")}]`,
+      async () => {
+        last = await readablePods(admin, namespace, serviceAccount, gone);
+        return JSON.stringify(last) === JSON.stringify(want) ? true : undefined;
+      },
+      30_000,
+    );
   } catch {
     expect(last).toEqual(want);
   }

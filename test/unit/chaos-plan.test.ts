@@ -6,8 +6,17 @@ import type { V1Pod, V1Role, V1RoleBinding } from "@kubernetes/client-node";
 import { policy, probeFor, webhookConfiguration } from "../../scripts/chaos/admission.ts";
 import { expectations, staleNames, type Snapshot } from "../../scripts/chaos/model.ts";
 import { bursts, drawRefusal, universe, type Op } from "../../scripts/chaos/plan.ts";
-import { allowanceMs, excusedChecks, hasWayOut, HANG_TIMEOUT_SECONDS, POLICY_SHAPES, refusesAll, waysOut, WEBHOOK_SHAPES } from "../../scripts/chaos/refusals.ts";
-import { coveredMs, judgeWindow, LEASE_GAP_MS, Timeline } from "../../scripts/chaos/timeline.ts";
+import {
+  allowanceMs,
+  excusedChecks,
+  hasWayOut,
+  HANG_TIMEOUT_SECONDS,
+  POLICY_SHAPES,
+  refusesAll,
+  waysOut,
+  WEBHOOK_SHAPES,
+} from "../../scripts/chaos/refusals.ts";
+import { coveredMs, judgeWindow, LEASE_GAP_MS, type Timeline } from "../../scripts/chaos/timeline.ts";
 import { refusalReview } from "../../scripts/chaos/webhook.ts";
 import { refusalReport } from "../../scripts/chaos/replicas.ts";
 import { Random } from "../../scripts/chaos/random.ts";
@@ -51,20 +60,30 @@ describe("the chaos plan", () => {
   });
 
   test("operation indices run on without gaps across bursts", () => {
-    const indices = take(3, 60).flat().map((op) => op.index);
+    const indices = take(3, 60)
+      .flat()
+      .map((op) => op.index);
     expect(indices).toEqual(indices.map((_, i) => i));
   });
 });
 
 const MANAGED = { "app.kubernetes.io/managed-by": "podlogreader" };
 const pod = (name: string, uid: string, ownerUid: string): V1Pod => ({
-  metadata: { name, uid, labels: { "podlogreader-affiliate": "enable" }, ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: "w", uid: ownerUid, controller: true }] },
+  metadata: {
+    name,
+    uid,
+    labels: { "podlogreader-affiliate": "enable" },
+    ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: "w", uid: ownerUid, controller: true }],
+  },
 });
 const role = (name: string, pods: string[], labels?: Record<string, string>): V1Role => ({
-  metadata: { name, labels }, rules: [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: pods }],
+  metadata: { name, labels },
+  rules: [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: pods }],
 });
 const binding = (name: string): V1RoleBinding => ({
-  metadata: { name, labels: MANAGED }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name }, subjects: [{ kind: "ServiceAccount", name }],
+  metadata: { name, labels: MANAGED },
+  roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+  subjects: [{ kind: "ServiceAccount", name }],
 });
 const snapshot = (roles: V1Role[]): Snapshot => ({
   namespace: "a",
@@ -78,7 +97,9 @@ const nameOf = (kind: string, name: string) => `podlogreader-${kind === "Statefu
 
 describe("the chaos reference model", () => {
   test("a managed Role naming a pod that is gone is a stale name; a foreign Role's names are not its business", () => {
-    expect(staleNames(snapshot([role("podlogreader-sts-w", ["w-0", "w-1", "w-2"], MANAGED)]))).toEqual([{ role: "podlogreader-sts-w", pod: "w-2" }]);
+    expect(staleNames(snapshot([role("podlogreader-sts-w", ["w-0", "w-1", "w-2"], MANAGED)]))).toEqual([
+      { role: "podlogreader-sts-w", pod: "w-2" },
+    ]);
     expect(staleNames(snapshot([role("podlogreader-sts-w", ["w-0", "w-1"], MANAGED)]))).toEqual([]);
     expect(staleNames(snapshot([role("podlogreader-sts-w", ["w-9"])]))).toEqual([]);
   });
@@ -87,7 +108,9 @@ describe("the chaos reference model", () => {
     const managed = expectations(snapshot([role("podlogreader-sts-w", ["w-0", "w-1"], MANAGED)]), [], nameOf).get("podlogreader-sts-w")!;
     expect([...managed.mayRead].sort()).toEqual(["w-0", "w-1"]);
     expect(managed.roleForeign).toBe(false);
-    const foreign = expectations(snapshot([role("podlogreader-sts-w", ["w-0", "w-1"], { other: "owner" })]), [], nameOf).get("podlogreader-sts-w")!;
+    const foreign = expectations(snapshot([role("podlogreader-sts-w", ["w-0", "w-1"], { other: "owner" })]), [], nameOf).get(
+      "podlogreader-sts-w",
+    )!;
     expect(foreign.roleForeign).toBe(true);
     expect(foreign.mayRead.size).toBe(0);
     expect(foreign.mustRead.size).toBe(0);
@@ -95,15 +118,27 @@ describe("the chaos reference model", () => {
 });
 
 describe("the refusal shapes", () => {
-  test("the growth refusal judges UPDATEs of Roles only; the others refuse the operations they name; all only in the run's namespaces", () => {
-    const rules = (shape: Parameters<typeof policy>[0]) => policy(shape, ["a", "b"]).spec.matchConstraints.resourceRules.map((r) => [r.resources[0], r.operations]);
-    expect(rules("growth")).toEqual([["roles", ["UPDATE"]]]);
-    expect(rules("role-writes")).toEqual([["roles", ["CREATE", "UPDATE", "DELETE"]]]);
-    expect(rules("deletes")).toEqual([["roles", ["DELETE"]], ["rolebindings", ["DELETE"]], ["serviceaccounts", ["DELETE"]]]);
-    expect(rules("binding-updates")).toEqual([["rolebindings", ["UPDATE"]]]);
-    expect(rules("no-way-out")).toEqual([["roles", ["CREATE", "UPDATE", "DELETE"]], ["rolebindings", ["UPDATE", "DELETE"]]]);
-    for (const shape of POLICY_SHAPES) expect(policy(shape, ["a", "b"]).spec.matchConstraints.namespaceSelector.matchExpressions[0]!.values).toEqual(["a", "b"]);
-  });
+  test(
+    "the growth refusal judges UPDATEs of Roles only; the others " + "refuse the operations they name; all only in the run's namespaces",
+    () => {
+      const rules = (shape: Parameters<typeof policy>[0]) =>
+        policy(shape, ["a", "b"]).spec.matchConstraints.resourceRules.map((r) => [r.resources[0], r.operations]);
+      expect(rules("growth")).toEqual([["roles", ["UPDATE"]]]);
+      expect(rules("role-writes")).toEqual([["roles", ["CREATE", "UPDATE", "DELETE"]]]);
+      expect(rules("deletes")).toEqual([
+        ["roles", ["DELETE"]],
+        ["rolebindings", ["DELETE"]],
+        ["serviceaccounts", ["DELETE"]],
+      ]);
+      expect(rules("binding-updates")).toEqual([["rolebindings", ["UPDATE"]]]);
+      expect(rules("no-way-out")).toEqual([
+        ["roles", ["CREATE", "UPDATE", "DELETE"]],
+        ["rolebindings", ["UPDATE", "DELETE"]],
+      ]);
+      for (const shape of POLICY_SHAPES)
+        expect(policy(shape, ["a", "b"]).spec.matchConstraints.namespaceSelector.matchExpressions[0]!.values).toEqual(["a", "b"]);
+    },
+  );
 
   test("every shape but no-way-out lets a binding be emptied or deleted, so a grant can always be ended", () => {
     for (const shape of POLICY_SHAPES) expect(hasWayOut(shape)).toBe(shape !== "no-way-out");
@@ -136,18 +171,28 @@ describe("the refusal shapes", () => {
     expect(probeFor("deletes")).toBe("binding-delete");
   });
 
-  test("the webhook is sent only the shape's writes of labelled objects in the run's namespaces, and a hanging one has a short timeout", () => {
-    const hang = webhookConfiguration({ shape: "deletes", answer: "hang" }, ["a"], "https://127.0.0.1:1/hang", "Q0E=").webhooks[0]!;
-    expect(hang.timeoutSeconds).toBe(HANG_TIMEOUT_SECONDS);
-    expect(hang.failurePolicy).toBe("Fail");
-    expect(hang.rules.map((r) => [r.apiGroups[0], r.resources[0], r.operations])).toEqual([["rbac.authorization.k8s.io", "roles", ["DELETE"]], ["rbac.authorization.k8s.io", "rolebindings", ["DELETE"]], ["", "serviceaccounts", ["DELETE"]]]);
-    expect(hang.objectSelector.matchLabels).toEqual(MANAGED);
-    expect(hang.namespaceSelector.matchExpressions[0]!.values).toEqual(["a"]);
-    expect(hang.clientConfig.caBundle).toBe("Q0E=");
-  });
+  test(
+    "the webhook is sent only the shape's writes of labelled " + "objects in the run's namespaces, and a hanging one has a short timeout",
+    () => {
+      const hang = webhookConfiguration({ shape: "deletes", answer: "hang" }, ["a"], "https://127.0.0.1:1/hang", "Q0E=").webhooks[0]!;
+      expect(hang.timeoutSeconds).toBe(HANG_TIMEOUT_SECONDS);
+      expect(hang.failurePolicy).toBe("Fail");
+      expect(hang.rules.map((r) => [r.apiGroups[0], r.resources[0], r.operations])).toEqual([
+        ["rbac.authorization.k8s.io", "roles", ["DELETE"]],
+        ["rbac.authorization.k8s.io", "rolebindings", ["DELETE"]],
+        ["", "serviceaccounts", ["DELETE"]],
+      ]);
+      expect(hang.objectSelector.matchLabels).toEqual(MANAGED);
+      expect(hang.namespaceSelector.matchExpressions[0]!.values).toEqual(["a"]);
+      expect(hang.clientConfig.caBundle).toBe("Q0E=");
+    },
+  );
 
   test("a webhook refusal carries the period's status code and the review's uid", () => {
-    expect(refusalReview("u-1", 409, "UPDATE Role a/x")).toMatchObject({ kind: "AdmissionReview", response: { uid: "u-1", allowed: false, status: { code: 409 } } });
+    expect(refusalReview("u-1", 409, "UPDATE Role a/x")).toMatchObject({
+      kind: "AdmissionReview",
+      response: { uid: "u-1", allowed: false, status: { code: 409 } },
+    });
   });
 
   test("refusals are drawn by policy and by webhook, with every answer, from four numbers each", () => {
@@ -169,7 +214,13 @@ describe("judging how long a grant outlived its reason", () => {
   const stale = (startedAt: number, lastAllowedAt: number) => ({ kind: "stale-grant" as const, startedAt, lastAllowedAt });
 
   test("overlapping intervals are counted once, and only within the span", () => {
-    expect(coveredMs({ start: 0, end: 100 }, [{ start: -50, end: 20 }, { start: 10, end: 30 }, { start: 90, end: 200 }])).toBe(40);
+    expect(
+      coveredMs({ start: 0, end: 100 }, [
+        { start: -50, end: 20 },
+        { start: 10, end: 30 },
+        { start: 90, end: 200 },
+      ]),
+    ).toBe(40);
   });
 
   test("a stale grant is judged against the reaction time, with or without a refusal", () => {
@@ -180,9 +231,15 @@ describe("judging how long a grant outlived its reason", () => {
   test("an over-grant is judged only in a period with a way out; there, a hanging webhook's waits are allowed for", () => {
     const over = { kind: "over-grant" as const, startedAt: 1000, lastAllowedAt: 4000 };
     expect(judgeWindow(over, t([]), 115, 9000)).toBeUndefined();
-    expect(judgeWindow(over, t([{ refusal: { shape: "no-way-out", answer: "policy" }, opIndex: 1, start: 0, end: 9000 }]), 115, 9000)).toBeUndefined();
+    expect(
+      judgeWindow(over, t([{ refusal: { shape: "no-way-out", answer: "policy" }, opIndex: 1, start: 0, end: 9000 }]), 115, 9000),
+    ).toBeUndefined();
     const hang = { refusal: { shape: "role-writes" as const, answer: "hang" as const }, opIndex: 2, start: 500, end: 8000 };
-    expect(judgeWindow(over, t([hang]), 115, 9000)).toMatchObject({ judgedMs: 3000, allowanceMs: allowanceMs(hang.refusal, 115), period: hang });
+    expect(judgeWindow(over, t([hang]), 115, 9000)).toMatchObject({
+      judgedMs: 3000,
+      allowanceMs: allowanceMs(hang.refusal, 115),
+      period: hang,
+    });
   });
 
   test("time without a leader (and the lease gap after it) and time without a way out are excused", () => {
@@ -195,7 +252,9 @@ describe("judging how long a grant outlived its reason", () => {
 
 describe("what the harness takes for the controller's report of a refusal", () => {
   test("a log line with reason RoleWriteRefused names the workload in its fields; other reasons are not reports", () => {
-    const line = " WARN  The apiserver refused to update Role podlogreader-sts-w0: ...; retrying (StatefulSet/w0 in chaos-0)  kind=StatefulSet namespace=chaos-0 name=w0 reason=RoleWriteRefused object=Role/podlogreader-sts-w0";
+    const line =
+      " WARN  The apiserver refused to update Role podlogreader-sts-w0: ...; retrying (StatefulSet/w0 in chaos-0)  " +
+      "kind=StatefulSet namespace=chaos-0 name=w0 reason=RoleWriteRefused object=Role/podlogreader-sts-w0";
     expect(refusalReport(line, 5)).toEqual({ at: 5, kind: "StatefulSet", namespace: "chaos-0", name: "w0" });
     expect(refusalReport(line.replace("RoleWriteRefused", "SyncFailed"), 5)).toBeUndefined();
   });

@@ -3,20 +3,39 @@
 // given while the webhook was faulted.
 import { describe, expect, test } from "bun:test";
 import type { V1Pod, V1Role, V1RoleBinding } from "@kubernetes/client-node";
-import { answersNothing, frontAnswer, GARBAGE, modeOf, PAUSE_HOLD_MS, SLOW_DELAYS_MS, WEBHOOK_FAULTS, WEBHOOK_TIMEOUT_MS, type FrontMode } from "../../scripts/chaos/authorizer-front.ts";
+import {
+  answersNothing,
+  frontAnswer,
+  GARBAGE,
+  modeOf,
+  PAUSE_HOLD_MS,
+  SLOW_DELAYS_MS,
+  WEBHOOK_FAULTS,
+  WEBHOOK_TIMEOUT_MS,
+  type FrontMode,
+} from "../../scripts/chaos/authorizer-front.ts";
 import type { Snapshot } from "../../scripts/chaos/model.ts";
 import { excessOf, questionsFor } from "../../scripts/chaos/webhook-faults.ts";
 
-const ALLOW = JSON.stringify({ apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", status: { allowed: true, reason: "replica" } });
+const ALLOW = JSON.stringify({
+  apiVersion: "authorization.k8s.io/v1",
+  kind: "SubjectAccessReview",
+  status: { allowed: true, reason: "replica" },
+});
 
 /** The front's answer in `mode`, with what it forwarded and how long it slept. */
 async function answer(mode: FrontMode) {
   const forwarded: string[] = [];
   const slept: number[] = [];
-  const r = await frontAnswer(mode, "{}", async (b) => {
-    forwarded.push(b);
-    return new Response(ALLOW, { status: 200 });
-  }, async (ms) => slept.push(ms));
+  const r = await frontAnswer(
+    mode,
+    "{}",
+    async (b) => {
+      forwarded.push(b);
+      return new Response(ALLOW, { status: 200 });
+    },
+    async (ms) => slept.push(ms),
+  );
   return { status: r.status, text: await r.text(), forwarded, slept };
 }
 
@@ -47,7 +66,8 @@ describe("the authorizer front", () => {
   });
 
   test("slow, it hands back the replica's answer after the delay", async () => {
-    for (const delayMs of SLOW_DELAYS_MS) expect(await answer({ kind: "slow", delayMs })).toEqual({ status: 200, text: ALLOW, forwarded: ["{}"], slept: [delayMs] });
+    for (const delayMs of SLOW_DELAYS_MS)
+      expect(await answer({ kind: "slow", delayMs })).toEqual({ status: 200, text: ALLOW, forwarded: ["{}"], slept: [delayMs] });
   });
 
   test("no garbage answer asks a replica or is an Allow the apiserver could read, though most carry allowed: true somewhere", async () => {
@@ -67,7 +87,9 @@ describe("the authorizer front", () => {
 
   test("the operations' picks reach every garbage answer and every delay", () => {
     const picks = Array.from({ length: 1000 }, (_, pick) => pick);
-    const garbage = new Set(picks.map((pick) => modeOf({ type: "webhook-garbage", pick })).map((m) => (m.kind === "garbage" ? m.garbage : "")));
+    const garbage = new Set(
+      picks.map((pick) => modeOf({ type: "webhook-garbage", pick })).map((m) => (m.kind === "garbage" ? m.garbage : "")),
+    );
     expect([...garbage].sort()).toEqual([...GARBAGE].sort());
     const delays = new Set(picks.map((pick) => modeOf({ type: "webhook-slow", pick })).map((m) => (m.kind === "slow" ? m.delayMs : 0)));
     expect([...delays].sort()).toEqual([...SLOW_DELAYS_MS].sort());
@@ -78,14 +100,26 @@ describe("the authorizer front", () => {
 const MANAGED = { "app.kubernetes.io/managed-by": "podlogreader" };
 const SA = "podlogreader-sts-w";
 const pod = (name: string, ownerUid: string): V1Pod => ({
-  metadata: { name, uid: `${name}-uid`, labels: { "podlogreader-affiliate": "enable" }, ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: "w", uid: ownerUid, controller: true }] },
+  metadata: {
+    name,
+    uid: `${name}-uid`,
+    labels: { "podlogreader-affiliate": "enable" },
+    ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: "w", uid: ownerUid, controller: true }],
+  },
 });
 /** A managed Role as --role-pod-names=names writes it (pods listed) or none does (no pod rule). */
 const role = (pods: string[] | "none"): V1Role => ({
   metadata: { name: SA, labels: MANAGED },
-  rules: pods === "none" ? [{ apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["get"], resourceNames: ["w"] }] : [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: pods }],
+  rules:
+    pods === "none"
+      ? [{ apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["get"], resourceNames: ["w"] }]
+      : [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: pods }],
 });
-const binding: V1RoleBinding = { metadata: { name: SA, labels: MANAGED }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: SA }, subjects: [{ kind: "ServiceAccount", name: SA }] };
+const binding: V1RoleBinding = {
+  metadata: { name: SA, labels: MANAGED },
+  roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: SA },
+  subjects: [{ kind: "ServiceAccount", name: SA }],
+};
 const snapshot = (r: V1Role): Snapshot => ({
   namespace: "a",
   workloads: [{ kind: "StatefulSet", name: "w", uid: "w-uid", optedIn: true }],
@@ -99,7 +133,9 @@ const nameOf = (kind: string, name: string) => `podlogreader-${kind === "Statefu
 describe("the judge of a faulted webhook", () => {
   test("asks about each pod a healthy webhook would grant, and one it would not", () => {
     expect(questionsFor(snapshot(role("none")), [SA], nameOf)).toEqual([
-      { serviceAccount: SA, pod: "w-0" }, { serviceAccount: SA, pod: "w-1" }, { serviceAccount: SA, pod: "x-0" },
+      { serviceAccount: SA, pod: "w-0" },
+      { serviceAccount: SA, pod: "w-1" },
+      { serviceAccount: SA, pod: "x-0" },
     ]);
   });
 

@@ -31,11 +31,17 @@ function serve(packages: { name: string; version: string }[]): void {
   for (const { name, version } of packages) {
     const src = join(root, "src", `${name}-${version}`);
     mkdirSync(join(src, "DEBIAN"), { recursive: true });
-    writeFileSync(join(src, "DEBIAN/control"), `Package: ${name}\nVersion: ${version}\nArchitecture: all\nMaintainer: Test <test@example.com>\nDescription: a test package\n`);
+    writeFileSync(
+      join(src, "DEBIAN/control"),
+      `Package: ${name}\nVersion: ${version}\nArchitecture: all\nMaintainer: Test <test@example.com>\nDescription: a test package\n`,
+    );
     const deb = debFile(name, version);
     const built = spawnSync("dpkg-deb", ["--build", "--root-owner-group", src, deb], { encoding: "utf8" });
     if (built.status !== 0) throw new Error(built.stderr);
-    index.push(`Package: ${name}\nVersion: ${version}\nArchitecture: all\nMaintainer: Test <test@example.com>\nFilename: ./${name}_${version}_all.deb\nSize: ${readFileSync(deb).length}\nSHA256: ${sha256(deb)}\nDescription: a test package\n`);
+    index.push(
+      `Package: ${name}\nVersion: ${version}\nArchitecture: all\nMaintainer: Test <test@example.com>\nFilename: ` +
+        `./${name}_${version}_all.deb\nSize: ${readFileSync(deb).length}\nSHA256: ${sha256(deb)}\nDescription: a test package\n`,
+    );
   }
   writeFileSync(join(repo, "Packages"), index.join("\n"));
 }
@@ -53,7 +59,12 @@ function fetch(lock: [string, string, string][], mode: "drift" | "strict" = "dri
   const resolved = join(root, "out", "debs.resolved");
   rmSync(resolved, { force: true });
   const r = run([script, join(root, "out", "debs"), resolved], { IMAGE_LOCK: mode, IMAGE_DEBS_LOCK: lockFile });
-  const rows = existsSync(resolved) ? readFileSync(resolved, "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(" ")) : undefined;
+  const rows = existsSync(resolved)
+    ? readFileSync(resolved, "utf8")
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .map((l) => l.split(" "))
+    : undefined;
   return { ...r, debs: r.stdout.split("\n").filter(Boolean), resolved: rows };
 }
 
@@ -64,14 +75,17 @@ beforeEach(() => {
   writeFileSync(join(root, "status"), "");
   writeFileSync(join(root, "sources.list"), `deb [trusted=yes] file:${repo} ./\n`);
   aptConfig = join(root, "apt.conf");
-  writeFileSync(aptConfig, [
-    `Dir::Etc::SourceList "${join(root, "sources.list")}";`,
-    `Dir::Etc::SourceParts "${join(root, "parts")}";`,
-    `Dir::State::Lists "${join(root, "lists")}";`,
-    `Dir::State::status "${join(root, "status")}";`,
-    `Dir::Cache "${join(root, "cache")}";`,
-    `Debug::NoLocking "true";`,
-  ].join("\n"));
+  writeFileSync(
+    aptConfig,
+    [
+      `Dir::Etc::SourceList "${join(root, "sources.list")}";`,
+      `Dir::Etc::SourceParts "${join(root, "parts")}";`,
+      `Dir::State::Lists "${join(root, "lists")}";`,
+      `Dir::State::status "${join(root, "status")}";`,
+      `Dir::Cache "${join(root, "cache")}";`,
+      `Debug::NoLocking "true";`,
+    ].join("\n"),
+  );
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
@@ -92,7 +106,9 @@ describe("fetch-debs", () => {
     update();
     const r = fetch([["plr-a", "1.0", "0".repeat(64)]]);
     expect(r.code).toBe(0);
-    expect(r.stderr.trim()).toBe(`fetch-debs: plr-a 1.0 (all) is no longer offered by apt, which offers 1.1; using 1.1. Refresh the lock: ${REFRESH}`);
+    expect(r.stderr.trim()).toBe(
+      `fetch-debs: plr-a 1.0 (all) is no longer offered by apt, which offers 1.1; using 1.1. Refresh the lock: ${REFRESH}`,
+    );
     const sha = sha256(debFile("plr-a", "1.1"));
     expect(r.debs.map((f) => sha256(f))).toEqual([sha]);
     expect(r.resolved).toEqual([["plr-a", "1.1", "all", sha, "1.0"]]);
@@ -103,7 +119,10 @@ describe("fetch-debs", () => {
     update();
     const r = fetch([["plr-a", "1.0", "0".repeat(64)]], "strict");
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(`fetch-debs: plr-a 1.0 (all) is no longer offered by apt, which offers 1.1; IMAGE_LOCK=strict refuses it. Refresh the lock: ${REFRESH}`);
+    expect(r.stderr.trim()).toBe(
+      `fetch-debs: plr-a 1.0 (all) is no longer offered by apt, which offers 1.1; IMAGE_LOCK=strict refuses it. Refresh the lock: ` +
+        `${REFRESH}`,
+    );
     expect(r.debs).toEqual([]);
     expect(r.resolved).toBeUndefined();
   });
@@ -114,7 +133,9 @@ describe("fetch-debs", () => {
       update();
       const r = fetch([["plr-a", "1.0", "0".repeat(64)]], mode);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`apt's index gives plr-a 1.0 (all) the sha256 ${sha256(debFile("plr-a", "1.0"))}, not the ${"0".repeat(64)}`);
+      expect(r.stderr).toContain(
+        `apt's index gives plr-a 1.0 (all) the sha256 ${sha256(debFile("plr-a", "1.0"))}, not the ${"0".repeat(64)}`,
+      );
       expect(r.resolved).toBeUndefined();
     });
 
@@ -161,7 +182,10 @@ describe("fetch-debs", () => {
   test("a package apt does not know at all fails, naming it", () => {
     serve([{ name: "plr-a", version: "1.0" }]);
     update();
-    const r = fetch([["plr-a", "1.0", sha256(debFile("plr-a", "1.0"))], ["plr-gone", "1.0", "0".repeat(64)]]);
+    const r = fetch([
+      ["plr-a", "1.0", sha256(debFile("plr-a", "1.0"))],
+      ["plr-gone", "1.0", "0".repeat(64)],
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("apt offers no version of plr-gone (all)");
     expect(r.resolved).toBeUndefined();

@@ -14,11 +14,26 @@ function captured(level: "debug" | "info", format: "json" | "text") {
 describe("JSON lines", () => {
   test("time, level and msg, then the fields as top-level keys; an undefined field is left out", () => {
     const { log, lines } = captured("info", "json");
-    log.warn("Created Role shop/podlogreader-web", { kind: "Deployment", namespace: "shop", name: "web", reason: "AccessGranted", attempt: 2, unset: undefined });
+    log.warn("Created Role shop/podlogreader-web", {
+      kind: "Deployment",
+      namespace: "shop",
+      name: "web",
+      reason: "AccessGranted",
+      attempt: 2,
+      unset: undefined,
+    });
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0]!);
     expect(Object.keys(line)).toEqual(["time", "level", "msg", "kind", "namespace", "name", "reason", "attempt"]);
-    expect(line).toMatchObject({ level: "warn", msg: "Created Role shop/podlogreader-web", kind: "Deployment", namespace: "shop", name: "web", reason: "AccessGranted", attempt: 2 });
+    expect(line).toMatchObject({
+      level: "warn",
+      msg: "Created Role shop/podlogreader-web",
+      kind: "Deployment",
+      namespace: "shop",
+      name: "web",
+      reason: "AccessGranted",
+      attempt: 2,
+    });
     expect(new Date(line.time).toISOString()).toBe(line.time);
   });
 
@@ -43,15 +58,24 @@ describe("JSON lines", () => {
 describe("text lines", () => {
   test("the message, then key=value pairs; values with spaces or quotes are quoted", () => {
     const { log, lines } = captured("info", "text");
-    log.info("Deleted Role shop/podlogreader-web: Deployment shop/web is gone", { kind: "Deployment", namespace: "shop", name: "web", reason: "AccessRemoved" });
+    log.info("Deleted Role shop/podlogreader-web: Deployment shop/web is gone", {
+      kind: "Deployment",
+      namespace: "shop",
+      name: "web",
+      reason: "AccessRemoved",
+    });
     log.info("Caches synced");
-    expect(lines[0]).toEndWith("Deleted Role shop/podlogreader-web: Deployment shop/web is gone  kind=Deployment namespace=shop name=web reason=AccessRemoved");
+    expect(lines[0]).toEndWith(
+      "Deleted Role shop/podlogreader-web: Deployment shop/web is gone  kind=Deployment namespace=shop name=web reason=AccessRemoved",
+    );
     expect(lines[1]).toEndWith("Caches synced");
     expect(lines.join("\n")).not.toContain("{");
   });
 
   test("formatFields quotes what would not read back", () => {
-    expect(formatFields({ a: "x y", b: 'say "hi"', c: "", d: 1, e: true, f: undefined, g: "k=v" })).toBe('a="x y" b="say \\"hi\\"" c="" d=1 e=true g="k=v"');
+    expect(formatFields({ a: "x y", b: 'say "hi"', c: "", d: 1, e: true, f: undefined, g: "k=v" })).toBe(
+      'a="x y" b="say \\"hi\\"" c="" d=1 e=true g="k=v"',
+    );
   });
 });
 
@@ -59,9 +83,20 @@ test("every line the reconciler writes about a workload carries its kind, namesp
   const world = new World();
   const web: Workload = { kind: "Deployment", namespace: "shop", name: "web", uid: "uid-web", optedIn: true };
   world.updateWorkload(undefined, web);
-  world.updateWorkload(undefined, { kind: "ReplicaSet", namespace: "shop", name: "web-1", uid: "uid-rs", optedIn: true, controllerKind: "Deployment", controllerUid: "uid-web" });
+  world.updateWorkload(undefined, {
+    kind: "ReplicaSet",
+    namespace: "shop",
+    name: "web-1",
+    uid: "uid-rs",
+    optedIn: true,
+    controllerKind: "Deployment",
+    controllerUid: "uid-web",
+  });
   world.updatePod(undefined, { namespace: "shop", name: "web-1-a", uid: "uid-a", controllerKind: "ReplicaSet", controllerUid: "uid-rs" });
-  const answer = async (_rt: unknown, _ns: unknown, body: { metadata: object }) => ({ ...body, metadata: { ...body.metadata, uid: "u1", resourceVersion: "1" } });
+  const answer = async (_rt: unknown, _ns: unknown, body: { metadata: object }) => ({
+    ...body,
+    metadata: { ...body.metadata, uid: "u1", resourceVersion: "1" },
+  });
   const api = { create: answer, apply: answer, delete: async () => ({}) } as unknown as ObjectWriter;
   const caches = { world, roles: new MapCache(), roleBindings: new MapCache(), serviceAccounts: new MapCache() } as never;
   const { log, lines } = captured("debug", "json");

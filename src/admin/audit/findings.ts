@@ -24,12 +24,31 @@
  *   that follows the workload's pods with no expiry, reason or record of who granted it.
  */
 export type FindingKind =
-  | "stale-name" | "foreign-member" | "namespace-wide" | "cross-namespace" | "cluster-wide" | "other-identity" | "other-path" | "pod-list" | "missing-name"
-  | "expired-grant" | "misdirected-grant" | "unissued-binding";
+  | "stale-name"
+  | "foreign-member"
+  | "namespace-wide"
+  | "cross-namespace"
+  | "cluster-wide"
+  | "other-identity"
+  | "other-path"
+  | "pod-list"
+  | "missing-name"
+  | "expired-grant"
+  | "misdirected-grant"
+  | "unissued-binding";
 
 export const OVER_GRANT_KINDS: ReadonlySet<FindingKind> = new Set([
-  "stale-name", "foreign-member", "namespace-wide", "cross-namespace", "cluster-wide", "other-identity", "other-path", "pod-list",
-  "expired-grant", "misdirected-grant", "unissued-binding",
+  "stale-name",
+  "foreign-member",
+  "namespace-wide",
+  "cross-namespace",
+  "cluster-wide",
+  "other-identity",
+  "other-path",
+  "pod-list",
+  "expired-grant",
+  "misdirected-grant",
+  "unissued-binding",
 ]);
 
 /** What a managed Role grants, as kubectl names it. */
@@ -47,7 +66,10 @@ export interface Finding {
   namespace: string;
   serviceAccount: string;
   workload: string;
-  /** The permission, as kubectl names it: `get pods/log`, `create pods/exec`; for a misdirected grant, the role it binds (`ClusterRole view`). */
+  /**
+   * The permission, as kubectl names it: `get pods/log`, `create pods/exec`; for a misdirected grant, the role it binds (`ClusterRole
+   * view`).
+   */
   permission: string;
   /** Where it holds it: a namespace, or "" for every namespace / cluster-scoped. */
   scope: string;
@@ -74,7 +96,11 @@ function describe(f: Omit<Finding, "overGrant" | "message">): string {
   const who = `${f.namespace}/${f.serviceAccount}`;
   const where = f.scope ? `in namespace ${f.scope}` : "cluster-wide";
   const on = f.resourceName ? ` on ${f.resourceName}` : "";
-  const by = f.grantedBy.length ? `, granted by ${f.grantedBy.join(", ")}` : f.source === "role" || f.kind === "missing-name" ? "" : ", granted by no RBAC binding the audit could read";
+  const by = f.grantedBy.length
+    ? `, granted by ${f.grantedBy.join(", ")}`
+    : f.source === "role" || f.kind === "missing-name"
+      ? ""
+      : ", granted by no RBAC binding the audit could read";
   switch (f.kind) {
     case "stale-name":
       return `the Role of ${who} names pod ${f.resourceName}, which does not exist: a pod created with that name would be readable`;
@@ -99,7 +125,10 @@ function describe(f: Omit<Finding, "overGrant" | "message">): string {
         ? `the Role of ${who} does not name ${f.workload}'s pod ${f.resourceName}`
         : `${who} cannot read the logs of ${f.workload}'s pod ${f.resourceName}`;
     case "expired-grant":
-      return `grant ${f.grantedBy.join(", ")} lets ${people(f)} read ${f.workload}'s pod logs, but ${f.detail}: the controller is down or was refused`;
+      return (
+        `grant ${f.grantedBy.join(", ")} lets ${people(f)} read ${f.workload}'s pod logs, but ${f.detail}: the controller is down or ` +
+        `was refused`
+      );
     case "misdirected-grant":
       return `grant ${f.grantedBy.join(", ")} of ${people(f)} ${f.detail}`;
     case "unissued-binding":

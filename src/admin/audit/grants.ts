@@ -3,7 +3,18 @@
 // not issue. Pure. This is about bindings, not membership, so it reads the same grant marks the
 // grant command and the controller use (src/access/grants.ts): a grant is what carries them, and
 // who is bound to a managed Role is `boundSubjects`, not worked out a second time here.
-import { boundSubjects, expiresAtMs, formatSubject, GRANT_LABEL, GRANT_VALUE, grantWorkload, isExpired, isGrant, isGrantFor, rfc3339 } from "../../access/grants.ts";
+import {
+  boundSubjects,
+  expiresAtMs,
+  formatSubject,
+  GRANT_LABEL,
+  GRANT_VALUE,
+  grantWorkload,
+  isExpired,
+  isGrant,
+  isGrantFor,
+  rfc3339,
+} from "../../access/grants.ts";
 import { isWorkloadKind } from "../../access/kinds.ts";
 import { managedName } from "../../access/names.ts";
 import { isManagedFor, managedOwner } from "../../access/ownership.ts";
@@ -23,10 +34,18 @@ const hasGrantLabel = (b: RoleBinding) => b.metadata.labels?.[GRANT_LABEL] === G
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
 function subjectsOf(b: RoleBinding): string[] {
-  return (b.subjects ?? []).map((s) => formatSubject({ ...s, namespace: s.kind === "ServiceAccount" ? (s.namespace || b.metadata.namespace) : s.namespace }));
+  return (b.subjects ?? []).map((s) =>
+    formatSubject({ ...s, namespace: s.kind === "ServiceAccount" ? s.namespace || b.metadata.namespace : s.namespace }),
+  );
 }
 
-const bindingText = (b: RoleBinding) => describeBinding({ kind: "RoleBinding", namespace: b.metadata.namespace, name: b.metadata.name, role: `${b.roleRef.kind} ${b.roleRef.name}` });
+const bindingText = (b: RoleBinding) =>
+  describeBinding({
+    kind: "RoleBinding",
+    namespace: b.metadata.namespace,
+    name: b.metadata.name,
+    role: `${b.roleRef.kind} ${b.roleRef.name}`,
+  });
 
 /**
  * Why a binding with the grant label is not a grant of the workload it names, for a person; undefined
@@ -68,7 +87,14 @@ export function grantFindings(input: GrantInput, nowMs: number): Finding[] {
     if (why) findings.push(finding({ ...base, kind: "misdirected-grant", permission: `${b.roleRef.kind} ${b.roleRef.name}`, detail: why }));
     else if (isExpired(b.metadata, nowMs)) {
       const at = expiresAtMs(b.metadata);
-      findings.push(finding({ ...base, kind: "expired-grant", permission: LOG_PERMISSION, detail: at === undefined ? "has no readable expiry" : `expired at ${rfc3339(at)}` }));
+      findings.push(
+        finding({
+          ...base,
+          kind: "expired-grant",
+          permission: LOG_PERMISSION,
+          detail: at === undefined ? "has no readable expiry" : `expired at ${rfc3339(at)}`,
+        }),
+      );
     }
   }
   // Bindings with the grant label were judged above, whatever Role they bind.
@@ -79,14 +105,26 @@ export function grantFindings(input: GrantInput, nowMs: number): Finding[] {
     const workload = { kind: owner.kind, name: owner.name };
     if (r.metadata.name !== managedName(workload.kind, workload.name) || !isManagedFor(r.metadata, workload)) continue;
     const namespace = r.metadata.namespace;
-    const foreign = boundSubjects(others.filter((b) => b.metadata.namespace === namespace), workload, nowMs).filter((s) => s.source.kind === "foreign");
+    const foreign = boundSubjects(
+      others.filter((b) => b.metadata.namespace === namespace),
+      workload,
+      nowMs,
+    ).filter((s) => s.source.kind === "foreign");
     for (const name of new Set(foreign.map((s) => s.binding.name))) {
       const b = others.find((x) => x.metadata.namespace === namespace && x.metadata.name === name)!;
-      findings.push(finding({
-        namespace, serviceAccount: r.metadata.name, workload: `${workload.kind}/${workload.name}`, scope: namespace, source: "binding",
-        kind: "unissued-binding", permission: LOG_PERMISSION, grantedBy: [bindingText(b)],
-        subjects: foreign.filter((s) => s.binding.name === name).map((s) => formatSubject(s.subject)),
-      }));
+      findings.push(
+        finding({
+          namespace,
+          serviceAccount: r.metadata.name,
+          workload: `${workload.kind}/${workload.name}`,
+          scope: namespace,
+          source: "binding",
+          kind: "unissued-binding",
+          permission: LOG_PERMISSION,
+          grantedBy: [bindingText(b)],
+          subjects: foreign.filter((s) => s.binding.name === name).map((s) => formatSubject(s.subject)),
+        }),
+      );
     }
   }
   return findings;

@@ -16,10 +16,14 @@ const Labels = v.optional(v.nullable(v.object({ labels: v.optional(v.nullable(v.
 const Template = v.optional(v.nullable(v.object({ metadata: Labels })));
 const Workload = v.object({
   metadata: Meta,
-  spec: v.optional(v.nullable(v.object({
-    template: Template,
-    jobTemplate: v.optional(v.nullable(v.object({ spec: v.optional(v.nullable(v.object({ template: Template }))) }))),
-  }))),
+  spec: v.optional(
+    v.nullable(
+      v.object({
+        template: Template,
+        jobTemplate: v.optional(v.nullable(v.object({ spec: v.optional(v.nullable(v.object({ template: Template }))) }))),
+      }),
+    ),
+  ),
 });
 const PodMeta = v.object({ metadata: Meta });
 
@@ -64,7 +68,10 @@ export function membership(workloadsByKind: Record<string, unknown[]>, pods: unk
       const template = kind === "CronJob" ? o.spec?.jobTemplate?.spec?.template : o.spec?.template;
       const ctl = controller(o.metadata);
       const w: AuditedWorkload = {
-        kind, namespace: o.metadata.namespace, name: o.metadata.name, uid: o.metadata.uid,
+        kind,
+        namespace: o.metadata.namespace,
+        name: o.metadata.name,
+        uid: o.metadata.uid,
         optedIn: template?.metadata?.labels?.[OPT_IN_LABEL] === OPT_IN_VALUE,
         standalone: !(LINK_PARENT[kind] && ctl),
         pods: [],
@@ -92,7 +99,7 @@ export function membership(workloadsByKind: Record<string, unknown[]>, pods: unk
     const ctl = controller(metadata);
     if (!ctl || !POD_OWNERS.has(ctl.kind)) continue;
     const w = top(ctl.uid, ctl.kind, metadata.namespace);
-    if (!w || !w.optedIn) continue;
+    if (!w?.optedIn) continue;
     w.pods.push(metadata.name);
     memberOf.set(`${metadata.namespace}/${metadata.name}`, workloadId(w.kind, w.namespace, w.name));
   }

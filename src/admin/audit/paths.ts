@@ -24,8 +24,14 @@ export interface OtherPath {
   itselfAllowed?: boolean;
 }
 
-const identity = (verb: string, group: string, resource: string, subresource?: string, extra: Partial<OtherPath> = {}): OtherPath =>
-  ({ verb, group, resource, ...(subresource ? { subresource } : {}), reaches: "identity", ...extra });
+const identity = (verb: string, group: string, resource: string, subresource?: string, extra: Partial<OtherPath> = {}): OtherPath => ({
+  verb,
+  group,
+  resource,
+  ...(subresource ? { subresource } : {}),
+  reaches: "identity",
+  ...extra,
+});
 
 /** Kinds whose objects make pods from a template: creating or changing one runs a pod of its choosing. */
 export const WORKLOAD_RESOURCES: readonly { group: string; resource: string }[] = [
@@ -48,7 +54,8 @@ export const OTHER_PATHS: readonly OtherPath[] = [
   { verb: "get", group: "", resource: "nodes", subresource: "log", reaches: "logs", clusterScoped: true },
   // A pod of its own choosing, or a change to one that runs, as any ServiceAccount of the namespace.
   ...WORKLOAD_RESOURCES.flatMap(({ group, resource }) => ["create", "update", "patch"].map((verb) => identity(verb, group, resource))),
-  identity("update", "", "pods", "ephemeralcontainers"), identity("patch", "", "pods", "ephemeralcontainers"),
+  identity("update", "", "pods", "ephemeralcontainers"),
+  identity("patch", "", "pods", "ephemeralcontainers"),
   // Into running pods, as their ServiceAccount; kubectl's WebSocket streams are authorized as get, SPDY as create.
   ...["exec", "attach", "portforward"].flatMap((sub) => [identity("create", "", "pods", sub), identity("get", "", "pods", sub)]),
   // Impersonation, as it always was (`impersonate`) and constrained (KEP-5284, on by default since 1.36).
@@ -66,7 +73,9 @@ export const OTHER_PATHS: readonly OtherPath[] = [
   identity("approve", "certificates.k8s.io", "signers", undefined, { clusterScoped: true }),
   // Tokens of other ServiceAccounts; secrets hold other identities' tokens and credentials.
   identity("create", "", "serviceaccounts", "token", { itselfAllowed: true }),
-  identity("get", "", "secrets"), identity("list", "", "secrets"), identity("watch", "", "secrets"),
+  identity("get", "", "secrets"),
+  identity("list", "", "secrets"),
+  identity("watch", "", "secrets"),
   // Granting itself anything.
   { verb: "escalate", group: "rbac.authorization.k8s.io", resource: "roles", reaches: "rbac" },
   { verb: "bind", group: "rbac.authorization.k8s.io", resource: "roles", reaches: "rbac" },
@@ -91,7 +100,13 @@ export function otherPathRequests(rbac: RbacState, sa: ServiceAccountRef, scopes
   for (const scope of scopes) {
     for (const path of OTHER_PATHS) {
       if (path.clusterScoped && scope) continue;
-      const unnamed: Request = { namespace: scope, verb: path.verb, group: path.group, resource: path.resource, ...(path.subresource ? { subresource: path.subresource } : {}) };
+      const unnamed: Request = {
+        namespace: scope,
+        verb: path.verb,
+        group: path.group,
+        resource: path.resource,
+        ...(path.subresource ? { subresource: path.subresource } : {}),
+      };
       const itself = (n: string) => !!path.itselfAllowed && scope === sa.namespace && n === sa.name;
       out.push({ path, req: unnamed });
       // A create of an object carries no name (RBAC docs: create cannot be restricted by resourceNames).

@@ -86,7 +86,8 @@ export function ruleAllows(rule: PolicyRule, req: Request): boolean {
   if (!has(rule.verbs, req.verb) || !has(rule.apiGroups, req.group)) return false;
   const resources = rule.resources ?? [];
   const combined = req.subresource ? `${req.resource}/${req.subresource}` : req.resource;
-  const resourceOk = resources.includes("*") || resources.includes(combined) || (!!req.subresource && resources.includes(`*/${req.subresource}`));
+  const resourceOk =
+    resources.includes("*") || resources.includes(combined) || (!!req.subresource && resources.includes(`*/${req.subresource}`));
   if (!resourceOk) return false;
   const names = rule.resourceNames ?? [];
   return names.length === 0 || (!!req.name && names.includes(req.name));
@@ -99,8 +100,7 @@ export interface BindingRef {
   role: string;
 }
 
-export const describeBinding = (b: BindingRef) =>
-  `${b.kind} ${b.namespace ? `${b.namespace}/` : ""}${b.name} (${b.role})`;
+export const describeBinding = (b: BindingRef) => `${b.kind} ${b.namespace ? `${b.namespace}/` : ""}${b.name} (${b.role})`;
 
 interface RbacIndex {
   clusterRole: Map<string, RbacRole>;
@@ -134,13 +134,24 @@ export function bindingsFor(rbac: RbacState, sa: ServiceAccountRef, namespace: s
   const out: { ref: BindingRef; rules: PolicyRule[] }[] = [];
   for (const b of rbac.clusterRoleBindings) {
     if (b.roleRef.kind !== "ClusterRole" || !bindingCovers(b, sa)) continue;
-    out.push({ ref: { kind: "ClusterRoleBinding", name: b.metadata.name, role: `ClusterRole ${b.roleRef.name}` }, rules: clusterRole.get(b.roleRef.name)?.rules ?? [] });
+    out.push({
+      ref: { kind: "ClusterRoleBinding", name: b.metadata.name, role: `ClusterRole ${b.roleRef.name}` },
+      rules: clusterRole.get(b.roleRef.name)?.rules ?? [],
+    });
   }
   if (namespace) {
     for (const b of roleBindingsIn.get(namespace) ?? []) {
       if (!bindingCovers(b, sa)) continue;
-      const target = b.roleRef.kind === "ClusterRole" ? clusterRole.get(b.roleRef.name) : b.roleRef.kind === "Role" ? role.get(`${namespace}/${b.roleRef.name}`) : undefined;
-      out.push({ ref: { kind: "RoleBinding", namespace, name: b.metadata.name, role: `${b.roleRef.kind} ${b.roleRef.name}` }, rules: target?.rules ?? [] });
+      const target =
+        b.roleRef.kind === "ClusterRole"
+          ? clusterRole.get(b.roleRef.name)
+          : b.roleRef.kind === "Role"
+            ? role.get(`${namespace}/${b.roleRef.name}`)
+            : undefined;
+      out.push({
+        ref: { kind: "RoleBinding", namespace, name: b.metadata.name, role: `${b.roleRef.kind} ${b.roleRef.name}` },
+        rules: target?.rules ?? [],
+      });
     }
   }
   return out;
@@ -148,7 +159,9 @@ export function bindingsFor(rbac: RbacState, sa: ServiceAccountRef, namespace: s
 
 /** The bindings whose role has a rule matching the request: what grants it, as far as RBAC objects tell. */
 export function grantingBindings(rbac: RbacState, sa: ServiceAccountRef, req: Request): BindingRef[] {
-  return bindingsFor(rbac, sa, req.namespace).filter((b) => b.rules.some((r) => ruleAllows(r, req))).map((b) => b.ref);
+  return bindingsFor(rbac, sa, req.namespace)
+    .filter((b) => b.rules.some((r) => ruleAllows(r, req)))
+    .map((b) => b.ref);
 }
 
 /** Namespaces other than the ServiceAccount's own in which a RoleBinding reaches it. */

@@ -1,6 +1,6 @@
 // Fresh reads of everything the audit judges: workloads and pods in scope, the managed objects,
 // and every RBAC object of the cluster (a binding anywhere may reach a managed ServiceAccount).
-import * as v from "valibot";
+import type * as v from "valibot";
 import { KINDS, WORKLOAD_KINDS } from "../../access/kinds.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, MANAGED_SELECTOR } from "../../access/marks.ts";
 import type { KubeApi } from "../../kube/api.ts";
@@ -21,7 +21,10 @@ export interface AuditInput {
   grants: { roles: PartialObjectMetadata[]; roleBindings: RoleBinding[] };
 }
 
-const parseAll = <S extends v.GenericSchema>(schema: S, what: string) => (l: { items: unknown[] }) => l.items.map((raw) => parseObject(schema, raw, what));
+const parseAll =
+  <S extends v.GenericSchema>(schema: S, what: string) =>
+  (l: { items: unknown[] }) =>
+    l.items.map((raw) => parseObject(schema, raw, what));
 
 export async function readCluster(kube: KubeApi, namespace?: string): Promise<AuditInput> {
   const api = { list: (...args: Parameters<KubeApi["list"]>) => retrying(() => kube.list(...args)) };
@@ -32,7 +35,9 @@ export async function readCluster(kube: KubeApi, namespace?: string): Promise<Au
     api.list(ClusterRoles).then(parseAll(RbacRole, "ClusterRole")),
     api.list(RoleBindings),
     api.list(ClusterRoleBindings).then(parseAll(RbacBinding, "ClusterRoleBinding")),
-    api.list(ServiceAccounts, { namespace, labelSelector: MANAGED_SELECTOR, metadataOnly: true }).then(parseAll(PartialObjectMetadata, "ServiceAccount")),
+    api
+      .list(ServiceAccounts, { namespace, labelSelector: MANAGED_SELECTOR, metadataOnly: true })
+      .then(parseAll(PartialObjectMetadata, "ServiceAccount")),
   ]);
   const inScope = (raw: unknown) => !namespace || (raw as { metadata?: { namespace?: string } }).metadata?.namespace === namespace;
   const managedRoles = roles.items
@@ -44,7 +49,12 @@ export async function readCluster(kube: KubeApi, namespace?: string): Promise<Au
   return {
     managedRoles,
     membership: membership(Object.fromEntries(workloads), pods.items),
-    rbac: { roles: parseAll(RbacRole, "Role")(roles), clusterRoles, roleBindings: parseAll(RbacBinding, "RoleBinding")(roleBindings), clusterRoleBindings },
+    rbac: {
+      roles: parseAll(RbacRole, "Role")(roles),
+      clusterRoles,
+      roleBindings: parseAll(RbacBinding, "RoleBinding")(roleBindings),
+      clusterRoleBindings,
+    },
     serviceAccounts,
     grants: {
       roles: roles.items.filter(inScope).map((raw) => parseObject(PartialObjectMetadata, raw, "Role")),

@@ -6,9 +6,7 @@ import { managedName, NAME_PREFIX } from "../../access/names.ts";
 import { isManagedFor } from "../../access/ownership.ts";
 import { controllerOf, type ObjectMeta } from "../../kube/objects.ts";
 
-export type Verdict =
-  | { made: true; workload: { kind: WorkloadKind; name: string } }
-  | { made: false; why: string };
+export type Verdict = { made: true; workload: { kind: WorkloadKind; name: string } } | { made: false; why: string };
 
 const no = (why: string): Verdict => ({ made: false, why });
 

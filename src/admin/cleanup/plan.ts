@@ -9,12 +9,14 @@ export type CleanupKind = "RoleBinding" | "Role" | "ServiceAccount";
 /** Bindings first, so no ServiceAccount stays bound while the Role it is bound to goes; ServiceAccounts last. */
 export const CLEANUP_ORDER: readonly CleanupKind[] = ["RoleBinding", "Role", "ServiceAccount"];
 
-export const CLEANUP_RESOURCES: Record<CleanupKind, ResourceType> = { RoleBinding: RoleBindings, Role: Roles, ServiceAccount: ServiceAccounts };
+export const CLEANUP_RESOURCES: Record<CleanupKind, ResourceType> = {
+  RoleBinding: RoleBindings,
+  Role: Roles,
+  ServiceAccount: ServiceAccounts,
+};
 
 /** A listed object; a RoleBinding also carries what it binds. */
-export type Found =
-  | { kind: "Role" | "ServiceAccount"; metadata: ObjectMeta }
-  | ({ kind: "RoleBinding" } & RoleBinding);
+export type Found = { kind: "Role" | "ServiceAccount"; metadata: ObjectMeta } | ({ kind: "RoleBinding" } & RoleBinding);
 
 /** An object to delete, exactly in the version that was judged: its uid and resourceVersion. */
 export interface Target {
@@ -53,13 +55,18 @@ export function planCleanup(found: readonly Found[]): Plan {
     const verdict = madeByPodlogreader(m);
     if (verdict.made) {
       targets[object.kind].push({
-        kind: object.kind, namespace: m.namespace, name: m.name, uid: m.uid, resourceVersion: m.resourceVersion,
+        kind: object.kind,
+        namespace: m.namespace,
+        name: m.name,
+        uid: m.uid,
+        resourceVersion: m.resourceVersion,
         workload: `${verdict.workload.kind}/${verdict.workload.name}`,
       });
       continue;
     }
     if (object.kind === "RoleBinding") foreignBindings.push(object);
-    if (looksLikePodlogreaders(m)) leftAlone.push({ kind: object.kind, namespace: m.namespace, name: m.name, why: `not made by podlogreader: ${verdict.why}` });
+    if (looksLikePodlogreaders(m))
+      leftAlone.push({ kind: object.kind, namespace: m.namespace, name: m.name, why: `not made by podlogreader: ${verdict.why}` });
   }
   for (const list of Object.values(targets)) list.sort(byPlace);
   leftAlone.sort((a, b) => byPlace(a, b) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
@@ -80,7 +87,9 @@ function danglingBindings(bindings: readonly RoleBinding[], targets: Plan["targe
     for (const s of b.subjects ?? []) {
       const account = key(s.namespace || b.metadata.namespace, s.name);
       if (s.kind === "ServiceAccount" && accounts.has(account)) {
-        warnings.push(`${where} binds ServiceAccount ${account}, which is removed; a ServiceAccount created later under that name gets what it grants`);
+        warnings.push(
+          `${where} binds ServiceAccount ${account}, which is removed; a ServiceAccount created later under that name gets what it grants`,
+        );
       }
     }
     const role = key(b.metadata.namespace, b.roleRef.name);

@@ -7,7 +7,13 @@ import { managedName } from "../../access/names.ts";
 import { isManagedFor } from "../../access/ownership.ts";
 import type { KubeApi } from "../../kube/api.ts";
 import { parseObject, Role, RoleBinding } from "../../kube/objects.ts";
-import { RoleBindings, Roles, SelfSubjectReviews, ValidatingAdmissionPolicies, ValidatingAdmissionPolicyBindings } from "../../kube/resources.ts";
+import {
+  RoleBindings,
+  Roles,
+  SelfSubjectReviews,
+  ValidatingAdmissionPolicies,
+  ValidatingAdmissionPolicyBindings,
+} from "../../kube/resources.ts";
 import { ApiError, isNotFound } from "../../kube/transport.ts";
 import { AdminError } from "../errors.ts";
 import { messageOf } from "../../util/errors.ts";
@@ -50,9 +56,11 @@ export async function grantPolicyAdvisory(api: KubeApi): Promise<string | undefi
     try {
       await api.get(rt, undefined, GRANT_POLICY_NAME);
     } catch (err) {
-      const why = isNotFound(err) ? `no ${rt.kind} ${GRANT_POLICY_NAME}`
-        : err instanceof ApiError && err.status === 403 ? `you may not read ${rt.kind} ${GRANT_POLICY_NAME}, so it could not be checked`
-        : `${rt.kind} ${GRANT_POLICY_NAME} could not be read: ${messageOf(err)}`;
+      const why = isNotFound(err)
+        ? `no ${rt.kind} ${GRANT_POLICY_NAME}`
+        : err instanceof ApiError && err.status === 403
+          ? `you may not read ${rt.kind} ${GRANT_POLICY_NAME}, so it could not be checked`
+          : `${rt.kind} ${GRANT_POLICY_NAME} could not be read: ${messageOf(err)}`;
       return `the cluster does not enforce grant records (${why}): expiry and granted-by are advisory`;
     }
   }
@@ -64,7 +72,10 @@ const ESCALATION_TEXT = "attempting to grant RBAC permissions not currently held
 /** One line that says why the apiserver refused to write the grant, for the person who asked. */
 export function explainRefusal(err: ApiError, namespace: string, role: string): string | undefined {
   if (err.message.includes(ESCALATION_TEXT)) {
-    return `You can only grant what you hold: you need to be able to read these logs yourself (the permissions of Role ${namespace}/${role}), or hold the verb bind on that Role.`;
+    return (
+      `You can only grant what you hold: you need to be able to read these logs yourself (the permissions of Role ` +
+      `${namespace}/${role}), or hold the verb bind on that Role.`
+    );
   }
   if (err.message.includes(`ValidatingAdmissionPolicy '${GRANT_POLICY_NAME}'`)) {
     return `The cluster's grant policy (ValidatingAdmissionPolicy ${GRANT_POLICY_NAME}) refused it: see its message above.`;
@@ -75,9 +86,13 @@ export function explainRefusal(err: ApiError, namespace: string, role: string): 
 
 /** The user name the apiserver authenticates this connection as (SelfSubjectReview). */
 export async function whoAmI(api: KubeApi): Promise<string> {
-  const review = (await api.create(SelfSubjectReviews, undefined, { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" })) as { status?: { userInfo?: { username?: string } } };
+  const review = (await api.create(SelfSubjectReviews, undefined, {
+    apiVersion: "authentication.k8s.io/v1",
+    kind: "SelfSubjectReview",
+  })) as { status?: { userInfo?: { username?: string } } };
   const username = review.status?.userInfo?.username;
-  if (!username) throw new AdminError("the apiserver's SelfSubjectReview returned no user name; a grant records who made it, so none was made");
+  if (!username)
+    throw new AdminError("the apiserver's SelfSubjectReview returned no user name; a grant records who made it, so none was made");
   return username;
 }
 
@@ -89,7 +104,11 @@ export async function grant(api: KubeApi, cmd: GrantCommand, nowMs = Date.now())
   try {
     live = parseObject(Role, await api.get(Roles, namespace, role), "Role");
   } catch (err) {
-    if (isNotFound(err)) throw new AdminError(`Role ${namespace}/${role} does not exist: ${kind}/${name} has not opted in (label podlogreader-affiliate: enable in its pod template), or the controller has not written its Role yet`);
+    if (isNotFound(err))
+      throw new AdminError(
+        `Role ${namespace}/${role} does not exist: ${kind}/${name} has not opted in (label podlogreader-affiliate: enable in its ` +
+          `pod template), or the controller has not written its Role yet`,
+      );
     throw err;
   }
   if (!isManagedFor(live.metadata, { kind, name })) {
@@ -97,10 +116,26 @@ export async function grant(api: KubeApi, cmd: GrantCommand, nowMs = Date.now())
   }
 
   const advisory = await grantPolicyAdvisory(api);
-  const body = desiredGrant({ namespace, kind, name, subjects: cmd.subjects, roleUid: live.metadata.uid, expiresAtMs: nowMs + cmd.forMs, reason: cmd.reason, grantedBy });
+  const body = desiredGrant({
+    namespace,
+    kind,
+    name,
+    subjects: cmd.subjects,
+    roleUid: live.metadata.uid,
+    expiresAtMs: nowMs + cmd.forMs,
+    reason: cmd.reason,
+    grantedBy,
+  });
   const result: Granted = {
-    namespace, binding: body.metadata.name, workload: `${kind}/${name}`, subjects: cmd.subjects.map(formatSubject),
-    expires: rfc3339(nowMs + cmd.forMs), reason: cmd.reason, grantedBy, renewed: false, ...(advisory ? { advisory } : {}),
+    namespace,
+    binding: body.metadata.name,
+    workload: `${kind}/${name}`,
+    subjects: cmd.subjects.map(formatSubject),
+    expires: rfc3339(nowMs + cmd.forMs),
+    reason: cmd.reason,
+    grantedBy,
+    renewed: false,
+    ...(advisory ? { advisory } : {}),
   };
   try {
     try {
@@ -111,13 +146,18 @@ export async function grant(api: KubeApi, cmd: GrantCommand, nowMs = Date.now())
     }
     const existing = parseObject(RoleBinding, await api.get(RoleBindings, namespace, body.metadata.name), "RoleBinding");
     if (!isGrantFor(existing, { kind, name })) {
-      throw new AdminError(`RoleBinding ${namespace}/${body.metadata.name} exists and was not issued by podlogreader grant for ${kind}/${name}; left alone`);
+      throw new AdminError(
+        `RoleBinding ${namespace}/${body.metadata.name} exists and was not issued by podlogreader grant for ${kind}/${name}; left alone`,
+      );
     }
     // Renewal replaces the binding: the grant policy bounds an expiry from the binding's creation
     // and lets no update move it later. The create above was refused as AlreadyExists only after
     // admission had accepted this body, so the old grant is not deleted for a new one refused.
     // The version read is a precondition, so a concurrent revoke or expiry is not undone.
-    await api.delete(RoleBindings, namespace, body.metadata.name, { uid: existing.metadata.uid, resourceVersion: existing.metadata.resourceVersion });
+    await api.delete(RoleBindings, namespace, body.metadata.name, {
+      uid: existing.metadata.uid,
+      resourceVersion: existing.metadata.resourceVersion,
+    });
     await api.create(RoleBindings, namespace, body);
     return { ...result, renewed: true };
   } catch (err) {

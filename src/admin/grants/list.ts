@@ -22,9 +22,18 @@ export interface GrantRow {
   grantedBy?: string;
 }
 
-const SOURCE_NAMES: Record<BindingSource["kind"], GrantRow["source"]> = { "managed-service-account": "service-account", grant: "grant", foreign: "foreign" };
+const SOURCE_NAMES: Record<BindingSource["kind"], GrantRow["source"]> = {
+  "managed-service-account": "service-account",
+  grant: "grant",
+  foreign: "foreign",
+};
 
-export async function listGrants(api: KubeApi, namespace: string, only?: { kind: WorkloadKind; name: string }, nowMs = Date.now()): Promise<GrantRow[]> {
+export async function listGrants(
+  api: KubeApi,
+  namespace: string,
+  only?: { kind: WorkloadKind; name: string },
+  nowMs = Date.now(),
+): Promise<GrantRow[]> {
   const roles = (await api.list(Roles, { namespace, labelSelector: MANAGED_SELECTOR })).items.map((r) => parseObject(Role, r, "Role"));
   const bindings = (await api.list(RoleBindings, { namespace })).items.map((b) => parseObject(RoleBinding, b, "RoleBinding"));
   const workloads = new Map<string, { kind: WorkloadKind; name: string }>();
@@ -34,13 +43,21 @@ export async function listGrants(api: KubeApi, namespace: string, only?: { kind:
     if (only && (owner.kind !== only.kind || owner.name !== only.name)) continue;
     workloads.set(`${owner.kind}/${owner.name}`, { kind: owner.kind, name: owner.name });
   }
-  if (only && workloads.size === 0) throw new AdminError(`${only.kind} ${namespace}/${only.name} has no Role of podlogreader's (${managedName(only.kind, only.name)}): nobody reads its logs through podlogreader`);
+  if (only && workloads.size === 0)
+    throw new AdminError(
+      `${only.kind} ${namespace}/${only.name} has no Role of podlogreader's (${managedName(only.kind, only.name)}): nobody reads ` +
+        `its logs through podlogreader`,
+    );
   const rows: GrantRow[] = [];
   for (const [ref, w] of [...workloads].sort(([a], [b]) => a.localeCompare(b))) {
     for (const b of boundSubjects(bindings, w, nowMs)) {
       const s = b.source;
       rows.push({
-        namespace, workload: ref, subject: formatSubject(b.subject), source: SOURCE_NAMES[s.kind], binding: b.binding.name,
+        namespace,
+        workload: ref,
+        subject: formatSubject(b.subject),
+        source: SOURCE_NAMES[s.kind],
+        binding: b.binding.name,
         ...(s.kind === "grant" ? { expires: s.expires, expired: s.expired, reason: s.reason, grantedBy: s.grantedBy } : {}),
       });
     }
@@ -50,9 +67,13 @@ export async function listGrants(api: KubeApi, namespace: string, only?: { kind:
 
 export function grantsTableRows(rows: GrantRow[]): string[][] {
   return rows.map((r) => [
-    r.workload, r.subject, r.source,
+    r.workload,
+    r.subject,
+    r.source,
     r.source !== "grant" ? "never" : `${r.expires ?? "unreadable"}${r.expired ? " (expired)" : ""}`,
-    r.reason ?? "-", r.grantedBy ?? "-", r.binding,
+    r.reason ?? "-",
+    r.grantedBy ?? "-",
+    r.binding,
   ]);
 }
 export const GRANTS_TABLE_HEADER = ["WORKLOAD", "SUBJECT", "SOURCE", "EXPIRES", "REASON", "GRANTED-BY", "BINDING"];

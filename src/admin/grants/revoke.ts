@@ -48,9 +48,16 @@ export async function revoke(api: KubeApi, cmd: RevokeCommand, nowMs = Date.now(
       // The version read is a precondition: a concurrent change is not overwritten.
       const { labels, annotations, ownerReferences, ...meta } = b.metadata;
       const narrowed = {
-        apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding",
-        metadata: { ...meta, labels: labels ?? undefined, annotations: annotations ?? undefined, ownerReferences: ownerReferences?.map((o) => ({ ...o, controller: o.controller ?? undefined })) },
-        roleRef: b.roleRef, subjects: plan.subjects,
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: {
+          ...meta,
+          labels: labels ?? undefined,
+          annotations: annotations ?? undefined,
+          ownerReferences: ownerReferences?.map((o) => ({ ...o, controller: o.controller ?? undefined })),
+        },
+        roleRef: b.roleRef,
+        subjects: plan.subjects,
       };
       await api.update(RoleBindings, namespace, narrowed);
       done.push({ namespace, binding: b.metadata.name, action: "narrowed", subjects: [formatSubject(cmd.subject)] });
@@ -60,7 +67,11 @@ export async function revoke(api: KubeApi, cmd: RevokeCommand, nowMs = Date.now(
   const wanted = formatSubject(cmd.subject);
   const foreign = boundSubjects(bindings, workload, nowMs).filter((s) => s.source.kind !== "grant" && formatSubject(s.subject) === wanted);
   if (foreign.length > 0) {
-    throw new AdminError(`${wanted} is bound to ${cmd.kind}/${cmd.name}'s Role by ${foreign.map((f) => `RoleBinding ${namespace}/${f.binding.name}`).join(", ")}, which podlogreader grant did not issue; left alone`);
+    throw new AdminError(
+      `${wanted} is bound to ${cmd.kind}/${cmd.name}'s Role by ` +
+        `${foreign.map((f) => `RoleBinding ${namespace}/${f.binding.name}`).join(", ")}, which podlogreader grant did not issue; ` +
+        `left alone`,
+    );
   }
   throw new AdminError(`no grant of ${cmd.kind} ${namespace}/${cmd.name} names ${wanted}`);
 }

@@ -15,11 +15,15 @@ const workload: fc.Arbitrary<Pick<Workload, "kind" | "namespace" | "name" | "uid
   name: workloadName,
   uid: fc.uuid(),
 });
-const options: fc.Arbitrary<AccessOptions> = fc.record({ podVisibility: fc.constantFrom("own" as const, "namespace" as const), createServiceAccountAndRoleBinding: fc.boolean() });
+const options: fc.Arbitrary<AccessOptions> = fc.record({
+  podVisibility: fc.constantFrom("own" as const, "namespace" as const),
+  createServiceAccountAndRoleBinding: fc.boolean(),
+});
 /** Pod names as the membership index hands them over: any subdomain, possibly repeated, possibly none. */
 const podNames = fc.array(fc.oneof(subdomain(), fc.constantFrom("web-0", "web-1", "p")), { maxLength: 12 });
 
-const touchesPods = (r: V1PolicyRule) => (r.resources ?? []).some((res) => res === "pods" || res === "pods/log" || res === "*" || res.startsWith("pods/"));
+const touchesPods = (r: V1PolicyRule) =>
+  (r.resources ?? []).some((res) => res === "pods" || res === "pods/log" || res === "*" || res.startsWith("pods/"));
 const namedPods = (rules: V1PolicyRule[]) => rules.filter(touchesPods).flatMap((r) => r.resourceNames ?? []);
 
 describe("a Role grants the logs of exactly the pods it is given", () => {
@@ -41,7 +45,9 @@ describe("a Role grants the logs of exactly the pods it is given", () => {
     fc.assert(
       fc.property(workload, podNames, options, (w, pods, opts) => {
         const unnamed = roleRules(w, pods, opts).filter((r) => touchesPods(r) && !r.resourceNames?.length);
-        expect(unnamed).toEqual(opts.podVisibility === "namespace" ? [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }] : []);
+        expect(unnamed).toEqual(
+          opts.podVisibility === "namespace" ? [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }] : [],
+        );
       }),
       runs,
     );
@@ -51,7 +57,8 @@ describe("a Role grants the logs of exactly the pods it is given", () => {
     fc.assert(
       fc.property(workload, podNames, options, (w, pods, opts) => {
         for (const rule of roleRules(w, pods, opts)) {
-          for (const r of rule.resources ?? []) expect(["pods/exec", "pods/attach", "pods/portforward", "pods/proxy", "pods/ephemeralcontainers"]).not.toContain(r);
+          for (const r of rule.resources ?? [])
+            expect(["pods/exec", "pods/attach", "pods/portforward", "pods/proxy", "pods/ephemeralcontainers"]).not.toContain(r);
           for (const verb of rule.verbs) expect(["get", "list", "watch"]).toContain(verb);
         }
       }),
@@ -104,7 +111,8 @@ describe("a Role grants the logs of exactly the pods it is given", () => {
         const { role, serviceAccount, roleBinding } = desiredAccess(w, pods, opts);
         for (const obj of [role, serviceAccount, roleBinding]) if (obj) expect(obj.metadata.namespace).toBe(w.namespace);
         expect(serviceAccount === undefined).toBe(!opts.createServiceAccountAndRoleBinding);
-        if (roleBinding) expect(roleBinding.subjects).toEqual([{ kind: "ServiceAccount", name: role.metadata.name, namespace: w.namespace }]);
+        if (roleBinding)
+          expect(roleBinding.subjects).toEqual([{ kind: "ServiceAccount", name: role.metadata.name, namespace: w.namespace }]);
       }),
       runs,
     );

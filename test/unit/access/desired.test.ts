@@ -100,7 +100,12 @@ describe("rules per kind", () => {
 
   test("a CronJob's Role grants get on its current Jobs by name, for kubectl logs job/NAME, and no Job rule when it has none", () => {
     const cron = { ...web, kind: "CronJob" as const };
-    expect(roleRules(cron, ["p"], { podVisibility: "own" }, ["web-2", "web-1"])).toContainEqual({ apiGroups: ["batch"], resources: ["jobs"], verbs: ["get"], resourceNames: ["web-1", "web-2"] });
+    expect(roleRules(cron, ["p"], { podVisibility: "own" }, ["web-2", "web-1"])).toContainEqual({
+      apiGroups: ["batch"],
+      resources: ["jobs"],
+      verbs: ["get"],
+      resourceNames: ["web-1", "web-2"],
+    });
     expect(roleRules(cron, ["p"], { podVisibility: "own" }, []).some((r) => r.resources?.includes("jobs"))).toBe(false);
   });
 

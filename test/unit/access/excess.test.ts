@@ -1,36 +1,123 @@
 // The judgement after a failed write: whether the live Role and RoleBinding grant more than they
 // may, and which ways out remain, in order. Objects in, verdict out.
 import { describe, expect, test } from "bun:test";
-import { excessGrants, isIdleBinding, judge, NOTHING, shrinkRules, type Allowed, type LiveAccess, type Step } from "../../../src/access/excess.ts";
+import {
+  excessGrants,
+  isIdleBinding,
+  judge,
+  NOTHING,
+  shrinkRules,
+  type Allowed,
+  type LiveAccess,
+  type Step,
+} from "../../../src/access/excess.ts";
 import type { PolicyRule, Role, RoleBinding } from "../../../src/kube/objects.ts";
 
 const NAME = "podlogreader-sts-db";
 const DB = { kind: "StatefulSet", name: "db" } as const;
 const SA = { kind: "ServiceAccount", name: NAME, namespace: "shop" };
-const marks = { labels: { "app.kubernetes.io/managed-by": "podlogreader" }, annotations: { "podlogreader.dev/workload": "StatefulSet/db" } };
+const marks = {
+  labels: { "app.kubernetes.io/managed-by": "podlogreader" },
+  annotations: { "podlogreader.dev/workload": "StatefulSet/db" },
+};
 const meta = (extra: object = marks) => ({ name: NAME, namespace: "shop", uid: "u", resourceVersion: "1", ...extra });
 
-const pods = (...names: string[]): PolicyRule => ({ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"], resourceNames: names });
+const pods = (...names: string[]): PolicyRule => ({
+  apiGroups: [""],
+  resources: ["pods", "pods/log"],
+  verbs: ["get", "list", "watch"],
+  resourceNames: names,
+});
 const self: PolicyRule = { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get"], resourceNames: [NAME] };
 const role = (rules: PolicyRule[], m = meta()): Role => ({ metadata: m, rules });
-const binding = (subjects = [SA], m = meta(), roleName = NAME): RoleBinding => ({ metadata: m, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: roleName }, subjects });
+const binding = (subjects = [SA], m = meta(), roleName = NAME): RoleBinding => ({
+  metadata: m,
+  roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: roleName },
+  subjects,
+});
 const allowed = (...names: string[]): Allowed => ({ rules: [...(names.length ? [pods(...names)] : []), self], subjects: [SA] });
 
 describe("judge", () => {
   test.each<[string, LiveAccess, Allowed, boolean, Step[]]>([
-    ["the Role names only pods that may be read", { role: role([pods("db-0"), self]), binding: binding() }, allowed("db-0", "db-1"), false, []],
-    ["a pod that left is still named: shrink first, keeping what may stay", { role: role([pods("db-0", "db-1"), self]), binding: binding() }, allowed("db-0"), true, ["shrinkRole", "emptyBinding", "deleteRole", "deleteBinding"]],
-    ["a Role naming a pod that left grants too much though its binding binds nobody: people may bind it themselves", { role: role([pods("db-0", "db-1")]), binding: binding([]) }, allowed("db-0"), true, ["shrinkRole", "deleteRole"]],
+    [
+      "the Role names only pods that may be read",
+      { role: role([pods("db-0"), self]), binding: binding() },
+      allowed("db-0", "db-1"),
+      false,
+      [],
+    ],
+    [
+      "a pod that left is still named: shrink first, keeping what may stay",
+      { role: role([pods("db-0", "db-1"), self]), binding: binding() },
+      allowed("db-0"),
+      true,
+      ["shrinkRole", "emptyBinding", "deleteRole", "deleteBinding"],
+    ],
+    [
+      "a Role naming a pod that left grants too much though its binding binds nobody: people may bind it themselves",
+      { role: role([pods("db-0", "db-1")]), binding: binding([]) },
+      allowed("db-0"),
+      true,
+      ["shrinkRole", "deleteRole"],
+    ],
     ["the same with no binding at all", { role: role([pods("db-1")]) }, allowed(), true, ["shrinkRole", "deleteRole"]],
-    ["a binding that binds nobody, of a Role that grants what it may, is fine", { role: role([pods("db-0")]), binding: binding([]) }, allowed("db-0"), false, []],
-    ["a binding of a Role that is absent: whoever creates it decides, so it goes (emptied where deleting is refused)", { binding: binding() }, allowed("db-0"), true, ["deleteBinding", "emptyBinding"]],
-    ["a binding of a Role that is not podlogreader's: only the binding can go", { role: role([pods("other-0")], meta({})), binding: binding() }, allowed("db-0"), true, ["deleteBinding", "emptyBinding"]],
-    ["removal: a subject that may not be bound goes first with the binding, then the Role", { role: role([pods("db-0"), self]), binding: binding() }, NOTHING, true, ["emptyBinding", "deleteBinding", "shrinkRole", "deleteRole"]],
+    [
+      "a binding that binds nobody, of a Role that grants what it may, is fine",
+      { role: role([pods("db-0")]), binding: binding([]) },
+      allowed("db-0"),
+      false,
+      [],
+    ],
+    [
+      "a binding of a Role that is absent: whoever creates it decides, so it goes (emptied where deleting is refused)",
+      { binding: binding() },
+      allowed("db-0"),
+      true,
+      ["deleteBinding", "emptyBinding"],
+    ],
+    [
+      "a binding of a Role that is not podlogreader's: only the binding can go",
+      { role: role([pods("other-0")], meta({})), binding: binding() },
+      allowed("db-0"),
+      true,
+      ["deleteBinding", "emptyBinding"],
+    ],
+    [
+      "removal: a subject that may not be bound goes first with the binding, then the Role",
+      { role: role([pods("db-0"), self]), binding: binding() },
+      NOTHING,
+      true,
+      ["emptyBinding", "deleteBinding", "shrinkRole", "deleteRole"],
+    ],
     ["removal: a Role that grants nothing any more leaves nothing to do", { role: role([]), binding: binding() }, NOTHING, false, []],
-    ["a foreign binding is never offered as a way out", { role: role([pods("db-0", "db-1")]), binding: binding([SA], meta({})) }, allowed("db-0"), true, ["shrinkRole", "deleteRole"]],
-    ["a binding of another Role", { role: role([pods("db-0")]), binding: binding([SA], meta(), "admin") }, allowed("db-0"), true, ["deleteBinding", "emptyBinding"]],
-    ["an extra subject", { role: role([pods("db-0")]), binding: binding([SA, { kind: "User", name: "mallory", namespace: "" }]) }, allowed("db-0"), true, ["emptyBinding", "deleteBinding", "shrinkRole", "deleteRole"]],
-    ["a Role naming every pod (no resourceNames) grants more than any list of names", { role: role([{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"] }]), binding: binding() }, allowed("db-0"), true, ["shrinkRole", "emptyBinding", "deleteRole", "deleteBinding"]],
+    [
+      "a foreign binding is never offered as a way out",
+      { role: role([pods("db-0", "db-1")]), binding: binding([SA], meta({})) },
+      allowed("db-0"),
+      true,
+      ["shrinkRole", "deleteRole"],
+    ],
+    [
+      "a binding of another Role",
+      { role: role([pods("db-0")]), binding: binding([SA], meta(), "admin") },
+      allowed("db-0"),
+      true,
+      ["deleteBinding", "emptyBinding"],
+    ],
+    [
+      "an extra subject",
+      { role: role([pods("db-0")]), binding: binding([SA, { kind: "User", name: "mallory", namespace: "" }]) },
+      allowed("db-0"),
+      true,
+      ["emptyBinding", "deleteBinding", "shrinkRole", "deleteRole"],
+    ],
+    [
+      "a Role naming every pod (no resourceNames) grants more than any list of names",
+      { role: role([{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"] }]), binding: binding() },
+      allowed("db-0"),
+      true,
+      ["shrinkRole", "emptyBinding", "deleteRole", "deleteBinding"],
+    ],
   ])("%s", (_name, live, may, overGrants, steps) => {
     const verdict = judge(live, may, DB, NAME);
     expect(verdict.overGrants).toBe(overGrants);

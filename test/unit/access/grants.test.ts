@@ -3,7 +3,17 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
-  boundSubjects, desiredGrant, formatSubject, grantName, isExpired, isGrant, isGrantFor, meansEveryone, parseSubject, revokeFrom, type Subject,
+  boundSubjects,
+  desiredGrant,
+  formatSubject,
+  grantName,
+  isExpired,
+  isGrant,
+  isGrantFor,
+  meansEveryone,
+  parseSubject,
+  revokeFrom,
+  type Subject,
 } from "../../../src/access/grants.ts";
 import { managedName } from "../../../src/access/names.ts";
 import { explainRefusal } from "../../../src/admin/grants/grant.ts";
@@ -25,15 +35,27 @@ const alice: Subject = { kind: "User", name: "alice@example.com" };
 /** A grant as `podlogreader grant` writes it, parsed back as the API returns it. */
 function grantBinding(subjects: Subject[], over: { expiresAtMs?: number; workload?: typeof web; uid?: string } = {}): RoleBinding {
   const w = over.workload ?? web;
-  const body = desiredGrant({ namespace: "ns", ...w, subjects, roleUid: "role-uid", expiresAtMs: over.expiresAtMs ?? T0 + 3600_000, reason: "INC-1234", grantedBy: "admin" });
+  const body = desiredGrant({
+    namespace: "ns",
+    ...w,
+    subjects,
+    roleUid: "role-uid",
+    expiresAtMs: over.expiresAtMs ?? T0 + 3600_000,
+    reason: "INC-1234",
+    grantedBy: "admin",
+  });
   return { ...body, metadata: { ...body.metadata, uid: over.uid ?? "b-uid", resourceVersion: "7" } };
 }
 
 /** The RoleBinding the controller keeps for the managed ServiceAccount of `web`. */
 const managedBinding: RoleBinding = {
   metadata: {
-    name: "podlogreader-web", namespace: "ns", uid: "m", resourceVersion: "1",
-    labels: { "app.kubernetes.io/managed-by": "podlogreader" }, annotations: { "podlogreader.dev/workload": "Deployment/web" },
+    name: "podlogreader-web",
+    namespace: "ns",
+    uid: "m",
+    resourceVersion: "1",
+    labels: { "app.kubernetes.io/managed-by": "podlogreader" },
+    annotations: { "podlogreader.dev/workload": "Deployment/web" },
     ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: "w", controller: true }],
   },
   roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-web" },
@@ -42,7 +64,10 @@ const managedBinding: RoleBinding = {
 const foreignBinding = (name: string, roleName = "podlogreader-web"): RoleBinding => ({
   metadata: { name, namespace: "ns", uid: name, resourceVersion: "1" },
   roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: roleName },
-  subjects: [{ kind: "User", name: "bob", apiGroup: "rbac.authorization.k8s.io" }, { kind: "ServiceAccount", name: "ci" }],
+  subjects: [
+    { kind: "User", name: "bob", apiGroup: "rbac.authorization.k8s.io" },
+    { kind: "ServiceAccount", name: "ci" },
+  ],
 });
 
 describe("parseSubject: group:NAME, user:NAME, sa:NS/NAME", () => {
@@ -68,20 +93,25 @@ describe("parseSubject: group:NAME, user:NAME, sa:NS/NAME", () => {
     expect("error" in parsed && parsed.error).toContain(why);
   });
 
-  test.each(["group:system:authenticated", "group:system:unauthenticated", "group:system:serviceaccounts", "group:system:serviceaccounts:kube-system", "user:system:anonymous"])(
-    "%s means everyone and is refused",
-    (text) => {
-      const parsed = parseSubject(text);
-      expect("error" in parsed && parsed.error).toContain("means everyone");
-    },
-  );
+  test.each([
+    "group:system:authenticated",
+    "group:system:unauthenticated",
+    "group:system:serviceaccounts",
+    "group:system:serviceaccounts:kube-system",
+    "user:system:anonymous",
+  ])("%s means everyone and is refused", (text) => {
+    const parsed = parseSubject(text);
+    expect("error" in parsed && parsed.error).toContain("means everyone");
+  });
 
   test("groups that only look alike are people, not everyone", () => {
-    for (const name of ["system:authenticated-admins", "authenticated", "system:masters", "system:serviceaccount"]) expect(meansEveryone({ kind: "Group", name })).toBe(false);
+    for (const name of ["system:authenticated-admins", "authenticated", "system:masters", "system:serviceaccount"])
+      expect(meansEveryone({ kind: "Group", name })).toBe(false);
   });
 
   test("formatSubject reads back what parseSubject took", () => {
-    for (const text of ["group:frontend", "user:alice@example.com", "sa:team-a/ci"]) expect(formatSubject(parseSubject(text) as Subject)).toBe(text);
+    for (const text of ["group:frontend", "user:alice@example.com", "sa:team-a/ci"])
+      expect(formatSubject(parseSubject(text) as Subject)).toBe(text);
   });
 });
 
@@ -92,36 +122,49 @@ describe("grantName", () => {
   );
 
   test("contains ':', so it is never a managed name, and begins with the workload's managed name", () => {
-    fc.assert(fc.property(namedWorkload, fc.array(subject, { minLength: 1, maxLength: 3 }), ({ kind: k, name }, subjects) => {
-      const n = grantName(k, name, subjects);
-      expect(n).toContain(":");
-      expect(n.startsWith(`${managedName(k, name)}:grant-`)).toBe(true);
-      expect(isDns1123Subdomain(n)).toBe(false);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(namedWorkload, fc.array(subject, { minLength: 1, maxLength: 3 }), ({ kind: k, name }, subjects) => {
+        const n = grantName(k, name, subjects);
+        expect(n).toContain(":");
+        expect(n.startsWith(`${managedName(k, name)}:grant-`)).toBe(true);
+        expect(isDns1123Subdomain(n)).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   test("the same workload and subjects, in any order, name the same grant; other subjects another", () => {
-    fc.assert(fc.property(kind, fc.array(subject, { minLength: 1, maxLength: 4 }), subject, (k, subjects, other) => {
-      expect(grantName(k, "web", [...subjects].reverse())).toBe(grantName(k, "web", subjects));
-      const keys = new Set(subjects.map(formatSubject));
-      if (!keys.has(formatSubject(other))) expect(grantName(k, "web", [...subjects, other])).not.toBe(grantName(k, "web", subjects));
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(kind, fc.array(subject, { minLength: 1, maxLength: 4 }), subject, (k, subjects, other) => {
+        expect(grantName(k, "web", [...subjects].reverse())).toBe(grantName(k, "web", subjects));
+        const keys = new Set(subjects.map(formatSubject));
+        if (!keys.has(formatSubject(other))) expect(grantName(k, "web", [...subjects, other])).not.toBe(grantName(k, "web", subjects));
+      }),
+      { numRuns: 200 },
+    );
   });
 
   test("two workloads never share a grant name", () => {
-    fc.assert(fc.property(namedWorkload, namedWorkload, (a, b) => {
-      if (a.kind === b.kind && a.name === b.name) return;
-      expect(grantName(a.kind, a.name, [frontend])).not.toBe(grantName(b.kind, b.name, [frontend]));
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(namedWorkload, namedWorkload, (a, b) => {
+        if (a.kind === b.kind && a.name === b.name) return;
+        expect(grantName(a.kind, a.name, [frontend])).not.toBe(grantName(b.kind, b.name, [frontend]));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
 describe("desiredGrant: a RoleBinding to the managed Role, marked as a grant", () => {
-  const b = grantBinding([frontend, alice, { kind: "ServiceAccount", namespace: "ci", name: "bot" }], { expiresAtMs: T0 + 8 * 3600_000 + 400 });
+  const b = grantBinding([frontend, alice, { kind: "ServiceAccount", namespace: "ci", name: "bot" }], {
+    expiresAtMs: T0 + 8 * 3600_000 + 400,
+  });
 
   test("binds the workload's managed Role, owned by that Role's uid", () => {
     expect(b.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-web" });
-    expect(b.metadata.ownerReferences).toEqual([{ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", name: "podlogreader-web", uid: "role-uid" }]);
+    expect(b.metadata.ownerReferences).toEqual([
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", name: "podlogreader-web", uid: "role-uid" },
+    ]);
   });
 
   test("records expiry (RFC 3339 UTC, to the second), reason and who granted it; never the managed-by label", () => {
@@ -156,8 +199,22 @@ describe("isGrant: only bindings with every grant mark", () => {
     ["without the label", { ...g, metadata: { ...g.metadata, labels: {} } }, false],
     ["the managed ServiceAccount's binding", managedBinding, false],
     ["a binding made by hand", foreignBinding("by-hand"), false],
-    ["the label on a binding made by hand, without the owner", { ...foreignBinding("copy"), metadata: { ...foreignBinding("copy").metadata, labels: { "podlogreader.dev/grant": "true" } } }, false],
-    ["an owner that is another Role", { ...g, metadata: { ...g.metadata, ownerReferences: [{ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", name: "other", uid: "x" }] } }, false],
+    [
+      "the label on a binding made by hand, without the owner",
+      { ...foreignBinding("copy"), metadata: { ...foreignBinding("copy").metadata, labels: { "podlogreader.dev/grant": "true" } } },
+      false,
+    ],
+    [
+      "an owner that is another Role",
+      {
+        ...g,
+        metadata: {
+          ...g.metadata,
+          ownerReferences: [{ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", name: "other", uid: "x" }],
+        },
+      },
+      false,
+    ],
     ["a roleRef to a ClusterRole", { ...g, roleRef: { ...g.roleRef, kind: "ClusterRole" } }, false],
   ])("%s: %p", (_, binding, expected) => {
     expect(isGrant(binding as RoleBinding)).toBe(expected);
@@ -165,7 +222,13 @@ describe("isGrant: only bindings with every grant mark", () => {
 });
 
 describe("isExpired at time T", () => {
-  const at = (expires: string | undefined): ObjectMeta => ({ name: "g", namespace: "ns", uid: "u", resourceVersion: "1", annotations: expires === undefined ? {} : { "podlogreader.dev/expires": expires } });
+  const at = (expires: string | undefined): ObjectMeta => ({
+    name: "g",
+    namespace: "ns",
+    uid: "u",
+    resourceVersion: "1",
+    annotations: expires === undefined ? {} : { "podlogreader.dev/expires": expires },
+  });
   test.each([
     ["a second before", "2026-12-04T12:00:01Z", false],
     ["at the instant", "2026-12-04T12:00:00Z", true],
@@ -180,10 +243,12 @@ describe("isExpired at time T", () => {
   });
 
   test("a grant is live for exactly its duration", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 10 ** 6 }), fc.integer({ min: 0, max: 2 * 10 ** 6 }), (forSeconds, elapsedSeconds) => {
-      const g = grantBinding([frontend], { expiresAtMs: T0 + forSeconds * 1000 });
-      expect(isExpired(g.metadata, T0 + elapsedSeconds * 1000)).toBe(elapsedSeconds >= forSeconds);
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10 ** 6 }), fc.integer({ min: 0, max: 2 * 10 ** 6 }), (forSeconds, elapsedSeconds) => {
+        const g = grantBinding([frontend], { expiresAtMs: T0 + forSeconds * 1000 });
+        expect(isExpired(g.metadata, T0 + elapsedSeconds * 1000)).toBe(elapsedSeconds >= forSeconds);
+      }),
+    );
   });
 });
 
@@ -191,7 +256,11 @@ describe("boundSubjects: who is bound to a workload's Role, and where the bindin
   const grant = grantBinding([frontend, alice]);
   const expired = grantBinding([{ kind: "User", name: "carol" }], { expiresAtMs: T0 - 1000, uid: "old" });
   const other = grantBinding([frontend], { workload: { kind: "Deployment", name: "api" } });
-  const bound = boundSubjects([managedBinding, grant, expired, other, foreignBinding("by-hand"), foreignBinding("elsewhere", "podlogreader-api")], web, T0);
+  const bound = boundSubjects(
+    [managedBinding, grant, expired, other, foreignBinding("by-hand"), foreignBinding("elsewhere", "podlogreader-api")],
+    web,
+    T0,
+  );
 
   test("every subject of every binding of that Role, and none of another Role's", () => {
     expect(bound.map((b) => [b.binding.name, formatSubject(b.subject)])).toEqual([
@@ -231,7 +300,10 @@ describe("revokeFrom", () => {
     expect(revokeFrom(grantBinding([frontend]), frontend)).toEqual({ action: "delete" });
   });
   test("one of several: the others stay", () => {
-    expect(revokeFrom(grantBinding([frontend, alice]), frontend)).toEqual({ action: "keep-others", subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: "alice@example.com" }] });
+    expect(revokeFrom(grantBinding([frontend, alice]), frontend)).toEqual({
+      action: "keep-others",
+      subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: "alice@example.com" }],
+    });
   });
   test("a subject the grant does not name: nothing", () => {
     expect(revokeFrom(grantBinding([frontend]), alice)).toEqual({ action: "none" });
@@ -251,8 +323,14 @@ describe("grant and revoke flags", () => {
   };
 
   test("grant takes the workload, subjects, duration and reason", () => {
-    expect(parseGrant(["-n", "ns", "deploy/web", "--to", "group:frontend", "--to", "sa:ci/bot", "--for", "8h", "--reason", "INC-1234"])).toMatchObject({
-      namespace: "ns", kind: "Deployment", name: "web", forMs: 8 * 3600_000, reason: "INC-1234",
+    expect(
+      parseGrant(["-n", "ns", "deploy/web", "--to", "group:frontend", "--to", "sa:ci/bot", "--for", "8h", "--reason", "INC-1234"]),
+    ).toMatchObject({
+      namespace: "ns",
+      kind: "Deployment",
+      name: "web",
+      forMs: 8 * 3600_000,
+      reason: "INC-1234",
       subjects: [frontend, { kind: "ServiceAccount", namespace: "ci", name: "bot" }],
     });
   });
@@ -272,18 +350,37 @@ describe("grant and revoke flags", () => {
   });
 
   test("revoke by workload and subject, or by binding name, never both", () => {
-    expect(parseRevoke(["deploy/web", "--to", "user:alice"])).toMatchObject({ target: { workload: web, subject: { kind: "User", name: "alice" } } });
-    expect(parseRevoke(["--name", "podlogreader-web:grant-0123456789"])).toMatchObject({ target: { binding: "podlogreader-web:grant-0123456789" } });
+    expect(parseRevoke(["deploy/web", "--to", "user:alice"])).toMatchObject({
+      target: { workload: web, subject: { kind: "User", name: "alice" } },
+    });
+    expect(parseRevoke(["--name", "podlogreader-web:grant-0123456789"])).toMatchObject({
+      target: { binding: "podlogreader-web:grant-0123456789" },
+    });
     expect(usage(() => parseRevoke(["deploy/web", "--name", "x"]))).toContain("--name goes alone");
     expect(usage(() => parseRevoke(["deploy/web"]))).toContain("revoke needs");
   });
 });
 
 describe("explainRefusal: one line for the person whose grant the apiserver refused", () => {
-  const refusal = (status: number, reason: string, message: string) => new ApiError("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings", status, reason, message);
+  const refusal = (status: number, reason: string, message: string) =>
+    new ApiError("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings", status, reason, message);
   test.each([
-    ["RBAC's escalation check", refusal(403, "Forbidden", 'rolebindings.rbac.authorization.k8s.io "x" is forbidden: user "mallory" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[""], Resources:["pods/log"], ...}'), "You can only grant what you hold: you need to be able to read these logs yourself (the permissions of Role ns/podlogreader-web), or hold the verb bind on that Role."],
-    ["no permission to write RoleBindings", refusal(403, "Forbidden", 'rolebindings.rbac.authorization.k8s.io is forbidden: User "bob" cannot create resource "rolebindings"'), "You need permission to create and update RoleBindings in namespace ns."],
+    [
+      "RBAC's escalation check",
+      refusal(
+        403,
+        "Forbidden",
+        'rolebindings.rbac.authorization.k8s.io "x" is forbidden: user "mallory" (groups=["system:authenticated"]) is attempting ' +
+          'to grant RBAC permissions not currently held:\n{APIGroups:[""], Resources:["pods/log"], ...}',
+      ),
+      "You can only grant what you hold: you need to be able to read these logs yourself (the permissions of Role " +
+        "ns/podlogreader-web), or hold the verb bind on that Role.",
+    ],
+    [
+      "no permission to write RoleBindings",
+      refusal(403, "Forbidden", 'rolebindings.rbac.authorization.k8s.io is forbidden: User "bob" cannot create resource "rolebindings"'),
+      "You need permission to create and update RoleBindings in namespace ns.",
+    ],
     ["anything else is not explained away", refusal(422, "Invalid", "admission webhook denied the request"), undefined],
   ])("%s", (_, err, line) => {
     expect(explainRefusal(err, "ns", "podlogreader-web")).toBe(line);
@@ -292,11 +389,33 @@ describe("explainRefusal: one line for the person whose grant the apiserver refu
 
 describe("the grants table", () => {
   test("a grant shows its expiry, marked when past; the others never expire", () => {
-    expect(grantsTableRows([
-      { namespace: "ns", workload: "Deployment/web", subject: "group:frontend", source: "grant", binding: "g", expires: "2026-12-04T13:00:00Z", expired: false, reason: "INC-1", grantedBy: "admin" },
-      { namespace: "ns", workload: "Deployment/web", subject: "user:carol", source: "grant", binding: "h", expires: "2026-12-04T11:00:00Z", expired: true, reason: "INC-2", grantedBy: "admin" },
-      { namespace: "ns", workload: "Deployment/web", subject: "user:bob", source: "foreign", binding: "by-hand" },
-    ])).toEqual([
+    expect(
+      grantsTableRows([
+        {
+          namespace: "ns",
+          workload: "Deployment/web",
+          subject: "group:frontend",
+          source: "grant",
+          binding: "g",
+          expires: "2026-12-04T13:00:00Z",
+          expired: false,
+          reason: "INC-1",
+          grantedBy: "admin",
+        },
+        {
+          namespace: "ns",
+          workload: "Deployment/web",
+          subject: "user:carol",
+          source: "grant",
+          binding: "h",
+          expires: "2026-12-04T11:00:00Z",
+          expired: true,
+          reason: "INC-2",
+          grantedBy: "admin",
+        },
+        { namespace: "ns", workload: "Deployment/web", subject: "user:bob", source: "foreign", binding: "by-hand" },
+      ]),
+    ).toEqual([
       ["Deployment/web", "group:frontend", "grant", "2026-12-04T13:00:00Z", "INC-1", "admin", "g"],
       ["Deployment/web", "user:carol", "grant", "2026-12-04T11:00:00Z (expired)", "INC-2", "admin", "h"],
       ["Deployment/web", "user:bob", "foreign", "never", "-", "-", "by-hand"],
@@ -305,11 +424,23 @@ describe("the grants table", () => {
 });
 
 describe("grant, grants and revoke on the command line", () => {
-  test.each(["grant", "grants", "revoke"] as const)("%s explains every flag in --help and takes kubectl's global flags before the command", (command) => {
-    for (const flag of ["--kubeconfig", "--context", "--namespace", "--help", "--output", ...(command === "grants" ? [] : ["--to"]), ...(command === "grant" ? ["--for", "--reason"] : []), ...(command === "revoke" ? ["--name"] : [])]) {
-      expect(commandHelp(command)).toContain(flag);
-    }
-    expect(splitCommand(["-n", "ns", command, "deploy/web"])).toEqual({ command, args: ["deploy/web", "-n", "ns"] });
-    expect({ grant: parseGrant, grants: parseGrants, revoke: parseRevoke }[command](["-h"])).toMatchObject({ help: true });
-  });
+  test.each(["grant", "grants", "revoke"] as const)(
+    "%s explains every flag in --help and takes kubectl's global flags before the command",
+    (command) => {
+      for (const flag of [
+        "--kubeconfig",
+        "--context",
+        "--namespace",
+        "--help",
+        "--output",
+        ...(command === "grants" ? [] : ["--to"]),
+        ...(command === "grant" ? ["--for", "--reason"] : []),
+        ...(command === "revoke" ? ["--name"] : []),
+      ]) {
+        expect(commandHelp(command)).toContain(flag);
+      }
+      expect(splitCommand(["-n", "ns", command, "deploy/web"])).toEqual({ command, args: ["deploy/web", "-n", "ns"] });
+      expect({ grant: parseGrant, grants: parseGrants, revoke: parseRevoke }[command](["-h"])).toMatchObject({ help: true });
+    },
+  );
 });

@@ -76,14 +76,26 @@ interface WorkloadEntry extends Entry<OptIn> {
 const refSpec: fc.Arbitrary<RefSpec> = fc.record({
   target: fc.nat(),
   likely: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-  uid: fc.oneof({ weight: 6, arbitrary: fc.constant("current" as const) }, { weight: 1, arbitrary: fc.constantFrom("stale" as const, "nowhere" as const) }),
-  forgedKind: fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom(...ALL_KINDS, ...OTHER_KINDS) }),
+  uid: fc.oneof(
+    { weight: 6, arbitrary: fc.constant("current" as const) },
+    { weight: 1, arbitrary: fc.constantFrom("stale" as const, "nowhere" as const) },
+  ),
+  forgedKind: fc.oneof(
+    { weight: 4, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary: fc.constantFrom(...ALL_KINDS, ...OTHER_KINDS) },
+  ),
   rightName: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
   controller: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constantFrom(false, null, undefined) }),
 });
 
 const version = <L>(label: fc.Arbitrary<L>): fc.Arbitrary<Version<L>> =>
-  fc.record({ label, refs: fc.oneof({ weight: 1, arbitrary: fc.constant<RefSpec[]>([]) }, { weight: 4, arbitrary: fc.array(refSpec, { minLength: 1, maxLength: 3 }) }) });
+  fc.record({
+    label,
+    refs: fc.oneof(
+      { weight: 1, arbitrary: fc.constant<RefSpec[]>([]) },
+      { weight: 4, arbitrary: fc.array(refSpec, { minLength: 1, maxLength: 3 }) },
+    ),
+  });
 
 function entry<L>(label: fc.Arbitrary<L>, names: readonly string[]) {
   return {
@@ -106,7 +118,11 @@ const podLabel: fc.Arbitrary<PodLabel> = fc.oneof(
 );
 
 const worldSpec = fc.record({
-  workloads: fc.uniqueArray(fc.record({ kind, replicas: fc.option(fc.nat(3)), ...entry(optIn, NAMES) }), { minLength: 2, maxLength: 16, selector: (w) => `${w.kind}/${w.namespace}/${w.name}` }),
+  workloads: fc.uniqueArray(fc.record({ kind, replicas: fc.option(fc.nat(3)), ...entry(optIn, NAMES) }), {
+    minLength: 2,
+    maxLength: 16,
+    selector: (w) => `${w.kind}/${w.namespace}/${w.name}`,
+  }),
   pods: fc.uniqueArray(fc.record(entry(podLabel, POD_NAMES)), { minLength: 3, maxLength: 24, selector: (p) => `${p.namespace}/${p.name}` }),
   /** Decides the order in which the informers deliver the events. */
   order: fc.array(fc.nat(), { maxLength: 80 }),
@@ -127,7 +143,11 @@ interface Ref {
 }
 
 /** An entry's events, in order: its earlier version if any, its version now, and its deletion if it is a ghost. */
-function lifecycle<L, R>(e: Entry<L>, raw: (v: Version<L>, earlier: boolean) => R, deliver: (raw: R | undefined) => () => void): (() => void)[] {
+function lifecycle<L, R>(
+  e: Entry<L>,
+  raw: (v: Version<L>, earlier: boolean) => R,
+  deliver: (raw: R | undefined) => () => void,
+): (() => void)[] {
   return [...(e.earlier ? [deliver(raw(e.earlier, true))] : []), deliver(raw(e.now, false)), ...(e.ghost ? [deliver(undefined)] : [])];
 }
 
@@ -164,7 +184,12 @@ function references(spec: WorldSpec, namespace: string, refs: RefSpec[], likelyK
     const uid = !picked || r.uid === "nowhere" ? "uid-nobody-has" : uidOf("w", picked.i, r.uid === "stale");
     const controller = r.controller === true && controllerSeen ? false : r.controller;
     if (controller === true) controllerSeen = true;
-    const ref: Ref = { apiVersion: KINDS[kind as WorkloadKind]?.apiVersion ?? "example.com/v1", kind, name: r.rightName && picked ? picked.w.name : "impostor", uid };
+    const ref: Ref = {
+      apiVersion: KINDS[kind as WorkloadKind]?.apiVersion ?? "example.com/v1",
+      kind,
+      name: r.rightName && picked ? picked.w.name : "impostor",
+      uid,
+    };
     if (controller !== undefined) ref.controller = controller;
     return ref;
   });
@@ -174,12 +199,20 @@ function rawWorkload(spec: WorldSpec, w: WorkloadEntry, v: Version<OptIn>, uid: 
   const enable = { [OPT_IN_LABEL]: "enable" };
   const labels = v.label === "template" ? enable : v.label === "wrong-value" ? { [OPT_IN_LABEL]: "Enable" } : { app: w.name };
   const template = { metadata: { labels } };
-  const placed = v.label === "wrong-place"
-    ? (w.kind === "CronJob" ? { template: { metadata: { labels: enable } } } : { jobTemplate: { spec: { template: { metadata: { labels: enable } } } } })
-    : w.kind === "CronJob" ? { jobTemplate: { spec: { template } } } : { template };
+  const placed =
+    v.label === "wrong-place"
+      ? w.kind === "CronJob"
+        ? { template: { metadata: { labels: enable } } }
+        : { jobTemplate: { spec: { template: { metadata: { labels: enable } } } } }
+      : w.kind === "CronJob"
+        ? { jobTemplate: { spec: { template } } }
+        : { template };
   return {
     metadata: {
-      name: w.name, namespace: w.namespace, uid, resourceVersion: "1",
+      name: w.name,
+      namespace: w.namespace,
+      uid,
+      resourceVersion: "1",
       labels: v.label === "on-metadata" ? enable : { app: w.name },
       // A ReplicaSet or Job points at a Deployment or CronJob more often than not, any other object otherwise.
       ownerReferences: references(spec, w.namespace, v.refs, PARENT[w.kind] ? ["Deployment", "CronJob"] : ALL_KINDS),
@@ -189,9 +222,23 @@ function rawWorkload(spec: WorldSpec, w: WorkloadEntry, v: Version<OptIn>, uid: 
 }
 
 function rawPod(spec: WorldSpec, p: Entry<PodLabel>, v: Version<PodLabel>, uid: string): unknown {
-  const labels = v.label === "enable" ? { [OPT_IN_LABEL]: "enable" } : v.label === "Enable" ? { [OPT_IN_LABEL]: "Enable" } : v.label === "other" ? { app: "web" } : undefined;
+  const labels =
+    v.label === "enable"
+      ? { [OPT_IN_LABEL]: "enable" }
+      : v.label === "Enable"
+        ? { [OPT_IN_LABEL]: "Enable" }
+        : v.label === "other"
+          ? { app: "web" }
+          : undefined;
   return {
-    metadata: { name: p.name, namespace: p.namespace, uid, resourceVersion: "1", labels, ownerReferences: references(spec, p.namespace, v.refs, POD_OWNERS) },
+    metadata: {
+      name: p.name,
+      namespace: p.namespace,
+      uid,
+      resourceVersion: "1",
+      labels,
+      ownerReferences: references(spec, p.namespace, v.refs, POD_OWNERS),
+    },
   };
 }
 
@@ -206,7 +253,6 @@ interface ModelObject {
   optedIn: boolean;
   controller?: { kind: string; uid: string };
 }
-
 
 /**
  * Following controller references among `workloads`: the object a reference points at (same UID,
@@ -232,13 +278,31 @@ function model(spec: WorldSpec) {
   const workloads: ModelObject[] = spec.workloads.flatMap((w, i) => {
     if (w.ghost) return [];
     const raw = rawWorkload(spec, w, w.now, uidOf("w", i)) as { metadata: { ownerReferences: Ref[] } };
-    return [{ kind: w.kind, namespace: w.namespace, name: w.name, uid: uidOf("w", i), optedIn: w.now.label === "template", controller: controllerOf(raw.metadata.ownerReferences) }];
+    return [
+      {
+        kind: w.kind,
+        namespace: w.namespace,
+        name: w.name,
+        uid: uidOf("w", i),
+        optedIn: w.now.label === "template",
+        controller: controllerOf(raw.metadata.ownerReferences),
+      },
+    ];
   });
   const pods: ModelObject[] = spec.pods.flatMap((p, i) => {
     // Pods without the label are never delivered by the watch.
     if (p.ghost || p.now.label !== "enable") return [];
     const raw = rawPod(spec, p, p.now, uidOf("p", i)) as { metadata: { ownerReferences: Ref[] } };
-    return [{ kind: "Pod", namespace: p.namespace, name: p.name, uid: uidOf("p", i), optedIn: false, controller: controllerOf(raw.metadata.ownerReferences) }];
+    return [
+      {
+        kind: "Pod",
+        namespace: p.namespace,
+        name: p.name,
+        uid: uidOf("p", i),
+        optedIn: false,
+        controller: controllerOf(raw.metadata.ownerReferences),
+      },
+    ];
   });
   const { follow, workloadOf } = chainsOf(workloads);
   const ownerOfPod = (pod: ModelObject) => {
@@ -246,7 +310,15 @@ function model(spec: WorldSpec) {
     return owner && POD_OWNERS.includes(owner.kind) ? workloadOf(owner) : undefined;
   };
   const managed = workloads.filter((w) => w.optedIn && workloadOf(w) === w);
-  const members = new Map(managed.map((w) => [w, pods.filter((p) => ownerOfPod(p) === w).map((p) => p.name).sort()]));
+  const members = new Map(
+    managed.map((w) => [
+      w,
+      pods
+        .filter((p) => ownerOfPod(p) === w)
+        .map((p) => p.name)
+        .sort(),
+    ]),
+  );
   return { workloads, pods, managed, members, ownerOfPod };
 }
 
@@ -324,7 +396,10 @@ describe("membership: a workload's pods are exactly those whose controller chain
           const pods = world.podNamesOf(self!);
           expect([...pods].sort()).toEqual(members);
           // Computed as the reconciler computes it.
-          const { role } = desiredAccess({ kind: self!.kind, namespace: self!.namespace, name: self!.name, uid: self!.uid }, pods, { podVisibility: "namespace", createServiceAccountAndRoleBinding: true });
+          const { role } = desiredAccess({ kind: self!.kind, namespace: self!.namespace, name: self!.name, uid: self!.uid }, pods, {
+            podVisibility: "namespace",
+            createServiceAccountAndRoleBinding: true,
+          });
           const named = role.rules.filter((r) => r.resources?.includes("pods/log")).flatMap((r) => r.resourceNames ?? []);
           for (const p of named) expect(members).toContain(p);
           expect(named.length).toBe(members.length);
@@ -356,18 +431,31 @@ describe("membership: a workload's pods are exactly those whose controller chain
 
 interface RawObject {
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; ownerReferences?: Ref[] };
-  spec?: { template?: { metadata?: { labels?: Record<string, string> } }; jobTemplate?: { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } } };
+  spec?: {
+    template?: { metadata?: { labels?: Record<string, string> } };
+    jobTemplate?: { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } };
+  };
 }
 
 /** The model's desired state of every workload key: its sorted pods, or null when it is not managed. */
-function modelDesired(workloads: Map<string, { kind: WorkloadKind; raw: RawObject }>, pods: Map<string, RawObject>): Map<string, string | null> {
+function modelDesired(
+  workloads: Map<string, { kind: WorkloadKind; raw: RawObject }>,
+  pods: Map<string, RawObject>,
+): Map<string, string | null> {
   const controllerOf = (o: RawObject) => {
     const ref = o.metadata.ownerReferences?.find((r) => r.controller === true);
     return ref && { kind: ref.kind, uid: ref.uid };
   };
   const objects: ModelObject[] = [...workloads.values()].map(({ kind, raw }) => {
     const template = kind === "CronJob" ? raw.spec?.jobTemplate?.spec?.template : raw.spec?.template;
-    return { kind, namespace: raw.metadata.namespace, name: raw.metadata.name, uid: raw.metadata.uid, optedIn: template?.metadata?.labels?.[OPT_IN_LABEL] === "enable", controller: controllerOf(raw) };
+    return {
+      kind,
+      namespace: raw.metadata.namespace,
+      name: raw.metadata.name,
+      uid: raw.metadata.uid,
+      optedIn: template?.metadata?.labels?.[OPT_IN_LABEL] === "enable",
+      controller: controllerOf(raw),
+    };
   });
   const { follow, workloadOf } = chainsOf(objects);
   // What a managed workload's Role names: its pods, and a CronJob's Jobs (those it controls).
@@ -375,7 +463,14 @@ function modelDesired(workloads: Map<string, { kind: WorkloadKind; raw: RawObjec
   for (const w of objects) if (w.optedIn && workloadOf(w) === w) members.set(w, []);
   for (const raw of pods.values()) {
     if (raw.metadata.labels?.[OPT_IN_LABEL] !== "enable") continue;
-    const pod: ModelObject = { kind: "Pod", namespace: raw.metadata.namespace, name: raw.metadata.name, uid: raw.metadata.uid, optedIn: false, controller: controllerOf(raw) };
+    const pod: ModelObject = {
+      kind: "Pod",
+      namespace: raw.metadata.namespace,
+      name: raw.metadata.name,
+      uid: raw.metadata.uid,
+      optedIn: false,
+      controller: controllerOf(raw),
+    };
     const owner = follow(pod);
     const w = owner && POD_OWNERS.includes(owner.kind) ? workloadOf(owner) : undefined;
     if (w) members.get(w)?.push(`pod/${pod.name}`);
@@ -439,15 +534,16 @@ describe("routing: a watch event names exactly the workloads whose desired state
         const queues: (() => void)[][] = [];
         spec.workloads.forEach((w, i) => {
           const key = `${w.kind}/${w.namespace}/${w.name}`;
-          const deliver = (raw: RawObject | undefined) => () => check(() => {
-            const current = raw === undefined ? undefined : parseWorkload(w.kind)(raw);
-            const touched = applyWorkloadEvent(world, workloadCache.get(key), current);
-            if (current) workloadCache.set(key, current);
-            else workloadCache.delete(key);
-            if (raw) rawWorkloads.set(key, { kind: w.kind, raw });
-            else rawWorkloads.delete(key);
-            return touched;
-          });
+          const deliver = (raw: RawObject | undefined) => () =>
+            check(() => {
+              const current = raw === undefined ? undefined : parseWorkload(w.kind)(raw);
+              const touched = applyWorkloadEvent(world, workloadCache.get(key), current);
+              if (current) workloadCache.set(key, current);
+              else workloadCache.delete(key);
+              if (raw) rawWorkloads.set(key, { kind: w.kind, raw });
+              else rawWorkloads.delete(key);
+              return touched;
+            });
           queues.push(lifecycle(w, (v, earlier) => rawWorkload(spec, w, v, uidOf("w", i, earlier && w.recreated)) as RawObject, deliver));
         });
         spec.pods.forEach((p, i) => {
@@ -456,14 +552,17 @@ describe("routing: a watch event names exactly the workloads whose desired state
             const current = podOf(raw);
             const old = podCache.get(key);
             if (!old && !current) return;
-            check(() => {
-              const touched = applyPodEvent(world, old, current);
-              if (current) podCache.set(key, current);
-              else podCache.delete(key);
-              if (current && raw) rawPods.set(key, raw);
-              else rawPods.delete(key);
-              return touched;
-            }, () => (current ? raw : undefined));
+            check(
+              () => {
+                const touched = applyPodEvent(world, old, current);
+                if (current) podCache.set(key, current);
+                else podCache.delete(key);
+                if (current && raw) rawPods.set(key, raw);
+                else rawPods.delete(key);
+                return touched;
+              },
+              () => (current ? raw : undefined),
+            );
           };
           queues.push(lifecycle(p, (v, earlier) => rawPod(spec, p, v, uidOf("p", i, earlier && p.recreated)) as RawObject, deliver));
         });

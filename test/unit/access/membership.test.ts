@@ -4,10 +4,20 @@ import { parsePod, parseWorkload, World, type Owned, type Workload } from "../..
 import { applyPodEvent } from "../../../src/access/routing.ts";
 
 const w = (kind: WorkloadKind, name: string, uid: string, owner?: { kind: string; uid: string }, optedIn = true): Workload => ({
-  kind, namespace: "ns", name, uid, optedIn, controllerKind: owner?.kind, controllerUid: owner?.uid,
+  kind,
+  namespace: "ns",
+  name,
+  uid,
+  optedIn,
+  controllerKind: owner?.kind,
+  controllerUid: owner?.uid,
 });
 const pod = (name: string, owner?: { kind: string; uid: string }, namespace = "ns"): Owned => ({
-  namespace, name, uid: `uid-${name}`, controllerKind: owner?.kind, controllerUid: owner?.uid,
+  namespace,
+  name,
+  uid: `uid-${name}`,
+  controllerKind: owner?.kind,
+  controllerUid: owner?.uid,
 });
 
 /** A namespace with one workload of each kind, and the middle links of the two-step chains. */
@@ -89,7 +99,10 @@ describe("membership follows controller ownerReferences by UID", () => {
     // parseWorkload keeps controller references only; a non-controller one leaves no trace.
     const job = parseWorkload("Job")({
       metadata: {
-        name: "stray", namespace: "ns", uid: "j9", resourceVersion: "1",
+        name: "stray",
+        namespace: "ns",
+        uid: "j9",
+        resourceVersion: "1",
         ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: "nightly", uid: "c1", controller: false }],
       },
       spec: { template: { metadata: { labels: { "podlogreader-affiliate": "enable" } } } },
@@ -145,7 +158,6 @@ describe("membership follows controller ownerReferences by UID", () => {
     expect(world.podNamesOf(get("ReplicaSet", "solo")).sort()).toEqual(["solo-c", "web-2-b"]);
   });
 });
-
 
 describe("opting in is decided by the workload's own pod template", () => {
   const raw = (spec: object, metaLabels: Record<string, string> = {}) => ({
@@ -214,11 +226,17 @@ describe("arrivals while a ReplicaSet is still making pods", () => {
   test("the hint is for ReplicaSets only: a StatefulSet's pods come one by one and are each written at once", () => {
     const s = new World();
     s.updateWorkload(undefined, w("StatefulSet", "db", "s1"));
-    expect(applyPodEvent(s, undefined, pod("db-0", { kind: "StatefulSet", uid: "s1" }))).toEqual([{ key: "StatefulSet/ns/db", urgency: "batch" }]);
+    expect(applyPodEvent(s, undefined, pod("db-0", { kind: "StatefulSet", uid: "s1" }))).toEqual([
+      { key: "StatefulSet/ns/db", urgency: "batch" },
+    ]);
   });
 
   test("parseWorkload reads a ReplicaSet's spec.replicas, 1 when absent, and no other kind's", () => {
-    const raw = (kind: string, spec: object) => ({ kind, metadata: { name: "x", namespace: "ns", uid: "u", resourceVersion: "1" }, spec: { template: { metadata: {} }, ...spec } });
+    const raw = (kind: string, spec: object) => ({
+      kind,
+      metadata: { name: "x", namespace: "ns", uid: "u", resourceVersion: "1" },
+      spec: { template: { metadata: {} }, ...spec },
+    });
     expect(parseWorkload("ReplicaSet")(raw("ReplicaSet", { replicas: 4 })).replicas).toBe(4);
     expect(parseWorkload("ReplicaSet")(raw("ReplicaSet", {})).replicas).toBe(1);
     expect(parseWorkload("StatefulSet")(raw("StatefulSet", { replicas: 4 })).replicas).toBeUndefined();

@@ -5,8 +5,17 @@ import { desiredAccess } from "../../../src/access/desired.ts";
 import type { WorkloadKind } from "../../../src/access/kinds.ts";
 import { managedName } from "../../../src/access/names.ts";
 import {
-  DEPLOYMENT_INFIX, SHORTENED_INFIX, isDns1123Subdomain, KIND_INFIXES, kind, likelyCollision, longSubdomain, namedWorkload, RESERVED_INFIXES,
-  workloadName, type Named,
+  DEPLOYMENT_INFIX,
+  SHORTENED_INFIX,
+  isDns1123Subdomain,
+  KIND_INFIXES,
+  kind,
+  likelyCollision,
+  longSubdomain,
+  namedWorkload,
+  RESERVED_INFIXES,
+  workloadName,
+  type Named,
 } from "../../support/arbitraries.ts";
 
 const runs = { numRuns: 300 };
@@ -39,9 +48,14 @@ describe("managed names are valid names for every object they are given to", () 
     fc.assert(
       fc.property(namedWorkload, ({ kind, name }) => {
         const workload = { kind, name, namespace: "ns", uid: "u" };
-        const { role, roleBinding, serviceAccount } = desiredAccess(workload, [], { podVisibility: "namespace", createServiceAccountAndRoleBinding: true });
+        const { role, roleBinding, serviceAccount } = desiredAccess(workload, [], {
+          podVisibility: "namespace",
+          createServiceAccountAndRoleBinding: true,
+        });
         const managed = managedName(kind, name);
-        expect([role.metadata.name, roleBinding!.metadata.name, serviceAccount!.metadata.name, roleBinding!.roleRef.name]).toEqual(Array(4).fill(managed));
+        expect([role.metadata.name, roleBinding!.metadata.name, serviceAccount!.metadata.name, roleBinding!.roleRef.name]).toEqual(
+          Array(4).fill(managed),
+        );
         expect(roleBinding!.subjects).toEqual([{ kind: "ServiceAccount", name: managed, namespace: "ns" }]);
       }),
       { numRuns: 100 },
@@ -87,9 +101,12 @@ describe("managed names never collide", () => {
   test("a name that was not shortened tells the kind and the workload's name it was made for", () => {
     // 232 = 253 - "podlogreader-cronjob-".length: no name this short is ever shortened.
     fc.assert(
-      fc.property(namedWorkload.filter((w) => w.name.length <= 232), ({ kind, name }) => {
-        expect(readBack(managedName(kind, name))).toEqual({ kind, name });
-      }),
+      fc.property(
+        namedWorkload.filter((w) => w.name.length <= 232),
+        ({ kind, name }) => {
+          expect(readBack(managedName(kind, name))).toEqual({ kind, name });
+        },
+      ),
       runs,
     );
   });
@@ -108,9 +125,13 @@ describe("the shape of a managed name", () => {
 
   test("a workload of a kind other than Deployment gets podlogreader-[hashed-]<its infix>-, whatever its name", () => {
     fc.assert(
-      fc.property(kind.filter((k) => k !== "Deployment"), workloadName, (k, name) => {
-        expect(afterMarks(managedName(k, name)).startsWith(`${infixOf(k)}-`)).toBe(true);
-      }),
+      fc.property(
+        kind.filter((k) => k !== "Deployment"),
+        workloadName,
+        (k, name) => {
+          expect(afterMarks(managedName(k, name)).startsWith(`${infixOf(k)}-`)).toBe(true);
+        },
+      ),
       runs,
     );
   });
@@ -128,22 +149,28 @@ describe("the shape of a managed name", () => {
     );
   });
 
-  test("a name that fits is podlogreader-[<infix>-]<name>; a longer one is podlogreader-hashed- and the first 222 characters after the prefix (less a trailing '-' or '.'), then '-' and 10 hex digits", () => {
-    fc.assert(
-      fc.property(kind, fc.oneof(workloadName, longSubdomain), (k, name) => {
-        const plain = plainName(k, name);
-        const managed = managedName(k, name);
-        if (plain.length <= 253) {
-          expect(managed).toBe(plain);
-          return;
-        }
-        expect(managed).toMatch(/-[0-9a-f]{10}$/);
-        expect(managed.length).toBeLessThanOrEqual(253);
-        expect(managed.slice(0, -11)).toBe(`${PREFIX}${SHORTENED_INFIX}-${plain.slice(PREFIX.length, PREFIX.length + 222).replace(/[-.]+$/, "")}`);
-      }),
-      runs,
-    );
-  });
+  test(
+    "a name that fits is podlogreader-[<infix>-]<name>; a longer one is podlogreader-hashed- and the first 222 characters after the " +
+      "prefix (less a trailing '-' or '.'), then '-' and 10 hex digits",
+    () => {
+      fc.assert(
+        fc.property(kind, fc.oneof(workloadName, longSubdomain), (k, name) => {
+          const plain = plainName(k, name);
+          const managed = managedName(k, name);
+          if (plain.length <= 253) {
+            expect(managed).toBe(plain);
+            return;
+          }
+          expect(managed).toMatch(/-[0-9a-f]{10}$/);
+          expect(managed.length).toBeLessThanOrEqual(253);
+          expect(managed.slice(0, -11)).toBe(
+            `${PREFIX}${SHORTENED_INFIX}-${plain.slice(PREFIX.length, PREFIX.length + 222).replace(/[-.]+$/, "")}`,
+          );
+        }),
+        runs,
+      );
+    },
+  );
 
   test("shortened names and names that fit are disjoint: only shortened names begin with podlogreader-hashed-", () => {
     fc.assert(

@@ -13,17 +13,40 @@ const podNames = fc.array(subdomain(), { maxLength: 8 });
 describe("--role-pod-names=none", () => {
   test("no rule grants a pod's log, none has an empty resourceNames, and pods are seen only as --pod-visibility says", () => {
     fc.assert(
-      fc.property(workload, podNames, fc.array(subdomain(), { maxLength: 3 }), fc.constantFrom("own" as const, "namespace" as const), (w, pods, jobs, podVisibility) => {
-        const { role, podsLeftOut } = desiredAccess(w, pods, { podVisibility, createServiceAccountAndRoleBinding: true, rolePodNames: "none" }, jobs);
-        expect(podsLeftOut).toEqual([]);
-        for (const rule of role.rules) {
-          expect(rule.resources).not.toContain("pods/log");
-          if (rule.resourceNames) expect(rule.resourceNames.length).toBeGreaterThan(0);
-          if (rule.resources?.includes("pods")) expect({ podVisibility, names: rule.resourceNames }).toEqual({ podVisibility: "namespace", names: undefined });
-        }
-        expect(role.rules).toContainEqual({ apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get"], resourceNames: [managedName(w.kind, w.name)] });
-        if (KINDS[w.kind].kubectlLogs) expect(role.rules).toContainEqual({ apiGroups: [KINDS[w.kind].resource.group], resources: [KINDS[w.kind].resource.plural], verbs: ["get"], resourceNames: [w.name] });
-      }),
+      fc.property(
+        workload,
+        podNames,
+        fc.array(subdomain(), { maxLength: 3 }),
+        fc.constantFrom("own" as const, "namespace" as const),
+        (w, pods, jobs, podVisibility) => {
+          const { role, podsLeftOut } = desiredAccess(
+            w,
+            pods,
+            { podVisibility, createServiceAccountAndRoleBinding: true, rolePodNames: "none" },
+            jobs,
+          );
+          expect(podsLeftOut).toEqual([]);
+          for (const rule of role.rules) {
+            expect(rule.resources).not.toContain("pods/log");
+            if (rule.resourceNames) expect(rule.resourceNames.length).toBeGreaterThan(0);
+            if (rule.resources?.includes("pods"))
+              expect({ podVisibility, names: rule.resourceNames }).toEqual({ podVisibility: "namespace", names: undefined });
+          }
+          expect(role.rules).toContainEqual({
+            apiGroups: ["rbac.authorization.k8s.io"],
+            resources: ["roles"],
+            verbs: ["get"],
+            resourceNames: [managedName(w.kind, w.name)],
+          });
+          if (KINDS[w.kind].kubectlLogs)
+            expect(role.rules).toContainEqual({
+              apiGroups: [KINDS[w.kind].resource.group],
+              resources: [KINDS[w.kind].resource.plural],
+              verbs: ["get"],
+              resourceNames: [w.name],
+            });
+        },
+      ),
     );
   });
 

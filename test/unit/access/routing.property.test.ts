@@ -24,9 +24,21 @@ import type { PartialObjectMetadata } from "../../../src/kube/objects.ts";
 const NAMESPACES = ["a", "b"];
 const NAMES = ["web", "sts-web", "api"];
 const TOP_LEVEL: readonly WorkloadKind[] = ["Deployment", "StatefulSet", "DaemonSet"];
-const APPS = { Deployment: "apps/v1", StatefulSet: "apps/v1", DaemonSet: "apps/v1", ReplicaSet: "apps/v1", Job: "batch/v1", CronJob: "batch/v1" } as const;
+const APPS = {
+  Deployment: "apps/v1",
+  StatefulSet: "apps/v1",
+  DaemonSet: "apps/v1",
+  ReplicaSet: "apps/v1",
+  Job: "batch/v1",
+  CronJob: "batch/v1",
+} as const;
 
-interface WorkloadSpec { kind: WorkloadKind; namespace: string; name: string; optedIn: boolean }
+interface WorkloadSpec {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  optedIn: boolean;
+}
 
 /**
  * How an object is marked. `owner` and `annotation` are podlogreader's marks (with the label);
@@ -57,7 +69,15 @@ const objectSpec: fc.Arbitrary<ObjectSpec> = fc.record({
   namespace: fc.constantFrom(...NAMESPACES),
   forKind: fc.constantFrom<WorkloadKind | "Rollout">(...TOP_LEVEL, "ReplicaSet", "Job", "CronJob", "Rollout"),
   forName: fc.constantFrom(...NAMES),
-  marks: fc.constantFrom<Marks>("owner", "annotation", "label-only", "owner-no-label", "annotation-no-label", "non-controller-owner", "none"),
+  marks: fc.constantFrom<Marks>(
+    "owner",
+    "annotation",
+    "label-only",
+    "owner-no-label",
+    "annotation-no-label",
+    "non-controller-owner",
+    "none",
+  ),
   naming: fc.constantFrom("managed" as const, "prefixed" as const, "other" as const),
 });
 
@@ -79,7 +99,17 @@ function metadataOf(o: ObjectSpec, uid: string): PartialObjectMetadata {
       resourceVersion: "1",
       labels: label ? { "app.kubernetes.io/managed-by": "podlogreader" } : {},
       annotations: annotation ? { "podlogreader.dev/workload": `${o.forKind}/${o.forName}` } : {},
-      ownerReferences: ownerRef ? [{ apiVersion, kind: o.forKind, name: o.forName, uid: `uid-${o.forKind}-${o.forName}`, controller: o.marks !== "non-controller-owner" }] : [],
+      ownerReferences: ownerRef
+        ? [
+            {
+              apiVersion,
+              kind: o.forKind,
+              name: o.forName,
+              uid: `uid-${o.forKind}-${o.forName}`,
+              controller: o.marks !== "non-controller-owner",
+            },
+          ]
+        : [],
     },
   };
 }
@@ -93,9 +123,13 @@ function worldOf(workloads: WorkloadSpec[]): World {
     if (seen.has(key)) continue;
     seen.add(key);
     const raw = {
-      apiVersion: APPS[w.kind], kind: w.kind,
+      apiVersion: APPS[w.kind],
+      kind: w.kind,
       metadata: { name: w.name, namespace: w.namespace, uid: `w${i}`, resourceVersion: "1" },
-      spec: { selector: { matchLabels: { app: w.name } }, template: { metadata: { labels: { app: w.name, ...(w.optedIn ? { "podlogreader-affiliate": "enable" } : {}) } } } },
+      spec: {
+        selector: { matchLabels: { app: w.name } },
+        template: { metadata: { labels: { app: w.name, ...(w.optedIn ? { "podlogreader-affiliate": "enable" } : {}) } } },
+      },
     };
     world.updateWorkload(undefined, parseWorkload(w.kind)(raw));
   }
@@ -105,9 +139,11 @@ function worldOf(workloads: WorkloadSpec[]): World {
 // The model.
 const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
 const isWorkloadKind = (k: string) => ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"].includes(k);
-const managedKeys = (workloads: WorkloadSpec[]) => new Set(workloads.filter((w) => w.optedIn).map((w) => keyOf(w.kind, w.namespace, w.name)));
+const managedKeys = (workloads: WorkloadSpec[]) =>
+  new Set(workloads.filter((w) => w.optedIn).map((w) => keyOf(w.kind, w.namespace, w.name)));
 /** The workload an object is for, when it carries podlogreader's marks for one. */
-const markedFor = (o: ObjectSpec) => (OURS.includes(o.marks) && isWorkloadKind(o.forKind) ? keyOf(o.forKind, o.namespace, o.forName) : undefined);
+const markedFor = (o: ObjectSpec) =>
+  OURS.includes(o.marks) && isWorkloadKind(o.forKind) ? keyOf(o.forKind, o.namespace, o.forName) : undefined;
 
 function expectedForServiceAccount(workloads: WorkloadSpec[], o: ObjectSpec, event: "added" | "updated" | "deleted"): Touched[] {
   if (OURS.includes(o.marks)) return markedFor(o) ? [{ key: markedFor(o)!, urgency: "now" }] : [];
@@ -135,24 +171,41 @@ describe("routing of managed objects, ServiceAccounts and the resync", () => {
     );
   });
 
-  test("a ServiceAccount event concerns its workload when it is ours, and when foreign, the managed workload whose name it takes as it comes or goes", () => {
-    fc.assert(
-      fc.property(fc.array(workloadSpec, { maxLength: 8 }), objectSpec, fc.constantFrom("added" as const, "updated" as const, "deleted" as const), (workloads, o, event) => {
-        const unique = [...new Map(workloads.map((w) => [keyOf(w.kind, w.namespace, w.name), w])).values()];
-        const world = worldOf(unique);
-        const obj = metadataOf(o, "sa1");
-        const [old, current] = event === "added" ? [undefined, obj] : event === "deleted" ? [obj, undefined] : [obj, { metadata: { ...obj.metadata, resourceVersion: "2" } }];
-        expect(sorted(applyServiceAccountEvent(world, old, current))).toEqual(sorted(expectedForServiceAccount(unique, o, event)));
-      }),
-      runs,
-    );
-  });
+  test(
+    "a ServiceAccount event concerns its workload when it is ours, and when foreign, the managed workload whose name it takes as it " +
+      "comes or goes",
+    () => {
+      fc.assert(
+        fc.property(
+          fc.array(workloadSpec, { maxLength: 8 }),
+          objectSpec,
+          fc.constantFrom("added" as const, "updated" as const, "deleted" as const),
+          (workloads, o, event) => {
+            const unique = [...new Map(workloads.map((w) => [keyOf(w.kind, w.namespace, w.name), w])).values()];
+            const world = worldOf(unique);
+            const obj = metadataOf(o, "sa1");
+            const [old, current] =
+              event === "added"
+                ? [undefined, obj]
+                : event === "deleted"
+                  ? [obj, undefined]
+                  : [obj, { metadata: { ...obj.metadata, resourceVersion: "2" } }];
+            expect(sorted(applyServiceAccountEvent(world, old, current))).toEqual(sorted(expectedForServiceAccount(unique, o, event)));
+          },
+        ),
+        runs,
+      );
+    },
+  );
 
   test("the resync concerns every managed workload and every workload a marked object is for, each once", () => {
     fc.assert(
       fc.property(fc.array(workloadSpec, { maxLength: 8 }), fc.array(objectSpec, { maxLength: 10 }), (workloads, objects) => {
         const unique = [...new Map(workloads.map((w) => [keyOf(w.kind, w.namespace, w.name), w])).values()];
-        const keys = resyncKeys(worldOf(unique), objects.map((o, i) => metadataOf(o, `o${i}`)));
+        const keys = resyncKeys(
+          worldOf(unique),
+          objects.map((o, i) => metadataOf(o, `o${i}`)),
+        );
         const expected = new Set([...managedKeys(unique), ...objects.flatMap((o) => markedFor(o) ?? [])]);
         expect(keys.length).toBe(new Set(keys).size);
         expect(new Set(keys)).toEqual(expected);

@@ -9,7 +9,10 @@ import type { KubeApi } from "../../../src/kube/api.ts";
 import { collectionPath, type ResourceType } from "../../../src/kube/resources.ts";
 import { ApiError } from "../../../src/kube/transport.ts";
 
-type Obj = { metadata: Record<string, unknown> & { name: string; namespace: string; uid: string; resourceVersion: string }; [k: string]: unknown };
+type Obj = {
+  metadata: Record<string, unknown> & { name: string; namespace: string; uid: string; resourceVersion: string };
+  [k: string]: unknown;
+};
 
 /** Objects by `plural/namespace/name`; `beforeDelete` may throw or change the store first. */
 class FakeApi {
@@ -19,12 +22,17 @@ class FakeApi {
   private rv = 100;
 
   put(rt: ResourceType, o: Obj): void {
-    this.store.set(`${rt.plural}/${o.metadata.namespace}/${o.metadata.name}`, { ...o, metadata: { ...o.metadata, resourceVersion: String(this.rv++) } });
+    this.store.set(`${rt.plural}/${o.metadata.namespace}/${o.metadata.name}`, {
+      ...o,
+      metadata: { ...o.metadata, resourceVersion: String(this.rv++) },
+    });
   }
 
   async list(rt: ResourceType, opts: { namespace?: string } = {}) {
     this.calls.push(`list ${rt.plural} ${opts.namespace ?? "*"}`);
-    const items = [...this.store.entries()].filter(([k]) => k.startsWith(`${rt.plural}/${opts.namespace ? `${opts.namespace}/` : ""}`)).map(([, o]) => o);
+    const items = [...this.store.entries()]
+      .filter(([k]) => k.startsWith(`${rt.plural}/${opts.namespace ? `${opts.namespace}/` : ""}`))
+      .map(([, o]) => o);
     return { items, resourceVersion: "1" };
   }
 
@@ -34,7 +42,14 @@ class FakeApi {
     return o;
   }
 
-  async delete(rt: ResourceType, namespace: string, name: string, pre: { uid?: string; resourceVersion?: string } = {}, _p = "Background", options: { dryRun?: boolean } = {}) {
+  async delete(
+    rt: ResourceType,
+    namespace: string,
+    name: string,
+    pre: { uid?: string; resourceVersion?: string } = {},
+    _p = "Background",
+    options: { dryRun?: boolean } = {},
+  ) {
     const key = `${rt.plural}/${namespace}/${name}`;
     this.calls.push(`delete ${key}${options.dryRun ? " (dry run)" : ""}`);
     this.beforeDelete(key);
@@ -54,14 +69,23 @@ const LEASE = { plural: "leases", group: "coordination.k8s.io", version: "v1", k
 
 const ours = (namespace: string, name: string, uid = `${namespace}-${name}`): Obj => ({
   metadata: {
-    name: `podlogreader-${name}`, namespace, uid, resourceVersion: "",
+    name: `podlogreader-${name}`,
+    namespace,
+    uid,
+    resourceVersion: "",
     labels: { "app.kubernetes.io/managed-by": "podlogreader" },
     annotations: { "podlogreader.dev/workload": `Deployment/${name}` },
     ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name, uid: "w", controller: true }],
   },
 });
-const theirs = (namespace: string, name: string, uid = `${namespace}-${name}-theirs`): Obj => ({ metadata: { name, namespace, uid, resourceVersion: "" } });
-const bindingOf = (o: Obj) => ({ ...o, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: o.metadata.name }, subjects: [{ kind: "ServiceAccount", name: o.metadata.name }] });
+const theirs = (namespace: string, name: string, uid = `${namespace}-${name}-theirs`): Obj => ({
+  metadata: { name, namespace, uid, resourceVersion: "" },
+});
+const bindingOf = (o: Obj) => ({
+  ...o,
+  roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: o.metadata.name },
+  subjects: [{ kind: "ServiceAccount", name: o.metadata.name }],
+});
 
 function world(): FakeApi {
   const api = new FakeApi();
@@ -70,11 +94,20 @@ function world(): FakeApi {
     api.put(R, ours(ns, "web"));
     api.put(SA, ours(ns, "web"));
   }
-  api.put(LEASE, { metadata: { name: "podlogreader", namespace: "sys", uid: "l1", resourceVersion: "" }, spec: { holderIdentity: null, leaseDurationSeconds: 1 } });
+  api.put(LEASE, {
+    metadata: { name: "podlogreader", namespace: "sys", uid: "l1", resourceVersion: "" },
+    spec: { holderIdentity: null, leaseDurationSeconds: 1 },
+  });
   return api;
 }
 
-const request = (over: Partial<CleanupRequest> = {}): CleanupRequest => ({ namespaces: undefined, lease: { namespace: "sys", name: "podlogreader" }, waitForLeaseMs: 0, dryRun: false, ...over });
+const request = (over: Partial<CleanupRequest> = {}): CleanupRequest => ({
+  namespaces: undefined,
+  lease: { namespace: "sys", name: "podlogreader" },
+  waitForLeaseMs: 0,
+  dryRun: false,
+  ...over,
+});
 const run = (api: FakeApi, over: Partial<CleanupRequest> = {}) => cleanup(api as unknown as KubeApi, request(over));
 const deletes = (api: FakeApi) => api.calls.filter((c) => c.startsWith("delete"));
 
@@ -84,9 +117,12 @@ describe("cleanup", () => {
     const report = await run(api);
     expect(report.ok).toBe(true);
     expect(deletes(api)).toEqual([
-      "delete rolebindings/a/podlogreader-web", "delete rolebindings/b/podlogreader-web",
-      "delete roles/a/podlogreader-web", "delete roles/b/podlogreader-web",
-      "delete serviceaccounts/a/podlogreader-web", "delete serviceaccounts/b/podlogreader-web",
+      "delete rolebindings/a/podlogreader-web",
+      "delete rolebindings/b/podlogreader-web",
+      "delete roles/a/podlogreader-web",
+      "delete roles/b/podlogreader-web",
+      "delete serviceaccounts/a/podlogreader-web",
+      "delete serviceaccounts/b/podlogreader-web",
       "delete leases/sys/podlogreader",
     ]);
     expect(api.store.size).toBe(0);
@@ -122,7 +158,14 @@ describe("cleanup", () => {
     const report = await run(api);
     expect(report.ok).toBe(true);
     expect(api.store.get("roles/a/podlogreader-web")?.metadata.uid).toBe("a-podlogreader-web-theirs");
-    expect(report.leftAlone).toEqual([{ kind: "Role", namespace: "a", name: "podlogreader-web", why: "replaced since it was listed, and not made by podlogreader: it lacks the label app.kubernetes.io/managed-by=podlogreader" }]);
+    expect(report.leftAlone).toEqual([
+      {
+        kind: "Role",
+        namespace: "a",
+        name: "podlogreader-web",
+        why: "replaced since it was listed, and not made by podlogreader: it lacks the label app.kubernetes.io/managed-by=podlogreader",
+      },
+    ]);
   });
 
   test("an object of podlogreader's that changed since it was listed is judged again and deleted", async () => {
@@ -141,7 +184,8 @@ describe("cleanup", () => {
   test("a refusal names the missing permission, and nothing after that kind is tried", async () => {
     const api = world();
     api.beforeDelete = (key) => {
-      if (key.startsWith("roles/")) throw new ApiError("DELETE", key, 403, "Forbidden", 'roles.rbac.authorization.k8s.io "podlogreader-web" is forbidden');
+      if (key.startsWith("roles/"))
+        throw new ApiError("DELETE", key, 403, "Forbidden", 'roles.rbac.authorization.k8s.io "podlogreader-web" is forbidden');
     };
     const report = await run(api);
     expect(report.ok).toBe(false);
@@ -160,7 +204,10 @@ describe("cleanup", () => {
       throw new ApiError("GET", rt.plural, 403, "Forbidden", "forbidden");
     };
     const report = await run(api);
-    expect(report.errors).toEqual(["missing permission: list rolebindings.rbac.authorization.k8s.io in all namespaces (cluster-wide) (GET rolebindings: 403 Forbidden: forbidden)"]);
+    expect(report.errors).toEqual([
+      "missing permission: list rolebindings.rbac.authorization.k8s.io in all namespaces (cluster-wide) (GET rolebindings: 403 " +
+        "Forbidden: forbidden)",
+    ]);
     expect(deletes(api)).toEqual([]);
   });
 
@@ -168,7 +215,8 @@ describe("cleanup", () => {
     const api = world();
     let failed = 0;
     api.beforeDelete = (key) => {
-      if (key === "serviceaccounts/b/podlogreader-web" && failed++ === 0) throw new ApiError("DELETE", key, 503, "ServiceUnavailable", "try again");
+      if (key === "serviceaccounts/b/podlogreader-web" && failed++ === 0)
+        throw new ApiError("DELETE", key, 503, "ServiceUnavailable", "try again");
     };
     const report = await run(api);
     expect(report.ok).toBe(true);
@@ -178,7 +226,10 @@ describe("cleanup", () => {
 
   test("a Lease renewed between read and delete is read again; a held one is warned of", async () => {
     const api = world();
-    api.put(LEASE, { metadata: { name: "podlogreader", namespace: "sys", uid: "l1", resourceVersion: "" }, spec: { holderIdentity: "replica-1", leaseDurationSeconds: 3600, renewTime: new Date().toISOString() } });
+    api.put(LEASE, {
+      metadata: { name: "podlogreader", namespace: "sys", uid: "l1", resourceVersion: "" },
+      spec: { holderIdentity: "replica-1", leaseDurationSeconds: 3600, renewTime: new Date().toISOString() },
+    });
     api.beforeDelete = (key) => {
       if (key !== "leases/sys/podlogreader") return;
       api.beforeDelete = () => {};
@@ -198,10 +249,18 @@ describe("cleanup flags", () => {
   });
 
   test("the hook's arguments", () => {
-    expect(parseCleanup(["-A", "--leader-election-namespace", "sys", "--leader-election-id", "podlogreader", "--wait-for-lease=30s"])).toMatchObject({
-      allNamespaces: true, lease: { namespace: "sys", name: "podlogreader" }, waitForLeaseMs: 30_000,
+    expect(
+      parseCleanup(["-A", "--leader-election-namespace", "sys", "--leader-election-id", "podlogreader", "--wait-for-lease=30s"]),
+    ).toMatchObject({
+      allNamespaces: true,
+      lease: { namespace: "sys", name: "podlogreader" },
+      waitForLeaseMs: 30_000,
     });
-    expect(parseCleanup(["-n", "a,b", "-n", "c", "--dry-run", "-o", "json"])).toMatchObject({ namespaces: ["a", "b", "c"], dryRun: true, output: "json" });
+    expect(parseCleanup(["-n", "a,b", "-n", "c", "--dry-run", "-o", "json"])).toMatchObject({
+      namespaces: ["a", "b", "c"],
+      dryRun: true,
+      output: "json",
+    });
   });
 
   test.each([

@@ -2,7 +2,12 @@
 import { describe, expect, test } from "bun:test";
 import { syncState } from "../../../src/admin/status.ts";
 
-const names = (...pods: string[]) => ({ rules: [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"], resourceNames: pods }, { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] }] });
+const names = (...pods: string[]) => ({
+  rules: [
+    { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"], resourceNames: pods },
+    { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] },
+  ],
+});
 const none = { rules: [{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] }] };
 
 describe("syncState", () => {

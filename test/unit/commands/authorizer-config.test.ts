@@ -4,7 +4,12 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AUTHORIZER_CONFIG_FLAGS, parseAuthorizerConfig, writeAuthorizerConfig, type AuthorizerConfigOptions } from "../../../src/commands/authorizer-config.ts";
+import {
+  AUTHORIZER_CONFIG_FLAGS,
+  parseAuthorizerConfig,
+  writeAuthorizerConfig,
+  type AuthorizerConfigOptions,
+} from "../../../src/commands/authorizer-config.ts";
 import { authorizationConfig, MATCH_CONDITIONS } from "../../../src/authorizer/config.ts";
 import { handle } from "../../../src/authorizer/server.ts";
 import { World } from "../../../src/access/membership.ts";
@@ -13,7 +18,12 @@ import { createLogger } from "../../../src/log.ts";
 import { commandHelp, splitCommand } from "../../../src/commands/registry.ts";
 
 function capture() {
-  return { text: "", write(s: string) { this.text += s; } };
+  return {
+    text: "",
+    write(s: string) {
+      this.text += s;
+    },
+  };
 }
 
 /** What the command prints for these arguments (its parse, then its writing). */
@@ -25,14 +35,31 @@ function configure(argv: string[], out = capture()): string {
 describe("podlogreader authorizer-config", () => {
   const dir = mkdtempSync(join(tmpdir(), "authz-config-"));
   for (const f of ["ca.crt", "client.crt", "client.key"]) writeFileSync(join(dir, f), `PEM of ${f}\n`);
-  const args = ["--server-url", "https://10.0.0.5:8443", "--ca-file", join(dir, "ca.crt"), "--client-cert", join(dir, "client.crt"), "--client-key", join(dir, "client.key")];
+  const args = [
+    "--server-url",
+    "https://10.0.0.5:8443",
+    "--ca-file",
+    join(dir, "ca.crt"),
+    "--client-cert",
+    join(dir, "client.crt"),
+    "--client-key",
+    join(dir, "client.key"),
+  ];
 
   test("Node, RBAC, then the webhook: NoOpinion on failure, no decision cache, 3s, v1, only pod reads", () => {
     const [config, kubeconfig] = configure(args).split("\n---\n") as [string, string];
     expect(config).toContain("kind: AuthorizationConfiguration");
     expect(config.indexOf("type: Node")).toBeLessThan(config.indexOf("type: RBAC"));
     expect(config.indexOf("type: RBAC")).toBeLessThan(config.indexOf("type: Webhook"));
-    for (const line of ["failurePolicy: NoOpinion", "cacheAuthorizedRequests: false", "cacheUnauthorizedRequests: false", "timeout: 3s", "subjectAccessReviewVersion: v1", "matchConditionSubjectAccessReviewVersion: v1", "type: KubeConfigFile"]) {
+    for (const line of [
+      "failurePolicy: NoOpinion",
+      "cacheAuthorizedRequests: false",
+      "cacheUnauthorizedRequests: false",
+      "timeout: 3s",
+      "subjectAccessReviewVersion: v1",
+      "matchConditionSubjectAccessReviewVersion: v1",
+      "type: KubeConfigFile",
+    ]) {
       expect(config).toContain(line);
     }
     for (const e of MATCH_CONDITIONS) expect(config).toContain(JSON.stringify(e));
@@ -43,7 +70,9 @@ describe("podlogreader authorizer-config", () => {
 
   test("--out-dir writes both files, the kubeconfig readable by its owner only", () => {
     const out = join(dir, "out");
-    expect(configure([...args, "--out-dir", out, "--webhook-kubeconfig-path", "/etc/kubernetes/w.kubeconfig"])).toContain(`Wrote ${join(out, "authorization-config.yaml")}`);
+    expect(configure([...args, "--out-dir", out, "--webhook-kubeconfig-path", "/etc/kubernetes/w.kubeconfig"])).toContain(
+      `Wrote ${join(out, "authorization-config.yaml")}`,
+    );
     expect(readFileSync(join(out, "authorization-config.yaml"), "utf8")).toBe(authorizationConfig("/etc/kubernetes/w.kubeconfig"));
     expect(statSync(join(out, "podlogreader-authorizer.kubeconfig")).mode & 0o777).toBe(0o600);
   });
@@ -65,7 +94,11 @@ describe("podlogreader authorizer-config", () => {
 
 describe("the webhook's HTTP handling", () => {
   const log = createLogger("error", "text");
-  const review = { apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec: { user: "u", resourceAttributes: { namespace: "ns", verb: "get", resource: "pods", subresource: "log", name: "p" } } };
+  const review = {
+    apiVersion: "authorization.k8s.io/v1",
+    kind: "SubjectAccessReview",
+    spec: { user: "u", resourceAttributes: { namespace: "ns", verb: "get", resource: "pods", subresource: "log", name: "p" } },
+  };
   const deps = (ready: boolean) => ({ view: { world: new World(), bindings: () => [] }, gather: async () => ({}), ready: () => ready });
   const post = (body: string, path = "/authorize") => new Request(`https://x${path}`, { method: "POST", body });
 
@@ -76,10 +109,17 @@ describe("the webhook's HTTP handling", () => {
   });
 
   test("a body that is not JSON, and any review before the caches synced, get no opinion", async () => {
-    for (const [body, ready] of [["not json", true], [JSON.stringify(review), false]] as const) {
+    for (const [body, ready] of [
+      ["not json", true],
+      [JSON.stringify(review), false],
+    ] as const) {
       const r = await handle(post(body), deps(ready), log);
       expect(r.status).toBe(200);
-      expect(await r.json()).toMatchObject({ apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", status: { allowed: false } });
+      expect(await r.json()).toMatchObject({
+        apiVersion: "authorization.k8s.io/v1",
+        kind: "SubjectAccessReview",
+        status: { allowed: false },
+      });
     }
   });
 });
@@ -89,7 +129,11 @@ describe("the webhook's answers, counted", () => {
     const { Metrics } = await import("../../../src/telemetry/metrics.ts");
     const metrics = new Metrics();
     const log = createLogger("error", "text");
-    const get = { apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec: { user: "u", resourceAttributes: { namespace: "ns", verb: "get", resource: "pods", name: "p" } } };
+    const get = {
+      apiVersion: "authorization.k8s.io/v1",
+      kind: "SubjectAccessReview",
+      spec: { user: "u", resourceAttributes: { namespace: "ns", verb: "get", resource: "pods", name: "p" } },
+    };
     // A binding names u, so the webhook reads for u (and the read is what fails).
     const binding: RoleBinding = {
       metadata: { name: "podlogreader-web", namespace: "ns", uid: "b", resourceVersion: "1" },
@@ -101,7 +145,11 @@ describe("the webhook's answers, counted", () => {
     const failing = { view, gather: () => Promise.reject(new Error("timed out")), ready: () => true, metrics };
     expect(await (await handle(post(get), failing, log)).json()).toMatchObject({ status: { allowed: false } });
     await handle(post(get), { ...failing, gather: async () => ({}) }, log);
-    await handle(post({ ...get, spec: { ...get.spec, resourceAttributes: { ...get.spec.resourceAttributes, resource: "secrets" } } }), failing, log);
+    await handle(
+      post({ ...get, spec: { ...get.spec, resourceAttributes: { ...get.spec.resourceAttributes, resource: "secrets" } } }),
+      failing,
+      log,
+    );
     const text = await metrics.registry.metrics();
     expect(text).toContain('podlogreader_authorizer_decisions_total{request="pod",decision="error"} 1');
     expect(text).toContain('podlogreader_authorizer_decisions_total{request="pod",decision="no-opinion"} 1');

@@ -43,7 +43,11 @@ describe("podlogreader completion", () => {
 
   test.each(COMMANDS.map((c) => [c.name, c] as const))("bash completes every flag of %s, after global flags too", (_, c) => {
     const offered = complete(["podlogreader", "-n", "ns", c.name, "--"]);
-    expect(offered.sort()).toEqual(Object.values(c.flags).map((f) => `--${f.name}`).sort());
+    expect(offered.sort()).toEqual(
+      Object.values(c.flags)
+        .map((f) => `--${f.name}`)
+        .sort(),
+    );
   });
 
   test("without a command word the flags are run's, since run is the default", () => {

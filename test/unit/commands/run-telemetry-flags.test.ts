@@ -52,7 +52,9 @@ describe("the deprecated --http-addr", () => {
     expect(o.httpAddr).toEqual({ host: "", port: 8080 });
     expect(o.metricsBindAddress).toBeUndefined();
     expect(o.healthProbeBindAddress).toBeUndefined();
-    expect(o.deprecations).toEqual(["--http-addr is deprecated and will be removed in a later release; use --metrics-bind-address and --health-probe-bind-address"]);
+    expect(o.deprecations).toEqual([
+      "--http-addr is deprecated and will be removed in a later release; use --metrics-bind-address and --health-probe-bind-address",
+    ]);
   });
 
   test("an address given explicitly next to it is still served", () => {

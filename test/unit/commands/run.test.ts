@@ -47,7 +47,9 @@ describe("parseOptions", () => {
   ])("the deprecated %p still works, as --pod-visibility=%s, and says it is deprecated", (argv, visibility) => {
     const o = parseOptions(argv);
     expect(o.podVisibility).toBe(visibility as "own" | "namespace");
-    expect(o.deprecations).toEqual([`--list-pods is deprecated and will be removed in the next release; use --pod-visibility=${visibility}`]);
+    expect(o.deprecations).toEqual([
+      `--list-pods is deprecated and will be removed in the next release; use --pod-visibility=${visibility}`,
+    ]);
   });
 
   test("--list-pods that contradicts --pod-visibility is refused", () => {
@@ -111,12 +113,17 @@ describe("admin commands", () => {
   });
 
   test("kubeconfig writes a file with --output-file; -o FILE is a format error", () => {
-    expect(parseKubeconfig(["-n", "x", "deploy/web", "--output-file", "web.kubeconfig"])).toMatchObject({ outputFile: "web.kubeconfig", output: "yaml" });
+    expect(parseKubeconfig(["-n", "x", "deploy/web", "--output-file", "web.kubeconfig"])).toMatchObject({
+      outputFile: "web.kubeconfig",
+      output: "yaml",
+    });
     expect(() => parseKubeconfig(["-n", "x", "deploy/web", "-o", "web.kubeconfig"])).toThrow("--output must be yaml or json");
   });
 
   test("kubeconfig --duration speaks kubectl's words", () => {
-    expect(() => parseKubeconfig(["-n", "x", "deploy/web", "--duration", "1y"])).toThrow('invalid argument "1y" for "--duration" flag: time: unknown unit "y" in duration "1y"');
+    expect(() => parseKubeconfig(["-n", "x", "deploy/web", "--duration", "1y"])).toThrow(
+      'invalid argument "1y" for "--duration" flag: time: unknown unit "y" in duration "1y"',
+    );
     expect(parseKubeconfig(["deploy/web", "--duration", "90m"])).toMatchObject({ durationMs: 5_400_000 });
   });
 
@@ -132,8 +139,14 @@ describe("admin commands", () => {
 
 describe("invocation", () => {
   test("global flags before the command move behind it; no command word means run", () => {
-    expect(splitCommand(["--context", "c", "-n", "ns", "status", "-o", "json"])).toEqual({ command: "status", args: ["-o", "json", "--context", "c", "-n", "ns"] });
-    expect(splitCommand(["--kubeconfig=/k", "run", "--workers", "2"])).toEqual({ command: "run", args: ["--workers", "2", "--kubeconfig=/k"] });
+    expect(splitCommand(["--context", "c", "-n", "ns", "status", "-o", "json"])).toEqual({
+      command: "status",
+      args: ["-o", "json", "--context", "c", "-n", "ns"],
+    });
+    expect(splitCommand(["--kubeconfig=/k", "run", "--workers", "2"])).toEqual({
+      command: "run",
+      args: ["--workers", "2", "--kubeconfig=/k"],
+    });
     expect(splitCommand(["-n", "ns", "--workers", "2"])).toEqual({ command: "run", args: ["-n", "ns", "--workers", "2"] });
     expect(splitCommand(["version"])).toEqual({ command: "version", args: [] });
   });
@@ -149,14 +162,28 @@ describe("invocation", () => {
 
 describe("parseGoDuration reads what Go's time.ParseDuration reads", () => {
   test.each([
-    ["0", 0], ["1.5h", 5_400_000], ["2h45m", 9_900_000], ["300ms", 300], ["-1m", -60_000], ["+2s", 2000], ["1us", 0.001], ["1µs", 0.001], [".5s", 500], ["1.s", 1000],
+    ["0", 0],
+    ["1.5h", 5_400_000],
+    ["2h45m", 9_900_000],
+    ["300ms", 300],
+    ["-1m", -60_000],
+    ["+2s", 2000],
+    ["1us", 0.001],
+    ["1µs", 0.001],
+    [".5s", 500],
+    ["1.s", 1000],
   ])("%p is %p ms", (text, ms) => {
     expect(parseGoDuration(text)).toBe(ms);
   });
 
   test.each([
-    ["", 'time: invalid duration ""'], ["-", 'time: invalid duration "-"'], [".s", 'time: invalid duration ".s"'], ["1", 'time: missing unit in duration "1"'],
-    ["1d", 'time: unknown unit "d" in duration "1d"'], ["1h 2m", 'time: unknown unit "h " in duration "1h 2m"'], ["3000000h", 'time: invalid duration "3000000h"'],
+    ["", 'time: invalid duration ""'],
+    ["-", 'time: invalid duration "-"'],
+    [".s", 'time: invalid duration ".s"'],
+    ["1", 'time: missing unit in duration "1"'],
+    ["1d", 'time: unknown unit "d" in duration "1d"'],
+    ["1h 2m", 'time: unknown unit "h " in duration "1h 2m"'],
+    ["3000000h", 'time: invalid duration "3000000h"'],
   ])("%p is refused: %s", (text, message) => {
     expect(() => parseGoDuration(text)).toThrow(new DurationError(message));
   });

@@ -15,7 +15,16 @@ const frontend: Subject = { kind: "Group", name: "frontend" };
 const ROLE_UID = "role-uid";
 
 function grant(name: string, expiresAtMs: number, over: { resourceVersion?: string; roleUid?: string } = {}): RoleBinding {
-  const body = desiredGrant({ namespace: "ns", kind: "Deployment", name: "web", subjects: [{ ...frontend, name }], roleUid: over.roleUid ?? ROLE_UID, expiresAtMs, reason: "INC-1", grantedBy: "admin" });
+  const body = desiredGrant({
+    namespace: "ns",
+    kind: "Deployment",
+    name: "web",
+    subjects: [{ ...frontend, name }],
+    roleUid: over.roleUid ?? ROLE_UID,
+    expiresAtMs,
+    reason: "INC-1",
+    grantedBy: "admin",
+  });
   return { ...body, metadata: { ...body.metadata, uid: `uid-${name}`, resourceVersion: over.resourceVersion ?? "1" } };
 }
 
@@ -86,9 +95,19 @@ describe("expiryVerdict", () => {
   test.each([
     ["a live grant waits until its expiry", live, T0, { action: "wait", untilMs: T0 + 20_000 }],
     ["at its expiry it is deleted", live, T0 + 20_000, { action: "delete", why: "expired" }],
-    ["its Role gone, it is deleted before expiry", grant("b", T0 + 20_000, { roleUid: "another-role" }), T0, { action: "delete", why: "role-gone" }],
+    [
+      "its Role gone, it is deleted before expiry",
+      grant("b", T0 + 20_000, { roleUid: "another-role" }),
+      T0,
+      { action: "delete", why: "role-gone" },
+    ],
     ["no readable expiry: deleted", { ...live, metadata: { ...live.metadata, annotations: {} } }, T0, { action: "delete", why: "expired" }],
-    ["a binding without the grant marks is never touched, expired or not", { ...live, metadata: { ...live.metadata, labels: {} } }, T0 + 10 ** 9, { action: "ignore" }],
+    [
+      "a binding without the grant marks is never touched, expired or not",
+      { ...live, metadata: { ...live.metadata, labels: {} } },
+      T0 + 10 ** 9,
+      { action: "ignore" },
+    ],
   ])("%s", (_, b, now, verdict) => {
     expect(expiryVerdict(b as RoleBinding, now, roleUid)).toEqual(verdict as ReturnType<typeof expiryVerdict>);
   });
@@ -111,7 +130,9 @@ describe("GrantExpiry", () => {
     await s.settle();
     expect(s.deletes).toEqual([{ name: old.metadata.name, uid: old.metadata.uid, resourceVersion: "42" }]);
     expect(s.events).toEqual([]); // the workload is not in the world; the log line and metric remain
-    expect(await s.metrics.registry.getSingleMetricAsString("podlogreader_grants_expired_total")).toContain('podlogreader_grants_expired_total{namespace="ns",reason="expired"} 1');
+    expect(await s.metrics.registry.getSingleMetricAsString("podlogreader_grants_expired_total")).toContain(
+      'podlogreader_grants_expired_total{namespace="ns",reason="expired"} 1',
+    );
   });
 
   test("a live grant is deleted by a timer at its expiry, not before, without polling", async () => {
@@ -156,7 +177,13 @@ describe("GrantExpiry", () => {
 
   test("a refused delete is retried with backoff until it goes through", async () => {
     const g = grant("a", T0 - 1);
-    const s = setup([g], [new ApiError("DELETE", "/rolebindings", 500, "InternalError", "etcd"), new ApiError("DELETE", "/rolebindings", 403, "Forbidden", "no")]);
+    const s = setup(
+      [g],
+      [
+        new ApiError("DELETE", "/rolebindings", 500, "InternalError", "etcd"),
+        new ApiError("DELETE", "/rolebindings", 403, "Forbidden", "no"),
+      ],
+    );
     s.expiry.start();
     await s.settle();
     expect(s.deletes.length).toBe(1);

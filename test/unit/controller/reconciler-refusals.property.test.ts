@@ -81,8 +81,15 @@ class ModelApi implements ObjectWriter {
   private nextRv() {
     return String(++this.revision);
   }
-  put(rt: ResourceType, obj: Omit<Obj, "metadata"> & { metadata: Omit<Meta, "uid" | "resourceVersion" | "namespace"> }, madeFor?: string): Obj {
-    const stored: Obj = structuredClone({ ...obj, metadata: { ...obj.metadata, namespace: NS, uid: `uid-${++this.uids}`, resourceVersion: this.nextRv() } }) as Obj;
+  put(
+    rt: ResourceType,
+    obj: Omit<Obj, "metadata"> & { metadata: Omit<Meta, "uid" | "resourceVersion" | "namespace"> },
+    madeFor?: string,
+  ): Obj {
+    const stored: Obj = structuredClone({
+      ...obj,
+      metadata: { ...obj.metadata, namespace: NS, uid: `uid-${++this.uids}`, resourceVersion: this.nextRv() },
+    }) as Obj;
     this.objects.set(this.key(rt, stored.metadata.name), stored);
     if (rt.plural === "serviceaccounts") this.madeFor.set(stored.metadata.uid, madeFor);
     return stored;
@@ -95,11 +102,13 @@ class ModelApi implements ObjectWriter {
     o.metadata.resourceVersion = this.nextRv();
   }
   private checkMarks(verb: string, rt: ResourceType, o: Obj) {
-    if (o.metadata.labels?.[LABEL] !== "podlogreader") this.violations.push(`${verb} of ${rt.kind} ${o.metadata.name}, which is not podlogreader's`);
+    if (o.metadata.labels?.[LABEL] !== "podlogreader")
+      this.violations.push(`${verb} of ${rt.kind} ${o.metadata.name}, which is not podlogreader's`);
   }
   private checkRules(body: { rules?: Obj["rules"] }) {
     for (const r of body.rules ?? []) {
-      if (r.resources?.some((x) => x.startsWith("pods")) && !r.resourceNames?.length) this.violations.push("a rule on pods with no resourceNames");
+      if (r.resources?.some((x) => x.startsWith("pods")) && !r.resourceNames?.length)
+        this.violations.push("a rule on pods with no resourceNames");
     }
   }
 
@@ -125,11 +134,13 @@ class ModelApi implements ObjectWriter {
     const name = body.metadata!.name!;
     const o = this.objects.get(this.key(rt, name));
     if (!o) throw new ApiError("PATCH", `/${rt.plural}/${name}`, 404, "NotFound", "not found");
-    if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== o.metadata.resourceVersion) throw new ApiError("PATCH", `/${rt.plural}/${name}`, 409, "Conflict", "the object has been modified");
+    if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== o.metadata.resourceVersion)
+      throw new ApiError("PATCH", `/${rt.plural}/${name}`, 409, "Conflict", "the object has been modified");
     this.checkMarks("update", rt, o);
     this.checkRules(body as Obj);
     const b = body as Obj;
-    if (b.roleRef && o.roleRef && JSON.stringify(b.roleRef) !== JSON.stringify(o.roleRef)) throw new ApiError("PATCH", `/${rt.plural}/${name}`, 422, "Invalid", "roleRef is immutable");
+    if (b.roleRef && o.roleRef && JSON.stringify(b.roleRef) !== JSON.stringify(o.roleRef))
+      throw new ApiError("PATCH", `/${rt.plural}/${name}`, 422, "Invalid", "roleRef is immutable");
     const write = () => {
       const m = body.metadata!;
       o.metadata.labels = { ...o.metadata.labels, ...(m.labels ?? {}) };
@@ -165,7 +176,7 @@ class ModelApi implements ObjectWriter {
 function granted(api: ModelApi): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   const binding = api.objects.get(`rolebindings/${NAME}`);
-  if (!binding?.roleRef || binding.roleRef.kind !== "Role") return out;
+  if (binding?.roleRef?.kind !== "Role") return out;
   const role = api.objects.get(`roles/${binding.roleRef.name}`);
   if (!role) return out;
   const names = new Set<string>();
@@ -193,8 +204,10 @@ function excess(api: ModelApi, model: Model): string[] {
   const found: string[] = [];
   for (const [uid, names] of granted(api)) {
     const sa = [...api.objects.values()].find((o) => o.metadata.uid === uid)!;
-    const own = model.uid !== undefined && model.optedIn && api.madeFor.get(uid) === model.uid && sa.metadata.labels?.[LABEL] === "podlogreader";
-    for (const n of names) if (!own || !model.pods.includes(n)) found.push(`${n} to ServiceAccount ${uid}${own ? "" : " (not this workload's own)"}`);
+    const own =
+      model.uid !== undefined && model.optedIn && api.madeFor.get(uid) === model.uid && sa.metadata.labels?.[LABEL] === "podlogreader";
+    for (const n of names)
+      if (!own || !model.pods.includes(n)) found.push(`${n} to ServiceAccount ${uid}${own ? "" : " (not this workload's own)"}`);
   }
   return found;
 }
@@ -212,9 +225,15 @@ function wayOut(api: ModelApi, model: Model): boolean {
 }
 
 type Action =
-  | { type: "scaleDown" } | { type: "scaleUp" } | { type: "optOut" } | { type: "optIn" } | { type: "delete" }
+  | { type: "scaleDown" }
+  | { type: "scaleUp" }
+  | { type: "optOut" }
+  | { type: "optIn" }
+  | { type: "delete" }
   | { type: "recreate"; optedIn: boolean; pods: number; orphan: boolean }
-  | { type: "takeOverRole" } | { type: "takeOverServiceAccount" } | { type: "foreignServiceAccount" };
+  | { type: "takeOverRole" }
+  | { type: "takeOverServiceAccount" }
+  | { type: "foreignServiceAccount" };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
   fc.constant({ type: "scaleDown" as const }),
@@ -232,7 +251,8 @@ const failure: fc.Arbitrary<Failure> = fc.oneof(
   fc.record({ status: fc.constantFrom(403 as const, 404 as const, 409 as const, 422 as const, 429 as const, 500 as const) }),
   fc.record({ timeout: fc.constant(true as const), applied: fc.boolean() }),
 );
-const refusals = fc.array(fc.tuple(fc.constantFrom(...VERBS), fc.constantFrom(...RESOURCES), failure), { maxLength: 8 })
+const refusals = fc
+  .array(fc.tuple(fc.constantFrom(...VERBS), fc.constantFrom(...RESOURCES), failure), { maxLength: 8 })
   .map((list) => new Map<string, Failure>(list.map(([verb, resource, f]) => [`${verb}:${resource}`, f])));
 
 async function refusedCount(metrics: Metrics): Promise<number> {
@@ -241,7 +261,12 @@ async function refusedCount(metrics: Metrics): Promise<number> {
 }
 
 /** One history, played: returns what went wrong, or undefined. */
-async function play(refused: Map<string, Failure>, actions: Action[], laggingCache: boolean[], unreadable: string[] = []): Promise<string | undefined> {
+async function play(
+  refused: Map<string, Failure>,
+  actions: Action[],
+  laggingCache: boolean[],
+  unreadable: string[] = [],
+): Promise<string | undefined> {
   const api = new ModelApi();
   api.unreadable = new Set(unreadable);
   const world = new World();
@@ -252,26 +277,49 @@ async function play(refused: Map<string, Failure>, actions: Action[], laggingCac
   const events: string[] = [];
   const sink = { normal: async () => {}, warn: async (_on: unknown, reason: string) => void events.push(reason) };
   const metrics = new Metrics();
-  const reconciler = new Reconciler(api, { world, roles, roleBindings, serviceAccounts }, OPTIONS, sink, createLogger("error", "text"), metrics);
+  const reconciler = new Reconciler(
+    api,
+    { world, roles, roleBindings, serviceAccounts },
+    OPTIONS,
+    sink,
+    createLogger("error", "text"),
+    metrics,
+  );
 
   let shownWorkload: Workload | undefined;
   let shownPods: string[] = [];
   const show = () => {
     // The world as the controller's watches see it: the workload and its pods.
-    for (const p of shownPods) world.updatePod({ namespace: NS, name: p, uid: `${shownWorkload!.uid}-${p}`, controllerKind: "StatefulSet", controllerUid: shownWorkload!.uid }, undefined);
+    for (const p of shownPods)
+      world.updatePod(
+        { namespace: NS, name: p, uid: `${shownWorkload!.uid}-${p}`, controllerKind: "StatefulSet", controllerUid: shownWorkload!.uid },
+        undefined,
+      );
     if (shownWorkload) world.updateWorkload(shownWorkload, undefined);
     shownWorkload = model.uid ? { kind: "StatefulSet", namespace: NS, name: "db", uid: model.uid, optedIn: model.optedIn } : undefined;
     shownPods = model.uid ? [...model.pods] : [];
     if (shownWorkload) world.updateWorkload(undefined, shownWorkload);
-    for (const p of shownPods) world.updatePod(undefined, { namespace: NS, name: p, uid: `${shownWorkload!.uid}-${p}`, controllerKind: "StatefulSet", controllerUid: shownWorkload!.uid });
+    for (const p of shownPods)
+      world.updatePod(undefined, {
+        namespace: NS,
+        name: p,
+        uid: `${shownWorkload!.uid}-${p}`,
+        controllerKind: "StatefulSet",
+        controllerUid: shownWorkload!.uid,
+      });
     api.currentWorkloadUid = model.uid;
   };
   const sync = () => {
     // The watches catch up: label-selected Roles and RoleBindings, every ServiceAccount.
-    for (const [cache, plural, all] of [[roles, "roles", false], [roleBindings, "rolebindings", false], [serviceAccounts, "serviceaccounts", true]] as const) {
+    for (const [cache, plural, all] of [
+      [roles, "roles", false],
+      [roleBindings, "rolebindings", false],
+      [serviceAccounts, "serviceaccounts", true],
+    ] as const) {
       (cache.objects as Map<string, unknown>).clear();
       for (const [k, o] of api.objects) {
-        if (k.startsWith(`${plural}/`) && (all || o.metadata.labels?.[LABEL] === "podlogreader")) (cache.objects as Map<string, unknown>).set(`${NS}/${o.metadata.name}`, structuredClone(o));
+        if (k.startsWith(`${plural}/`) && (all || o.metadata.labels?.[LABEL] === "podlogreader"))
+          (cache.objects as Map<string, unknown>).set(`${NS}/${o.metadata.name}`, structuredClone(o));
       }
     }
   };
@@ -296,13 +344,25 @@ async function play(refused: Map<string, Failure>, actions: Action[], laggingCac
   api.refusals = refused;
   for (const [i, a] of actions.entries()) {
     switch (a.type) {
-      case "scaleDown": model.pods.pop(); break;
-      case "scaleUp": model.pods.push(`db-${model.pods.length}`); break;
-      case "optOut": model.optedIn = false; break;
-      case "optIn": model.optedIn = true; break;
-      case "delete": model.uid = undefined; model.pods = []; break;
+      case "scaleDown":
+        model.pods.pop();
+        break;
+      case "scaleUp":
+        model.pods.push(`db-${model.pods.length}`);
+        break;
+      case "optOut":
+        model.optedIn = false;
+        break;
+      case "optIn":
+        model.optedIn = true;
+        break;
+      case "delete":
+        model.uid = undefined;
+        model.pods = [];
+        break;
       case "recreate":
-        if (a.orphan) for (const o of api.objects.values()) o.metadata.ownerReferences = o.metadata.ownerReferences?.filter((r) => r.uid !== model.uid);
+        if (a.orphan)
+          for (const o of api.objects.values()) o.metadata.ownerReferences = o.metadata.ownerReferences?.filter((r) => r.uid !== model.uid);
         model.uid = `sts-${++model.incarnation}`;
         model.optedIn = a.optedIn;
         model.pods = Array.from({ length: a.pods }, (_, n) => `db-${n}`);
@@ -313,9 +373,12 @@ async function play(refused: Map<string, Failure>, actions: Action[], laggingCac
           o.rules = [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["other-team-0"] }];
         });
         break;
-      case "takeOverServiceAccount": api.edit("serviceaccounts", NAME, (o) => void delete o.metadata.labels?.[LABEL]); break;
+      case "takeOverServiceAccount":
+        api.edit("serviceaccounts", NAME, (o) => void delete o.metadata.labels?.[LABEL]);
+        break;
       case "foreignServiceAccount":
-        if (!api.objects.has(`serviceaccounts/${NAME}`)) api.put({ group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount" }, { metadata: { name: NAME } }, undefined);
+        if (!api.objects.has(`serviceaccounts/${NAME}`))
+          api.put({ group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount" }, { metadata: { name: NAME } }, undefined);
         break;
     }
     show();
@@ -329,26 +392,49 @@ async function play(refused: Map<string, Failure>, actions: Action[], laggingCac
     if (!thrown) return `after ${a.type}: still granted ${left.join(", ")}, and the reconcile reported success`;
     const warned = events.slice(eventsBefore).some((r) => r === "RoleWriteRefused" || r === "NameConflict");
     const counted = (await refusedCount(metrics)) > countedBefore;
-    if (!warned || !counted) return `after ${a.type}: still granted ${left.join(", ")}, and ${warned ? "no refusal was counted" : "no Warning Event was recorded"}`;
+    if (!warned || !counted)
+      return (
+        `after ${a.type}: still granted ${left.join(", ")}, and ` + `${warned ? "no refusal was counted" : "no Warning Event was recorded"}`
+      );
   }
   return undefined;
 }
 
 describe("whatever the apiserver refuses", () => {
-  test("nothing stays granted beyond the workload's own pods to its own ServiceAccount while any way out is allowed; otherwise the reconcile keeps failing, and says so", async () => {
+  test("nothing stays granted beyond the workload's own pods to its own ServiceAccount while any way out is allowed; otherwise the " +
+    "reconcile keeps failing, and says so", async () => {
     await fc.assert(
-      fc.asyncProperty(refusals, fc.array(action, { minLength: 1, maxLength: 8 }), fc.array(fc.boolean(), { maxLength: 8 }), fc.subarray([...RESOURCES]), async (refused, actions, lagging, unreadable) => {
-        const problem = await play(refused, actions, lagging, unreadable);
-        expect(problem).toBeUndefined();
-      }),
+      fc.asyncProperty(
+        refusals,
+        fc.array(action, { minLength: 1, maxLength: 8 }),
+        fc.array(fc.boolean(), { maxLength: 8 }),
+        fc.subarray([...RESOURCES]),
+        async (refused, actions, lagging, unreadable) => {
+          const problem = await play(refused, actions, lagging, unreadable);
+          expect(problem).toBeUndefined();
+        },
+      ),
       {
         numRuns: Number(process.env.PROPERTY_RUNS ?? 300),
         // The histories of an outside review, each of which the reconciler once failed.
         examples: [
           // Role UPDATE and RoleBinding DELETE refused; db scales 2 -> 1.
-          [new Map<string, Failure>([["update:roles", { status: 403 }], ["delete:rolebindings", { status: 422 }]]), [{ type: "scaleDown" }], [], []],
+          [
+            new Map<string, Failure>([
+              ["update:roles", { status: 403 }],
+              ["delete:rolebindings", { status: 422 }],
+            ]),
+            [{ type: "scaleDown" }],
+            [],
+            [],
+          ],
           // DELETE of all three refused; db opts out, is deleted, and another db that never opted in appears.
-          [new Map<string, Failure>(RESOURCES.map((r) => [`delete:${r}`, { status: 403 }])), [{ type: "optOut" }, { type: "delete" }, { type: "recreate", optedIn: false, pods: 1, orphan: false }], [], []],
+          [
+            new Map<string, Failure>(RESOURCES.map((r) => [`delete:${r}`, { status: 403 }])),
+            [{ type: "optOut" }, { type: "delete" }, { type: "recreate", optedIn: false, pods: 1, orphan: false }],
+            [],
+            [],
+          ],
           // A webhook refuses Role UPDATE with 409.
           [new Map<string, Failure>([["update:roles", { status: 409 }]]), [{ type: "scaleDown" }], [], []],
           // The Role taken over while RoleBinding DELETE is refused.
@@ -356,7 +442,15 @@ describe("whatever the apiserver refuses", () => {
           // Deleted with propagationPolicy=Orphan and made again under the same name before the controller saw it go.
           [new Map<string, Failure>(), [{ type: "recreate", optedIn: true, pods: 1, orphan: true }], [], []],
           // Throttled: 429 and 500 on the Role's update while a pod leaves; the name still goes.
-          [new Map<string, Failure>([["update:roles", { status: 429 }], ["patch:roles", { status: 500 }]]), [{ type: "scaleDown" }], [], []],
+          [
+            new Map<string, Failure>([
+              ["update:roles", { status: 429 }],
+              ["patch:roles", { status: 500 }],
+            ]),
+            [{ type: "scaleDown" }],
+            [],
+            [],
+          ],
         ] satisfies [Map<string, Failure>, Action[], boolean[], Resource[]][],
       },
     );

@@ -6,7 +6,13 @@ import { desiredAccess, ROLE_POD_NAMES_BUDGET_BYTES } from "../../../src/access/
 import type { WorkloadKind } from "../../../src/access/kinds.ts";
 import { World, type Workload } from "../../../src/access/membership.ts";
 import { managedName } from "../../../src/access/names.ts";
-import { ForeignObjectError, Reconciler, RoleWriteRefusedError, StaleCacheError, type ObjectWriter } from "../../../src/controller/reconciler.ts";
+import {
+  ForeignObjectError,
+  Reconciler,
+  RoleWriteRefusedError,
+  StaleCacheError,
+  type ObjectWriter,
+} from "../../../src/controller/reconciler.ts";
 import type { KubeObject } from "../../../src/kube/api.ts";
 import type { PartialObjectMetadata, Role, RoleBinding } from "../../../src/kube/objects.ts";
 import type { ResourceType } from "../../../src/kube/resources.ts";
@@ -25,16 +31,28 @@ function worldWith(pods: string[], opts: { optedIn?: boolean; exists?: boolean }
   const world = new World();
   if (opts.exists === false) return world;
   const deployment: Workload = { kind: "Deployment", namespace: NS, name: "web", uid: WEB_UID, optedIn: opts.optedIn ?? true };
-  const rs: Workload = { kind: "ReplicaSet", namespace: NS, name: "web-1", uid: "uid-rs", optedIn: opts.optedIn ?? true, controllerKind: "Deployment", controllerUid: WEB_UID };
+  const rs: Workload = {
+    kind: "ReplicaSet",
+    namespace: NS,
+    name: "web-1",
+    uid: "uid-rs",
+    optedIn: opts.optedIn ?? true,
+    controllerKind: "Deployment",
+    controllerUid: WEB_UID,
+  };
   world.updateWorkload(undefined, deployment);
   world.updateWorkload(undefined, rs);
-  for (const p of pods) world.updatePod(undefined, { namespace: NS, name: p, uid: `uid-${p}`, controllerKind: "ReplicaSet", controllerUid: "uid-rs" });
+  for (const p of pods)
+    world.updatePod(undefined, { namespace: NS, name: p, uid: `uid-${p}`, controllerKind: "ReplicaSet", controllerUid: "uid-rs" });
   return world;
 }
 
 const WEB = { kind: "Deployment" as WorkloadKind, namespace: NS, name: "web", uid: WEB_UID };
 const ours = (rv = "10") => ({
-  name: NAME, namespace: NS, uid: `uid-${rv}`, resourceVersion: rv,
+  name: NAME,
+  namespace: NS,
+  uid: `uid-${rv}`,
+  resourceVersion: rv,
   labels: { "app.kubernetes.io/managed-by": "podlogreader" },
   annotations: { "podlogreader.dev/workload": "Deployment/web" },
   ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: WEB_UID, controller: true }],
@@ -60,7 +78,14 @@ function liveBinding(meta: PartialObjectMetadata["metadata"] = ours(), roleName 
 const liveServiceAccount = (): PartialObjectMetadata => ({ metadata: ours() });
 
 type Answer = Error | undefined;
-interface Write { verb: "create" | "apply" | "delete"; kind: string; name: string; podNames?: string[]; subjects?: number; resourceVersion?: string }
+interface Write {
+  verb: "create" | "apply" | "delete";
+  kind: string;
+  name: string;
+  podNames?: string[];
+  subjects?: number;
+  resourceVersion?: string;
+}
 type Live = { metadata: { name: string; uid?: string } };
 /** Every write of this verb and kind fails with `error`, as under an admission policy. */
 type Refuse = { verb: Write["verb"]; kind: string; error: Error };
@@ -73,7 +98,11 @@ type Refuse = { verb: Write["verb"]; kind: string; error: Error };
 class FakeApi implements ObjectWriter {
   readonly writes: Write[] = [];
   private readonly live = new Map<string, Live>();
-  constructor(private readonly answers: Answer[] = [], objects: Partial<Record<string, Live | undefined>> = {}, private readonly refuse: Refuse[] = []) {
+  constructor(
+    private readonly answers: Answer[] = [],
+    objects: Partial<Record<string, Live | undefined>> = {},
+    private readonly refuse: Refuse[] = [],
+  ) {
     for (const [kind, o] of Object.entries(objects)) if (o) this.live.set(`${kind}/${o.metadata.name}`, o);
   }
   private answer(w: Write, body?: KubeObject): unknown {
@@ -100,7 +129,17 @@ class FakeApi implements ObjectWriter {
   }
   async apply(rt: ResourceType, _ns: string, body: KubeObject) {
     const subjects = (body as { subjects?: unknown[] }).subjects?.length;
-    return this.answer({ verb: "apply", kind: rt.kind, name: body.metadata!.name!, podNames: podsIn(body), subjects, resourceVersion: body.metadata?.resourceVersion ?? undefined }, body);
+    return this.answer(
+      {
+        verb: "apply",
+        kind: rt.kind,
+        name: body.metadata!.name!,
+        podNames: podsIn(body),
+        subjects,
+        resourceVersion: body.metadata?.resourceVersion ?? undefined,
+      },
+      body,
+    );
   }
   async delete(rt: ResourceType, _ns: string | undefined, name: string, pre?: { resourceVersion?: string }) {
     this.answer({ verb: "delete", kind: rt.kind, name, resourceVersion: pre?.resourceVersion });
@@ -156,14 +195,18 @@ const rows: Row[] = [
   {
     name: "no-op: everything in place writes nothing and records nothing",
     world: worldWith(["web-a"]),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     writes: [],
     events: [],
   },
   {
     name: "update: a Role naming a pod that left is applied anew, on the condition of the version read",
     world: worldWith(["web-b", "web-c"]),
-    role: liveRole(["web-a", "web-b"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a", "web-b"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: ["web-b", "web-c"], resourceVersion: "10" }],
     // A routine update is for the log and the metrics; Events are for what a person should know.
     events: [],
@@ -171,14 +214,18 @@ const rows: Row[] = [
   {
     name: "update: no pods left means no rule naming pods at all",
     world: worldWith([]),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" }],
     events: [],
   },
   {
     name: "foreign Role whose binding cannot be deleted: the binding binds nobody any more",
     world: worldWith(["web-a"]),
-    role: liveRole(["web-a"], foreign()), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"], foreign()),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     refuse: [{ verb: "delete", kind: "RoleBinding", error: refused(403) }],
     writes: [
       { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
@@ -190,7 +237,9 @@ const rows: Row[] = [
   {
     name: "foreign Role: left alone, and podlogreader's RoleBinding of that name is deleted",
     world: worldWith(["web-a"]),
-    role: liveRole(["web-a"], foreign()), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"], foreign()),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     writes: [{ verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" }],
     events: ["Warning NameConflict"],
     throws: ForeignObjectError,
@@ -198,7 +247,8 @@ const rows: Row[] = [
   {
     name: "foreign Role the cache does not hold (409 on create): the RoleBinding is deleted too",
     world: worldWith(["web-a"]),
-    binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     live: { role: liveRole(["other-team-0"], foreign()) },
     answers: [new ApiError("POST", "/roles", 409, "AlreadyExists", "exists")],
     writes: CREATE_ROLE_THEN_UNBIND,
@@ -208,7 +258,9 @@ const rows: Row[] = [
   {
     name: "foreign RoleBinding: left alone with a Warning; the Role is still kept",
     world: worldWith(["web-a"]),
-    role: liveRole(["web-a"]), binding: liveBinding(foreign()), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"]),
+    binding: liveBinding(foreign()),
+    serviceAccount: liveServiceAccount(),
     writes: [],
     events: ["Warning NameConflict"],
     throws: ForeignObjectError,
@@ -216,7 +268,9 @@ const rows: Row[] = [
   {
     name: "roleRef change: a RoleBinding pointing elsewhere is deleted and created again",
     world: worldWith(["web-a"]),
-    role: liveRole(["web-a"]), binding: liveBinding(ours(), "something-else"), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"]),
+    binding: liveBinding(ours(), "something-else"),
+    serviceAccount: liveServiceAccount(),
     writes: [
       { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
       { verb: "create", kind: "RoleBinding", name: NAME },
@@ -226,7 +280,9 @@ const rows: Row[] = [
   {
     name: "deletion: a workload that is gone loses its RoleBinding, Role and ServiceAccount, binding first",
     world: worldWith([], { exists: false }),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     writes: [
       { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
       { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
@@ -237,14 +293,18 @@ const rows: Row[] = [
   {
     name: "opt-out: the same, and objects podlogreader did not create are not touched",
     world: worldWith(["web-a"], { optedIn: false }),
-    role: liveRole(["web-a"]), binding: liveBinding(foreign()), serviceAccount: { metadata: foreign() },
+    role: liveRole(["web-a"]),
+    binding: liveBinding(foreign()),
+    serviceAccount: { metadata: foreign() },
     writes: [{ verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" }],
     events: [],
   },
   {
     name: "failed write: an update refused for its new names is followed by one that only removes names",
     world: worldWith(["web-b", "web-c"]),
-    role: liveRole(["web-a", "web-b"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a", "web-b"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     answers: [refused()],
     writes: [
       { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b", "web-c"], resourceVersion: "10" },
@@ -254,9 +314,13 @@ const rows: Row[] = [
     throws: RoleWriteRefusedError,
   },
   {
-    name: "failed write: when the shrinking write is refused too, the binding is emptied, the Role still naming a pod that left is deleted, and then the binding",
+    name:
+      "failed write: when the shrinking write is refused too, the binding is emptied, the Role still naming a pod that left is " +
+      "deleted, and then the binding",
     world: worldWith(["web-b", "web-c"]),
-    role: liveRole(["web-a", "web-b"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a", "web-b"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     answers: [refused(), refused(403)],
     writes: [
       { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b", "web-c"], resourceVersion: "10" },
@@ -271,7 +335,9 @@ const rows: Row[] = [
   {
     name: "failed write: a shrinking write that would leave no name drops the rule naming pods",
     world: worldWith(["web-c"]),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     answers: [refused()],
     writes: [
       { verb: "apply", kind: "Role", name: NAME, podNames: ["web-c"], resourceVersion: "10" },
@@ -283,7 +349,9 @@ const rows: Row[] = [
   {
     name: "failed write: a refused update that only adds names needs no second write, only the report",
     world: worldWith(["web-a", "web-b"]),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     answers: [refused(413)],
     writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: ["web-a", "web-b"], resourceVersion: "10" }],
     events: ["Warning RoleWriteRefused"],
@@ -292,7 +360,9 @@ const rows: Row[] = [
   {
     name: "failed write: a 409 of a Role that had changed since the cache's copy means the cache was behind; it is retried, not reported",
     world: worldWith(["web-b"]),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     live: { role: liveRole(["web-b"], ours("11")) },
     answers: [new ApiError("PATCH", "/roles", 409, "Conflict", "modified")],
     writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" }],
@@ -302,7 +372,9 @@ const rows: Row[] = [
   {
     name: "failed write: a 409 of a Role that had not changed is a refusal (a webhook may answer any code), and the Role is shrunk",
     world: worldWith(["web-b"]),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     answers: [new ApiError("PATCH", "/roles", 409, "Conflict", "denied by webhook")],
     writes: APPLY_THEN_SHRINK,
     events: ["Warning RoleWriteRefused"],
@@ -311,7 +383,9 @@ const rows: Row[] = [
   {
     name: "failed write: a 503 is tried again as it is, but what still grants too much is taken away first",
     world: worldWith(["web-b"]),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     answers: [new ApiError("PATCH", "/roles", 503, "ServiceUnavailable", "try later")],
     writes: APPLY_THEN_SHRINK,
     events: [],
@@ -320,7 +394,8 @@ const rows: Row[] = [
   {
     name: "failed write: a refused create binds nothing, and an old binding of ours goes",
     world: worldWith(["web-a"]),
-    binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     answers: [refused()],
     writes: CREATE_ROLE_THEN_UNBIND,
     events: ["Warning RoleWriteRefused"],
@@ -329,7 +404,9 @@ const rows: Row[] = [
   {
     name: "recreated workload: a ServiceAccount made for the earlier one is deleted and made anew, so its tokens end",
     world: worldWith(["web-a"]),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: { metadata: earlier("uid-old") },
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: { metadata: earlier("uid-old") },
     writes: [
       { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
       { verb: "create", kind: "ServiceAccount", name: NAME },
@@ -339,7 +416,9 @@ const rows: Row[] = [
   {
     name: "recreated workload: an orphaned Role (only the annotation left) is replaced, not taken over",
     world: worldWith(["web-a"]),
-    role: liveRole(["web-a"], earlier("orphaned")), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"], earlier("orphaned")),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     writes: [
       { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
       { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
@@ -349,7 +428,9 @@ const rows: Row[] = [
   {
     name: "recreated workload: while the earlier ServiceAccount cannot be deleted, the binding binds nobody",
     world: worldWith(["web-a"]),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: { metadata: earlier("orphaned") },
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: { metadata: earlier("orphaned") },
     answers: [refused(403)],
     writes: [
       { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
@@ -361,7 +442,9 @@ const rows: Row[] = [
   {
     name: "foreign ServiceAccount of the managed name: never bound",
     world: worldWith(["web-a"]),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: { metadata: foreign() },
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: { metadata: foreign() },
     writes: [{ verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" }],
     events: ["Warning NameConflict"],
     throws: ForeignObjectError,
@@ -369,7 +452,9 @@ const rows: Row[] = [
   {
     name: "opt-out with every delete refused: the binding binds nobody, the Role names nothing, and each refusal is reported",
     world: worldWith(["web-a"], { optedIn: false }),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     refuse: ["RoleBinding", "Role", "ServiceAccount"].map((kind) => ({ verb: "delete" as const, kind, error: refused(403) })),
     writes: [
       { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
@@ -384,7 +469,9 @@ const rows: Row[] = [
   {
     name: "a delete answered 404 while the object is still there is a refusal, not a success",
     world: worldWith([], { exists: false }),
-    role: liveRole(["web-a"]), binding: liveBinding(), serviceAccount: liveServiceAccount(),
+    role: liveRole(["web-a"]),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
     answers: [new ApiError("DELETE", "/rolebindings", 404, "NotFound", "denied by webhook")],
     writes: [
       { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
@@ -400,19 +487,26 @@ const rows: Row[] = [
 ];
 
 async function play(row: Row, extra: { log?: ReturnType<typeof createLogger>; metrics?: Metrics } = {}) {
-  const role = row.live && "role" in row.live ? row.live.role ?? undefined : row.role;
+  const role = row.live && "role" in row.live ? (row.live.role ?? undefined) : row.role;
   const api = new FakeApi(row.answers, { Role: role, RoleBinding: row.binding, ServiceAccount: row.serviceAccount }, row.refuse);
   const events: string[] = [];
   const sink = {
     normal: async (_on: unknown, reason: string) => void events.push(`Normal ${reason}`),
     warn: async (_on: unknown, reason: string) => void events.push(`Warning ${reason}`),
   };
-  const reconciler = new Reconciler(api, {
-    world: row.world,
-    roles: new MapCache([row.role]),
-    roleBindings: new MapCache([row.binding]),
-    serviceAccounts: new MapCache([row.serviceAccount]),
-  }, OPTIONS, sink, extra.log ?? createLogger("error", "text"), extra.metrics);
+  const reconciler = new Reconciler(
+    api,
+    {
+      world: row.world,
+      roles: new MapCache([row.role]),
+      roleBindings: new MapCache([row.binding]),
+      serviceAccounts: new MapCache([row.serviceAccount]),
+    },
+    OPTIONS,
+    sink,
+    extra.log ?? createLogger("error", "text"),
+    extra.metrics,
+  );
   let error: unknown;
   try {
     await reconciler.reconcile(`Deployment/${NS}/web`);
@@ -425,7 +519,9 @@ async function play(row: Row, extra: { log?: ReturnType<typeof createLogger>; me
 describe("Reconciler", () => {
   test.each(rows.map((r) => [r.name, r] as const))("%s", async (_name, row) => {
     const { writes, events, error } = await play(row);
-    expect(writes).toEqual(row.writes.map((w) => ({ podNames: undefined, subjects: undefined, resourceVersion: undefined, ...w })) as Write[]);
+    expect(writes).toEqual(
+      row.writes.map((w) => ({ podNames: undefined, subjects: undefined, resourceVersion: undefined, ...w })) as Write[],
+    );
     expect(events).toEqual(row.events);
     if (row.throws) expect(error).toBeInstanceOf(row.throws);
     else expect(error).toBeUndefined();

@@ -10,7 +10,10 @@ import { Informer } from "../../../src/kube/informer.ts";
 import { Roles } from "../../../src/kube/resources.ts";
 import { createLogger } from "../../../src/log.ts";
 
-interface Obj { name: string; rv: string }
+interface Obj {
+  name: string;
+  rv: string;
+}
 const manifest = (name: string, rv: string) => ({ metadata: { name, namespace: "ns", resourceVersion: rv } });
 
 /** The apiserver: objects by name, and every change as a watch event in order. */
@@ -112,8 +115,13 @@ async function play(steps: Step[]): Promise<{ server: ModelServer; informer: Inf
   const server = new ModelServer();
   server.change("a", "ADDED");
   const informer = new Informer<Obj>({
-    api: server.api, resource: Roles, log: createLogger("error", "text"),
-    parse: (raw) => ({ name: (raw as ReturnType<typeof manifest>).metadata.name, rv: (raw as ReturnType<typeof manifest>).metadata.resourceVersion }),
+    api: server.api,
+    resource: Roles,
+    log: createLogger("error", "text"),
+    parse: (raw) => ({
+      name: (raw as ReturnType<typeof manifest>).metadata.name,
+      rv: (raw as ReturnType<typeof manifest>).metadata.resourceVersion,
+    }),
     key: (o) => `ns/${o.name}`,
     onChange: () => {},
     versionOf: (o) => o.rv,
@@ -135,10 +143,12 @@ async function play(steps: Step[]): Promise<{ server: ModelServer; informer: Inf
         // The controller writes only objects it sees; the apiserver applies the write at once
         // and its response comes whenever the test says.
         if (server.objects.has(s.name) && informer.store.has(`ns/${s.name}`)) {
-          writes.push(informer.write(`ns/${s.name}`, () => {
-            const rv = server.change(s.name, "MODIFIED");
-            return new Promise<Obj>((resolve) => responses.push(() => resolve({ name: s.name, rv })));
-          }));
+          writes.push(
+            informer.write(`ns/${s.name}`, () => {
+              const rv = server.change(s.name, "MODIFIED");
+              return new Promise<Obj>((resolve) => responses.push(() => resolve({ name: s.name, rv })));
+            }),
+          );
         }
         break;
       case "respond":
@@ -158,7 +168,14 @@ async function play(steps: Step[]): Promise<{ server: ModelServer; informer: Inf
   server.deliver(Number.MAX_SAFE_INTEGER);
   for (let i = 0; i < 200 && !server.caughtUp; i++) await turn();
   await turn();
-  return { server, informer, stop: async () => { abort.abort(); await running; } };
+  return {
+    server,
+    informer,
+    stop: async () => {
+      abort.abort();
+      await running;
+    },
+  };
 }
 
 function storeMatches(server: ModelServer, informer: Informer<Obj>): void {

@@ -33,7 +33,9 @@ function scripted(listings: { items: unknown[]; resourceVersion: string }[], ste
 function run(api: KubeApi, withVersions = false) {
   const changes: string[] = [];
   const informer = new Informer<{ name: string; rv: string }>({
-    api, resource: Roles, log: createLogger("error", "text"),
+    api,
+    resource: Roles,
+    log: createLogger("error", "text"),
     parse: (raw) => ({ name: (raw as ReturnType<typeof obj>).metadata.name, rv: (raw as ReturnType<typeof obj>).metadata.resourceVersion }),
     key: (o) => `ns/${o.name}`,
     onChange: (old, cur) => changes.push(cur ? `${old ? "modified" : "added"} ${cur.name}@${cur.rv}` : `deleted ${old!.name}`),
@@ -41,7 +43,14 @@ function run(api: KubeApi, withVersions = false) {
   });
   const stop = new AbortController();
   const done = informer.run(stop.signal);
-  return { informer, changes, stop: async () => { stop.abort(); await done; } };
+  return {
+    informer,
+    changes,
+    stop: async () => {
+      stop.abort();
+      await done;
+    },
+  };
 }
 
 const settle = async (check: () => boolean) => {
@@ -61,15 +70,22 @@ function fed(listing: { items: unknown[]; resourceVersion: string }) {
         while (!opts.signal?.aborted) {
           const next = queue.shift();
           if (next) yield next;
-          else await new Promise<void>((r) => {
-            wake = r;
-            opts.signal?.addEventListener("abort", () => r());
-          });
+          else
+            await new Promise<void>((r) => {
+              wake = r;
+              opts.signal?.addEventListener("abort", () => r());
+            });
         }
       })();
     },
   } as unknown as KubeApi;
-  return { api, push: (e: RawWatchEvent) => { queue.push(e); wake?.(); } };
+  return {
+    api,
+    push: (e: RawWatchEvent) => {
+      queue.push(e);
+      wake?.();
+    },
+  };
 }
 
 describe("the controller's own writes", () => {
@@ -123,7 +139,9 @@ describe("the controller's own writes", () => {
     const { api, push } = fed({ items: [withUid("r", "1", "old")], resourceVersion: "1" });
     type Obj = { name: string; rv: string; uid: string };
     const informer = new Informer<Obj>({
-      api, resource: Roles, log: createLogger("error", "text"),
+      api,
+      resource: Roles,
+      log: createLogger("error", "text"),
       parse: (raw) => {
         const m = (raw as ReturnType<typeof withUid>).metadata;
         return { name: m.name, rv: m.resourceVersion, uid: m.uid };
@@ -153,9 +171,16 @@ describe("the controller's own writes", () => {
 
 describe("Informer", () => {
   test("lists, then watches from the list's resourceVersion and applies events in order", async () => {
-    const { api, calls } = scripted([{ items: [obj("a", "1")], resourceVersion: "5" }], [
-      [{ type: "ADDED", object: obj("b", "6") }, { type: "MODIFIED", object: obj("a", "7") }, { type: "DELETED", object: obj("b", "8") }],
-    ]);
+    const { api, calls } = scripted(
+      [{ items: [obj("a", "1")], resourceVersion: "5" }],
+      [
+        [
+          { type: "ADDED", object: obj("b", "6") },
+          { type: "MODIFIED", object: obj("a", "7") },
+          { type: "DELETED", object: obj("b", "8") },
+        ],
+      ],
+    );
     const r = run(api);
     await settle(() => r.changes.length === 4);
     expect(calls.watchesFrom[0]).toBe("5");
@@ -172,9 +197,10 @@ describe("Informer", () => {
         for (const page of pages) opts.onPage!(page);
         return { items: [], resourceVersion: "5" };
       },
-      watch: (_rt: unknown, opts: WatchOptions) => (async function* () {
-        await new Promise<void>((r) => opts.signal?.addEventListener("abort", () => r()));
-      })(),
+      watch: (_rt: unknown, opts: WatchOptions) =>
+        (async function* () {
+          await new Promise<void>((r) => opts.signal?.addEventListener("abort", () => r()));
+        })(),
     } as unknown as KubeApi;
     const r = run(api);
     await settle(() => r.changes.length === 3);
@@ -183,10 +209,16 @@ describe("Informer", () => {
   });
 
   test("a watch that ends or fails resumes from the last resourceVersion seen, bookmarks included, without listing again", async () => {
-    const { api, calls } = scripted([{ items: [], resourceVersion: "5" }], [
-      [{ type: "ADDED", object: obj("a", "6") }, { type: "BOOKMARK", object: { metadata: { resourceVersion: "9" } } }],
-      new NetworkError("connection reset"),
-    ]);
+    const { api, calls } = scripted(
+      [{ items: [], resourceVersion: "5" }],
+      [
+        [
+          { type: "ADDED", object: obj("a", "6") },
+          { type: "BOOKMARK", object: { metadata: { resourceVersion: "9" } } },
+        ],
+        new NetworkError("connection reset"),
+      ],
+    );
     const r = run(api);
     await settle(() => calls.watchesFrom.length >= 3);
     expect(calls.watchesFrom.slice(0, 3)).toEqual(["5", "9", "9"]);
@@ -197,7 +229,10 @@ describe("Informer", () => {
 
   test("410 Gone relists: objects gone meanwhile are reported deleted, every listed object is reported current", async () => {
     const { api, calls } = scripted(
-      [{ items: [obj("a", "1"), obj("b", "2")], resourceVersion: "5" }, { items: [obj("b", "2"), obj("c", "8")], resourceVersion: "9" }],
+      [
+        { items: [obj("a", "1"), obj("b", "2")], resourceVersion: "5" },
+        { items: [obj("b", "2"), obj("c", "8")], resourceVersion: "9" },
+      ],
       [[{ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired", message: "too old" } }]],
     );
     const r = run(api);

@@ -22,7 +22,10 @@ describe("readKubeconfigs", () => {
       "current-context": "ctx-a",
     });
     const b = file("b", {
-      clusters: [{ name: "c", cluster: { server: "https://b" } }, { name: "d", cluster: { server: "https://d" } }],
+      clusters: [
+        { name: "c", cluster: { server: "https://b" } },
+        { name: "d", cluster: { server: "https://d" } },
+      ],
       contexts: [{ name: "ctx-a", context: { cluster: "c" } }],
       "current-context": "ctx-b",
     });
@@ -44,7 +47,10 @@ describe("readKubeconfigs", () => {
       JSON.stringify({
         clusters: [{ name: "c", cluster: { server: "https://x", "certificate-authority": "ca.crt" } }],
         users: [
-          { name: "u", user: { "client-certificate": "u.crt", "client-key": "/abs/u.key", tokenFile: "t", exec: { command: "./bin/plugin" } } },
+          {
+            name: "u",
+            user: { "client-certificate": "u.crt", "client-key": "/abs/u.key", tokenFile: "t", exec: { command: "./bin/plugin" } },
+          },
           { name: "v", user: { exec: { command: "kubelogin" } } },
         ],
       }),
@@ -53,14 +59,22 @@ describe("readKubeconfigs", () => {
     expect(kc.clusters.get("c")?.value["certificate-authority"]).toBe("/home/jane/.kube/ca.crt");
     const u = kc.users.get("u")!.value;
     expect([u["client-certificate"], u["client-key"], u.tokenFile, u.exec?.command]).toEqual([
-      "/home/jane/.kube/u.crt", "/abs/u.key", "/home/jane/.kube/t", "/home/jane/.kube/bin/plugin",
+      "/home/jane/.kube/u.crt",
+      "/abs/u.key",
+      "/home/jane/.kube/t",
+      "/home/jane/.kube/bin/plugin",
     ]);
     expect(kc.users.get("v")!.value.exec?.command).toBe("kubelogin");
   });
 
   test("an empty file is an empty kubeconfig; a duplicate name in one file is an error", () => {
     expect(readKubeconfigs([file("empty", "")]).clusters.size).toBe(0);
-    const dup = file("dup", { users: [{ name: "u", user: {} }, { name: "u", user: {} }] });
+    const dup = file("dup", {
+      users: [
+        { name: "u", user: {} },
+        { name: "u", user: {} },
+      ],
+    });
     expect(() => readKubeconfigs([dup])).toThrow(new KubeconfigError(`${dup}: users: duplicate name "u"`));
   });
 });
@@ -70,7 +84,9 @@ describe("exec plugins", () => {
 
   test("the stanza is validated as clientcmd does", () => {
     expect(() => validateExecConfig({ command: "p", apiVersion: v1 }, "exec")).toThrow("exec.interactiveMode is required");
-    expect(() => validateExecConfig({ command: "p", apiVersion: "client.authentication.k8s.io/v1alpha1" }, "exec")).toThrow("is not supported");
+    expect(() => validateExecConfig({ command: "p", apiVersion: "client.authentication.k8s.io/v1alpha1" }, "exec")).toThrow(
+      "is not supported",
+    );
     expect(() => validateExecConfig({ command: "p", apiVersion: v1, interactiveMode: "Sometimes" }, "exec")).toThrow("is not one of");
     expect(() => validateExecConfig({ command: "p", apiVersion: "client.authentication.k8s.io/v1beta1" }, "exec")).not.toThrow();
   });

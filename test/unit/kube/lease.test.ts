@@ -50,7 +50,11 @@ class FakeLeases {
 }
 
 function elector(fake: FakeLeases): LeaderElector {
-  return new LeaderElector(fake.api, { namespace: "ns", name: "l", identity: "me", retryPeriodMs: 10, renewDeadlineMs: 10_000, leaseDurationMs: 15_000 }, createLogger("error", "text"));
+  return new LeaderElector(
+    fake.api,
+    { namespace: "ns", name: "l", identity: "me", retryPeriodMs: 10, renewDeadlineMs: 10_000, leaseDurationMs: 15_000 },
+    createLogger("error", "text"),
+  );
 }
 
 describe("LeaderElector", () => {

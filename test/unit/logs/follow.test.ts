@@ -21,16 +21,58 @@ import { classifyFailure, type Failure } from "../../../src/logs/stream.ts";
 describe("parseLogsArgs", () => {
   test("KIND/NAME with defaults: current pods once, all lines, default container", () => {
     expect(parseLogsArgs(["deploy/web"])).toEqual({
-      kind: "Deployment", name: "web", namespace: undefined, kubeconfig: undefined, context: undefined, follow: false,
-      sinceSeconds: undefined, tailLines: undefined, timestamps: false, container: undefined, allContainers: false, previous: false,
+      kind: "Deployment",
+      name: "web",
+      namespace: undefined,
+      kubeconfig: undefined,
+      context: undefined,
+      follow: false,
+      sinceSeconds: undefined,
+      tailLines: undefined,
+      timestamps: false,
+      container: undefined,
+      allContainers: false,
+      previous: false,
     });
   });
 
   test("every flag, short and long", () => {
-    expect(parseLogsArgs(["cronjob/nightly", "-n", "team", "-f", "--since=2m", "--tail", "20", "--timestamps", "-c", "app", "-p", "--kubeconfig", "/k", "--context", "ops"])).toMatchObject({
-      kind: "CronJob", name: "nightly", namespace: "team", follow: true, sinceSeconds: 120, tailLines: 20, timestamps: true, container: "app", previous: true, kubeconfig: "/k", context: "ops",
+    expect(
+      parseLogsArgs([
+        "cronjob/nightly",
+        "-n",
+        "team",
+        "-f",
+        "--since=2m",
+        "--tail",
+        "20",
+        "--timestamps",
+        "-c",
+        "app",
+        "-p",
+        "--kubeconfig",
+        "/k",
+        "--context",
+        "ops",
+      ]),
+    ).toMatchObject({
+      kind: "CronJob",
+      name: "nightly",
+      namespace: "team",
+      follow: true,
+      sinceSeconds: 120,
+      tailLines: 20,
+      timestamps: true,
+      container: "app",
+      previous: true,
+      kubeconfig: "/k",
+      context: "ops",
     });
-    expect(parseLogsArgs(["sts/db", "--all-containers", "--follow=false"])).toMatchObject({ kind: "StatefulSet", allContainers: true, follow: false });
+    expect(parseLogsArgs(["sts/db", "--all-containers", "--follow=false"])).toMatchObject({
+      kind: "StatefulSet",
+      allContainers: true,
+      follow: false,
+    });
   });
 
   test.each([
@@ -60,20 +102,28 @@ describe("grantedPods", () => {
   const role = (rules: V1Role["rules"]): V1Role => ({ rules });
 
   test("the resourceNames of get rules on pods/log, sorted and without duplicates", () => {
-    expect(grantedPods(role([
-      { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: ["web-b", "web-a"] },
-      { apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["web-a", "web-c"] },
-    ]))).toEqual(["web-a", "web-b", "web-c"]);
+    expect(
+      grantedPods(
+        role([
+          { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: ["web-b", "web-a"] },
+          { apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["web-a", "web-c"] },
+        ]),
+      ),
+    ).toEqual(["web-a", "web-b", "web-c"]);
   });
 
   test("names in other rules are not pods to read: the workload, the Role itself, pods without log access", () => {
-    expect(grantedPods(role([
-      { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] },
-      { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get"], resourceNames: ["podlogreader-web"] },
-      { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"], resourceNames: ["web-a"] },
-      { apiGroups: [""], resources: ["pods/log"], verbs: ["list"], resourceNames: ["web-z"] },
-      { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
-    ]))).toEqual([]);
+    expect(
+      grantedPods(
+        role([
+          { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] },
+          { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get"], resourceNames: ["podlogreader-web"] },
+          { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"], resourceNames: ["web-a"] },
+          { apiGroups: [""], resources: ["pods/log"], verbs: ["list"], resourceNames: ["web-z"] },
+          { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+        ]),
+      ),
+    ).toEqual([]);
   });
 
   test("a Role without rules names no pods", () => {
@@ -83,28 +133,69 @@ describe("grantedPods", () => {
 
 const LABEL = { "app.kubernetes.io/managed-by": "podlogreader" };
 const webOwner = (over: object = {}) => [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: "u1", controller: true, ...over }];
-const roleMeta = (m: Partial<ObjectMeta> = {}): ObjectMeta => ({ name: "podlogreader-web", namespace: "ns", uid: "r1", resourceVersion: "1", ...m });
+const roleMeta = (m: Partial<ObjectMeta> = {}): ObjectMeta => ({
+  name: "podlogreader-web",
+  namespace: "ns",
+  uid: "r1",
+  resourceVersion: "1",
+  ...m,
+});
 
 describe("unmanagedReason: only a Role with podlogreader's marks for the workload names its pods", () => {
   const web = { kind: "Deployment", name: "web" } as const;
 
   test.each([
     ["label and controller ownerReference", roleMeta({ labels: LABEL, ownerReferences: webOwner() })],
-    ["label and workload annotation (garbage collection orphaned it)", roleMeta({ labels: LABEL, annotations: { "podlogreader.dev/workload": "Deployment/web" } })],
+    [
+      "label and workload annotation (garbage collection orphaned it)",
+      roleMeta({ labels: LABEL, annotations: { "podlogreader.dev/workload": "Deployment/web" } }),
+    ],
   ])("%s: podlogreader's", (_, meta) => {
     expect(unmanagedReason(meta, web)).toBeUndefined();
   });
 
   test.each([
     ["no marks at all", roleMeta(), "it lacks the label app.kubernetes.io/managed-by=podlogreader"],
-    ["an owner and annotation but no label", roleMeta({ ownerReferences: webOwner(), annotations: { "podlogreader.dev/workload": "Deployment/web" } }), "it lacks the label app.kubernetes.io/managed-by=podlogreader"],
-    ["another manager's label", roleMeta({ labels: { "app.kubernetes.io/managed-by": "helm" }, ownerReferences: webOwner() }), "it lacks the label app.kubernetes.io/managed-by=podlogreader"],
-    ["the label alone", roleMeta({ labels: LABEL }), "it has neither a controller ownerReference nor a podlogreader.dev/workload annotation naming its workload"],
-    ["the label and a non-controller owner", roleMeta({ labels: LABEL, ownerReferences: webOwner({ controller: false }) }), "it has neither a controller ownerReference nor a podlogreader.dev/workload annotation naming its workload"],
-    ["the label and an owner of another name", roleMeta({ labels: LABEL, ownerReferences: webOwner({ name: "api" }) }), "its controller ownerReference names apps/v1 Deployment/api"],
-    ["the label and an owner of another kind", roleMeta({ labels: LABEL, ownerReferences: webOwner({ kind: "StatefulSet" }) }), "its controller ownerReference names apps/v1 StatefulSet/web"],
-    ["the label and an owner of another API group", roleMeta({ labels: LABEL, ownerReferences: webOwner({ apiVersion: "example.com/v1" }) }), "its controller ownerReference names example.com/v1 Deployment/web"],
-    ["the label and an annotation naming another workload", roleMeta({ labels: LABEL, annotations: { "podlogreader.dev/workload": "Deployment/api" } }), "its podlogreader.dev/workload annotation names Deployment/api"],
+    [
+      "an owner and annotation but no label",
+      roleMeta({ ownerReferences: webOwner(), annotations: { "podlogreader.dev/workload": "Deployment/web" } }),
+      "it lacks the label app.kubernetes.io/managed-by=podlogreader",
+    ],
+    [
+      "another manager's label",
+      roleMeta({ labels: { "app.kubernetes.io/managed-by": "helm" }, ownerReferences: webOwner() }),
+      "it lacks the label app.kubernetes.io/managed-by=podlogreader",
+    ],
+    [
+      "the label alone",
+      roleMeta({ labels: LABEL }),
+      "it has neither a controller ownerReference nor a podlogreader.dev/workload annotation naming its workload",
+    ],
+    [
+      "the label and a non-controller owner",
+      roleMeta({ labels: LABEL, ownerReferences: webOwner({ controller: false }) }),
+      "it has neither a controller ownerReference nor a podlogreader.dev/workload annotation naming its workload",
+    ],
+    [
+      "the label and an owner of another name",
+      roleMeta({ labels: LABEL, ownerReferences: webOwner({ name: "api" }) }),
+      "its controller ownerReference names apps/v1 Deployment/api",
+    ],
+    [
+      "the label and an owner of another kind",
+      roleMeta({ labels: LABEL, ownerReferences: webOwner({ kind: "StatefulSet" }) }),
+      "its controller ownerReference names apps/v1 StatefulSet/web",
+    ],
+    [
+      "the label and an owner of another API group",
+      roleMeta({ labels: LABEL, ownerReferences: webOwner({ apiVersion: "example.com/v1" }) }),
+      "its controller ownerReference names example.com/v1 Deployment/web",
+    ],
+    [
+      "the label and an annotation naming another workload",
+      roleMeta({ labels: LABEL, annotations: { "podlogreader.dev/workload": "Deployment/api" } }),
+      "its podlogreader.dev/workload annotation names Deployment/api",
+    ],
   ])("%s: not podlogreader's", (_, meta, reason) => {
     expect(unmanagedReason(meta, web)).toBe(reason);
   });
@@ -112,8 +203,15 @@ describe("unmanagedReason: only a Role with podlogreader's marks for the workloa
 
 /** A KubeApi that serves one Role (the next of `roles` on each read), pods and their logs, and records every path asked for. */
 /** The Deployment web (uid u1, selector app=web) and, for a Role naming no pod, the pods its selector lists. */
-const WEB = { metadata: { name: "web", namespace: "ns", uid: "u1", resourceVersion: "1" }, spec: { selector: { matchLabels: { app: "web" } } } };
-interface World { pods?: object[]; replicaSets?: Record<string, object | ApiError>; mayListEveryPod?: boolean }
+const WEB = {
+  metadata: { name: "web", namespace: "ns", uid: "u1", resourceVersion: "1" },
+  spec: { selector: { matchLabels: { app: "web" } } },
+};
+interface World {
+  pods?: object[];
+  replicaSets?: Record<string, object | ApiError>;
+  mayListEveryPod?: boolean;
+}
 
 function fakeApi(roles: object[], world: World = {}) {
   const asked: string[] = [];
@@ -150,7 +248,16 @@ function fakeApi(roles: object[], world: World = {}) {
 }
 
 describe("printWorkloadLogs reads pods only through podlogreader's Role for the workload", () => {
-  const request = { namespace: "ns", kind: "Deployment", name: "web", containers: { default: true }, follow: false, timestamps: false, previous: false, colour: false } as const;
+  const request = {
+    namespace: "ns",
+    kind: "Deployment",
+    name: "web",
+    containers: { default: true },
+    follow: false,
+    timestamps: false,
+    previous: false,
+    colour: false,
+  } as const;
   const rules = [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["other-0"] }];
   const collect = () => {
     const seen = { lines: [] as string[], notes: [] as string[] };
@@ -162,7 +269,10 @@ describe("printWorkloadLogs reads pods only through podlogreader's Role for the 
     const { seen, out } = collect();
     const run = printWorkloadLogs(api, request, out, new AbortController().signal);
     await expect(run).rejects.toThrow(LogsError);
-    await expect(run).rejects.toThrow("Role ns/podlogreader-web is not podlogreader's Role for Deployment/web: it lacks the label app.kubernetes.io/managed-by=podlogreader; not reading the pods it names");
+    await expect(run).rejects.toThrow(
+      "Role ns/podlogreader-web is not podlogreader's Role for Deployment/web: it lacks the label " +
+        "app.kubernetes.io/managed-by=podlogreader; not reading the pods it names",
+    );
     expect(asked).toEqual(["roles/podlogreader-web"]);
     expect(seen).toEqual({ lines: [], notes: [] });
   });
@@ -181,15 +291,30 @@ describe("printWorkloadLogs reads pods only through podlogreader's Role for the 
     const { api, asked } = fakeApi([marked, replaced]);
     const { seen, out } = collect();
     expect(await printWorkloadLogs(api, { ...request, follow: true }, out, new AbortController().signal, 10)).toBe(1);
-    expect(seen.notes.at(-1)).toBe("Role ns/podlogreader-web is not podlogreader's Role for Deployment/web: it lacks the label app.kubernetes.io/managed-by=podlogreader; stopped following");
+    expect(seen.notes.at(-1)).toBe(
+      "Role ns/podlogreader-web is not podlogreader's Role for Deployment/web: it lacks the label " +
+        "app.kubernetes.io/managed-by=podlogreader; stopped following",
+    );
     expect(asked.filter((p) => p.startsWith("pods/"))).toEqual([]);
     expect(seen.lines).toEqual([]);
   });
 });
 
 describe("printWorkloadLogs --follow ends the streams whose access ended, though the Role stays readable", () => {
-  const request = { namespace: "ns", kind: "Deployment", name: "web", containers: { default: true }, follow: true, timestamps: false, previous: false, colour: false } as const;
-  const role = { metadata: roleMeta({ labels: LABEL, ownerReferences: webOwner() }), rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["web-a", "web-b"] }] };
+  const request = {
+    namespace: "ns",
+    kind: "Deployment",
+    name: "web",
+    containers: { default: true },
+    follow: true,
+    timestamps: false,
+    previous: false,
+    colour: false,
+  } as const;
+  const role = {
+    metadata: roleMeta({ labels: LABEL, ownerReferences: webOwner() }),
+    rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["web-a", "web-b"] }],
+  };
 
   /**
    * A KubeApi whose log streams stay open until aborted, and whose authorizer allows get pods/log
@@ -198,7 +323,8 @@ describe("printWorkloadLogs --follow ends the streams whose access ended, though
   function followingApi() {
     const state = { readable: new Set(["web-a", "web-b"]), reviewsFail: false, open: new Set<string>(), reviews: 0 };
     const api = {
-      get: async (rt: ResourceType, _ns: string, name: string) => (rt.plural === "roles" ? role : { metadata: { name, uid: name }, spec: { containers: [{ name: "app" }] } }),
+      get: async (rt: ResourceType, _ns: string, name: string) =>
+        rt.plural === "roles" ? role : { metadata: { name, uid: name }, spec: { containers: [{ name: "app" }] } },
       stream: async (_rt: ResourceType, _ns: string, name: string, _sub: string, _query: object, signal: AbortSignal) => {
         state.open.add(name);
         return new ReadableStream<Uint8Array>({
@@ -211,11 +337,24 @@ describe("printWorkloadLogs --follow ends the streams whose access ended, though
           },
         });
       },
-      review: async (rt: ResourceType, body: { spec: { resourceAttributes: { verb: string; resource: string; subresource?: string; name: string } } }) => {
+      review: async (
+        rt: ResourceType,
+        body: { spec: { resourceAttributes: { verb: string; resource: string; subresource?: string; name: string } } },
+      ) => {
         state.reviews++;
-        if (state.reviewsFail) throw new ApiError("POST", `/apis/authorization.k8s.io/v1/${rt.plural}`, 503, "ServiceUnavailable", "unavailable");
+        if (state.reviewsFail)
+          throw new ApiError("POST", `/apis/authorization.k8s.io/v1/${rt.plural}`, 503, "ServiceUnavailable", "unavailable");
         const a = body.spec.resourceAttributes;
-        return { status: { allowed: rt.plural === "selfsubjectaccessreviews" && a.verb === "get" && a.resource === "pods" && a.subresource === "log" && state.readable.has(a.name) } };
+        return {
+          status: {
+            allowed:
+              rt.plural === "selfsubjectaccessreviews" &&
+              a.verb === "get" &&
+              a.resource === "pods" &&
+              a.subresource === "log" &&
+              state.readable.has(a.name),
+          },
+        };
       },
     } as unknown as KubeApi;
     return { api, state };
@@ -237,7 +376,9 @@ describe("printWorkloadLogs --follow ends the streams whose access ended, though
 
     state.readable.delete("web-a");
     await until("web-a's stream to end", () => !state.open.has("web-a"));
-    expect(seen.notes).toEqual(["- pod/web-a: access to its log ended (the apiserver no longer allows get pods/log on it); stopped following it"]);
+    expect(seen.notes).toEqual([
+      "- pod/web-a: access to its log ended (the apiserver no longer allows get pods/log on it); stopped following it",
+    ]);
     // Reopened streams would print their first line again: web-a is not followed again.
     const reviews = state.reviews;
     await until("two more rounds of reviews", () => state.reviews >= reviews + 2);
@@ -304,7 +445,10 @@ describe("printing", () => {
   });
 
   test("a timestamped line splits into the kubelet's timestamp and the text", () => {
-    expect(splitTimestamp("2026-01-01T00:00:00.123456789Z hello world")).toEqual({ timestamp: "2026-01-01T00:00:00.123456789Z", text: "hello world" });
+    expect(splitTimestamp("2026-01-01T00:00:00.123456789Z hello world")).toEqual({
+      timestamp: "2026-01-01T00:00:00.123456789Z",
+      text: "hello world",
+    });
     expect(splitTimestamp("hello world")).toEqual({ text: "hello world" });
     expect(splitTimestamp("2026-01-01T00:00:00Z ")).toEqual({ timestamp: "2026-01-01T00:00:00Z", text: "" });
   });
@@ -320,16 +464,21 @@ describe("printing", () => {
 });
 
 describe("classifyFailure", () => {
-  const api = (status: number, message: string, reason?: string) => new ApiError("GET", "/api/v1/namespaces/n/pods/p/log", status, reason, message);
+  const api = (status: number, message: string, reason?: string) =>
+    new ApiError("GET", "/api/v1/namespaces/n/pods/p/log", status, reason, message);
 
   test.each([
-    ["403 Forbidden", api(403, "pods \"p\" is forbidden", "Forbidden"), "forbidden"],
-    ["404 NotFound", api(404, "pods \"p\" not found", "NotFound"), "gone"],
-    ["a waiting container", api(400, "container \"app\" in pod \"p\" is waiting to start: ContainerCreating", "BadRequest"), "not-started"],
+    ["403 Forbidden", api(403, 'pods "p" is forbidden', "Forbidden"), "forbidden"],
+    ["404 NotFound", api(404, 'pods "p" not found', "NotFound"), "gone"],
+    ["a waiting container", api(400, 'container "app" in pod "p" is waiting to start: ContainerCreating', "BadRequest"), "not-started"],
     ["an unscheduled pod", api(400, "pod p does not have a host assigned", "BadRequest"), "not-started"],
-    ["no previous container", api(400, "previous terminated container \"app\" in pod \"p\" not found", "BadRequest"), "unavailable"],
+    ["no previous container", api(400, 'previous terminated container "app" in pod "p" not found', "BadRequest"), "unavailable"],
     ["an unknown container", api(400, "container nope is not valid for pod p", "BadRequest"), "unavailable"],
-    ["a 2xx answer without a body", new ApiError("GET", "/api/v1/namespaces/n/pods/p/log", 500, "EmptyBody", "the response had no body"), "empty"],
+    [
+      "a 2xx answer without a body",
+      new ApiError("GET", "/api/v1/namespaces/n/pods/p/log", 500, "EmptyBody", "the response had no body"),
+      "empty",
+    ],
     ["500", api(500, "etcdserver: request timed out"), "retry"],
     ["503", api(503, "the server is shutting down"), "retry"],
     ["a network error", new Error("ECONNRESET"), "retry"],
@@ -339,12 +488,32 @@ describe("classifyFailure", () => {
 });
 
 describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none)", () => {
-  const request = { namespace: "ns", kind: "Deployment", name: "web", containers: { default: true }, follow: false, timestamps: false, previous: false, colour: false } as const;
-  const noPods = { metadata: roleMeta({ labels: LABEL, ownerReferences: webOwner() }), rules: [{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] }] };
+  const request = {
+    namespace: "ns",
+    kind: "Deployment",
+    name: "web",
+    containers: { default: true },
+    follow: false,
+    timestamps: false,
+    previous: false,
+    colour: false,
+  } as const;
+  const noPods = {
+    metadata: roleMeta({ labels: LABEL, ownerReferences: webOwner() }),
+    rules: [{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] }],
+  };
   const pod = (name: string, controller?: { kind: string; name: string; uid: string }) => ({
-    metadata: { name, namespace: "ns", uid: `p-${name}`, resourceVersion: "1", ...(controller ? { ownerReferences: [{ apiVersion: "apps/v1", controller: true, ...controller }] } : {}) },
+    metadata: {
+      name,
+      namespace: "ns",
+      uid: `p-${name}`,
+      resourceVersion: "1",
+      ...(controller ? { ownerReferences: [{ apiVersion: "apps/v1", controller: true, ...controller }] } : {}),
+    },
   });
-  const rs = (name: string, uid: string, ownerUid: string) => ({ metadata: { name, namespace: "ns", uid, resourceVersion: "1", ownerReferences: webOwner({ uid: ownerUid }) } });
+  const rs = (name: string, uid: string, ownerUid: string) => ({
+    metadata: { name, namespace: "ns", uid, resourceVersion: "1", ownerReferences: webOwner({ uid: ownerUid }) },
+  });
   const collect = () => {
     const seen = { lines: [] as string[], notes: [] as string[] };
     return { seen, out: { line: (s: string) => seen.lines.push(s), note: (s: string) => seen.notes.push(s) } };
@@ -378,17 +547,20 @@ describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none
     expect(asked.filter((p) => p.startsWith("pods/"))).toEqual(["pods/web-a", "pods/web-a/log"]);
   });
 
-  test("when the ReplicaSet cannot be read and the reader may list every pod anyway, the list vouches for nothing: no pod read", async () => {
-    const { api, asked } = fakeApi([noPods], {
-      pods: [pod("web-a", { kind: "ReplicaSet", name: "web-1", uid: "rs1" })],
-      replicaSets: { "web-1": new ApiError("GET", "/replicasets/web-1", 403, "Forbidden", "forbidden") },
-      mayListEveryPod: true,
-    });
-    const { seen, out } = collect();
-    expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
-    expect(asked.filter((p) => p.startsWith("pods/"))).toEqual([]);
-    expect(seen.notes).toEqual(["Deployment/web has no pods"]);
-  });
+  test(
+    "when the ReplicaSet cannot be read and the reader may list " + "every pod anyway, the list vouches for nothing: no pod read",
+    async () => {
+      const { api, asked } = fakeApi([noPods], {
+        pods: [pod("web-a", { kind: "ReplicaSet", name: "web-1", uid: "rs1" })],
+        replicaSets: { "web-1": new ApiError("GET", "/replicasets/web-1", 403, "Forbidden", "forbidden") },
+        mayListEveryPod: true,
+      });
+      const { seen, out } = collect();
+      expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+      expect(asked.filter((p) => p.startsWith("pods/"))).toEqual([]);
+      expect(seen.notes).toEqual(["Deployment/web has no pods"]);
+    },
+  );
 
   test("a list the apiserver refuses: one line saying why (no pods, or no webhook allow), and no pod read", async () => {
     const { api, asked } = fakeApi([noPods]);
@@ -397,7 +569,11 @@ describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none
     };
     const { seen, out } = collect();
     expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
-    expect(seen.notes).toEqual(["Role ns/podlogreader-web names no pods, and listing Deployment/web's pods by its selector was refused: it has none, or, with --role-pod-names=none, podlogreader's webhook authorizer did not allow the list (is the apiserver configured to call it, and is it running?)"]);
+    expect(seen.notes).toEqual([
+      "Role ns/podlogreader-web names no pods, and listing Deployment/web's pods by its selector was refused: it has none, or, " +
+        "with --role-pod-names=none, podlogreader's webhook authorizer did not allow the list (is the apiserver configured to call " +
+        "it, and is it running?)",
+    ]);
     expect(asked.filter((p) => p.startsWith("pods/"))).toEqual([]);
   });
 
@@ -406,19 +582,42 @@ describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none
     (api as unknown as { list: unknown }).list = async () => {
       throw new ApiError("GET", "/api/v1/namespaces/ns/pods", 400, "BadRequest", "bad selector");
     };
-    await expect(printWorkloadLogs(api, request, collect().out, new AbortController().signal)).rejects.toThrow("cannot list Deployment/web's pods: ");
+    await expect(printWorkloadLogs(api, request, collect().out, new AbortController().signal)).rejects.toThrow(
+      "cannot list Deployment/web's pods: ",
+    );
   });
 });
 
 describe("podsOfWorkload: a listed pod counts only when its controller chain leads to the workload by UID", () => {
-  const pod = (name: string, kind?: string, uid?: string) => ({ metadata: { name, ...(kind ? { ownerReferences: [{ apiVersion: "v1", kind, name: "x", uid: uid!, controller: true }] } : {}) } });
-  const notController = { metadata: { name: "loose", ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: "db", uid: "s1", controller: false }] } };
+  const pod = (name: string, kind?: string, uid?: string) => ({
+    metadata: { name, ...(kind ? { ownerReferences: [{ apiVersion: "v1", kind, name: "x", uid: uid!, controller: true }] } : {}) },
+  });
+  const notController = {
+    metadata: {
+      name: "loose",
+      ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: "db", uid: "s1", controller: false }],
+    },
+  };
 
   test.each([
-    ["StatefulSet", "s1", [pod("db-0", "StatefulSet", "s1"), pod("db-x", "StatefulSet", "s2"), pod("bare"), notController], new Map(), ["db-0"]],
+    [
+      "StatefulSet",
+      "s1",
+      [pod("db-0", "StatefulSet", "s1"), pod("db-x", "StatefulSet", "s2"), pod("bare"), notController],
+      new Map(),
+      ["db-0"],
+    ],
     ["Job", "j1", [pod("run-a", "Job", "j1"), pod("run-b", "ReplicaSet", "j1")], new Map(), ["run-a"]],
-    ["Deployment", "d1", [pod("a", "ReplicaSet", "r1"), pod("b", "ReplicaSet", "r2"), pod("c", "ReplicaSet", "r3"), pod("d", "Deployment", "d1")],
-      new Map<string, LinkOwner>([["r1", { uid: "d1" }], ["r2", { uid: "d9" }]]), ["a"]],
+    [
+      "Deployment",
+      "d1",
+      [pod("a", "ReplicaSet", "r1"), pod("b", "ReplicaSet", "r2"), pod("c", "ReplicaSet", "r3"), pod("d", "Deployment", "d1")],
+      new Map<string, LinkOwner>([
+        ["r1", { uid: "d1" }],
+        ["r2", { uid: "d9" }],
+      ]),
+      ["a"],
+    ],
     ["Deployment", "d1", [pod("a", "ReplicaSet", "r1")], new Map<string, LinkOwner>([["r1", "vouched"]]), ["a"]],
     ["CronJob", "c1", [pod("a", "Job", "j1"), pod("b", "Job", "j2")], new Map<string, LinkOwner>([["j1", { uid: "c1" }]]), ["a"]],
   ] as const)("%s %s", (kind, uid, pods, links, expected) => {
@@ -434,16 +633,22 @@ describe("podsOfWorkload: a listed pod counts only when its controller chain lea
 
 describe("roleMode and grantedJobs: what a Role says about how it serves its workload", () => {
   test("a Role that names pods serves them by name; one that names none leaves them to the webhook", () => {
-    expect(roleMode({ rules: [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: ["web-a"] }] })).toBe("names");
+    expect(roleMode({ rules: [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: ["web-a"] }] })).toBe(
+      "names",
+    );
     expect(roleMode({ rules: [{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] }] })).toBe("none");
     expect(roleMode({ rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }] })).toBe("none");
   });
 
   test("grantedJobs: the Jobs a CronJob's Role grants get on by name", () => {
-    expect(grantedJobs({ rules: [
-      { apiGroups: ["batch"], resources: ["jobs"], verbs: ["get"], resourceNames: ["n-2", "n-1"] },
-      { apiGroups: ["batch"], resources: ["cronjobs"], verbs: ["get"], resourceNames: ["n"] },
-      { apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["p"] },
-    ] })).toEqual(["n-1", "n-2"]);
+    expect(
+      grantedJobs({
+        rules: [
+          { apiGroups: ["batch"], resources: ["jobs"], verbs: ["get"], resourceNames: ["n-2", "n-1"] },
+          { apiGroups: ["batch"], resources: ["cronjobs"], verbs: ["get"], resourceNames: ["n"] },
+          { apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["p"] },
+        ],
+      }),
+    ).toEqual(["n-1", "n-2"]);
   });
 });

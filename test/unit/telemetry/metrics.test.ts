@@ -2,7 +2,15 @@
 // the liveness and readiness checks behind /healthz and /readyz.
 import { describe, expect, test } from "bun:test";
 import { WorkQueue } from "../../../src/workqueue/queue.ts";
-import { cachesSynced, controllerChecks, notShuttingDown, ping, runChecks, workers, WORKER_STALL_MS } from "../../../src/telemetry/health.ts";
+import {
+  cachesSynced,
+  controllerChecks,
+  notShuttingDown,
+  ping,
+  runChecks,
+  workers,
+  WORKER_STALL_MS,
+} from "../../../src/telemetry/health.ts";
 import { Metrics } from "../../../src/telemetry/metrics.ts";
 import { RECONCILE_BUCKETS } from "../../../src/telemetry/reconcile.ts";
 import { probeRoutes, serveHttp } from "../../../src/telemetry/server.ts";
@@ -22,9 +30,20 @@ function instrumented(process: (key: string) => Promise<void>, concurrency = 2) 
     maxConcurrentReconciles: () => concurrency,
     managedWorkloads: () => 0,
     trackedPods: () => 0,
-    watchFailing: () => new Map([["pods", true], ["roles", false]]),
+    watchFailing: () =>
+      new Map([
+        ["pods", true],
+        ["roles", false],
+      ]),
   });
-  queue = new WorkQueue({ concurrency, retryBaseMs: 5, retryMaxMs: 10, process: (key) => t.reconcile.track(() => process(key)), onError() {}, observer: t.workqueue });
+  queue = new WorkQueue({
+    concurrency,
+    retryBaseMs: 5,
+    retryMaxMs: 10,
+    process: (key) => t.reconcile.track(() => process(key)),
+    onError() {},
+    observer: t.workqueue,
+  });
   return { metrics, queue, scrape: async () => parseSamples(await metrics.registry.metrics()) };
 }
 
@@ -65,7 +84,11 @@ describe("metrics", () => {
     await until(() => queue.progress().running === 0 && queue.depth === 0);
     await queue.idle();
     const s = await scrape();
-    const les = (metric: string) => samplesOf(s, `${metric}_bucket`).map((b) => b.labels.le).filter((le) => le !== "+Inf").map(Number);
+    const les = (metric: string) =>
+      samplesOf(s, `${metric}_bucket`)
+        .map((b) => b.labels.le)
+        .filter((le) => le !== "+Inf")
+        .map(Number);
     expect(les("controller_runtime_reconcile_time_seconds")).toEqual(RECONCILE_BUCKETS);
     expect(RECONCILE_BUCKETS).toHaveLength(40);
     expect(les("workqueue_queue_duration_seconds")).toEqual(WORKQUEUE_BUCKETS);
@@ -101,7 +124,12 @@ describe("metrics", () => {
       // A counter ends in _total, and only a counter does.
       expect(`${m.name} ${m.name.endsWith("_total")}`).toBe(`${m.name} ${String(m.type) === "counter"}`);
     }
-    for (const gone of ["podlogreader_reconciles_total", "podlogreader_reconcile_duration_seconds", "podlogreader_api_requests_total", "podlogreader_queue_depth"]) {
+    for (const gone of [
+      "podlogreader_reconciles_total",
+      "podlogreader_reconcile_duration_seconds",
+      "podlogreader_api_requests_total",
+      "podlogreader_queue_depth",
+    ]) {
       expect(samplesOf(s, gone)).toHaveLength(0);
     }
   });
@@ -137,15 +165,38 @@ describe("liveness", () => {
     const later = Date.now() + 10 * WORKER_STALL_MS;
     expect(paused.progress(later)).toEqual({ waiting: 0, running: 0, sinceProgressMs: 0, longestRunningMs: 0 });
     expect((await runChecks([workers(() => paused.progress(later), WORKER_STALL_MS)], "healthz", false)).ok).toBe(true);
-    expect((await runChecks([workers(() => ({ waiting: 5, running: 16, sinceProgressMs: 10, longestRunningMs: 10 }), WORKER_STALL_MS)], "healthz", false)).ok).toBe(true);
-    expect((await runChecks([workers(() => ({ waiting: 5, running: 16, sinceProgressMs: WORKER_STALL_MS + 1, longestRunningMs: 10 }), WORKER_STALL_MS)], "healthz", false)).body)
-      .toContain("5 key(s) waiting and 16 running, but no worker took or finished one");
+    expect(
+      (
+        await runChecks(
+          [workers(() => ({ waiting: 5, running: 16, sinceProgressMs: 10, longestRunningMs: 10 }), WORKER_STALL_MS)],
+          "healthz",
+          false,
+        )
+      ).ok,
+    ).toBe(true);
+    expect(
+      (
+        await runChecks(
+          [workers(() => ({ waiting: 5, running: 16, sinceProgressMs: WORKER_STALL_MS + 1, longestRunningMs: 10 }), WORKER_STALL_MS)],
+          "healthz",
+          false,
+        )
+      ).body,
+    ).toContain("5 key(s) waiting and 16 running, but no worker took or finished one");
   });
 
   test("the controller's checks: liveness does not look at watches, readiness at synced caches and shutdown", async () => {
     let synced = false;
     const shutdown = new AbortController();
-    const checks = controllerChecks({ get ready() { return synced; }, workerProgress: () => ({ waiting: 0, running: 0, sinceProgressMs: 0, longestRunningMs: 0 }) }, shutdown.signal);
+    const checks = controllerChecks(
+      {
+        get ready() {
+          return synced;
+        },
+        workerProgress: () => ({ waiting: 0, running: 0, sinceProgressMs: 0, longestRunningMs: 0 }),
+      },
+      shutdown.signal,
+    );
     expect(checks.liveness.map((c) => c.name)).toEqual(["ping", "event-loop", "workqueue"]);
     expect(checks.readiness.map((c) => c.name)).toEqual(["ping", "informer-sync", "shutdown"]);
     expect((await runChecks(checks.liveness, "healthz", false)).ok).toBe(true);
@@ -160,10 +211,15 @@ describe("liveness", () => {
 describe("/healthz and /readyz over HTTP", () => {
   test("ok, ?verbose lists the checks, a failure is 500 with the list, /readyz/NAME runs one check, ?exclude skips one", async () => {
     let synced = false;
-    const server = serveHttp("probes", { host: "127.0.0.1", port: 0 }, probeRoutes({
-      liveness: [ping],
-      readiness: [ping, cachesSynced(() => synced), notShuttingDown(new AbortController().signal)],
-    }), quiet);
+    const server = serveHttp(
+      "probes",
+      { host: "127.0.0.1", port: 0 },
+      probeRoutes({
+        liveness: [ping],
+        readiness: [ping, cachesSynced(() => synced), notShuttingDown(new AbortController().signal)],
+      }),
+      quiet,
+    );
     const get = async (path: string) => {
       const r = await fetch(`http://127.0.0.1:${server.port}${path}`);
       return [r.status, await r.text()] as const;
@@ -171,7 +227,11 @@ describe("/healthz and /readyz over HTTP", () => {
     try {
       expect(await get("/healthz")).toEqual([200, "ok\n"]);
       expect(await get("/healthz?verbose")).toEqual([200, "[+]ping ok\nhealthz check passed\n"]);
-      expect(await get("/readyz")).toEqual([500, "[+]ping ok\n[-]informer-sync failed: the initial list of every watched resource is not done yet\n[+]shutdown ok\nreadyz check failed\n"]);
+      expect(await get("/readyz")).toEqual([
+        500,
+        "[+]ping ok\n[-]informer-sync failed: the initial list of every watched resource is not done yet\n[+]shutdown ok\nreadyz " +
+          "check failed\n",
+      ]);
       expect(await get("/readyz/ping")).toEqual([200, "ok\n"]);
       expect((await get("/readyz?exclude=informer-sync"))[0]).toBe(200);
       synced = true;
@@ -185,7 +245,9 @@ describe("/healthz and /readyz over HTTP", () => {
   test("an address in use is a clear error naming it", async () => {
     const first = serveHttp("probes", { host: "127.0.0.1", port: 0 }, probeRoutes({ liveness: [ping], readiness: [ping] }), quiet);
     try {
-      expect(() => serveHttp("metrics", { host: "127.0.0.1", port: first.port }, {}, quiet)).toThrow(`cannot serve metrics on 127.0.0.1:${first.port}`);
+      expect(() => serveHttp("metrics", { host: "127.0.0.1", port: first.port }, {}, quiet)).toThrow(
+        `cannot serve metrics on 127.0.0.1:${first.port}`,
+      );
     } finally {
       await first.stop();
     }

@@ -15,11 +15,19 @@ function containers(value: unknown, into = new Set<object>()): Set<object> {
 describe("copyData", () => {
   test("the copy equals the original, field for field, undefined fields included", () => {
     const data = fc.letrec((tie) => ({
-      value: fc.oneof({ depthSize: "small" }, fc.jsonValue(), fc.constant(undefined), fc.array(tie("value")), fc.dictionary(fc.string(), tie("value"))),
+      value: fc.oneof(
+        { depthSize: "small" },
+        fc.jsonValue(),
+        fc.constant(undefined),
+        fc.array(tie("value")),
+        fc.dictionary(fc.string(), tie("value")),
+      ),
     })).value;
-    fc.assert(fc.property(data, (value) => {
-      expect(copyData(value)).toStrictEqual(value);
-    }));
+    fc.assert(
+      fc.property(data, (value) => {
+        expect(copyData(value)).toStrictEqual(value);
+      }),
+    );
   });
 
   test("a key named __proto__ stays a key of the copy, as JSON.parse made it", () => {
@@ -36,9 +44,11 @@ describe("copyData", () => {
   });
 
   test("the copy shares no object or array with the original", () => {
-    fc.assert(fc.property(fc.jsonValue(), (value) => {
-      const original = containers(value);
-      for (const c of containers(copyData(value))) expect(original.has(c)).toBe(false);
-    }));
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const original = containers(value);
+        for (const c of containers(copyData(value))) expect(original.has(c)).toBe(false);
+      }),
+    );
   });
 });

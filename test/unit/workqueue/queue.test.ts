@@ -222,7 +222,14 @@ describe("WorkQueue", () => {
 
   test("a queue started paused holds its keys until start", async () => {
     const runs: string[] = [];
-    const queue = new WorkQueue({ startPaused: true, concurrency: 1, async process(k) { runs.push(k); }, onError() {} });
+    const queue = new WorkQueue({
+      startPaused: true,
+      concurrency: 1,
+      async process(k) {
+        runs.push(k);
+      },
+      onError() {},
+    });
     queue.add("a");
     queue.add("b");
     await Bun.sleep(20);
@@ -234,7 +241,14 @@ describe("WorkQueue", () => {
 
   test("onIdle is told once the last key has finished", async () => {
     let idle = 0;
-    const queue = new WorkQueue({ concurrency: 2, async process() { await Bun.sleep(5); }, onError() {}, onIdle: () => idle++ });
+    const queue = new WorkQueue({
+      concurrency: 2,
+      async process() {
+        await Bun.sleep(5);
+      },
+      onError() {},
+      onIdle: () => idle++,
+    });
     queue.add("a");
     queue.add("b");
     await until(() => idle > 0);
@@ -268,28 +282,43 @@ describe("WorkQueue gathering: an add known to be followed by more", () => {
     await queue.shutdown();
   });
 
-  test("after a recent batched run it waits for the rest: the batched add that completes them runs it at once, with everything", async () => {
-    const runs: number[] = [];
-    const queue = new WorkQueue({ concurrency: 1, async process() { runs.push(Date.now()); }, onError() {} });
-    queue.addBatched("k", 400);
-    await until(() => runs.length === 1);
-    await Bun.sleep(5 * burstWindow(400, 1)); // past the burst: a batched add alone would run at once
-    queue.addGathering("k", 400);
-    queue.addGathering("k", 400);
-    await Bun.sleep(100);
-    expect(runs.length).toBe(1);
-    const completed = Date.now();
-    queue.addBatched("k", 400);
-    await until(() => runs.length === 2);
-    expect(runs[1]! - completed).toBeLessThan(100);
-    await Bun.sleep(450);
-    expect(runs.length).toBe(2);
-    await queue.shutdown();
-  });
+  test(
+    "after a recent batched run it waits for the rest: the " + "batched add that completes them runs it at once, with everything",
+    async () => {
+      const runs: number[] = [];
+      const queue = new WorkQueue({
+        concurrency: 1,
+        async process() {
+          runs.push(Date.now());
+        },
+        onError() {},
+      });
+      queue.addBatched("k", 400);
+      await until(() => runs.length === 1);
+      await Bun.sleep(5 * burstWindow(400, 1)); // past the burst: a batched add alone would run at once
+      queue.addGathering("k", 400);
+      queue.addGathering("k", 400);
+      await Bun.sleep(100);
+      expect(runs.length).toBe(1);
+      const completed = Date.now();
+      queue.addBatched("k", 400);
+      await until(() => runs.length === 2);
+      expect(runs[1]! - completed).toBeLessThan(100);
+      await Bun.sleep(450);
+      expect(runs.length).toBe(2);
+      await queue.shutdown();
+    },
+  );
 
   test("when the rest never comes, it runs one window after it was asked for", async () => {
     const runs: number[] = [];
-    const queue = new WorkQueue({ concurrency: 1, async process() { runs.push(Date.now()); }, onError() {} });
+    const queue = new WorkQueue({
+      concurrency: 1,
+      async process() {
+        runs.push(Date.now());
+      },
+      onError() {},
+    });
     queue.addBatched("k", 200);
     await until(() => runs.length === 1);
     const asked = Date.now();

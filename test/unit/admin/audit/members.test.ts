@@ -4,12 +4,19 @@ import { membership, workloadId } from "../../../../src/admin/audit/members.ts";
 
 const OPT_IN = { "podlogreader-affiliate": "enable" };
 const ref = (kind: string, uid: string, controller = true) => ({ apiVersion: "x", kind, name: "n", uid, controller });
-const meta = (name: string, uid: string, owner?: ReturnType<typeof ref>, namespace = "ns") => ({ name, namespace, uid, ownerReferences: owner ? [owner] : undefined });
+const meta = (name: string, uid: string, owner?: ReturnType<typeof ref>, namespace = "ns") => ({
+  name,
+  namespace,
+  uid,
+  ownerReferences: owner ? [owner] : undefined,
+});
 const workload = (name: string, uid: string, opts: { owner?: ReturnType<typeof ref>; optIn?: boolean; cron?: boolean } = {}) => {
   const template = { metadata: { labels: opts.optIn === false ? { app: name } : { app: name, ...OPT_IN } } };
   return { metadata: meta(name, uid, opts.owner), spec: opts.cron ? { jobTemplate: { spec: { template } } } : { template } };
 };
-const pod = (name: string, owner?: ReturnType<typeof ref>, namespace = "ns") => ({ metadata: meta(name, `p-${name}-${namespace}`, owner, namespace) });
+const pod = (name: string, owner?: ReturnType<typeof ref>, namespace = "ns") => ({
+  metadata: meta(name, `p-${name}-${namespace}`, owner, namespace),
+});
 
 function cluster() {
   return membership(

@@ -1,10 +1,21 @@
 // Which binding reaches a ServiceAccount, and which rule matches a request, as RBAC decides it.
 import { describe, expect, test } from "bun:test";
-import { bindingCovers, grantingBindings, namedInRules, namespacesReached, ruleAllows, type RbacBinding, type RbacState, type PolicyRule } from "../../../../src/admin/audit/rbac.ts";
+import {
+  bindingCovers,
+  grantingBindings,
+  namedInRules,
+  namespacesReached,
+  ruleAllows,
+  type RbacBinding,
+  type RbacState,
+  type PolicyRule,
+} from "../../../../src/admin/audit/rbac.ts";
 
 const sa = { namespace: "a", name: "podlogreader-web" };
 const binding = (name: string, namespace: string | undefined, role: [string, string], subjects: RbacBinding["subjects"]): RbacBinding => ({
-  metadata: { name, namespace }, roleRef: { kind: role[0], name: role[1] }, subjects,
+  metadata: { name, namespace },
+  roleRef: { kind: role[0], name: role[1] },
+  subjects,
 });
 const log = (namespace: string, name?: string) => ({ namespace, verb: "get", group: "", resource: "pods", subresource: "log", name });
 
@@ -46,7 +57,10 @@ describe("grantingBindings", () => {
   const rbac: RbacState = {
     roles: [
       { metadata: { name: "logs", namespace: "b" }, rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"] }] },
-      { metadata: { name: "one", namespace: "a" }, rules: [{ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"], resourceNames: ["db-0"] }] },
+      {
+        metadata: { name: "one", namespace: "a" },
+        rules: [{ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"], resourceNames: ["db-0"] }],
+      },
     ],
     clusterRoles: [{ metadata: { name: "proxy" }, rules: [{ apiGroups: [""], resources: ["nodes/proxy"], verbs: ["get"] }] }],
     roleBindings: [
@@ -67,6 +81,12 @@ describe("grantingBindings", () => {
   });
   test("finds the names a bound rule singles out", () => {
     expect(namedInRules(rbac, sa, { namespace: "a", verb: "create", group: "", resource: "pods", subresource: "exec" })).toEqual(["db-0"]);
-    expect(namedInRules(rbac, { namespace: "c", name: "x" }, { namespace: "a", verb: "create", group: "", resource: "pods", subresource: "exec" })).toEqual([]);
+    expect(
+      namedInRules(
+        rbac,
+        { namespace: "c", name: "x" },
+        { namespace: "a", verb: "create", group: "", resource: "pods", subresource: "exec" },
+      ),
+    ).toEqual([]);
   });
 });
