@@ -5,6 +5,7 @@ SHELL := bash
 
 BUN := node_modules/.bin/bun
 TSC := node_modules/.bin/tsc
+BIOME := node_modules/.bin/biome
 SOURCES := $(shell find src -name '*.ts') package.json package-lock.json
 
 # Every binary (dist/podlogreader, image, release) is built with these flags. A JIT policy of 100
@@ -28,7 +29,7 @@ ARTIFACT_TESTS := test/e2e/image.test.ts test/e2e/reduced-env.test.ts test/e2e/r
 AUTHORIZER_TESTS := test/e2e/webhook-authorizer.test.ts test/e2e/none-mode.test.ts test/e2e/chaos-front.test.ts
 export VERSION REVISION SOURCE_DATE_EPOCH SOURCE_URL
 
-.PHONY: help deps system-deps image-deps release-test-deps control-plane helm typecheck build image release test test-artifacts unit cluster cluster-down demo bench chaos clean
+.PHONY: help deps system-deps image-deps release-test-deps control-plane helm typecheck format build image release test test-artifacts unit cluster cluster-down demo bench chaos clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -57,8 +58,13 @@ helm: ## Build helm for the chart tests, and stern for the client tests (cached 
 	@scripts/build-tool.sh helm >/dev/null
 	@scripts/build-tool.sh stern >/dev/null
 
-typecheck: deps ## Type-check everything with tsc --noEmit
+typecheck: deps ## Type-check everything with tsc --noEmit, then lint: Biome's formatter and linter, and no line over 140 characters
 	$(TSC) --noEmit -p tsconfig.json
+	$(BIOME) ci --colors=off
+	$(BUN) scripts/build/line-length.ts
+
+format: deps ## Format the TypeScript and apply Biome's safe fixes (what `make typecheck` checks)
+	$(BIOME) check --write
 
 dist/podlogreader: node_modules/.package-lock.json $(SOURCES)
 	$(BUN) build $(BUN_BUILD_FLAGS) src/main.ts --outfile dist/podlogreader
