@@ -2,7 +2,7 @@
 // writes it as JSON to $CHAOS_OUT (default chaos/report.json), exits 1 on any violation.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { parseDuration } from "../../src/util/duration.ts";
+import { parseDuration } from "./duration.ts";
 import { flagHelp, parseFlags, UsageError, type Flag } from "../../src/flags/parse.ts";
 import { runChaos } from "./harness.ts";
 import { formatReport } from "./report.ts";

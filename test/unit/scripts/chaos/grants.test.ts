@@ -11,11 +11,11 @@ import {
   liveGrants,
   readsPastDeadline,
   type GrantRecord,
-} from "../../scripts/chaos/grants.ts";
-import { expectations, type Snapshot } from "../../scripts/chaos/model.ts";
-import { drawOp, universe } from "../../scripts/chaos/plan.ts";
-import { Random } from "../../scripts/chaos/random.ts";
-import { LEASE_GAP_MS } from "../../scripts/chaos/timeline.ts";
+} from "../../../../scripts/chaos/grants.ts";
+import { expectations, type Snapshot } from "../../../../scripts/chaos/model.ts";
+import { drawOp, universe } from "../../../../scripts/chaos/plan.ts";
+import { Random } from "../../../../scripts/chaos/random.ts";
+import { LEASE_GAP_MS } from "../../../../scripts/chaos/timeline.ts";
 
 const record = (over: Partial<GrantRecord> = {}): GrantRecord => ({
   opIndex: 7,

@@ -4,9 +4,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { longLines, MAX_LINE } from "../../scripts/build/line-length.ts";
+import { longLines, MAX_LINE } from "../../../../scripts/build/line-length.ts";
 
-const script = resolve(import.meta.dir, "../../scripts/build/line-length.ts");
+const script = resolve(import.meta.dir, "../../../../scripts/build/line-length.ts");
 
 test("a line of exactly the limit passes; one character more is reported with its file, line and length", () => {
   const text = ["short", "x".repeat(MAX_LINE), "y".repeat(MAX_LINE + 1)].join("\n");

@@ -13,9 +13,9 @@ import {
   WEBHOOK_FAULTS,
   WEBHOOK_TIMEOUT_MS,
   type FrontMode,
-} from "../../scripts/chaos/authorizer-front.ts";
-import type { Snapshot } from "../../scripts/chaos/model.ts";
-import { excessOf, questionsFor } from "../../scripts/chaos/webhook-faults.ts";
+} from "../../../../scripts/chaos/authorizer-front.ts";
+import type { Snapshot } from "../../../../scripts/chaos/model.ts";
+import { excessOf, questionsFor } from "../../../../scripts/chaos/webhook-faults.ts";
 
 const ALLOW = JSON.stringify({
   apiVersion: "authorization.k8s.io/v1",

@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSyn
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-const script = resolve(import.meta.dir, "../../scripts/image/fetch-debs.sh");
+const script = resolve(import.meta.dir, "../../../../scripts/image/fetch-debs.sh");
 const REFRESH = "apt-get update && scripts/image/lock-debs.sh > scripts/image/debs.lock";
 
 let root: string;

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { parseDuration } from "../../src/util/duration.ts";
+import { parseDuration } from "../../../../scripts/chaos/duration.ts";
 
 test.each([
   ["0", 0],

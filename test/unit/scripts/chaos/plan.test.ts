@@ -3,9 +3,9 @@
 // that are gone, a Role made someone else's) say what the checks at quiescence rely on.
 import { describe, expect, test } from "bun:test";
 import type { V1Pod, V1Role, V1RoleBinding } from "@kubernetes/client-node";
-import { policy, probeFor, webhookConfiguration } from "../../scripts/chaos/admission.ts";
-import { expectations, staleNames, type Snapshot } from "../../scripts/chaos/model.ts";
-import { bursts, drawRefusal, universe, type Op } from "../../scripts/chaos/plan.ts";
+import { policy, probeFor, webhookConfiguration } from "../../../../scripts/chaos/admission.ts";
+import { expectations, staleNames, type Snapshot } from "../../../../scripts/chaos/model.ts";
+import { bursts, drawRefusal, universe, type Op } from "../../../../scripts/chaos/plan.ts";
 import {
   allowanceMs,
   excusedChecks,
@@ -15,11 +15,11 @@ import {
   refusesAll,
   waysOut,
   WEBHOOK_SHAPES,
-} from "../../scripts/chaos/refusals.ts";
-import { coveredMs, judgeWindow, LEASE_GAP_MS, type Timeline } from "../../scripts/chaos/timeline.ts";
-import { refusalReview } from "../../scripts/chaos/webhook.ts";
-import { refusalReport } from "../../scripts/chaos/replicas.ts";
-import { Random } from "../../scripts/chaos/random.ts";
+} from "../../../../scripts/chaos/refusals.ts";
+import { coveredMs, judgeWindow, LEASE_GAP_MS, type Timeline } from "../../../../scripts/chaos/timeline.ts";
+import { refusalReview } from "../../../../scripts/chaos/webhook.ts";
+import { refusalReport } from "../../../../scripts/chaos/replicas.ts";
+import { Random } from "../../../../scripts/chaos/random.ts";
 
 const u = universe(["a", "b"]);
 const take = (seed: number, n: number): Op[][] => {
