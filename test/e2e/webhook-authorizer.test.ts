@@ -19,7 +19,8 @@ import { eventually, serviceAccountToken, useNamespace, type TestCluster } from 
 import { startController, type RunningController } from "../support/controller.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { lineOf, webhookScene } from "../support/webhook-scene.ts";
-import { kubectl } from "../support/process.ts";
+import { createDeployment, expectReadable, rollout, scale, waitForPods } from "../support/workloads.ts";
+import { background, kubectl } from "../support/process.ts";
 import { withLogs } from "../support/pod-logs.ts";
 
 let c: TestCluster;
@@ -92,28 +93,49 @@ describe("with --pod-visibility=own and the webhook", () => {
     await works(["logs", "-l", "app=web", "--prefix"], webPods.map(lineOf));
   });
 
-  test("stern deploy/web follows web's pods: it watches pods by web's selector", async () => {
+  test("stern follows a Deployment across a scale-up and a rollout: it watches pods by the Deployment's selector", async () => {
     const build = spawnSync("bash", [resolve(import.meta.dir, "../../scripts/build-tool.sh"), "stern"], {
       stdio: ["ignore", "pipe", "inherit"],
       encoding: "utf8",
     });
     expect(build.status).toBe(0);
-    const proc = Bun.spawn(
-      [build.stdout.trim().split("\n").at(-1)!, "--kubeconfig", kubeconfig, "-n", ns, "--color", "never", "deploy/web"],
-      { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
-    );
-    let seen = "";
-    const reading = (async () => {
-      for await (const chunk of proc.stdout) seen += new TextDecoder().decode(chunk);
-    })();
+    // A Deployment of its own, so that web's pods stay as the other tests expect them.
+    await createDeployment(ns, "feed", { replicas: 1 });
+    const first = await waitForPods(ns, "feed", 1);
+    await withLogs(ns, first, (p) => [lineOf(p)]);
+    const sa = managedName("Deployment", "feed");
+    await expectReadable(ns, sa, first);
+    const token = await eventually(`a token for ${sa}`, () => serviceAccountToken(ns, sa));
+    const feed = join(dir, "feed.kubeconfig");
+    writeFileSync(feed, kubeconfigYaml(c.server, c.caPem, { token }, ns), { mode: 0o600 });
+    const stern = background([build.stdout.trim().split("\n").at(-1)!, "--kubeconfig", feed, "-n", ns, "--color", "never", "deploy/feed"]);
+    // stern may open a new pod's log before the harness gives it lines of its own, and then prints
+    // the local cluster's default line: either way that pod's log, under its name.
+    const printsEvery = (pods: string[]) => (out: string) => pods.every((p) => out.includes(`${p} app `));
     try {
-      await eventually("stern to print every web pod's line", async () => webPods.every((p) => seen.includes(lineOf(p))) || undefined);
+      await stern.waitFor("stern to print the first pod's line", printsEvery(first));
+      await scale(ns, "feed", 2);
+      const scaled = await waitForPods(ns, "feed", 2);
+      await withLogs(ns, scaled, (p) => [lineOf(p)]);
+      await stern.waitFor("stern to print the line of the pod the scale-up made", printsEvery(scaled));
+      await rollout(ns, "feed");
+      const rolled = await eventually(
+        "the rollout's two new pods",
+        async () => {
+          const pods = await waitForPods(ns, "feed", 2).catch(() => undefined);
+          return pods?.every((p) => !scaled.includes(p)) ? pods : undefined;
+        },
+        120_000,
+      );
+      await withLogs(ns, rolled, (p) => [lineOf(p)]);
+      await stern.waitFor("stern to print the lines of the rollout's pods", printsEvery(rolled));
+      expect(stern.proc.exitCode).toBeNull();
     } finally {
-      proc.kill();
-      await proc.exited;
-      await reading;
+      await stern.stop();
     }
-  });
+    expect(stern.seen.stdout).not.toContain(lineOf(other));
+    expect(stern.seen.stdout).not.toContain(lineOf(webPods[0]!));
+  }, 240_000);
 
   test("a CronJob's ServiceAccount runs kubectl logs job/RUN for its run, and reads nothing of other workloads", async () => {
     const template = {
