@@ -36,7 +36,7 @@ export interface Command extends About {
   run(argv: string[], program: string): Promise<number>;
 }
 
-export function isHelpRequest(options: unknown): options is HelpRequest {
+function isHelpRequest(options: unknown): options is HelpRequest {
   return typeof options === "object" && options !== null && (options as HelpRequest).help === true;
 }
 

@@ -3,11 +3,9 @@ import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import type { V1ClusterRole, V1PolicyRule, V1Role } from "@kubernetes/client-node";
 import { writeFileSync } from "node:fs";
-import type { Subprocess } from "bun";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
 import { serviceAccountToken, testCluster } from "./cluster.ts";
-import { finish, type Finished } from "./process.ts";
-import { BINARY } from "./process.ts";
+import { type Background, type Finished, finish, podlogreaderInBackground } from "./process.ts";
 
 const repo = resolve(import.meta.dir, "../..");
 export const chartDir = resolve(repo, "chart");
@@ -127,13 +125,8 @@ export function hostArgs(chartArgs: string[]): string[] {
   return chartArgs.map((a) => (/^--(metrics|health-probe)-bind-address=/.test(a) ? a.replace(/=.*/, "=127.0.0.1:0") : a));
 }
 
-export interface Running {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
-  /** stderr and stdout lines so far. */
-  log: string[];
-  /** SIGTERM, then the exit code. */
-  stop(): Promise<number>;
-}
+/** The binary running in the background as a ServiceAccount (see runAsServiceAccount). */
+export type Running = Background;
 
 /**
  * Runs the compiled binary with `args` as a ServiceAccount of the local cluster: a kubeconfig with
@@ -145,28 +138,7 @@ export async function runAsServiceAccount(namespace: string, serviceAccount: str
   const token = await serviceAccountToken(namespace, serviceAccount);
   const kubeconfig = join(c.dir, `${serviceAccount}-${process.pid}-${Date.now()}.kubeconfig`);
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, namespace), { mode: 0o600 });
-  const proc = Bun.spawn([BINARY, ...args], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig },
-  });
-  const log: string[] = [];
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) log.push(...decoder.decode(chunk).split("\n").filter(Boolean));
-  };
-  const done = Promise.all([collect(proc.stdout), collect(proc.stderr)]);
-  return {
-    proc,
-    log,
-    async stop() {
-      proc.kill("SIGTERM");
-      const code = await proc.exited;
-      await done;
-      return code;
-    },
-  };
+  return podlogreaderInBackground(args, { kubeconfig });
 }
 
 /** Runs the binary as the ServiceAccount to completion; its exit code and output. */
