@@ -117,7 +117,7 @@ export function judge(live: LiveAccess, allowed: Allowed, workload: Pick<Workloa
     else if (strangers && grantsOf(role.rules).length > 0)
       why = `RoleBinding ${binding.metadata.name} binds a subject that may not be bound`;
   }
-  const roleExcess = roleIsOurs && excessGrants(role!.rules, allowed.rules).length > 0;
+  const roleExcess = roleOverGrants(live, allowed, workload);
   if (!why && roleExcess) why = `Role ${name} grants more than it should`;
   if (!why) return { overGrants: false };
 
@@ -137,6 +137,15 @@ export function judge(live: LiveAccess, allowed: Allowed, workload: Pick<Workloa
   // While subjects that may not be bound are bound, the Role can only help by granting nothing.
   const shrunk = roleIsOurs && !(strangers && subjects.length > 0) ? shrinkRules(allowed.rules, role!.rules) : [];
   return { overGrants: true, why, steps, shrunk };
+}
+
+/**
+ * The workload's own Role grants more than it may. Every binding of it then grants too much,
+ * podlogreader's grants to people included, until the Role is shrunk or deleted.
+ */
+export function roleOverGrants(live: LiveAccess, allowed: Allowed, workload: Pick<Workload, "kind" | "name">): boolean {
+  const { role } = live;
+  return !!role && isManagedFor(role.metadata, workload) && excessGrants(role.rules, allowed.rules).length > 0;
 }
 
 /**

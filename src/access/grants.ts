@@ -173,6 +173,11 @@ export function isGrantFor(binding: RoleBinding, workload: { kind: WorkloadKind;
   );
 }
 
+/** The grants in `namespace` whose roleRef is the Role `roleName`: what a Role that cannot be fixed must stop being bound by. */
+export function grantsBindingRole(bindings: readonly RoleBinding[], namespace: string, roleName: string): RoleBinding[] {
+  return bindings.filter((b) => isGrant(b) && b.metadata.namespace === namespace && b.roleRef.name === roleName);
+}
+
 /** When the grant ends, in ms since the epoch; undefined when the annotation is missing or not a time. */
 export function expiresAtMs(meta: ObjectMeta): number | undefined {
   const text = meta.annotations?.[EXPIRES_ANNOTATION];

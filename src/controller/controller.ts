@@ -17,6 +17,7 @@ import type { Logger } from "../log.ts";
 import type { WorkerProgress } from "../telemetry/health.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { EventRecorder } from "./events.ts";
+import { GrantEnding } from "./grant-ending.ts";
 import { GrantExpiry, grantWatch } from "./grant-expiry.ts";
 import { reportFailure } from "./failures.ts";
 import { garbageCollectorHint } from "./housekeeping.ts";
@@ -77,8 +78,9 @@ export class Controller {
     const { roles, roleBindings, serviceAccounts } = this.watches;
     const events = new EventRecorder(api, log);
     this.grants = grantWatch(api, options.namespaces, (o, c) => this.grantExpiry.onChange(o, c), log, metrics);
+    const grantEnding = new GrantEnding({ api, world: this.world, events, log, metrics });
     this.grantExpiry = new GrantExpiry({
-      api,
+      ending: grantEnding,
       grants: this.grants,
       roleUid: (ns, name) => roles.get(ns, name)?.metadata.uid,
       world: this.world,
@@ -86,7 +88,8 @@ export class Controller {
       log,
       metrics,
     });
-    const reconciler = new Reconciler(api, { world: this.world, roles, roleBindings, serviceAccounts }, options, events, log, metrics);
+    const caches = { world: this.world, roles, roleBindings, serviceAccounts };
+    const reconciler = new Reconciler(api, caches, options, events, log, metrics, grantEnding);
     const telemetry = metrics?.track({
       queueDepth: () => this.queue.depth,
       maxConcurrentReconciles: () => options.workers,

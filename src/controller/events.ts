@@ -1,4 +1,6 @@
 import { hostname } from "node:os";
+import { KINDS } from "../access/kinds.ts";
+import type { Workload } from "../access/membership.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { Events } from "../kube/resources.ts";
 import { isNotFound } from "../kube/transport.ts";
@@ -11,6 +13,17 @@ export interface InvolvedObject {
   namespace: string;
   name: string;
   uid: string;
+}
+
+/** The workload an Event is recorded on. */
+export function involved(workload: Pick<Workload, "kind" | "namespace" | "name" | "uid">): InvolvedObject {
+  return {
+    apiVersion: KINDS[workload.kind].apiVersion,
+    kind: workload.kind,
+    namespace: workload.namespace,
+    name: workload.name,
+    uid: workload.uid,
+  };
 }
 
 /**
@@ -29,6 +42,8 @@ export const Reasons = {
   RoleWriteRefused: "RoleWriteRefused",
   /** The workload has more pods than one Role can name; the rest are not granted. */
   TooManyPods: "TooManyPods",
+  /** A grant (podlogreader grant) was ended: it expired, its Role went, or its Role could not be kept from over-granting. */
+  GrantEnded: "GrantEnded",
 } as const;
 
 const AGGREGATE_FOR_MS = 10 * 60_000;

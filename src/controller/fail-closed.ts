@@ -1,7 +1,7 @@
 // After a write fails: read the workload's Role and RoleBinding back from the apiserver, and while
 // they grant more than they may, take the ways out that remain (src/access/excess.ts decides
 // which), each tried even when an earlier one was refused, reading back after each that worked.
-import { isIdleBinding, judge, type Allowed, type LiveAccess, type Step } from "../access/excess.ts";
+import { isIdleBinding, judge, roleOverGrants, type Allowed, type LiveAccess, type Step } from "../access/excess.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, WORKLOAD_ANNOTATION } from "../access/marks.ts";
 import type { Workload } from "../access/membership.ts";
 import type { KubeApi } from "../kube/api.ts";
@@ -76,6 +76,11 @@ export interface Secured {
   refusals: Refusal[];
 }
 
+/** Ends the grants (podlogreader grant) of a Role: deleted, or emptied where deleting is refused. */
+export interface GrantEnder {
+  endGrantsOf(namespace: string, roleName: string): Promise<{ ended: boolean; done: string[]; refusals: Refusal[] }>;
+}
+
 export class FailClosed {
   constructor(
     private readonly api: ObjectWriter,
@@ -83,6 +88,7 @@ export class FailClosed {
     private readonly roleBindings: ObjectCache<RoleBinding> | undefined,
     private readonly log: Logger,
     private readonly wrote: (kind: string, operation: "create" | "update" | "delete") => void,
+    private readonly grants?: GrantEnder,
   ) {}
 
   /**
@@ -128,7 +134,8 @@ export class FailClosed {
    * Reads the Role and RoleBinding of `name` back and, while they grant more than `allowed`,
    * takes the next way out: shrink the Role, empty the binding, delete the Role, delete the
    * binding (see judge for the order). A way out that is refused is not tried again in this call.
-   * Then a binding left with no use (isIdleBinding) is deleted where it can be.
+   * Then a binding left with no use (isIdleBinding) is deleted where it can be. When the Role
+   * itself is left granting too much, every grant of it is ended (GrantEnder).
    */
   async secure(
     workload: Pick<Workload, "kind" | "namespace" | "name">,
@@ -168,7 +175,15 @@ export class FailClosed {
           refusals.push(this.refusalOf(step, live, err));
         }
       }
-      if (!moved) return { secured: false, why: verdict.why, done, refusals };
+      if (!moved) {
+        // The Role stays as it is: whoever is granted it through a grant reads too much too.
+        if (this.grants && roleOverGrants(live, allowed, workload)) {
+          const grants = await this.grants.endGrantsOf(namespace, name);
+          done.push(...grants.done);
+          refusals.push(...grants.refusals);
+        }
+        return { secured: false, why: verdict.why, done, refusals };
+      }
       live = await this.read(namespace, name);
     }
   }

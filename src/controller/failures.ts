@@ -5,7 +5,8 @@ import { NotLeaderError } from "../kube/lease.ts";
 import type { Logger } from "../log.ts";
 import { Reasons, type EventRecorder } from "./events.ts";
 import { about, LogReasons } from "./log-fields.ts";
-import { ForeignObjectError, involved, RoleWriteRefusedError, StaleCacheError } from "./reconciler.ts";
+import { involved } from "./events.ts";
+import { ForeignObjectError, RoleWriteRefusedError, StaleCacheError } from "./reconciler.ts";
 import { messageOf } from "../util/errors.ts";
 
 /**

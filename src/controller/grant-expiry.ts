@@ -1,22 +1,23 @@
-// Ends grants on time: each grant RoleBinding is deleted when it expires (a timer set for that
-// instant, not a poll), or as soon as its Role is gone. A grant that expired while the controller
-// was down is deleted when it starts; the resync checks every grant again.
+// Ends grants on time: each grant RoleBinding is ended when it expires (a timer set for that
+// instant, not a poll), or as soon as its Role is gone: deleted, or emptied where the delete is
+// refused (grant-ending.ts). A grant that expired while the controller was down is ended when it
+// starts; the resync checks every grant again.
 import { expiresAtMs, GRANT_SELECTOR, grantWorkload, isExpired, isGrant } from "../access/grants.ts";
-import { isWorkloadKind, KINDS } from "../access/kinds.ts";
+import { isWorkloadKind } from "../access/kinds.ts";
 import { keyOf, type World } from "../access/membership.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { Informer, InformerGroup } from "../kube/informer.ts";
 import { parseObject, RoleBinding } from "../kube/objects.ts";
 import { RoleBindings } from "../kube/resources.ts";
-import { isConflict, isNotFound } from "../kube/transport.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { Backoff } from "../util/backoff.ts";
-import type { EventRecorder } from "./events.ts";
+import { involved, Reasons, type EventRecorder } from "./events.ts";
+import type { Refusal } from "./fail-closed.ts";
+import type { GrantEnding } from "./grant-ending.ts";
+import { LogReasons } from "./log-fields.ts";
 import { messageOf } from "../util/errors.ts";
 
-/** The Event reason on the workload when one of its grants is deleted. */
-export const GRANT_ENDED = "GrantEnded";
 /** setTimeout holds at most 2^31-1 ms; a grant further away is looked at again after this. */
 const MAX_TIMER_MS = 3600_000;
 
@@ -61,12 +62,13 @@ export interface GrantSource {
 }
 
 export interface GrantExpiryDeps {
-  api: Pick<KubeApi, "delete">;
+  /** Deletes a grant, or empties it where the delete is refused. */
+  ending: Pick<GrantEnding, "end">;
   grants: GrantSource;
   /** The uid of the managed Role of that name in the controller's cache, if it is there. */
   roleUid: (namespace: string, name: string) => string | undefined;
   world: World;
-  events: Pick<EventRecorder, "normal">;
+  events: Pick<EventRecorder, "warn">;
   log: Logger;
   metrics?: Metrics;
   clock?: Clock;
@@ -80,6 +82,9 @@ export interface GrantExpiryDeps {
 export class GrantExpiry {
   private readonly timers = new Map<string, () => void>();
   private readonly retries = new Map<string, Backoff>();
+  /** Grants being ended now, and those of them that changed meanwhile (judged again after). */
+  private readonly inFlight = new Set<string>();
+  private readonly changedInFlight = new Set<string>();
   private started = false;
   private readonly clock: Clock;
 
@@ -122,6 +127,10 @@ export class GrantExpiry {
     this.timers.get(key)?.();
     this.timers.delete(key);
     if (!this.started) return;
+    if (this.inFlight.has(key)) {
+      this.changedInFlight.add(key);
+      return;
+    }
     const binding = this.deps.grants.get(namespace, name);
     if (!binding) {
       this.retries.delete(key);
@@ -140,63 +149,57 @@ export class GrantExpiry {
   }
 
   private async remove(binding: RoleBinding, why: "expired" | "role-gone"): Promise<void> {
-    const { namespace, name, uid, resourceVersion } = binding.metadata;
+    const { namespace, name } = binding.metadata;
     const key = keyOf({ namespace, name });
-    const { api, log, metrics } = this.deps;
-    // A placeholder so that a change arriving meanwhile does not start a second delete.
-    this.timers.set(key, () => {});
+    this.inFlight.add(key);
+    let end: Awaited<ReturnType<GrantEnding["end"]>>;
     try {
-      await api.delete(RoleBindings, namespace, name, { uid, resourceVersion });
-    } catch (err) {
-      this.timers.delete(key);
-      if (isNotFound(err)) return;
-      // A 409: the grant changed (renewed, say) since the cache saw it. It is judged again from
-      // the cache after the backoff, by when the watch has brought the new version.
-      const backoff = this.retries.get(key) ?? new Backoff(1000, 60_000);
-      this.retries.set(key, backoff);
-      const wait = backoff.next();
-      if (!isConflict(err))
-        log.warn(`Could not delete grant RoleBinding ${namespace}/${name}; retrying in ${wait}ms: ${messageOf(err)}`, {
-          namespace,
-          reason: "GrantDeleteFailed",
-          object: `RoleBinding/${name}`,
-        });
-      this.timers.set(
-        key,
-        this.clock.after(wait, () => this.check(namespace, name)),
-      );
+      end = await this.deps.ending.end(binding, why);
+    } finally {
+      this.inFlight.delete(key);
+    }
+    const changed = this.changedInFlight.delete(key);
+    if (end.refusals.length > 0) await this.reportRefusals(binding, end.refusals, end.ended);
+    if (end.ended && end.refusals.length === 0 && !end.changed) {
+      this.retries.delete(key);
+      if (changed) this.check(namespace, name);
       return;
     }
-    this.timers.delete(key);
-    this.retries.delete(key);
-    const subjects = (binding.subjects ?? []).map((s) => `${s.kind} ${s.namespace ? `${s.namespace}/` : ""}${s.name}`).join(", ");
+    // Not ended, changed since the cache saw it (renewed, say), or ended only by emptying it: judged
+    // again from the cache after the backoff, by when the watch has brought what changed.
+    const backoff = this.retries.get(key) ?? new Backoff(1000, 60_000);
+    this.retries.set(key, backoff);
+    this.timers.set(
+      key,
+      this.clock.after(backoff.next(), () => this.check(namespace, name)),
+    );
+  }
+
+  /** Each refused write of a grant: a log line and the metric; a Warning Event on the workload for them all. */
+  private async reportRefusals(binding: RoleBinding, refusals: readonly Refusal[], ended: boolean): Promise<void> {
+    const { namespace, name } = binding.metadata;
+    const { log, metrics } = this.deps;
+    for (const r of refusals) {
+      metrics?.roleWritesRefused.inc({ namespace, verb: r.verb, resource: r.rt.plural });
+      log.warn(`The apiserver refused to ${r.verb} grant RoleBinding ${namespace}/${name}: ${messageOf(r.error).slice(0, 600)}`, {
+        namespace,
+        reason: LogReasons.RoleWriteRefused,
+        object: `RoleBinding/${name}`,
+        verb: r.verb,
+      });
+    }
     const ref = grantWorkload(binding.metadata) ?? "";
-    const message =
-      why === "expired"
-        ? `Deleted grant RoleBinding ${namespace}/${name}: it expired at ` +
-          `${binding.metadata.annotations?.["podlogreader.dev/expires"] ?? "(no readable expiry)"}; ${subjects} no longer read the ` +
-          `logs of ${ref}`
-        : `Deleted grant RoleBinding ${namespace}/${name}: its Role ${binding.roleRef.name} is gone; ${subjects} no longer read the ` +
-          `logs of ${ref}`;
     const slash = ref.indexOf("/");
-    log.info(message, {
-      kind: ref.slice(0, slash),
-      namespace,
-      name: ref.slice(slash + 1),
-      reason: GRANT_ENDED,
-      object: `RoleBinding/${name}`,
-      cause: why,
-    });
-    metrics?.grantsExpired.inc({ namespace, reason: why });
     const kind = ref.slice(0, slash);
     const workload = slash > 0 && isWorkloadKind(kind) ? this.deps.world.get(kind, namespace, ref.slice(slash + 1)) : undefined;
-    if (workload) {
-      await this.deps.events.normal(
-        { apiVersion: KINDS[workload.kind].apiVersion, kind: workload.kind, namespace, name: workload.name, uid: workload.uid },
-        GRANT_ENDED,
-        message,
-      );
-    }
+    if (!workload) return;
+    const first = refusals[0]!;
+    const outcome = ended ? "its subjects were emptied, so it binds nobody" : "it still binds its subjects";
+    await this.deps.events.warn(
+      involved(workload),
+      Reasons.RoleWriteRefused,
+      `The apiserver refused to ${first.verb} grant RoleBinding ${name}: ${messageOf(first.error).slice(0, 600)}; ${outcome}; retrying`,
+    );
   }
 }
 

@@ -17,7 +17,7 @@ import {
   type ManagedMetadata,
 } from "../access/desired.ts";
 import { NOTHING, type Allowed } from "../access/excess.ts";
-import { isWorkloadKind, KINDS } from "../access/kinds.ts";
+import { isWorkloadKind } from "../access/kinds.ts";
 import { MANAGED_BY_LABEL, WORKLOAD_ANNOTATION } from "../access/marks.ts";
 import { splitWorkloadKey, type Workload, type World } from "../access/membership.ts";
 import { managedName } from "../access/names.ts";
@@ -26,12 +26,13 @@ import { controllerOf, PartialObjectMetadata, parseObject, Role, RoleBinding, ty
 import { RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../kube/resources.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
-import { Reasons, type EventRecorder, type InvolvedObject } from "./events.ts";
+import { involved, Reasons, type EventRecorder, type InvolvedObject } from "./events.ts";
 import {
   FailClosed,
   isTransient,
   isApiFailure,
   sameVersion,
+  type GrantEnder,
   type ObjectCache,
   type ObjectWriter,
   type Refusal,
@@ -98,8 +99,10 @@ export class Reconciler {
     private readonly events: EventSink,
     private readonly log: Logger,
     private readonly metrics?: Metrics,
+    /** Ends the grants of a Role left granting too much; without it, grants are not looked at. */
+    grants?: GrantEnder,
   ) {
-    this.failClosed = new FailClosed(api, caches.roles, caches.roleBindings, log, (kind, operation) => this.wrote(kind, operation));
+    this.failClosed = new FailClosed(api, caches.roles, caches.roleBindings, log, (kind, operation) => this.wrote(kind, operation), grants);
   }
 
   private wrote(kind: string, operation: "create" | "update" | "delete"): void {
@@ -375,10 +378,12 @@ export class Reconciler {
         about(workload, LogReasons.RoleWriteRefused, { object: `${r.rt.kind}/${r.name}`, verb: r.verb }),
       );
     }
+    const did = secured.done.length > 0 ? `podlogreader ${secured.done.join(", then ")}` : undefined;
     const outcome = !secured.secured
-      ? `${secured.why}, and ${refusals.length > 0 ? "every way out was refused" : "none of it is podlogreader's to change"}`
-      : secured.done.length > 0
-        ? `so podlogreader ${secured.done.join(", then ")}`
+      ? `${secured.why}, and ${refusals.length > 0 ? "every way out was refused" : "none of it is podlogreader's to change"}` +
+        (did ? `; ${did}` : "")
+      : did
+        ? `so ${did}`
         : "nothing grants more than it should";
     const first = refusals[0];
     const refused = first
@@ -470,16 +475,6 @@ export class Reconciler {
 
 function involvedObject(rt: ResourceType, namespace: string, name: string, uid: string): InvolvedObject {
   return { apiVersion: rt.group ? `${rt.group}/${rt.version}` : rt.version, kind: rt.kind, namespace, name, uid };
-}
-
-export function involved(workload: Pick<Workload, "kind" | "namespace" | "name" | "uid">): InvolvedObject {
-  return {
-    apiVersion: KINDS[workload.kind].apiVersion,
-    kind: workload.kind,
-    namespace: workload.namespace,
-    name: workload.name,
-    uid: workload.uid,
-  };
 }
 
 function withVersion<T extends { metadata: ManagedMetadata }>(desired: T, live: ObjectMeta): T {
