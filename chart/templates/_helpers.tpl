@@ -175,16 +175,16 @@ holds everything it grants: get on pods and pods/log, list on pods, get on the w
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
-# Grants (podlogreader grant): watched, and deleted when they expire, whatever the values. Never
-# get: the controller reads RoleBindings only through its watches.
+# Grants (podlogreader grant): watched, and deleted when they end, whatever the values; patch
+# empties one whose delete is refused. Never get: grants are read back with a list by name.
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["rolebindings"]
-  verbs: ["list", "watch", "delete"]
+  verbs: ["list", "watch", "delete", "patch"]
 {{- if .Values.createServiceAccountAndRoleBinding }}
-# The RoleBinding it keeps per workload: created, applied (watched and deleted as above).
+# The RoleBinding it keeps per workload: created (applied, watched and deleted as above).
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["rolebindings"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 - apiGroups: [""]
   resources: ["serviceaccounts"]
   verbs: ["list", "watch", "create", "delete"]

@@ -67,8 +67,9 @@ export class Metrics {
   );
   readonly grantsExpired = this.counter(
     "podlogreader_grants_expired_total",
-    "Grant RoleBindings (podlogreader grant) the controller deleted, by namespace and reason: expired, or role-gone (the " +
-      "workload's Role was deleted).",
+    "Grant RoleBindings (podlogreader grant) the controller ended (deleted, or emptied where the delete was refused), by namespace " +
+      "and reason: expired, role-gone (the workload's Role was deleted), or role-over-grants (the Role granted more than it " +
+      "should and could be neither shrunk nor deleted).",
     ["namespace", "reason"],
   );
   readonly authorizerDecisions = this.counter(

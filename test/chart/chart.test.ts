@@ -43,8 +43,8 @@ describe("defaults", () => {
   });
 
   test(
-    "a ClusterRole without wildcards, escalate or bind, without ServiceAccount access, and RoleBindings only to watch and delete " +
-      "(grant expiry)",
+    "a ClusterRole without wildcards, escalate or bind, without ServiceAccount access, and RoleBindings only to watch, delete " +
+      "and patch (ending grants)",
     () => {
       const [role] = find<V1ClusterRole>(
         m.filter((o) => !isHook(o)),
@@ -57,6 +57,7 @@ describe("defaults", () => {
       expect(perms.filter((p) => p.includes("rolebindings")).sort()).toEqual([
         "rbac.authorization.k8s.io/rolebindings:delete",
         "rbac.authorization.k8s.io/rolebindings:list",
+        "rbac.authorization.k8s.io/rolebindings:patch",
         "rbac.authorization.k8s.io/rolebindings:watch",
       ]);
       for (const needed of ["/pods:get", "/pods/log:get", "/pods:list", "apps/deployments:get", "rbac.authorization.k8s.io/roles:create"]) {

@@ -5,12 +5,13 @@
 // asked of the apiserver's authorizer (SubjectAccessReview) and, with a token minted while the
 // grant was live, of the apiserver itself.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { V1Pod, V1ServiceAccount } from "@kubernetes/client-node";
-import { KINDS } from "../../src/access/kinds.ts";
+import type { V1Pod, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
+import { desiredGrant } from "../../src/access/grants.ts";
+import { KINDS, type WorkloadKind } from "../../src/access/kinds.ts";
 import { OPT_IN_LABEL } from "../../src/access/marks.ts";
 import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
-import { Deployments, Pods, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
+import { Deployments, Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { isConflict, isNotFound, Transport } from "../../src/kube/transport.ts";
 import { canReadAnyPod, canReadLog, logStatus, readablePods } from "../support/access.ts";
 import { refuseByPolicy, refuseByWebhook, type Lift, type Refused } from "../support/admission.ts";
@@ -25,8 +26,10 @@ import {
   type TestCluster,
 } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
+import { kubectl } from "../support/process.ts";
 import { warningReasons } from "../support/events.ts";
 import { createStatefulSet, scaleStatefulSet, waitForAppPods } from "../support/statefulsets.ts";
+import { testUser, userCanReadLog, userReadable, type TestUser } from "../support/users.ts";
 import { createDeployment, expectReadable, patchDeployment, waitForPods } from "../support/workloads.ts";
 
 let c: TestCluster;
@@ -212,6 +215,97 @@ for (const { by, slug, refuse } of REFUSERS) {
           });
         }),
     );
+  });
+}
+
+/** A grant of the workload's Role to the user, as `podlogreader grant` writes it, ending at `expiresAtMs`. */
+async function grantTo(namespace: string, kind: WorkloadKind, name: string, user: TestUser, expiresAtMs: number): Promise<string> {
+  const role = (await c.admin.get(Roles, namespace, managedName(kind, name))) as V1Role;
+  const body = desiredGrant({
+    namespace,
+    kind,
+    name,
+    subjects: [{ kind: "User", name: user.name }],
+    roleUid: role.metadata!.uid!,
+    expiresAtMs,
+    reason: "INC-7",
+    grantedBy: "admin",
+  });
+  await c.admin.create(RoleBindings, namespace, body, TEST_FIELD_MANAGER);
+  return body.metadata.name;
+}
+
+/** The grant's subjects as the apiserver holds them; undefined when the grant is gone. */
+async function grantSubjects(namespace: string, name: string): Promise<unknown[] | undefined> {
+  try {
+    return ((await c.admin.get(RoleBindings, namespace, name)) as V1RoleBinding).subjects ?? [];
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Whether `kubectl logs` as the user gets past the authorizer (any answer but Forbidden, even an error of the pod's own). */
+async function userKubectlReadsLog(user: TestUser, namespace: string, pod: string): Promise<boolean> {
+  const run = await kubectl(["logs", "-n", namespace, pod], { kubeconfig: user.kubeconfig });
+  return !/forbidden/i.test(run.stderr);
+}
+
+/** Waits until the user reads none of `pods` and no pod of any other name, as the authorizer decides it. */
+async function waitUntilUserReadsNone(namespace: string, user: TestUser, pods: string[]): Promise<void> {
+  let readable: string[] = [];
+  await eventually(
+    `${user.name} to read no pod`,
+    async () => ((readable = await userReadable(user, namespace, pods)).length === 0 ? true : undefined),
+    SOON_MS,
+  ).catch(() => undefined);
+  expect({ user: user.name, readable }).toEqual({ user: user.name, readable: [] });
+}
+
+for (const { by, slug, refuse } of REFUSERS) {
+  describe(`grants to people, writes refused by ${by}`, () => {
+    test(
+      "with Role updates and deletions and RoleBinding deletions refused, a StatefulSet scaled down ends the grants of its " +
+        "Role: the user reads no pod, also once another team's pod takes the departed name",
+      () =>
+        withController(`grant-shrink-${slug}`, async (ns) => {
+          const user = await testUser(`oncall-${slug}`);
+          await createStatefulSet(ns, "db", { replicas: 2 });
+          const pods = await waitForAppPods(ns, "sts-db", 2);
+          await expectReadable(ns, db, pods);
+          const grant = await grantTo(ns, "StatefulSet", "db", user, Date.now() + 3600_000);
+          expect(await eventually("the user to read db-1", async () => ((await userCanReadLog(user, ns, "db-1")) ? true : undefined))).toBe(
+            true,
+          );
+          await within(refuse(ns, "no-shrink", SHRINK_REFUSALS[1]![1]), async () => {
+            await scaleStatefulSet(ns, "db", 1);
+            expect(await waitForAppPods(ns, "sts-db", 1)).toEqual(["db-0"]);
+            // The Role still names db-1 and nothing can change that: the grant binds nobody any more.
+            await waitUntilUserReadsNone(ns, user, pods);
+            await createBarePod(ns, "db-1");
+            expect(await userReadable(user, ns, pods)).toEqual([]);
+            expect(await grantSubjects(ns, grant)).toEqual([]);
+            expect(await userKubectlReadsLog(user, ns, "db-1")).toBe(false);
+          });
+        }),
+    );
+
+    test("with RoleBinding deletions refused, an expired grant is emptied: its user reads nothing", () =>
+      withController(`grant-expired-${slug}`, async (ns) => {
+        const user = await testUser(`contractor-${slug}`);
+        await createDeployment(ns, "web", { replicas: 1 });
+        const pods = await waitForPods(ns, "web", 1);
+        await expectReadable(ns, web, pods);
+        await within(refuse(ns, "no-unbind", { rolebindings: ["DELETE"] }), async () => {
+          const grant = await grantTo(ns, "Deployment", "web", user, Date.now() + 4000);
+          expect(
+            await eventually("the user to read web", async () => ((await userCanReadLog(user, ns, pods[0]!)) ? true : undefined)),
+          ).toBe(true);
+          await waitUntilUserReadsNone(ns, user, pods);
+          expect(await grantSubjects(ns, grant)).toEqual([]);
+          expect(await userKubectlReadsLog(user, ns, pods[0]!)).toBe(false);
+        });
+      }));
   });
 }
 
