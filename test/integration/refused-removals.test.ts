@@ -256,7 +256,10 @@ async function waitUntilUserReadsNone(namespace: string, user: TestUser, pods: s
   let readable: string[] = [];
   await eventually(
     `${user.name} to read no pod`,
-    async () => ((readable = await userReadable(user, namespace, pods)).length === 0 ? true : undefined),
+    async () => {
+      readable = await userReadable(user, namespace, pods);
+      return readable.length === 0 ? true : undefined;
+    },
     SOON_MS,
   ).catch(() => undefined);
   expect({ user: user.name, readable }).toEqual({ user: user.name, readable: [] });
