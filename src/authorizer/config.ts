@@ -50,8 +50,17 @@ ${MATCH_CONDITIONS.map((e) => `    - expression: ${JSON.stringify(e)}`).join("\n
 `;
 }
 
-/** The kubeconfig the apiserver uses to reach the webhook: its URL, the CA of its serving certificate, the client certificate. */
-export function webhookKubeconfig(serverUrl: string, caPem: string, client: { certPem: string; keyPem: string }): string {
+/**
+ * The kubeconfig the apiserver uses to reach the webhook: its URL, the CA of its serving
+ * certificate, the client certificate, and `tlsServerName`, the name the apiserver checks in the
+ * serving certificate instead of the URL's host (for a URL by IP address, or through a proxy).
+ */
+export function webhookKubeconfig(
+  serverUrl: string,
+  caPem: string,
+  client: { certPem: string; keyPem: string },
+  tlsServerName?: string,
+): string {
   const b64 = (s: string) => Buffer.from(s).toString("base64");
   const url = new URL(serverUrl);
   url.pathname = AUTHORIZE_PATH;
@@ -62,7 +71,7 @@ clusters:
   cluster:
     server: ${url.toString()}
     certificate-authority-data: ${b64(caPem)}
-users:
+${tlsServerName === undefined ? "" : `    tls-server-name: ${JSON.stringify(tlsServerName)}\n`}users:
 - name: kube-apiserver
   user:
     client-certificate-data: ${b64(client.certPem)}

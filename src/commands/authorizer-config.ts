@@ -2,9 +2,11 @@
 // kubeconfig, printed or written to a directory.
 import * as v from "valibot";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { join } from "node:path";
 import { authorizationConfig, DEFAULT_WEBHOOK_KUBECONFIG_PATH, webhookKubeconfig } from "../authorizer/config.ts";
 import { helpFlag } from "../flags/common.ts";
+import { isObjectName } from "../kube/names.ts";
 import { flag, parseFlagSet, type ValuesOf } from "../flags/flag-set.ts";
 import { defineCommand, type HelpRequest } from "./command.ts";
 
@@ -30,6 +32,23 @@ export const AUTHORIZER_CONFIG_FLAGS = {
     "The apiserver's client certificate (PEM) for the webhook, signed by the controller's --authorizer-client-ca-file.",
   ),
   clientKey: file("client-key", "The key of --client-cert (PEM)."),
+  tlsServerName: flag(
+    {
+      name: "tls-server-name",
+      kind: "string",
+      value: "NAME",
+      help:
+        "The name the apiserver checks in the webhook's serving certificate, when it is not --server-url's host (a URL by IP " +
+        "address, e.g. a Service's ClusterIP, for a certificate issued to podlogreader-authorizer.podlogreader.svc). Written as " +
+        "tls-server-name in the webhook kubeconfig. Default: the host of --server-url.",
+    },
+    v.optional(
+      v.pipe(
+        v.string(),
+        v.check((s) => isObjectName(s) || isIP(s) !== 0, "--tls-server-name must be a DNS name or an IP address"),
+      ),
+    ),
+  ),
   kubeconfigPath: flag(
     {
       name: "webhook-kubeconfig-path",
@@ -69,10 +88,15 @@ export function parseAuthorizerConfig(argv: string[]): AuthorizerConfigOptions |
 /** Prints both files, or writes them to --out-dir; throws when a file cannot be read or written. */
 export function writeAuthorizerConfig(values: AuthorizerConfigOptions, out: { write(s: string): unknown } = process.stdout): void {
   const read = (f: string) => readFileSync(f, "utf8");
-  const kubeconfig = webhookKubeconfig(values.serverUrl, read(values.caFile), {
-    certPem: read(values.clientCert),
-    keyPem: read(values.clientKey),
-  });
+  const kubeconfig = webhookKubeconfig(
+    values.serverUrl,
+    read(values.caFile),
+    {
+      certPem: read(values.clientCert),
+      keyPem: read(values.clientKey),
+    },
+    values.tlsServerName,
+  );
   const config = authorizationConfig(values.kubeconfigPath);
   if (values.outDir) {
     mkdirSync(values.outDir, { recursive: true });
@@ -95,7 +119,9 @@ export const authorizerConfigCommand = defineCommand({
   name: "authorizer-config",
   args: "...",
   does: "the apiserver's AuthorizationConfiguration for the webhook authorizer",
-  usage: "authorizer-config --server-url https://HOST:PORT --ca-file CA --client-cert CERT --client-key KEY [--out-dir DIR]",
+  usage:
+    "authorizer-config --server-url https://HOST:PORT --ca-file CA --client-cert CERT --client-key KEY [--tls-server-name NAME] " +
+    "[--out-dir DIR]",
   summary: SUMMARY,
   flags: AUTHORIZER_CONFIG_FLAGS,
   parse: parseAuthorizerConfig,

@@ -1,10 +1,11 @@
 // The webhook authorizer on a real kube-apiserver started with --authorization-config (Node, RBAC,
-// podlogreader's webhook), as a workload's ServiceAccount with a real token through kubectl: in
-// the strict default (--pod-visibility=own) the webhook adds reads by workload and selector, never
-// another workload's pod, and a caller that is not the apiserver learns nothing.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+// podlogreader's webhook), with pod names in the Roles (the default --role-pod-names), as a
+// workload's ServiceAccount with a real token and as users with client certificates, through
+// kubectl and stern: in the strict default (--pod-visibility=own) the webhook adds reads by
+// workload and selector, never another workload's pod, nor a pod that took a deleted pod's name,
+// and a caller that is not the apiserver learns nothing.
+import { beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { managedName } from "../../src/access/names.ts";
 import { KINDS } from "../../src/access/kinds.ts";
@@ -15,42 +16,20 @@ import { testUser } from "../support/users.ts";
 import { desiredGrant } from "../../src/access/grants.ts";
 import { RoleBindings, Roles } from "../../src/kube/resources.ts";
 import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
-import { eventually, serviceAccountToken, useNamespace, type TestCluster } from "../support/cluster.ts";
-import { startController, type RunningController } from "../support/controller.ts";
+import { eventually, serviceAccountToken, useNamespace } from "../support/cluster.ts";
+import { startController } from "../support/controller.ts";
 import { OPT_IN } from "../support/fixtures.ts";
-import { lineOf, webhookScene } from "../support/webhook-scene.ts";
-import { createDeployment, expectReadable, rollout, scale, waitForPods } from "../support/workloads.ts";
-import { background, kubectl } from "../support/process.ts";
+import { lineOf, useWebhookScene } from "../support/webhook-scene.ts";
+import { barePod, boundClientTests, refused, works } from "../support/webhook-clients.ts";
+import { kubectl } from "../support/process.ts";
 import { withLogs } from "../support/pod-logs.ts";
 
-let c: TestCluster;
-let ns: string;
-let dir: string;
-let controller: RunningController;
-let webPods: string[];
-let other: string;
+const scene = useWebhookScene("authorizer");
+/** Whoever the current test acts as: web's ServiceAccount, until a test says otherwise. */
 let kubeconfig: string;
-/** web's ServiceAccount's kubeconfig; `kubeconfig` is whoever the current test acts as. */
-let webKubeconfig: string;
-
-/** Exits 0 and prints every line it should (`some`: at least one of them). */
-async function works(args: string[], shows: string[], some = false, as = kubeconfig): Promise<void> {
-  await eventually(`kubectl ${args.join(" ")} to work`, async () => {
-    const r = await kubectl(args, { kubeconfig: as, timeoutMs: 30_000 });
-    return (r.code === 0 && (some ? shows.some((s) => r.stdout.includes(s)) : shows.every((s) => r.stdout.includes(s)))) || undefined;
-  });
-}
-
-/** Exits non-zero with Forbidden and prints none of the lines it must not. */
-async function refused(args: string[], hidden: string[] = [], as = kubeconfig): Promise<void> {
-  const r = await kubectl(args, { kubeconfig: as, timeoutMs: 30_000 });
-  expect({ args, code: r.code === 0 ? 0 : "non-zero", forbidden: /forbidden/i.test(r.stderr) ? true : r.stderr }).toEqual({
-    args,
-    code: "non-zero",
-    forbidden: true,
-  });
-  for (const line of hidden) expect(r.stdout).not.toContain(line);
-}
+beforeAll(() => {
+  kubeconfig = scene.webKubeconfig;
+});
 
 /**
  * With the webhook unreachable, a request that nothing else allows fails with the apiserver's
@@ -67,117 +46,19 @@ async function notGranted(args: string[], hidden: string[] = []): Promise<void> 
   for (const line of hidden) expect(r.stdout).not.toContain(line);
 }
 
-/** Makes a pod no workload controls; returns its uid. */
-async function barePod(name: string, labels: Record<string, string>, namespace = ns): Promise<string> {
-  const made = await c.admin.create(Pods, namespace, {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name, namespace, labels },
-    spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },
-  } as never);
-  return (made as { metadata: { uid: string } }).metadata.uid;
-}
-
-beforeAll(async () => {
-  ({ c, ns, dir, controller, webPods, other, webKubeconfig } = await webhookScene("authorizer"));
-  kubeconfig = webKubeconfig;
-});
-afterAll(async () => {
-  await controller?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
 describe("with --pod-visibility=own and the webhook", () => {
   test("kubectl logs deploy/web and kubectl logs -l app=web --prefix work", async () => {
-    await works(["logs", "deploy/web"], webPods.map(lineOf), true);
-    await works(["logs", "-l", "app=web", "--prefix"], webPods.map(lineOf));
+    await works(kubeconfig, ["logs", "deploy/web"], scene.webPods.map(lineOf), true);
+    await works(kubeconfig, ["logs", "-l", "app=web", "--prefix"], scene.webPods.map(lineOf));
   });
 
-  test("stern follows a Deployment across a scale-up and a rollout: it watches pods by the Deployment's selector", async () => {
-    const build = spawnSync("bash", [resolve(import.meta.dir, "../../scripts/build-tool.sh"), "stern"], {
-      stdio: ["ignore", "pipe", "inherit"],
-      encoding: "utf8",
-    });
-    expect(build.status).toBe(0);
-    // A Deployment of its own, so that web's pods stay as the other tests expect them.
-    await createDeployment(ns, "feed", { replicas: 1 });
-    const first = await waitForPods(ns, "feed", 1);
-    await withLogs(ns, first, (p) => [lineOf(p)]);
-    const sa = managedName("Deployment", "feed");
-    await expectReadable(ns, sa, first);
-    const token = await eventually(`a token for ${sa}`, () => serviceAccountToken(ns, sa));
-    const feed = join(dir, "feed.kubeconfig");
-    writeFileSync(feed, kubeconfigYaml(c.server, c.caPem, { token }, ns), { mode: 0o600 });
-    const stern = background([build.stdout.trim().split("\n").at(-1)!, "--kubeconfig", feed, "-n", ns, "--color", "never", "deploy/feed"]);
-    // stern may open a new pod's log before the harness gives it lines of its own, and then prints
-    // the local cluster's default line: either way that pod's log, under its name.
-    const printsEvery = (pods: string[]) => (out: string) => pods.every((p) => out.includes(`${p} app `));
-    try {
-      await stern.waitFor("stern to print the first pod's line", printsEvery(first));
-      await scale(ns, "feed", 2);
-      const scaled = await waitForPods(ns, "feed", 2);
-      await withLogs(ns, scaled, (p) => [lineOf(p)]);
-      await stern.waitFor("stern to print the line of the pod the scale-up made", printsEvery(scaled));
-      await rollout(ns, "feed");
-      const rolled = await eventually(
-        "the rollout's two new pods",
-        async () => {
-          const pods = await waitForPods(ns, "feed", 2).catch(() => undefined);
-          return pods?.every((p) => !scaled.includes(p)) ? pods : undefined;
-        },
-        120_000,
-      );
-      await withLogs(ns, rolled, (p) => [lineOf(p)]);
-      await stern.waitFor("stern to print the lines of the rollout's pods", printsEvery(rolled));
-      expect(stern.proc.exitCode).toBeNull();
-    } finally {
-      await stern.stop();
-    }
-    expect(stern.seen.stdout).not.toContain(lineOf(other));
-    expect(stern.seen.stdout).not.toContain(lineOf(webPods[0]!));
-  }, 240_000);
-
-  test("a CronJob's ServiceAccount runs kubectl logs job/RUN for its run, and reads nothing of other workloads", async () => {
-    const template = {
-      metadata: { labels: { app: "nightly", ...OPT_IN } },
-      spec: { restartPolicy: "Never", containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },
-    };
-    const cron = (await c.admin.create(KINDS.CronJob.resource, ns, {
-      apiVersion: "batch/v1",
-      kind: "CronJob",
-      metadata: { name: "nightly", namespace: ns },
-      spec: { schedule: "0 0 1 1 *", suspend: true, jobTemplate: { spec: { template } } },
-    } as never)) as { metadata: { uid: string } };
-    // As `kubectl create job --from=cronjob/nightly` makes it.
-    await c.admin.create(KINDS.Job.resource, ns, {
-      apiVersion: "batch/v1",
-      kind: "Job",
-      metadata: {
-        name: "nightly-run-1",
-        namespace: ns,
-        ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: "nightly", uid: cron.metadata.uid, controller: true }],
-      },
-      spec: { template },
-    } as never);
-    const run = await eventually("a pod of Job nightly-run-1", async () => {
-      const { items } = await c.admin.list(Pods, { namespace: ns, labelSelector: "job-name=nightly-run-1" });
-      return (items[0] as { metadata: { name: string } } | undefined)?.metadata.name;
-    });
-    await withLogs(ns, [run], (p) => [lineOf(p)]);
-    const sa = managedName("CronJob", "nightly");
-    const token = await eventually(`a token for ${sa}`, () => serviceAccountToken(ns, sa));
-    const nightly = join(dir, "nightly.kubeconfig");
-    writeFileSync(nightly, kubeconfigYaml(c.server, c.caPem, { token }, ns), { mode: 0o600 });
-    await works(["logs", "job/nightly-run-1"], [lineOf(run)], false, nightly);
-    await refused(["logs", other], [lineOf(other)], nightly);
-    await refused(["logs", "-l", "app=web"], webPods.map(lineOf), nightly);
-  });
+  boundClientTests(scene, "names");
 
   test("a person granted web's Role through a group runs kubectl logs -l app=web and deploy/web, and nothing of other", async () => {
-    const alice = await testUser("alice", ["frontend"], ns);
-    const role = (await c.admin.get(Roles, ns, managedName("Deployment", "web"))) as { metadata: { uid: string } };
+    const alice = await testUser("alice", ["frontend"], scene.ns);
+    const role = (await scene.c.admin.get(Roles, scene.ns, managedName("Deployment", "web"))) as { metadata: { uid: string } };
     const grant = desiredGrant({
-      namespace: ns,
+      namespace: scene.ns,
       kind: "Deployment",
       name: "web",
       subjects: [{ kind: "Group", name: "frontend" }],
@@ -186,29 +67,29 @@ describe("with --pod-visibility=own and the webhook", () => {
       reason: "test",
       grantedBy: "admin",
     });
-    await c.admin.create(RoleBindings, ns, grant as never);
-    await works(["logs", "-l", "app=web", "--prefix"], webPods.map(lineOf), false, alice.kubeconfig);
-    await works(["logs", "deploy/web"], webPods.map(lineOf), true, alice.kubeconfig);
-    await refused(["logs", "-l", "app=other"], [lineOf(other)], alice.kubeconfig);
-    await refused(["logs", other], [lineOf(other)], alice.kubeconfig);
+    await scene.c.admin.create(RoleBindings, scene.ns, grant as never);
+    await works(alice.kubeconfig, ["logs", "-l", "app=web", "--prefix"], scene.webPods.map(lineOf));
+    await works(alice.kubeconfig, ["logs", "deploy/web"], scene.webPods.map(lineOf), true);
+    await refused(alice.kubeconfig, ["logs", "-l", "app=other"], [lineOf(scene.other)]);
+    await refused(alice.kubeconfig, ["logs", scene.other], [lineOf(scene.other)]);
   });
 
   test("another workload's pod, a list without a selector and a wider selector are refused", async () => {
-    await refused(["logs", other], [lineOf(other)]);
-    await refused(["logs", "deploy/other"], [lineOf(other)]);
-    await refused(["logs", "-l", "app=other"], [lineOf(other)]);
-    await refused(["get", "pods"]);
-    await refused(["logs", "-l", "app in (web,other)"], [lineOf(other)]);
-    await refused(["logs", "-l", "podlogreader-affiliate=enable"], [lineOf(other)]);
+    await refused(kubeconfig, ["logs", scene.other], [lineOf(scene.other)]);
+    await refused(kubeconfig, ["logs", "deploy/other"], [lineOf(scene.other)]);
+    await refused(kubeconfig, ["logs", "-l", "app=other"], [lineOf(scene.other)]);
+    await refused(kubeconfig, ["get", "pods"]);
+    await refused(kubeconfig, ["logs", "-l", "app in (web,other)"], [lineOf(scene.other)]);
+    await refused(kubeconfig, ["logs", "-l", "podlogreader-affiliate=enable"], [lineOf(scene.other)]);
   });
 
   test("a bare pod with web's labels is refused, and while it exists so is every list by web's selector", async () => {
-    await barePod("imposter", { app: "web", ...OPT_IN });
-    await withLogs(ns, ["imposter"], (p) => [lineOf(p)]);
-    await refused(["logs", "imposter"], [lineOf("imposter")]);
-    await refused(["logs", "-l", "app=web"], [lineOf("imposter")]);
-    await refused(["logs", "deploy/web"], [lineOf("imposter")]);
-    await c.admin.delete(Pods, ns, "imposter");
+    await barePod(scene.ns, "imposter", { app: "web", ...OPT_IN });
+    await withLogs(scene.ns, ["imposter"], (p) => [lineOf(p)]);
+    await refused(kubeconfig, ["logs", "imposter"], [lineOf("imposter")]);
+    await refused(kubeconfig, ["logs", "-l", "app=web"], [lineOf("imposter")]);
+    await refused(kubeconfig, ["logs", "deploy/web"], [lineOf("imposter")]);
+    await scene.c.admin.delete(Pods, scene.ns, "imposter");
     await eventually(
       "imposter to be gone",
       async () =>
@@ -224,12 +105,12 @@ describe("only the apiserver gets a decision", () => {
     spec: { user: "x", resourceAttributes: { namespace: "default", verb: "get", resource: "pods", subresource: "log", name: "p" } },
   });
   const ask = (tls: Record<string, string>) =>
-    fetch(`https://127.0.0.1:${c.authorizer!.port}/authorize`, {
+    fetch(`https://127.0.0.1:${scene.c.authorizer!.port}/authorize`, {
       method: "POST",
       body: review,
-      tls: { ca: c.caPem, ...tls },
+      tls: { ca: scene.c.caPem, ...tls },
     } as RequestInit);
-  const pki = (f: string) => readFileSync(join(c.dir, "pki", f), "utf8");
+  const pki = (f: string) => readFileSync(join(scene.c.dir, "pki", f), "utf8");
 
   test("no client certificate, or one the cluster CA signed but the webhook's client CA did not: no answer at all", async () => {
     await expect(ask({})).rejects.toThrow();
@@ -245,11 +126,11 @@ describe("only the apiserver gets a decision", () => {
 
 describe("the webhook down", () => {
   test("reads fall back to what the Role grants: each pod by name, nothing by workload or selector", async () => {
-    await controller.authorizer!.stop();
-    for (const pod of webPods) await works(["logs", pod], [lineOf(pod)]);
-    await notGranted(["logs", "-l", "app=web"], webPods.map(lineOf));
-    await notGranted(["logs", "deploy/web"], webPods.map(lineOf));
-    await notGranted(["logs", other], [lineOf(other)]);
+    await scene.controller.authorizer!.stop();
+    for (const pod of scene.webPods) await works(kubeconfig, ["logs", pod], [lineOf(pod)]);
+    await notGranted(["logs", "-l", "app=web"], scene.webPods.map(lineOf));
+    await notGranted(["logs", "deploy/web"], scene.webPods.map(lineOf));
+    await notGranted(["logs", scene.other], [lineOf(scene.other)]);
   });
 });
 
@@ -257,17 +138,17 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
   let ns2: string;
   const sa = managedName("StatefulSet", "reuse");
   const canRead = (pod: string) =>
-    serviceAccountCan(c.admin, ns2, sa, { verb: "get", resource: "pods", subresource: "log", name: pod, namespace: ns2 });
+    serviceAccountCan(scene.c.admin, ns2, sa, { verb: "get", resource: "pods", subresource: "log", name: pod, namespace: ns2 });
 
   beforeAll(async () => {
-    await controller.stop();
+    await scene.controller.stop();
     ns2 = await useNamespace("authorizer-none");
-    controller = await startController([ns2], { podVisibility: "own", rolePodNames: "none" }, { authorizer: true });
+    scene.controller = await startController([ns2], { podVisibility: "own", rolePodNames: "none" }, { authorizer: true });
     const template = {
       metadata: { labels: { app: "reuse", ...OPT_IN } },
       spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }], terminationGracePeriodSeconds: 0 },
     };
-    await c.admin.create(KINDS.StatefulSet.resource, ns2, {
+    await scene.c.admin.create(KINDS.StatefulSet.resource, ns2, {
       apiVersion: "apps/v1",
       kind: "StatefulSet",
       metadata: { name: "reuse", namespace: ns2 },
@@ -276,13 +157,16 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
   });
 
   test("kubectl logs reuse-0 works as the StatefulSet's ServiceAccount, though its Role names no pod", async () => {
-    await eventually("reuse-0", async () => (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) !== undefined || undefined);
+    await eventually(
+      "reuse-0",
+      async () => (await scene.c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) !== undefined || undefined,
+    );
     await withLogs(ns2, ["reuse-0"], (p) => [lineOf(p)]);
     const token = await eventually(`a token for ${sa}`, () => serviceAccountToken(ns2, sa));
-    kubeconfig = join(dir, "reuse.kubeconfig");
-    writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, ns2), { mode: 0o600 });
-    await works(["logs", "reuse-0"], [lineOf("reuse-0")]);
-    await works(["logs", "sts/reuse"], [lineOf("reuse-0")]);
+    kubeconfig = join(scene.dir, "reuse.kubeconfig");
+    writeFileSync(kubeconfig, kubeconfigYaml(scene.c.server, scene.c.caPem, { token }, ns2), { mode: 0o600 });
+    await works(kubeconfig, ["logs", "reuse-0"], [lineOf("reuse-0")]);
+    await works(kubeconfig, ["logs", "sts/reuse"], [lineOf("reuse-0")]);
   });
 
   test("the StatefulSet's own reuse-0 is readable through the webhook alone; the bare reuse-0 never is (50 swaps)", async () => {
@@ -292,10 +176,10 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
     for (let i = 0; swaps < 50 && i < 200; i++) {
       await eventually("the StatefulSet's reuse-0 to be readable", async () => (await canRead("reuse-0")) || undefined);
       // The StatefulSet controller may replace its pod meanwhile; then the round starts again.
-      const own = (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { uid: string } } | undefined;
+      const own = (await scene.c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { uid: string } } | undefined;
       if (!own) continue;
       const { metadata } = own;
-      const deleted = await c.admin.delete(Pods, ns2, "reuse-0", { uid: metadata.uid }).then(
+      const deleted = await scene.c.admin.delete(Pods, ns2, "reuse-0", { uid: metadata.uid }).then(
         () => true,
         () => false,
       );
@@ -304,10 +188,10 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
       // carry the StatefulSet's selector, which would make the StatefulSet adopt it.
       const made = await eventually("reuse-0 to be made again", async () => {
         try {
-          return { uid: await barePod("reuse-0", { app: "impostor", ...OPT_IN }, ns2) };
+          return { uid: await barePod(ns2, "reuse-0", { app: "impostor", ...OPT_IN }) };
         } catch (err) {
           if (!(err instanceof ApiError && err.status === 409)) throw err;
-          const p = (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as
+          const p = (await scene.c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as
             | { metadata: { uid: string; ownerReferences?: unknown[] } }
             | undefined;
           return p && p.metadata.uid !== metadata.uid ? "by the StatefulSet" : undefined;
@@ -318,7 +202,7 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
       // A check counts only when the bare pod held the name before and after it: the StatefulSet
       // controller sometimes takes the name back at once.
       const holder = async () =>
-        ((await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { uid: string } } | undefined)?.metadata.uid;
+        ((await scene.c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { uid: string } } | undefined)?.metadata.uid;
       let checked = false;
       for (let k = 0; k < 3; k++) {
         const before = await holder();
@@ -329,9 +213,9 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
         if (allowed) allowedBare++;
       }
       if (checked) swaps++;
-      await c.admin.delete(Pods, ns2, "reuse-0", { uid: bareUid }).catch(() => undefined);
+      await scene.c.admin.delete(Pods, ns2, "reuse-0", { uid: bareUid }).catch(() => undefined);
       await eventually("the bare reuse-0 to be gone", async () => {
-        const p = (await c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as
+        const p = (await scene.c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as
           | { metadata: { ownerReferences?: unknown[] } }
           | undefined;
         return !p || (p.metadata.ownerReferences?.length ?? 0) > 0 || undefined;
@@ -343,23 +227,23 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
 
   test("the Role names no pod: with the webhook down, not even the StatefulSet's own pod is readable", async () => {
     await eventually("the StatefulSet's reuse-0 to be readable", async () => (await canRead("reuse-0")) || undefined);
-    await controller.authorizer!.stop();
+    await scene.controller.authorizer!.stop();
     expect(await canRead("reuse-0")).toBe(false);
   });
 });
 
 describe("the binary", () => {
   test("dist/podlogreader serves the webhook from its --authorizer-* flags", async () => {
-    await controller.stop();
-    const a = c.authorizer!;
+    await scene.controller.stop();
+    const a = scene.c.authorizer!;
     const proc = Bun.spawn(
       [
         resolve(import.meta.dir, "../../dist/podlogreader"),
         "run",
         "--kubeconfig",
-        c.kubeconfig,
+        scene.c.kubeconfig,
         "-n",
-        ns,
+        scene.ns,
         "--create-sa-and-rolebinding",
         "--metrics-bind-address=0",
         "--health-probe-bind-address=0",
@@ -371,8 +255,8 @@ describe("the binary", () => {
       { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
     );
     try {
-      await works(["logs", "-l", "app=web", "--prefix"], webPods.map(lineOf), false, webKubeconfig);
-      await refused(["logs", "-l", "app=other"], [lineOf(other)], webKubeconfig);
+      await works(scene.webKubeconfig, ["logs", "-l", "app=web", "--prefix"], scene.webPods.map(lineOf));
+      await refused(scene.webKubeconfig, ["logs", "-l", "app=other"], [lineOf(scene.other)]);
     } finally {
       proc.kill();
       await proc.exited;

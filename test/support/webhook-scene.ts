@@ -2,7 +2,8 @@
 // podlogreader's webhook: a namespace where a controller serves the webhook, an opted-in
 // Deployment `web` of two pods and another, `other`, of one; each pod with a line of its own; and
 // a kubeconfig with a real token of web's ServiceAccount, once the apiserver lets it read web's pods.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ControllerOptions } from "../../src/controller/controller.ts";
@@ -43,4 +44,21 @@ export async function webhookScene(prefix: string, options: Partial<ControllerOp
   const webKubeconfig = join(dir, "web.kubeconfig");
   writeFileSync(webKubeconfig, kubeconfigYaml(c.server, c.caPem, { token }, ns), { mode: 0o600 });
   return { c, ns, dir, controller, webPods, other, webKubeconfig };
+}
+
+/**
+ * The scene of a whole test file: made before its first test; after its last, the controller
+ * that runs then (a test may replace `controller`) is stopped and the folder removed. Its fields
+ * are there from the first test on.
+ */
+export function useWebhookScene(prefix: string, options: Partial<ControllerOptions> = {}): WebhookScene {
+  const scene = {} as WebhookScene;
+  beforeAll(async () => {
+    Object.assign(scene, await webhookScene(prefix, options));
+  });
+  afterAll(async () => {
+    await scene.controller?.stop();
+    if (scene.dir) rmSync(scene.dir, { recursive: true, force: true });
+  });
+  return scene;
 }

@@ -68,6 +68,29 @@ describe("podlogreader authorizer-config", () => {
     expect(kubeconfig).toContain(`client-key-data: ${Buffer.from("PEM of client.key\n").toString("base64")}`);
   });
 
+  test("--tls-server-name is the name the apiserver checks in the serving certificate: tls-server-name in the cluster entry", () => {
+    const [, kubeconfig] = configure([...args, "--tls-server-name", "podlogreader-authorizer.podlogreader.svc"]).split("\n---\n") as [
+      string,
+      string,
+    ];
+    const cluster = kubeconfig.slice(kubeconfig.indexOf("clusters:"), kubeconfig.indexOf("users:"));
+    expect(cluster).toBe(
+      "clusters:\n" +
+        "- name: podlogreader-authorizer\n" +
+        "  cluster:\n" +
+        "    server: https://10.0.0.5:8443/authorize\n" +
+        `    certificate-authority-data: ${Buffer.from("PEM of ca.crt\n").toString("base64")}\n` +
+        '    tls-server-name: "podlogreader-authorizer.podlogreader.svc"\n',
+    );
+    expect(configure(args)).not.toContain("tls-server-name");
+    expect(configure([...args, "--tls-server-name", "10.0.0.7"])).toContain('    tls-server-name: "10.0.0.7"\n');
+    for (const bad of ["", "https://x.svc", "a b", "x.svc:8443"]) {
+      expect(() => parseAuthorizerConfig([...args, "--tls-server-name", bad])).toThrow(
+        "--tls-server-name must be a DNS name or an IP address",
+      );
+    }
+  });
+
   test("--out-dir writes both files, the kubeconfig readable by its owner only", () => {
     const out = join(dir, "out");
     expect(configure([...args, "--out-dir", out, "--webhook-kubeconfig-path", "/etc/kubernetes/w.kubeconfig"])).toContain(
