@@ -9,6 +9,7 @@ import { loadConnection } from "../../src/kube/config.ts";
 import { ServiceAccounts } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
 import { freePort } from "./net.ts";
+import { makeCa, openssl, signLeaf } from "./pki.ts";
 import { authorizationConfig, webhookKubeconfig } from "../../src/authorizer/config.ts";
 import { createNode, installLogsResources, kwokArgs, kwokBinary, nodeIsReady, setDefaultLog, writeKwokConfig } from "./simulated-nodes.ts";
 
@@ -72,12 +73,6 @@ export function isRunning(state: ClusterState): boolean {
   return state.binaries !== undefined && COMPONENTS.every((c) => !state.pids[c] || isOurs(state.pids[c], state.binaries[c]));
 }
 
-function openssl(cwd: string, ...args: string[]): void {
-  const result = spawnSync("openssl", args, { cwd, encoding: "utf8" });
-  if (result.error) throw new Error(`openssl is needed to make the cluster's certificates: ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${result.stderr}`);
-}
-
 /**
  * CA, the apiserver's serving certificate, an admin client certificate in system:masters, the
  * simulated kubelet's serving certificate and the apiserver's client certificate for it,
@@ -85,69 +80,18 @@ function openssl(cwd: string, ...args: string[]): void {
  */
 function makePki(pki: string): void {
   mkdirSync(pki, { recursive: true });
-  openssl(
-    pki,
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "3650",
-    "-subj",
-    "/CN=podlogreader-local-ca",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  );
-  const leaf = (name: string, subject: string, ext: string) => {
-    writeFileSync(join(pki, `${name}.ext`), ext);
-    openssl(pki, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
-    openssl(
-      pki,
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "365",
-      "-extfile",
-      `${name}.ext`,
-    );
-  };
+  makeCa(pki, "ca", { subject: "/CN=podlogreader-local-ca", days: 3650 });
+  const leaf = (name: string, subject: string, extendedKeyUsage: "serverAuth" | "clientAuth", subjectAltName?: string) =>
+    signLeaf(pki, name, { subject, ca: "ca", days: 365, subjectAltName, extendedKeyUsage });
   leaf(
     "apiserver",
     "/CN=kube-apiserver",
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n" +
-      "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    "serverAuth",
+    "IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc",
   );
-  leaf(
-    "admin",
-    "/O=system:masters/CN=podlogreader-admin",
-    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
-  );
-  leaf(
-    "kubelet",
-    "/CN=kwok-kubelet",
-    "subjectAltName=IP:127.0.0.1\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-  );
-  leaf(
-    "apiserver-kubelet-client",
-    "/CN=kube-apiserver-kubelet-client",
-    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
-  );
+  leaf("admin", "/O=system:masters/CN=podlogreader-admin", "clientAuth");
+  leaf("kubelet", "/CN=kwok-kubelet", "serverAuth", "IP:127.0.0.1");
+  leaf("apiserver-kubelet-client", "/CN=kube-apiserver-kubelet-client", "clientAuth");
   openssl(pki, "genrsa", "-out", "sa.key", "2048");
   openssl(pki, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
 }
@@ -157,71 +101,25 @@ function makePki(pki: string): void {
  * certificate the apiserver presents to it, and the apiserver's AuthorizationConfiguration.
  */
 function makeAuthorizerSetup(pki: string, port: number): AuthorizerSetup {
-  const ext = (name: string, text: string) => writeFileSync(join(pki, `${name}.ext`), text);
-  openssl(
-    pki,
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "authorizer-client-ca.key",
-    "-out",
-    "authorizer-client-ca.crt",
-    "-days",
-    "3650",
-    "-subj",
-    "/CN=podlogreader-authorizer-client-ca",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  );
-  const leaf = (name: string, subject: string, ca: string, extText: string) => {
-    ext(name, extText);
-    openssl(pki, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
-    openssl(
-      pki,
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      `${ca}.crt`,
-      "-CAkey",
-      `${ca}.key`,
-      "-CAcreateserial",
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "365",
-      "-extfile",
-      `${name}.ext`,
-    );
-  };
-  leaf(
-    "authorizer",
-    "/CN=podlogreader-authorizer",
-    "ca",
-    "subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-  );
-  leaf(
-    "authorizer-client",
-    "/CN=kube-apiserver",
-    "authorizer-client-ca",
-    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
-  );
+  makeCa(pki, "authorizer-client-ca", { subject: "/CN=podlogreader-authorizer-client-ca", days: 3650 });
+  signLeaf(pki, "authorizer", {
+    subject: "/CN=podlogreader-authorizer",
+    ca: "ca",
+    days: 365,
+    subjectAltName: "IP:127.0.0.1,DNS:localhost",
+    extendedKeyUsage: "serverAuth",
+  });
+  const client = signLeaf(pki, "authorizer-client", {
+    subject: "/CN=kube-apiserver",
+    ca: "authorizer-client-ca",
+    days: 365,
+    extendedKeyUsage: "clientAuth",
+  });
   const kubeconfig = join(pki, "podlogreader-authorizer.kubeconfig");
-  const read = (f: string) => readFileSync(join(pki, f), "utf8");
-  writeFileSync(
-    kubeconfig,
-    webhookKubeconfig(`https://127.0.0.1:${port}`, read("ca.crt"), {
-      certPem: read("authorizer-client.crt"),
-      keyPem: read("authorizer-client.key"),
-    }),
-    { mode: 0o600 },
-  );
+  const caPem = readFileSync(join(pki, "ca.crt"), "utf8");
+  writeFileSync(kubeconfig, webhookKubeconfig(`https://127.0.0.1:${port}`, caPem, { certPem: client.cert, keyPem: client.key }), {
+    mode: 0o600,
+  });
   writeFileSync(join(pki, "authorization-config.yaml"), authorizationConfig(kubeconfig));
   return {
     port,
