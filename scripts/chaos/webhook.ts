@@ -3,7 +3,7 @@
 // (allowed: false with that status code), on /hang it never answers before the apiserver gives up. What
 // it is sent is decided by the ValidatingWebhookConfiguration that admission.ts installs.
 import type { Server } from "bun";
-import { makeCa, signLeaf } from "../lib/pki.ts";
+import { makeCa, signLeaf } from "../harness/pki.ts";
 import { HANG_TIMEOUT_SECONDS, REFUSAL_MARK } from "./refusals.ts";
 
 interface AdmissionReview {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import type { V1ClusterRole, V1ConfigMap, V1Container, V1Deployment, V1Secret, V1Service, V1Volume } from "@kubernetes/client-node";
-import { selfSigned } from "../../scripts/lib/pki.ts";
+import { selfSigned } from "../../scripts/harness/pki.ts";
 import { parseOptions } from "../../src/commands/run.ts";
 import {
   chartDir,

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkServerIdentity } from "node:tls";
 import type { V1ConfigMap, V1Deployment, V1Secret } from "@kubernetes/client-node";
-import { selfSigned, signLeaf } from "../../scripts/lib/pki.ts";
+import { selfSigned, signLeaf } from "../../scripts/harness/pki.ts";
 import { managedName } from "../../src/access/names.ts";
 import { helmDeploy, helmOk, hostArgs, parseManifests, runAsServiceAccount, type Running } from "../support/chart.ts";
 import { eventually, testCluster, useNamespace } from "../support/cluster.ts";

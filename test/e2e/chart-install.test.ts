@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { V1Deployment, V1Job, V1Pod } from "@kubernetes/client-node";
-import { DEFAULT_CLUSTER_DIR, isRunning, readState } from "../../scripts/lib/controlplane.ts";
+import { DEFAULT_CLUSTER_DIR, isRunning, readState } from "../../scripts/harness/controlplane.ts";
 import { managedName } from "../../src/access/names.ts";
 import { Events, Leases, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import {

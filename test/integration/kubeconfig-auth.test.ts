@@ -10,7 +10,7 @@ import { ConfigError, loadConnection, type Connection, type LoadOptions } from "
 import type { KubeconfigCluster, KubeconfigUser } from "../../src/kube/kubeconfig.ts";
 import { ApiError, TlsVerificationError, Transport } from "../../src/kube/transport.ts";
 import { ServiceAccounts } from "../../src/kube/resources.ts";
-import { type Pem, signLeaf } from "../../scripts/lib/pki.ts";
+import { type Pem, signLeaf } from "../../scripts/harness/pki.ts";
 import { startConnectProxy } from "../support/connect-proxy.ts";
 import { testExecPlugin } from "../support/exec-plugin.ts";
 import { serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { freePort } from "../../scripts/lib/net.ts";
+import { freePort } from "../../scripts/harness/net.ts";
 import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startConnectProxy, type ConnectProxy } from "../support/connect-proxy.ts";
 import { parseSamples, RETIRED_METRICS, samplesOf, sampleValue, type Sample } from "../support/prometheus.ts";

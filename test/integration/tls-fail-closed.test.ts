@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
-import { makeCa, type Pem, signLeaf } from "../../scripts/lib/pki.ts";
+import { makeCa, type Pem, signLeaf } from "../../scripts/harness/pki.ts";
 import type { RequestOutcome } from "../support/request-once.ts";
 
 const TOKEN = "secret-token-that-must-not-leak";

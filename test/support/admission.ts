@@ -22,7 +22,7 @@ import {
   type ResourceType,
 } from "../../src/kube/resources.ts";
 import { ApiError, isNotFound } from "../../src/kube/transport.ts";
-import { makeCa, signLeaf } from "../../scripts/lib/pki.ts";
+import { makeCa, signLeaf } from "../../scripts/harness/pki.ts";
 import { eventually, TEST_FIELD_MANAGER, testCluster } from "./cluster.ts";
 
 const ValidatingWebhookConfigurations: ResourceType = {

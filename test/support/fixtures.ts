@@ -3,7 +3,7 @@ import type { RbacV1Subject, V1Deployment, V1Pod, V1PolicyRule, V1Role, V1RoleBi
 import type { KubeApi } from "../../src/kube/api.ts";
 import { Deployments, Pods } from "../../src/kube/resources.ts";
 
-export { deployment, OPT_IN } from "../../scripts/lib/workloads.ts";
+export { deployment, OPT_IN } from "../../scripts/harness/workloads.ts";
 
 export async function podsOf(api: KubeApi, namespace: string, selector: string): Promise<V1Pod[]> {
   const { items } = await api.list(Pods, { namespace, labelSelector: selector });

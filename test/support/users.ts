@@ -1,10 +1,10 @@
-// People of the local cluster: client certificates signed by its CA (scripts/lib/controlplane.ts
+// People of the local cluster: client certificates signed by its CA (scripts/harness/controlplane.ts
 // makes it), the way a cluster's own CA or an OIDC provider would name a user and their groups.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
-import { signLeaf } from "../../scripts/lib/pki.ts";
+import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
+import { signLeaf } from "../../scripts/harness/pki.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { SubjectAccessReviews } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
