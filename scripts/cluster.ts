@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { KubeApi } from "../src/kube/api.ts";
 import { loadConnection } from "../src/kube/config.ts";
 import { Transport } from "../src/kube/transport.ts";
-import { DEFAULT_CLUSTER_DIR, isRunning, readState, startCluster, stopCluster } from "./lib/controlplane.ts";
-import { setPodLog } from "./lib/simulated-nodes.ts";
+import { DEFAULT_CLUSTER_DIR, isRunning, readState, startCluster, stopCluster } from "./harness/controlplane.ts";
+import { setPodLog } from "./harness/simulated-nodes.ts";
 
 const dir = process.env.PODLOGREADER_CLUSTER_DIR ?? DEFAULT_CLUSTER_DIR;
 const command = process.argv[2];

@@ -16,7 +16,7 @@ import { loadConnection } from "../../src/kube/config.ts";
 import type { RoleBinding } from "../../src/kube/objects.ts";
 import { Deployments, Pods, RoleBindings, Roles, ServiceAccounts, SubjectAccessReviews } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
-import { kubeconfigYaml } from "../lib/controlplane.ts";
+import { kubeconfigYaml } from "../harness/controlplane.ts";
 import { deployment, forEachLimit, namespace, percentile, round, startController, until, withCluster, type Env } from "./kit.ts";
 
 const numberFromEnv = (name: string, fallback: number) => {

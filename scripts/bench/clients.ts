@@ -16,7 +16,7 @@ import { managedName } from "../../src/access/names.ts";
 import { serviceAccountCan } from "../../src/kube/access-review.ts";
 import { Deployments, Pods, RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { isNotFound } from "../../src/kube/transport.ts";
-import { kubeconfigYaml } from "../lib/controlplane.ts";
+import { kubeconfigYaml } from "../harness/controlplane.ts";
 import { deployment, forEachLimit, namespace, percentile, RoleWatch, round, scale, startController, until, withCluster } from "./kit.ts";
 
 const spread = (samples: number[]) => {

@@ -10,10 +10,10 @@ import { OPT_IN_SELECTOR } from "../../src/access/marks.ts";
 import { Deployments, Namespaces, Pods, Roles, type ResourceType } from "../../src/kube/resources.ts";
 import { ApiError, Transport } from "../../src/kube/transport.ts";
 import { IMAGE_ENV } from "../image/env.ts";
-import { startCluster, stopCluster, type ClusterOptions, type ClusterState } from "../lib/controlplane.ts";
-import { freePort } from "../lib/net.ts";
-import { eventually } from "../lib/poll.ts";
-import { deployment as deploymentOf, OPT_IN } from "../lib/workloads.ts";
+import { startCluster, stopCluster, type ClusterOptions, type ClusterState } from "../harness/controlplane.ts";
+import { freePort } from "../harness/net.ts";
+import { eventually } from "../harness/poll.ts";
+import { deployment as deploymentOf, OPT_IN } from "../harness/workloads.ts";
 
 export { OPT_IN };
 

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { managedName } from "../../src/access/names.ts";
 import { Deployments } from "../../src/kube/resources.ts";
-import { freePort } from "../lib/net.ts";
+import { freePort } from "../harness/net.ts";
 import { IMAGE_ENV } from "../image/env.ts";
 import { binary, deployment, forEachLimit, MiB, namespace, RoleWatch, round, scale, until, withCluster, type Env } from "./kit.ts";
 

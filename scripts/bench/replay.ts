@@ -17,7 +17,7 @@ import { createLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/telemetry/metrics.ts";
 import { lines } from "../../src/util/lines.ts";
 import { forEachLimit, namespace, OPT_IN, round, until, withCluster } from "./kit.ts";
-import { deployment } from "../lib/workloads.ts";
+import { deployment } from "../harness/workloads.ts";
 import { getOrCreate } from "../../src/util/maps.ts";
 
 /** One frame of a recorded watch: which watch it came on, and its bytes as the apiserver sent them. */

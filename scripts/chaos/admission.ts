@@ -13,7 +13,7 @@ import {
   ValidatingAdmissionPolicyBindings,
   type ResourceType,
 } from "../../src/kube/resources.ts";
-import { eventually } from "../lib/poll.ts";
+import { eventually } from "../harness/poll.ts";
 import { create, mergePatch, retrying, statusOf } from "./kube.ts";
 import {
   HANG_TIMEOUT_SECONDS,

@@ -15,7 +15,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Server } from "bun";
 import { AUTHORIZE_PATH } from "../../src/authorizer/server.ts";
-import type { AuthorizerSetup } from "../lib/controlplane.ts";
+import type { AuthorizerSetup } from "../harness/controlplane.ts";
 import type { Random } from "./random.ts";
 
 /** The apiserver's webhook timeout (AuthorizationConfiguration, src/authorizer/config.ts). */

@@ -14,7 +14,7 @@ import type {
 } from "@kubernetes/client-node";
 import { OPT_IN_LABEL, OPT_IN_VALUE } from "../../src/access/marks.ts";
 import type { WorkloadKind } from "../../src/access/kinds.ts";
-import { deployment } from "../lib/workloads.ts";
+import { deployment } from "../harness/workloads.ts";
 
 export const CHAOS_LABEL = "chaos.podlogreader.dev/app";
 export const SHORT: Record<WorkloadKind, string> = {

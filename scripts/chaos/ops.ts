@@ -8,8 +8,8 @@ import { MANAGED_BY_LABEL, OPT_IN_LABEL, OPT_IN_VALUE, WORKLOAD_ANNOTATION } fro
 import type { KubeApi, KubeObject } from "../../src/kube/api.ts";
 import { Leases } from "../../src/kube/resources.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
-import { restartApiserver, type ClusterState } from "../lib/controlplane.ts";
-import { eventually } from "../lib/poll.ts";
+import { restartApiserver, type ClusterState } from "../harness/controlplane.ts";
+import { eventually } from "../harness/poll.ts";
 import { endRefusal, isRefusal, startRefusal } from "./admission.ts";
 import { compact } from "./etcd.ts";
 import type { ForeignRecord } from "./foreign.ts";

@@ -2,10 +2,8 @@
 // from a CA it makes with openssl: on /refuse/<code> it refuses every request it is sent
 // (allowed: false with that status code), on /hang it never answers before the apiserver gives up. What
 // it is sent is decided by the ValidatingWebhookConfiguration that admission.ts installs.
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Server } from "bun";
+import { makeCa, signLeaf } from "../harness/pki.ts";
 import { HANG_TIMEOUT_SECONDS, REFUSAL_MARK } from "./refusals.ts";
 
 interface AdmissionReview {
@@ -29,50 +27,19 @@ export class RefusalWebhook {
 
   /** Makes a CA and a serving certificate for 127.0.0.1 in `dir`, and starts serving. */
   static start(dir: string): RefusalWebhook {
-    const ca = join(dir, "webhook-ca");
-    const leaf = join(dir, "webhook");
-    const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    openssl(
-      "req",
-      "-x509",
-      ...ec,
-      "-keyout",
-      `${ca}.key`,
-      "-out",
-      `${ca}.crt`,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=chaos-webhook-ca",
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    );
-    openssl("req", ...ec, "-keyout", `${leaf}.key`, "-out", `${leaf}.csr`, "-subj", "/CN=127.0.0.1");
-    writeFileSync(`${leaf}.ext`, "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n");
-    openssl(
-      "x509",
-      "-req",
-      "-in",
-      `${leaf}.csr`,
-      "-CA",
-      `${ca}.crt`,
-      "-CAkey",
-      `${ca}.key`,
-      "-CAcreateserial",
-      "-out",
-      `${leaf}.crt`,
-      "-days",
-      "2",
-      "-extfile",
-      `${leaf}.ext`,
-    );
+    const ca = makeCa(dir, "webhook-ca", { subject: "/CN=chaos-webhook-ca", days: 2, keyType: "ec" });
+    const leaf = signLeaf(dir, "webhook", {
+      subject: "/CN=127.0.0.1",
+      ca: "webhook-ca",
+      days: 2,
+      keyType: "ec",
+      subjectAltName: "IP:127.0.0.1",
+      extendedKeyUsage: "serverAuth",
+    });
     const server = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
-      tls: { cert: readFileSync(`${leaf}.crt`, "utf8"), key: readFileSync(`${leaf}.key`, "utf8") },
+      tls: leaf,
       // The hanging answer must outlast the apiserver's timeout.
       idleTimeout: HANG_TIMEOUT_SECONDS + 30,
       async fetch(req) {
@@ -87,7 +54,7 @@ export class RefusalWebhook {
         return Response.json(refusalReview(r.uid ?? "", Number(url.pathname.split("/")[2] ?? 403) || 403, what));
       },
     });
-    return new RefusalWebhook(server, Buffer.from(readFileSync(`${ca}.crt`)).toString("base64"));
+    return new RefusalWebhook(server, Buffer.from(ca.cert).toString("base64"));
   }
 
   /** Where the apiserver sends the reviews of a period answering `answer`. */

@@ -211,19 +211,12 @@ export function podListRequests(namespace: string): Request[] {
 async function podLists(ctx: Context, role: RbacRole | undefined): Promise<Finding[]> {
   const asks = podListRequests(ctx.sa.namespace);
   if (role?.rules?.some((r) => !r.resourceNames?.length && ruleAllows(r, asks[0]!))) return [];
-  const allowed = await Promise.all(asks.map((req) => ctx.can(ctx.sa, req)));
-  return asks
-    .filter((_, i) => allowed[i])
-    .map((req) =>
-      finding({
-        ...ctx.base,
-        kind: "pod-list",
-        source: "authorizer",
-        permission: listText(req),
-        scope: req.namespace,
-        grantedBy: ctx.grantedBy(req),
-      }),
-    );
+  return allowedFindings(
+    ctx,
+    asks,
+    (req) => req,
+    (req) => ({ kind: "pod-list", permission: listText(req), scope: req.namespace }),
+  );
 }
 
 const listText = (req: Request) =>
@@ -304,37 +297,53 @@ async function logsElsewhere(ctx: Context, reached: string[]): Promise<Finding[]
     logRequest(scope),
     ...namedInRules(ctx.input.rbac, ctx.sa, logRequest(scope)).map((n) => logRequest(scope, n)),
   ]);
-  const allowed = await Promise.all(asks.map((req) => ctx.can(ctx.sa, req)));
-  return asks
-    .filter((_, i) => allowed[i])
-    .map((req) =>
-      finding({
-        ...ctx.base,
-        kind: req.namespace ? "cross-namespace" : "cluster-wide",
-        source: "authorizer",
-        permission: LOG_PERMISSION,
-        scope: req.namespace,
-        resourceName: req.name,
-        grantedBy: ctx.grantedBy(req),
-      }),
-    );
+  return allowedFindings(
+    ctx,
+    asks,
+    (req) => req,
+    (req) => ({
+      kind: req.namespace ? "cross-namespace" : "cluster-wide",
+      permission: LOG_PERMISSION,
+      scope: req.namespace,
+      resourceName: req.name,
+    }),
+  );
 }
 
 /** Every other path to logs, identities or RBAC, in each scope it could hold one. */
 async function otherPaths(ctx: Context, scopes: string[]): Promise<Finding[]> {
   const asks = otherPathRequests(ctx.input.rbac, ctx.sa, scopes);
-  const allowed = await Promise.all(asks.map(({ req }) => ctx.can(ctx.sa, req)));
+  return allowedFindings(
+    ctx,
+    asks,
+    (ask) => ask.req,
+    ({ path, req }) => ({
+      kind: path.reaches === "identity" ? "other-identity" : "other-path",
+      permission: permissionText(req),
+      scope: req.namespace,
+      resourceName: req.name,
+    }),
+  );
+}
+
+/** What a finding the authorizer allowed says beyond who holds it, where it comes from and which bindings grant it. */
+type AllowedFinding = Pick<Finding, "kind" | "permission" | "scope" | "resourceName">;
+
+/**
+ * Asks the authorizer each request as the ServiceAccount, and makes a finding of each one it
+ * allows, with the bindings that grant it.
+ */
+async function allowedFindings<T>(
+  ctx: Context,
+  asks: T[],
+  request: (ask: T) => Request,
+  describe: (ask: T) => AllowedFinding,
+): Promise<Finding[]> {
+  const allowed = await Promise.all(asks.map((ask) => ctx.can(ctx.sa, request(ask))));
   return asks
     .filter((_, i) => allowed[i])
-    .map(({ path, req }) =>
-      finding({
-        ...ctx.base,
-        kind: path.reaches === "identity" ? "other-identity" : "other-path",
-        source: "authorizer",
-        permission: permissionText(req),
-        scope: req.namespace,
-        resourceName: req.name,
-        grantedBy: ctx.grantedBy(req),
-      }),
-    );
+    .map((ask) => {
+      const { kind, ...rest } = describe(ask);
+      return finding({ ...ctx.base, kind, source: "authorizer", ...rest, grantedBy: ctx.grantedBy(request(ask)) });
+    });
 }

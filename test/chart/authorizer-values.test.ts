@@ -3,16 +3,17 @@
 // cert-manager Certificate), the client CA, and the controller's --authorizer-* flags pointing at
 // the mounted files.
 import { describe, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import type { V1ClusterRole, V1ConfigMap, V1Container, V1Deployment, V1Secret, V1Service, V1Volume } from "@kubernetes/client-node";
+import { selfSigned } from "../../scripts/harness/pki.ts";
 import { parseOptions } from "../../src/commands/run.ts";
 import {
   chartDir,
   find,
+  helmTemplate,
   KUBE_VERSION,
   parseManifests,
   permissions,
@@ -26,27 +27,7 @@ import {
 /** A CA certificate of our own, standing for the one that signs the apiserver's client certificate. */
 function clientCaPem(): string {
   const dir = mkdtempSync(join(tmpdir(), "podlogreader-chart-ca-"));
-  const r = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      join(dir, "ca.key"),
-      "-out",
-      join(dir, "ca.crt"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=apiserver webhook client CA",
-    ],
-    { encoding: "utf8" },
-  );
-  if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
-  return readFileSync(join(dir, "ca.crt"), "utf8");
+  return selfSigned(dir, "ca", { subject: "/CN=apiserver webhook client CA", days: 1 }).cert;
 }
 const CLIENT_CA = clientCaPem();
 
@@ -266,17 +247,7 @@ describe("the client CA", () => {
     ["two", { "authorizer.clientCA.pem": CLIENT_CA, "authorizer.clientCA.existingSecret": "x" }],
   ])("is required exactly once: %s is refused, with and without the schema", (_, values) => {
     for (const schema of [true, false]) {
-      const r = runHelm([
-        "template",
-        "pl",
-        chartDir,
-        "--namespace",
-        "ops",
-        "--kube-version",
-        KUBE_VERSION,
-        ...(schema ? [] : ["--skip-schema-validation"]),
-        ...setFlags({ "authorizer.enabled": true, ...values }),
-      ]);
+      const r = helmTemplate({ "authorizer.enabled": true, ...values }, schema);
       expect(r.status).toBe(1);
       expect(r.stderr).toContain(
         "authorizer.enabled needs exactly one of authorizer.clientCA.pem, authorizer.clientCA.existingSecret and " +

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { parseOptions, RUN_FLAGS, type Options } from "../../src/commands/run.ts";
-import { chartDir, find, KUBE_VERSION, parseManifests, runHelm, setFlags } from "../support/chart.ts";
+import { find, helmTemplate, parseManifests } from "../support/chart.ts";
 
 /** The refused flags, each with what the refusal says to set instead. */
 const REFUSED: Record<string, string> = {
@@ -60,20 +60,6 @@ function spellings(name: string): string[][] {
   if (f.kind === "bool") return [[`--${name}`], [`--${name}=true`], [`--${name}=false`]];
   const value = VALUE[name]!;
   return [[`--${name}=${value}`], [`--${name}`, value], ...(f.short ? [[`-${f.short}`, value]] : [])];
-}
-
-function helmTemplate(values: Record<string, unknown>, schema: boolean) {
-  return runHelm([
-    "template",
-    "pl",
-    chartDir,
-    "--namespace",
-    "ops",
-    "--kube-version",
-    KUBE_VERSION,
-    ...(schema ? [] : ["--skip-schema-validation"]),
-    ...setFlags(values),
-  ]);
 }
 
 function controllerArgs(values: Record<string, unknown> = {}): string[] {

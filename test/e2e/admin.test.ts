@@ -11,6 +11,7 @@ import { eventually, testCluster, useNamespace, type TestCluster } from "../supp
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
 import { kubectl, podlogreader } from "../support/process.ts";
+import { roleBinding, serviceAccountSubject } from "../support/fixtures.ts";
 
 let c: TestCluster;
 let ns: string;
@@ -126,13 +127,7 @@ describe("podlogreader audit", () => {
       metadata: { name: "all-logs" },
       rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"] }],
     });
-    await c.admin.create(RoleBindings, ns, {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "too-generous" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "all-logs" },
-      subjects: [{ kind: "ServiceAccount", name: "podlogreader-web", namespace: ns }],
-    });
+    await c.admin.create(RoleBindings, ns, roleBinding("too-generous", "all-logs", [serviceAccountSubject(ns, "podlogreader-web")]));
     const r = await podlogreader(["audit", "-n", ns, "--output", "json"]);
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout) as {

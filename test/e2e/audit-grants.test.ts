@@ -9,23 +9,9 @@ import { startController } from "../support/controller.ts";
 import { userReadable } from "../support/users.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
 import { podlogreader } from "../support/process.ts";
+import type { AuditReport as Report } from "../../src/admin/audit.ts";
 
 const RBAC = "rbac.authorization.k8s.io";
-
-interface Finding {
-  kind: string;
-  overGrant: boolean;
-  serviceAccount: string;
-  workload: string;
-  grantedBy: string[];
-  subjects?: string[];
-  detail?: string;
-  message: string;
-}
-interface Report {
-  ok: boolean;
-  findings: Finding[];
-}
 
 let c: TestCluster;
 let ns: string;

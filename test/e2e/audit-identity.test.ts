@@ -13,24 +13,12 @@ import { eventually, serviceAccountToken, testCluster, tokenConnection, useNames
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
 import { podlogreader } from "../support/process.ts";
+import type { AuditReport as Report } from "../../src/admin/audit.ts";
+import { roleBinding, serviceAccountSubject } from "../support/fixtures.ts";
 
 const RBAC = "rbac.authorization.k8s.io";
 const SA = "podlogreader-web";
 
-interface Finding {
-  kind: string;
-  overGrant: boolean;
-  serviceAccount: string;
-  permission: string;
-  scope: string;
-  resourceName?: string;
-  grantedBy: string[];
-  message: string;
-}
-interface Report {
-  ok: boolean;
-  findings: Finding[];
-}
 interface Rule {
   apiGroups: string[];
   resources: string[];
@@ -69,13 +57,7 @@ const can = (p: Permission) =>
 /** Binds a Role `deployer` with these rules to the web workload's ServiceAccount, once the authorizer grants `p`. */
 async function bindDeployer(rules: Rule[], p: Permission): Promise<void> {
   await c.admin.create(Roles, ns, { apiVersion: `${RBAC}/v1`, kind: "Role", metadata: { name: "deployer" }, rules });
-  await c.admin.create(RoleBindings, ns, {
-    apiVersion: `${RBAC}/v1`,
-    kind: "RoleBinding",
-    metadata: { name: "deployer" },
-    roleRef: { apiGroup: RBAC, kind: "Role", name: "deployer" },
-    subjects: [{ kind: "ServiceAccount", name: SA, namespace: ns }],
-  });
+  await c.admin.create(RoleBindings, ns, roleBinding("deployer", "deployer", [serviceAccountSubject(ns, SA)]));
   // The binding reaches the authorizer's cache after etcd; asking before would prove nothing.
   await eventually(`the authorizer to grant ${p.text}`, async () => ((await can(p)) ? true : undefined));
 }

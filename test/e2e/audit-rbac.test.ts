@@ -7,22 +7,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { V1PolicyRule, V1Role } from "@kubernetes/client-node";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
-import { ClusterRoleBindings, ClusterRoles, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
-import { permissions, render, type Manifest } from "../support/chart.ts";
+import type { V1Role } from "@kubernetes/client-node";
+import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
+import { RoleBindings, Roles, type ResourceType } from "../../src/kube/resources.ts";
+import { createRbac, permissions, RBAC_TYPES, render } from "../support/chart.ts";
 import { serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
 import { BINARY } from "../support/process.ts";
+import { roleBinding, serviceAccountSubject } from "../support/fixtures.ts";
 
-const TYPES: Record<string, ResourceType> = {
-  ServiceAccount: ServiceAccounts,
-  ClusterRole: ClusterRoles,
-  ClusterRoleBinding: ClusterRoleBindings,
-  Role: Roles,
-  RoleBinding: RoleBindings,
-};
 const run = process.pid.toString(36);
 
 let c: TestCluster;
@@ -50,36 +44,14 @@ const auditObjects = (release: string) =>
   // The ServiceAccount is <fullname>-audit, its RBAC objects <fullname>:audit-...
   render(release, system, { audit: { enabled: true } }).filter(
     (m) =>
-      /^[-:]audit/.test(m.metadata.name.slice(`${release}-podlogreader`.length)) && m.metadata.name.startsWith(release) && m.kind in TYPES,
+      /^[-:]audit/.test(m.metadata.name.slice(`${release}-podlogreader`.length)) &&
+      m.metadata.name.startsWith(release) &&
+      m.kind in RBAC_TYPES,
   );
-
-/** The rules with one "group/resource:verb" removed; a rule left without resources or verbs goes. */
-function without(rules: V1PolicyRule[], permission: string): V1PolicyRule[] {
-  const [groupResource, verb] = permission.split(":") as [string, string];
-  const slash = groupResource.indexOf("/");
-  const [group, resource] = [groupResource.slice(0, slash), groupResource.slice(slash + 1)];
-  return rules.flatMap((r) => {
-    if (!r.apiGroups?.includes(group) || !r.resources?.includes(resource) || !r.verbs.includes(verb)) return [r];
-    const split: V1PolicyRule[] = [];
-    const rest = r.resources.filter((x) => x !== resource);
-    if (rest.length) split.push({ ...r, resources: rest });
-    const verbs = r.verbs.filter((v) => v !== verb);
-    if (verbs.length) split.push({ ...r, resources: [resource], verbs });
-    return split;
-  });
-}
 
 /** Applies the release's audit identity (with one permission of one role taken out) and returns a kubeconfig of its token. */
 async function install(release: string, removed?: { role: string; permission: string }): Promise<string> {
-  for (const m of auditObjects(release)) {
-    const obj: Manifest =
-      removed && m.metadata.name === removed.role && m.kind.endsWith("Role")
-        ? { ...m, rules: without((m as unknown as V1Role).rules ?? [], removed.permission) }
-        : m;
-    const namespaced = !m.kind.startsWith("Cluster");
-    await c.admin.create(TYPES[m.kind]!, namespaced ? system : undefined, obj);
-    if (!namespaced) clusterScoped.push([TYPES[m.kind]!, m.metadata.name]);
-  }
+  await createRbac(c.admin, system, auditObjects(release), clusterScoped, removed);
   const token = await serviceAccountToken(system, `${release}-podlogreader-audit`);
   const kubeconfig = join(c.dir, `${release}-${process.pid}.kubeconfig`);
   writeFileSync(kubeconfig, kubeconfigYaml(c.server, c.caPem, { token }), { mode: 0o600 });
@@ -117,13 +89,7 @@ describe("the chart's audit identity", () => {
       metadata: { name: "logs" },
       rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"] }],
     });
-    await c.admin.create(RoleBindings, far, {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "reach" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "logs" },
-      subjects: [{ kind: "ServiceAccount", name: "podlogreader-web", namespace: ns }],
-    });
+    await c.admin.create(RoleBindings, far, roleBinding("reach", "logs", [serviceAccountSubject(ns, "podlogreader-web")]));
     const found = await audit(kubeconfig);
     await c.admin.delete(RoleBindings, far, "reach");
     expect(found.stderr).toBe("");

@@ -8,25 +8,10 @@ import { eventually, testCluster, useNamespace, type TestCluster } from "../supp
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
 import { podlogreader } from "../support/process.ts";
+import type { AuditReport as Report } from "../../src/admin/audit.ts";
 
 const RBAC = "rbac.authorization.k8s.io";
 const run = process.pid.toString(36);
-
-interface Finding {
-  kind: string;
-  overGrant: boolean;
-  serviceAccount: string;
-  permission: string;
-  scope: string;
-  resourceName?: string;
-  grantedBy: string[];
-  message: string;
-}
-interface Report {
-  ok: boolean;
-  findings: Finding[];
-  entries: { serviceAccount: string; pods: string[]; roleNames: string[] }[];
-}
 
 let c: TestCluster;
 let ns: string;

@@ -6,15 +6,15 @@
 // this cluster is not configured to call the chart's webhook: test/e2e/webhook-authorizer.test.ts covers
 // what the apiserver does with its answers.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkServerIdentity } from "node:tls";
 import type { V1ConfigMap, V1Deployment, V1Secret } from "@kubernetes/client-node";
+import { selfSigned, signLeaf } from "../../scripts/harness/pki.ts";
 import { managedName } from "../../src/access/names.ts";
-import { chartDir, helmOk, hostArgs, parseManifests, runAsServiceAccount, setFlags, type Running } from "../support/chart.ts";
+import { helmDeploy, helmOk, hostArgs, parseManifests, runAsServiceAccount, type Running } from "../support/chart.ts";
 import { eventually, testCluster, useNamespace } from "../support/cluster.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
 import { kubectl } from "../support/process.ts";
@@ -24,70 +24,11 @@ let dir: string;
 
 /** A CA that signs the apiserver's client certificate, and such a certificate. */
 function clientPki(): { caPem: string; certPem: string; keyPem: string; strangerCertPem: string; strangerKeyPem: string } {
-  const run = (...args: string[]) => {
-    const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
-  };
-  writeFileSync(join(dir, "client.ext"), "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
-  run(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=webhook client CA",
-  );
-  run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=kube-apiserver");
-  run(
-    "x509",
-    "-req",
-    "-in",
-    "client.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "client.crt",
-    "-days",
-    "1",
-    "-extfile",
-    "client.ext",
-  );
+  const ca = selfSigned(dir, "ca", { subject: "/CN=webhook client CA", days: 1 });
+  const client = signLeaf(dir, "client", { subject: "/CN=kube-apiserver", ca: "ca", days: 1, extendedKeyUsage: "clientAuth" });
   // Self-signed, with the same subject: not signed by the client CA.
-  run(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "stranger.key",
-    "-out",
-    "stranger.crt",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=kube-apiserver",
-    "-addext",
-    "extendedKeyUsage=clientAuth",
-  );
-  const read = (f: string) => readFileSync(join(dir, f), "utf8");
-  return {
-    caPem: read("ca.crt"),
-    certPem: read("client.crt"),
-    keyPem: read("client.key"),
-    strangerCertPem: read("stranger.crt"),
-    strangerKeyPem: read("stranger.key"),
-  };
+  const stranger = selfSigned(dir, "stranger", { subject: "/CN=kube-apiserver", days: 1 }, ["extendedKeyUsage=clientAuth"]);
+  return { caPem: ca.cert, certPem: client.cert, keyPem: client.key, strangerCertPem: stranger.cert, strangerKeyPem: stranger.key };
 }
 
 async function live<T>(kind: string, ns: string, name: string): Promise<T> {
@@ -170,7 +111,7 @@ describe("installed with helm, the webhook authorizer on with the chart's certif
   });
 
   test("helm install makes the Secret with ca.crt, tls.crt and tls.key, and the notes print the authorizer-config command", async () => {
-    const out = await helmOk(["install", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags(values)], helmHome);
+    const out = await helmDeploy("install", release, ns, values, helmHome);
     expect(out).toContain(`podlogreader authorizer-config --server-url https://${full}-authorizer.${ns}.svc:8443 --ca-file serving-ca.crt`);
     const secret = await live<V1Secret>("secret", ns, `${full}-authorizer-tls`);
     expect(Object.keys(secret.data!).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
@@ -179,10 +120,7 @@ describe("installed with helm, the webhook authorizer on with the chart's certif
 
   test("helm upgrade keeps the CA and the certificate, and does not roll the pods for them", async () => {
     const before = await live<V1Deployment>("deployment", ns, full);
-    await helmOk(
-      ["upgrade", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags({ ...values, logLevel: "debug" })],
-      helmHome,
-    );
+    await helmDeploy("upgrade", release, ns, { ...values, logLevel: "debug" }, helmHome);
     expect((await live<V1Secret>("secret", ns, `${full}-authorizer-tls`)).data).toEqual(secretData);
     const after = await live<V1Deployment>("deployment", ns, full);
     expect(after.spec!.template.metadata!.annotations!["podlogreader.dev/authorizer-inputs"]).toBe(

@@ -14,11 +14,12 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { V1Deployment, V1Job, V1Pod } from "@kubernetes/client-node";
-import { DEFAULT_CLUSTER_DIR, isRunning, readState } from "../../scripts/lib/controlplane.ts";
+import { DEFAULT_CLUSTER_DIR, isRunning, readState } from "../../scripts/harness/controlplane.ts";
 import { managedName } from "../../src/access/names.ts";
 import { Events, Leases, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import {
   chartDir,
+  helmDeploy,
   helmOk,
   helmOnCluster,
   hostArgs,
@@ -26,7 +27,6 @@ import {
   parseManifests,
   runAsServiceAccount,
   runToEnd,
-  setFlags,
   type Manifest,
   type Running,
 } from "../support/chart.ts";
@@ -148,7 +148,7 @@ describe("installed with helm, watching two namespaces", () => {
   });
 
   test("helm install --wait succeeds, and the notes tell how to opt in, hand out access and what HA needs", async () => {
-    const out = await helmOk(["install", release, chartDir, "-n", ns, "--wait", "--timeout", "120s", ...setFlags(values)], helmHome);
+    const out = await helmDeploy("install", release, ns, values, helmHome);
     expect(out).toContain("STATUS: deployed");
     for (const phrase of ["podlogreader-affiliate", "podlogreader kubeconfig deployment/NAME", "PodDisruptionBudget", `Lease ${release}`])
       expect(out).toContain(phrase);
@@ -214,20 +214,7 @@ describe("installed with helm, watching two namespaces", () => {
 
   test("helm upgrade turning the audit and helm test on takes none of the controller's objects", async () => {
     const before = await managedObjects([ns, other]);
-    const out = await helmOk(
-      [
-        "upgrade",
-        release,
-        chartDir,
-        "-n",
-        ns,
-        "--wait",
-        "--timeout",
-        "120s",
-        ...setFlags({ ...values, "audit.enabled": true, "tests.enabled": true }),
-      ],
-      helmHome,
-    );
+    const out = await helmDeploy("upgrade", release, ns, { ...values, "audit.enabled": true, "tests.enabled": true }, helmHome);
     expect(out).toContain("STATUS: deployed");
     const after = await managedObjects([ns, other]);
     expect(after.map((o) => [o.kind, o.metadata.name, o.metadata.uid, o.metadata.annotations?.["meta.helm.sh/release-name"]])).toEqual(
@@ -294,22 +281,15 @@ describe.skipIf(shared)("installed cluster-wide (the default): uninstall cleans 
     const release = "plr-all";
     const ns = await useNamespace("chart-all");
     const teams = [await useNamespace("chart-all-a"), await useNamespace("chart-all-b")];
-    await helmOk(
-      [
-        "install",
-        release,
-        chartDir,
-        "-n",
-        ns,
-        "--wait",
-        "--timeout",
-        "120s",
-        ...setFlags({
-          "image.repository": "registry.invalid/podlogreader",
-          createServiceAccountAndRoleBinding: true,
-          leaderElection: { leaseDuration: "4s", renewDeadline: "3s", retryPeriod: "1s" },
-        }),
-      ],
+    await helmDeploy(
+      "install",
+      release,
+      ns,
+      {
+        "image.repository": "registry.invalid/podlogreader",
+        createServiceAccountAndRoleBinding: true,
+        leaderElection: { leaseDuration: "4s", renewDeadline: "3s", retryPeriod: "1s" },
+      },
       helmHome,
     );
     for (const team of teams) await createDeployment(team, "web", { replicas: 1 });

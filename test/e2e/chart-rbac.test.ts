@@ -8,16 +8,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { V1ClusterRole, V1Deployment, V1PolicyRule, V1Role } from "@kubernetes/client-node";
+import type { V1ClusterRole, V1Deployment, V1Role } from "@kubernetes/client-node";
 import type { Subprocess } from "bun";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
 import { KINDS } from "../../src/access/kinds.ts";
 import { desiredGrant } from "../../src/access/grants.ts";
 import { managedName } from "../../src/access/names.ts";
 import { Leases } from "../../src/kube/resources.ts";
 import { Events, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { canReadLog, serviceAccountCan } from "../support/access.ts";
-import { find, hostArgs, isHook, permissions, render, type Manifest } from "../support/chart.ts";
+import { createRbac, find, hostArgs, isHook, permissions, render } from "../support/chart.ts";
 import {
   eventually,
   exists,
@@ -31,14 +31,6 @@ import {
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, patchDeployment, scale, waitForPods } from "../support/workloads.ts";
 import { BINARY } from "../support/process.ts";
-
-const ClusterRoles: ResourceType = { group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", kind: "ClusterRole" };
-const ClusterRoleBindings: ResourceType = {
-  group: "rbac.authorization.k8s.io",
-  version: "v1",
-  plural: "clusterrolebindings",
-  kind: "ClusterRoleBinding",
-};
 
 let c: TestCluster;
 let system: string;
@@ -54,14 +46,6 @@ afterAll(async () => {
   for (const [rt, name] of clusterScoped) await c.admin.delete(rt, undefined, name).catch(() => {});
 });
 
-const TYPES: Record<string, ResourceType> = {
-  ServiceAccount: ServiceAccounts,
-  ClusterRole: ClusterRoles,
-  ClusterRoleBinding: ClusterRoleBindings,
-  Role: Roles,
-  RoleBinding: RoleBindings,
-};
-
 /** Applies the chart's identity and RBAC for `release`, with `without` taken out; returns the controller's arguments. */
 async function install(
   release: string,
@@ -69,34 +53,15 @@ async function install(
   values: Record<string, unknown> = { createServiceAccountAndRoleBinding: true },
 ): Promise<string[]> {
   const manifests = render(release, system, values);
-  for (const m of manifests.filter((m) => m.kind in TYPES && !isHook(m))) {
-    let obj: Manifest = m;
-    if (without && m.metadata.name === without.role && (m.kind === "ClusterRole" || m.kind === "Role")) {
-      obj = { ...m, rules: removePermission((m as unknown as V1Role).rules ?? [], without.permission) };
-    }
-    const rt = TYPES[m.kind]!;
-    const namespaced = !m.kind.startsWith("Cluster");
-    await c.admin.create(rt, namespaced ? system : undefined, obj);
-    if (!namespaced) clusterScoped.push([rt, m.metadata.name]);
-  }
+  await createRbac(
+    c.admin,
+    system,
+    manifests.filter((m) => !isHook(m)),
+    clusterScoped,
+    without,
+  );
   const [deployment] = find<V1Deployment>(manifests, "Deployment");
   return deployment!.spec!.template.spec!.containers[0]!.args!;
-}
-
-/** The rules with one "group/resource:verb" removed; a rule left without verbs goes. */
-function removePermission(rules: V1PolicyRule[], permission: string): V1PolicyRule[] {
-  const [groupResource, verb] = permission.split(":") as [string, string];
-  const slash = groupResource.indexOf("/");
-  const [group, resource] = [groupResource.slice(0, slash), groupResource.slice(slash + 1)];
-  return rules.flatMap((r) => {
-    if (!r.apiGroups?.includes(group) || !r.resources?.includes(resource) || !r.verbs.includes(verb)) return [r];
-    const rest = r.resources.filter((x) => x !== resource);
-    const split: V1PolicyRule[] = [];
-    if (rest.length) split.push({ ...r, resources: rest });
-    const verbs = r.verbs.filter((v) => v !== verb);
-    if (verbs.length) split.push({ ...r, resources: [resource], verbs });
-    return split;
-  });
 }
 
 /** Runs the compiled binary as the release's ServiceAccount, with the chart's arguments, watching `ns`. */

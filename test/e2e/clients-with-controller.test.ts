@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
 import type { PodVisibility } from "../../src/access/desired.ts";
 import { managedName } from "../../src/access/names.ts";
 import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";

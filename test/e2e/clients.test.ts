@@ -8,13 +8,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { V1PolicyRule } from "@kubernetes/client-node";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
 import { RoleBindings, Roles, ServiceAccounts } from "../../src/kube/resources.ts";
 import { serviceAccountCan } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { createDeployment, scale, waitForPods } from "../support/workloads.ts";
 import { withLogs } from "../support/pod-logs.ts";
 import { background } from "../support/process.ts";
+import { roleBinding, serviceAccountSubject } from "../support/fixtures.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
 let c: TestCluster;
@@ -53,13 +54,7 @@ async function reader(mode: "own" | "namespace", pods: string[]): Promise<string
     metadata: { name },
     rules: rules(mode, pods),
   });
-  await c.admin.create(RoleBindings, ns, {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    metadata: { name },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-    subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
-  });
+  await c.admin.create(RoleBindings, ns, roleBinding(name, name, [serviceAccountSubject(ns, name)]));
   // stern gives up for good when its first watch is refused, so start it only once the apiserver's
   // authorizer has seen the binding.
   const granted =

@@ -10,6 +10,7 @@ import { startController, type RunningController } from "../support/controller.t
 import { testUser, userReadable, type TestUser } from "../support/users.ts";
 import { createDeployment, expectReadable, patchDeployment, rollout, waitForPods } from "../support/workloads.ts";
 import { podlogreader } from "../support/process.ts";
+import { roleBinding, userSubject } from "../support/fixtures.ts";
 
 let c: TestCluster;
 let ns: string;
@@ -47,13 +48,7 @@ beforeAll(async () => {
     metadata: { name: "binder" },
     rules: [{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["rolebindings", "roles"], verbs: ["get", "list", "create", "update"] }],
   } as never);
-  await c.admin.create(RoleBindings, ns, {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    metadata: { name: "binder" },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "binder" },
-    subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: "mallory" }],
-  } as never);
+  await c.admin.create(RoleBindings, ns, roleBinding("binder", "binder", [userSubject("mallory")]));
   controller = await startController([ns]);
   await createDeployment(ns, "web", { replicas: 2 });
   await createDeployment(ns, "other", { replicas: 1 });
@@ -202,13 +197,7 @@ describe("podlogreader grants and revoke", () => {
       (await podlogreader(["grant", "-n", ns, "deploy/web", "--to", "user:dave", "--to", "sa:ci/bot", "--for", "2h", "--reason", "INC-9"]))
         .code,
     ).toBe(0);
-    await c.admin.create(RoleBindings, ns, {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "by-hand" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-web" },
-      subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: "erin" }],
-    } as never);
+    await c.admin.create(RoleBindings, ns, roleBinding("by-hand", "podlogreader-web", [userSubject("erin")]));
 
     const r = await podlogreader(["grants", "-n", ns, "deploy/web", "-o", "json"]);
     expect(r.code).toBe(0);

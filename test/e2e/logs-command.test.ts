@@ -8,8 +8,8 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { V1ObjectMeta, V1PolicyRule } from "@kubernetes/client-node";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
-import { criLogLine, setPodLog } from "../../scripts/lib/simulated-nodes.ts";
+import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
+import { criLogLine, setPodLog } from "../../scripts/harness/simulated-nodes.ts";
 import { KINDS, type WorkloadKind } from "../../src/access/kinds.ts";
 import { desiredGrant } from "../../src/access/grants.ts";
 import { managedName } from "../../src/access/names.ts";
@@ -24,6 +24,7 @@ import { testUser } from "../support/users.ts";
 import { createDeployment, rollout, waitForPods } from "../support/workloads.ts";
 import { withLogs } from "../support/pod-logs.ts";
 import { BINARY, podlogreader } from "../support/process.ts";
+import { roleBinding, serviceAccountSubject, userSubject } from "../support/fixtures.ts";
 
 let c: TestCluster;
 let ns: string;
@@ -71,13 +72,7 @@ const record = (files: Map<string, string>) => {
 /** A ServiceAccount bound to the Role, and a client with a real token of it. */
 async function bindReader(): Promise<KubeApi> {
   await c.admin.create(ServiceAccounts, ns, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: role } });
-  await c.admin.create(RoleBindings, ns, {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    metadata: { name: role },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role },
-    subjects: [{ kind: "ServiceAccount", name: role, namespace: ns }],
-  });
+  await c.admin.create(RoleBindings, ns, roleBinding(role, role, [serviceAccountSubject(ns, role)]));
   return new KubeApi(new Transport(tokenConnection(c, await serviceAccountToken(ns, role))));
 }
 
@@ -240,13 +235,7 @@ describe("podlogreader logs with the own grant", () => {
         { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get"], resourceNames: [sts] },
       ],
     });
-    await c.admin.create(RoleBindings, ns, {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: sts },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: sts },
-      subjects: [{ kind: "ServiceAccount", name: role, namespace: ns }],
-    });
+    await c.admin.create(RoleBindings, ns, roleBinding(sts, sts, [serviceAccountSubject(ns, role)]));
     const run = startLogs(reader, ["sts/db", "-n", ns, "-f"]);
     try {
       await eventually("db-0's first life", async () => (run.seen.stdout.includes("[pod/db-0/app] db-0 first life") ? true : undefined));
@@ -345,13 +334,7 @@ describe("podlogreader logs with the own grant", () => {
       metadata: { name: "role-reader" },
       rules: [{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get"] }],
     });
-    await c.admin.create(RoleBindings, ns, {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "role-reader" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "role-reader" },
-      subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: viewer.name }],
-    });
+    await c.admin.create(RoleBindings, ns, roleBinding("role-reader", "role-reader", [userSubject(viewer.name)]));
     const roleUid = ((await c.admin.get(Roles, ns, role)) as { metadata: { uid: string } }).metadata.uid;
     const grant = desiredGrant({
       namespace: ns,

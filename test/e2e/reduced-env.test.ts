@@ -12,7 +12,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { freePort } from "../../scripts/lib/net.ts";
+import { freePort } from "../../scripts/harness/net.ts";
 import { Secrets, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { render, find } from "../support/chart.ts";
 import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";

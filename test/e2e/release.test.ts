@@ -16,46 +16,30 @@ import { createDeployment } from "../support/workloads.ts";
 const release = resolve(import.meta.dir, "../../dist/release");
 const ARM64_SYSROOT = "/usr/aarch64-linux-gnu";
 
-/** What each archive must hold, by file name. */
-const ARCHIVES = {
-  [`podlogreader_${pkg.version}_linux_amd64.tar.gz`]: {
-    format: "elf",
-    machine: "x86-64",
-    interpreter: "/lib64/ld-linux-x86-64.so.2",
-    krew: { os: "linux", arch: "amd64" },
-  },
-  [`podlogreader_${pkg.version}_linux_amd64_musl.tar.gz`]: {
-    format: "elf",
-    machine: "x86-64",
-    interpreter: "/lib/ld-musl-x86_64.so.1",
-    krew: undefined,
-  },
-  [`podlogreader_${pkg.version}_linux_arm64.tar.gz`]: {
-    format: "elf",
-    machine: "aarch64",
-    interpreter: "/lib/ld-linux-aarch64.so.1",
-    krew: { os: "linux", arch: "arm64" },
-  },
-  [`podlogreader_${pkg.version}_darwin_amd64.tar.gz`]: {
-    format: "mach-o",
-    machine: "x86-64",
-    interpreter: undefined,
-    krew: { os: "darwin", arch: "amd64" },
-  },
-  [`podlogreader_${pkg.version}_darwin_arm64.tar.gz`]: {
-    format: "mach-o",
-    machine: "aarch64",
-    interpreter: undefined,
-    krew: { os: "darwin", arch: "arm64" },
-  },
-  [`podlogreader_${pkg.version}_windows_amd64.zip`]: {
-    format: "pe",
-    machine: "x86-64",
-    interpreter: undefined,
-    krew: { os: "windows", arch: "amd64" },
-  },
-} as const;
-type Expected = (typeof ARCHIVES)[keyof typeof ARCHIVES];
+interface Expected {
+  format: "elf" | "mach-o" | "pe";
+  machine: "x86-64" | "aarch64";
+  /** The ELF program interpreter; none for Mach-O and PE. */
+  interpreter: string | undefined;
+  /** The platform its krew manifest entry selects; none when krew is not offered it. */
+  krew: { os: string; arch: string } | undefined;
+}
+
+/** What each archive must hold, by the end of its file name (after podlogreader_<version>_). */
+const ARCHIVE_ROWS: [string, Expected["format"], Expected["machine"], string | undefined, Expected["krew"]][] = [
+  ["linux_amd64.tar.gz", "elf", "x86-64", "/lib64/ld-linux-x86-64.so.2", { os: "linux", arch: "amd64" }],
+  ["linux_amd64_musl.tar.gz", "elf", "x86-64", "/lib/ld-musl-x86_64.so.1", undefined],
+  ["linux_arm64.tar.gz", "elf", "aarch64", "/lib/ld-linux-aarch64.so.1", { os: "linux", arch: "arm64" }],
+  ["darwin_amd64.tar.gz", "mach-o", "x86-64", undefined, { os: "darwin", arch: "amd64" }],
+  ["darwin_arm64.tar.gz", "mach-o", "aarch64", undefined, { os: "darwin", arch: "arm64" }],
+  ["windows_amd64.zip", "pe", "x86-64", undefined, { os: "windows", arch: "amd64" }],
+];
+const ARCHIVES: Record<string, Expected> = Object.fromEntries(
+  ARCHIVE_ROWS.map(([end, format, machine, interpreter, krew]) => [
+    `podlogreader_${pkg.version}_${end}`,
+    { format, machine, interpreter, krew },
+  ]),
+);
 
 interface Header {
   format: "elf" | "mach-o" | "pe";

@@ -15,7 +15,7 @@ import { serviceAccountCan } from "../support/access.ts";
 import { testUser } from "../support/users.ts";
 import { desiredGrant } from "../../src/access/grants.ts";
 import { RoleBindings, Roles } from "../../src/kube/resources.ts";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
 import { eventually, serviceAccountToken, useNamespace } from "../support/cluster.ts";
 import { startController } from "../support/controller.ts";
 import { OPT_IN } from "../support/fixtures.ts";

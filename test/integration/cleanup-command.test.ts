@@ -14,7 +14,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { V1PolicyRule } from "@kubernetes/client-node";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
 import type { KubeObject } from "../../src/kube/api.ts";
 import {
   ClusterRoleBindings,
@@ -162,6 +162,20 @@ beforeAll(async () => {
         rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }],
       } as KubeObject & Record<string, unknown>,
     });
+  /** A RoleBinding of the Role `roleName` to podlogreader's ServiceAccount for "web". */
+  const bindingOfWeb = (ns: () => string, name: string, roleName: string) =>
+    foreign.push({
+      rt: RoleBindings,
+      ns,
+      name,
+      body: {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: roleName },
+        subjects: [{ kind: "ServiceAccount", name: "podlogreader-web" }],
+      } as KubeObject & Record<string, unknown>,
+    });
   // A Role, a RoleBinding and a ServiceAccount of a managed name (for the workload "web"), without the label.
   role(() => nsB, "podlogreader-web");
   foreign.push({
@@ -170,36 +184,14 @@ beforeAll(async () => {
     name: "podlogreader-web",
     body: { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "podlogreader-web" } },
   });
-  foreign.push({
-    rt: RoleBindings,
-    ns: () => nsB,
-    name: "podlogreader-web",
-    body: {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "podlogreader-web" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-web" },
-      subjects: [{ kind: "ServiceAccount", name: "podlogreader-web" }],
-    } as KubeObject & Record<string, unknown>,
-  });
+  bindingOfWeb(() => nsB, "podlogreader-web", "podlogreader-web");
   // The label and the annotation, but no ownerReference.
   // (Its annotation names a live workload: one naming a gone workload is an orphan the controller itself removes.)
   role(() => nsA, "podlogreader-labelled", { labels: MANAGED, annotations: { "podlogreader.dev/workload": "Deployment/web" } });
   // The label only.
   role(() => nsA, "podlogreader-label-only", { labels: MANAGED });
   // A binding someone else made of podlogreader's ServiceAccount for "web".
-  foreign.push({
-    rt: RoleBindings,
-    ns: () => nsA,
-    name: "someone-elses-binding",
-    body: {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "someone-elses-binding" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "podlogreader-labelled" },
-      subjects: [{ kind: "ServiceAccount", name: "podlogreader-web" }],
-    } as KubeObject & Record<string, unknown>,
-  });
+  bindingOfWeb(() => nsA, "someone-elses-binding", "podlogreader-labelled");
   for (const f of foreign) await c.admin.create(f.rt, f.ns(), f.body);
 
   controller = startController();

@@ -22,6 +22,7 @@ import { startController, type RunningController } from "../support/controller.t
 import { testUser, userReadable, type TestUser } from "../support/users.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
 import { podlogreader } from "../support/process.ts";
+import { roleBinding, userSubject } from "../support/fixtures.ts";
 
 const HOUR = 3600_000;
 const MAX = 168 * HOUR;
@@ -165,13 +166,7 @@ beforeAll(async () => {
       { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["bind"], resourceNames: ["podlogreader-web"] },
     ],
   } as never);
-  await c.admin.create(RoleBindings, ns, {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    metadata: { name: "granter" },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "granter" },
-    subjects: ["alice", "mallory"].map((name) => ({ kind: "User", apiGroup: "rbac.authorization.k8s.io", name })),
-  } as never);
+  await c.admin.create(RoleBindings, ns, roleBinding("granter", "granter", ["alice", "mallory"].map(userSubject)));
   await installPolicy();
 }, 180_000);
 

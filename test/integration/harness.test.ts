@@ -10,10 +10,11 @@ import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection } from "../../src/kube/config.ts";
 import { TlsVerificationError, Transport } from "../../src/kube/transport.ts";
 import { Deployments, Leases, Nodes, RoleBindings, Roles, ServiceAccounts, Pods } from "../../src/kube/resources.ts";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
+import { selfSigned } from "../../scripts/harness/pki.ts";
 import { logStatus } from "../support/access.ts";
 import { eventually, serviceAccountToken, testCluster, tokenConnection, useNamespace, type TestCluster } from "../support/cluster.ts";
-import { deployment, podsOf } from "../support/fixtures.ts";
+import { deployment, podsOf, roleBinding, serviceAccountSubject } from "../support/fixtures.ts";
 import { rollout } from "../support/workloads.ts";
 
 describe("the local control plane", () => {
@@ -54,13 +55,7 @@ describe("the local control plane", () => {
       metadata: { name: "read-first" },
       rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: [first!] }],
     });
-    await c.admin.create(RoleBindings, ns, {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "read-first" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "read-first" },
-      subjects: [{ kind: "ServiceAccount", name: "reader", namespace: ns }],
-    });
+    await c.admin.create(RoleBindings, ns, roleBinding("read-first", "read-first", [serviceAccountSubject(ns, "reader")]));
 
     // Authorized now; the pod has no node, so the apiserver answers 400 instead of 403.
     const allowed = await eventually("the first pod's log to be authorized", async () => {
@@ -73,23 +68,8 @@ describe("the local control plane", () => {
 
   test("a kubeconfig whose CA did not sign the server's certificate fails with a clear TLS error", async () => {
     const dir = mkdtempSync(join(tmpdir(), "podlogreader-badca-"));
-    const made = spawnSync("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      join(dir, "k"),
-      "-out",
-      join(dir, "c"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=some-other-ca",
-    ]);
-    expect(made.status).toBe(0);
-    const otherCa = await Bun.file(join(dir, "c")).text();
+    // Throws when openssl fails.
+    const otherCa = selfSigned(dir, "other-ca", { subject: "/CN=some-other-ca", days: 1 }).cert;
     const file = join(dir, "kubeconfig");
     writeFileSync(file, kubeconfigYaml(c.server, otherCa, { token: "irrelevant" }));
 

@@ -10,7 +10,7 @@ import { isNotFound } from "../../src/kube/transport.ts";
 import { serviceAccountCan } from "../support/access.ts";
 import { eventually, TEST_FIELD_MANAGER, testCluster, useNamespace, waitUntilGone, type TestCluster } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
-import { createNode } from "../../scripts/lib/simulated-nodes.ts";
+import { createNode } from "../../scripts/harness/simulated-nodes.ts";
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, expectReadable, waitForPods } from "../support/workloads.ts";
 

@@ -2,7 +2,6 @@
 // apiserver through the real Transport. Who the apiserver took us for is asked of the apiserver
 // itself (SelfSubjectReview), so a field that was silently dropped cannot pass.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { connect, createServer, type Socket } from "node:net";
@@ -11,6 +10,7 @@ import { ConfigError, loadConnection, type Connection, type LoadOptions } from "
 import type { KubeconfigCluster, KubeconfigUser } from "../../src/kube/kubeconfig.ts";
 import { ApiError, TlsVerificationError, Transport } from "../../src/kube/transport.ts";
 import { ServiceAccounts } from "../../src/kube/resources.ts";
+import { type Pem, signLeaf } from "../../scripts/harness/pki.ts";
 import { startConnectProxy } from "../support/connect-proxy.ts";
 import { testExecPlugin } from "../support/exec-plugin.ts";
 import { serviceAccountToken, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
@@ -67,93 +67,24 @@ function load(options: LoadOptions): Connection {
 }
 
 /** A client certificate signed by the cluster's CA, for a user of this name. */
-function clientCertificate(commonName: string): { cert: string; key: string } {
-  const pki = join(c.dir, "pki");
-  const out = mkdtempSync(join(dir, "cert-"));
-  writeFileSync(join(out, "ext"), "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
-  run(
-    "openssl",
-    "req",
-    "-new",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    join(out, "key"),
-    "-out",
-    join(out, "csr"),
-    "-subj",
-    `/CN=${commonName}`,
-  );
-  run(
-    "openssl",
-    "x509",
-    "-req",
-    "-in",
-    join(out, "csr"),
-    "-CA",
-    join(pki, "ca.crt"),
-    "-CAkey",
-    join(pki, "ca.key"),
-    "-CAcreateserial",
-    "-CAserial",
-    join(out, "srl"),
-    "-out",
-    join(out, "crt"),
-    "-days",
-    "1",
-    "-extfile",
-    join(out, "ext"),
-  );
-  return { cert: readFileSync(join(out, "crt"), "utf8"), key: readFileSync(join(out, "key"), "utf8") };
-}
+const clientCertificate = (commonName: string): Pem =>
+  signLeaf(mkdtempSync(join(dir, "cert-")), "client", {
+    subject: `/CN=${commonName}`,
+    ca: join(c.dir, "pki", "ca"),
+    days: 1,
+    extendedKeyUsage: "clientAuth",
+  });
 
 /** A serving certificate signed by the cluster's CA, for 127.0.0.1. */
-function servingCertificate(): { cert: string; key: string } {
-  const pki = join(c.dir, "pki");
-  const out = mkdtempSync(join(dir, "serving-"));
-  writeFileSync(join(out, "ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-  run(
-    "openssl",
-    "req",
-    "-new",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    join(out, "key"),
-    "-out",
-    join(out, "csr"),
-    "-subj",
-    "/CN=proxy",
-  );
-  run(
-    "openssl",
-    "x509",
-    "-req",
-    "-in",
-    join(out, "csr"),
-    "-CA",
-    join(pki, "ca.crt"),
-    "-CAkey",
-    join(pki, "ca.key"),
-    "-CAserial",
-    join(out, "srl"),
-    "-CAcreateserial",
-    "-out",
-    join(out, "crt"),
-    "-days",
-    "1",
-    "-extfile",
-    join(out, "ext"),
-  );
-  return { cert: readFileSync(join(out, "crt"), "utf8"), key: readFileSync(join(out, "key"), "utf8") };
-}
-
-function run(cmd: string, ...args: string[]): void {
-  const result = spawnSync(cmd, args, { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${result.stderr}`);
-}
+const servingCertificate = (): Pem =>
+  signLeaf(mkdtempSync(join(dir, "serving-")), "serving", {
+    subject: "/CN=proxy",
+    ca: join(c.dir, "pki", "ca"),
+    days: 1,
+    subjectAltName: "IP:127.0.0.1",
+    keyUsage: false,
+    extendedKeyUsage: "serverAuth",
+  });
 
 function refusal(f: () => unknown): Error {
   try {

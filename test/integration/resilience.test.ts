@@ -1,7 +1,7 @@
 // Transient API failures: the controller keeps running through an apiserver restart, its watches
 // recover on their own, and what changed meanwhile is corrected.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { restartApiserver } from "../../scripts/lib/controlplane.ts";
+import { restartApiserver } from "../../scripts/harness/controlplane.ts";
 import { testCluster, useNamespace } from "../support/cluster.ts";
 import { startController, type RunningController } from "../support/controller.ts";
 import { createDeployment, expectReadable, scale, waitForPods } from "../support/workloads.ts";

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { freePort } from "../../scripts/lib/net.ts";
+import { freePort } from "../../scripts/harness/net.ts";
 import { eventually, testCluster, useNamespace, type TestCluster } from "../support/cluster.ts";
 import { startConnectProxy, type ConnectProxy } from "../support/connect-proxy.ts";
-import { parseSamples, samplesOf, sampleValue, type Sample } from "../support/prometheus.ts";
+import { parseSamples, RETIRED_METRICS, samplesOf, sampleValue, type Sample } from "../support/prometheus.ts";
 import { createDeployment, expectReadable, scale, waitForPods } from "../support/workloads.ts";
 import { BINARY } from "../support/process.ts";
 
@@ -161,14 +161,7 @@ describe("with leader election, two replicas", () => {
     expect(samplesOf(after, "podlogreader_build_info")[0]!.labels.revision).toMatch(/^([0-9a-f]{40}|unknown)$/);
     expect(sampleValue(after, "podlogreader_managed_workloads")).toBe(1);
     expect(sampleValue(after, "podlogreader_tracked_pods")).toBe(1);
-    for (const gone of [
-      "podlogreader_reconciles_total",
-      "podlogreader_api_requests_total",
-      "podlogreader_queue_depth",
-      "podlogreader_process_cpu_seconds_total",
-    ]) {
-      expect(samplesOf(after, gone)).toHaveLength(0);
-    }
+    for (const gone of RETIRED_METRICS) expect(samplesOf(after, gone)).toHaveLength(0);
   });
 
   test("the leader reports 1 and the standby 0; the standby is ready with synced caches", async () => {

@@ -3,11 +3,11 @@
 // names another host, is refused before it sees a single request, so it never gets the token.
 // An http:// server is refused before any request is made.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
+import { makeCa, type Pem, signLeaf } from "../../scripts/harness/pki.ts";
 import type { RequestOutcome } from "../support/request-once.ts";
 
 const TOKEN = "secret-token-that-must-not-leak";
@@ -17,56 +17,12 @@ let dir: string;
 /** The CA the kubeconfigs trust. */
 let trustedCa: string;
 
-function openssl(...args: string[]): void {
-  const result = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${result.stderr}`);
-}
-
-function makeCa(name: string): void {
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.crt`,
-    "-days",
-    "1",
-    "-subj",
-    `/CN=${name}`,
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  );
-}
+/** A CA of its own in `dir`: `<name>.crt` and `<name>.key`. */
+const makeTestCa = (name: string): Pem => makeCa(dir, name, { subject: `/CN=${name}`, days: 1 });
 
 /** A serving certificate signed by `ca` for the given subjectAltName. */
-function servingCert(name: string, ca: string, san: string): { cert: string; key: string } {
-  writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
-  openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    `${name}.csr`,
-    "-CA",
-    `${ca}.crt`,
-    "-CAkey",
-    `${ca}.key`,
-    "-CAcreateserial",
-    "-out",
-    `${name}.crt`,
-    "-days",
-    "1",
-    "-extfile",
-    `${name}.ext`,
-  );
-  return { cert: readFileSync(join(dir, `${name}.crt`), "utf8"), key: readFileSync(join(dir, `${name}.key`), "utf8") };
-}
+const servingCert = (name: string, ca: string, subjectAltName: string): Pem =>
+  signLeaf(dir, name, { subject: `/CN=${name}`, ca, days: 1, subjectAltName, keyUsage: false, extendedKeyUsage: "serverAuth" });
 
 /** A server that answers like /version and records the Authorization header of every request it gets. */
 function recordingServer(tls?: { cert: string; key: string }): { server: Server<undefined>; requests: (string | null)[] } {
@@ -116,9 +72,8 @@ const servers: Server<undefined>[] = [];
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "podlogreader-tls-"));
-  makeCa("trusted-ca");
-  makeCa("other-ca");
-  trustedCa = readFileSync(join(dir, "trusted-ca.crt"), "utf8");
+  trustedCa = makeTestCa("trusted-ca").cert;
+  makeTestCa("other-ca");
 });
 
 afterAll(() => {

@@ -5,8 +5,7 @@
 // of each refused resource has its refused writes refused (the apiserver loads policies and
 // webhooks a moment after they are created), and the function it returns lifts it and waits
 // until the probes' writes pass again.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type {
@@ -23,6 +22,7 @@ import {
   type ResourceType,
 } from "../../src/kube/resources.ts";
 import { ApiError, isNotFound } from "../../src/kube/transport.ts";
+import { makeCa, signLeaf } from "../../scripts/harness/pki.ts";
 import { eventually, TEST_FIELD_MANAGER, testCluster } from "./cluster.ts";
 
 const ValidatingWebhookConfigurations: ResourceType = {
@@ -305,64 +305,14 @@ let pki: { ca: string; cert: string; key: string } | undefined;
 function webhookPki(): { ca: string; cert: string; key: string } {
   if (pki) return pki;
   const dir = mkdtempSync(join(tmpdir(), "podlogreader-test-webhook-"));
-  const openssl = (...args: string[]) => {
-    const result = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
-    if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${result.stderr || result.error?.message}`);
-  };
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=podlogreader-test-webhook-ca",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  );
-  writeFileSync(
-    join(dir, "server.ext"),
-    "subjectAltName=IP:127.0.0.1\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-  );
-  openssl(
-    "req",
-    "-new",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=podlogreader-test-webhook",
-  );
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.crt",
-    "-days",
-    "1",
-    "-extfile",
-    "server.ext",
-  );
-  const read = (f: string) => readFileSync(join(dir, f), "utf8");
-  pki = { ca: read("ca.crt"), cert: read("server.crt"), key: read("server.key") };
+  const ca = makeCa(dir, "ca", { subject: "/CN=podlogreader-test-webhook-ca", days: 1 });
+  const server = signLeaf(dir, "server", {
+    subject: "/CN=podlogreader-test-webhook",
+    ca: "ca",
+    days: 1,
+    subjectAltName: "IP:127.0.0.1",
+    extendedKeyUsage: "serverAuth",
+  });
+  pki = { ca: ca.cert, ...server };
   return pki;
 }

@@ -3,7 +3,9 @@ import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import type { V1ClusterRole, V1PolicyRule, V1Role } from "@kubernetes/client-node";
 import { writeFileSync } from "node:fs";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
+import type { KubeApi } from "../../src/kube/api.ts";
+import { ClusterRoleBindings, ClusterRoles, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { serviceAccountToken, testCluster } from "./cluster.ts";
 import { type Background, type Finished, finish, podlogreaderInBackground } from "./process.ts";
 
@@ -51,6 +53,15 @@ export function parseManifests(yaml: string): Manifest[] {
     .filter((m): m is Manifest => m !== null && typeof m === "object" && "kind" in m);
 }
 
+/**
+ * `helm template` of the release "pl" in the namespace "ops", as helm answers it; `values` become
+ * --set-json flags. With `schema: false`, helm skips the values schema.
+ */
+export function helmTemplate(values: Record<string, unknown>, schema = true): { status: number; stdout: string; stderr: string } {
+  const skip = schema ? [] : ["--skip-schema-validation"];
+  return runHelm(["template", "pl", chartDir, "--namespace", "ops", "--kube-version", KUBE_VERSION, ...skip, ...setFlags(values)]);
+}
+
 /** `helm template` of a chart, as text, or the error helm gave. */
 export function template(
   release: string,
@@ -79,6 +90,55 @@ export const EVERYTHING_ON = {
   "grafanaDashboard.enabled": true,
   cleanupOnUninstall: true,
 };
+
+/** The API type of each identity and RBAC kind the chart renders. */
+export const RBAC_TYPES: Record<string, ResourceType> = {
+  ServiceAccount: ServiceAccounts,
+  ClusterRole: ClusterRoles,
+  ClusterRoleBinding: ClusterRoleBindings,
+  Role: Roles,
+  RoleBinding: RoleBindings,
+};
+
+/** The rules with one "group/resource:verb" removed; a rule left without resources or verbs goes. */
+export function withoutPermission(rules: V1PolicyRule[], permission: string): V1PolicyRule[] {
+  const [groupResource, verb] = permission.split(":") as [string, string];
+  const slash = groupResource.indexOf("/");
+  const [group, resource] = [groupResource.slice(0, slash), groupResource.slice(slash + 1)];
+  return rules.flatMap((r) => {
+    if (!r.apiGroups?.includes(group) || !r.resources?.includes(resource) || !r.verbs.includes(verb)) return [r];
+    const split: V1PolicyRule[] = [];
+    const rest = r.resources.filter((x) => x !== resource);
+    if (rest.length) split.push({ ...r, resources: rest });
+    const verbs = r.verbs.filter((v) => v !== verb);
+    if (verbs.length) split.push({ ...r, resources: [resource], verbs });
+    return split;
+  });
+}
+
+/**
+ * Creates the identity and RBAC objects among `manifests` as `admin`, the namespaced ones in
+ * `namespace`; the Role or ClusterRole named `removed.role` without `removed.permission`. Each
+ * cluster-scoped object goes into `clusterScoped` as soon as it is made, for the caller to delete.
+ */
+export async function createRbac(
+  admin: KubeApi,
+  namespace: string,
+  manifests: Manifest[],
+  clusterScoped: [ResourceType, string][],
+  removed?: { role: string; permission: string },
+): Promise<void> {
+  for (const m of manifests.filter((m) => m.kind in RBAC_TYPES)) {
+    const obj: Manifest =
+      removed && m.metadata.name === removed.role && m.kind.endsWith("Role")
+        ? { ...m, rules: withoutPermission((m as unknown as V1Role).rules ?? [], removed.permission) }
+        : m;
+    const rt = RBAC_TYPES[m.kind]!;
+    const namespaced = !m.kind.startsWith("Cluster");
+    await admin.create(rt, namespaced ? namespace : undefined, obj);
+    if (!namespaced) clusterScoped.push([rt, m.metadata.name]);
+  }
+}
 
 /** The objects a helm hook makes, and the helm test Pod: not part of the installed release. */
 export const isHook = (m: Manifest): boolean => Boolean(m.metadata.annotations?.["helm.sh/hook"]);
@@ -115,6 +175,11 @@ export async function helmOk(args: string[], home: string): Promise<string> {
   const r = await helmOnCluster(args, home);
   if (r.code !== 0) throw new Error(`helm ${args.join(" ")} failed: ${r.stderr}`);
   return r.stdout;
+}
+
+/** `helm install` or `helm upgrade` of the chart as `release` in `namespace`, waiting up to 120 s; its standard output. */
+export function helmDeploy(verb: "install" | "upgrade", release: string, namespace: string, values: Record<string, unknown>, home: string) {
+  return helmOk([verb, release, chartDir, "-n", namespace, "--wait", "--timeout", "120s", ...setFlags(values)], home);
 }
 
 /**

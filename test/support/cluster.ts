@@ -3,14 +3,21 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_CLUSTER_DIR, isRunning, readState, startCluster, stopCluster, type ClusterState } from "../../scripts/lib/controlplane.ts";
+import {
+  DEFAULT_CLUSTER_DIR,
+  isRunning,
+  readState,
+  startCluster,
+  stopCluster,
+  type ClusterState,
+} from "../../scripts/harness/controlplane.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { loadConnection, type Connection } from "../../src/kube/config.ts";
 import { Namespaces, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
 import { isNotFound, Transport } from "../../src/kube/transport.ts";
-import { eventually } from "../../scripts/lib/poll.ts";
+import { eventually } from "../../scripts/harness/poll.ts";
 
-export { eventually } from "../../scripts/lib/poll.ts";
+export { eventually } from "../../scripts/harness/poll.ts";
 
 /** The field manager of the edits tests make by hand, so they are never taken for podlogreader's. */
 export const TEST_FIELD_MANAGER = "podlogreader-test";

@@ -1,5 +1,5 @@
 // Pods of the simulated nodes with log lines of their own, served by kwok as a kubelet would.
-import { setPodLog } from "../../scripts/lib/simulated-nodes.ts";
+import { setPodLog } from "../../scripts/harness/simulated-nodes.ts";
 import { Pods } from "../../src/kube/resources.ts";
 import { eventually, testCluster } from "./cluster.ts";
 

@@ -2,7 +2,7 @@
 // background while the test watches its output. One place for how each is spawned.
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { eventually } from "../../scripts/lib/poll.ts";
+import { eventually } from "../../scripts/harness/poll.ts";
 import { testCluster } from "./cluster.ts";
 
 /** The compiled executable, as `make build` leaves it. */

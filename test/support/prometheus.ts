@@ -31,3 +31,15 @@ export function sampleValue(samples: Sample[], name: string, labels: Record<stri
   if (found.length !== 1) throw new Error(`${found.length} samples of ${name}${JSON.stringify(labels)}`);
   return found[0]!.value;
 }
+
+/**
+ * Names podlogreader's metrics had before they took client-go's and controller-runtime's (and its
+ * own process metrics, before the standard process_* ones): none may be served again.
+ */
+export const RETIRED_METRICS = [
+  "podlogreader_reconciles_total",
+  "podlogreader_reconcile_duration_seconds",
+  "podlogreader_api_requests_total",
+  "podlogreader_queue_depth",
+  "podlogreader_process_cpu_seconds_total",
+];

@@ -10,7 +10,7 @@ import { KINDS } from "../../src/access/kinds.ts";
 import { managedName } from "../../src/access/names.ts";
 import { Pods } from "../../src/kube/resources.ts";
 import { ApiError } from "../../src/kube/transport.ts";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
 import { eventually, serviceAccountToken, testCluster } from "./cluster.ts";
 import { OPT_IN } from "./fixtures.ts";
 import { withLogs } from "./pod-logs.ts";

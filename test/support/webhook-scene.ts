@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ControllerOptions } from "../../src/controller/controller.ts";
 import { managedName } from "../../src/access/names.ts";
-import { kubeconfigYaml } from "../../scripts/lib/controlplane.ts";
+import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
 import { eventually, serviceAccountToken, testCluster, useNamespace, type TestCluster } from "./cluster.ts";
 import { startController, type RunningController } from "./controller.ts";
 import { withLogs } from "./pod-logs.ts";

@@ -179,6 +179,36 @@ const APPLY_THEN_SHRINK: Write[] = [
   { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
 ];
 
+/**
+ * A world with these pods, and podlogreader's Role (naming `rolePods`, by default the same pods),
+ * RoleBinding and ServiceAccount in place; `instead` names what is otherwise, or absent.
+ */
+function inPlace(
+  pods: string[],
+  instead: Pick<Row, "role" | "binding" | "serviceAccount"> & { rolePods?: string[]; optedIn?: boolean; exists?: boolean } = {},
+): Pick<Row, "world" | "role" | "binding" | "serviceAccount"> {
+  const { rolePods = pods, optedIn, exists, ...objects } = instead;
+  return {
+    world: worldWith(pods, { optedIn, exists }),
+    role: liveRole(rolePods),
+    binding: liveBinding(),
+    serviceAccount: liveServiceAccount(),
+    ...objects,
+  };
+}
+
+/**
+ * The RoleBinding's delete was refused: the binding is emptied and the Role shrunk to no pod, then
+ * the Role is deleted at the version that write left, and the ServiceAccount.
+ */
+const REFUSED_DELETE_EMPTIES_FIRST: Write[] = [
+  { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
+  { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
+  { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
+  { verb: "delete", kind: "Role", name: NAME, resourceVersion: "102" },
+  { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
+];
+
 const refused = (status = 422) => new ApiError("PATCH", "/roles", status, "Invalid", "denied by policy");
 
 const rows: Row[] = [
@@ -194,38 +224,26 @@ const rows: Row[] = [
   },
   {
     name: "no-op: everything in place writes nothing and records nothing",
-    world: worldWith(["web-a"]),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-a"]),
     writes: [],
     events: [],
   },
   {
     name: "update: a Role naming a pod that left is applied anew, on the condition of the version read",
-    world: worldWith(["web-b", "web-c"]),
-    role: liveRole(["web-a", "web-b"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-b", "web-c"], { rolePods: ["web-a", "web-b"] }),
     writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: ["web-b", "web-c"], resourceVersion: "10" }],
     // A routine update is for the log and the metrics; Events are for what a person should know.
     events: [],
   },
   {
     name: "update: no pods left means no rule naming pods at all",
-    world: worldWith([]),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace([], { rolePods: ["web-a"] }),
     writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" }],
     events: [],
   },
   {
     name: "foreign Role whose binding cannot be deleted: the binding binds nobody any more",
-    world: worldWith(["web-a"]),
-    role: liveRole(["web-a"], foreign()),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-a"], { role: liveRole(["web-a"], foreign()) }),
     refuse: [{ verb: "delete", kind: "RoleBinding", error: refused(403) }],
     writes: [
       { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
@@ -236,19 +254,14 @@ const rows: Row[] = [
   },
   {
     name: "foreign Role: left alone, and podlogreader's RoleBinding of that name is deleted",
-    world: worldWith(["web-a"]),
-    role: liveRole(["web-a"], foreign()),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-a"], { role: liveRole(["web-a"], foreign()) }),
     writes: [{ verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" }],
     events: ["Warning NameConflict"],
     throws: ForeignObjectError,
   },
   {
     name: "foreign Role the cache does not hold (409 on create): the RoleBinding is deleted too",
-    world: worldWith(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-a"], { role: undefined }),
     live: { role: liveRole(["other-team-0"], foreign()) },
     answers: [new ApiError("POST", "/roles", 409, "AlreadyExists", "exists")],
     writes: CREATE_ROLE_THEN_UNBIND,
@@ -257,20 +270,14 @@ const rows: Row[] = [
   },
   {
     name: "foreign RoleBinding: left alone with a Warning; the Role is still kept",
-    world: worldWith(["web-a"]),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(foreign()),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-a"], { binding: liveBinding(foreign()) }),
     writes: [],
     events: ["Warning NameConflict"],
     throws: ForeignObjectError,
   },
   {
     name: "roleRef change: a RoleBinding pointing elsewhere is deleted and created again",
-    world: worldWith(["web-a"]),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(ours(), "something-else"),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-a"], { binding: liveBinding(ours(), "something-else") }),
     writes: [
       { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
       { verb: "create", kind: "RoleBinding", name: NAME },
@@ -279,10 +286,7 @@ const rows: Row[] = [
   },
   {
     name: "deletion: a workload that is gone loses its RoleBinding, Role and ServiceAccount, binding first",
-    world: worldWith([], { exists: false }),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace([], { exists: false, rolePods: ["web-a"] }),
     writes: [
       { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
       { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
@@ -292,19 +296,13 @@ const rows: Row[] = [
   },
   {
     name: "opt-out: the same, and objects podlogreader did not create are not touched",
-    world: worldWith(["web-a"], { optedIn: false }),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(foreign()),
-    serviceAccount: { metadata: foreign() },
+    ...inPlace(["web-a"], { optedIn: false, binding: liveBinding(foreign()), serviceAccount: { metadata: foreign() } }),
     writes: [{ verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" }],
     events: [],
   },
   {
     name: "failed write: an update refused for its new names is followed by one that only removes names",
-    world: worldWith(["web-b", "web-c"]),
-    role: liveRole(["web-a", "web-b"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-b", "web-c"], { rolePods: ["web-a", "web-b"] }),
     answers: [refused()],
     writes: [
       { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b", "web-c"], resourceVersion: "10" },
@@ -317,10 +315,7 @@ const rows: Row[] = [
     name:
       "failed write: when the shrinking write is refused too, the binding is emptied, the Role still naming a pod that left is " +
       "deleted, and then the binding",
-    world: worldWith(["web-b", "web-c"]),
-    role: liveRole(["web-a", "web-b"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-b", "web-c"], { rolePods: ["web-a", "web-b"] }),
     answers: [refused(), refused(403)],
     writes: [
       { verb: "apply", kind: "Role", name: NAME, podNames: ["web-b", "web-c"], resourceVersion: "10" },
@@ -334,10 +329,7 @@ const rows: Row[] = [
   },
   {
     name: "failed write: a shrinking write that would leave no name drops the rule naming pods",
-    world: worldWith(["web-c"]),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-c"], { rolePods: ["web-a"] }),
     answers: [refused()],
     writes: [
       { verb: "apply", kind: "Role", name: NAME, podNames: ["web-c"], resourceVersion: "10" },
@@ -348,10 +340,7 @@ const rows: Row[] = [
   },
   {
     name: "failed write: a refused update that only adds names needs no second write, only the report",
-    world: worldWith(["web-a", "web-b"]),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-a", "web-b"], { rolePods: ["web-a"] }),
     answers: [refused(413)],
     writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: ["web-a", "web-b"], resourceVersion: "10" }],
     events: ["Warning RoleWriteRefused"],
@@ -359,10 +348,7 @@ const rows: Row[] = [
   },
   {
     name: "failed write: a 409 of a Role that had changed since the cache's copy means the cache was behind; it is retried, not reported",
-    world: worldWith(["web-b"]),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-b"], { rolePods: ["web-a"] }),
     live: { role: liveRole(["web-b"], ours("11")) },
     answers: [new ApiError("PATCH", "/roles", 409, "Conflict", "modified")],
     writes: [{ verb: "apply", kind: "Role", name: NAME, podNames: ["web-b"], resourceVersion: "10" }],
@@ -371,10 +357,7 @@ const rows: Row[] = [
   },
   {
     name: "failed write: a 409 of a Role that had not changed is a refusal (a webhook may answer any code), and the Role is shrunk",
-    world: worldWith(["web-b"]),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-b"], { rolePods: ["web-a"] }),
     answers: [new ApiError("PATCH", "/roles", 409, "Conflict", "denied by webhook")],
     writes: APPLY_THEN_SHRINK,
     events: ["Warning RoleWriteRefused"],
@@ -382,10 +365,7 @@ const rows: Row[] = [
   },
   {
     name: "failed write: a 503 is tried again as it is, but what still grants too much is taken away first",
-    world: worldWith(["web-b"]),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-b"], { rolePods: ["web-a"] }),
     answers: [new ApiError("PATCH", "/roles", 503, "ServiceUnavailable", "try later")],
     writes: APPLY_THEN_SHRINK,
     events: [],
@@ -393,9 +373,7 @@ const rows: Row[] = [
   },
   {
     name: "failed write: a refused create binds nothing, and an old binding of ours goes",
-    world: worldWith(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-a"], { role: undefined }),
     answers: [refused()],
     writes: CREATE_ROLE_THEN_UNBIND,
     events: ["Warning RoleWriteRefused"],
@@ -403,10 +381,7 @@ const rows: Row[] = [
   },
   {
     name: "recreated workload: a ServiceAccount made for the earlier one is deleted and made anew, so its tokens end",
-    world: worldWith(["web-a"]),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: { metadata: earlier("uid-old") },
+    ...inPlace(["web-a"], { serviceAccount: { metadata: earlier("uid-old") } }),
     writes: [
       { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
       { verb: "create", kind: "ServiceAccount", name: NAME },
@@ -415,10 +390,7 @@ const rows: Row[] = [
   },
   {
     name: "recreated workload: an orphaned Role (only the annotation left) is replaced, not taken over",
-    world: worldWith(["web-a"]),
-    role: liveRole(["web-a"], earlier("orphaned")),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-a"], { role: liveRole(["web-a"], earlier("orphaned")) }),
     writes: [
       { verb: "delete", kind: "Role", name: NAME, resourceVersion: "10" },
       { verb: "create", kind: "Role", name: NAME, podNames: ["web-a"] },
@@ -427,10 +399,7 @@ const rows: Row[] = [
   },
   {
     name: "recreated workload: while the earlier ServiceAccount cannot be deleted, the binding binds nobody",
-    world: worldWith(["web-a"]),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: { metadata: earlier("orphaned") },
+    ...inPlace(["web-a"], { serviceAccount: { metadata: earlier("orphaned") } }),
     answers: [refused(403)],
     writes: [
       { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
@@ -441,45 +410,24 @@ const rows: Row[] = [
   },
   {
     name: "foreign ServiceAccount of the managed name: never bound",
-    world: worldWith(["web-a"]),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: { metadata: foreign() },
+    ...inPlace(["web-a"], { serviceAccount: { metadata: foreign() } }),
     writes: [{ verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" }],
     events: ["Warning NameConflict"],
     throws: ForeignObjectError,
   },
   {
     name: "opt-out with every delete refused: the binding binds nobody, the Role names nothing, and each refusal is reported",
-    world: worldWith(["web-a"], { optedIn: false }),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace(["web-a"], { optedIn: false }),
     refuse: ["RoleBinding", "Role", "ServiceAccount"].map((kind) => ({ verb: "delete" as const, kind, error: refused(403) })),
-    writes: [
-      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
-      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
-      { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
-      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "102" },
-      { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
-    ],
+    writes: REFUSED_DELETE_EMPTIES_FIRST,
     events: ["Warning RoleWriteRefused", "Warning RoleWriteRefused", "Warning RoleWriteRefused"],
     throws: RoleWriteRefusedError,
   },
   {
     name: "a delete answered 404 while the object is still there is a refusal, not a success",
-    world: worldWith([], { exists: false }),
-    role: liveRole(["web-a"]),
-    binding: liveBinding(),
-    serviceAccount: liveServiceAccount(),
+    ...inPlace([], { exists: false, rolePods: ["web-a"] }),
     answers: [new ApiError("DELETE", "/rolebindings", 404, "NotFound", "denied by webhook")],
-    writes: [
-      { verb: "delete", kind: "RoleBinding", name: NAME, resourceVersion: "10" },
-      { verb: "apply", kind: "RoleBinding", name: NAME, subjects: 0, resourceVersion: "10" },
-      { verb: "apply", kind: "Role", name: NAME, podNames: [], resourceVersion: "10" },
-      { verb: "delete", kind: "Role", name: NAME, resourceVersion: "102" },
-      { verb: "delete", kind: "ServiceAccount", name: NAME, resourceVersion: "10" },
-    ],
+    writes: REFUSED_DELETE_EMPTIES_FIRST,
     // On the RoleBinding: a workload that is gone holds no Events.
     events: ["Warning RoleWriteRefused"],
     throws: RoleWriteRefusedError,

@@ -247,27 +247,31 @@ function fakeApi(roles: object[], world: World = {}) {
   return { api, asked };
 }
 
+/** `podlogreader logs deploy/web -n ns`, once. */
+const WEB_REQUEST = {
+  namespace: "ns",
+  kind: "Deployment",
+  name: "web",
+  containers: { default: true },
+  follow: false,
+  timestamps: false,
+  previous: false,
+  colour: false,
+} as const;
+
+/** An output that keeps the lines and the notes it is given. */
+function collect() {
+  const seen = { lines: [] as string[], notes: [] as string[] };
+  return { seen, out: { line: (s: string) => seen.lines.push(s), note: (s: string) => seen.notes.push(s) } };
+}
+
 describe("printWorkloadLogs reads pods only through podlogreader's Role for the workload", () => {
-  const request = {
-    namespace: "ns",
-    kind: "Deployment",
-    name: "web",
-    containers: { default: true },
-    follow: false,
-    timestamps: false,
-    previous: false,
-    colour: false,
-  } as const;
   const rules = [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["other-0"] }];
-  const collect = () => {
-    const seen = { lines: [] as string[], notes: [] as string[] };
-    return { seen, out: { line: (s: string) => seen.lines.push(s), note: (s: string) => seen.notes.push(s) } };
-  };
 
   test("a Role of the managed name without the marks: one line naming the Role and what it lacks, and no pod read", async () => {
     const { api, asked } = fakeApi([{ metadata: roleMeta(), rules }]);
     const { seen, out } = collect();
-    const run = printWorkloadLogs(api, request, out, new AbortController().signal);
+    const run = printWorkloadLogs(api, WEB_REQUEST, out, new AbortController().signal);
     await expect(run).rejects.toThrow(LogsError);
     await expect(run).rejects.toThrow(
       "Role ns/podlogreader-web is not podlogreader's Role for Deployment/web: it lacks the label " +
@@ -280,7 +284,7 @@ describe("printWorkloadLogs reads pods only through podlogreader's Role for the 
   test("the same Role with the marks: the pod it names is read", async () => {
     const { api, asked } = fakeApi([{ metadata: roleMeta({ labels: LABEL, ownerReferences: webOwner() }), rules }]);
     const { seen, out } = collect();
-    expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+    expect(await printWorkloadLogs(api, WEB_REQUEST, out, new AbortController().signal)).toBe(0);
     expect(asked).toEqual(["roles/podlogreader-web", "pods/other-0", "pods/other-0/log"]);
     expect(seen.lines).toEqual(["[pod/other-0/app] other-0 line"]);
   });
@@ -290,7 +294,7 @@ describe("printWorkloadLogs reads pods only through podlogreader's Role for the 
     const replaced = { metadata: roleMeta({ uid: "r2", resourceVersion: "2" }), rules };
     const { api, asked } = fakeApi([marked, replaced]);
     const { seen, out } = collect();
-    expect(await printWorkloadLogs(api, { ...request, follow: true }, out, new AbortController().signal, 10)).toBe(1);
+    expect(await printWorkloadLogs(api, { ...WEB_REQUEST, follow: true }, out, new AbortController().signal, 10)).toBe(1);
     expect(seen.notes.at(-1)).toBe(
       "Role ns/podlogreader-web is not podlogreader's Role for Deployment/web: it lacks the label " +
         "app.kubernetes.io/managed-by=podlogreader; stopped following",
@@ -301,16 +305,7 @@ describe("printWorkloadLogs reads pods only through podlogreader's Role for the 
 });
 
 describe("printWorkloadLogs --follow ends the streams whose access ended, though the Role stays readable", () => {
-  const request = {
-    namespace: "ns",
-    kind: "Deployment",
-    name: "web",
-    containers: { default: true },
-    follow: true,
-    timestamps: false,
-    previous: false,
-    colour: false,
-  } as const;
+  const request = { ...WEB_REQUEST, follow: true };
   const role = {
     metadata: roleMeta({ labels: LABEL, ownerReferences: webOwner() }),
     rules: [{ apiGroups: [""], resources: ["pods/log"], verbs: ["get"], resourceNames: ["web-a", "web-b"] }],
@@ -359,10 +354,6 @@ describe("printWorkloadLogs --follow ends the streams whose access ended, though
     } as unknown as KubeApi;
     return { api, state };
   }
-  const collect = () => {
-    const seen = { lines: [] as string[], notes: [] as string[] };
-    return { seen, out: { line: (s: string) => seen.lines.push(s), note: (s: string) => seen.notes.push(s) } };
-  };
   const until = async (what: string, check: () => boolean) => {
     for (let i = 0; i < 500 && !check(); i++) await Bun.sleep(10);
     if (!check()) throw new Error(`timed out waiting for ${what}`);
@@ -488,16 +479,6 @@ describe("classifyFailure", () => {
 });
 
 describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none)", () => {
-  const request = {
-    namespace: "ns",
-    kind: "Deployment",
-    name: "web",
-    containers: { default: true },
-    follow: false,
-    timestamps: false,
-    previous: false,
-    colour: false,
-  } as const;
   const noPods = {
     metadata: roleMeta({ labels: LABEL, ownerReferences: webOwner() }),
     rules: [{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"], resourceNames: ["web"] }],
@@ -514,10 +495,6 @@ describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none
   const rs = (name: string, uid: string, ownerUid: string) => ({
     metadata: { name, namespace: "ns", uid, resourceVersion: "1", ownerReferences: webOwner({ uid: ownerUid }) },
   });
-  const collect = () => {
-    const seen = { lines: [] as string[], notes: [] as string[] };
-    return { seen, out: { line: (s: string) => seen.lines.push(s), note: (s: string) => seen.notes.push(s) } };
-  };
 
   test("lists the pods by web's selector and reads only those whose ReplicaSet is web's by UID", async () => {
     const { api, asked } = fakeApi([noPods], {
@@ -530,7 +507,7 @@ describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none
       replicaSets: { "web-1": rs("web-1", "rs1", "u1"), "other-1": rs("other-1", "rs2", "u9") },
     });
     const { seen, out } = collect();
-    expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+    expect(await printWorkloadLogs(api, WEB_REQUEST, out, new AbortController().signal)).toBe(0);
     expect(asked).toContain("list pods?labelSelector=app in (web)");
     expect(asked.filter((p) => p.startsWith("pods/"))).toEqual(["pods/web-a", "pods/web-a/log"]);
     expect(seen.lines).toEqual(["[pod/web-a/app] web-a line"]);
@@ -542,7 +519,7 @@ describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none
       replicaSets: { "web-1": new ApiError("GET", "/replicasets/web-1", 403, "Forbidden", "forbidden") },
     });
     const { out } = collect();
-    expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+    expect(await printWorkloadLogs(api, WEB_REQUEST, out, new AbortController().signal)).toBe(0);
     expect(asked).toContain("selfsubjectaccessreviews: list pods");
     expect(asked.filter((p) => p.startsWith("pods/"))).toEqual(["pods/web-a", "pods/web-a/log"]);
   });
@@ -556,7 +533,7 @@ describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none
         mayListEveryPod: true,
       });
       const { seen, out } = collect();
-      expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+      expect(await printWorkloadLogs(api, WEB_REQUEST, out, new AbortController().signal)).toBe(0);
       expect(asked.filter((p) => p.startsWith("pods/"))).toEqual([]);
       expect(seen.notes).toEqual(["Deployment/web has no pods"]);
     },
@@ -568,7 +545,7 @@ describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none
       throw new ApiError("GET", "/api/v1/namespaces/ns/pods", 403, "Forbidden", "forbidden");
     };
     const { seen, out } = collect();
-    expect(await printWorkloadLogs(api, request, out, new AbortController().signal)).toBe(0);
+    expect(await printWorkloadLogs(api, WEB_REQUEST, out, new AbortController().signal)).toBe(0);
     expect(seen.notes).toEqual([
       "Role ns/podlogreader-web names no pods, and listing Deployment/web's pods by its selector was refused: it has none, or, " +
         "with --role-pod-names=none, podlogreader's webhook authorizer did not allow the list (is the apiserver configured to call " +
@@ -582,7 +559,7 @@ describe("printWorkloadLogs with a Role that names no pod (--role-pod-names=none
     (api as unknown as { list: unknown }).list = async () => {
       throw new ApiError("GET", "/api/v1/namespaces/ns/pods", 400, "BadRequest", "bad selector");
     };
-    await expect(printWorkloadLogs(api, request, collect().out, new AbortController().signal)).rejects.toThrow(
+    await expect(printWorkloadLogs(api, WEB_REQUEST, collect().out, new AbortController().signal)).rejects.toThrow(
       "cannot list Deployment/web's pods: ",
     );
   });

@@ -16,7 +16,7 @@ import { RECONCILE_BUCKETS } from "../../../src/telemetry/reconcile.ts";
 import { probeRoutes, serveHttp } from "../../../src/telemetry/server.ts";
 import { WORKQUEUE_BUCKETS } from "../../../src/telemetry/workqueue.ts";
 import { createLogger } from "../../../src/log.ts";
-import { parseSamples, samplesOf, sampleValue } from "../../support/prometheus.ts";
+import { parseSamples, RETIRED_METRICS, samplesOf, sampleValue } from "../../support/prometheus.ts";
 import { until } from "../../support/wait.ts";
 
 const quiet = createLogger("error", "text");
@@ -124,14 +124,7 @@ describe("metrics", () => {
       // A counter ends in _total, and only a counter does.
       expect(`${m.name} ${m.name.endsWith("_total")}`).toBe(`${m.name} ${String(m.type) === "counter"}`);
     }
-    for (const gone of [
-      "podlogreader_reconciles_total",
-      "podlogreader_reconcile_duration_seconds",
-      "podlogreader_api_requests_total",
-      "podlogreader_queue_depth",
-    ]) {
-      expect(samplesOf(s, gone)).toHaveLength(0);
-    }
+    for (const gone of RETIRED_METRICS) expect(samplesOf(s, gone)).toHaveLength(0);
   });
 
   test("requests are counted as client-go counts them: status code or <error>, HTTP method, host", async () => {

@@ -24,20 +24,25 @@ function recorder(fail: (key: string, n: number) => boolean = () => false) {
   return { queue, runs, errors };
 }
 
-/** A queue of one worker whose first run is held until `release()`; `runs` has each run's start time. */
-function holdingFirstRun() {
+/**
+ * A queue of one worker; `runs` has each run's start time. With `holdFirst`, the first run is held
+ * until `release()`.
+ */
+function timingRuns(holdFirst = false) {
   const runs: number[] = [];
   let held: (() => void) | undefined;
   const queue = new WorkQueue({
     concurrency: 1,
     async process() {
       runs.push(Date.now());
-      if (runs.length === 1) await new Promise<void>((r) => (held = r));
+      if (holdFirst && runs.length === 1) await new Promise<void>((r) => (held = r));
     },
     onError() {},
   });
   return { queue, runs, release: () => held?.() };
 }
+
+const holdingFirstRun = () => timingRuns(true);
 
 describe("WorkQueue batching: a lone change at once, a burst in a few runs", () => {
   test("a batched add on a key that has not run lately runs at once", async () => {
@@ -285,14 +290,7 @@ describe("WorkQueue gathering: an add known to be followed by more", () => {
   test(
     "after a recent batched run it waits for the rest: the " + "batched add that completes them runs it at once, with everything",
     async () => {
-      const runs: number[] = [];
-      const queue = new WorkQueue({
-        concurrency: 1,
-        async process() {
-          runs.push(Date.now());
-        },
-        onError() {},
-      });
+      const { queue, runs } = timingRuns();
       queue.addBatched("k", 400);
       await until(() => runs.length === 1);
       await Bun.sleep(5 * burstWindow(400, 1)); // past the burst: a batched add alone would run at once
@@ -311,14 +309,7 @@ describe("WorkQueue gathering: an add known to be followed by more", () => {
   );
 
   test("when the rest never comes, it runs one window after it was asked for", async () => {
-    const runs: number[] = [];
-    const queue = new WorkQueue({
-      concurrency: 1,
-      async process() {
-        runs.push(Date.now());
-      },
-      onError() {},
-    });
+    const { queue, runs } = timingRuns();
     queue.addBatched("k", 200);
     await until(() => runs.length === 1);
     const asked = Date.now();

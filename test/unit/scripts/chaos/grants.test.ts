@@ -1,7 +1,7 @@
 // The chaos judge of grants to people (scripts/chaos/grants.ts): when an ended grant must read
 // nothing any more, what counts as reading past that, and which pods a running grant may read.
 import { describe, expect, test } from "bun:test";
-import type { V1Pod, V1Role, V1RoleBinding } from "@kubernetes/client-node";
+import type { V1Role, V1RoleBinding } from "@kubernetes/client-node";
 import {
   endDeadline,
   END_BOUND_MS,
@@ -16,6 +16,13 @@ import { expectations, type Snapshot } from "../../../../scripts/chaos/model.ts"
 import { drawOp, universe } from "../../../../scripts/chaos/plan.ts";
 import { Random } from "../../../../scripts/chaos/random.ts";
 import { LEASE_GAP_MS } from "../../../../scripts/chaos/timeline.ts";
+import { MANAGED, nameOf, stsPod, stsSnapshot } from "../../../support/chaos-scene.ts";
+
+/** The user and the group every grant of these tests is for. */
+const GRANTEES: GrantRecord["subjects"] = [
+  { kind: "User", name: "chaos-user-7" },
+  { kind: "Group", name: "chaos-group-7" },
+];
 
 const record = (over: Partial<GrantRecord> = {}): GrantRecord => ({
   opIndex: 7,
@@ -23,10 +30,7 @@ const record = (over: Partial<GrantRecord> = {}): GrantRecord => ({
   kind: "StatefulSet",
   name: "w",
   binding: "podlogreader-sts-w:grant-0123456789",
-  subjects: [
-    { kind: "User", name: "chaos-user-7" },
-    { kind: "Group", name: "chaos-group-7" },
-  ],
+  subjects: GRANTEES,
   grantedAt: 1_000,
   expiresAt: 30_000,
   revokedAt: {},
@@ -91,15 +95,6 @@ describe("when an ended grant must read nothing", () => {
   });
 });
 
-const MANAGED = { "app.kubernetes.io/managed-by": "podlogreader" };
-const pod = (name: string, ownerUid: string): V1Pod => ({
-  metadata: {
-    name,
-    uid: `${name}-uid`,
-    labels: { "podlogreader-affiliate": "enable" },
-    ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: "w", uid: ownerUid, controller: true }],
-  },
-});
 const role = (uid: string, labels: Record<string, string> | undefined = MANAGED): V1Role => ({
   metadata: { name: "podlogreader-sts-w", uid, labels },
   rules: [{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get"], resourceNames: ["w-0", "w-1"] }],
@@ -117,15 +112,8 @@ const grantBinding = (roleUid: string, workload = "StatefulSet/w"): V1RoleBindin
     { apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "chaos-group-7" },
   ],
 });
-const snapshot = (r: V1Role, b: V1RoleBinding): Snapshot => ({
-  namespace: "a",
-  workloads: [{ kind: "StatefulSet", name: "w", uid: "w-uid", optedIn: true }],
-  pods: [pod("w-0", "w-uid"), pod("w-1", "w-uid"), pod("bare-0", "someone-else")],
-  roles: [r],
-  roleBindings: [b],
-  serviceAccounts: [],
-});
-const nameOf = (kind: string, name: string) => `podlogreader-${kind === "StatefulSet" ? "sts" : kind}-${name}`;
+const snapshot = (r: V1Role, b: V1RoleBinding): Snapshot =>
+  stsSnapshot({ pods: [stsPod("w-0", "w-uid"), stsPod("w-1", "w-uid"), stsPod("bare-0", "someone-else")], roles: [r], roleBindings: [b] });
 const scopeOf = (s: Snapshot) => {
   const [g] = liveGrants(s);
   return grantScope(g!, s, expectations(s, [], nameOf));
@@ -139,10 +127,7 @@ describe("what a running grant's users and groups may read", () => {
         role: "podlogreader-sts-w",
         workload: "StatefulSet/w",
         roleUid: "r1",
-        subjects: [
-          { kind: "User", name: "chaos-user-7" },
-          { kind: "Group", name: "chaos-group-7" },
-        ],
+        subjects: GRANTEES,
       },
     ]);
   });

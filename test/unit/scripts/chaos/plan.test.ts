@@ -20,6 +20,7 @@ import { coveredMs, judgeWindow, LEASE_GAP_MS, type Timeline } from "../../../..
 import { refusalReview } from "../../../../scripts/chaos/webhook.ts";
 import { refusalReport } from "../../../../scripts/chaos/replicas.ts";
 import { Random } from "../../../../scripts/chaos/random.ts";
+import { MANAGED, nameOf } from "../../../support/chaos-scene.ts";
 
 const u = universe(["a", "b"]);
 const take = (seed: number, n: number): Op[][] => {
@@ -67,7 +68,6 @@ describe("the chaos plan", () => {
   });
 });
 
-const MANAGED = { "app.kubernetes.io/managed-by": "podlogreader" };
 const pod = (name: string, uid: string, ownerUid: string): V1Pod => ({
   metadata: {
     name,
@@ -93,7 +93,6 @@ const snapshot = (roles: V1Role[]): Snapshot => ({
   roleBindings: [binding("podlogreader-sts-w")],
   serviceAccounts: [],
 });
-const nameOf = (kind: string, name: string) => `podlogreader-${kind === "StatefulSet" ? "sts" : kind}-${name}`;
 
 describe("the chaos reference model", () => {
   test("a managed Role naming a pod that is gone is a stale name; a foreign Role's names are not its business", () => {

@@ -2,7 +2,7 @@
 // webhook-faults.ts): what the front answers in each mode, and the judge's rule for an "allowed"
 // given while the webhook was faulted.
 import { describe, expect, test } from "bun:test";
-import type { V1Pod, V1Role, V1RoleBinding } from "@kubernetes/client-node";
+import type { V1Role, V1RoleBinding } from "@kubernetes/client-node";
 import {
   answersNothing,
   frontAnswer,
@@ -16,6 +16,7 @@ import {
 } from "../../../../scripts/chaos/authorizer-front.ts";
 import type { Snapshot } from "../../../../scripts/chaos/model.ts";
 import { excessOf, questionsFor } from "../../../../scripts/chaos/webhook-faults.ts";
+import { MANAGED, nameOf, stsPod, stsSnapshot } from "../../../support/chaos-scene.ts";
 
 const ALLOW = JSON.stringify({
   apiVersion: "authorization.k8s.io/v1",
@@ -97,16 +98,7 @@ describe("the authorizer front", () => {
   });
 });
 
-const MANAGED = { "app.kubernetes.io/managed-by": "podlogreader" };
 const SA = "podlogreader-sts-w";
-const pod = (name: string, ownerUid: string): V1Pod => ({
-  metadata: {
-    name,
-    uid: `${name}-uid`,
-    labels: { "podlogreader-affiliate": "enable" },
-    ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: "w", uid: ownerUid, controller: true }],
-  },
-});
 /** A managed Role as --role-pod-names=names writes it (pods listed) or none does (no pod rule). */
 const role = (pods: string[] | "none"): V1Role => ({
   metadata: { name: SA, labels: MANAGED },
@@ -120,15 +112,8 @@ const binding: V1RoleBinding = {
   roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: SA },
   subjects: [{ kind: "ServiceAccount", name: SA }],
 };
-const snapshot = (r: V1Role): Snapshot => ({
-  namespace: "a",
-  workloads: [{ kind: "StatefulSet", name: "w", uid: "w-uid", optedIn: true }],
-  pods: [pod("w-0", "w-uid"), pod("w-1", "w-uid"), pod("x-0", "x-uid")],
-  roles: [r],
-  roleBindings: [binding],
-  serviceAccounts: [],
-});
-const nameOf = (kind: string, name: string) => `podlogreader-${kind === "StatefulSet" ? "sts" : kind}-${name}`;
+const snapshot = (r: V1Role): Snapshot =>
+  stsSnapshot({ pods: [stsPod("w-0", "w-uid"), stsPod("w-1", "w-uid"), stsPod("x-0", "x-uid")], roles: [r], roleBindings: [binding] });
 
 describe("the judge of a faulted webhook", () => {
   test("asks about each pod a healthy webhook would grant, and one it would not", () => {
