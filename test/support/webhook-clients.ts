@@ -135,7 +135,9 @@ export function boundClientTests(scene: WebhookScene, rolePodNames: "names" | "n
     }
   }, 240_000);
 
-  test("kubectl logs job/RUN for a CronJob's run works as its ServiceAccount and as a user granted its Role; other pods are refused", async () => {
+  const jobRun =
+    "kubectl logs job/RUN for a CronJob's run works as its ServiceAccount and as a user granted its Role; other pods are refused";
+  test(jobRun, async () => {
     const { c, ns } = scene;
     const template = {
       metadata: { labels: { app: "nightly", ...OPT_IN } },
@@ -173,7 +175,10 @@ export function boundClientTests(scene: WebhookScene, rolePodNames: "names" | "n
   });
 
   const when = rolePodNames === "names" ? "once its name has left the Role" : "without waiting for the controller";
-  test(`a Deployment's pod deleted and made again as a bare pod under its name (${when}): a user granted the Deployment's Role cannot read it, and still reads the live pods`, async () => {
+  const reuse =
+    `a Deployment's pod deleted and made again as a bare pod under its name (${when}): a user granted the Deployment's Role ` +
+    "cannot read it, and still reads the live pods";
+  test(reuse, async () => {
     const { c, ns } = scene;
     await createDeployment(ns, "tenant", { replicas: 2 });
     let live = await waitForPods(ns, "tenant", 2);
