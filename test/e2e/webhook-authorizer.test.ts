@@ -12,7 +12,7 @@ import { KINDS } from "../../src/access/kinds.ts";
 import { Pods } from "../../src/kube/resources.ts";
 import { ApiError } from "../../src/kube/transport.ts";
 import { serviceAccountCan } from "../support/access.ts";
-import { testUser } from "../support/users.ts";
+import { testUser, userCanReadLog } from "../support/users.ts";
 import { desiredGrant } from "../../src/access/grants.ts";
 import { RoleBindings, Roles } from "../../src/kube/resources.ts";
 import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
@@ -27,6 +27,8 @@ import { withLogs } from "../support/pod-logs.ts";
 const scene = useWebhookScene("authorizer");
 /** Whoever the current test acts as: web's ServiceAccount, until a test says otherwise. */
 let kubeconfig: string;
+/** A person granted web's Role through a group, once the test that grants it has run. */
+let aliceKubeconfig: string;
 beforeAll(() => {
   kubeconfig = scene.webKubeconfig;
 });
@@ -56,6 +58,7 @@ describe("with --pod-visibility=own and the webhook", () => {
 
   test("a person granted web's Role through a group runs kubectl logs -l app=web and deploy/web, and nothing of other", async () => {
     const alice = await testUser("alice", ["frontend"], scene.ns);
+    aliceKubeconfig = alice.kubeconfig;
     const role = (await scene.c.admin.get(Roles, scene.ns, managedName("Deployment", "web"))) as { metadata: { uid: string } };
     const grant = desiredGrant({
       namespace: scene.ns,
@@ -74,21 +77,26 @@ describe("with --pod-visibility=own and the webhook", () => {
     await refused(alice.kubeconfig, ["logs", scene.other], [lineOf(scene.other)]);
   });
 
+  // Each as web's ServiceAccount and as alice, granted web's Role through her group (the test above).
   test("another workload's pod, a list without a selector and a wider selector are refused", async () => {
-    await refused(kubeconfig, ["logs", scene.other], [lineOf(scene.other)]);
-    await refused(kubeconfig, ["logs", "deploy/other"], [lineOf(scene.other)]);
-    await refused(kubeconfig, ["logs", "-l", "app=other"], [lineOf(scene.other)]);
-    await refused(kubeconfig, ["get", "pods"]);
-    await refused(kubeconfig, ["logs", "-l", "app in (web,other)"], [lineOf(scene.other)]);
-    await refused(kubeconfig, ["logs", "-l", "podlogreader-affiliate=enable"], [lineOf(scene.other)]);
+    for (const as of [kubeconfig, aliceKubeconfig]) {
+      await refused(as, ["logs", scene.other], [lineOf(scene.other)]);
+      await refused(as, ["logs", "deploy/other"], [lineOf(scene.other)]);
+      await refused(as, ["logs", "-l", "app=other"], [lineOf(scene.other)]);
+      await refused(as, ["get", "pods"]);
+      await refused(as, ["logs", "-l", "app in (web,other)"], [lineOf(scene.other)]);
+      await refused(as, ["logs", "-l", "podlogreader-affiliate=enable"], [lineOf(scene.other)]);
+    }
   });
 
   test("a bare pod with web's labels is refused, and while it exists so is every list by web's selector", async () => {
     await barePod(scene.ns, "imposter", { app: "web", ...OPT_IN });
     await withLogs(scene.ns, ["imposter"], (p) => [lineOf(p)]);
-    await refused(kubeconfig, ["logs", "imposter"], [lineOf("imposter")]);
-    await refused(kubeconfig, ["logs", "-l", "app=web"], [lineOf("imposter")]);
-    await refused(kubeconfig, ["logs", "deploy/web"], [lineOf("imposter")]);
+    for (const as of [kubeconfig, aliceKubeconfig]) {
+      await refused(as, ["logs", "imposter"], [lineOf("imposter")]);
+      await refused(as, ["logs", "-l", "app=web"], [lineOf("imposter")]);
+      await refused(as, ["logs", "deploy/web"], [lineOf("imposter")]);
+    }
     await scene.c.admin.delete(Pods, scene.ns, "imposter");
     await eventually(
       "imposter to be gone",
@@ -137,8 +145,15 @@ describe("the webhook down", () => {
 describe("--role-pod-names=none: a pod deleted and made again as a bare pod under the same name", () => {
   let ns2: string;
   const sa = managedName("StatefulSet", "reuse");
-  const canRead = (pod: string) =>
-    serviceAccountCan(scene.c.admin, ns2, sa, { verb: "get", resource: "pods", subresource: "log", name: pod, namespace: ns2 });
+  const rita = { name: "rita", groups: [] as string[] };
+  /** Whether the StatefulSet's ServiceAccount, or rita, a user granted its Role, may read the pod's log. */
+  const canRead = async (pod: string) =>
+    (await serviceAccountCan(scene.c.admin, ns2, sa, { verb: "get", resource: "pods", subresource: "log", name: pod, namespace: ns2 })) ||
+    (await userCanReadLog(rita, ns2, pod));
+  /** Both may read it. */
+  const bothRead = async (pod: string) =>
+    (await serviceAccountCan(scene.c.admin, ns2, sa, { verb: "get", resource: "pods", subresource: "log", name: pod, namespace: ns2 })) &&
+    (await userCanReadLog(rita, ns2, pod));
 
   beforeAll(async () => {
     await scene.controller.stop();
@@ -169,12 +184,30 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
     await works(kubeconfig, ["logs", "sts/reuse"], [lineOf("reuse-0")]);
   });
 
-  test("the StatefulSet's own reuse-0 is readable through the webhook alone; the bare reuse-0 never is (50 swaps)", async () => {
+  const swaps50 =
+    "the StatefulSet's own reuse-0 is readable through the webhook alone; the bare reuse-0 never is, as its ServiceAccount nor as " +
+    "a user granted its Role (50 swaps)";
+  test(swaps50, async () => {
+    const role = await eventually(
+      "the StatefulSet's Role",
+      async () => (await scene.c.admin.get(Roles, ns2, sa).catch(() => undefined)) as { metadata: { uid: string } } | undefined,
+    );
+    const grant = desiredGrant({
+      namespace: ns2,
+      kind: "StatefulSet",
+      name: "reuse",
+      subjects: [{ kind: "User", name: rita.name }],
+      roleUid: role.metadata.uid,
+      expiresAtMs: Date.now() + 3_600_000,
+      reason: "test",
+      grantedBy: "admin",
+    });
+    await scene.c.admin.create(RoleBindings, ns2, grant as never);
     let swaps = 0;
     let checks = 0;
     let allowedBare = 0;
     for (let i = 0; swaps < 50 && i < 200; i++) {
-      await eventually("the StatefulSet's reuse-0 to be readable", async () => (await canRead("reuse-0")) || undefined);
+      await eventually("the StatefulSet's reuse-0 to be readable", async () => (await bothRead("reuse-0")) || undefined);
       // The StatefulSet controller may replace its pod meanwhile; then the round starts again.
       const own = (await scene.c.admin.get(Pods, ns2, "reuse-0").catch(() => undefined)) as { metadata: { uid: string } } | undefined;
       if (!own) continue;
