@@ -124,14 +124,19 @@ export class EventRecorder {
       });
       this.remember(key, { name, namespace: on.namespace, count: 1, lastSent: now });
     } catch (err) {
-      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${messageOf(err)}`, {
-        kind: on.kind,
-        namespace: on.namespace,
-        name: on.name,
-        reason: "EventNotRecorded",
-        event: reason,
-      });
+      this.notRecorded(on, reason, err);
     }
+  }
+
+  /** Events are best effort: a failure to record one is a log line, not retried. */
+  private notRecorded(on: InvolvedObject, reason: string, err: unknown): void {
+    this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${messageOf(err)}`, {
+      kind: on.kind,
+      namespace: on.namespace,
+      name: on.name,
+      reason: "EventNotRecorded",
+      event: reason,
+    });
   }
 
   private async flush(on: InvolvedObject, reason: string, recorded: Recorded): Promise<void> {
@@ -143,13 +148,7 @@ export class EventRecorder {
     try {
       await this.update(recorded, new Date(recorded.lastSent).toISOString(), pending.message);
     } catch (err) {
-      this.log.warn(`Could not record a ${reason} Event on ${on.kind} ${on.namespace}/${on.name}: ${messageOf(err)}`, {
-        kind: on.kind,
-        namespace: on.namespace,
-        name: on.name,
-        reason: "EventNotRecorded",
-        event: reason,
-      });
+      this.notRecorded(on, reason, err);
     }
   }
 

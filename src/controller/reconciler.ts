@@ -89,6 +89,16 @@ interface Attempt<S extends v.GenericSchema<unknown, { metadata: ObjectMeta }>> 
 
 const everyObject = () => true;
 
+/** The managed ServiceAccount a workload should have, and the cache it is read from. */
+interface ServiceAccountTarget {
+  cache: ObjectCache<PartialObjectMetadata>;
+  desired: NonNullable<DesiredAccess["serviceAccount"]>;
+}
+
+/** A write of the managed ServiceAccount: its cache keeps every object, labelled or not. */
+const serviceAccountAttempt = (cache: ObjectCache<PartialObjectMetadata>, name: string) =>
+  ({ rt: ServiceAccounts, cache, schema: PartialObjectMetadata, name, keep: everyObject }) as const;
+
 export class Reconciler {
   private readonly failClosed: FailClosed;
 
@@ -125,11 +135,11 @@ export class Reconciler {
     else this.metrics?.podsLeftOut.remove({ namespace, workload: workloadRef(workload) });
     const allowed: Allowed = { rules: desired.role.rules, subjects: desired.roleBinding?.subjects ?? [] };
     const { serviceAccounts, roleBindings } = this.caches;
-    if (desired.serviceAccount && serviceAccounts)
-      await this.checkServiceAccount(serviceAccounts, workload, desired.serviceAccount, allowed);
+    const serviceAccount =
+      desired.serviceAccount && serviceAccounts ? { cache: serviceAccounts, desired: desired.serviceAccount } : undefined;
+    if (serviceAccount) await this.checkServiceAccount(workload, serviceAccount, allowed);
     await this.ensureRole(workload, desired.role, allowed);
-    if (desired.serviceAccount && serviceAccounts)
-      await this.ensureServiceAccount(serviceAccounts, workload, desired.serviceAccount, allowed);
+    if (serviceAccount) await this.ensureServiceAccount(workload, serviceAccount, allowed);
     if (desired.roleBinding && roleBindings) await this.ensureRoleBinding(roleBindings, workload, desired.roleBinding, allowed);
   }
 
@@ -203,30 +213,16 @@ export class Reconciler {
    * workload of the same name, orphaned, or not podlogreader's) is never bound: the binding is
    * emptied first. One of podlogreader's is replaced, so that its tokens end with it.
    */
-  private async checkServiceAccount(
-    cache: ObjectCache<PartialObjectMetadata>,
-    workload: Workload,
-    desired: NonNullable<DesiredAccess["serviceAccount"]>,
-    allowed: Allowed,
-  ): Promise<void> {
+  private async checkServiceAccount(workload: Workload, { cache, desired }: ServiceAccountTarget, allowed: Allowed): Promise<void> {
     const { namespace, name } = desired.metadata;
     const live = cache.get(namespace, name);
     if (!live || isCurrentFor(live.metadata, workload)) return;
     const unbound = { ...allowed, subjects: [] };
     if (!isManagedFor(live.metadata, workload)) await this.foreign(workload, ServiceAccounts, live.metadata, unbound);
-    await this.replace(
-      workload,
-      { verb: "delete", rt: ServiceAccounts, cache, schema: PartialObjectMetadata, name, before: live, keep: everyObject },
-      unbound,
-    );
+    await this.replace(workload, { ...serviceAccountAttempt(cache, name), verb: "delete", before: live }, unbound);
   }
 
-  private async ensureServiceAccount(
-    cache: ObjectCache<PartialObjectMetadata>,
-    workload: Workload,
-    desired: NonNullable<DesiredAccess["serviceAccount"]>,
-    allowed: Allowed,
-  ): Promise<void> {
+  private async ensureServiceAccount(workload: Workload, { cache, desired }: ServiceAccountTarget, allowed: Allowed): Promise<void> {
     const { namespace, name } = desired.metadata;
     if (cache.get(namespace, name)) return;
     try {
@@ -234,12 +230,7 @@ export class Reconciler {
         parseObject(PartialObjectMetadata, await this.api.create(ServiceAccounts, namespace, desired), "ServiceAccount"),
       );
     } catch (err) {
-      await this.failed(
-        workload,
-        { verb: "create", rt: ServiceAccounts, cache, schema: PartialObjectMetadata, name, keep: everyObject },
-        allowed,
-        err,
-      );
+      await this.failed(workload, { ...serviceAccountAttempt(cache, name), verb: "create" }, allowed, err);
     }
     this.wrote("ServiceAccount", "create");
     this.log.info(

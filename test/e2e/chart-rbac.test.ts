@@ -12,7 +12,6 @@ import type { V1ClusterRole, V1Deployment, V1Role } from "@kubernetes/client-nod
 import type { Subprocess } from "bun";
 import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
 import { KINDS } from "../../src/access/kinds.ts";
-import { desiredGrant } from "../../src/access/grants.ts";
 import { managedName } from "../../src/access/names.ts";
 import { Leases } from "../../src/kube/resources.ts";
 import { Events, RoleBindings, Roles, ServiceAccounts, type ResourceType } from "../../src/kube/resources.ts";
@@ -31,6 +30,7 @@ import {
 import { OPT_IN } from "../support/fixtures.ts";
 import { createDeployment, patchDeployment, scale, waitForPods } from "../support/workloads.ts";
 import { BINARY } from "../support/process.ts";
+import { grantRole } from "../support/users.ts";
 
 let c: TestCluster;
 let system: string;
@@ -321,19 +321,8 @@ describe("the chart's RBAC with the default values (createServiceAccountAndRoleB
     const { proc, log } = await runAs(release, args, ns);
     try {
       await eventually("Role podlogreader-web", async () => (await exists(Roles, ns, "podlogreader-web")) || undefined, 60_000);
-      const role = (await c.admin.get(Roles, ns, "podlogreader-web")) as { metadata: { uid: string } };
-      const grant = desiredGrant({
-        namespace: ns,
-        kind: "Deployment",
-        name: "web",
-        subjects: [{ kind: "User", name: "alice" }],
-        roleUid: role.metadata.uid,
-        expiresAtMs: Date.now() + 3000,
-        reason: "chart RBAC test",
-        grantedBy: "admin",
-      });
-      await c.admin.create(RoleBindings, ns, grant);
-      await waitUntilGone(RoleBindings, ns, grant.metadata.name, 60_000);
+      const grant = await grantRole(ns, { kind: "Deployment", name: "web" }, [{ kind: "User", name: "alice" }], Date.now() + 3000);
+      await waitUntilGone(RoleBindings, ns, grant, 60_000);
       expect(log.filter((l) => /\b403\b|forbidden/i.test(l))).toEqual([]);
     } finally {
       expect(await stop(proc)).toBe(0);

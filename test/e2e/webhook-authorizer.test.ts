@@ -12,9 +12,8 @@ import { KINDS } from "../../src/access/kinds.ts";
 import { Pods } from "../../src/kube/resources.ts";
 import { ApiError } from "../../src/kube/transport.ts";
 import { serviceAccountCan } from "../support/access.ts";
-import { testUser, userCanReadLog } from "../support/users.ts";
-import { desiredGrant } from "../../src/access/grants.ts";
-import { RoleBindings, Roles } from "../../src/kube/resources.ts";
+import { grantRole, testUser, userCanReadLog } from "../support/users.ts";
+import { Roles } from "../../src/kube/resources.ts";
 import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
 import { eventually, serviceAccountToken, useNamespace } from "../support/cluster.ts";
 import { startController } from "../support/controller.ts";
@@ -59,18 +58,7 @@ describe("with --pod-visibility=own and the webhook", () => {
   test("a person granted web's Role through a group runs kubectl logs -l app=web and deploy/web, and nothing of other", async () => {
     const alice = await testUser("alice", ["frontend"], scene.ns);
     aliceKubeconfig = alice.kubeconfig;
-    const role = (await scene.c.admin.get(Roles, scene.ns, managedName("Deployment", "web"))) as { metadata: { uid: string } };
-    const grant = desiredGrant({
-      namespace: scene.ns,
-      kind: "Deployment",
-      name: "web",
-      subjects: [{ kind: "Group", name: "frontend" }],
-      roleUid: role.metadata.uid,
-      expiresAtMs: Date.now() + 3_600_000,
-      reason: "test",
-      grantedBy: "admin",
-    });
-    await scene.c.admin.create(RoleBindings, scene.ns, grant as never);
+    await grantRole(scene.ns, { kind: "Deployment", name: "web" }, [{ kind: "Group", name: "frontend" }], Date.now() + 3_600_000);
     await works(alice.kubeconfig, ["logs", "-l", "app=web", "--prefix"], scene.webPods.map(lineOf));
     await works(alice.kubeconfig, ["logs", "deploy/web"], scene.webPods.map(lineOf), true);
     await refused(alice.kubeconfig, ["logs", "-l", "app=other"], [lineOf(scene.other)]);
@@ -188,21 +176,11 @@ describe("--role-pod-names=none: a pod deleted and made again as a bare pod unde
     "the StatefulSet's own reuse-0 is readable through the webhook alone; the bare reuse-0 never is, as its ServiceAccount nor as " +
     "a user granted its Role (50 swaps)";
   test(swaps50, async () => {
-    const role = await eventually(
+    await eventually(
       "the StatefulSet's Role",
-      async () => (await scene.c.admin.get(Roles, ns2, sa).catch(() => undefined)) as { metadata: { uid: string } } | undefined,
+      async () => (await scene.c.admin.get(Roles, ns2, sa).catch(() => undefined)) !== undefined || undefined,
     );
-    const grant = desiredGrant({
-      namespace: ns2,
-      kind: "StatefulSet",
-      name: "reuse",
-      subjects: [{ kind: "User", name: rita.name }],
-      roleUid: role.metadata.uid,
-      expiresAtMs: Date.now() + 3_600_000,
-      reason: "test",
-      grantedBy: "admin",
-    });
-    await scene.c.admin.create(RoleBindings, ns2, grant as never);
+    await grantRole(ns2, { kind: "StatefulSet", name: "reuse" }, [{ kind: "User", name: rita.name }], Date.now() + 3_600_000);
     let swaps = 0;
     let checks = 0;
     let allowedBare = 0;

@@ -5,8 +5,7 @@
 // asked of the apiserver's authorizer (SubjectAccessReview) and, with a token minted while the
 // grant was live, of the apiserver itself.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { V1Pod, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
-import { desiredGrant } from "../../src/access/grants.ts";
+import type { V1Pod, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
 import { KINDS, type WorkloadKind } from "../../src/access/kinds.ts";
 import { OPT_IN_LABEL } from "../../src/access/marks.ts";
 import { managedName } from "../../src/access/names.ts";
@@ -29,7 +28,7 @@ import { startController, type RunningController } from "../support/controller.t
 import { kubectl } from "../support/process.ts";
 import { warningReasons } from "../support/events.ts";
 import { createStatefulSet, scaleStatefulSet, waitForAppPods } from "../support/statefulsets.ts";
-import { testUser, userCanReadLog, userReadable, type TestUser } from "../support/users.ts";
+import { grantRole, testUser, userCanReadLog, userReadable, type TestUser } from "../support/users.ts";
 import { createDeployment, expectReadable, patchDeployment, waitForPods } from "../support/workloads.ts";
 
 let c: TestCluster;
@@ -219,21 +218,8 @@ for (const { by, slug, refuse } of REFUSERS) {
 }
 
 /** A grant of the workload's Role to the user, as `podlogreader grant` writes it, ending at `expiresAtMs`. */
-async function grantTo(namespace: string, kind: WorkloadKind, name: string, user: TestUser, expiresAtMs: number): Promise<string> {
-  const role = (await c.admin.get(Roles, namespace, managedName(kind, name))) as V1Role;
-  const body = desiredGrant({
-    namespace,
-    kind,
-    name,
-    subjects: [{ kind: "User", name: user.name }],
-    roleUid: role.metadata!.uid!,
-    expiresAtMs,
-    reason: "INC-7",
-    grantedBy: "admin",
-  });
-  await c.admin.create(RoleBindings, namespace, body, TEST_FIELD_MANAGER);
-  return body.metadata.name;
-}
+const grantTo = (namespace: string, kind: WorkloadKind, name: string, user: TestUser, expiresAtMs: number) =>
+  grantRole(namespace, { kind, name }, [{ kind: "User", name: user.name }], expiresAtMs, "INC-7");
 
 /** The grant's subjects as the apiserver holds them; undefined when the grant is gone. */
 async function grantSubjects(namespace: string, name: string): Promise<unknown[] | undefined> {

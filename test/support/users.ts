@@ -5,8 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kubeconfigYaml } from "../../scripts/harness/controlplane.ts";
 import { signLeaf } from "../../scripts/harness/pki.ts";
+import { desiredGrant, type Subject } from "../../src/access/grants.ts";
+import type { WorkloadKind } from "../../src/access/kinds.ts";
+import { managedName } from "../../src/access/names.ts";
 import { KubeApi } from "../../src/kube/api.ts";
-import { SubjectAccessReviews } from "../../src/kube/resources.ts";
+import { RoleBindings, Roles, SubjectAccessReviews } from "../../src/kube/resources.ts";
 import { Transport } from "../../src/kube/transport.ts";
 import { testCluster } from "./cluster.ts";
 
@@ -67,4 +70,22 @@ export async function userReadable(user: { name: string; groups: string[] }, nam
   const asked = [...names, `no-such-pod-${Math.random().toString(36).slice(2)}`];
   const allowed = await Promise.all(asked.map((n) => userCanReadLog(user, namespace, n)));
   return asked.filter((_, i) => allowed[i]).sort();
+}
+
+/**
+ * Grants the workload's managed Role to `subjects` as `podlogreader grant` writes it (made here as
+ * admin, without the command), until `expiresAtMs`. Returns the grant RoleBinding's name.
+ */
+export async function grantRole(
+  namespace: string,
+  workload: { kind: WorkloadKind; name: string },
+  subjects: Subject[],
+  expiresAtMs: number,
+  reason = "test",
+): Promise<string> {
+  const { admin } = await testCluster();
+  const role = (await admin.get(Roles, namespace, managedName(workload.kind, workload.name))) as { metadata: { uid: string } };
+  const body = desiredGrant({ namespace, ...workload, subjects, roleUid: role.metadata.uid, expiresAtMs, reason, grantedBy: "admin" });
+  await admin.create(RoleBindings, namespace, body);
+  return body.metadata.name;
 }
