@@ -1,9 +1,9 @@
 // Ends one grant, whatever the apiserver refuses: delete it (exactly the version read) and, when the
 // delete does not happen, empty its subjects. Judged by reading the grant back, never by a status
 // code. Used at a grant's expiry and when its Role grants more than it should and cannot be fixed.
-import { GRANT_SELECTOR, grantsBindingRole, grantWorkload, isGrant } from "../access/grants.ts";
-import { isWorkloadKind } from "../access/kinds.ts";
-import type { World } from "../access/membership.ts";
+import { EXPIRES_ANNOTATION, GRANT_SELECTOR, grantsBindingRole, grantWorkload, isGrant } from "../access/grants.ts";
+import type { Workload, World } from "../access/membership.ts";
+import { parseWorkloadRef } from "../access/workload-ref.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { parseObject, RoleBinding } from "../kube/objects.ts";
 import { RoleBindings } from "../kube/resources.ts";
@@ -146,24 +146,22 @@ export class GrantEnding {
     const ref = grantWorkload(grant.metadata) ?? "";
     const because =
       why === "expired"
-        ? `it expired at ${grant.metadata.annotations?.["podlogreader.dev/expires"] ?? "(no readable expiry)"}`
+        ? `it expired at ${grant.metadata.annotations?.[EXPIRES_ANNOTATION] ?? "(no readable expiry)"}`
         : why === "role-gone"
           ? `its Role ${grant.roleRef.name} is gone`
           : `its Role ${grant.roleRef.name} grants more than it should and the apiserver refuses to change it`;
     const did = how === "deleted" ? "Deleted" : "Emptied the subjects of (its delete was refused)";
     const message = `${did} grant RoleBinding ${namespace}/${name}: ${because}; ${subjects} no longer read the logs of ${ref}`;
-    const slash = ref.indexOf("/");
-    const kind = ref.slice(0, slash);
-    log.info(message, {
-      kind,
-      namespace,
-      name: ref.slice(slash + 1),
-      reason: Reasons.GrantEnded,
-      object: `RoleBinding/${name}`,
-      cause: why,
-    });
+    const of = parseWorkloadRef(ref);
+    log.info(message, { kind: of?.kind, namespace, name: of?.name, reason: Reasons.GrantEnded, object: `RoleBinding/${name}`, cause: why });
     metrics?.grantsExpired.inc({ namespace, reason: why });
-    const workload = slash > 0 && isWorkloadKind(kind) ? world.get(kind, namespace, ref.slice(slash + 1)) : undefined;
+    const workload = workloadOfGrant(world, grant);
     if (workload) await events.normal(involved(workload), Reasons.GrantEnded, message);
   }
+}
+
+/** The workload a grant is for, when the controller knows it (an Event is recorded on it). */
+export function workloadOfGrant(world: Pick<World, "get">, grant: RoleBinding): Workload | undefined {
+  const ref = parseWorkloadRef(grantWorkload(grant.metadata) ?? "");
+  return ref && world.get(ref.kind, grant.metadata.namespace, ref.name);
 }

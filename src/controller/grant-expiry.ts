@@ -2,8 +2,7 @@
 // instant, not a poll), or as soon as its Role is gone: deleted, or emptied where the delete is
 // refused (grant-ending.ts). A grant that expired while the controller was down is ended when it
 // starts; the resync checks every grant again.
-import { expiresAtMs, GRANT_SELECTOR, grantWorkload, isExpired, isGrant } from "../access/grants.ts";
-import { isWorkloadKind } from "../access/kinds.ts";
+import { expiresAtMs, GRANT_SELECTOR, isExpired, isGrant } from "../access/grants.ts";
 import { keyOf, type World } from "../access/membership.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { Informer, InformerGroup } from "../kube/informer.ts";
@@ -14,7 +13,7 @@ import type { Metrics } from "../telemetry/metrics.ts";
 import { Backoff } from "../util/backoff.ts";
 import { involved, Reasons, type EventRecorder } from "./events.ts";
 import type { Refusal } from "./fail-closed.ts";
-import type { GrantEnding } from "./grant-ending.ts";
+import { workloadOfGrant, type GrantEnding } from "./grant-ending.ts";
 import { LogReasons } from "./log-fields.ts";
 import { messageOf } from "../util/errors.ts";
 
@@ -188,10 +187,7 @@ export class GrantExpiry {
         verb: r.verb,
       });
     }
-    const ref = grantWorkload(binding.metadata) ?? "";
-    const slash = ref.indexOf("/");
-    const kind = ref.slice(0, slash);
-    const workload = slash > 0 && isWorkloadKind(kind) ? this.deps.world.get(kind, namespace, ref.slice(slash + 1)) : undefined;
+    const workload = workloadOfGrant(this.deps.world, binding);
     if (!workload) return;
     const first = refusals[0]!;
     const outcome = ended ? "its subjects were emptied, so it binds nobody" : "it still binds its subjects";
